@@ -1,0 +1,73 @@
+import type { ClusterSpec, Plan } from '../spec/types.ts';
+
+export const CLUSTER_STATUSES = ['REQUESTED', 'PROVISIONING', 'RUNNING', 'DELETING', 'DELETED', 'FAILED'] as const;
+export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+
+/** Statuses in which a cluster may hold backend resources. */
+export const LIVE_STATUSES: readonly ClusterStatus[] = ['REQUESTED', 'PROVISIONING', 'RUNNING', 'DELETING'];
+export const TERMINAL_STATUSES: readonly ClusterStatus[] = ['DELETED', 'FAILED'];
+
+/** How to reach a running cluster. Shown to the owner only. */
+export interface ClusterConnection {
+  /** e.g. `tls://10.0.3.4:8786` or `tcp://127.0.0.1:41234`. */
+  schedulerAddress: string;
+  dashboardUrl?: string;
+  token: string;
+  /** PEM of the per-cluster CA, when the scheduler speaks TLS. */
+  caPem?: string;
+}
+
+export interface ClusterCost {
+  /** Dollars accrued from PROVISIONING until now (or DELETED). */
+  toDate: number;
+  /** Dollars per hour while it keeps running. */
+  perHour: number;
+  /** ISO time the figures were computed. */
+  asOf: string;
+}
+
+export interface ClusterRecord {
+  id: string;
+  /** User name derived from the caller's IAM principal (or the OS user locally). */
+  owner: string;
+  name: string;
+  job?: string;
+  /** Kubernetes namespace (or local equivalent): `recc-<owner>-<id suffix>`. */
+  namespace: string;
+  template?: string;
+  status: ClusterStatus;
+  /** Why the cluster is in its status: failure reason, reap reason, … */
+  statusReason?: string;
+  /** Optimistic-concurrency version; every write bumps it and is conditional on it. */
+  version: number;
+  spec: ClusterSpec;
+  plan: Plan;
+  /** Workers currently wanted (starts at spec.nWorkers; PATCH changes it). */
+  desiredWorkers: number;
+  clientToken?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Last activity seen: API call, client heartbeat, scheduler-reported task activity. */
+  lastActivityAt: string;
+  /** Last client heartbeat (client lease). */
+  lastHeartbeatAt?: string;
+  /** When the cluster first entered PROVISIONING / RUNNING / a terminal status. */
+  provisioningAt?: string;
+  runningAt?: string;
+  endedAt?: string;
+  connection?: ClusterConnection;
+  cost?: ClusterCost;
+}
+
+/** One recorded status change (the status history). */
+export interface StatusChange {
+  clusterId: string;
+  from: ClusterStatus | null;
+  to: ClusterStatus;
+  at: string;
+  /** Who caused it: a user name, `provisioner`, `harvester`, `local-stack`. */
+  actor: string;
+  reason?: string;
+  /** Version of the record after this change. */
+  version: number;
+}

@@ -1,0 +1,66 @@
+import type { ClusterDefinition, ClusterSecrets } from '../definition/types.ts';
+
+/**
+ * Where clusters run. Adapters: local processes (`adapters/local-backend`)
+ * and EKS (`adapters/eks`). `test/conformance/compute-backend.ts` is the
+ * contract every backend passes.
+ *
+ * Every operation is idempotent. `teardown` of something that does not exist
+ * succeeds. Errors a user can act on are thrown as typed errors with a
+ * statusCode below 500.
+ */
+export interface ComponentFailure {
+  component: 'scheduler' | 'worker' | 'nodes';
+  /** Machine-readable reason: CrashLoopBackOff, ImagePullBackOff, Unschedulable, InsufficientInstanceCapacity, ProcessExited, … */
+  reason: string;
+  /** A message the user can act on. */
+  message: string;
+  /** Last lines of the failing component's log, when there is one. */
+  logTail?: string;
+  /** True when retrying will not help (the cluster should go to FAILED). */
+  permanent: boolean;
+}
+
+export interface ClusterActivity {
+  /** ISO time of the last task start/finish or client connect seen by the scheduler. */
+  lastActivityAt?: string;
+  tasksProcessing: number;
+  clientsConnected: number;
+}
+
+export interface Observation {
+  clusterId: string;
+  /** False when the backend holds nothing for this cluster. */
+  exists: boolean;
+  schedulerReady: boolean;
+  workersDesired: number;
+  workersRegistered: number;
+  /** True when schedulerReady and workersRegistered >= workersDesired. */
+  ready: boolean;
+  failures: ComponentFailure[];
+  /** How clients reach the scheduler, once known. */
+  schedulerAddress?: string;
+  dashboardUrl?: string;
+  /** Activity reported by the scheduler, when it is reachable. */
+  activity?: ClusterActivity;
+  /** False when the scheduler should be up but did not answer. */
+  schedulerReachable?: boolean;
+}
+
+export interface BackendClusterRef {
+  clusterId: string;
+  owner?: string;
+  namespace?: string;
+}
+
+export interface ComputeBackend {
+  readonly kind: string;
+  /** Create or update everything for the cluster. */
+  apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void>;
+  observe(clusterId: string): Promise<Observation>;
+  scale(clusterId: string, nWorkers: number): Promise<void>;
+  /** Remove everything for the cluster. Not-found is success. */
+  teardown(clusterId: string): Promise<void>;
+  /** Every cluster the backend holds resources for (for orphan reconciliation). */
+  list(): Promise<BackendClusterRef[]>;
+}

@@ -1,0 +1,74 @@
+/**
+ * The resolved cluster spec: what a researcher asked for after defaults,
+ * template and overrides are merged and validated. The zod schema in
+ * `schema.ts` is the single source of truth for validation; this interface is
+ * the contract the rest of recc builds on.
+ */
+export interface ClusterSpec {
+  /** EC2 instance type for worker nodes, e.g. `c5.xlarge`. */
+  instanceType: string;
+  nWorkers: number;
+  /** vCPU per worker (may be fractional, e.g. 0.5). */
+  workerCpu: number;
+  workerMemoryGiB: number;
+  schedulerCpu: number;
+  schedulerMemoryGiB: number;
+  /** Custom worker resources advertised to the scheduler, e.g. `{ GPU: 1 }`. */
+  resources: Record<string, number>;
+  /** Container image for scheduler and workers. */
+  image: string;
+  /** Git branch of the research code, mounted into workers (EFS on EKS). */
+  sourceGitBranch?: string;
+  env: Record<string, string>;
+  idleTimeoutMinutes: number;
+  maxLifetimeHours: number;
+  name?: string;
+  job?: string;
+  tags: Record<string, string>;
+}
+
+/** A partial spec as written in a template, a YAML file or overrides. */
+export type ClusterSpecInput = Partial<ClusterSpec>;
+
+export type BoundBy = 'cpu' | 'memory' | 'pods' | 'gpus';
+
+export interface NodeResources {
+  cpu: number;
+  memoryGiB: number;
+  pods: number;
+  gpus: number;
+}
+
+export interface PlannedNode {
+  index: number;
+  workers: number;
+  hostsScheduler: boolean;
+  used: NodeResources;
+  allocatable: NodeResources;
+}
+
+/** What a spec takes and costs. Produced by the pure planner. */
+export interface Plan {
+  instanceType: string;
+  region: string;
+  /** Number of EC2 instances (nodes). */
+  instances: number;
+  /** Workers on a full node. */
+  workersPerInstance: number;
+  /** Index into `nodes` of the node that holds the scheduler. */
+  schedulerNode: number;
+  nodes: PlannedNode[];
+  /** Unused allocatable summed over all nodes. */
+  headroom: NodeResources;
+  /** Which resource limited workers per node. */
+  boundBy: BoundBy;
+  /** EC2 on-demand $/hour for all instances. */
+  ec2CostPerHour: number;
+  /** This cluster's configured share of the EKS control plane fee, $/hour. */
+  controlPlaneCostPerHour: number;
+  /** ec2CostPerHour + controlPlaneCostPerHour. */
+  costPerHour: number;
+  costPerWorkerHour: number;
+  /** Where the price came from, e.g. `aws-pricing-api us-east-1 2026-11-01`. */
+  priceSource: string;
+}
