@@ -6,7 +6,7 @@ import type { ClusterRecord, ClusterStatus, StatusChange } from '../lifecycle/ty
  * contract every adapter passes.
  *
  * Concurrency: every state change is conditional on `expectedVersion`. A lost
- * race throws `VersionConflictError` (in `adapters/store/errors.ts`) carrying
+ * race throws `VersionConflictError` (in `shared/ports/errors.ts`) carrying
  * the current record. A missing record throws `ClusterNotFoundError`.
  */
 export interface ClusterStore {

@@ -1,0 +1,15 @@
+/**
+ * Anything a Client can connect to: a LocalCluster, a ReccCluster from the
+ * API, or a cluster from `clusterFromEnv()`. The same script runs against any
+ * of them.
+ */
+export interface ClusterLike {
+  /** `tcp://host:port` or `tls://host:port`. */
+  readonly schedulerAddress: string;
+  readonly token: string;
+  /** PEM CA to verify the scheduler's certificate when the address is `tls://`. */
+  readonly caPem?: string;
+  /** Stops (LocalCluster) or deletes (ReccCluster) the cluster. Safe to call twice. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
