@@ -1,0 +1,5 @@
+// Placeholder: implemented by its owning issue. Present so serverless.yml can package it.
+export const handler = async (): Promise<{ statusCode: number; body: string }> => ({
+  statusCode: 501,
+  body: JSON.stringify({ error: { type: 'NotImplementedError', message: 'harvester is not available yet', details: [] } }),
+});
