@@ -1,12 +1,124 @@
 import type { Command } from 'commander';
 
-// Placeholder until the local stack lands: `recc cluster logs` is listed but says so.
+interface LogsFlags {
+  component?: string;
+  follow?: boolean;
+  api?: string;
+  json?: boolean;
+  interval?: string;
+}
+
+interface LogChunk {
+  name: string;
+  component: string;
+  size: number;
+  offset: number;
+  content: string;
+}
+
+interface LogsResponse {
+  clusterId: string;
+  status?: string;
+  files: LogChunk[];
+}
+
+/**
+ * `recc cluster logs ID [--component scheduler|worker] [--follow]`: the
+ * scheduler and worker logs of a cluster on the local stack (`recc up` keeps
+ * them under its state dir, also after the cluster is deleted). Talks to the
+ * local API route `GET /clusters/{id}/logs`. With --follow it keeps printing
+ * new lines until the cluster has ended and nothing new arrives (or Ctrl-C).
+ */
 export function registerClusterLogs(group: Command): void {
   group
     .command('logs <id>')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('recc cluster logs is not available yet\n');
-      process.exitCode = 1;
+    .description('print the scheduler and worker logs of a cluster on the local stack (also after deletion)')
+    .option('--component <component>', 'scheduler or worker')
+    .option('--follow', 'keep printing new lines')
+    .option('--interval <seconds>', 'poll interval with --follow', '1')
+    .option('--api <url>', 'API URL (default: RECC_API_URL or http://127.0.0.1:4600)')
+    .option('--json', 'print the response as JSON (one object per poll with --follow)')
+    .action(async (id: string, flags: LogsFlags) => {
+      const { ValidationError, ReccError } = await import('../../shared/core/errors.ts');
+      const { getOptionalString } = await import('../../shared/core/env.ts');
+      const problems: Array<{ path: string; message: string }> = [];
+      if (flags.component !== undefined && flags.component !== 'scheduler' && flags.component !== 'worker') {
+        problems.push({ path: 'component', message: `must be scheduler or worker (got ${JSON.stringify(flags.component)})` });
+      }
+      if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) problems.push({ path: 'id', message: 'is not a cluster id' });
+      const interval = Number(flags.interval ?? '1');
+      if (!(interval > 0 && interval <= 60)) problems.push({ path: 'interval', message: 'must be a number of seconds from 0 to 60' });
+      const apiUrl = (flags.api ?? getOptionalString(process.env, 'RECC_API_URL') ?? 'http://127.0.0.1:4600').replace(/\/+$/, '');
+      try {
+        new URL(apiUrl);
+      } catch {
+        problems.push({ path: 'api', message: `is not a URL (got ${JSON.stringify(apiUrl)})` });
+      }
+      if (problems.length) throw new ValidationError('invalid arguments for recc cluster logs', problems);
+      const token = getOptionalString(process.env, 'RECC_API_TOKEN');
+
+      const offsets = new Map<string, number>();
+      const fetchLogs = async (): Promise<LogsResponse> => {
+        const params = new URLSearchParams();
+        if (flags.component) params.set('component', flags.component);
+        if (offsets.size) params.set('offsets', [...offsets].map(([n, o]) => `${n}:${o}`).join(','));
+        const url = `${apiUrl}/clusters/${encodeURIComponent(id)}/logs${params.size ? `?${params}` : ''}`;
+        let res: Response;
+        try {
+          res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+        } catch (err) {
+          throw new ReccError(`cannot reach the recc API at ${apiUrl}; is \`recc up\` running?`, { statusCode: 503, cause: err });
+        }
+        const body = (await res.json().catch(() => ({}))) as LogsResponse & { error?: { type: string; message: string; details?: Array<{ path: string; message: string }> } };
+        if (!res.ok) {
+          const e = body.error;
+          if (res.status === 404 && e?.type === 'RouteNotFoundError') {
+            throw new ReccError(`${apiUrl} does not serve cluster logs (only the local stack, recc up, keeps them)`, { statusCode: 404 });
+          }
+          throw new ReccError(e?.message ?? `the API answered ${res.status}`, { statusCode: res.status < 500 ? res.status : 502, details: e?.details ?? [] });
+        }
+        return body;
+      };
+
+      const print = (response: LogsResponse, multi: boolean): number => {
+        let bytes = 0;
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(response)}\n`);
+        }
+        for (const file of response.files) {
+          offsets.set(file.name, file.offset + Buffer.byteLength(file.content));
+          bytes += file.content.length;
+          if (flags.json || !file.content) continue;
+          const prefix = multi ? `[${file.name.replace(/\.log$/, '')}] ` : '';
+          const text = file.content.endsWith('\n') ? file.content.slice(0, -1) : file.content;
+          process.stdout.write(`${text.split('\n').map((l) => prefix + l).join('\n')}\n`);
+        }
+        return bytes;
+      };
+
+      const first = await fetchLogs();
+      const multi = first.files.length > 1;
+      print(first, multi);
+      if (!first.files.length && !flags.json) process.stderr.write(`no logs for cluster ${id} yet\n`);
+      if (!flags.follow) return;
+
+      let quietAfterEnd = 0;
+      let stopped = false;
+      const stop = () => {
+        stopped = true;
+      };
+      process.once('SIGINT', stop);
+      try {
+        while (!stopped) {
+          await new Promise((r) => setTimeout(r, interval * 1000));
+          const next = await fetchLogs();
+          const bytes = print(next, multi || next.files.length > 1);
+          const ended = next.status === 'DELETED' || next.status === 'FAILED';
+          quietAfterEnd = ended && bytes === 0 ? quietAfterEnd + 1 : 0;
+          if (quietAfterEnd >= 2) break;
+        }
+      } finally {
+        process.off('SIGINT', stop);
+      }
     });
 }

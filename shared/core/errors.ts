@@ -42,7 +42,7 @@ export class ValidationError extends ReccError {
 }
 
 export class NotFoundError extends ReccError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: { details?: ErrorDetail[]; cause?: unknown } = {}) {
     super(message, { statusCode: 404, ...options });
   }
 }

@@ -24,6 +24,13 @@ export interface ClusterCost {
   perHour: number;
   /** ISO time the figures were computed. */
   asOf: string;
+  /**
+   * Live clusters only (added by the cost accrual, `shared/cost/`): dollars the
+   * cluster will have cost when the harvester reaps it if it stays idle from
+   * `asOf`, and the time of that reap.
+   */
+  projected?: number;
+  projectedUntil?: string;
 }
 
 export interface ClusterRecord {
@@ -57,6 +64,12 @@ export interface ClusterRecord {
   endedAt?: string;
   connection?: ClusterConnection;
   cost?: ClusterCost;
+  /**
+   * First time the harvester found the scheduler unreachable while it should
+   * be up; cleared when it answers again. Kept on the record so that a wedged
+   * scheduler cannot keep a cluster alive across harvester runs.
+   */
+  schedulerUnreachableSince?: string;
 }
 
 /** One recorded status change (the status history). */

@@ -63,4 +63,11 @@ export interface ComputeBackend {
   teardown(clusterId: string): Promise<void>;
   /** Every cluster the backend holds resources for (for orphan reconciliation). */
   list(): Promise<BackendClusterRef[]>;
+  /**
+   * The secrets last applied for the cluster, when the backend keeps them
+   * (local: the state dir; EKS: the cluster's Secret). The provisioner reuses
+   * them on a re-apply and reads the token for the record's connection, so a
+   * retried step never rotates the certificates of running pods.
+   */
+  readSecrets?(clusterId: string): Promise<ClusterSecrets | undefined>;
 }

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, ReccError } from '../core/errors.ts';
+import { ConflictError, NotFoundError, ReccError, type ErrorDetail } from '../core/errors.ts';
 import type { ClusterRecord } from '../lifecycle/types.ts';
 
 /**
@@ -19,7 +19,7 @@ export class VersionConflictError extends ConflictError {
 }
 
 export class ClusterNotFoundError extends NotFoundError {
-  constructor(id: string, options: { cause?: unknown } = {}) {
+  constructor(id: string, options: { details?: ErrorDetail[]; cause?: unknown } = {}) {
     super(`cluster ${id} not found`, options);
   }
 }

@@ -71,4 +71,19 @@ export interface Plan {
   costPerWorkerHour: number;
   /** Where the price came from, e.g. `aws-pricing-api us-east-1 2026-11-01`. */
   priceSource: string;
+  /** On-demand $/hour of one instance in `region`. */
+  pricePerInstanceHour?: number;
+  /** Fraction of the EKS control plane fee charged to this cluster (0..1). */
+  controlPlaneShare?: number;
+  /** Workers that fit on the scheduler's node beside the scheduler. */
+  workersBesideScheduler?: number;
+}
+
+/** A cluster template from `templates/*.yaml` (or a YAML file given by path). */
+export interface TemplateInfo {
+  /** File name without extension, e.g. `large-cluster-large-workers`. */
+  name: string;
+  description: string;
+  /** The partial spec the template sets (merged over the defaults). */
+  spec: ClusterSpecInput;
 }

@@ -1,0 +1,383 @@
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { EKSClient } from '@aws-sdk/client-eks';
+import { isoAt, systemClock, type Clock } from '../../shared/core/clock.ts';
+import { silentLogger, type Logger } from '../../shared/core/logger.ts';
+import { toLabelValue } from '../../shared/definition/render.ts';
+import type { ClusterDefinition, ClusterSecrets } from '../../shared/definition/types.ts';
+import { planCluster } from '../../shared/plan/planner.ts';
+import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
+import { BackendUnavailableError, ClusterNotFoundError } from '../../shared/ports/errors.ts';
+import type { ClusterSpec, Plan } from '../../shared/spec/types.ts';
+import type { EksBackendConfig } from './config.ts';
+import { manifestOptions } from './config.ts';
+import { AccessEntries } from './identity.ts';
+import { KubeApplier, apiStatus, wrapApiError, type KubeClients } from './kube.ts';
+import { MANAGED_SELECTOR, clusterFromNamespace, listClusterNamespaces, type LiveCluster } from './live.ts';
+import { buildClusterManifests, schedulerDashboardHost } from './manifests/build.ts';
+import { EKS_LABELS, OBJECT_NAMES } from './manifests/naming.ts';
+import { APPLY_ORDER, type K8sObject, type ManagedKind } from './manifests/types.ts';
+import { NodeGroups } from './node-groups.ts';
+import { activityFailures, deploymentFailures, podFailures, type PodView } from './observe-map.ts';
+
+/**
+ * The EKS `ComputeBackend`. Everything it knows about a cluster lives in the
+ * cluster's namespace (labels, annotations, a ConfigMap with the definition),
+ * so it is self-contained: any process with the same configuration can
+ * observe, scale or tear down any cluster.
+ *
+ * apply: namespace and its security objects, secret, services and
+ *   deployments (create-or-update), then the user's access entry, then the
+ *   node group's desired capacity (recomputed).
+ * teardown: objects in reverse order, mark the namespace deleting, recompute
+ *   the node group (idle nodes terminated), delete the namespace, recompute
+ *   the user's access.
+ */
+export type EksConfigSubset = Pick<
+  EksBackendConfig,
+  | 'clusterName'
+  | 'region'
+  | 'allowedCidrs'
+  | 'serviceMode'
+  | 'ingressDomain'
+  | 'ingressClassName'
+  | 'ingressSourceCidrs'
+  | 'efsFileSystemId'
+  | 'efsRootPath'
+  | 'nodeGroupPrefix'
+  | 'launchTemplateName'
+  | 'launchTemplateVersion'
+  | 'subnetIds'
+  | 'maxNodesPerGroup'
+  | 'maxNodesByInstanceType'
+  | 'userRoleArnTemplate'
+  | 'accessPolicyArn'
+  | 'kubernetesGroupPrefix'
+>;
+
+export interface EksBackendDeps {
+  config: EksConfigSubset;
+  kube: KubeClients;
+  autoScaling: AutoScalingClient;
+  eks: EKSClient;
+  clock?: Clock;
+  logger?: Logger;
+  /** Nodes a cluster needs for `nWorkers` workers. @default the planner (`planCluster`) */
+  nodesFor?: (spec: ClusterSpec, plan: Plan, nWorkers: number) => number;
+  /** Lines of log attached to a crash failure. @default 50 */
+  logTailLines?: number;
+}
+
+export function plannedNodes(spec: ClusterSpec, plan: Plan, nWorkers: number): number {
+  if (nWorkers === spec.nWorkers) return plan.instances;
+  if (nWorkers < 1) return 1; // the scheduler alone still needs a node
+  try {
+    return planCluster({ ...spec, nWorkers }, { region: plan.region }).instances;
+  } catch {
+    return Math.max(1, Math.ceil((plan.instances * nWorkers) / Math.max(1, spec.nWorkers)));
+  }
+}
+
+function isReady(pod: any): boolean {
+  return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+}
+
+function podView(pod: any): PodView | undefined {
+  const component = pod.metadata?.labels?.[EKS_LABELS.component];
+  if (component !== 'scheduler' && component !== 'worker') return undefined;
+  const cs = pod.status?.containerStatuses?.[0];
+  const container = pod.spec?.containers?.[0];
+  const scheduled = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
+  return {
+    name: pod.metadata?.name ?? '',
+    component,
+    phase: pod.status?.phase ?? 'Unknown',
+    ready: isReady(pod),
+    image: container?.image ?? '',
+    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+    ...(cs?.state?.waiting?.reason ? { waitingReason: cs.state.waiting.reason } : {}),
+    ...(cs?.state?.waiting?.message ? { waitingMessage: cs.state.waiting.message } : {}),
+    ...(cs?.lastState?.terminated?.reason ? { lastTerminatedReason: cs.lastState.terminated.reason } : {}),
+    ...(cs?.lastState?.terminated?.exitCode !== undefined ? { lastExitCode: cs.lastState.terminated.exitCode } : {}),
+    restartCount: cs?.restartCount ?? 0,
+    ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' ? { unschedulableMessage: scheduled.message ?? '' } : {}),
+    ...(container?.resources?.limits?.memory ? { memoryLimit: String(container.resources.limits.memory) } : {}),
+  };
+}
+
+export class EksComputeBackend implements ComputeBackend {
+  readonly kind = 'eks';
+  private readonly applier: KubeApplier;
+  private readonly nodeGroups: NodeGroups;
+  private readonly identity: AccessEntries;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly nodesFor: (spec: ClusterSpec, plan: Plan, nWorkers: number) => number;
+
+  constructor(private readonly deps: EksBackendDeps) {
+    this.applier = new KubeApplier(deps.kube);
+    this.clock = deps.clock ?? systemClock;
+    this.logger = (deps.logger ?? silentLogger).child({ component: 'eks-backend' });
+    this.nodesFor = deps.nodesFor ?? plannedNodes;
+    this.nodeGroups = new NodeGroups(
+      deps.autoScaling,
+      deps.kube,
+      {
+        launchTemplateName: deps.config.launchTemplateName,
+        launchTemplateVersion: deps.config.launchTemplateVersion,
+        subnetIds: deps.config.subnetIds,
+        clusterName: deps.config.clusterName,
+        maxNodesPerGroup: deps.config.maxNodesPerGroup,
+        maxNodesByInstanceType: deps.config.maxNodesByInstanceType,
+        prefix: deps.config.nodeGroupPrefix,
+      },
+      this.logger,
+    );
+    this.identity = new AccessEntries(
+      deps.eks,
+      deps.kube,
+      {
+        clusterName: deps.config.clusterName,
+        userRoleArnTemplate: deps.config.userRoleArnTemplate,
+        ...(deps.config.accessPolicyArn ? { accessPolicyArn: deps.config.accessPolicyArn } : {}),
+        kubernetesGroupPrefix: deps.config.kubernetesGroupPrefix,
+      },
+      this.logger,
+    );
+  }
+
+  /** The Kubernetes objects for a definition (real secret values), as applied. */
+  manifests(definition: ClusterDefinition, secrets: ClusterSecrets | undefined, extra: { nodes: number; appliedAt: string }): K8sObject[] {
+    return buildClusterManifests(
+      definition,
+      { ...manifestOptions(this.deps.config), nodes: extra.nodes, appliedAt: extra.appliedAt },
+      secrets ? { kind: 'values', secrets } : { kind: 'references' },
+    );
+  }
+
+  async apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void> {
+    const existing = await this.applier.read('Namespace', '', definition.namespace);
+    if (existing?.metadata?.deletionTimestamp || existing?.metadata?.labels?.[EKS_LABELS.state] === 'deleting') {
+      throw new BackendUnavailableError(`namespace ${definition.namespace} is still being deleted; try again shortly`);
+    }
+    const appliedAt: string = existing?.metadata?.annotations?.['recc.io/applied-at'] ?? isoAt(this.clock);
+    const nodes = this.nodesFor(definition.spec, definition.plan, definition.workers.replicas);
+    await this.applyObjects(this.manifests(definition, secrets, { nodes, appliedAt }));
+    await this.identity.reconcile(definition.owner);
+    await this.nodeGroups.reconcile(definition.owner, definition.plan.instanceType);
+    this.logger.info('cluster applied', { clusterId: definition.clusterId, namespace: definition.namespace, nodes });
+  }
+
+  private async applyObjects(objects: K8sObject[]): Promise<void> {
+    for (const obj of objects) await this.applier.apply(obj);
+  }
+
+  private async findNamespace(clusterId: string): Promise<{ ns: any; cluster: LiveCluster } | undefined> {
+    const { core } = await this.deps.kube.apis();
+    let list;
+    try {
+      list = await core.listNamespace({ labelSelector: `${MANAGED_SELECTOR},${EKS_LABELS.cluster}=${toLabelValue(clusterId)}` });
+    } catch (err) {
+      throw wrapApiError(err, 'list namespaces');
+    }
+    for (const ns of list.items ?? []) {
+      const cluster = clusterFromNamespace(ns);
+      if (cluster?.clusterId === clusterId) return { ns, cluster };
+    }
+    return undefined;
+  }
+
+  private async storedDefinition(namespace: string): Promise<ClusterDefinition | undefined> {
+    const cm = await this.applier.read('ConfigMap', namespace, OBJECT_NAMES.definition);
+    const text = cm?.data?.['definition.json'];
+    return text ? (JSON.parse(text) as ClusterDefinition) : undefined;
+  }
+
+  async observe(clusterId: string): Promise<Observation> {
+    const empty: Observation = {
+      clusterId,
+      exists: false,
+      schedulerReady: false,
+      workersDesired: 0,
+      workersRegistered: 0,
+      ready: false,
+      failures: [],
+    };
+    const found = await this.findNamespace(clusterId);
+    if (!found) return empty;
+    const { cluster } = found;
+    const namespace = cluster.namespace;
+    const { core, apps } = await this.deps.kube.apis();
+    if (!cluster.live) return { ...empty, exists: true };
+
+    const [pods, deployments, service, definition] = await Promise.all([
+      core.listNamespacedPod({ namespace }).catch((e: unknown) => {
+        throw wrapApiError(e, 'list pods');
+      }),
+      apps.listNamespacedDeployment({ namespace }).catch((e: unknown) => {
+        throw wrapApiError(e, 'list deployments');
+      }),
+      this.applier.read('Service', namespace, 'recc-scheduler'),
+      this.storedDefinition(namespace),
+    ]);
+    const livePods = (pods.items ?? []).filter((p: any) => !p.metadata?.deletionTimestamp);
+    const views = livePods.map(podView).filter((v): v is PodView => v !== undefined);
+    const workerDeployment = (deployments.items ?? []).find((d: any) => d.metadata?.name === OBJECT_NAMES.workerDeployment);
+    const workersDesired = workerDeployment?.spec?.replicas ?? 0;
+    const workersRegistered = views.filter((v) => v.component === 'worker' && v.ready).length;
+    const schedulerReady = views.some((v) => v.component === 'scheduler' && v.ready);
+    const ready = schedulerReady && workersRegistered >= workersDesired;
+
+    const failures: ComponentFailure[] = [];
+    if (!ready) {
+      const all = await listClusterNamespaces(this.deps.kube);
+      const group = await this.nodeGroups.state(cluster.owner, cluster.instanceType, all);
+      const capacitySettled = group.exists && group.desired >= group.needed && group.readyNodes >= group.desired;
+      failures.push(...podFailures(views, { capacitySettled }));
+      failures.push(
+        ...deploymentFailures(
+          (deployments.items ?? []).map((d: any) => ({
+            component: d.metadata?.name === OBJECT_NAMES.schedulerDeployment ? ('scheduler' as const) : ('worker' as const),
+            ...(d.status?.conditions ?? []).some((c: any) => c.type === 'ReplicaFailure' && c.status === 'True')
+              ? { replicaFailure: (d.status.conditions as any[]).find((c) => c.type === 'ReplicaFailure')?.message ?? 'ReplicaFailure' }
+              : {},
+          })),
+        ),
+      );
+      failures.push(
+        ...activityFailures(
+          group.activities.map((a) => ({
+            statusCode: a.StatusCode ?? '',
+            ...(a.StatusMessage ? { statusMessage: a.StatusMessage } : {}),
+            ...(a.Description ? { description: a.Description } : {}),
+            ...(a.StartTime ? { startTime: a.StartTime } : {}),
+          })),
+          cluster.appliedAt,
+          {
+            groupName: group.groupName,
+            instanceType: cluster.instanceType,
+            desired: group.desired,
+            readyNodes: group.readyNodes,
+            maxSize: group.maxSize,
+            needed: group.needed,
+          },
+        ),
+      );
+      await this.attachLogTails(namespace, livePods, failures);
+    }
+
+    const commPort = definition?.schedulerService.ports.find((p) => p.name === 'comm')?.port ?? 8786;
+    const dashboardPort = definition?.schedulerService.ports.find((p) => p.name === 'dashboard')?.port ?? 8787;
+    let schedulerAddress: string | undefined;
+    let dashboardUrl: string | undefined;
+    if (this.deps.config.serviceMode === 'nlb') {
+      const ingress = service?.status?.loadBalancer?.ingress?.[0];
+      const host = ingress?.hostname ?? ingress?.ip;
+      if (host) {
+        schedulerAddress = `tls://${host}:${commPort}`;
+        dashboardUrl = `http://${host}:${dashboardPort}/`;
+      }
+    } else if (service) {
+      schedulerAddress = `tls://${service.metadata?.name}.${namespace}.svc:${commPort}`;
+      const host = definition ? schedulerDashboardHost(definition, manifestOptions(this.deps.config)) : undefined;
+      if (host) dashboardUrl = `https://${host}/`;
+    }
+    return {
+      clusterId,
+      exists: true,
+      schedulerReady,
+      workersDesired,
+      workersRegistered,
+      ready,
+      failures,
+      ...(schedulerAddress ? { schedulerAddress } : {}),
+      ...(dashboardUrl ? { dashboardUrl } : {}),
+    };
+  }
+
+  private async attachLogTails(namespace: string, pods: any[], failures: ComponentFailure[]): Promise<void> {
+    const { core } = await this.deps.kube.apis();
+    for (const failure of failures) {
+      if (failure.reason !== 'CrashLoopBackOff' && failure.reason !== 'OOMKilled') continue;
+      const pod = pods.find(
+        (p) => p.metadata?.labels?.[EKS_LABELS.component] === failure.component && p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff',
+      );
+      if (!pod) continue;
+      const request = { name: pod.metadata.name, namespace, container: failure.component, tailLines: this.deps.logTailLines ?? 50 };
+      for (const previous of [true, false]) {
+        try {
+          const text = await core.readNamespacedPodLog({ ...request, previous });
+          if (text) {
+            failure.logTail = String(text);
+            break;
+          }
+        } catch (err) {
+          if (apiStatus(err) !== 400 && apiStatus(err) !== 404) this.logger.warn('reading a pod log failed', { namespace, pod: pod.metadata.name, error: err });
+        }
+      }
+    }
+  }
+
+  async scale(clusterId: string, nWorkers: number): Promise<void> {
+    const found = await this.findNamespace(clusterId);
+    if (!found || !found.cluster.live) throw new ClusterNotFoundError(clusterId);
+    const definition = await this.storedDefinition(found.cluster.namespace);
+    if (!definition) throw new ClusterNotFoundError(clusterId);
+    const next: ClusterDefinition = { ...definition, workers: { ...definition.workers, replicas: nWorkers } };
+    const nodes = this.nodesFor(next.spec, next.plan, nWorkers);
+    const appliedAt = found.cluster.appliedAt ?? isoAt(this.clock);
+    // The Secret is left as it is: scaling never needs (or sees) the secret material.
+    await this.applyObjects(this.manifests(next, undefined, { nodes, appliedAt }).filter((o) => o.kind !== 'Secret'));
+    await this.nodeGroups.reconcile(found.cluster.owner, found.cluster.instanceType);
+    this.logger.info('cluster scaled', { clusterId, workers: nWorkers, nodes });
+  }
+
+  async teardown(clusterId: string): Promise<void> {
+    const found = await this.findNamespace(clusterId);
+    if (!found) return;
+    const { cluster } = found;
+    const namespace = cluster.namespace;
+    const definition = await this.storedDefinition(namespace);
+    // Reverse apply order: ingress, deployments, service, …; the namespace goes last.
+    const objects: Array<{ kind: ManagedKind; name: string }> = definition
+      ? this.manifests(definition, undefined, { nodes: 0, appliedAt: '' })
+          .filter((o) => o.kind !== 'Namespace')
+          .map((o) => ({ kind: o.kind as ManagedKind, name: o.metadata.name }))
+      : [
+          { kind: 'Deployment', name: OBJECT_NAMES.schedulerDeployment },
+          { kind: 'Deployment', name: OBJECT_NAMES.workerDeployment },
+        ];
+    objects.sort((a, b) => APPLY_ORDER.indexOf(b.kind) - APPLY_ORDER.indexOf(a.kind));
+    for (const o of objects) await this.applier.remove(o.kind, namespace, o.name);
+    await this.markDeleting(namespace);
+    await this.nodeGroups.reconcile(cluster.owner, cluster.instanceType);
+    await this.applier.remove('Namespace', '', namespace);
+    await this.identity.reconcile(cluster.owner);
+    this.logger.info('cluster torn down', { clusterId, namespace });
+  }
+
+  private async markDeleting(namespace: string): Promise<void> {
+    const { core } = await this.deps.kube.apis();
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const ns = await this.applier.read('Namespace', '', namespace);
+      if (!ns || ns.metadata?.deletionTimestamp || ns.metadata?.labels?.[EKS_LABELS.state] === 'deleting') return;
+      ns.metadata.labels = { ...(ns.metadata.labels ?? {}), [EKS_LABELS.state]: 'deleting' };
+      try {
+        await core.replaceNamespace({ name: namespace, body: ns });
+        return;
+      } catch (err) {
+        if (apiStatus(err) === 404) return;
+        if (apiStatus(err) !== 409) throw wrapApiError(err, `mark namespace ${namespace} deleting`);
+      }
+    }
+  }
+
+  async list(): Promise<BackendClusterRef[]> {
+    const all = await listClusterNamespaces(this.deps.kube);
+    return all.map((c) => ({ clusterId: c.clusterId, owner: c.owner, namespace: c.namespace }));
+  }
+
+  /** Bring every node group this backend made in line with the live namespaces (orphan clean-up). */
+  async reconcileNodeGroups(): Promise<string[]> {
+    return this.nodeGroups.reconcileAll();
+  }
+}

@@ -1,0 +1,113 @@
+import { ConfigError, type ErrorDetail } from '../../shared/core/errors.ts';
+import { getNumber, getOptionalString, getString, type Env } from '../../shared/core/env.ts';
+import type { ManifestOptions, ServiceMode } from './manifests/build.ts';
+
+/**
+ * EKS backend configuration, read once from the environment and validated
+ * (fails fast with every problem listed). See README "EKS backend".
+ */
+export interface EksBackendConfig {
+  clusterName: string;
+  region: string;
+  /** EKS API endpoint and its CA (base64), from DescribeCluster or config. */
+  endpoint: string;
+  caData?: string;
+  /** Desktop CIDRs allowed to reach scheduler and dashboard ports. */
+  allowedCidrs: string[];
+  serviceMode: ServiceMode;
+  ingressDomain?: string;
+  ingressClassName?: string;
+  ingressSourceCidrs: string[];
+  efsFileSystemId?: string;
+  efsRootPath: string;
+  nodeGroupPrefix: string;
+  launchTemplateName: string;
+  launchTemplateVersion: string;
+  subnetIds: string[];
+  maxNodesPerGroup: number;
+  maxNodesByInstanceType: Record<string, number>;
+  userRoleArnTemplate: string;
+  accessPolicyArn?: string;
+  kubernetesGroupPrefix: string;
+}
+
+const list = (raw: string | undefined): string[] =>
+  (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+export function eksConfigFromEnv(env: Env): EksBackendConfig {
+  const details: ErrorDetail[] = [];
+  const attempt = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ConfigError) details.push(...err.details);
+      else throw err;
+      return fallback;
+    }
+  };
+  const serviceMode = attempt(() => getString(env, 'RECC_EKS_SERVICE_MODE', 'nlb'), 'nlb');
+  if (serviceMode !== 'nlb' && serviceMode !== 'clusterip-ingress') {
+    details.push({ path: 'RECC_EKS_SERVICE_MODE', message: `must be "nlb" or "clusterip-ingress", got "${serviceMode}"` });
+  }
+  const maxByType: Record<string, number> = {};
+  for (const pair of list(env.RECC_EKS_MAX_NODES_BY_TYPE)) {
+    const [type, n] = pair.split('=');
+    const value = Number(n);
+    if (!type || !Number.isInteger(value) || value < 0) details.push({ path: 'RECC_EKS_MAX_NODES_BY_TYPE', message: `"${pair}" must look like c5.xlarge=20` });
+    else maxByType[type.trim()] = value;
+  }
+  const config: EksBackendConfig = {
+    clusterName: attempt(() => getString(env, 'RECC_EKS_CLUSTER_NAME'), ''),
+    region: attempt(() => getString(env, 'AWS_REGION', 'us-east-1'), 'us-east-1'),
+    endpoint: attempt(() => getString(env, 'RECC_EKS_ENDPOINT'), ''),
+    ...(getOptionalString(env, 'RECC_EKS_CA_DATA') ? { caData: getOptionalString(env, 'RECC_EKS_CA_DATA') } : {}),
+    allowedCidrs: list(env.RECC_EKS_ALLOWED_CIDRS),
+    serviceMode: serviceMode as ServiceMode,
+    ...(getOptionalString(env, 'RECC_EKS_INGRESS_DOMAIN') ? { ingressDomain: getOptionalString(env, 'RECC_EKS_INGRESS_DOMAIN') } : {}),
+    ...(getOptionalString(env, 'RECC_EKS_INGRESS_CLASS') ? { ingressClassName: getOptionalString(env, 'RECC_EKS_INGRESS_CLASS') } : {}),
+    ingressSourceCidrs: list(env.RECC_EKS_INGRESS_SOURCE_CIDRS),
+    ...(getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') ? { efsFileSystemId: getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') } : {}),
+    efsRootPath: getOptionalString(env, 'RECC_EKS_EFS_ROOT_PATH') ?? '/branches',
+    nodeGroupPrefix: getOptionalString(env, 'RECC_EKS_NODE_GROUP_PREFIX') ?? '',
+    launchTemplateName: attempt(() => getString(env, 'RECC_EKS_LAUNCH_TEMPLATE'), ''),
+    launchTemplateVersion: getOptionalString(env, 'RECC_EKS_LAUNCH_TEMPLATE_VERSION') ?? '$Latest',
+    subnetIds: list(env.RECC_EKS_SUBNET_IDS),
+    maxNodesPerGroup: attempt(() => getNumber(env, 'RECC_EKS_MAX_NODES_PER_GROUP', 20), 20),
+    maxNodesByInstanceType: maxByType,
+    userRoleArnTemplate: attempt(() => getString(env, 'RECC_EKS_USER_ROLE_ARN_TEMPLATE'), ''),
+    ...(getOptionalString(env, 'RECC_EKS_ACCESS_POLICY_ARN') ? { accessPolicyArn: getOptionalString(env, 'RECC_EKS_ACCESS_POLICY_ARN') } : {}),
+    kubernetesGroupPrefix: getOptionalString(env, 'RECC_EKS_K8S_GROUP_PREFIX') ?? 'recc:user:',
+  };
+  if (config.allowedCidrs.length === 0) details.push({ path: 'RECC_EKS_ALLOWED_CIDRS', message: 'is required (comma-separated desktop CIDRs)' });
+  if (config.subnetIds.length === 0) details.push({ path: 'RECC_EKS_SUBNET_IDS', message: 'is required (comma-separated subnet ids)' });
+  if (config.serviceMode === 'clusterip-ingress' && !config.ingressDomain) {
+    details.push({ path: 'RECC_EKS_INGRESS_DOMAIN', message: 'is required when RECC_EKS_SERVICE_MODE is clusterip-ingress' });
+  }
+  if (config.userRoleArnTemplate && !config.userRoleArnTemplate.includes('{owner}')) {
+    details.push({ path: 'RECC_EKS_USER_ROLE_ARN_TEMPLATE', message: 'must contain {owner}' });
+  }
+  if (!Number.isInteger(config.maxNodesPerGroup) || config.maxNodesPerGroup < 1) {
+    details.push({ path: 'RECC_EKS_MAX_NODES_PER_GROUP', message: 'must be a whole number of 1 or more' });
+  }
+  if (details.length > 0) throw new ConfigError('invalid EKS backend configuration', details);
+  return config;
+}
+
+/** The subset the pure manifest builders need. */
+export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'>): ManifestOptions {
+  return {
+    allowedCidrs: config.allowedCidrs,
+    serviceMode: config.serviceMode,
+    ...(config.ingressDomain ? { ingressDomain: config.ingressDomain } : {}),
+    ...(config.ingressClassName ? { ingressClassName: config.ingressClassName } : {}),
+    ingressSourceCidrs: config.ingressSourceCidrs,
+    ...(config.efsFileSystemId ? { efsFileSystemId: config.efsFileSystemId } : {}),
+    efsRegion: config.region,
+    efsRootPath: config.efsRootPath,
+    nodeGroupPrefix: config.nodeGroupPrefix,
+    kubernetesGroupPrefix: config.kubernetesGroupPrefix,
+  };
+}

@@ -1,0 +1,37 @@
+import { ConflictError, ReccError, ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
+
+/** The definition plus EKS configuration cannot become valid Kubernetes objects (every problem listed). */
+export class EksManifestError extends ValidationError {
+  constructor(details: ErrorDetail[], options: { cause?: unknown } = {}) {
+    super(`cannot build the Kubernetes objects: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details, options);
+  }
+}
+
+/** The Kubernetes API answered with an error the applier cannot handle (status kept for logs). */
+export class KubernetesApiError extends ReccError {
+  readonly code: number;
+  readonly reason: string | undefined;
+  constructor(message: string, code: number, reason: string | undefined, options: { cause?: unknown } = {}) {
+    // 4xx from the API server other than the ones we handle are our own bugs or RBAC problems: never the caller's.
+    super(message, { statusCode: 502, ...options });
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/** A replace kept losing to concurrent writers. */
+export class KubernetesConflictError extends ConflictError {}
+
+/** An AWS call for node capacity or identity mapping failed unexpectedly. */
+export class EksAwsError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 502, ...options });
+  }
+}
+
+/** scale() of a cluster the backend holds nothing for. */
+export class EksClusterNotFoundError extends ReccError {
+  constructor(clusterId: string, options: { cause?: unknown } = {}) {
+    super(`cluster ${clusterId} has no namespace on EKS`, { statusCode: 404, ...options });
+  }
+}

@@ -1,0 +1,109 @@
+import {
+  AssociateAccessPolicyCommand,
+  CreateAccessEntryCommand,
+  DeleteAccessEntryCommand,
+  type EKSClient,
+} from '@aws-sdk/client-eks';
+import type { Logger } from '../../shared/core/logger.ts';
+import { EksAwsError } from './errors.ts';
+import type { KubeClients } from './kube.ts';
+import { KeyedMutex, listClusterNamespaces } from './live.ts';
+import { userKubernetesGroup, userRoleArn } from './manifests/naming.ts';
+
+/**
+ * Identity mapping: AD user → IAM role → Kubernetes group, with EKS access
+ * entries (see README "EKS backend" for why not the aws-auth ConfigMap).
+ *
+ * The user's IAM role gets one access entry whose Kubernetes group is bound
+ * (RoleBinding) to a Role inside each of the user's cluster namespaces, and
+ * the EKS access policy association is scoped to exactly the user's live
+ * namespaces. Both are recomputed from the live namespaces on every change,
+ * so concurrent creates and deletes converge; the entry is deleted when the
+ * user has no live cluster left.
+ */
+export interface IdentityConfig {
+  clusterName: string;
+  /** e.g. `arn:aws:iam::123456789012:role/recc-user-{owner}`. */
+  userRoleArnTemplate: string;
+  /** @default 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy' */
+  accessPolicyArn?: string;
+  /** @default 'recc:user:' */
+  kubernetesGroupPrefix?: string;
+}
+
+export const DEFAULT_ACCESS_POLICY_ARN = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
+
+export class AccessEntries {
+  private readonly mutex = new KeyedMutex();
+
+  constructor(
+    private readonly eks: EKSClient,
+    private readonly kube: KubeClients,
+    private readonly config: IdentityConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  principalArn(owner: string): string {
+    return userRoleArn(this.config.userRoleArnTemplate, owner);
+  }
+
+  /** Make the user's access match their live namespaces (none → no access entry). */
+  async reconcile(owner: string): Promise<void> {
+    await this.mutex.run(owner, async () => {
+      for (let round = 0; round < 10; round += 1) {
+        const namespaces = await this.liveNamespaces(owner);
+        await this.apply(owner, namespaces);
+        const after = await this.liveNamespaces(owner);
+        if (after.join(',') === namespaces.join(',')) return;
+      }
+    });
+  }
+
+  private async liveNamespaces(owner: string): Promise<string[]> {
+    const all = await listClusterNamespaces(this.kube);
+    return all
+      .filter((c) => c.live && c.owner === owner)
+      .map((c) => c.namespace)
+      .sort();
+  }
+
+  private async apply(owner: string, namespaces: string[]): Promise<void> {
+    const clusterName = this.config.clusterName;
+    const principalArn = this.principalArn(owner);
+    if (namespaces.length === 0) {
+      try {
+        await this.eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn }));
+        this.logger.info('access entry deleted', { owner, principalArn });
+      } catch (err) {
+        if ((err as Error).name !== 'ResourceNotFoundException') throw new EksAwsError(`deleting the access entry of ${owner} failed`, { cause: err });
+      }
+      return;
+    }
+    try {
+      await this.eks.send(
+        new CreateAccessEntryCommand({
+          clusterName,
+          principalArn,
+          kubernetesGroups: [userKubernetesGroup(owner, this.config.kubernetesGroupPrefix)],
+          type: 'STANDARD',
+          tags: { user: owner, 'recc.io/managed-by': 'recc' },
+        }),
+      );
+      this.logger.info('access entry created', { owner, principalArn });
+    } catch (err) {
+      if ((err as Error).name !== 'ResourceInUseException') throw new EksAwsError(`creating the access entry of ${owner} failed`, { cause: err });
+    }
+    try {
+      await this.eks.send(
+        new AssociateAccessPolicyCommand({
+          clusterName,
+          principalArn,
+          policyArn: this.config.accessPolicyArn ?? DEFAULT_ACCESS_POLICY_ARN,
+          accessScope: { type: 'namespace', namespaces },
+        }),
+      );
+    } catch (err) {
+      throw new EksAwsError(`scoping the access of ${owner} to their namespaces failed`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import { createHash } from 'node:crypto';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
+import { KubernetesApiError, KubernetesConflictError } from './errors.ts';
+import { EKS_ANNOTATIONS } from './manifests/naming.ts';
+import type { K8sObject, ManagedKind } from './manifests/types.ts';
+
+/**
+ * The Kubernetes side of the EKS backend: a KubeConfig built in code, typed
+ * API clients from `@kubernetes/client-node` 1.4.0, and an applier that does
+ * create-or-update (read → create, or replace with the read resourceVersion;
+ * a 409 Conflict re-reads and retries) and delete (404 = success).
+ *
+ * Idempotence: each desired object carries the sha256 of its own JSON in the
+ * `recc.io/spec-hash` annotation; an object whose stored hash matches is not
+ * replaced, so a second apply of the same definition writes nothing.
+ */
+export interface KubeConnection {
+  /** API server URL, e.g. the EKS endpoint or `http://127.0.0.1:PORT` for the fake. */
+  server: string;
+  /** Bearer token (an EKS token from `eksToken()` or a fixed one for tests). */
+  token?: string | (() => Promise<string>);
+  /** Base64 PEM of the API server CA (EKS `certificateAuthority.data`). */
+  caData?: string;
+  skipTLSVerify?: boolean;
+}
+
+export function buildKubeConfig(server: string, token: string | undefined, options: { caData?: string; skipTLSVerify?: boolean } = {}): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'recc-eks', server, skipTLSVerify: options.skipTLSVerify ?? false, ...(options.caData ? { caData: options.caData } : {}) }],
+    users: [{ name: 'recc-backend', ...(token ? { token } : {}) }],
+    contexts: [{ name: 'recc', cluster: 'recc-eks', user: 'recc-backend' }],
+    currentContext: 'recc',
+  });
+  return kc;
+}
+
+export interface KubeApis {
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  rbac: RbacAuthorizationV1Api;
+  networking: NetworkingV1Api;
+}
+
+/** API clients, rebuilt when a token getter returns a new token (EKS tokens live 15 minutes). */
+export class KubeClients {
+  private cached: { token: string | undefined; apis: KubeApis } | undefined;
+  constructor(private readonly connection: KubeConnection) {}
+
+  async apis(): Promise<KubeApis> {
+    const t = this.connection.token;
+    const token = typeof t === 'function' ? await t() : t;
+    if (this.cached && this.cached.token === token) return this.cached.apis;
+    const kc = buildKubeConfig(this.connection.server, token, {
+      ...(this.connection.caData ? { caData: this.connection.caData } : {}),
+      ...(this.connection.skipTLSVerify !== undefined ? { skipTLSVerify: this.connection.skipTLSVerify } : {}),
+    });
+    const apis: KubeApis = {
+      core: kc.makeApiClient(CoreV1Api),
+      apps: kc.makeApiClient(AppsV1Api),
+      rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+      networking: kc.makeApiClient(NetworkingV1Api),
+    };
+    this.cached = { token, apis };
+    return apis;
+  }
+}
+
+/** HTTP status of a client-node error, or undefined when it is not an API answer. */
+export function apiStatus(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/** The `reason` of the Status object in an ApiException (its `.body` is a JSON string). */
+export function apiReason(err: unknown): { reason?: string; message?: string } {
+  if (!(err instanceof ApiException)) return {};
+  const body: unknown = err.body;
+  try {
+    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { reason?: string; message?: string } | undefined;
+    return { reason: parsed?.reason, message: parsed?.message };
+  } catch {
+    return {};
+  }
+}
+
+export function wrapApiError(err: unknown, action: string): Error {
+  if (!(err instanceof ApiException)) return err instanceof Error ? err : new Error(String(err));
+  const { reason, message } = apiReason(err);
+  return new KubernetesApiError(`Kubernetes API ${action} failed: ${err.code} ${reason ?? ''} ${message ?? ''}`.trim(), err.code, reason, { cause: err });
+}
+
+type AnyObj = any;
+
+interface KindOps {
+  read(apis: KubeApis, namespace: string, name: string): Promise<AnyObj>;
+  create(apis: KubeApis, namespace: string, body: AnyObj): Promise<AnyObj>;
+  replace(apis: KubeApis, namespace: string, name: string, body: AnyObj): Promise<AnyObj>;
+  remove(apis: KubeApis, namespace: string, name: string): Promise<unknown>;
+}
+
+const OPS: Record<ManagedKind, KindOps> = {
+  Namespace: {
+    read: (a, _ns, name) => a.core.readNamespace({ name }),
+    create: (a, _ns, body) => a.core.createNamespace({ body }),
+    replace: (a, _ns, name, body) => a.core.replaceNamespace({ name, body }),
+    remove: (a, _ns, name) => a.core.deleteNamespace({ name }),
+  },
+  ServiceAccount: {
+    read: (a, namespace, name) => a.core.readNamespacedServiceAccount({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedServiceAccount({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedServiceAccount({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedServiceAccount({ name, namespace }),
+  },
+  Role: {
+    read: (a, namespace, name) => a.rbac.readNamespacedRole({ name, namespace }),
+    create: (a, namespace, body) => a.rbac.createNamespacedRole({ namespace, body }),
+    replace: (a, namespace, name, body) => a.rbac.replaceNamespacedRole({ name, namespace, body }),
+    remove: (a, namespace, name) => a.rbac.deleteNamespacedRole({ name, namespace }),
+  },
+  RoleBinding: {
+    read: (a, namespace, name) => a.rbac.readNamespacedRoleBinding({ name, namespace }),
+    create: (a, namespace, body) => a.rbac.createNamespacedRoleBinding({ namespace, body }),
+    replace: (a, namespace, name, body) => a.rbac.replaceNamespacedRoleBinding({ name, namespace, body }),
+    remove: (a, namespace, name) => a.rbac.deleteNamespacedRoleBinding({ name, namespace }),
+  },
+  NetworkPolicy: {
+    read: (a, namespace, name) => a.networking.readNamespacedNetworkPolicy({ name, namespace }),
+    create: (a, namespace, body) => a.networking.createNamespacedNetworkPolicy({ namespace, body }),
+    replace: (a, namespace, name, body) => a.networking.replaceNamespacedNetworkPolicy({ name, namespace, body }),
+    remove: (a, namespace, name) => a.networking.deleteNamespacedNetworkPolicy({ name, namespace }),
+  },
+  ResourceQuota: {
+    read: (a, namespace, name) => a.core.readNamespacedResourceQuota({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedResourceQuota({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedResourceQuota({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedResourceQuota({ name, namespace }),
+  },
+  LimitRange: {
+    read: (a, namespace, name) => a.core.readNamespacedLimitRange({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedLimitRange({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedLimitRange({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedLimitRange({ name, namespace }),
+  },
+  Secret: {
+    read: (a, namespace, name) => a.core.readNamespacedSecret({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedSecret({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedSecret({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedSecret({ name, namespace }),
+  },
+  ConfigMap: {
+    read: (a, namespace, name) => a.core.readNamespacedConfigMap({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedConfigMap({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedConfigMap({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedConfigMap({ name, namespace }),
+  },
+  Service: {
+    read: (a, namespace, name) => a.core.readNamespacedService({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedService({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedService({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedService({ name, namespace }),
+  },
+  Deployment: {
+    read: (a, namespace, name) => a.apps.readNamespacedDeployment({ name, namespace }),
+    create: (a, namespace, body) => a.apps.createNamespacedDeployment({ namespace, body }),
+    replace: (a, namespace, name, body) => a.apps.replaceNamespacedDeployment({ name, namespace, body }),
+    remove: (a, namespace, name) => a.apps.deleteNamespacedDeployment({ name, namespace }),
+  },
+  Ingress: {
+    read: (a, namespace, name) => a.networking.readNamespacedIngress({ name, namespace }),
+    create: (a, namespace, body) => a.networking.createNamespacedIngress({ namespace, body }),
+    replace: (a, namespace, name, body) => a.networking.replaceNamespacedIngress({ name, namespace, body }),
+    remove: (a, namespace, name) => a.networking.deleteNamespacedIngress({ name, namespace }),
+  },
+};
+
+function opsFor(kind: string): KindOps {
+  const ops = (OPS as Record<string, KindOps | undefined>)[kind];
+  if (!ops) throw new Error(`the EKS applier does not manage kind ${kind}`);
+  return ops;
+}
+
+/**
+ * client-node's models name a few fields differently from the wire
+ * (`from` → `_from`, `default` → `_default`) and drop what they do not know,
+ * so plain wire JSON is mapped to model attribute names before sending.
+ */
+export function toClientModel(obj: K8sObject): AnyObj {
+  const out = JSON.parse(JSON.stringify(obj)) as AnyObj;
+  if (out.kind === 'NetworkPolicy') {
+    for (const rule of out.spec?.ingress ?? []) {
+      if (rule.from !== undefined) {
+        rule._from = rule.from;
+        delete rule.from;
+      }
+    }
+  }
+  if (out.kind === 'LimitRange') {
+    for (const item of out.spec?.limits ?? []) {
+      if (item.default !== undefined) {
+        item._default = item.default;
+        delete item.default;
+      }
+    }
+  }
+  return out;
+}
+
+export function specHash(obj: K8sObject): string {
+  return createHash('sha256').update(JSON.stringify(obj)).digest('hex');
+}
+
+export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
+
+export class KubeApplier {
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly maxConflictRetries = 5,
+  ) {}
+
+  /** Create the object, or replace it when its desired content changed. */
+  async apply(obj: K8sObject): Promise<ApplyOutcome> {
+    const apis = await this.clients.apis();
+    const ops = opsFor(obj.kind);
+    const namespace = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name;
+    const hash = specHash(obj);
+    const desired: K8sObject = {
+      ...obj,
+      metadata: { ...obj.metadata, annotations: { ...(obj.metadata.annotations ?? {}), [EKS_ANNOTATIONS.specHash]: hash } },
+    };
+    for (let attempt = 0; attempt <= this.maxConflictRetries; attempt += 1) {
+      let current: AnyObj | undefined;
+      try {
+        current = await ops.read(apis, namespace, name);
+      } catch (err) {
+        if (apiStatus(err) !== 404) throw wrapApiError(err, `read ${obj.kind} ${namespace}/${name}`);
+      }
+      if (!current) {
+        try {
+          await ops.create(apis, namespace, toClientModel(desired));
+          return 'created';
+        } catch (err) {
+          if (apiStatus(err) === 409) continue; // created concurrently: read it and compare
+          throw wrapApiError(err, `create ${obj.kind} ${namespace}/${name}`);
+        }
+      }
+      if (current.metadata?.annotations?.[EKS_ANNOTATIONS.specHash] === hash) return 'unchanged';
+      const body = toClientModel(desired);
+      body.metadata.resourceVersion = current.metadata?.resourceVersion;
+      if (obj.kind === 'Service') {
+        body.spec = { ...body.spec, clusterIP: current.spec?.clusterIP, clusterIPs: current.spec?.clusterIPs };
+      }
+      try {
+        await ops.replace(apis, namespace, name, body);
+        return 'updated';
+      } catch (err) {
+        if (apiStatus(err) === 409) continue; // stale resourceVersion: re-read and retry
+        throw wrapApiError(err, `replace ${obj.kind} ${namespace}/${name}`);
+      }
+    }
+    throw new KubernetesConflictError(`${obj.kind} ${namespace}/${name} kept changing while being updated`);
+  }
+
+  /** Delete; a missing object is success. Returns false when it was already gone. */
+  async remove(kind: ManagedKind, namespace: string, name: string): Promise<boolean> {
+    const apis = await this.clients.apis();
+    try {
+      await opsFor(kind).remove(apis, namespace, name);
+      return true;
+    } catch (err) {
+      if (apiStatus(err) === 404) return false;
+      throw wrapApiError(err, `delete ${kind} ${namespace}/${name}`);
+    }
+  }
+
+  async read(kind: ManagedKind, namespace: string, name: string): Promise<AnyObj | undefined> {
+    const apis = await this.clients.apis();
+    try {
+      return await opsFor(kind).read(apis, namespace, name);
+    } catch (err) {
+      if (apiStatus(err) === 404) return undefined;
+      throw wrapApiError(err, `read ${kind} ${namespace}/${name}`);
+    }
+  }
+}

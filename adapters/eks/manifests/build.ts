@@ -1,0 +1,470 @@
+import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets, type EnvVar, type PodTemplate } from '../../../shared/definition/types.ts';
+import { EksManifestError } from '../errors.ts';
+import {
+  EKS_ANNOTATIONS,
+  EKS_LABELS,
+  MANAGED_BY,
+  OBJECT_NAMES,
+  cpuQuantity,
+  memoryQuantity,
+  nodeGroupName,
+  userKubernetesGroup,
+} from './naming.ts';
+import type { K8sObject } from './types.ts';
+
+/**
+ * Pure builders: a rendered `ClusterDefinition` plus EKS configuration in,
+ * plain Kubernetes objects out. No client library, no I/O, no clock (the
+ * caller passes `appliedAt`). Unit-tested in `test/unit/eks/manifests.test.ts`.
+ */
+export type ServiceMode = 'nlb' | 'clusterip-ingress';
+
+export interface ManifestOptions {
+  /** CIDRs (on-prem desktop ranges) allowed to reach the scheduler and dashboard ports. */
+  allowedCidrs: string[];
+  /** `nlb`: internal NLB by annotation. `clusterip-ingress`: ClusterIP service plus an Ingress for the dashboard. */
+  serviceMode: ServiceMode;
+  /** Ingress class for `clusterip-ingress`. @default 'alb' */
+  ingressClassName?: string;
+  /** Dashboard host is `<clusterId>.<ingressDomain>` in `clusterip-ingress` mode. */
+  ingressDomain?: string;
+  /** Extra CIDRs that may reach the dashboard port (the ingress controller's / ALB's subnets). */
+  ingressSourceCidrs?: string[];
+  /** EFS holding git branches; `sourceGitBranch` is mounted read-only from `<efsRootPath>/<branch>`. */
+  efsFileSystemId?: string;
+  /** AWS region of the EFS file system (its DNS name). @default 'us-east-1' */
+  efsRegion?: string;
+  /** @default '/branches' */
+  efsRootPath?: string;
+  /** Where the branch appears in worker (and scheduler) containers. @default SOURCE_MOUNT_PATH */
+  sourceMountPath?: string;
+  /** Prefix for node group names (e.g. a deployment stage). @default '' */
+  nodeGroupPrefix?: string;
+  /** @default 'recc:user:' */
+  kubernetesGroupPrefix?: string;
+  /** Nodes this cluster needs in its node group (plan.instances, or recomputed after a scale). */
+  nodes?: number;
+  /** ISO time of the first apply (namespace annotation). */
+  appliedAt?: string;
+}
+
+/** Documented mount path of the sourceGitBranch checkout inside containers. */
+export const SOURCE_MOUNT_PATH = '/opt/recc/src';
+const SECRET_VOLUME = 'recc-secrets';
+const SOURCE_VOLUME = 'recc-source';
+const TMP_VOLUME = 'tmp';
+/** Runs as the `node` user of node:20-slim (see Dockerfile). */
+const RUN_AS = 1000;
+
+/** Either the real secret material (apply) or references only (`recc render`). */
+export type SecretSource = { kind: 'values'; secrets: ClusterSecrets } | { kind: 'references' };
+
+/** The placeholder `recc render` prints instead of a secret value. */
+export function secretReference(key: string): string {
+  return `<secret:${OBJECT_NAMES.secret}/${key}>`;
+}
+
+const BRANCH = /^(?!.*\.\.)(?!\/)[A-Za-z0-9._/-]{1,200}$/;
+
+function assertOptions(def: ClusterDefinition, options: ManifestOptions): void {
+  const details: Array<{ path: string; message: string }> = [];
+  if (options.serviceMode !== 'nlb' && options.serviceMode !== 'clusterip-ingress') {
+    details.push({ path: 'serviceMode', message: 'must be "nlb" or "clusterip-ingress"' });
+  }
+  for (const [i, cidr] of options.allowedCidrs.entries()) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) details.push({ path: `allowedCidrs[${i}]`, message: `"${cidr}" is not an IPv4 CIDR` });
+  }
+  if (options.serviceMode === 'clusterip-ingress' && !options.ingressDomain) {
+    details.push({ path: 'ingressDomain', message: 'is required when serviceMode is "clusterip-ingress"' });
+  }
+  const branch = def.spec.sourceGitBranch;
+  if (branch !== undefined && !BRANCH.test(branch)) {
+    details.push({ path: 'spec.sourceGitBranch', message: 'must be a git branch name (letters, digits, "._/-", no "..")' });
+  }
+  if (branch !== undefined && !options.efsFileSystemId) {
+    details.push({ path: 'efsFileSystemId', message: 'is required to mount sourceGitBranch (configure RECC_EKS_EFS_FILE_SYSTEM_ID)' });
+  }
+  if (details.length > 0) throw new EksManifestError(details);
+}
+
+function meta(def: ClusterDefinition, name: string, extraLabels: Record<string, string> = {}): K8sObject['metadata'] {
+  return {
+    name,
+    namespace: def.namespace,
+    labels: { ...def.labels, [EKS_LABELS.managedBy]: MANAGED_BY, ...extraLabels },
+  };
+}
+
+function selectorFor(def: ClusterDefinition, component: string): Record<string, string> {
+  const cluster = def.labels[EKS_LABELS.cluster] ?? def.clusterId;
+  return { [EKS_LABELS.cluster]: cluster, [EKS_LABELS.component]: component };
+}
+
+export function buildNamespace(def: ClusterDefinition, options: ManifestOptions): K8sObject {
+  const annotations: Record<string, string> = {
+    [EKS_ANNOTATIONS.owner]: def.owner,
+    [EKS_ANNOTATIONS.clusterId]: def.clusterId,
+    [EKS_ANNOTATIONS.instanceType]: def.plan.instanceType,
+    [EKS_ANNOTATIONS.nodeGroup]: nodeGroupName(def.owner, def.plan.instanceType, options.nodeGroupPrefix),
+    [EKS_ANNOTATIONS.nodes]: String(options.nodes ?? def.plan.instances),
+  };
+  if (def.job) annotations[EKS_ANNOTATIONS.job] = def.job;
+  if (options.appliedAt) annotations[EKS_ANNOTATIONS.appliedAt] = options.appliedAt;
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: def.namespace,
+      labels: { ...def.labels, [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.state]: 'active' },
+      annotations,
+    },
+  };
+}
+
+export function buildServiceAccount(def: ClusterDefinition): K8sObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(def, OBJECT_NAMES.serviceAccount), automountServiceAccountToken: false };
+}
+
+/** The user's group may look at and debug its own cluster, in this namespace only. */
+export function buildRole(def: ClusterDefinition): K8sObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: meta(def, OBJECT_NAMES.role),
+    rules: [
+      { apiGroups: [''], resources: ['pods', 'pods/log', 'services', 'configmaps', 'events', 'resourcequotas', 'limitranges'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/portforward'], verbs: ['create'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: ['get', 'list', 'watch'] },
+    ],
+  };
+}
+
+export function buildRoleBinding(def: ClusterDefinition, options: ManifestOptions): K8sObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta(def, OBJECT_NAMES.roleBinding),
+    subjects: [{ kind: 'Group', name: userKubernetesGroup(def.owner, options.kubernetesGroupPrefix), apiGroup: 'rbac.authorization.k8s.io' }],
+    roleRef: { kind: 'Role', name: OBJECT_NAMES.role, apiGroup: 'rbac.authorization.k8s.io' },
+  };
+}
+
+function portOf(def: ClusterDefinition, name: string): number {
+  const port = def.schedulerService.ports.find((p) => p.name === name)?.port ?? def.scheduler.ports.find((p) => p.name === name)?.port;
+  if (port === undefined) throw new EksManifestError([{ path: `schedulerService.ports`, message: `has no port named "${name}"` }]);
+  return port;
+}
+
+/** Default deny ingress; allow everything inside the namespace; desktops reach only the scheduler and dashboard ports. */
+export function buildNetworkPolicies(def: ClusterDefinition, options: ManifestOptions): K8sObject[] {
+  const commPort = portOf(def, 'comm');
+  const dashboardPort = portOf(def, 'dashboard');
+  const desktopIngress: Array<Record<string, unknown>> = [
+    {
+      from: options.allowedCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+      ports: [
+        { protocol: 'TCP', port: commPort },
+        { protocol: 'TCP', port: dashboardPort },
+      ],
+    },
+  ];
+  if (options.serviceMode === 'clusterip-ingress' && (options.ingressSourceCidrs ?? []).length > 0) {
+    desktopIngress.push({
+      from: (options.ingressSourceCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
+      ports: [{ protocol: 'TCP', port: dashboardPort }],
+    });
+  }
+  return [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(def, OBJECT_NAMES.denyAll),
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(def, OBJECT_NAMES.sameNamespace),
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(def, OBJECT_NAMES.desktops),
+      spec: { podSelector: { matchLabels: selectorFor(def, 'scheduler') }, policyTypes: ['Ingress'], ingress: desktopIngress },
+    },
+  ];
+}
+
+/** Whole-cluster totals in exact integer units (millicores, MiB), so quota equals the sum of pod requests. */
+function totals(def: ClusterDefinition): { milliCpu: number; mib: number; pods: number; extended: Record<string, number> } {
+  const workers = def.workers.replicas;
+  const milli = (cpu: number) => Math.round(cpu * 1000);
+  const mib = (gib: number) => Math.round(gib * 1024);
+  const extended: Record<string, number> = {};
+  for (const template of [def.scheduler, def.workers]) {
+    for (const [k, v] of Object.entries(template.resources.extended)) {
+      extended[k] = (extended[k] ?? 0) + v * template.replicas;
+    }
+  }
+  return {
+    milliCpu: milli(def.scheduler.resources.cpu) * def.scheduler.replicas + milli(def.workers.resources.cpu) * workers,
+    mib: mib(def.scheduler.resources.memoryGiB) * def.scheduler.replicas + mib(def.workers.resources.memoryGiB) * workers,
+    pods: def.scheduler.replicas + workers,
+    extended,
+  };
+}
+
+/** Quota sized from the plan: exactly the scheduler plus the desired workers (rolling updates use maxSurge 0). */
+export function buildResourceQuota(def: ClusterDefinition, options: ManifestOptions): K8sObject {
+  const t = totals(def);
+  const hard: Record<string, string> = {
+    pods: String(t.pods),
+    'requests.cpu': `${t.milliCpu}m`,
+    'limits.cpu': `${t.milliCpu}m`,
+    'requests.memory': `${t.mib}Mi`,
+    'limits.memory': `${t.mib}Mi`,
+    'services.loadbalancers': options.serviceMode === 'nlb' ? '1' : '0',
+    'services.nodeports': '0',
+  };
+  for (const [k, v] of Object.entries(t.extended)) hard[`requests.${k}`] = String(v);
+  return { apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta(def, OBJECT_NAMES.quota), spec: { hard } };
+}
+
+export function buildLimitRange(def: ClusterDefinition): K8sObject {
+  const w = def.workers.resources;
+  const s = def.scheduler.resources;
+  const size = (cpu: number, gib: number) => ({ cpu: cpuQuantity(cpu), memory: memoryQuantity(gib) });
+  return {
+    apiVersion: 'v1',
+    kind: 'LimitRange',
+    metadata: meta(def, OBJECT_NAMES.limits),
+    spec: {
+      limits: [
+        {
+          type: 'Container',
+          default: size(w.cpu, w.memoryGiB),
+          defaultRequest: size(w.cpu, w.memoryGiB),
+          max: size(Math.max(w.cpu, s.cpu), Math.max(w.memoryGiB, s.memoryGiB)),
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * The per-cluster Secret mounted at `secretMountPath`. The CA private key is
+ * never put in the cluster: pods only verify, they do not issue.
+ */
+export function buildSecret(def: ClusterDefinition, source: SecretSource): K8sObject {
+  const files: Array<[string, keyof ClusterSecrets]> = [
+    [SECRET_FILES.token, 'token'],
+    [SECRET_FILES.caCert, 'caCertPem'],
+    [SECRET_FILES.serverCert, 'serverCertPem'],
+    [SECRET_FILES.serverKey, 'serverKeyPem'],
+  ];
+  const secret: K8sObject = { apiVersion: 'v1', kind: 'Secret', metadata: meta(def, OBJECT_NAMES.secret), type: 'Opaque' };
+  if (source.kind === 'references') {
+    secret.stringData = Object.fromEntries(files.map(([file]) => [file, secretReference(file)]));
+  } else {
+    secret.data = Object.fromEntries(files.map(([file, key]) => [file, Buffer.from(source.secrets[key], 'utf8').toString('base64')]));
+  }
+  return secret;
+}
+
+/** The definition without secrets, kept in the namespace so `scale` can rebuild everything from the cluster alone. */
+export function buildDefinitionConfigMap(def: ClusterDefinition): K8sObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(def, OBJECT_NAMES.definition),
+    data: { 'definition.json': JSON.stringify(def) },
+  };
+}
+
+export function schedulerDashboardHost(def: ClusterDefinition, options: ManifestOptions): string | undefined {
+  return options.ingressDomain ? `${def.clusterId}.${options.ingressDomain}` : undefined;
+}
+
+export function buildSchedulerService(def: ClusterDefinition, options: ManifestOptions): K8sObject {
+  const ports = def.schedulerService.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' }));
+  const selector = selectorFor(def, 'scheduler');
+  if (options.serviceMode === 'nlb') {
+    const tags = Object.entries(def.tags)
+      .filter(([k]) => ['user', 'namespace', 'job', 'cluster'].includes(k))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        ...meta(def, def.schedulerService.name, { [EKS_LABELS.component]: 'scheduler' }),
+        annotations: {
+          'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+          'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal',
+          'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
+          'service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags': tags,
+        },
+      },
+      spec: { type: 'LoadBalancer', selector, ports, loadBalancerSourceRanges: [...options.allowedCidrs] },
+    };
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(def, def.schedulerService.name, { [EKS_LABELS.component]: 'scheduler' }),
+    spec: { type: 'ClusterIP', selector, ports },
+  };
+}
+
+/** Dashboard over HTTP(S) through the ingress controller (`clusterip-ingress` mode only). */
+export function buildIngress(def: ClusterDefinition, options: ManifestOptions): K8sObject | undefined {
+  if (options.serviceMode !== 'clusterip-ingress') return undefined;
+  const host = schedulerDashboardHost(def, options);
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      ...meta(def, OBJECT_NAMES.ingress),
+      annotations: {
+        'alb.ingress.kubernetes.io/scheme': 'internal',
+        'alb.ingress.kubernetes.io/target-type': 'ip',
+        'alb.ingress.kubernetes.io/inbound-cidrs': options.allowedCidrs.join(','),
+        'alb.ingress.kubernetes.io/tags': Object.entries(def.tags)
+          .filter(([k]) => ['user', 'namespace', 'job', 'cluster'].includes(k))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      },
+    },
+    spec: {
+      ingressClassName: options.ingressClassName ?? 'alb',
+      rules: [
+        {
+          host,
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: def.schedulerService.name, port: { name: 'dashboard' } } } }],
+          },
+        },
+      ],
+    },
+  };
+}
+
+function envOf(vars: EnvVar[], extra: EnvVar[]): Array<Record<string, unknown>> {
+  return [...vars, ...extra].map((v) =>
+    v.fieldRef ? { name: v.name, valueFrom: { fieldRef: { fieldPath: v.fieldRef } } } : { name: v.name, value: v.value ?? '' },
+  );
+}
+
+function resourcesOf(template: PodTemplate): Record<string, Record<string, string>> {
+  const amounts: Record<string, string> = {
+    cpu: cpuQuantity(template.resources.cpu),
+    memory: memoryQuantity(template.resources.memoryGiB),
+  };
+  for (const [k, v] of Object.entries(template.resources.extended)) amounts[k] = String(v);
+  // Guaranteed QoS: requests equal limits, so a worker never gets evicted for using what it was promised.
+  return { requests: { ...amounts }, limits: { ...amounts } };
+}
+
+function buildDeployment(def: ClusterDefinition, template: PodTemplate, options: ManifestOptions): K8sObject {
+  const component = template.component;
+  const group = nodeGroupName(def.owner, def.plan.instanceType, options.nodeGroupPrefix);
+  const name = component === 'scheduler' ? OBJECT_NAMES.schedulerDeployment : OBJECT_NAMES.workerDeployment;
+  const labels = { ...def.labels, [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.component]: component };
+  const branch = def.spec.sourceGitBranch;
+  const sourceMount = options.sourceMountPath ?? SOURCE_MOUNT_PATH;
+  const volumeMounts: Array<Record<string, unknown>> = [
+    { name: SECRET_VOLUME, mountPath: def.secretMountPath, readOnly: true },
+    { name: TMP_VOLUME, mountPath: '/tmp' },
+  ];
+  const volumes: Array<Record<string, unknown>> = [
+    { name: SECRET_VOLUME, secret: { secretName: OBJECT_NAMES.secret, defaultMode: 0o440 } },
+    { name: TMP_VOLUME, emptyDir: {} },
+  ];
+  const extraEnv: EnvVar[] = [];
+  if (branch !== undefined && options.efsFileSystemId) {
+    const root = (options.efsRootPath ?? '/branches').replace(/\/+$/, '');
+    volumes.push({
+      name: SOURCE_VOLUME,
+      nfs: {
+        server: `${options.efsFileSystemId}.efs.${options.efsRegion ?? 'us-east-1'}.amazonaws.com`,
+        path: `${root}/${branch}`,
+        readOnly: true,
+      },
+    });
+    volumeMounts.push({ name: SOURCE_VOLUME, mountPath: sourceMount, readOnly: true });
+    extraEnv.push({ name: 'RECC_SOURCE_DIR', value: sourceMount }, { name: 'RECC_SOURCE_BRANCH', value: branch });
+  }
+  const container: Record<string, unknown> = {
+    name: component,
+    image: template.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: [...template.command],
+    args: [...template.args],
+    env: envOf(template.env, extraEnv),
+    ports: template.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+    resources: resourcesOf(template),
+    volumeMounts,
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+  };
+  if (component === 'scheduler') {
+    container.readinessProbe = { httpGet: { path: '/health', port: 'dashboard' }, periodSeconds: 5, failureThreshold: 3 };
+  }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(def, name, { [EKS_LABELS.component]: component }),
+    spec: {
+      replicas: template.replicas,
+      revisionHistoryLimit: 2,
+      selector: { matchLabels: selectorFor(def, component) },
+      strategy:
+        component === 'scheduler' ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: '25%' } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: OBJECT_NAMES.serviceAccount,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          nodeSelector: { [EKS_LABELS.nodeGroup]: group },
+          tolerations: [{ key: EKS_LABELS.nodeGroup, operator: 'Equal', value: group, effect: 'NoSchedule' }],
+          securityContext: { runAsNonRoot: true, runAsUser: RUN_AS, runAsGroup: RUN_AS, fsGroup: RUN_AS, seccompProfile: { type: 'RuntimeDefault' } },
+          terminationGracePeriodSeconds: 30,
+          containers: [container],
+          volumes,
+        },
+      },
+    },
+  };
+}
+
+export function buildSchedulerDeployment(def: ClusterDefinition, options: ManifestOptions): K8sObject {
+  return buildDeployment(def, def.scheduler, options);
+}
+
+export function buildWorkerDeployment(def: ClusterDefinition, options: ManifestOptions): K8sObject {
+  return buildDeployment(def, def.workers, options);
+}
+
+/** Every object of a cluster, in apply order (teardown reverses it). */
+export function buildClusterManifests(def: ClusterDefinition, options: ManifestOptions, secrets: SecretSource): K8sObject[] {
+  assertOptions(def, options);
+  const objects: K8sObject[] = [
+    buildNamespace(def, options),
+    buildServiceAccount(def),
+    buildRole(def),
+    buildRoleBinding(def, options),
+    ...buildNetworkPolicies(def, options),
+    buildResourceQuota(def, options),
+    buildLimitRange(def),
+    buildSecret(def, secrets),
+    buildDefinitionConfigMap(def),
+    buildSchedulerService(def, options),
+    buildSchedulerDeployment(def, options),
+    buildWorkerDeployment(def, options),
+  ];
+  const ingress = buildIngress(def, options);
+  if (ingress) objects.push(ingress);
+  return objects;
+}

@@ -1,0 +1,116 @@
+/**
+ * Names, label keys and annotation keys shared by the EKS builders, the
+ * applier, node capacity and observe. Pure.
+ */
+
+/** Label keys (the definition's own labels add recc.io/cluster, recc.io/owner, recc.io/job). */
+export const EKS_LABELS = {
+  cluster: 'recc.io/cluster',
+  owner: 'recc.io/owner',
+  job: 'recc.io/job',
+  component: 'recc.io/component',
+  managedBy: 'recc.io/managed-by',
+  /** `active` or `deleting`; deleting namespaces no longer count towards node capacity. */
+  state: 'recc.io/state',
+  /** On nodes (from the instance's tag) and in pod nodeSelectors. */
+  nodeGroup: 'recc.io/nodegroup',
+} as const;
+
+export const MANAGED_BY = 'recc';
+
+/** Namespace annotations: what node capacity and identity mapping read back (self-contained backend). */
+export const EKS_ANNOTATIONS = {
+  owner: 'recc.io/owner',
+  clusterId: 'recc.io/cluster-id',
+  job: 'recc.io/job',
+  instanceType: 'recc.io/instance-type',
+  nodeGroup: 'recc.io/node-group',
+  /** Nodes this cluster needs in its node group (from the plan, updated on scale). */
+  nodes: 'recc.io/nodes',
+  /** ISO time of the first apply; ASG failures older than this are not this cluster's. */
+  appliedAt: 'recc.io/applied-at',
+  /** sha256 of the desired object; an unchanged object is not replaced (idempotent apply). */
+  specHash: 'recc.io/spec-hash',
+} as const;
+
+/** Object names inside a cluster namespace. */
+export const OBJECT_NAMES = {
+  serviceAccount: 'recc-cluster',
+  role: 'recc-user',
+  roleBinding: 'recc-user',
+  denyAll: 'recc-default-deny-ingress',
+  sameNamespace: 'recc-allow-same-namespace',
+  desktops: 'recc-allow-desktops-to-scheduler',
+  quota: 'recc-quota',
+  limits: 'recc-limits',
+  secret: 'recc-cluster-tls',
+  definition: 'recc-definition',
+  schedulerDeployment: 'recc-scheduler',
+  workerDeployment: 'recc-worker',
+  ingress: 'recc-dashboard',
+} as const;
+
+/** A DNS-label-safe fragment: lowercase alphanumerics and `-`. */
+export function dnsFragment(value: string): string {
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/**
+ * One auto scaling group per (user, instance type), as in the reference
+ * design: `arathe` + `c5.xlarge` → `arathe-c5-xlarge-nodegroup`.
+ */
+export function nodeGroupName(owner: string, instanceType: string, prefix = ''): string {
+  const name = `${prefix}${dnsFragment(owner)}-${dnsFragment(instanceType.replace(/\./g, '-'))}-nodegroup`;
+  return name.slice(0, 255);
+}
+
+/** The Kubernetes group a user's IAM role is mapped to (access entry `kubernetesGroups`). */
+export function userKubernetesGroup(owner: string, prefix = 'recc:user:'): string {
+  return `${prefix}${dnsFragment(owner)}`;
+}
+
+/** Resolve `{owner}` in an IAM role ARN template. */
+export function userRoleArn(template: string, owner: string): string {
+  return template.replace(/\{owner\}/g, dnsFragment(owner));
+}
+
+/** Kubernetes quantity for CPU: millicores. */
+export function cpuQuantity(cpu: number): string {
+  return `${Math.round(cpu * 1000)}m`;
+}
+
+/** Kubernetes quantity for memory: MiB. */
+export function memoryQuantity(gib: number): string {
+  return `${Math.round(gib * 1024)}Mi`;
+}
+
+/** Parse a Kubernetes CPU quantity (`500m`, `2`, `1.5`) to cores. */
+export function parseCpu(quantity: string | number | undefined): number {
+  if (quantity === undefined) return 0;
+  const s = String(quantity).trim();
+  if (s.endsWith('m')) return Number(s.slice(0, -1)) / 1000;
+  return Number(s);
+}
+
+const MEMORY_UNITS: Record<string, number> = {
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+};
+
+/** Parse a Kubernetes memory quantity (`1536Mi`, `2Gi`, `1e9`, `500M`) to bytes. */
+export function parseMemory(quantity: string | number | undefined): number {
+  if (quantity === undefined) return 0;
+  const m = /^([0-9.e+]+)([KMGT]i|[kMGT])?$/.exec(String(quantity).trim());
+  if (!m) return Number.NaN;
+  return Number(m[1]) * (m[2] ? (MEMORY_UNITS[m[2]] ?? Number.NaN) : 1);
+}

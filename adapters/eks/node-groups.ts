@@ -1,0 +1,318 @@
+import {
+  CreateAutoScalingGroupCommand,
+  CreateOrUpdateTagsCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+  type Activity,
+  type AutoScalingClient,
+  type AutoScalingGroup,
+} from '@aws-sdk/client-auto-scaling';
+import type { Logger } from '../../shared/core/logger.ts';
+import { EksAwsError } from './errors.ts';
+import { apiStatus, wrapApiError, type KubeClients } from './kube.ts';
+import { KeyedMutex, listClusterNamespaces, liveSignature, type LiveCluster } from './live.ts';
+import { EKS_LABELS, MANAGED_BY, nodeGroupName } from './manifests/naming.ts';
+
+/**
+ * Node capacity: one Auto Scaling group per (user, instance type), e.g.
+ * `arathe-c5-xlarge-nodegroup`, min 0, max = the per-group quota.
+ *
+ * Desired capacity is never incremented or decremented: every reconcile
+ * RECOMPUTES it as the sum of the nodes the user's live clusters of that type
+ * need (read from the cluster namespaces), so concurrent creates and deletes
+ * converge. Reconciles of one group are serialised in this process, and each
+ * one re-reads the live set after acting and repeats if it changed, so the
+ * last writer is always right even across processes.
+ *
+ * Scale-in never relies on the group's own choice: new instances are
+ * protected from scale-in, and we terminate only instances whose node hosts
+ * no pod of a live cluster, after cordoning the node and checking again
+ * (as the cluster autoscaler does), with ShouldDecrementDesiredCapacity.
+ */
+export interface NodeGroupConfig {
+  /** Launch template with the EKS bootstrap user data (reads the `recc.io/nodegroup` tag into a node label and taint). */
+  launchTemplateName: string;
+  /** @default '$Latest' */
+  launchTemplateVersion?: string;
+  subnetIds: string[];
+  /** EKS cluster name, for the `kubernetes.io/cluster/<name>` ownership tag. */
+  clusterName: string;
+  /** Max nodes per group (the quota). */
+  maxNodesPerGroup: number;
+  /** Per instance type overrides of the quota. */
+  maxNodesByInstanceType?: Record<string, number>;
+  /** Prefix for group names. @default '' */
+  prefix?: string;
+}
+
+export interface GroupState {
+  groupName: string;
+  instanceType: string;
+  owner: string;
+  needed: number;
+  desired: number;
+  maxSize: number;
+  readyNodes: number;
+  exists: boolean;
+  activities: Activity[];
+}
+
+const GONE = new Set(['Terminating', 'Terminating:Wait', 'Terminating:Proceed', 'Terminated', 'Detaching', 'Detached']);
+const TAG_VALUE_MAX = 256;
+
+function listTag(values: string[]): string {
+  const sorted = [...new Set(values)].sort();
+  let out = '';
+  for (const [i, v] of sorted.entries()) {
+    const next = out ? `${out} ${v}` : v;
+    const more = ` +${sorted.length - i} more`;
+    if (next.length > TAG_VALUE_MAX - more.length && i < sorted.length - 1) return `${out}${more}`;
+    out = next;
+  }
+  return out.slice(0, TAG_VALUE_MAX);
+}
+
+function instanceIdOf(providerID: string | undefined): string | undefined {
+  // aws:///us-east-1a/i-0123456789abcdef0
+  const id = providerID?.split('/').pop();
+  return id?.startsWith('i-') ? id : undefined;
+}
+
+export class NodeGroups {
+  private readonly mutex = new KeyedMutex();
+
+  constructor(
+    private readonly asg: AutoScalingClient,
+    private readonly kube: KubeClients,
+    private readonly config: NodeGroupConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  groupName(owner: string, instanceType: string): string {
+    return nodeGroupName(owner, instanceType, this.config.prefix);
+  }
+
+  maxSizeFor(instanceType: string): number {
+    return this.config.maxNodesByInstanceType?.[instanceType] ?? this.config.maxNodesPerGroup;
+  }
+
+  async describe(groupName: string): Promise<AutoScalingGroup | undefined> {
+    try {
+      const out = await this.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }));
+      return out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
+    } catch (err) {
+      throw new EksAwsError(`describing node group ${groupName} failed`, { cause: err });
+    }
+  }
+
+  /** Bring the group to the sum of its live clusters' nodes; repeats until the live set is stable. */
+  async reconcile(owner: string, instanceType: string): Promise<void> {
+    const groupName = this.groupName(owner, instanceType);
+    await this.mutex.run(groupName, async () => {
+      let signature = '';
+      for (let round = 0; round < 10; round += 1) {
+        const all = await listClusterNamespaces(this.kube);
+        signature = liveSignature(all.filter((c) => c.nodeGroup === groupName));
+        await this.reconcileOnce(groupName, owner, instanceType, all);
+        const after = await listClusterNamespaces(this.kube);
+        if (liveSignature(after.filter((c) => c.nodeGroup === groupName)) === signature) return;
+      }
+      this.logger.warn('node group kept changing while reconciling; the next reconcile will finish it', { groupName });
+    });
+  }
+
+  /** Every group this backend made (for orphan reconciliation): reconcile each against the live namespaces. */
+  async reconcileAll(): Promise<string[]> {
+    const out = await this.asg.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag:recc.io/managed-by', Values: [MANAGED_BY] }] }));
+    const names: string[] = [];
+    for (const g of out.AutoScalingGroups ?? []) {
+      const tags = Object.fromEntries((g.Tags ?? []).map((t) => [t.Key, t.Value]));
+      const owner = tags.user;
+      const type = tags['recc.io/instance-type'];
+      if (!owner || !type || !g.AutoScalingGroupName) continue;
+      await this.reconcile(owner, type);
+      names.push(g.AutoScalingGroupName);
+    }
+    return names;
+  }
+
+  private tagsFor(groupName: string, owner: string, instanceType: string, live: LiveCluster[]): Array<{ Key: string; Value: string }> {
+    return [
+      { Key: 'user', Value: owner },
+      { Key: 'namespace', Value: listTag(live.map((c) => c.namespace)) },
+      { Key: 'cluster', Value: listTag(live.map((c) => c.clusterId)) },
+      { Key: 'job', Value: listTag(live.map((c) => c.job ?? '-')) },
+      { Key: 'recc.io/managed-by', Value: MANAGED_BY },
+      { Key: 'recc.io/nodegroup', Value: groupName },
+      { Key: 'recc.io/instance-type', Value: instanceType },
+      { Key: `kubernetes.io/cluster/${this.config.clusterName}`, Value: 'owned' },
+      { Key: 'Name', Value: groupName },
+    ];
+  }
+
+  private async reconcileOnce(groupName: string, owner: string, instanceType: string, all: LiveCluster[]): Promise<void> {
+    const live = all.filter((c) => c.live && c.nodeGroup === groupName);
+    const needed = live.reduce((n, c) => n + c.nodes, 0);
+    const maxSize = this.maxSizeFor(instanceType);
+    const target = Math.min(needed, maxSize);
+    const tags = this.tagsFor(groupName, owner, instanceType, live);
+    let group = await this.describe(groupName);
+    if (!group) {
+      if (target === 0) return;
+      try {
+        await this.asg.send(
+          new CreateAutoScalingGroupCommand({
+            AutoScalingGroupName: groupName,
+            MinSize: 0,
+            MaxSize: maxSize,
+            DesiredCapacity: 0,
+            VPCZoneIdentifier: this.config.subnetIds.join(','),
+            NewInstancesProtectedFromScaleIn: true,
+            MixedInstancesPolicy: {
+              LaunchTemplate: {
+                LaunchTemplateSpecification: {
+                  LaunchTemplateName: this.config.launchTemplateName,
+                  Version: this.config.launchTemplateVersion ?? '$Latest',
+                },
+                Overrides: [{ InstanceType: instanceType }],
+              },
+              InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: 100 },
+            },
+            Tags: tags.map((t) => ({ ...t, PropagateAtLaunch: true, ResourceId: groupName, ResourceType: 'auto-scaling-group' })),
+          }),
+        );
+        this.logger.info('node group created', { groupName, maxSize });
+      } catch (err) {
+        if ((err as Error).name !== 'AlreadyExistsFault') throw new EksAwsError(`creating node group ${groupName} failed`, { cause: err });
+      }
+      group = await this.describe(groupName);
+      if (!group) throw new EksAwsError(`node group ${groupName} was created but cannot be described`);
+    } else {
+      const current = Object.fromEntries((group.Tags ?? []).map((t) => [t.Key, t.Value]));
+      const changed = tags.filter((t) => current[t.Key] !== t.Value);
+      if (changed.length > 0) {
+        await this.asg.send(
+          new CreateOrUpdateTagsCommand({
+            Tags: changed.map((t) => ({ ...t, PropagateAtLaunch: true, ResourceId: groupName, ResourceType: 'auto-scaling-group' })),
+          }),
+        );
+      }
+      if (group.MaxSize !== maxSize) {
+        await this.asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: maxSize, MinSize: 0 }));
+      }
+    }
+
+    const instances = (group.Instances ?? []).filter((i) => !GONE.has(i.LifecycleState ?? ''));
+    const terminated = new Set<string>();
+    if (instances.length > target) {
+      terminated.clear();
+      for (const id of await this.scaleIn(groupName, instances.map((i) => i.InstanceId ?? ''), instances.length - target, all)) terminated.add(id);
+    }
+    const fresh = await this.describe(groupName);
+    if (fresh && fresh.DesiredCapacity !== target) {
+      await this.asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: target, HonorCooldown: false }));
+      this.logger.info('node group desired capacity set', { groupName, desired: target, needed, clusters: live.length });
+    }
+  }
+
+  /** Terminate up to `count` instances whose nodes host no pod of a live cluster. Returns the ids terminated. */
+  private async scaleIn(groupName: string, instanceIds: string[], count: number, all: LiveCluster[]): Promise<string[]> {
+    const liveNamespaces = new Set(all.filter((c) => c.live).map((c) => c.namespace));
+    const { core } = await this.kube.apis();
+    const nodes = (await core.listNode({ labelSelector: `${EKS_LABELS.nodeGroup}=${groupName}` }).catch((e: unknown) => {
+      throw wrapApiError(e, 'list nodes');
+    })).items ?? [];
+    const nodeByInstance = new Map<string, any>();
+    for (const n of nodes) {
+      const id = instanceIdOf(n.spec?.providerID);
+      if (id) nodeByInstance.set(id, n);
+    }
+    const busyNodes = await this.busyNodeNames(liveNamespaces);
+    // Not-yet-joined instances first (nothing can run there), then joined idle nodes.
+    const candidates = [
+      ...instanceIds.filter((id) => !nodeByInstance.has(id)),
+      ...instanceIds.filter((id) => nodeByInstance.has(id) && !busyNodes.has(nodeByInstance.get(id).metadata.name)),
+    ];
+    const terminated: string[] = [];
+    for (const id of candidates) {
+      if (terminated.length >= count) break;
+      const node = nodeByInstance.get(id);
+      if (node) {
+        await this.setCordon(node.metadata.name, true);
+        const stillIdle = !(await this.busyNodeNames(liveNamespaces)).has(node.metadata.name);
+        if (!stillIdle) {
+          await this.setCordon(node.metadata.name, false);
+          continue;
+        }
+      }
+      try {
+        await this.asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: true }));
+        terminated.push(id);
+        this.logger.info('idle node terminated', { groupName, instanceId: id, node: node?.metadata?.name });
+      } catch (err) {
+        if (node) await this.setCordon(node.metadata.name, false);
+        this.logger.warn('terminating an idle node failed', { groupName, instanceId: id, error: err });
+      }
+    }
+    return terminated;
+  }
+
+  private async busyNodeNames(liveNamespaces: Set<string>): Promise<Set<string>> {
+    const { core } = await this.kube.apis();
+    const pods = await core.listPodForAllNamespaces({ labelSelector: `${EKS_LABELS.managedBy}=${MANAGED_BY}` }).catch((e: unknown) => {
+      throw wrapApiError(e, 'list pods');
+    });
+    const busy = new Set<string>();
+    for (const p of pods.items ?? []) {
+      if (p.spec?.nodeName && liveNamespaces.has(p.metadata?.namespace ?? '')) busy.add(p.spec.nodeName);
+    }
+    return busy;
+  }
+
+  private async setCordon(nodeName: string, unschedulable: boolean): Promise<void> {
+    const { core } = await this.kube.apis();
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      let node;
+      try {
+        node = await core.readNode({ name: nodeName });
+      } catch (err) {
+        if (apiStatus(err) === 404) return;
+        throw wrapApiError(err, `read node ${nodeName}`);
+      }
+      if (Boolean(node.spec?.unschedulable) === unschedulable) return;
+      node.spec = { ...(node.spec ?? {}), unschedulable };
+      try {
+        await core.replaceNode({ name: nodeName, body: node });
+        return;
+      } catch (err) {
+        if (apiStatus(err) === 404) return;
+        if (apiStatus(err) !== 409) throw wrapApiError(err, `cordon node ${nodeName}`);
+      }
+    }
+  }
+
+  /** What observe needs about a cluster's node group. */
+  async state(owner: string, instanceType: string, all: LiveCluster[]): Promise<GroupState> {
+    const groupName = this.groupName(owner, instanceType);
+    const needed = all.filter((c) => c.live && c.nodeGroup === groupName).reduce((n, c) => n + c.nodes, 0);
+    const group = await this.describe(groupName);
+    const maxSize = group?.MaxSize ?? this.maxSizeFor(instanceType);
+    if (!group) return { groupName, instanceType, owner, needed, desired: 0, maxSize, readyNodes: 0, exists: false, activities: [] };
+    const { core } = await this.kube.apis();
+    const nodes = (await core.listNode({ labelSelector: `${EKS_LABELS.nodeGroup}=${groupName}` }).catch((e: unknown) => {
+      throw wrapApiError(e, 'list nodes');
+    })).items ?? [];
+    const readyNodes = nodes.filter((n) => !n.spec?.unschedulable && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    let activities: Activity[] = [];
+    try {
+      const out = await this.asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 20 }));
+      activities = out.Activities ?? [];
+    } catch (err) {
+      this.logger.warn('reading scaling activities failed', { groupName, error: err });
+    }
+    return { groupName, instanceType, owner, needed, desired: group.DesiredCapacity ?? 0, maxSize, readyNodes, exists: true, activities };
+  }
+}

@@ -1,0 +1,184 @@
+import type { ComponentFailure } from '../../shared/ports/compute-backend.ts';
+
+/**
+ * Pure mapping from what Kubernetes and Auto Scaling report to lifecycle
+ * failures a user can act on. One observe cycle reads pods, deployments and
+ * scaling activities once and calls these; nothing waits for a timeout.
+ */
+export interface PodView {
+  name: string;
+  component: 'scheduler' | 'worker';
+  phase: string;
+  ready: boolean;
+  image: string;
+  nodeName?: string;
+  waitingReason?: string;
+  waitingMessage?: string;
+  lastTerminatedReason?: string;
+  lastExitCode?: number;
+  restartCount: number;
+  /** PodScheduled=False / Unschedulable message from the scheduler. */
+  unschedulableMessage?: string;
+  memoryLimit?: string;
+}
+
+export interface DeploymentView {
+  component: 'scheduler' | 'worker';
+  /** ReplicaFailure condition message (e.g. exceeded quota). */
+  replicaFailure?: string;
+}
+
+export interface ActivityView {
+  statusCode: string;
+  statusMessage?: string;
+  description?: string;
+  startTime?: Date | string;
+}
+
+export interface CapacityView {
+  groupName: string;
+  instanceType: string;
+  /** Desired capacity of the node group. */
+  desired: number;
+  /** Nodes of the group that joined the cluster and are Ready. */
+  readyNodes: number;
+  /** Max size of the group (the quota). */
+  maxSize: number;
+  /** Nodes this user's live clusters of this type need in total. */
+  needed: number;
+}
+
+const IMAGE_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+function plural(n: number, word: string): string {
+  return `${n} ${word} pod${n === 1 ? '' : 's'}`;
+}
+
+/** Failures from pod states. `capacitySettled`: the node group has all its nodes, so Unschedulable will not clear by itself. */
+export function podFailures(pods: PodView[], options: { capacitySettled: boolean }): ComponentFailure[] {
+  const groups = new Map<string, { pods: PodView[]; failure: Omit<ComponentFailure, 'message'> & { message: (n: number) => string } }>();
+  const add = (key: string, pod: PodView, make: () => Omit<ComponentFailure, 'message'> & { message: (n: number) => string }) => {
+    const g = groups.get(key);
+    if (g) g.pods.push(pod);
+    else groups.set(key, { pods: [pod], failure: make() });
+  };
+  for (const pod of pods) {
+    const c = pod.component;
+    if (pod.waitingReason && IMAGE_REASONS.has(pod.waitingReason)) {
+      const reason = pod.waitingReason;
+      add(`${c}:${reason}`, pod, () => ({
+        component: c,
+        reason,
+        permanent: true,
+        message: (n) =>
+          `the ${c} image "${pod.image}" cannot be pulled (${reason}, ${plural(n, c)}): ${pod.waitingMessage ?? 'no detail'}. ` +
+          'Check the image name and tag, and that it was pushed to a registry the cluster nodes can pull from.',
+      }));
+    } else if (pod.waitingReason === 'CrashLoopBackOff' || (pod.lastTerminatedReason === 'OOMKilled' && !pod.ready)) {
+      if (pod.lastTerminatedReason === 'OOMKilled') {
+        add(`${c}:OOMKilled`, pod, () => ({
+          component: c,
+          reason: 'OOMKilled',
+          permanent: true,
+          message: (n) =>
+            `the ${c} ran out of memory and was killed (${plural(n, c)}, limit ${pod.memoryLimit ?? 'unknown'}, restarted ${pod.restartCount} times). ` +
+            `Ask for more ${c === 'worker' ? 'workerMemoryGiB' : 'schedulerMemoryGiB'} or use less memory per task.`,
+        }));
+      } else {
+        add(`${c}:CrashLoopBackOff`, pod, () => ({
+          component: c,
+          reason: 'CrashLoopBackOff',
+          permanent: true,
+          message: (n) =>
+            `the ${c} container keeps exiting (CrashLoopBackOff, ${plural(n, c)}, exit code ${pod.lastExitCode ?? 'unknown'}, restarted ${pod.restartCount} times); see the log tail.`,
+        }));
+      }
+    } else if (pod.waitingReason && CONFIG_REASONS.has(pod.waitingReason)) {
+      const reason = pod.waitingReason;
+      add(`${c}:${reason}`, pod, () => ({
+        component: c,
+        reason,
+        permanent: true,
+        message: () => `the ${c} container cannot be created (${reason}): ${pod.waitingMessage ?? 'no detail'}`,
+      }));
+    } else if (pod.unschedulableMessage !== undefined && !pod.nodeName) {
+      const settled = options.capacitySettled;
+      add(`${c}:Unschedulable`, pod, () => ({
+        component: c,
+        reason: 'Unschedulable',
+        permanent: settled,
+        message: (n) =>
+          settled
+            ? `${plural(n, c)} cannot be scheduled although the node group has all its nodes: ${pod.unschedulableMessage}. ` +
+              'The pod is larger than what a node offers, or the nodes lack a resource it asks for; ask for smaller workers or another instance type.'
+            : `${plural(n, c)} waiting for nodes: ${pod.unschedulableMessage}`,
+      }));
+    }
+  }
+  return [...groups.values()].map(({ pods: ps, failure }) => ({ ...failure, message: failure.message(ps.length) }));
+}
+
+export function deploymentFailures(deployments: DeploymentView[]): ComponentFailure[] {
+  return deployments
+    .filter((d) => d.replicaFailure)
+    .map((d) => ({
+      component: d.component,
+      reason: 'FailedCreate',
+      permanent: true,
+      message: `Kubernetes refused to create ${d.component} pods: ${d.replicaFailure}`,
+    }));
+}
+
+/**
+ * Auto Scaling activity failures that concern a cluster applied at `since`.
+ * Only the newest activity counts: a later success means capacity recovered.
+ */
+export function activityFailures(activities: ActivityView[], since: string | undefined, capacity: CapacityView): ComponentFailure[] {
+  const failures: ComponentFailure[] = [];
+  if (capacity.needed > capacity.maxSize) {
+    failures.push({
+      component: 'nodes',
+      reason: 'NodeGroupQuotaExceeded',
+      permanent: true,
+      message:
+        `your clusters of ${capacity.instanceType} need ${capacity.needed} nodes but your node group ${capacity.groupName} allows at most ${capacity.maxSize}. ` +
+        'Ask for fewer or smaller workers, delete another cluster, or ask for a larger quota.',
+    });
+  }
+  const sinceMs = since ? Date.parse(since) : Number.NEGATIVE_INFINITY;
+  const relevant = activities
+    .filter((a) => a.startTime !== undefined && new Date(a.startTime).getTime() >= sinceMs)
+    .sort((a, b) => new Date(b.startTime ?? 0).getTime() - new Date(a.startTime ?? 0).getTime());
+  const newest = relevant[0];
+  if (!newest || newest.statusCode !== 'Failed') return failures;
+  if (capacity.readyNodes >= capacity.desired && capacity.desired >= capacity.needed) return failures;
+  const text = `${newest.statusMessage ?? ''} ${newest.description ?? ''}`;
+  if (/InsufficientInstanceCapacity/i.test(text)) {
+    failures.push({
+      component: 'nodes',
+      reason: 'InsufficientInstanceCapacity',
+      permanent: true,
+      message:
+        `AWS has no ${capacity.instanceType} capacity available right now (InsufficientInstanceCapacity): ${newest.statusMessage ?? ''}`.trim() +
+        ' Try another instance type (for example from another family) or try again later.',
+    });
+  } else if (/VcpuLimitExceeded|vCPU limit|vCPU capacity/i.test(text)) {
+    failures.push({
+      component: 'nodes',
+      reason: 'VcpuLimitExceeded',
+      permanent: true,
+      message:
+        `the AWS account's on-demand vCPU limit was reached while adding ${capacity.instanceType} nodes: ${newest.statusMessage ?? ''}`.trim() +
+        ' Ask for fewer or smaller workers, delete clusters you no longer need, or ask for a vCPU quota increase.',
+    });
+  } else {
+    failures.push({
+      component: 'nodes',
+      reason: 'NodeLaunchFailed',
+      permanent: false,
+      message: `launching ${capacity.instanceType} nodes failed: ${newest.statusMessage ?? 'no detail'}; retrying`,
+    });
+  }
+  return failures;
+}

@@ -1,0 +1,549 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../shared/core/logger.ts';
+import { silentLogger } from '../../shared/core/logger.ts';
+import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../shared/definition/types.ts';
+import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
+import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
+import { LocalProcessStartError, LocalStateError } from './errors.ts';
+import { localProcessFor } from './rewrite.ts';
+
+export * from './errors.ts';
+export * from './rewrite.ts';
+
+/**
+ * The local-process ComputeBackend: each pod of the rendered definition runs
+ * as a child process with that pod's env (see `rewrite.ts` for what changes
+ * locally). Layout under the state dir:
+ *
+ *   <stateDir>/clusters/<id>/state.json   pids, ports, desired workers
+ *   <stateDir>/clusters/<id>/secrets/     token, ca.pem, tls.crt, tls.key (0600)
+ *   <stateDir>/clusters/<id>/logs/        scheduler.log, worker-<n>.log (kept after teardown)
+ *
+ * Cluster processes are detached (their own process group) so a cluster
+ * survives a restart of `recc up`; they are always stopped explicitly by
+ * `teardown`. Readiness: the scheduler logged `scheduler.ready` and its
+ * dashboard's `/api/status` counts the planned workers. A process that exits
+ * is a failure with the tail of its log; a worker that dies after its
+ * start-up grace is restarted, as a kubelet would.
+ */
+export interface LocalBackendOptions {
+  stateDir: string;
+  /** argv that replaces the `recc` entrypoint. @default [node, <repo>/bin/recc.mjs] */
+  reccCommand?: string[];
+  /** Env every process starts from (PATH, HOME, …); the pod env is laid over it. */
+  baseEnv?: Record<string, string | undefined>;
+  logger?: Logger;
+  /**
+   * Honour test hooks in pod env: a worker whose env has
+   * `RECC_TEST_WORKER_COMMAND=<shell command>` runs that command instead of
+   * `recc worker` (used by the e2e tests to make a worker crash at start).
+   */
+  testHooks?: boolean;
+  /** A worker that exits within this time of its start is a permanent failure. @default 20_000 */
+  startupGraceMs?: number;
+  /** Lines of log kept in a failure. @default 20 */
+  logTailLines?: number;
+  /** Time allowed for graceful stop before SIGKILL. @default 5_000 */
+  stopTimeoutMs?: number;
+}
+
+interface ProcessEntry {
+  podName: string;
+  component: 'scheduler' | 'worker';
+  index: number;
+  pid: number;
+  logFile: string;
+  startedAt: number;
+}
+
+interface ClusterState {
+  clusterId: string;
+  owner: string;
+  namespace: string;
+  definition: ClusterDefinition;
+  schedulerPort: number;
+  dashboardPort: number;
+  workersDesired: number;
+  nextWorkerIndex: number;
+  processes: ProcessEntry[];
+  tornDown: boolean;
+  updatedAt: string;
+}
+
+interface Exit {
+  code: number | null;
+  signal: string | null;
+  at: number;
+}
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_RECC_COMMAND = [process.execPath, join(REPO_ROOT, 'bin', 'recc.mjs')];
+export const TEST_WORKER_COMMAND_ENV = 'RECC_TEST_WORKER_COMMAND';
+
+export class LocalProcessBackend implements ComputeBackend {
+  readonly kind = 'local-process';
+  private readonly logger: Logger;
+  private readonly reccCommand: string[];
+  /** Exit status of children this process spawned (others are only known as dead). */
+  private readonly exits = new Map<number, Exit>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: LocalBackendOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.reccCommand = options.reccCommand ?? DEFAULT_RECC_COMMAND;
+  }
+
+  clusterDir(clusterId: string): string {
+    return join(this.options.stateDir, 'clusters', safeId(clusterId));
+  }
+
+  logsDir(clusterId: string): string {
+    return join(this.clusterDir(clusterId), 'logs');
+  }
+
+  private secretsDir(clusterId: string): string {
+    return join(this.clusterDir(clusterId), 'secrets');
+  }
+
+  /** Serialise operations on one cluster (observe may restart, scale may spawn). */
+  private withLock<T>(clusterId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(clusterId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(clusterId, tail);
+    void tail.then(() => {
+      if (this.locks.get(clusterId) === tail) this.locks.delete(clusterId);
+    });
+    return run;
+  }
+
+  async apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void> {
+    await this.withLock(definition.clusterId, async () => {
+      const existing = await this.readState(definition.clusterId);
+      if (existing && !existing.tornDown) {
+        // Idempotent: keep ports and live processes; restart anything dead; follow the desired count.
+        existing.definition = definition;
+        await this.ensureProcesses(existing);
+        await this.writeState(existing);
+        return;
+      }
+      const dir = this.clusterDir(definition.clusterId);
+      await mkdir(join(dir, 'logs'), { recursive: true });
+      await writeSecretFiles(this.secretsDir(definition.clusterId), secrets);
+      const [schedulerPort, dashboardPort] = await freePorts(2);
+      const state: ClusterState = {
+        clusterId: definition.clusterId,
+        owner: definition.owner,
+        namespace: definition.namespace,
+        definition,
+        schedulerPort: schedulerPort as number,
+        dashboardPort: dashboardPort as number,
+        workersDesired: definition.workers.replicas,
+        nextWorkerIndex: 0,
+        processes: [],
+        tornDown: false,
+        updatedAt: new Date().toISOString(),
+      };
+      await this.writeState(state);
+      await this.ensureProcesses(state);
+      await this.writeState(state);
+      this.logger.info('local backend: cluster applied', {
+        clusterId: state.clusterId,
+        schedulerPort: state.schedulerPort,
+        dashboardPort: state.dashboardPort,
+        workers: state.workersDesired,
+      });
+    });
+  }
+
+  async observe(clusterId: string): Promise<Observation> {
+    return this.withLock(clusterId, async () => {
+      const none: Observation = { clusterId, exists: false, schedulerReady: false, workersDesired: 0, workersRegistered: 0, ready: false, failures: [] };
+      const state = await this.readState(clusterId);
+      if (!state || state.tornDown) return none;
+      const failures: ComponentFailure[] = [];
+      let changed = false;
+
+      const scheduler = state.processes.find((p) => p.component === 'scheduler');
+      const schedulerAlive = scheduler !== undefined && this.isRunning(scheduler, clusterId);
+      if (scheduler && !schedulerAlive) failures.push(await this.exitFailure(scheduler, true));
+
+      for (const worker of state.processes.filter((p) => p.component === 'worker')) {
+        if (this.isRunning(worker, clusterId)) continue;
+        const exit = this.exits.get(worker.pid);
+        const early = (exit?.at ?? Date.now()) - worker.startedAt < (this.options.startupGraceMs ?? 20_000);
+        if (early || !schedulerAlive) {
+          failures.push(await this.exitFailure(worker, early));
+        } else {
+          // Died after starting: restart it like a kubelet would, and say so.
+          const failure = await this.exitFailure(worker, false);
+          failures.push({ ...failure, reason: 'Restarted', message: `${failure.message}; restarted` });
+          state.processes = state.processes.filter((p) => p !== worker);
+          await this.spawnPod(state, 'worker', worker.index);
+          changed = true;
+        }
+      }
+      if (changed) await this.writeState(state);
+
+      const address = `tls://127.0.0.1:${state.schedulerPort}`;
+      const dashboardUrl = `http://127.0.0.1:${state.dashboardPort}`;
+      let schedulerReady = false;
+      let workersRegistered = 0;
+      let activity: Observation['activity'];
+      let reachable: boolean | undefined;
+      if (schedulerAlive && scheduler && (await this.loggedReady(scheduler))) {
+        const status = await fetchStatus(dashboardUrl);
+        reachable = status !== undefined;
+        if (status) {
+          schedulerReady = true;
+          workersRegistered = status.workers;
+          activity = {
+            ...(status.lastActivityAt ? { lastActivityAt: status.lastActivityAt } : {}),
+            tasksProcessing: status.tasksProcessing,
+            clientsConnected: status.clientsConnected,
+          };
+        }
+      }
+      const permanent = failures.some((f) => f.permanent);
+      return {
+        clusterId,
+        exists: true,
+        schedulerReady,
+        workersDesired: state.workersDesired,
+        workersRegistered,
+        ready: schedulerReady && !permanent && workersRegistered >= state.workersDesired,
+        failures,
+        schedulerAddress: address,
+        dashboardUrl,
+        ...(activity ? { activity } : {}),
+        ...(reachable !== undefined ? { schedulerReachable: reachable } : {}),
+      };
+    });
+  }
+
+  async scale(clusterId: string, nWorkers: number): Promise<void> {
+    await this.withLock(clusterId, async () => {
+      const state = await this.readState(clusterId);
+      if (!state || state.tornDown) return;
+      state.workersDesired = nWorkers;
+      await this.ensureProcesses(state);
+      await this.writeState(state);
+    });
+  }
+
+  async teardown(clusterId: string): Promise<void> {
+    await this.withLock(clusterId, async () => {
+      const state = await this.readState(clusterId);
+      if (!state || state.tornDown) return;
+      // Workers first, then the scheduler, so workers do not reconnect-loop.
+      const workers = state.processes.filter((p) => p.component === 'worker');
+      const schedulers = state.processes.filter((p) => p.component === 'scheduler');
+      await this.stopAll(workers, clusterId);
+      await this.stopAll(schedulers, clusterId);
+      state.processes = [];
+      state.tornDown = true;
+      await this.writeState(state);
+      await rm(this.secretsDir(clusterId), { recursive: true, force: true });
+      this.logger.info('local backend: cluster torn down', { clusterId });
+    });
+  }
+
+  async list(): Promise<BackendClusterRef[]> {
+    const root = join(this.options.stateDir, 'clusters');
+    let names: string[];
+    try {
+      names = await readdir(root);
+    } catch {
+      return [];
+    }
+    const out: BackendClusterRef[] = [];
+    for (const name of names.sort()) {
+      const state = await this.readState(name).catch(() => undefined);
+      if (state && !state.tornDown) out.push({ clusterId: state.clusterId, owner: state.owner, namespace: state.namespace });
+    }
+    return out;
+  }
+
+  async readSecrets(clusterId: string): Promise<ClusterSecrets | undefined> {
+    const state = await this.readState(clusterId);
+    if (!state || state.tornDown) return undefined;
+    return readSecretFiles(this.secretsDir(clusterId)).catch(() => undefined);
+  }
+
+  /** Pids of every live process of a cluster (for tests and `recc up` status). */
+  async pids(clusterId: string): Promise<number[]> {
+    const state = await this.readState(clusterId);
+    if (!state) return [];
+    return state.processes.filter((p) => this.isRunning(p, clusterId)).map((p) => p.pid);
+  }
+
+  /** Log files of a cluster, by component (kept after teardown). */
+  async logFiles(clusterId: string, component?: 'scheduler' | 'worker'): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.logsDir(clusterId));
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => n.endsWith('.log') && (component === undefined || n.startsWith(component)))
+      .sort(byLogOrder)
+      .map((n) => join(this.logsDir(clusterId), n));
+  }
+
+  // ---- processes -----------------------------------------------------------
+
+  /** Make the processes match the state: a scheduler, and exactly workersDesired workers. */
+  private async ensureProcesses(state: ClusterState): Promise<void> {
+    const schedulers = state.processes.filter((p) => p.component === 'scheduler');
+    if (!schedulers.some((p) => this.isRunning(p, state.clusterId))) {
+      state.processes = state.processes.filter((p) => p.component !== 'scheduler');
+      await this.spawnPod(state, 'scheduler', 0);
+    }
+    let workers = state.processes.filter((p) => p.component === 'worker').sort((a, b) => a.index - b.index);
+    for (const dead of workers.filter((p) => !this.isRunning(p, state.clusterId))) {
+      state.processes = state.processes.filter((p) => p !== dead);
+    }
+    workers = state.processes.filter((p) => p.component === 'worker').sort((a, b) => a.index - b.index);
+    if (workers.length > state.workersDesired) {
+      const extra = workers.slice(state.workersDesired);
+      await this.stopAll(extra, state.clusterId);
+      state.processes = state.processes.filter((p) => !extra.includes(p));
+    }
+    for (let n = workers.length; n < state.workersDesired; n += 1) {
+      await this.spawnPod(state, 'worker', state.nextWorkerIndex);
+    }
+  }
+
+  private async spawnPod(state: ClusterState, component: 'scheduler' | 'worker', index: number): Promise<void> {
+    const def = state.definition;
+    const pod: PodTemplate = component === 'scheduler' ? def.scheduler : def.workers;
+    const podName = component === 'scheduler' ? `${state.clusterId}-scheduler` : `${state.clusterId}-worker-${index}`;
+    const spec = localProcessFor(def, pod, {
+      podName,
+      namespace: state.namespace,
+      schedulerPort: state.schedulerPort,
+      dashboardPort: state.dashboardPort,
+      secretsDir: this.secretsDir(state.clusterId),
+      reccCommand: this.reccCommand,
+    });
+    const hook = spec.env[TEST_WORKER_COMMAND_ENV];
+    if (component === 'worker' && this.options.testHooks && hook) {
+      spec.command = '/bin/sh';
+      spec.args = ['-c', hook];
+    }
+    const logFile = join(this.logsDir(state.clusterId), component === 'scheduler' ? 'scheduler.log' : `worker-${index}.log`);
+    await mkdir(dirname(logFile), { recursive: true });
+    const fd = openSync(logFile, 'a');
+    let pid: number | undefined;
+    try {
+      const child = spawn(spec.command, spec.args, {
+        cwd: REPO_ROOT,
+        env: { ...cleanEnv(this.options.baseEnv ?? {}), ...spec.env },
+        stdio: ['ignore', fd, fd],
+        detached: true,
+      });
+      pid = child.pid;
+      if (pid === undefined) {
+        const err = await new Promise<Error>((res) => child.once('error', res));
+        throw err;
+      }
+      const known = pid;
+      child.on('exit', (code, signal) => this.exits.set(known, { code, signal, at: Date.now() }));
+      child.on('error', () => undefined);
+      child.unref();
+    } catch (err) {
+      throw new LocalProcessStartError(`could not start the ${component} process (${spec.command})`, { cause: err });
+    } finally {
+      closeSync(fd);
+    }
+    state.processes.push({ podName, component, index, pid, logFile, startedAt: Date.now() });
+    if (component === 'worker') state.nextWorkerIndex = Math.max(state.nextWorkerIndex, index + 1);
+  }
+
+  /** Alive, and (on Linux) still the process we started: its command line names this cluster. */
+  private isRunning(p: ProcessEntry, clusterId: string): boolean {
+    if (this.exits.has(p.pid)) return false;
+    try {
+      process.kill(p.pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    }
+    try {
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      if (/^\d+ \(.*\) Z /.test(stat)) return false;
+      const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
+      return environ.includes(`RECC_CLUSTER_ID=${clusterId}\0`);
+    } catch {
+      // No /proc (macOS, Windows): trust the signal check.
+      return process.platform !== 'linux';
+    }
+  }
+
+  private async stopAll(entries: ProcessEntry[], clusterId: string): Promise<void> {
+    for (const p of entries) signalGroup(p.pid, 'SIGTERM');
+    const deadline = Date.now() + (this.options.stopTimeoutMs ?? 5_000);
+    while (entries.some((p) => this.isRunning(p, clusterId)) && Date.now() < deadline) await delay(25);
+    const stubborn = entries.filter((p) => this.isRunning(p, clusterId));
+    for (const p of stubborn) signalGroup(p.pid, 'SIGKILL');
+    const hardDeadline = Date.now() + 5_000;
+    while (stubborn.some((p) => this.isRunning(p, clusterId)) && Date.now() < hardDeadline) await delay(25);
+    if (stubborn.length > 0) this.logger.warn('local backend: killed processes that ignored SIGTERM', { clusterId, pids: stubborn.map((p) => p.pid) });
+  }
+
+  private readyCache = new Set<number>();
+
+  private async loggedReady(p: ProcessEntry): Promise<boolean> {
+    if (this.readyCache.has(p.pid)) return true;
+    const text = await readFile(p.logFile, 'utf8').catch(() => '');
+    if (text.includes('"scheduler.ready"')) {
+      this.readyCache.add(p.pid);
+      return true;
+    }
+    return false;
+  }
+
+  private async exitFailure(p: ProcessEntry, permanent: boolean): Promise<ComponentFailure> {
+    const exit = this.exits.get(p.pid);
+    const how = exit ? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`) : 'is no longer running';
+    const logTail = await tailFile(p.logFile, this.options.logTailLines ?? 20);
+    return {
+      component: p.component,
+      reason: 'ProcessExited',
+      message: `${p.component} process ${p.podName} ${how}${permanent ? ' during start-up' : ''}; see its log in ${p.logFile}`,
+      ...(logTail ? { logTail } : {}),
+      permanent,
+    };
+  }
+
+  // ---- state file ----------------------------------------------------------
+
+  private statePath(clusterId: string): string {
+    return join(this.clusterDir(clusterId), 'state.json');
+  }
+
+  private async readState(clusterId: string): Promise<ClusterState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.statePath(clusterId), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new LocalStateError(`cannot read the state of cluster ${clusterId}`, { cause: err });
+    }
+    try {
+      return JSON.parse(text) as ClusterState;
+    } catch (err) {
+      throw new LocalStateError(`the state file of cluster ${clusterId} is corrupt (${this.statePath(clusterId)})`, { cause: err });
+    }
+  }
+
+  private async writeState(state: ClusterState): Promise<void> {
+    state.updatedAt = new Date().toISOString();
+    const path = this.statePath(state.clusterId);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+    await rename(tmp, path);
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+function safeId(id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) throw new LocalStateError(`cluster id ${JSON.stringify(id)} is not safe as a directory name`);
+  return id;
+}
+
+function cleanEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {}
+  }
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function byLogOrder(a: string, b: string): number {
+  const rank = (n: string) => (n.startsWith('scheduler') ? -1 : Number(n.match(/(\d+)/)?.[1] ?? 0));
+  return rank(a) - rank(b);
+}
+
+/** Free TCP ports on 127.0.0.1, distinct from each other. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const a = s.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  });
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** The last `lines` lines of a file (reads at most the last 16 KiB). */
+export async function tailFile(path: string, lines: number): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    const length = Math.min(size, 16 * 1024);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    return buf
+      .toString('utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '')
+      .slice(-lines)
+      .join('\n');
+  } catch {
+    return '';
+  } finally {
+    await handle?.close();
+  }
+}
+
+interface SchedulerStatus {
+  workers: number;
+  tasksProcessing: number;
+  clientsConnected: number;
+  lastActivityAt?: string | null;
+}
+
+async function fetchStatus(dashboardUrl: string): Promise<SchedulerStatus | undefined> {
+  try {
+    const res = await fetch(`${dashboardUrl}/api/status`, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as Partial<SchedulerStatus>;
+    return {
+      workers: Number(body.workers ?? 0),
+      tasksProcessing: Number(body.tasksProcessing ?? 0),
+      clientsConnected: Number(body.clientsConnected ?? 0),
+      lastActivityAt: body.lastActivityAt ?? null,
+    };
+  } catch {
+    return undefined;
+  }
+}

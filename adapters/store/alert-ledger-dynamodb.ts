@@ -1,0 +1,90 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AlertClaim, AlertLedger } from '../../shared/ports/alert-ledger.ts';
+import { BackendUnavailableError } from '../../shared/ports/errors.ts';
+
+/**
+ * AlertLedger on DynamoDB: one marker item per alert key in the cluster table
+ * (single-table design): `{pk: "ALERT#<key>", sk: "ALERT", at, expiresAt,
+ * ttl, note}`. `claim` is a put conditional on `attribute_not_exists(pk)` (or an
+ * expired marker), so exactly one of any number of concurrent claimers wins. `ttl` (epoch
+ * seconds of `expiresAt`) lets DynamoDB TTL drop old markers where TTL is on;
+ * `has` ignores expired markers, since emulators never delete them.
+ */
+export interface DynamoDbAlertLedgerOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** Partition and sort key attribute names of the table. @default 'pk', 'sk' */
+  partitionKey?: string;
+  sortKey?: string;
+  /** For the expiry checks. @default Date.now */
+  now?: () => number;
+}
+
+export class DynamoDbAlertLedger implements AlertLedger {
+  private readonly pk: string;
+  private readonly sk: string;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DynamoDbAlertLedgerOptions) {
+    this.pk = options.partitionKey ?? 'pk';
+    this.sk = options.sortKey ?? 'sk';
+    this.now = options.now ?? Date.now;
+  }
+
+  private key(key: string): Record<string, string> {
+    return { [this.pk]: `ALERT#${key}`, [this.sk]: 'ALERT' };
+  }
+
+  async claim(key: string, claim: AlertClaim): Promise<boolean> {
+    const expires = Date.parse(claim.expiresAt);
+    try {
+      await this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: {
+            ...this.key(key),
+            type: 'alert',
+            alertKey: key,
+            at: claim.at,
+            expiresAt: claim.expiresAt,
+            ...(Number.isFinite(expires) ? { ttl: Math.floor(expires / 1000) } : {}),
+            ...(claim.note !== undefined ? { note: claim.note } : {}),
+          },
+          // A marker past its expiry counts as absent (emulators never delete TTL items).
+          ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
+          ExpressionAttributeNames: { '#pk': this.pk, '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':now': new Date(this.now()).toISOString() },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') {
+        return false;
+      }
+      throw new BackendUnavailableError(`could not record alert ${key}`, { cause: err });
+    }
+  }
+
+  async release(key: string): Promise<void> {
+    try {
+      await this.options.client.send(new DeleteCommand({ TableName: this.options.tableName, Key: this.key(key) }));
+    } catch (err) {
+      throw new BackendUnavailableError(`could not release alert ${key}`, { cause: err });
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    try {
+      const out = await this.options.client.send(
+        new GetCommand({ TableName: this.options.tableName, Key: this.key(key), ConsistentRead: true }),
+      );
+      const item = out.Item;
+      if (!item) return false;
+      const expires = typeof item.expiresAt === 'string' ? Date.parse(item.expiresAt) : Number.NaN;
+      return !(Number.isFinite(expires) && expires <= this.now());
+    } catch (err) {
+      throw new BackendUnavailableError(`could not read alert ${key}`, { cause: err });
+    }
+  }
+}

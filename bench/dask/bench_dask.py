@@ -1,0 +1,287 @@
+"""Dask distributed side of `npm run bench`.
+
+Runs the same measures as bench/recc/measure.ts on a Dask LocalCluster with the
+same topology as recc: 2 worker processes x 1 thread, plus the client (Dask's
+LocalCluster runs its scheduler inside the client process).
+
+Run with Debian's interpreter: /usr/bin/python3 bench/dask/bench_dask.py
+  --saturation stock|inf   distributed.scheduler.worker-saturation (stock = 1.1)
+  --only a,b               measures to run (default: all)
+  --quick                  smaller sizes
+  --out FILE               JSON lines are appended here (default: stdout)
+
+Each result line: {"name", "value", "unit", "config", ...extra}.
+"""
+
+import argparse
+import gc
+import json
+import logging
+import statistics
+import sys
+import time
+import warnings
+
+import dask
+from dask import delayed
+from distributed import Client, LocalCluster, wait
+
+MEASURES = ["map_noop", "tree_reduce", "latency", "transfer", "start", "cpu_efficiency"]
+
+
+def noop(x):
+    return x
+
+
+def add(a, b):
+    return a + b
+
+
+def make_payload(n, salt):
+    # Incompressible bytes (Dask would lz4-compress zeros) in a NumPy array,
+    # Dask's fastest, zero-copy serialisation path.
+    import numpy as np
+
+    return np.frombuffer(np.random.default_rng(salt).bytes(n), dtype=np.uint8)
+
+
+def length(b):
+    return len(b)
+
+
+def burn(n):
+    x = 0
+    for i in range(n):
+        x = (x + i * 7) % 1000003
+    return x
+
+
+class Out:
+    def __init__(self, path, config):
+        self.path = path
+        self.config = config
+
+    def emit(self, name, value, unit, **extra):
+        line = json.dumps({"name": name, "value": value, "unit": unit, "config": self.config, **extra})
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(line + "\n")
+        else:
+            print(line, flush=True)
+        print(f"[dask {self.config}] {name} = {value} {unit}", file=sys.stderr, flush=True)
+
+
+def new_cluster():
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster)
+    client.wait_for_workers(2)
+    return cluster, client
+
+
+def warm_up(client):
+    client.gather(client.map(noop, range(200), pure=False))
+    client.gather(client.map(burn, [1000] * 8, pure=False))
+
+
+def measure_map(client, out, n):
+    warm_up(client)
+    gc.collect()
+    t0 = time.perf_counter()
+    futures = client.map(noop, range(n), pure=False)
+    results = client.gather(futures)
+    elapsed = time.perf_counter() - t0
+    assert results[-1] == n - 1 and len(results) == n
+    del futures, results
+    out.emit("map_noop", n / elapsed, "tasks/s", tasks=n, seconds=elapsed)
+
+
+def measure_tree(client, out, leaves):
+    warm_up(client)
+    gc.collect()
+    t0 = time.perf_counter()
+    level = [delayed(noop)(i) for i in range(leaves)]
+    tasks = leaves
+    while len(level) > 1:
+        nxt = [delayed(add)(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        tasks += len(nxt)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    t_built = time.perf_counter()
+    result = client.compute(level[0]).result()
+    elapsed = time.perf_counter() - t0
+    assert result == leaves * (leaves - 1) // 2, result
+    out.emit(
+        "tree_reduce",
+        tasks / elapsed,
+        "tasks/s",
+        tasks=tasks,
+        leaves=leaves,
+        seconds=elapsed,
+        buildSeconds=t_built - t0,
+    )
+
+
+def percentile(sorted_values, p):
+    # nearest-rank, same definition as bench/lib/stats.ts
+    if not sorted_values:
+        return float("nan")
+    import math
+
+    rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def measure_latency(client, out, n):
+    warm_up(client)
+    for i in range(50):
+        client.submit(noop, i, pure=False).result()
+    samples = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        r = client.submit(noop, i, pure=False).result()
+        samples.append((time.perf_counter() - t0) * 1000.0)
+        assert r == i
+    s = sorted(samples)
+    out.emit("latency_p50", percentile(s, 50), "ms", samples=n)
+    out.emit("latency_p99", percentile(s, 99), "ms", samples=n)
+
+
+def measure_transfer(client, out, nbytes, reps):
+    warm_up(client)
+    workers = sorted(client.scheduler_info()["workers"].keys())
+    src, dst = workers[0], workers[1]
+    walls = []
+    bases = []
+    internal = []
+    for rep in range(reps + 1):
+        a = client.submit(make_payload, nbytes, rep, workers=[src], allow_other_workers=False, pure=False)
+        wait(a)
+        # the same round trip without a dependency, to separate transfer from scheduling
+        t0 = time.perf_counter()
+        client.submit(length, b"x", workers=[dst], allow_other_workers=False, pure=False).result()
+        base = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        b = client.submit(length, a, workers=[dst], allow_other_workers=False, pure=False)
+        n = b.result()
+        wall = time.perf_counter() - t0
+        assert n == nbytes
+        if rep > 0:  # the first repetition is a warm-up
+            walls.append(wall)
+            bases.append(base)
+        del a, b
+    logs = client.run(lambda dask_worker: list(dask_worker.transfer_incoming_log), workers=[dst])
+    for entry in logs[dst]:
+        if entry["total"] >= nbytes:
+            internal.append(entry["bandwidth"] / 1e6)
+    med = statistics.median(walls)
+    net = med - statistics.median(bases)
+    out.emit(
+        "transfer",
+        nbytes / med / 1e6,
+        "MB/s",
+        bytes=nbytes,
+        reps=reps,
+        medianSeconds=med,
+        netMBps=nbytes / net / 1e6 if net > 0 else None,
+        method="wall time of a dependent task pinned to the other worker",
+        workerLogMBps=statistics.median(internal[1:] or internal) if internal else None,
+    )
+
+
+def measure_start(out, reps):
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        cluster, client = new_cluster()
+        samples.append(time.perf_counter() - t0)
+        client.close()
+        cluster.close()
+    out.emit("start", statistics.median(samples), "s", reps=reps, samples=samples)
+
+
+def calibrate_burn(target_s):
+    n = 10_000
+    while True:
+        t0 = time.perf_counter()
+        burn(n)
+        dt = time.perf_counter() - t0
+        if dt > 0.02:
+            return max(1, int(n * target_s / dt))
+        n *= 2
+
+
+def measure_cpu(client, out, tasks, task_s):
+    warm_up(client)
+    n = calibrate_burn(task_s)
+    # serial reference: the same work in one thread of this process
+    t0 = time.perf_counter()
+    for _ in range(tasks):
+        burn(n)
+    serial = time.perf_counter() - t0
+    client.gather(client.map(burn, [n] * 4, pure=False))
+    t0 = time.perf_counter()
+    client.gather(client.map(burn, [n] * tasks, pure=False))
+    parallel = time.perf_counter() - t0
+    out.emit(
+        "cpu_efficiency",
+        serial / (2 * parallel),
+        "ratio",
+        tasks=tasks,
+        taskSeconds=serial / tasks,
+        serialSeconds=serial,
+        parallelSeconds=parallel,
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--saturation", choices=["stock", "inf"], default="stock")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+    only = [m for m in args.only.split(",") if m] or MEASURES
+    out = Out(args.out, args.saturation)
+    warnings.filterwarnings("ignore")
+    if args.saturation == "inf":
+        dask.config.set({"distributed.scheduler.worker-saturation": float("inf")})
+
+    q = args.quick
+    sizes = {
+        "map": 2_000 if q else 20_000,
+        "leaves": 1_000 if q else 10_000,
+        "latency": 100 if q else 500,
+        "bytes": 100 * 1024 * 1024,
+        "transfer_reps": 2 if q else 5,
+        "start_reps": 1 if q else 3,
+        "cpu_tasks": 16 if q else 64,
+    }
+
+    if "start" in only:
+        measure_start(out, sizes["start_reps"])
+    cluster, client = new_cluster()
+    try:
+        if "map_noop" in only:
+            measure_map(client, out, sizes["map"])
+        if "tree_reduce" in only:
+            measure_tree(client, out, sizes["leaves"])
+        if "latency" in only:
+            measure_latency(client, out, sizes["latency"])
+        if "transfer" in only:
+            measure_transfer(client, out, sizes["bytes"], sizes["transfer_reps"])
+        if "cpu_efficiency" in only:
+            measure_cpu(client, out, sizes["cpu_tasks"], 0.05)
+    finally:
+        client.close()
+        cluster.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+/**
+ * The catalogue of measures `npm run bench` reports: what each one is, its
+ * unit, which direction is better, the issue-4 target, and one line on what
+ * the figure means for a user. Groups are the units the runners execute
+ * (one child process per group on the recc side).
+ */
+
+export const GROUPS = [
+  'loopback',
+  'start',
+  'map_noop',
+  'tree_reduce',
+  'latency',
+  'transfer',
+  'cpu_efficiency',
+  'graph_1m',
+  'workers_200',
+] as const;
+export type Group = (typeof GROUPS)[number];
+
+/** Groups that also run on Dask (the rest are recc-only or a reference). */
+export const DASK_GROUPS: readonly Group[] = ['start', 'map_noop', 'tree_reduce', 'latency', 'transfer', 'cpu_efficiency'];
+
+export type Better = 'higher' | 'lower';
+
+export interface Target {
+  op: '>=' | '<=';
+  /** Fixed threshold; absent for targets computed from other figures (transfer). */
+  value?: number;
+  /** How the target reads in the table. */
+  text: string;
+}
+
+export interface MeasureDef {
+  name: string;
+  group: Group;
+  label: string;
+  unit: string;
+  better: Better;
+  /** True when Dask reports the same measure. */
+  compared: boolean;
+  /** A reference figure (the raw loopback ceiling), not a property of either system. */
+  reference?: boolean;
+  target?: Target;
+  meaning: string;
+}
+
+export const MEASURES: readonly MeasureDef[] = [
+  {
+    name: 'map_noop',
+    group: 'map_noop',
+    label: 'map 20,000 no-op tasks',
+    unit: 'tasks/s',
+    better: 'higher',
+    compared: true,
+    target: { op: '>=', value: 50_000, text: '≥ 50,000' },
+    meaning: 'how small a task can be before scheduling dominates: at N tasks/s each task costs 2/N core-seconds of overhead',
+  },
+  {
+    name: 'tree_reduce',
+    group: 'tree_reduce',
+    label: 'pairwise reduction tree, 10,000 leaves',
+    unit: 'tasks/s',
+    better: 'higher',
+    compared: true,
+    target: { op: '>=', value: 40_000, text: '≥ 40,000' },
+    meaning: 'throughput of a graph with dependencies (delayed), including building the graph on the client',
+  },
+  {
+    name: 'latency_p50',
+    group: 'latency',
+    label: 'submit→result p50 (500 sequential)',
+    unit: 'ms',
+    better: 'lower',
+    compared: true,
+    target: { op: '<=', value: 0.5, text: '≤ 0.5' },
+    meaning: 'the wait for one small interactive task, e.g. in a notebook loop',
+  },
+  {
+    name: 'latency_p99',
+    group: 'latency',
+    label: 'submit→result p99 (500 sequential)',
+    unit: 'ms',
+    better: 'lower',
+    compared: true,
+    target: { op: '<=', value: 2, text: '≤ 2' },
+    meaning: 'the worst wait one interactive step in a hundred sees',
+  },
+  {
+    name: 'transfer',
+    group: 'transfer',
+    label: '100 MiB result worker→worker',
+    unit: 'MB/s',
+    better: 'higher',
+    compared: true,
+    target: { op: '>=', text: '≥ Dask and ≥ 50% raw' },
+    meaning: 'how fast a join or shuffle stage can pull a large dependency from another worker',
+  },
+  {
+    name: 'loopback_raw',
+    group: 'loopback',
+    label: 'raw loopback socket copy (ceiling)',
+    unit: 'MB/s',
+    better: 'higher',
+    compared: false,
+    reference: true,
+    meaning: 'the physical ceiling for worker→worker transfer on this machine (Node TCP, 1 MiB writes, two processes)',
+  },
+  {
+    name: 'start',
+    group: 'start',
+    label: 'cluster start to ready, 2 workers',
+    unit: 's',
+    better: 'lower',
+    compared: true,
+    target: { op: '<=', value: 0.3, text: '≤ 0.3' },
+    meaning: 'the fixed cost of `LocalCluster.start` + connect before the first task runs',
+  },
+  {
+    name: 'cpu_efficiency',
+    group: 'cpu_efficiency',
+    label: '64 × 50 ms CPU tasks: parallel efficiency',
+    unit: 'ratio',
+    better: 'higher',
+    compared: true,
+    target: { op: '>=', value: 0.95, text: '≥ 0.95' },
+    meaning: 'the share of the 2 cores that does useful work on CPU-bound tasks (serial time / (2 × parallel time))',
+  },
+  {
+    name: 'graph_1m_tasks_per_s',
+    group: 'graph_1m',
+    label: '1,000,000-task graph: throughput',
+    unit: 'tasks/s',
+    better: 'higher',
+    compared: false,
+    meaning: 'throughput when a whole backfill is submitted at once',
+  },
+  {
+    name: 'graph_1m_scheduler_peak_rss',
+    group: 'graph_1m',
+    label: '1,000,000-task graph: scheduler peak RSS',
+    unit: 'MiB',
+    better: 'lower',
+    compared: false,
+    target: { op: '<=', value: 2048, text: '≤ 2,048 (2 GiB)' },
+    meaning: 'the scheduler memory a million-task job needs (VmHWM of the scheduler process)',
+  },
+  {
+    name: 'graph_1m_rss_per_task',
+    group: 'graph_1m',
+    label: '1,000,000-task graph: scheduler RSS per task',
+    unit: 'bytes/task',
+    better: 'lower',
+    compared: false,
+    meaning: 'scheduler memory per task in flight (peak minus idle RSS, divided by tasks)',
+  },
+  {
+    name: 'workers_200_cpu_per_task',
+    group: 'workers_200',
+    label: '200 connected workers: scheduler CPU per task',
+    unit: 'µs/task',
+    better: 'lower',
+    compared: false,
+    meaning: 'scheduler cost per task on a wide cluster (user + system CPU of the scheduler process)',
+  },
+  {
+    name: 'workers_200_tasks_per_s',
+    group: 'workers_200',
+    label: '200 connected workers: throughput',
+    unit: 'tasks/s',
+    better: 'higher',
+    compared: false,
+    meaning: 'throughput when 200 (fake, instant) workers share the load',
+  },
+];
+
+export function measureByName(name: string): MeasureDef | undefined {
+  return MEASURES.find((m) => m.name === name);
+}

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Readings from Linux `/proc/<pid>/…` for processes the bench does not run
+ * in-process (the scheduler). Parsing is pure and tested; the readers are thin.
+ */
+
+export interface MemoryStatus {
+  /** Peak resident set size ("high water mark"), bytes. */
+  vmHwmBytes: number;
+  /** Current resident set size, bytes. */
+  vmRssBytes: number;
+}
+
+/** Parse the VmHWM and VmRSS lines of `/proc/<pid>/status` (values are in kB). */
+export function parseStatus(text: string): MemoryStatus {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)\\s*kB`, 'm').exec(text);
+    if (!m) throw new Error(`no ${name} line in /proc status`);
+    return Number(m[1]) * 1024;
+  };
+  return { vmHwmBytes: field('VmHWM'), vmRssBytes: field('VmRSS') };
+}
+
+/**
+ * CPU time from `/proc/<pid>/stat`, in clock ticks (utime + stime). The
+ * second field (comm) may contain spaces and parentheses, so fields are
+ * counted from the last `)`.
+ */
+export function parseStatTicks(text: string): { utime: number; stime: number } {
+  const close = text.lastIndexOf(')');
+  if (close < 0) throw new Error('malformed /proc stat line');
+  // After ")": state is field 3; utime is field 14 and stime field 15.
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const utime = Number(rest[14 - 3]);
+  const stime = Number(rest[15 - 3]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('malformed /proc stat line');
+  return { utime, stime };
+}
+
+/** Clock ticks per second (USER_HZ); 100 on every mainstream Linux build. */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+export function readMemoryStatus(pid: number): MemoryStatus {
+  return parseStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+export function readCpuSeconds(pid: number): number {
+  const { utime, stime } = parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+}

@@ -1,0 +1,40 @@
+/**
+ * recc side of `npm run bench`: runs one group and appends JSON-lines results
+ * ({name, value, unit, ...extra}) to --out. Run by bench/run.ts in its own
+ * process: tsx bench/recc/measure.ts --group G --out FILE [--quick]
+ */
+import { appendFileSync } from 'node:fs';
+import { measureLoopback } from '../loopback.ts';
+import { GROUPS, type Group } from '../lib/measures.ts';
+
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const group = flag('--group') as Group | undefined;
+const outPath = flag('--out');
+const quick = argv.includes('--quick');
+if (!group || !(GROUPS as readonly string[]).includes(group) || !outPath) {
+  process.stderr.write('usage: measure.ts --group G --out FILE [--quick]\n');
+  process.exit(2);
+}
+
+export function emit(name: string, value: number | null, unit: string, extra: Record<string, unknown> = {}): void {
+  appendFileSync(outPath!, `${JSON.stringify({ name, value, unit, ...extra })}\n`);
+  process.stderr.write(`[recc] ${name} = ${value} ${unit}\n`);
+}
+
+async function run(g: Group): Promise<void> {
+  if (g === 'loopback') {
+    const bytes = 100 * 1024 * 1024;
+    const reps = quick ? 3 : 9;
+    const r = await measureLoopback({ bytes, reps });
+    emit('loopback_raw', r.mbPerS, 'MB/s', { bytes, reps, samples: r.samples.map((s) => Math.round(s)) });
+    return;
+  }
+  const engine = await import('./engine-measures.ts');
+  await engine.runGroup(g, { quick, emit });
+}
+
+await run(group);

@@ -1,0 +1,118 @@
+import { Option, type Command } from 'commander';
+
+/**
+ * The spec flags shared by `recc estimate`, `recc cluster create` and
+ * `recc render`. This module is light (commander only) so every command can
+ * import it at top level.
+ *
+ * Values are kept as the user typed them until validation: a number flag that
+ * does not parse as a number is passed on as the string, so `--workers -3` and
+ * `--workers lots` both reach spec validation and are reported with every
+ * other problem ("nWorkers: must be a positive whole number (got -3)").
+ */
+export interface SpecFlagValues {
+  instanceType?: string;
+  workers?: string;
+  workerCpu?: string;
+  workerMemory?: string;
+  schedulerCpu?: string;
+  schedulerMemory?: string;
+  resource?: string[];
+  image?: string;
+  sourceBranch?: string;
+  env?: string[];
+  tag?: string[];
+  idleTimeout?: string;
+  maxLifetime?: string;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Flag → spec field, in the order the flags are registered. */
+const FLAGS: Array<{ flag: string; field: string }> = [
+  { flag: '--instance-type', field: 'instanceType' },
+  { flag: '--workers', field: 'nWorkers' },
+  { flag: '--worker-cpu', field: 'workerCpu' },
+  { flag: '--worker-memory', field: 'workerMemoryGiB' },
+  { flag: '--scheduler-cpu', field: 'schedulerCpu' },
+  { flag: '--scheduler-memory', field: 'schedulerMemoryGiB' },
+  { flag: '--resource', field: 'resources' },
+  { flag: '--image', field: 'image' },
+  { flag: '--source-branch', field: 'sourceGitBranch' },
+  { flag: '--env', field: 'env' },
+  { flag: '--tag', field: 'tags' },
+  { flag: '--idle-timeout', field: 'idleTimeoutMinutes' },
+  { flag: '--max-lifetime', field: 'maxLifetimeHours' },
+];
+
+/** Add the spec flags to `command` (it keeps its own `--template`, `--name`, `--json`). */
+export function addSpecFlags(command: Command): Command {
+  return command
+    .addOption(new Option('--instance-type <type>', 'EC2 instance type of the worker nodes, e.g. c5.xlarge'))
+    .addOption(new Option('--workers <n>', 'number of workers'))
+    .addOption(new Option('--worker-cpu <vcpu>', 'vCPU per worker (may be fractional)'))
+    .addOption(new Option('--worker-memory <gib>', 'memory per worker, GiB'))
+    .addOption(new Option('--scheduler-cpu <vcpu>', 'vCPU for the scheduler'))
+    .addOption(new Option('--scheduler-memory <gib>', 'memory for the scheduler, GiB'))
+    .addOption(new Option('--resource <name=n>', 'custom worker resource, e.g. GPU=1 (repeatable)').argParser(collect))
+    .addOption(new Option('--image <image>', 'container image for scheduler and workers'))
+    .addOption(new Option('--source-branch <branch>', 'git branch of the research code to mount'))
+    .addOption(new Option('--env <name=value>', 'environment variable for workers (repeatable)').argParser(collect))
+    .addOption(new Option('--tag <key=value>', 'cost-allocation tag (repeatable)').argParser(collect))
+    .addOption(new Option('--idle-timeout <minutes>', 'remove the cluster after this many idle minutes'))
+    .addOption(new Option('--max-lifetime <hours>', 'remove the cluster after this many hours'));
+}
+
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A number when the text is one, otherwise the text itself (validation reports it). */
+export function parseNumberFlag(raw: string): number | string {
+  const t = raw.trim();
+  return NUMBER.test(t) ? Number(t) : raw;
+}
+
+function pairs(values: string[] | undefined, asNumber: boolean): Record<string, unknown> | undefined {
+  if (!values || values.length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const key = (eq === -1 ? v : v.slice(0, eq)).trim();
+    const value = eq === -1 ? '' : v.slice(eq + 1);
+    out[key] = asNumber ? parseNumberFlag(value) : value;
+  }
+  return out;
+}
+
+/**
+ * Spec overrides from parsed flag values. Fields appear in the order their
+ * flags appear in `argv`, so problems are reported in the order typed.
+ */
+export function specOverridesFromFlags(opts: SpecFlagValues, argv: readonly string[] = process.argv): Record<string, unknown> {
+  const byField: Record<string, unknown> = {
+    instanceType: opts.instanceType,
+    nWorkers: opts.workers === undefined ? undefined : parseNumberFlag(opts.workers),
+    workerCpu: opts.workerCpu === undefined ? undefined : parseNumberFlag(opts.workerCpu),
+    workerMemoryGiB: opts.workerMemory === undefined ? undefined : parseNumberFlag(opts.workerMemory),
+    schedulerCpu: opts.schedulerCpu === undefined ? undefined : parseNumberFlag(opts.schedulerCpu),
+    schedulerMemoryGiB: opts.schedulerMemory === undefined ? undefined : parseNumberFlag(opts.schedulerMemory),
+    resources: pairs(opts.resource, true),
+    image: opts.image,
+    sourceGitBranch: opts.sourceBranch,
+    env: pairs(opts.env, false),
+    tags: pairs(opts.tag, false),
+    idleTimeoutMinutes: opts.idleTimeout === undefined ? undefined : parseNumberFlag(opts.idleTimeout),
+    maxLifetimeHours: opts.maxLifetime === undefined ? undefined : parseNumberFlag(opts.maxLifetime),
+  };
+  const position = (field: string): number => {
+    const flag = FLAGS.find((f) => f.field === field)?.flag;
+    if (!flag) return Number.MAX_SAFE_INTEGER;
+    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  const fields = Object.keys(byField)
+    .filter((f) => byField[f] !== undefined)
+    .map((f, i) => ({ f, i, p: position(f) }))
+    .sort((a, b) => a.p - b.p || a.i - b.i)
+    .map(({ f }) => f);
+  return Object.fromEntries(fields.map((f) => [f, byField[f]]));
+}

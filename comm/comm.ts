@@ -1,0 +1,234 @@
+import type { Socket } from 'node:net';
+import { Packr, Unpackr } from 'msgpackr';
+import { CommClosedError, MalformedFrameError } from './errors.ts';
+import { FrameDecoder, encodePrefix, parseBody } from './framing.ts';
+
+/** One protocol message. `op` names the handler on the other side. */
+export interface Message {
+  op: string;
+  [field: string]: unknown;
+}
+
+export type MessageHandler = (msg: Message, buffers: Buffer[] | undefined) => void;
+
+/** Buffers at or above this total size travel as raw frame attachments (never copied into msgpack). */
+export const ATTACH_THRESHOLD = 64 * 1024;
+/** `needsDrain` turns true when this many bytes wait in the socket. */
+export const HIGH_WATER_MARK = 8 * 1024 * 1024;
+
+/** New msgpack codecs for one direction of one connection (records are defined in-band, once). */
+export function newPackr(): Packr {
+  return new Packr({ sequential: true, useRecords: true, moreTypes: false });
+}
+export function newUnpackr(): Unpackr {
+  return new Unpackr({ sequential: true, useRecords: true });
+}
+
+/**
+ * A framed, batched msgpack connection (after the handshake).
+ *
+ * Messages given to `send` within one turn of the event loop go out as one
+ * frame (like Dask's BatchedSend): the batch is flushed on `setImmediate`.
+ * Buffers passed alongside a message reach the receiver's handler as
+ * `buffers`; large ones are written as attachments without copying.
+ */
+export class Comm {
+  readonly peer: string;
+  private readonly packr = newPackr();
+  private readonly unpackr = newUnpackr();
+  private queue: Message[] = [];
+  private attachments: Buffer[] = [];
+  private scheduled = false;
+  private closed = false;
+  private handler: MessageHandler = () => {};
+  private closeHandlers: Array<(err?: Error) => void> = [];
+  private drainWaiters: Array<() => void> = [];
+  /** Frames and messages received so far (observability and tests). */
+  stats = { framesIn: 0, framesOut: 0, messagesIn: 0, messagesOut: 0 };
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly decoder: FrameDecoder = new FrameDecoder(),
+    pendingBodies: Buffer[] = [],
+  ) {
+    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.decoder.maxFrameBytes = 0xffffffff;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err) => this.shutdown(err));
+    socket.on('close', () => this.shutdown());
+    if (pendingBodies.length > 0) {
+      // Frames that arrived together with the handshake; deliver once a handler is set.
+      setImmediate(() => {
+        for (const body of pendingBodies) if (!this.closed) this.deliver(body);
+      });
+    }
+  }
+
+  /** Set the handler for incoming messages (one per connection). */
+  onMessage(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    if (this.closed) queueMicrotask(() => handler());
+    else this.closeHandlers.push(handler);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Bytes accepted but not yet handed to the kernel. */
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  get needsDrain(): boolean {
+    return this.socket.writableLength >= HIGH_WATER_MARK;
+  }
+
+  /** Resolves when the socket buffer is below the high-water mark (or the comm closed). */
+  drained(): Promise<void> {
+    if (!this.needsDrain || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Queue a message (and its buffers) for the next batch. */
+  send(msg: Message, buffers?: readonly Buffer[]): void {
+    if (this.closed) return;
+    if (buffers && buffers.length > 0) {
+      let total = 0;
+      for (const b of buffers) total += b.byteLength;
+      if (total >= ATTACH_THRESHOLD) {
+        msg._a = [this.attachments.length, buffers.length];
+        for (const b of buffers) this.attachments.push(b);
+      } else {
+        msg._i = buffers;
+      }
+    }
+    this.queue.push(msg);
+    this.stats.messagesOut++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Write the pending batch now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.closed || this.queue.length === 0) return;
+    const batch = this.queue;
+    const atts = this.attachments;
+    this.queue = [];
+    this.attachments = [];
+    const header = this.packr.pack(batch);
+    const prefix = encodePrefix(header.length, atts);
+    this.stats.framesOut++;
+    const s = this.socket;
+    s.cork();
+    if (atts.length === 0 && header.length < 16384) {
+      s.write(Buffer.concat([prefix, header]));
+    } else {
+      s.write(prefix);
+      s.write(header);
+      for (const a of atts) s.write(a);
+    }
+    s.uncork();
+  }
+
+  /** Flush, then end the connection gracefully. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    await new Promise<void>((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    });
+  }
+
+  /** Drop the connection at once. */
+  destroy(err?: Error): void {
+    this.socket.destroy();
+    this.shutdown(err);
+  }
+
+  private onData(chunk: Buffer): void {
+    let bodies: Buffer[];
+    try {
+      bodies = this.decoder.push(chunk);
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    for (const body of bodies) {
+      if (this.closed) return;
+      this.deliver(body);
+    }
+  }
+
+  private deliver(body: Buffer): void {
+    let msgs: unknown;
+    let attachments: Buffer[];
+    try {
+      const frame = parseBody(body);
+      attachments = frame.attachments;
+      msgs = this.unpackr.unpack(frame.header);
+    } catch (err) {
+      this.destroy(err instanceof MalformedFrameError ? err : new MalformedFrameError('undecodable frame', { cause: err }));
+      return;
+    }
+    if (!Array.isArray(msgs)) {
+      this.destroy(new MalformedFrameError('frame header is not a message batch'));
+      return;
+    }
+    this.stats.framesIn++;
+    for (const m of msgs) {
+      if (this.closed) return;
+      if (m === null || typeof m !== 'object' || typeof (m as Message).op !== 'string') {
+        this.destroy(new MalformedFrameError('message without an op'));
+        return;
+      }
+      const msg = m as Message;
+      let bufs: Buffer[] | undefined;
+      if (msg._a !== undefined) {
+        const a = msg._a as [number, number];
+        bufs = attachments.slice(a[0], a[0] + a[1]);
+        delete msg._a;
+      } else if (msg._i !== undefined) {
+        bufs = msg._i as Buffer[];
+        delete msg._i;
+      }
+      this.stats.messagesIn++;
+      try {
+        this.handler(msg, bufs);
+      } catch (err) {
+        this.destroy(new MalformedFrameError(`message "${msg.op}" could not be handled`, { cause: err }));
+        return;
+      }
+    }
+  }
+
+  private onDrain(): void {
+    if (this.needsDrain) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private shutdown(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.attachments = [];
+    for (const w of this.drainWaiters) w();
+    this.drainWaiters = [];
+    const handlers = this.closeHandlers;
+    this.closeHandlers = [];
+    const reason = err ?? new CommClosedError(`connection to ${this.peer} closed`);
+    for (const h of handlers) h(reason);
+  }
+}

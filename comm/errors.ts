@@ -1,0 +1,31 @@
+import { ReccError } from '../shared/core/errors.ts';
+
+/** The transport failed: a peer sent a malformed frame, closed early, or could not be reached. */
+export class CommError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 503, ...options });
+  }
+}
+
+/** A frame could not be parsed (bad length, bad msgpack). The peer is dropped. */
+export class MalformedFrameError extends CommError {}
+
+/** The peer closed the connection (or it was closed locally) while a reply was pending. */
+export class CommClosedError extends CommError {}
+
+/** The handshake token was rejected. Shown to the operator: the message never contains the token. */
+export class AuthenticationError extends ReccError {
+  constructor(message = 'the scheduler rejected the token', options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 401, ...options });
+  }
+}
+
+/** An address is not `tcp://host:port` or `tls://host:port`. */
+export class InvalidAddressError extends ReccError {
+  constructor(address: string) {
+    super(`invalid address "${address}": expected tcp://host:port or tls://host:port`, {
+      statusCode: 400,
+      details: [{ path: 'address', message: 'expected tcp://host:port or tls://host:port' }],
+    });
+  }
+}

@@ -1,0 +1,145 @@
+import { MalformedFrameError } from './errors.ts';
+
+/**
+ * Wire format. Every frame is
+ *
+ *     u32 bodyLength | u32 headerLength | u32 attachmentCount | u32 attachmentLength × count | header | attachments
+ *
+ * (big-endian). The header is one msgpack value (a batch of messages); the
+ * attachments are raw byte ranges (large task results) written with `writev`
+ * straight from the caller's Buffers, so big payloads are never copied into
+ * the header. On receive a frame that arrived in one chunk is sliced without
+ * copying; a frame spread over chunks is assembled once.
+ */
+export interface Frame {
+  header: Buffer;
+  attachments: Buffer[];
+}
+
+/** Encode the prefix (lengths) of a frame; the caller writes header and attachments after it. */
+export function encodePrefix(headerLength: number, attachments: readonly Uint8Array[]): Buffer {
+  const n = attachments.length;
+  const prefix = Buffer.allocUnsafe(12 + 4 * n);
+  let body = 8 + 4 * n + headerLength;
+  for (const a of attachments) body += a.byteLength;
+  if (body > 0xffffffff) throw new MalformedFrameError(`frame of ${body} bytes exceeds the 4 GiB limit`);
+  prefix.writeUInt32BE(body, 0);
+  prefix.writeUInt32BE(headerLength, 4);
+  prefix.writeUInt32BE(n, 8);
+  for (let i = 0; i < n; i++) prefix.writeUInt32BE((attachments[i] as Uint8Array).byteLength, 12 + 4 * i);
+  return prefix;
+}
+
+/** One buffer holding a whole frame (tests and small control frames). */
+export function encodeFrame(header: Uint8Array, attachments: readonly Uint8Array[] = []): Buffer {
+  return Buffer.concat([encodePrefix(header.byteLength, attachments), header, ...attachments]);
+}
+
+/** Split a frame body into header and attachments (zero-copy slices). */
+export function parseBody(body: Buffer): Frame {
+  if (body.length < 8) throw new MalformedFrameError('frame body shorter than its fixed fields');
+  const headerLength = body.readUInt32BE(0);
+  const n = body.readUInt32BE(4);
+  if (8 + 4 * n > body.length) throw new MalformedFrameError('frame declares more attachments than it holds');
+  let offset = 8 + 4 * n;
+  if (offset + headerLength > body.length) throw new MalformedFrameError('frame header overruns the frame');
+  const header = body.subarray(offset, offset + headerLength);
+  offset += headerLength;
+  const attachments: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = body.readUInt32BE(8 + 4 * i);
+    if (offset + len > body.length) throw new MalformedFrameError('frame attachment overruns the frame');
+    attachments.push(body.subarray(offset, offset + len));
+    offset += len;
+  }
+  if (offset !== body.length) throw new MalformedFrameError('frame has trailing bytes');
+  return { header, attachments };
+}
+
+/**
+ * Incremental frame decoder. `push` chunks as they arrive; complete frame
+ * bodies are handed to `onFrame`. A body larger than `maxFrameBytes` is a
+ * protocol violation (used to cap what an unauthenticated peer can make us buffer).
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** A large body being assembled in place. */
+  private big: { body: Buffer; filled: number } | undefined;
+  maxFrameBytes: number;
+
+  constructor(maxFrameBytes = 0xffffffff) {
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Feed bytes; returns the complete frame bodies found (maybe none). */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let data: Buffer | undefined = chunk;
+    while (data && data.length > 0) {
+      if (this.big) {
+        const need = this.big.body.length - this.big.filled;
+        const take = Math.min(need, data.length);
+        data.copy(this.big.body, this.big.filled, 0, take);
+        this.big.filled += take;
+        data = take < data.length ? data.subarray(take) : undefined;
+        if (this.big.filled === this.big.body.length) {
+          out.push(this.big.body);
+          this.big = undefined;
+        }
+        continue;
+      }
+      this.chunks.push(data);
+      this.buffered += data.length;
+      data = undefined;
+      while (this.buffered >= 4) {
+        const first = this.chunks[0] as Buffer;
+        const len = first.length >= 4 ? first.readUInt32BE(0) : this.peekLength();
+        if (len > this.maxFrameBytes) throw new MalformedFrameError(`frame of ${len} bytes exceeds the limit of ${this.maxFrameBytes}`);
+        if (len < 8) throw new MalformedFrameError(`frame of ${len} bytes is too short`);
+        if (this.buffered >= 4 + len) {
+          out.push(this.take(4 + len).subarray(4));
+          continue;
+        }
+        if (len >= 1 << 20) {
+          // Assemble a large frame in one allocation, copying chunks in as they come.
+          const have = this.take(this.buffered);
+          const body = Buffer.allocUnsafe(len);
+          have.copy(body, 0, 4);
+          this.big = { body, filled: have.length - 4 };
+        }
+        break;
+      }
+    }
+    return out;
+  }
+
+  private peekLength(): number {
+    const head = Buffer.concat(this.chunks, Math.min(this.buffered, 4));
+    return head.readUInt32BE(0);
+  }
+
+  /** Remove n bytes from the front; zero-copy when they lie in the first chunk. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    let result: Buffer;
+    if (first.length >= n) {
+      result = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      result = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0] as Buffer;
+        const t = Math.min(c.length, n - filled);
+        c.copy(result, filled, 0, t);
+        filled += t;
+        if (t === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(t);
+      }
+    }
+    this.buffered -= n;
+    return result;
+  }
+}

@@ -1,0 +1,221 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
+import { pack, unpack } from 'msgpackr';
+import type { Logger } from '../shared/core/logger.ts';
+import { parseAddress, formatAddress } from './address.ts';
+import { Comm } from './comm.ts';
+import { AuthenticationError, CommError, MalformedFrameError } from './errors.ts';
+import { FrameDecoder, encodeFrame, parseBody } from './framing.ts';
+
+/** Largest frame an unauthenticated peer may send (the hello). */
+export const MAX_HELLO_BYTES = 64 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** What a connecting peer says first. The token is checked before anything else is read. */
+export interface Hello {
+  token: string;
+  role: 'client' | 'worker' | 'peer';
+  [field: string]: unknown;
+}
+
+export interface TlsFiles {
+  certPem: string;
+  keyPem: string;
+  caPem?: string;
+}
+
+/** Constant-time token comparison (hashing first makes lengths equal). */
+export function tokensEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a, 'utf8').digest();
+  const hb = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  token: string;
+  tls?: TlsFiles;
+  logger: Logger;
+  /**
+   * Called once a peer authenticated. Returns the fields of the welcome reply,
+   * or throws to refuse the peer (the error message is sent back).
+   */
+  accept(comm: Comm, hello: Hello): Record<string, unknown>;
+}
+
+export interface Listener {
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Listen for framed connections; every peer must present the token in its first frame. */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  const onSocket = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    handshakeServerSide(socket, options);
+  };
+  const server: NetServer = options.tls
+    ? createTlsServer({ cert: options.tls.certPem, key: options.tls.keyPem, ...(options.tls.caPem ? { ca: options.tls.caPem } : {}) }, onSocket)
+    : createServer(onSocket);
+  if (options.tls) {
+    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      options.logger.warn('peer refused', { event: 'comm.refused', reason: `tls: ${err.message}`, peer: socket.remoteAddress });
+    });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => options.logger.error('listener error', { event: 'comm.listener-error', error: err }));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? options.host : options.host;
+  return {
+    address: formatAddress({ protocol: options.tls ? 'tls' : 'tcp', host, port }),
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function handshakeServerSide(socket: Socket, options: ListenOptions): void {
+  const decoder = new FrameDecoder(MAX_HELLO_BYTES);
+  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  let done = false;
+  const refuse = (reason: string, reply?: string) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.removeAllListeners('data');
+    options.logger.warn('peer refused', { event: 'comm.refused', reason, peer });
+    if (reply) socket.end(encodeFrame(pack({ ok: false, error: reply })));
+    else socket.destroy();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+  const timer = setTimeout(() => refuse('no handshake within the time limit'), HANDSHAKE_TIMEOUT_MS);
+  timer.unref();
+  socket.on('error', () => {
+    clearTimeout(timer);
+    done = true;
+  });
+  socket.on('data', (chunk: Buffer) => {
+    if (done) return;
+    let bodies: Buffer[];
+    try {
+      bodies = decoder.push(chunk);
+    } catch (err) {
+      refuse(`malformed handshake: ${(err as Error).message}`);
+      return;
+    }
+    if (bodies.length === 0) return;
+    let hello: Hello;
+    try {
+      const frame = parseBody(bodies[0] as Buffer);
+      const value = unpack(frame.header) as Partial<Hello> | null;
+      if (!value || typeof value !== 'object' || typeof value.token !== 'string' || typeof value.role !== 'string') {
+        throw new MalformedFrameError('hello lacks token or role');
+      }
+      hello = value as Hello;
+    } catch (err) {
+      refuse(`malformed handshake: ${(err as Error).message}`);
+      return;
+    }
+    if (!tokensEqual(hello.token, options.token)) {
+      refuse('bad token', 'authentication failed');
+      return;
+    }
+    done = true;
+    clearTimeout(timer);
+    socket.removeAllListeners('data');
+    const comm = new Comm(socket, decoder, bodies.slice(1));
+    let welcome: Record<string, unknown>;
+    try {
+      welcome = options.accept(comm, hello);
+    } catch (err) {
+      options.logger.warn('peer refused', { event: 'comm.refused', reason: (err as Error).message, peer });
+      socket.end(encodeFrame(pack({ ok: false, error: (err as Error).message })));
+      return;
+    }
+    socket.write(encodeFrame(pack({ ok: true, ...welcome })));
+  });
+}
+
+export interface ConnectOptions {
+  token: string;
+  hello: Omit<Hello, 'token'>;
+  caPem?: string;
+  timeoutMs?: number;
+}
+
+/** Connect, present the token and wait for the welcome. */
+export async function connect(address: string, options: ConnectOptions): Promise<{ comm: Comm; welcome: Record<string, unknown> }> {
+  const a = parseAddress(address);
+  const socket: Socket =
+    a.protocol === 'tls'
+      ? tlsConnect({ host: a.host, port: a.port, ...(options.caPem ? { ca: options.caPem } : {}), servername: isIp(a.host) ? undefined : a.host })
+      : netConnect({ host: a.host, port: a.port });
+  return new Promise((resolve, reject) => {
+    const decoder = new FrameDecoder(MAX_HELLO_BYTES);
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new CommError(`no handshake reply from ${address} within ${options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS} ms`)), options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+    socket.once('error', (err) => fail(new CommError(`cannot connect to ${address}: ${err.message}`, { cause: err })));
+    socket.once('close', () => fail(new CommError(`connection to ${address} closed during the handshake`)));
+    socket.once(a.protocol === 'tls' ? 'secureConnect' : 'connect', () => {
+      socket.setNoDelay(true);
+      socket.write(encodeFrame(pack({ ...options.hello, token: options.token })));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      let bodies: Buffer[];
+      try {
+        bodies = decoder.push(chunk);
+      } catch (err) {
+        fail(err as Error);
+        return;
+      }
+      if (bodies.length === 0) return;
+      let reply: { ok?: boolean; error?: string } & Record<string, unknown>;
+      try {
+        reply = unpack(parseBody(bodies[0] as Buffer).header) as typeof reply;
+      } catch (err) {
+        fail(new MalformedFrameError('undecodable handshake reply', { cause: err }));
+        return;
+      }
+      if (!reply || reply.ok !== true) {
+        const msg = reply?.error ?? 'refused';
+        fail(msg === 'authentication failed' ? new AuthenticationError(`${address} rejected the token`) : new CommError(`${address} refused the connection: ${msg}`));
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      const comm = new Comm(socket, decoder, bodies.slice(1));
+      const { ok: _ok, ...welcome } = reply;
+      resolve({ comm, welcome });
+    });
+  });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}

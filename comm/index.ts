@@ -1,0 +1,5 @@
+export * from './address.ts';
+export * from './comm.ts';
+export * from './errors.ts';
+export * from './framing.ts';
+export * from './handshake.ts';

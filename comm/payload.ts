@@ -1,0 +1,79 @@
+import { Packr, addExtension } from 'msgpackr';
+
+/**
+ * Task values on the wire: arguments and results are msgpack (structured
+ * clone: Maps, Sets, Dates, typed arrays, BigInt, cycles and undefined survive).
+ * A reference to another task's result inside the arguments is a `KeyRef`;
+ * the worker replaces it with that result before calling the function.
+ */
+export class KeyRef {
+  constructor(readonly key: string) {}
+}
+
+let resolving: ((key: string) => unknown) | null = null;
+
+addExtension({
+  Class: KeyRef,
+  type: 0x52,
+  pack: (ref: KeyRef) => Buffer.from(ref.key, 'utf8'),
+  unpack: (bytes: Buffer) => {
+    const key = bytes.toString('utf8');
+    return resolving ? resolving(key) : new KeyRef(key);
+  },
+});
+
+const packr = new Packr({ structuredClone: true, useRecords: true, mapsAsObjects: false, moreTypes: true });
+
+/** Encode a value into a Buffer of its own (safe to keep or transfer). */
+export function encodeValue(value: unknown): Buffer {
+  const packed = packr.pack(value);
+  const own = Buffer.allocUnsafeSlow(packed.length);
+  packed.copy(own);
+  return own;
+}
+
+/** Decode a value; KeyRefs stay KeyRefs unless `resolve` maps them. */
+export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknown): unknown {
+  resolving = resolve ?? null;
+  try {
+    return packr.unpack(bytes);
+  } finally {
+    resolving = null;
+  }
+}
+
+/** How a task's function is defined. Sent once per function, then referred to by id. */
+export type FunctionDef =
+  | { kind: 'inline'; name: string; source: string }
+  | { kind: 'module'; name: string; hash: string; exportName: string }
+  | { kind: 'command'; name: string; argv: string[]; cwd?: string; env?: Record<string, string>; allowNonZero?: boolean }
+  | { kind: 'identity'; name: string };
+
+/** What the scheduler keeps per task and sends to the worker: function id and encoded arguments. */
+export interface RunSpec {
+  f: string;
+  a: Uint8Array;
+}
+
+/** Errors travel as data with the original name, message and stack. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  return { name: 'Error', message: typeof err === 'string' ? err : `non-Error value thrown: ${safeString(err)}` };
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** Identity of the built-in function used by `scatter`. */
+export const IDENTITY_FN = 'identity';

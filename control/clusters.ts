@@ -1,0 +1,309 @@
+import { isoAt, type Clock } from '../shared/core/clock.ts';
+import type { IdGenerator } from '../shared/core/ids.ts';
+import { silentLogger, type Logger } from '../shared/core/logger.ts';
+import { ValidationError } from '../shared/core/errors.ts';
+import type { ClusterConnection, ClusterRecord, ClusterStatus } from '../shared/lifecycle/types.ts';
+import { CLUSTER_STATUSES } from '../shared/lifecycle/types.ts';
+import { deleteTarget, initialChange, namespaceFor, newClusterRecord, revise, transition } from '../shared/lifecycle/machine.ts';
+import type { ClusterStore } from '../shared/ports/cluster-store.ts';
+import type { WorkQueue } from '../shared/ports/work-queue.ts';
+import { ClusterNotFoundError, VersionConflictError } from '../shared/ports/errors.ts';
+import type { ClusterSpec, Plan } from '../shared/spec/types.ts';
+import { resolveSpec } from '../shared/spec/resolve.ts';
+import { listTemplates } from '../shared/spec/templates.ts';
+import { planCluster } from '../shared/plan/planner.ts';
+import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
+
+/**
+ * The control-plane use cases behind the cluster API: pure orchestration over
+ * the `ClusterStore` and `WorkQueue` ports with an injected clock and ids.
+ * Handlers (`functions/*.ts`) parse and validate the HTTP request, call one of
+ * these, and serialise the result.
+ *
+ * Visibility: a cluster is visible to its owner and to admins; anyone else
+ * gets `ClusterNotFoundError` (404), exactly as for a missing id.
+ * Connection details (`connection`) go to the owner only; admins see the
+ * record without the token.
+ */
+
+/** Who is calling, as derived from the IAM principal (or the OS user locally). */
+export interface Caller {
+  user: string;
+  admin: boolean;
+}
+
+export interface ClusterServiceDeps {
+  store: ClusterStore;
+  queue: WorkQueue;
+  clock: Clock;
+  ids: IdGenerator;
+  logger?: Logger;
+  /** Extra conditional-write attempts after a lost race before answering 409. @default 5 */
+  maxConflictRetries?: number;
+  /**
+   * A repeated create (same clientToken) re-sends the provisioning message when
+   * the cluster is still REQUESTED this long after it was created, in case the
+   * first send was lost. @default 30000
+   */
+  requeueRequestedAfterMs?: number;
+  /** Where template YAML files are (Lambda: `<task root>/templates`). @default the repository's `templates/` */
+  templatesDir?: string;
+}
+
+/** Statuses in which `PATCH {nWorkers}` is accepted. */
+export const SCALABLE_STATUSES: readonly ClusterStatus[] = ['REQUESTED', 'PROVISIONING', 'RUNNING'];
+
+export interface CreateClusterInput {
+  template?: string;
+  /** Spec fields to override (validated by `resolveSpec`, unknown names rejected). */
+  overrides?: Record<string, unknown>;
+  name?: string;
+  job?: string;
+  clientToken?: string;
+}
+
+/** A cluster as the API shows it to one caller: only the owner gets `connection.token`. */
+export type ClusterView = Omit<ClusterRecord, 'connection'> & {
+  connection?: Omit<ClusterConnection, 'token'> & { token?: string };
+};
+
+export interface CreateClusterResult {
+  cluster: ClusterView;
+  plan: Plan;
+  estimate: { costPerHour: number; costPerWorkerHour: number; priceSource: string };
+  /** False when the clientToken matched an existing cluster. */
+  created: boolean;
+}
+
+export interface EstimateResult {
+  spec: ClusterSpec;
+  plan: Plan;
+}
+
+/** What `caller` may see of `record`: the owner sees everything, an admin sees no token. */
+export function viewFor(record: ClusterRecord, caller: Caller): ClusterView {
+  if (record.owner === caller.user || !record.connection) return record;
+  const { token: _token, ...rest } = record.connection;
+  return { ...record, connection: rest };
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export class ClusterService {
+  private readonly store: ClusterStore;
+  private readonly queue: WorkQueue;
+  private readonly clock: Clock;
+  private readonly ids: IdGenerator;
+  private readonly logger: Logger;
+  private readonly maxConflictRetries: number;
+  private readonly requeueRequestedAfterMs: number;
+  private readonly templatesDir: string | undefined;
+
+  constructor(deps: ClusterServiceDeps) {
+    this.store = deps.store;
+    this.queue = deps.queue;
+    this.clock = deps.clock;
+    this.ids = deps.ids;
+    this.logger = deps.logger ?? silentLogger;
+    this.maxConflictRetries = deps.maxConflictRetries ?? 5;
+    this.requeueRequestedAfterMs = deps.requeueRequestedAfterMs ?? 30_000;
+    this.templatesDir = deps.templatesDir;
+  }
+
+  /** The plan and $/hour for a spec; creates nothing. */
+  estimate(input: { template?: string; overrides?: Record<string, unknown> }): EstimateResult {
+    const spec = resolveSpec(
+      { ...(input.template === undefined ? {} : { template: input.template }), overrides: input.overrides ?? {} },
+      this.specOptions(),
+    );
+    return { spec, plan: planCluster(spec) };
+  }
+
+  templates(): ReturnType<typeof listTemplates> {
+    return this.templatesDir === undefined ? listTemplates() : listTemplates(this.templatesDir);
+  }
+
+  private specOptions(): { templatesDir?: string } {
+    return this.templatesDir === undefined ? {} : { templatesDir: this.templatesDir };
+  }
+
+  /**
+   * Create a cluster in REQUESTED and ask the provisioner to start it.
+   * Idempotent per (owner, clientToken): a repeat returns the same cluster.
+   */
+  async create(caller: Caller, input: CreateClusterInput): Promise<CreateClusterResult> {
+    const overrides: Record<string, unknown> = { ...(input.overrides ?? {}) };
+    if (input.name !== undefined) overrides.name = input.name;
+    if (input.job !== undefined) overrides.job = input.job;
+    const { spec, plan } = this.estimate({ ...(input.template === undefined ? {} : { template: input.template }), overrides });
+
+    const id = this.ids.next('c');
+    const at = isoAt(this.clock);
+    const record = newClusterRecord({
+      id,
+      owner: caller.user,
+      spec,
+      plan,
+      at,
+      namespace: namespaceFor(caller.user, id),
+      ...(input.template === undefined ? {} : { template: input.template }),
+      ...(input.clientToken === undefined ? {} : { clientToken: input.clientToken }),
+    });
+    const change = initialChange(record, { actor: caller.user, reason: 'requested' });
+    const stored = await this.store.create(record, change);
+    const cluster = stored.record;
+    if (stored.created) {
+      await this.queue.send({ clusterId: cluster.id, cause: 'created' });
+      this.logger.info('cluster requested', { clusterId: cluster.id, owner: cluster.owner, workers: spec.nWorkers });
+    } else {
+      if (canonical(cluster.spec) !== canonical(spec) || (cluster.template ?? null) !== (input.template ?? null)) {
+        throw new ClientTokenReuseError(cluster.id);
+      }
+      const age = this.clock.now() - Date.parse(cluster.createdAt);
+      if (cluster.status === 'REQUESTED' && age >= this.requeueRequestedAfterMs) {
+        // The first request may have stored the record and died before sending; the provisioner step is idempotent.
+        await this.queue.send({ clusterId: cluster.id, cause: 'requeue' });
+      }
+    }
+    return {
+      cluster: viewFor(cluster, caller),
+      plan: cluster.plan,
+      estimate: {
+        costPerHour: cluster.plan.costPerHour,
+        costPerWorkerHour: cluster.plan.costPerWorkerHour,
+        priceSource: cluster.plan.priceSource,
+      },
+      created: stored.created,
+    };
+  }
+
+  /** One cluster. Counts as activity when the owner asks. */
+  async get(caller: Caller, id: string): Promise<ClusterView> {
+    const record = await this.visible(caller, id);
+    if (record.owner !== caller.user) return viewFor(record, caller);
+    const touched = await this.store.touch(id, { activityAt: isoAt(this.clock) });
+    return viewFor(touched ?? record, caller);
+  }
+
+  /** The caller's clusters, newest first; `all` (every owner) needs an admin role. */
+  async list(caller: Caller, options: { all?: boolean; status?: ClusterStatus } = {}): Promise<ClusterView[]> {
+    if (options.status !== undefined && !CLUSTER_STATUSES.includes(options.status)) {
+      throw new ValidationError('invalid status filter', [{ path: 'status', message: `must be one of ${CLUSTER_STATUSES.join(', ')}` }]);
+    }
+    const filter = options.status === undefined ? {} : { status: options.status };
+    if (options.all) {
+      if (!caller.admin) {
+        throw new ForbiddenError('listing every user\'s clusters needs an admin role', [
+          { path: 'all', message: 'only admins may list all clusters' },
+        ]);
+      }
+      return (await this.store.listAll(filter)).map((r) => viewFor(r, caller));
+    }
+    return (await this.store.listByOwner(caller.user, filter)).map((r) => viewFor(r, caller));
+  }
+
+  /**
+   * Ask for deletion (202). Idempotent: DELETED and FAILED clusters are
+   * returned as they are; a cluster already DELETING gets its provisioning
+   * message re-sent (teardown is idempotent) and no write.
+   */
+  async delete(caller: Caller, id: string): Promise<ClusterView> {
+    const record = await this.mutate(caller, id, (current) => {
+      if (deleteTarget(current.status) === undefined) return undefined;
+      const at = isoAt(this.clock);
+      return transition(current, 'DELETING', {
+        actor: caller.user,
+        reason: current.owner === caller.user ? 'deleted by owner' : `deleted by admin ${caller.user}`,
+        at,
+        patch: { lastActivityAt: at > current.lastActivityAt ? at : current.lastActivityAt },
+      });
+    });
+    if (record.status === 'DELETING') {
+      await this.queue.send({ clusterId: id, cause: 'delete-requested' });
+      this.logger.info('cluster delete requested', { clusterId: id, owner: record.owner });
+    }
+    return viewFor(record, caller);
+  }
+
+  /** Change the number of workers (202); only while REQUESTED, PROVISIONING or RUNNING. */
+  async scale(caller: Caller, id: string, nWorkers: number): Promise<ClusterView> {
+    if (!Number.isSafeInteger(nWorkers) || nWorkers < 1) {
+      throw new ValidationError('invalid worker count', [{ path: 'nWorkers', message: 'must be a positive whole number' }]);
+    }
+    let changed = false;
+    const record = await this.mutate(caller, id, (current) => {
+      if (!SCALABLE_STATUSES.includes(current.status)) throw new ClusterNotScalableError(id, current.status, SCALABLE_STATUSES);
+      changed = false;
+      if (current.desiredWorkers === nWorkers) return undefined;
+      // Re-validate and re-plan the spec at the new size, so limits and the $/hour stay honest.
+      const spec = resolveSpec({ overrides: { ...current.spec, nWorkers } }, this.specOptions());
+      const plan = planCluster(spec);
+      const at = isoAt(this.clock);
+      changed = true;
+      return {
+        next: revise(current, {
+          at,
+          patch: { spec, plan, desiredWorkers: nWorkers, lastActivityAt: at > current.lastActivityAt ? at : current.lastActivityAt },
+        }),
+      };
+    });
+    if (changed) {
+      await this.queue.send({ clusterId: id, cause: 'scale' });
+      this.logger.info('cluster scale requested', { clusterId: id, owner: record.owner, workers: nWorkers });
+    }
+    return viewFor(record, caller);
+  }
+
+  /** The client is alive: records a heartbeat and activity (no version bump). */
+  async heartbeat(caller: Caller, id: string): Promise<ClusterView> {
+    await this.visible(caller, id);
+    const at = isoAt(this.clock);
+    const touched = await this.store.touch(id, { activityAt: at, heartbeatAt: at });
+    if (!touched) throw new ClusterNotFoundError(id, { details: [{ path: 'id', message: 'no such cluster' }] });
+    return viewFor(touched, caller);
+  }
+
+  /** The record if `caller` may see it, else ClusterNotFoundError (also for another user's cluster). */
+  private async visible(caller: Caller, id: string): Promise<ClusterRecord> {
+    const record = await this.store.get(id);
+    if (!record || (record.owner !== caller.user && !caller.admin)) {
+      throw new ClusterNotFoundError(id, { details: [{ path: 'id', message: 'no such cluster' }] });
+    }
+    return record;
+  }
+
+  /**
+   * Read-decide-write with optimistic concurrency: `decide` returns the next
+   * record (and a status change) or undefined for no write. A lost race
+   * re-runs `decide` on the winner's record; after `maxConflictRetries`
+   * further losses the caller gets ClusterBusyError (409).
+   */
+  private async mutate(
+    caller: Caller,
+    id: string,
+    decide: (current: ClusterRecord) => { next: ClusterRecord; change?: Parameters<ClusterStore['put']>[2] } | undefined,
+  ): Promise<ClusterRecord> {
+    let current = await this.visible(caller, id);
+    for (let attempt = 0; ; attempt += 1) {
+      const decision = decide(current);
+      if (!decision) return current;
+      try {
+        return await this.store.put(decision.next, current.version, decision.change);
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err;
+        if (attempt >= this.maxConflictRetries) throw new ClusterBusyError(id, attempt + 1, { cause: err });
+        this.logger.debug('lost a write race; retrying', { clusterId: id, attempt });
+        current = err.current ?? (await this.visible(caller, id));
+      }
+    }
+  }
+}

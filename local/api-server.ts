@@ -1,0 +1,295 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Context } from 'aws-lambda';
+import { ConfigError, ReccError } from '../shared/core/errors.ts';
+import { silentLogger } from '../shared/core/logger.ts';
+import type { ApiDeps, ApiEvent } from '../functions/commons/api.ts';
+import { errorResponse } from '../functions/commons/api.ts';
+import { BearerTokenError, PayloadTooLargeError, RouteNotFoundError } from '../functions/commons/errors.ts';
+import { ROUTES, matchRoute, methodsForPath, type HttpMethod, type RouteDefinition, type RouteHandler } from '../functions/routes.ts';
+
+/**
+ * The cluster API on this machine: a node:http server that turns each request
+ * into an API Gateway HTTP API (v2) event, routes it through
+ * `functions/routes.ts` to the same `makeHandler(deps)` functions Lambda runs,
+ * and writes their response. The caller's identity is the configured local
+ * identity (the OS user), presented to the handlers exactly as API Gateway
+ * presents a verified IAM principal.
+ *
+ * Binds loopback only, unless `requireToken` is set; then every request needs
+ * `Authorization: Bearer <token>`.
+ */
+export interface LocalIdentity {
+  user: string;
+  /** Act as an admin (sees every cluster). */
+  admin?: boolean;
+}
+
+/** Extra routes served by the local server only (e.g. cluster logs from the state dir). */
+export interface LocalRoute {
+  method: HttpMethod;
+  path: string;
+  handler: RouteHandler;
+}
+
+export interface StartApiServerOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  deps: ApiDeps;
+  /** The caller of every request, or a function choosing one per request. */
+  identity: LocalIdentity | ((req: IncomingMessage) => LocalIdentity);
+  /** Bearer token every request must carry; required to bind a non-loopback host. */
+  requireToken?: string;
+  extraRoutes?: readonly LocalRoute[];
+  /** @default 1 MiB */
+  maxBodyBytes?: number;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** The role name local admin identities present; added to the handlers' admin roles. */
+export const LOCAL_ADMIN_ROLE = 'recc-local-admin';
+const LOCAL_ACCOUNT = '000000000000';
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The IAM ARN a local identity is presented as. */
+export function localUserArn(identity: LocalIdentity): string {
+  const user = identity.user.replace(/[/\s]+/g, '-') || 'user';
+  return identity.admin
+    ? `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${LOCAL_ADMIN_ROLE}/${user}`
+    : `arn:aws:iam::${LOCAL_ACCOUNT}:user/${user}`;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) throw new PayloadTooLargeError(limit);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+function lambdaContext(functionName: string, requestId: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:${LOCAL_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+export function toApiEvent(input: {
+  method: string;
+  url: URL;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  routeKey: string;
+  pathParameters: Record<string, string>;
+  userArn: string;
+  requestId: string;
+  sourceIp: string;
+  now: number;
+}): ApiEvent {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.headers)) {
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  }
+  const query: Record<string, string> = {};
+  for (const [k, v] of input.url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
+  const text = input.body.toString('utf8');
+  const binary = input.body.length > 0 && !Buffer.from(text, 'utf8').equals(input.body);
+  return {
+    version: '2.0',
+    routeKey: input.routeKey,
+    rawPath: input.url.pathname,
+    rawQueryString: input.url.search.replace(/^\?/, ''),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(Object.keys(input.pathParameters).length ? { pathParameters: input.pathParameters } : {}),
+    ...(input.body.length ? { body: binary ? input.body.toString('base64') : text } : {}),
+    isBase64Encoded: binary,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT,
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: input.method,
+        path: input.url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: input.sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: input.requestId,
+      routeKey: input.routeKey,
+      stage: '$default',
+      time: new Date(input.now).toUTCString(),
+      timeEpoch: input.now,
+      authorizer: {
+        iam: {
+          accessKey: 'LOCAL',
+          accountId: LOCAL_ACCOUNT,
+          callerId: 'LOCAL',
+          cognitoIdentity: null,
+          principalOrgId: '',
+          userArn: input.userArn,
+          userId: 'LOCAL',
+        },
+      },
+    },
+  };
+}
+
+function send(res: ServerResponse, statusCode: number, headers: Record<string, string>, body: string | Buffer): void {
+  if (res.headersSent) return;
+  res.writeHead(statusCode, { 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, err: unknown, requestId: string): void {
+  const { statusCode, body } = errorResponse(err, silentLogger, requestId);
+  send(res, statusCode, { 'content-type': 'application/json', 'x-request-id': requestId }, JSON.stringify(body));
+}
+
+function writeResult(res: ServerResponse, result: unknown, requestId: string): void {
+  if (result && typeof result === 'object' && 'statusCode' in result) {
+    const r = result as { statusCode?: number; headers?: Record<string, unknown>; body?: string; isBase64Encoded?: boolean };
+    const headers: Record<string, string> = { 'x-request-id': requestId };
+    for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    const body = r.body === undefined ? '' : r.isBase64Encoded ? Buffer.from(r.body, 'base64') : r.body;
+    send(res, r.statusCode ?? 200, headers, body);
+    return;
+  }
+  // API Gateway v2 treats any other value as a JSON 200 response.
+  send(res, 200, { 'content-type': 'application/json', 'x-request-id': requestId }, typeof result === 'string' ? result : JSON.stringify(result ?? null));
+}
+
+export async function startApiServer(options: StartApiServerOptions): Promise<ApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && !options.requireToken) {
+    throw new ConfigError(`refusing to serve the API on non-loopback host ${host} without a token`, [
+      { path: 'host', message: 'bind 127.0.0.1, or set a token (recc up --token) so requests must authenticate' },
+    ]);
+  }
+  const deps: ApiDeps = { ...options.deps, adminRoleNames: [...options.deps.adminRoleNames, LOCAL_ADMIN_ROLE] };
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const expectedToken = options.requireToken ? digest(options.requireToken) : undefined;
+
+  const routes: RouteDefinition[] = [...ROUTES];
+  const handlers = new Map<RouteDefinition, RouteHandler>();
+  for (const route of ROUTES) {
+    const mod = await route.load();
+    const fn = mod.makeHandler ? mod.makeHandler(deps) : mod.handler;
+    if (fn) handlers.set(route, fn);
+  }
+  for (const extra of options.extraRoutes ?? []) {
+    const route: RouteDefinition = {
+      method: extra.method,
+      path: extra.path,
+      functionName: `local:${extra.method} ${extra.path}`,
+      handler: '(local)',
+      load: async () => ({ handler: extra.handler }),
+    };
+    routes.unshift(route);
+    handlers.set(route, extra.handler);
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = randomUUID();
+    try {
+      if (expectedToken) {
+        const header = req.headers.authorization ?? '';
+        const match = /^Bearer\s+(\S+)$/i.exec(header);
+        if (!match?.[1] || !timingSafeEqual(digest(match[1]), expectedToken)) {
+          throw new BearerTokenError([{ path: 'authorization', message: 'send "Authorization: Bearer <token>" with the token recc up was started with' }]);
+        }
+      }
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = (req.method ?? 'GET').toUpperCase();
+      const found = matchRoute(method, url.pathname, routes);
+      if (!found) {
+        const allowed = methodsForPath(url.pathname, routes);
+        if (allowed.length) {
+          throw new ReccError(`${method} is not allowed on ${url.pathname}`, {
+            statusCode: 405,
+            details: [{ path: 'method', message: `allowed: ${allowed.join(', ')}` }],
+          });
+        }
+        throw new RouteNotFoundError(method, url.pathname);
+      }
+      const handler = handlers.get(found.route);
+      if (!handler) throw new RouteNotFoundError(method, url.pathname);
+      const body = await readBody(req, maxBodyBytes);
+      const identity = typeof options.identity === 'function' ? options.identity(req) : options.identity;
+      const event = toApiEvent({
+        method,
+        url,
+        headers: req.headers,
+        body,
+        routeKey: `${found.route.method} ${found.route.path}`,
+        pathParameters: found.pathParameters,
+        userArn: localUserArn(identity),
+        requestId,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        now: Date.now(),
+      });
+      const result: unknown = await handler(event, lambdaContext(found.route.functionName, requestId));
+      writeResult(res, result, requestId);
+    } catch (err) {
+      sendError(res, err, requestId);
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    host,
+    port: address.port,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { notifiersFromConfig } from '../adapters/notify/index.ts';
+import { InMemoryAlertLedger } from '../adapters/store/alert-ledger-memory.ts';
+import { runCostReporter } from '../control/cost-reporter.ts';
+import { runHarvester } from '../control/harvester.ts';
+import { getNumber, type Env } from '../shared/core/env.ts';
+import { costConfigFromEnv } from '../shared/cost/config.ts';
+import { harvestConfigFromEnv } from '../shared/harvest/config.ts';
+import type { PeriodicJob } from './stack.ts';
+
+/**
+ * The timers `recc up` runs, the local stand-ins for the EventBridge
+ * schedules: the harvester (idle/lifetime/lease reaping, orphan sweep) every
+ * `RECC_UP_HARVEST_SECONDS` (60) and the cost reporter every
+ * `RECC_UP_COST_SECONDS` (300). Both read their usual configuration
+ * (`RECC_HARVEST_*`, `RECC_COST_*`) once, here. Locally there are no AWS
+ * Budgets, and alert de-duplication is kept in memory (a restart of `recc up`
+ * may repeat an alert once).
+ */
+export async function defaultPeriodicJobs(env: Env): Promise<PeriodicJob[]> {
+  const harvest = harvestConfigFromEnv(env);
+  const cost = costConfigFromEnv(env);
+  const notifiers = await notifiersFromConfig(cost);
+  const ledger = new InMemoryAlertLedger();
+  return [
+    {
+      name: 'harvester',
+      intervalMs: getNumber(env, 'RECC_UP_HARVEST_SECONDS', 60) * 1000,
+      run: ({ store, backend, clock, logger, queue }) => runHarvester({ store, backend, clock, logger, queue, config: harvest, actor: 'harvester' }),
+    },
+    {
+      name: 'cost-reporter',
+      intervalMs: getNumber(env, 'RECC_UP_COST_SECONDS', 300) * 1000,
+      run: ({ store, clock, logger }) => runCostReporter({ store, clock, logger, config: cost, ledger, notifiers, harvest }),
+    },
+  ];
+}

@@ -1,0 +1,236 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LocalProcessBackend } from '../adapters/local-backend/index.ts';
+import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
+import { generateClusterSecrets } from '../adapters/secrets/index.ts';
+import { DynamoDbClusterStore, createTable } from '../adapters/store/dynamodb.ts';
+import { Provisioner, secretsRequestFor, type ProvisionerConfig } from '../control/provisioner.ts';
+import { systemClock, type Clock } from '../shared/core/clock.ts';
+import { randomIds, type IdGenerator } from '../shared/core/ids.ts';
+import { silentLogger, type Logger } from '../shared/core/logger.ts';
+import type { ClusterStore } from '../shared/ports/cluster-store.ts';
+import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
+import type { WorkQueue } from '../shared/ports/work-queue.ts';
+import { startApiServer, type ApiServer } from './api-server.ts';
+import { startEmbeddedDynalite, type EmbeddedDynalite } from './dynalite.ts';
+import { StateDirInUseError } from './errors.ts';
+import { clusterLogsRoute } from './logs.ts';
+import { ProvisionerPoller } from './poller.ts';
+import { reconcileOnStart, type ReconcileReport } from './reconcile.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmbeddedSqs, type EmbeddedSqs } from './sqs.ts';
+
+/**
+ * The embedded local stack behind `recc up` and `npm start`, in one process
+ * (plus the cluster processes it starts):
+ *
+ * | part | what runs |
+ * |---|---|
+ * | store | dynalite 4.0.0 on 127.0.0.1, LevelDB under `<stateDir>/dynamodb` (records survive restarts) |
+ * | queue | fauxqs 1.9.2 on 127.0.0.1 (SQS protocol; in memory, refilled by the start-up reconcile) |
+ * | provisioner | the same `control/provisioner.ts` Lambda runs, fed by a long-polling loop |
+ * | backend | `LocalProcessBackend`: scheduler and workers as local processes |
+ * | API | `local/api-server.ts`: the same handlers as Lambda, plus `GET /clusters/{id}/logs` |
+ * | periodic jobs | the harvester and cost reporter (`PeriodicJob`s), when provided |
+ *
+ * Identity is the OS user. Binding anything but loopback needs a token.
+ */
+export interface PeriodicJob {
+  name: string;
+  intervalMs: number;
+  run: (ctx: PeriodicJobContext) => Promise<unknown>;
+}
+
+export interface PeriodicJobContext {
+  store: ClusterStore;
+  backend: ComputeBackend;
+  queue: WorkQueue;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface LocalStackOptions {
+  /** 0 picks a free port. @default 4600 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** @default '.recc' */
+  stateDir?: string;
+  /** Bearer token every API request must carry (required for a non-loopback host). */
+  token?: string;
+  /** @default the OS user */
+  user?: string;
+  logger?: Logger;
+  clock?: Clock;
+  ids?: IdGenerator;
+  /** Env cluster processes start from (PATH, HOME, …). */
+  processEnv?: Record<string, string | undefined>;
+  /** Honour `RECC_TEST_WORKER_COMMAND` in worker env (tests only). */
+  testHooks?: boolean;
+  /** argv replacing the `recc` entrypoint in pod commands. */
+  reccCommand?: string[];
+  /** Provisioner settings; locally it polls every second and gives up after 3 minutes. */
+  provisioner?: Partial<ProvisionerConfig>;
+  /** Harvester, cost reporter, … run on timers. */
+  periodicJobs?: PeriodicJob[];
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly stateDir: string;
+  readonly user: string;
+  readonly store: ClusterStore;
+  readonly backend: LocalProcessBackend;
+  readonly reconcile: ReconcileReport;
+  /** Stop serving and polling. Cluster processes keep running unless `teardownClusters`. Safe to call twice. */
+  close(options?: { teardownClusters?: boolean }): Promise<void>;
+}
+
+export const LOCAL_TABLE = 'recc-clusters';
+export const DEFAULT_LOCAL_PORT = 4600;
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const stateDir = resolve(options.stateDir ?? '.recc');
+  const user = options.user ?? userInfo().username;
+  const host = options.host ?? '127.0.0.1';
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await claimStateDir(stateDir);
+
+  const cleanups: Array<() => Promise<unknown>> = [() => releaseStateDir(stateDir)];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    const dynamo: EmbeddedDynalite = await startEmbeddedDynalite({ path: join(stateDir, 'dynamodb') });
+    cleanups.push(() => dynamo.stop());
+    const dynamoClient = new DynamoDBClient({ region: LOCAL_REGION, endpoint: dynamo.endpoint, credentials: LOCAL_CREDENTIALS });
+    cleanups.push(async () => dynamoClient.destroy());
+    const doc = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
+    await createTable(dynamoClient, LOCAL_TABLE, { ifMissing: true });
+    const store = new DynamoDbClusterStore(doc, { tableName: LOCAL_TABLE, transactions: false });
+
+    const sqs: EmbeddedSqs = await startEmbeddedSqs();
+    cleanups.push(() => sqs.stop());
+    const queue = new SqsWorkQueue({ queueUrl: sqs.queueUrl, client: sqs.client });
+
+    const backend = new LocalProcessBackend({
+      stateDir,
+      baseEnv: options.processEnv ?? {},
+      logger: logger.child({ component: 'local-backend' }),
+      testHooks: options.testHooks ?? false,
+      ...(options.reccCommand ? { reccCommand: options.reccCommand } : {}),
+    });
+
+    const provisioner = new Provisioner({
+      store,
+      queue,
+      backend,
+      clock,
+      logger: logger.child({ component: 'provisioner' }),
+      generateSecrets: (definition) => generateClusterSecrets(secretsRequestFor(definition)),
+      config: { pollDelaySeconds: 1, provisioningTimeoutMs: 3 * 60_000, deletionTimeoutMs: 3 * 60_000, ...options.provisioner },
+    });
+
+    const reconcile = await reconcileOnStart({ store, backend, queue, clock, logger: logger.child({ component: 'reconcile' }) });
+
+    const poller = new ProvisionerPoller({ queue, provisioner, logger: logger.child({ component: 'poller' }) });
+    poller.start();
+    cleanups.push(() => poller.stop());
+
+    const deps = {
+      store,
+      queue,
+      clock,
+      ids: options.ids ?? randomIds,
+      logger: logger.child({ component: 'api' }),
+      adminRoleNames: [] as string[],
+    };
+    const api: ApiServer = await startApiServer({
+      port: options.port ?? DEFAULT_LOCAL_PORT,
+      host,
+      deps,
+      identity: { user },
+      ...(options.token ? { requireToken: options.token } : {}),
+      extraRoutes: [clusterLogsRoute(deps, stateDir)],
+    });
+    cleanups.push(() => api.close());
+
+    const timers: NodeJS.Timeout[] = [];
+    for (const job of options.periodicJobs ?? []) {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        job
+          .run({ store, backend, queue, clock, logger: logger.child({ component: job.name }) })
+          .catch((err: unknown) => logger.warn(`${job.name} run failed`, { error: err }))
+          .finally(() => {
+            running = false;
+          });
+      }, job.intervalMs);
+      timer.unref();
+      timers.push(timer);
+    }
+    cleanups.push(async () => timers.forEach((t) => clearInterval(t)));
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: api.url,
+      host,
+      port: api.port,
+      stateDir,
+      user,
+      store,
+      backend,
+      reconcile,
+      close: (closeOptions = {}) => {
+        closing ??= (async () => {
+          if (closeOptions.teardownClusters) {
+            for (const ref of await backend.list()) await backend.teardown(ref.clusterId).catch(() => undefined);
+          }
+          await cleanup();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+// ---- one recc up per state dir ---------------------------------------------
+
+function lockPath(stateDir: string): string {
+  return join(stateDir, 'recc-up.pid');
+}
+
+async function claimStateDir(stateDir: string): Promise<void> {
+  const path = lockPath(stateDir);
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new StateDirInUseError(stateDir, pid);
+  await writeFile(path, `${process.pid}\n`, { mode: 0o600 });
+}
+
+async function releaseStateDir(stateDir: string): Promise<void> {
+  const path = lockPath(stateDir);
+  const text = await readFile(path, 'utf8').catch(() => '');
+  if (Number(text.trim()) === process.pid) await rm(path, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,22 @@
+import { ReccError } from '../shared/core/errors.ts';
+
+/** The state machine was asked for a transition that its table does not allow (a bug). */
+export class InvalidTransitionError extends ReccError {
+  constructor(key: string, from: string, to: string) {
+    super(`task ${key}: no transition from ${from} to ${to}`, { statusCode: 500 });
+  }
+}
+
+/** More transitions than `maxTransitions` in one call: a loop in the recommendations (a bug). */
+export class TransitionLimitError extends ReccError {
+  constructor(limit: number) {
+    super(`more than ${limit} transitions in one step; aborting (runaway guard)`, { statusCode: 500 });
+  }
+}
+
+/** The scheduler process could not start (port in use, unreadable token or certificate). */
+export class SchedulerStartError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 500, ...options });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Types of the scheduler's pure state machine. Events go in, instructions come
+ * out; the network shell (scheduler/server.ts) turns instructions into messages.
+ */
+
+export type TaskStateName = 'released' | 'waiting' | 'queued' | 'no-worker' | 'processing' | 'memory' | 'erred' | 'forgotten';
+
+/** A task error as it travels: the original name, message and remote stack. */
+export interface TaskErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+  /** Key of the task that actually failed, when this task erred because of a dependency. */
+  blame?: string;
+}
+
+export type Resources = Record<string, number>;
+
+/** A task as submitted by a client. `run` is opaque to the state machine. */
+export interface TaskSpec {
+  key: string;
+  run: unknown;
+  deps: string[];
+  resources?: Resources;
+  retries?: number;
+}
+
+interface EventBase {
+  stimulusId: string;
+}
+
+export type SchedulerEvent =
+  | (EventBase & { type: 'add-worker'; workerId: string; name: string; nthreads: number; resources: Resources })
+  | (EventBase & { type: 'remove-worker'; workerId: string; reason: string })
+  | (EventBase & { type: 'worker-status'; workerId: string; status: 'running' | 'paused' })
+  | (EventBase & { type: 'add-client'; clientId: string })
+  | (EventBase & { type: 'remove-client'; clientId: string })
+  | (EventBase & { type: 'update-graph'; clientId: string; tasks: TaskSpec[]; wants: string[] })
+  | (EventBase & { type: 'client-releases'; clientId: string; keys: string[] })
+  | (EventBase & { type: 'cancel'; clientId: string; keys: string[] })
+  | (EventBase & { type: 'task-finished'; workerId: string; key: string; nbytes: number })
+  | (EventBase & { type: 'task-erred'; workerId: string; key: string; error: TaskErrorInfo })
+  | (EventBase & { type: 'missing-data'; workerId: string; key: string; dep: string; from: string })
+  | (EventBase & { type: 'tick' });
+
+export interface DepLocation {
+  key: string;
+  nbytes: number;
+  /** Worker ids holding the dependency. */
+  who: string[];
+}
+
+export type ClientReport =
+  | { op: 'key-in-memory'; key: string; nbytes: number }
+  | { op: 'task-erred'; key: string; error: TaskErrorInfo }
+  | { op: 'cancelled'; key: string };
+
+export type SchedulerInstruction =
+  | { type: 'compute'; workerId: string; key: string; run: unknown; deps: DepLocation[]; priority: number; stimulusId: string }
+  | { type: 'free-keys'; workerId: string; keys: string[]; stimulusId: string }
+  | { type: 'report'; clientId: string; msg: ClientReport; stimulusId: string };
+
+export interface SchedulerOptions {
+  /** Tasks handed to a worker at once = ceil(nthreads × saturation) + extraSlots. */
+  saturation: number;
+  extraSlots: number;
+  /** A task that was processing on this many workers that died errs with KilledWorkerError. */
+  allowedFailures: number;
+  /** A task in no-worker this long errs (undefined: wait forever). */
+  noWorkerTimeoutMs: number | undefined;
+  /** Cap on transitions per handle() call (runaway guard). */
+  maxTransitions: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
+  saturation: 2,
+  extraSlots: 16,
+  allowedFailures: 3,
+  noWorkerTimeoutMs: undefined,
+  maxTransitions: 50_000_000,
+};

@@ -1,0 +1,369 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeletSimulator } from './k8s-kubelet.ts';
+import {
+  ApiStatusError,
+  ObjectStore,
+  RESOURCES,
+  apiVersionOf,
+  clone,
+  matchesLabels,
+  notFound,
+  parseFieldSelector,
+  parseLabelSelector,
+  qualifiedName,
+  resourceByKind,
+  resourceByPlural,
+  validateObject,
+  type Obj,
+  type ResourceInfo,
+} from './k8s-store.ts';
+
+export type { FailureRule, PodFailure, NodeSpecInput } from './k8s-kubelet.ts';
+
+/**
+ * A wire-level fake Kubernetes API server (node:http on 127.0.0.1) for the
+ * REST paths the EKS backend uses, with real semantics:
+ * - create → 201, or 409 `AlreadyExists`; 404 `NotFound` as a `Status` object;
+ * - namespaced objects need their namespace (404), and a terminating namespace
+ *   refuses new objects (403 `Forbidden`);
+ * - every write bumps a global resourceVersion; a replace with a stale
+ *   resourceVersion is a 409 `Conflict`; immutable fields (Service clusterIP,
+ *   Deployment selector) give 422 `Invalid`, as do invalid names and labels;
+ * - deleting a namespace marks it Terminating, then removes everything in it;
+ * - label selectors (equality and set-based) and field selectors on lists;
+ * - pod logs (`/pods/{name}/log`, `tailLines`, `previous`);
+ * - bearer-token authentication (401) when a token is configured.
+ * The controllers (Deployments → Pods, scheduler, kubelet, NLB hostnames)
+ * live in `k8s-kubelet.ts` and run after every write.
+ */
+export interface FakeKubeApiServerOptions {
+  /** Required bearer token; requests without it get 401. */
+  token?: string;
+  /** Delay before a Terminating namespace's contents are removed. @default 0 */
+  namespaceFinalizeMs?: number;
+  now?: () => number;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export class FakeKubeApiServer {
+  readonly store: ObjectStore;
+  readonly kubelet: KubeletSimulator;
+  readonly requests: RequestRecord[] = [];
+  private server: Server | undefined;
+  private port = 0;
+  private readonly pendingFinalizers = new Set<NodeJS.Timeout>();
+
+  private constructor(private readonly options: FakeKubeApiServerOptions) {
+    const now = options.now ?? Date.now;
+    this.store = new ObjectStore(now);
+    this.kubelet = new KubeletSimulator(this.store, now);
+  }
+
+  static async start(options: FakeKubeApiServerOptions = {}): Promise<FakeKubeApiServer> {
+    const fake = new FakeKubeApiServer(options);
+    const server = createServer((req, res) => {
+      fake.handle(req, res).catch((err: unknown) => {
+        fake.send(res, 500, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: String(err), reason: 'InternalError', code: 500 });
+      });
+    });
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    fake.server = server;
+    fake.port = (server.address() as AddressInfo).port;
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.pendingFinalizers) clearTimeout(t);
+    this.pendingFinalizers.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Objects of a kind, for assertions (copies). */
+  objects(kind: string, namespace?: string): Obj[] {
+    return this.store.list(resourceByKind(kind), namespace).map((o) => clone(o));
+  }
+
+  object(kind: string, namespace: string | undefined, name: string): Obj | undefined {
+    return clone(this.store.get(resourceByKind(kind), namespace, name));
+  }
+
+  /** Number of namespaces still present or terminating. */
+  namespaceCount(filter: (ns: Obj) => boolean = () => true): number {
+    return this.store.list(resourceByKind('Namespace'), undefined, filter).length;
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  private send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
+    if (res.headersSent) return;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private async readBody(req: IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ApiStatusError(400, 'BadRequest', 'the request body is not valid JSON');
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = req.method ?? 'GET';
+    let status = 200;
+    try {
+      if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
+        throw new ApiStatusError(401, 'Unauthorized', 'Unauthorized');
+      }
+      const result = await this.route(method, url, req);
+      status = result.status;
+      this.send(res, result.status, result.body, result.contentType);
+    } catch (err) {
+      const e = err instanceof ApiStatusError ? err : new ApiStatusError(500, 'InternalError', String((err as Error)?.stack ?? err));
+      status = e.code;
+      this.send(res, e.code, e.toStatus());
+    } finally {
+      this.requests.push({ method, path: url.pathname, status });
+    }
+  }
+
+  private parsePath(pathname: string): {
+    resource: ResourceInfo;
+    namespace?: string;
+    name?: string;
+    sub?: string;
+  } {
+    const parts = pathname.split('/').filter(Boolean);
+    let group: string;
+    let version: string;
+    let rest: string[];
+    if (parts[0] === 'api' && parts[1]) {
+      group = '';
+      version = parts[1];
+      rest = parts.slice(2);
+    } else if (parts[0] === 'apis' && parts[1] && parts[2]) {
+      group = parts[1];
+      version = parts[2];
+      rest = parts.slice(3);
+    } else {
+      throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+    }
+    let namespace: string | undefined;
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
+    const [plural, name, sub] = rest;
+    const resource = plural ? resourceByPlural(group, version, plural) : undefined;
+    if (!resource || rest.length > 3) {
+      throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+    }
+    if (resource.namespaced !== (namespace !== undefined) && name !== undefined) {
+      throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+    }
+    return { resource, namespace, name, sub };
+  }
+
+  private async route(
+    method: string,
+    url: URL,
+    req: IncomingMessage,
+  ): Promise<{ status: number; body: unknown; contentType?: string }> {
+    const { resource: r, namespace, name, sub } = this.parsePath(url.pathname);
+    if (sub !== undefined) {
+      if (r.kind === 'Pod' && sub === 'log' && method === 'GET' && name) return this.podLog(namespace ?? '', name, url);
+      throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
+    }
+    if (name === undefined) {
+      if (method === 'GET') return { status: 200, body: this.list(r, namespace, url) };
+      if (method === 'POST') {
+        const body = (await this.readBody(req)) as Obj;
+        return { status: 201, body: this.create(r, namespace, body) };
+      }
+      throw new ApiStatusError(405, 'MethodNotAllowed', `method ${method} not allowed`);
+    }
+    if (method === 'GET') return { status: 200, body: clone(this.store.mustGet(r, namespace, name)) };
+    if (method === 'PUT') {
+      const body = (await this.readBody(req)) as Obj;
+      return { status: 200, body: this.replace(r, namespace, name, body) };
+    }
+    if (method === 'DELETE') return { status: 200, body: this.delete(r, namespace, name) };
+    throw new ApiStatusError(405, 'MethodNotAllowed', `method ${method} not allowed`);
+  }
+
+  private list(r: ResourceInfo, namespace: string | undefined, url: URL): unknown {
+    const labelSelector = url.searchParams.get('labelSelector');
+    const fieldSelector = url.searchParams.get('fieldSelector');
+    const requirements = labelSelector ? parseLabelSelector(labelSelector) : [];
+    const fieldTest = fieldSelector ? parseFieldSelector(fieldSelector) : () => true;
+    const items = this.store.list(r, namespace, (o) => matchesLabels(o.metadata.labels, requirements) && fieldTest(o));
+    return {
+      kind: `${r.kind}List`,
+      apiVersion: apiVersionOf(r),
+      metadata: { resourceVersion: this.store.resourceVersion },
+      items: items.map((o) => clone(o)),
+    };
+  }
+
+  private requireNamespace(r: ResourceInfo, namespace: string | undefined, action: string, name: string): void {
+    if (!r.namespaced) return;
+    const ns = this.store.get(resourceByKind('Namespace'), undefined, namespace ?? '');
+    if (!ns) throw notFound(resourceByKind('Namespace'), namespace ?? '');
+    if (ns.metadata.deletionTimestamp && action === 'create') {
+      throw new ApiStatusError(
+        403,
+        'Forbidden',
+        `${r.plural} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+      );
+    }
+  }
+
+  private invalid(r: ResourceInfo, name: string, problems: string[]): ApiStatusError {
+    return new ApiStatusError(422, 'Invalid', `${r.kind} "${name}" is invalid: ${problems.join(', ')}`, { name, group: r.group, kind: r.kind });
+  }
+
+  private create(r: ResourceInfo, namespace: string | undefined, body: Obj | undefined): Obj {
+    if (!body || typeof body !== 'object' || !body.metadata) throw new ApiStatusError(400, 'BadRequest', 'the request body must be an object');
+    if (body.metadata.namespace && namespace && body.metadata.namespace !== namespace) {
+      throw new ApiStatusError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const obj = clone(body);
+    if (r.namespaced) obj.metadata.namespace = namespace;
+    const problems = validateObject(r, obj);
+    if (problems.length > 0) throw this.invalid(r, obj.metadata.name, problems);
+    this.requireNamespace(r, namespace, 'create', obj.metadata.name);
+    if (r.kind === 'Pod') {
+      const denied = this.kubelet.quotaDenial(obj);
+      if (denied) throw new ApiStatusError(403, 'Forbidden', denied);
+    }
+    if (r.kind === 'Namespace') obj.status = { phase: 'Active' };
+    else if (r.kind !== 'Pod') delete obj.status;
+    if (r.kind === 'Namespace') obj.spec = { finalizers: ['kubernetes'] };
+    const stored = this.store.insert(r, obj);
+    this.kubelet.reconcile();
+    return clone(this.store.get(r, namespace, stored.metadata.name) ?? stored);
+  }
+
+  private replace(r: ResourceInfo, namespace: string | undefined, name: string, body: Obj | undefined): Obj {
+    if (!body || typeof body !== 'object' || !body.metadata) throw new ApiStatusError(400, 'BadRequest', 'the request body must be an object');
+    const current = this.store.mustGet(r, namespace, name);
+    const obj = clone(body);
+    if (obj.metadata.name !== name) throw new ApiStatusError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
+    if (r.namespaced) obj.metadata.namespace = namespace;
+    const sent = obj.metadata.resourceVersion;
+    if (sent !== undefined && sent !== '' && sent !== current.metadata.resourceVersion) {
+      throw new ApiStatusError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${qualifiedName(r)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        { name, group: r.group, kind: r.plural },
+      );
+    }
+    const problems = validateObject(r, obj);
+    if (r.kind === 'Service' && (obj.spec?.clusterIP ?? '') !== (current.spec?.clusterIP ?? '')) {
+      problems.push(`spec.clusterIP: Invalid value: "${obj.spec?.clusterIP ?? ''}": field is immutable`);
+    }
+    if (r.kind === 'Deployment' && JSON.stringify(obj.spec?.selector) !== JSON.stringify(current.spec?.selector)) {
+      problems.push('spec.selector: Invalid value: field is immutable');
+    }
+    if (problems.length > 0) throw this.invalid(r, name, problems);
+    obj.metadata.uid = current.metadata.uid;
+    obj.metadata.creationTimestamp = current.metadata.creationTimestamp;
+    if (current.metadata.deletionTimestamp) obj.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+    // The main resource endpoint ignores status changes (they go through /status).
+    obj.status = current.status;
+    if (r.kind === 'Namespace') obj.spec = current.spec;
+    if (r.kind === 'Deployment') {
+      const specChanged = JSON.stringify(obj.spec) !== JSON.stringify(current.spec);
+      obj.metadata.generation = (current.metadata.generation ?? 1) + (specChanged ? 1 : 0);
+    }
+    if (r.kind === 'Service') {
+      obj.spec.clusterIPs = current.spec?.clusterIPs;
+      if (obj.spec.type !== current.spec?.type) obj.status = {};
+    }
+    this.store.save(r, obj);
+    this.kubelet.reconcile();
+    return clone(this.store.get(r, namespace, name) ?? obj);
+  }
+
+  private delete(r: ResourceInfo, namespace: string | undefined, name: string): unknown {
+    const current = this.store.mustGet(r, namespace, name);
+    if (r.kind === 'Namespace') {
+      if (!current.metadata.deletionTimestamp) {
+        current.metadata.deletionTimestamp = new Date((this.options.now ?? Date.now)()).toISOString();
+        current.status = { phase: 'Terminating' };
+        this.store.save(r, current);
+        const timer = setTimeout(() => {
+          this.pendingFinalizers.delete(timer);
+          this.finalizeNamespace(name);
+        }, this.options.namespaceFinalizeMs ?? 0);
+        this.pendingFinalizers.add(timer);
+      }
+      return clone(current);
+    }
+    this.store.remove(r, namespace, name);
+    if (r.kind === 'Deployment') this.kubelet.deleteDependents(current);
+    this.kubelet.reconcile();
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: { name, group: r.group, kind: r.plural, uid: current.metadata.uid },
+    };
+  }
+
+  /** The namespace controller: remove everything in the namespace, then the namespace. */
+  finalizeNamespace(name: string): void {
+    this.store.removeNamespaceContents(name);
+    for (const key of [...this.kubelet.logs.keys()]) if (key.startsWith(`${name}/`)) this.kubelet.logs.delete(key);
+    this.store.remove(resourceByKind('Namespace'), undefined, name);
+    this.kubelet.reconcile();
+  }
+
+  private podLog(namespace: string, name: string, url: URL): { status: number; body: string; contentType: string } {
+    const pod = this.store.mustGet(resourceByKind('Pod'), namespace, name);
+    const key = `${namespace}/${name}`;
+    const log = this.kubelet.logs.get(key);
+    if (log === undefined) {
+      const container = pod.spec?.containers?.[0]?.name ?? 'main';
+      const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? 'ContainerCreating';
+      throw new ApiStatusError(400, 'BadRequest', `container "${container}" in pod "${name}" is waiting to start: ${waiting}`);
+    }
+    const tail = url.searchParams.get('tailLines');
+    let text = log;
+    if (tail !== null) {
+      const n = Number(tail);
+      const lines = log.split('\n');
+      const trailing = lines.at(-1) === '' ? lines.pop() : undefined;
+      text = lines.slice(Math.max(0, lines.length - n)).join('\n') + (trailing === '' ? '\n' : '');
+    }
+    return { status: 200, body: text, contentType: 'text/plain' };
+  }
+}
+
+export { RESOURCES };

@@ -1,0 +1,499 @@
+import { createHash } from 'node:crypto';
+import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from './k8s-store.ts';
+
+/**
+ * The controllers of the fake cluster, run synchronously after every write so
+ * tests are deterministic:
+ * - a Deployment controller that turns Deployments into Pods (template hash,
+ *   scale up/down, recreate on template change, ResourceQuota admission,
+ *   status with readyReplicas and a ReplicaFailure condition);
+ * - a scheduler that binds Pods to Nodes (Ready, nodeSelector, taints and
+ *   tolerations, requests against allocatable, least-allocated scoring) or
+ *   marks them Unschedulable with the real message format;
+ * - a kubelet that starts bound Pods (Running and Ready) unless a failure
+ *   rule says ImagePullBackOff / ErrImagePull / CrashLoopBackOff;
+ * - a service controller that gives LoadBalancer services an NLB hostname.
+ */
+export type PodFailure =
+  | { kind: 'ImagePullBackOff' | 'ErrImagePull'; message?: string }
+  | { kind: 'CrashLoopBackOff'; log: string; exitCode?: number; oomKilled?: boolean }
+  | { kind: 'Unschedulable'; message: string };
+
+export interface FailureRule {
+  /** Which pods: all conditions must hold. */
+  match: { namespace?: string; component?: string; image?: string | RegExp; labels?: Record<string, string> };
+  failure: PodFailure;
+}
+
+const NODE = resourceByKind('Node');
+const POD = resourceByKind('Pod');
+const DEPLOYMENT = resourceByKind('Deployment');
+const SERVICE = resourceByKind('Service');
+const QUOTA = resourceByKind('ResourceQuota');
+const NAMESPACE = resourceByKind('Namespace');
+
+export interface NodeSpecInput {
+  name: string;
+  labels?: Record<string, string>;
+  taints?: Array<{ key: string; value?: string; effect: string }>;
+  allocatable: { cpu: string; memory: string; pods: string; 'nvidia.com/gpu'?: string };
+  providerID?: string;
+}
+
+function cpuOf(q: unknown): number {
+  if (q === undefined) return 0;
+  const s = String(q);
+  return s.endsWith('m') ? Number(s.slice(0, -1)) : Number(s) * 1000;
+}
+
+const MEM: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+function memOf(q: unknown): number {
+  if (q === undefined) return 0;
+  const m = /^([0-9.e+]+)([KMGT]i|[kMGT])?$/.exec(String(q));
+  return m ? Number(m[1]) * (m[2] ? (MEM[m[2]] ?? 1) : 1) : 0;
+}
+
+function podRequests(pod: Obj): { cpu: number; memory: number; gpu: number } {
+  let cpu = 0;
+  let memory = 0;
+  let gpu = 0;
+  for (const c of pod.spec?.containers ?? []) {
+    const req = c.resources?.requests ?? c.resources?.limits ?? {};
+    cpu += cpuOf(req.cpu);
+    memory += memOf(req.memory);
+    gpu += Number(req['nvidia.com/gpu'] ?? 0);
+  }
+  return { cpu, memory, gpu };
+}
+
+function podLimits(pod: Obj): { cpu: number; memory: number } {
+  let cpu = 0;
+  let memory = 0;
+  for (const c of pod.spec?.containers ?? []) {
+    cpu += cpuOf(c.resources?.limits?.cpu);
+    memory += memOf(c.resources?.limits?.memory);
+  }
+  return { cpu, memory };
+}
+
+const isTerminal = (pod: Obj) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+
+export class KubeletSimulator {
+  private readonly rules = new Map<number, FailureRule>();
+  private ruleSeq = 0;
+  private podSeq = 0;
+  private lbSeq = 0;
+  private ipSeq = 0;
+  /** Pod logs by `namespace/name`. */
+  readonly logs = new Map<string, string>();
+  /** Pods removed because their node went away (a scale-in that hit a live cluster shows up here). */
+  readonly evictions: Array<{ namespace: string; pod: string; node: string }> = [];
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly now: () => number,
+  ) {}
+
+  addRule(rule: FailureRule): number {
+    this.ruleSeq += 1;
+    this.rules.set(this.ruleSeq, rule);
+    return this.ruleSeq;
+  }
+
+  removeRule(id: number): void {
+    this.rules.delete(id);
+  }
+
+  clearRules(): void {
+    this.rules.clear();
+  }
+
+  // ------------------------------------------------------------ nodes
+
+  addNode(input: NodeSpecInput): Obj {
+    const node: Obj = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: input.name, labels: { 'kubernetes.io/hostname': input.name, ...input.labels } },
+      spec: { providerID: input.providerID, taints: input.taints ?? [] },
+      status: {
+        capacity: { ...input.allocatable },
+        allocatable: { ...input.allocatable },
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+      },
+    };
+    const stored = this.store.insert(NODE, node);
+    this.reconcile();
+    return stored;
+  }
+
+  /** The node is gone (instance terminated): its pods are deleted and their controllers recreate them elsewhere. */
+  removeNode(name: string): void {
+    if (!this.store.remove(NODE, undefined, name)) return;
+    for (const pod of this.store.list(POD, undefined, (p) => p.spec?.nodeName === name)) {
+      this.evictions.push({ namespace: pod.metadata.namespace ?? '', pod: pod.metadata.name, node: name });
+      this.store.remove(POD, pod.metadata.namespace, pod.metadata.name);
+      this.logs.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    }
+    this.reconcile();
+  }
+
+  /** Make one running pod fail now (e.g. a crash after start). */
+  failPod(namespace: string, name: string, failure: PodFailure): void {
+    const pod = this.store.get(POD, namespace, name);
+    if (!pod) throw new Error(`fake k8s: no pod ${namespace}/${name}`);
+    this.applyFailure(pod, failure);
+    this.store.save(POD, pod);
+    this.reconcile();
+  }
+
+  // ------------------------------------------------------------ controllers
+
+  /** Run every controller until nothing changes. */
+  reconcile(): void {
+    for (let i = 0; i < 20; i += 1) {
+      let changed = false;
+      for (const d of this.store.list(DEPLOYMENT)) changed = this.reconcileDeployment(d) || changed;
+      changed = this.schedule() || changed;
+      changed = this.startPods() || changed;
+      for (const s of this.store.list(SERVICE)) changed = this.reconcileService(s) || changed;
+      for (const d of this.store.list(DEPLOYMENT)) changed = this.updateDeploymentStatus(d) || changed;
+      if (!changed) return;
+    }
+  }
+
+  private templateHash(d: Obj): string {
+    return createHash('sha256').update(JSON.stringify(d.spec?.template ?? {})).digest('hex').slice(0, 10);
+  }
+
+  private podsOf(d: Obj): Obj[] {
+    const selector = d.spec?.selector?.matchLabels ?? {};
+    return this.store.list(
+      POD,
+      d.metadata.namespace,
+      (p) =>
+        (p.metadata.ownerReferences ?? []).some((o) => o.uid === d.metadata.uid) &&
+        Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v),
+    );
+  }
+
+  private reconcileDeployment(d: Obj): boolean {
+    const ns = this.store.get(NAMESPACE, undefined, d.metadata.namespace ?? '');
+    if (!ns || ns.metadata.deletionTimestamp) return false;
+    const hash = this.templateHash(d);
+    let changed = false;
+    const pods = this.podsOf(d);
+    // Template changed: old pods go (maxSurge 0 / Recreate: never more pods than replicas).
+    for (const p of pods.filter((x) => x.metadata.labels?.['pod-template-hash'] !== hash)) {
+      this.deletePod(p);
+      changed = true;
+    }
+    const current = this.podsOf(d);
+    const want = Number(d.spec?.replicas ?? 1);
+    if (current.length > want) {
+      // Scale down: unscheduled, then not ready, then newest first (as the ReplicaSet controller ranks them).
+      const ranked = [...current].sort((a, b) => rank(a) - rank(b) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || b.metadata.name.localeCompare(a.metadata.name));
+      for (const p of ranked.slice(0, current.length - want)) this.deletePod(p);
+      changed = true;
+    }
+    let failure: string | undefined;
+    for (let i = current.length; i < want; i += 1) {
+      const pod = this.newPod(d, hash);
+      const denied = this.quotaDenial(pod);
+      if (denied) {
+        failure = denied;
+        break;
+      }
+      this.store.insert(POD, pod);
+      changed = true;
+    }
+    const conditions = (d.status?.conditions ?? []).filter((c: any) => c.type !== 'ReplicaFailure');
+    if (failure) conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure });
+    if (JSON.stringify(conditions) !== JSON.stringify(d.status?.conditions ?? [])) {
+      d.status = { ...(d.status ?? {}), conditions };
+      this.store.save(DEPLOYMENT, d);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private newPod(d: Obj, hash: string): Obj {
+    this.podSeq += 1;
+    const suffix = this.podSeq.toString(36).padStart(5, '0');
+    const template = clone(d.spec?.template ?? {});
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${d.metadata.name}-${hash}-${suffix}`,
+        namespace: d.metadata.namespace,
+        labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name, uid: d.metadata.uid ?? '', controller: true }],
+      },
+      spec: template.spec ?? {},
+      status: { phase: 'Pending', conditions: [] },
+    };
+  }
+
+  /** ResourceQuota admission, as the API server does for pod creation. */
+  quotaDenial(pod: Obj): string | undefined {
+    const ns = pod.metadata.namespace;
+    for (const q of this.store.list(QUOTA, ns)) {
+      const hard = q.spec?.hard ?? {};
+      const existing = this.store.list(POD, ns, (p) => !isTerminal(p));
+      const used = { pods: existing.length, cpu: 0, memory: 0, limCpu: 0, limMemory: 0, gpu: 0 };
+      for (const p of existing) {
+        const r = podRequests(p);
+        const l = podLimits(p);
+        used.cpu += r.cpu;
+        used.memory += r.memory;
+        used.gpu += r.gpu;
+        used.limCpu += l.cpu;
+        used.limMemory += l.memory;
+      }
+      const r = podRequests(pod);
+      const l = podLimits(pod);
+      const checks: Array<[string, number, number, number]> = [
+        ['pods', used.pods, 1, Number(hard.pods ?? Infinity)],
+        ['requests.cpu', used.cpu, r.cpu, hard['requests.cpu'] === undefined ? Infinity : cpuOf(hard['requests.cpu'])],
+        ['limits.cpu', used.limCpu, l.cpu, hard['limits.cpu'] === undefined ? Infinity : cpuOf(hard['limits.cpu'])],
+        ['requests.memory', used.memory, r.memory, hard['requests.memory'] === undefined ? Infinity : memOf(hard['requests.memory'])],
+        ['limits.memory', used.limMemory, l.memory, hard['limits.memory'] === undefined ? Infinity : memOf(hard['limits.memory'])],
+        ['requests.nvidia.com/gpu', used.gpu, r.gpu, hard['requests.nvidia.com/gpu'] === undefined ? Infinity : Number(hard['requests.nvidia.com/gpu'])],
+      ];
+      const over = checks.filter(([, u, add, limit]) => u + add > limit + 1e-6);
+      if (over.length > 0) {
+        const names = over.map(([n]) => n).join(',');
+        return `pods "${pod.metadata.name}" is forbidden: exceeded quota: ${q.metadata.name}, requested: ${names}, used: ${names}, limited: ${names}`;
+      }
+    }
+    return undefined;
+  }
+
+  private deletePod(p: Obj): void {
+    this.store.remove(POD, p.metadata.namespace, p.metadata.name);
+    this.logs.delete(`${p.metadata.namespace}/${p.metadata.name}`);
+  }
+
+  private ruleFor(pod: Obj): FailureRule | undefined {
+    for (const rule of this.rules.values()) {
+      const m = rule.match;
+      if (m.namespace && pod.metadata.namespace !== m.namespace) continue;
+      if (m.component && pod.metadata.labels?.['recc.io/component'] !== m.component) continue;
+      if (m.labels && !Object.entries(m.labels).every(([k, v]) => pod.metadata.labels?.[k] === v)) continue;
+      const image: string = pod.spec?.containers?.[0]?.image ?? '';
+      if (m.image !== undefined && (typeof m.image === 'string' ? image !== m.image : !m.image.test(image))) continue;
+      return rule;
+    }
+    return undefined;
+  }
+
+  private schedule(): boolean {
+    let changed = false;
+    const nodes = this.store.list(NODE);
+    for (const pod of this.store.list(POD, undefined, (p) => !p.spec?.nodeName && !isTerminal(p))) {
+      const rule = this.ruleFor(pod);
+      if (rule?.failure.kind === 'Unschedulable') {
+        changed = this.setUnschedulable(pod, rule.failure.message) || changed;
+        continue;
+      }
+      const req = podRequests(pod);
+      const reasons = new Map<string, number>();
+      const bump = (r: string) => reasons.set(r, (reasons.get(r) ?? 0) + 1);
+      let best: { node: Obj; score: number } | undefined;
+      for (const node of nodes) {
+        const ready = (node.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+        if (!ready || node.spec?.unschedulable) {
+          bump('node(s) were unschedulable');
+          continue;
+        }
+        const selector: Record<string, string> = pod.spec?.nodeSelector ?? {};
+        if (!Object.entries(selector).every(([k, v]) => node.metadata.labels?.[k] === v)) {
+          bump("node(s) didn't match Pod's node affinity/selector");
+          continue;
+        }
+        const tolerations: any[] = pod.spec?.tolerations ?? [];
+        const untolerated = (node.spec?.taints ?? []).find(
+          (t: any) =>
+            (t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
+            !tolerations.some((tol) => tol.key === t.key && (tol.operator === 'Exists' || tol.value === t.value) && (!tol.effect || tol.effect === t.effect)),
+        );
+        if (untolerated) {
+          bump(`node(s) had untolerated taint {${untolerated.key}: ${untolerated.value ?? ''}}`);
+          continue;
+        }
+        const onNode = this.store.list(POD, undefined, (p) => p.spec?.nodeName === node.metadata.name && !isTerminal(p));
+        const used = onNode.reduce(
+          (acc, p) => {
+            const r = podRequests(p);
+            return { cpu: acc.cpu + r.cpu, memory: acc.memory + r.memory, gpu: acc.gpu + r.gpu };
+          },
+          { cpu: 0, memory: 0, gpu: 0 },
+        );
+        const alloc = node.status?.allocatable ?? {};
+        const allocCpu = cpuOf(alloc.cpu);
+        const allocMem = memOf(alloc.memory);
+        let fits = true;
+        if (used.cpu + req.cpu > allocCpu + 1e-6) {
+          bump('Insufficient cpu');
+          fits = false;
+        }
+        if (used.memory + req.memory > allocMem + 1e-6) {
+          bump('Insufficient memory');
+          fits = false;
+        }
+        if (req.gpu > 0 && used.gpu + req.gpu > Number(alloc['nvidia.com/gpu'] ?? 0)) {
+          bump('Insufficient nvidia.com/gpu');
+          fits = false;
+        }
+        if (onNode.length + 1 > Number(alloc.pods ?? 110)) {
+          bump('Too many pods');
+          fits = false;
+        }
+        if (!fits) continue;
+        // LeastAllocated: the node with the most free capacity after placing the pod wins.
+        const score = (allocCpu - used.cpu - req.cpu) / Math.max(allocCpu, 1) + (allocMem - used.memory - req.memory) / Math.max(allocMem, 1);
+        if (!best || score > best.score + 1e-9) best = { node, score };
+      }
+      if (best) {
+        pod.spec.nodeName = best.node.metadata.name;
+        pod.status = {
+          phase: 'Pending',
+          conditions: [{ type: 'PodScheduled', status: 'True' }],
+        };
+        this.store.save(POD, pod);
+        changed = true;
+      } else {
+        const detail = [...reasons.entries()].map(([r, n]) => `${n} ${r}`).sort().join(', ');
+        const message = `0/${nodes.length} nodes are available${detail ? `: ${detail}` : ''}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
+        changed = this.setUnschedulable(pod, message) || changed;
+      }
+    }
+    return changed;
+  }
+
+  private setUnschedulable(pod: Obj, message: string): boolean {
+    const conditions = [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }];
+    if (JSON.stringify(pod.status?.conditions) === JSON.stringify(conditions)) return false;
+    pod.status = { phase: 'Pending', conditions };
+    this.store.save(POD, pod);
+    return true;
+  }
+
+  private startPods(): boolean {
+    let changed = false;
+    for (const pod of this.store.list(POD, undefined, (p) => Boolean(p.spec?.nodeName) && !p.status?.startTime)) {
+      this.ipSeq += 1;
+      const container = pod.spec?.containers?.[0] ?? {};
+      const startedAt = new Date(this.now()).toISOString();
+      pod.status = {
+        phase: 'Running',
+        hostIP: '10.0.0.1',
+        podIP: `10.1.${Math.floor(this.ipSeq / 250)}.${(this.ipSeq % 250) + 1}`,
+        startTime: startedAt,
+        conditions: [
+          { type: 'PodScheduled', status: 'True' },
+          { type: 'Initialized', status: 'True' },
+          { type: 'ContainersReady', status: 'True' },
+          { type: 'Ready', status: 'True' },
+        ],
+        containerStatuses: [
+          { name: container.name ?? 'main', image: container.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt } } },
+        ],
+      };
+      this.logs.set(`${pod.metadata.namespace}/${pod.metadata.name}`, `{"level":"info","message":"${container.name ?? 'container'} started"}\n`);
+      const rule = this.ruleFor(pod);
+      if (rule && rule.failure.kind !== 'Unschedulable') this.applyFailure(pod, rule.failure);
+      this.store.save(POD, pod);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private applyFailure(pod: Obj, failure: PodFailure): void {
+    const container = pod.spec?.containers?.[0] ?? {};
+    const image = container.image ?? '';
+    const notReady = (pod.status?.conditions ?? [])
+      .filter((c: any) => c.type !== 'Ready' && c.type !== 'ContainersReady')
+      .concat([
+        { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${container.name}]` },
+        { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${container.name}]` },
+      ]);
+    const base = { name: container.name ?? 'main', image, imageID: '', ready: false, started: false };
+    if (failure.kind === 'ImagePullBackOff' || failure.kind === 'ErrImagePull') {
+      const message =
+        failure.message ??
+        `Back-off pulling image "${image}": ErrImagePull: failed to pull and unpack image "${image}": failed to resolve reference "${image}": not found`;
+      pod.status = { ...pod.status, phase: 'Pending', conditions: notReady, containerStatuses: [{ ...base, restartCount: 0, state: { waiting: { reason: failure.kind, message } } }] };
+      this.logs.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    } else if (failure.kind === 'CrashLoopBackOff') {
+      const reason = failure.oomKilled ? 'OOMKilled' : 'Error';
+      pod.status = {
+        ...pod.status,
+        phase: 'Running',
+        conditions: notReady,
+        containerStatuses: [
+          {
+            ...base,
+            restartCount: 3,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=${base.name} pod=${pod.metadata.name}` } },
+            lastState: { terminated: { exitCode: failure.exitCode ?? (failure.oomKilled ? 137 : 1), reason } },
+          },
+        ],
+      };
+      this.logs.set(`${pod.metadata.namespace}/${pod.metadata.name}`, failure.log);
+    }
+  }
+
+  private reconcileService(s: Obj): boolean {
+    let changed = false;
+    if (!s.spec?.clusterIP) {
+      this.ipSeq += 1;
+      s.spec = { ...(s.spec ?? {}), clusterIP: `172.20.${Math.floor(this.ipSeq / 250)}.${(this.ipSeq % 250) + 1}` };
+      s.spec.clusterIPs = [s.spec.clusterIP];
+      changed = true;
+    }
+    if (s.spec?.type === 'LoadBalancer' && !s.status?.loadBalancer?.ingress?.length) {
+      this.lbSeq += 1;
+      const id = createHash('sha256').update(`${s.metadata.namespace}/${s.metadata.name}/${this.lbSeq}`).digest('hex').slice(0, 16);
+      const hostname = `k8s-${(s.metadata.namespace ?? '').slice(0, 8)}-${s.metadata.name.slice(0, 8)}-${id}.elb.us-east-1.amazonaws.com`;
+      s.status = { loadBalancer: { ingress: [{ hostname }] } };
+      changed = true;
+    }
+    if (changed) this.store.save(SERVICE, s);
+    return changed;
+  }
+
+  private updateDeploymentStatus(d: Obj): boolean {
+    const pods = this.podsOf(d);
+    const ready = pods.filter((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')).length;
+    const next = {
+      ...(d.status ?? {}),
+      observedGeneration: d.metadata.generation ?? 1,
+      replicas: pods.length,
+      updatedReplicas: pods.length,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      unavailableReplicas: Math.max(0, Number(d.spec?.replicas ?? 1) - ready),
+    };
+    if (JSON.stringify(next) === JSON.stringify(d.status ?? {})) return false;
+    d.status = next;
+    this.store.save(DEPLOYMENT, d);
+    return true;
+  }
+
+  /** Pods removed when their deployment is deleted (garbage collection of dependents). */
+  deleteDependents(owner: Obj): void {
+    for (const p of this.store.list(POD, owner.metadata.namespace, (x) => (x.metadata.ownerReferences ?? []).some((o) => o.uid === owner.metadata.uid))) {
+      this.deletePod(p);
+    }
+  }
+}
+
+function rank(p: Obj): number {
+  if (!p.spec?.nodeName) return 0;
+  const ready = (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+  return ready ? 2 : 1;
+}
+
+export { matchesLabels };

@@ -1,0 +1,34 @@
+import { ReccError } from '../shared/core/errors.ts';
+
+/** The worker state machine was asked for a transition its table does not allow (a bug). */
+export class InvalidWorkerTransitionError extends ReccError {
+  constructor(key: string, from: string, to: string) {
+    super(`worker task ${key}: no transition from ${from} to ${to}`, { statusCode: 500 });
+  }
+}
+
+/** The worker could not start or register (bad address, rejected token, scheduler unreachable). */
+export class WorkerStartError extends ReccError {
+  constructor(message: string, options: { statusCode?: number; cause?: unknown } = {}) {
+    super(message, { statusCode: options.statusCode ?? 500, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+  }
+}
+
+/** A stored result could not be read back from the spill directory. */
+export class SpillError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 500, ...options });
+  }
+}
+
+/** A command task exited non-zero (and `allowNonZero` was not set). */
+export class CommandFailedError extends ReccError {
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(argv: readonly string[], exitCode: number | null, stderr: string, signal?: string | null) {
+    const tail = stderr.length > 2000 ? `…${stderr.slice(-2000)}` : stderr;
+    super(`command ${JSON.stringify(argv[0])} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}${tail ? `: ${tail.trim()}` : ''}`, { statusCode: 500 });
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}

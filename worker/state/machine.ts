@@ -1,0 +1,399 @@
+import { InvalidWorkerTransitionError } from '../errors.ts';
+import type { DepSpec, SchedulerMessage, TaskErrorInfo, WorkerEvent, WorkerInstruction, WorkerStateOptions, WorkerTaskStateName } from './types.ts';
+
+/**
+ * The worker's pure state machine (modelled on Dask's worker_state_machine).
+ * Events in, instructions out; the shell (worker/worker.ts) runs tasks in
+ * threads, talks to peers and holds the data.
+ *
+ * A task the scheduler asked for is `owned`; it goes waiting (dependencies
+ * missing) → ready → executing → memory. Dependencies held elsewhere go
+ * fetch → flight → memory as replicas, which are dropped once no local task
+ * needs them. Results of owned tasks stay until the scheduler frees them.
+ */
+
+export class WorkerTask {
+  state: WorkerTaskStateName = 'waiting';
+  run: unknown = undefined;
+  priority = 0;
+  owned = false;
+  deps: WorkerTask[] = [];
+  dependents: Set<WorkerTask> | null = null;
+  waitingOn = 0;
+  who: string[] = [];
+  nbytes = 0;
+  inReady = false;
+  constructor(readonly key: string) {}
+}
+
+type Fn = (s: WorkerState, t: WorkerTask) => void;
+
+export class WorkerState {
+  readonly options: WorkerStateOptions;
+  readonly tasks = new Map<string, WorkerTask>();
+  readonly executing = new Set<WorkerTask>();
+  readonly fetching = new Set<WorkerTask>();
+  /** Peers with a gather in flight → keys requested. */
+  readonly inFlight = new Map<string, Set<WorkerTask>>();
+  paused = false;
+  transitionCount = 0;
+  private ready: WorkerTask[] = [];
+  private out: WorkerInstruction[] = [];
+  private stimulusId = '';
+
+  constructor(options: Partial<WorkerStateOptions> & { nthreads: number }) {
+    this.options = { maxGathers: 8, gatherBatchBytes: 64 * 1024 * 1024, ...options };
+  }
+
+  handle(events: readonly WorkerEvent[]): WorkerInstruction[] {
+    this.out = [];
+    for (const ev of events) {
+      this.stimulusId = ev.stimulusId;
+      this.apply(ev);
+    }
+    this.ensureFetching();
+    this.ensureExecuting();
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  get readyCount(): number {
+    let n = 0;
+    for (const t of this.ready) if (t.state === 'ready') n++;
+    return n;
+  }
+
+  private apply(ev: WorkerEvent): void {
+    switch (ev.type) {
+      case 'compute-task':
+        return this.computeTask(ev.key, ev.run, ev.priority, ev.deps);
+      case 'free-keys':
+        for (const key of ev.keys) this.freeKey(key);
+        return;
+      case 'execute-success': {
+        const t = this.tasks.get(ev.key);
+        if (!t) return;
+        t.nbytes = ev.nbytes;
+        if (t.state === 'executing') {
+          this.to(t, 'memory');
+          this.send({ op: 'task-finished', key: t.key, nbytes: t.nbytes });
+        } else if (t.state === 'cancelled') {
+          this.executing.delete(t);
+          this.emit({ type: 'release-data', key: t.key, stimulusId: this.stimulusId });
+          this.forget(t);
+        }
+        return;
+      }
+      case 'execute-failure': {
+        const t = this.tasks.get(ev.key);
+        if (!t || (t.state !== 'executing' && t.state !== 'cancelled')) return;
+        this.executing.delete(t);
+        if (t.state === 'executing') this.send({ op: 'task-erred', key: t.key, error: ev.error });
+        this.forget(t);
+        return;
+      }
+      case 'gather-dep-done':
+        return this.gatherDone(ev.peer, ev.received, ev.missing);
+      case 'gather-dep-failed':
+        return this.gatherDone(ev.peer, [], ev.keys);
+      case 'pause':
+        this.paused = true;
+        return;
+      case 'unpause':
+        this.paused = false;
+        return;
+    }
+  }
+
+  private computeTask(key: string, run: unknown, priority: number, deps: readonly DepSpec[]): void {
+    let t = this.tasks.get(key);
+    if (t) {
+      t.owned = true;
+      t.run = run;
+      t.priority = priority;
+      if (t.state === 'memory') this.send({ op: 'task-finished', key, nbytes: t.nbytes });
+      else if (t.state === 'cancelled') this.to(t, 'executing');
+      else if (t.state === 'fetch' || t.state === 'missing') this.fetching.delete(t), this.attachDeps(t, deps);
+      // flight: the copy on its way becomes ours and is reported on arrival.
+      return;
+    }
+    t = new WorkerTask(key);
+    t.owned = true;
+    t.run = run;
+    t.priority = priority;
+    this.tasks.set(key, t);
+    this.attachDeps(t, deps);
+  }
+
+  private attachDeps(t: WorkerTask, deps: readonly DepSpec[]): void {
+    t.state = 'waiting';
+    t.waitingOn = 0;
+    for (const spec of deps) {
+      let d = this.tasks.get(spec.key);
+      if (!d) {
+        d = new WorkerTask(spec.key);
+        d.state = 'fetch';
+        this.tasks.set(spec.key, d);
+        this.fetching.add(d);
+      }
+      if (d.state === 'fetch' || d.state === 'missing' || d.state === 'flight') {
+        d.who = [...spec.who];
+        d.nbytes = spec.nbytes;
+        if (d.state === 'missing') {
+          d.state = 'fetch';
+          this.fetching.add(d);
+        }
+      }
+      if (!t.deps.includes(d)) {
+        t.deps.push(d);
+        (d.dependents ??= new Set()).add(t);
+        if (d.state !== 'memory') t.waitingOn++;
+      }
+    }
+    if (t.waitingOn === 0) this.to(t, 'ready');
+  }
+
+  private freeKey(key: string): void {
+    const t = this.tasks.get(key);
+    if (!t) return;
+    t.owned = false;
+    switch (t.state) {
+      case 'executing':
+        this.to(t, 'cancelled');
+        return;
+      case 'memory':
+        if (!t.dependents || t.dependents.size === 0) {
+          this.emit({ type: 'release-data', key, stimulusId: this.stimulusId });
+          this.forget(t);
+        }
+        return;
+      case 'waiting':
+      case 'ready':
+        this.forget(t);
+        return;
+      default:
+        // fetch/flight/missing/cancelled: a replica or a discarded run; nothing owned to drop.
+        return;
+    }
+  }
+
+  private gatherDone(peer: string, received: ReadonlyArray<[string, number]>, missing: readonly string[]): void {
+    const asked = this.inFlight.get(peer);
+    this.inFlight.delete(peer);
+    for (const [key, nbytes] of received) {
+      const d = this.tasks.get(key);
+      if (!d || d.state !== 'flight') {
+        if (!d || d.state !== 'memory') this.emit({ type: 'release-data', key, stimulusId: this.stimulusId });
+        continue;
+      }
+      d.nbytes = nbytes;
+      this.to(d, 'memory');
+      if (d.owned) this.send({ op: 'task-finished', key, nbytes });
+    }
+    const missingSet = new Set(missing);
+    if (asked) for (const d of asked) if (d.state === 'flight' && !received.some(([k]) => k === d.key)) missingSet.add(d.key);
+    for (const key of missingSet) {
+      const d = this.tasks.get(key);
+      if (!d || d.state !== 'flight') continue;
+      d.who = d.who.filter((p) => p !== peer);
+      if (!d.dependents || d.dependents.size === 0) {
+        this.forget(d);
+        continue;
+      }
+      if (d.who.length > 0) {
+        d.state = 'fetch';
+        this.fetching.add(d);
+      } else {
+        d.state = 'missing';
+        for (const t of d.dependents) this.send({ op: 'missing-data', key: t.key, dep: d.key, from: peer });
+      }
+    }
+  }
+
+  private ensureFetching(): void {
+    if (this.fetching.size === 0) return;
+    const batches = new Map<string, WorkerTask[]>();
+    const bytes = new Map<string, number>();
+    for (const d of [...this.fetching]) {
+      if (!d.dependents || d.dependents.size === 0) {
+        this.fetching.delete(d);
+        this.forget(d);
+        continue;
+      }
+      let peer: string | undefined;
+      for (const p of d.who) {
+        if (this.inFlight.has(p)) continue;
+        if (batches.has(p)) {
+          peer = p;
+          break;
+        }
+        if (this.inFlight.size + batches.size < this.options.maxGathers) {
+          peer = p;
+          break;
+        }
+      }
+      if (!peer) {
+        if (d.who.length === 0) {
+          this.fetching.delete(d);
+          d.state = 'missing';
+          for (const t of d.dependents) this.send({ op: 'missing-data', key: t.key, dep: d.key, from: '' });
+        }
+        continue;
+      }
+      const b = bytes.get(peer) ?? 0;
+      if (b > 0 && b + d.nbytes > this.options.gatherBatchBytes) continue;
+      bytes.set(peer, b + d.nbytes);
+      let list = batches.get(peer);
+      if (!list) batches.set(peer, (list = []));
+      list.push(d);
+    }
+    for (const [peer, list] of batches) {
+      this.inFlight.set(peer, new Set(list));
+      for (const d of list) {
+        this.fetching.delete(d);
+        this.to(d, 'flight');
+      }
+      this.emit({ type: 'gather-dep', peer, keys: list.map((d) => d.key), stimulusId: this.stimulusId });
+    }
+  }
+
+  private ensureExecuting(): void {
+    while (!this.paused && this.executing.size < this.options.nthreads && this.ready.length > 0) {
+      const t = popReady(this.ready);
+      t.inReady = false;
+      if (t.state !== 'ready') continue;
+      this.to(t, 'executing');
+      this.emit({ type: 'execute', key: t.key, run: t.run, deps: t.deps.map((d) => d.key), stimulusId: this.stimulusId });
+    }
+  }
+
+  // ------------------------------------------------------------------ table
+
+  private to(t: WorkerTask, to: WorkerTaskStateName): void {
+    const fn = TABLE.get(`${t.state}>${to}`);
+    if (!fn) throw new InvalidWorkerTransitionError(t.key, t.state, to);
+    this.transitionCount++;
+    fn(this, t);
+  }
+
+  /** @internal */ pushReady(t: WorkerTask): void {
+    if (t.inReady) return;
+    t.inReady = true;
+    pushReady(this.ready, t);
+  }
+
+  /** @internal */ send(msg: SchedulerMessage): void {
+    this.out.push({ type: 'send', msg, stimulusId: this.stimulusId });
+  }
+
+  /** @internal */ emit(i: WorkerInstruction): void {
+    this.out.push(i);
+  }
+
+  /** @internal */ stimulus(): string {
+    return this.stimulusId;
+  }
+
+  /** Drop a task record and the local replicas only it needed. */
+  /** @internal */ forget(t: WorkerTask): void {
+    this.tasks.delete(t.key);
+    this.fetching.delete(t);
+    this.executing.delete(t);
+    t.state = 'forgotten';
+    for (const d of t.deps) this.unref(d, t);
+    t.deps = [];
+  }
+
+  /** @internal */ unref(d: WorkerTask, t: WorkerTask): void {
+    if (!d.dependents) return;
+    d.dependents.delete(t);
+    if (d.dependents.size > 0 || d.owned) return;
+    d.dependents = null;
+    if (d.state === 'memory') {
+      this.emit({ type: 'release-data', key: d.key, stimulusId: this.stimulusId });
+      this.forget(d);
+    } else if (d.state === 'fetch' || d.state === 'missing') {
+      this.forget(d);
+    }
+    // flight: released when the gather returns (the record stays until then).
+  }
+}
+
+const TABLE = new Map<string, Fn>([
+  ['waiting>ready', (s, t) => ((t.state = 'ready'), s.pushReady(t))],
+  ['ready>executing', (s, t) => ((t.state = 'executing'), s.executing.add(t))],
+  ['executing>cancelled', (_s, t) => (t.state = 'cancelled')],
+  ['cancelled>executing', (_s, t) => (t.state = 'executing')],
+  [
+    'executing>memory',
+    (s, t) => {
+      s.executing.delete(t);
+      inMemory(s, t);
+      // Inputs are no longer needed by this task.
+      for (const d of t.deps) s.unref(d, t);
+      t.deps = [];
+      t.run = undefined;
+    },
+  ],
+  ['fetch>flight', (_s, t) => (t.state = 'flight')],
+  ['flight>memory', (s, t) => inMemory(s, t)],
+]);
+
+function inMemory(s: WorkerState, t: WorkerTask): void {
+  t.state = 'memory';
+  if (t.dependents) {
+    for (const d of t.dependents) {
+      if (d.state === 'waiting' && --d.waitingOn === 0) {
+        d.state = 'ready';
+        s.pushReady(d);
+      }
+    }
+  }
+  if (!t.owned && (!t.dependents || t.dependents.size === 0)) {
+    s.emit({ type: 'release-data', key: t.key, stimulusId: s.stimulus() });
+    s.forget(t);
+  }
+}
+
+// Ready tasks: a binary min-heap on priority.
+function pushReady(a: WorkerTask[], t: WorkerTask): void {
+  a.push(t);
+  let i = a.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if ((a[p] as WorkerTask).priority <= t.priority) break;
+    a[i] = a[p] as WorkerTask;
+    i = p;
+  }
+  a[i] = t;
+}
+
+function popReady(a: WorkerTask[]): WorkerTask {
+  const top = a[0] as WorkerTask;
+  const last = a.pop() as WorkerTask;
+  if (a.length > 0) {
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = -1;
+      let mp = last.priority;
+      if (l < a.length && (a[l] as WorkerTask).priority < mp) (m = l), (mp = (a[l] as WorkerTask).priority);
+      if (r < a.length && (a[r] as WorkerTask).priority < mp) m = r;
+      if (m < 0) break;
+      a[i] = a[m] as WorkerTask;
+      i = m;
+    }
+    a[i] = last;
+  }
+  return top;
+}
+
+export const WORKER_TRANSITIONS: readonly string[] = [...TABLE.keys()];
+
+export function handleWorker(state: WorkerState, events: readonly WorkerEvent[]): WorkerInstruction[] {
+  return state.handle(events);
+}
+
+export type { TaskErrorInfo };

@@ -1,0 +1,49 @@
+/** Types of the worker's pure state machine (see machine.ts). */
+
+export type WorkerTaskStateName = 'waiting' | 'ready' | 'executing' | 'cancelled' | 'memory' | 'fetch' | 'flight' | 'missing' | 'forgotten';
+
+export interface TaskErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface DepSpec {
+  key: string;
+  nbytes: number;
+  /** Data addresses of the peers holding it. */
+  who: string[];
+}
+
+interface EventBase {
+  stimulusId: string;
+}
+
+export type WorkerEvent =
+  | (EventBase & { type: 'compute-task'; key: string; run: unknown; priority: number; deps: DepSpec[] })
+  | (EventBase & { type: 'free-keys'; keys: string[] })
+  | (EventBase & { type: 'execute-success'; key: string; nbytes: number })
+  | (EventBase & { type: 'execute-failure'; key: string; error: TaskErrorInfo })
+  | (EventBase & { type: 'gather-dep-done'; peer: string; received: Array<[string, number]>; missing: string[] })
+  | (EventBase & { type: 'gather-dep-failed'; peer: string; keys: string[] })
+  | (EventBase & { type: 'pause' })
+  | (EventBase & { type: 'unpause' });
+
+export type SchedulerMessage =
+  | { op: 'task-finished'; key: string; nbytes: number }
+  | { op: 'task-erred'; key: string; error: TaskErrorInfo }
+  | { op: 'missing-data'; key: string; dep: string; from: string };
+
+export type WorkerInstruction =
+  | { type: 'execute'; key: string; run: unknown; deps: string[]; stimulusId: string }
+  | { type: 'gather-dep'; peer: string; keys: string[]; stimulusId: string }
+  | { type: 'release-data'; key: string; stimulusId: string }
+  | { type: 'send'; msg: SchedulerMessage; stimulusId: string };
+
+export interface WorkerStateOptions {
+  nthreads: number;
+  /** Concurrent gathers from distinct peers. */
+  maxGathers: number;
+  /** Bytes requested from one peer in one gather. */
+  gatherBatchBytes: number;
+}

@@ -1,0 +1,32 @@
+import type { WorkerState } from './machine.ts';
+
+/** Check the worker state's invariants; returns the violations (empty when consistent). */
+export function validateWorkerState(s: WorkerState): string[] {
+  const problems: string[] = [];
+  if (s.executing.size > s.options.nthreads) problems.push(`executing ${s.executing.size} > nthreads ${s.options.nthreads}`);
+  for (const [key, t] of s.tasks) {
+    const bad = (m: string) => problems.push(`${key} (${t.state}): ${m}`);
+    if (t.key !== key) bad('stored under another key');
+    if (t.state === 'forgotten') bad('forgotten but stored');
+    if ((t.state === 'executing' || t.state === 'cancelled') !== s.executing.has(t)) bad('executing set mismatch');
+    if ((t.state === 'fetch') !== s.fetching.has(t)) bad('fetching set mismatch');
+    if (t.state === 'flight') {
+      let found = false;
+      for (const set of s.inFlight.values()) if (set.has(t)) found = true;
+      if (!found) bad('in flight but no gather asked for it');
+    }
+    if (t.state === 'waiting') {
+      const n = t.deps.filter((d) => d.state !== 'memory').length;
+      if (n !== t.waitingOn || n === 0) bad(`waitingOn ${t.waitingOn}, missing ${n}`);
+    }
+    if (t.state === 'ready' || t.state === 'executing') for (const d of t.deps) if (d.state !== 'memory') bad(`dependency ${d.key} is ${d.state}`);
+    for (const d of t.deps) {
+      if (s.tasks.get(d.key) !== d) bad(`dependency ${d.key} not stored`);
+      if (!d.dependents?.has(t)) bad(`dependency ${d.key} does not list it`);
+    }
+    if (t.dependents) for (const d of t.dependents) if (!d.deps.includes(t)) bad(`dependent ${d.key} does not list it`);
+    if (t.state === 'memory' && !t.owned && (!t.dependents || t.dependents.size === 0)) bad('replica that nobody needs');
+    if ((t.state === 'waiting' || t.state === 'ready') && !t.owned) bad('scheduled but not owned');
+  }
+  return problems;
+}
