@@ -3,3 +3,5 @@ export * from './comm.ts';
 export * from './errors.ts';
 export * from './framing.ts';
 export * from './handshake.ts';
+export * from './data-client.ts';
+export * from './payload.ts';

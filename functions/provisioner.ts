@@ -1,5 +1,60 @@
-// Placeholder: implemented by its owning issue. Present so serverless.yml can package it.
-export const handler = async (): Promise<{ statusCode: number; body: string }> => ({
-  statusCode: 501,
-  body: JSON.stringify({ error: { type: 'NotImplementedError', message: 'provisioner is not available yet', details: [] } }),
-});
+import middy from '@middy/core';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { decodeProvisionMessage } from '../adapters/queue/message.ts';
+import type { Provisioner, StepResult } from '../control/provisioner.ts';
+import { ReccError } from '../shared/core/errors.ts';
+import type { Logger } from '../shared/core/logger.ts';
+
+/**
+ * The provisioner function, triggered by the provisioning SQS queue (batch
+ * size 1): each message advances one cluster by one step
+ * (`control/provisioner.ts`). A step that fails throws, so SQS redelivers the
+ * message after its visibility timeout and, after the redrive limit, moves it
+ * to the dead-letter queue. Waiting is a delayed message sent by the step,
+ * never a sleep here.
+ */
+export interface ProvisionerHandlerDeps {
+  provisioner: Provisioner;
+  logger: Logger;
+}
+
+/** Raised when at least one message of the batch failed, so SQS retries it. */
+export class ProvisionerStepFailedError extends ReccError {
+  readonly failedMessageIds: string[];
+  constructor(failedMessageIds: string[], options: { cause?: unknown } = {}) {
+    super(`provisioner step failed for message(s) ${failedMessageIds.join(', ')}; SQS will redeliver`, { statusCode: 500, ...options });
+    this.failedMessageIds = failedMessageIds;
+  }
+}
+
+export function makeHandler(deps: ProvisionerHandlerDeps) {
+  return middy(async (event: SQSEvent, context: Context): Promise<{ results: StepResult[] }> => {
+    const log = deps.logger.child({ requestId: context.awsRequestId });
+    const results: StepResult[] = [];
+    const failed: string[] = [];
+    let firstError: unknown;
+    for (const record of event.Records ?? []) {
+      try {
+        const message = decodeProvisionMessage(record.body, record.messageId);
+        results.push(await deps.provisioner.handle(message));
+      } catch (err) {
+        log.error('provisioner: step failed', { messageId: record.messageId, error: err });
+        failed.push(record.messageId);
+        firstError ??= err;
+      }
+    }
+    if (failed.length > 0) throw new ProvisionerStepFailedError(failed, { cause: firstError });
+    return { results };
+  });
+}
+
+let built: ReturnType<typeof makeHandler> | undefined;
+
+/** The Lambda entry point; dependencies are built once per cold start from the environment (`./provisioner-deps.ts`). */
+export const handler = async (event: SQSEvent, context: Context): Promise<{ results: StepResult[] }> => {
+  if (!built) {
+    const { provisionerDepsFromEnv } = await import('./provisioner-deps.ts');
+    built = makeHandler(await provisionerDepsFromEnv(process.env));
+  }
+  return built(event, context);
+};

@@ -44,7 +44,7 @@ export class DynamoDbAlertLedger implements AlertLedger {
           TableName: this.options.tableName,
           Item: {
             ...this.key(key),
-            type: 'alert',
+            entity: 'alert',
             alertKey: key,
             at: claim.at,
             expiresAt: claim.expiresAt,

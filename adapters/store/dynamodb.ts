@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -373,6 +374,12 @@ export class DynamoDbClusterStore implements ClusterStore {
       }
       current ??= await this.getRaw(next.id);
       if (current === undefined) throw new ClusterNotFoundError(next.id, { cause: failure });
+      if (isDeepStrictEqual(current, withoutUndefined(candidate))) {
+        // Our own write landed and only its answer was lost (the SDK retried
+        // a PutItem that had succeeded): finish the job instead of reporting a race.
+        if (change !== undefined) await this.doc.send(new PutCommand({ TableName: this.table, Item: historyItem(change) }));
+        return candidate;
+      }
       if (current.version !== expectedVersion) throw new VersionConflictError(next.id, expectedVersion, current, { cause: failure });
       // Same version, so only the activity times differ: a touch moved them
       // forward after the caller's read. Keep the later times and try again.
@@ -528,6 +535,11 @@ function withLaterTimes(candidate: ClusterRecord, current: ClusterRecord): Clust
   const hb = laterOf(candidate.lastHeartbeatAt, current.lastHeartbeatAt);
   if (hb !== undefined) next.lastHeartbeatAt = hb;
   return next;
+}
+
+/** A copy without keys whose value is undefined (DynamoDB never stores them). */
+function withoutUndefined<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 function dedupe(records: ClusterRecord[]): ClusterRecord[] {

@@ -11,9 +11,10 @@ import type { ClusterSpec, ClusterSpecInput } from './types.ts';
 /**
  * Spec resolution: built-in defaults, then a template (by name) or a YAML
  * file (by path), then explicit overrides. Later layers win field by field;
- * the map fields (`resources`, `env`, `tags`) merge key by key. In any layer a
- * field set to `null` goes back to its default (optional fields are removed),
- * and a map key set to `null` is removed. `undefined` means "not given".
+ * the map fields (`resources`, `env`, `tags`) merge key by key. In the
+ * overrides a field set to `null` goes back to its default (optional fields are
+ * removed) and a map key set to `null` is removed; `undefined` means "not
+ * given". Templates and files take plain values only.
  *
  * The merged result is validated as a whole and every problem is reported at
  * once in a `SpecValidationError`.

@@ -21,9 +21,16 @@ import type { ClusterSpecInput, TemplateInfo } from './types.ts';
  */
 export type { TemplateInfo } from './types.ts';
 
-/** `templates/` at the repository root, found from this file's location. */
+/**
+ * `templates/` at the repository root, found from this file's location. In a
+ * bundle where `import.meta.url` is not this file (esbuild cjs output, e.g. a
+ * Lambda package), it falls back to `templates/` in the working directory
+ * (`/var/task/templates` in Lambda, so package the folder with the function).
+ */
 export function defaultTemplatesDir(): string {
-  return fileURLToPath(new URL('../../templates/', import.meta.url));
+  const here = typeof import.meta.url === 'string' ? import.meta.url : undefined;
+  if (here && here.endsWith('/shared/spec/templates.ts')) return fileURLToPath(new URL('../../templates/', here));
+  return join(process.cwd(), 'templates');
 }
 
 const YAML_EXT = new Set(['.yaml', '.yml']);

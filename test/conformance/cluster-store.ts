@@ -151,6 +151,22 @@ export function clusterStoreConformance(name: string, factory: () => Promise<Clu
         expect(await store.get('c-missing')).toBeUndefined();
       });
 
+      it('hands out copies, so mutating a returned or passed-in record changes nothing stored', async () => {
+        // Prepare
+        const { record, change } = sampleCluster({ id: 'c-copy01', owner: 'alice', at: t(0) });
+        const snapshot = structuredClone(record);
+        const { record: returned } = await store.create(record, change);
+
+        // Act
+        record.spec.env.INJECTED = '1';
+        returned.plan.nodes.length = 0;
+        const read = await store.get('c-copy01');
+        read!.status = 'DELETED';
+
+        // Assess
+        expect(await store.get('c-copy01')).toStrictEqual(snapshot);
+      });
+
       it('round-trips every optional field and forgets fields a later put removes', async () => {
         // Prepare
         const base = await created('c-round1', 'alice', 0);

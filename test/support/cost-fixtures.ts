@@ -1,4 +1,8 @@
+import { initialChange, newClusterRecord, transition } from '../../shared/lifecycle/machine.ts';
+import type { ClusterRecord } from '../../shared/lifecycle/types.ts';
+import type { ClusterStore } from '../../shared/ports/cluster-store.ts';
 import type { Plan, PlannedNode } from '../../shared/spec/types.ts';
+import { sampleSpec } from './cluster-records.ts';
 
 /**
  * A fixed price table and plans built from it, for cost tests (independent
@@ -39,4 +43,25 @@ export function pricedPlan(instanceType: keyof typeof PRICE_TABLE, workersPerNod
     costPerWorkerHour: (ec2 + CONTROL_PLANE_SHARE) / Math.max(1, workers),
     priceSource: 'test price table',
   };
+}
+
+/** Store a cluster of `owner` that has been RUNNING since `since` (ms), through its real transitions. */
+export async function storeRunningSince(
+  store: ClusterStore,
+  input: { id: string; owner: string; job?: string; plan: Plan; workers: number; since: number; idleTimeoutMinutes?: number },
+): Promise<ClusterRecord> {
+  const at = new Date(input.since).toISOString();
+  const record = newClusterRecord({
+    id: input.id,
+    owner: input.owner,
+    at,
+    spec: sampleSpec({ nWorkers: input.workers, instanceType: input.plan.instanceType, idleTimeoutMinutes: input.idleTimeoutMinutes ?? 30, maxLifetimeHours: 24 * 90, ...(input.job ? { job: input.job } : {}) }),
+    plan: input.plan,
+  });
+  let current = (await store.create(record, initialChange(record, { actor: input.owner }))).record;
+  for (const to of ['PROVISIONING', 'RUNNING'] as const) {
+    const { next, change } = transition(current, to, { actor: 'provisioner', at });
+    current = await store.put(next, current.version, change);
+  }
+  return current;
 }

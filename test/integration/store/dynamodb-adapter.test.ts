@@ -217,6 +217,38 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
     });
   });
 
+  describe('Method: put (lost answers)', () => {
+    it('succeeds when the SDK retried a put that had already landed', async () => {
+      // Prepare: a client that sends the record's PutItem twice, as an SDK retry after a lost answer would
+      const { record, change } = sampleCluster({ id: 'c-retry2', owner: 'alice', at: t(0) });
+      await store.create(record, change);
+      let duplicated = false;
+      const flaky = new Proxy(client, {
+        get(target, prop, receiver) {
+          if (prop !== 'send') return Reflect.get(target, prop, receiver);
+          return async (command: { constructor: { name: string }; input: { Item?: { sk?: string } } }) => {
+            const send = target.send.bind(target) as (c: unknown) => Promise<unknown>;
+            if (!duplicated && command.constructor.name === 'PutCommand' && command.input.Item?.sk === 'CLUSTER') {
+              duplicated = true;
+              await send(command);
+            }
+            return send(command);
+          };
+        },
+      });
+      const retrying = new DynamoDbClusterStore(flaky, { tableName, transactions: false });
+      const { next, change: toProvisioning } = transition(record, 'PROVISIONING', { actor: 'provisioner', at: t(1) });
+
+      // Act
+      const stored = await retrying.put(next, 1, toProvisioning);
+
+      // Assess
+      expect(duplicated).toBe(true);
+      expect(stored).toStrictEqual(next);
+      expect(await store.history('c-retry2')).toStrictEqual([change, toProvisioning]);
+    });
+  });
+
   if (!transactions) {
     describe('Method: create (sequential mode recovery)', () => {
       it('takes over a clientToken whose creator crashed before writing its record', async () => {
@@ -266,6 +298,21 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
       });
     });
   }
+
+  describe('Function: createTable / deleteTable', () => {
+    it('accepts an existing table with ifMissing, refuses it without, and deletes idempotently', async () => {
+      // Act
+      await createTable(client, tableName, { ifMissing: true });
+      const again = await createTable(client, tableName).catch((e: unknown) => e);
+      const otherName = uniqueTableName('recc-gone');
+      await deleteTable(client, otherName);
+
+      // Assess
+      expect(again).toBeInstanceOf(ClusterStoreError);
+      const { record, change } = sampleCluster({ id: 'c-after1', owner: 'alice', at: t(0) });
+      expect((await store.create(record, change)).created).toBe(true);
+    });
+  });
 
   describe('Errors', () => {
     it('throws ClusterStoreError (500) when the table does not exist', async () => {

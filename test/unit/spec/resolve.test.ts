@@ -225,6 +225,15 @@ describe('Function: resolveSpec', () => {
       ]);
     });
 
+    it('rejects an instance type left without CPU or pod slots by a large daemonset overhead', () => {
+      expect(problems({}, { daemonsetOverhead: { cpu: 4 } })).toEqual([
+        'instanceType: a c5.xlarge node has no CPU left for recc pods after kubelet reservations and daemonsets; choose a larger instance type',
+      ]);
+      expect(problems({}, { daemonsetOverhead: { pods: 58 } })).toEqual([
+        'instanceType: a c5.xlarge node has no pod slots left for recc pods after kubelet reservations and daemonsets; choose a larger instance type',
+      ]);
+    });
+
     it('lists the known templates when given an unknown template name', () => {
       expect(problems({ template: 'gpu-p4' })).toEqual([
         'template: unknown template "gpu-p4"; known templates: default, gpu-p3, large-cluster-large-workers, memory-heavy-r5, small',

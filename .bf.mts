@@ -1,0 +1,11 @@
+import { ensureDataset } from './examples/dataset.ts';
+import { riskForDate, summarize } from './examples/backfill-tasks.ts';
+let t0 = Date.now();
+const ds = await ensureDataset({ dir: '/tmp/h6/data' });
+console.log('dataset', ds.dates.length, ds.created, Date.now() - t0, 'ms');
+t0 = Date.now();
+const W = 60;
+const out = [];
+for (let i = W - 1; i < ds.dates.length; i++) out.push(riskForDate(ds.dir, ds.dates.slice(i - W + 1, i + 1)));
+console.log('serial', out.length, Date.now() - t0, 'ms', (Date.now() - t0) / out.length, 'ms/task');
+console.log(summarize(out));

@@ -1,0 +1,388 @@
+import {
+  AlreadyExistsFault,
+  AutoScalingClient,
+  AutoScalingServiceException,
+  CreateAutoScalingGroupCommand,
+  CreateOrUpdateTagsCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  SetDesiredCapacityCommand,
+  SetInstanceProtectionCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+  type Activity,
+  type AutoScalingGroup,
+  type CreateAutoScalingGroupCommandInput,
+  type Tag,
+  type TagDescription,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
+
+/**
+ * A small, faithful in-memory model of EC2 Auto Scaling behind
+ * `aws-sdk-client-mock`: groups with min/max/desired, instances with
+ * lifecycle and scale-in protection, tags propagated to instances at launch,
+ * scaling activities (newest first) and launch failures you can inject
+ * (InsufficientInstanceCapacity, VcpuLimitExceeded). The group converges to
+ * its desired capacity synchronously after every call; scale-in picks only
+ * unprotected instances, as the real service does.
+ *
+ * `onLaunch` / `onTerminate` let a harness join nodes to the fake Kubernetes
+ * API server, like the EKS bootstrap does.
+ */
+export interface ModelInstance {
+  InstanceId: string;
+  InstanceType: string;
+  AvailabilityZone: string;
+  LifecycleState: 'InService';
+  HealthStatus: 'Healthy';
+  ProtectedFromScaleIn: boolean;
+  /** Tags the instance got at launch (PropagateAtLaunch). */
+  tags: Record<string, string>;
+  launchedAt: number;
+}
+
+interface ModelGroup {
+  name: string;
+  min: number;
+  max: number;
+  desired: number;
+  instanceType: string;
+  vpcZoneIdentifier: string;
+  newInstancesProtected: boolean;
+  launchTemplate: unknown;
+  mixedInstancesPolicy: unknown;
+  tags: TagDescription[];
+  instances: ModelInstance[];
+  activities: Activity[];
+  createdAt: number;
+}
+
+export interface LaunchFailure {
+  code: 'InsufficientInstanceCapacity' | 'VcpuLimitExceeded' | string;
+  message?: string;
+}
+
+export interface AsgModelOptions {
+  now?: () => number;
+  onLaunch?: (instance: ModelInstance, groupName: string) => void;
+  onTerminate?: (instance: ModelInstance, groupName: string) => void;
+  /** Awaited before each call is served, to interleave concurrent callers. */
+  latency?: () => Promise<void>;
+}
+
+const validation = (message: string) =>
+  new AutoScalingServiceException({ name: 'ValidationError', $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
+
+export function launchFailureMessage(failure: LaunchFailure, instanceType: string): string {
+  if (failure.message) return failure.message;
+  if (failure.code === 'InsufficientInstanceCapacity') {
+    return (
+      `Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient ${instanceType} capacity in the ` +
+      `Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. Launching EC2 instance failed.`
+    );
+  }
+  if (failure.code === 'VcpuLimitExceeded') {
+    return (
+      'Could not launch On-Demand Instances. VcpuLimitExceeded - You have requested more vCPU capacity than your current vCPU limit of 32 ' +
+      'allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request ' +
+      'to request an adjustment to this limit. Launching EC2 instance failed.'
+    );
+  }
+  return `Could not launch On-Demand Instances. ${failure.code}. Launching EC2 instance failed.`;
+}
+
+export class AsgModel {
+  private readonly groups = new Map<string, ModelGroup>();
+  private readonly failures: Array<{ match: string | RegExp; failure: LaunchFailure; remaining: number }> = [];
+  private instanceSeq = 0;
+  private activitySeq = 0;
+  private readonly now: () => number;
+  /** Every desired-capacity change: (group, desired) in order, for assertions. */
+  readonly desiredHistory: Array<{ group: string; desired: number }> = [];
+  stub: AwsStub<any, any, any> | undefined;
+
+  constructor(private readonly options: AsgModelOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Replace AutoScalingClient#send (every instance) with this model. Call `restore()` after. */
+  install(): this {
+    const stub = mockClient(AutoScalingClient);
+    stub.onAnyCommand().rejects(new Error('AsgModel: command not modelled'));
+    const serve = <I>(fn: (input: I) => unknown) => async (input: I) => {
+      if (this.options.latency) await this.options.latency();
+      return fn(input);
+    };
+    stub.on(CreateAutoScalingGroupCommand).callsFake(serve((i: any) => this.createGroup(i)));
+    stub.on(DescribeAutoScalingGroupsCommand).callsFake(serve((i: any) => this.describeGroups(i)));
+    stub.on(SetDesiredCapacityCommand).callsFake(serve((i: any) => this.setDesired(i.AutoScalingGroupName, i.DesiredCapacity)));
+    stub.on(UpdateAutoScalingGroupCommand).callsFake(serve((i: any) => this.updateGroup(i)));
+    stub.on(TerminateInstanceInAutoScalingGroupCommand).callsFake(serve((i: any) => this.terminate(i.InstanceId, i.ShouldDecrementDesiredCapacity)));
+    stub.on(CreateOrUpdateTagsCommand).callsFake(serve((i: any) => this.putTags(i.Tags ?? [])));
+    stub.on(DescribeScalingActivitiesCommand).callsFake(serve((i: any) => this.describeActivities(i.AutoScalingGroupName, i.MaxRecords)));
+    stub.on(SetInstanceProtectionCommand).callsFake(serve((i: any) => this.setProtection(i.AutoScalingGroupName, i.InstanceIds ?? [], i.ProtectedFromScaleIn)));
+    this.stub = stub;
+    return this;
+  }
+
+  restore(): void {
+    this.stub?.restore();
+    this.stub = undefined;
+  }
+
+  /** The next `times` launches in groups matching `match` fail with this error (a Failed scaling activity). */
+  failLaunches(match: string | RegExp, failure: LaunchFailure, times = Number.POSITIVE_INFINITY): void {
+    this.failures.push({ match, failure, remaining: times });
+  }
+
+  clearLaunchFailures(): void {
+    this.failures.length = 0;
+  }
+
+  groupNames(): string[] {
+    return [...this.groups.keys()].sort();
+  }
+
+  group(name: string): { desired: number; min: number; max: number; instances: ModelInstance[]; tags: TagDescription[] } | undefined {
+    const g = this.groups.get(name);
+    return g ? { desired: g.desired, min: g.min, max: g.max, instances: g.instances.map((i) => ({ ...i })), tags: [...g.tags] } : undefined;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  private mustGroup(name: string | undefined): ModelGroup {
+    const g = this.groups.get(name ?? '');
+    if (!g) throw validation(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+    return g;
+  }
+
+  createGroup(input: CreateAutoScalingGroupCommandInput): Record<string, never> {
+    const name = input.AutoScalingGroupName ?? '';
+    if (!name) throw validation('1 validation error detected: Value null at autoScalingGroupName failed to satisfy constraint');
+    if (this.groups.has(name)) {
+      throw new AlreadyExistsFault({ $metadata: { httpStatusCode: 400 }, message: `AutoScalingGroup by this name already exists - A group with the name ${name} already exists` });
+    }
+    const min = input.MinSize ?? 0;
+    const max = input.MaxSize ?? 0;
+    const desired = input.DesiredCapacity ?? min;
+    if (min > max) throw validation('Max bound, ' + max + ', must be greater than or equal to min bound, ' + min);
+    if (desired < min || desired > max) throw validation(`Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
+    const instanceType =
+      (input.MixedInstancesPolicy?.LaunchTemplate?.Overrides?.[0]?.InstanceType as string | undefined) ??
+      (input.LaunchTemplate ? 'launch-template-default' : undefined);
+    if (!instanceType) throw validation('Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.');
+    if (!input.VPCZoneIdentifier) throw validation('No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.');
+    for (const t of input.Tags ?? []) {
+      if (t.ResourceId && t.ResourceId !== name) throw validation(`Tag ResourceId ${t.ResourceId} does not match the group name ${name}`);
+    }
+    const group: ModelGroup = {
+      name,
+      min,
+      max,
+      desired,
+      instanceType,
+      vpcZoneIdentifier: input.VPCZoneIdentifier,
+      newInstancesProtected: input.NewInstancesProtectedFromScaleIn ?? false,
+      launchTemplate: input.LaunchTemplate,
+      mixedInstancesPolicy: input.MixedInstancesPolicy,
+      tags: (input.Tags ?? []).map((t) => ({ ...t, ResourceId: name, ResourceType: 'auto-scaling-group' })),
+      instances: [],
+      activities: [],
+      createdAt: this.now(),
+    };
+    this.groups.set(name, group);
+    this.recordDesired(group);
+    this.converge(group);
+    return {};
+  }
+
+  describeGroups(input: { AutoScalingGroupNames?: string[]; Filters?: Array<{ Name?: string; Values?: string[] }> }): { AutoScalingGroups: AutoScalingGroup[] } {
+    let groups = [...this.groups.values()];
+    if (input.AutoScalingGroupNames?.length) groups = groups.filter((g) => input.AutoScalingGroupNames?.includes(g.name));
+    for (const f of input.Filters ?? []) {
+      const tagKey = f.Name?.startsWith('tag:') ? f.Name.slice(4) : undefined;
+      if (tagKey) groups = groups.filter((g) => g.tags.some((t) => t.Key === tagKey && (f.Values ?? []).includes(t.Value ?? '')));
+    }
+    return { AutoScalingGroups: groups.map((g) => this.view(g)) };
+  }
+
+  private view(g: ModelGroup): AutoScalingGroup {
+    return {
+      AutoScalingGroupName: g.name,
+      AutoScalingGroupARN: `arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:00000000:autoScalingGroupName/${g.name}`,
+      MinSize: g.min,
+      MaxSize: g.max,
+      DesiredCapacity: g.desired,
+      DefaultCooldown: 300,
+      AvailabilityZones: ['us-east-1a'],
+      HealthCheckType: 'EC2',
+      CreatedTime: new Date(g.createdAt),
+      VPCZoneIdentifier: g.vpcZoneIdentifier,
+      NewInstancesProtectedFromScaleIn: g.newInstancesProtected,
+      ...(g.mixedInstancesPolicy ? { MixedInstancesPolicy: g.mixedInstancesPolicy as AutoScalingGroup['MixedInstancesPolicy'] } : {}),
+      Instances: g.instances.map((i) => ({
+        InstanceId: i.InstanceId,
+        InstanceType: i.InstanceType,
+        AvailabilityZone: i.AvailabilityZone,
+        LifecycleState: i.LifecycleState,
+        HealthStatus: i.HealthStatus,
+        ProtectedFromScaleIn: i.ProtectedFromScaleIn,
+      })),
+      Tags: g.tags.map((t) => ({ ...t })),
+    };
+  }
+
+  setDesired(name: string | undefined, desired: number | undefined): Record<string, never> {
+    const g = this.mustGroup(name);
+    const d = desired ?? 0;
+    if (d > g.max) throw validation(`New SetDesiredCapacity value ${d} is above max value ${g.max} for the AutoScalingGroup.`);
+    if (d < g.min) throw validation(`New SetDesiredCapacity value ${d} is below min value ${g.min} for the AutoScalingGroup.`);
+    if (g.desired !== d) {
+      g.desired = d;
+      this.recordDesired(g);
+    }
+    this.converge(g);
+    return {};
+  }
+
+  updateGroup(input: { AutoScalingGroupName?: string; MinSize?: number; MaxSize?: number; DesiredCapacity?: number }): Record<string, never> {
+    const g = this.mustGroup(input.AutoScalingGroupName);
+    const min = input.MinSize ?? g.min;
+    const max = input.MaxSize ?? g.max;
+    let desired = input.DesiredCapacity ?? g.desired;
+    if (min > max) throw validation(`Max bound, ${max}, must be greater than or equal to min bound, ${min}`);
+    // Changing only the bounds moves desired inside them, as the service does.
+    if (input.DesiredCapacity === undefined) desired = Math.min(max, Math.max(min, desired));
+    if (desired < min || desired > max) throw validation(`Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
+    g.min = min;
+    g.max = max;
+    if (g.desired !== desired) {
+      g.desired = desired;
+      this.recordDesired(g);
+    }
+    this.converge(g);
+    return {};
+  }
+
+  terminate(instanceId: string | undefined, decrement: boolean | undefined): { Activity: Activity } {
+    const g = [...this.groups.values()].find((x) => x.instances.some((i) => i.InstanceId === instanceId));
+    if (!g) throw validation(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
+    if (decrement && g.desired - 1 < g.min) {
+      throw validation(`Currently, desiredSize equals minSize (${g.min}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.`);
+    }
+    const instance = g.instances.find((i) => i.InstanceId === instanceId) as ModelInstance;
+    g.instances = g.instances.filter((i) => i !== instance);
+    if (decrement) {
+      g.desired -= 1;
+      this.recordDesired(g);
+    }
+    const activity = this.activity(g, 'Successful', `Terminating EC2 instance: ${instanceId}`, 'At user request, instance was taken out of service in response to a user request.');
+    this.options.onTerminate?.(instance, g.name);
+    this.converge(g);
+    return { Activity: activity };
+  }
+
+  putTags(tags: Tag[]): Record<string, never> {
+    for (const t of tags) {
+      const g = this.mustGroup(t.ResourceId);
+      const existing = g.tags.find((x) => x.Key === t.Key);
+      if (existing) {
+        existing.Value = t.Value ?? '';
+        existing.PropagateAtLaunch = t.PropagateAtLaunch ?? false;
+      } else g.tags.push({ ...t, ResourceType: 'auto-scaling-group' });
+    }
+    return {};
+  }
+
+  describeActivities(name: string | undefined, max = 100): { Activities: Activity[] } {
+    if (!name) return { Activities: [] };
+    const g = this.groups.get(name);
+    return { Activities: g ? g.activities.slice(0, max).map((a) => ({ ...a })) : [] };
+  }
+
+  setProtection(name: string | undefined, ids: string[], protect: boolean | undefined): Record<string, never> {
+    const g = this.mustGroup(name);
+    for (const id of ids) {
+      const i = g.instances.find((x) => x.InstanceId === id);
+      if (!i) throw validation(`The instance ${id} is not part of Auto Scaling group ${name}.`);
+      i.ProtectedFromScaleIn = Boolean(protect);
+    }
+    return {};
+  }
+
+  // ------------------------------------------------------------------ behaviour
+
+  private recordDesired(g: ModelGroup): void {
+    this.desiredHistory.push({ group: g.name, desired: g.desired });
+  }
+
+  private activity(g: ModelGroup, status: 'Successful' | 'Failed', description: string, cause: string, statusMessage?: string): Activity {
+    this.activitySeq += 1;
+    const at = new Date(this.now());
+    const a: Activity = {
+      ActivityId: `00000000-0000-0000-0000-${String(this.activitySeq).padStart(12, '0')}`,
+      AutoScalingGroupName: g.name,
+      Description: description,
+      Cause: `At ${at.toISOString()} ${cause}`,
+      StartTime: at,
+      EndTime: at,
+      StatusCode: status,
+      Progress: 100,
+      ...(statusMessage ? { StatusMessage: statusMessage } : {}),
+    };
+    g.activities.unshift(a);
+    return a;
+  }
+
+  private launchFailure(g: ModelGroup): LaunchFailure | undefined {
+    for (const f of this.failures) {
+      if (f.remaining <= 0) continue;
+      const hit = typeof f.match === 'string' ? f.match === '*' || f.match === g.name : f.match.test(g.name);
+      if (hit) {
+        f.remaining -= 1;
+        return f.failure;
+      }
+    }
+    return undefined;
+  }
+
+  private converge(g: ModelGroup): void {
+    while (g.instances.length < g.desired) {
+      const failure = this.launchFailure(g);
+      if (failure) {
+        const message = launchFailureMessage(failure, g.instanceType);
+        this.activity(
+          g,
+          'Failed',
+          'Launching a new EC2 instance.  Status Reason: ' + message,
+          `an attempt was made to increase the capacity from ${g.instances.length} to ${g.desired}.`,
+          message,
+        );
+        return;
+      }
+      this.instanceSeq += 1;
+      const instance: ModelInstance = {
+        InstanceId: `i-${this.instanceSeq.toString(16).padStart(17, '0')}`,
+        InstanceType: g.instanceType,
+        AvailabilityZone: 'us-east-1a',
+        LifecycleState: 'InService',
+        HealthStatus: 'Healthy',
+        ProtectedFromScaleIn: g.newInstancesProtected,
+        tags: Object.fromEntries(g.tags.filter((t) => t.PropagateAtLaunch).map((t) => [t.Key ?? '', t.Value ?? ''])),
+        launchedAt: this.now(),
+      };
+      g.instances.push(instance);
+      this.activity(g, 'Successful', `Launching a new EC2 instance: ${instance.InstanceId}`, `an instance was started in response to a difference between desired and actual capacity, increasing the capacity from ${g.instances.length - 1} to ${g.instances.length}.`);
+      this.options.onLaunch?.(instance, g.name);
+    }
+    while (g.instances.length > g.desired) {
+      // Default termination policy, restricted to unprotected instances: the oldest goes first.
+      const victim = g.instances.filter((i) => !i.ProtectedFromScaleIn).sort((a, b) => a.launchedAt - b.launchedAt)[0];
+      if (!victim) return; // protected instances stay; desired capacity is kept as set
+      g.instances = g.instances.filter((i) => i !== victim);
+      this.activity(g, 'Successful', `Terminating EC2 instance: ${victim.InstanceId}`, `an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${g.instances.length + 1} to ${g.instances.length}.`);
+      this.options.onTerminate?.(victim, g.name);
+    }
+  }
+}

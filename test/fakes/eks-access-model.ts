@@ -1,0 +1,124 @@
+import {
+  AssociateAccessPolicyCommand,
+  CreateAccessEntryCommand,
+  DeleteAccessEntryCommand,
+  DescribeAccessEntryCommand,
+  EKSClient,
+  InvalidParameterException,
+  ListAssociatedAccessPoliciesCommand,
+  ResourceInUseException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-eks';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
+
+/**
+ * In-memory EKS access entries behind `aws-sdk-client-mock`, with the real
+ * service's errors: ResourceInUseException for a duplicate entry,
+ * ResourceNotFoundException for an unknown cluster / entry, and
+ * AssociateAccessPolicy replacing the scope of an existing association.
+ */
+export interface AccessEntryState {
+  principalArn: string;
+  kubernetesGroups: string[];
+  type: string;
+  tags: Record<string, string>;
+  /** policyArn → scope */
+  associations: Map<string, { type: string; namespaces: string[] }>;
+}
+
+export class EksAccessModel {
+  readonly entries = new Map<string, AccessEntryState>();
+  stub: AwsStub<any, any, any> | undefined;
+
+  constructor(
+    readonly clusterName: string,
+    private readonly latency?: () => Promise<void>,
+  ) {}
+
+  install(): this {
+    const stub = mockClient(EKSClient);
+    stub.onAnyCommand().rejects(new Error('EksAccessModel: command not modelled'));
+    const serve = (fn: (input: any) => unknown) => async (input: any) => {
+      if (this.latency) await this.latency();
+      return fn(input);
+    };
+    stub.on(CreateAccessEntryCommand).callsFake(serve((i) => this.create(i)));
+    stub.on(AssociateAccessPolicyCommand).callsFake(serve((i) => this.associate(i)));
+    stub.on(DeleteAccessEntryCommand).callsFake(serve((i) => this.remove(i)));
+    stub.on(DescribeAccessEntryCommand).callsFake(serve((i) => ({ accessEntry: this.view(this.must(i.clusterName, i.principalArn)) })));
+    stub.on(ListAssociatedAccessPoliciesCommand).callsFake(
+      serve((i) => {
+        const e = this.must(i.clusterName, i.principalArn);
+        return {
+          clusterName: i.clusterName,
+          principalArn: i.principalArn,
+          associatedAccessPolicies: [...e.associations].map(([policyArn, accessScope]) => ({ policyArn, accessScope })),
+        };
+      }),
+    );
+    this.stub = stub;
+    return this;
+  }
+
+  restore(): void {
+    this.stub?.restore();
+    this.stub = undefined;
+  }
+
+  private checkCluster(name: string | undefined): void {
+    if (name !== this.clusterName) {
+      throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: `No cluster found for name: ${name}.` });
+    }
+  }
+
+  private must(clusterName: string | undefined, principalArn: string | undefined): AccessEntryState {
+    this.checkCluster(clusterName);
+    const e = this.entries.get(principalArn ?? '');
+    if (!e) {
+      throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: `The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.` });
+    }
+    return e;
+  }
+
+  private view(e: AccessEntryState): Record<string, unknown> {
+    return { clusterName: this.clusterName, principalArn: e.principalArn, kubernetesGroups: [...e.kubernetesGroups], type: e.type, tags: { ...e.tags } };
+  }
+
+  private create(i: any): unknown {
+    this.checkCluster(i.clusterName);
+    if (!/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(i.principalArn ?? '')) {
+      throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: `The principalArn parameter format is not valid` });
+    }
+    for (const g of i.kubernetesGroups ?? []) {
+      if (String(g).startsWith('system:')) throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'kubernetesGroups cannot start with system:' });
+    }
+    if (this.entries.has(i.principalArn)) {
+      throw new ResourceInUseException({ $metadata: { httpStatusCode: 409 }, message: `The specified access entry resource is already in use on this cluster.` });
+    }
+    const e: AccessEntryState = {
+      principalArn: i.principalArn,
+      kubernetesGroups: [...(i.kubernetesGroups ?? [])],
+      type: i.type ?? 'STANDARD',
+      tags: { ...(i.tags ?? {}) },
+      associations: new Map(),
+    };
+    this.entries.set(i.principalArn, e);
+    return { accessEntry: this.view(e) };
+  }
+
+  private associate(i: any): unknown {
+    const e = this.must(i.clusterName, i.principalArn);
+    const scope = i.accessScope ?? {};
+    if (scope.type === 'namespace' && !(scope.namespaces ?? []).length) {
+      throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'namespaces must be given for a namespace access scope' });
+    }
+    e.associations.set(i.policyArn, { type: scope.type, namespaces: [...(scope.namespaces ?? [])] });
+    return { clusterName: i.clusterName, principalArn: i.principalArn, associatedAccessPolicy: { policyArn: i.policyArn, accessScope: scope } };
+  }
+
+  private remove(i: any): unknown {
+    this.must(i.clusterName, i.principalArn);
+    this.entries.delete(i.principalArn);
+    return {};
+  }
+}

@@ -1,0 +1,99 @@
+import { statSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalProcessBackend } from '../../../adapters/local-backend/index.ts';
+import { generateClusterSecrets } from '../../../adapters/secrets/index.ts';
+import { secretsRequestFor } from '../../../control/provisioner.ts';
+import { renderCluster } from '../../../shared/definition/render.ts';
+import type { ClusterDefinition } from '../../../shared/definition/types.ts';
+import { computeBackendConformance } from '../../conformance/compute-backend.ts';
+import { processesOfCluster, tempStateDir } from '../../support/local-stack.ts';
+import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const stateDir = tempStateDir('backend');
+const CRASH_MARKER = 'boom: cannot import research module';
+
+function definitionFor(clusterId: string, workers: number, failWorkers = false): ClusterDefinition {
+  const def = renderCluster({
+    clusterId,
+    owner: 'tester',
+    namespace: `recc-tester-${clusterId}`,
+    spec: specFixture({ nWorkers: workers, workerCpu: 1, workerMemoryGiB: 0.5 }),
+    plan: planFixture(),
+  });
+  if (failWorkers) {
+    // The worker's container command fails at start, printing a reason first.
+    def.workers = {
+      ...def.workers,
+      command: [process.execPath, '-e', `console.log('starting worker'); console.error(${JSON.stringify(CRASH_MARKER)}); process.exit(3)`],
+      args: [],
+    };
+  }
+  return def;
+}
+
+const backend = () => new LocalProcessBackend({ stateDir, baseEnv: process.env });
+
+computeBackendConformance('local-process', backend, (id, { workers, failWorkers }) => definitionFor(id, workers, failWorkers), {
+  makeSecrets: (def) => generateClusterSecrets(secretsRequestFor(def)),
+  failureLogMarker: CRASH_MARKER,
+  readyTimeoutMs: 60_000,
+  dispose: async (b) => {
+    for (const ref of await b.list()) await b.teardown(ref.clusterId);
+  },
+});
+
+describe('Class: LocalProcessBackend', () => {
+  afterAll(async () => {
+    const b = backend();
+    for (const ref of await b.list()) await b.teardown(ref.clusterId);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('keeps secrets 0600 while running and keeps the logs but not the secrets after teardown', async () => {
+    // Prepare
+    const b = backend();
+    const def = definitionFor('files-1', 1);
+    await b.apply(def, await generateClusterSecrets(secretsRequestFor(def)));
+    await waitFor(async () => (await b.observe('files-1')).ready, { what: 'cluster ready' });
+    const secretsDir = join(b.clusterDir('files-1'), 'secrets');
+
+    // Act
+    const tokenMode = statSync(join(secretsDir, 'token')).mode & 0o777;
+    const keyMode = statSync(join(secretsDir, 'tls.key')).mode & 0o777;
+    await b.teardown('files-1');
+
+    // Assess
+    expect(tokenMode).toBe(0o600);
+    expect(keyMode).toBe(0o600);
+    expect(() => statSync(secretsDir)).toThrow();
+    const logs = await b.logFiles('files-1');
+    expect(logs.map((f) => f.split('/').pop())).toEqual(['scheduler.log', 'worker-0.log']);
+    expect(readFileSync(logs[0] as string, 'utf8')).toContain('scheduler.ready');
+    expect(processesOfCluster('files-1')).toEqual([]);
+  });
+
+  it('finds a running cluster again from its state file in a new backend instance (a restarted recc up)', async () => {
+    // Prepare
+    const first = backend();
+    const def = definitionFor('restart-1', 1);
+    await first.apply(def, await generateClusterSecrets(secretsRequestFor(def)));
+    const before = await waitFor(async () => {
+      const o = await first.observe('restart-1');
+      return o.ready ? o : undefined;
+    }, { what: 'cluster ready' });
+
+    // Act
+    const second = backend();
+    const after = await second.observe('restart-1');
+    const secrets = await second.readSecrets('restart-1');
+    await second.teardown('restart-1');
+
+    // Assess
+    expect(after).toMatchObject({ exists: true, ready: true, schedulerAddress: before.schedulerAddress });
+    expect(secrets?.token).toMatch(/\S{20,}/);
+    expect((await second.observe('restart-1')).exists).toBe(false);
+    expect(processesOfCluster('restart-1')).toEqual([]);
+  });
+});

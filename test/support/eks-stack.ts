@@ -1,0 +1,167 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { EksComputeBackend, type EksConfigSubset } from '../../adapters/eks/backend.ts';
+import { KubeClients } from '../../adapters/eks/kube.ts';
+import { EKS_LABELS } from '../../adapters/eks/manifests/naming.ts';
+import { allocatable } from '../../shared/catalog/allocatable.ts';
+import { getInstanceType } from '../../shared/catalog/instances.ts';
+import type { Clock } from '../../shared/core/clock.ts';
+import type { Logger } from '../../shared/core/logger.ts';
+import { renderCluster } from '../../shared/definition/render.ts';
+import type { ClusterDefinition, ClusterSecrets } from '../../shared/definition/types.ts';
+import { planCluster } from '../../shared/plan/planner.ts';
+import { resolveSpec } from '../../shared/spec/resolve.ts';
+import { AsgModel, type ModelInstance } from '../fakes/asg-model.ts';
+import { EksAccessModel } from '../fakes/eks-access-model.ts';
+import { FakeKubeApiServer } from '../fakes/k8s-api-server.ts';
+
+/**
+ * The EKS backend's test world: the fake Kubernetes API server (with its
+ * kubelet), the Auto Scaling model and the EKS access-entry model behind
+ * aws-sdk-client-mock, wired so that an instance launched by a node group
+ * joins the cluster as a Node (labels and taint from its propagated tags,
+ * allocatable from the instance catalog, as the EKS bootstrap does) and a
+ * terminated instance's Node disappears.
+ */
+export const TEST_CLUSTER_NAME = 'recc-test';
+export const TEST_TOKEN = 'fake-eks-bearer-token';
+
+export const TEST_EKS_CONFIG: EksConfigSubset = {
+  clusterName: TEST_CLUSTER_NAME,
+  region: 'us-east-1',
+  allowedCidrs: ['10.20.0.0/16', '192.168.10.0/24'],
+  serviceMode: 'nlb',
+  ingressSourceCidrs: [],
+  efsFileSystemId: 'fs-0123456789abcdef0',
+  efsRootPath: '/branches',
+  nodeGroupPrefix: '',
+  launchTemplateName: 'recc-eks-node',
+  launchTemplateVersion: '$Latest',
+  subnetIds: ['subnet-aaa', 'subnet-bbb'],
+  maxNodesPerGroup: 40,
+  maxNodesByInstanceType: {},
+  userRoleArnTemplate: 'arn:aws:iam::123456789012:role/recc-user-{owner}',
+  kubernetesGroupPrefix: 'recc:user:',
+};
+
+export interface EksStack {
+  fake: FakeKubeApiServer;
+  asg: AsgModel;
+  eks: EksAccessModel;
+  kube: KubeClients;
+  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger }): EksComputeBackend;
+  close(): Promise<void>;
+}
+
+/** A deterministic source of small delays (0–3 macrotask turns) so concurrent callers interleave. */
+export function jitter(seed = 42): () => Promise<void> {
+  let s = seed >>> 0;
+  return async () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    const turns = s % 4;
+    for (let i = 0; i < turns; i += 1) await new Promise((r) => setImmediate(r));
+  };
+}
+
+function nodeFor(instance: ModelInstance, n: number) {
+  const type = getInstanceType(instance.InstanceType);
+  const alloc = allocatable(type);
+  const group = instance.tags['recc.io/nodegroup'] ?? '';
+  return {
+    name: `ip-10-0-${Math.floor(n / 250)}-${(n % 250) + 1}.ec2.internal`,
+    providerID: `aws:///${instance.AvailabilityZone}/${instance.InstanceId}`,
+    labels: {
+      [EKS_LABELS.nodeGroup]: group,
+      'node.kubernetes.io/instance-type': instance.InstanceType,
+      'topology.kubernetes.io/zone': instance.AvailabilityZone,
+    },
+    taints: [{ key: EKS_LABELS.nodeGroup, value: group, effect: 'NoSchedule' }],
+    allocatable: {
+      cpu: `${Math.floor(alloc.cpu * 1000)}m`,
+      memory: `${Math.floor(alloc.memoryGiB * 1024)}Mi`,
+      pods: String(alloc.pods),
+      ...(alloc.gpus > 0 ? { 'nvidia.com/gpu': String(alloc.gpus) } : {}),
+    },
+  };
+}
+
+export async function startEksStack(options: { latency?: boolean; now?: () => number } = {}): Promise<EksStack> {
+  const fake = await FakeKubeApiServer.start({ token: TEST_TOKEN, ...(options.now ? { now: options.now } : {}) });
+  const nodeNames = new Map<string, string>();
+  let nodeSeq = 0;
+  const latency = options.latency ? jitter() : undefined;
+  const asg = new AsgModel({
+    ...(options.now ? { now: options.now } : {}),
+    ...(latency ? { latency } : {}),
+    onLaunch: (instance) => {
+      nodeSeq += 1;
+      const node = nodeFor(instance, nodeSeq);
+      nodeNames.set(instance.InstanceId, node.name);
+      fake.kubelet.addNode(node);
+    },
+    onTerminate: (instance) => {
+      const name = nodeNames.get(instance.InstanceId);
+      if (name) fake.kubelet.removeNode(name);
+    },
+  }).install();
+  const eks = new EksAccessModel(TEST_CLUSTER_NAME, latency).install();
+  const kube = new KubeClients({ server: fake.url, token: TEST_TOKEN, skipTLSVerify: true });
+  return {
+    fake,
+    asg,
+    eks,
+    kube,
+    makeBackend(overrides = {}, extra = {}) {
+      return new EksComputeBackend({
+        config: { ...TEST_EKS_CONFIG, ...overrides },
+        kube,
+        autoScaling: new AutoScalingClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+        eks: new EKSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+        ...(extra.clock ? { clock: extra.clock } : {}),
+        ...(extra.logger ? { logger: extra.logger } : {}),
+      });
+    },
+    async close() {
+      asg.restore();
+      eks.restore();
+      await fake.close();
+    },
+  };
+}
+
+export interface TestClusterRequest {
+  clusterId: string;
+  owner?: string;
+  workers?: number;
+  instanceType?: string;
+  image?: string;
+  job?: string;
+  overrides?: Record<string, unknown>;
+}
+
+/** A definition exactly as the provisioner renders it: resolveSpec → planCluster → renderCluster. */
+export function testDefinition(request: TestClusterRequest): ClusterDefinition {
+  const owner = request.owner ?? 'arathe';
+  const spec = resolveSpec({
+    overrides: {
+      nWorkers: request.workers ?? 2,
+      instanceType: request.instanceType ?? 'c5.xlarge',
+      ...(request.image ? { image: request.image } : {}),
+      ...(request.job ? { job: request.job } : {}),
+      ...request.overrides,
+    },
+  });
+  const plan = planCluster(spec);
+  return renderCluster({ clusterId: request.clusterId, owner, namespace: `recc-${owner}-${request.clusterId}`.slice(0, 63).replace(/-+$/, ''), spec, plan });
+}
+
+/** Secret material with recognisable values (no crypto needed: the fake kubelet never starts TLS). */
+export function testSecrets(clusterId: string): ClusterSecrets {
+  return {
+    token: `tok-${clusterId}-s3cr3t`,
+    caCertPem: `-----BEGIN CERTIFICATE-----\nCA-${clusterId}\n-----END CERTIFICATE-----\n`,
+    caKeyPem: `-----BEGIN PRIVATE KEY-----\nCAKEY-${clusterId}\n-----END PRIVATE KEY-----\n`,
+    serverCertPem: `-----BEGIN CERTIFICATE-----\nSERVER-${clusterId}\n-----END CERTIFICATE-----\n`,
+    serverKeyPem: `-----BEGIN PRIVATE KEY-----\nSERVERKEY-${clusterId}\n-----END PRIVATE KEY-----\n`,
+  };
+}
