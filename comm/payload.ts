@@ -16,8 +16,8 @@ addExtension({
   Class: KeyRef,
   type: 0x52,
   pack: (ref: KeyRef) => Buffer.from(ref.key, 'utf8'),
-  unpack: (bytes: Buffer) => {
-    const key = bytes.toString('utf8');
+  unpack: (bytes: Uint8Array) => {
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     return resolving ? resolving(key) : new KeyRef(key);
   },
 });
@@ -34,11 +34,12 @@ export function encodeValue(value: unknown): Buffer {
 
 /** Decode a value; KeyRefs stay KeyRefs unless `resolve` maps them. */
 export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknown): unknown {
+  const previous = resolving;
   resolving = resolve ?? null;
   try {
     return packr.unpack(bytes);
   } finally {
-    resolving = null;
+    resolving = previous;
   }
 }
 

@@ -58,7 +58,8 @@ function readDay(dataDir: string, date: string): { symbols: string[]; close: Flo
  * (conjugate gradient on Σw = 1, normalised), its volatility and the
  * equal-weight volatility, the mean correlation, and the day's top mover.
  */
-export function riskForDate(dataDir: string, window: string[]): DayRisk {
+export function riskForDate(input: { dataDir: string; window: string[] }): DayRisk {
+  const { dataDir, window } = input;
   const days = window.map((d) => readDay(dataDir, d));
   const date = window[window.length - 1] as string;
   const first = days[0];
@@ -78,7 +79,8 @@ export function riskForDate(dataDir: string, window: string[]): DayRisk {
     m /= t;
     for (let k = 0; k < t; k += 1) r[k * n + j] = (r[k * n + j] as number) - m;
   }
-  // Covariance N x N (with a small ridge so it is well conditioned).
+  // Sample covariance N x N, shrunk halfway toward its diagonal: with more
+  // securities than days the sample matrix is singular (Ledoit–Wolf style).
   const cov = new Float64Array(n * n);
   for (let k = 0; k < t; k += 1) {
     const row = k * n;
@@ -89,17 +91,15 @@ export function riskForDate(dataDir: string, window: string[]): DayRisk {
       for (let j = i; j < n; j += 1) cov[ci + j] = (cov[ci + j] as number) + ri * (r[row + j] as number);
     }
   }
-  let trace = 0;
+  const shrink = 0.5;
   for (let i = 0; i < n; i += 1) {
-    for (let j = i; j < n; j += 1) {
-      const v = (cov[i * n + j] as number) / (t - 1);
+    cov[i * n + i] = (cov[i * n + i] as number) / (t - 1);
+    for (let j = i + 1; j < n; j += 1) {
+      const v = ((1 - shrink) * (cov[i * n + j] as number)) / (t - 1);
       cov[i * n + j] = v;
       cov[j * n + i] = v;
     }
-    trace += cov[i * n + i] as number;
   }
-  const ridge = (1e-3 * trace) / n;
-  for (let i = 0; i < n; i += 1) cov[i * n + i] = (cov[i * n + i] as number) + ridge;
 
   const mul = (x: Float64Array, out: Float64Array) => {
     for (let i = 0; i < n; i += 1) {
@@ -145,7 +145,7 @@ export function riskForDate(dataDir: string, window: string[]): DayRisk {
   let corr = 0;
   for (let i = 0; i < n; i += 1) {
     for (let j = i + 1; j < n; j += 1) {
-      corr += (cov[i * n + j] as number) / Math.sqrt((cov[i * n + i] as number) * (cov[j * n + j] as number));
+      corr += (cov[i * n + j] as number) / (1 - shrink) / Math.sqrt((cov[i * n + i] as number) * (cov[j * n + j] as number));
     }
   }
   const avgCorrelation = corr / ((n * (n - 1)) / 2);

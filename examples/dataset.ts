@@ -49,8 +49,8 @@ function gaussian(rand: () => number): number {
 
 /** Make the dataset unless it is complete already; returns its dates (oldest first). */
 export async function ensureDataset(options: DatasetOptions): Promise<{ dates: string[]; created: boolean; dir: string }> {
-  const n = options.securities ?? 300;
-  const dates = businessDays(options.startDate ?? '2023-01-02', Math.round((options.years ?? 3) * 261));
+  const n = options.securities ?? 250;
+  const dates = businessDays(options.startDate ?? '2023-01-02', Math.round((options.years ?? 2) * 261));
   if (existsSync(join(options.dir, '_SUCCESS'))) {
     const present = (await readdir(options.dir)).filter((f) => f.startsWith('date=')).map((f) => f.slice(5)).sort();
     return { dates: present, created: false, dir: options.dir };

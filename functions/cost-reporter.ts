@@ -1,5 +1,52 @@
-// Placeholder: implemented by its owning issue. Present so serverless.yml can package it.
-export const handler = async (): Promise<{ statusCode: number; body: string }> => ({
-  statusCode: 501,
-  body: JSON.stringify({ error: { type: 'NotImplementedError', message: 'cost-reporter is not available yet', details: [] } }),
-});
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { runCostReporter, type CostReport, type CostReporterDeps } from '../control/cost-reporter.ts';
+
+/**
+ * The cost reporter function, run by an EventBridge schedule (see
+ * serverless.yml). One run = `runCostReporter` (accrue and store costs,
+ * aggregate, keep one AWS Budget per user, send threshold alerts once).
+ * Dependencies are built once per cold start from the environment
+ * (`./cost-reporter-deps.ts` is loaded lazily, so importing this module reads
+ * no configuration). A failed run throws, and EventBridge's retry policy
+ * re-runs it; alerts are deduplicated by the ledger, so a re-run never
+ * repeats a message.
+ */
+export interface CostReporterSummary {
+  month: string;
+  monthToDate: number;
+  users: number;
+  alertsSent: number;
+  alertsFailed: number;
+  budgets: number;
+  costsUpdated: number;
+}
+
+export function summarize(report: CostReport): CostReporterSummary {
+  return {
+    month: report.month,
+    monthToDate: report.byUser.total,
+    users: report.byUser.groups.length,
+    alertsSent: report.alerts.filter((a) => a.outcome === 'sent').length,
+    alertsFailed: report.alerts.filter((a) => a.outcome === 'failed').length,
+    budgets: report.budgets.length,
+    costsUpdated: report.costsUpdated,
+  };
+}
+
+export function makeHandler(deps: CostReporterDeps) {
+  return middy(async (_event: ScheduledEvent | Record<string, never>, context: Context): Promise<CostReporterSummary> => {
+    const report = await runCostReporter({ ...deps, logger: deps.logger.child({ requestId: context.awsRequestId }) });
+    return summarize(report);
+  });
+}
+
+let built: ReturnType<typeof makeHandler> | undefined;
+
+export const handler = async (event: ScheduledEvent | Record<string, never>, context: Context): Promise<CostReporterSummary> => {
+  if (!built) {
+    const { costReporterDepsFromEnv } = await import('./cost-reporter-deps.ts');
+    built = makeHandler(await costReporterDepsFromEnv(process.env));
+  }
+  return built(event, context);
+};

@@ -1,5 +1,36 @@
-// Placeholder: implemented by its owning issue. Present so serverless.yml can package it.
-export const handler = async (): Promise<{ statusCode: number; body: string }> => ({
-  statusCode: 501,
-  body: JSON.stringify({ error: { type: 'NotImplementedError', message: 'costs is not available yet', details: [] } }),
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { queryCosts } from '../control/costs.ts';
+import { GROUP_BY } from '../shared/cost/aggregate.ts';
+import type { HarvestConfig } from '../shared/harvest/types.ts';
+import { apiHandler, type ApiDeps, type ApiEvent, type ApiHandler, type ApiResult } from './commons/api.ts';
+
+/**
+ * `GET /costs?groupBy=user|namespace|job&from=&to=` → 200 `{costs}`: cost in
+ * the period grouped as asked, with node-hours, top clusters and the
+ * month-to-date forecast. Users see their own clusters; admins everyone's.
+ * `from`/`to` are ISO dates or times (default: this UTC month up to now).
+ */
+export const costsQuery = z.strictObject({
+  groupBy: z.enum(GROUP_BY, `must be one of ${GROUP_BY.join(', ')}`).optional(),
+  from: z.string().max(40, 'must be an ISO date or time').optional(),
+  to: z.string().max(40, 'must be an ISO date or time').optional(),
 });
+
+export function makeHandler(deps: ApiDeps & { harvest?: HarvestConfig }): ApiHandler {
+  return apiHandler(deps, { name: 'costs', query: costsQuery }, async ({ query, caller }) => {
+    const costs = await queryCosts({ store: deps.store, clock: deps.clock, ...(deps.harvest ? { harvest: deps.harvest } : {}) }, caller, query);
+    return { statusCode: 200, body: { costs } };
+  });
+}
+
+let built: ApiHandler | undefined;
+
+/** The Lambda entry point; dependencies are built once per cold start (`./commons/deps.ts`). */
+export const handler = async (event: ApiEvent, context: Context): Promise<ApiResult> => {
+  if (!built) {
+    const { apiDepsFromEnv } = await import('./commons/deps.ts');
+    built = makeHandler(apiDepsFromEnv());
+  }
+  return built(event, context);
+};

@@ -1,5 +1,48 @@
-// Placeholder: implemented by its owning issue. Present so serverless.yml can package it.
-export const handler = async (): Promise<{ statusCode: number; body: string }> => ({
-  statusCode: 501,
-  body: JSON.stringify({ error: { type: 'NotImplementedError', message: 'harvester is not available yet', details: [] } }),
-});
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { runHarvester, type HarvestReport, type HarvesterDeps } from '../control/harvester.ts';
+
+/**
+ * The harvester function, run by an EventBridge schedule (rate 5 minutes, see
+ * serverless.yml). One run = `runHarvester`: reap idle / expired / leased-out /
+ * unreachable clusters (→ DELETING with the reason, handed to the provisioner
+ * through the queue), fail vanished or stuck ones, remove orphans. Level-
+ * triggered: a failed or missed run is caught up by the next one, so the
+ * handler does not retry anything itself. Dependencies are built once per
+ * cold start (`./harvester-deps.ts`, loaded lazily so importing this module
+ * reads no configuration).
+ */
+export interface HarvesterSummary {
+  considered: number;
+  reaped: HarvestReport['reaped'];
+  failed: HarvestReport['failed'];
+  orphansRemoved: string[];
+  errors: number;
+}
+
+export function summarize(report: HarvestReport): HarvesterSummary {
+  return {
+    considered: report.considered,
+    reaped: report.reaped,
+    failed: report.failed,
+    orphansRemoved: report.orphansRemoved,
+    errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.listError ? 1 : 0),
+  };
+}
+
+export function makeHandler(deps: HarvesterDeps) {
+  return middy(async (_event: ScheduledEvent | Record<string, never>, context: Context): Promise<HarvesterSummary> => {
+    const report = await runHarvester({ ...deps, logger: deps.logger.child({ requestId: context.awsRequestId }) });
+    return summarize(report);
+  });
+}
+
+let built: ReturnType<typeof makeHandler> | undefined;
+
+export const handler = async (event: ScheduledEvent | Record<string, never>, context: Context): Promise<HarvesterSummary> => {
+  if (!built) {
+    const { harvesterDepsFromEnv } = await import('./harvester-deps.ts');
+    built = makeHandler(await harvesterDepsFromEnv(process.env));
+  }
+  return built(event, context);
+};

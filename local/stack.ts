@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +17,7 @@ import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
 import { startApiServer, type ApiServer } from './api-server.ts';
 import { startEmbeddedDynalite, type EmbeddedDynalite } from './dynalite.ts';
-import { StateDirInUseError } from './errors.ts';
+import { LocalStackStartError, StateDirInUseError } from './errors.ts';
 import { clusterLogsRoute } from './logs.ts';
 import { ProvisionerPoller } from './poller.ts';
 import { reconcileOnStart, type ReconcileReport } from './reconcile.ts';
@@ -152,13 +153,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: logger.child({ component: 'api' }),
       adminRoleNames: [] as string[],
     };
+    const port = options.port ?? DEFAULT_LOCAL_PORT;
     const api: ApiServer = await startApiServer({
-      port: options.port ?? DEFAULT_LOCAL_PORT,
+      port,
       host,
       deps,
       identity: { user },
       ...(options.token ? { requireToken: options.token } : {}),
       extraRoutes: [clusterLogsRoute(deps, stateDir)],
+    }).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new LocalStackStartError(`port ${port} on ${host} is already in use; stop what uses it or pass --port`, { cause: err });
+      }
+      throw err;
     });
     cleanups.push(() => api.close());
 
@@ -226,11 +233,16 @@ async function releaseStateDir(stateDir: string): Promise<void> {
   if (Number(text.trim()) === process.pid) await rm(path, { force: true });
 }
 
+/** Alive, and (where /proc exists) a node process, so a recycled pid does not lock the state dir forever. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
+  } catch {
+    return process.platform !== 'linux';
   }
 }

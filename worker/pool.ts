@@ -13,7 +13,8 @@ export type PoolResult = { ok: true; data: Buffer } | { ok: false; error: { name
 
 /** Where the thread body lives and how to start it (a .ts file needs the tsx loader). */
 export function threadEntry(): { url: URL; execArgv: string[] } {
-  const url = new URL('./thread.ts', import.meta.url);
+  // From source: thread.ts beside this file; from the LocalCluster bundle: thread.mjs beside it.
+  const url = new URL(import.meta.url.endsWith('.mjs') ? './thread.mjs' : './thread.ts', import.meta.url);
   if (url.pathname.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx'))) {
     return { url, execArgv: [...process.execArgv, '--import', import.meta.resolve('tsx/esm')] };
   }
@@ -40,6 +41,9 @@ export class ThreadPool {
   private readonly plugins: Array<{ path: string; name: string }> = [];
   private scheduled = false;
   private closing = false;
+  private readonly queue: Array<{ id: number; task: PoolTask }> = [];
+  /** Moving average of task run time; short tasks are pipelined to threads, long ones handed out one at a time. */
+  private avgMs = 0;
 
   constructor(
     readonly size: number,
@@ -59,12 +63,16 @@ export class ThreadPool {
         this.onPluginError(msg.name, msg.error);
         return;
       }
-      const entry = this.inflight.get(msg.id);
-      if (!entry) return;
-      this.inflight.delete(msg.id);
-      slot.load--;
-      if (msg.ok) this.onResult(entry.key, { ok: true, data: Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength) });
-      else this.onResult(entry.key, { ok: false, error: msg.error });
+      for (const r of msg.results) {
+        const entry = this.inflight.get(r.id);
+        if (!entry) continue;
+        this.inflight.delete(r.id);
+        slot.load--;
+        this.avgMs = this.avgMs * 0.9 + r.ms * 0.1;
+        if (r.ok) this.onResult(entry.key, { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) });
+        else this.onResult(entry.key, { ok: false, error: r.error });
+      }
+      this.pump();
     });
     thread.on('error', (err) => this.onThreadExit(slot, err));
     thread.on('exit', (code) => this.onThreadExit(slot, new Error(`task thread exited with code ${code}`)));
@@ -95,15 +103,31 @@ export class ThreadPool {
     for (const s of this.slots) s.thread.postMessage({ t: 'plugin', path, name } satisfies ToThread);
   }
 
-  /** Queue a task on the least loaded thread. */
+  /** Queue a task; it goes to the least loaded thread. */
   run(task: PoolTask): void {
-    let best = this.slots[0] as Slot;
-    for (const s of this.slots) if (s.load < best.load) best = s;
-    const id = this.nextId++;
-    best.load++;
-    this.inflight.set(id, { key: task.key, slot: best });
-    best.outbox.push({ id, key: task.key, f: task.f, a: task.a, deps: task.deps });
-    if (!this.scheduled) {
+    this.queue.push({ id: this.nextId++, task });
+    this.pump();
+  }
+
+  /** Tasks waiting for a thread. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private pump(): void {
+    const depth = this.avgMs < 2 ? 64 : 1;
+    let head = 0;
+    while (head < this.queue.length) {
+      let best = this.slots[0] as Slot;
+      for (const s of this.slots) if (s.load < best.load) best = s;
+      if (best.load >= depth) break;
+      const { id, task } = this.queue[head++] as { id: number; task: PoolTask };
+      best.load++;
+      this.inflight.set(id, { key: task.key, slot: best });
+      best.outbox.push({ id, key: task.key, f: task.f, a: task.a, deps: task.deps });
+    }
+    if (head > 0) this.queue.splice(0, head);
+    if (head > 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }

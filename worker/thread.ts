@@ -24,10 +24,11 @@ export type ToThread =
   | { t: 'plugin'; path: string; name: string }
   | { t: 'run'; tasks: ThreadTask[] };
 
-export type FromThread =
-  | { t: 'done'; id: number; ok: true; data: Uint8Array }
-  | { t: 'done'; id: number; ok: false; error: { name: string; message: string; stack?: string } }
-  | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
+export type ThreadResult =
+  | { id: number; ok: true; data: Uint8Array; ms: number }
+  | { id: number; ok: false; error: { name: string; message: string; stack?: string }; ms: number };
+
+export type FromThread = { t: 'done'; results: ThreadResult[] } | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
 
 if (!parentPort) throw new Error('worker/thread.ts must run in a worker thread');
 const port = parentPort;
@@ -36,6 +37,26 @@ const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number }
 const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();
+let outbox: ThreadResult[] = [];
+let transfer: ArrayBuffer[] = [];
+let flushScheduled = false;
+
+/** Results finished in one turn go back as one message. */
+function post(r: ThreadResult, buffer?: ArrayBuffer): void {
+  outbox.push(r);
+  if (buffer) transfer.push(buffer);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      const results = outbox;
+      const buffers = transfer;
+      outbox = [];
+      transfer = [];
+      port.postMessage({ t: 'done', results } satisfies FromThread, buffers);
+    });
+  }
+}
 
 port.on('message', (msg: ToThread) => {
   if (msg.t === 'fns') {
@@ -58,29 +79,27 @@ port.on('message', (msg: ToThread) => {
 });
 
 async function runOne(task: ThreadTask): Promise<void> {
+  const started = performance.now();
   try {
     const fn = await resolveFunction(task.f);
     let args: unknown;
     if (task.deps.length === 0) args = decodeValue(task.a);
     else {
-      const cache = new Map<string, unknown>();
-      const raw = new Map(task.deps);
+      // Decode dependencies first: the msgpack decoder is not re-entrant.
+      const values = new Map<string, unknown>();
+      for (const [key, bytes] of task.deps) values.set(key, decodeValue(bytes));
       args = decodeValue(task.a, (key) => {
-        if (cache.has(key)) return cache.get(key);
-        const bytes = raw.get(key);
-        if (!bytes) throw new Error(`dependency ${key} was not provided to the task`);
-        const v = decodeValue(bytes);
-        cache.set(key, v);
-        return v;
+        if (!values.has(key)) throw new Error(`dependency ${key} was not provided to the task`);
+        return values.get(key);
       });
     }
     let result = fn(...(args as unknown[]));
     if (result && typeof (result as Promise<unknown>).then === 'function') result = await result;
     const data = encodeValue(result);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    port.postMessage({ t: 'done', id: task.id, ok: true, data: bytes } satisfies FromThread, [bytes.buffer as ArrayBuffer]);
+    post({ id: task.id, ok: true, data: bytes, ms: performance.now() - started }, bytes.buffer as ArrayBuffer);
   } catch (err) {
-    port.postMessage({ t: 'done', id: task.id, ok: false, error: explain(err, task.f) } satisfies FromThread);
+    post({ id: task.id, ok: false, error: explain(err, task.f), ms: performance.now() - started });
   }
 }
 

@@ -73,7 +73,7 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
-    this.state = new WorkerState({ nthreads: options.nthreads });
+    this.state = new WorkerState({ nthreads: options.nthreads, maxExecuting: options.nthreads + 64 });
     const spillDir = options.spillDir ?? join(tmpdir(), `recc-spill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     this.store = new DataStore(spillDir, options.memoryLimitBytes, this.thresholds);
     this.moduleDir = options.moduleCacheDir ?? join(tmpdir(), 'recc-modules');

@@ -3,7 +3,7 @@ import type { EKSClient } from '@aws-sdk/client-eks';
 import { isoAt, systemClock, type Clock } from '../../shared/core/clock.ts';
 import { silentLogger, type Logger } from '../../shared/core/logger.ts';
 import { toLabelValue } from '../../shared/definition/render.ts';
-import type { ClusterDefinition, ClusterSecrets } from '../../shared/definition/types.ts';
+import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets } from '../../shared/definition/types.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
 import { BackendUnavailableError, ClusterNotFoundError } from '../../shared/ports/errors.ts';
@@ -15,7 +15,7 @@ import { KubeApplier, apiStatus, wrapApiError, type KubeClients } from './kube.t
 import { MANAGED_SELECTOR, clusterFromNamespace, listClusterNamespaces, type LiveCluster } from './live.ts';
 import { buildClusterManifests, schedulerDashboardHost } from './manifests/build.ts';
 import { EKS_LABELS, OBJECT_NAMES } from './manifests/naming.ts';
-import { APPLY_ORDER, type K8sObject, type ManagedKind } from './manifests/types.ts';
+import type { K8sObject, ManagedKind } from './manifests/types.ts';
 import { NodeGroups } from './node-groups.ts';
 import { activityFailures, deploymentFailures, podFailures, type PodView } from './observe-map.ts';
 
@@ -343,10 +343,11 @@ export class EksComputeBackend implements ComputeBackend {
           .filter((o) => o.kind !== 'Namespace')
           .map((o) => ({ kind: o.kind as ManagedKind, name: o.metadata.name }))
       : [
+          { kind: 'Service', name: 'recc-scheduler' },
           { kind: 'Deployment', name: OBJECT_NAMES.schedulerDeployment },
           { kind: 'Deployment', name: OBJECT_NAMES.workerDeployment },
         ];
-    objects.sort((a, b) => APPLY_ORDER.indexOf(b.kind) - APPLY_ORDER.indexOf(a.kind));
+    objects.reverse();
     for (const o of objects) await this.applier.remove(o.kind, namespace, o.name);
     await this.markDeleting(namespace);
     await this.nodeGroups.reconcile(cluster.owner, cluster.instanceType);
@@ -369,6 +370,26 @@ export class EksComputeBackend implements ComputeBackend {
         if (apiStatus(err) !== 409) throw wrapApiError(err, `mark namespace ${namespace} deleting`);
       }
     }
+  }
+
+  /**
+   * The secret material in the cluster's Secret (the provisioner reuses it on
+   * a re-apply and copies token and CA to the record). The CA private key is
+   * never stored in the cluster, so `caKeyPem` is empty here.
+   */
+  async readSecrets(clusterId: string): Promise<ClusterSecrets | undefined> {
+    const found = await this.findNamespace(clusterId);
+    if (!found) return undefined;
+    const secret = await this.applier.read('Secret', found.cluster.namespace, OBJECT_NAMES.secret);
+    const data: Record<string, string> | undefined = secret?.data;
+    if (!data) return undefined;
+    const file = (name: string): string | undefined => (data[name] === undefined ? undefined : Buffer.from(data[name], 'base64').toString('utf8'));
+    const token = file(SECRET_FILES.token);
+    const caCertPem = file(SECRET_FILES.caCert);
+    const serverCertPem = file(SECRET_FILES.serverCert);
+    const serverKeyPem = file(SECRET_FILES.serverKey);
+    if (!token || !caCertPem || !serverCertPem || !serverKeyPem) return undefined;
+    return { token, caCertPem, caKeyPem: '', serverCertPem, serverKeyPem };
   }
 
   async list(): Promise<BackendClusterRef[]> {

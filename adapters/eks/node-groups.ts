@@ -28,9 +28,13 @@ import { EKS_LABELS, MANAGED_BY, nodeGroupName } from './manifests/naming.ts';
  * last writer is always right even across processes.
  *
  * Scale-in never relies on the group's own choice: new instances are
- * protected from scale-in, and we terminate only instances whose node hosts
- * no pod of a live cluster, after cordoning the node and checking again
- * (as the cluster autoscaler does), with ShouldDecrementDesiredCapacity.
+ * protected from scale-in, so lowering desired capacity terminates nothing by
+ * itself. We then terminate only instances whose node hosts no pod of a live
+ * cluster, after cordoning the node and checking again (as the cluster
+ * autoscaler does), with ShouldDecrementDesiredCapacity=false: desired
+ * capacity was already set to the recomputed value, and if two reconciles
+ * remove a node each the group replaces the extra one instead of drifting
+ * below the sum.
  */
 export interface NodeGroupConfig {
   /** Launch template with the EKS bootstrap user data (reads the `recc.io/nodegroup` tag into a node label and taint). */
@@ -205,22 +209,21 @@ export class NodeGroups {
       }
     }
 
-    const instances = (group.Instances ?? []).filter((i) => !GONE.has(i.LifecycleState ?? ''));
-    const terminated = new Set<string>();
-    if (instances.length > target) {
-      terminated.clear();
-      for (const id of await this.scaleIn(groupName, instances.map((i) => i.InstanceId ?? ''), instances.length - target, all)) terminated.add(id);
-    }
-    const fresh = await this.describe(groupName);
-    if (fresh && fresh.DesiredCapacity !== target) {
+    // Desired capacity first: every instance is protected from scale-in, so lowering it terminates nothing by itself.
+    if (group.DesiredCapacity !== target) {
       await this.asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: target, HonorCooldown: false }));
       this.logger.info('node group desired capacity set', { groupName, desired: target, needed, clusters: live.length });
+    }
+    // Then targeted scale-in of idle nodes only, without touching desired capacity again: if concurrent
+    // reconciles both remove nodes, the group launches replacements up to the desired capacity.
+    const instances = (group.Instances ?? []).filter((i) => !GONE.has(i.LifecycleState ?? ''));
+    if (instances.length > target) {
+      await this.scaleIn(groupName, instances.map((i) => i.InstanceId ?? ''), instances.length - target);
     }
   }
 
   /** Terminate up to `count` instances whose nodes host no pod of a live cluster. Returns the ids terminated. */
-  private async scaleIn(groupName: string, instanceIds: string[], count: number, all: LiveCluster[]): Promise<string[]> {
-    const liveNamespaces = new Set(all.filter((c) => c.live).map((c) => c.namespace));
+  private async scaleIn(groupName: string, instanceIds: string[], count: number): Promise<string[]> {
     const { core } = await this.kube.apis();
     const nodes = (await core.listNode({ labelSelector: `${EKS_LABELS.nodeGroup}=${groupName}` }).catch((e: unknown) => {
       throw wrapApiError(e, 'list nodes');
@@ -230,7 +233,7 @@ export class NodeGroups {
       const id = instanceIdOf(n.spec?.providerID);
       if (id) nodeByInstance.set(id, n);
     }
-    const busyNodes = await this.busyNodeNames(liveNamespaces);
+    const busyNodes = await this.busyNodeNames();
     // Not-yet-joined instances first (nothing can run there), then joined idle nodes.
     const candidates = [
       ...instanceIds.filter((id) => !nodeByInstance.has(id)),
@@ -242,14 +245,14 @@ export class NodeGroups {
       const node = nodeByInstance.get(id);
       if (node) {
         await this.setCordon(node.metadata.name, true);
-        const stillIdle = !(await this.busyNodeNames(liveNamespaces)).has(node.metadata.name);
+        const stillIdle = !(await this.busyNodeNames()).has(node.metadata.name);
         if (!stillIdle) {
           await this.setCordon(node.metadata.name, false);
           continue;
         }
       }
       try {
-        await this.asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: true }));
+        await this.asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }));
         terminated.push(id);
         this.logger.info('idle node terminated', { groupName, instanceId: id, node: node?.metadata?.name });
       } catch (err) {
@@ -260,14 +263,21 @@ export class NodeGroups {
     return terminated;
   }
 
-  private async busyNodeNames(liveNamespaces: Set<string>): Promise<Set<string>> {
+  /**
+   * Nodes hosting a pod that must stay. The namespaces are read again here
+   * (never reused from the start of the reconcile): a cluster created since
+   * then is live too. Only pods of namespaces known to be going away are
+   * ignored; a pod of any other namespace keeps its node.
+   */
+  private async busyNodeNames(): Promise<Set<string>> {
     const { core } = await this.kube.apis();
+    const goingAway = new Set((await listClusterNamespaces(this.kube)).filter((c) => !c.live).map((c) => c.namespace));
     const pods = await core.listPodForAllNamespaces({ labelSelector: `${EKS_LABELS.managedBy}=${MANAGED_BY}` }).catch((e: unknown) => {
       throw wrapApiError(e, 'list pods');
     });
     const busy = new Set<string>();
     for (const p of pods.items ?? []) {
-      if (p.spec?.nodeName && liveNamespaces.has(p.metadata?.namespace ?? '')) busy.add(p.spec.nodeName);
+      if (p.spec?.nodeName && !goingAway.has(p.metadata?.namespace ?? '')) busy.add(p.spec.nodeName);
     }
     return busy;
   }

@@ -10,6 +10,7 @@ import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../share
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
 import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
 import { LocalProcessStartError, LocalStateError } from './errors.ts';
+import { processEntry } from '../../client/launch.ts';
 import { localProcessFor } from './rewrite.ts';
 
 export * from './errors.ts';
@@ -35,6 +36,11 @@ export interface LocalBackendOptions {
   stateDir: string;
   /** argv that replaces the `recc` entrypoint. @default [node, <repo>/bin/recc.mjs] */
   reccCommand?: string[];
+  /**
+   * Start `recc scheduler`/`recc worker` through the engine's direct entry
+   * (`client/launch.ts`) instead of the full CLI. @default true
+   */
+  directEntries?: boolean;
   /** Env every process starts from (PATH, HOME, …); the pod env is laid over it. */
   baseEnv?: Record<string, string | undefined>;
   logger?: Logger;
@@ -84,6 +90,13 @@ interface Exit {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_RECC_COMMAND = [process.execPath, join(REPO_ROOT, 'bin', 'recc.mjs')];
 export const TEST_WORKER_COMMAND_ENV = 'RECC_TEST_WORKER_COMMAND';
+
+/** `node [execArgv] <entry>` for the engine's own process entries. */
+function directEntry(subcommand: string): string[] | undefined {
+  if (subcommand !== 'scheduler' && subcommand !== 'worker') return undefined;
+  const entry = processEntry(subcommand);
+  return [process.execPath, ...entry.execArgv, entry.path];
+}
 
 export class LocalProcessBackend implements ComputeBackend {
   readonly kind = 'local-process';
@@ -331,6 +344,7 @@ export class LocalProcessBackend implements ComputeBackend {
       dashboardPort: state.dashboardPort,
       secretsDir: this.secretsDir(state.clusterId),
       reccCommand: this.reccCommand,
+      ...(this.options.directEntries === false ? {} : { directEntry }),
     });
     const hook = spec.env[TEST_WORKER_COMMAND_ENV];
     if (component === 'worker' && this.options.testHooks && hook) {

@@ -15,7 +15,9 @@ import type { ClusterDefinition, EnvVar, PodTemplate } from '../../shared/defini
  *   (`<cluster>-scheduler`, `<cluster>-worker-<n>`), metadata.namespace → the
  *   namespace, status.podIP → 127.0.0.1; then `$(VAR)` in args is expanded
  *   from the env, as the kubelet does;
- * - the `recc` entrypoint → this repository's CLI (`node bin/recc.mjs`).
+ * - the `recc` entrypoint → this repository's CLI (`node bin/recc.mjs`), or
+ *   for `recc scheduler`/`recc worker` the engine's direct entry (bundled
+ *   once by `client/launch.ts`, same options, starts several times faster).
  * Everything else (flags, threads, memory limit, resources, env) is unchanged.
  */
 export interface LocalPodContext {
@@ -24,8 +26,13 @@ export interface LocalPodContext {
   schedulerPort: number;
   dashboardPort: number;
   secretsDir: string;
-  /** argv that replaces the `recc` entrypoint. */
+  /** argv that replaces the `recc` entrypoint (the CLI). */
   reccCommand: string[];
+  /**
+   * A faster direct entry for a subcommand (`scheduler`, `worker`): argv that
+   * takes the arguments after the subcommand. Same options, no full CLI load.
+   */
+  directEntry?: (subcommand: string) => string[] | undefined;
 }
 
 export interface LocalProcessSpec {
@@ -76,9 +83,19 @@ export function localProcessFor(definition: ClusterDefinition, pod: PodTemplate,
     }
   }
   const [entry, ...rest] = pod.command;
-  const commandArgv = entry === 'recc' ? [...ctx.reccCommand, ...rest] : [...pod.command];
+  let commandArgv = [...pod.command];
+  let finalArgs = args;
+  if (entry === 'recc') {
+    const direct = rest.length === 0 ? ctx.directEntry?.(args[0] ?? '') : undefined;
+    if (direct) {
+      commandArgv = direct;
+      finalArgs = args.slice(1);
+    } else {
+      commandArgv = [...ctx.reccCommand, ...rest];
+    }
+  }
   const [command, ...prefix] = commandArgv;
-  return { command: command ?? 'recc', args: [...prefix, ...args], env };
+  return { command: command ?? 'recc', args: [...prefix, ...finalArgs], env };
 }
 
 function rewritePath(arg: string, mount: string, dir: string): string {

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AlertClaim, AlertLedger } from '../../shared/ports/alert-ledger.ts';
 import { BackendUnavailableError } from '../../shared/ports/errors.ts';
 
@@ -59,17 +59,29 @@ export class DynamoDbAlertLedger implements AlertLedger {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') {
-        return false;
-      }
+      if (isConditionFailed(err)) return false;
       throw new BackendUnavailableError(`could not record alert ${key}`, { cause: err });
     }
   }
 
+  /**
+   * Expire the marker instead of deleting it (`UpdateItem`, so the function
+   * needs no DeleteItem permission); an expired marker can be claimed again.
+   */
   async release(key: string): Promise<void> {
     try {
-      await this.options.client.send(new DeleteCommand({ TableName: this.options.tableName, Key: this.key(key) }));
+      await this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: this.key(key),
+          UpdateExpression: 'SET #exp = :released, #ttl = :zero',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#exp': 'expiresAt', '#ttl': 'ttl', '#pk': this.pk },
+          ExpressionAttributeValues: { ':released': RELEASED, ':zero': 0 },
+        }),
+      );
     } catch (err) {
+      if (isConditionFailed(err)) return;
       throw new BackendUnavailableError(`could not release alert ${key}`, { cause: err });
     }
   }
@@ -87,4 +99,11 @@ export class DynamoDbAlertLedger implements AlertLedger {
       throw new BackendUnavailableError(`could not read alert ${key}`, { cause: err });
     }
   }
+}
+
+/** `expiresAt` of a released claim: long past, so it counts as absent. */
+const RELEASED = '1970-01-01T00:00:00.000Z';
+
+function isConditionFailed(err: unknown): boolean {
+  return err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException';
 }

@@ -7,8 +7,31 @@ import { StoreUsageError } from './errors.ts';
  * in-memory fake and DynamoDB agree exactly.
  */
 
+/** `Date.prototype.toISOString()` output: the only form that sorts correctly as text. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Throws StoreUsageError unless `value` is a `toISOString()` time (or absent when optional). */
+export function checkIsoTime(op: string, name: string, value: string | undefined, optional = false): void {
+  if (value === undefined && optional) return;
+  if (typeof value !== 'string' || !ISO_TIME.test(value)) {
+    throw new StoreUsageError(`${op}: ${name} must be a toISOString() time, got ${JSON.stringify(value)}`);
+  }
+}
+
+function checkRecordTimes(record: ClusterRecord, op: string): void {
+  checkIsoTime(op, 'createdAt', record.createdAt);
+  checkIsoTime(op, 'lastActivityAt', record.lastActivityAt);
+  checkIsoTime(op, 'lastHeartbeatAt', record.lastHeartbeatAt, true);
+}
+
+export function checkTouch(at: { activityAt?: string; heartbeatAt?: string }): void {
+  checkIsoTime('touch', 'activityAt', at.activityAt, true);
+  checkIsoTime('touch', 'heartbeatAt', at.heartbeatAt, true);
+}
+
 export function checkCreate(record: ClusterRecord, change: StatusChange): void {
   if (!record.id || !record.owner) throw new StoreUsageError('create: record needs an id and an owner');
+  checkRecordTimes(record, 'create');
   if (record.version !== 1) throw new StoreUsageError(`create: record ${record.id} must have version 1, has ${record.version}`);
   checkChange(record, change, 'create');
 }
@@ -20,6 +43,7 @@ export function checkPut(next: ClusterRecord, expectedVersion: number, change: S
   if (next.version !== expectedVersion + 1) {
     throw new StoreUsageError(`put: record ${next.id} has version ${next.version}, expected ${expectedVersion + 1}`);
   }
+  checkRecordTimes(next, 'put');
   if (change !== undefined) checkChange(next, change, 'put');
 }
 

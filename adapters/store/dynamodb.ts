@@ -15,7 +15,7 @@ import type { ClusterStore } from '../../shared/ports/cluster-store.ts';
 import { BackendUnavailableError, ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type ClusterStatus, type StatusChange } from '../../shared/lifecycle/types.ts';
 import { ReccError } from '../../shared/core/errors.ts';
-import { checkCreate, checkPut, isLiveStatus, laterOf, leastRecentlyActiveFirst, newestFirst } from './common.ts';
+import { checkCreate, checkPut, checkTouch, isLiveStatus, laterOf, leastRecentlyActiveFirst, newestFirst } from './common.ts';
 import { INDEXES, KEYS, KEY_ATTRIBUTES, checkTableName } from './dynamodb-table.ts';
 import { ClusterStoreError } from './errors.ts';
 
@@ -143,7 +143,12 @@ export class DynamoDbClusterStore implements ClusterStore {
         }
         // Token taken (re-read it at the top of the loop) or a concurrent transaction touched an item.
         const retry = reasons[2] === 'ConditionalCheckFailed' || reasons.includes('TransactionConflict');
-        if (!retry || attempt + 1 >= this.maxAttempts * 3) throw err;
+        if (!retry) throw err;
+        if (attempt + 1 >= this.maxAttempts * 3) {
+          throw new BackendUnavailableError(`create of ${record.id} kept conflicting with concurrent writes; retry the request`, {
+            cause: err,
+          });
+        }
         if (reasons.includes('TransactionConflict')) await backoff(attempt);
       }
     }
@@ -158,9 +163,14 @@ export class DynamoDbClusterStore implements ClusterStore {
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(pk)' }));
     } catch (err) {
-      if (token !== undefined) await this.releaseToken(record, token);
-      if (isConditionFailure(err)) throw new VersionConflictError(record.id, 0, await this.get(record.id), { cause: err });
-      throw err;
+      const clash = isConditionFailure(err) ? await this.getRaw(record.id) : undefined;
+      // An SDK retry of our own PutItem whose answer was lost finds our record: that is success.
+      const ours = clash !== undefined && isDeepStrictEqual(clash, withoutUndefined(record));
+      if (!ours) {
+        if (token !== undefined) await this.releaseToken(record, token);
+        if (isConditionFailure(err)) throw new VersionConflictError(record.id, 0, clash, { cause: err });
+        throw err;
+      }
     }
     await this.doc.send(new PutCommand({ TableName: this.table, Item: historyItem(change) }));
     return { record: structuredClone(record), created: true };
@@ -410,6 +420,7 @@ export class DynamoDbClusterStore implements ClusterStore {
   // touch
 
   async touch(id: string, at: { activityAt?: string; heartbeatAt?: string }): Promise<ClusterRecord | undefined> {
+    checkTouch(at);
     return this.call('touch', async () => {
       const fields: [string, string][] = [];
       if (at.activityAt !== undefined) fields.push(['lastActivityAt', at.activityAt]);
@@ -474,7 +485,8 @@ export class DynamoDbClusterStore implements ClusterStore {
       if (err instanceof ReccError) throw err;
       const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
       const status = e.$metadata?.httpStatusCode;
-      const network = e.$metadata === undefined || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '');
+      // Socket failures carry a Node errno code (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EAI_AGAIN, …).
+      const network = typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code);
       if (RETRYABLE_NAMES.has(e.name ?? '') || (status !== undefined && status >= 500) || network) {
         throw new BackendUnavailableError(`cluster store unavailable during ${op}: ${e.message ?? String(err)}`, { cause: err });
       }

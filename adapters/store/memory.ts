@@ -1,7 +1,7 @@
 import type { ClusterStore } from '../../shared/ports/cluster-store.ts';
 import { ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
 import type { ClusterRecord, ClusterStatus, StatusChange } from '../../shared/lifecycle/types.ts';
-import { checkCreate, checkPut, isLiveStatus, laterOf, leastRecentlyActiveFirst, newestFirst } from './common.ts';
+import { checkCreate, checkPut, checkTouch, isLiveStatus, laterOf, leastRecentlyActiveFirst, newestFirst } from './common.ts';
 
 /**
  * In-memory ClusterStore with the same semantics as the DynamoDB adapter:
@@ -67,6 +67,7 @@ export class InMemoryClusterStore implements ClusterStore {
   }
 
   async touch(id: string, at: { activityAt?: string; heartbeatAt?: string }): Promise<ClusterRecord | undefined> {
+    checkTouch(at);
     const current = this.records.get(id);
     if (current === undefined) return undefined;
     current.lastActivityAt = laterOf(current.lastActivityAt, at.activityAt) ?? current.lastActivityAt;

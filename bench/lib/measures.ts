@@ -129,7 +129,7 @@ export const MEASURES: readonly MeasureDef[] = [
   {
     name: 'graph_1m_tasks_per_s',
     group: 'graph_1m',
-    label: '1,000,000-task graph: throughput',
+    label: '1,000,000-task graph (2 stages): throughput',
     unit: 'tasks/s',
     better: 'higher',
     compared: false,

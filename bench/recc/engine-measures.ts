@@ -7,54 +7,41 @@
 import type { Group } from '../lib/measures.ts';
 import { median, percentile } from '../lib/stats.ts';
 import { readCpuSeconds, readMemoryStatus } from '../lib/proc.ts';
-import { addWorkers, startScheduler } from './procs.ts';
 
 export interface GroupContext {
   quick: boolean;
   emit(name: string, value: number | null, unit: string, extra?: Record<string, unknown>): void;
 }
 
-/* The slice of the SDK the bench uses. */
-interface FutureLike {
-  result(): Promise<unknown>;
-}
-interface ClientLike {
-  submit(fn: (...args: any[]) => unknown, ...args: unknown[]): FutureLike;
-  map(fn: (...args: any[]) => unknown, items: readonly unknown[]): FutureLike[];
-  gather(futures: readonly FutureLike[]): Promise<unknown[]>;
-  compute(value: unknown): FutureLike | Promise<unknown>;
-  close(): Promise<void>;
-}
-interface ClusterLike {
-  close(): Promise<void>;
-}
-interface Sdk {
-  LocalCluster: { start(options: { nWorkers: number; threadsPerWorker: number }): Promise<ClusterLike> };
-  Client: { connect(target: unknown, options?: { token?: string }): Promise<ClientLike> };
-  delayed(fn: (...args: any[]) => unknown): (...args: unknown[]) => unknown;
-}
+/* The SDK as `import … from 'recc'` gives it (client/index.ts); loaded lazily. */
+type Sdk = typeof import('../../client/index.ts');
+type ClientT = import('../../client/index.ts').Client;
+type ClusterT = import('../../client/index.ts').LocalCluster;
 
-async function sdk(): Promise<Sdk> {
-  // A variable specifier keeps this file compiling while the engine is being written.
-  const path = '../../client/index.ts';
-  return (await import(path)) as Sdk;
+let sdkPromise: Promise<Sdk> | undefined;
+function sdk(): Promise<Sdk> {
+  sdkPromise ??= import('../../client/index.ts');
+  return sdkPromise;
 }
 
 const now = (): bigint => process.hrtime.bigint();
 const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
 
-async function compute(client: ClientLike, value: unknown): Promise<unknown> {
-  const r = client.compute(value);
-  return typeof (r as FutureLike).result === 'function' ? (r as FutureLike).result() : r;
-}
-
-async function withCluster<T>(fn: (client: ClientLike, s: Sdk) => Promise<T>): Promise<T> {
+/**
+ * A LocalCluster (default: the issue's topology, 2 workers × 1 thread) and a
+ * connected client; both closed afterwards. `setup` may add workers.
+ */
+async function withCluster<T>(
+  fn: (client: ClientT, s: Sdk, cluster: ClusterT) => Promise<T>,
+  options: { nWorkers?: number; setup?: (cluster: ClusterT) => Promise<void> } = {},
+): Promise<T> {
   const s = await sdk();
-  const cluster = await s.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1 });
+  const cluster = await s.LocalCluster.start({ nWorkers: options.nWorkers ?? 2, threadsPerWorker: 1 });
   try {
+    await options.setup?.(cluster);
     const client = await s.Client.connect(cluster);
     try {
-      return await fn(client, s);
+      return await fn(client, s, cluster);
     } finally {
       await client.close();
     }
@@ -63,9 +50,16 @@ async function withCluster<T>(fn: (client: ClientLike, s: Sdk) => Promise<T>): P
   }
 }
 
-async function warmUp(client: ClientLike, base: number): Promise<void> {
+/** The scheduler's pid (LocalCluster lists it first). */
+function schedulerPid(cluster: ClusterT): number {
+  const pid = cluster.pids[0];
+  if (pid === undefined) throw new Error('LocalCluster reports no scheduler pid');
+  return pid;
+}
+
+async function warmUp(client: ClientT, base: number): Promise<void> {
   const items = Array.from({ length: 200 }, (_, i) => base + i);
-  await client.gather(client.map((x: number) => x, items));
+  await client.gather(client.map((x: number) => x, items, { pure: false }));
 }
 
 export async function runGroup(group: Group, ctx: GroupContext): Promise<void> {
@@ -109,45 +103,45 @@ async function measureStart(ctx: GroupContext, reps: number): Promise<void> {
   ctx.emit('start', median(samples), 's', { reps, samples });
 }
 
-async function measureMap(client: ClientLike, ctx: GroupContext, n: number): Promise<void> {
+async function measureMap(client: ClientT, ctx: GroupContext, n: number): Promise<void> {
   await warmUp(client, -1_000_000);
   const items = Array.from({ length: n }, (_, i) => i);
   const t0 = now();
-  const futures = client.map((x: number) => x, items);
+  const futures = client.map((x: number) => x, items, { pure: false });
   const results = await client.gather(futures);
   const elapsed = secs(t0);
   if (results.length !== n || results[n - 1] !== n - 1) throw new Error('map: wrong results');
   ctx.emit('map_noop', n / elapsed, 'tasks/s', { tasks: n, seconds: elapsed });
 }
 
-async function measureTree(client: ClientLike, s: Sdk, ctx: GroupContext, leaves: number): Promise<void> {
+async function measureTree(client: ClientT, s: Sdk, ctx: GroupContext, leaves: number): Promise<void> {
   await warmUp(client, -2_000_000);
   const noop = s.delayed((x: number) => x);
   const add = s.delayed((a: number, b: number) => a + b);
   const t0 = now();
-  let level: unknown[] = Array.from({ length: leaves }, (_, i) => noop(i));
+  let level: Array<ReturnType<typeof add>> = Array.from({ length: leaves }, (_, i) => noop(i));
   let tasks = leaves;
   while (level.length > 1) {
-    const next: unknown[] = [];
-    for (let i = 0; i + 1 < level.length; i += 2) next.push(add(level[i], level[i + 1]));
+    const next: Array<ReturnType<typeof add>> = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(add(level[i]!, level[i + 1]!));
     tasks += next.length;
-    if (level.length % 2 === 1) next.push(level[level.length - 1]);
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
     level = next;
   }
   const built = secs(t0);
-  const result = await compute(client, level[0]);
+  const result = await client.compute(level[0] as ReturnType<typeof add>).result();
   const elapsed = secs(t0);
   if (result !== (leaves * (leaves - 1)) / 2) throw new Error(`tree: wrong result ${String(result)}`);
   ctx.emit('tree_reduce', tasks / elapsed, 'tasks/s', { tasks, leaves, seconds: elapsed, buildSeconds: built });
 }
 
-async function measureLatency(client: ClientLike, ctx: GroupContext, n: number): Promise<void> {
+async function measureLatency(client: ClientT, ctx: GroupContext, n: number): Promise<void> {
   await warmUp(client, -3_000_000);
-  for (let i = 0; i < 50; i++) await client.submit((x: number) => x, -4_000_000 - i).result();
+  for (let i = 0; i < 50; i++) await client.submitWith({ pure: false }, (x: number) => x, -4_000_000 - i).result();
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = now();
-    const r = await client.submit((x: number) => x, i).result();
+    const r = await client.submitWith({ pure: false }, (x: number) => x, i).result();
     samples.push(secs(t0) * 1000);
     if (r !== i) throw new Error('latency: wrong result');
   }
@@ -155,9 +149,59 @@ async function measureLatency(client: ClientLike, ctx: GroupContext, n: number):
   ctx.emit('latency_p99', percentile(samples, 99), 'ms', { samples: n });
 }
 
-async function measureTransfer(ctx: GroupContext, _nbytes: number, _reps: number): Promise<void> {
-  ctx.emit('transfer', null, 'MB/s', { error: 'not written yet: needs pinning a task to a worker' });
-  throw new Error('transfer: not written yet');
+/**
+ * One 100 MiB result moved worker→worker: a producer pinned to worker A (by
+ * the resource A=1), then a consumer pinned to worker B; the consumer's
+ * submit→result wall time is timed (the same method as the Dask side). The
+ * same round trip without a dependency is timed too, to report the transfer
+ * net of scheduling.
+ */
+async function measureTransfer(ctx: GroupContext, nbytes: number, reps: number): Promise<void> {
+  const setup = async (cluster: ClusterT): Promise<void> => {
+    await cluster.addWorker({ name: 'bench-a', resources: { A: 1 } });
+    await cluster.addWorker({ name: 'bench-b', resources: { B: 1 } });
+  };
+  await withCluster(
+    async (client) => {
+      await warmUp(client, -7_000_000);
+      // Incompressible bytes, like the Dask side (crypto is a global, so this ships inline).
+      const produce = (n: number, salt: number): Uint8Array => {
+        const b = new Uint8Array(n);
+        for (let o = 0; o < n; o += 65536) crypto.getRandomValues(b.subarray(o, Math.min(n, o + 65536)));
+        b[0] = salt & 255;
+        return b;
+      };
+      const size = (b: Uint8Array): number => b.byteLength;
+      const walls: number[] = [];
+      const bases: number[] = [];
+      for (let rep = 0; rep <= reps; rep++) {
+        const a = client.submitWith({ resources: { A: 1 }, pure: false }, produce, nbytes, rep);
+        await a.wait();
+        let t0 = now();
+        await client.submitWith({ resources: { B: 1 }, pure: false }, size, new Uint8Array(1)).result();
+        const base = secs(t0);
+        t0 = now();
+        const n = await client.submitWith({ resources: { B: 1 }, pure: false }, size, a).result();
+        const wall = secs(t0);
+        if (n !== nbytes) throw new Error(`transfer: consumer saw ${String(n)} bytes`);
+        if (rep > 0) {
+          walls.push(wall);
+          bases.push(base);
+        }
+        a.release();
+      }
+      const med = median(walls);
+      const net = med - median(bases);
+      ctx.emit('transfer', nbytes / med / 1e6, 'MB/s', {
+        bytes: nbytes,
+        reps,
+        medianSeconds: med,
+        netMBps: net > 0 ? nbytes / net / 1e6 : null,
+        method: 'wall time of a dependent task pinned to the other worker',
+      });
+    },
+    { nWorkers: 0, setup },
+  );
 }
 
 /** The same work as bench_dask.py's burn(), in JavaScript. */
@@ -178,7 +222,7 @@ function calibrateBurn(targetS: number): number {
   }
 }
 
-async function measureCpu(client: ClientLike, ctx: GroupContext, tasks: number, taskS: number): Promise<void> {
+async function measureCpu(client: ClientT, ctx: GroupContext, tasks: number, taskS: number): Promise<void> {
   await warmUp(client, -5_000_000);
   // Inline task functions ship as source and may not refer to outer variables,
   // so the loop of burn() is repeated here; the salt makes every task distinct.
@@ -192,41 +236,66 @@ async function measureCpu(client: ClientLike, ctx: GroupContext, tasks: number, 
   for (let i = 0; i < tasks; i++) burn(n);
   const serial = secs(t0);
   // Warm the workers' JIT on the same function.
-  await client.gather(client.map(burnTask, [[n, -1], [n, -2], [n, -3], [n, -4]]));
+  await client.gather(client.map(burnTask, [[n, -1], [n, -2], [n, -3], [n, -4]], { pure: false }));
   const t1 = now();
-  await client.gather(client.map(burnTask, Array.from({ length: tasks }, (_, i) => [n, i])));
+  await client.gather(client.map(burnTask, Array.from({ length: tasks }, (_, i) => [n, i]), { pure: false }));
   const parallel = secs(t1);
   ctx.emit('cpu_efficiency', serial / (2 * parallel), 'ratio', { tasks, taskSeconds: serial / tasks, serialSeconds: serial, parallelSeconds: parallel });
 }
 
 async function measureGraph(ctx: GroupContext, n: number): Promise<void> {
-  const s = await sdk();
-  const cluster = await startScheduler();
-  try {
-    await addWorkers(cluster, 2);
-    const idle = readMemoryStatus(cluster.scheduler.pid).vmRssBytes;
-    const client = await s.Client.connect(cluster.address, { token: cluster.token });
-    try {
-      const items = Array.from({ length: n }, (_, i) => i);
-      const cpu0 = readCpuSeconds(cluster.scheduler.pid);
-      const t0 = now();
-      const results = await client.gather(client.map((x: number) => x, items));
-      const elapsed = secs(t0);
-      const cpu = readCpuSeconds(cluster.scheduler.pid) - cpu0;
-      if (results.length !== n || results[n - 1] !== n - 1) throw new Error('graph: wrong results');
-      const mem = readMemoryStatus(cluster.scheduler.pid);
-      ctx.emit('graph_1m_tasks_per_s', n / elapsed, 'tasks/s', { tasks: n, seconds: elapsed, schedulerCpuSeconds: cpu });
-      ctx.emit('graph_1m_scheduler_peak_rss', mem.vmHwmBytes / 2 ** 20, 'MiB', { tasks: n, idleRssMiB: idle / 2 ** 20 });
-      ctx.emit('graph_1m_rss_per_task', (mem.vmHwmBytes - idle) / n, 'bytes/task', { tasks: n });
-    } finally {
-      await client.close();
-    }
-  } finally {
-    await cluster.close();
-  }
+  await withCluster(async (client, _s, cluster) => {
+    const pid = schedulerPid(cluster);
+    const idle = readMemoryStatus(pid).vmRssBytes;
+    // Two stages of n/2 tasks, each stage-2 task depending on one stage-1
+    // result: a graph with n tasks and n/2 edges, submitted at once.
+    const half = Math.floor(n / 2);
+    const items = Array.from({ length: half }, (_, i) => i);
+    const cpu0 = readCpuSeconds(pid);
+    const t0 = now();
+    const first = client.map((x: number) => x, items, { pure: false });
+    // Futures as items are replaced by their results on the worker (the SDK's types do not say so yet).
+    const second = client.map((x: number) => x + 1, first as unknown as number[], { pure: false });
+    for (const f of first) f.release();
+    const results = await client.gather(second);
+    const elapsed = secs(t0);
+    const cpu = readCpuSeconds(pid) - cpu0;
+    if (results.length !== half || results[half - 1] !== half) throw new Error('graph: wrong results');
+    const mem = readMemoryStatus(pid);
+    ctx.emit('graph_1m_tasks_per_s', (2 * half) / elapsed, 'tasks/s', { tasks: 2 * half, edges: half, seconds: elapsed, schedulerCpuSeconds: cpu });
+    ctx.emit('graph_1m_scheduler_peak_rss', mem.vmHwmBytes / 2 ** 20, 'MiB', { tasks: 2 * half, idleRssMiB: idle / 2 ** 20 });
+    ctx.emit('graph_1m_rss_per_task', (mem.vmHwmBytes - idle) / (2 * half), 'bytes/task', { tasks: 2 * half });
+  });
 }
 
-async function measureFakeWorkers(ctx: GroupContext, _workers: number, _tasks: number): Promise<void> {
-  ctx.emit('workers_200_cpu_per_task', null, 'µs/task', { error: 'not written yet: needs the worker protocol' });
-  throw new Error('workers_200: not written yet');
+async function measureFakeWorkers(ctx: GroupContext, workers: number, tasks: number): Promise<void> {
+  const { startFakeWorkers } = await import('./fake-workers.ts');
+  let fakes: Awaited<ReturnType<typeof startFakeWorkers>> | undefined;
+  try {
+    await withCluster(
+      async (client, _s, cluster) => {
+        const registered = (await client.schedulerInfo()).workers.length;
+        if (registered !== workers) throw new Error(`workers_200: ${registered} of ${workers} fake workers registered`);
+        const pid = schedulerPid(cluster);
+        await warmUp(client, -6_000_000);
+        const items = Array.from({ length: tasks }, (_, i) => i);
+        const cpu0 = readCpuSeconds(pid);
+        const t0 = now();
+        const results = await client.gather(client.map((x: number) => x, items, { pure: false }));
+        const elapsed = secs(t0);
+        const cpu = readCpuSeconds(pid) - cpu0;
+        if (results.length !== tasks || results[tasks - 1] !== tasks - 1) throw new Error('workers_200: wrong results');
+        ctx.emit('workers_200_cpu_per_task', (cpu / tasks) * 1e6, 'µs/task', { workers, tasks, schedulerCpuSeconds: cpu, seconds: elapsed });
+        ctx.emit('workers_200_tasks_per_s', tasks / elapsed, 'tasks/s', { workers, tasks, seconds: elapsed });
+      },
+      {
+        nWorkers: 0,
+        setup: async (cluster) => {
+          fakes = await startFakeWorkers({ address: cluster.schedulerAddress, token: cluster.token, count: workers });
+        },
+      },
+    );
+  } finally {
+    await fakes?.close();
+  }
 }

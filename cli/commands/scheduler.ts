@@ -1,12 +1,55 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
 
-// Placeholder until the owning issue lands: the command is listed but says so.
+function port(value: string, path: string, problems: ErrorDetail[]): number | undefined {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    problems.push({ path, message: `expected a port number 0-65535, got "${value}"` });
+    return undefined;
+  }
+  return n;
+}
+
+/**
+ * `recc scheduler`: the compute engine's scheduler. The engine is imported
+ * inside the action so other commands stay fast.
+ */
 export function registerScheduler(program: Command): void {
   program
     .command('scheduler')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('recc scheduler is not available yet\n');
-      process.exitCode = 1;
+    .description('run the compute scheduler (prints one JSON line with "event":"scheduler.ready" when listening)')
+    .requiredOption('--port <port>', 'TCP port to listen on (0 picks a free one)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .requiredOption('--token-file <path>', 'file holding the shared token workers and clients must present')
+    .option('--tls-cert <path>', 'PEM certificate (enables TLS)')
+    .option('--tls-key <path>', 'PEM private key for --tls-cert')
+    .option('--tls-ca <path>', 'PEM CA bundle')
+    .option('--dashboard-port <port>', 'serve /health, /api/status and a status page on this port (0 picks one)')
+    .option('--resource-wait-timeout <seconds>', 'fail tasks whose resources no worker offers after waiting this long')
+    .option('--heartbeat-timeout <seconds>', 'remove workers silent this long', '30')
+    .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const problems: ErrorDetail[] = [];
+      const p = port(String(opts.port), 'port', problems);
+      const dash = opts.dashboardPort === undefined ? undefined : port(String(opts.dashboardPort), 'dashboard-port', problems);
+      if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) problems.push({ path: 'tls-key', message: '--tls-cert and --tls-key go together' });
+      const nwt = opts.resourceWaitTimeout === undefined ? undefined : Number(opts.resourceWaitTimeout);
+      if (nwt !== undefined && !(nwt > 0)) problems.push({ path: 'resource-wait-timeout', message: 'expected a positive number of seconds' });
+      const hbt = Number(opts.heartbeatTimeout);
+      if (!(hbt > 0)) problems.push({ path: 'heartbeat-timeout', message: 'expected a positive number of seconds' });
+      if (problems.length > 0) throw new ValidationError('invalid scheduler options', problems);
+      const { runSchedulerProcess } = await import('../../scheduler/main.ts');
+      const code = await runSchedulerProcess({
+        host: String(opts.host),
+        port: p as number,
+        tokenFile: String(opts.tokenFile),
+        ...(opts.tlsCert ? { tlsCert: String(opts.tlsCert), tlsKey: String(opts.tlsKey) } : {}),
+        ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
+        ...(dash !== undefined ? { dashboardPort: dash } : {}),
+        watchParent: Boolean(opts.watchParent),
+        ...(nwt !== undefined ? { noWorkerTimeoutSeconds: nwt } : {}),
+        heartbeatTimeoutSeconds: hbt,
+      });
+      process.exit(code);
     });
 }

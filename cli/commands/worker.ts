@@ -1,12 +1,72 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
 
-// Placeholder until the owning issue lands: the command is listed but says so.
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/**
+ * `recc worker <scheduler-address>`: a compute worker. The engine is imported
+ * inside the action so other commands stay fast.
+ */
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('recc worker is not available yet\n');
-      process.exitCode = 1;
+    .description('run a compute worker connected to a scheduler (tcp://host:port or tls://host:port)')
+    .argument('<scheduler-address>', 'tcp://host:port or tls://host:port')
+    .option('--token-file <path>', 'file holding the scheduler token (or set RECC_SCHEDULER_TOKEN)')
+    .option('--nthreads <n>', 'task threads', '1')
+    .option('--memory-limit <gib>', 'memory limit in GiB (spill at 60 %, pause at 80 %)')
+    .option('--resource <name=n>', 'advertise a resource, e.g. GPU=1 (repeatable)', collect, [] as string[])
+    .option('--name <name>', 'worker name (default: hostname-pid)')
+    .option('--tls-ca <path>', 'PEM CA to verify a tls:// scheduler')
+    .option('--host <host>', 'interface for the data port peers fetch results from', '127.0.0.1')
+    .option('--contact-host <host>', 'address other processes use to reach this worker (default: --host)')
+    .option('--connect-timeout <seconds>', 'keep retrying the scheduler this long', '120')
+    .addOption(new Option('--memory-target <fraction>', 'spill above this fraction of the limit').hideHelp())
+    .addOption(new Option('--memory-spill <fraction>', 'spill when process memory is above this fraction').hideHelp())
+    .addOption(new Option('--memory-pause <fraction>', 'pause new tasks above this fraction').hideHelp())
+    .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
+    .addOption(new Option('--token <token>').env('RECC_SCHEDULER_TOKEN').hideHelp())
+    .action(async (address: string, opts: Record<string, string | string[] | boolean | undefined>) => {
+      const problems: ErrorDetail[] = [];
+      if (!/^(tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):\d{1,5}$/.test(address)) {
+        problems.push({ path: 'scheduler-address', message: `expected tcp://host:port or tls://host:port, got "${address}"` });
+      }
+      const nthreads = Number(opts.nthreads);
+      if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > 1024) problems.push({ path: 'nthreads', message: 'expected an integer from 1 to 1024' });
+      const mem = opts.memoryLimit === undefined ? undefined : Number(opts.memoryLimit);
+      if (mem !== undefined && !(mem > 0)) problems.push({ path: 'memory-limit', message: 'expected a positive number of GiB' });
+      const resources: Record<string, number> = {};
+      for (const r of (opts.resource as string[]) ?? []) {
+        const m = /^([A-Za-z][\w.-]*)=(\d+(?:\.\d+)?)$/.exec(r);
+        if (!m) problems.push({ path: 'resource', message: `expected NAME=N, got "${r}"` });
+        else resources[m[1] as string] = Number(m[2]);
+      }
+      if (!opts.tokenFile && !opts.token) problems.push({ path: 'token-file', message: 'is required (or set RECC_SCHEDULER_TOKEN)' });
+      const fractions: Record<string, number> = {};
+      for (const k of ['memoryTarget', 'memorySpill', 'memoryPause'] as const) {
+        if (opts[k] === undefined) continue;
+        const f = Number(opts[k]);
+        if (!(f > 0 && f <= 1)) problems.push({ path: k, message: 'expected a fraction in (0, 1]' });
+        fractions[k] = f;
+      }
+      const connectTimeout = Number(opts.connectTimeout);
+      if (!(connectTimeout > 0)) problems.push({ path: 'connect-timeout', message: 'expected a positive number of seconds' });
+      if (problems.length > 0) throw new ValidationError('invalid worker options', problems);
+      const { runWorkerProcess } = await import('../../worker/main.ts');
+      const code = await runWorkerProcess({
+        schedulerAddress: address,
+        ...(opts.tokenFile ? { tokenFile: String(opts.tokenFile) } : { token: String(opts.token) }),
+        nthreads,
+        ...(mem !== undefined ? { memoryLimitGiB: mem } : {}),
+        resources,
+        ...(opts.name ? { name: String(opts.name) } : {}),
+        ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
+        host: String(opts.host),
+        ...(opts.contactHost ? { contactHost: String(opts.contactHost) } : {}),
+        watchParent: Boolean(opts.watchParent),
+        connectTimeoutSeconds: connectTimeout,
+        ...fractions,
+      });
+      process.exit(code);
     });
 }

@@ -688,6 +688,7 @@ const TABLE = new Map<string, TransitionFn>([
         }
       }
       t.whoHas = null;
+      if (needed && t.wantedBy) for (const c of t.wantedBy) s.report(c, { op: 'lost-data', key: t.key });
       if (t.dependents) {
         // Data lost while dependents still need it: they wait for it again.
         for (const d of t.dependents) {

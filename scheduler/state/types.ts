@@ -53,7 +53,8 @@ export interface DepLocation {
 export type ClientReport =
   | { op: 'key-in-memory'; key: string; nbytes: number }
   | { op: 'task-erred'; key: string; error: TaskErrorInfo }
-  | { op: 'cancelled'; key: string };
+  | { op: 'cancelled'; key: string }
+  | { op: 'lost-data'; key: string };
 
 export type SchedulerInstruction =
   | { type: 'compute'; workerId: string; key: string; run: unknown; deps: DepLocation[]; priority: number; stimulusId: string }

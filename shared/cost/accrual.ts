@@ -77,7 +77,9 @@ export function accrue(record: ClusterRecord, now: number, harvest: HarvestConfi
     const prevRate = prev && prevAsOf !== undefined ? prev.perHour : rate;
     toDate += (Math.max(0, end - from) / HOUR) * prevRate;
   }
-  const cost: ClusterCost = { toDate: roundNano(toDate), perHour: live ? roundNano(rate) : 0, asOf: new Date(now).toISOString() };
+  // A record that ended after `now` (clock skew between writers) is still billing as of `now`.
+  const billing = live || billedUntil(record, Number.POSITIVE_INFINITY) > now;
+  const cost: ClusterCost = { toDate: roundNano(toDate), perHour: billing ? roundNano(rate) : 0, asOf: new Date(now).toISOString() };
   if (record.status === 'RUNNING') {
     const due = reapAt(record, harvest);
     if (due) {

@@ -22,6 +22,7 @@ import { ALERT_SCOPES, type AlertRules, type AlertScope, type ThresholdSpec } fr
  * | RECC_SMTP_HOST, RECC_SMTP_PORT, RECC_SMTP_SECURE, RECC_SMTP_USER, RECC_SMTP_PASSWORD | SMTP relay | port 587 |
  * | RECC_BUDGETS_ENABLED | keep one AWS Budget per user | false |
  * | RECC_AWS_ACCOUNT_ID | account of the budgets | required when enabled |
+ * | RECC_BUDGET_NAME_PREFIX | budget name = prefix + user | `recc-user-` |
  * | RECC_BUDGET_FORECAST_PERCENT | FORECASTED notification threshold, % of budget | 100 |
  * | RECC_COST_TAG_USER | cost-allocation tag that names the user | `user` |
  * | RECC_BUDGET_SNS_TOPIC_ARN | budget notification subscriber (else e-mail) | — |
@@ -44,6 +45,8 @@ export interface EmailConfig {
 
 export interface AwsBudgetsConfig {
   accountId: string;
+  /** Budget names are `<prefix><user>`; IAM policies scope on the prefix. */
+  namePrefix: string;
   forecastThresholdPercent: number;
   userTagKey: string;
   snsTopicArn?: string;
@@ -164,8 +167,11 @@ export function costConfigFromEnv(env: Env): CostConfig {
     if (!snsTopicArn && !userDomain && recipients.length === 0) {
       details.push({ path: 'RECC_BUDGET_SNS_TOPIC_ARN', message: 'budgets need a subscriber: set it, RECC_USER_EMAIL_DOMAIN or RECC_ALERT_EMAIL_TO' });
     }
+    const namePrefix = getString(env, 'RECC_BUDGET_NAME_PREFIX', 'recc-user-');
+    if (/[:\\]/.test(namePrefix)) details.push({ path: 'RECC_BUDGET_NAME_PREFIX', message: 'may not contain ":" or "\\"' });
     budgets = {
       accountId: accountId ?? '',
+      namePrefix,
       forecastThresholdPercent,
       userTagKey: getString(env, 'RECC_COST_TAG_USER', 'user'),
       ...(snsTopicArn ? { snsTopicArn } : {}),

@@ -244,9 +244,8 @@ export function assertRecordInvariants(record: ClusterRecord): void {
     problems.push('runningAt is before provisioningAt');
   }
   if (record.status === 'FAILED' && !record.statusReason) problems.push('FAILED without statusReason');
-  if (record.status === 'REQUESTED' && record.version === 1 && record.provisioningAt !== undefined) {
-    problems.push('REQUESTED with provisioningAt');
-  }
+  if (record.status === 'REQUESTED' && record.provisioningAt !== undefined) problems.push('REQUESTED with provisioningAt');
+  if (record.endedAt !== undefined && record.endedAt < record.createdAt) problems.push('endedAt is before createdAt');
   if (problems.length > 0) throw new RecordInvariantError(`cluster ${record.id || '?'}`, problems);
 }
 

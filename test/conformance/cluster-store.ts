@@ -4,6 +4,7 @@ import { ClusterNotFoundError, VersionConflictError } from '../../shared/ports/e
 import { assertHistoryInvariants, assertRecordInvariants, revise, transition } from '../../shared/lifecycle/machine.ts';
 import type { ClusterRecord, StatusChange } from '../../shared/lifecycle/types.ts';
 import { sampleCluster, t } from '../support/cluster-records.ts';
+import { StoreUsageError } from '../../adapters/store/errors.ts';
 
 /**
  * The ClusterStore contract (`shared/ports/cluster-store.ts`). Every adapter
@@ -355,6 +356,56 @@ export function clusterStoreConformance(name: string, factory: () => Promise<Clu
         assertRecordInvariants(stored!);
       });
 
+      it('loses no write and no heartbeat when revisers, the lifecycle and heartbeats race with retries', async () => {
+        // Prepare
+        await created('c-storm1', 'alice', 0);
+        /** Read-modify-write until the conditional put wins, re-reading from the conflict. */
+        async function until(
+          build: (r: ClusterRecord) => { next: ClusterRecord; change?: StatusChange },
+        ): Promise<void> {
+          let current = (await store.get('c-storm1'))!;
+          for (let attempt = 0; attempt < 500; attempt += 1) {
+            const { next, change } = build(current);
+            try {
+              await store.put(next, current.version, change);
+              return;
+            } catch (err) {
+              if (!(err instanceof VersionConflictError)) throw err;
+              current = err.current ?? (await store.get('c-storm1'))!;
+            }
+          }
+          throw new Error('a writer never won');
+        }
+        const revisers = Array.from({ length: 4 }, async (_, w) => {
+          for (let i = 0; i < 5; i += 1) {
+            await until((r) => ({ next: revise(r, { at: t(0, 1 + w * 10 + i), patch: { desiredWorkers: r.desiredWorkers + 1 } }) }));
+          }
+        });
+        const lifecycle = (async () => {
+          await until((r) => transition(r, 'PROVISIONING', { actor: 'provisioner', at: t(0, 500) }));
+          await until((r) => transition(r, 'RUNNING', { actor: 'provisioner', at: t(0, 600) }));
+        })();
+        const minutes = Array.from({ length: 30 }, (_, i) => ((i * 11) % 30) + 1);
+        const heartbeats = (async () => {
+          for (const m of minutes) await store.touch('c-storm1', { activityAt: t(m), heartbeatAt: t(m) });
+        })();
+
+        // Act
+        await Promise.all([...revisers, lifecycle, heartbeats]);
+
+        // Assess
+        const final = (await store.get('c-storm1'))!;
+        expect(final.version).toBe(1 + 20 + 2);
+        expect(final.desiredWorkers).toBe(2 + 20);
+        expect(final.status).toBe('RUNNING');
+        expect(final.lastActivityAt).toBe(t(30));
+        expect(final.lastHeartbeatAt).toBe(t(30));
+        const history = await store.history('c-storm1');
+        expect(history.map((h) => h.to)).toEqual(['REQUESTED', 'PROVISIONING', 'RUNNING']);
+        assertHistoryInvariants(history, final);
+        assertRecordInvariants(final);
+      });
+
       it('does not add history when no change is given', async () => {
         // Prepare
         const a = await created('c-nohis1', 'alice', 0);
@@ -394,6 +445,32 @@ export function clusterStoreConformance(name: string, factory: () => Promise<Clu
         // Assess
         expect(stored.lastActivityAt).toBe(t(9));
         expect((await store.listLive()).map((r) => r.lastActivityAt)).toEqual([t(9)]);
+      });
+    });
+
+    describe('Caller bugs', () => {
+      it('throws StoreUsageError and writes nothing when versions or times break the contract', async () => {
+        // Prepare
+        const a = await created('c-usage1', 'alice', 0);
+        const { next, change } = transition(a, 'PROVISIONING', { actor: 'provisioner', at: t(1) });
+        const bad = sampleCluster({ id: 'c-usage2', owner: 'alice', at: t(2) });
+
+        // Act
+        const outcomes = await Promise.all([
+          store.put({ ...next, version: 5 }, 1, change).catch((e: unknown) => e),
+          store.put(next, 1, { ...change, version: 3 }).catch((e: unknown) => e),
+          store.put(next, 1, { ...change, clusterId: 'c-other' }).catch((e: unknown) => e),
+          store.put({ ...next, lastActivityAt: '2026-01-01T00:05:00Z' }, 1, change).catch((e: unknown) => e),
+          store.create({ ...bad.record, version: 2 }, bad.change).catch((e: unknown) => e),
+          store.create({ ...bad.record, createdAt: 'yesterday' }, bad.change).catch((e: unknown) => e),
+          store.touch('c-usage1', { activityAt: '2026-01-01' }).catch((e: unknown) => e),
+        ]);
+
+        // Assess
+        for (const o of outcomes) expect(o).toBeInstanceOf(StoreUsageError);
+        expect(await store.get('c-usage1')).toStrictEqual(a);
+        expect(await store.get('c-usage2')).toBeUndefined();
+        expect(await store.history('c-usage1')).toHaveLength(1);
       });
     });
 

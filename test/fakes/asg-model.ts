@@ -69,6 +69,8 @@ export interface AsgModelOptions {
   onTerminate?: (instance: ModelInstance, groupName: string) => void;
   /** Awaited before each call is served, to interleave concurrent callers. */
   latency?: () => Promise<void>;
+  /** Awaited before each call with the command name and the calling client, to force an exact interleaving. */
+  gate?: (command: string, input: any, client: unknown) => Promise<void> | void;
 }
 
 const validation = (message: string) =>
@@ -110,18 +112,23 @@ export class AsgModel {
   install(): this {
     const stub = mockClient(AutoScalingClient);
     stub.onAnyCommand().rejects(new Error('AsgModel: command not modelled'));
-    const serve = <I>(fn: (input: I) => unknown) => async (input: I) => {
+    const serve = (command: string, fn: (input: any) => unknown) => async (input: any, getClient: () => unknown) => {
       if (this.options.latency) await this.options.latency();
+      if (this.options.gate) await this.options.gate(command, input, getClient());
       return fn(input);
     };
-    stub.on(CreateAutoScalingGroupCommand).callsFake(serve((i: any) => this.createGroup(i)));
-    stub.on(DescribeAutoScalingGroupsCommand).callsFake(serve((i: any) => this.describeGroups(i)));
-    stub.on(SetDesiredCapacityCommand).callsFake(serve((i: any) => this.setDesired(i.AutoScalingGroupName, i.DesiredCapacity)));
-    stub.on(UpdateAutoScalingGroupCommand).callsFake(serve((i: any) => this.updateGroup(i)));
-    stub.on(TerminateInstanceInAutoScalingGroupCommand).callsFake(serve((i: any) => this.terminate(i.InstanceId, i.ShouldDecrementDesiredCapacity)));
-    stub.on(CreateOrUpdateTagsCommand).callsFake(serve((i: any) => this.putTags(i.Tags ?? [])));
-    stub.on(DescribeScalingActivitiesCommand).callsFake(serve((i: any) => this.describeActivities(i.AutoScalingGroupName, i.MaxRecords)));
-    stub.on(SetInstanceProtectionCommand).callsFake(serve((i: any) => this.setProtection(i.AutoScalingGroupName, i.InstanceIds ?? [], i.ProtectedFromScaleIn)));
+    stub.on(CreateAutoScalingGroupCommand).callsFake(serve('CreateAutoScalingGroup', (i) => this.createGroup(i)));
+    stub.on(DescribeAutoScalingGroupsCommand).callsFake(serve('DescribeAutoScalingGroups', (i) => this.describeGroups(i)));
+    stub.on(SetDesiredCapacityCommand).callsFake(serve('SetDesiredCapacity', (i) => this.setDesired(i.AutoScalingGroupName, i.DesiredCapacity)));
+    stub.on(UpdateAutoScalingGroupCommand).callsFake(serve('UpdateAutoScalingGroup', (i) => this.updateGroup(i)));
+    stub.on(TerminateInstanceInAutoScalingGroupCommand).callsFake(
+      serve('TerminateInstanceInAutoScalingGroup', (i) => this.terminate(i.InstanceId, i.ShouldDecrementDesiredCapacity)),
+    );
+    stub.on(CreateOrUpdateTagsCommand).callsFake(serve('CreateOrUpdateTags', (i) => this.putTags(i.Tags ?? [])));
+    stub.on(DescribeScalingActivitiesCommand).callsFake(serve('DescribeScalingActivities', (i) => this.describeActivities(i.AutoScalingGroupName, i.MaxRecords)));
+    stub.on(SetInstanceProtectionCommand).callsFake(
+      serve('SetInstanceProtection', (i) => this.setProtection(i.AutoScalingGroupName, i.InstanceIds ?? [], i.ProtectedFromScaleIn)),
+    );
     this.stub = stub;
     return this;
   }

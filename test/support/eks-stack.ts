@@ -49,17 +49,25 @@ export interface EksStack {
   asg: AsgModel;
   eks: EksAccessModel;
   kube: KubeClients;
-  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger }): EksComputeBackend;
+  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger; autoScaling?: AutoScalingClient }): EksComputeBackend;
   close(): Promise<void>;
 }
 
-/** A deterministic source of small delays (0–3 macrotask turns) so concurrent callers interleave. */
+/**
+ * Seeded delays for every modelled AWS call so concurrent callers interleave:
+ * usually 0–3 event-loop turns, and one call in eight waits 5–40 ms, long
+ * enough for other operations to run whole apply/teardown sequences inside
+ * another's read-then-write window (the races node capacity must survive).
+ */
 export function jitter(seed = 42): () => Promise<void> {
   let s = seed >>> 0;
   return async () => {
     s = (s * 1664525 + 1013904223) >>> 0;
-    const turns = s % 4;
-    for (let i = 0; i < turns; i += 1) await new Promise((r) => setImmediate(r));
+    if (s % 8 === 0) {
+      await new Promise((r) => setTimeout(r, 5 + ((s >>> 8) % 36)));
+      return;
+    }
+    for (let i = 0; i < s % 4; i += 1) await new Promise((r) => setImmediate(r));
   };
 }
 
@@ -85,7 +93,13 @@ function nodeFor(instance: ModelInstance, n: number) {
   };
 }
 
-export async function startEksStack(options: { latency?: boolean; now?: () => number } = {}): Promise<EksStack> {
+export function newAutoScalingClient(): AutoScalingClient {
+  return new AutoScalingClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+}
+
+export async function startEksStack(
+  options: { latency?: boolean; now?: () => number; gate?: (command: string, input: any, client: unknown) => Promise<void> | void } = {},
+): Promise<EksStack> {
   const fake = await FakeKubeApiServer.start({ token: TEST_TOKEN, ...(options.now ? { now: options.now } : {}) });
   const nodeNames = new Map<string, string>();
   let nodeSeq = 0;
@@ -93,6 +107,7 @@ export async function startEksStack(options: { latency?: boolean; now?: () => nu
   const asg = new AsgModel({
     ...(options.now ? { now: options.now } : {}),
     ...(latency ? { latency } : {}),
+    ...(options.gate ? { gate: options.gate } : {}),
     onLaunch: (instance) => {
       nodeSeq += 1;
       const node = nodeFor(instance, nodeSeq);
@@ -115,7 +130,7 @@ export async function startEksStack(options: { latency?: boolean; now?: () => nu
       return new EksComputeBackend({
         config: { ...TEST_EKS_CONFIG, ...overrides },
         kube,
-        autoScaling: new AutoScalingClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+        autoScaling: extra.autoScaling ?? newAutoScalingClient(),
         eks: new EKSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
         ...(extra.clock ? { clock: extra.clock } : {}),
         ...(extra.logger ? { logger: extra.logger } : {}),

@@ -42,7 +42,7 @@ export class WorkerState {
   private stimulusId = '';
 
   constructor(options: Partial<WorkerStateOptions> & { nthreads: number }) {
-    this.options = { maxGathers: 8, gatherBatchBytes: 64 * 1024 * 1024, ...options };
+    this.options = { maxGathers: 8, gatherBatchBytes: 64 * 1024 * 1024, maxExecuting: options.nthreads, ...options };
   }
 
   handle(events: readonly WorkerEvent[]): WorkerInstruction[] {
@@ -259,7 +259,7 @@ export class WorkerState {
   }
 
   private ensureExecuting(): void {
-    while (!this.paused && this.executing.size < this.options.nthreads && this.ready.length > 0) {
+    while (!this.paused && this.executing.size < this.options.maxExecuting && this.ready.length > 0) {
       const t = popReady(this.ready);
       t.inReady = false;
       if (t.state !== 'ready') continue;

@@ -42,6 +42,8 @@ export type WorkerInstruction =
 
 export interface WorkerStateOptions {
   nthreads: number;
+  /** Tasks handed to the thread pool at once (≥ nthreads; more pipelines short tasks). Default nthreads. */
+  maxExecuting: number;
   /** Concurrent gathers from distinct peers. */
   maxGathers: number;
   /** Bytes requested from one peer in one gather. */

@@ -3,7 +3,7 @@ import type { WorkerState } from './machine.ts';
 /** Check the worker state's invariants; returns the violations (empty when consistent). */
 export function validateWorkerState(s: WorkerState): string[] {
   const problems: string[] = [];
-  if (s.executing.size > s.options.nthreads) problems.push(`executing ${s.executing.size} > nthreads ${s.options.nthreads}`);
+  if (s.executing.size > s.options.maxExecuting) problems.push(`executing ${s.executing.size} > maxExecuting ${s.options.maxExecuting}`);
   for (const [key, t] of s.tasks) {
     const bad = (m: string) => problems.push(`${key} (${t.state}): ${m}`);
     if (t.key !== key) bad('stored under another key');

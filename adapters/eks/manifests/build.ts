@@ -396,12 +396,19 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
     volumeMounts.push({ name: SOURCE_VOLUME, mountPath: sourceMount, readOnly: true });
     extraEnv.push({ name: 'RECC_SOURCE_DIR', value: sourceMount }, { name: 'RECC_SOURCE_BRANCH', value: branch });
   }
+  const args = [...template.args];
+  if (component === 'worker' && !args.includes('--contact-host')) {
+    // Peers fetch results from each worker's data port: listen on the pod network, advertise the pod IP.
+    if (!args.includes('--host')) args.push('--host', '0.0.0.0');
+    args.push('--contact-host', '$(POD_IP)');
+    if (!template.env.some((e) => e.name === 'POD_IP')) extraEnv.push({ name: 'POD_IP', fieldRef: 'status.podIP' });
+  }
   const container: Record<string, unknown> = {
     name: component,
     image: template.image,
     imagePullPolicy: 'IfNotPresent',
     command: [...template.command],
-    args: [...template.args],
+    args,
     env: envOf(template.env, extraEnv),
     ports: template.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
     resources: resourcesOf(template),

@@ -108,6 +108,28 @@ function recording(client: DynamoDBDocumentClient): { client: DynamoDBDocumentCl
   return { client: proxy, sent };
 }
 
+/**
+ * A client that sends the first PutItem of a cluster record twice and answers
+ * with the second result, as an SDK retry after a lost answer would.
+ */
+function duplicatingFirstRecordPut(client: DynamoDBDocumentClient): { client: DynamoDBDocumentClient; duplicated: () => boolean } {
+  let duplicated = false;
+  const proxy = new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver);
+      return async (command: { constructor: { name: string }; input: { Item?: { sk?: string } } }) => {
+        const send = target.send.bind(target) as (c: unknown) => Promise<unknown>;
+        if (!duplicated && command.constructor.name === 'PutCommand' && command.input.Item?.sk === 'CLUSTER') {
+          duplicated = true;
+          await send(command);
+        }
+        return send(command);
+      };
+    },
+  });
+  return { client: proxy, duplicated: () => duplicated };
+}
+
 const backends: Array<{ name: string; start: () => Promise<DynamoDbEmulator>; transactions: boolean; honoursAllOld: boolean }> = [
   { name: 'dynalite', start: () => startDynalite(), transactions: false, honoursAllOld: false },
   { name: 'DynamoDB Local', start: () => startDynamoDbLocal(), transactions: true, honoursAllOld: true },
@@ -222,30 +244,34 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
       // Prepare: a client that sends the record's PutItem twice, as an SDK retry after a lost answer would
       const { record, change } = sampleCluster({ id: 'c-retry2', owner: 'alice', at: t(0) });
       await store.create(record, change);
-      let duplicated = false;
-      const flaky = new Proxy(client, {
-        get(target, prop, receiver) {
-          if (prop !== 'send') return Reflect.get(target, prop, receiver);
-          return async (command: { constructor: { name: string }; input: { Item?: { sk?: string } } }) => {
-            const send = target.send.bind(target) as (c: unknown) => Promise<unknown>;
-            if (!duplicated && command.constructor.name === 'PutCommand' && command.input.Item?.sk === 'CLUSTER') {
-              duplicated = true;
-              await send(command);
-            }
-            return send(command);
-          };
-        },
-      });
-      const retrying = new DynamoDbClusterStore(flaky, { tableName, transactions: false });
+      const flaky = duplicatingFirstRecordPut(client);
+      const retrying = new DynamoDbClusterStore(flaky.client, { tableName, transactions: false });
       const { next, change: toProvisioning } = transition(record, 'PROVISIONING', { actor: 'provisioner', at: t(1) });
 
       // Act
       const stored = await retrying.put(next, 1, toProvisioning);
 
       // Assess
-      expect(duplicated).toBe(true);
+      expect(flaky.duplicated()).toBe(true);
       expect(stored).toStrictEqual(next);
       expect(await store.history('c-retry2')).toStrictEqual([change, toProvisioning]);
+    });
+
+    it('creates (sequential mode) when the SDK retried a record put that had already landed', async () => {
+      // Prepare
+      const flaky = duplicatingFirstRecordPut(client);
+      const retrying = new DynamoDbClusterStore(flaky.client, { tableName, transactions: false });
+      const { record, change } = sampleCluster({ id: 'c-retry3', owner: 'alice', at: t(0), clientToken: 'tok-r3' });
+
+      // Act
+      const result = await retrying.create(record, change);
+
+      // Assess
+      expect(flaky.duplicated()).toBe(true);
+      expect(result).toEqual({ record, created: true });
+      expect(await store.history('c-retry3')).toStrictEqual([change]);
+      const again = sampleCluster({ id: 'c-retry4', owner: 'alice', at: t(1), clientToken: 'tok-r3' });
+      expect(await store.create(again.record, again.change)).toEqual({ record, created: false });
     });
   });
 

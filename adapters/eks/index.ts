@@ -1,0 +1,45 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { Clock } from '../../shared/core/clock.ts';
+import type { Env } from '../../shared/core/env.ts';
+import type { Logger } from '../../shared/core/logger.ts';
+import { EksComputeBackend } from './backend.ts';
+import { eksConfigFromEnv, type EksBackendConfig } from './config.ts';
+import { KubeClients } from './kube.ts';
+import { eksTokenProvider } from './token.ts';
+
+/**
+ * The EKS `ComputeBackend` wired for AWS: configuration from the environment
+ * (README "EKS backend"), the default credential chain for Auto Scaling, EKS
+ * and the Kubernetes token (a presigned STS URL, refreshed every 10 minutes).
+ */
+export { EksComputeBackend, plannedNodes, type EksBackendDeps, type EksConfigSubset } from './backend.ts';
+export { eksConfigFromEnv, manifestOptions, type EksBackendConfig } from './config.ts';
+export { KubeClients, KubeApplier, buildKubeConfig } from './kube.ts';
+export { buildClusterManifests, SOURCE_MOUNT_PATH, secretReference, type ManifestOptions, type ServiceMode } from './manifests/build.ts';
+export { nodeGroupName, userKubernetesGroup } from './manifests/naming.ts';
+export { eksToken, eksTokenProvider } from './token.ts';
+export * from './errors.ts';
+
+export function createEksBackend(config: EksBackendConfig, options: { clock?: Clock; logger?: Logger } = {}): EksComputeBackend {
+  const credentials = fromNodeProviderChain();
+  const kube = new KubeClients({
+    server: config.endpoint,
+    token: eksTokenProvider({ clusterName: config.clusterName, region: config.region, credentials }),
+    ...(config.caData ? { caData: config.caData } : {}),
+  });
+  return new EksComputeBackend({
+    config,
+    kube,
+    autoScaling: new AutoScalingClient({ region: config.region, credentials }),
+    eks: new EKSClient({ region: config.region, credentials }),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+}
+
+/** Read the RECC_EKS_* configuration once (fails fast listing every problem) and build the backend. */
+export function createEksBackendFromEnv(env: Env, options: { clock?: Clock; logger?: Logger } = {}): EksComputeBackend {
+  return createEksBackend(eksConfigFromEnv(env), options);
+}

@@ -1,0 +1,419 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { basename, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Message } from '../comm/comm.ts';
+import { decodeValue, type FunctionDef } from '../comm/payload.ts';
+import { ValidationError } from '../shared/core/errors.ts';
+import type { ClusterLike } from './cluster-like.ts';
+import { Delayed, encodeArgs, tokenize, type TaskOptions } from './delayed.ts';
+import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } from './errors.ts';
+import { functionRef, identityRef, ModuleHandle, type FunctionRef, type TaskFunction } from './functions.ts';
+import { Future, type FutureStatus } from './future.ts';
+import { TcpTransport, type ClientTransport } from './transport.ts';
+
+export interface ConnectOptions {
+  token?: string;
+  caPem?: string;
+  /** Use this transport instead of connecting over TCP. */
+  transport?: ClientTransport;
+}
+
+type WireTask = [string, string, Uint8Array, string[], Record<string, number> | null, number];
+
+interface KeyState {
+  status: FutureStatus;
+  refs: number;
+  data: Buffer | undefined;
+  error: { name: string; message: string; stack?: string; blame?: string } | undefined;
+  waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
+}
+
+export interface WorkerInfo {
+  address: string;
+  name: string;
+  nthreads: number;
+  resources: Record<string, number>;
+  memoryLimit: number | null;
+  pid: number | null;
+  processing: number;
+  stored: number;
+  metrics: Record<string, unknown>;
+}
+
+/**
+ * The recc client: submit work to a cluster's scheduler and collect results.
+ *
+ * ```ts
+ * await using cluster = await LocalCluster.start({ nWorkers: 2 });
+ * await using client = await Client.connect(cluster);
+ * const squares = await client.gather(client.map((x: number) => x * x, [1, 2, 3]));
+ * ```
+ */
+export class Client {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly sentFns = new Set<string>();
+  private readonly uploaded = new Set<string>();
+  private releaseQueue: string[] = [];
+  private releaseScheduled = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly registry = new FinalizationRegistry<string>((key) => this.dropRef(key));
+
+  private constructor(
+    private readonly transport: ClientTransport,
+    readonly schedulerAddress: string,
+  ) {
+    transport.onMessage((msg, bufs) => this.onMessage(msg, bufs));
+    transport.onClose((err) => this.onLost(err));
+  }
+
+  /** Connect to a cluster (LocalCluster, ReccCluster, …) or to `tcp://host:port` with `{ token }`. */
+  static async connect(target: ClusterLike | string, options: ConnectOptions = {}): Promise<Client> {
+    const address = typeof target === 'string' ? target : target.schedulerAddress;
+    const token = options.token ?? (typeof target === 'string' ? undefined : target.token);
+    const caPem = options.caPem ?? (typeof target === 'string' ? undefined : target.caPem);
+    if (options.transport) return new Client(options.transport, address);
+    if (!token) throw new ValidationError('missing token', [{ path: 'token', message: 'pass { token } when connecting to an address' }]);
+    const transport = await TcpTransport.connect(address, token, caPem);
+    return new Client(transport, address);
+  }
+
+  get id(): string {
+    return this.transport.clientId;
+  }
+
+  // ------------------------------------------------------------- submitting
+
+  /** Run `fn(...args)` on the cluster. Arguments may contain futures (their results are passed in). */
+  submit<A extends unknown[], R>(fn: ((...args: A) => R) | TaskFunction, ...args: unknown[]): Future<Awaited<R>> {
+    return this.submitWith({}, fn as TaskFunction, ...args) as Future<Awaited<R>>;
+  }
+
+  /** `submit` with options: `{ resources: { GPU: 1 }, retries: 2, pure: false, key }`. */
+  submitWith<R = unknown>(options: TaskOptions, fn: TaskFunction, ...args: unknown[]): Future<R> {
+    this.assertOpen();
+    return this.submitRef<R>(functionRef(fn), options, args);
+  }
+
+  private submitRef<R>(ref: FunctionRef, options: TaskOptions, args: unknown[]): Future<R> {
+    const enc = encodeArgs(args);
+    const key = options.key ?? (options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes)}`);
+    const tasks: WireTask[] = [];
+    const fns: Array<[string, FunctionDef]> = [];
+    for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
+    this.addFn(ref, fns);
+    const future = new Future<R>(key, this);
+    if (this.keys.get(key)?.refs === 1) {
+      tasks.push([key, ref.id, enc.bytes, enc.deps, options.resources ?? null, options.retries ?? 0]);
+      this.transport.send({ op: 'update-graph', tasks, wants: [key], fns });
+    } else if (tasks.length > 0) {
+      this.transport.send({ op: 'update-graph', tasks, wants: [], fns });
+    }
+    return future;
+  }
+
+  /** One task per item, sent in one message. */
+  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T>, options: Omit<TaskOptions, 'key'> = {}): Array<Future<Awaited<R>>> {
+    this.assertOpen();
+    const ref = functionRef(fn as TaskFunction);
+    const fns: Array<[string, FunctionDef]> = [];
+    this.addFn(ref, fns);
+    const tasks: WireTask[] = [];
+    const wants: string[] = [];
+    const futures: Array<Future<Awaited<R>>> = [];
+    const resources = options.resources ?? null;
+    const retries = options.retries ?? 0;
+    for (const item of items) {
+      const enc = encodeArgs([item]);
+      for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
+      const key = options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes)}`;
+      const future = new Future<Awaited<R>>(key, this);
+      futures.push(future);
+      if (this.keys.get(key)?.refs === 1) {
+        tasks.push([key, ref.id, enc.bytes, enc.deps, resources, retries]);
+        wants.push(key);
+      }
+    }
+    if (tasks.length > 0 || wants.length > 0) this.transport.send({ op: 'update-graph', tasks, wants, fns });
+    return futures;
+  }
+
+  /** Submit a delayed graph; returns a future for each value given. */
+  compute<T>(value: Delayed<T>): Future<T>;
+  compute<T>(values: ReadonlyArray<Delayed<T>>): Array<Future<T>>;
+  compute<T>(value: Delayed<T> | ReadonlyArray<Delayed<T>>): Future<T> | Array<Future<T>> {
+    this.assertOpen();
+    const roots = value instanceof Delayed ? [value] : [...value];
+    const tasks: WireTask[] = [];
+    const fns: Array<[string, FunctionDef]> = [];
+    const seen = new Set<string>();
+    for (const root of roots) {
+      for (const node of root.graph()) {
+        if (seen.has(node.key)) continue;
+        seen.add(node.key);
+        this.addFn(node.fn, fns);
+        tasks.push([node.key, node.fn.id, node.args.bytes, node.args.deps, node.options.resources ?? null, node.options.retries ?? 0]);
+      }
+    }
+    const futures = roots.map((r) => new Future<T>(r.key, this));
+    this.transport.send({ op: 'update-graph', tasks, wants: roots.map((r) => r.key), fns });
+    return value instanceof Delayed ? (futures[0] as Future<T>) : futures;
+  }
+
+  /** Compute delayed values and return their results. */
+  async get<T>(value: Delayed<T>): Promise<T> {
+    const f = this.compute(value);
+    try {
+      return await f.result();
+    } finally {
+      f.release();
+    }
+  }
+
+  /** Put local data in the cluster; returns futures to pass to tasks. */
+  scatter<T>(value: T): Future<T>;
+  scatter<T>(values: readonly T[], options: { list: true }): Array<Future<T>>;
+  scatter<T>(value: T | readonly T[], options?: { list: true }): Future<T> | Array<Future<T>> {
+    this.assertOpen();
+    if (options?.list) return (value as readonly T[]).map((v) => this.submitRef<T>(identityRef, {}, [v]));
+    return this.submitRef<T>(identityRef, {}, [value]);
+  }
+
+  /** Wait for futures and return their values (the first failure is re-thrown). */
+  async gather<T>(futures: ReadonlyArray<Future<T>>): Promise<T[]>;
+  async gather<T>(future: Future<T>): Promise<T>;
+  async gather<T>(futures: Future<T> | ReadonlyArray<Future<T>>): Promise<T | T[]> {
+    if (futures instanceof Future) return futures.result();
+    const list = [...futures];
+    await Promise.all(list.map((f) => this._wait(f.key)));
+    const missing = [...new Set(list.filter((f) => !this.keys.get(f.key)?.data).map((f) => f.key))];
+    const fetched = missing.length > 0 ? await this.transport.fetch(missing) : new Map<string, Buffer>();
+    const out: T[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i] as Future<T>;
+      const bytes = this.keys.get(f.key)?.data ?? fetched.get(f.key);
+      out[i] = bytes ? (decodeValue(bytes) as T) : await f.result();
+    }
+    return out;
+  }
+
+  /** Cancel futures: their tasks stop unless another client needs them. */
+  async cancel(futures: Future | readonly Future[]): Promise<void> {
+    const list = futures instanceof Future ? [futures] : [...futures];
+    const keys = [...new Set(list.map((f) => f.key))];
+    for (const k of keys) {
+      const st = this.keys.get(k);
+      if (st && st.status === 'pending') this.settle(k, st, 'cancelled');
+    }
+    this.transport.send({ op: 'cancel', keys });
+  }
+
+  /**
+   * Bundle a module (and its imports) with esbuild into one content-hashed
+   * file and upload it once; workers cache it by hash. `mod.fn('name')` then
+   * refers to one export.
+   */
+  async module(pathOrUrl: string | URL): Promise<ModuleHandle> {
+    this.assertOpen();
+    const { hash, code, name } = await bundle(pathOrUrl);
+    if (!this.uploaded.has(hash)) {
+      this.transport.send({ op: 'upload-module', hash }, [code]);
+      this.uploaded.add(hash);
+    }
+    return new ModuleHandle(hash, name);
+  }
+
+  /**
+   * Run a module's exported `setup(ctx)` on every worker thread, including
+   * workers that join later. Resolves once the scheduler has it.
+   */
+  async registerWorkerPlugin(pathOrUrl: string | URL, name?: string): Promise<void> {
+    this.assertOpen();
+    const b = await bundle(pathOrUrl);
+    await this.transport.request({ op: 'register-plugin', hash: b.hash, name: name ?? b.name }, [b.code]);
+  }
+
+  /** Workers and counters as the scheduler sees them. */
+  async schedulerInfo(): Promise<{ workers: WorkerInfo[]; status: Record<string, unknown> }> {
+    const reply = await this.transport.request({ op: 'info' });
+    return { workers: reply.workers as WorkerInfo[], status: reply.status as Record<string, unknown> };
+  }
+
+  /** Scheduler-side states of keys (`forgotten` when unknown); for diagnostics and tests. */
+  async taskStates(keys: readonly string[]): Promise<string[]> {
+    const reply = await this.transport.request({ op: 'task-states', keys: [...keys] });
+    return reply.states as string[];
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.flushReleases();
+      this.closed = true;
+      await this.transport.close().catch(() => undefined);
+      this.onLost(new ClientClosedError());
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // -------------------------------------------------------------- internals
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClientClosedError();
+  }
+
+  private addFn(ref: FunctionRef, fns: Array<[string, FunctionDef]>): void {
+    if (this.sentFns.has(ref.id)) return;
+    this.sentFns.add(ref.id);
+    fns.push([ref.id, ref.def]);
+  }
+
+  private collectDelayed(root: Delayed, tasks: WireTask[], fns: Array<[string, FunctionDef]>): void {
+    for (const node of root.graph()) {
+      this.addFn(node.fn, fns);
+      tasks.push([node.key, node.fn.id, node.args.bytes, node.args.deps, node.options.resources ?? null, node.options.retries ?? 0]);
+    }
+  }
+
+  /** @internal */ _ref(f: Future): void {
+    let st = this.keys.get(f.key);
+    if (!st) {
+      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [] };
+      this.keys.set(f.key, st);
+    }
+    st.refs++;
+    this.registry.register(f, f.key, f);
+  }
+
+  /** @internal */ _unref(f: Future): void {
+    this.registry.unregister(f);
+    this.dropRef(f.key);
+  }
+
+  private dropRef(key: string): void {
+    const st = this.keys.get(key);
+    if (!st) return;
+    st.refs--;
+    if (st.refs > 0) return;
+    this.keys.delete(key);
+    for (const w of st.waiters) w.reject(new CancelledError(key));
+    if (this.closed) return;
+    this.releaseQueue.push(key);
+    if (!this.releaseScheduled) {
+      this.releaseScheduled = true;
+      setImmediate(() => this.flushReleases());
+    }
+  }
+
+  private flushReleases(): void {
+    this.releaseScheduled = false;
+    if (this.releaseQueue.length === 0 || this.closed) return;
+    // A key released and wanted again in the same turn is still wanted.
+    const keys = this.releaseQueue.filter((k) => !this.keys.has(k));
+    this.releaseQueue = [];
+    if (keys.length > 0) this.transport.send({ op: 'release-keys', keys });
+  }
+
+  /** @internal */ _status(key: string): FutureStatus {
+    return this.keys.get(key)?.status ?? 'cancelled';
+  }
+
+  /** @internal */ _wait(key: string): Promise<void> {
+    const st = this.keys.get(key);
+    if (!st) return Promise.reject(new CancelledError(key));
+    if (st.status === 'finished') return Promise.resolve();
+    if (st.status === 'error') return Promise.reject(taskErrorFrom(key, st.error ?? { name: 'Error', message: 'task failed' }));
+    if (st.status === 'cancelled') return Promise.reject(new CancelledError(key));
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    return new Promise((resolve, reject) => st.waiters.push({ resolve, reject }));
+  }
+
+  /** @internal */ async _result(key: string): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      await this._wait(key);
+      const st = this.keys.get(key);
+      if (st?.data) return decodeValue(st.data);
+      const fetched = await this.transport.fetch([key]);
+      const bytes = fetched.get(key);
+      if (bytes) return decodeValue(bytes);
+      if (attempt > 50) throw new ClientClosedError(`the result of ${key} could not be fetched from any worker`);
+      // Lost with its worker: wait for the recomputation (lost-data turns it pending).
+      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * (attempt + 1))));
+    }
+  }
+
+  private settle(key: string, st: KeyState, status: FutureStatus): void {
+    st.status = status;
+    const waiters = st.waiters;
+    st.waiters = [];
+    for (const w of waiters) {
+      if (status === 'finished') w.resolve();
+      else if (status === 'error') w.reject(taskErrorFrom(key, st.error ?? { name: 'Error', message: 'task failed' }));
+      else w.reject(new CancelledError(key));
+    }
+  }
+
+  private onMessage(msg: Message, bufs: Buffer[] | undefined): void {
+    const key = msg.key as string;
+    const st = this.keys.get(key);
+    if (!st) return;
+    switch (msg.op) {
+      case 'key-in-memory':
+        st.data = bufs?.[0];
+        st.error = undefined;
+        this.settle(key, st, 'finished');
+        return;
+      case 'task-erred':
+        st.error = msg.error as KeyState['error'];
+        this.settle(key, st, 'error');
+        return;
+      case 'cancelled':
+        if (st.status === 'pending') this.settle(key, st, 'cancelled');
+        return;
+      case 'lost-data':
+        st.data = undefined;
+        if (st.status === 'finished') st.status = 'pending';
+        return;
+    }
+  }
+
+  private onLost(err?: Error): void {
+    this.closed = true;
+    for (const [key, st] of this.keys) {
+      if (st.status !== 'pending' && st.status !== 'lost') continue;
+      const waiters = st.waiters;
+      st.waiters = [];
+      st.status = 'lost';
+      for (const w of waiters) w.reject(err instanceof ClientClosedError ? err : new ClientClosedError(`lost the scheduler while waiting for ${key}`, { cause: err }));
+    }
+  }
+}
+
+/** Bundle a module with esbuild (lazily imported) into one ESM file. */
+async function bundle(pathOrUrl: string | URL): Promise<{ hash: string; code: Buffer; name: string }> {
+  const path = pathOrUrl instanceof URL || String(pathOrUrl).startsWith('file:') ? fileURLToPath(pathOrUrl) : resolvePath(String(pathOrUrl));
+  const esbuild = await import('esbuild');
+  let code: Buffer;
+  try {
+    const res = await esbuild.build({
+      entryPoints: [path],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      banner: { js: "import { createRequire as __reccCreateRequire } from 'node:module'; const require = __reccCreateRequire(import.meta.url);" },
+    });
+    const out = res.outputFiles[0];
+    if (!out) throw new Error('esbuild produced no output');
+    code = Buffer.from(out.contents);
+  } catch (err) {
+    throw new ModuleBundleError(`cannot bundle ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 32);
+  return { hash, code, name: basename(path).replace(/\.[cm]?[jt]sx?$/, '') };
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { KeyRef, encodeValue } from '../comm/payload.ts';
+import { functionRef, type FunctionRef, type TaskFunction } from './functions.ts';
+import { Future } from './future.ts';
+
+export interface TaskOptions {
+  /** Explicit key (default: derived from the function and arguments). */
+  key?: string;
+  /** Same function and arguments give the same key and reuse the result (default true). */
+  pure?: boolean;
+  /** Run only on workers advertising these, e.g. `{ GPU: 1 }`. */
+  resources?: Record<string, number>;
+  /** Re-run this many times when the function throws. */
+  retries?: number;
+}
+
+/** Arguments encoded for the wire, with the keys they depend on. */
+export interface EncodedArgs {
+  bytes: Buffer;
+  deps: string[];
+  delayed: Delayed[];
+}
+
+/**
+ * Replace futures and delayed values inside the arguments (arrays and plain
+ * objects, any depth) by key references, then encode.
+ */
+export function encodeArgs(args: readonly unknown[]): EncodedArgs {
+  const deps = new Set<string>();
+  const delayedDeps: Delayed[] = [];
+  const walk = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (v instanceof Future) {
+      deps.add(v.key);
+      return new KeyRef(v.key);
+    }
+    if (v instanceof Delayed) {
+      if (!deps.has(v.key)) delayedDeps.push(v);
+      deps.add(v.key);
+      return new KeyRef(v.key);
+    }
+    if (depth > 32) return v;
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const w = walk(v[i], depth + 1);
+        if (w !== v[i]) (out ??= v.slice())[i] = w;
+      }
+      return out ?? v;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) {
+      let out: Record<string, unknown> | undefined;
+      for (const [k, x] of Object.entries(v)) {
+        const w = walk(x, depth + 1);
+        if (w !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = w;
+      }
+      return out ?? v;
+    }
+    return v;
+  };
+  let plain = true;
+  for (const a of args) if (a !== null && typeof a === 'object') plain = false;
+  const value = plain ? args : (walk(args as unknown[], 0) as unknown[]);
+  return { bytes: encodeValue(value), deps: [...deps], delayed: delayedDeps };
+}
+
+export function tokenize(fn: FunctionRef, args: Uint8Array): string {
+  return createHash('sha1').update(fn.id).update(args).digest('hex').slice(0, 24);
+}
+
+/**
+ * A lazy call: `delayed(fn)(...args)`. Keys are deterministic (same function
+ * and arguments → same key), so shared sub-results are computed once.
+ * Nothing runs until `client.compute(value)`.
+ */
+export class Delayed<T = unknown> {
+  readonly key: string;
+  readonly fn: FunctionRef;
+  readonly args: EncodedArgs;
+  readonly options: TaskOptions;
+  declare readonly __type?: T;
+
+  constructor(fn: FunctionRef, args: readonly unknown[], options: TaskOptions = {}) {
+    this.fn = fn;
+    this.args = encodeArgs(args);
+    this.options = options;
+    this.key = options.key ?? `${fn.name}-${tokenize(fn, this.args.bytes)}`;
+  }
+
+  /** Every delayed node this one depends on (and itself), dependencies first. */
+  graph(): Delayed[] {
+    const out: Delayed[] = [];
+    const seen = new Set<string>();
+    const stack: Array<[Delayed, boolean]> = [[this, false]];
+    while (stack.length > 0) {
+      const [node, expanded] = stack.pop() as [Delayed, boolean];
+      if (expanded) {
+        out.push(node);
+        continue;
+      }
+      if (seen.has(node.key)) continue;
+      seen.add(node.key);
+      stack.push([node, true]);
+      for (const d of node.args.delayed) if (!seen.has(d.key)) stack.push([d, false]);
+    }
+    return out;
+  }
+}
+
+type Awaited2<T> = T extends PromiseLike<infer U> ? U : T;
+type DelayedArgs<A extends unknown[]> = { [K in keyof A]: A[K] | Delayed<A[K]> | Future<A[K]> };
+
+/** Wrap a task function so calling it builds a graph node instead of running it. */
+export function delayed<A extends unknown[], R>(fn: (...args: A) => R, options?: TaskOptions): (...args: DelayedArgs<A>) => Delayed<Awaited2<R>>;
+export function delayed(fn: TaskFunction, options?: TaskOptions): (...args: unknown[]) => Delayed<unknown>;
+export function delayed(fn: TaskFunction, options: TaskOptions = {}): (...args: unknown[]) => Delayed<unknown> {
+  const ref = functionRef(fn);
+  const { key: _key, ...rest } = options; // a fixed key would make every call the same node
+  return (...args: unknown[]) => new Delayed(ref, args, rest);
+}

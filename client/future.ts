@@ -1,0 +1,58 @@
+import type { Client } from './client.ts';
+
+export type FutureStatus = 'pending' | 'finished' | 'error' | 'cancelled' | 'lost';
+
+/**
+ * A handle on a task's result held in the cluster. The key is released when
+ * the future is released, cancelled or garbage-collected (and no other
+ * future holds it).
+ */
+export class Future<T = unknown> {
+  private released = false;
+
+  /** @internal — use client.submit / map / compute / scatter. */
+  constructor(
+    readonly key: string,
+    readonly client: Client,
+  ) {
+    client._ref(this);
+  }
+
+  get status(): FutureStatus {
+    return this.client._status(this.key);
+  }
+
+  /** True once the task finished, failed or was cancelled. */
+  done(): boolean {
+    return this.status !== 'pending' && this.status !== 'lost';
+  }
+
+  /** Wait for the task and return its value (or re-throw its error). */
+  result(): Promise<T> {
+    return this.client._result(this.key) as Promise<T>;
+  }
+
+  /** Wait for the task to finish without fetching the value (rejects if it failed). */
+  wait(): Promise<void> {
+    return this.client._wait(this.key);
+  }
+
+  cancel(): Promise<void> {
+    return this.client.cancel(this);
+  }
+
+  /** Stop holding the result (idempotent). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.client._unref(this);
+  }
+
+  /** @internal */ get isReleased(): boolean {
+    return this.released;
+  }
+
+  toString(): string {
+    return `Future<${this.key}: ${this.status}>`;
+  }
+}

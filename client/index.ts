@@ -1,0 +1,13 @@
+/**
+ * The recc SDK (`import { Client, LocalCluster, delayed } from 'recc'`).
+ */
+export { Client, type ConnectOptions, type WorkerInfo } from './client.ts';
+export { LocalCluster, type LocalClusterOptions, type WorkerOptionsForAdd } from './local-cluster.ts';
+export { Future, type FutureStatus } from './future.ts';
+export { Delayed, delayed, type TaskOptions } from './delayed.ts';
+export { command, CommandFunction, ModuleFunction, ModuleHandle, type CommandOptions, type CommandResult, type TaskFunction } from './functions.ts';
+export { asCompleted, progress, type ProgressOptions } from './as-completed.ts';
+export { TaskError, KilledWorkerError, CancelledError, InlineFunctionError, ClientClosedError, LocalClusterStartError, ModuleBundleError } from './errors.ts';
+export { TcpTransport, type ClientTransport } from './transport.ts';
+export type { ClusterLike } from './cluster-like.ts';
+export * from './from-env.ts';

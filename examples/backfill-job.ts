@@ -1,0 +1,59 @@
+/**
+ * The backfill as a researcher writes it: one task per date (a module
+ * function), then a reduction, on whatever cluster it is given. Run it
+ * directly and `clusterFromEnv()` picks the cluster from RECC_CLUSTER:
+ *
+ *   RECC_CLUSTER=local:4 npx tsx examples/backfill-job.ts
+ *   RECC_CLUSTER=template:default RECC_API_URL=http://127.0.0.1:4600 npx tsx examples/backfill-job.ts
+ *
+ * (`npm start` runs it through `examples/backfill.ts` on the embedded stack.)
+ */
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Client, clusterFromEnv, delayed, type ClusterLike } from 'recc';
+import type { BackfillSummary, DayRisk } from './backfill-tasks.ts';
+import { ensureDataset } from './dataset.ts';
+
+/** Trading days of history each date's risk model looks at. */
+export const LOOKBACK_DAYS = 60;
+
+/** For each date with a full lookback, the window of dates ending on it (oldest first). */
+export function windowsFor(dates: readonly string[], lookback: number): string[][] {
+  const out: string[][] = [];
+  for (let i = lookback - 1; i < dates.length; i += 1) out.push(dates.slice(i - lookback + 1, i + 1));
+  return out;
+}
+
+export async function runBackfill(
+  cluster: ClusterLike,
+  options: { dataDir: string; dates: readonly string[]; lookback?: number },
+): Promise<{ summary: BackfillSummary; tasks: number; elapsedMs: number }> {
+  const client = await Client.connect(cluster);
+  try {
+    // Bundled once and cached by the workers; the same file runs here for the serial comparison.
+    const tasks = await client.module(fileURLToPath(new URL('./backfill-tasks.ts', import.meta.url)));
+    const riskForDate = delayed(tasks.fn('riskForDate'));
+    const summarize = delayed(tasks.fn('summarize'));
+    const windows = windowsFor(options.dates, options.lookback ?? LOOKBACK_DAYS);
+    const started = performance.now();
+    const perDate = windows.map((window) => riskForDate({ dataDir: options.dataDir, window }));
+    const summary = (await client.get(summarize(perDate))) as BackfillSummary;
+    return { summary, tasks: windows.length + 1, elapsedMs: performance.now() - started };
+  } finally {
+    await client.close();
+  }
+}
+
+export type { DayRisk };
+
+// Run directly: any cluster from the environment, the dataset under .recc/data.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const dataset = await ensureDataset({ dir: '.recc/data/prices' });
+  const cluster = await clusterFromEnv(process.env, { onProgress: (e) => process.stdout.write(`cluster ${e.status}\n`) });
+  try {
+    const { summary, tasks, elapsedMs } = await runBackfill(cluster, { dataDir: dataset.dir, dates: dataset.dates });
+    process.stdout.write(`${tasks} tasks in ${(elapsedMs / 1000).toFixed(1)} s\n${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    await cluster.close();
+  }
+}

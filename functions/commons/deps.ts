@@ -1,0 +1,47 @@
+import { join } from 'node:path';
+import { systemClock } from '../../shared/core/clock.ts';
+import { getOptionalString, type Env } from '../../shared/core/env.ts';
+import { randomIds } from '../../shared/core/ids.ts';
+import { createDynamoDbClusterStore } from '../../adapters/store/dynamodb.ts';
+import { SqsWorkQueue } from '../../adapters/queue/sqs.ts';
+import type { ApiDeps } from './api.ts';
+import { readApiConfig, type ApiConfig } from './config.ts';
+import { powertoolsLogger } from './logger.ts';
+
+/**
+ * The production dependencies of the API functions: the DynamoDB store, the
+ * SQS queue, the system clock, random ids and the Powertools logger. Built
+ * once per cold start (see `lazyHandler`); clients connect on first use.
+ */
+export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string } = {}): ApiDeps {
+  const store = createDynamoDbClusterStore({
+    tableName: config.tableName,
+    region: config.region,
+    transactions: config.transactions,
+    ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+  });
+  const queue = new SqsWorkQueue({
+    ...(config.queueUrl ? { queueUrl: config.queueUrl } : {}),
+    ...(config.queueName ? { queueName: config.queueName } : {}),
+    region: config.region,
+    ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {}),
+  });
+  return {
+    store,
+    queue,
+    clock: systemClock,
+    ids: randomIds,
+    adminRoleNames: config.adminRoleNames,
+    logger: powertoolsLogger({ serviceName: 'recc-api', logLevel: config.logLevel }),
+    ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
+  };
+}
+
+/** Read the configuration from the environment (once) and build the dependencies. */
+export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
+  const config = readApiConfig(env);
+  // In Lambda the templates are packaged next to the bundle (serverless.yml package.patterns).
+  const taskRoot = getOptionalString(env, 'LAMBDA_TASK_ROOT');
+  const templatesDir = getOptionalString(env, 'TEMPLATES_DIR') ?? (taskRoot ? join(taskRoot, 'templates') : undefined);
+  return apiDepsFromConfig(config, templatesDir ? { templatesDir } : {});
+}

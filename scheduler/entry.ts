@@ -1,0 +1,17 @@
+/**
+ * Direct process entry (`node --import tsx/esm scheduler/entry.ts …` or its
+ * bundle): the same options as `recc scheduler`, without loading the whole CLI.
+ */
+import { Command } from 'commander';
+import { registerScheduler } from '../cli/commands/scheduler.ts';
+import { ValidationError, formatErrorForHumans } from '../shared/core/errors.ts';
+
+const program = new Command('recc').exitOverride();
+registerScheduler(program);
+try {
+  await program.parseAsync(['node', 'recc', 'scheduler', ...process.argv.slice(2)]);
+} catch (err) {
+  if (err instanceof ValidationError) process.stderr.write(`error: ${formatErrorForHumans(err)}\n`);
+  else if (!(err instanceof Error && 'exitCode' in err)) process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(2);
+}

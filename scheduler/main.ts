@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { onTerminate, watchParent } from '../comm/process.ts';
+import { createLogger } from '../shared/core/logger.ts';
+import { SchedulerStartError } from './errors.ts';
+import { SchedulerServer } from './server.ts';
+
+export interface SchedulerProcessOptions {
+  host: string;
+  port: number;
+  tokenFile: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  dashboardPort?: number;
+  watchParent?: boolean;
+  noWorkerTimeoutSeconds?: number;
+  heartbeatTimeoutSeconds?: number;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SchedulerStartError(`cannot read the ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Run the scheduler until SIGTERM/SIGINT (or the parent dies when watched).
+ * Resolves with the exit code: 0 after a graceful stop, 1 when start-up failed
+ * (a JSON error line says why).
+ */
+export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promise<number> {
+  const logger = createLogger({ service: 'recc-scheduler' });
+  let server: SchedulerServer;
+  try {
+    const token = readText(opts.tokenFile, 'token').trim();
+    if (!token) throw new SchedulerStartError(`the token file ${opts.tokenFile} is empty`);
+    const tls =
+      opts.tlsCert || opts.tlsKey
+        ? {
+            certPem: readText(opts.tlsCert ?? '', 'TLS certificate'),
+            keyPem: readText(opts.tlsKey ?? '', 'TLS key'),
+            ...(opts.tlsCa ? { caPem: readText(opts.tlsCa, 'TLS CA') } : {}),
+          }
+        : undefined;
+    server = new SchedulerServer({
+      host: opts.host,
+      port: opts.port,
+      token,
+      ...(tls ? { tls } : {}),
+      ...(opts.dashboardPort !== undefined ? { dashboardPort: opts.dashboardPort } : {}),
+      logger,
+      ...(opts.heartbeatTimeoutSeconds ? { heartbeatTimeoutMs: opts.heartbeatTimeoutSeconds * 1000 } : {}),
+      state: { noWorkerTimeoutMs: opts.noWorkerTimeoutSeconds === undefined ? undefined : opts.noWorkerTimeoutSeconds * 1000 },
+    });
+    await server.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const message = e.code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host} is already in use` : e.message;
+    logger.error('scheduler failed to start', { event: 'scheduler.failed', error: message, code: e.code });
+    return 1;
+  }
+  logger.info('scheduler ready', {
+    event: 'scheduler.ready',
+    address: server.address,
+    ...(server.dashboardUrl ? { dashboardUrl: server.dashboardUrl } : {}),
+    pid: process.pid,
+  });
+  return new Promise<number>((resolve) => {
+    const stop = (reason: string) => {
+      logger.info('scheduler stopping', { event: 'scheduler.stopping', reason });
+      server.close().then(
+        () => {
+          logger.info('scheduler stopped', { event: 'scheduler.stopped' });
+          resolve(0);
+        },
+        () => resolve(1),
+      );
+    };
+    onTerminate(stop);
+    if (opts.watchParent) watchParent(stop);
+  });
+}

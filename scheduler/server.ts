@@ -1,0 +1,462 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { Comm, Message } from '../comm/comm.ts';
+import { listen, type Hello, type Listener, type TlsFiles } from '../comm/handshake.ts';
+import type { FunctionDef } from '../comm/payload.ts';
+import { systemClock, type Clock } from '../shared/core/clock.ts';
+import type { Logger } from '../shared/core/logger.ts';
+import { SchedulerState } from './state/machine.ts';
+import type { SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
+
+export interface SchedulerServerOptions {
+  host: string;
+  port: number;
+  token: string;
+  tls?: TlsFiles;
+  dashboardPort?: number;
+  logger: Logger;
+  clock?: Clock;
+  /** A worker silent this long is removed. */
+  heartbeatTimeoutMs?: number;
+  state?: Partial<SchedulerOptions>;
+}
+
+interface WorkerConn {
+  id: string;
+  comm: Comm;
+  name: string;
+  nthreads: number;
+  resources: Record<string, number>;
+  memoryLimit: number | null;
+  pid: number | null;
+  knownFns: Set<string>;
+  knownModules: Set<string>;
+  lastSeen: number;
+  metrics: Record<string, unknown>;
+}
+
+interface ClientConn {
+  id: string;
+  comm: Comm;
+}
+
+type RunSpec = { f: string; a: Uint8Array };
+
+/** Status served at `GET /api/status` (never includes the token). */
+export interface SchedulerStatus {
+  workers: number;
+  workerNames: string[];
+  tasksProcessing: number;
+  tasksQueued: number;
+  tasksInMemory: number;
+  tasksTotal: number;
+  clientsConnected: number;
+  lastActivityAt: string | null;
+  uptimeSeconds: number;
+}
+
+/**
+ * The scheduler process shell: it accepts authenticated workers and clients,
+ * turns their messages into events for the pure SchedulerState (one batch per
+ * event-loop turn) and turns the resulting instructions into messages.
+ */
+export class SchedulerServer {
+  readonly state: SchedulerState;
+  private listener: Listener | undefined;
+  private http: HttpServer | undefined;
+  private readonly workers = new Map<string, WorkerConn>();
+  private readonly clients = new Map<string, ClientConn>();
+  private readonly fns = new Map<string, FunctionDef>();
+  private readonly modules = new Map<string, Buffer>();
+  private readonly plugins: Array<{ hash: string; name: string }> = [];
+  private events: SchedulerEvent[] = [];
+  private smallData = new Map<string, Buffer>();
+  private scheduled = false;
+  private stim = 0;
+  private nextClient = 1;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private lastActivity: number | null = null;
+  private closing: Promise<void> | undefined;
+  address = '';
+  dashboardUrl: string | undefined;
+
+  constructor(private readonly options: SchedulerServerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.state = new SchedulerState(options.state ?? {});
+    this.startedAt = this.clock.now();
+  }
+
+  async start(): Promise<void> {
+    this.listener = await listen({
+      host: this.options.host,
+      port: this.options.port,
+      token: this.options.token,
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
+      logger: this.options.logger,
+      accept: (comm, hello) => this.accept(comm, hello),
+    });
+    const port = this.listener.port;
+    const contact = this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host;
+    this.address = `${this.options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${port}`;
+    if (this.options.dashboardPort !== undefined) {
+      try {
+        this.dashboardUrl = await this.startDashboard(this.options.dashboardPort);
+      } catch (err) {
+        await this.listener.close();
+        throw err;
+      }
+    }
+    const tick = setInterval(() => this.tick(), 500);
+    tick.unref();
+    this.timers.push(tick);
+  }
+
+  /** Stop accepting, tell workers to stop, close everything. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      for (const w of this.workers.values()) w.comm.send({ op: 'close' });
+      await Promise.all([...this.workers.values()].map((w) => w.comm.close().catch(() => undefined)));
+      await Promise.all([...this.clients.values()].map((c) => c.comm.close().catch(() => undefined)));
+      await this.listener?.close();
+      await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+      this.http?.closeAllConnections();
+    })();
+    return this.closing;
+  }
+
+  status(): SchedulerStatus {
+    let processing = 0;
+    for (const w of this.state.workers.values()) processing += w.processing.size;
+    let queued = this.state.constrained.size + this.state.noWorker.size;
+    for (const t of this.state.queue.values()) if (t.state === 'queued' && t.inHeap) queued++;
+    let inMemory = 0;
+    for (const w of this.state.workers.values()) inMemory += w.has.size;
+    return {
+      workers: this.workers.size,
+      workerNames: [...this.workers.values()].map((w) => w.name).sort(),
+      tasksProcessing: processing,
+      tasksQueued: queued,
+      tasksInMemory: inMemory,
+      tasksTotal: this.state.tasks.size,
+      clientsConnected: this.clients.size,
+      lastActivityAt: this.lastActivity === null ? null : new Date(this.lastActivity).toISOString(),
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+    };
+  }
+
+  // ------------------------------------------------------------ handshake
+
+  private accept(comm: Comm, hello: Hello): Record<string, unknown> {
+    if (this.closing) throw new Error('the scheduler is shutting down');
+    if (hello.role === 'worker') return this.acceptWorker(comm, hello);
+    if (hello.role === 'client') return this.acceptClient(comm);
+    throw new Error(`role ${String(hello.role)} cannot connect to the scheduler`);
+  }
+
+  private acceptWorker(comm: Comm, hello: Hello): Record<string, unknown> {
+    const address = hello.address;
+    const nthreads = hello.nthreads;
+    if (typeof address !== 'string' || typeof nthreads !== 'number' || !(nthreads >= 1)) throw new Error('worker hello lacks address or nthreads');
+    if (this.workers.has(address)) throw new Error(`a worker at ${address} is already registered`);
+    const resources: Record<string, number> = {};
+    if (hello.resources && typeof hello.resources === 'object') {
+      for (const [k, v] of Object.entries(hello.resources as Record<string, unknown>)) if (typeof v === 'number') resources[k] = v;
+    }
+    const w: WorkerConn = {
+      id: address,
+      comm,
+      name: typeof hello.name === 'string' ? hello.name : address,
+      nthreads,
+      resources,
+      memoryLimit: typeof hello.memoryLimit === 'number' ? hello.memoryLimit : null,
+      pid: typeof hello.pid === 'number' ? hello.pid : null,
+      knownFns: new Set(),
+      knownModules: new Set(),
+      lastSeen: this.clock.now(),
+      metrics: {},
+    };
+    this.workers.set(w.id, w);
+    comm.onMessage((msg, bufs) => this.onWorkerMessage(w, msg, bufs));
+    comm.onClose((err) => {
+      if (this.workers.get(w.id) !== w) return;
+      this.workers.delete(w.id);
+      this.options.logger.info('worker removed', { event: 'scheduler.worker-removed', worker: w.name, address: w.id, reason: err?.message });
+      this.push({ type: 'remove-worker', workerId: w.id, reason: err?.message ?? 'closed', stimulusId: this.sid('remove-worker') });
+    });
+    for (const p of this.plugins) this.sendPlugin(w, p);
+    this.push({ type: 'add-worker', workerId: w.id, name: w.name, nthreads, resources, stimulusId: this.sid('add-worker') });
+    this.options.logger.info('worker registered', { event: 'scheduler.worker-added', worker: w.name, address: w.id, nthreads, resources });
+    return { workerId: w.id };
+  }
+
+  private acceptClient(comm: Comm): Record<string, unknown> {
+    const c: ClientConn = { id: `client-${this.nextClient++}`, comm };
+    this.clients.set(c.id, c);
+    comm.onMessage((msg, bufs) => this.onClientMessage(c, msg, bufs));
+    comm.onClose(() => {
+      this.clients.delete(c.id);
+      this.push({ type: 'remove-client', clientId: c.id, stimulusId: this.sid('remove-client') });
+    });
+    this.push({ type: 'add-client', clientId: c.id, stimulusId: this.sid('add-client') });
+    this.lastActivity = this.clock.now();
+    return { clientId: c.id };
+  }
+
+  // -------------------------------------------------------------- inbound
+
+  private onWorkerMessage(w: WorkerConn, msg: Message, bufs: Buffer[] | undefined): void {
+    w.lastSeen = this.clock.now();
+    switch (msg.op) {
+      case 'task-finished': {
+        const key = str(msg.key);
+        if (bufs && bufs[0]) this.smallData.set(key, bufs[0]);
+        this.lastActivity = w.lastSeen;
+        this.push({ type: 'task-finished', workerId: w.id, key, nbytes: Number(msg.nbytes) || 0, stimulusId: this.sid('task-finished') });
+        return;
+      }
+      case 'task-erred': {
+        const e = (msg.error ?? {}) as { name?: unknown; message?: unknown; stack?: unknown };
+        this.lastActivity = w.lastSeen;
+        this.push({
+          type: 'task-erred',
+          workerId: w.id,
+          key: str(msg.key),
+          error: { name: String(e.name ?? 'Error'), message: String(e.message ?? ''), ...(typeof e.stack === 'string' ? { stack: e.stack } : {}) },
+          stimulusId: this.sid('task-erred'),
+        });
+        return;
+      }
+      case 'missing-data':
+        this.push({ type: 'missing-data', workerId: w.id, key: str(msg.key), dep: str(msg.dep), from: String(msg.from ?? ''), stimulusId: this.sid('missing-data') });
+        return;
+      case 'status':
+        this.push({ type: 'worker-status', workerId: w.id, status: msg.status === 'paused' ? 'paused' : 'running', stimulusId: this.sid('worker-status') });
+        return;
+      case 'heartbeat':
+        w.metrics = { ...msg };
+        delete w.metrics.op;
+        return;
+      default:
+        throw new Error(`unknown op ${msg.op}`);
+    }
+  }
+
+  private onClientMessage(c: ClientConn, msg: Message, bufs: Buffer[] | undefined): void {
+    this.lastActivity = this.clock.now();
+    switch (msg.op) {
+      case 'update-graph': {
+        const fns = (msg.fns ?? []) as Array<[string, FunctionDef]>;
+        for (const [id, def] of fns) if (!this.fns.has(id)) this.fns.set(id, def);
+        const raw = msg.tasks as Array<[string, string, Uint8Array, string[], Record<string, number> | null, number]>;
+        if (!Array.isArray(raw)) throw new Error('update-graph without tasks');
+        const tasks: TaskSpec[] = new Array(raw.length);
+        for (let i = 0; i < raw.length; i++) {
+          const [key, f, a, deps, resources, retries] = raw[i] as (typeof raw)[number];
+          if (typeof key !== 'string' || typeof f !== 'string') throw new Error('malformed task in update-graph');
+          const spec: TaskSpec = { key, run: { f, a } satisfies RunSpec, deps: Array.isArray(deps) ? deps : [] };
+          if (resources) spec.resources = resources;
+          if (retries) spec.retries = retries;
+          tasks[i] = spec;
+        }
+        this.push({ type: 'update-graph', clientId: c.id, tasks, wants: (msg.wants as string[]) ?? [], stimulusId: this.sid('update-graph') });
+        return;
+      }
+      case 'upload-module': {
+        const code = bufs?.[0];
+        if (code) this.modules.set(str(msg.hash), code);
+        return;
+      }
+      case 'register-plugin': {
+        const code = bufs?.[0];
+        const p = { hash: str(msg.hash), name: String(msg.name ?? msg.hash) };
+        if (code) this.modules.set(p.hash, code);
+        this.plugins.push(p);
+        for (const w of this.workers.values()) this.sendPlugin(w, p);
+        c.comm.send({ op: 'reply', id: msg.id, ok: true });
+        return;
+      }
+      case 'release-keys':
+        this.push({ type: 'client-releases', clientId: c.id, keys: msg.keys as string[], stimulusId: this.sid('client-releases') });
+        return;
+      case 'cancel':
+        this.push({ type: 'cancel', clientId: c.id, keys: msg.keys as string[], stimulusId: this.sid('cancel') });
+        return;
+      case 'who-has': {
+        const who: Array<[string, string[]]> = [];
+        for (const k of msg.keys as string[]) {
+          const t = this.state.tasks.get(k);
+          who.push([k, t?.whoHas ? t.whoHas.map((w) => w.id) : []]);
+        }
+        c.comm.send({ op: 'reply', id: msg.id, who });
+        return;
+      }
+      case 'info':
+        c.comm.send({
+          op: 'reply',
+          id: msg.id,
+          status: this.status(),
+          workers: [...this.workers.values()].map((w) => ({
+            address: w.id,
+            name: w.name,
+            nthreads: w.nthreads,
+            resources: w.resources,
+            memoryLimit: w.memoryLimit,
+            pid: w.pid,
+            metrics: w.metrics,
+            processing: this.state.workers.get(w.id)?.processing.size ?? 0,
+            stored: this.state.workers.get(w.id)?.has.size ?? 0,
+          })),
+        });
+        return;
+      case 'task-states': {
+        const keys = msg.keys as string[];
+        c.comm.send({ op: 'reply', id: msg.id, states: keys.map((k) => this.state.tasks.get(k)?.state ?? 'forgotten') });
+        return;
+      }
+      default:
+        throw new Error(`unknown op ${msg.op}`);
+    }
+  }
+
+  private sendPlugin(w: WorkerConn, p: { hash: string; name: string }): void {
+    const code = this.modules.get(p.hash);
+    w.comm.send({ op: 'plugin', hash: p.hash, name: p.name }, code ? [code] : undefined);
+    w.knownModules.add(p.hash);
+  }
+
+  // ------------------------------------------------------------- the loop
+
+  private sid(kind: string): string {
+    return `${kind}-${++this.stim}`;
+  }
+
+  private push(ev: SchedulerEvent): void {
+    this.events.push(ev);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.process());
+    }
+  }
+
+  private process(): void {
+    this.scheduled = false;
+    const events = this.events;
+    this.events = [];
+    let out: SchedulerInstruction[];
+    try {
+      out = this.state.handle(events, this.clock.now());
+    } catch (err) {
+      this.options.logger.error('scheduler state machine failed', { event: 'scheduler.state-error', error: err });
+      throw err;
+    }
+    const free = new Map<string, string[]>();
+    for (const ins of out) {
+      if (ins.type === 'compute') this.sendCompute(ins);
+      else if (ins.type === 'free-keys') {
+        let list = free.get(ins.workerId);
+        if (!list) free.set(ins.workerId, (list = []));
+        list.push(...ins.keys);
+      } else {
+        const c = this.clients.get(ins.clientId);
+        if (!c) continue;
+        const m = ins.msg;
+        if (m.op === 'key-in-memory') {
+          const data = this.smallData.get(m.key);
+          c.comm.send({ op: 'key-in-memory', key: m.key, nbytes: m.nbytes }, data ? [data] : undefined);
+        } else c.comm.send({ ...m });
+      }
+    }
+    for (const [id, keys] of free) this.workers.get(id)?.comm.send({ op: 'free-keys', keys, s: '' });
+    this.smallData.clear();
+  }
+
+  private sendCompute(ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
+    const w = this.workers.get(ins.workerId);
+    if (!w) return;
+    const run = ins.run as RunSpec;
+    if (!w.knownFns.has(run.f)) {
+      const def = this.fns.get(run.f);
+      if (def) {
+        if (def.kind === 'module' && !w.knownModules.has(def.hash)) {
+          const code = this.modules.get(def.hash);
+          if (code) w.comm.send({ op: 'module', hash: def.hash }, [code]);
+          w.knownModules.add(def.hash);
+        }
+        w.comm.send({ op: 'fns', defs: [[run.f, def]] });
+      }
+      w.knownFns.add(run.f);
+    }
+    w.comm.send({
+      op: 'compute',
+      k: ins.key,
+      f: run.f,
+      a: run.a,
+      d: ins.deps.map((d) => [d.key, d.nbytes, d.who]),
+      p: ins.priority,
+      s: ins.stimulusId,
+    });
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    const timeout = this.options.heartbeatTimeoutMs ?? 30_000;
+    for (const w of this.workers.values()) {
+      if (now - w.lastSeen > timeout) {
+        this.options.logger.warn('worker missed heartbeats; removing it', { event: 'scheduler.worker-timeout', worker: w.name, silentMs: now - w.lastSeen });
+        w.comm.destroy();
+      }
+    }
+    if (this.state.noWorker.size > 0) this.push({ type: 'tick', stimulusId: this.sid('tick') });
+  }
+
+  // ------------------------------------------------------------ dashboard
+
+  private startDashboard(port: number): Promise<string> {
+    const server = createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET') {
+        res.writeHead(405, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'method not allowed' }));
+        return;
+      }
+      if (url === '/health') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+      } else if (url === '/api/status') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.status()));
+      } else if (url === '/') {
+        const s = this.status();
+        const rows = [...this.workers.values()]
+          .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.id)}</td><td>${w.nthreads}</td><td>${this.state.workers.get(w.id)?.processing.size ?? 0}</td><td>${this.state.workers.get(w.id)?.has.size ?? 0}</td></tr>`)
+          .join('');
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
+          `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>recc scheduler</title>` +
+            `<h1>recc scheduler</h1><p>${esc(this.address)} · up ${s.uptimeSeconds} s · ${s.clientsConnected} clients · ${s.tasksProcessing} processing · ${s.tasksQueued} queued · ${s.tasksInMemory} in memory</p>` +
+            `<table border="1" cellpadding="4"><tr><th>worker</th><th>address</th><th>threads</th><th>processing</th><th>stored</th></tr>${rows}</table>`,
+        );
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+      }
+    });
+    this.http = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.options.host, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        const p = typeof addr === 'object' && addr ? addr.port : port;
+        const host = this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host;
+        resolve(`http://${host.includes(':') ? `[${host}]` : host}:${p}`);
+      });
+    });
+  }
+}
+
+function str(v: unknown): string {
+  if (typeof v !== 'string') throw new Error('expected a string field');
+  return v;
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+}

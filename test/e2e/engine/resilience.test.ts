@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Client, KilledWorkerError, LocalCluster } from '../../../client/index.ts';
+import { repoPath, waitForExit } from '../../support/engine.ts';
+import { isAlive, waitFor } from '../../support/wait.ts';
+
+/** Failure handling on real processes: dead workers, missing resources, memory pressure, a killed client. */
+describe('Resilience', () => {
+  it('returns every result correctly when one of 2 workers is killed with SIGKILL mid-job', async () => {
+    // Prepare: 200 tasks of 50 ms on 2 single-thread workers (≈ 5 s of work)
+    await using cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1 });
+    const pids = cluster.pids;
+    await using client = await Client.connect(cluster);
+    const futures = client.map(
+      (i: number) => {
+        const end = Date.now() + 50;
+        while (Date.now() < end);
+        return i * i;
+      },
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    await waitFor(() => futures.filter((f) => f.done()).length >= 20, { what: 'the first results' });
+    const victim = cluster.workerProcesses[0];
+
+    // Act
+    process.kill(victim!.pid, 'SIGKILL');
+    const results = await client.gather(futures);
+
+    // Assess
+    expect(results).toEqual(Array.from({ length: 200 }, (_, i) => i * i));
+    expect(isAlive(victim!.pid)).toBe(false);
+    const info = await client.schedulerInfo();
+    expect(info.workers.map((w) => w.pid)).not.toContain(victim!.pid);
+    await client.close();
+    await cluster.close();
+    await waitForExit(pids);
+  });
+
+  it('errs with KilledWorkerError when a task kills every worker it runs on', async () => {
+    await using cluster = await LocalCluster.start({ nWorkers: 1 });
+    await using client = await Client.connect(cluster);
+    const replace = setInterval(() => {
+      if (cluster.workerProcesses.length === 0) void cluster.addWorker().catch(() => undefined);
+    }, 100);
+    try {
+      const crash = client.submit(() => process.kill(process.pid, 'SIGKILL'));
+      const error = await crash.result().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KilledWorkerError);
+      expect((error as Error).message).toMatch(/processing on 3 workers that died/);
+    } finally {
+      clearInterval(replace);
+    }
+  });
+
+  it('keeps a GPU task in no-worker until a worker with GPU=1 joins, then runs it there', async () => {
+    // Prepare
+    await using cluster = await LocalCluster.start({ nWorkers: 1 });
+    await using client = await Client.connect(cluster);
+    const gpuTask = client.submitWith({ resources: { GPU: 1 } }, () => process.pid);
+    const cpuTask = client.submit(() => process.pid);
+    const cpuPid = await cpuTask.result();
+    await waitFor(async () => (await client.taskStates([gpuTask.key]))[0] === 'no-worker', { what: 'the GPU task to wait in no-worker' });
+    expect(gpuTask.done()).toBe(false);
+
+    // Act
+    const gpuWorker = await cluster.addWorker({ name: 'gpu-worker', resources: { GPU: 1 } });
+    const ranOn = await gpuTask.result();
+
+    // Assess
+    expect(ranOn).toBe(gpuWorker.pid);
+    expect(ranOn).not.toBe(cpuPid);
+  });
+
+  it('errs a task whose resources no worker offers once the wait timeout passes', async () => {
+    await using cluster = await LocalCluster.start({ nWorkers: 1, resourceWaitTimeoutSeconds: 1 });
+    await using client = await Client.connect(cluster);
+    const error = await client.submitWith({ resources: { TPU: 4 } }, () => 1).result().catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'NoWorkerError', message: expect.stringMatching(/needs resources \{"TPU":4\} but no worker offering them joined/) });
+  });
+
+  it('holds 1 GiB of results on a worker limited to 256 MiB by spilling, and returns them intact', async () => {
+    // Prepare: 32 results of 32 MiB of deterministic pseudo-random bytes
+    await using cluster = await LocalCluster.start({ nWorkers: 1, memoryLimitGiB: 0.25 });
+    await using client = await Client.connect(cluster);
+    const make = (seed: number) => {
+      const words = new Uint32Array((32 * 1024 * 1024) / 4);
+      let x = seed * 2654435761 + 1;
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        words[i] = x >>> 0;
+      }
+      return new Uint8Array(words.buffer);
+    };
+    const seeds = Array.from({ length: 32 }, (_, i) => i + 1);
+    const futures = client.map(make, seeds);
+    for (const f of futures) await f.wait();
+
+    // Act: read every result back, one at a time
+    const digests: string[] = [];
+    for (const f of futures) {
+      const bytes = await f.result();
+      expect(bytes.byteLength).toBe(32 * 1024 * 1024);
+      digests.push(createHash('sha256').update(bytes).digest('hex'));
+    }
+
+    // Assess
+    const expected = seeds.map((s) => createHash('sha256').update(make(s)).digest('hex'));
+    expect(digests).toEqual(expected);
+    const info = await client.schedulerInfo();
+    await waitFor(async () => {
+      const w = (await client.schedulerInfo()).workers[0];
+      return w && Number(w.metrics.spilled) > 0 ? w : undefined;
+    }, { what: 'a heartbeat reporting spilled bytes' });
+    const w = (await client.schedulerInfo()).workers[0]!;
+    expect(Number(w.metrics.spilled) + Number(w.metrics.managed)).toBeGreaterThanOrEqual(1024 * 1024 * 1024);
+    expect(Number(w.metrics.managed)).toBeLessThanOrEqual(0.25 * 1024 ** 3 * 0.6 + 32 * 1024 * 1024);
+    expect(info.workers[0]!.stored).toBe(32);
+  });
+
+  it('leaves no process behind when the client process is killed with SIGKILL', async () => {
+    // Prepare: a separate client process that starts a LocalCluster and prints the pids
+    const script = `
+      const { LocalCluster } = await import(${JSON.stringify(repoPath('client/index.ts'))});
+      const cluster = await LocalCluster.start({ nWorkers: 2 });
+      process.stdout.write(JSON.stringify({ pids: cluster.pids }) + '\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx/esm'), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const { pids } = await waitFor(() => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      return line ? (JSON.parse(line) as { pids: number[] }) : undefined;
+    }, { what: 'the child cluster pids' });
+    expect(pids).toHaveLength(3);
+    expect(pids.every(isAlive)).toBe(true);
+
+    // Act
+    child.kill('SIGKILL');
+
+    // Assess
+    await waitForExit(pids, 20_000);
+  });
+});

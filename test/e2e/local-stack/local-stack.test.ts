@@ -1,0 +1,192 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '../../../client/index.ts';
+import { ReccCluster } from '../../../client/recc-cluster.ts';
+import {
+  RECC_BIN,
+  REPO_ROOT,
+  api,
+  killClusterProcesses,
+  processesOfCluster,
+  recordedPids,
+  startReccUp,
+  tempStateDir,
+  waitForCluster,
+  type ReccUpProcess,
+} from '../../support/local-stack.ts';
+import { isAlive, waitFor } from '../../support/wait.ts';
+
+/**
+ * The local stack end to end, through the HTTP API of a real `recc up` child
+ * process: clusters become real scheduler and worker processes, tasks run on
+ * them through the SDK, and deletes, crashes and a kill -9 of `recc up`
+ * itself end in the documented states with no process left behind.
+ */
+const run = promisify(execFile);
+const small = { nWorkers: 2, workerCpu: 1, workerMemoryGiB: 0.5 };
+
+function terminal(c: any): boolean {
+  return c.status === 'DELETED' || c.status === 'FAILED';
+}
+
+describe('Feature: recc up', () => {
+  let up: ReccUpProcess;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    stateDir = tempStateDir('e2e');
+    up = await startReccUp({ stateDir });
+  });
+
+  afterAll(async () => {
+    await up?.stop();
+    killClusterProcesses(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('creates a cluster that reaches RUNNING, runs tasks through the SDK, and leaves no process after delete', async () => {
+    // Prepare
+    const created = await api(up.url, 'POST', '/clusters', { ...small, name: 'e2e-happy' });
+    expect(created.status).toBe(202);
+    const id: string = created.body.cluster.id;
+
+    // Act
+    const running = await waitForCluster(up.url, id, (c) => c.status === 'RUNNING' || terminal(c), 'RUNNING');
+    const cluster = await ReccCluster.connect(id, { apiUrl: up.url });
+    const client = await Client.connect(cluster);
+    let results: number[];
+    try {
+      const futures = client.map((x: number) => x * x, [1, 2, 3, 4, 5, 6, 7, 8]);
+      results = (await client.gather(futures)) as number[];
+    } finally {
+      await client.close();
+    }
+    const pids = recordedPids(stateDir, id);
+    const deleted = await api(up.url, 'DELETE', `/clusters/${id}`);
+    const final = await waitForCluster(up.url, id, terminal, 'DELETED');
+    const history = await api(up.url, 'GET', `/clusters/${id}`);
+
+    // Assess
+    expect(running.status).toBe('RUNNING');
+    expect(running.connection.schedulerAddress).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+    expect(results).toEqual([1, 4, 9, 16, 25, 36, 49, 64]);
+    expect(deleted.status).toBe(202);
+    expect(final.status).toBe('DELETED');
+    expect(history.body.cluster.status).toBe('DELETED');
+    expect(pids).toHaveLength(3);
+    await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'cluster processes gone' });
+    expect(processesOfCluster(id)).toEqual([]);
+  });
+
+  it('ends DELETED with nothing left when the delete arrives during PROVISIONING', async () => {
+    // Prepare: workers that never register keep the cluster in PROVISIONING.
+    const created = await api(up.url, 'POST', '/clusters', { ...small, env: { RECC_TEST_WORKER_COMMAND: 'echo waiting; exec sleep 300' } });
+    const id: string = created.body.cluster.id;
+    await waitForCluster(up.url, id, (c) => c.status === 'PROVISIONING', 'PROVISIONING');
+    await waitFor(() => recordedPids(stateDir, id).length === 3 && recordedPids(stateDir, id).every(isAlive), { what: 'processes started' });
+    const pids = recordedPids(stateDir, id);
+
+    // Act
+    const deleted = await api(up.url, 'DELETE', `/clusters/${id}`);
+    const final = await waitForCluster(up.url, id, terminal, 'DELETED');
+
+    // Assess
+    expect(deleted.status).toBe(202);
+    expect(final.status).toBe('DELETED');
+    expect(final.runningAt).toBeUndefined();
+    await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'cluster processes gone' });
+    expect(processesOfCluster(id)).toEqual([]);
+  });
+
+  it('fails a cluster whose worker command crashes at start, with the log tail in the reason, and keeps its logs', async () => {
+    // Prepare
+    const marker = 'fatal: cannot import research_lib (ModuleNotFoundError)';
+    const created = await api(up.url, 'POST', '/clusters', {
+      ...small,
+      env: { RECC_TEST_WORKER_COMMAND: `echo starting worker; echo '${marker}' >&2; exit 3` },
+    });
+    const id: string = created.body.cluster.id;
+
+    // Act
+    const final = await waitForCluster(up.url, id, terminal, 'FAILED');
+    const { stdout } = await run(process.execPath, [RECC_BIN, 'cluster', 'logs', id, '--component', 'worker', '--api', up.url], { cwd: REPO_ROOT });
+
+    // Assess
+    expect(final.status).toBe('FAILED');
+    expect(final.statusReason).toContain('worker failed (ProcessExited)');
+    expect(final.statusReason).toContain(marker);
+    expect(stdout).toContain(marker);
+    expect(processesOfCluster(id)).toEqual([]);
+  });
+});
+
+describe('Feature: recc up options', () => {
+  it('refuses to bind a non-loopback address without a token and exits 2', async () => {
+    // Act
+    const result = await run(process.execPath, [RECC_BIN, 'up', '--host', '0.0.0.0', '--port', '0', '--state-dir', tempStateDir('refuse')], {
+      cwd: REPO_ROOT,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('host: refusing to bind 0.0.0.0 without a token');
+  });
+});
+
+describe('Feature: recc up restarts', () => {
+  let stateDir: string;
+  let up: ReccUpProcess | undefined;
+
+  beforeAll(() => {
+    stateDir = tempStateDir('restart');
+  });
+
+  afterAll(async () => {
+    await up?.stop();
+    killClusterProcesses(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('keeps clusters whose processes survived a kill -9 RUNNING and fails the others with a reason', async () => {
+    // Prepare: two RUNNING clusters, then recc up dies without any cleanup.
+    up = await startReccUp({ stateDir });
+    const a = (await api(up.url, 'POST', '/clusters', { ...small, nWorkers: 1, name: 'survivor' })).body.cluster.id as string;
+    const b = (await api(up.url, 'POST', '/clusters', { ...small, nWorkers: 1, name: 'victim' })).body.cluster.id as string;
+    await waitForCluster(up.url, a, (c) => c.status === 'RUNNING', 'A RUNNING');
+    await waitForCluster(up.url, b, (c) => c.status === 'RUNNING', 'B RUNNING');
+    await up.kill9();
+    const survivorPids = recordedPids(stateDir, a);
+    expect(survivorPids.every(isAlive)).toBe(true);
+    // B's processes die while nobody watches.
+    for (const pid of recordedPids(stateDir, b)) process.kill(-pid, 'SIGKILL');
+    await waitFor(() => processesOfCluster(b).length === 0, { what: 'B processes gone' });
+
+    // Act
+    up = await startReccUp({ stateDir });
+    const survivor = await waitForCluster(up.url, a, (c) => c.status === 'RUNNING', 'A still RUNNING');
+    const victim = await waitForCluster(up.url, b, terminal, 'B FAILED');
+    const client = await Client.connect(await ReccCluster.connect(a, { apiUrl: up.url }));
+    let answer: unknown;
+    try {
+      answer = await client.submit((x: number) => x + 1, 41).result();
+    } finally {
+      await client.close();
+    }
+    await api(up.url, 'DELETE', `/clusters/${a}`);
+    const deleted = await waitForCluster(up.url, a, terminal, 'A DELETED');
+
+    // Assess
+    expect(up.ready.reconciled).toMatchObject({ keptRunning: [a], failed: [b] });
+    expect(survivor.status).toBe('RUNNING');
+    expect(answer).toBe(42);
+    expect(victim.status).toBe('FAILED');
+    expect(victim.statusReason).toMatch(/restarted .*no longer running/);
+    expect(deleted.status).toBe('DELETED');
+    await waitFor(() => survivorPids.every((p) => !isAlive(p)), { what: 'A processes gone' });
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
+import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
+import { Provisioner } from '../../../control/provisioner.ts';
+import { reconcileOnStart } from '../../../local/reconcile.ts';
+import { ManualClock } from '../../../shared/core/clock.ts';
+import { silentLogger } from '../../../shared/core/logger.ts';
+import { initialChange, newClusterRecord, transition } from '../../../shared/lifecycle/machine.ts';
+import { renderCluster } from '../../../shared/definition/render.ts';
+import { FakeComputeBackend } from '../../fakes/compute-backend.ts';
+import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
+
+async function setup() {
+  const store = new InMemoryClusterStore();
+  const queue = new InMemoryWorkQueue();
+  const backend = new FakeComputeBackend({ readyAfterObserves: 1 });
+  const clock = new ManualClock(Date.UTC(2026, 10, 27, 9));
+  const provisioner = new Provisioner({
+    store,
+    queue,
+    backend,
+    clock,
+    logger: silentLogger,
+    generateSecrets: async () => ({ token: 'tok', caCertPem: 'ca', caKeyPem: 'k', serverCertPem: 'c', serverKeyPem: 'k' }),
+  });
+  const at = () => new Date(clock.now()).toISOString();
+  const add = async (id: string) => {
+    const r = newClusterRecord({ id, owner: 'arathe', spec: specFixture({ nWorkers: 1 }), plan: planFixture(), at: at() });
+    await store.create(r, initialChange(r, { actor: 'arathe' }));
+  };
+  /** Drive a cluster to RUNNING with the real provisioner. */
+  const toRunning = async (id: string) => {
+    await add(id);
+    for (let i = 0; i < 5 && (await store.get(id))?.status !== 'RUNNING'; i += 1) await provisioner.handle({ clusterId: id, cause: 'test' });
+    queue.drain();
+  };
+  return { store, queue, backend, clock, provisioner, add, toRunning, at };
+}
+
+describe('Function: reconcileOnStart', () => {
+  it('keeps RUNNING clusters whose processes are alive and fails those whose processes are gone', async () => {
+    // Prepare
+    const w = await setup();
+    await w.toRunning('c-alive');
+    await w.toRunning('c-gone');
+    w.backend.vanish('c-gone');
+
+    // Act
+    const report = await reconcileOnStart({ ...w, logger: silentLogger });
+
+    // Assess
+    expect(report.keptRunning).toEqual(['c-alive']);
+    expect(report.failed.map((f) => f.id)).toEqual(['c-gone']);
+    expect((await w.store.get('c-alive'))?.status).toBe('RUNNING');
+    const gone = await w.store.get('c-gone');
+    expect(gone?.status).toBe('FAILED');
+    expect(gone?.statusReason).toMatch(/restarted .*no longer running/);
+    expect((await w.store.history('c-gone')).at(-1)).toMatchObject({ to: 'FAILED', actor: 'local-stack' });
+  });
+
+  it('re-queues REQUESTED, DELETING and live PROVISIONING clusters, and fails a PROVISIONING cluster with nothing left', async () => {
+    // Prepare
+    const w = await setup();
+    await w.add('c-requested');
+    await w.toRunning('c-deleting');
+    const running = await w.store.get('c-deleting');
+    const { next, change } = transition(running!, 'DELETING', { actor: 'arathe', at: w.at() });
+    await w.store.put(next, running!.version, change);
+    await w.add('c-prov-alive');
+    await w.provisioner.handle({ clusterId: 'c-prov-alive', cause: 'created' });
+    await w.add('c-prov-dead');
+    await w.provisioner.handle({ clusterId: 'c-prov-dead', cause: 'created' });
+    w.backend.vanish('c-prov-dead');
+    w.queue.drain();
+
+    // Act
+    const report = await reconcileOnStart({ ...w, logger: silentLogger });
+
+    // Assess
+    expect(report.requeued.sort()).toEqual(['c-deleting', 'c-prov-alive', 'c-requested']);
+    expect(w.queue.messages.map((m) => m.clusterId).sort()).toEqual(['c-deleting', 'c-prov-alive', 'c-requested']);
+    expect(report.failed.map((f) => f.id)).toEqual(['c-prov-dead']);
+    expect((await w.store.get('c-prov-dead'))?.statusReason).toMatch(/stopped while the cluster was provisioning/);
+  });
+
+  it('tears down processes that belong to no live record', async () => {
+    // Prepare
+    const w = await setup();
+    const def = renderCluster({ clusterId: 'c-orphan', owner: 'x', namespace: 'ns-orphan', spec: specFixture(), plan: planFixture() });
+    await w.backend.apply(def, { token: 't', caCertPem: 'a', caKeyPem: 'b', serverCertPem: 'c', serverKeyPem: 'd' });
+
+    // Act
+    const report = await reconcileOnStart({ ...w, logger: silentLogger });
+
+    // Assess
+    expect(report.orphansRemoved).toEqual(['c-orphan']);
+    expect(w.backend.holds('c-orphan')).toBe(false);
+  });
+});

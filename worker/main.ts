@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { AuthenticationError } from '../comm/errors.ts';
+import { onTerminate, watchParent } from '../comm/process.ts';
+import { createLogger } from '../shared/core/logger.ts';
+import { WorkerStartError } from './errors.ts';
+import { Worker } from './worker.ts';
+
+export interface WorkerProcessOptions {
+  schedulerAddress: string;
+  tokenFile?: string;
+  /** Alternative to the token file (RECC_SCHEDULER_TOKEN). */
+  token?: string;
+  nthreads: number;
+  memoryLimitGiB?: number;
+  resources: Record<string, number>;
+  name?: string;
+  tlsCa?: string;
+  host: string;
+  contactHost?: string;
+  watchParent?: boolean;
+  connectTimeoutSeconds: number;
+  memoryTarget?: number;
+  memorySpill?: number;
+  memoryPause?: number;
+}
+
+/** Run a worker until SIGTERM/SIGINT or the scheduler goes away. Resolves with the exit code. */
+export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<number> {
+  const name = opts.name ?? `${hostname()}-${process.pid}`;
+  const logger = createLogger({ service: 'recc-worker' }, { worker: name });
+  let worker: Worker;
+  try {
+    let token = opts.token;
+    if (opts.tokenFile) {
+      try {
+        token = readFileSync(opts.tokenFile, 'utf8').trim();
+      } catch (err) {
+        throw new WorkerStartError(`cannot read the token file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      }
+    }
+    if (!token) throw new WorkerStartError('no token: pass --token-file (or set RECC_SCHEDULER_TOKEN)');
+    const caPem = opts.tlsCa ? readFileSync(opts.tlsCa, 'utf8') : undefined;
+    const thresholds = {
+      ...(opts.memoryTarget !== undefined ? { target: opts.memoryTarget } : {}),
+      ...(opts.memorySpill !== undefined ? { spill: opts.memorySpill } : {}),
+      ...(opts.memoryPause !== undefined ? { pause: opts.memoryPause } : {}),
+    };
+    worker = new Worker({
+      schedulerAddress: opts.schedulerAddress,
+      token,
+      nthreads: opts.nthreads,
+      ...(opts.memoryLimitGiB !== undefined ? { memoryLimitBytes: Math.round(opts.memoryLimitGiB * 1024 ** 3) } : {}),
+      thresholds,
+      resources: opts.resources,
+      name,
+      host: opts.host,
+      ...(opts.contactHost ? { contactHost: opts.contactHost } : {}),
+      ...(caPem ? { caPem } : {}),
+      logger,
+      connectTimeoutMs: opts.connectTimeoutSeconds * 1000,
+    });
+    // Until registered there is nothing to drain: a signal (or a dead parent) just ends the process.
+    let started = false;
+    const early = () => {
+      if (!started) process.exit(0);
+    };
+    if (opts.watchParent) watchParent(early);
+    onTerminate(early);
+    await worker.start();
+    started = true;
+  } catch (err) {
+    const rejected = err instanceof AuthenticationError;
+    logger.error(rejected ? 'the scheduler rejected the token' : 'worker failed to start', {
+      event: rejected ? 'worker.rejected' : 'worker.failed',
+      error: (err as Error).message,
+    });
+    return 1;
+  }
+  logger.info('worker ready', { event: 'worker.ready', address: worker.address, scheduler: opts.schedulerAddress, nthreads: opts.nthreads, pid: process.pid });
+  return new Promise<number>((resolve) => {
+    let code = 0;
+    const stop = (reason: string) => {
+      logger.info('worker stopping', { event: 'worker.stopping', reason });
+      worker.close().then(() => resolve(code), () => resolve(1));
+    };
+    onTerminate(stop);
+    if (opts.watchParent) watchParent(stop);
+    worker.finished.then(({ reason, error }) => {
+      if (reason === 'closed') return;
+      if (reason !== 'scheduler asked to close') {
+        code = 1;
+        logger.error('lost the scheduler', { event: 'worker.scheduler-lost', error: error?.message ?? reason });
+      }
+      stop(reason);
+    });
+  });
+}
