@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ValidationError, formatErrorForHumans } from '../shared/core/errors.ts';
 import { parseArgs, USAGE, type BenchOptions } from './lib/args.ts';
 import { readResults, runChild, tail } from './lib/child.ts';
+import { busyFraction, readCpuTotals } from './lib/proc.ts';
 import { DASK_GROUPS, MEASURES, type Group } from './lib/measures.ts';
 import { buildRows, emptyResults, presentRows, renderMarkdown, renderTable, rowToJson, summariseTargets, type Results } from './lib/report.ts';
 
@@ -45,12 +46,31 @@ function load(): string {
   return loadavg()[0]!.toFixed(2);
 }
 
+/**
+ * The machine is shared: before a group, wait (up to `maxS`) until other
+ * processes use less than `threshold` of all cores over one second.
+ * Returns the busy share last seen.
+ */
+async function settle(maxS: number, threshold = 0.2): Promise<number> {
+  const deadline = Date.now() + maxS * 1000;
+  for (;;) {
+    const a = readCpuTotals();
+    await new Promise((r) => setTimeout(r, 1000));
+    const busy = busyFraction(a, readCpuTotals());
+    if (busy < threshold || Date.now() >= deadline) {
+      if (busy >= threshold) log(`machine still ${(100 * busy).toFixed(0)}% busy after ${maxS} s; measuring anyway`);
+      return busy;
+    }
+  }
+}
+
 function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.versions.node}`;
 }
 
 async function runReccGroup(group: Group, opts: BenchOptions, dir: string, results: Results): Promise<void> {
+  if (opts.settleS > 0) await settle(opts.settleS);
   const out = join(dir, `recc-${group}.jsonl`);
   const args = ['--import', 'tsx', join(ROOT, 'bench/recc/measure.ts'), '--group', group, '--out', out];
   if (opts.quick) args.push('--quick');
@@ -77,6 +97,7 @@ async function runReccGroup(group: Group, opts: BenchOptions, dir: string, resul
 }
 
 async function runDask(config: 'stock' | 'inf', groups: Group[], opts: BenchOptions, dir: string, results: Results): Promise<void> {
+  if (opts.settleS > 0) await settle(opts.settleS);
   const out = join(dir, `dask-${config}.jsonl`);
   const args = [join(ROOT, 'bench/dask/bench_dask.py'), '--saturation', config, '--only', groups.join(','), '--out', out];
   if (opts.quick) args.push('--quick');

@@ -223,8 +223,11 @@ export class EksComputeBackend implements ComputeBackend {
     const views = livePods.map(podView).filter((v): v is PodView => v !== undefined);
     const workerDeployment = (deployments.items ?? []).find((d: any) => d.metadata?.name === OBJECT_NAMES.workerDeployment);
     const workersDesired = workerDeployment?.spec?.replicas ?? 0;
-    const workersRegistered = views.filter((v) => v.component === 'worker' && v.ready).length;
     const schedulerReady = views.some((v) => v.component === 'scheduler' && v.ready);
+    // Registered workers and activity come from the scheduler itself (its dashboard, through the API
+    // server's service proxy, so no network path to the pods is needed); Ready pods are the fallback.
+    const status = schedulerReady && definition ? await this.schedulerStatus(namespace, definition) : undefined;
+    const workersRegistered = status ? status.workers : views.filter((v) => v.component === 'worker' && v.ready).length;
     const ready = schedulerReady && workersRegistered >= workersDesired;
 
     const failures: ComponentFailure[] = [];
@@ -291,7 +294,43 @@ export class EksComputeBackend implements ComputeBackend {
       failures,
       ...(schedulerAddress ? { schedulerAddress } : {}),
       ...(dashboardUrl ? { dashboardUrl } : {}),
+      ...(status
+        ? {
+            activity: {
+              ...(status.lastActivityAt ? { lastActivityAt: status.lastActivityAt } : {}),
+              tasksProcessing: status.tasksProcessing,
+              clientsConnected: status.clientsConnected,
+            },
+          }
+        : {}),
+      ...(schedulerReady ? { schedulerReachable: status !== undefined } : {}),
     };
+  }
+
+  /** `GET /api/status` of the scheduler dashboard through the API server's service proxy; undefined when it does not answer. */
+  private async schedulerStatus(
+    namespace: string,
+    definition: ClusterDefinition,
+  ): Promise<{ workers: number; tasksProcessing: number; clientsConnected: number; lastActivityAt?: string } | undefined> {
+    const { core } = await this.deps.kube.apis();
+    try {
+      const raw: unknown = await core.connectGetNamespacedServiceProxyWithPath({
+        name: `${definition.schedulerService.name}:dashboard`,
+        namespace,
+        path: 'api/status',
+      });
+      const body = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, unknown>;
+      const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+      return {
+        workers: n(body.workers),
+        tasksProcessing: n(body.tasksProcessing),
+        clientsConnected: n(body.clientsConnected),
+        ...(typeof body.lastActivityAt === 'string' ? { lastActivityAt: body.lastActivityAt } : {}),
+      };
+    } catch (err) {
+      this.logger.debug('scheduler status not available', { namespace, error: err });
+      return undefined;
+    }
   }
 
   private async attachLogTails(namespace: string, pods: any[], failures: ComponentFailure[]): Promise<void> {

@@ -15,6 +15,8 @@ export interface BenchOptions {
   recc: boolean;
   /** Per-group time limit, seconds. */
   timeoutS: number;
+  /** Before each group, wait up to this many seconds for other processes to leave the CPU (0: don't wait). */
+  settleS: number;
   /** Write CPU profiles of the recc processes here (`node --cpu-prof`). */
   profileDir: string | null;
   help: boolean;
@@ -29,6 +31,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-dask            skip Dask
   --no-recc            skip recc (Dask and the loopback ceiling only)
   --timeout S          time limit per group in seconds (default 240)
+  --settle S           before each group wait up to S seconds for the machine to go quiet
+                       (other processes below 20% of the cores; default 30, 0 = never wait)
   --profile DIR        run the recc processes with node --cpu-prof, profiles into DIR
   -h, --help           this text`;
 
@@ -41,6 +45,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     dask: true,
     recc: true,
     timeoutS: 240,
+    settleS: 30,
     profileDir: null,
     help: false,
   };
@@ -98,6 +103,14 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         const n = Number(v);
         if (!Number.isFinite(n) || n <= 0) problems.push({ path: '--timeout', message: `must be a positive number of seconds, got "${v}"` });
         else opts.timeoutS = n;
+        break;
+      }
+      case '--settle': {
+        const v = take();
+        if (v === undefined) break;
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) problems.push({ path: '--settle', message: `must be a number of seconds ≥ 0, got "${v}"` });
+        else opts.settleS = n;
         break;
       }
       case '--profile': {

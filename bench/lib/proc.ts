@@ -50,3 +50,24 @@ export function readCpuSeconds(pid: number): number {
   const { utime, stime } = parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
 }
+
+/** The aggregate `cpu` line of `/proc/stat`: busy and total jiffies since boot. */
+export function parseCpuTotals(text: string): { busy: number; total: number } {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no aggregate cpu line in /proc/stat');
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** Share of all cores that was busy between two readings (0..1). */
+export function busyFraction(a: { busy: number; total: number }, b: { busy: number; total: number }): number {
+  const dt = b.total - a.total;
+  return dt > 0 ? Math.min(1, Math.max(0, (b.busy - a.busy) / dt)) : 0;
+}
+
+export function readCpuTotals(): { busy: number; total: number } {
+  return parseCpuTotals(readFileSync('/proc/stat', 'utf8'));
+}

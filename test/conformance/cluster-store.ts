@@ -376,8 +376,8 @@ export function clusterStoreConformance(name: string, factory: () => Promise<Clu
           }
           throw new Error('a writer never won');
         }
-        const revisers = Array.from({ length: 4 }, async (_, w) => {
-          for (let i = 0; i < 5; i += 1) {
+        const revisers = Array.from({ length: 3 }, async (_, w) => {
+          for (let i = 0; i < 4; i += 1) {
             await until((r) => ({ next: revise(r, { at: t(0, 1 + w * 10 + i), patch: { desiredWorkers: r.desiredWorkers + 1 } }) }));
           }
         });
@@ -385,7 +385,7 @@ export function clusterStoreConformance(name: string, factory: () => Promise<Clu
           await until((r) => transition(r, 'PROVISIONING', { actor: 'provisioner', at: t(0, 500) }));
           await until((r) => transition(r, 'RUNNING', { actor: 'provisioner', at: t(0, 600) }));
         })();
-        const minutes = Array.from({ length: 30 }, (_, i) => ((i * 11) % 30) + 1);
+        const minutes = Array.from({ length: 20 }, (_, i) => ((i * 7) % 20) + 11);
         const heartbeats = (async () => {
           for (const m of minutes) await store.touch('c-storm1', { activityAt: t(m), heartbeatAt: t(m) });
         })();
@@ -395,8 +395,8 @@ export function clusterStoreConformance(name: string, factory: () => Promise<Clu
 
         // Assess
         const final = (await store.get('c-storm1'))!;
-        expect(final.version).toBe(1 + 20 + 2);
-        expect(final.desiredWorkers).toBe(2 + 20);
+        expect(final.version).toBe(1 + 12 + 2);
+        expect(final.desiredWorkers).toBe(2 + 12);
         expect(final.status).toBe('RUNNING');
         expect(final.lastActivityAt).toBe(t(30));
         expect(final.lastHeartbeatAt).toBe(t(30));

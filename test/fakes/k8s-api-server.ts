@@ -60,6 +60,14 @@ export class FakeKubeApiServer {
   readonly requests: RequestRecord[] = [];
   /** Called before each request is served. */
   beforeRequest: RequestHook | undefined;
+  /**
+   * What the simulated scheduler's dashboard answers on `/api/status` through
+   * the service proxy, per namespace (merged over the default: as many
+   * registered workers as Ready worker pods, nothing running).
+   */
+  readonly schedulerStatus = new Map<string, Record<string, unknown>>();
+  /** Namespaces whose scheduler does not answer (the proxy gets a 503 from the pod). */
+  readonly unreachableSchedulers = new Set<string>();
   private server: Server | undefined;
   private port = 0;
   private readonly pendingFinalizers = new Set<NodeJS.Timeout>();
@@ -199,6 +207,8 @@ export class FakeKubeApiServer {
     url: URL,
     req: IncomingMessage,
   ): Promise<{ status: number; body: unknown; contentType?: string }> {
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
+    if (proxy && method === 'GET') return this.serviceProxy(proxy[1] ?? '', decodeURIComponent(proxy[2] ?? ''), decodeURIComponent(proxy[3] ?? '/'));
     const { resource: r, namespace, name, sub } = this.parsePath(url.pathname);
     if (sub !== undefined) {
       if (r.kind === 'Pod' && sub === 'log' && method === 'GET' && name) return this.podLog(namespace ?? '', name, url);
@@ -357,6 +367,47 @@ export class FakeKubeApiServer {
     for (const key of [...this.kubelet.logs.keys()]) if (key.startsWith(`${name}/`)) this.kubelet.logs.delete(key);
     this.store.remove(resourceByKind('Namespace'), undefined, name);
     this.kubelet.reconcile();
+  }
+
+  /** The API server's service proxy, to the simulated scheduler dashboard behind the service. */
+  private serviceProxy(namespace: string, target: string, path: string): { status: number; body: string; contentType: string } {
+    const parts = target.split(':');
+    const serviceName = parts.length === 3 ? parts[1] : parts[0];
+    const portName = parts.length === 3 ? parts[2] : parts[1];
+    const service = this.store.mustGet(resourceByKind('Service'), namespace, serviceName ?? '');
+    const port = (service.spec?.ports ?? []).find((p: any) => portName === undefined || p.name === portName || String(p.port) === portName);
+    if (!port) throw new ApiStatusError(503, 'ServiceUnavailable', `no endpoints available for service "${target}"`);
+    const selector: Record<string, string> = service.spec?.selector ?? {};
+    const endpoints = this.store.list(
+      resourceByKind('Pod'),
+      namespace,
+      (p) =>
+        Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) &&
+        (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (endpoints.length === 0) throw new ApiStatusError(503, 'ServiceUnavailable', `no endpoints available for service "${serviceName}"`);
+    if (this.unreachableSchedulers.has(namespace)) {
+      throw new ApiStatusError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${endpoints[0]?.status?.podIP}:${port.port}: connect: connection refused`);
+    }
+    const normalized = path.replace(/\/+$/, '') || '/';
+    if (normalized === '/health') return { status: 200, body: 'ok', contentType: 'text/plain' };
+    if (normalized !== '/api/status') throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${path})`);
+    const workers = this.store.list(
+      resourceByKind('Pod'),
+      namespace,
+      (p) => p.metadata.labels?.['recc.io/component'] === 'worker' && (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+    );
+    const status = {
+      workers: workers.length,
+      workerNames: workers.map((w) => w.metadata.name),
+      tasksProcessing: 0,
+      tasksQueued: 0,
+      clientsConnected: 0,
+      lastActivityAt: null,
+      uptimeSeconds: 1,
+      ...this.schedulerStatus.get(namespace),
+    };
+    return { status: 200, body: JSON.stringify(status), contentType: 'application/json' };
   }
 
   private podLog(namespace: string, name: string, url: URL): { status: number; body: string; contentType: string } {

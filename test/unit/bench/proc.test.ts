@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseStatTicks, parseStatus, readCpuSeconds, readMemoryStatus } from '../../../bench/lib/proc.ts';
+import { busyFraction, parseCpuTotals, parseStatTicks, parseStatus, readCpuSeconds, readMemoryStatus } from '../../../bench/lib/proc.ts';
 
 const STATUS = `Name:\tnode
 Umask:\t0022
@@ -54,5 +54,27 @@ describe('Function: readMemoryStatus / readCpuSeconds', () => {
     expect(mem.vmRssBytes).toBeGreaterThan(1024 * 1024);
     expect(mem.vmHwmBytes).toBeGreaterThanOrEqual(mem.vmRssBytes);
     expect(cpu).toBeGreaterThan(0);
+  });
+});
+
+describe('Function: parseCpuTotals / busyFraction', () => {
+  it('counts user, nice, system, irq, softirq and steal as busy, idle and iowait as not', () => {
+    // Prepare
+    const text = 'cpu  100 10 50 800 40 0 5 5 0 0\ncpu0 50 5 25 400 20 0 2 3 0 0\nintr 1\n';
+
+    // Act
+    const t = parseCpuTotals(text);
+
+    // Assess
+    expect(t).toEqual({ busy: 170, total: 1010 });
+  });
+
+  it('gives the busy share between two readings', () => {
+    expect(busyFraction({ busy: 100, total: 1000 }, { busy: 150, total: 1200 })).toBe(0.25);
+    expect(busyFraction({ busy: 100, total: 1000 }, { busy: 100, total: 1000 })).toBe(0);
+  });
+
+  it('throws when there is no aggregate line', () => {
+    expect(() => parseCpuTotals('cpu0 1 2 3 4\n')).toThrow();
   });
 });
