@@ -1,25 +1,34 @@
 /**
  * Print the top self-time frames of CPU profiles:
- *   tsx bench/profile-top.ts DIR_OR_FILES... [--limit N] [--by file]
+ *   tsx bench/profile-top.ts DIR_OR_FILES... [--limit N] [--by file] [--callers FN] [--depth D]
  * Used with `npm run bench -- --profile DIR` to write bench/FINDINGS.md.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderTop, topFrames, type CpuProfile } from './lib/cpuprofile.ts';
+import { callersOf, renderTop, topFrames, type CpuProfile } from './lib/cpuprofile.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const args = process.argv.slice(2);
 let limit = 15;
 let by: 'function' | 'file' = 'function';
+let callers: string | undefined;
+let depth = 3;
 const paths: string[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--limit') limit = Number(args[++i]);
   else if (args[i] === '--by') by = args[++i] === 'file' ? 'file' : 'function';
+  else if (args[i] === '--callers') callers = args[++i];
+  else if (args[i] === '--depth') depth = Number(args[++i]);
   else paths.push(args[i]!);
 }
 const files = paths.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(p, f)) : [p]));
 for (const f of files.sort()) {
   const profile = JSON.parse(readFileSync(f, 'utf8')) as CpuProfile;
-  process.stdout.write(`${renderTop(f, topFrames(profile, { limit, root: ROOT, by }))}\n\n`);
+  if (callers) {
+    const rows = callersOf(profile, callers, { depth, root: ROOT, limit });
+    process.stdout.write(`${f}: callers of ${callers}\n${rows.map((r) => `  ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.selfMs.toFixed(0).padStart(6)} ms  ${r.frame}`).join('\n')}\n\n`);
+  } else {
+    process.stdout.write(`${renderTop(f, topFrames(profile, { limit, root: ROOT, by }))}\n\n`);
+  }
 }

@@ -19,7 +19,7 @@ import { parseArgs, USAGE, type BenchOptions } from './lib/args.ts';
 import { readResults, runChild, tail } from './lib/child.ts';
 import { busyFraction, readCpuTotals } from './lib/proc.ts';
 import { DASK_GROUPS, MEASURES, type Group } from './lib/measures.ts';
-import { buildRows, emptyResults, presentRows, renderMarkdown, renderTable, rowToJson, summariseTargets, type Results } from './lib/report.ts';
+import { buildRows, emptyResults, presentRows, renderCosts, renderMarkdown, renderTable, rowToJson, summariseTargets, type Results } from './lib/report.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PYTHON = '/usr/bin/python3';
@@ -175,6 +175,8 @@ async function main(): Promise<number> {
     process.stdout.write('recc vs Dask: how many times better recc is than the better Dask configuration (>1 = recc wins).\n\n');
     const t = summariseTargets(rows);
     process.stdout.write(`Targets (issue 4): ${t.met} met, ${t.missed} missed, ${t.unmeasured} not measured\n${t.lines.map((l) => `  ${l}`).join('\n')}\n`);
+    const costs = renderCosts(rows);
+    if (costs) process.stdout.write(`\nWhere recc's time goes (CPU and syscalls per task, by process):\n${costs}\n`);
     if (results.errors.size > 0) {
       process.stdout.write('\nFailures:\n');
       for (const [k, v] of results.errors) process.stdout.write(`  ${k}: ${v.split('\n')[0]}\n`);

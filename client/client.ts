@@ -97,7 +97,7 @@ export class Client {
 
   private submitRef<R>(ref: FunctionRef, options: TaskOptions, args: unknown[]): Future<R> {
     const enc = encodeArgs(args);
-    const key = options.key ?? (options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes)}`);
+    const key = options.key ?? (options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`);
     const tasks: WireTask[] = [];
     const fns: Array<[string, FunctionDef]> = [];
     for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
@@ -126,7 +126,7 @@ export class Client {
     for (const item of items) {
       const enc = encodeArgs([item]);
       for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
-      const key = options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes)}`;
+      const key = options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`;
       const future = new Future<Awaited<R>>(key, this);
       futures.push(future);
       if (this.keys.get(key)?.refs === 1) {

@@ -65,8 +65,11 @@ export function encodeArgs(args: readonly unknown[]): EncodedArgs {
   return { bytes: encodeValue(value), deps: [...deps], delayed: delayedDeps };
 }
 
-export function tokenize(fn: FunctionRef, args: Uint8Array): string {
-  return createHash('sha1').update(fn.id).update(args).digest('hex').slice(0, 24);
+/** Deterministic key part: the function, the encoded arguments and any resource constraints. */
+export function tokenize(fn: FunctionRef, args: Uint8Array, resources?: Record<string, number>): string {
+  const h = createHash('sha1').update(fn.id).update(args);
+  if (resources && Object.keys(resources).length > 0) h.update(JSON.stringify(Object.entries(resources).sort()));
+  return h.digest('hex').slice(0, 24);
 }
 
 /**
@@ -85,7 +88,7 @@ export class Delayed<T = unknown> {
     this.fn = fn;
     this.args = encodeArgs(args);
     this.options = options;
-    this.key = options.key ?? `${fn.name}-${tokenize(fn, this.args.bytes)}`;
+    this.key = options.key ?? `${fn.name}-${tokenize(fn, this.args.bytes, options.resources)}`;
   }
 
   /** Every delayed node this one depends on (and itself), dependencies first. */
@@ -109,7 +112,9 @@ export class Delayed<T = unknown> {
 }
 
 type Awaited2<T> = T extends PromiseLike<infer U> ? U : T;
-type DelayedArgs<A extends unknown[]> = { [K in keyof A]: A[K] | Delayed<A[K]> | Future<A[K]> };
+/** An argument may be the value, or a delayed/future of it, also inside arrays. */
+type DelayedArg<T> = T | Delayed<T> | Future<T> | (T extends ReadonlyArray<infer U> ? Array<DelayedArg<U>> : never);
+type DelayedArgs<A extends unknown[]> = { [K in keyof A]: DelayedArg<A[K]> };
 
 /** Wrap a task function so calling it builds a graph node instead of running it. */
 export function delayed<A extends unknown[], R>(fn: (...args: A) => R, options?: TaskOptions): (...args: DelayedArgs<A>) => Delayed<Awaited2<R>>;

@@ -40,21 +40,31 @@ let chain: Promise<void> = Promise.resolve();
 let outbox: ThreadResult[] = [];
 let transfer: ArrayBuffer[] = [];
 let flushScheduled = false;
+let lastFlush = performance.now();
 
-/** Results finished in one turn go back as one message. */
+function flush(): void {
+  flushScheduled = false;
+  lastFlush = performance.now();
+  if (outbox.length === 0) return;
+  const results = outbox;
+  const buffers = transfer;
+  outbox = [];
+  transfer = [];
+  port.postMessage({ t: 'done', results } satisfies FromThread, buffers);
+}
+
+/**
+ * Results of short tasks finished in one turn go back as one message; once a
+ * millisecond has passed since the last message they go at once (a chain of
+ * synchronous tasks never yields to setImmediate).
+ */
 function post(r: ThreadResult, buffer?: ArrayBuffer): void {
   outbox.push(r);
   if (buffer) transfer.push(buffer);
-  if (!flushScheduled) {
+  if (performance.now() - lastFlush >= 1) flush();
+  else if (!flushScheduled) {
     flushScheduled = true;
-    setImmediate(() => {
-      flushScheduled = false;
-      const results = outbox;
-      const buffers = transfer;
-      outbox = [];
-      transfer = [];
-      port.postMessage({ t: 'done', results } satisfies FromThread, buffers);
-    });
+    setImmediate(flush);
   }
 }
 

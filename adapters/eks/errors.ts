@@ -28,10 +28,3 @@ export class EksAwsError extends ReccError {
     super(message, { statusCode: 502, ...options });
   }
 }
-
-/** scale() of a cluster the backend holds nothing for. */
-export class EksClusterNotFoundError extends ReccError {
-  constructor(clusterId: string, options: { cause?: unknown } = {}) {
-    super(`cluster ${clusterId} has no namespace on EKS`, { statusCode: 404, ...options });
-  }
-}

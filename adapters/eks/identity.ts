@@ -2,6 +2,8 @@ import {
   AssociateAccessPolicyCommand,
   CreateAccessEntryCommand,
   DeleteAccessEntryCommand,
+  ListAssociatedAccessPoliciesCommand,
+  type AssociatedAccessPolicy,
   type EKSClient,
 } from '@aws-sdk/client-eks';
 import type { Logger } from '../../shared/core/logger.ts';
@@ -79,6 +81,41 @@ export class AccessEntries {
       }
       return;
     }
+    const policyArn = this.config.accessPolicyArn ?? DEFAULT_ACCESS_POLICY_ARN;
+    const current = await this.associations(principalArn);
+    if (current) {
+      const scope = current.find((p) => p.policyArn === policyArn)?.accessScope;
+      const same = scope?.type === 'namespace' && [...(scope.namespaces ?? [])].sort().join(',') === namespaces.join(',');
+      if (same) return; // already exactly right: no write
+    }
+    if (!current) await this.createEntry(owner, principalArn);
+    try {
+      await this.eks.send(
+        new AssociateAccessPolicyCommand({
+          clusterName,
+          principalArn,
+          policyArn,
+          accessScope: { type: 'namespace', namespaces },
+        }),
+      );
+    } catch (err) {
+      throw new EksAwsError(`scoping the access of ${owner} to their namespaces failed`, { cause: err });
+    }
+  }
+
+  /** The entry's policy associations, or undefined when the entry does not exist. */
+  private async associations(principalArn: string): Promise<AssociatedAccessPolicy[] | undefined> {
+    try {
+      const out = await this.eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName: this.config.clusterName, principalArn }));
+      return out.associatedAccessPolicies ?? [];
+    } catch (err) {
+      if ((err as Error).name === 'ResourceNotFoundException') return undefined;
+      throw new EksAwsError(`reading the access entry ${principalArn} failed`, { cause: err });
+    }
+  }
+
+  private async createEntry(owner: string, principalArn: string): Promise<void> {
+    const clusterName = this.config.clusterName;
     try {
       await this.eks.send(
         new CreateAccessEntryCommand({
@@ -92,18 +129,6 @@ export class AccessEntries {
       this.logger.info('access entry created', { owner, principalArn });
     } catch (err) {
       if ((err as Error).name !== 'ResourceInUseException') throw new EksAwsError(`creating the access entry of ${owner} failed`, { cause: err });
-    }
-    try {
-      await this.eks.send(
-        new AssociateAccessPolicyCommand({
-          clusterName,
-          principalArn,
-          policyArn: this.config.accessPolicyArn ?? DEFAULT_ACCESS_POLICY_ARN,
-          accessScope: { type: 'namespace', namespaces },
-        }),
-      );
-    } catch (err) {
-      throw new EksAwsError(`scoping the access of ${owner} to their namespaces failed`, { cause: err });
     }
   }
 }

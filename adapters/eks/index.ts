@@ -22,6 +22,18 @@ export { nodeGroupName, userKubernetesGroup } from './manifests/naming.ts';
 export { eksToken, eksTokenProvider } from './token.ts';
 export * from './errors.ts';
 
+/**
+ * Extra names the scheduler certificate must cover on EKS in `nlb` mode:
+ * clients connect to the NLB's DNS name (`<name>-<hash>.elb.<region>.amazonaws.com`),
+ * which is only known after the Service exists. A wildcard for the region's
+ * ELB names is safe because the CA is per cluster: no other server holds a
+ * certificate from it. Add these to the `dnsNames` given to
+ * `generateClusterSecrets`.
+ */
+export function eksSchedulerCertificateNames(region: string, serviceMode: 'nlb' | 'clusterip-ingress' = 'nlb'): string[] {
+  return serviceMode === 'nlb' ? [`*.elb.${region}.amazonaws.com`] : [];
+}
+
 export function createEksBackend(config: EksBackendConfig, options: { clock?: Clock; logger?: Logger } = {}): EksComputeBackend {
   const credentials = fromNodeProviderChain();
   const kube = new KubeClients({

@@ -92,3 +92,37 @@ export function renderTop(title: string, top: ReturnType<typeof topFrames>): str
   for (const f of top.frames) lines.push(`  ${(100 * f.share).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.frame}`);
   return lines.join('\n');
 }
+
+/**
+ * Where a hot function is called from: its self time grouped by the chain of
+ * `depth` callers above it (innermost first).
+ */
+export function callersOf(profile: CpuProfile, functionName: string, options: { depth?: number; root?: string; limit?: number } = {}): FrameTime[] {
+  const times = selfTimes(profile);
+  const parent = new Map<number, CpuProfileNode>();
+  const byId = new Map<number, CpuProfileNode>();
+  for (const n of profile.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n);
+  }
+  const agg = new Map<string, number>();
+  let total = 0;
+  for (const n of profile.nodes) {
+    if (n.callFrame.functionName !== functionName) continue;
+    const t = times.get(n.id) ?? 0;
+    if (t === 0) continue;
+    total += t;
+    const chain: string[] = [];
+    let p = parent.get(n.id);
+    while (p && chain.length < (options.depth ?? 3) && p.callFrame.functionName !== '(root)') {
+      chain.push(frameName(p.callFrame, options.root));
+      p = parent.get(p.id);
+    }
+    const key = chain.join(' ← ') || '(top)';
+    agg.set(key, (agg.get(key) ?? 0) + t);
+  }
+  return [...agg.entries()]
+    .map(([frame, selfMs]) => ({ frame, selfMs, share: total > 0 ? selfMs / total : 0 }))
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, options.limit ?? 8);
+}

@@ -107,6 +107,16 @@ export const MEASURES: readonly MeasureDef[] = [
     meaning: 'the physical ceiling for worker→worker transfer on this machine (Node TCP, 1 MiB writes, two processes)',
   },
   {
+    name: 'loopback_rtt',
+    group: 'loopback',
+    label: 'raw loopback round trip, 64 B (floor)',
+    unit: 'ms',
+    better: 'lower',
+    compared: false,
+    reference: true,
+    meaning: 'one message there and back between two Node processes; submit→result needs two of these (four hops), so twice this is its floor here',
+  },
+  {
     name: 'start',
     group: 'start',
     label: 'cluster start to ready, 2 workers',

@@ -71,3 +71,60 @@ export function busyFraction(a: { busy: number; total: number }, b: { busy: numb
 export function readCpuTotals(): { busy: number; total: number } {
   return parseCpuTotals(readFileSync('/proc/stat', 'utf8'));
 }
+
+export interface IoCounters {
+  /** read-like and write-like syscalls (read, recv, write, writev, send, …). */
+  syscr: number;
+  syscw: number;
+  rchar: number;
+  wchar: number;
+}
+
+/** Parse `/proc/<pid>/io`. */
+export function parseIo(text: string): IoCounters {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text);
+    if (!m) throw new Error(`no ${name} line in /proc io`);
+    return Number(m[1]);
+  };
+  return { syscr: field('syscr'), syscw: field('syscw'), rchar: field('rchar'), wchar: field('wchar') };
+}
+
+export function readIo(pid: number): IoCounters {
+  return parseIo(readFileSync(`/proc/${pid}/io`, 'utf8'));
+}
+
+/**
+ * What one process spent on a piece of work, per task: CPU µs and read/write
+ * syscalls. On this VM a syscall costs microseconds, so syscalls per task
+ * show how well messages are batched.
+ */
+export interface ProcessCost {
+  cpuUsPerTask: number;
+  /** The part of cpuUsPerTask spent in the kernel (syscalls, wake-ups). */
+  sysUsPerTask: number;
+  readsPerTask: number;
+  writesPerTask: number;
+}
+
+export function costPerTask(before: ProcessSample, after: ProcessSample, tasks: number): ProcessCost {
+  return {
+    cpuUsPerTask: ((after.cpu - before.cpu) / tasks) * 1e6,
+    sysUsPerTask: ((after.sys - before.sys) / tasks) * 1e6,
+    readsPerTask: (after.io.syscr - before.io.syscr) / tasks,
+    writesPerTask: (after.io.syscw - before.io.syscw) / tasks,
+  };
+}
+
+export interface ProcessSample {
+  /** CPU seconds, user + system. */
+  cpu: number;
+  /** System CPU seconds. */
+  sys: number;
+  io: IoCounters;
+}
+
+export function sampleProcess(pid: number): ProcessSample {
+  const { utime, stime } = parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return { cpu: (utime + stime) / CLOCK_TICKS_PER_SECOND, sys: stime / CLOCK_TICKS_PER_SECOND, io: readIo(pid) };
+}

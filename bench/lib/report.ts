@@ -45,10 +45,19 @@ export interface Row {
   targetValue?: number | null;
   met?: boolean | null;
   note?: string;
+  /** Extra fields the runners wrote (sizes, samples, per-process cost per task), by system. */
+  details?: Record<string, Record<string, unknown>>;
 }
 
 export function emptyResults(): Results {
   return { recc: new Map(), daskStock: new Map(), daskInf: new Map(), errors: new Map() };
+}
+
+/** The fields of a raw result beyond name, value, unit and config. */
+export function extras(r: RawResult | undefined): Record<string, unknown> | undefined {
+  if (!r) return undefined;
+  const { name: _n, value: _v, unit: _u, config: _c, ...rest } = r;
+  return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
 function num(r: RawResult | undefined): number | null {
@@ -101,6 +110,17 @@ export function buildRows(results: Results, measures: readonly MeasureDef[] = ME
       ratio: ratio(recc, best.value, m.better),
     };
     if (m.reference) row.value = num(results.recc.get(m.name));
+    const details: Record<string, Record<string, unknown>> = {};
+    const put = (k: string, r: RawResult | undefined): void => {
+      const e = extras(r);
+      if (e) details[k] = e;
+    };
+    put('recc', results.recc.get(m.name));
+    if (m.compared) {
+      put('daskStock', results.daskStock.get(m.name));
+      put('daskInf', results.daskInf.get(m.name));
+    }
+    if (Object.keys(details).length > 0) row.details = details;
     if (m.target) {
       let threshold: number | null = m.target.value ?? null;
       if (m.name === 'transfer') {
@@ -142,6 +162,7 @@ export function rowToJson(row: Row): string {
   out.daskConfig = row.daskConfig;
   if (row.value !== undefined) out.value = row.value;
   if (row.note !== undefined) out.note = row.note;
+  if (row.details !== undefined) out.details = row.details;
   return JSON.stringify(out);
 }
 
@@ -226,4 +247,22 @@ export function summariseTargets(rows: readonly Row[]): { met: number; missed: n
     lines.push(`${metText(r).padEnd(6)}  ${r.label}: ${formatNumber(r.recc)} ${r.unit}, target ${r.target}${threshold}`);
   }
   return { met, missed, unmeasured, lines };
+}
+
+/**
+ * One line per process for rows whose recc details carry `perTask` costs:
+ * CPU µs and read/write syscalls per task of the client, scheduler and workers.
+ */
+export function renderCosts(rows: readonly Row[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const per = r.details?.recc?.perTask as Record<string, { cpuUsPerTask: number; sysUsPerTask?: number; readsPerTask: number; writesPerTask: number }> | undefined;
+    if (!per) continue;
+    lines.push(`${r.label}:`);
+    for (const [role, c] of Object.entries(per)) {
+      const sys = c.sysUsPerTask === undefined ? '' : ` (${formatNumber(c.sysUsPerTask)} kernel)`;
+      lines.push(`  ${role.padEnd(10)} ${formatNumber(c.cpuUsPerTask).padStart(7)} µs CPU${sys}  ${formatNumber(c.readsPerTask).padStart(6)} reads  ${formatNumber(c.writesPerTask).padStart(6)} writes  per task`);
+    }
+  }
+  return lines.join('\n');
 }

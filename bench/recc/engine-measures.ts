@@ -6,7 +6,7 @@
  */
 import type { Group } from '../lib/measures.ts';
 import { median, percentile } from '../lib/stats.ts';
-import { readCpuSeconds, readMemoryStatus } from '../lib/proc.ts';
+import { costPerTask, readCpuSeconds, readMemoryStatus, sampleProcess, type ProcessCost } from '../lib/proc.ts';
 
 export interface GroupContext {
   quick: boolean;
@@ -57,6 +57,33 @@ function schedulerPid(cluster: ClusterT): number {
   return pid;
 }
 
+/**
+ * Snapshot CPU time and syscall counts of the client (this process), the
+ * scheduler and every worker; `perTask(n)` later gives each one's cost per
+ * task, the evidence for where time goes (bench/FINDINGS.md).
+ */
+function meter(cluster: ClusterT): { perTask(tasks: number): Record<string, ProcessCost> } {
+  const [sched, ...workers] = cluster.pids;
+  const roles: Array<[string, number]> = [['client', process.pid]];
+  if (sched !== undefined) roles.push(['scheduler', sched]);
+  workers.forEach((pid, i) => roles.push([`worker${i}`, pid]));
+  const before = roles.map(([, pid]) => sampleProcess(pid));
+  return {
+    perTask(tasks) {
+      const out: Record<string, ProcessCost> = {};
+      roles.forEach(([role, pid], i) => {
+        const c = costPerTask(before[i]!, sampleProcess(pid), tasks);
+        out[role] = { cpuUsPerTask: round(c.cpuUsPerTask), sysUsPerTask: round(c.sysUsPerTask), readsPerTask: round(c.readsPerTask), writesPerTask: round(c.writesPerTask) };
+      });
+      return out;
+    },
+  };
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
 async function warmUp(client: ClientT, base: number): Promise<void> {
   const items = Array.from({ length: 200 }, (_, i) => base + i);
   await client.gather(client.map((x: number) => x, items, { pure: false }));
@@ -68,11 +95,11 @@ export async function runGroup(group: Group, ctx: GroupContext): Promise<void> {
     case 'start':
       return measureStart(ctx, q ? 1 : 3);
     case 'map_noop':
-      return withCluster((c) => measureMap(c, ctx, q ? 2_000 : 20_000));
+      return withCluster((c, _s, cluster) => measureMap(c, cluster, ctx, q ? 2_000 : 20_000));
     case 'tree_reduce':
-      return withCluster((c, s) => measureTree(c, s, ctx, q ? 1_000 : 10_000));
+      return withCluster((c, s, cluster) => measureTree(c, s, cluster, ctx, q ? 1_000 : 10_000));
     case 'latency':
-      return withCluster((c) => measureLatency(c, ctx, q ? 100 : 500));
+      return withCluster((c, _s, cluster) => measureLatency(c, cluster, ctx, q ? 100 : 500));
     case 'transfer':
       return measureTransfer(ctx, 100 * 1024 * 1024, q ? 2 : 5);
     case 'cpu_efficiency':
@@ -103,21 +130,23 @@ async function measureStart(ctx: GroupContext, reps: number): Promise<void> {
   ctx.emit('start', median(samples), 's', { reps, samples });
 }
 
-async function measureMap(client: ClientT, ctx: GroupContext, n: number): Promise<void> {
+async function measureMap(client: ClientT, cluster: ClusterT, ctx: GroupContext, n: number): Promise<void> {
   await warmUp(client, -1_000_000);
   const items = Array.from({ length: n }, (_, i) => i);
+  const m = meter(cluster);
   const t0 = now();
   const futures = client.map((x: number) => x, items, { pure: false });
   const results = await client.gather(futures);
   const elapsed = secs(t0);
   if (results.length !== n || results[n - 1] !== n - 1) throw new Error('map: wrong results');
-  ctx.emit('map_noop', n / elapsed, 'tasks/s', { tasks: n, seconds: elapsed });
+  ctx.emit('map_noop', n / elapsed, 'tasks/s', { tasks: n, seconds: elapsed, perTask: m.perTask(n) });
 }
 
-async function measureTree(client: ClientT, s: Sdk, ctx: GroupContext, leaves: number): Promise<void> {
+async function measureTree(client: ClientT, s: Sdk, cluster: ClusterT, ctx: GroupContext, leaves: number): Promise<void> {
   await warmUp(client, -2_000_000);
   const noop = s.delayed((x: number) => x);
   const add = s.delayed((a: number, b: number) => a + b);
+  const m = meter(cluster);
   const t0 = now();
   let level: Array<ReturnType<typeof add>> = Array.from({ length: leaves }, (_, i) => noop(i));
   let tasks = leaves;
@@ -132,20 +161,21 @@ async function measureTree(client: ClientT, s: Sdk, ctx: GroupContext, leaves: n
   const result = await client.compute(level[0] as ReturnType<typeof add>).result();
   const elapsed = secs(t0);
   if (result !== (leaves * (leaves - 1)) / 2) throw new Error(`tree: wrong result ${String(result)}`);
-  ctx.emit('tree_reduce', tasks / elapsed, 'tasks/s', { tasks, leaves, seconds: elapsed, buildSeconds: built });
+  ctx.emit('tree_reduce', tasks / elapsed, 'tasks/s', { tasks, leaves, seconds: elapsed, buildSeconds: built, perTask: m.perTask(tasks) });
 }
 
-async function measureLatency(client: ClientT, ctx: GroupContext, n: number): Promise<void> {
+async function measureLatency(client: ClientT, cluster: ClusterT, ctx: GroupContext, n: number): Promise<void> {
   await warmUp(client, -3_000_000);
   for (let i = 0; i < 50; i++) await client.submitWith({ pure: false }, (x: number) => x, -4_000_000 - i).result();
   const samples: number[] = [];
+  const m = meter(cluster);
   for (let i = 0; i < n; i++) {
     const t0 = now();
     const r = await client.submitWith({ pure: false }, (x: number) => x, i).result();
     samples.push(secs(t0) * 1000);
     if (r !== i) throw new Error('latency: wrong result');
   }
-  ctx.emit('latency_p50', percentile(samples, 50), 'ms', { samples: n });
+  ctx.emit('latency_p50', percentile(samples, 50), 'ms', { samples: n, perTask: m.perTask(n) });
   ctx.emit('latency_p99', percentile(samples, 99), 'ms', { samples: n });
 }
 
@@ -261,6 +291,7 @@ async function measureGraph(ctx: GroupContext, n: number): Promise<void> {
     const half = Math.floor(n / 2);
     const items = Array.from({ length: half }, (_, i) => i);
     const cpu0 = readCpuSeconds(pid);
+    const m = meter(cluster);
     const t0 = now();
     const first = client.map((x: number) => x, items, { pure: false });
     // Futures as items are replaced by their results on the worker (the SDK's types do not say so yet).
@@ -271,7 +302,7 @@ async function measureGraph(ctx: GroupContext, n: number): Promise<void> {
     const cpu = readCpuSeconds(pid) - cpu0;
     if (results.length !== half || results[half - 1] !== half) throw new Error('graph: wrong results');
     const mem = readMemoryStatus(pid);
-    ctx.emit('graph_1m_tasks_per_s', (2 * half) / elapsed, 'tasks/s', { tasks: 2 * half, edges: half, seconds: elapsed, schedulerCpuSeconds: cpu });
+    ctx.emit('graph_1m_tasks_per_s', (2 * half) / elapsed, 'tasks/s', { tasks: 2 * half, edges: half, seconds: elapsed, schedulerCpuSeconds: cpu, perTask: m.perTask(2 * half) });
     ctx.emit('graph_1m_scheduler_peak_rss', mem.vmHwmBytes / 2 ** 20, 'MiB', { tasks: 2 * half, idleRssMiB: idle / 2 ** 20 });
     ctx.emit('graph_1m_rss_per_task', (mem.vmHwmBytes - idle) / (2 * half), 'bytes/task', { tasks: 2 * half });
   });
@@ -289,12 +320,14 @@ async function measureFakeWorkers(ctx: GroupContext, workers: number, tasks: num
         await warmUp(client, -6_000_000);
         const items = Array.from({ length: tasks }, (_, i) => i);
         const cpu0 = readCpuSeconds(pid);
+        const m = meter(cluster);
         const t0 = now();
         const results = await client.gather(client.map((x: number) => x, items, { pure: false }));
         const elapsed = secs(t0);
         const cpu = readCpuSeconds(pid) - cpu0;
         if (results.length !== tasks || results[tasks - 1] !== tasks - 1) throw new Error('workers_200: wrong results');
-        ctx.emit('workers_200_cpu_per_task', (cpu / tasks) * 1e6, 'µs/task', { workers, tasks, schedulerCpuSeconds: cpu, seconds: elapsed });
+        const perTask = m.perTask(tasks);
+        ctx.emit('workers_200_cpu_per_task', (cpu / tasks) * 1e6, 'µs/task', { workers, tasks, schedulerCpuSeconds: cpu, seconds: elapsed, perTask });
         ctx.emit('workers_200_tasks_per_s', tasks / elapsed, 'tasks/s', { workers, tasks, seconds: elapsed });
       },
       {

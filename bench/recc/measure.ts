@@ -5,6 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { measureLoopback } from '../loopback.ts';
+import { measurePingPong } from '../pingpong.ts';
 import { GROUPS, type Group } from '../lib/measures.ts';
 
 const argv = process.argv.slice(2);
@@ -31,6 +32,8 @@ async function run(g: Group): Promise<void> {
     const reps = quick ? 3 : 9;
     const r = await measureLoopback({ bytes, reps });
     emit('loopback_raw', r.mbPerS, 'MB/s', { bytes, reps, samples: r.samples.map((s) => Math.round(s)) });
+    const pp = await measurePingPong({ rounds: quick ? 500 : 2000 });
+    emit('loopback_rtt', pp.p50Us / 1000, 'ms', { p99Ms: pp.p99Us / 1000, rounds: pp.samples, bytes: 64, perTask: pp.perRoundTrip });
     return;
   }
   const engine = await import('./engine-measures.ts');

@@ -100,7 +100,10 @@ export function zodDetails(issues: readonly { path: readonly PropertyKey[]; mess
   for (const issue of issues) {
     const base = issue.path.map(String);
     if (issue.code === 'unrecognized_keys' && issue.keys) {
-      for (const key of issue.keys) details.push({ path: [...base, key].join('.'), message: 'is not a known field' });
+      for (const key of issue.keys) {
+        const path = [...base, key].join('.');
+        details.push(key === '' ? { path: base.length ? base.join('.') : root, message: 'has a field with an empty name' } : { path, message: 'is not a known field' });
+      }
       continue;
     }
     details.push({ path: base.length ? base.join('.') : root, message: issue.message });

@@ -27,21 +27,34 @@ export const templateName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, 'must be a template name (see GET /templates), not a path');
 
+/** Every key of a request object must be a name (an empty key cannot name a field). */
+function noEmptyKeys(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (Object.prototype.hasOwnProperty.call(value, '')) {
+    ctx.addIssue({ code: 'custom', message: 'has a field with an empty name', path: [] });
+  }
+}
+
 /** Envelope of `POST /estimates`: `template` plus spec overrides at the top level. */
-export const estimateBody = z.looseObject({
-  template: templateName.optional(),
-});
+export const estimateBody = z
+  .looseObject({
+    template: templateName.optional(),
+  })
+  .superRefine(noEmptyKeys);
 
 /** Envelope of `POST /clusters`. Other top-level fields are spec overrides. */
-export const createClusterBody = z.looseObject({
-  template: templateName.optional(),
-  name: shortText(100).optional(),
-  job: shortText(100).optional(),
-  clientToken: clientTokenSchema.optional(),
-});
+export const createClusterBody = z
+  .looseObject({
+    template: templateName.optional(),
+    name: shortText(100).optional(),
+    job: shortText(100).optional(),
+    clientToken: clientTokenSchema.optional(),
+  })
+  .superRefine(noEmptyKeys);
 
 export const scaleClusterBody = z.strictObject({
-  nWorkers: z.number().int('must be a whole number').positive('must be a positive whole number').max(100_000, 'must be at most 100000'),
+  nWorkers: z
+    .number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a number') })
+    .int('must be a whole number').positive('must be a positive whole number').max(100_000, 'must be at most 100000'),
 });
 
 export const listClustersQuery = z.strictObject({

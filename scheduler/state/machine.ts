@@ -331,7 +331,7 @@ export class SchedulerState {
       if (bad) t.error = bad;
     }
     c.nextPrio = prio;
-    for (const t of created) if (t.error) this.recommend(t, 'erred', { error: t.error });
+    const toRun: TaskRecord[] = [];
     for (const key of wants) {
       const t = this.tasks.get(key);
       if (!t) {
@@ -344,8 +344,12 @@ export class SchedulerState {
       }
       if (t.state === 'memory') this.report(c, { op: 'key-in-memory', key, nbytes: t.nbytes });
       else if (t.state === 'erred' && t.error) this.report(c, { op: 'task-erred', key, error: t.error });
-      else if (t.state === 'released') this.recommend(t, 'waiting');
+      else if (t.state === 'released') toRun.push(t);
     }
+    // Tasks that cannot run (bad resources, unknown dependency) err first, then the rest start.
+    for (const t of created) if (t.error) this.recommend(t, 'erred', { error: t.error });
+    this.drain(this.transitionCount + this.options.maxTransitions);
+    for (const t of toRun) if (t.state === 'released') this.recommend(t, 'waiting');
     this.drain(this.transitionCount + this.options.maxTransitions);
     // Tasks sent along that nobody needs are dropped again.
     for (const t of created) if (t.state === 'released' && this.canForget(t)) this.recommend(t, 'forgotten');

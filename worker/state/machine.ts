@@ -114,7 +114,10 @@ export class WorkerState {
       t.priority = priority;
       if (t.state === 'memory') this.send({ op: 'task-finished', key, nbytes: t.nbytes });
       else if (t.state === 'cancelled') this.to(t, 'executing');
-      else if (t.state === 'fetch' || t.state === 'missing') this.fetching.delete(t), this.attachDeps(t, deps);
+      else if (t.state === 'fetch' || t.state === 'missing') {
+        this.fetching.delete(t);
+        this.attachDeps(t, deps);
+      }
       // flight: the copy on its way becomes ours and is reported on arrival.
       return;
     }
@@ -379,7 +382,10 @@ function popReady(a: WorkerTask[]): WorkerTask {
       const r = l + 1;
       let m = -1;
       let mp = last.priority;
-      if (l < a.length && (a[l] as WorkerTask).priority < mp) (m = l), (mp = (a[l] as WorkerTask).priority);
+      if (l < a.length && (a[l] as WorkerTask).priority < mp) {
+        m = l;
+        mp = (a[l] as WorkerTask).priority;
+      }
       if (r < a.length && (a[r] as WorkerTask).priority < mp) m = r;
       if (m < 0) break;
       a[i] = a[m] as WorkerTask;

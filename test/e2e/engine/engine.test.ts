@@ -145,7 +145,7 @@ describe('Class: LocalCluster + Client (2 workers)', () => {
     it('retries a task that throws when retries are allowed', async () => {
       // Fails on the first attempt in each thread, then succeeds: state lives in the thread's globals.
       const flaky = (x: number) => {
-        const g = globalThis as Record<string, number>;
+        const g = globalThis as unknown as Record<string, number>;
         g.reccFlaky = (g.reccFlaky ?? 0) + 1;
         if (g.reccFlaky === 1) throw new Error('first attempt fails');
         return x * 2;

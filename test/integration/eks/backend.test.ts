@@ -33,6 +33,7 @@ describe('Class: EksComputeBackend', () => {
       const versions = stack.fake.objects('Deployment', def.namespace).map((d) => d.metadata.resourceVersion);
       const mark = stack.fake.requests.length;
       const asgCalls = stack.asg.stub!.calls().length;
+      const eksCalls = stack.eks.stub!.calls().length;
 
       // Act
       await backend.apply(def, testSecrets(def.clusterId));
@@ -42,6 +43,31 @@ describe('Class: EksComputeBackend', () => {
       expect(stack.fake.objects('Deployment', def.namespace).map((d) => d.metadata.resourceVersion)).toEqual(versions);
       const newAsgCalls = stack.asg.stub!.calls().slice(asgCalls).map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name);
       expect(newAsgCalls.every((n) => n.startsWith('Describe'))).toBe(true);
+      const newEksCalls = stack.eks.stub!.calls().slice(eksCalls).map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name);
+      expect(newEksCalls.length).toBeGreaterThan(0);
+      expect(newEksCalls.every((n) => n.startsWith('List') || n.startsWith('Describe'))).toBe(true);
+    });
+
+    it('stores every built object on the API server unchanged by the client library', async () => {
+      // Prepare: client-node models rename and drop fields (e.g. NetworkPolicy `from`, LimitRange `default`).
+      const def = testDefinition({ clusterId: 'wire-1', workers: 3, overrides: { sourceGitBranch: 'main' } });
+      const secrets = testSecrets(def.clusterId);
+
+      // Act
+      await backend.apply(def, secrets);
+
+      // Assess
+      const stored = stack.fake.object('Namespace', undefined, def.namespace)!;
+      const built = backend.manifests(def, secrets, { nodes: def.plan.instances, appliedAt: stored.metadata.annotations!['recc.io/applied-at']! });
+      for (const obj of built) {
+        const actual = stack.fake.object(obj.kind, obj.metadata.namespace, obj.metadata.name);
+        const { metadata, ...body } = obj;
+        expect({ ...actual, name: metadata.name }).toMatchObject({ ...body, name: metadata.name });
+        expect(actual?.metadata.labels).toEqual(metadata.labels);
+        expect(actual?.metadata.annotations).toMatchObject(metadata.annotations ?? {});
+      }
+      expect(stack.fake.object('NetworkPolicy', def.namespace, 'recc-allow-desktops-to-scheduler')?.spec.ingress[0].from).toHaveLength(2);
+      expect(stack.fake.object('LimitRange', def.namespace, 'recc-limits')?.spec.limits[0].default).toEqual({ cpu: '1000m', memory: '1536Mi' });
     });
 
     it('replaces only what changed, keeping the Service clusterIP and the NLB', async () => {
@@ -140,7 +166,7 @@ describe('Class: EksComputeBackend', () => {
       expect([...(stack.eks.entries.get(ROLE('bkim'))?.associations.values() ?? [])]).toEqual([{ type: 'namespace', namespaces: [other.namespace] }]);
     });
 
-    it('accepts an access entry that already exists (ResourceInUse) and scopes it', async () => {
+    it('adopts an access entry that already exists and scopes it', async () => {
       // Prepare: the entry was made earlier, e.g. by a run that crashed before associating.
       stack.eks.entries.set(ROLE('arathe'), { principalArn: ROLE('arathe'), kubernetesGroups: ['recc:user:arathe'], type: 'STANDARD', tags: {}, associations: new Map() });
       const def = testDefinition({ clusterId: 'inuse-1' });
@@ -266,6 +292,44 @@ describe('Class: EksComputeBackend', () => {
       const host = stack.fake.object('Service', def.namespace, 'recc-scheduler')?.status.loadBalancer.ingress[0].hostname;
       expect(o.schedulerAddress).toBe(`tls://${host}:8786`);
       expect(o.dashboardUrl).toBe(`http://${host}:8787/`);
+    });
+
+    it('takes registered workers and activity from the scheduler, through the API server service proxy', async () => {
+      // Prepare: 2 worker pods are Ready but only 1 worker has registered with the scheduler.
+      const def = testDefinition({ clusterId: 'act-1', workers: 2 });
+      await backend.apply(def, testSecrets(def.clusterId));
+      stack.fake.schedulerStatus.set(def.namespace, { workers: 1, tasksProcessing: 7, clientsConnected: 1, lastActivityAt: '2026-11-27T06:30:00.000Z' });
+
+      // Act
+      const o = await backend.observe(def.clusterId);
+
+      // Assess
+      expect(o).toMatchObject({
+        schedulerReady: true,
+        workersRegistered: 1,
+        workersDesired: 2,
+        ready: false,
+        schedulerReachable: true,
+        activity: { lastActivityAt: '2026-11-27T06:30:00.000Z', tasksProcessing: 7, clientsConnected: 1 },
+      });
+      expect(stack.fake.requests.filter((r) => r.path.includes('/proxy/'))).toEqual([
+        { method: 'GET', path: `/api/v1/namespaces/${def.namespace}/services/recc-scheduler%3Adashboard/proxy/api%2Fstatus`, status: 200 },
+      ]);
+    });
+
+    it('says the scheduler is unreachable when its pod is Ready but it does not answer', async () => {
+      // Prepare
+      const def = testDefinition({ clusterId: 'act-2', workers: 1 });
+      await backend.apply(def, testSecrets(def.clusterId));
+      stack.fake.unreachableSchedulers.add(def.namespace);
+
+      // Act
+      const o = await backend.observe(def.clusterId);
+
+      // Assess
+      expect(o.schedulerReachable).toBe(false);
+      expect(o.activity).toBeUndefined();
+      expect(o.workersRegistered).toBe(1);
     });
 
     it('gives the in-cluster service address in clusterip-ingress mode', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busyFraction, parseCpuTotals, parseStatTicks, parseStatus, readCpuSeconds, readMemoryStatus } from '../../../bench/lib/proc.ts';
+import { busyFraction, costPerTask, parseCpuTotals, parseIo, parseStatTicks, parseStatus, readCpuSeconds, readMemoryStatus, sampleProcess } from '../../../bench/lib/proc.ts';
 
 const STATUS = `Name:\tnode
 Umask:\t0022
@@ -76,5 +76,34 @@ describe('Function: parseCpuTotals / busyFraction', () => {
 
   it('throws when there is no aggregate line', () => {
     expect(() => parseCpuTotals('cpu0 1 2 3 4\n')).toThrow();
+  });
+});
+
+describe('Function: parseIo / costPerTask', () => {
+  it('reads syscall counters from /proc io', () => {
+    const io = parseIo('rchar: 6976\nwchar: 12\nsyscr: 10\nsyscw: 3\nread_bytes: 0\n');
+    expect(io).toEqual({ syscr: 10, syscw: 3, rchar: 6976, wchar: 12 });
+  });
+
+  it('divides CPU and syscalls by the number of tasks', () => {
+    // Prepare
+    const before = { cpu: 1, sys: 0.25, io: { syscr: 100, syscw: 50, rchar: 0, wchar: 0 } };
+    const after = { cpu: 1.5, sys: 0.35, io: { syscr: 1100, syscw: 2050, rchar: 0, wchar: 0 } };
+
+    // Act
+    const c = costPerTask(before, after, 1000);
+
+    // Assess
+    expect(c.cpuUsPerTask).toBeCloseTo(500);
+    expect(c.sysUsPerTask).toBeCloseTo(100);
+    expect(c.readsPerTask).toBe(1);
+    expect(c.writesPerTask).toBe(2);
+  });
+
+  it('samples this process', () => {
+    const s = sampleProcess(process.pid);
+    expect(s.cpu).toBeGreaterThan(0);
+    expect(s.sys).toBeLessThanOrEqual(s.cpu);
+    expect(s.io.syscr).toBeGreaterThan(0);
   });
 });

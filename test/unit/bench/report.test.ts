@@ -8,6 +8,7 @@ import {
   formatRatio,
   meetsTarget,
   presentRows,
+  renderCosts,
   ratio,
   renderMarkdown,
   renderTable,
@@ -223,5 +224,32 @@ describe('Function: summariseTargets', () => {
     // Assess
     expect(s).toMatchObject({ met: 1, missed: 1, unmeasured: 1 });
     expect(s.lines.find((l) => l.includes('p50'))).toMatch(/^MISSED/);
+  });
+});
+
+describe('Function: renderCosts', () => {
+  it('prints one line per process for rows with per-task costs, and nothing for others', () => {
+    // Prepare
+    const res = results({ start: 0.2 });
+    res.recc.set('map_noop', {
+      name: 'map_noop',
+      value: 20_000,
+      unit: 'tasks/s',
+      tasks: 20_000,
+      perTask: { client: { cpuUsPerTask: 12.5, readsPerTask: 0.02, writesPerTask: 0.01 }, scheduler: { cpuUsPerTask: 30, readsPerTask: 1, writesPerTask: 2 } },
+    });
+
+    // Act
+    const rows = presentRows(buildRows(res));
+    const text = renderCosts(rows);
+
+    // Assess
+    expect(text.split('\n')).toEqual([
+      'map 20,000 no-op tasks:',
+      '  client        12.5 µs CPU   0.020 reads   0.010 writes  per task',
+      '  scheduler     30.0 µs CPU    1.00 reads    2.00 writes  per task',
+    ]);
+    expect(rows.find((r) => r.name === 'start')!.details).toBeUndefined();
+    expect(JSON.parse(rowToJson(rows.find((r) => r.name === 'map_noop')!)).details.recc.tasks).toBe(20_000);
   });
 });

@@ -1,0 +1,44 @@
+import { createEksBackendFromEnv } from '../adapters/eks/index.ts';
+import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
+import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
+import { createDynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
+import type { HarvesterDeps } from '../control/harvester.ts';
+import { systemClock } from '../shared/core/clock.ts';
+import { ConfigError } from '../shared/core/errors.ts';
+import { getOptionalString, type Env } from '../shared/core/env.ts';
+import { harvestConfigFromEnv } from '../shared/harvest/config.ts';
+import { powertoolsLogger } from './commons/logger.ts';
+
+/**
+ * Build the harvester's dependencies from the environment, once per cold
+ * start: the DynamoDB store (`TABLE_NAME`, …), the provisioning queue
+ * (`QUEUE_URL` or `QUEUE_NAME`; reaped clusters are handed to the
+ * provisioner), the EKS backend (`RECC_EKS_*`, `adapters/eks`) and the
+ * harvester settings (`RECC_HARVEST_*`). Every part validates its own
+ * variables and fails fast.
+ */
+export async function harvesterDepsFromEnv(env: Env): Promise<HarvesterDeps> {
+  const storeConfig = dynamoDbStoreConfigFromEnv(env);
+  const config = harvestConfigFromEnv(env);
+  const queueUrl = getOptionalString(env, 'QUEUE_URL');
+  const queueName = getOptionalString(env, 'QUEUE_NAME');
+  if (!queueUrl && !queueName) {
+    throw new ConfigError('the harvester needs the provisioning queue', [{ path: 'QUEUE_URL', message: 'set QUEUE_URL or QUEUE_NAME' }]);
+  }
+  const sqsEndpoint = getOptionalString(env, 'SQS_ENDPOINT');
+  const logger = powertoolsLogger({ serviceName: 'recc-harvester' });
+  return {
+    store: createDynamoDbClusterStore(storeConfig),
+    backend: createEksBackendFromEnv(env, { clock: systemClock, logger }),
+    queue: new SqsWorkQueue({
+      ...(queueUrl ? { queueUrl } : {}),
+      ...(queueName ? { queueName } : {}),
+      region: storeConfig.region,
+      ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
+    }),
+    clock: systemClock,
+    config,
+    logger,
+    actor: 'harvester',
+  };
+}

@@ -1,0 +1,157 @@
+import { connect as netConnect } from 'node:net';
+import { pack } from 'msgpackr';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Comm, Message } from '../../../comm/comm.ts';
+import { AuthenticationError } from '../../../comm/errors.ts';
+import { encodeFrame, encodePrefix } from '../../../comm/framing.ts';
+import { connect, listen, tokensEqual, type Listener } from '../../../comm/handshake.ts';
+import { silentLogger, type Logger } from '../../../shared/core/logger.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const TOKEN = 'a-long-shared-token';
+let listener: Listener | undefined;
+const comms: Comm[] = [];
+
+afterEach(async () => {
+  for (const c of comms.splice(0)) c.destroy();
+  await listener?.close();
+  listener = undefined;
+});
+
+/** A listener whose accepted comms collect what they receive. */
+async function server(logger: Logger = silentLogger) {
+  const received: Array<{ msg: Message; bufs: Buffer[] | undefined }> = [];
+  const accepted: Comm[] = [];
+  listener = await listen({
+    host: '127.0.0.1',
+    port: 0,
+    token: TOKEN,
+    logger,
+    accept: (comm, hello) => {
+      accepted.push(comm);
+      comm.onMessage((msg, bufs) => received.push({ msg, bufs }));
+      return { role: hello.role };
+    },
+  });
+  return { received, accepted, address: listener.address, port: listener.port };
+}
+
+describe('Function: tokensEqual', () => {
+  it('compares tokens of any length', () => {
+    expect(tokensEqual('abc', 'abc')).toBe(true);
+    expect(tokensEqual('abc', 'abcd')).toBe(false);
+    expect(tokensEqual('', 'x')).toBe(false);
+  });
+});
+
+describe('Class: Comm', () => {
+  describe('Method: send', () => {
+    it('batches messages sent in one event-loop turn into one frame', async () => {
+      // Prepare
+      const srv = await server();
+      const { comm, welcome } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+
+      // Act
+      for (let i = 0; i < 1000; i++) comm.send({ op: 'task', i });
+
+      // Assess
+      await waitFor(() => srv.received.length === 1000, { what: '1000 messages' });
+      expect(welcome).toEqual({ role: 'client' });
+      expect(comm.stats.framesOut).toBe(1);
+      expect(srv.accepted[0]!.stats.framesIn).toBe(1);
+      expect(srv.received.map((r) => r.msg.i)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    });
+
+    it('delivers large buffers as attachments, byte for byte', async () => {
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      const big = Buffer.alloc(5 * 1024 * 1024);
+      for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+      comm.send({ op: 'data', small: true }, [Buffer.from('tiny')]);
+      comm.send({ op: 'data', small: false }, [big, Buffer.from('tail')]);
+      await waitFor(() => srv.received.length === 2, { what: 'both messages' });
+      expect(srv.received[0]!.bufs!.map((b) => b.toString())).toEqual(['tiny']);
+      expect(srv.received[1]!.bufs![0]!.equals(big)).toBe(true);
+      expect(srv.received[1]!.bufs![1]!.toString()).toBe('tail');
+    });
+
+    it('applies backpressure: needsDrain while the peer does not read, drained() once it does, nothing lost', async () => {
+      // Prepare: the server side stops reading
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      await waitFor(() => srv.accepted.length === 1);
+      const socket = (srv.accepted[0] as unknown as { socket: import('node:net').Socket }).socket;
+      socket.pause();
+      const chunk = Buffer.alloc(1024 * 1024, 1);
+
+      // Act
+      for (let i = 0; i < 64; i++) comm.send({ op: 'blob', i }, [chunk]);
+      comm.flush();
+      const congested = comm.needsDrain;
+      let drained = false;
+      const wait = comm.drained().then(() => (drained = true));
+      await new Promise((r) => setTimeout(r, 50));
+      const drainedWhilePaused = drained;
+      socket.resume();
+      await wait;
+
+      // Assess
+      expect(congested).toBe(true);
+      expect(drainedWhilePaused).toBe(false);
+      await waitFor(() => srv.received.length === 64, { what: 'all 64 blobs' });
+      expect(srv.received.map((r) => r.msg.i)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    });
+  });
+
+  describe('Handshake', () => {
+    it('rejects a wrong token with AuthenticationError and never delivers its messages', async () => {
+      const srv = await server();
+      await expect(connect(srv.address, { token: 'wrong', hello: { role: 'client' } })).rejects.toBeInstanceOf(AuthenticationError);
+      expect(srv.accepted).toHaveLength(0);
+    });
+
+    it('drops garbage, oversized hellos and frames sent before authenticating, and keeps serving others', async () => {
+      // Prepare
+      const warnings: Array<Record<string, unknown>> = [];
+      const logger: Logger = { ...silentLogger, warn: (_m, f) => warnings.push(f ?? {}), child: () => logger };
+      const srv = await server(logger);
+      const raw = (bytes: Buffer) =>
+        new Promise<void>((resolve) => {
+          const s = netConnect({ host: '127.0.0.1', port: srv.port });
+          s.on('error', () => {});
+          s.on('close', () => resolve());
+          s.write(bytes);
+        });
+
+      // Act
+      await raw(Buffer.from('\x16\x03\x01 definitely not a frame'));
+      await raw(encodePrefix(1024 * 1024, []));
+      await raw(encodeFrame(pack({ op: 'update-graph', tasks: [] })));
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'worker' } });
+      comms.push(comm);
+      comm.send({ op: 'still-works' });
+
+      // Assess
+      await waitFor(() => srv.received.length === 1);
+      expect(srv.received[0]!.msg.op).toBe('still-works');
+      expect(srv.accepted).toHaveLength(1);
+      expect(warnings.map((w) => w.event)).toEqual(['comm.refused', 'comm.refused', 'comm.refused']);
+      expect(JSON.stringify(warnings)).not.toContain(TOKEN);
+    });
+
+    it('drops an authenticated peer that sends a malformed frame, reporting why', async () => {
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      await waitFor(() => srv.accepted.length === 1);
+      let reason: Error | undefined;
+      srv.accepted[0]!.onClose((err) => (reason = err));
+      (comm as unknown as { socket: import('node:net').Socket }).socket.write(encodeFrame(Buffer.from([0xc1])));
+      await waitFor(() => reason, { what: 'the server to drop the peer' });
+      expect(reason?.name).toBe('MalformedFrameError');
+    });
+  });
+});

@@ -1,0 +1,323 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SchedulerState } from '../../../scheduler/state/machine.ts';
+import type { SchedulerEvent, SchedulerInstruction, TaskSpec } from '../../../scheduler/state/types.ts';
+import { validateSchedulerState } from '../../../scheduler/state/validate.ts';
+
+type Ev = SchedulerEvent extends infer E ? (E extends { stimulusId: string } ? Omit<E, 'stimulusId'> : never) : never;
+
+/** Feeds events with numbered stimulus ids; checks invariants after every step. */
+class Harness {
+  readonly s: SchedulerState;
+  now = 1_000;
+  private n = 0;
+  constructor(options: ConstructorParameters<typeof SchedulerState>[0] = { saturation: 1, extraSlots: 0 }) {
+    this.s = new SchedulerState(options);
+  }
+  step(...events: Ev[]): SchedulerInstruction[] {
+    const full = events.map((e) => ({ ...e, stimulusId: `s${++this.n}` }) as SchedulerEvent);
+    const out = this.s.handle(full, this.now);
+    expect(validateSchedulerState(this.s)).toEqual([]);
+    return out;
+  }
+  state(key: string): string {
+    return this.s.tasks.get(key)?.state ?? 'forgotten';
+  }
+}
+
+const task = (key: string, deps: string[] = [], extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, run: `run:${key}`, deps, ...extra });
+const worker = (workerId: string, nthreads = 1, resources: Record<string, number> = {}): Ev => ({ type: 'add-worker', workerId, name: workerId, nthreads, resources });
+const compute = (workerId: string, key: string, stimulusId: string, deps: Array<{ key: string; nbytes: number; who: string[] }> = [], priority = 0) => ({
+  type: 'compute' as const,
+  workerId,
+  key,
+  run: `run:${key}`,
+  deps,
+  priority,
+  stimulusId,
+});
+
+let h: Harness;
+afterEach(() => {
+  // Every test leaves a consistent state.
+  expect(validateSchedulerState(h.s)).toEqual([]);
+});
+
+describe('Class: SchedulerState', () => {
+  describe('Method: handle (update-graph)', () => {
+    it('queues root tasks on the scheduler and hands them out as slots free up', () => {
+      /* Two single-slot workers, three root tasks: two go out at once, the third waits
+         on the scheduler until a worker reports a result. */
+      h = new Harness();
+      h.step(worker('w1'), worker('w2'), { type: 'add-client', clientId: 'c' });
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b'), task('c')], wants: ['a', 'b', 'c'] });
+      expect(out).toEqual([compute('w1', 'a', 's4', [], 0), compute('w2', 'b', 's4', [], 1)]);
+      expect(h.state('c')).toBe('queued');
+
+      const next = h.step({ type: 'task-finished', workerId: 'w2', key: 'b', nbytes: 8 });
+      expect(next).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'key-in-memory', key: 'b', nbytes: 8 }, stimulusId: 's5' },
+        compute('w2', 'c', 's5', [], 2),
+      ]);
+    });
+
+    it('gives queued work to a worker that joins mid-job at once', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b')], wants: ['a', 'b'] });
+      expect(h.state('b')).toBe('queued');
+      expect(h.step(worker('w2'))).toEqual([compute('w2', 'b', 's3', [], 1)]);
+    });
+
+    it('places a task on the worker holding most of its dependency bytes', () => {
+      h = new Harness({ saturation: 1, extraSlots: 1 });
+      h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('small'), task('big'), task('join', ['small', 'big'])], wants: ['join'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'small', nbytes: 10 });
+      const out = h.step({ type: 'task-finished', workerId: 'w2', key: 'big', nbytes: 1_000_000 });
+      expect(out).toEqual([
+        compute('w2', 'join', 's5', [
+          { key: 'small', nbytes: 10, who: ['w1'] },
+          { key: 'big', nbytes: 1_000_000, who: ['w2'] },
+        ], 2),
+      ]);
+    });
+
+    it('releases dependency data once every dependent is done, and forgets released keys', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('x'), task('y', ['x'])], wants: ['y'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 1 });
+      const out = h.step({ type: 'task-finished', workerId: 'w1', key: 'y', nbytes: 1 });
+      expect(out).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'key-in-memory', key: 'y', nbytes: 1 }, stimulusId: 's4' },
+        { type: 'free-keys', workerId: 'w1', keys: ['x'], stimulusId: 's4' },
+      ]);
+      expect(h.state('x')).toBe('released');
+      expect(h.step({ type: 'client-releases', clientId: 'c', keys: ['y'] })).toEqual([{ type: 'free-keys', workerId: 'w1', keys: ['y'], stimulusId: 's5' }]);
+      expect(h.s.tasks.size).toBe(0);
+    });
+
+    it('reports a key already in memory to a second client at once', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c1', tasks: [task('a')], wants: ['a'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'a', nbytes: 3 });
+      expect(h.step({ type: 'update-graph', clientId: 'c2', tasks: [task('a')], wants: ['a'] })).toEqual([
+        { type: 'report', clientId: 'c2', msg: { op: 'key-in-memory', key: 'a', nbytes: 3 }, stimulusId: 's4' },
+      ]);
+    });
+
+    it('errs a task that depends on an unknown key', () => {
+      h = new Harness();
+      const out = h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('t', ['gone'])], wants: ['t'] });
+      expect(out).toEqual([
+        {
+          type: 'report',
+          clientId: 'c',
+          msg: { op: 'task-erred', key: 't', error: { name: 'MissingDependencyError', message: 'task t depends on gone, which the scheduler does not know (was its future released?)' } },
+          stimulusId: 's2',
+        },
+      ]);
+    });
+
+    it('interleaves two clients fairly instead of serving the first one to the end', () => {
+      h = new Harness();
+      h.step({ type: 'update-graph', clientId: 'a', tasks: [task('a1'), task('a2'), task('a3')], wants: ['a1', 'a2', 'a3'] });
+      h.step({ type: 'update-graph', clientId: 'b', tasks: [task('b1'), task('b2')], wants: ['b1', 'b2'] });
+      const order: string[] = [];
+      let out = h.step(worker('w1'));
+      for (let i = 0; i < 5; i++) {
+        const c = out.find((o) => o.type === 'compute') as { key: string } | undefined;
+        if (!c) break;
+        order.push(c.key);
+        out = h.step({ type: 'task-finished', workerId: 'w1', key: c.key, nbytes: 1 });
+      }
+      expect(order).toEqual(['a1', 'b1', 'a2', 'b2', 'a3']);
+    });
+  });
+
+  describe('Method: handle (resources)', () => {
+    it('keeps a GPU task in no-worker until a GPU worker joins, then runs it there', () => {
+      h = new Harness();
+      h.step(worker('cpu'), { type: 'update-graph', clientId: 'c', tasks: [task('g', [], { resources: { GPU: 1 } })], wants: ['g'] });
+      expect(h.state('g')).toBe('no-worker');
+      expect(h.step(worker('gpu', 1, { GPU: 1 }))).toEqual([compute('gpu', 'g', 's3', [], 0)]);
+    });
+
+    it('runs at most as many resource-bound tasks at once as the worker offers', () => {
+      h = new Harness({ saturation: 4, extraSlots: 0 });
+      h.step(worker('gpu', 1, { GPU: 1 }));
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('g1', [], { resources: { GPU: 1 } }), task('g2', [], { resources: { GPU: 1 } })], wants: ['g1', 'g2'] });
+      expect(out.map((o) => (o as { key: string }).key)).toEqual(['g1']);
+      expect(h.state('g2')).toBe('queued');
+      expect(h.step({ type: 'task-finished', workerId: 'gpu', key: 'g1', nbytes: 1 }).filter((o) => o.type === 'compute')).toEqual([compute('gpu', 'g2', 's3', [], 1)]);
+    });
+
+    it('errs a no-worker task after the timeout, naming what workers offer', () => {
+      h = new Harness({ saturation: 1, extraSlots: 0, noWorkerTimeoutMs: 5_000 });
+      h.step(worker('cpu', 1, { MEM: 2 }), { type: 'update-graph', clientId: 'c', tasks: [task('g', [], { resources: { GPU: 2 } })], wants: ['g'] });
+      h.now += 4_000;
+      expect(h.step({ type: 'tick' })).toEqual([]);
+      h.now += 1_000;
+      expect(h.step({ type: 'tick' })).toEqual([
+        {
+          type: 'report',
+          clientId: 'c',
+          msg: { op: 'task-erred', key: 'g', error: { name: 'NoWorkerError', message: 'task g needs resources {"GPU":2} but no worker offering them joined within 5 s (workers: cpu: {"MEM":2})' } },
+          stimulusId: 's4',
+        },
+      ]);
+    });
+
+    it('errs a task with an invalid resource request at once', () => {
+      h = new Harness();
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('g', [], { resources: { GPU: -1 } })], wants: ['g'] });
+      expect(out).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'task-erred', key: 'g', error: { name: 'InvalidResourcesError', message: 'task g: resource GPU must be a positive number, got -1' } }, stimulusId: 's1' },
+      ]);
+    });
+  });
+
+  describe('Method: handle (failures)', () => {
+    it('reschedules processing tasks and recomputes lost results from lineage when a worker dies', () => {
+      /* x ran on w1; y (needs x) was processing on w1 when w1 died. Both must run again on w2. */
+      h = new Harness({ saturation: 1, extraSlots: 1 });
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('x'), task('y', ['x'])], wants: ['y'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 5 });
+      expect(h.state('y')).toBe('processing');
+      h.step(worker('w2'));
+      const out = h.step({ type: 'remove-worker', workerId: 'w1', reason: 'gone' });
+      expect(out).toEqual([compute('w2', 'x', 's5', [], 0)]);
+      expect(h.state('y')).toBe('waiting');
+      const next = h.step({ type: 'task-finished', workerId: 'w2', key: 'x', nbytes: 5 });
+      expect(next).toEqual([compute('w2', 'y', 's6', [{ key: 'x', nbytes: 5, who: ['w2'] }], 1)]);
+    });
+
+    it('tells the client a wanted result was lost and recomputes it', () => {
+      h = new Harness();
+      h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('a')], wants: ['a'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'a', nbytes: 1 });
+      expect(h.step({ type: 'remove-worker', workerId: 'w1', reason: 'gone' })).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'lost-data', key: 'a' }, stimulusId: 's5' },
+        compute('w2', 'a', 's5', [], 0),
+      ]);
+    });
+
+    it('errs with KilledWorkerError after the task was processing on 3 workers that died', () => {
+      h = new Harness();
+      h.step({ type: 'update-graph', clientId: 'c', tasks: [task('bomb')], wants: ['bomb'] });
+      for (const w of ['w1', 'w2']) {
+        h.step(worker(w));
+        h.step({ type: 'remove-worker', workerId: w, reason: 'crashed' });
+      }
+      h.step(worker('w3'));
+      const out = h.step({ type: 'remove-worker', workerId: 'w3', reason: 'crashed' });
+      expect(out).toEqual([
+        {
+          type: 'report',
+          clientId: 'c',
+          msg: { op: 'task-erred', key: 'bomb', error: { name: 'KilledWorkerError', message: 'task bomb was processing on 3 workers that died (the last was w3); it may be crashing them' } },
+          stimulusId: 's7',
+        },
+      ]);
+    });
+
+    it('reports a task error and errs its dependents, blaming the failed task', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b', ['a'])], wants: ['a', 'b'] });
+      const error = { name: 'RangeError', message: 'boom', stack: 'RangeError: boom\n    at f' };
+      expect(h.step({ type: 'task-erred', workerId: 'w1', key: 'a', error })).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'task-erred', key: 'a', error }, stimulusId: 's3' },
+        { type: 'report', clientId: 'c', msg: { op: 'task-erred', key: 'b', error: { ...error, blame: 'a' } }, stimulusId: 's3' },
+      ]);
+    });
+
+    it('retries a failed task while it has retries left', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('f', [], { retries: 1 })], wants: ['f'] });
+      const error = { name: 'Error', message: 'flaky' };
+      expect(h.step({ type: 'task-erred', workerId: 'w1', key: 'f', error })).toEqual([compute('w1', 'f', 's3', [], 0)]);
+      expect(h.step({ type: 'task-erred', workerId: 'w1', key: 'f', error })).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'task-erred', key: 'f', error }, stimulusId: 's4' },
+      ]);
+    });
+
+    it('reschedules a task whose dependency a peer no longer has, recomputing it if nobody has it', () => {
+      h = new Harness({ saturation: 1, extraSlots: 1 });
+      h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('x'), task('y'), task('z', ['x', 'y'])], wants: ['z'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 100 });
+      h.step({ type: 'task-finished', workerId: 'w2', key: 'y', nbytes: 1 });
+      expect(h.s.tasks.get('z')?.processingOn?.id).toBe('w1');
+      const out = h.step({ type: 'missing-data', workerId: 'w1', key: 'z', dep: 'y', from: 'w2' });
+      expect(out).toEqual([{ type: 'free-keys', workerId: 'w1', keys: ['z'], stimulusId: 's6' }, compute('w1', 'y', 's6', [], 1)]);
+      expect(h.state('z')).toBe('waiting');
+    });
+
+    it('drops a late result from a worker the task no longer runs on', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a')], wants: ['a'] });
+      h.step({ type: 'cancel', clientId: 'c', keys: ['a'] });
+      expect(h.step({ type: 'task-finished', workerId: 'w1', key: 'a', nbytes: 1 })).toEqual([{ type: 'free-keys', workerId: 'w1', keys: ['a'], stimulusId: 's4' }]);
+    });
+
+    it('cancels: reports to the client, stops the task on its worker and forgets it', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a')], wants: ['a'] });
+      expect(h.step({ type: 'cancel', clientId: 'c', keys: ['a'] })).toEqual([
+        { type: 'report', clientId: 'c', msg: { op: 'cancelled', key: 'a' }, stimulusId: 's3' },
+        { type: 'free-keys', workerId: 'w1', keys: ['a'], stimulusId: 's3' },
+      ]);
+      expect(h.s.tasks.size).toBe(0);
+    });
+
+    it('pauses and resumes handing out work with the worker status', () => {
+      h = new Harness();
+      h.step(worker('w1'), { type: 'worker-status', workerId: 'w1', status: 'paused' });
+      expect(h.step({ type: 'update-graph', clientId: 'c', tasks: [task('a')], wants: ['a'] })).toEqual([]);
+      expect(h.step({ type: 'worker-status', workerId: 'w1', status: 'running' })).toEqual([compute('w1', 'a', 's4', [], 0)]);
+    });
+  });
+
+  describe('Invariants', () => {
+    it('holds after any sequence of graph, completion, failure, release and worker events', () => {
+      const op = fc.oneof(
+        fc.record({ k: fc.constant('graph'), n: fc.integer({ min: 0, max: 9 }), dep: fc.integer({ min: -1, max: 9 }) }),
+        fc.record({ k: fc.constant('finish'), n: fc.integer({ min: 0, max: 9 }) }),
+        fc.record({ k: fc.constant('err'), n: fc.integer({ min: 0, max: 9 }) }),
+        fc.record({ k: fc.constant('release'), n: fc.integer({ min: 0, max: 9 }) }),
+        fc.record({ k: fc.constant('add'), n: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({ k: fc.constant('remove'), n: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({ k: fc.constant('missing'), n: fc.integer({ min: 0, max: 9 }) }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+          h = new Harness({ saturation: 1, extraSlots: 1, allowedFailures: 2 });
+          for (const o of ops) {
+            const key = `t${o.n}`;
+            if (o.k === 'graph') {
+              const deps = o.dep >= 0 && o.dep !== o.n && h.s.tasks.has(`t${o.dep}`) ? [`t${o.dep}`] : [];
+              h.step({ type: 'update-graph', clientId: `c${o.n % 2}`, tasks: [task(key, deps)], wants: [key] });
+            } else if (o.k === 'finish' || o.k === 'err') {
+              const t = h.s.tasks.get(key);
+              if (t?.processingOn) {
+                h.step(
+                  o.k === 'finish'
+                    ? { type: 'task-finished', workerId: t.processingOn.id, key, nbytes: o.n }
+                    : { type: 'task-erred', workerId: t.processingOn.id, key, error: { name: 'E', message: 'x' } },
+                );
+              }
+            } else if (o.k === 'release') {
+              h.step({ type: 'client-releases', clientId: `c${o.n % 2}`, keys: [key] });
+            } else if (o.k === 'add') {
+              h.step(worker(`w${o.n}`, 1 + (o.n % 2)));
+            } else if (o.k === 'remove') {
+              h.step({ type: 'remove-worker', workerId: `w${o.n}`, reason: 'test' });
+            } else {
+              const t = h.s.tasks.get(key);
+              const dep = t?.deps[0];
+              if (t?.processingOn && dep?.whoHas?.[0]) h.step({ type: 'missing-data', workerId: t.processingOn.id, key, dep: dep.key, from: dep.whoHas[0].id });
+            }
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+});
