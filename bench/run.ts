@@ -74,6 +74,7 @@ async function runReccGroup(group: Group, opts: BenchOptions, dir: string, resul
   const out = join(dir, `recc-${group}.jsonl`);
   const args = ['--import', 'tsx', join(ROOT, 'bench/recc/measure.ts'), '--group', group, '--out', out];
   if (opts.quick) args.push('--quick');
+  if (opts.scale !== 1) args.push('--scale', String(opts.scale));
   const env = { ...process.env };
   if (opts.profileDir) {
     // Every Node process of the group (client, scheduler, workers) writes <role>-<pid>.cpuprofile on exit.

@@ -185,7 +185,7 @@ export class Client {
   async gather<T>(futures: Future<T> | ReadonlyArray<Future<T>>): Promise<T | T[]> {
     if (futures instanceof Future) return futures.result();
     const list = [...futures];
-    await Promise.all(list.map((f) => this._wait(f.key)));
+    await this.waitAll(list);
     const missing = [...new Set(list.filter((f) => !this.keys.get(f.key)?.data).map((f) => f.key))];
     const fetched = missing.length > 0 ? await this.transport.fetch(missing) : new Map<string, Buffer>();
     const out: T[] = new Array(list.length);
@@ -329,6 +329,27 @@ export class Client {
     if (st.status === 'cancelled') return Promise.reject(new CancelledError(key));
     if (this.closed) return Promise.reject(new ClientClosedError());
     return new Promise((resolve, reject) => st.waiters.push({ resolve, reject }));
+  }
+
+  /** Resolves when every future finished; rejects with the first failure. One promise for all. */
+  private waitAll(list: readonly Future[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let pending = 1;
+      const one = () => {
+        if (--pending === 0) resolve();
+      };
+      for (const f of list) {
+        const st = this.keys.get(f.key);
+        if (st && st.status === 'finished') continue;
+        if (!st || st.status !== 'pending') {
+          this._wait(f.key).then(() => undefined, reject);
+          return;
+        }
+        pending++;
+        st.waiters.push({ resolve: one, reject });
+      }
+      one();
+    });
   }
 
   /** @internal */ async _result(key: string): Promise<unknown> {

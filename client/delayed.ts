@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { KeyRef, encodeValue } from '../comm/payload.ts';
 import { functionRef, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future } from './future.ts';
@@ -65,11 +64,27 @@ export function encodeArgs(args: readonly unknown[]): EncodedArgs {
   return { bytes: encodeValue(value), deps: [...deps], delayed: delayedDeps };
 }
 
-/** Deterministic key part: the function, the encoded arguments and any resource constraints. */
+/**
+ * Deterministic key part: the function, the encoded arguments and any
+ * resource constraints. Two independent 32-bit FNV-1a lanes (64 bits): cheap
+ * enough to run per task of a large map, and collisions need ~2^32 keys.
+ */
 export function tokenize(fn: FunctionRef, args: Uint8Array, resources?: Record<string, number>): string {
-  const h = createHash('sha1').update(fn.id).update(args);
-  if (resources && Object.keys(resources).length > 0) h.update(JSON.stringify(Object.entries(resources).sort()));
-  return h.digest('hex').slice(0, 24);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  const mix = (byte: number) => {
+    a = Math.imul(a ^ byte, 0x01000193);
+    b = Math.imul(b ^ byte, 0x5bd1e995) ^ (b >>> 15);
+  };
+  const id = fn.id;
+  for (let i = 0; i < id.length; i++) mix(id.charCodeAt(i) & 0xff);
+  mix(0);
+  for (let i = 0; i < args.length; i++) mix(args[i] as number);
+  if (resources && Object.keys(resources).length > 0) {
+    const r = JSON.stringify(Object.entries(resources).sort());
+    for (let i = 0; i < r.length; i++) mix(r.charCodeAt(i) & 0xff);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
 /**

@@ -11,3 +11,4 @@ export { TaskError, KilledWorkerError, CancelledError, InlineFunctionError, Clie
 export { TcpTransport, type ClientTransport } from './transport.ts';
 export type { ClusterLike } from './cluster-like.ts';
 export * from './from-env.ts';
+export * from './recc-cluster.ts';

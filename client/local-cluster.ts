@@ -26,6 +26,8 @@ export interface LocalClusterOptions {
   startTimeoutMs?: number;
   /** Copy the processes' JSON log lines to this stream (default: keep the last lines in memory). */
   logStream?: { write(line: string): unknown };
+  /** Extra Node flags for the scheduler and workers, e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/prof']`. */
+  nodeArgs?: string[];
 }
 
 export interface WorkerOptionsForAdd {
@@ -172,7 +174,7 @@ export class LocalCluster implements ClusterLike {
 
 function launch(kind: 'scheduler' | 'worker', name: string, args: string[], options: LocalClusterOptions): Proc {
   const entry = processEntry(kind);
-  const child = spawn(process.execPath, [...entry.execArgv, entry.path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry.execArgv, entry.path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const keep = (line: string) => {
     lines.push(line);

@@ -13,6 +13,10 @@ export type MessageHandler = (msg: Message, buffers: Buffer[] | undefined) => vo
 
 /** Buffers at or above this total size travel as raw frame attachments (never copied into msgpack). */
 export const ATTACH_THRESHOLD = 64 * 1024;
+/** Frames under load are at most this often per connection (like Dask's BatchedSend interval). */
+export const COALESCE_MS = 1;
+/** A connection counts as loaded when its last frame carried at least this many messages. */
+export const COALESCE_MIN_MESSAGES = 4;
 /** `needsDrain` turns true when this many bytes wait in the socket. */
 export const HIGH_WATER_MARK = 8 * 1024 * 1024;
 
@@ -34,6 +38,8 @@ export function newUnpackr(): Unpackr {
  */
 export class Comm {
   readonly peer: string;
+  /** The peer's IP address as this side sees it (IPv4-mapped IPv6 unwrapped). */
+  readonly remoteHost: string;
   private readonly packr = newPackr();
   private readonly unpackr = newUnpackr();
   private queue: Message[] = [];
@@ -43,6 +49,8 @@ export class Comm {
   private handler: MessageHandler = () => {};
   private closeHandlers: Array<(err?: Error) => void> = [];
   private drainWaiters: Array<() => void> = [];
+  private lastFlushAt = 0;
+  private lastFlushCount = 0;
   /** Frames and messages received so far (observability and tests). */
   stats = { framesIn: 0, framesOut: 0, messagesIn: 0, messagesOut: 0 };
 
@@ -52,6 +60,7 @@ export class Comm {
     pendingBodies: Buffer[] = [],
   ) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.decoder.maxFrameBytes = 0xffffffff;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -112,9 +121,14 @@ export class Comm {
     this.stats.messagesOut++;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      // Under load (the last frame carried several messages less than COALESCE_MS ago) wait a
+      // little so frames carry more messages; an idle connection sends on the next turn.
+      if (this.lastFlushCount >= COALESCE_MIN_MESSAGES && performance.now() - this.lastFlushAt < COALESCE_MS) setTimeout(this.flushBound, COALESCE_MS);
+      else setImmediate(this.flushBound);
     }
   }
+
+  private readonly flushBound = () => this.flush();
 
   /** Write the pending batch now. */
   flush(): void {
@@ -122,6 +136,8 @@ export class Comm {
     if (this.closed || this.queue.length === 0) return;
     const batch = this.queue;
     const atts = this.attachments;
+    this.lastFlushAt = performance.now();
+    this.lastFlushCount = batch.length;
     this.queue = [];
     this.attachments = [];
     const header = this.packr.pack(batch);

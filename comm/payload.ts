@@ -24,12 +24,33 @@ addExtension({
 
 const packr = new Packr({ structuredClone: true, useRecords: true, mapsAsObjects: false, moreTypes: true });
 
+/** Byte results at least this large skip the msgpack encoder (one copy, plain bin32 header). */
+const RAW_BYTES_THRESHOLD = 64 * 1024;
+
 /** Encode a value into a Buffer of its own (safe to keep or transfer). */
 export function encodeValue(value: unknown): Buffer {
+  if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD && value.byteLength <= 0xffffffff) {
+    // msgpack bin32: decodes to a Buffer viewing the received bytes (no copy on the way in).
+    const out = Buffer.allocUnsafeSlow(5 + value.byteLength);
+    out[0] = 0xc6;
+    out.writeUInt32BE(value.byteLength, 1);
+    out.set(value, 5);
+    return out;
+  }
   const packed = packr.pack(value);
-  const own = Buffer.allocUnsafeSlow(packed.length);
+  // Small values share Node's buffer pool (cheap); large ones get their own memory.
+  const own = packed.length < 4096 ? Buffer.allocUnsafe(packed.length) : Buffer.allocUnsafeSlow(packed.length);
   packed.copy(own);
   return own;
+}
+
+/**
+ * Encode a value into a view that is valid only until the next encode (the
+ * caller copies it at once). Large byte arrays still come back as their own buffer.
+ */
+export function encodeValueView(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD) return encodeValue(value);
+  return packr.pack(value);
 }
 
 /** Decode a value; KeyRefs stay KeyRefs unless `resolve` maps them. */

@@ -33,6 +33,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+
 async function main(): Promise<void> {
   const started = performance.now();
   say('recc main job: a date-partitioned risk backfill on a dedicated cluster\n');
@@ -66,13 +67,14 @@ async function main(): Promise<void> {
       workerMemoryGiB: 1,
       name: 'main-job-backfill',
       job: 'risk-backfill',
+      pollIntervalMs: 200,
+      maxPollIntervalMs: 500,
       onProgress: (event: { status?: string }) => {
         if (event.status) process.stdout.write(` → ${event.status}`);
       },
-    } as Parameters<typeof ReccCluster.create>[0]);
+    });
     say(` (${secs(performance.now() - t1)})`);
-    const record = await cluster.describe?.();
-    const plan = (record as { plan?: { instanceType: string; instances: number; costPerHour: number; costPerWorkerHour: number } } | undefined)?.plan;
+    const plan = cluster.cluster.plan;
 
     // 4. The backfill on the cluster, then the same work serially here.
     const windows = windowsFor(dataset.dates, LOOKBACK_DAYS);
@@ -99,18 +101,23 @@ async function main(): Promise<void> {
     say(`  riskiest day               ${s.riskiestDay.date} (equal-weight vol ${pct(s.riskiestDay.equalWeightVol)})`);
     say(`  biggest one-day move       ${s.biggestMove.symbol} ${pct(s.biggestMove.ret)} on ${s.biggestMove.date}`);
     say(`  speedup over serial        ${(serialMs / onCluster.elapsedMs).toFixed(2)}× with ${nWorkers} workers (results identical)`);
-    if (plan) {
-      say(
-        `  same cluster on EKS        $${plan.costPerHour.toFixed(3)}/hour (${plan.instances} × ${plan.instanceType}, ` +
-          `$${plan.costPerWorkerHour.toFixed(4)} per worker-hour)`,
-      );
-    }
+    say(
+      `  same cluster on EKS        $${plan.costPerHour.toFixed(3)}/hour (${plan.instances} × ${plan.instanceType}, ` +
+        `$${plan.costPerWorkerHour.toFixed(4)} per worker-hour)`,
+    );
   } finally {
     // 6. Clean up: delete the cluster (waits for DELETED) and stop the stack.
     if (cluster) {
       const t3 = performance.now();
       await cluster.close();
-      say(`\n• cluster deleted (${secs(performance.now() - t3)})`);
+      // The delete is asynchronous (202): wait until the provisioner finished the teardown.
+      const deadline = Date.now() + 60_000;
+      let status = cluster.status as string;
+      while (Date.now() < deadline && status !== 'DELETED' && status !== 'FAILED') {
+        await new Promise((r) => setTimeout(r, 200));
+        status = (await cluster.refresh()).status;
+      }
+      say(`\n• cluster ${status.toLowerCase()} (${secs(performance.now() - t3)})`);
     }
     await stack.close();
     logStream.end();

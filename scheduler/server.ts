@@ -156,7 +156,13 @@ export class SchedulerServer {
   }
 
   private acceptWorker(comm: Comm, hello: Hello): Record<string, unknown> {
-    const address = hello.address;
+    // A worker listening on all interfaces sends only its data port; its address is where it connects from.
+    const address =
+      typeof hello.address === 'string'
+        ? hello.address
+        : typeof hello.dataPort === 'number' && comm.remoteHost
+          ? `${hello.tls ? 'tls' : 'tcp'}://${comm.remoteHost.includes(':') ? `[${comm.remoteHost}]` : comm.remoteHost}:${hello.dataPort}`
+          : undefined;
     const nthreads = hello.nthreads;
     if (typeof address !== 'string' || typeof nthreads !== 'number' || !(nthreads >= 1)) throw new Error('worker hello lacks address or nthreads');
     if (this.workers.has(address)) throw new Error(`a worker at ${address} is already registered`);
@@ -213,7 +219,14 @@ export class SchedulerServer {
         const key = str(msg.key);
         if (bufs && bufs[0]) this.smallData.set(key, bufs[0]);
         this.lastActivity = w.lastSeen;
-        this.push({ type: 'task-finished', workerId: w.id, key, nbytes: Number(msg.nbytes) || 0, stimulusId: this.sid('task-finished') });
+        this.push({
+          type: 'task-finished',
+          workerId: w.id,
+          key,
+          nbytes: Number(msg.nbytes) || 0,
+          ...(typeof msg.ms === 'number' ? { durationMs: msg.ms } : {}),
+          stimulusId: this.sid('task-finished'),
+        });
         return;
       }
       case 'task-erred': {
@@ -253,9 +266,10 @@ export class SchedulerServer {
         if (!Array.isArray(raw)) throw new Error('update-graph without tasks');
         const tasks: TaskSpec[] = new Array(raw.length);
         for (let i = 0; i < raw.length; i++) {
-          const [key, f, a, deps, resources, retries] = raw[i] as (typeof raw)[number];
+          const [key, f, , deps, resources, retries] = raw[i] as (typeof raw)[number];
           if (typeof key !== 'string' || typeof f !== 'string') throw new Error('malformed task in update-graph');
-          const spec: TaskSpec = { key, run: { f, a } satisfies RunSpec, deps: Array.isArray(deps) ? deps : [] };
+          // The wire tuple itself is the opaque run spec (no extra object per task).
+          const spec: TaskSpec = { key, run: raw[i], deps: Array.isArray(deps) ? deps : [] };
           if (resources) spec.resources = resources;
           if (retries) spec.retries = retries;
           tasks[i] = spec;
@@ -375,7 +389,8 @@ export class SchedulerServer {
   private sendCompute(ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
     const w = this.workers.get(ins.workerId);
     if (!w) return;
-    const run = ins.run as RunSpec;
+    const tuple = ins.run as [string, string, Uint8Array];
+    const run: RunSpec = { f: tuple[1], a: tuple[2] };
     if (!w.knownFns.has(run.f)) {
       const def = this.fns.get(run.f);
       if (def) {
@@ -393,9 +408,8 @@ export class SchedulerServer {
       k: ins.key,
       f: run.f,
       a: run.a,
-      d: ins.deps.map((d) => [d.key, d.nbytes, d.who]),
+      d: ins.deps.length === 0 ? EMPTY : ins.deps.map((d) => [d.key, d.nbytes, d.who]),
       p: ins.priority,
-      s: ins.stimulusId,
     });
   }
 
@@ -451,6 +465,8 @@ export class SchedulerServer {
     });
   }
 }
+
+const EMPTY: never[] = [];
 
 function str(v: unknown): string {
   if (typeof v !== 'string') throw new Error('expected a string field');

@@ -16,7 +16,8 @@ export interface WorkerProcessOptions {
   resources: Record<string, number>;
   name?: string;
   tlsCa?: string;
-  host: string;
+  /** Data port interface; default: 127.0.0.1 for a loopback scheduler, else 0.0.0.0. */
+  host?: string;
   contactHost?: string;
   watchParent?: boolean;
   connectTimeoutSeconds: number;
@@ -54,7 +55,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       thresholds,
       resources: opts.resources,
       name,
-      host: opts.host,
+      host: opts.host ?? defaultDataHost(opts.schedulerAddress),
       ...(opts.contactHost ? { contactHost: opts.contactHost } : {}),
       ...(caPem ? { caPem } : {}),
       logger,
@@ -95,4 +96,10 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       stop(reason);
     });
   });
+}
+
+/** Loopback scheduler → loopback data port; otherwise listen on all interfaces (pods). */
+export function defaultDataHost(schedulerAddress: string): string {
+  const host = /^\w+:\/\/\[?([^\]]+?)\]?:\d+$/.exec(schedulerAddress)?.[1] ?? '';
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') ? '127.0.0.1' : '0.0.0.0';
 }

@@ -1,6 +1,6 @@
 import { Worker as Thread } from 'node:worker_threads';
 import type { FunctionDef } from '../comm/payload.ts';
-import type { FromThread, ThreadTask, ToThread } from './thread.ts';
+import type { FromThread, RunBatch, ToThread } from './thread.ts';
 
 export interface PoolTask {
   key: string;
@@ -9,23 +9,27 @@ export interface PoolTask {
   deps: Array<[string, Uint8Array]>;
 }
 
-export type PoolResult = { ok: true; data: Buffer } | { ok: false; error: { name: string; message: string; stack?: string } };
+export type PoolResult = { ok: true; data: Buffer; ms: number } | { ok: false; error: { name: string; message: string; stack?: string }; ms?: number };
 
-/** Where the thread body lives and how to start it (a .ts file needs the tsx loader). */
-export function threadEntry(): { url: URL; execArgv: string[] } {
-  // From source: thread.ts beside this file; from the LocalCluster bundle: thread.mjs beside it.
-  const url = new URL(import.meta.url.endsWith('.mjs') ? './thread.mjs' : './thread.ts', import.meta.url);
-  if (url.pathname.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx'))) {
-    return { url, execArgv: [...process.execArgv, '--import', import.meta.resolve('tsx/esm')] };
-  }
-  return { url, execArgv: process.execArgv };
+/**
+ * How to start the thread body. From the LocalCluster bundle it is
+ * `thread.mjs` beside this file. From source (`recc worker` through tsx) a
+ * small ESM bootstrap registers tsx inside the thread first: loader flags in
+ * execArgv do not reach worker threads on Node 20.
+ */
+export function threadEntry(): { kind: 'file'; url: URL } | { kind: 'eval'; code: string } {
+  if (import.meta.url.endsWith('.mjs')) return { kind: 'file', url: new URL('./thread.mjs', import.meta.url) };
+  const api = import.meta.resolve('tsx/esm/api');
+  const body = new URL('./thread.ts', import.meta.url).href;
+  const code = `(async () => { const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(body)}); })().catch((e) => process.nextTick(() => { throw e; }));`;
+  return { kind: 'eval', code };
 }
 
 interface Slot {
   thread: Thread;
   index: number;
   load: number;
-  outbox: ThreadTask[];
+  outbox: Array<{ id: number; task: PoolTask }>;
 }
 
 /**
@@ -55,22 +59,31 @@ export class ThreadPool {
   }
 
   private spawn(index: number): Slot {
-    const { url, execArgv } = threadEntry();
-    const thread = new Thread(url, { execArgv, workerData: { workerName: this.workerName, threadIndex: index } });
+    const entry = threadEntry();
+    const workerData = { workerName: this.workerName, threadIndex: index };
+    const thread = entry.kind === 'file' ? new Thread(entry.url, { workerData }) : new Thread(entry.code, { eval: true, workerData });
     const slot: Slot = { thread, index, load: 0, outbox: [] };
     thread.on('message', (msg: FromThread) => {
       if (msg.t === 'plugin-error') {
         this.onPluginError(msg.name, msg.error);
         return;
       }
-      for (const r of msg.results) {
-        const entry = this.inflight.get(r.id);
+      for (let i = 0; i < msg.ids.length; i++) {
+        const id = msg.ids[i] as number;
+        const entry = this.inflight.get(id);
         if (!entry) continue;
-        this.inflight.delete(r.id);
+        this.inflight.delete(id);
         slot.load--;
-        this.avgMs = this.avgMs * 0.9 + r.ms * 0.1;
-        if (r.ok) this.onResult(entry.key, { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) });
-        else this.onResult(entry.key, { ok: false, error: r.error });
+        const ms = msg.ms[i] as number;
+        this.avgMs = this.avgMs * 0.9 + ms * 0.1;
+        const error = msg.errors[i];
+        if (error) {
+          this.onResult(entry.key, { ok: false, error, ms });
+          continue;
+        }
+        const start = msg.spans[2 * i] as number;
+        const data = start < 0 ? Buffer.from(msg.big[-1 - start] as ArrayBuffer) : Buffer.from(msg.buf, start, (msg.spans[2 * i + 1] as number) - start);
+        this.onResult(entry.key, { ok: true, data, ms });
       }
       this.pump();
     });
@@ -124,7 +137,7 @@ export class ThreadPool {
       const { id, task } = this.queue[head++] as { id: number; task: PoolTask };
       best.load++;
       this.inflight.set(id, { key: task.key, slot: best });
-      best.outbox.push({ id, key: task.key, f: task.f, a: task.a, deps: task.deps });
+      best.outbox.push({ id, task });
     }
     if (head > 0) this.queue.splice(0, head);
     if (head > 0 && !this.scheduled) {
@@ -139,7 +152,7 @@ export class ThreadPool {
       if (s.outbox.length === 0) continue;
       const tasks = s.outbox;
       s.outbox = [];
-      s.thread.postMessage({ t: 'run', tasks } satisfies ToThread);
+      s.thread.postMessage(...packBatch(tasks));
     }
   }
 
@@ -147,4 +160,31 @@ export class ThreadPool {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.thread.terminate()));
   }
+}
+
+/** One message per batch: every argument and dependency copied once into a transferred buffer. */
+function packBatch(tasks: Array<{ id: number; task: PoolTask }>): [RunBatch, ArrayBuffer[]] {
+  let total = 0;
+  for (const { task } of tasks) {
+    total += task.a.byteLength;
+    for (const [, b] of task.deps) total += b.byteLength;
+  }
+  const buf = new ArrayBuffer(total);
+  const bytes = new Uint8Array(buf);
+  const spans: number[] = [];
+  let at = 0;
+  const put = (b: Uint8Array): number => {
+    bytes.set(b, at);
+    spans.push(at, at + b.byteLength);
+    at += b.byteLength;
+    return spans.length / 2 - 1;
+  };
+  const batch: RunBatch = { t: 'run', ids: [], fns: [], args: [], deps: [], spans, buf };
+  for (const { id, task } of tasks) {
+    batch.ids.push(id);
+    batch.fns.push(task.f);
+    batch.args.push(put(task.a));
+    batch.deps.push(task.deps.length === 0 ? 0 : task.deps.map(([k, b]) => [k, put(b)] as [string, number]));
+  }
+  return [batch, [buf]];
 }

@@ -8,27 +8,43 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeValue, encodeValue, toWireError, type FunctionDef } from '../comm/payload.ts';
+import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { CommandFailedError } from './errors.ts';
 
-export interface ThreadTask {
-  id: number;
-  key: string;
-  f: string;
-  a: Uint8Array;
-  deps: Array<[string, Uint8Array]>;
+/**
+ * A batch of tasks for a thread. Arguments and dependency bytes of the whole
+ * batch travel in one transferred ArrayBuffer (cloning many small views would
+ * copy whole network frames each time); `spans` holds [start, end) pairs.
+ */
+export interface RunBatch {
+  t: 'run';
+  ids: number[];
+  fns: string[];
+  /** Per task: argument span index, then for each dependency [key, span index]. */
+  args: number[];
+  deps: Array<Array<[string, number]> | 0>;
+  spans: number[];
+  buf: ArrayBuffer;
 }
 
-export type ToThread =
-  | { t: 'fns'; defs: Array<[string, FunctionDef, string | undefined]> }
-  | { t: 'plugin'; path: string; name: string }
-  | { t: 'run'; tasks: ThreadTask[] };
+export type ToThread = { t: 'fns'; defs: Array<[string, FunctionDef, string | undefined]> } | { t: 'plugin'; path: string; name: string } | RunBatch;
 
-export type ThreadResult =
-  | { id: number; ok: true; data: Uint8Array; ms: number }
-  | { id: number; ok: false; error: { name: string; message: string; stack?: string }; ms: number };
+/**
+ * Results of a batch. Small results share one transferred ArrayBuffer
+ * (`spans`); a result of 64 KiB or more travels in its own buffer (`big`,
+ * referenced by a negative span index -1 - i). Failed tasks have `errors[i]`.
+ */
+export interface DoneBatch {
+  t: 'done';
+  ids: number[];
+  ms: number[];
+  spans: number[];
+  errors: Array<{ name: string; message: string; stack?: string } | 0>;
+  buf: ArrayBuffer;
+  big: ArrayBuffer[];
+}
 
-export type FromThread = { t: 'done'; results: ThreadResult[] } | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
+export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
 
 if (!parentPort) throw new Error('worker/thread.ts must run in a worker thread');
 const port = parentPort;
@@ -37,20 +53,29 @@ const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number }
 const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();
-let outbox: ThreadResult[] = [];
-let transfer: ArrayBuffer[] = [];
+
+/** The batch being collected. */
+let out = newBatch();
+let outBytes = Buffer.allocUnsafeSlow(64 * 1024);
+let outLen = 0;
 let flushScheduled = false;
 let lastFlush = performance.now();
+
+function newBatch(): DoneBatch {
+  return { t: 'done', ids: [], ms: [], spans: [], errors: [], buf: new ArrayBuffer(0), big: [] };
+}
 
 function flush(): void {
   flushScheduled = false;
   lastFlush = performance.now();
-  if (outbox.length === 0) return;
-  const results = outbox;
-  const buffers = transfer;
-  outbox = [];
-  transfer = [];
-  port.postMessage({ t: 'done', results } satisfies FromThread, buffers);
+  if (out.ids.length === 0) return;
+  const batch = out;
+  const buf = new ArrayBuffer(outLen);
+  new Uint8Array(buf).set(outBytes.subarray(0, outLen));
+  batch.buf = buf;
+  out = newBatch();
+  outLen = 0;
+  port.postMessage(batch satisfies FromThread, [buf, ...batch.big]);
 }
 
 /**
@@ -58,9 +83,30 @@ function flush(): void {
  * millisecond has passed since the last message they go at once (a chain of
  * synchronous tasks never yields to setImmediate).
  */
-function post(r: ThreadResult, buffer?: ArrayBuffer): void {
-  outbox.push(r);
-  if (buffer) transfer.push(buffer);
+function post(id: number, ms: number, result: { data: Uint8Array } | { error: { name: string; message: string; stack?: string } }): void {
+  out.ids.push(id);
+  out.ms.push(ms);
+  if ('error' in result) {
+    out.errors.push(result.error);
+    out.spans.push(0, 0);
+  } else {
+    out.errors.push(0);
+    const d = result.data;
+    if (d.byteLength >= 64 * 1024) {
+      const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : new Uint8Array(d);
+      out.big.push(own.buffer as ArrayBuffer);
+      out.spans.push(-out.big.length, 0);
+    } else {
+      if (outLen + d.byteLength > outBytes.length) {
+        const bigger = Buffer.allocUnsafeSlow(Math.max(outBytes.length * 2, outLen + d.byteLength));
+        outBytes.copy(bigger, 0, 0, outLen);
+        outBytes = bigger;
+      }
+      outBytes.set(d, outLen);
+      out.spans.push(outLen, outLen + d.byteLength);
+      outLen += d.byteLength;
+    }
+  }
   if (performance.now() - lastFlush >= 1) flush();
   else if (!flushScheduled) {
     flushScheduled = true;
@@ -85,31 +131,38 @@ port.on('message', (msg: ToThread) => {
     });
     return;
   }
-  for (const task of msg.tasks) chain = chain.then(() => runOne(task));
+  const bytes = new Uint8Array(msg.buf);
+  const span = (i: number) => bytes.subarray(msg.spans[2 * i] as number, msg.spans[2 * i + 1] as number);
+  for (let i = 0; i < msg.ids.length; i++) {
+    const id = msg.ids[i] as number;
+    const f = msg.fns[i] as string;
+    const a = span(msg.args[i] as number);
+    const d = msg.deps[i];
+    const deps: Array<[string, Uint8Array]> = d ? d.map(([k, si]) => [k, span(si)]) : [];
+    chain = chain.then(() => runOne(id, f, a, deps));
+  }
 });
 
-async function runOne(task: ThreadTask): Promise<void> {
+async function runOne(id: number, f: string, a: Uint8Array, deps: Array<[string, Uint8Array]>): Promise<void> {
   const started = performance.now();
   try {
-    const fn = await resolveFunction(task.f);
+    const fn = await resolveFunction(f);
     let args: unknown;
-    if (task.deps.length === 0) args = decodeValue(task.a);
+    if (deps.length === 0) args = decodeValue(a);
     else {
       // Decode dependencies first: the msgpack decoder is not re-entrant.
       const values = new Map<string, unknown>();
-      for (const [key, bytes] of task.deps) values.set(key, decodeValue(bytes));
-      args = decodeValue(task.a, (key) => {
+      for (const [key, bytes] of deps) values.set(key, decodeValue(bytes));
+      args = decodeValue(a, (key) => {
         if (!values.has(key)) throw new Error(`dependency ${key} was not provided to the task`);
         return values.get(key);
       });
     }
     let result = fn(...(args as unknown[]));
     if (result && typeof (result as Promise<unknown>).then === 'function') result = await result;
-    const data = encodeValue(result);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    post({ id: task.id, ok: true, data: bytes, ms: performance.now() - started }, bytes.buffer as ArrayBuffer);
+    post(id, performance.now() - started, { data: encodeValueView(result) });
   } catch (err) {
-    post({ id: task.id, ok: false, error: explain(err, task.f), ms: performance.now() - started });
+    post(id, performance.now() - started, { error: explain(err, f) });
   }
 }
 

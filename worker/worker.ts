@@ -23,7 +23,7 @@ export interface WorkerOptions {
   thresholds?: Partial<MemoryThresholds>;
   resources: Record<string, number>;
   name: string;
-  /** Interface for the data port (peers and clients fetch results here). */
+  /** Interface for the data port (peers and clients fetch results here); `0.0.0.0` for all. */
   host: string;
   /** Address other processes use to reach this host (defaults to host, or 127.0.0.1 for 0.0.0.0). */
   contactHost?: string;
@@ -41,6 +41,7 @@ export interface WorkerOptions {
 }
 
 type RunSpec = { f: string; a: Uint8Array };
+const NO_DEPS: never[] = [];
 
 /**
  * The worker process shell: it connects to the scheduler, feeds the pure
@@ -65,6 +66,8 @@ export class Worker {
   private readonly moduleDir: string;
   private knownModules = new Set<string>();
   private paused = false;
+  /** Run times of finished tasks until their task-finished goes out. */
+  private durations = new Map<string, number>();
   address = '';
   workerId = '';
   /** Resolves when the scheduler connection ends (the worker then stops). */
@@ -99,8 +102,10 @@ export class Worker {
         return {};
       },
     });
-    const contact = this.options.contactHost ?? (this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host);
-    this.address = `${this.options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${this.listener.port}`;
+    const wildcard = this.options.host === '0.0.0.0' || this.options.host === '::';
+    const contact = this.options.contactHost ?? (wildcard ? undefined : this.options.host);
+    // Listening on all interfaces without a contact host: the scheduler uses the address we connect from.
+    const advertised = contact ? `${this.options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${this.listener.port}` : undefined;
 
     const deadline = Date.now() + this.options.connectTimeoutMs;
     let delay = 50;
@@ -115,12 +120,15 @@ export class Worker {
             nthreads: this.options.nthreads,
             resources: this.options.resources,
             memoryLimit: this.options.memoryLimitBytes ?? null,
-            address: this.address,
+            ...(advertised ? { address: advertised } : {}),
+            dataPort: this.listener.port,
+            tls: Boolean(this.options.tls),
             pid: process.pid,
           },
         });
         this.scheduler = comm;
-        this.workerId = String(welcome.workerId ?? this.address);
+        this.workerId = String(welcome.workerId ?? advertised);
+        this.address = this.workerId;
         break;
       } catch (err) {
         if (err instanceof AuthenticationError) throw err;
@@ -162,8 +170,9 @@ export class Worker {
   private onSchedulerMessage(msg: Message, bufs: Buffer[] | undefined): void {
     switch (msg.op) {
       case 'compute': {
-        const deps = (msg.d as Array<[string, number, string[]]>).map(([key, nbytes, who]) => ({ key, nbytes, who }));
-        this.push({ type: 'compute-task', key: msg.k as string, run: { f: msg.f as string, a: msg.a as Uint8Array } satisfies RunSpec, priority: msg.p as number, deps, stimulusId: msg.s as string });
+        const raw = msg.d as Array<[string, number, string[]]>;
+        const deps = raw.length === 0 ? NO_DEPS : raw.map(([key, nbytes, who]) => ({ key, nbytes, who }));
+        this.push({ type: 'compute-task', key: msg.k as string, run: { f: msg.f as string, a: msg.a as Uint8Array } satisfies RunSpec, priority: msg.p as number, deps, stimulusId: 'compute' });
         return;
       }
       case 'free-keys':
@@ -244,13 +253,16 @@ export class Worker {
         return this.gather(ins.peer, ins.keys, ins.stimulusId);
       case 'release-data':
         this.store.delete(ins.key);
+        this.durations.delete(ins.key);
         return;
       case 'send': {
         const msg = ins.msg;
         if (msg.op === 'task-finished') {
           const inline = this.options.inlineResultBytes ?? 32 * 1024;
           const data = msg.nbytes <= inline ? this.store.getInMemory(msg.key) : undefined;
-          this.scheduler?.send({ op: 'task-finished', key: msg.key, nbytes: msg.nbytes }, data ? [data] : undefined);
+          const ms = this.durations.get(msg.key);
+          this.durations.delete(msg.key);
+          this.scheduler?.send({ op: 'task-finished', key: msg.key, nbytes: msg.nbytes, ...(ms !== undefined ? { ms } : {}) }, data ? [data] : undefined);
         } else {
           this.scheduler?.send({ ...msg });
         }
@@ -286,6 +298,7 @@ export class Worker {
   private onResult(key: string, r: PoolResult): void {
     const stimulusId = `exec-${++this.stim}`;
     if (r.ok) {
+      this.durations.set(key, r.ms);
       this.store.put(key, r.data);
       this.push({ type: 'execute-success', key, nbytes: r.data.byteLength, stimulusId });
     } else {

@@ -15,6 +15,8 @@ export interface BenchOptions {
   recc: boolean;
   /** Per-group time limit, seconds. */
   timeoutS: number;
+  /** Multiplies recc task counts (for profiling steady state); 1 for reported figures. */
+  scale: number;
   /** Before each group, wait up to this many seconds for other processes to leave the CPU (0: don't wait). */
   settleS: number;
   /** Write CPU profiles of the recc processes here (`node --cpu-prof`). */
@@ -33,6 +35,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --timeout S          time limit per group in seconds (default 240)
   --settle S           before each group wait up to S seconds for the machine to go quiet
                        (other processes below 20% of the cores; default 30, 0 = never wait)
+  --scale X            multiply recc task counts by X (for profiles of the steady state)
   --profile DIR        run the recc processes with node --cpu-prof, profiles into DIR
   -h, --help           this text`;
 
@@ -46,6 +49,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     recc: true,
     timeoutS: 240,
     settleS: 30,
+    scale: 1,
     profileDir: null,
     help: false,
   };
@@ -111,6 +115,14 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         const n = Number(v);
         if (!Number.isFinite(n) || n < 0) problems.push({ path: '--settle', message: `must be a number of seconds ≥ 0, got "${v}"` });
         else opts.settleS = n;
+        break;
+      }
+      case '--scale': {
+        const v = take();
+        if (v === undefined) break;
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) problems.push({ path: '--scale', message: `must be a positive number, got "${v}"` });
+        else opts.scale = n;
         break;
       }
       case '--profile': {

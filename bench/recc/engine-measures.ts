@@ -10,6 +10,8 @@ import { costPerTask, readCpuSeconds, readMemoryStatus, sampleProcess, type Proc
 
 export interface GroupContext {
   quick: boolean;
+  /** Multiplies the task counts (map, tree, latency, 1M graph, fake workers); for profiling. */
+  scale: number;
   emit(name: string, value: number | null, unit: string, extra?: Record<string, unknown>): void;
 }
 
@@ -91,23 +93,24 @@ async function warmUp(client: ClientT, base: number): Promise<void> {
 
 export async function runGroup(group: Group, ctx: GroupContext): Promise<void> {
   const q = ctx.quick;
+  const k = (n: number): number => Math.max(2, Math.round(n * ctx.scale));
   switch (group) {
     case 'start':
       return measureStart(ctx, q ? 1 : 3);
     case 'map_noop':
-      return withCluster((c, _s, cluster) => measureMap(c, cluster, ctx, q ? 2_000 : 20_000));
+      return withCluster((c, _s, cluster) => measureMap(c, cluster, ctx, k(q ? 2_000 : 20_000)));
     case 'tree_reduce':
-      return withCluster((c, s, cluster) => measureTree(c, s, cluster, ctx, q ? 1_000 : 10_000));
+      return withCluster((c, s, cluster) => measureTree(c, s, cluster, ctx, k(q ? 1_000 : 10_000)));
     case 'latency':
-      return withCluster((c, _s, cluster) => measureLatency(c, cluster, ctx, q ? 100 : 500));
+      return withCluster((c, _s, cluster) => measureLatency(c, cluster, ctx, k(q ? 100 : 500)));
     case 'transfer':
       return measureTransfer(ctx, 100 * 1024 * 1024, q ? 2 : 5);
     case 'cpu_efficiency':
       return withCluster((c) => measureCpu(c, ctx, q ? 16 : 64, 0.05));
     case 'graph_1m':
-      return measureGraph(ctx, q ? 100_000 : 1_000_000);
+      return measureGraph(ctx, k(q ? 100_000 : 1_000_000));
     case 'workers_200':
-      return measureFakeWorkers(ctx, q ? 20 : 200, q ? 20_000 : 200_000);
+      return measureFakeWorkers(ctx, q ? 20 : 200, k(q ? 20_000 : 200_000));
     default:
       throw new Error(`recc group ${group} has no engine measure`);
   }

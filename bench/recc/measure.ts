@@ -1,7 +1,7 @@
 /**
  * recc side of `npm run bench`: runs one group and appends JSON-lines results
  * ({name, value, unit, ...extra}) to --out. Run by bench/run.ts in its own
- * process: tsx bench/recc/measure.ts --group G --out FILE [--quick]
+ * process: tsx bench/recc/measure.ts --group G --out FILE [--quick] [--scale X]
  */
 import { appendFileSync } from 'node:fs';
 import { measureLoopback } from '../loopback.ts';
@@ -16,8 +16,9 @@ const flag = (name: string): string | undefined => {
 const group = flag('--group') as Group | undefined;
 const outPath = flag('--out');
 const quick = argv.includes('--quick');
-if (!group || !(GROUPS as readonly string[]).includes(group) || !outPath) {
-  process.stderr.write('usage: measure.ts --group G --out FILE [--quick]\n');
+const scale = Number(flag('--scale') ?? '1');
+if (!group || !(GROUPS as readonly string[]).includes(group) || !outPath || !(scale > 0)) {
+  process.stderr.write('usage: measure.ts --group G --out FILE [--quick] [--scale X]\n');
   process.exit(2);
 }
 
@@ -37,7 +38,7 @@ async function run(g: Group): Promise<void> {
     return;
   }
   const engine = await import('./engine-measures.ts');
-  await engine.runGroup(g, { quick, emit });
+  await engine.runGroup(g, { quick, scale, emit });
 }
 
 await run(group);

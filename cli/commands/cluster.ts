@@ -1,12 +1,96 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { addSpecFlags, parseNumberFlag, specOverridesFromFlags, type SpecFlagValues } from '../spec-flags.ts';
+import { registerClusterLogs } from './cluster-logs.ts';
 
-// Placeholder until the owning issue lands: the command is listed but says so.
+/**
+ * `recc cluster …`: create, list, get, delete and scale clusters through the
+ * recc API (AWS: API Gateway with SigV4 from the default AWS credential
+ * chain, so SSO profiles work; locally: `recc up`).
+ *
+ * The API URL comes from `--api`, else RECC_API_URL, else the config file
+ * (`~/.recc/config.json`: `{"apiUrl", "token"}`), else http://127.0.0.1:4600.
+ * Heavy modules (the API client, AWS signing) load inside the actions.
+ */
+interface ApiFlags {
+  api?: string;
+  token?: string;
+  json?: boolean;
+}
+
+interface CreateFlags extends SpecFlagValues, ApiFlags {
+  template?: string;
+  name?: string;
+  job?: string;
+  clientToken?: string;
+  wait?: boolean;
+}
+
+const STATUSES = ['REQUESTED', 'PROVISIONING', 'RUNNING', 'DELETING', 'DELETED', 'FAILED'];
+
+function withApi(command: Command): Command {
+  return command
+    .option('--api <url>', 'API URL (default: $RECC_API_URL, ~/.recc/config.json, or http://127.0.0.1:4600)')
+    .option('--token <token>', 'bearer token of a local stack started with --token (default: $RECC_API_TOKEN)');
+}
+
 export function registerCluster(program: Command): void {
-  program
-    .command('cluster')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('recc cluster is not available yet\n');
-      process.exitCode = 1;
-    });
+  const group = program.command('cluster').description('create, list, inspect, scale and delete clusters through the recc API');
+
+  const create = group
+    .command('create')
+    .description('create a cluster (prints its $/hour estimate); --wait follows it until RUNNING')
+    .option('--template <name>', 'template name (see `recc templates`)');
+  addSpecFlags(create)
+    .option('--name <name>', 'cluster name')
+    .option('--job <job>', 'job name, for cost attribution')
+    .option('--client-token <token>', 'idempotency key: repeating the command with it returns the same cluster')
+    .option('--wait', 'wait until the cluster is RUNNING, showing each status change')
+    .option('--json', 'print the API answer as JSON');
+  withApi(create).action(async (flags: CreateFlags) => {
+    const cli = await import('./cluster-actions.ts');
+    await cli.create(flags, specOverridesFromFlags(flags));
+  });
+
+  withApi(
+    group
+      .command('list')
+      .description('your clusters, newest first')
+      .option('--all', "every user's clusters (admins only)")
+      .addOption(new Option('--status <status>', 'only clusters in this status').choices(STATUSES))
+      .option('--json', 'print the clusters as JSON'),
+  ).action(async (flags: ApiFlags & { all?: boolean; status?: string }) => {
+    const cli = await import('./cluster-actions.ts');
+    await cli.list(flags);
+  });
+
+  withApi(group.command('get <id>').description('one cluster: status, plan, cost and how to connect').option('--json', 'print the cluster as JSON')).action(
+    async (id: string, flags: ApiFlags) => {
+      const cli = await import('./cluster-actions.ts');
+      await cli.get(id, flags);
+    },
+  );
+
+  withApi(
+    group
+      .command('delete <id>')
+      .description('delete a cluster (idempotent); --wait follows it until DELETED')
+      .option('--wait', 'wait until the cluster is DELETED')
+      .option('--json', 'print the cluster as JSON'),
+  ).action(async (id: string, flags: ApiFlags & { wait?: boolean }) => {
+    const cli = await import('./cluster-actions.ts');
+    await cli.remove(id, flags);
+  });
+
+  withApi(
+    group
+      .command('scale <id>')
+      .description('change the number of workers')
+      .requiredOption('--workers <n>', 'the new number of workers')
+      .option('--json', 'print the cluster as JSON'),
+  ).action(async (id: string, flags: ApiFlags & { workers: string }) => {
+    const cli = await import('./cluster-actions.ts');
+    await cli.scale(id, parseNumberFlag(flags.workers), flags);
+  });
+
+  registerClusterLogs(group);
 }

@@ -1,12 +1,36 @@
 import type { Command } from 'commander';
+import { ValidationError } from '../../shared/core/errors.ts';
+import { getOptionalString } from '../../shared/core/env.ts';
 
-// Placeholder until the owning issue lands: the command is listed but says so.
+/**
+ * `recc cost [--group-by user|namespace|job] [--since 7d|24h|month|ISO] [--until ISO] [--json]`:
+ * costs from `GET /costs`, grouped as asked, with node-hours, the top cluster
+ * of each group and the month forecast. Users see their own clusters, admins
+ * everyone's. Heavy code is imported inside the action.
+ */
+const GROUPS = ['user', 'namespace', 'job'];
+
 export function registerCost(program: Command): void {
   program
     .command('cost')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('recc cost is not available yet\n');
-      process.exitCode = 1;
+    .description('show cluster costs by user, namespace or job, with the month-to-date forecast')
+    .option('--group-by <key>', `group by ${GROUPS.join(', ')}`, 'user')
+    .option('--since <when>', 'start of the period: 7d, 24h, 90m, month, or an ISO date (default: start of this month)')
+    .option('--until <when>', 'end of the period: an ISO date or time (default: now)')
+    .option('--api <url>', 'recc API URL (or RECC_API_URL)')
+    .option('--json', 'print the answer as JSON')
+    .action(async (opts: { groupBy: string; since?: string; until?: string; api?: string; json?: boolean }) => {
+      const { parseSince, formatCosts } = await import('./cost-format.ts');
+      if (!GROUPS.includes(opts.groupBy)) {
+        throw new ValidationError('invalid --group-by', [{ path: 'group-by', message: `must be one of ${GROUPS.join(', ')}` }]);
+      }
+      const now = Date.now();
+      const from = opts.since === undefined ? undefined : parseSince(opts.since, now);
+      const to = opts.until === undefined ? undefined : parseSince(opts.until, now);
+      const apiUrl = opts.api ?? getOptionalString(process.env, 'RECC_API_URL') ?? 'http://127.0.0.1:4600';
+      const token = getOptionalString(process.env, 'RECC_API_TOKEN');
+      const { fetchCosts } = await import('./cost-api.ts');
+      const costs = await fetchCosts({ apiUrl, groupBy: opts.groupBy, ...(from ? { from } : {}), ...(to ? { to } : {}), ...(token ? { token } : {}) });
+      process.stdout.write(opts.json ? `${JSON.stringify(costs, null, 2)}\n` : `${formatCosts(costs)}\n`);
     });
 }

@@ -18,7 +18,7 @@ export function registerWorker(program: Command): void {
     .option('--resource <name=n>', 'advertise a resource, e.g. GPU=1 (repeatable)', collect, [] as string[])
     .option('--name <name>', 'worker name (default: hostname-pid)')
     .option('--tls-ca <path>', 'PEM CA to verify a tls:// scheduler')
-    .option('--host <host>', 'interface for the data port peers fetch results from', '127.0.0.1')
+    .option('--host <host>', 'interface for the data port peers fetch results from (default: 127.0.0.1 for a loopback scheduler, else 0.0.0.0)')
     .option('--contact-host <host>', 'address other processes use to reach this worker (default: --host)')
     .option('--connect-timeout <seconds>', 'keep retrying the scheduler this long', '120')
     .addOption(new Option('--memory-target <fraction>', 'spill above this fraction of the limit').hideHelp())
@@ -61,7 +61,7 @@ export function registerWorker(program: Command): void {
         resources,
         ...(opts.name ? { name: String(opts.name) } : {}),
         ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
-        host: String(opts.host),
+        ...(opts.host ? { host: String(opts.host) } : {}),
         ...(opts.contactHost ? { contactHost: String(opts.contactHost) } : {}),
         watchParent: Boolean(opts.watchParent),
         connectTimeoutSeconds: connectTimeout,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../shared/core/clock.ts';
 import { getOptionalString, type Env } from '../../shared/core/env.ts';
@@ -40,8 +41,21 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
 /** Read the configuration from the environment (once) and build the dependencies. */
 export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
   const config = readApiConfig(env);
-  // In Lambda the templates are packaged next to the bundle (serverless.yml package.patterns).
-  const taskRoot = getOptionalString(env, 'LAMBDA_TASK_ROOT');
-  const templatesDir = getOptionalString(env, 'TEMPLATES_DIR') ?? (taskRoot ? join(taskRoot, 'templates') : undefined);
+  const templatesDir = findTemplatesDir(env);
   return apiDepsFromConfig(config, templatesDir ? { templatesDir } : {});
+}
+
+/**
+ * Where the template files are: TEMPLATES_DIR, else `templates/` under the
+ * Lambda task root (serverless.yml packages them there), else under the
+ * working directory (`serverless invoke local`); undefined = the repository's.
+ */
+export function findTemplatesDir(env: Env): string | undefined {
+  const explicit = getOptionalString(env, 'TEMPLATES_DIR');
+  if (explicit) return explicit;
+  const taskRoot = getOptionalString(env, 'LAMBDA_TASK_ROOT');
+  for (const dir of [taskRoot ? join(taskRoot, 'templates') : undefined, join(process.cwd(), 'templates')]) {
+    if (dir && existsSync(dir)) return dir;
+  }
+  return undefined;
 }

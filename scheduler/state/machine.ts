@@ -55,11 +55,13 @@ export class WorkerRecord {
   readonly used: Resources = {};
   status: 'running' | 'paused' = 'running';
   removed = false;
+  /** Moving average of task run time on this worker (ms); negative until known. */
+  avgMs = -1;
   constructor(
     readonly id: string,
     readonly name: string,
     readonly nthreads: number,
-    readonly slots: number,
+    public slots: number,
     readonly resources: Resources,
   ) {}
 }
@@ -71,7 +73,7 @@ export class ClientRecord {
 }
 
 type Target = TaskStateName | 'ready';
-type Arg = { worker?: WorkerRecord; nbytes?: number; error?: TaskErrorInfo; notifyWorker?: boolean };
+type Arg = { worker?: WorkerRecord; nbytes?: number; durationMs?: number; error?: TaskErrorInfo; notifyWorker?: boolean };
 type TransitionFn = (s: SchedulerState, t: TaskRecord, arg: Arg) => void;
 
 /** Binary min-heap of queued tasks by (prio, seq). Entries leave lazily. */
@@ -209,7 +211,7 @@ export class SchedulerState {
           this.emit({ type: 'free-keys', workerId: w.id, keys: [ev.key], stimulusId: this.stimulusId });
           return;
         }
-        this.transition(t, 'memory', { worker: w, nbytes: ev.nbytes });
+        this.transition(t, 'memory', { worker: w, nbytes: ev.nbytes, ...(ev.durationMs !== undefined ? { durationMs: ev.durationMs } : {}) });
         return;
       }
       case 'task-erred': {
@@ -496,6 +498,13 @@ export class SchedulerState {
     return w;
   }
 
+  /** @internal */ observeDuration(w: WorkerRecord, ms: number): void {
+    w.avgMs = w.avgMs < 0 ? ms : w.avgMs * 0.9 + ms * 0.1;
+    const o = this.options;
+    const want = w.nthreads + Math.ceil((w.nthreads * o.pipelineMs) / Math.max(w.avgMs, 0.001));
+    w.slots = Math.max(w.nthreads + 1, Math.min(o.maxSlots, want));
+  }
+
   /** @internal */ updateIdle(w: WorkerRecord): void {
     if (!w.removed && w.status === 'running' && w.processing.size < w.slots) this.idle.add(w);
     else this.idle.delete(w);
@@ -666,6 +675,7 @@ const TABLE = new Map<string, TransitionFn>([
     'processing>memory',
     (s, t, arg) => {
       const w = arg.worker as WorkerRecord;
+      if (arg.durationMs !== undefined) s.observeDuration(w, arg.durationMs);
       s.stopProcessing(t);
       t.state = 'memory';
       t.nbytes = arg.nbytes ?? 0;

@@ -38,7 +38,7 @@ export type SchedulerEvent =
   | (EventBase & { type: 'update-graph'; clientId: string; tasks: TaskSpec[]; wants: string[] })
   | (EventBase & { type: 'client-releases'; clientId: string; keys: string[] })
   | (EventBase & { type: 'cancel'; clientId: string; keys: string[] })
-  | (EventBase & { type: 'task-finished'; workerId: string; key: string; nbytes: number })
+  | (EventBase & { type: 'task-finished'; workerId: string; key: string; nbytes: number; /** Run time on the worker, when known. */ durationMs?: number })
   | (EventBase & { type: 'task-erred'; workerId: string; key: string; error: TaskErrorInfo })
   | (EventBase & { type: 'missing-data'; workerId: string; key: string; dep: string; from: string })
   | (EventBase & { type: 'tick' });
@@ -62,9 +62,17 @@ export type SchedulerInstruction =
   | { type: 'report'; clientId: string; msg: ClientReport; stimulusId: string };
 
 export interface SchedulerOptions {
-  /** Tasks handed to a worker at once = ceil(nthreads × saturation) + extraSlots. */
+  /**
+   * Tasks handed to a worker at once. Until its run times are known:
+   * ceil(nthreads × saturation) + extraSlots. Then enough to keep `pipelineMs`
+   * of work queued per thread (short tasks are pipelined deeply, long ones are
+   * handed out about one per thread so late-joining workers get work too),
+   * between nthreads + 1 and maxSlots.
+   */
   saturation: number;
   extraSlots: number;
+  pipelineMs: number;
+  maxSlots: number;
   /** A task that was processing on this many workers that died errs with KilledWorkerError. */
   allowedFailures: number;
   /** A task in no-worker this long errs (undefined: wait forever). */
@@ -76,6 +84,8 @@ export interface SchedulerOptions {
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   saturation: 2,
   extraSlots: 16,
+  pipelineMs: 20,
+  maxSlots: 1024,
   allowedFailures: 3,
   noWorkerTimeoutMs: undefined,
   maxTransitions: 50_000_000,

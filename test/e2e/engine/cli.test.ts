@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Client } from '../../../client/index.ts';
 import { runRecc, startRecc } from '../../support/engine.ts';
 import { isAlive, waitFor } from '../../support/wait.ts';
 
@@ -51,6 +52,31 @@ describe('Command: recc scheduler / recc worker', () => {
     const allLogs = JSON.stringify([...scheduler.lines, ...worker.lines]);
     expect(allLogs).not.toContain(token);
     expect(worker.lines.find((l) => l.event === 'worker.stopping')).toMatchObject({ reason: 'SIGTERM' });
+  });
+
+  it('runs pod-style workers on all interfaces; a task fetches its input from the other worker', async () => {
+    // Prepare: the scheduler on 0.0.0.0 (as in a pod), two workers with different resources
+    const scheduler = startRecc(['scheduler', '--port', '0', '--host', '0.0.0.0', '--token-file', tokenFile]);
+    started.push(scheduler);
+    const ready = await scheduler.waitForEvent('scheduler.ready');
+    const a = startRecc(['worker', String(ready.address), '--host', '0.0.0.0', '--name', 'wa', '--resource', 'A=1'], { RECC_SCHEDULER_TOKEN: token });
+    const b = startRecc(['worker', String(ready.address), '--host', '0.0.0.0', '--name', 'wb', '--resource', 'B=1'], { RECC_SCHEDULER_TOKEN: token });
+    started.push(a, b);
+    await a.waitForEvent('worker.ready');
+    await b.waitForEvent('worker.ready');
+    await using client = await Client.connect(String(ready.address), { token });
+
+    // Act: produce 3 MB on A, consume it on B (a worker-to-worker transfer)
+    const produced = client.submitWith({ resources: { A: 1 } }, (n: number) => new Uint8Array(n).fill(7), 3_000_000);
+    const consumed = client.submitWith({ resources: { B: 1 } }, (bytes: Uint8Array) => ({ pid: process.pid, sum: bytes.reduce((s, x) => s + x, 0) }), produced);
+    const result = await consumed.result();
+
+    // Assess
+    expect(result).toEqual({ pid: b.child.pid, sum: 21_000_000 });
+    const info = await client.schedulerInfo();
+    expect(info.workers.map((w) => w.address).every((addr) => /^tcp:\/\/127\.0\.0\.1:\d+$/.test(addr))).toBe(true);
+    for (const p of [a, b, scheduler]) p.child.kill('SIGTERM');
+    expect(await Promise.all([a.exited, b.exited, scheduler.exited])).toEqual([0, 0, 0]);
   });
 
   it('exits non-zero with a JSON error line when the port is in use', async () => {

@@ -109,7 +109,7 @@ describe('Resilience', () => {
     const intact: boolean[] = [];
     for (const [i, f] of futures.entries()) {
       const bytes = await f.result();
-      intact.push(bytes.byteLength === 32 * 1024 * 1024 && Buffer.from(bytes).equals(Buffer.from(make(seeds[i]!))));
+      intact.push(bytes.byteLength === 32 * 1024 * 1024 && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).equals(make(seeds[i]!)));
     }
 
     // Assess

@@ -3,7 +3,6 @@ import { promisify } from 'node:util';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../../client/index.ts';
-import { ReccCluster } from '../../../client/recc-cluster.ts';
 import {
   RECC_BIN,
   REPO_ROOT,
@@ -26,6 +25,13 @@ import { isAlive, waitFor } from '../../support/wait.ts';
  */
 const run = promisify(execFile);
 const small = { nWorkers: 2, workerCpu: 1, workerMemoryGiB: 0.5 };
+
+/** The SDK client on a cluster, with the connection the API shows its owner. */
+async function connectClient(baseUrl: string, id: string): Promise<Client> {
+  const { body } = await api(baseUrl, 'GET', `/clusters/${id}`);
+  const { schedulerAddress, token, caPem } = body.cluster.connection;
+  return Client.connect(schedulerAddress, { token, caPem });
+}
 
 function terminal(c: any): boolean {
   return c.status === 'DELETED' || c.status === 'FAILED';
@@ -54,8 +60,7 @@ describe('Feature: recc up', () => {
 
     // Act
     const running = await waitForCluster(up.url, id, (c) => c.status === 'RUNNING' || terminal(c), 'RUNNING');
-    const cluster = await ReccCluster.connect(id, { apiUrl: up.url });
-    const client = await Client.connect(cluster);
+    const client = await connectClient(up.url, id);
     let results: number[];
     try {
       const futures = client.map((x: number) => x * x, [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -122,6 +127,42 @@ describe('Feature: recc up', () => {
   });
 });
 
+describe('Feature: the harvester on the local stack', () => {
+  let up: ReccUpProcess;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    stateDir = tempStateDir('harvest');
+    up = await startReccUp({ stateDir, env: { RECC_UP_HARVEST_SECONDS: '1' } });
+  });
+
+  afterAll(async () => {
+    await up?.stop();
+    killClusterProcesses(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('reaps a cluster past its maximum lifetime and fails one whose scheduler was killed, leaving no process', async () => {
+    // Prepare: one cluster allowed to live ~4 s, one whose scheduler dies while RUNNING.
+    const shortLived = (await api(up.url, 'POST', '/clusters', { ...small, nWorkers: 1, maxLifetimeHours: 0.001 })).body.cluster.id as string;
+    const victim = (await api(up.url, 'POST', '/clusters', { ...small, nWorkers: 1 })).body.cluster.id as string;
+    await waitForCluster(up.url, victim, (c) => c.status === 'RUNNING', 'victim RUNNING');
+    const schedulerPid = recordedPids(stateDir, victim)[0] as number;
+
+    // Act
+    process.kill(schedulerPid, 'SIGKILL');
+    const reaped = await waitForCluster(up.url, shortLived, terminal, 'short-lived cluster reaped');
+    const failed = await waitForCluster(up.url, victim, terminal, 'victim FAILED');
+
+    // Assess
+    expect(reaped.status).toBe('DELETED');
+    expect(reaped.statusReason).toMatch(/lifetime/);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.statusReason).toMatch(/scheduler/);
+    await waitFor(() => processesOfCluster(shortLived).length === 0 && processesOfCluster(victim).length === 0, { what: 'no cluster process left' });
+  });
+});
+
 describe('Feature: recc up options', () => {
   it('refuses to bind a non-loopback address without a token and exits 2', async () => {
     // Act
@@ -170,7 +211,7 @@ describe('Feature: recc up restarts', () => {
     up = await startReccUp({ stateDir });
     const survivor = await waitForCluster(up.url, a, (c) => c.status === 'RUNNING', 'A still RUNNING');
     const victim = await waitForCluster(up.url, b, terminal, 'B FAILED');
-    const client = await Client.connect(await ReccCluster.connect(a, { apiUrl: up.url }));
+    const client = await connectClient(up.url, a);
     let answer: unknown;
     try {
       answer = await client.submit((x: number) => x + 1, 41).result();

@@ -1,0 +1,23 @@
+import { startLocalStack } from './local/stack.ts';
+import { runBackfill, windowsFor, LOOKBACK_DAYS } from './examples/backfill-job.ts';
+import { ensureDataset } from './examples/dataset.ts';
+import { riskForDate, summarize } from './examples/backfill-tasks.ts';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+let t = Date.now();
+const stack = await startLocalStack({ port: 0, stateDir: '/tmp/h6/mj', processEnv: process.env });
+console.log('stack', Date.now() - t); t = Date.now();
+const ds = await ensureDataset({ dir: '/tmp/h6/mj/data/prices' });
+console.log('dataset', ds.dates.length, Date.now() - t); t = Date.now();
+const c = await (await fetch(`${stack.url}/clusters`, { method: 'POST', body: JSON.stringify({ nWorkers: 2, workerCpu: 1, workerMemoryGiB: 1 }), headers: { 'content-type': 'application/json' } })).json() as any;
+let cl: any;
+for (;;) { cl = (await (await fetch(`${stack.url}/clusters/${c.cluster.id}`)).json() as any).cluster; if (cl.status === 'RUNNING' || cl.status === 'FAILED') break; await new Promise(r => setTimeout(r, 100)); }
+console.log('cluster', cl.status, Date.now() - t); t = Date.now();
+const target = { schedulerAddress: cl.connection.schedulerAddress, token: cl.connection.token, caPem: cl.connection.caPem, close: async () => {}, [Symbol.asyncDispose]: async () => {} };
+const r = await runBackfill(target, { dataDir: ds.dir, dates: ds.dates });
+console.log('cluster run', r.tasks, r.elapsedMs.toFixed(0));
+t = Date.now();
+const s = summarize(windowsFor(ds.dates, LOOKBACK_DAYS).map((window) => riskForDate({ dataDir: ds.dir, window })));
+console.log('serial', Date.now() - t, JSON.stringify(s) === JSON.stringify(r.summary));
+await fetch(`${stack.url}/clusters/${c.cluster.id}`, { method: 'DELETE' });
+await new Promise(r => setTimeout(r, 2500));
+await stack.close();

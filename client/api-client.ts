@@ -1,0 +1,315 @@
+import { ConflictError, NotFoundError, ReccError, ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
+import { getOptionalString, type Env } from '../shared/core/env.ts';
+import type { ClusterStatus } from '../shared/lifecycle/types.ts';
+import type { ClusterSpec, Plan } from '../shared/spec/types.ts';
+import type { ClusterView, CreateClusterResult } from '../control/clusters.ts';
+
+/**
+ * HTTP client of the recc cluster API (fetch, Node 20+).
+ *
+ * - Requests to an API Gateway URL (`*.execute-api.<region>.amazonaws.com`),
+ *   or any URL with `signing: 'sigv4'`, are signed with SigV4 (service
+ *   `execute-api`) using credentials from the default AWS chain
+ *   (`fromNodeProviderChain`: env, SSO profiles, instance roles…). The
+ *   signing libraries load only when needed, so the CLI starts fast.
+ * - The local stack takes an optional bearer token (`RECC_API_TOKEN`).
+ * - API errors become typed errors carrying the server's type, message and
+ *   details; a 400 is a `ValidationError` (the CLI exits 2 on it).
+ */
+export const DEFAULT_API_URL = 'http://127.0.0.1:4600';
+
+export type Signing = 'auto' | 'sigv4' | 'none';
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface ApiClientOptions {
+  /** @default http://127.0.0.1:4600 */
+  apiUrl?: string;
+  /** `auto` signs API Gateway URLs only. @default 'auto' */
+  signing?: Signing;
+  /** Signing region; @default the region in the API Gateway host name, else us-east-1 */
+  region?: string;
+  /** Static credentials or a provider; @default fromNodeProviderChain() */
+  credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
+  /** Bearer token for a local stack started with a token. */
+  token?: string;
+  /** Per-request timeout. @default 30000 */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** Client options from the environment: RECC_API_URL, RECC_API_TOKEN, RECC_API_SIGNING, AWS_REGION. */
+export function apiClientOptionsFromEnv(env: Env): ApiClientOptions {
+  const apiUrl = getOptionalString(env, 'RECC_API_URL');
+  const token = getOptionalString(env, 'RECC_API_TOKEN');
+  const signing = getOptionalString(env, 'RECC_API_SIGNING');
+  const region = getOptionalString(env, 'AWS_REGION') ?? getOptionalString(env, 'AWS_DEFAULT_REGION');
+  if (signing !== undefined && !['auto', 'sigv4', 'none'].includes(signing)) {
+    throw new ValidationError('invalid RECC_API_SIGNING', [{ path: 'RECC_API_SIGNING', message: 'must be auto, sigv4 or none' }]);
+  }
+  return {
+    ...(apiUrl ? { apiUrl } : {}),
+    ...(token ? { token } : {}),
+    ...(signing ? { signing: signing as Signing } : {}),
+    ...(region ? { region } : {}),
+  };
+}
+
+// --------------------------------------------------------------------------- errors
+
+interface ServerError {
+  statusCode: number;
+  serverType: string;
+  requestId: string | undefined;
+}
+
+/** The API refused the request as invalid (400); `details` name every offending field. */
+export class ApiValidationError extends ValidationError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, details);
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** No such cluster visible to the caller (404). */
+export class ApiNotFoundError extends NotFoundError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, { details });
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** The request conflicts with the cluster's state or a concurrent change (409). */
+export class ApiConflictError extends ConflictError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, { details });
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** Any other error answer (401, 403, 5xx, …). */
+export class ApiRequestError extends ReccError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(statusCode: number, message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, { statusCode, details });
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** The API could not be reached (connection refused, DNS, timeout). */
+export class ApiUnreachableError extends ReccError {
+  readonly apiUrl: string;
+  constructor(apiUrl: string, cause: unknown) {
+    const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    super(`cannot reach the recc API at ${apiUrl} (${why}); is it running (recc up) or is RECC_API_URL right?`, {
+      statusCode: 503,
+      details: [{ path: 'apiUrl', message: `not reachable: ${apiUrl}` }],
+      cause,
+    });
+    // The message is actionable for the user even though it is a 503.
+    this.apiUrl = apiUrl;
+  }
+  override get exposable(): boolean {
+    return true;
+  }
+}
+
+export type ApiError = ApiValidationError | ApiNotFoundError | ApiConflictError | ApiRequestError;
+
+function errorFromResponse(status: number, payload: unknown, requestId: string | undefined): ApiError {
+  const envelope = (payload && typeof payload === 'object' ? (payload as Record<string, unknown>) : {}) as {
+    error?: { type?: unknown; message?: unknown; details?: unknown };
+    message?: unknown;
+  };
+  const e = envelope.error ?? {};
+  // API Gateway's own answers (e.g. an IAM denial) are `{"message": "..."}`.
+  const message = typeof e.message === 'string' ? e.message : typeof envelope.message === 'string' ? envelope.message : `HTTP ${status}`;
+  const type = typeof e.type === 'string' ? e.type : status === 403 ? 'AccessDenied' : 'HttpError';
+  const details = Array.isArray(e.details)
+    ? e.details.filter((d): d is ErrorDetail => !!d && typeof d === 'object' && typeof d.path === 'string' && typeof d.message === 'string')
+    : [];
+  if (status === 400) return new ApiValidationError(message, details, type, requestId);
+  if (status === 404) return new ApiNotFoundError(message, details, type, requestId);
+  if (status === 409) return new ApiConflictError(message, details, type, requestId);
+  return new ApiRequestError(status, message, details, type, requestId);
+}
+
+// --------------------------------------------------------------------------- signing
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+
+/** True when requests to `url` are signed under `signing`. */
+export function shouldSign(url: URL, signing: Signing): boolean {
+  if (signing === 'sigv4') return true;
+  if (signing === 'none') return false;
+  return EXECUTE_API_HOST.test(url.hostname);
+}
+
+export function regionOf(url: URL, fallback?: string): string {
+  return EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? fallback ?? 'us-east-1';
+}
+
+type Signer = (req: { method: string; url: URL; headers: Record<string, string>; body: string | undefined }) => Promise<Record<string, string>>;
+
+async function makeSigner(region: string, credentials: ApiClientOptions['credentials']): Promise<Signer> {
+  const [{ SignatureV4 }, { Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-js')]);
+  let provider: () => Promise<AwsCredentials>;
+  if (typeof credentials === 'function') provider = credentials;
+  else if (credentials) provider = async () => credentials;
+  else {
+    const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
+    provider = fromNodeProviderChain();
+  }
+  const signer = new SignatureV4({ service: 'execute-api', region, credentials: provider, sha256: Sha256 });
+  return async ({ method, url, headers, body }) => {
+    const query: Record<string, string | string[]> = {};
+    for (const [k, v] of url.searchParams) {
+      const prev = query[k];
+      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    const signed = await signer.sign({
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      path: url.pathname,
+      query,
+      headers: { ...headers, host: url.host },
+      ...(body === undefined ? {} : { body }),
+    });
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(signed.headers)) out[k] = String(v);
+    // fetch sets Host itself from the URL (the same value that was signed).
+    delete out.host;
+    return out;
+  };
+}
+
+// --------------------------------------------------------------------------- client
+
+export interface CreateClusterRequest extends Record<string, unknown> {
+  template?: string;
+  name?: string;
+  job?: string;
+  clientToken?: string;
+}
+
+export interface TemplateSummary {
+  name: string;
+  description: string;
+  spec: Partial<ClusterSpec>;
+}
+
+export class ApiClient {
+  readonly apiUrl: string;
+  private readonly base: URL;
+  private readonly signing: Signing;
+  private readonly region: string | undefined;
+  private readonly credentials: ApiClientOptions['credentials'];
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private signer: Promise<Signer> | undefined;
+
+  constructor(options: ApiClientOptions = {}) {
+    this.apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+    try {
+      this.base = new URL(`${this.apiUrl}/`);
+    } catch {
+      throw new ValidationError('invalid API URL', [{ path: 'apiUrl', message: `not a URL: ${JSON.stringify(options.apiUrl)}` }]);
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new ValidationError('invalid API URL', [{ path: 'apiUrl', message: 'must start with http:// or https://' }]);
+    }
+    this.signing = options.signing ?? 'auto';
+    this.region = options.region;
+    this.credentials = options.credentials;
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** True when this client signs its requests with SigV4. */
+  get signs(): boolean {
+    return shouldSign(this.base, this.signing);
+  }
+
+  /** Send one request; returns the parsed JSON body of a 2xx answer. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path.replace(/^\//, ''), this.base);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    let headers: Record<string, string> = { accept: 'application/json', ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
+    if (shouldSign(url, this.signing)) {
+      this.signer ??= makeSigner(this.region ?? regionOf(url), this.credentials);
+      headers = await (await this.signer)({ method, url, headers, body: text });
+    } else if (this.token) {
+      headers.authorization = `Bearer ${this.token}`;
+    }
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ApiUnreachableError(this.apiUrl, err);
+    }
+    const raw = await response.text();
+    let payload: unknown;
+    try {
+      payload = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      payload = { message: raw.slice(0, 200) };
+    }
+    if (!response.ok) throw errorFromResponse(response.status, payload, response.headers.get('x-request-id') ?? response.headers.get('apigw-requestid') ?? undefined);
+    return payload as T;
+  }
+
+  createCluster(request: CreateClusterRequest): Promise<CreateClusterResult> {
+    return this.request('POST', '/clusters', request);
+  }
+
+  async listClusters(options: { all?: boolean; status?: ClusterStatus } = {}): Promise<ClusterView[]> {
+    const q = new URLSearchParams();
+    if (options.all) q.set('all', 'true');
+    if (options.status) q.set('status', options.status);
+    const qs = q.toString();
+    return (await this.request<{ clusters: ClusterView[] }>('GET', `/clusters${qs ? `?${qs}` : ''}`)).clusters;
+  }
+
+  async getCluster(id: string): Promise<ClusterView> {
+    return (await this.request<{ cluster: ClusterView }>('GET', `/clusters/${encodeURIComponent(id)}`)).cluster;
+  }
+
+  async deleteCluster(id: string): Promise<ClusterView> {
+    return (await this.request<{ cluster: ClusterView }>('DELETE', `/clusters/${encodeURIComponent(id)}`)).cluster;
+  }
+
+  async scaleCluster(id: string, nWorkers: number): Promise<ClusterView> {
+    return (await this.request<{ cluster: ClusterView }>('PATCH', `/clusters/${encodeURIComponent(id)}`, { nWorkers })).cluster;
+  }
+
+  async heartbeat(id: string): Promise<ClusterView> {
+    return (await this.request<{ cluster: ClusterView }>('POST', `/clusters/${encodeURIComponent(id)}/heartbeat`)).cluster;
+  }
+
+  estimate(request: Record<string, unknown>): Promise<{ spec: ClusterSpec; plan: Plan }> {
+    return this.request('POST', '/estimates', request);
+  }
+
+  async templates(): Promise<TemplateSummary[]> {
+    return (await this.request<{ templates: TemplateSummary[] }>('GET', '/templates')).templates;
+  }
+}

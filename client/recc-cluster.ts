@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import { ReccError } from '../shared/core/errors.ts';
+import type { ClusterStatus } from '../shared/lifecycle/types.ts';
+import type { ClusterView } from '../control/clusters.ts';
+import type { ClusterLike } from './cluster-like.ts';
+import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, type ApiClientOptions } from './api-client.ts';
+
+/**
+ * A cluster created or found through the recc API (EKS in AWS, local
+ * processes behind `recc up`), usable wherever a `ClusterLike` is:
+ *
+ *     await using cluster = await ReccCluster.create({ template: 'small', nWorkers: 8, onProgress: console.log });
+ *     const client = await Client.connect(cluster);
+ *
+ * `create` resolves once the cluster is RUNNING (polling with backoff and
+ * reporting each status change), and throws `ClusterFailedError` with the
+ * reason if it fails. While open, the object sends heartbeats so the
+ * harvester knows the client is alive. `close()` deletes the cluster (safe
+ * to call twice); `await using` does the same.
+ */
+export interface ClusterProgress {
+  clusterId: string;
+  status: ClusterStatus;
+  previous?: ClusterStatus;
+  reason?: string;
+  elapsedMs: number;
+  cluster: ClusterView;
+}
+
+export interface ReccClusterOptions extends ApiClientOptions {
+  /** A ready client (otherwise one is built from the options and RECC_API_URL / RECC_API_TOKEN). */
+  client?: ApiClient;
+  onProgress?: (progress: ClusterProgress) => void;
+  /** How long to wait for RUNNING. @default 900000 (15 minutes) */
+  readyTimeoutMs?: number;
+  /** First poll interval; grows ×1.5 up to `maxPollIntervalMs`. @default 500 */
+  pollIntervalMs?: number;
+  /** @default 5000 */
+  maxPollIntervalMs?: number;
+  /** Heartbeat period while open; 0 disables. @default 60000 */
+  heartbeatIntervalMs?: number;
+  /** Called when a heartbeat fails (they are retried at the next period). */
+  onHeartbeatError?: (err: unknown) => void;
+}
+
+export interface ReccClusterCreateOptions extends ReccClusterOptions {
+  template?: string;
+  name?: string;
+  job?: string;
+  /** Idempotency key; a retry with the same key returns the same cluster. @default a random UUID */
+  clientToken?: string;
+  /** Any other field is a spec override (nWorkers, instanceType, workerCpu, …). */
+  [override: string]: unknown;
+}
+
+/** Option names that configure the client, not the cluster spec. */
+const CLIENT_OPTIONS = new Set([
+  'client',
+  'onProgress',
+  'readyTimeoutMs',
+  'pollIntervalMs',
+  'maxPollIntervalMs',
+  'heartbeatIntervalMs',
+  'onHeartbeatError',
+  'apiUrl',
+  'signing',
+  'region',
+  'credentials',
+  'token',
+  'timeoutMs',
+  'fetch',
+]);
+
+/** The cluster failed or was deleted before it became RUNNING. */
+export class ClusterFailedError extends ReccError {
+  readonly clusterId: string;
+  readonly status: ClusterStatus;
+  constructor(clusterId: string, status: ClusterStatus, reason: string | undefined) {
+    super(`cluster ${clusterId} is ${status}${reason ? `: ${reason}` : ''}`, {
+      statusCode: 409,
+      details: [{ path: 'status', message: reason ?? status }],
+    });
+    this.clusterId = clusterId;
+    this.status = status;
+  }
+}
+
+/** The cluster did not become RUNNING in time (it is left as it is; delete it or wait more). */
+export class ClusterReadyTimeoutError extends ReccError {
+  readonly clusterId: string;
+  constructor(clusterId: string, status: ClusterStatus, timeoutMs: number) {
+    super(`cluster ${clusterId} is still ${status} after ${Math.round(timeoutMs / 1000)} s`, {
+      statusCode: 408,
+      details: [{ path: 'status', message: `still ${status}` }],
+    });
+    this.clusterId = clusterId;
+  }
+}
+
+/** The cluster is RUNNING but the API did not give this caller its connection details. */
+export class ClusterConnectionUnavailableError extends ReccError {
+  constructor(clusterId: string) {
+    super(`cluster ${clusterId} has no connection details for this caller (only the owner gets the token)`, {
+      statusCode: 409,
+      details: [{ path: 'connection', message: 'missing' }],
+    });
+  }
+}
+
+function clientFrom(options: ReccClusterOptions): ApiClient {
+  if (options.client) return options.client;
+  const fromEnv = apiClientOptionsFromEnv(process.env);
+  const own: ApiClientOptions = {};
+  for (const key of ['apiUrl', 'signing', 'region', 'credentials', 'token', 'timeoutMs', 'fetch'] as const) {
+    if (options[key] !== undefined) (own as Record<string, unknown>)[key] = options[key];
+  }
+  return new ApiClient({ ...fromEnv, ...own });
+}
+
+/** Poll until RUNNING; report changes; throw on FAILED/DELETING/DELETED or timeout. */
+async function waitUntilRunning(client: ApiClient, first: ClusterView, options: ReccClusterOptions): Promise<ClusterView> {
+  const started = Date.now();
+  const timeoutMs = options.readyTimeoutMs ?? 900_000;
+  let interval = options.pollIntervalMs ?? 500;
+  const maxInterval = options.maxPollIntervalMs ?? 5_000;
+  let cluster = first;
+  let previous: ClusterStatus | undefined;
+  for (;;) {
+    if (cluster.status !== previous) {
+      options.onProgress?.({
+        clusterId: cluster.id,
+        status: cluster.status,
+        ...(previous ? { previous } : {}),
+        ...(cluster.statusReason ? { reason: cluster.statusReason } : {}),
+        elapsedMs: Date.now() - started,
+        cluster,
+      });
+      previous = cluster.status;
+    }
+    if (cluster.status === 'RUNNING') return cluster;
+    if (cluster.status === 'FAILED' || cluster.status === 'DELETING' || cluster.status === 'DELETED') {
+      throw new ClusterFailedError(cluster.id, cluster.status, cluster.statusReason);
+    }
+    if (Date.now() - started > timeoutMs) throw new ClusterReadyTimeoutError(cluster.id, cluster.status, timeoutMs);
+    await new Promise((r) => setTimeout(r, interval));
+    interval = Math.min(maxInterval, Math.round(interval * 1.5));
+    cluster = await client.getCluster(cluster.id);
+  }
+}
+
+export class ReccCluster implements ClusterLike {
+  readonly id: string;
+  private record: ClusterView;
+  private readonly client: ApiClient;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(client: ApiClient, record: ClusterView, options: ReccClusterOptions) {
+    this.client = client;
+    this.record = record;
+    this.id = record.id;
+    const every = options.heartbeatIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.heartbeatTimer = setInterval(() => {
+        this.client.heartbeat(this.id).then(
+          (r) => {
+            this.record = r;
+          },
+          (err: unknown) => options.onHeartbeatError?.(err),
+        );
+      }, every);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  /** Create a cluster and resolve once it is RUNNING. */
+  static async create(options: ReccClusterCreateOptions = {}): Promise<ReccCluster> {
+    const client = clientFrom(options);
+    const request: Record<string, unknown> = { clientToken: options.clientToken ?? randomUUID() };
+    for (const [key, value] of Object.entries(options)) {
+      if (!CLIENT_OPTIONS.has(key) && key !== 'clientToken' && value !== undefined) request[key] = value;
+    }
+    const { cluster } = await client.createCluster(request);
+    const running = await waitUntilRunning(client, cluster, options);
+    return new ReccCluster(client, running, options);
+  }
+
+  /** An existing cluster by id; waits for RUNNING if it is still starting. */
+  static async connect(id: string, options: ReccClusterOptions = {}): Promise<ReccCluster> {
+    const client = clientFrom(options);
+    const cluster = await client.getCluster(id);
+    const running = await waitUntilRunning(client, cluster, options);
+    return new ReccCluster(client, running, options);
+  }
+
+  /** The last record seen (refreshed by heartbeats and `refresh()`). */
+  get cluster(): ClusterView {
+    return this.record;
+  }
+
+  get status(): ClusterStatus {
+    return this.record.status;
+  }
+
+  get schedulerAddress(): string {
+    const address = this.record.connection?.schedulerAddress;
+    if (!address) throw new ClusterConnectionUnavailableError(this.id);
+    return address;
+  }
+
+  get token(): string {
+    const token = this.record.connection?.token;
+    if (!token) throw new ClusterConnectionUnavailableError(this.id);
+    return token;
+  }
+
+  get caPem(): string | undefined {
+    return this.record.connection?.caPem;
+  }
+
+  get dashboardUrl(): string | undefined {
+    return this.record.connection?.dashboardUrl;
+  }
+
+  async refresh(): Promise<ClusterView> {
+    this.record = await this.client.getCluster(this.id);
+    return this.record;
+  }
+
+  async scale(nWorkers: number): Promise<ClusterView> {
+    this.record = await this.client.scaleCluster(this.id, nWorkers);
+    return this.record;
+  }
+
+  /** Stop heartbeats and delete the cluster. Idempotent; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = undefined;
+      try {
+        this.record = await this.client.deleteCluster(this.id);
+      } catch (err) {
+        if (!(err instanceof ApiNotFoundError)) {
+          this.closing = undefined;
+          throw err;
+        }
+      }
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,63 @@
+import { createEksBackendFromEnv, eksConfigFromEnv, eksSchedulerCertificateNames } from '../adapters/eks/index.ts';
+import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
+import { generateClusterSecrets } from '../adapters/secrets/index.ts';
+import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
+import { createDynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
+import { Provisioner, secretsRequestFor } from '../control/provisioner.ts';
+import { systemClock } from '../shared/core/clock.ts';
+import { ConfigError } from '../shared/core/errors.ts';
+import { getNumber, getOptionalString, type Env } from '../shared/core/env.ts';
+import { powertoolsLogger } from './commons/logger.ts';
+import type { ProvisionerHandlerDeps } from './provisioner.ts';
+
+/**
+ * The provisioner function's dependencies, built once per cold start from
+ * the environment: the DynamoDB store (`TABLE_NAME`, …), the provisioning
+ * queue (`QUEUE_URL` or `QUEUE_NAME`) for its delayed re-queues, the EKS
+ * backend (`RECC_EKS_*`), and:
+ *
+ * | variable | default | meaning |
+ * |---|---|---|
+ * | RECC_PROVISIONER_POLL_SECONDS | 10 | delay between observations while provisioning or deleting |
+ * | RECC_PROVISIONING_TIMEOUT_MINUTES | 20 | not RUNNING by then → FAILED (resources removed) |
+ * | RECC_DELETION_TIMEOUT_MINUTES | 20 | teardown not finished by then → FAILED |
+ *
+ * Secrets: generated per cluster (CA + scheduler certificate covering the
+ * in-cluster service names and the region's NLB names), kept in the
+ * cluster's Kubernetes Secret (the backend's `readSecrets`), and the token and
+ * CA copied to the record's `connection` when it is RUNNING.
+ */
+export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandlerDeps> {
+  const storeConfig = dynamoDbStoreConfigFromEnv(env);
+  const queueUrl = getOptionalString(env, 'QUEUE_URL');
+  const queueName = getOptionalString(env, 'QUEUE_NAME');
+  if (!queueUrl && !queueName) {
+    throw new ConfigError('the provisioner needs the provisioning queue', [{ path: 'QUEUE_URL', message: 'set QUEUE_URL or QUEUE_NAME' }]);
+  }
+  const eks = eksConfigFromEnv(env);
+  const extraNames = eksSchedulerCertificateNames(eks.region, eks.serviceMode);
+  const sqsEndpoint = getOptionalString(env, 'SQS_ENDPOINT');
+  const logger = powertoolsLogger({ serviceName: 'recc-provisioner' });
+  const provisioner = new Provisioner({
+    store: createDynamoDbClusterStore(storeConfig),
+    queue: new SqsWorkQueue({
+      ...(queueUrl ? { queueUrl } : {}),
+      ...(queueName ? { queueName } : {}),
+      region: storeConfig.region,
+      ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
+    }),
+    backend: createEksBackendFromEnv(env, { clock: systemClock, logger }),
+    generateSecrets: (definition) => {
+      const request = secretsRequestFor(definition);
+      return generateClusterSecrets({ ...request, dnsNames: [...request.dnsNames, ...extraNames] });
+    },
+    clock: systemClock,
+    logger,
+    config: {
+      pollDelaySeconds: getNumber(env, 'RECC_PROVISIONER_POLL_SECONDS', 10),
+      provisioningTimeoutMs: getNumber(env, 'RECC_PROVISIONING_TIMEOUT_MINUTES', 20) * 60_000,
+      deletionTimeoutMs: getNumber(env, 'RECC_DELETION_TIMEOUT_MINUTES', 20) * 60_000,
+    },
+  });
+  return { provisioner, logger };
+}

@@ -1,0 +1,167 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '../../../functions/routes.ts';
+import { tableDefinition } from '../../../adapters/store/dynamodb.ts';
+import { REPO_ROOT, invokeResult, runServerless } from '../../support/serverless-cli.ts';
+
+/**
+ * `serverless package --stage ci` offline (osls 4.3.1 + serverless-esbuild),
+ * then checks on the packaged CloudFormation: every route is AWS_IAM, no IAM
+ * statement has `Resource: "*"` unless its actions support nothing narrower,
+ * the table/queue/schedules are there, and the route table matches.
+ * Also `serverless invoke local` of the functions that need no AWS.
+ */
+
+/** Actions that support no resource-level permissions, so `Resource: "*"` is required. */
+const STAR_ONLY_ACTIONS = new Set([
+  'autoscaling:DescribeAutoScalingGroups',
+  'autoscaling:DescribeAutoScalingInstances',
+  'ec2:DescribeInstances',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeSecurityGroups',
+  'pricing:GetProducts',
+  'ce:GetCostAndUsage',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+]);
+
+type Json = Record<string, any>;
+
+function statementsOf(resources: Json): { where: string; statement: Json }[] {
+  const out: { where: string; statement: Json }[] = [];
+  for (const [name, res] of Object.entries(resources)) {
+    const docs: Json[] = [];
+    if (res.Type === 'AWS::IAM::Role') for (const p of res.Properties?.Policies ?? []) docs.push(p.PolicyDocument);
+    if (res.Type === 'AWS::IAM::Policy' || res.Type === 'AWS::IAM::ManagedPolicy') docs.push(res.Properties?.PolicyDocument);
+    for (const doc of docs) for (const statement of [doc?.Statement ?? []].flat()) out.push({ where: name, statement });
+  }
+  return out;
+}
+
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+describe('serverless package (offline)', () => {
+  let dir: string;
+  let cfn: Json;
+  let state: Json;
+  let resources: Json;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'recc-sls-'));
+    const run = await runServerless(['package', '--stage', 'ci', '--package', dir], { timeoutMs: 280_000 });
+    expect(run.timedOut, `serverless package timed out:\n${run.stdout}\n${run.stderr}`).toBe(false);
+    expect(run.code, `serverless package failed:\n${run.stdout}\n${run.stderr}`).toBe(0);
+    cfn = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Json;
+    state = JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as Json;
+    resources = cfn.Resources as Json;
+  }, 300_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('puts every HTTP route under AWS_IAM authorization', () => {
+    const routes = Object.values(resources).filter((r: Json) => r.Type === 'AWS::ApiGatewayV2::Route') as Json[];
+    expect(routes.length).toBe(ROUTES.length);
+    for (const r of routes) expect(r.Properties.AuthorizationType, r.Properties.RouteKey).toBe('AWS_IAM');
+  });
+
+  it('declares exactly the routes of functions/routes.ts, each on its function and handler', () => {
+    const declared: string[] = [];
+    for (const [name, fn] of Object.entries(state.service.functions as Json)) {
+      for (const event of (fn as Json).events ?? []) {
+        if (event.httpApi) declared.push(`${event.httpApi.method} ${event.httpApi.path} ${name} ${(fn as Json).handler}`);
+      }
+    }
+    const expected = ROUTES.map((r) => `${r.method} ${r.path} ${r.functionName} ${r.handler}`);
+    expect(declared.sort()).toEqual(expected.sort());
+  });
+
+  it('has no IAM statement with Resource "*" unless every action in it requires it', () => {
+    const statements = statementsOf(resources);
+    expect(statements.length).toBeGreaterThan(10);
+    for (const { where, statement } of statements) {
+      const actions = asList(statement.Action).map(String);
+      expect(actions, `${where}: Action "*"`).not.toContain('*');
+      for (const a of actions) expect(a.endsWith(':*'), `${where}: wildcard action ${a}`).toBe(false);
+      if (asList(statement.Resource).includes('*')) {
+        for (const a of actions) expect(STAR_ONLY_ACTIONS.has(a), `${where}: ${a} on Resource "*"`).toBe(true);
+      }
+    }
+  });
+
+  it('gives every function its own scoped role (no shared default role)', () => {
+    const fns = Object.entries(resources).filter(([, r]) => (r as Json).Type === 'AWS::Lambda::Function');
+    expect(fns.length).toBe(Object.keys(state.service.functions).length);
+    for (const [name, fn] of fns) {
+      const role = (fn as Json).Properties.Role;
+      expect(role?.['Fn::GetAtt']?.[0], name).toMatch(/Role$/);
+      expect(role['Fn::GetAtt'][0]).not.toBe('IamRoleLambdaExecution');
+    }
+    expect(resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  it('keeps CloudFormation references out of function environments', () => {
+    for (const [name, res] of Object.entries(resources)) {
+      if ((res as Json).Type !== 'AWS::Lambda::Function') continue;
+      const vars = (res as Json).Properties.Environment?.Variables ?? {};
+      for (const [k, v] of Object.entries(vars)) expect(typeof v, `${name}.${k}`).toBe('string');
+      expect(vars.TABLE_NAME).toBe('recc-ci-clusters');
+    }
+  });
+
+  it('creates the table with point-in-time recovery and the store\'s keys and indexes', () => {
+    const table = resources.ClustersTable as Json;
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    const p = table.Properties;
+    expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    const def = tableDefinition(p.TableName);
+    const sortBy = <T extends Json>(xs: T[], key: string) => [...xs].sort((a, b) => String(a[key]).localeCompare(String(b[key])));
+    expect(p.BillingMode).toBe(def.BillingMode);
+    expect(p.KeySchema).toEqual(def.KeySchema);
+    expect(sortBy(p.AttributeDefinitions, 'AttributeName')).toEqual(sortBy(def.AttributeDefinitions as Json[], 'AttributeName'));
+    expect(sortBy(p.GlobalSecondaryIndexes, 'IndexName')).toEqual(sortBy(def.GlobalSecondaryIndexes as Json[], 'IndexName'));
+  });
+
+  it('feeds the provisioner from the queue, with a dead-letter queue', () => {
+    const queue = resources.ProvisioningQueue.Properties;
+    expect(queue.RedrivePolicy.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': ['ProvisioningDeadLetterQueue', 'Arn'] });
+    expect(queue.RedrivePolicy.maxReceiveCount).toBeGreaterThan(0);
+    const mapping = Object.values(resources).find((r: Json) => r.Type === 'AWS::Lambda::EventSourceMapping') as Json;
+    expect(mapping.Properties.EventSourceArn).toEqual({ 'Fn::GetAtt': ['ProvisioningQueue', 'Arn'] });
+    expect(mapping.Properties.FunctionName).toEqual({ 'Fn::GetAtt': ['ProvisionerLambdaFunction', 'Arn'] });
+  });
+
+  it('schedules the harvester every 5 minutes and the cost reporter', () => {
+    const rules = Object.values(resources).filter((r: Json) => r.Type === 'AWS::Events::Rule') as Json[];
+    const byTarget = new Map(rules.map((r) => [r.Properties.Targets[0].Arn['Fn::GetAtt'][0], r.Properties.ScheduleExpression]));
+    expect(byTarget.get('HarvesterLambdaFunction')).toBe('rate(5 minutes)');
+    expect(byTarget.get('CostReporterLambdaFunction')).toMatch(/^(rate|cron)\(/);
+  });
+
+  it('packages the templates with the functions that read them', () => {
+    expect(existsSync(join(dir, 'templates.zip'))).toBe(true);
+    expect(existsSync(join(dir, 'createCluster.zip'))).toBe(true);
+  });
+
+  it('has a sample event for every function', () => {
+    const events = readdirSync(join(REPO_ROOT, 'events')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    expect(events.sort()).toEqual(Object.keys(state.service.functions).sort());
+  });
+});
+
+describe('serverless invoke local', () => {
+  for (const fn of ['estimate', 'templates']) {
+    it(`answers 200 for ${fn} with events/${fn}.json`, async () => {
+      const run = await runServerless(['invoke', 'local', '-f', fn, '-p', `events/${fn}.json`, '--stage', 'ci'], { timeoutMs: 200_000 });
+      expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+      const result = invokeResult(run.stdout);
+      expect(result.statusCode, result.body).toBe(200);
+      const body = JSON.parse(result.body);
+      if (fn === 'estimate') expect(body.plan.costPerHour).toBeGreaterThan(0);
+      else expect(body.templates.map((t: { name: string }) => t.name)).toContain('default');
+    }, 240_000);
+  }
+});
