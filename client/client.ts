@@ -18,6 +18,9 @@ export interface ConnectOptions {
   transport?: ClientTransport;
 }
 
+/** Tasks per update-graph frame; larger graphs stream in chunks. */
+const GRAPH_CHUNK = 20_000;
+
 type WireTask = [string, string, Uint8Array, string[], Record<string, number> | null, number];
 
 interface KeyState {
@@ -54,6 +57,9 @@ export class Client {
   private readonly sentFns = new Set<string>();
   private readonly uploaded = new Set<string>();
   private releaseQueue: string[] = [];
+  private outbox: Array<{ msg: Message; bufs?: readonly Buffer[] | undefined; weight: number }> = [];
+  private pumping = false;
+  private sentWaiters: Array<() => void> = [];
   private releaseScheduled = false;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -105,9 +111,9 @@ export class Client {
     const future = new Future<R>(key, this);
     if (this.keys.get(key)?.refs === 1) {
       tasks.push([key, ref.id, enc.bytes, enc.deps, options.resources ?? null, options.retries ?? 0]);
-      this.transport.send({ op: 'update-graph', tasks, wants: [key], fns });
+      this.post({ op: 'update-graph', tasks, wants: [key], fns }, undefined, tasks.length);
     } else if (tasks.length > 0) {
-      this.transport.send({ op: 'update-graph', tasks, wants: [], fns });
+      this.post({ op: 'update-graph', tasks, wants: [], fns }, undefined, tasks.length);
     }
     return future;
   }
@@ -134,7 +140,9 @@ export class Client {
         wants.push(key);
       }
     }
-    if (tasks.length > 0 || wants.length > 0) this.transport.send({ op: 'update-graph', tasks, wants, fns });
+    // Items are independent unless they embed delayed values (whose nodes precede them).
+    const independent = tasks.length === wants.length;
+    if (tasks.length > 0 || wants.length > 0) this.postGraph(tasks, wants, fns, independent);
     return futures;
   }
 
@@ -156,7 +164,7 @@ export class Client {
       }
     }
     const futures = roots.map((r) => new Future<T>(r.key, this));
-    this.transport.send({ op: 'update-graph', tasks, wants: roots.map((r) => r.key), fns });
+    this.postGraph(tasks, roots.map((r) => r.key), fns);
     return value instanceof Delayed ? (futures[0] as Future<T>) : futures;
   }
 
@@ -205,7 +213,7 @@ export class Client {
       const st = this.keys.get(k);
       if (st && st.status === 'pending') this.settle(k, st, 'cancelled');
     }
-    this.transport.send({ op: 'cancel', keys });
+    this.post({ op: 'cancel', keys });
   }
 
   /**
@@ -217,7 +225,7 @@ export class Client {
     this.assertOpen();
     const { hash, code, name } = await bundle(pathOrUrl);
     if (!this.uploaded.has(hash)) {
-      this.transport.send({ op: 'upload-module', hash }, [code]);
+      this.post({ op: 'upload-module', hash }, [code]);
       this.uploaded.add(hash);
     }
     return new ModuleHandle(hash, name);
@@ -230,17 +238,20 @@ export class Client {
   async registerWorkerPlugin(pathOrUrl: string | URL, name?: string): Promise<void> {
     this.assertOpen();
     const b = await bundle(pathOrUrl);
+    await this.sent();
     await this.transport.request({ op: 'register-plugin', hash: b.hash, name: name ?? b.name }, [b.code]);
   }
 
   /** Workers and counters as the scheduler sees them. */
   async schedulerInfo(): Promise<{ workers: WorkerInfo[]; status: Record<string, unknown> }> {
+    await this.sent();
     const reply = await this.transport.request({ op: 'info' });
     return { workers: reply.workers as WorkerInfo[], status: reply.status as Record<string, unknown> };
   }
 
   /** Scheduler-side states of keys (`forgotten` when unknown); for diagnostics and tests. */
   async taskStates(keys: readonly string[]): Promise<string[]> {
+    await this.sent();
     const reply = await this.transport.request({ op: 'task-states', keys: [...keys] });
     return reply.states as string[];
   }
@@ -248,6 +259,7 @@ export class Client {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.flushReleases();
+      await this.sent();
       this.closed = true;
       await this.transport.close().catch(() => undefined);
       this.onLost(new ClientClosedError());
@@ -260,6 +272,70 @@ export class Client {
   }
 
   // -------------------------------------------------------------- internals
+
+  /**
+   * Ordered outbox with backpressure: messages go out in order, at most
+   * GRAPH_CHUNK tasks per event-loop turn, waiting for the socket to drain
+   * between turns. A huge map therefore reaches the scheduler as a stream of
+   * moderate frames instead of one giant one.
+   */
+  private post(msg: Message, bufs?: readonly Buffer[], weight = 1): void {
+    this.outbox.push({ msg, bufs, weight });
+    if (!this.pumping) {
+      this.pumping = true;
+      queueMicrotask(() => void this.pump());
+    }
+  }
+
+  /**
+   * Send a graph. Independent tasks (a map) stream in chunks, each with its
+   * own wants; a delayed graph goes whole (a chunk's intermediates would be
+   * forgotten before the chunk that needs them arrives).
+   */
+  private postGraph(tasks: WireTask[], wants: string[], fns: Array<[string, FunctionDef]>, independent = false): void {
+    if (!independent || tasks.length <= GRAPH_CHUNK) {
+      this.post({ op: 'update-graph', tasks, wants, fns }, undefined, tasks.length);
+      return;
+    }
+    const wanted = new Set(wants);
+    for (let i = 0; i < tasks.length; i += GRAPH_CHUNK) {
+      const chunk = tasks.slice(i, i + GRAPH_CHUNK);
+      const chunkWants = chunk.filter((t) => wanted.has(t[0])).map((t) => t[0]);
+      for (const k of chunkWants) wanted.delete(k);
+      const last = i + GRAPH_CHUNK >= tasks.length;
+      this.post({ op: 'update-graph', tasks: chunk, wants: last ? [...chunkWants, ...wanted] : chunkWants, fns: i === 0 ? fns : [] }, undefined, chunk.length);
+    }
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.outbox.length > 0 && !this.closed) {
+        let budget = GRAPH_CHUNK;
+        let n = 0;
+        while (n < this.outbox.length && budget > 0) {
+          const m = this.outbox[n++] as { msg: Message; bufs?: readonly Buffer[]; weight: number };
+          this.transport.send(m.msg, m.bufs);
+          budget -= m.weight;
+        }
+        this.outbox.splice(0, n);
+        if (this.outbox.length > 0) {
+          await this.transport.drained();
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    } finally {
+      this.pumping = false;
+      const waiters = this.sentWaiters;
+      this.sentWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves once everything posted so far was handed to the transport. */
+  private sent(): Promise<void> {
+    if (!this.pumping) return Promise.resolve();
+    return new Promise((r) => this.sentWaiters.push(r));
+  }
 
   private assertOpen(): void {
     if (this.closed) throw new ClientClosedError();
@@ -314,7 +390,7 @@ export class Client {
     // A key released and wanted again in the same turn is still wanted.
     const keys = this.releaseQueue.filter((k) => !this.keys.has(k));
     this.releaseQueue = [];
-    if (keys.length > 0) this.transport.send({ op: 'release-keys', keys });
+    if (keys.length > 0) this.post({ op: 'release-keys', keys });
   }
 
   /** @internal */ _status(key: string): FutureStatus {
@@ -378,6 +454,20 @@ export class Client {
   }
 
   private onMessage(msg: Message, bufs: Buffer[] | undefined): void {
+    if (msg.op === 'in-memory') {
+      const keys = msg.k as string[];
+      const di = msg.di as number[];
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        const st = this.keys.get(key);
+        if (!st) continue;
+        const d = di[i] as number;
+        st.data = d >= 0 ? bufs?.[d] : undefined;
+        st.error = undefined;
+        this.settle(key, st, 'finished');
+      }
+      return;
+    }
     const key = msg.key as string;
     const st = this.keys.get(key);
     if (!st) return;

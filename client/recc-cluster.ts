@@ -85,7 +85,7 @@ export class ClusterFailedError extends ReccError {
   }
 }
 
-/** The cluster did not become RUNNING in time (it is left as it is; delete it or wait more). */
+/** The cluster did not become RUNNING in time (`create` then deletes it; `connect` leaves it as it is). */
 export class ClusterReadyTimeoutError extends ReccError {
   readonly clusterId: string;
   constructor(clusterId: string, status: ClusterStatus, timeoutMs: number) {
@@ -117,6 +117,23 @@ function clientFrom(options: ReccClusterOptions): ApiClient {
   return new ApiClient({ ...fromEnv, ...own });
 }
 
+const ORDER: readonly ClusterStatus[] = ['REQUESTED', 'PROVISIONING', 'RUNNING', 'DELETING', 'DELETED'];
+
+/**
+ * The statuses a cluster passed through between two polls, oldest first,
+ * ending with its current status: polling can miss a short PROVISIONING, but
+ * the record's stamps (provisioningAt, runningAt) tell it happened.
+ */
+export function statusesSince(previous: ClusterStatus | undefined, cluster: ClusterView): ClusterStatus[] {
+  if (previous === undefined || previous === cluster.status) return previous === cluster.status ? [] : [cluster.status];
+  const from = ORDER.indexOf(previous);
+  const to = cluster.status === 'FAILED' ? ORDER.length : ORDER.indexOf(cluster.status);
+  if (from < 0 || to <= from) return [cluster.status];
+  const visited = (s: ClusterStatus): boolean =>
+    s === 'PROVISIONING' ? cluster.provisioningAt !== undefined : s === 'RUNNING' ? cluster.runningAt !== undefined : s === 'DELETING' ? cluster.status === 'DELETED' : false;
+  return [...ORDER.slice(from + 1, to).filter(visited), cluster.status];
+}
+
 /** Poll until RUNNING; report changes; throw on FAILED/DELETING/DELETED or timeout. */
 async function waitUntilRunning(client: ApiClient, first: ClusterView, options: ReccClusterOptions): Promise<ClusterView> {
   const started = Date.now();
@@ -126,16 +143,16 @@ async function waitUntilRunning(client: ApiClient, first: ClusterView, options: 
   let cluster = first;
   let previous: ClusterStatus | undefined;
   for (;;) {
-    if (cluster.status !== previous) {
+    for (const status of statusesSince(previous, cluster)) {
       options.onProgress?.({
         clusterId: cluster.id,
-        status: cluster.status,
+        status,
         ...(previous ? { previous } : {}),
-        ...(cluster.statusReason ? { reason: cluster.statusReason } : {}),
+        ...(status === cluster.status && cluster.statusReason ? { reason: cluster.statusReason } : {}),
         elapsedMs: Date.now() - started,
         cluster,
       });
-      previous = cluster.status;
+      previous = status;
     }
     if (cluster.status === 'RUNNING') return cluster;
     if (cluster.status === 'FAILED' || cluster.status === 'DELETING' || cluster.status === 'DELETED') {
@@ -181,7 +198,14 @@ export class ReccCluster implements ClusterLike {
       if (!CLIENT_OPTIONS.has(key) && key !== 'clientToken' && value !== undefined) request[key] = value;
     }
     const { cluster } = await client.createCluster(request);
-    const running = await waitUntilRunning(client, cluster, options);
+    let running: ClusterView;
+    try {
+      running = await waitUntilRunning(client, cluster, options);
+    } catch (err) {
+      // The caller never gets a handle to a cluster that did not start: do not leave it running up a bill.
+      if (err instanceof ClusterReadyTimeoutError) await client.deleteCluster(cluster.id).catch(() => undefined);
+      throw err;
+    }
     return new ReccCluster(client, running, options);
   }
 

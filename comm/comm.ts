@@ -58,12 +58,14 @@ export class Comm {
     private readonly socket: Socket,
     private readonly decoder: FrameDecoder = new FrameDecoder(),
     pendingBodies: Buffer[] = [],
+    /** The socket was created with `onread` and its reader calls `receive`; no 'data' listener. */
+    externalReader = false,
   ) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.decoder.maxFrameBytes = 0xffffffff;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!externalReader) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown());
@@ -124,7 +126,7 @@ export class Comm {
       // Under load (the last frame carried several messages less than COALESCE_MS ago) wait a
       // little so frames carry more messages; an idle connection sends on the next turn.
       if (this.lastFlushCount >= COALESCE_MIN_MESSAGES && performance.now() - this.lastFlushAt < COALESCE_MS) setTimeout(this.flushBound, COALESCE_MS);
-      else setImmediate(this.flushBound);
+      else queueMicrotask(this.flushBound);
     }
   }
 
@@ -170,6 +172,14 @@ export class Comm {
   destroy(err?: Error): void {
     this.socket.destroy();
     this.shutdown(err);
+  }
+
+  /** Frame bodies from an external (`onread`) reader. */
+  receive(bodies: Buffer[]): void {
+    for (const body of bodies) {
+      if (this.closed) return;
+      this.deliver(body);
+    }
   }
 
   private onData(chunk: Buffer): void {

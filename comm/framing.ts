@@ -114,6 +114,40 @@ export class FrameDecoder {
     return out;
   }
 
+  private scratch: Buffer | undefined;
+  private lastTargetWasBody = false;
+
+  /**
+   * For sockets created with `onread`: where the next read should land. While
+   * a large frame is being assembled the kernel writes straight into its body
+   * (no copy in JavaScript); otherwise into a reused scratch buffer.
+   */
+  readTarget(): Buffer {
+    if (this.big) {
+      this.lastTargetWasBody = true;
+      return this.big.body.subarray(this.big.filled);
+    }
+    this.lastTargetWasBody = false;
+    this.scratch ??= Buffer.allocUnsafeSlow(256 * 1024);
+    return this.scratch;
+  }
+
+  /** For `onread` sockets: `n` bytes landed in the buffer `readTarget()` returned. */
+  onRead(n: number): Buffer[] {
+    if (n <= 0) return [];
+    if (this.lastTargetWasBody && this.big) {
+      this.big.filled += n;
+      if (this.big.filled < this.big.body.length) return [];
+      const body = this.big.body;
+      this.big = undefined;
+      return [body];
+    }
+    // The scratch buffer is reused: keep an owned copy of what arrived.
+    const copy = Buffer.allocUnsafe(n);
+    (this.scratch as Buffer).copy(copy, 0, 0, n);
+    return this.push(copy);
+  }
+
   private peekLength(): number {
     const head = Buffer.concat(this.chunks, Math.min(this.buffered, 4));
     return head.readUInt32BE(0);

@@ -161,12 +161,36 @@ export interface ConnectOptions {
 /** Connect, present the token and wait for the welcome. */
 export async function connect(address: string, options: ConnectOptions): Promise<{ comm: Comm; welcome: Record<string, unknown> }> {
   const a = parseAddress(address);
+  const decoder = new FrameDecoder(MAX_HELLO_BYTES);
+  // Plain TCP reads straight into frame bodies (onread): a large result lands
+  // where it will live without an extra copy. TLS sockets use 'data' events.
+  let sink: (bodies: Buffer[]) => void = () => {};
+  let readError: Error | undefined;
   const socket: Socket =
     a.protocol === 'tls'
       ? tlsConnect({ host: a.host, port: a.port, ...(options.caPem ? { ca: options.caPem } : {}), servername: isIp(a.host) ? undefined : a.host })
-      : netConnect({ host: a.host, port: a.port });
+      : netConnect({
+          host: a.host,
+          port: a.port,
+          onread: {
+            buffer: () => decoder.readTarget(),
+            callback: (n: number) => {
+              if (readError) return false;
+              let bodies: Buffer[];
+              try {
+                bodies = decoder.onRead(n);
+              } catch (err) {
+                readError = err as Error;
+                socket.destroy(readError);
+                return false;
+              }
+              if (bodies.length > 0) sink(bodies);
+              return true;
+            },
+          },
+        });
+  const external = a.protocol !== 'tls';
   return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder(MAX_HELLO_BYTES);
     let settled = false;
     const fail = (err: Error) => {
       if (settled) return;
@@ -182,16 +206,8 @@ export async function connect(address: string, options: ConnectOptions): Promise
       socket.setNoDelay(true);
       socket.write(encodeFrame(pack({ ...options.hello, token: options.token })));
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      let bodies: Buffer[];
-      try {
-        bodies = decoder.push(chunk);
-      } catch (err) {
-        fail(err as Error);
-        return;
-      }
-      if (bodies.length === 0) return;
+    const onBodies = (bodies: Buffer[]) => {
+      if (settled || bodies.length === 0) return;
       let reply: { ok?: boolean; error?: string } & Record<string, unknown>;
       try {
         reply = unpack(parseBody(bodies[0] as Buffer).header) as typeof reply;
@@ -209,10 +225,22 @@ export async function connect(address: string, options: ConnectOptions): Promise
       socket.removeAllListeners('data');
       socket.removeAllListeners('close');
       socket.removeAllListeners('error');
-      const comm = new Comm(socket, decoder, bodies.slice(1));
+      const comm = new Comm(socket, decoder, bodies.slice(1), external);
+      if (external) sink = (b) => comm.receive(b);
       const { ok: _ok, ...welcome } = reply;
       resolve({ comm, welcome });
-    });
+    };
+    if (external) sink = onBodies;
+    else {
+      socket.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        try {
+          onBodies(decoder.push(chunk));
+        } catch (err) {
+          fail(err as Error);
+        }
+      });
+    }
   });
 }
 

@@ -38,8 +38,13 @@ export interface ClusterServiceDeps {
   clock: Clock;
   ids: IdGenerator;
   logger?: Logger;
-  /** Extra conditional-write attempts after a lost race before answering 409. @default 5 */
+  /** Extra conditional-write attempts after a lost race before answering 409. @default 8 */
   maxConflictRetries?: number;
+  /**
+   * Pause before retry `attempt` (0-based) after a lost race, so hot writers
+   * spread out. @default jittered 0–(10 × 2^attempt) ms, at most 500 ms
+   */
+  conflictBackoff?: (attempt: number) => Promise<void>;
   /**
    * A repeated create (same clientToken) re-sends the provisioning message when
    * the cluster is still REQUESTED this long after it was created, in case the
@@ -98,6 +103,11 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+function defaultBackoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(500, 10 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export class ClusterService {
   private readonly store: ClusterStore;
   private readonly queue: WorkQueue;
@@ -105,6 +115,7 @@ export class ClusterService {
   private readonly ids: IdGenerator;
   private readonly logger: Logger;
   private readonly maxConflictRetries: number;
+  private readonly conflictBackoff: (attempt: number) => Promise<void>;
   private readonly requeueRequestedAfterMs: number;
   private readonly templatesDir: string | undefined;
 
@@ -114,7 +125,8 @@ export class ClusterService {
     this.clock = deps.clock;
     this.ids = deps.ids;
     this.logger = deps.logger ?? silentLogger;
-    this.maxConflictRetries = deps.maxConflictRetries ?? 5;
+    this.maxConflictRetries = deps.maxConflictRetries ?? 8;
+    this.conflictBackoff = deps.conflictBackoff ?? defaultBackoff;
     this.requeueRequestedAfterMs = deps.requeueRequestedAfterMs ?? 30_000;
     this.templatesDir = deps.templatesDir;
   }
@@ -302,7 +314,9 @@ export class ClusterService {
         if (!(err instanceof VersionConflictError)) throw err;
         if (attempt >= this.maxConflictRetries) throw new ClusterBusyError(id, attempt + 1, { cause: err });
         this.logger.debug('lost a write race; retrying', { clusterId: id, attempt });
-        current = err.current ?? (await this.visible(caller, id));
+        await this.conflictBackoff(attempt);
+        // Re-read after the pause: the conflict's record may already be stale.
+        current = await this.visible(caller, id);
       }
     }
   }

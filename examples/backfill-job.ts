@@ -48,7 +48,7 @@ export type { DayRisk };
 
 // Run directly: any cluster from the environment, the dataset under .recc/data.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const dataset = await ensureDataset({ dir: '.recc/data/prices' });
+  const dataset = await ensureDataset({ dir: '.recc/main/data/prices' });
   const cluster = await clusterFromEnv(process.env, { onProgress: (e) => process.stdout.write(`cluster ${e.status}\n`) });
   try {
     const { summary, tasks, elapsedMs } = await runBackfill(cluster, { dataDir: dataset.dir, dates: dataset.dates });

@@ -11,7 +11,8 @@
  * 5. print the summary, the speedup and the EKS $/hour of the same cluster;
  * 6. delete the cluster, stop the stack, exit 0.
  *
- * Environment: RECC_STATE_DIR (default `.recc`), RECC_MAIN_WORKERS (default 2).
+ * Environment: RECC_STATE_DIR (default `.recc/main`, apart from `recc up`'s `.recc`),
+ * RECC_MAIN_WORKERS (default: 2 to 4 by CPU count).
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,7 +28,7 @@ import { ensureDataset } from './dataset.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const env = process.env;
-const stateDir = resolve(getString(env, 'RECC_STATE_DIR', '.recc'));
+const stateDir = resolve(getString(env, 'RECC_STATE_DIR', join('.recc', 'main')));
 const nWorkers = getNumber(env, 'RECC_MAIN_WORKERS', Math.max(2, Math.min(4, availableParallelism())));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -47,6 +48,16 @@ async function main(): Promise<void> {
   say(`• local stack up at ${stack.url} (user ${stack.user}, state in ${stack.stateDir})`);
 
   let cluster: ReccCluster | undefined;
+  // Ctrl-C: delete the cluster and stop its processes before leaving.
+  const interrupt = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: deleting the cluster and stopping the local stack…\n`);
+    void Promise.resolve(cluster?.close())
+      .catch(() => undefined)
+      .then(() => stack.close({ teardownClusters: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   try {
     // 2. The dataset.
     const t0 = performance.now();
@@ -119,7 +130,8 @@ async function main(): Promise<void> {
       }
       say(`\n• cluster ${status.toLowerCase()} (${secs(performance.now() - t3)})`);
     }
-    await stack.close();
+    // Nothing of this job may outlive it, even if the delete above failed.
+    await stack.close({ teardownClusters: true });
     logStream.end();
   }
   say(`done in ${secs(performance.now() - started)}`);

@@ -14,7 +14,7 @@ export interface PollerOptions {
   queue: SqsWorkQueue;
   provisioner: Provisioner;
   logger: Logger;
-  /** Seconds a received message stays hidden; it comes back after this on failure. @default 5 */
+  /** Seconds a received message stays hidden; it comes back after this on failure. @default 15 */
   visibilityTimeoutSeconds?: number;
   /** @default 20 */
   maxReceives?: number;
@@ -50,7 +50,7 @@ export class ProvisionerPoller {
         batch = await queue.receive({
           maxMessages: 10,
           waitSeconds: 1,
-          visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds ?? 5,
+          visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds ?? 15,
           abortSignal: this.abort.signal,
         });
       } catch (err) {

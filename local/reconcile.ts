@@ -12,7 +12,7 @@ import type { WorkQueue } from '../shared/ports/work-queue.ts';
  * records but the queue (in memory) lost its messages, and cluster processes
  * may or may not have survived.
  *
- * - RUNNING whose scheduler process is alive and answering → stays RUNNING;
+ * - RUNNING whose scheduler process is alive → stays RUNNING;
  *   otherwise → its leftovers are removed and it becomes FAILED with a reason.
  * - PROVISIONING with processes alive → re-queued so provisioning continues;
  *   with nothing alive → FAILED with a reason.
@@ -50,7 +50,9 @@ export async function reconcileOnStart(deps: ReconcileDeps): Promise<ReconcileRe
     }
     const observation = await deps.backend.observe(record.id);
     const alive = observation.exists && !observation.failures.some((f) => f.permanent && f.component === 'scheduler');
-    if (record.status === 'RUNNING' && alive && observation.schedulerReady) {
+    // Alive is enough: a scheduler that is up but not answering is the harvester's
+    // business (scheduler-unreachable), not a reason to fail it at start.
+    if (record.status === 'RUNNING' && alive) {
       log.info('reconcile: cluster processes are alive; it stays RUNNING');
       report.keptRunning.push(record.id);
       if (observation.workersDesired !== record.desiredWorkers) await deps.queue.send({ clusterId: record.id, cause: 'scale' });

@@ -39,7 +39,14 @@ interface ClientConn {
   comm: Comm;
 }
 
-type RunSpec = { f: string; a: Uint8Array };
+/** Compute instructions for one worker from one step, as parallel arrays (one message). */
+interface ComputeBatch {
+  k: string[];
+  f: string[];
+  a: Uint8Array[];
+  d: Array<Array<[string, number, string[]]> | 0>;
+  p: number[];
+}
 
 /** Status served at `GET /api/status` (never includes the token). */
 export interface SchedulerStatus {
@@ -215,6 +222,30 @@ export class SchedulerServer {
   private onWorkerMessage(w: WorkerConn, msg: Message, bufs: Buffer[] | undefined): void {
     w.lastSeen = this.clock.now();
     switch (msg.op) {
+      case 'finished': {
+        const keys = msg.k as string[];
+        const nbytes = msg.n as number[];
+        const ms = msg.ms as number[];
+        const di = msg.di as number[];
+        if (!Array.isArray(keys) || !Array.isArray(nbytes) || !Array.isArray(ms) || !Array.isArray(di)) throw new Error('malformed finished batch');
+        this.lastActivity = w.lastSeen;
+        const stimulusId = this.sid('finished');
+        for (let i = 0; i < keys.length; i++) {
+          const key = str(keys[i]);
+          const d = di[i] as number;
+          if (d >= 0 && bufs?.[d]) this.smallData.set(key, bufs[d] as Buffer);
+          const duration = ms[i] as number;
+          this.push({
+            type: 'task-finished',
+            workerId: w.id,
+            key,
+            nbytes: Number(nbytes[i]) || 0,
+            ...(duration >= 0 ? { durationMs: duration } : {}),
+            stimulusId,
+          });
+        }
+        return;
+      }
       case 'task-finished': {
         const key = str(msg.key);
         if (bufs && bufs[0]) this.smallData.set(key, bufs[0]);
@@ -350,7 +381,7 @@ export class SchedulerServer {
     this.events.push(ev);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.process());
+      queueMicrotask(() => this.process());
     }
   }
 
@@ -366,9 +397,16 @@ export class SchedulerServer {
       throw err;
     }
     const free = new Map<string, string[]>();
+    const computes = new Map<WorkerConn, ComputeBatch>();
+    const inMemory = new Map<ClientConn, { k: string[]; n: number[]; di: number[]; bufs: Buffer[] }>();
     for (const ins of out) {
-      if (ins.type === 'compute') this.sendCompute(ins);
-      else if (ins.type === 'free-keys') {
+      if (ins.type === 'compute') {
+        const w = this.workers.get(ins.workerId);
+        if (!w) continue;
+        let b = computes.get(w);
+        if (!b) computes.set(w, (b = { k: [], f: [], a: [], d: [], p: [] }));
+        this.addCompute(w, b, ins);
+      } else if (ins.type === 'free-keys') {
         let list = free.get(ins.workerId);
         if (!list) free.set(ins.workerId, (list = []));
         list.push(...ins.keys);
@@ -377,40 +415,41 @@ export class SchedulerServer {
         if (!c) continue;
         const m = ins.msg;
         if (m.op === 'key-in-memory') {
+          let b = inMemory.get(c);
+          if (!b) inMemory.set(c, (b = { k: [], n: [], di: [], bufs: [] }));
           const data = this.smallData.get(m.key);
-          c.comm.send({ op: 'key-in-memory', key: m.key, nbytes: m.nbytes }, data ? [data] : undefined);
+          b.k.push(m.key);
+          b.n.push(m.nbytes);
+          b.di.push(data ? b.bufs.push(data) - 1 : -1);
         } else c.comm.send({ ...m });
       }
     }
+    for (const [w, b] of computes) w.comm.send({ op: 'compute-batch', ...b });
+    for (const [c, b] of inMemory) c.comm.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined);
     for (const [id, keys] of free) this.workers.get(id)?.comm.send({ op: 'free-keys', keys, s: '' });
     this.smallData.clear();
   }
 
-  private sendCompute(ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
-    const w = this.workers.get(ins.workerId);
-    if (!w) return;
+  private addCompute(w: WorkerConn, b: ComputeBatch, ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
     const tuple = ins.run as [string, string, Uint8Array];
-    const run: RunSpec = { f: tuple[1], a: tuple[2] };
-    if (!w.knownFns.has(run.f)) {
-      const def = this.fns.get(run.f);
+    const f = tuple[1];
+    if (!w.knownFns.has(f)) {
+      const def = this.fns.get(f);
       if (def) {
         if (def.kind === 'module' && !w.knownModules.has(def.hash)) {
           const code = this.modules.get(def.hash);
           if (code) w.comm.send({ op: 'module', hash: def.hash }, [code]);
           w.knownModules.add(def.hash);
         }
-        w.comm.send({ op: 'fns', defs: [[run.f, def]] });
+        w.comm.send({ op: 'fns', defs: [[f, def]] });
       }
-      w.knownFns.add(run.f);
+      w.knownFns.add(f);
     }
-    w.comm.send({
-      op: 'compute',
-      k: ins.key,
-      f: run.f,
-      a: run.a,
-      d: ins.deps.length === 0 ? EMPTY : ins.deps.map((d) => [d.key, d.nbytes, d.who]),
-      p: ins.priority,
-    });
+    b.k.push(ins.key);
+    b.f.push(f);
+    b.a.push(tuple[2]);
+    b.d.push(ins.deps.length === 0 ? 0 : ins.deps.map((d) => [d.key, d.nbytes, d.who]));
+    b.p.push(ins.priority);
   }
 
   private tick(): void {
@@ -465,8 +504,6 @@ export class SchedulerServer {
     });
   }
 }
-
-const EMPTY: never[] = [];
 
 function str(v: unknown): string {
   if (typeof v !== 'string') throw new Error('expected a string field');

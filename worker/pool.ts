@@ -142,7 +142,7 @@ export class ThreadPool {
     if (head > 0) this.queue.splice(0, head);
     if (head > 0 && !this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
   }
 

@@ -169,6 +169,25 @@ export class Worker {
 
   private onSchedulerMessage(msg: Message, bufs: Buffer[] | undefined): void {
     switch (msg.op) {
+      case 'compute-batch': {
+        const keys = msg.k as string[];
+        const fns = msg.f as string[];
+        const args = msg.a as Uint8Array[];
+        const deps = msg.d as Array<Array<[string, number, string[]]> | 0>;
+        const prios = msg.p as number[];
+        for (let i = 0; i < keys.length; i++) {
+          const raw = deps[i];
+          this.push({
+            type: 'compute-task',
+            key: keys[i] as string,
+            run: { f: fns[i] as string, a: args[i] as Uint8Array } satisfies RunSpec,
+            priority: prios[i] as number,
+            deps: raw ? raw.map(([key, nbytes, who]) => ({ key, nbytes, who })) : NO_DEPS,
+            stimulusId: 'compute',
+          });
+        }
+        return;
+      }
       case 'compute': {
         const raw = msg.d as Array<[string, number, string[]]>;
         const deps = raw.length === 0 ? NO_DEPS : raw.map(([key, nbytes, who]) => ({ key, nbytes, who }));
@@ -231,7 +250,7 @@ export class Worker {
     this.events.push(ev);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.process());
+      queueMicrotask(() => this.process());
     }
   }
 
@@ -241,6 +260,17 @@ export class Worker {
     this.events = [];
     const out = this.state.handle(events);
     for (const ins of out) this.execute(ins);
+    this.flushFinished();
+  }
+
+  /** Results finished in one step go to the scheduler as one message (small data inline). */
+  private outFinished: { k: string[]; n: number[]; ms: number[]; di: number[]; bufs: Buffer[] } = { k: [], n: [], ms: [], di: [], bufs: [] };
+
+  private flushFinished(): void {
+    const f = this.outFinished;
+    if (f.k.length === 0) return;
+    this.outFinished = { k: [], n: [], ms: [], di: [], bufs: [] };
+    this.scheduler?.send({ op: 'finished', k: f.k, n: f.n, ms: f.ms, di: f.di }, f.bufs.length > 0 ? f.bufs : undefined);
   }
 
   // -------------------------------------------------------------- outbound
@@ -262,7 +292,11 @@ export class Worker {
           const data = msg.nbytes <= inline ? this.store.getInMemory(msg.key) : undefined;
           const ms = this.durations.get(msg.key);
           this.durations.delete(msg.key);
-          this.scheduler?.send({ op: 'task-finished', key: msg.key, nbytes: msg.nbytes, ...(ms !== undefined ? { ms } : {}) }, data ? [data] : undefined);
+          const f = this.outFinished;
+          f.k.push(msg.key);
+          f.n.push(msg.nbytes);
+          f.ms.push(ms ?? -1);
+          f.di.push(data ? f.bufs.push(data) - 1 : -1);
         } else {
           this.scheduler?.send({ ...msg });
         }

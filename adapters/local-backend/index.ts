@@ -141,6 +141,7 @@ export class LocalProcessBackend implements ComputeBackend {
       if (existing && !existing.tornDown) {
         // Idempotent: keep ports and live processes; restart anything dead; follow the desired count.
         existing.definition = definition;
+        existing.workersDesired = definition.workers.replicas;
         await this.ensureProcesses(existing);
         await this.writeState(existing);
         return;

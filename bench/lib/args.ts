@@ -34,9 +34,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-recc            skip recc (Dask and the loopback ceiling only)
   --timeout S          time limit per group in seconds (default 240)
   --settle S           before each group wait up to S seconds for the machine to go quiet
-                       (other processes below 20% of the cores; default 30, 0 = never wait)
+                       (other processes below 20% of the cores; default 10, 0 = never wait)
   --scale X            multiply recc task counts by X (for profiles of the steady state)
-  --profile DIR        run the recc processes with node --cpu-prof, profiles into DIR
+  --profile DIR        write a V8 CPU profile of every recc process into DIR/<group>/
   -h, --help           this text`;
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
@@ -48,7 +48,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     dask: true,
     recc: true,
     timeoutS: 240,
-    settleS: 30,
+    settleS: 10,
     scale: 1,
     profileDir: null,
     help: false,

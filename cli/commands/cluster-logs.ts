@@ -4,6 +4,7 @@ interface LogsFlags {
   component?: string;
   follow?: boolean;
   api?: string;
+  token?: string;
   json?: boolean;
   interval?: string;
 }
@@ -36,11 +37,13 @@ export function registerClusterLogs(group: Command): void {
     .option('--component <component>', 'scheduler or worker')
     .option('--follow', 'keep printing new lines')
     .option('--interval <seconds>', 'poll interval with --follow', '1')
-    .option('--api <url>', 'API URL (default: RECC_API_URL or http://127.0.0.1:4600)')
+    .option('--api <url>', 'API URL (default: $RECC_API_URL, ~/.recc/config.json, or http://127.0.0.1:4600)')
+    .option('--token <token>', 'bearer token of a local stack started with --token (default: $RECC_API_TOKEN)')
     .option('--json', 'print the response as JSON (one object per poll with --follow)')
     .action(async (id: string, flags: LogsFlags) => {
       const { ValidationError, ReccError } = await import('../../shared/core/errors.ts');
-      const { getOptionalString } = await import('../../shared/core/env.ts');
+      const { clientOptions } = await import('./cluster-actions.ts');
+      const { ApiClient, ApiNotFoundError } = await import('../../client/api-client.ts');
       const problems: Array<{ path: string; message: string }> = [];
       if (flags.component !== undefined && flags.component !== 'scheduler' && flags.component !== 'worker') {
         problems.push({ path: 'component', message: `must be scheduler or worker (got ${JSON.stringify(flags.component)})` });
@@ -48,36 +51,23 @@ export function registerClusterLogs(group: Command): void {
       if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) problems.push({ path: 'id', message: 'is not a cluster id' });
       const interval = Number(flags.interval ?? '1');
       if (!(interval > 0 && interval <= 60)) problems.push({ path: 'interval', message: 'must be a number of seconds from 0 to 60' });
-      const apiUrl = (flags.api ?? getOptionalString(process.env, 'RECC_API_URL') ?? 'http://127.0.0.1:4600').replace(/\/+$/, '');
-      try {
-        new URL(apiUrl);
-      } catch {
-        problems.push({ path: 'api', message: `is not a URL (got ${JSON.stringify(apiUrl)})` });
-      }
       if (problems.length) throw new ValidationError('invalid arguments for recc cluster logs', problems);
-      const token = getOptionalString(process.env, 'RECC_API_TOKEN');
+      const client = new ApiClient(clientOptions(flags));
 
       const offsets = new Map<string, number>();
       const fetchLogs = async (): Promise<LogsResponse> => {
         const params = new URLSearchParams();
         if (flags.component) params.set('component', flags.component);
         if (offsets.size) params.set('offsets', [...offsets].map(([n, o]) => `${n}:${o}`).join(','));
-        const url = `${apiUrl}/clusters/${encodeURIComponent(id)}/logs${params.size ? `?${params}` : ''}`;
-        let res: Response;
+        const path = `/clusters/${encodeURIComponent(id)}/logs${params.size ? `?${params}` : ''}`;
         try {
-          res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+          return await client.request<LogsResponse>('GET', path);
         } catch (err) {
-          throw new ReccError(`cannot reach the recc API at ${apiUrl}; is \`recc up\` running?`, { statusCode: 503, cause: err });
-        }
-        const body = (await res.json().catch(() => ({}))) as LogsResponse & { error?: { type: string; message: string; details?: Array<{ path: string; message: string }> } };
-        if (!res.ok) {
-          const e = body.error;
-          if (res.status === 404 && e?.type === 'RouteNotFoundError') {
-            throw new ReccError(`${apiUrl} does not serve cluster logs (only the local stack, recc up, keeps them)`, { statusCode: 404 });
+          if (err instanceof ApiNotFoundError && err.serverType === 'RouteNotFoundError') {
+            throw new ReccError(`${client.apiUrl} does not serve cluster logs (only the local stack, recc up, keeps them)`, { statusCode: 404, cause: err });
           }
-          throw new ReccError(e?.message ?? `the API answered ${res.status}`, { statusCode: res.status < 500 ? res.status : 502, details: e?.details ?? [] });
+          throw err;
         }
-        return body;
       };
 
       const print = (response: LogsResponse, multi: boolean): number => {

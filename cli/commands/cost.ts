@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/core/errors.ts';
-import { getOptionalString } from '../../shared/core/env.ts';
 
 /**
  * `recc cost [--group-by user|namespace|job] [--since 7d|24h|month|ISO] [--until ISO] [--json]`:
@@ -17,9 +16,10 @@ export function registerCost(program: Command): void {
     .option('--group-by <key>', `group by ${GROUPS.join(', ')}`, 'user')
     .option('--since <when>', 'start of the period: 7d, 24h, 90m, month, or an ISO date (default: start of this month)')
     .option('--until <when>', 'end of the period: an ISO date or time (default: now)')
-    .option('--api <url>', 'recc API URL (or RECC_API_URL)')
+    .option('--api <url>', 'API URL (default: $RECC_API_URL, ~/.recc/config.json, or http://127.0.0.1:4600)')
+    .option('--token <token>', 'bearer token of a local stack started with --token (default: $RECC_API_TOKEN)')
     .option('--json', 'print the answer as JSON')
-    .action(async (opts: { groupBy: string; since?: string; until?: string; api?: string; json?: boolean }) => {
+    .action(async (opts: { groupBy: string; since?: string; until?: string; api?: string; token?: string; json?: boolean }) => {
       const { parseSince, formatCosts } = await import('./cost-format.ts');
       if (!GROUPS.includes(opts.groupBy)) {
         throw new ValidationError('invalid --group-by', [{ path: 'group-by', message: `must be one of ${GROUPS.join(', ')}` }]);
@@ -27,10 +27,14 @@ export function registerCost(program: Command): void {
       const now = Date.now();
       const from = opts.since === undefined ? undefined : parseSince(opts.since, now);
       const to = opts.until === undefined ? undefined : parseSince(opts.until, now);
-      const apiUrl = opts.api ?? getOptionalString(process.env, 'RECC_API_URL') ?? 'http://127.0.0.1:4600';
-      const token = getOptionalString(process.env, 'RECC_API_TOKEN');
       const { fetchCosts } = await import('./cost-api.ts');
-      const costs = await fetchCosts({ apiUrl, groupBy: opts.groupBy, ...(from ? { from } : {}), ...(to ? { to } : {}), ...(token ? { token } : {}) });
+      const costs = await fetchCosts({
+        groupBy: opts.groupBy,
+        ...(opts.api ? { api: opts.api } : {}),
+        ...(opts.token ? { token: opts.token } : {}),
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+      });
       process.stdout.write(opts.json ? `${JSON.stringify(costs, null, 2)}\n` : `${formatCosts(costs)}\n`);
     });
 }

@@ -72,13 +72,15 @@ export function errorResponse(err: unknown, log: Logger, requestId: string): { s
   if (err instanceof ReccError && err.exposable) {
     return { statusCode: err.statusCode, body: { error: { type: err.type, message: err.message, details: err.details } } };
   }
-  const statusCode = err instanceof ReccError ? err.statusCode : 500;
+  // middy's early-timeout answer (the Lambda is about to time out) is a 504, still generic.
+  const timedOut = err instanceof Error && err.name === 'TimeoutError';
+  const statusCode = err instanceof ReccError ? err.statusCode : timedOut ? 504 : 500;
   log.error('request failed', { error: err, statusCode });
   return {
     statusCode,
     body: {
       error: {
-        type: err instanceof ReccError ? err.type : 'InternalError',
+        type: err instanceof ReccError ? err.type : timedOut ? 'TimeoutError' : 'InternalError',
         message: `the service failed to handle this request; retry later or report request id ${requestId}`,
         details: [],
       },

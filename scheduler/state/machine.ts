@@ -363,8 +363,11 @@ export class SchedulerState {
       if (!t || !c.wants.has(t)) continue;
       c.wants.delete(t);
       if (t.wantedBy) {
-        const rest = t.wantedBy.filter((x) => x !== c);
-        t.wantedBy = rest.length > 0 ? rest : null;
+        if (t.wantedBy.length === 1) t.wantedBy = null;
+        else {
+          const rest = t.wantedBy.filter((x) => x !== c);
+          t.wantedBy = rest.length > 0 ? rest : null;
+        }
       }
       if (cancelled) this.report(c, { op: 'cancelled', key });
       if (this.isNeeded(t)) continue;
@@ -418,15 +421,15 @@ export class SchedulerState {
     const to: TaskStateName = target === 'ready' ? this.readyState(t) : target;
     const from = t.state;
     if (from === to) return;
-    const fn = TABLE.get(`${from}>${to}`);
+    const fn = BY_STATE[from]?.[to];
     if (fn) {
       this.transitionCount++;
       fn(this, t, arg);
       return;
     }
     // Two steps through released (e.g. processing → released → waiting).
-    const a = TABLE.get(`${from}>released`);
-    const b = TABLE.get(`released>${to}`);
+    const a = BY_STATE[from]?.released;
+    const b = BY_STATE.released?.[to];
     if (a && b) {
       this.transitionCount += 2;
       a(this, t, { ...arg, viaReleased: true } as Arg);
@@ -756,6 +759,13 @@ function forget(s: SchedulerState, t: TaskRecord): void {
   }
   t.deps = EMPTY;
   t.run = undefined;
+}
+
+/** The same table keyed by state, then target (no string building per transition). */
+const BY_STATE: Partial<Record<TaskStateName, Partial<Record<TaskStateName, TransitionFn>>>> = {};
+for (const [pair, fn] of TABLE) {
+  const [from, to] = pair.split('>') as [TaskStateName, TaskStateName];
+  (BY_STATE[from] ??= {})[to] = fn;
 }
 
 /** The allowed transitions, for documentation and tests. */

@@ -110,6 +110,43 @@ export async function waitForCluster(baseUrl: string, id: string, predicate: (cl
   }
 }
 
+/**
+ * True while the process exists and is not a zombie. In this container PID 1
+ * does not reap orphans, so a killed process whose parent is gone (e.g. after
+ * a kill -9 of recc up) stays a zombie that `kill(pid, 0)` still finds.
+ */
+export function running(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** `pid: state command` of each process still running, for failure messages. */
+export function describePids(pids: number[]): string {
+  return pids
+    .filter(running)
+    .map((pid) => {
+      try {
+        return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 200)}`;
+      } catch {
+        return `${pid}: ?`;
+      }
+    })
+    .join('; ');
+}
+
+/** Wait until none of `pids` runs (zombies count as gone). */
+export async function waitForExit(pids: number[], what: string, timeoutMs = 30_000): Promise<void> {
+  try {
+    await waitFor(() => pids.every((p) => !running(p)), { timeoutMs, what });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; still running: ${describePids(pids)}`);
+  }
+}
+
 /** Every pid the local backend ever recorded for a cluster (state.json), alive or not. */
 export function recordedPids(stateDir: string, clusterId: string): number[] {
   try {
@@ -145,7 +182,7 @@ export function killClusterProcesses(stateDir: string): void {
   }
   for (const id of ids) {
     for (const pid of [...recordedPids(stateDir, id), ...processesOfCluster(id)]) {
-      if (!isAlive(pid)) continue;
+      if (!running(pid)) continue;
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../../../client/index.ts';
+import { Client, clusterFromEnv, type ClusterLike } from '../../../client/index.ts';
 import {
   RECC_BIN,
   REPO_ROOT,
@@ -10,12 +10,14 @@ import {
   killClusterProcesses,
   processesOfCluster,
   recordedPids,
+  running,
   startReccUp,
   tempStateDir,
   waitForCluster,
+  waitForExit,
   type ReccUpProcess,
 } from '../../support/local-stack.ts';
-import { isAlive, waitFor } from '../../support/wait.ts';
+import { waitFor } from '../../support/wait.ts';
 
 /**
  * The local stack end to end, through the HTTP API of a real `recc up` child
@@ -52,7 +54,7 @@ describe('Feature: recc up', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('creates a cluster that reaches RUNNING, runs tasks through the SDK, and leaves no process after delete', async () => {
+  it('creates a cluster that reaches RUNNING, runs tasks through the SDK, scales, and leaves no process after delete', async () => {
     // Prepare
     const created = await api(up.url, 'POST', '/clusters', { ...small, name: 'e2e-happy' });
     expect(created.status).toBe(202);
@@ -68,20 +70,57 @@ describe('Feature: recc up', () => {
     } finally {
       await client.close();
     }
+    const scaled = await api(up.url, 'PATCH', `/clusters/${id}`, { nWorkers: 3 });
+    const registered = await waitFor(async () => {
+      const status = (await (await fetch(`${running.connection.dashboardUrl}/api/status`)).json()) as { workers: number };
+      return status.workers === 3 ? status : undefined;
+    }, { what: '3 workers registered after scaling' });
     const pids = recordedPids(stateDir, id);
     const deleted = await api(up.url, 'DELETE', `/clusters/${id}`);
     const final = await waitForCluster(up.url, id, terminal, 'DELETED');
     const history = await api(up.url, 'GET', `/clusters/${id}`);
+    const logs = await run(process.execPath, [RECC_BIN, 'cluster', 'logs', id, '--component', 'scheduler', '--api', up.url], { cwd: REPO_ROOT });
 
     // Assess
     expect(running.status).toBe('RUNNING');
     expect(running.connection.schedulerAddress).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
     expect(results).toEqual([1, 4, 9, 16, 25, 36, 49, 64]);
+    expect(scaled.status).toBe(202);
+    expect(registered.workers).toBe(3);
     expect(deleted.status).toBe(202);
     expect(final.status).toBe('DELETED');
     expect(history.body.cluster.status).toBe('DELETED');
-    expect(pids).toHaveLength(3);
-    await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'cluster processes gone' });
+    expect(logs.stdout).toContain('"event":"scheduler.ready"'); // logs outlive the cluster
+    expect(pids).toHaveLength(4);
+    await waitForExit(pids, 'cluster processes gone');
+    expect(processesOfCluster(id)).toEqual([]);
+  });
+
+  it('runs the same script on a cluster chosen by RECC_CLUSTER: template:NAME creates it, id:ID connects, close() deletes', async () => {
+    // Prepare
+    const env = { RECC_API_URL: up.url, RECC_JOB: 'e2e-switch' };
+    const script = async (cluster: ClusterLike) => {
+      const client = await Client.connect(cluster);
+      try {
+        return await client.submit((a: number, b: number) => a * b, 6, 7).result();
+      } finally {
+        await client.close();
+      }
+    };
+
+    // Act
+    const created = await clusterFromEnv({ ...env, RECC_CLUSTER: 'template:default' }, { overrides: { nWorkers: 1, workerMemoryGiB: 0.5 } });
+    const id = (created as unknown as { id: string }).id;
+    const first = await script(created);
+    const connected = await clusterFromEnv({ ...env, RECC_CLUSTER: `id:${id}` });
+    const second = await script(connected);
+    await connected.close();
+    await created.close(); // idempotent: stops its heartbeats, the delete is already under way
+    const final = await waitForCluster(up.url, id, terminal, 'DELETED after close()');
+
+    // Assess
+    expect([first, second]).toEqual([42, 42]);
+    expect(final).toMatchObject({ status: 'DELETED', job: 'e2e-switch', template: 'default' });
     expect(processesOfCluster(id)).toEqual([]);
   });
 
@@ -90,7 +129,7 @@ describe('Feature: recc up', () => {
     const created = await api(up.url, 'POST', '/clusters', { ...small, env: { RECC_TEST_WORKER_COMMAND: 'echo waiting; exec sleep 300' } });
     const id: string = created.body.cluster.id;
     await waitForCluster(up.url, id, (c) => c.status === 'PROVISIONING', 'PROVISIONING');
-    await waitFor(() => recordedPids(stateDir, id).length === 3 && recordedPids(stateDir, id).every(isAlive), { what: 'processes started' });
+    await waitFor(() => recordedPids(stateDir, id).length === 3 && recordedPids(stateDir, id).every(running), { what: 'processes started' });
     const pids = recordedPids(stateDir, id);
 
     // Act
@@ -101,7 +140,7 @@ describe('Feature: recc up', () => {
     expect(deleted.status).toBe(202);
     expect(final.status).toBe('DELETED');
     expect(final.runningAt).toBeUndefined();
-    await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'cluster processes gone' });
+    await waitForExit(pids, 'cluster processes gone');
     expect(processesOfCluster(id)).toEqual([]);
   });
 
@@ -165,13 +204,17 @@ describe('Feature: the harvester on the local stack', () => {
 
 describe('Feature: recc up options', () => {
   it('refuses to bind a non-loopback address without a token and exits 2', async () => {
+    // Prepare
+    const dir = tempStateDir('refuse');
+
     // Act
-    const result = await run(process.execPath, [RECC_BIN, 'up', '--host', '0.0.0.0', '--port', '0', '--state-dir', tempStateDir('refuse')], {
+    const result = await run(process.execPath, [RECC_BIN, 'up', '--host', '0.0.0.0', '--port', '0', '--state-dir', dir], {
       cwd: REPO_ROOT,
     }).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
     );
+    rmSync(dir, { recursive: true, force: true });
 
     // Assess
     expect(result.code).toBe(2);
@@ -202,7 +245,7 @@ describe('Feature: recc up restarts', () => {
     await waitForCluster(up.url, b, (c) => c.status === 'RUNNING', 'B RUNNING');
     await up.kill9();
     const survivorPids = recordedPids(stateDir, a);
-    expect(survivorPids.every(isAlive)).toBe(true);
+    expect(survivorPids.every(running)).toBe(true);
     // B's processes die while nobody watches.
     for (const pid of recordedPids(stateDir, b)) process.kill(-pid, 'SIGKILL');
     await waitFor(() => processesOfCluster(b).length === 0, { what: 'B processes gone' });
@@ -228,6 +271,6 @@ describe('Feature: recc up restarts', () => {
     expect(victim.status).toBe('FAILED');
     expect(victim.statusReason).toMatch(/restarted .*no longer running/);
     expect(deleted.status).toBe('DELETED');
-    await waitFor(() => survivorPids.every((p) => !isAlive(p)), { what: 'A processes gone' });
+    await waitForExit(survivorPids, 'A processes gone');
   });
 });

@@ -18,7 +18,9 @@ import { REPO_ROOT, invokeResult, runServerless } from '../../support/serverless
 const STAR_ONLY_ACTIONS = new Set([
   'autoscaling:DescribeAutoScalingGroups',
   'autoscaling:DescribeAutoScalingInstances',
+  'autoscaling:DescribeScalingActivities',
   'ec2:DescribeInstances',
+  'ec2:DescribeLaunchTemplateVersions',
   'ec2:DescribeSubnets',
   'ec2:DescribeSecurityGroups',
   'pricing:GetProducts',

@@ -16,7 +16,7 @@ function problems(argv: string[]): string[] {
 describe('Function: parseArgs', () => {
   it('runs every group with Dask and recc when given no options', () => {
     const o = parseArgs([]);
-    expect(o).toMatchObject({ json: false, quick: false, dask: true, recc: true, timeoutS: 240, settleS: 30, profileDir: null });
+    expect(o).toMatchObject({ json: false, quick: false, dask: true, recc: true, timeoutS: 240, settleS: 10, profileDir: null });
     expect(o.only).toEqual([...GROUPS]);
   });
 

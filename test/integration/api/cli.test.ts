@@ -1,0 +1,152 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
+import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
+import { systemClock } from '../../../shared/core/clock.ts';
+import { randomIds } from '../../../shared/core/ids.ts';
+import { silentLogger } from '../../../shared/core/logger.ts';
+import { startApiServer, type ApiServer } from '../../../local/api-server.ts';
+import { freePort } from '../../support/ports.ts';
+import { startFakeProvisioner, type FakeProvisioner } from '../../support/api-fake-provisioner.ts';
+
+/** `recc cluster …` as a user runs it: a child process against a local API server. */
+const BIN = fileURLToPath(new URL('../../../bin/recc.mjs', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('recc cluster (CLI)', () => {
+  let server: ApiServer;
+  let provisioner: FakeProvisioner;
+  let store: InMemoryClusterStore;
+  let home: string;
+
+  function recc(args: string[], env: Record<string, string> = {}): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: { PATH: process.env.PATH ?? '', HOME: home, USERPROFILE: home, RECC_API_URL: server.url, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'recc-cli-home-'));
+    store = new InMemoryClusterStore();
+    const queue = new InMemoryWorkQueue();
+    server = await startApiServer({
+      port: 0,
+      deps: { store, queue, clock: systemClock, ids: randomIds, adminRoleNames: [], logger: silentLogger },
+      identity: { user: 'alice' },
+    });
+    provisioner = startFakeProvisioner(store, queue, { tickMs: 150 });
+  });
+
+  afterAll(async () => {
+    provisioner?.stop();
+    await server?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('creates a cluster and prints its $/hour (--json prints the API answer)', async () => {
+    const human = await recc(['cluster', 'create', '--template', 'small', '--workers', '2', '--name', 'cli-one']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/Requested cluster c-[a-z0-9]+ \(cli-one\)/);
+    expect(human.stdout).toMatch(/2 workers on \d+ × \S+: \$[\d.]+\/hour/);
+
+    const json = await recc(['cluster', 'create', '--template', 'small', '--workers', '3', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const body = JSON.parse(json.stdout);
+    expect(body.cluster.desiredWorkers).toBe(3);
+    expect(body.estimate.costPerHour).toBeGreaterThan(0);
+  });
+
+  it('follows a create with --wait, one plain line per status change when not on a TTY', async () => {
+    const run = await recc(['cluster', 'create', '--template', 'small', '--workers', '2', '--wait', '--name', 'cli-wait']);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^REQUESTED after [\d.]+ s$/);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^REQUESTED → PROVISIONING after/), expect.stringMatching(/^PROVISIONING → RUNNING after/)]));
+    expect(run.stderr).not.toContain('\r');
+    expect(run.stdout).toContain('scheduler tcp://127.0.0.1:1');
+  });
+
+  it('lists, gets, scales and deletes (--wait) a cluster', async () => {
+    const created = JSON.parse((await recc(['cluster', 'create', '--template', 'small', '--name', 'cli-life', '--json'])).stdout);
+    const id = created.cluster.id as string;
+
+    const list = await recc(['cluster', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+WORKERS\s+\$\/HOUR\s+AGE$/);
+    expect(list.stdout).toContain(id);
+    const listed = JSON.parse((await recc(['cluster', 'list', '--json', '--status', 'REQUESTED', '--api', server.url])).stdout) as { id: string }[];
+    expect(Array.isArray(listed)).toBe(true);
+
+    const get = await recc(['cluster', 'get', id]);
+    expect(get.code).toBe(0);
+    expect(get.stdout).toMatch(new RegExp(`^id\\s+${id}$`, 'm'));
+    expect(get.stdout).toMatch(/^cost\s+\$[\d.]+\/hour/m);
+
+    const scaled = await recc(['cluster', 'scale', id, '--workers', '4']);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    expect(scaled.stdout).toContain('4 workers requested');
+
+    const deleted = await recc(['cluster', 'delete', id, '--wait']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout.trim()).toBe(`cluster ${id} is DELETED`);
+    expect(deleted.stderr).toMatch(/DELETING → DELETED after/);
+  });
+
+  it('exits 2 listing every problem when the input is invalid', async () => {
+    const create = await recc(['cluster', 'create', '--workers', '-3', '--instance-type', 'c5.xlarge2']);
+    expect(create.code).toBe(2);
+    expect(create.stderr).toMatch(/nWorkers/);
+    expect(create.stderr).toMatch(/instanceType.*c5\.xlarge/);
+    expect(create.stderr).not.toMatch(/\n\s+at /);
+
+    const { stdout } = await recc(['cluster', 'create', '--json']);
+    const id = JSON.parse(stdout).cluster.id as string;
+    const scale = await recc(['cluster', 'scale', id, '--workers', 'lots']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toContain('nWorkers');
+  });
+
+  it('exits 1 with the API\'s message when the cluster does not exist', async () => {
+    const run = await recc(['cluster', 'get', 'c-doesnotexist']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('cluster c-doesnotexist not found');
+  });
+
+  it('exits 1 naming the URL when the API is not reachable', async () => {
+    const port = await freePort();
+    const run = await recc(['cluster', 'list'], { RECC_API_URL: `http://127.0.0.1:${port}` });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`cannot reach the recc API at http://127.0.0.1:${port}`);
+  });
+
+  it('reads the API URL and token from ~/.recc/config.json when the environment has none', async () => {
+    const port = await freePort();
+    mkdirSync(join(home, '.recc'), { recursive: true });
+    writeFileSync(join(home, '.recc', 'config.json'), JSON.stringify({ apiUrl: `http://127.0.0.1:${port}` }));
+    try {
+      const run = await recc(['cluster', 'list'], { RECC_API_URL: '' });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`http://127.0.0.1:${port}`);
+    } finally {
+      rmSync(join(home, '.recc'), { recursive: true, force: true });
+    }
+  });
+});
