@@ -75,6 +75,8 @@ async function runReccGroup(group: Group, opts: BenchOptions, dir: string, resul
   const args = ['--import', 'tsx', join(ROOT, 'bench/recc/measure.ts'), '--group', group, '--out', out];
   if (opts.quick) args.push('--quick');
   if (opts.scale !== 1) args.push('--scale', String(opts.scale));
+  // The child gives up a little before it would be killed, so it can print its cluster's logs.
+  args.push('--deadline', String(Math.max(opts.timeoutS * 0.8, opts.timeoutS - 5)));
   const env = { ...process.env };
   if (opts.profileDir) {
     // Every Node process of the group (client, scheduler, workers) writes <role>-<pid>.cpuprofile on exit.

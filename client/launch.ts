@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,7 @@ function ensureBundle(): boolean {
       inputs[file] = statSync(join(ROOT, file)).mtimeMs;
     }
     for (const f of ['scheduler.mjs', 'worker.mjs', 'thread.mjs']) renameSync(join(tmp, f), join(CACHE, f));
+    rmSync(tmp, { recursive: true, force: true });
     writeFileSync(MANIFEST, JSON.stringify({ inputs }));
     return true;
   } catch {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ClusterLike } from './cluster-like.ts';
 import { LocalClusterStartError } from './errors.ts';
@@ -57,6 +58,7 @@ export class LocalCluster implements ClusterLike {
   readonly schedulerAddress: string;
   readonly token: string;
   readonly caPem?: string;
+  /** The scheduler's HTTP dashboard when started with `dashboard: true`. */
   readonly dashboardUrl?: string;
   private readonly workers: Proc[] = [];
   private closing: Promise<void> | undefined;
@@ -89,36 +91,43 @@ export class LocalCluster implements ClusterLike {
     const token = randomBytes(24).toString('base64url');
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, token, { mode: 0o600 });
-    const args = ['--port', '0', '--token-file', tokenFile, '--watch-parent'];
     let tlsInfo: { caPem: string; caFile: string } | undefined;
+    const extra: string[] = [];
     if (options.tls) {
       const { generateTlsFiles } = await import('./tls.ts');
       const files = await generateTlsFiles(dir);
-      args.push('--tls-cert', files.certFile, '--tls-key', files.keyFile);
+      extra.push('--tls-cert', files.certFile, '--tls-key', files.keyFile);
       tlsInfo = { caPem: files.caPem, caFile: files.caFile };
     }
-    if (options.dashboard) args.push('--dashboard-port', '0');
-    if (options.resourceWaitTimeoutSeconds !== undefined) args.push('--resource-wait-timeout', String(options.resourceWaitTimeoutSeconds));
-    const scheduler = launch('scheduler', 'scheduler', args, options);
-    let ready: Record<string, unknown>;
-    try {
-      ready = await waitForEvent(scheduler, 'scheduler.ready', timeout);
-    } catch (err) {
-      scheduler.child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
+    if (options.dashboard) extra.push('--dashboard-port', '0');
+    if (options.resourceWaitTimeoutSeconds !== undefined) extra.push('--resource-wait-timeout', String(options.resourceWaitTimeoutSeconds));
+    // The port is chosen here so workers start alongside the scheduler (they retry until it listens).
+    for (let attempt = 1; ; attempt++) {
+      const port = await freeLoopbackPort();
+      const address = `${options.tls ? 'tls' : 'tcp'}://127.0.0.1:${port}`;
+      const scheduler = launch('scheduler', 'scheduler', ['--port', String(port), '--token-file', tokenFile, '--watch-parent', ...extra], options);
+      const cluster = new LocalCluster(dir, tokenFile, scheduler, address, token, options, tlsInfo ?? {});
+      const workers = Array.from({ length: nWorkers }, () => cluster.addWorker({}, timeout));
+      let ready: Record<string, unknown>;
+      try {
+        ready = await waitForEvent(scheduler, 'scheduler.ready', timeout);
+      } catch (err) {
+        await cluster.close(false);
+        await Promise.allSettled(workers);
+        const inUse = scheduler.lines.some((l) => l.includes('already in use'));
+        if (inUse && attempt < 3) continue;
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      if (typeof ready.dashboardUrl === 'string') (cluster as { dashboardUrl?: string }).dashboardUrl = ready.dashboardUrl;
+      try {
+        await Promise.all(workers);
+      } catch (err) {
+        await cluster.close();
+        throw err;
+      }
+      return cluster;
     }
-    const cluster = new LocalCluster(dir, tokenFile, scheduler, String(ready.address), token, options, {
-      ...(tlsInfo ?? {}),
-      ...(typeof ready.dashboardUrl === 'string' ? { dashboardUrl: ready.dashboardUrl } : {}),
-    });
-    try {
-      await Promise.all(Array.from({ length: nWorkers }, () => cluster.addWorker({}, timeout)));
-    } catch (err) {
-      await cluster.close();
-      throw err;
-    }
-    return cluster;
   }
 
   /** Start one more worker (e.g. with `{ resources: { GPU: 1 } }`); resolves once it registered. */
@@ -153,7 +162,7 @@ export class LocalCluster implements ClusterLike {
   }
 
   /** Stop every process (SIGTERM, then SIGKILL after 10 s) and remove the token. Safe to call twice. */
-  close(): Promise<void> {
+  close(removeDir = true): Promise<void> {
     this.closing ??= (async () => {
       const all = [this.scheduler, ...this.workers];
       for (const p of all) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
@@ -162,7 +171,7 @@ export class LocalCluster implements ClusterLike {
       }, 10_000);
       await Promise.all(all.map((p) => p.exited));
       clearTimeout(timer);
-      rmSync(this.dir, { recursive: true, force: true });
+      if (removeDir) rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.closing;
   }
@@ -170,6 +179,19 @@ export class LocalCluster implements ClusterLike {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** A free port on 127.0.0.1 (the OS picks it; released at once for the scheduler to bind). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function launch(kind: 'scheduler' | 'worker', name: string, args: string[], options: LocalClusterOptions): Proc {

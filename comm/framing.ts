@@ -104,7 +104,8 @@ export class FrameDecoder {
         if (len >= 1 << 20) {
           // Assemble a large frame in one allocation, copying chunks in as they come.
           const have = this.take(this.buffered);
-          const body = Buffer.allocUnsafe(len);
+          // Shared memory: a large result can then reach a task thread without another copy.
+          const body = Buffer.from(new SharedArrayBuffer(len));
           have.copy(body, 0, 4);
           this.big = { body, filled: have.length - 4 };
         }

@@ -31,7 +31,8 @@ const RAW_BYTES_THRESHOLD = 64 * 1024;
 export function encodeValue(value: unknown): Buffer {
   if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD && value.byteLength <= 0xffffffff) {
     // msgpack bin32: decodes to a Buffer viewing the received bytes (no copy on the way in).
-    const out = Buffer.allocUnsafeSlow(5 + value.byteLength);
+    // Shared memory, so threads and the worker pass it around without copying.
+    const out = Buffer.from(new SharedArrayBuffer(5 + value.byteLength));
     out[0] = 0xc6;
     out.writeUInt32BE(value.byteLength, 1);
     out.set(value, 5);

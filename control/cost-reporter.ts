@@ -142,7 +142,10 @@ export async function runCostReporter(deps: CostReporterDeps): Promise<CostRepor
     for (const group of summary.groups) {
       for (const crossing of findCrossings(scope, group, now, rules)) {
         const message_ = formatAlert(crossing);
-        const to = scope === 'user' && deps.config.email?.userDomain ? [`${group.key}@${deps.config.email.userDomain}`] : undefined;
+        // The user's own address when a domain is configured: the user, or the owners of a namespace's clusters.
+        const domain = deps.config.email?.userDomain;
+        const people = scope === 'user' ? [group.key] : [...new Set(group.top.map((t) => t.owner))];
+        const to = domain ? people.map((p) => `${p}@${domain}`) : undefined;
         for (const notifier of deps.notifiers) {
           const key = alertKey(crossing, notifier.channel);
           const result: AlertResult = {

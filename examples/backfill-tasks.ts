@@ -115,7 +115,7 @@ export function riskForDate(input: { dataDir: string; window: string[] }): DayRi
   const p = Float64Array.from(res);
   const ap = new Float64Array(n);
   let rr = n;
-  for (let it = 0; it < 60 && rr > 1e-18; it += 1) {
+  for (let it = 0; it < 60 && rr > 1e-12 * n; it += 1) {
     mul(p, ap);
     let pap = 0;
     for (let i = 0; i < n; i += 1) pap += (p[i] as number) * (ap[i] as number);

@@ -83,6 +83,7 @@ export class ThreadPool {
         }
         const start = msg.spans[2 * i] as number;
         const data = start < 0 ? Buffer.from(msg.big[-1 - start] as ArrayBuffer) : Buffer.from(msg.buf, start, (msg.spans[2 * i + 1] as number) - start);
+
         this.onResult(entry.key, { ok: true, data, ms });
       }
       this.pump();
@@ -162,24 +163,30 @@ export class ThreadPool {
   }
 }
 
-/** One message per batch: every argument and dependency copied once into a transferred buffer. */
+/**
+ * One message per batch: arguments and small dependencies copied once into a
+ * transferred buffer; large dependencies in shared memory go by reference.
+ */
 function packBatch(tasks: Array<{ id: number; task: PoolTask }>): [RunBatch, ArrayBuffer[]] {
+  const isShared = (b: Uint8Array) => b.byteLength >= 1024 * 1024 && b.buffer instanceof SharedArrayBuffer;
   let total = 0;
   for (const { task } of tasks) {
     total += task.a.byteLength;
-    for (const [, b] of task.deps) total += b.byteLength;
+    for (const [, b] of task.deps) if (!isShared(b)) total += b.byteLength;
   }
   const buf = new ArrayBuffer(total);
   const bytes = new Uint8Array(buf);
   const spans: number[] = [];
+  const shared: Uint8Array[] = [];
   let at = 0;
   const put = (b: Uint8Array): number => {
+    if (isShared(b)) return -shared.push(b);
     bytes.set(b, at);
     spans.push(at, at + b.byteLength);
     at += b.byteLength;
     return spans.length / 2 - 1;
   };
-  const batch: RunBatch = { t: 'run', ids: [], fns: [], args: [], deps: [], spans, buf };
+  const batch: RunBatch = { t: 'run', ids: [], fns: [], args: [], deps: [], spans, buf, shared };
   for (const { id, task } of tasks) {
     batch.ids.push(id);
     batch.fns.push(task.f);

@@ -25,6 +25,8 @@ export interface RunBatch {
   deps: Array<Array<[string, number]> | 0>;
   spans: number[];
   buf: ArrayBuffer;
+  /** Large dependencies in shared memory, passed by reference (span index -1 - i). */
+  shared: Uint8Array[];
 }
 
 export type ToThread = { t: 'fns'; defs: Array<[string, FunctionDef, string | undefined]> } | { t: 'plugin'; path: string; name: string } | RunBatch;
@@ -41,7 +43,7 @@ export interface DoneBatch {
   spans: number[];
   errors: Array<{ name: string; message: string; stack?: string } | 0>;
   buf: ArrayBuffer;
-  big: ArrayBuffer[];
+  big: Array<ArrayBuffer | SharedArrayBuffer>;
 }
 
 export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
@@ -75,7 +77,8 @@ function flush(): void {
   batch.buf = buf;
   out = newBatch();
   outLen = 0;
-  port.postMessage(batch satisfies FromThread, [buf, ...batch.big]);
+  // Shared buffers are shared, not transferred.
+  port.postMessage(batch satisfies FromThread, [buf, ...batch.big.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer)]);
 }
 
 /**
@@ -94,7 +97,7 @@ function post(id: number, ms: number, result: { data: Uint8Array } | { error: { 
     const d = result.data;
     if (d.byteLength >= 64 * 1024) {
       const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : new Uint8Array(d);
-      out.big.push(own.buffer as ArrayBuffer);
+      out.big.push(own.buffer);
       out.spans.push(-out.big.length, 0);
     } else {
       if (outLen + d.byteLength > outBytes.length) {
@@ -132,7 +135,7 @@ port.on('message', (msg: ToThread) => {
     return;
   }
   const bytes = new Uint8Array(msg.buf);
-  const span = (i: number) => bytes.subarray(msg.spans[2 * i] as number, msg.spans[2 * i + 1] as number);
+  const span = (i: number) => (i < 0 ? (msg.shared[-1 - i] as Uint8Array) : bytes.subarray(msg.spans[2 * i] as number, msg.spans[2 * i + 1] as number));
   for (let i = 0; i < msg.ids.length; i++) {
     const id = msg.ids[i] as number;
     const f = msg.fns[i] as string;

@@ -107,8 +107,9 @@ export class Worker {
     // Listening on all interfaces without a contact host: the scheduler uses the address we connect from.
     const advertised = contact ? `${this.options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${this.listener.port}` : undefined;
 
-    const deadline = Date.now() + this.options.connectTimeoutMs;
-    let delay = 50;
+    const began = Date.now();
+    const deadline = began + this.options.connectTimeoutMs;
+    let delay = 25;
     for (;;) {
       try {
         const { comm, welcome } = await connect(this.options.schedulerAddress, {
@@ -137,7 +138,8 @@ export class Worker {
         }
         log.debug('scheduler not reachable yet; retrying', { event: 'worker.connect-retry', delayMs: delay });
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 2000);
+        // Poll quickly while the scheduler is probably starting alongside us, then back off.
+        if (Date.now() - began > 3000) delay = Math.min(Math.ceil(delay * 1.5), 2000);
       }
     }
     const comm = this.scheduler;

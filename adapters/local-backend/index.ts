@@ -56,6 +56,8 @@ export interface LocalBackendOptions {
   logTailLines?: number;
   /** Time allowed for graceful stop before SIGKILL. @default 5_000 */
   stopTimeoutMs?: number;
+  /** How local ports are chosen. @default free ports on 127.0.0.1 from the OS */
+  choosePorts?: (n: number) => Promise<number[]>;
 }
 
 interface ProcessEntry {
@@ -78,6 +80,8 @@ interface ClusterState {
   nextWorkerIndex: number;
   processes: ProcessEntry[];
   tornDown: boolean;
+  /** Times the cluster was restarted on new ports after losing a port race. */
+  portRetries?: number;
   updatedAt: string;
 }
 
@@ -149,7 +153,7 @@ export class LocalProcessBackend implements ComputeBackend {
       const dir = this.clusterDir(definition.clusterId);
       await mkdir(join(dir, 'logs'), { recursive: true });
       await writeSecretFiles(this.secretsDir(definition.clusterId), secrets);
-      const [schedulerPort, dashboardPort] = await freePorts(2);
+      const [schedulerPort, dashboardPort] = await (this.options.choosePorts ?? freePorts)(2);
       const state: ClusterState = {
         clusterId: definition.clusterId,
         owner: definition.owner,
@@ -183,7 +187,19 @@ export class LocalProcessBackend implements ComputeBackend {
       const failures: ComponentFailure[] = [];
       let changed = false;
 
-      const scheduler = state.processes.find((p) => p.component === 'scheduler');
+      let scheduler = state.processes.find((p) => p.component === 'scheduler');
+      if (scheduler && !this.isRunning(scheduler, clusterId) && (state.portRetries ?? 0) < 3 && (await this.lostPortRace(scheduler))) {
+        // Another process took a port between choosing it and binding it: pick new ports and start over.
+        state.portRetries = (state.portRetries ?? 0) + 1;
+        this.logger.warn('local backend: a scheduler port was taken meanwhile; restarting the cluster on new ports', { clusterId });
+        await this.stopAll(state.processes, clusterId);
+        state.processes = [];
+        [state.schedulerPort, state.dashboardPort] = (await (this.options.choosePorts ?? freePorts)(2)) as [number, number];
+        await this.ensureProcesses(state);
+        await this.writeState(state);
+        scheduler = state.processes.find((p) => p.component === 'scheduler');
+        failures.push({ component: 'scheduler', reason: 'PortInUse', message: 'a chosen port was taken by another process; restarted on new ports', permanent: false });
+      }
       const schedulerAlive = scheduler !== undefined && this.isRunning(scheduler, clusterId);
       if (scheduler && !schedulerAlive) failures.push(await this.exitFailure(scheduler, true));
 
@@ -421,6 +437,13 @@ export class LocalProcessBackend implements ComputeBackend {
       return true;
     }
     return false;
+  }
+
+  /** Did this scheduler exit at start because its port was in use? */
+  private async lostPortRace(p: ProcessEntry): Promise<boolean> {
+    if (Date.now() - p.startedAt > (this.options.startupGraceMs ?? 20_000)) return false;
+    const tail = await tailFile(p.logFile, 5);
+    return /EADDRINUSE|already in use/.test(tail) && !/scheduler\.ready/.test(tail);
   }
 
   private async exitFailure(p: ProcessEntry, permanent: boolean): Promise<ComponentFailure> {

@@ -268,23 +268,31 @@ def main():
         "cpu_tasks": 16 if q else 64,
     }
 
-    if "start" in only:
-        measure_start(out, sizes["start_reps"])
+    failed = []
+
+    def attempt(name, fn, *fn_args):
+        # one failing measure is reported and the others still run
+        if name not in only:
+            return
+        try:
+            fn(*fn_args)
+        except Exception as exc:  # noqa: BLE001
+            failed.append(name)
+            print(f"[dask {args.saturation}] {name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    attempt("start", measure_start, out, sizes["start_reps"])
     cluster, client = new_cluster()
     try:
-        if "map_noop" in only:
-            measure_map(client, out, sizes["map"])
-        if "tree_reduce" in only:
-            measure_tree(client, out, sizes["leaves"])
-        if "latency" in only:
-            measure_latency(client, out, sizes["latency"])
-        if "transfer" in only:
-            measure_transfer(client, out, sizes["bytes"], sizes["transfer_reps"])
-        if "cpu_efficiency" in only:
-            measure_cpu(client, out, sizes["cpu_tasks"], 0.05)
+        attempt("map_noop", measure_map, client, out, sizes["map"])
+        attempt("tree_reduce", measure_tree, client, out, sizes["leaves"])
+        attempt("latency", measure_latency, client, out, sizes["latency"])
+        attempt("transfer", measure_transfer, client, out, sizes["bytes"], sizes["transfer_reps"])
+        attempt("cpu_efficiency", measure_cpu, client, out, sizes["cpu_tasks"], 0.05)
     finally:
         client.close()
         cluster.close()
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

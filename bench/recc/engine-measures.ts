@@ -29,6 +29,21 @@ function sdk(): Promise<Sdk> {
 const now = (): bigint => process.hrtime.bigint();
 const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
 
+/** Clusters currently open, for `diagnostics()` when a group hangs. */
+const openClusters = new Set<ClusterT>();
+
+/** The last log lines of every open cluster's processes (printed by measure.ts before its deadline). */
+export function diagnostics(lines = 15): string {
+  const out: string[] = [];
+  for (const c of openClusters) {
+    out.push(`cluster ${c.schedulerAddress} pids ${c.pids.join(' ')}`);
+    for (const name of ['scheduler', ...c.workerProcesses.map((w) => w.name)]) {
+      out.push(`--- ${name}`, ...c.logs(name).slice(-lines));
+    }
+  }
+  return out.join('\n');
+}
+
 /**
  * A LocalCluster (default: the issue's topology, 2 workers × 1 thread) and a
  * connected client; both closed afterwards. `setup` may add workers.
@@ -39,6 +54,7 @@ async function withCluster<T>(
 ): Promise<T> {
   const s = await sdk();
   const cluster = await s.LocalCluster.start({ nWorkers: options.nWorkers ?? 2, threadsPerWorker: 1 });
+  openClusters.add(cluster);
   try {
     await options.setup?.(cluster);
     const client = await s.Client.connect(cluster);
@@ -48,6 +64,7 @@ async function withCluster<T>(
       await client.close();
     }
   } finally {
+    openClusters.delete(cluster);
     await cluster.close();
   }
 }

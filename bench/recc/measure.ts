@@ -1,7 +1,7 @@
 /**
  * recc side of `npm run bench`: runs one group and appends JSON-lines results
  * ({name, value, unit, ...extra}) to --out. Run by bench/run.ts in its own
- * process: tsx bench/recc/measure.ts --group G --out FILE [--quick] [--scale X]
+ * process: tsx bench/recc/measure.ts --group G --out FILE [--quick] [--scale X] [--deadline S]
  */
 import { appendFileSync } from 'node:fs';
 import { measureLoopback } from '../loopback.ts';
@@ -17,8 +17,10 @@ const group = flag('--group') as Group | undefined;
 const outPath = flag('--out');
 const quick = argv.includes('--quick');
 const scale = Number(flag('--scale') ?? '1');
+/** Seconds after which the group gives up, printing the cluster's logs first (run.ts kills it a little later). */
+const deadlineS = Number(flag('--deadline') ?? '0');
 if (!group || !(GROUPS as readonly string[]).includes(group) || !outPath || !(scale > 0)) {
-  process.stderr.write('usage: measure.ts --group G --out FILE [--quick] [--scale X]\n');
+  process.stderr.write('usage: measure.ts --group G --out FILE [--quick] [--scale X] [--deadline S]\n');
   process.exit(2);
 }
 
@@ -38,6 +40,12 @@ async function run(g: Group): Promise<void> {
     return;
   }
   const engine = await import('./engine-measures.ts');
+  if (deadlineS > 0) {
+    setTimeout(() => {
+      process.stderr.write(`[recc] ${g}: no result after ${deadlineS} s; last log lines:\n${engine.diagnostics()}\n`);
+      process.exit(1);
+    }, deadlineS * 1000).unref();
+  }
   await engine.runGroup(g, { quick, scale, emit });
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,24 @@ describe('recc cluster (CLI)', () => {
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^REQUESTED → PROVISIONING after/), expect.stringMatching(/^PROVISIONING → RUNNING after/)]));
     expect(run.stderr).not.toContain('\r');
     expect(run.stdout).toContain('scheduler tcp://127.0.0.1:1');
+  });
+
+  it.runIf(existsSync('/usr/bin/script'))('shows a spinner on a TTY while it waits', async () => {
+    // util-linux `script` gives the command a pseudo-terminal; its output is the terminal's.
+    const cmd = [process.execPath, BIN, 'cluster', 'create', '--template', 'small', '--workers', '2', '--wait', '--name', 'cli-tty', '--api', server.url]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const run = await new Promise<Run>((resolve, reject) => {
+      const child = spawn('/usr/bin/script', ['-qfec', cmd, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(run.code, run.stdout).toBe(0);
+    const frame = new RegExp(`\r${String.fromCharCode(27)}\\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] c-[a-z0-9]+ (REQUESTED|PROVISIONING)`);
+    expect(run.stdout).toMatch(frame);
+    expect(run.stdout).toMatch(/PROVISIONING → RUNNING after/);
   });
 
   it('lists, gets, scales and deletes (--wait) a cluster', async () => {

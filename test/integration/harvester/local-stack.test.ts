@@ -81,6 +81,7 @@ describe('Feature: harvester and costs on recc up', () => {
       const stillRunning = await waitListed(up.url, active, () => true, 'active cluster listed', 10_000);
       expect(stillRunning.status).toBe('RUNNING');
       expect(processesOfCluster(active).length).toBeGreaterThan(0);
+      expect(await client.submit((x: number) => x * 2, 21).result()).toBe(42);
       await waitFor(() => processesOfCluster(idle).length === 0, { what: 'idle cluster processes gone' });
     } finally {
       await client.close();

@@ -1,7 +1,8 @@
 import { statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalProcessBackend } from '../../../adapters/local-backend/index.ts';
+import { createServer } from 'node:net';
+import { LocalProcessBackend, freePorts } from '../../../adapters/local-backend/index.ts';
 import { generateClusterSecrets } from '../../../adapters/secrets/index.ts';
 import { secretsRequestFor } from '../../../control/provisioner.ts';
 import { renderCluster } from '../../../shared/definition/render.ts';
@@ -72,6 +73,44 @@ describe('Class: LocalProcessBackend', () => {
     expect(logs.map((f) => f.split('/').pop())).toEqual(['scheduler.log', 'worker-0.log']);
     expect(readFileSync(logs[0] as string, 'utf8')).toContain('scheduler.ready');
     expect(processesOfCluster('files-1')).toEqual([]);
+  });
+
+  it('restarts the cluster on new ports when its scheduler port was taken before it could bind', async () => {
+    // Prepare: the first port handed out is already held by someone else.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as { port: number }).port;
+    let calls = 0;
+    const b = new LocalProcessBackend({
+      stateDir,
+      baseEnv: process.env,
+      choosePorts: async (n) => {
+        calls += 1;
+        const fresh = await freePorts(n);
+        return calls === 1 ? [taken, ...fresh.slice(1)] : fresh;
+      },
+    });
+    const def = definitionFor('ports-1', 1);
+    const seen: string[] = [];
+
+    // Act
+    try {
+      await b.apply(def, await generateClusterSecrets(secretsRequestFor(def)));
+      const ready = await waitFor(async () => {
+        const o = await b.observe('ports-1');
+        seen.push(...o.failures.map((f) => `${f.reason}:${f.permanent}`));
+        return o.ready ? o : undefined;
+      }, { what: 'cluster ready on new ports' });
+
+      // Assess
+      expect(ready.schedulerAddress).not.toBe(`tls://127.0.0.1:${taken}`);
+      expect(seen).toContain('PortInUse:false');
+      expect(seen.filter((f) => f.endsWith(':true'))).toEqual([]);
+      expect(calls).toBe(2);
+    } finally {
+      await b.teardown('ports-1');
+      await new Promise((r) => blocker.close(r));
+    }
   });
 
   it('finds a running cluster again from its state file in a new backend instance (a restarted recc up)', async () => {

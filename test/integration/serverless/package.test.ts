@@ -94,6 +94,14 @@ describe('serverless package (offline)', () => {
     }
   });
 
+  it('offers callers a policy that allows invoking this API and nothing else', () => {
+    const policy = resources.ApiInvokePolicy as Json;
+    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: ['execute-api:Invoke'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*' } },
+    ]);
+  });
+
   it('gives every function its own scoped role (no shared default role)', () => {
     const fns = Object.entries(resources).filter(([, r]) => (r as Json).Type === 'AWS::Lambda::Function');
     expect(fns.length).toBe(Object.keys(state.service.functions).length);

@@ -57,7 +57,7 @@ describe('Function: runCostReporter', () => {
     await storeRunningSince(store, { id: 'c-a', owner: 'alice', plan: pricedPlan('r5.4xlarge', [3, 3]), workers: 6, since: NOV, idleTimeoutMinutes: 60 * 24 * 60 });
     const slack = new RecordingNotifier('slack');
     const email = new RecordingNotifier('email');
-    const config = costConfigFromEnv({ RECC_COST_USER_BUDGET_USD: '2000', RECC_COST_NAMESPACE_BUDGET_USD: '500', RECC_COST_ALERT_THRESHOLDS: '100%' });
+    const config = costConfigFromEnv({ RECC_COST_USER_BUDGET_USD: '2000', RECC_COST_NAMESPACE_BUDGET_USD: '500', RECC_COST_ALERT_THRESHOLDS: '100%', RECC_USER_EMAIL_DOMAIN: 'example.org', RECC_SMTP_HOST: '127.0.0.1', RECC_ALERT_EMAIL_FROM: 'recc@example.org' });
     const deps = { store, clock: new ManualClock(Date.UTC(2026, 10, 16)), logger: silentLogger, config, ledger: new InMemoryAlertLedger(), notifiers: [slack, email] };
 
     const report = await runCostReporter(deps);
@@ -75,5 +75,6 @@ describe('Function: runCostReporter', () => {
       'recc cost alert: namespace recc-alice-a: forecasted month $1,458.72 > $500 threshold on a $500 budget',
     ]);
     expect(email.sent).toHaveLength(2);
+    expect(email.sent.map((n) => n.to)).toEqual([['alice@example.org'], ['alice@example.org']]);
   });
 });
