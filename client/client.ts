@@ -314,7 +314,7 @@ export class Client {
         let n = 0;
         while (n < this.outbox.length && budget > 0) {
           const m = this.outbox[n++] as { msg: Message; bufs?: readonly Buffer[]; weight: number };
-          this.transport.send(m.msg, m.bufs);
+          this.transport.send(m.msg, m.bufs, m.weight);
           budget -= m.weight;
         }
         this.outbox.splice(0, n);

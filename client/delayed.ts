@@ -25,43 +25,49 @@ export interface EncodedArgs {
  * objects, any depth) by key references, then encode.
  */
 export function encodeArgs(args: readonly unknown[]): EncodedArgs {
-  const deps = new Set<string>();
-  const delayedDeps: Delayed[] = [];
-  const walk = (v: unknown, depth: number): unknown => {
-    if (v === null || typeof v !== 'object') return v;
-    if (v instanceof Future) {
-      deps.add(v.key);
-      return new KeyRef(v.key);
-    }
-    if (v instanceof Delayed) {
-      if (!deps.has(v.key)) delayedDeps.push(v);
-      deps.add(v.key);
-      return new KeyRef(v.key);
-    }
-    if (depth > 32) return v;
-    if (Array.isArray(v)) {
-      let out: unknown[] | undefined;
-      for (let i = 0; i < v.length; i++) {
-        const w = walk(v[i], depth + 1);
-        if (w !== v[i]) (out ??= v.slice())[i] = w;
-      }
-      return out ?? v;
-    }
-    const proto = Object.getPrototypeOf(v);
-    if (proto === Object.prototype || proto === null) {
-      let out: Record<string, unknown> | undefined;
-      for (const [k, x] of Object.entries(v)) {
-        const w = walk(x, depth + 1);
-        if (w !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = w;
-      }
-      return out ?? v;
-    }
-    return v;
-  };
+  // Fast path: nothing to walk (the common case of a map over plain values).
   let plain = true;
   for (const a of args) if (a !== null && typeof a === 'object') plain = false;
-  const value = plain ? args : (walk(args as unknown[], 0) as unknown[]);
+  if (plain) return { bytes: encodeValue(args), deps: NO_KEYS, delayed: NO_DELAYED };
+  const deps = new Set<string>();
+  const delayedDeps: Delayed[] = [];
+  const value = walkArgs(args as unknown[], 0, deps, delayedDeps);
   return { bytes: encodeValue(value), deps: [...deps], delayed: delayedDeps };
+}
+
+const NO_KEYS: string[] = [];
+const NO_DELAYED: Delayed[] = [];
+
+function walkArgs(v: unknown, depth: number, deps: Set<string>, delayedDeps: Delayed[]): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Future) {
+    deps.add(v.key);
+    return new KeyRef(v.key);
+  }
+  if (v instanceof Delayed) {
+    if (!deps.has(v.key)) delayedDeps.push(v);
+    deps.add(v.key);
+    return new KeyRef(v.key);
+  }
+  if (depth > 32) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const w = walkArgs(v[i], depth + 1, deps, delayedDeps);
+      if (w !== v[i]) (out ??= v.slice())[i] = w;
+    }
+    return out ?? v;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    let out: Record<string, unknown> | undefined;
+    for (const [k, x] of Object.entries(v)) {
+      const w = walkArgs(x, depth + 1, deps, delayedDeps);
+      if (w !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = w;
+    }
+    return out ?? v;
+  }
+  return v;
 }
 
 /**

@@ -11,7 +11,8 @@ import { ClientClosedError } from './errors.ts';
 export interface ClientTransport {
   /** Client id the scheduler assigned. */
   readonly clientId: string;
-  send(msg: Message, buffers?: readonly Buffer[]): void;
+  /** `weight`: items the message carries (tasks in a graph), for batching decisions. */
+  send(msg: Message, buffers?: readonly Buffer[], weight?: number): void;
   /** Send a request and wait for the `reply` with the same id. */
   request(msg: Message, buffers?: readonly Buffer[]): Promise<Message>;
   onMessage(handler: (msg: Message, buffers: Buffer[] | undefined) => void): void;
@@ -58,8 +59,8 @@ export class TcpTransport implements ClientTransport {
     return new TcpTransport(comm, String(welcome.clientId), token, caPem);
   }
 
-  send(msg: Message, buffers?: readonly Buffer[]): void {
-    this.comm.send(msg, buffers);
+  send(msg: Message, buffers?: readonly Buffer[], weight = 1): void {
+    this.comm.send(msg, buffers, weight);
   }
 
   request(msg: Message, buffers?: readonly Buffer[]): Promise<Message> {

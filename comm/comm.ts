@@ -51,6 +51,7 @@ export class Comm {
   private drainWaiters: Array<() => void> = [];
   private lastFlushAt = 0;
   private lastFlushCount = 0;
+  private queuedWeight = 0;
   /** Frames and messages received so far (observability and tests). */
   stats = { framesIn: 0, framesOut: 0, messagesIn: 0, messagesOut: 0 };
 
@@ -106,9 +107,13 @@ export class Comm {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Queue a message (and its buffers) for the next batch. */
-  send(msg: Message, buffers?: readonly Buffer[]): void {
+  /**
+   * Queue a message (and its buffers) for the next batch. `weight` is how many
+   * items it carries (a batch of 500 results weighs 500), for the load check.
+   */
+  send(msg: Message, buffers?: readonly Buffer[], weight = 1): void {
     if (this.closed) return;
+    this.queuedWeight += weight;
     if (buffers && buffers.length > 0) {
       let total = 0;
       for (const b of buffers) total += b.byteLength;
@@ -139,7 +144,8 @@ export class Comm {
     const batch = this.queue;
     const atts = this.attachments;
     this.lastFlushAt = performance.now();
-    this.lastFlushCount = batch.length;
+    this.lastFlushCount = this.queuedWeight;
+    this.queuedWeight = 0;
     this.queue = [];
     this.attachments = [];
     const header = this.packr.pack(batch);

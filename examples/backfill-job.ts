@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { Client, clusterFromEnv, delayed, type ClusterLike } from 'recc';
+import { Client, clusterFromEnv, delayed, progress, type ClusterLike } from 'recc';
 import type { BackfillSummary, DayRisk } from './backfill-tasks.ts';
 import { ensureDataset } from './dataset.ts';
 
@@ -37,7 +37,13 @@ export async function runBackfill(
     const windows = windowsFor(options.dates, options.lookback ?? LOOKBACK_DAYS);
     const started = performance.now();
     const perDate = windows.map((window) => riskForDate({ dataDir: options.dataDir, window }));
+    // One future per date, with a progress bar on a terminal; the reduction then
+    // reuses their results (same function and arguments give the same key).
+    const futures = client.compute(perDate);
+    const { failed } = await progress(futures, { stream: process.stdout });
+    if (failed > 0) await client.gather(futures); // re-throws the first task error
     const summary = (await client.get(summarize(perDate))) as BackfillSummary;
+    for (const f of futures) f.release();
     return { summary, tasks: windows.length + 1, elapsedMs: performance.now() - started };
   } finally {
     await client.close();

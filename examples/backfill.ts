@@ -14,7 +14,7 @@
  * Environment: RECC_STATE_DIR (default `.recc/main`, apart from `recc up`'s `.recc`),
  * RECC_MAIN_WORKERS (default: 2 to 4 by CPU count).
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ReccCluster } from '../client/recc-cluster.ts';
@@ -111,7 +111,11 @@ async function main(): Promise<void> {
     say(`  mean pairwise correlation  ${s.meanAvgCorrelation.toFixed(3)}`);
     say(`  riskiest day               ${s.riskiestDay.date} (equal-weight vol ${pct(s.riskiestDay.equalWeightVol)})`);
     say(`  biggest one-day move       ${s.biggestMove.symbol} ${pct(s.biggestMove.ret)} on ${s.biggestMove.date}`);
-    say(`  speedup over serial        ${(serialMs / onCluster.elapsedMs).toFixed(2)}× with ${nWorkers} workers (results identical)`);
+    const load = loadavg()[0] ?? 0;
+    say(
+      `  speedup over serial        ${(serialMs / onCluster.elapsedMs).toFixed(2)}× with ${nWorkers} workers on ${availableParallelism()} CPUs ` +
+        `(load average ${load.toFixed(1)}; results identical)`,
+    );
     say(
       `  same cluster on EKS        $${plan.costPerHour.toFixed(3)}/hour (${plan.instances} × ${plan.instanceType}, ` +
         `$${plan.costPerWorkerHour.toFixed(4)} per worker-hour)`,

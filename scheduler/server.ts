@@ -291,21 +291,31 @@ export class SchedulerServer {
     this.lastActivity = this.clock.now();
     switch (msg.op) {
       case 'update-graph': {
-        const fns = (msg.fns ?? []) as Array<[string, FunctionDef]>;
-        for (const [id, def] of fns) if (!this.fns.has(id)) this.fns.set(id, def);
-        const raw = msg.tasks as Array<[string, string, Uint8Array, string[], Record<string, number> | null, number]>;
+        // Validate everything here: a malformed message drops this client, never the scheduler.
+        const fns = msg.fns ?? [];
+        if (!Array.isArray(fns)) throw new Error('update-graph fns must be an array');
+        for (const entry of fns) {
+          if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isFunctionDef(entry[1])) throw new Error('malformed function definition');
+          if (!this.fns.has(entry[0])) this.fns.set(entry[0], entry[1]);
+        }
+        const raw = msg.tasks as unknown[];
         if (!Array.isArray(raw)) throw new Error('update-graph without tasks');
         const tasks: TaskSpec[] = new Array(raw.length);
         for (let i = 0; i < raw.length; i++) {
-          const [key, f, , deps, resources, retries] = raw[i] as (typeof raw)[number];
-          if (typeof key !== 'string' || typeof f !== 'string') throw new Error('malformed task in update-graph');
+          const tuple = raw[i];
+          if (!Array.isArray(tuple)) throw new Error('malformed task in update-graph');
+          const [key, f, a, deps, resources, retries] = tuple as unknown[];
+          if (typeof key !== 'string' || typeof f !== 'string' || !(a instanceof Uint8Array)) throw new Error('malformed task in update-graph');
+          if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string')) throw new Error('task dependencies must be keys');
+          if (resources !== null && resources !== undefined && !isNumberRecord(resources)) throw new Error('task resources must map names to numbers');
+          if (retries !== undefined && retries !== null && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw new Error('task retries must be a non-negative integer');
           // The wire tuple itself is the opaque run spec (no extra object per task).
-          const spec: TaskSpec = { key, run: raw[i], deps: Array.isArray(deps) ? deps : [] };
-          if (resources) spec.resources = resources;
-          if (retries) spec.retries = retries;
+          const spec: TaskSpec = { key, run: tuple, deps: deps as string[] };
+          if (resources) spec.resources = resources as Record<string, number>;
+          if (retries) spec.retries = retries as number;
           tasks[i] = spec;
         }
-        this.push({ type: 'update-graph', clientId: c.id, tasks, wants: (msg.wants as string[]) ?? [], stimulusId: this.sid('update-graph') });
+        this.push({ type: 'update-graph', clientId: c.id, tasks, wants: keyList(msg.wants ?? []), stimulusId: this.sid('update-graph') });
         return;
       }
       case 'upload-module': {
@@ -323,14 +333,14 @@ export class SchedulerServer {
         return;
       }
       case 'release-keys':
-        this.push({ type: 'client-releases', clientId: c.id, keys: msg.keys as string[], stimulusId: this.sid('client-releases') });
+        this.push({ type: 'client-releases', clientId: c.id, keys: keyList(msg.keys), stimulusId: this.sid('client-releases') });
         return;
       case 'cancel':
-        this.push({ type: 'cancel', clientId: c.id, keys: msg.keys as string[], stimulusId: this.sid('cancel') });
+        this.push({ type: 'cancel', clientId: c.id, keys: keyList(msg.keys), stimulusId: this.sid('cancel') });
         return;
       case 'who-has': {
         const who: Array<[string, string[]]> = [];
-        for (const k of msg.keys as string[]) {
+        for (const k of keyList(msg.keys)) {
           const t = this.state.tasks.get(k);
           who.push([k, t?.whoHas ? t.whoHas.map((w) => w.id) : []]);
         }
@@ -356,7 +366,7 @@ export class SchedulerServer {
         });
         return;
       case 'task-states': {
-        const keys = msg.keys as string[];
+        const keys = keyList(msg.keys);
         c.comm.send({ op: 'reply', id: msg.id, states: keys.map((k) => this.state.tasks.get(k)?.state ?? 'forgotten') });
         return;
       }
@@ -424,8 +434,8 @@ export class SchedulerServer {
         } else c.comm.send({ ...m });
       }
     }
-    for (const [w, b] of computes) w.comm.send({ op: 'compute-batch', ...b });
-    for (const [c, b] of inMemory) c.comm.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined);
+    for (const [w, b] of computes) w.comm.send({ op: 'compute-batch', ...b }, undefined, b.k.length);
+    for (const [c, b] of inMemory) c.comm.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
     for (const [id, keys] of free) this.workers.get(id)?.comm.send({ op: 'free-keys', keys, s: '' });
     this.smallData.clear();
   }
@@ -502,6 +512,32 @@ export class SchedulerServer {
         resolve(`http://${host.includes(':') ? `[${host}]` : host}:${p}`);
       });
     });
+  }
+}
+
+function keyList(v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((k) => typeof k !== 'string')) throw new Error('expected a list of keys');
+  return v as string[];
+}
+
+function isNumberRecord(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((n) => typeof n === 'number');
+}
+
+function isFunctionDef(v: unknown): v is FunctionDef {
+  if (typeof v !== 'object' || v === null) return false;
+  const d = v as Record<string, unknown>;
+  switch (d.kind) {
+    case 'inline':
+      return typeof d.source === 'string' && typeof d.name === 'string';
+    case 'module':
+      return typeof d.hash === 'string' && typeof d.exportName === 'string';
+    case 'command':
+      return Array.isArray(d.argv) && d.argv.length > 0 && d.argv.every((x) => typeof x === 'string');
+    case 'identity':
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -2,7 +2,7 @@
  * Direct process entry (`node --import tsx/esm worker/entry.ts …` or its
  * bundle): the same options as `recc worker`, without loading the whole CLI.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerWorker } from '../cli/commands/worker.ts';
 import { ValidationError, formatErrorForHumans } from '../shared/core/errors.ts';
 
@@ -11,7 +11,9 @@ registerWorker(program);
 try {
   await program.parseAsync(['node', 'recc', 'worker', ...process.argv.slice(2)]);
 } catch (err) {
+  // Commander already printed help/usage; its exit code 0 means --help.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof ValidationError) process.stderr.write(`error: ${formatErrorForHumans(err)}\n`);
-  else if (!(err instanceof Error && 'exitCode' in err)) process.stderr.write(`error: ${(err as Error).message}\n`);
-  process.exit(2);
+  else process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(err instanceof ValidationError ? 2 : 1);
 }

@@ -25,6 +25,11 @@ export function threadEntry(): { kind: 'file'; url: URL } | { kind: 'eval'; code
   return { kind: 'eval', code };
 }
 
+/** A thread with fewer tasks than this gets new ones at once. */
+const LOW_WATER = 8;
+/** Otherwise tasks are sent once this many have gathered. */
+const BATCH = 32;
+
 interface Slot {
   thread: Thread;
   index: number;
@@ -87,6 +92,10 @@ export class ThreadPool {
         this.onResult(entry.key, { ok: true, data, ms });
       }
       this.pump();
+      if (!this.scheduled && slot.outbox.length > 0) {
+        this.scheduled = true;
+        queueMicrotask(() => this.flush());
+      }
     });
     thread.on('error', (err) => this.onThreadExit(slot, err));
     thread.on('exit', (code) => this.onThreadExit(slot, new Error(`task thread exited with code ${code}`)));
@@ -151,6 +160,10 @@ export class ThreadPool {
     this.scheduled = false;
     for (const s of this.slots) {
       if (s.outbox.length === 0) continue;
+      // While the thread still has plenty queued, let more tasks gather (fewer, larger
+      // messages); a result message from it re-runs this check.
+      const inThread = s.load - s.outbox.length;
+      if (inThread >= LOW_WATER && s.outbox.length < BATCH) continue;
       const tasks = s.outbox;
       s.outbox = [];
       s.thread.postMessage(...packBatch(tasks));

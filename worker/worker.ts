@@ -272,7 +272,7 @@ export class Worker {
     const f = this.outFinished;
     if (f.k.length === 0) return;
     this.outFinished = { k: [], n: [], ms: [], di: [], bufs: [] };
-    this.scheduler?.send({ op: 'finished', k: f.k, n: f.n, ms: f.ms, di: f.di }, f.bufs.length > 0 ? f.bufs : undefined);
+    this.scheduler?.send({ op: 'finished', k: f.k, n: f.n, ms: f.ms, di: f.di }, f.bufs.length > 0 ? f.bufs : undefined, f.k.length);
   }
 
   // -------------------------------------------------------------- outbound

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { getOptionalString } from '../../shared/core/env.ts';
 import { ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -25,7 +26,6 @@ export function registerWorker(program: Command): void {
     .addOption(new Option('--memory-spill <fraction>', 'spill when process memory is above this fraction').hideHelp())
     .addOption(new Option('--memory-pause <fraction>', 'pause new tasks above this fraction').hideHelp())
     .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
-    .addOption(new Option('--token <token>').env('RECC_SCHEDULER_TOKEN').hideHelp())
     .action(async (address: string, opts: Record<string, string | string[] | boolean | undefined>) => {
       const problems: ErrorDetail[] = [];
       if (!/^(tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):\d{1,5}$/.test(address)) {
@@ -41,7 +41,9 @@ export function registerWorker(program: Command): void {
         if (!m) problems.push({ path: 'resource', message: `expected NAME=N, got "${r}"` });
         else resources[m[1] as string] = Number(m[2]);
       }
-      if (!opts.tokenFile && !opts.token) problems.push({ path: 'token-file', message: 'is required (or set RECC_SCHEDULER_TOKEN)' });
+      // The token file is the primary path; the environment variable is the fallback.
+      const envToken = opts.tokenFile ? undefined : getOptionalString(process.env, 'RECC_SCHEDULER_TOKEN');
+      if (!opts.tokenFile && !envToken) problems.push({ path: 'token-file', message: 'is required (or set RECC_SCHEDULER_TOKEN)' });
       const fractions: Record<string, number> = {};
       for (const k of ['memoryTarget', 'memorySpill', 'memoryPause'] as const) {
         if (opts[k] === undefined) continue;
@@ -55,7 +57,7 @@ export function registerWorker(program: Command): void {
       const { runWorkerProcess } = await import('../../worker/main.ts');
       const code = await runWorkerProcess({
         schedulerAddress: address,
-        ...(opts.tokenFile ? { tokenFile: String(opts.tokenFile) } : { token: String(opts.token) }),
+        ...(opts.tokenFile ? { tokenFile: String(opts.tokenFile) } : { token: String(envToken) }),
         nthreads,
         ...(mem !== undefined ? { memoryLimitGiB: mem } : {}),
         resources,

@@ -43,10 +43,20 @@ export class TaskRecord {
   error: TaskErrorInfo | null = null;
   inHeap = false;
   noWorkerSince = 0;
+  /** Estimated run time (ms) counted in its worker's occupancy while processing. */
+  est = 0;
   constructor(
     readonly key: string,
     public run: unknown,
+    /** Duration statistics are kept per prefix (the function). */
+    readonly prefix: string,
   ) {}
+}
+
+/** `lambda-3f9a…` → `lambda`; keys without a dash are their own prefix. */
+export function keyPrefix(key: string): string {
+  const i = key.lastIndexOf('-');
+  return i > 0 ? key.slice(0, i) : key;
 }
 
 export class WorkerRecord {
@@ -55,13 +65,12 @@ export class WorkerRecord {
   readonly used: Resources = {};
   status: 'running' | 'paused' = 'running';
   removed = false;
-  /** Moving average of task run time on this worker (ms); negative until known. */
-  avgMs = -1;
+  /** Sum of the estimated run times (ms) of the tasks processing here. */
+  occupancy = 0;
   constructor(
     readonly id: string,
     readonly name: string,
     readonly nthreads: number,
-    public slots: number,
     readonly resources: Resources,
   ) {}
 }
@@ -76,16 +85,27 @@ type Target = TaskStateName | 'ready';
 type Arg = { worker?: WorkerRecord; nbytes?: number; durationMs?: number; error?: TaskErrorInfo; notifyWorker?: boolean };
 type TransitionFn = (s: SchedulerState, t: TaskRecord, arg: Arg) => void;
 
-/** Binary min-heap of queued tasks by (prio, seq). Entries leave lazily. */
+/**
+ * Queued tasks by (prio, seq), entries leaving lazily. Tasks mostly arrive in
+ * priority order (a map, a graph's roots), so those go to a FIFO in O(1);
+ * only out-of-order arrivals use the binary heap.
+ */
 class TaskHeap {
   private a: TaskRecord[] = [];
+  private fifo: TaskRecord[] = [];
+  private head = 0;
   get size(): number {
-    return this.a.length;
+    return this.a.length + this.fifo.length - this.head;
   }
   private less(x: TaskRecord, y: TaskRecord): boolean {
     return x.prio < y.prio || (x.prio === y.prio && x.seq < y.seq);
   }
   push(t: TaskRecord): void {
+    const f = this.fifo;
+    if (f.length === this.head || !this.less(t, f[f.length - 1] as TaskRecord)) {
+      f.push(t);
+      return;
+    }
     const a = this.a;
     a.push(t);
     let i = a.length - 1;
@@ -97,6 +117,21 @@ class TaskHeap {
     }
   }
   pop(): TaskRecord | undefined {
+    const f = this.fifo;
+    if (this.head < f.length && (this.a.length === 0 || this.less(f[this.head] as TaskRecord, this.a[0] as TaskRecord))) {
+      const t = f[this.head++] as TaskRecord;
+      if (this.head === f.length) {
+        f.length = 0;
+        this.head = 0;
+      } else if (this.head > 4096 && this.head * 2 > f.length) {
+        f.splice(0, this.head);
+        this.head = 0;
+      }
+      return t;
+    }
+    return this.popHeap();
+  }
+  private popHeap(): TaskRecord | undefined {
     const a = this.a;
     if (a.length === 0) return undefined;
     const top = a[0] as TaskRecord;
@@ -119,6 +154,7 @@ class TaskHeap {
   }
   *values(): Iterable<TaskRecord> {
     yield* this.a;
+    for (let i = this.head; i < this.fifo.length; i++) yield this.fifo[i] as TaskRecord;
   }
 }
 
@@ -258,8 +294,7 @@ export class SchedulerState {
 
   private addWorker(id: string, name: string, nthreads: number, resources: Resources): void {
     if (this.workers.has(id)) return;
-    const slots = Math.max(1, Math.ceil(nthreads * this.options.saturation) + this.options.extraSlots);
-    const w = new WorkerRecord(id, name, nthreads, slots, { ...resources });
+    const w = new WorkerRecord(id, name, nthreads, { ...resources });
     this.workers.set(id, w);
     this.updateIdle(w);
     for (const t of this.noWorker) {
@@ -304,7 +339,7 @@ export class SchedulerState {
     const created: TaskRecord[] = [];
     for (const spec of specs) {
       if (this.tasks.has(spec.key)) continue;
-      const t = new TaskRecord(spec.key, spec.run);
+      const t = new TaskRecord(spec.key, spec.run, keyPrefix(spec.key));
       t.prio = prio++;
       t.seq = this.seq++;
       t.retries = spec.retries ?? 0;
@@ -319,6 +354,10 @@ export class SchedulerState {
       if (spec.deps.length > 0) {
         const deps: TaskRecord[] = [];
         for (const k of spec.deps) {
+          if (k === spec.key) {
+            bad ??= { name: 'InvalidGraphError', message: `task ${spec.key} depends on itself` };
+            continue;
+          }
           const d = this.tasks.get(k);
           if (!d) {
             bad ??= { name: 'MissingDependencyError', message: `task ${spec.key} depends on ${k}, which the scheduler does not know (was its future released?)` };
@@ -495,21 +534,33 @@ export class SchedulerState {
     const w = t.processingOn;
     if (!w) return null;
     w.processing.delete(t);
+    w.occupancy = w.processing.size === 0 ? 0 : Math.max(0, w.occupancy - t.est);
+    t.est = 0;
     if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (w.used[r] ?? 0) - n;
     t.processingOn = null;
     this.updateIdle(w);
     return w;
   }
 
-  /** @internal */ observeDuration(w: WorkerRecord, ms: number): void {
-    w.avgMs = w.avgMs < 0 ? ms : w.avgMs * 0.9 + ms * 0.1;
-    const o = this.options;
-    const want = w.nthreads + Math.ceil((w.nthreads * o.pipelineMs) / Math.max(w.avgMs, 0.001));
-    w.slots = Math.max(w.nthreads + 1, Math.min(o.maxSlots, want));
+  /** Measured run time per task prefix (ms): a slow average that jumps up at once for longer runs. */
+  readonly durations = new Map<string, number>();
+
+  /** @internal */ observeDuration(prefix: string, ms: number): void {
+    const avg = this.durations.get(prefix);
+    this.durations.set(prefix, avg === undefined || ms > avg ? ms : avg * 0.9 + ms * 0.1);
+  }
+
+  /** @internal */ estimate(t: TaskRecord): number {
+    return this.durations.get(t.prefix) ?? this.options.unknownTaskMs;
+  }
+
+  /** @internal */ hasRoom(w: WorkerRecord): boolean {
+    const n = w.processing.size;
+    return n < w.nthreads || (n < this.options.maxSlots && w.occupancy < this.options.pipelineMs * w.nthreads);
   }
 
   /** @internal */ updateIdle(w: WorkerRecord): void {
-    if (!w.removed && w.status === 'running' && w.processing.size < w.slots) this.idle.add(w);
+    if (!w.removed && w.status === 'running' && this.hasRoom(w)) this.idle.add(w);
     else this.idle.delete(w);
   }
 
@@ -603,6 +654,8 @@ export class SchedulerState {
     t.state = 'processing';
     t.processingOn = w;
     w.processing.add(t);
+    t.est = this.estimate(t);
+    w.occupancy += t.est;
     if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (w.used[r] ?? 0) + n;
     this.updateIdle(w);
     const deps = t.deps.length === 0 ? [] : t.deps.map((d) => ({ key: d.key, nbytes: d.nbytes, who: (d.whoHas ?? EMPTY_W).map((x) => x.id) }));
@@ -678,7 +731,7 @@ const TABLE = new Map<string, TransitionFn>([
     'processing>memory',
     (s, t, arg) => {
       const w = arg.worker as WorkerRecord;
-      if (arg.durationMs !== undefined) s.observeDuration(w, arg.durationMs);
+      if (arg.durationMs !== undefined) s.observeDuration(t.prefix, arg.durationMs);
       s.stopProcessing(t);
       t.state = 'memory';
       t.nbytes = arg.nbytes ?? 0;

@@ -63,15 +63,16 @@ export type SchedulerInstruction =
 
 export interface SchedulerOptions {
   /**
-   * Tasks handed to a worker at once. Until its run times are known:
-   * ceil(nthreads × saturation) + extraSlots. Then enough to keep `pipelineMs`
-   * of work queued per thread (short tasks are pipelined deeply, long ones are
-   * handed out about one per thread so late-joining workers get work too),
-   * between nthreads + 1 and maxSlots.
+   * A worker takes tasks while it has fewer than nthreads, or while the
+   * expected run time of what it holds is under `pipelineMs` per thread.
+   * Run times are estimated per task prefix (the key up to its last `-`, i.e.
+   * per function) from measured durations; an unknown prefix counts as
+   * `unknownTaskMs`. Short tasks are therefore pipelined deeply (up to
+   * `maxSlots`), long ones go out about one per thread, so memory stays
+   * bounded and a worker that joins mid-job gets work at once.
    */
-  saturation: number;
-  extraSlots: number;
   pipelineMs: number;
+  unknownTaskMs: number;
   maxSlots: number;
   /** A task that was processing on this many workers that died errs with KilledWorkerError. */
   allowedFailures: number;
@@ -82,9 +83,8 @@ export interface SchedulerOptions {
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
-  saturation: 2,
-  extraSlots: 16,
   pipelineMs: 20,
+  unknownTaskMs: 500,
   maxSlots: 1024,
   allowedFailures: 3,
   noWorkerTimeoutMs: undefined,

@@ -47,7 +47,10 @@ export function validateSchedulerState(s: SchedulerState): string[] {
   for (const w of s.workers.values()) {
     for (const t of w.processing) if (t.state !== 'processing' || t.processingOn !== w) problems.push(`worker ${w.id} lists ${t.key} (${t.state}) as processing`);
     for (const t of w.has) if (t.state !== 'memory' || !t.whoHas?.includes(w)) problems.push(`worker ${w.id} lists ${t.key} (${t.state}) as held`);
-    const free = w.status === 'running' && w.processing.size < w.slots;
+    const free = w.status === 'running' && s.hasRoom(w);
+    let occupancy = 0;
+    for (const t of w.processing) occupancy += t.est;
+    if (Math.abs(occupancy - w.occupancy) > 1e-6 * Math.max(1, occupancy)) problems.push(`worker ${w.id} occupancy ${w.occupancy} but its tasks add up to ${occupancy}`);
     if (free !== s.idle.has(w)) problems.push(`worker ${w.id} idle flag wrong`);
     for (const [r, n] of Object.entries(w.used)) {
       if (n < 0 || n > (w.resources[r] ?? 0)) problems.push(`worker ${w.id} uses ${n} of ${r}`);

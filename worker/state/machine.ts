@@ -274,7 +274,7 @@ export class WorkerState {
   // ------------------------------------------------------------------ table
 
   private to(t: WorkerTask, to: WorkerTaskStateName): void {
-    const fn = TABLE.get(`${t.state}>${to}`);
+    const fn = BY_STATE[t.state]?.[to];
     if (!fn) throw new InvalidWorkerTransitionError(t.key, t.state, to);
     this.transitionCount++;
     fn(this, t);
@@ -394,6 +394,13 @@ function popReady(a: WorkerTask[]): WorkerTask {
     a[i] = last;
   }
   return top;
+}
+
+/** The table keyed by state, then target (no string building per transition). */
+const BY_STATE: Partial<Record<WorkerTaskStateName, Partial<Record<WorkerTaskStateName, Fn>>>> = {};
+for (const [pair, fn] of TABLE) {
+  const [from, to] = pair.split('>') as [WorkerTaskStateName, WorkerTaskStateName];
+  (BY_STATE[from] ??= {})[to] = fn;
 }
 
 export const WORKER_TRANSITIONS: readonly string[] = [...TABLE.keys()];

@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, InlineFunctionError, LocalCluster, TaskError, asCompleted, command, delayed, progress } from '../../../client/index.ts';
 import { encodeFrame, parseBody } from '../../../comm/framing.ts';
 import { parseAddress } from '../../../comm/address.ts';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { repoPath, waitForExit } from '../../support/engine.ts';
+import { waitFor } from '../../support/wait.ts';
 
 /**
  * The compute engine end to end: a real scheduler and two real worker
@@ -263,6 +266,30 @@ describe('Class: LocalCluster + Client (2 workers)', () => {
       let expected = 0;
       for (let i = 0; i < n; i++) expected += i % 7;
       expect(await total.result()).toBe(expected);
+    });
+
+    it('releases the keys of futures that are garbage-collected', async () => {
+      // Prepare: a way to force garbage collection in this process
+      v8.setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const submit = async (): Promise<string[]> => {
+        const futures = client.map((i: number) => i * 2, Array.from({ length: 20 }, (_, i) => i + 2_000_000));
+        await client.gather(futures);
+        return futures.map((f) => f.key);
+      };
+
+      // Act: the futures go out of scope
+      const keys = await submit();
+      expect((await client.taskStates(keys)).every((s) => s === 'memory')).toBe(true);
+
+      // Assess
+      await waitFor(
+        async () => {
+          gc();
+          return (await client.taskStates(keys)).every((s) => s === 'forgotten');
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: 'collected futures to release their keys' },
+      );
     });
 
     it('releases results the client no longer holds', async () => {

@@ -77,7 +77,7 @@ describe('Class: LocalProcessBackend', () => {
 
   it('restarts the cluster on new ports when its scheduler port was taken before it could bind', async () => {
     // Prepare: the first port handed out is already held by someone else.
-    const blocker = createServer();
+    const blocker = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const taken = (blocker.address() as { port: number }).port;
     let calls = 0;

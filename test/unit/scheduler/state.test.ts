@@ -11,7 +11,7 @@ class Harness {
   readonly s: SchedulerState;
   now = 1_000;
   private n = 0;
-  constructor(options: ConstructorParameters<typeof SchedulerState>[0] = { saturation: 1, extraSlots: 0 }) {
+  constructor(options: ConstructorParameters<typeof SchedulerState>[0] = {}) {
     this.s = new SchedulerState(options);
   }
   step(...events: Ev[]): SchedulerInstruction[] {
@@ -61,6 +61,23 @@ describe('Class: SchedulerState', () => {
       ]);
     });
 
+    it('pipelines short tasks deeply and hands out long ones about one per thread, by measured run time', () => {
+      /* After one 0.125 ms run of "fast", a worker takes many more; after a 100 ms run of "slow", one per thread. */
+      h = new Harness({ pipelineMs: 20 });
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('fast-0')], wants: ['fast-0'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'fast-0', nbytes: 1, durationMs: 0.125 });
+      const fast = Array.from({ length: 300 }, (_, i) => task(`fast-${i + 1}`));
+      const outFast = h.step({ type: 'update-graph', clientId: 'c', tasks: fast, wants: fast.map((t) => t.key) });
+      expect(outFast.filter((o) => o.type === 'compute')).toHaveLength(160); // 160 × 0.125 ms = the 20 ms pipeline
+      h.step(worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('slow-0')], wants: ['slow-0'] });
+      h.step({ type: 'task-finished', workerId: h.s.tasks.get('slow-0')!.processingOn!.id, key: 'slow-0', nbytes: 1, durationMs: 100 });
+      const slow = Array.from({ length: 5 }, (_, i) => task(`slow-${i + 1}`));
+      const outSlow = h.step({ type: 'update-graph', clientId: 'c', tasks: slow, wants: slow.map((t) => t.key) });
+      // w1 is full of fast work (20 ms of it); w2 takes one slow task and the rest wait on the scheduler.
+      expect(outSlow.filter((o) => o.type === 'compute').map((o) => (o as { workerId: string }).workerId)).toEqual(['w2']);
+      expect(slow.slice(1).map((t) => h.state(t.key))).toEqual(['queued', 'queued', 'queued', 'queued']);
+    });
+
     it('gives queued work to a worker that joins mid-job at once', () => {
       h = new Harness();
       h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b')], wants: ['a', 'b'] });
@@ -69,7 +86,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('places a task on the worker holding most of its dependency bytes', () => {
-      h = new Harness({ saturation: 1, extraSlots: 1 });
+      h = new Harness({ unknownTaskMs: 10 });
       h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('small'), task('big'), task('join', ['small', 'big'])], wants: ['join'] });
       h.step({ type: 'task-finished', workerId: 'w1', key: 'small', nbytes: 10 });
       const out = h.step({ type: 'task-finished', workerId: 'w2', key: 'big', nbytes: 1_000_000 });
@@ -142,7 +159,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('runs at most as many resource-bound tasks at once as the worker offers', () => {
-      h = new Harness({ saturation: 4, extraSlots: 0 });
+      h = new Harness({ unknownTaskMs: 1 });
       h.step(worker('gpu', 1, { GPU: 1 }));
       const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('g1', [], { resources: { GPU: 1 } }), task('g2', [], { resources: { GPU: 1 } })], wants: ['g1', 'g2'] });
       expect(out.map((o) => (o as { key: string }).key)).toEqual(['g1']);
@@ -151,7 +168,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('errs a no-worker task after the timeout, naming what workers offer', () => {
-      h = new Harness({ saturation: 1, extraSlots: 0, noWorkerTimeoutMs: 5_000 });
+      h = new Harness({ noWorkerTimeoutMs: 5_000 });
       h.step(worker('cpu', 1, { MEM: 2 }), { type: 'update-graph', clientId: 'c', tasks: [task('g', [], { resources: { GPU: 2 } })], wants: ['g'] });
       h.now += 4_000;
       expect(h.step({ type: 'tick' })).toEqual([]);
@@ -178,7 +195,7 @@ describe('Class: SchedulerState', () => {
   describe('Method: handle (failures)', () => {
     it('reschedules processing tasks and recomputes lost results from lineage when a worker dies', () => {
       /* x ran on w1; y (needs x) was processing on w1 when w1 died. Both must run again on w2. */
-      h = new Harness({ saturation: 1, extraSlots: 1 });
+      h = new Harness({ unknownTaskMs: 10 });
       h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('x'), task('y', ['x'])], wants: ['y'] });
       h.step({ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 5 });
       expect(h.state('y')).toBe('processing');
@@ -240,7 +257,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('reschedules a task whose dependency a peer no longer has, recomputing it if nobody has it', () => {
-      h = new Harness({ saturation: 1, extraSlots: 1 });
+      h = new Harness({ unknownTaskMs: 10 });
       h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('x'), task('y'), task('z', ['x', 'y'])], wants: ['z'] });
       h.step({ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 100 });
       h.step({ type: 'task-finished', workerId: 'w2', key: 'y', nbytes: 1 });
@@ -288,7 +305,7 @@ describe('Class: SchedulerState', () => {
       );
       fc.assert(
         fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-          h = new Harness({ saturation: 1, extraSlots: 1, allowedFailures: 2 });
+          h = new Harness({ unknownTaskMs: 10, allowedFailures: 2 });
           for (const o of ops) {
             const key = `t${o.n}`;
             if (o.k === 'graph') {
@@ -299,7 +316,7 @@ describe('Class: SchedulerState', () => {
               if (t?.processingOn) {
                 h.step(
                   o.k === 'finish'
-                    ? { type: 'task-finished', workerId: t.processingOn.id, key, nbytes: o.n }
+                    ? { type: 'task-finished', workerId: t.processingOn.id, key, nbytes: o.n, durationMs: o.n * 3 }
                     : { type: 'task-erred', workerId: t.processingOn.id, key, error: { name: 'E', message: 'x' } },
                 );
               }
