@@ -105,7 +105,7 @@ export class LocalCluster implements ClusterLike {
     for (let attempt = 1; ; attempt++) {
       const port = await freeLoopbackPort();
       const address = `${options.tls ? 'tls' : 'tcp'}://127.0.0.1:${port}`;
-      const scheduler = launch('scheduler', 'scheduler', ['--port', String(port), '--token-file', tokenFile, '--watch-parent', ...extra], options);
+      const scheduler = launch('scheduler', 'scheduler', ['--port', String(port), '--token-file', tokenFile, '--watch-parent', '--owned-dir', dir, ...extra], options);
       const cluster = new LocalCluster(dir, tokenFile, scheduler, address, token, options, tlsInfo ?? {});
       const workers = Array.from({ length: nWorkers }, () => cluster.addWorker({}, timeout));
       let ready: Record<string, unknown>;

@@ -30,6 +30,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const env = process.env;
 const stateDir = resolve(getString(env, 'RECC_STATE_DIR', join('.recc', 'main')));
 const nWorkers = getNumber(env, 'RECC_MAIN_WORKERS', Math.max(2, Math.min(4, availableParallelism())));
+// Output piped into `head` (EPIPE) must not kill the job before it cleans up.
+process.stdout.on('error', () => undefined);
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -46,6 +48,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: 'info', service: 'recc-main', write: (l) => logStream.write(`${l}\n`) });
   const stack = await startLocalStack({ port: 0, stateDir, logger, processEnv: env });
   say(`• local stack up at ${stack.url} (user ${stack.user}, state in ${stack.stateDir})`);
+  // A run that was killed may have left its cluster running: this state dir is the job's own, so delete it.
+  const leftovers = [...stack.reconcile.keptRunning, ...stack.reconcile.requeued];
+  for (const id of leftovers) await ReccCluster.connect(id, { apiUrl: stack.url, heartbeatIntervalMs: 0 }).then((c) => c.close());
+  if (leftovers.length) say(`• deleting ${leftovers.length} cluster(s) left by an interrupted run`);
 
   let cluster: ReccCluster | undefined;
   // Ctrl-C: delete the cluster and stop its processes before leaving.

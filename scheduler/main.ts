@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { onTerminate, watchParent } from '../comm/process.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { SchedulerStartError } from './errors.ts';
@@ -13,6 +14,8 @@ export interface SchedulerProcessOptions {
   tlsCa?: string;
   dashboardPort?: number;
   watchParent?: boolean;
+  /** A LocalCluster's temporary directory (token, certificates), removed if the parent dies. */
+  ownedDir?: string;
   noWorkerTimeoutSeconds?: number;
   heartbeatTimeoutSeconds?: number;
 }
@@ -79,6 +82,12 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       );
     };
     onTerminate(stop);
-    if (opts.watchParent) watchParent(stop);
+    if (opts.watchParent) {
+      watchParent((reason) => {
+        // The parent cannot clean up after itself any more: remove its temporary directory.
+        if (opts.ownedDir && basename(opts.ownedDir).startsWith('recc-local-')) rmSync(opts.ownedDir, { recursive: true, force: true });
+        stop(reason);
+      });
+    }
   });
 }

@@ -136,7 +136,7 @@ export class SchedulerServer {
   status(): SchedulerStatus {
     let processing = 0;
     for (const w of this.state.workers.values()) processing += w.processing.size;
-    let queued = this.state.constrained.size + this.state.noWorker.size;
+    let queued = this.state.constrained.size + this.state.readyDeps.size + this.state.noWorker.size;
     for (const t of this.state.queue.values()) if (t.state === 'queued' && t.inHeap) queued++;
     let inMemory = 0;
     for (const w of this.state.workers.values()) inMemory += w.has.size;

@@ -17,6 +17,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -221,6 +222,21 @@ def calibrate_burn(target_s):
         n *= 2
 
 
+def cpu_totals():
+    # aggregate busy and total jiffies from /proc/stat (same as bench/lib/proc.ts)
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_cpu(client, out, tasks, task_s):
     warm_up(client)
     n = calibrate_burn(task_s)
@@ -230,9 +246,16 @@ def measure_cpu(client, out, tasks, task_s):
         burn(n)
     serial = time.thread_time() - t0
     client.gather(client.map(burn, [n] * 4, pure=False))
+    pids = [os.getpid()] + list(client.run(os.getpid).values())
+    ours0 = sum(proc_cpu_seconds(p) for p in pids)
+    busy0, total0 = cpu_totals()
     t0 = time.perf_counter()
     client.gather(client.map(burn, [n] * tasks, pure=False))
     parallel = time.perf_counter() - t0
+    busy1, total1 = cpu_totals()
+    ours = (sum(proc_cpu_seconds(p) for p in pids) - ours0) / parallel
+    machine = (busy1 - busy0) / max(1, total1 - total0) * os.cpu_count()
+    other_cores = max(0.0, machine - ours)
     out.emit(
         "cpu_efficiency",
         serial / (2 * parallel),
@@ -241,6 +264,7 @@ def measure_cpu(client, out, tasks, task_s):
         taskSeconds=serial / tasks,
         serialSeconds=serial,
         parallelSeconds=parallel,
+        otherCores=round(other_cores, 2),
     )
 
 

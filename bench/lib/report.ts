@@ -121,6 +121,9 @@ export function buildRows(results: Results, measures: readonly MeasureDef[] = ME
       put('daskInf', results.daskInf.get(m.name));
     }
     if (Object.keys(details).length > 0) row.details = details;
+    // On a shared machine, say how much CPU other processes took meanwhile.
+    const others = details.recc?.otherCores;
+    if (typeof others === 'number') row.note = `other processes used ${others.toFixed(1)} cores meanwhile`;
     if (m.target) {
       let threshold: number | null = m.target.value ?? null;
       if (m.name === 'transfer') {

@@ -6,7 +6,8 @@
  */
 import type { Group } from '../lib/measures.ts';
 import { median, percentile } from '../lib/stats.ts';
-import { costPerTask, readCpuSeconds, readMemoryStatus, sampleProcess, type ProcessCost } from '../lib/proc.ts';
+import { busyFraction, costPerTask, readCpuSeconds, readCpuTotals, readMemoryStatus, sampleProcess, type ProcessCost } from '../lib/proc.ts';
+import { cpus } from 'node:os';
 
 export interface GroupContext {
   quick: boolean;
@@ -123,7 +124,7 @@ export async function runGroup(group: Group, ctx: GroupContext): Promise<void> {
     case 'transfer':
       return measureTransfer(ctx, 100 * 1024 * 1024, q ? 2 : 5);
     case 'cpu_efficiency':
-      return withCluster((c) => measureCpu(c, ctx, q ? 16 : 64, 0.05));
+      return withCluster((c, _s, cluster) => measureCpu(c, cluster, ctx, q ? 16 : 64, 0.05));
     case 'graph_1m':
       return measureGraph(ctx, k(q ? 100_000 : 1_000_000));
     case 'workers_200':
@@ -281,7 +282,7 @@ function calibrateBurn(targetS: number): number {
   }
 }
 
-async function measureCpu(client: ClientT, ctx: GroupContext, tasks: number, taskS: number): Promise<void> {
+async function measureCpu(client: ClientT, cluster: ClusterT, ctx: GroupContext, tasks: number, taskS: number): Promise<void> {
   await warmUp(client, -5_000_000);
   // Inline task functions ship as source and may not refer to outer variables,
   // so the loop of burn() is repeated here; the salt makes every task distinct.
@@ -298,10 +299,18 @@ async function measureCpu(client: ClientT, ctx: GroupContext, tasks: number, tas
   const serial = cpuNow() - c0;
   // Warm the workers' JIT on the same function.
   await client.gather(client.map(burnTask, [[n, -1], [n, -2], [n, -3], [n, -4]], { pure: false }));
+  const m = meter(cluster);
+  const machine0 = readCpuTotals();
   const t1 = now();
   await client.gather(client.map(burnTask, Array.from({ length: tasks }, (_, i) => [n, i]), { pure: false }));
   const parallel = secs(t1);
-  ctx.emit('cpu_efficiency', serial / (2 * parallel), 'ratio', { tasks, taskSeconds: serial / tasks, serialSeconds: serial, parallelSeconds: parallel });
+  const machineBusyCores = busyFraction(machine0, readCpuTotals()) * cpus().length;
+  // CPU per task by process shows whether both workers shared the work.
+  const perTask = m.perTask(tasks);
+  const ourCores = (Object.values(perTask).reduce((sum, c) => sum + c.cpuUsPerTask, 0) * tasks) / 1e6 / parallel;
+  // Cores other processes on this shared machine used meanwhile: the efficiency cannot exceed (cores − this) / cores.
+  const otherCores = Math.max(0, machineBusyCores - ourCores);
+  ctx.emit('cpu_efficiency', serial / (2 * parallel), 'ratio', { tasks, taskSeconds: serial / tasks, serialSeconds: serial, parallelSeconds: parallel, otherCores: round(otherCores), perTask });
 }
 
 async function measureGraph(ctx: GroupContext, n: number): Promise<void> {

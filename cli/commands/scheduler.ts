@@ -28,6 +28,7 @@ export function registerScheduler(program: Command): void {
     .option('--resource-wait-timeout <seconds>', 'fail tasks whose resources no worker offers after waiting this long')
     .option('--heartbeat-timeout <seconds>', 'remove workers silent this long', '30')
     .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
+    .addOption(new Option('--owned-dir <dir>', 'remove this recc-local-* directory when the parent goes away').hideHelp())
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const problems: ErrorDetail[] = [];
       const p = port(String(opts.port), 'port', problems);
@@ -47,6 +48,7 @@ export function registerScheduler(program: Command): void {
         ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
         ...(dash !== undefined ? { dashboardPort: dash } : {}),
         watchParent: Boolean(opts.watchParent),
+        ...(opts.ownedDir ? { ownedDir: String(opts.ownedDir) } : {}),
         ...(nwt !== undefined ? { noWorkerTimeoutSeconds: nwt } : {}),
         heartbeatTimeoutSeconds: hbt,
       });

@@ -170,6 +170,12 @@ export class SchedulerState {
   readonly queue = new TaskHeap();
   /** Ready tasks with resource requirements that some worker can satisfy. */
   readonly constrained = new Set<TaskRecord>();
+  /**
+   * Ready tasks with dependencies. As in Dask only root tasks wait for room on
+   * the scheduler (they create data); these go at once to the worker holding
+   * most of their inputs, which keeps data where it is.
+   */
+  readonly readyDeps = new Set<TaskRecord>();
   readonly noWorker = new Set<TaskRecord>();
   /** Transitions applied so far (observability, runaway guard). */
   transitionCount = 0;
@@ -524,10 +530,17 @@ export class SchedulerState {
   /** @internal */ enqueue(t: TaskRecord): void {
     if (t.resources) {
       this.constrained.add(t);
+    } else if (t.deps.length > 0) {
+      this.readyDeps.add(t);
     } else if (!t.inHeap) {
       t.inHeap = true;
       this.queue.push(t);
     }
+  }
+
+  /** @internal */ dequeue(t: TaskRecord): void {
+    this.constrained.delete(t);
+    this.readyDeps.delete(t);
   }
 
   /** @internal */ stopProcessing(t: TaskRecord): WorkerRecord | null {
@@ -583,6 +596,11 @@ export class SchedulerState {
   // ------------------------------------------------------------ placement
 
   private schedule(): void {
+    for (const t of this.readyDeps) {
+      const w = this.pickForDeps(t);
+      if (!w) break;
+      this.assign(t, w);
+    }
     if (this.idle.size === 0) return;
     if (this.constrained.size > 0) {
       for (const t of [...this.constrained]) {
@@ -591,34 +609,42 @@ export class SchedulerState {
         if (this.idle.size === 0) return;
       }
     }
+    // Root tasks: fill one worker with a contiguous run (neighbours in submission order
+    // are often combined later, so they stay together), then the next.
+    let current: WorkerRecord | null = null;
     while (this.idle.size > 0 && this.queue.size > 0) {
       const t = this.queue.pop() as TaskRecord;
       t.inHeap = false;
       if (t.state !== 'queued') continue;
       if (t.prio > this.servedPrio) this.servedPrio = t.prio;
-      this.assign(t, this.pickWorker(t));
+      if (!current || !this.idle.has(current)) current = this.nextIdle();
+      this.assign(t, current);
     }
   }
 
-  private pickWorker(t: TaskRecord): WorkerRecord {
-    if (t.deps.length > 0) {
-      let best: WorkerRecord | null = null;
-      let bestBytes = -1;
-      for (const d of t.deps) {
-        if (!d.whoHas) continue;
-        for (const w of d.whoHas) {
-          if (!this.idle.has(w)) continue;
-          let bytes = 0;
-          for (const dd of t.deps) if (dd.whoHas && dd.whoHas.includes(w)) bytes += dd.nbytes;
-          if (bytes > bestBytes || (bytes === bestBytes && best && w.processing.size < best.processing.size)) {
-            best = w;
-            bestBytes = bytes;
-          }
+  /** The running worker holding most of the task's input bytes, then the least occupied. */
+  private pickForDeps(t: TaskRecord): WorkerRecord | null {
+    let best: WorkerRecord | null = null;
+    let bestBytes = -1;
+    const better = (w: WorkerRecord, bytes: number) => bytes > bestBytes || (bytes === bestBytes && best !== null && w.occupancy < best.occupancy);
+    for (const d of t.deps) {
+      if (!d.whoHas) continue;
+      for (const w of d.whoHas) {
+        if (w.status !== 'running' || w.removed) continue;
+        let bytes = 0;
+        for (const dd of t.deps) if (dd.whoHas && dd.whoHas.includes(w)) bytes += dd.nbytes;
+        if (better(w, bytes)) {
+          best = w;
+          bestBytes = bytes;
         }
       }
-      if (best) return best;
     }
-    return this.nextIdle();
+    if (best) return best;
+    for (const w of this.workers.values()) {
+      if (w.status !== 'running') continue;
+      if (!best || w.occupancy < best.occupancy) best = w;
+    }
+    return best;
   }
 
   /** Round-robin over workers with free slots (O(1) per task, fair fill). */
@@ -650,7 +676,7 @@ export class SchedulerState {
 
   private assign(t: TaskRecord, w: WorkerRecord): void {
     this.transitionCount++;
-    this.constrained.delete(t);
+    this.dequeue(t);
     t.state = 'processing';
     t.processingOn = w;
     w.processing.add(t);
@@ -726,7 +752,7 @@ const TABLE = new Map<string, TransitionFn>([
   ['waiting>queued', (s, t) => ((t.state = 'queued'), s.enqueue(t))],
   ['no-worker>queued', (s, t) => (s.noWorker.delete(t), (t.state = 'queued'), s.enqueue(t))],
   ['waiting>no-worker', (s, t) => ((t.state = 'no-worker'), s.noWorker.add(t), (t.noWorkerSince = s.clock))],
-  ['queued>no-worker', (s, t) => (s.constrained.delete(t), (t.state = 'no-worker'), s.noWorker.add(t), (t.noWorkerSince = s.clock))],
+  ['queued>no-worker', (s, t) => (s.dequeue(t), (t.state = 'no-worker'), s.noWorker.add(t), (t.noWorkerSince = s.clock))],
   [
     'processing>memory',
     (s, t, arg) => {
@@ -778,7 +804,7 @@ const TABLE = new Map<string, TransitionFn>([
     },
   ],
   ['waiting>released', (s, t, arg) => toReleased(s, t, s.isNeeded(t), arg)],
-  ['queued>released', (s, t, arg) => (s.constrained.delete(t), toReleased(s, t, s.isNeeded(t), arg))],
+  ['queued>released', (s, t, arg) => (s.dequeue(t), toReleased(s, t, s.isNeeded(t), arg))],
   ['no-worker>released', (s, t, arg) => (s.noWorker.delete(t), toReleased(s, t, s.isNeeded(t), arg))],
   [
     'erred>released',
@@ -790,7 +816,7 @@ const TABLE = new Map<string, TransitionFn>([
   ],
   ['processing>erred', (s, t, arg) => (s.stopProcessing(t), toErred(s, t, arg))],
   ['waiting>erred', (s, t, arg) => toErred(s, t, arg)],
-  ['queued>erred', (s, t, arg) => (s.constrained.delete(t), toErred(s, t, arg))],
+  ['queued>erred', (s, t, arg) => (s.dequeue(t), toErred(s, t, arg))],
   ['no-worker>erred', (s, t, arg) => (s.noWorker.delete(t), toErred(s, t, arg))],
   ['released>erred', (s, t, arg) => toErred(s, t, arg)],
   [

@@ -31,8 +31,9 @@ export function validateSchedulerState(s: SchedulerState): string[] {
       for (const d of t.deps) if (d.state !== 'memory') bad(t, `ready but dependency ${d.key} is ${d.state}`);
     }
     if (t.state === 'queued') {
-      if (t.resources ? !s.constrained.has(t) : !t.inHeap) bad(t, 'queued but not in the queue');
-    } else if (s.constrained.has(t)) bad(t, 'in the constrained queue but not queued');
+      const queuedRight = t.resources ? s.constrained.has(t) : t.deps.length > 0 ? s.readyDeps.has(t) : t.inHeap;
+      if (!queuedRight) bad(t, 'queued but not in the queue');
+    } else if (s.constrained.has(t) || s.readyDeps.has(t)) bad(t, 'in a ready queue but not queued');
     if ((t.state === 'no-worker') !== s.noWorker.has(t)) bad(t, 'no-worker set does not match state');
     if (t.state === 'erred' && !t.error) bad(t, 'erred without an error');
     if (t.state === 'released' && s.isNeeded(t)) bad(t, 'released but needed');

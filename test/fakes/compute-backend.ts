@@ -147,9 +147,15 @@ export class FakeComputeBackend implements ComputeBackend {
     return this.clusters.get(clusterId)?.secrets;
   }
 
-  /** Test helper: does the backend hold anything for this cluster? */
+  /** Test helper: does the backend hold anything for this cluster (a teardown in progress included)? */
   holds(clusterId: string): boolean {
     return this.clusters.has(clusterId);
+  }
+
+  /** Test helper: does the backend hold the cluster with no teardown requested? */
+  holdsLive(clusterId: string): boolean {
+    const c = this.clusters.get(clusterId);
+    return c !== undefined && !c.tearingDown;
   }
 
   /** Test helper: remove a cluster behind recc's back (e.g. someone deleted the namespace). */

@@ -34,10 +34,12 @@ export function tempStateDir(tag = 'stack'): string {
 }
 
 /** Start `recc up --json` and wait for its ready line. */
-export async function startReccUp(options: { stateDir?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ReccUpProcess> {
+export async function startReccUp(
+  options: { stateDir?: string; port?: number; env?: Record<string, string>; args?: string[]; timeoutMs?: number } = {},
+): Promise<ReccUpProcess> {
   const stateDir = options.stateDir ?? tempStateDir();
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, [RECC_BIN, 'up', '--port', String(port), '--state-dir', stateDir, '--json'], {
+  const child = spawn(process.execPath, [RECC_BIN, 'up', '--port', String(port), '--state-dir', stateDir, '--json', ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, RECC_TEST_HOOKS: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

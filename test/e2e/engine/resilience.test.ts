@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Client, KilledWorkerError, LocalCluster } from '../../../client/index.ts';
 import { repoPath, waitForExit } from '../../support/engine.ts';
@@ -142,11 +143,15 @@ describe('Resilience', () => {
     }, { what: 'the child cluster pids' });
     expect(pids).toHaveLength(3);
     expect(pids.every(isAlive)).toBe(true);
+    const argv = readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8').split('\0');
+    const tempDir = argv[argv.indexOf('--owned-dir') + 1]!;
+    expect(existsSync(tempDir)).toBe(true);
 
     // Act
     child.kill('SIGKILL');
 
-    // Assess
+    // Assess: every process exits and the token's directory is gone
     await waitForExit(pids, 20_000);
+    expect(existsSync(tempDir)).toBe(false);
   });
 });

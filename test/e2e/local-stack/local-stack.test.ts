@@ -222,6 +222,29 @@ describe('Feature: recc up options', () => {
   });
 });
 
+describe('Feature: recc up with a token', () => {
+  it('answers 401 without the bearer token and serves the CLI that sends it', async () => {
+    // Prepare
+    const token = 'e2e-token-0123456789abcdef';
+    const stateDir = tempStateDir('token');
+    const up = await startReccUp({ stateDir, args: ['--token', token] });
+    try {
+      // Act
+      const anonymous = await fetch(`${up.url}/clusters`);
+      const wrong = await fetch(`${up.url}/clusters`, { headers: { authorization: 'Bearer not-the-token' } });
+      const cli = await run(process.execPath, [RECC_BIN, 'cluster', 'list', '--json', '--api', up.url, '--token', token], { cwd: REPO_ROOT });
+
+      // Assess
+      expect(anonymous.status).toBe(401);
+      expect(wrong.status).toBe(401);
+      expect(JSON.parse(cli.stdout)).toEqual([]);
+    } finally {
+      await up.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Feature: recc up restarts', () => {
   let stateDir: string;
   let up: ReccUpProcess | undefined;

@@ -253,3 +253,13 @@ describe('Function: renderCosts', () => {
     expect(JSON.parse(rowToJson(rows.find((r) => r.name === 'map_noop')!)).details.recc.tasks).toBe(20_000);
   });
 });
+
+describe('Function: buildRows (shared machine)', () => {
+  it('notes how many cores other processes used when the runner measured it', () => {
+    const res = results({});
+    res.recc.set('cpu_efficiency', { name: 'cpu_efficiency', value: 0.5, unit: 'ratio', otherCores: 1.26 });
+    const row = buildRows(res).find((r) => r.name === 'cpu_efficiency')!;
+    expect(row.note).toBe('other processes used 1.3 cores meanwhile');
+    expect(renderTable([row])).toContain('[other processes used 1.3 cores meanwhile]');
+  });
+});

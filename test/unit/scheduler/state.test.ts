@@ -78,6 +78,22 @@ describe('Class: SchedulerState', () => {
       expect(slow.slice(1).map((t) => h.state(t.key))).toEqual(['queued', 'queued', 'queued', 'queued']);
     });
 
+    it('sends a ready dependent to the worker holding its input at once, even when that worker is busy', () => {
+      /* Only root tasks wait on the scheduler; a dependent goes where its data is. */
+      h = new Harness();
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('load'), task('other')], wants: ['load', 'other'] });
+      h.step(worker('w2'));
+      expect(h.s.tasks.get('other')!.processingOn!.id).toBe('w2');
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'load', nbytes: 1000 });
+      h.step({ type: 'update-graph', clientId: 'c', tasks: [task('root2'), task('use', ['load'])], wants: ['root2', 'use'] });
+      // "use" goes to w1, which holds "load"; w1 is then busy, so the root task waits.
+      expect(h.s.tasks.get('use')!.processingOn!.id).toBe('w1');
+      expect(h.state('root2')).toBe('queued');
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'use', nbytes: 1 });
+      expect(h.step({ type: 'task-finished', workerId: 'w2', key: 'other', nbytes: 1 }).filter((o) => o.type === 'compute')).toEqual([]);
+      expect(h.s.tasks.get('root2')!.processingOn!.id).toBe('w1');
+    });
+
     it('gives queued work to a worker that joins mid-job at once', () => {
       h = new Harness();
       h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b')], wants: ['a', 'b'] });
@@ -86,7 +102,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('places a task on the worker holding most of its dependency bytes', () => {
-      h = new Harness({ unknownTaskMs: 10 });
+      h = new Harness();
       h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('small'), task('big'), task('join', ['small', 'big'])], wants: ['join'] });
       h.step({ type: 'task-finished', workerId: 'w1', key: 'small', nbytes: 10 });
       const out = h.step({ type: 'task-finished', workerId: 'w2', key: 'big', nbytes: 1_000_000 });
@@ -257,13 +273,13 @@ describe('Class: SchedulerState', () => {
     });
 
     it('reschedules a task whose dependency a peer no longer has, recomputing it if nobody has it', () => {
-      h = new Harness({ unknownTaskMs: 10 });
+      h = new Harness();
       h.step(worker('w1'), worker('w2'), { type: 'update-graph', clientId: 'c', tasks: [task('x'), task('y'), task('z', ['x', 'y'])], wants: ['z'] });
       h.step({ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 100 });
       h.step({ type: 'task-finished', workerId: 'w2', key: 'y', nbytes: 1 });
       expect(h.s.tasks.get('z')?.processingOn?.id).toBe('w1');
       const out = h.step({ type: 'missing-data', workerId: 'w1', key: 'z', dep: 'y', from: 'w2' });
-      expect(out).toEqual([{ type: 'free-keys', workerId: 'w1', keys: ['z'], stimulusId: 's6' }, compute('w1', 'y', 's6', [], 1)]);
+      expect(out).toEqual([{ type: 'free-keys', workerId: 'w1', keys: ['z'], stimulusId: 's6' }, compute('w2', 'y', 's6', [], 1)]);
       expect(h.state('z')).toBe('waiting');
     });
 
