@@ -10,21 +10,30 @@ import { median } from './lib/stats.ts';
  * (the first is a warm-up). Each connection is timed from its first byte to
  * its last on the receiver.
  */
-export async function measureLoopback(options: { bytes: number; reps: number }): Promise<{ mbPerS: number; samples: number[] }> {
+export async function measureLoopback(options: { bytes: number; reps: number }): Promise<{ mbPerS: number; samples: number[]; receiverCpuMsPerCopy: number; receiverKernelMsPerCopy: number }> {
   const { bytes, reps } = options;
   const durations: number[] = [];
+  let cpu = { user: 0, system: 0 };
   const server = createServer({ noDelay: true });
   const done = new Promise<void>((resolve, reject) => {
     let seen = 0;
     server.on('connection', (sock: Socket) => {
       let received = 0;
       let start = 0n;
+      let cpu0 = process.cpuUsage();
       sock.on('data', (buf: Buffer) => {
-        if (received === 0) start = process.hrtime.bigint();
+        if (received === 0) {
+          start = process.hrtime.bigint();
+          cpu0 = process.cpuUsage();
+        }
         received += buf.length;
         if (received >= bytes) {
           const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-          if (seen > 0) durations.push(seconds);
+          if (seen > 0) {
+            durations.push(seconds);
+            const d = process.cpuUsage(cpu0);
+            cpu = { user: cpu.user + d.user, system: cpu.system + d.system };
+          }
           seen++;
           sock.destroy();
           if (seen === reps + 1) resolve();
@@ -53,5 +62,11 @@ export async function measureLoopback(options: { bytes: number; reps: number }):
     server.close();
   }
   const med = median(durations);
-  return { mbPerS: bytes / med / 1e6, samples: durations.map((d) => bytes / d / 1e6) };
+  const n = Math.max(1, durations.length);
+  return {
+    mbPerS: bytes / med / 1e6,
+    samples: durations.map((d) => bytes / d / 1e6),
+    receiverCpuMsPerCopy: (cpu.user + cpu.system) / 1000 / n,
+    receiverKernelMsPerCopy: cpu.system / 1000 / n,
+  };
 }

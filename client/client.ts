@@ -118,8 +118,8 @@ export class Client {
     return future;
   }
 
-  /** One task per item, sent in one message. */
-  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T>, options: Omit<TaskOptions, 'key'> = {}): Array<Future<Awaited<R>>> {
+  /** One task per item, sent in one message. Items may be futures or delayed values (their results are passed in). */
+  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T | Future<T> | Delayed<T>>, options: Omit<TaskOptions, 'key'> = {}): Array<Future<Awaited<R>>> {
     this.assertOpen();
     const ref = functionRef(fn as TaskFunction);
     const fns: Array<[string, FunctionDef]> = [];

@@ -235,14 +235,7 @@ export class SchedulerServer {
           const d = di[i] as number;
           if (d >= 0 && bufs?.[d]) this.smallData.set(key, bufs[d] as Buffer);
           const duration = ms[i] as number;
-          this.push({
-            type: 'task-finished',
-            workerId: w.id,
-            key,
-            nbytes: Number(nbytes[i]) || 0,
-            ...(duration >= 0 ? { durationMs: duration } : {}),
-            stimulusId,
-          });
+          this.push({ type: 'task-finished', workerId: w.id, key, nbytes: Number(nbytes[i]) || 0, durationMs: duration >= 0 ? duration : undefined, stimulusId });
         }
         return;
       }

@@ -11,6 +11,10 @@ Run with Debian's interpreter: /usr/bin/python3 bench/dask/bench_dask.py
   --out FILE               JSON lines are appended here (default: stdout)
 
 Each result line: {"name", "value", "unit", "config", ...extra}.
+
+Keys are Dask's default (pure=True, deterministic) with arguments no earlier
+task used; pure=False only where arguments repeat (transfer, CPU), as on the
+recc side.
 """
 
 import argparse
@@ -86,7 +90,7 @@ def new_cluster():
 
 
 def warm_up(client):
-    client.gather(client.map(noop, range(200), pure=False))
+    client.gather(client.map(noop, range(-200, 0)))
     client.gather(client.map(burn, [1000] * 8, pure=False))
 
 
@@ -94,7 +98,7 @@ def measure_map(client, out, n):
     warm_up(client)
     gc.collect()
     t0 = time.perf_counter()
-    futures = client.map(noop, range(n), pure=False)
+    futures = client.map(noop, range(n))
     results = client.gather(futures)
     elapsed = time.perf_counter() - t0
     assert results[-1] == n - 1 and len(results) == n
@@ -142,11 +146,11 @@ def percentile(sorted_values, p):
 def measure_latency(client, out, n):
     warm_up(client)
     for i in range(50):
-        client.submit(noop, i, pure=False).result()
+        client.submit(noop, -1 - i).result()
     samples = []
     for i in range(n):
         t0 = time.perf_counter()
-        r = client.submit(noop, i, pure=False).result()
+        r = client.submit(noop, i).result()
         samples.append((time.perf_counter() - t0) * 1000.0)
         assert r == i
     s = sorted(samples)
@@ -247,15 +251,24 @@ def measure_cpu(client, out, tasks, task_s):
     serial = time.thread_time() - t0
     client.gather(client.map(burn, [n] * 4, pure=False))
     pids = [os.getpid()] + list(client.run(os.getpid).values())
-    ours0 = sum(proc_cpu_seconds(p) for p in pids)
-    busy0, total0 = cpu_totals()
-    t0 = time.perf_counter()
-    client.gather(client.map(burn, [n] * tasks, pure=False))
-    parallel = time.perf_counter() - t0
-    busy1, total1 = cpu_totals()
-    ours = (sum(proc_cpu_seconds(p) for p in pids) - ours0) / parallel
-    machine = (busy1 - busy0) / max(1, total1 - total0) * os.cpu_count()
-    other_cores = max(0.0, machine - ours)
+    # the machine is shared: up to 3 attempts, keeping the one other processes
+    # disturbed least (the recc side does the same)
+    best = None
+    attempts = 0
+    while attempts < 3 and not (best and best[1] < 0.1):
+        attempts += 1
+        ours0 = sum(proc_cpu_seconds(p) for p in pids)
+        busy0, total0 = cpu_totals()
+        t0 = time.perf_counter()
+        client.gather(client.map(burn, [n] * tasks, pure=False))
+        parallel = time.perf_counter() - t0
+        busy1, total1 = cpu_totals()
+        ours = (sum(proc_cpu_seconds(p) for p in pids) - ours0) / parallel
+        machine = (busy1 - busy0) / max(1, total1 - total0) * os.cpu_count()
+        other_cores = max(0.0, machine - ours)
+        if best is None or other_cores < best[1]:
+            best = (parallel, other_cores)
+    parallel, other_cores = best
     out.emit(
         "cpu_efficiency",
         serial / (2 * parallel),
@@ -265,6 +278,7 @@ def measure_cpu(client, out, tasks, task_s):
         serialSeconds=serial,
         parallelSeconds=parallel,
         otherCores=round(other_cores, 2),
+        attempts=attempts,
     )
 
 

@@ -2,7 +2,11 @@
  * The recc measures, written against the SDK (`client/index.ts`): the same
  * workloads as bench/dask/bench_dask.py, on `LocalCluster.start({nWorkers: 2,
  * threadsPerWorker: 1})`. Task functions are inline (shipped as source), so
- * they may not refer to outer variables.
+ * they may not refer to outer variables. Keys are the SDK's default
+ * (deterministic from function and arguments, like Dask's `pure=True`); every
+ * measure uses arguments no earlier task used, so nothing is served from a
+ * previous result. Only where arguments repeat (transfer, CPU) is
+ * `pure: false` passed, on both sides.
  */
 import type { Group } from '../lib/measures.ts';
 import { median, percentile } from '../lib/stats.ts';
@@ -106,7 +110,7 @@ function round(v: number): number {
 
 async function warmUp(client: ClientT, base: number): Promise<void> {
   const items = Array.from({ length: 200 }, (_, i) => base + i);
-  await client.gather(client.map((x: number) => x, items, { pure: false }));
+  await client.gather(client.map((x: number) => x, items));
 }
 
 export async function runGroup(group: Group, ctx: GroupContext): Promise<void> {
@@ -158,7 +162,7 @@ async function measureMap(client: ClientT, cluster: ClusterT, ctx: GroupContext,
   const items = Array.from({ length: n }, (_, i) => i);
   const m = meter(cluster);
   const t0 = now();
-  const futures = client.map((x: number) => x, items, { pure: false });
+  const futures = client.map((x: number) => x, items);
   const results = await client.gather(futures);
   const elapsed = secs(t0);
   if (results.length !== n || results[n - 1] !== n - 1) throw new Error('map: wrong results');
@@ -189,12 +193,12 @@ async function measureTree(client: ClientT, s: Sdk, cluster: ClusterT, ctx: Grou
 
 async function measureLatency(client: ClientT, cluster: ClusterT, ctx: GroupContext, n: number): Promise<void> {
   await warmUp(client, -3_000_000);
-  for (let i = 0; i < 50; i++) await client.submitWith({ pure: false }, (x: number) => x, -4_000_000 - i).result();
+  for (let i = 0; i < 50; i++) await client.submit((x: number) => x, -4_000_000 - i).result();
   const samples: number[] = [];
   const m = meter(cluster);
   for (let i = 0; i < n; i++) {
     const t0 = now();
-    const r = await client.submitWith({ pure: false }, (x: number) => x, i).result();
+    const r = await client.submit((x: number) => x, i).result();
     samples.push(secs(t0) * 1000);
     if (r !== i) throw new Error('latency: wrong result');
   }
@@ -215,7 +219,7 @@ async function measureTransfer(ctx: GroupContext, nbytes: number, reps: number):
     await cluster.addWorker({ name: 'bench-b', resources: { B: 1 } });
   };
   await withCluster(
-    async (client) => {
+    async (client, _s, cluster) => {
       await warmUp(client, -7_000_000);
       // Incompressible bytes, like the Dask side (crypto is a global, so this ships inline).
       const produce = (n: number, salt: number): Uint8Array => {
@@ -227,12 +231,15 @@ async function measureTransfer(ctx: GroupContext, nbytes: number, reps: number):
       const size = (b: Uint8Array): number => b.byteLength;
       const walls: number[] = [];
       const bases: number[] = [];
+      // CPU of each process during the consumer's round trip only, summed over the timed repetitions.
+      const spent: Record<string, ProcessCost> = {};
       for (let rep = 0; rep <= reps; rep++) {
         const a = client.submitWith({ resources: { A: 1 }, pure: false }, produce, nbytes, rep);
         await a.wait();
         let t0 = now();
         await client.submitWith({ resources: { B: 1 }, pure: false }, size, new Uint8Array(1)).result();
         const base = secs(t0);
+        const m = meter(cluster);
         t0 = now();
         const n = await client.submitWith({ resources: { B: 1 }, pure: false }, size, a).result();
         const wall = secs(t0);
@@ -240,6 +247,13 @@ async function measureTransfer(ctx: GroupContext, nbytes: number, reps: number):
         if (rep > 0) {
           walls.push(wall);
           bases.push(base);
+          for (const [role, c] of Object.entries(m.perTask(reps))) {
+            const acc = (spent[role] ??= { cpuUsPerTask: 0, sysUsPerTask: 0, readsPerTask: 0, writesPerTask: 0 });
+            acc.cpuUsPerTask += c.cpuUsPerTask;
+            acc.sysUsPerTask += c.sysUsPerTask;
+            acc.readsPerTask += c.readsPerTask;
+            acc.writesPerTask += c.writesPerTask;
+          }
         }
         a.release();
       }
@@ -251,6 +265,8 @@ async function measureTransfer(ctx: GroupContext, nbytes: number, reps: number):
         medianSeconds: med,
         netMBps: net > 0 ? nbytes / net / 1e6 : null,
         method: 'wall time of a dependent task pinned to the other worker',
+        // "per task" here is per 100 MiB transfer.
+        perTask: spent,
       });
     },
     { nWorkers: 0, setup },
@@ -299,18 +315,27 @@ async function measureCpu(client: ClientT, cluster: ClusterT, ctx: GroupContext,
   const serial = cpuNow() - c0;
   // Warm the workers' JIT on the same function.
   await client.gather(client.map(burnTask, [[n, -1], [n, -2], [n, -3], [n, -4]], { pure: false }));
-  const m = meter(cluster);
-  const machine0 = readCpuTotals();
-  const t1 = now();
-  await client.gather(client.map(burnTask, Array.from({ length: tasks }, (_, i) => [n, i]), { pure: false }));
-  const parallel = secs(t1);
-  const machineBusyCores = busyFraction(machine0, readCpuTotals()) * cpus().length;
-  // CPU per task by process shows whether both workers shared the work.
-  const perTask = m.perTask(tasks);
-  const ourCores = (Object.values(perTask).reduce((sum, c) => sum + c.cpuUsPerTask, 0) * tasks) / 1e6 / parallel;
-  // Cores other processes on this shared machine used meanwhile: the efficiency cannot exceed (cores − this) / cores.
-  const otherCores = Math.max(0, machineBusyCores - ourCores);
-  ctx.emit('cpu_efficiency', serial / (2 * parallel), 'ratio', { tasks, taskSeconds: serial / tasks, serialSeconds: serial, parallelSeconds: parallel, otherCores: round(otherCores), perTask });
+  // The machine is shared: up to 3 attempts, keeping the one other processes
+  // disturbed least (the Dask side does the same).
+  let best: { parallel: number; otherCores: number; perTask: Record<string, ProcessCost> } | undefined;
+  let attempts = 0;
+  while (attempts < 3 && !(best && best.otherCores < 0.1)) {
+    attempts++;
+    const m = meter(cluster);
+    const machine0 = readCpuTotals();
+    const t1 = now();
+    await client.gather(client.map(burnTask, Array.from({ length: tasks }, (_, i) => [n, attempts * tasks + i]), { pure: false }));
+    const parallel = secs(t1);
+    const machineBusyCores = busyFraction(machine0, readCpuTotals()) * cpus().length;
+    // CPU per task by process shows whether both workers shared the work.
+    const perTask = m.perTask(tasks);
+    const ourCores = (Object.values(perTask).reduce((sum, c) => sum + c.cpuUsPerTask, 0) * tasks) / 1e6 / parallel;
+    // Cores other processes used meanwhile: the efficiency cannot exceed (cores − this) / cores.
+    const otherCores = Math.max(0, machineBusyCores - ourCores);
+    if (!best || otherCores < best.otherCores) best = { parallel, otherCores, perTask };
+  }
+  const { parallel, otherCores, perTask } = best!;
+  ctx.emit('cpu_efficiency', serial / (2 * parallel), 'ratio', { tasks, taskSeconds: serial / tasks, serialSeconds: serial, parallelSeconds: parallel, otherCores: round(otherCores), attempts, perTask });
 }
 
 async function measureGraph(ctx: GroupContext, n: number): Promise<void> {
@@ -324,9 +349,9 @@ async function measureGraph(ctx: GroupContext, n: number): Promise<void> {
     const cpu0 = readCpuSeconds(pid);
     const m = meter(cluster);
     const t0 = now();
-    const first = client.map((x: number) => x, items, { pure: false });
+    const first = client.map((x: number) => x, items);
     // Futures as items are replaced by their results on the worker (the SDK's types do not say so yet).
-    const second = client.map((x: number) => x + 1, first as unknown as number[], { pure: false });
+    const second = client.map((x: number) => x + 1, first as unknown as number[]);
     for (const f of first) f.release();
     const results = await client.gather(second);
     const elapsed = secs(t0);
@@ -353,7 +378,7 @@ async function measureFakeWorkers(ctx: GroupContext, workers: number, tasks: num
         const cpu0 = readCpuSeconds(pid);
         const m = meter(cluster);
         const t0 = now();
-        const results = await client.gather(client.map((x: number) => x, items, { pure: false }));
+        const results = await client.gather(client.map((x: number) => x, items));
         const elapsed = secs(t0);
         const cpu = readCpuSeconds(pid) - cpu0;
         if (results.length !== tasks || results[tasks - 1] !== tasks - 1) throw new Error('workers_200: wrong results');

@@ -34,7 +34,7 @@ async function run(g: Group): Promise<void> {
     const bytes = 100 * 1024 * 1024;
     const reps = quick ? 3 : 9;
     const r = await measureLoopback({ bytes, reps });
-    emit('loopback_raw', r.mbPerS, 'MB/s', { bytes, reps, samples: r.samples.map((s) => Math.round(s)) });
+    emit('loopback_raw', r.mbPerS, 'MB/s', { bytes, reps, samples: r.samples.map((s) => Math.round(s)), receiverCpuMsPerCopy: r.receiverCpuMsPerCopy, receiverKernelMsPerCopy: r.receiverKernelMsPerCopy });
     const pp = await measurePingPong({ rounds: quick ? 500 : 2000 });
     emit('loopback_rtt', pp.p50Us / 1000, 'ms', { p99Ms: pp.p99Us / 1000, rounds: pp.samples, bytes: 64, perTask: pp.perRoundTrip });
     return;

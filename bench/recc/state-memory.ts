@@ -34,12 +34,15 @@ state.handle(
   0,
 );
 
-// What the scheduler shell builds from an update-graph message: run = {f, a}.
+// What the scheduler shell builds from an update-graph message: the decoded
+// wire tuple [key, f, args, deps, resources, retries] is the task's run spec.
 const args = new Uint8Array(8);
 function tasks(prefix: string, depPrefix: string | null): TaskSpec[] {
   const out: TaskSpec[] = new Array(half);
   for (let i = 0; i < half; i++) {
-    out[i] = { key: `${prefix}-${i.toString(16).padStart(24, '0')}`, run: { f: 'i-0123456789abcdef', a: args.subarray(0, 8) }, deps: depPrefix ? [`${depPrefix}-${i.toString(16).padStart(24, '0')}`] : [] };
+    const key = `${prefix}-${i.toString(16).padStart(24, '0')}`;
+    const deps = depPrefix ? [`${depPrefix}-${i.toString(16).padStart(24, '0')}`] : [];
+    out[i] = { key, run: [key, 'i-0123456789abcdef', args.subarray(0, 8), deps, null, 0], deps };
   }
   return out;
 }

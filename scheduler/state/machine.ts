@@ -2,6 +2,7 @@ import { InvalidTransitionError, TransitionLimitError } from '../errors.ts';
 import {
   DEFAULT_SCHEDULER_OPTIONS,
   type ClientReport,
+  type DepLocation,
   type Resources,
   type SchedulerEvent,
   type SchedulerInstruction,
@@ -253,7 +254,7 @@ export class SchedulerState {
           this.emit({ type: 'free-keys', workerId: w.id, keys: [ev.key], stimulusId: this.stimulusId });
           return;
         }
-        this.transition(t, 'memory', { worker: w, nbytes: ev.nbytes, ...(ev.durationMs !== undefined ? { durationMs: ev.durationMs } : {}) });
+        this.transition(t, 'memory', { worker: w, nbytes: ev.nbytes, durationMs: ev.durationMs });
         return;
       }
       case 'task-erred': {
@@ -684,12 +685,13 @@ export class SchedulerState {
     w.occupancy += t.est;
     if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (w.used[r] ?? 0) + n;
     this.updateIdle(w);
-    const deps = t.deps.length === 0 ? [] : t.deps.map((d) => ({ key: d.key, nbytes: d.nbytes, who: (d.whoHas ?? EMPTY_W).map((x) => x.id) }));
+    const deps = t.deps.length === 0 ? NO_DEPS : t.deps.map((d) => ({ key: d.key, nbytes: d.nbytes, who: (d.whoHas ?? EMPTY_W).map((x) => x.id) }));
     this.out.push({ type: 'compute', workerId: w.id, key: t.key, run: t.run, deps, priority: t.prio, stimulusId: this.stimulusId });
   }
 }
 
 const EMPTY_W: WorkerRecord[] = [];
+const NO_DEPS: DepLocation[] = [];
 
 /** Does `offer` (minus `used`) cover `need`? */
 export function satisfies(offer: Resources, need: Resources, used?: Resources): boolean {

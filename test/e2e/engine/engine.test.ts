@@ -196,6 +196,11 @@ describe('Class: LocalCluster + Client (2 workers)', () => {
       );
       expect(new Set(names).size).toBeGreaterThanOrEqual(1);
       expect(names.every((n) => typeof n === 'string' && n.startsWith('local-worker-'))).toBe(true);
+
+      // A worker that joins later runs the plugin too.
+      await cluster.addWorker({ name: 'late-joiner', resources: { LATE: 1 } });
+      const late = await client.submitWith({ resources: { LATE: 1 }, pure: false }, () => (globalThis as Record<string, unknown>).reccPluginWorker).result();
+      expect(late).toBe('late-joiner');
     });
   });
 
@@ -241,7 +246,7 @@ describe('Class: LocalCluster + Client (2 workers)', () => {
       expect(garbage.reply).toBeUndefined();
       expect(results).toEqual(Array.from({ length: 100 }, (_, i) => i * 3));
       const status = (await (await fetch(`${cluster.dashboardUrl}/api/status`)).json()) as Record<string, unknown>;
-      expect(status).toMatchObject({ workers: 2, clientsConnected: 1 });
+      expect(status).toMatchObject({ workers: cluster.workerProcesses.length, clientsConnected: 1 });
       expect(JSON.stringify(status)).not.toContain(cluster.token);
     });
 
