@@ -13,6 +13,8 @@ describe('Function: measureLoopback', () => {
     expect(r.samples).toHaveLength(3);
     expect(r.mbPerS).toBeGreaterThan(0);
     expect(Number.isFinite(r.mbPerS)).toBe(true);
+    expect(r.receiverKernelMsPerCopy).toBeGreaterThanOrEqual(0);
+    expect(r.receiverCpuMsPerCopy).toBeGreaterThanOrEqual(r.receiverKernelMsPerCopy);
   });
 });
 
