@@ -69,9 +69,24 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.versions.node}`;
 }
 
+/**
+ * Run one recc group; a group that crashes (rather than times out) is run
+ * once more, and the first failure is kept as a warning, so one flaky start
+ * does not blank a measure while the failure stays visible.
+ */
 async function runReccGroup(group: Group, opts: BenchOptions, dir: string, results: Results): Promise<void> {
+  const first = await runReccGroupOnce(group, opts, dir, results, 1);
+  if (first === 'crashed') {
+    const why = results.errors.get(`recc ${group}`) ?? '';
+    results.errors.delete(`recc ${group}`);
+    results.warnings.set(`recc ${group}`, `first attempt failed, retried: ${why}`);
+    await runReccGroupOnce(group, opts, dir, results, 2);
+  }
+}
+
+async function runReccGroupOnce(group: Group, opts: BenchOptions, dir: string, results: Results, attempt: number): Promise<'ok' | 'crashed' | 'timed out'> {
   if (opts.settleS > 0) await settle(opts.settleS);
-  const out = join(dir, `recc-${group}.jsonl`);
+  const out = join(dir, `recc-${group}-${attempt}.jsonl`);
   const args = ['--import', 'tsx', join(ROOT, 'bench/recc/measure.ts'), '--group', group, '--out', out];
   if (opts.quick) args.push('--quick');
   if (opts.scale !== 1) args.push('--scale', String(opts.scale));
@@ -94,9 +109,10 @@ async function runReccGroup(group: Group, opts: BenchOptions, dir: string, resul
     const why = run.timedOut ? `timed out after ${opts.timeoutS} s` : `exited with ${run.code ?? run.signal}`;
     results.errors.set(`recc ${group}`, `${why}\n${tail(run.output)}`);
     log(`recc ${group}: FAILED (${why}, ${secs})\n${tail(run.output)}`);
-  } else {
-    log(`recc ${group}: ${got.map((r) => `${r.name}=${fmt(r.value)}`).join(' ')} (${secs})`);
+    return run.timedOut ? 'timed out' : 'crashed';
   }
+  log(`recc ${group}: ${got.map((r) => `${r.name}=${fmt(r.value)}`).join(' ')} (${secs})`);
+  return 'ok';
 }
 
 async function runDask(config: 'stock' | 'inf', groups: Group[], opts: BenchOptions, dir: string, results: Results): Promise<void> {
@@ -180,6 +196,10 @@ async function main(): Promise<number> {
     process.stdout.write(`Targets (issue 4): ${t.met} met, ${t.missed} missed, ${t.unmeasured} not measured\n${t.lines.map((l) => `  ${l}`).join('\n')}\n`);
     const costs = renderCosts(rows);
     if (costs) process.stdout.write(`\nWhere recc's time goes (CPU and syscalls per task, by process):\n${costs}\n`);
+    if (results.warnings.size > 0) {
+      process.stdout.write('\nWarnings:\n');
+      for (const [k, v] of results.warnings) process.stdout.write(`  ${k}: ${v.split('\n').slice(0, 3).join(' ')}\n`);
+    }
     if (results.errors.size > 0) {
       process.stdout.write('\nFailures:\n');
       for (const [k, v] of results.errors) process.stdout.write(`  ${k}: ${v.split('\n')[0]}\n`);

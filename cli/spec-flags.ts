@@ -1,14 +1,17 @@
 import { Option, type Command } from 'commander';
+import { ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
 
 /**
  * The spec flags shared by `recc estimate`, `recc cluster create` and
- * `recc render`. This module is light (commander only) so every command can
+ * `recc render`. This module is light (commander and the core errors) so every command can
  * import it at top level.
  *
  * Values are kept as the user typed them until validation: a number flag that
  * does not parse as a number is passed on as the string, so `--workers -3` and
  * `--workers lots` both reach spec validation and are reported with every
  * other problem ("nWorkers: must be a positive whole number (got -3)").
+ * The one exception: `--env`/`--tag` values without "=" are refused at once
+ * (a `ValidationError` listing each), since no spec value could show them.
  */
 export interface SpecFlagValues {
   instanceType?: string;
@@ -71,12 +74,23 @@ export function parseNumberFlag(raw: string): number | string {
   return NUMBER.test(t) ? Number(t) : raw;
 }
 
-function pairs(values: string[] | undefined, asNumber: boolean): Record<string, unknown> | undefined {
+/**
+ * `name=value` flag values as a map. A value without "=" is kept with an empty
+ * value (`--resource GPU` → validation reports the amount) unless
+ * `requireEquals` names the field: then it is a problem (`--env FOO` would
+ * silently set FOO to ""; write `--env FOO=` for that).
+ */
+function pairs(values: string[] | undefined, asNumber: boolean, requireEquals?: { field: string; flag: string; problems: ErrorDetail[] }): Record<string, unknown> | undefined {
   if (!values || values.length === 0) return undefined;
   const out: Record<string, unknown> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
     const key = (eq === -1 ? v : v.slice(0, eq)).trim();
+    if (eq === -1 && requireEquals) {
+      const { field, flag, problems } = requireEquals;
+      problems.push({ path: `${field}.${key}`, message: `${flag} takes NAME=VALUE (got ${JSON.stringify(v)}); write ${flag} ${key}= for an empty value` });
+      continue;
+    }
     const value = eq === -1 ? '' : v.slice(eq + 1);
     out[key] = asNumber ? parseNumberFlag(value) : value;
   }
@@ -86,8 +100,15 @@ function pairs(values: string[] | undefined, asNumber: boolean): Record<string, 
 /**
  * Spec overrides from parsed flag values. Fields appear in the order their
  * flags appear in `argv`, so problems are reported in the order typed.
+ * Malformed `--env`/`--tag` values are pushed onto `collected` when given
+ * (so the caller can report them with the spec's problems), else thrown.
  */
-export function specOverridesFromFlags(opts: SpecFlagValues, argv: readonly string[] = process.argv): Record<string, unknown> {
+export function specOverridesFromFlags(
+  opts: SpecFlagValues,
+  argv: readonly string[] = process.argv,
+  collected?: ErrorDetail[],
+): Record<string, unknown> {
+  const problems: ErrorDetail[] = collected ?? [];
   const byField: Record<string, unknown> = {
     instanceType: opts.instanceType,
     nWorkers: opts.workers === undefined ? undefined : parseNumberFlag(opts.workers),
@@ -98,11 +119,12 @@ export function specOverridesFromFlags(opts: SpecFlagValues, argv: readonly stri
     resources: pairs(opts.resource, true),
     image: opts.image,
     sourceGitBranch: opts.sourceBranch,
-    env: pairs(opts.env, false),
-    tags: pairs(opts.tag, false),
+    env: pairs(opts.env, false, { field: 'env', flag: '--env', problems }),
+    tags: pairs(opts.tag, false, { field: 'tags', flag: '--tag', problems }),
     idleTimeoutMinutes: opts.idleTimeout === undefined ? undefined : parseNumberFlag(opts.idleTimeout),
     maxLifetimeHours: opts.maxLifetime === undefined ? undefined : parseNumberFlag(opts.maxLifetime),
   };
+  if (collected === undefined && problems.length > 0) throw new ValidationError('invalid flags', problems);
   const position = (field: string): number => {
     const flag = FLAGS.find((f) => f.field === field)?.flag;
     if (!flag) return Number.MAX_SAFE_INTEGER;
@@ -115,4 +137,19 @@ export function specOverridesFromFlags(opts: SpecFlagValues, argv: readonly stri
     .sort((a, b) => a.p - b.p || a.i - b.i)
     .map(({ f }) => f);
   return Object.fromEntries(fields.map((f) => [f, byField[f]]));
+}
+
+/**
+ * `specOverridesFromFlags` for commands that send or render the spec: when
+ * some `--env`/`--tag` values lack "=", it throws one `ValidationError` with
+ * those and every field-level problem of the other flags (the spec validator
+ * is loaded only then, so this module stays light).
+ */
+export async function specOverridesOrThrow(opts: SpecFlagValues, argv: readonly string[] = process.argv): Promise<Record<string, unknown>> {
+  const problems: ErrorDetail[] = [];
+  const overrides = specOverridesFromFlags(opts, argv, problems);
+  if (problems.length === 0) return overrides;
+  const { validateSpecInput } = await import('../shared/spec/resolve.ts');
+  const all = [...validateSpecInput(overrides), ...problems];
+  throw new ValidationError(`invalid cluster spec: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
 }

@@ -64,6 +64,9 @@ export class Client {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly registry = new FinalizationRegistry<string>((key) => this.dropRef(key));
+  /** `pure: false` keys: a random per-client prefix plus a counter (unique without a random draw per task). */
+  private readonly keyPrefix = randomBytes(8).toString('hex');
+  private keyCounter = 0;
 
   private constructor(
     private readonly transport: ClientTransport,
@@ -103,7 +106,7 @@ export class Client {
 
   private submitRef<R>(ref: FunctionRef, options: TaskOptions, args: unknown[]): Future<R> {
     const enc = encodeArgs(args);
-    const key = options.key ?? (options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`);
+    const key = options.key ?? (options.pure === false ? this.uniqueKey(ref) : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`);
     const tasks: WireTask[] = [];
     const fns: Array<[string, FunctionDef]> = [];
     for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
@@ -132,7 +135,7 @@ export class Client {
     for (const item of items) {
       const enc = encodeArgs([item]);
       for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
-      const key = options.pure === false ? `${ref.name}-${randomBytes(12).toString('hex')}` : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`;
+      const key = options.pure === false ? this.uniqueKey(ref) : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`;
       const future = new Future<Awaited<R>>(key, this);
       futures.push(future);
       if (this.keys.get(key)?.refs === 1) {
@@ -335,6 +338,10 @@ export class Client {
   private sent(): Promise<void> {
     if (!this.pumping) return Promise.resolve();
     return new Promise((r) => this.sentWaiters.push(r));
+  }
+
+  private uniqueKey(ref: FunctionRef): string {
+    return `${ref.name}-${this.keyPrefix}${(++this.keyCounter).toString(16).padStart(8, '0')}`;
   }
 
   private assertOpen(): void {

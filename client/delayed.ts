@@ -76,22 +76,38 @@ function walkArgs(v: unknown, depth: number, deps: Set<string>, delayedDeps: Del
  * enough to run per task of a large map, and collisions need ~2^32 keys.
  */
 export function tokenize(fn: FunctionRef, args: Uint8Array, resources?: Record<string, number>): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  const mix = (byte: number) => {
+  let seed = seeds.get(fn.id);
+  if (!seed) {
+    let a0 = 0x811c9dc5;
+    let b0 = 0x01000193 ^ 0x5bd1e995;
+    const id = fn.id;
+    for (let i = 0; i <= id.length; i++) {
+      const byte = i < id.length ? id.charCodeAt(i) & 0xff : 0;
+      a0 = Math.imul(a0 ^ byte, 0x01000193);
+      b0 = Math.imul(b0 ^ byte, 0x5bd1e995) ^ (b0 >>> 15);
+    }
+    seeds.set(fn.id, (seed = [a0, b0]));
+  }
+  let a = seed[0];
+  let b = seed[1];
+  for (let i = 0; i < args.length; i++) {
+    const byte = args[i] as number;
     a = Math.imul(a ^ byte, 0x01000193);
     b = Math.imul(b ^ byte, 0x5bd1e995) ^ (b >>> 15);
-  };
-  const id = fn.id;
-  for (let i = 0; i < id.length; i++) mix(id.charCodeAt(i) & 0xff);
-  mix(0);
-  for (let i = 0; i < args.length; i++) mix(args[i] as number);
+  }
   if (resources && Object.keys(resources).length > 0) {
     const r = JSON.stringify(Object.entries(resources).sort());
-    for (let i = 0; i < r.length; i++) mix(r.charCodeAt(i) & 0xff);
+    for (let i = 0; i < r.length; i++) {
+      const byte = r.charCodeAt(i) & 0xff;
+      a = Math.imul(a ^ byte, 0x01000193);
+      b = Math.imul(b ^ byte, 0x5bd1e995) ^ (b >>> 15);
+    }
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
+
+/** Hash state after each function id (the id part of every key of that function). */
+const seeds = new Map<string, [number, number]>();
 
 /**
  * A lazy call: `delayed(fn)(...args)`. Keys are deterministic (same function

@@ -188,32 +188,22 @@ async function perform(
       const written = await writeWithReplan(deps, record, observation, now, action.kind, (r) => ({ next: revise(r, { at, patch }) }));
       return written ? undefined : 'the cluster changed meanwhile';
     }
-    case 'reap': {
-      if (!record) return 'record not loaded';
-      const written = await writeWithReplan(deps, record, observation, now, 'reap', (r) =>
-        transition(r, 'DELETING', {
-          actor,
-          reason: action.detail,
-          at,
-          patch: { cost: finalCost(r, 'DELETING', now, deps.config), schedulerUnreachableSince: undefined },
-        }),
-      );
-      if (!written) return 'the cluster changed meanwhile; re-planned and left alone';
-      await finishDelete(deps, written, action.detail, now);
-      return undefined;
-    }
+    case 'reap':
     case 'fail': {
       if (!record) return 'record not loaded';
-      const written = await writeWithReplan(deps, record, observation, now, 'fail', (r) =>
-        transition(r, 'FAILED', {
+      // A reap deletes the cluster; a failure (deadline passed) records why it is gone.
+      const to = action.kind === 'reap' ? 'DELETING' : 'FAILED';
+      const written = await writeWithReplan(deps, record, observation, now, action.kind, (r) =>
+        transition(r, to, {
           actor,
           reason: action.detail,
           at,
-          patch: { cost: finalCost(r, 'FAILED', now, deps.config), schedulerUnreachableSince: undefined },
+          patch: { cost: finalCost(r, to, now, deps.config), schedulerUnreachableSince: undefined },
         }),
       );
       if (!written) return 'the cluster changed meanwhile; re-planned and left alone';
-      await deps.backend.teardown(action.clusterId);
+      if (action.kind === 'reap') await finishDelete(deps, written, action.detail, now);
+      else await deps.backend.teardown(action.clusterId);
       return undefined;
     }
     case 'finish-delete': {

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { runCostReporter, type CostReport, type CostReporterDeps } from '../control/cost-reporter.ts';
+import { lazyHandler } from './commons/lazy.ts';
 
 /**
  * The cost reporter function, run by an EventBridge schedule (see
@@ -41,12 +42,7 @@ export function makeHandler(deps: CostReporterDeps) {
   });
 }
 
-let built: ReturnType<typeof makeHandler> | undefined;
-
-export const handler = async (event: ScheduledEvent | Record<string, never>, context: Context): Promise<CostReporterSummary> => {
-  if (!built) {
-    const { costReporterDepsFromEnv } = await import('./cost-reporter-deps.ts');
-    built = makeHandler(await costReporterDepsFromEnv(process.env));
-  }
-  return built(event, context);
-};
+export const handler = lazyHandler(async () => {
+  const { costReporterDepsFromEnv } = await import('./cost-reporter-deps.ts');
+  return makeHandler(await costReporterDepsFromEnv(process.env));
+});

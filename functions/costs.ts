@@ -1,9 +1,9 @@
-import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { queryCosts } from '../control/costs.ts';
 import { GROUP_BY } from '../shared/cost/aggregate.ts';
 import type { HarvestConfig } from '../shared/harvest/types.ts';
-import { apiHandler, type ApiDeps, type ApiEvent, type ApiHandler, type ApiResult } from './commons/api.ts';
+import { apiHandler, type ApiDeps, type ApiHandler } from './commons/api.ts';
+import { lazyHandler } from './commons/lazy.ts';
 
 /**
  * `GET /costs?groupBy=user|namespace|job&from=&to=` → 200 `{costs}`: cost in
@@ -24,13 +24,8 @@ export function makeHandler(deps: ApiDeps & { harvest?: HarvestConfig }): ApiHan
   });
 }
 
-let built: ApiHandler | undefined;
-
 /** The Lambda entry point; dependencies are built once per cold start (`./commons/deps.ts`). */
-export const handler = async (event: ApiEvent, context: Context): Promise<ApiResult> => {
-  if (!built) {
-    const { apiDepsFromEnv } = await import('./commons/deps.ts');
-    built = makeHandler(apiDepsFromEnv());
-  }
-  return built(event, context);
-};
+export const handler = lazyHandler(async () => {
+  const { apiDepsFromEnv } = await import('./commons/deps.ts');
+  return makeHandler(apiDepsFromEnv());
+});

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { runHarvester, type HarvestReport, type HarvesterDeps } from '../control/harvester.ts';
+import { lazyHandler } from './commons/lazy.ts';
 
 /**
  * The harvester function, run by an EventBridge schedule (rate 5 minutes, see
@@ -37,12 +38,7 @@ export function makeHandler(deps: HarvesterDeps) {
   });
 }
 
-let built: ReturnType<typeof makeHandler> | undefined;
-
-export const handler = async (event: ScheduledEvent | Record<string, never>, context: Context): Promise<HarvesterSummary> => {
-  if (!built) {
-    const { harvesterDepsFromEnv } = await import('./harvester-deps.ts');
-    built = makeHandler(await harvesterDepsFromEnv(process.env));
-  }
-  return built(event, context);
-};
+export const handler = lazyHandler(async () => {
+  const { harvesterDepsFromEnv } = await import('./harvester-deps.ts');
+  return makeHandler(await harvesterDepsFromEnv(process.env));
+});

@@ -4,6 +4,7 @@ import { decodeProvisionMessage } from '../adapters/queue/message.ts';
 import type { Provisioner, StepResult } from '../control/provisioner.ts';
 import { ReccError } from '../shared/core/errors.ts';
 import type { Logger } from '../shared/core/logger.ts';
+import { lazyHandler } from './commons/lazy.ts';
 
 /**
  * The provisioner function, triggered by the provisioning SQS queue (batch
@@ -48,13 +49,8 @@ export function makeHandler(deps: ProvisionerHandlerDeps) {
   });
 }
 
-let built: ReturnType<typeof makeHandler> | undefined;
-
 /** The Lambda entry point; dependencies are built once per cold start from the environment (`./provisioner-deps.ts`). */
-export const handler = async (event: SQSEvent, context: Context): Promise<{ results: StepResult[] }> => {
-  if (!built) {
-    const { provisionerDepsFromEnv } = await import('./provisioner-deps.ts');
-    built = makeHandler(await provisionerDepsFromEnv(process.env));
-  }
-  return built(event, context);
-};
+export const handler = lazyHandler(async () => {
+  const { provisionerDepsFromEnv } = await import('./provisioner-deps.ts');
+  return makeHandler(await provisionerDepsFromEnv(process.env));
+});

@@ -1,5 +1,5 @@
 import { Worker as Thread } from 'node:worker_threads';
-import type { FunctionDef } from '../comm/payload.ts';
+import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import type { FromThread, RunBatch, ToThread } from './thread.ts';
 
 export interface PoolTask {
@@ -30,6 +30,44 @@ const LOW_WATER = 8;
 /** Otherwise tasks are sent once this many have gathered. */
 const BATCH = 32;
 
+/**
+ * Inline fast path. A task thread hop (postMessage both ways, a thread
+ * wake-up) costs more than a no-op task. An inline-source function whose
+ * last INLINE_AFTER runs in the threads (after INLINE_WARMUP) each took under
+ * INLINE_MAX_MS and averaged under INLINE_AVG_MS, none failing, then runs on
+ * the worker's main thread. It goes back to the threads for good if one main-thread run fails
+ * or returns a promise, and back to being measured if one run took over
+ * INLINE_DEMOTE_MS or a quarter of a window of runs took over INLINE_MAX_MS
+ * (for good after INLINE_MAX_DEMOTIONS such returns). Never while worker
+ * plugins are installed (their setup runs in the threads only).
+ */
+const INLINE_AFTER = 16;
+const INLINE_WARMUP = 2;
+const INLINE_AVG_MS = 0.1;
+const INLINE_MAX_MS = 1;
+/** A main-thread run this long sends its function back to the threads to be measured again. */
+const INLINE_DEMOTE_MS = 20;
+/** After this many such returns a function stays in the threads. */
+const INLINE_MAX_DEMOTIONS = 8;
+/** Main-thread runs are judged in windows of this many. */
+const INLINE_WINDOW = 64;
+/** Main-thread runs yield to I/O after this much time in one event-loop turn. */
+const INLINE_SLICE_MS = 4;
+
+interface FnStats {
+  runs: number;
+  totalMs: number;
+  /** Runs on the main thread now. */
+  inline: boolean;
+  /** Must stay in the threads (it failed, was slow or async). */
+  banned: boolean;
+  /** Main-thread runs so far, and how many of the current window took over INLINE_MAX_MS. */
+  inlineCount: number;
+  inlineSlow: number;
+  demotions: number;
+  fn?: (...args: unknown[]) => unknown;
+}
+
 interface Slot {
   thread: Thread;
   index: number;
@@ -45,7 +83,14 @@ interface Slot {
 export class ThreadPool {
   private slots: Slot[] = [];
   private nextId = 1;
-  private readonly inflight = new Map<number, { key: string; slot: Slot }>();
+  private readonly inflight = new Map<number, { key: string; f: string; slot: Slot }>();
+  private readonly fnKinds = new Map<string, FunctionDef>();
+  private readonly fnStats = new Map<string, FnStats>();
+  private inlineQueue: PoolTask[] = [];
+  private sliceStart = -1;
+  private inlineDeferred = false;
+  /** Tasks run on the main thread so far (observability and tests). */
+  inlineRuns = 0;
   private readonly defs: Array<[string, FunctionDef, string | undefined]> = [];
   private readonly plugins: Array<{ path: string; name: string }> = [];
   private scheduled = false;
@@ -82,6 +127,7 @@ export class ThreadPool {
         const ms = msg.ms[i] as number;
         this.avgMs = this.avgMs * 0.9 + ms * 0.1;
         const error = msg.errors[i];
+        this.observe(entry.f, ms, Boolean(error));
         if (error) {
           this.onResult(entry.key, { ok: false, error, ms });
           continue;
@@ -118,6 +164,7 @@ export class ThreadPool {
   defineFunctions(defs: Array<[string, FunctionDef, string | undefined]>): void {
     if (defs.length === 0) return;
     this.defs.push(...defs);
+    for (const [id, def] of defs) this.fnKinds.set(id, def);
     for (const s of this.slots) s.thread.postMessage({ t: 'fns', defs } satisfies ToThread);
   }
 
@@ -128,9 +175,151 @@ export class ThreadPool {
 
   /** Queue a task; it goes to the least loaded thread. */
   run(task: PoolTask): void {
+    if (this.fnStats.get(task.f)?.inline && this.plugins.length === 0) {
+      this.inlineQueue.push(task);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => this.flush());
+      }
+      return;
+    }
+    this.toThreads(task);
+  }
+
+  private toThreads(task: PoolTask): void {
     this.queue.push({ id: this.nextId++, task });
     this.pump();
   }
+
+  /** Record a thread run of `f`; promote a consistently tiny inline function to the main thread. */
+  private observe(f: string, ms: number, failed: boolean): void {
+    let st = this.fnStats.get(f);
+    if (!st) this.fnStats.set(f, (st = { runs: 0, totalMs: 0, inline: false, banned: false, inlineCount: 0, inlineSlow: 0, demotions: 0 }));
+    if (st.banned || st.inline) return;
+    if (failed || this.fnKinds.get(f)?.kind !== 'inline') {
+      st.banned = true;
+      return;
+    }
+    st.runs++;
+    // The first runs include compiling the function: not counted.
+    if (st.runs <= INLINE_WARMUP) return;
+    if (ms > INLINE_MAX_MS) {
+      st.runs = INLINE_WARMUP;
+      st.totalMs = 0;
+      return;
+    }
+    st.totalMs += ms;
+    if (st.runs - INLINE_WARMUP >= INLINE_AFTER && st.totalMs / (st.runs - INLINE_WARMUP) < INLINE_AVG_MS) st.inline = true;
+  }
+
+  private ban(f: string): void {
+    const st = this.fnStats.get(f);
+    if (st) {
+      st.inline = false;
+      st.banned = true;
+    }
+  }
+
+  /** Run queued main-thread tasks, yielding to I/O once a slice of time is used. */
+  private runInlineQueue(): void {
+    if (this.inlineQueue.length === 0) return;
+    if (this.sliceStart < 0) {
+      this.sliceStart = performance.now();
+      setImmediate(() => {
+        this.sliceStart = -1;
+        if (this.inlineDeferred) {
+          this.inlineDeferred = false;
+          this.runInlineQueue();
+        }
+      });
+    }
+    const tasks = this.inlineQueue;
+    this.inlineQueue = [];
+    for (let i = 0; i < tasks.length; i++) {
+      if (this.closing || performance.now() - this.sliceStart > INLINE_SLICE_MS) {
+        this.inlineQueue = tasks.slice(i).concat(this.inlineQueue);
+        this.inlineDeferred = true;
+        return;
+      }
+      this.runInline(tasks[i] as PoolTask);
+    }
+  }
+
+  private runInline(task: PoolTask): void {
+    const st = this.fnStats.get(task.f);
+    const def = this.fnKinds.get(task.f);
+    if (!st?.inline || def?.kind !== 'inline' || this.plugins.length > 0) {
+      this.toThreads(task);
+      return;
+    }
+    let result: unknown;
+    let started = performance.now();
+    try {
+      if (!st.fn) {
+        st.fn = new Function(`"use strict"; return (${def.source});`)() as (...args: unknown[]) => unknown;
+        started = performance.now();
+      }
+      let args: unknown;
+      if (task.deps.length === 0) args = decodeValue(task.a);
+      else {
+        const values = new Map<string, unknown>();
+        for (const [key, bytes] of task.deps) values.set(key, decodeValue(bytes));
+        args = decodeValue(task.a, (key) => {
+          if (!values.has(key)) throw new Error(`dependency ${key} was not provided to the task`);
+          return values.get(key);
+        });
+      }
+      result = st.fn(...(args as unknown[]));
+    } catch {
+      // Let a thread run it again: errors (and their explanations) come from one place.
+      this.ban(task.f);
+      this.toThreads(task);
+      return;
+    }
+    this.inlineRuns++;
+    if (result && typeof (result as Promise<unknown>).then === 'function') {
+      this.ban(task.f);
+      (result as Promise<unknown>).then(
+        (v) => {
+          const data = this.encodeInline(task.key, v, started);
+          if (data) this.onResult(task.key, { ok: true, data, ms: performance.now() - started });
+        },
+        (err: unknown) => this.onResult(task.key, { ok: false, error: toWireError(err), ms: performance.now() - started }),
+      );
+      return;
+    }
+    const data = this.encodeInline(task.key, result, started);
+    // Judge the run (decode, call, encode) before its result enters the worker.
+    const ms = performance.now() - started;
+    if (data) this.onResult(task.key, { ok: true, data, ms });
+    // The first main-thread runs include warming up the decoder and the function.
+    if (++st.inlineCount <= INLINE_WARMUP) return;
+    // Slow runs send the function back to the threads to be measured again: one
+    // very slow run, or a quarter of a window (one preempted run does not count).
+    if (ms > INLINE_MAX_MS) st.inlineSlow++;
+    if (ms > INLINE_DEMOTE_MS || (st.inlineCount % INLINE_WINDOW === 0 && st.inlineSlow > INLINE_WINDOW / 4)) {
+      st.inline = false;
+      st.runs = 0;
+      st.totalMs = 0;
+      st.inlineSlow = 0;
+      // A function that keeps coming back slow stays in the threads.
+      if (++st.demotions >= INLINE_MAX_DEMOTIONS) st.banned = true;
+      return;
+    }
+    if (st.inlineCount % INLINE_WINDOW === 0) st.inlineSlow = 0;
+  }
+
+  /** The encoded result, or undefined after reporting an encoding failure. */
+  private encodeInline(key: string, value: unknown, started: number): Buffer | undefined {
+    try {
+      const view = encodeValueView(value);
+      return view instanceof Buffer && view.buffer instanceof SharedArrayBuffer ? view : Buffer.from(view);
+    } catch (err) {
+      this.onResult(key, { ok: false, error: toWireError(err), ms: performance.now() - started });
+      return undefined;
+    }
+  }
+
 
   /** Tasks waiting for a thread. */
   get queued(): number {
@@ -146,7 +335,7 @@ export class ThreadPool {
       if (best.load >= depth) break;
       const { id, task } = this.queue[head++] as { id: number; task: PoolTask };
       best.load++;
-      this.inflight.set(id, { key: task.key, slot: best });
+      this.inflight.set(id, { key: task.key, f: task.f, slot: best });
       best.outbox.push({ id, task });
     }
     if (head > 0) this.queue.splice(0, head);
@@ -158,6 +347,7 @@ export class ThreadPool {
 
   private flush(): void {
     this.scheduled = false;
+    if (this.inlineQueue.length > 0 && !this.inlineDeferred) this.runInlineQueue();
     for (const s of this.slots) {
       if (s.outbox.length === 0) continue;
       // While the thread still has plenty queued, let more tasks gather (fewer, larger

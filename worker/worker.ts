@@ -369,6 +369,7 @@ export class Worker {
       executing: this.state.executing.size,
       ready: this.state.readyCount,
       paused: this.paused,
+      inlineRuns: this.pool.inlineRuns,
     });
   }
 

@@ -22,6 +22,8 @@ export interface Results {
   daskInf: Map<string, RawResult>;
   /** Per group: why it produced nothing (crash, timeout, engine missing). */
   errors: Map<string, string>;
+  /** Per group: problems that did not cost the figure (a crash followed by a good retry). */
+  warnings: Map<string, string>;
 }
 
 export interface Row {
@@ -50,7 +52,7 @@ export interface Row {
 }
 
 export function emptyResults(): Results {
-  return { recc: new Map(), daskStock: new Map(), daskInf: new Map(), errors: new Map() };
+  return { recc: new Map(), daskStock: new Map(), daskInf: new Map(), errors: new Map(), warnings: new Map() };
 }
 
 /** The fields of a raw result beyond name, value, unit and config. */

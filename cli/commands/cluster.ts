@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { addSpecFlags, parseNumberFlag, specOverridesFromFlags, type SpecFlagValues } from '../spec-flags.ts';
+import { addSpecFlags, parseNumberFlag, specOverridesOrThrow, type SpecFlagValues } from '../spec-flags.ts';
 import { registerClusterLogs } from './cluster-logs.ts';
 
 /**
@@ -48,7 +48,7 @@ export function registerCluster(program: Command): void {
     .option('--json', 'print the API answer as JSON');
   withApi(create).action(async (flags: CreateFlags) => {
     const cli = await import('./cluster-actions.ts');
-    await cli.create(flags, specOverridesFromFlags(flags));
+    await cli.create(flags, await specOverridesOrThrow(flags));
   });
 
   withApi(

@@ -21,21 +21,33 @@ export function registerEstimate(program: Command): void {
     .action(async (flags: EstimateFlags) => {
       const { estimate } = await import('../../shared/plan/planner.ts');
       const { ValidationError } = await import('../../shared/core/errors.ts');
+      const { knownRegions } = await import('../../shared/catalog/instances.ts');
+      // Every problem at once: the options here, the flags' pairs and the spec.
+      const problems: Array<{ path: string; message: string }> = [];
       let controlPlaneShare: number | undefined;
       if (flags.controlPlaneShare !== undefined) {
         controlPlaneShare = Number(flags.controlPlaneShare);
         if (flags.controlPlaneShare.trim() === '' || !Number.isFinite(controlPlaneShare) || controlPlaneShare < 0 || controlPlaneShare > 1) {
-          throw new ValidationError('invalid option', [
-            { path: 'controlPlaneShare', message: `must be a number from 0 to 1 (got ${JSON.stringify(flags.controlPlaneShare)})` },
-          ]);
+          problems.push({ path: 'controlPlaneShare', message: `must be a number from 0 to 1 (got ${JSON.stringify(flags.controlPlaneShare)})` });
         }
       }
-      const result = estimate({
-        ...(flags.template === undefined ? {} : { template: flags.template }),
-        overrides: specOverridesFromFlags(flags),
-        ...(flags.region === undefined ? {} : { region: flags.region }),
-        ...(controlPlaneShare === undefined ? {} : { controlPlaneShare }),
-      });
+      if (flags.region !== undefined && !knownRegions().includes(flags.region)) {
+        problems.push({ path: 'region', message: `no prices recorded for region ${JSON.stringify(flags.region)}; known regions: ${knownRegions().join(', ')}` });
+      }
+      const overrides = specOverridesFromFlags(flags, process.argv, problems);
+      let result: ReturnType<typeof estimate>;
+      try {
+        result = estimate({
+          ...(flags.template === undefined ? {} : { template: flags.template }),
+          overrides,
+          ...(flags.region === undefined || problems.length > 0 ? {} : { region: flags.region }),
+          ...(controlPlaneShare === undefined || problems.length > 0 ? {} : { controlPlaneShare }),
+        });
+      } catch (err) {
+        if (problems.length > 0 && err instanceof ValidationError) throw new ValidationError('invalid options', [...err.details, ...problems]);
+        throw err;
+      }
+      if (problems.length > 0) throw new ValidationError('invalid options', problems);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return;

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { addSpecFlags, specOverridesFromFlags, type SpecFlagValues } from '../spec-flags.ts';
+import { addSpecFlags, specOverridesOrThrow, type SpecFlagValues } from '../spec-flags.ts';
 
 interface RenderFlags extends SpecFlagValues {
   template?: string;
@@ -42,7 +42,7 @@ export function registerRender(program: Command): void {
       ]);
       const request = {
         ...(flags.template !== undefined ? { template: flags.template } : {}),
-        overrides: specOverridesFromFlags(flags),
+        overrides: await specOverridesOrThrow(flags),
         owner: flags.owner ?? userInfo().username,
         clusterId: flags.clusterId,
         ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),

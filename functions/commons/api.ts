@@ -232,14 +232,4 @@ export function apiHandler<B = undefined, Q = undefined, P = undefined>(
   return handler as unknown as ApiHandler;
 }
 
-/**
- * A Lambda entry point built once per cold start, on first use (so importing
- * a handler module never reads configuration or opens clients).
- */
-export function lazyHandler<E, R>(build: () => (event: E, context: Context) => Promise<R>): (event: E, context: Context) => Promise<R> {
-  let built: ((event: E, context: Context) => Promise<R>) | undefined;
-  return (event, context) => {
-    built ??= build();
-    return built(event, context);
-  };
-}
+export { lazyHandler } from './lazy.ts';

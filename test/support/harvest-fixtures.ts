@@ -1,5 +1,6 @@
 import { transition } from '../../shared/lifecycle/machine.ts';
 import type { ClusterRecord, StatusChange } from '../../shared/lifecycle/types.ts';
+import type { Observation } from '../../shared/ports/compute-backend.ts';
 import type { ClusterSpec, Plan } from '../../shared/spec/types.ts';
 import { sampleCluster, samplePlan, sampleSpec, t } from './cluster-records.ts';
 
@@ -43,3 +44,19 @@ export function recordAt(status: 'REQUESTED' | 'PROVISIONING' | 'RUNNING', input
 }
 
 export const running = (input: RecordAt): ClusterRecord => recordAt('RUNNING', input).record;
+
+/** A healthy, idle observation of a live cluster (2 of 2 workers, scheduler reachable); `over` replaces fields. */
+export function healthyObservation(clusterId: string, over: Partial<Observation> = {}): Observation {
+  return {
+    clusterId,
+    exists: true,
+    schedulerReady: true,
+    workersDesired: 2,
+    workersRegistered: 2,
+    ready: true,
+    failures: [],
+    schedulerReachable: true,
+    activity: { tasksProcessing: 0, clientsConnected: 0 },
+    ...over,
+  };
+}

@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbClusterStore, createTable, deleteTable } from '../../../adapters/store/dynamodb.ts';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import type { ClusterStore } from '../../../shared/ports/cluster-store.ts';
 import { VersionConflictError } from '../../../shared/ports/errors.ts';
 import { canTransition, revise, transition } from '../../../shared/lifecycle/machine.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type ClusterStatus } from '../../../shared/lifecycle/types.ts';
 import { sampleCluster, t } from '../../support/cluster-records.ts';
-import { makeDocumentClient, startDynalite, uniqueTableName, type DynamoDbEmulator } from '../../support/dynamodb.ts';
+import { startDynalite } from '../../support/dynamodb.ts';
+import { freshDynamoDbStore, useDynamoDb } from '../../support/dynamodb-suite.ts';
 
 /**
  * Differential test: random sequences of store operations (creates with
@@ -104,27 +103,14 @@ async function apply(store: ClusterStore, op: Op, step: number, model: ClusterRe
 }
 
 describe('Property: InMemoryClusterStore and DynamoDbClusterStore agree', () => {
-  let emulator: DynamoDbEmulator;
-  let client: DynamoDBDocumentClient;
-
-  beforeAll(async () => {
-    emulator = await startDynalite();
-    client = makeDocumentClient(emulator.endpoint);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await emulator?.stop();
-  });
+  const db = useDynamoDb(() => startDynalite());
 
   it('gives the same answer to every operation of a random sequence', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
         // Prepare
-        const tableName = uniqueTableName('recc-diff');
-        await createTable(client, tableName);
+        const { store: dynamo, cleanup } = await freshDynamoDbStore(db.client, { transactions: false, prefix: 'recc-diff' });
         const memory = new InMemoryClusterStore();
-        const dynamo = new DynamoDbClusterStore(client, { tableName, transactions: false });
         try {
           for (const [i, op] of ops.entries()) {
             const model = await memory.get(IDS[op.id] as string);
@@ -137,7 +123,7 @@ describe('Property: InMemoryClusterStore and DynamoDbClusterStore agree', () => 
             expect(actual, `op ${i}: ${JSON.stringify(op)}`).toStrictEqual(expected);
           }
         } finally {
-          await deleteTable(client, tableName);
+          await cleanup();
         }
       }),
       { numRuns: 60 },

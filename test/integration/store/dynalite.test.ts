@@ -1,27 +1,7 @@
-import { afterAll, beforeAll } from 'vitest';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbClusterStore, createTable, deleteTable } from '../../../adapters/store/dynamodb.ts';
 import { clusterStoreConformance } from '../../conformance/cluster-store.ts';
-import { makeDocumentClient, startDynalite, uniqueTableName, type DynamoDbEmulator } from '../../support/dynamodb.ts';
+import { startDynalite } from '../../support/dynamodb.ts';
+import { freshDynamoDbStore, useDynamoDb } from '../../support/dynamodb-suite.ts';
 
-let emulator: DynamoDbEmulator;
-let client: DynamoDBDocumentClient;
+const dynamo = useDynamoDb(() => startDynalite());
 
-beforeAll(async () => {
-  emulator = await startDynalite();
-  client = makeDocumentClient(emulator.endpoint);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await emulator?.stop();
-});
-
-clusterStoreConformance('dynalite, sequential conditional writes', async () => {
-  const tableName = uniqueTableName();
-  await createTable(client, tableName);
-  return {
-    store: new DynamoDbClusterStore(client, { tableName, transactions: false }),
-    cleanup: () => deleteTable(client, tableName),
-  };
-});
+clusterStoreConformance('dynalite, sequential conditional writes', () => freshDynamoDbStore(dynamo.client, { transactions: false }));

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   DynamoDbClusterStore,
@@ -15,12 +15,12 @@ import { transition } from '../../../shared/lifecycle/machine.ts';
 import { freePort } from '../../support/ports.ts';
 import { sampleCluster, t } from '../../support/cluster-records.ts';
 import {
-  makeDocumentClient,
   startDynalite,
   startDynamoDbLocal,
   uniqueTableName,
   type DynamoDbEmulator,
 } from '../../support/dynamodb.ts';
+import { useDynamoDb } from '../../support/dynamodb-suite.ts';
 
 /**
  * What the conformance suite cannot see: the item layout (the documented
@@ -136,33 +136,22 @@ const backends: Array<{ name: string; start: () => Promise<DynamoDbEmulator>; tr
 ];
 
 describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transactions, honoursAllOld }) => {
-  let emulator: DynamoDbEmulator;
-  let client: DynamoDBDocumentClient;
+  const db = useDynamoDb(start);
   let tableName: string;
   let store: DynamoDbClusterStore;
 
-  beforeAll(async () => {
-    emulator = await start();
-    client = makeDocumentClient(emulator.endpoint);
-  });
-
-  afterAll(async () => {
-    client?.destroy();
-    await emulator?.stop();
-  });
-
   beforeEach(async () => {
     tableName = uniqueTableName();
-    await createTable(client, tableName);
-    store = new DynamoDbClusterStore(client, { tableName, transactions });
+    await createTable(db.client, tableName);
+    store = new DynamoDbClusterStore(db.client, { tableName, transactions });
   });
 
   afterEach(async () => {
-    await deleteTable(client, tableName);
+    await deleteTable(db.client, tableName);
   });
 
   async function items(): Promise<Record<string, unknown>[]> {
-    const { Items } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+    const { Items } = await db.client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
     return (Items ?? []).sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
   }
 
@@ -208,7 +197,7 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
       const cluster = (await items()).find((i) => i.sk === 'CLUSTER');
       expect(cluster?.gsi3pk).toBeUndefined();
       expect(cluster?.gsi2pk).toBe('STATUS#FAILED');
-      const live = await client.send(
+      const live = await db.client.send(
         new QueryCommand({
           TableName: tableName,
           IndexName: 'byActivity',
@@ -225,7 +214,7 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
       await store.create(record, change);
       const won = transition(record, 'PROVISIONING', { actor: 'provisioner', at: t(1) });
       await store.put(won.next, 1, won.change);
-      const rec = recording(client);
+      const rec = recording(db.client);
       const watched = new DynamoDbClusterStore(rec.client, { tableName, transactions });
       const lost = transition(record, 'DELETING', { actor: 'alice', at: t(2) });
 
@@ -244,7 +233,7 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
       // Prepare: a client that sends the record's PutItem twice, as an SDK retry after a lost answer would
       const { record, change } = sampleCluster({ id: 'c-retry2', owner: 'alice', at: t(0) });
       await store.create(record, change);
-      const flaky = duplicatingFirstRecordPut(client);
+      const flaky = duplicatingFirstRecordPut(db.client);
       const retrying = new DynamoDbClusterStore(flaky.client, { tableName, transactions: false });
       const { next, change: toProvisioning } = transition(record, 'PROVISIONING', { actor: 'provisioner', at: t(1) });
 
@@ -259,7 +248,7 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
 
     it('creates (sequential mode) when the SDK retried a record put that had already landed', async () => {
       // Prepare
-      const flaky = duplicatingFirstRecordPut(client);
+      const flaky = duplicatingFirstRecordPut(db.client);
       const retrying = new DynamoDbClusterStore(flaky.client, { tableName, transactions: false });
       const { record, change } = sampleCluster({ id: 'c-retry3', owner: 'alice', at: t(0), clientToken: 'tok-r3' });
 
@@ -279,13 +268,13 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
     describe('Method: create (sequential mode recovery)', () => {
       it('takes over a clientToken whose creator crashed before writing its record', async () => {
         // Prepare: a token item that points at a record that never appeared
-        await client.send(
+        await db.client.send(
           new PutCommand({
             TableName: tableName,
             Item: { pk: 'TOKEN#alice#tok-x', sk: 'TOKEN', entity: 'token', owner: 'alice', clientToken: 'tok-x', clusterId: 'c-crashed' },
           }),
         );
-        const patient = new DynamoDbClusterStore(client, { tableName, transactions, idempotencyWaitMs: 200 });
+        const patient = new DynamoDbClusterStore(db.client, { tableName, transactions, idempotencyWaitMs: 200 });
         const { record, change } = sampleCluster({ id: 'c-rescue', owner: 'alice', at: t(0), clientToken: 'tok-x' });
 
         // Act
@@ -304,7 +293,7 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
 
       it('waits for a slow creator’s record instead of creating a second cluster', async () => {
         // Prepare: the slow creator has claimed the token but not yet written its record
-        await client.send(
+        await db.client.send(
           new PutCommand({
             TableName: tableName,
             Item: { pk: 'TOKEN#bob#tok-slow', sk: 'TOKEN', entity: 'token', owner: 'bob', clientToken: 'tok-slow', clusterId: 'c-slow01' },
@@ -328,10 +317,10 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
   describe('Function: createTable / deleteTable', () => {
     it('accepts an existing table with ifMissing, refuses it without, and deletes idempotently', async () => {
       // Act
-      await createTable(client, tableName, { ifMissing: true });
-      const again = await createTable(client, tableName).catch((e: unknown) => e);
+      await createTable(db.client, tableName, { ifMissing: true });
+      const again = await createTable(db.client, tableName).catch((e: unknown) => e);
       const otherName = uniqueTableName('recc-gone');
-      await deleteTable(client, otherName);
+      await deleteTable(db.client, otherName);
 
       // Assess
       expect(again).toBeInstanceOf(ClusterStoreError);
@@ -342,7 +331,7 @@ describe.each(backends)('Class: DynamoDbClusterStore on $name', ({ start, transa
 
   describe('Errors', () => {
     it('throws ClusterStoreError (500) when the table does not exist', async () => {
-      const missing = new DynamoDbClusterStore(client, { tableName: uniqueTableName('recc-missing'), transactions });
+      const missing = new DynamoDbClusterStore(db.client, { tableName: uniqueTableName('recc-missing'), transactions });
       const err = await missing.get('c-1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ClusterStoreError);
       expect((err as ClusterStoreError).statusCode).toBe(500);

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { planHarvest } from '../../../shared/harvest/plan.ts';
 import type { HarvestConfig } from '../../../shared/harvest/types.ts';
 import type { ClusterRecord } from '../../../shared/lifecycle/types.ts';
-import type { Observation } from '../../../shared/ports/compute-backend.ts';
-import { running } from '../../support/harvest-fixtures.ts';
+import { healthyObservation, running } from '../../support/harvest-fixtures.ts';
 import { t } from '../../support/cluster-records.ts';
 
 /**
@@ -91,21 +90,13 @@ function scenario(c: { events: TraceEvent[]; now: number; idle: number; lease: n
     lastActivityAt: t(touched),
     ...(s.lastHeartbeat !== undefined ? { lastHeartbeatAt: t(s.lastHeartbeat) } : {}),
   };
-  const observation: Observation = {
-    clusterId: 'c-p',
-    exists: true,
-    schedulerReady: true,
-    workersDesired: 2,
-    workersRegistered: 2,
-    ready: true,
-    failures: [],
-    schedulerReachable: true,
+  const observation = healthyObservation('c-p', {
     activity: {
       tasksProcessing: s.tasks,
       clientsConnected: s.clients,
       ...(s.lastScheduler !== undefined ? { lastActivityAt: t(s.lastScheduler) } : {}),
     },
-  };
+  });
   const config: HarvestConfig = {
     defaultIdleTimeoutMinutes: 30,
     leaseTimeoutMinutes: c.lease,

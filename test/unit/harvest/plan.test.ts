@@ -1,27 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { planHarvest, reapAt, reasonCode } from '../../../shared/harvest/plan.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../../../shared/harvest/types.ts';
-import type { Observation } from '../../../shared/ports/compute-backend.ts';
-import { recordAt, running } from '../../support/harvest-fixtures.ts';
+import { healthyObservation, recordAt, running } from '../../support/harvest-fixtures.ts';
 import { t } from '../../support/cluster-records.ts';
 
 const config: HarvestConfig = { ...DEFAULT_HARVEST_CONFIG };
 const at = (minutes: number): number => Date.parse(t(minutes));
 
-function obs(clusterId: string, over: Partial<Observation> = {}): Observation {
-  return {
-    clusterId,
-    exists: true,
-    schedulerReady: true,
-    workersDesired: 2,
-    workersRegistered: 2,
-    ready: true,
-    failures: [],
-    schedulerReachable: true,
-    activity: { tasksProcessing: 0, clientsConnected: 0 },
-    ...over,
-  };
-}
+const obs = healthyObservation;
 
 describe('Function: planHarvest', () => {
   describe('Rule: idle', () => {

@@ -1,14 +1,8 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
-import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
-import { Provisioner } from '../../../control/provisioner.ts';
 import { ProvisionerStepFailedError, makeHandler } from '../../../functions/provisioner.ts';
-import { ManualClock } from '../../../shared/core/clock.ts';
 import { silentLogger } from '../../../shared/core/logger.ts';
-import { initialChange, newClusterRecord } from '../../../shared/lifecycle/machine.ts';
-import { FakeComputeBackend } from '../../fakes/compute-backend.ts';
-import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
+import { addRequested, provisionerWorld } from '../../support/provisioner-world.ts';
 
 const context = { awsRequestId: 'req-1' } as Context;
 
@@ -29,21 +23,9 @@ function sqsEvent(bodies: string[]): SQSEvent {
 }
 
 async function setup() {
-  const store = new InMemoryClusterStore();
-  const queue = new InMemoryWorkQueue();
-  const backend = new FakeComputeBackend();
-  const clock = new ManualClock();
-  const provisioner = new Provisioner({
-    store,
-    queue,
-    backend,
-    clock,
-    logger: silentLogger,
-    generateSecrets: async () => ({ token: 't', caCertPem: 'c', caKeyPem: 'k', serverCertPem: 's', serverKeyPem: 'sk' }),
-  });
-  const record = newClusterRecord({ id: 'c-000001', owner: 'arathe', spec: specFixture(), plan: planFixture(), at: new Date(clock.now()).toISOString() });
-  await store.create(record, initialChange(record, { actor: 'arathe' }));
-  return { store, queue, backend, handler: makeHandler({ provisioner, logger: silentLogger }) };
+  const w = provisionerWorld();
+  await addRequested(w);
+  return { ...w, handler: makeHandler({ provisioner: w.provisioner, logger: silentLogger }) };
 }
 
 describe('Function: provisioner handler', () => {

@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
-import { Provisioner } from '../../../control/provisioner.ts';
-import { ManualClock } from '../../../shared/core/clock.ts';
-import { silentLogger } from '../../../shared/core/logger.ts';
-import { assertHistoryInvariants, deleteTarget, initialChange, newClusterRecord, revise, transition } from '../../../shared/lifecycle/machine.ts';
+import { assertHistoryInvariants, deleteTarget, revise, transition } from '../../../shared/lifecycle/machine.ts';
 import type { ProvisionMessage, WorkQueue } from '../../../shared/ports/work-queue.ts';
-import { FakeComputeBackend } from '../../fakes/compute-backend.ts';
-import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
+import { addRequested, provisionerWorld } from '../../support/provisioner-world.ts';
 
 /**
  * At-least-once delivery, in any order, interleaved with deletes, scales and
@@ -38,23 +33,15 @@ class BagQueue implements WorkQueue {
 }
 
 async function scenario(ops: Op[], failWorkers: boolean): Promise<void> {
-  const store = new InMemoryClusterStore();
-  const queue = new BagQueue();
-  const backend = new FakeComputeBackend({ readyAfterObserves: 2, goneAfterObserves: 1 });
-  const clock = new ManualClock();
-  const at = () => new Date(clock.now()).toISOString();
-  const provisioner = new Provisioner({
-    store,
-    queue,
-    backend,
-    clock,
-    logger: silentLogger,
-    generateSecrets: async () => ({ token: 'tok', caCertPem: 'ca', caKeyPem: 'k', serverCertPem: 'c', serverKeyPem: 'sk' }),
+  const w = provisionerWorld({
+    queue: new BagQueue(),
+    readyAfterObserves: 2,
+    goneAfterObserves: 1,
     config: { pollDelaySeconds: 5, provisioningTimeoutMs: 10 * 60_000, deletionTimeoutMs: 10 * 60_000 },
   });
+  const { store, queue, backend, clock, provisioner, at } = w;
   const id = 'c-000001';
-  const record = newClusterRecord({ id, owner: 'u', spec: specFixture({ env: failWorkers ? { RECC_FAKE_FAIL: 'boom' } : {} }), plan: planFixture(), at: at() });
-  await store.create(record, initialChange(record, { actor: 'u' }));
+  await addRequested(w, id, { env: failWorkers ? { RECC_FAKE_FAIL: 'boom' } : {} });
   queue.bag.push({ clusterId: id, cause: 'created' });
 
   const deliver = async (index: number, keep: boolean) => {
@@ -75,7 +62,7 @@ async function scenario(ops: Op[], failWorkers: boolean): Promise<void> {
     const current = await store.get(id);
     if (!current) throw new Error('record vanished');
     if (o.kind === 'delete' && deleteTarget(current.status)) {
-      const { next, change } = transition(current, 'DELETING', { actor: 'u', at: at() });
+      const { next, change } = transition(current, 'DELETING', { actor: 'arathe', at: at() });
       await store.put(next, current.version, change);
       queue.bag.push({ clusterId: id, cause: 'delete-requested' });
     }
@@ -84,14 +71,14 @@ async function scenario(ops: Op[], failWorkers: boolean): Promise<void> {
       queue.bag.push({ clusterId: id, cause: 'scale' });
     }
     const now = await store.get(id);
-    if (now?.status === 'RUNNING') expect(now.connection?.token).toBe('tok');
+    if (now?.status === 'RUNNING') expect(now.connection?.token).toBe(`token-${id}`);
   }
 
   // Quiesce: the backend recovers, the owner deletes, every message is delivered.
   backend.unavailable = false;
   const last = await store.get(id);
   if (last && deleteTarget(last.status)) {
-    const { next, change } = transition(last, 'DELETING', { actor: 'u', at: at() });
+    const { next, change } = transition(last, 'DELETING', { actor: 'arathe', at: at() });
     await store.put(next, last.version, change);
     queue.bag.push({ clusterId: id, cause: 'delete-requested' });
   }

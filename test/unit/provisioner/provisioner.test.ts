@@ -1,14 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
-import { Provisioner, describeFailure, tailLines, type ProvisionerConfig } from '../../../control/provisioner.ts';
-import { ManualClock } from '../../../shared/core/clock.ts';
-import { silentLogger } from '../../../shared/core/logger.ts';
-import { initialChange, newClusterRecord, transition, assertHistoryInvariants } from '../../../shared/lifecycle/machine.ts';
+import { describeFailure, tailLines, type ProvisionerConfig } from '../../../control/provisioner.ts';
+import { transition, assertHistoryInvariants } from '../../../shared/lifecycle/machine.ts';
 import type { ClusterRecord } from '../../../shared/lifecycle/types.ts';
 import { BackendUnavailableError } from '../../../shared/ports/errors.ts';
 import type { ProvisionMessage, WorkQueue } from '../../../shared/ports/work-queue.ts';
-import { FakeComputeBackend } from '../../fakes/compute-backend.ts';
-import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
+import { addRequested, provisionerWorld, type ProvisionerWorld } from '../../support/provisioner-world.ts';
 
 /** A queue that records messages; `drain` delivers them like SQS would, honouring delays on the manual clock. */
 class RecordingQueue implements WorkQueue {
@@ -18,48 +14,25 @@ class RecordingQueue implements WorkQueue {
   }
 }
 
-interface World {
-  store: InMemoryClusterStore;
-  queue: RecordingQueue;
-  backend: FakeComputeBackend;
-  clock: ManualClock;
-  provisioner: Provisioner;
-}
+type World = ProvisionerWorld<RecordingQueue>;
 
 function world(options: { readyAfterObserves?: number; goneAfterObserves?: number; config?: Partial<ProvisionerConfig> } = {}): World {
-  const store = new InMemoryClusterStore();
-  const queue = new RecordingQueue();
-  const backend = new FakeComputeBackend(options);
-  const clock = new ManualClock(Date.UTC(2026, 10, 27, 9, 0, 0));
-  const provisioner = new Provisioner({
-    store,
-    queue,
-    backend,
-    clock,
-    logger: silentLogger,
-    generateSecrets: async (d) => ({ token: `token-${d.clusterId}`, caCertPem: 'CA PEM', caKeyPem: 'CA KEY', serverCertPem: 'CRT', serverKeyPem: 'KEY' }),
+  return provisionerWorld({
+    ...options,
+    queue: new RecordingQueue(),
     config: { pollDelaySeconds: 3, provisioningTimeoutMs: 10 * 60_000, deletionTimeoutMs: 10 * 60_000, ...options.config },
   });
-  return { store, queue, backend, clock, provisioner };
 }
 
-async function requested(w: World, id = 'c-000001', env: Record<string, string> = {}): Promise<ClusterRecord> {
-  const record = newClusterRecord({
-    id,
-    owner: 'arathe',
-    spec: specFixture({ nWorkers: 2, env }),
-    plan: planFixture(),
-    at: new Date(w.clock.now()).toISOString(),
-  });
-  const { record: stored } = await w.store.create(record, initialChange(record, { actor: 'arathe' }));
-  return stored;
+function requested(w: World, id = 'c-000001', env: Record<string, string> = {}): Promise<ClusterRecord> {
+  return addRequested(w, id, { nWorkers: 2, env });
 }
 
 /** What the API does on DELETE: a conditional write to DELETING. */
 async function requestDelete(w: World, id: string): Promise<void> {
   const current = await w.store.get(id);
   if (!current) throw new Error('missing');
-  const { next, change } = transition(current, 'DELETING', { actor: 'arathe', at: new Date(w.clock.now()).toISOString() });
+  const { next, change } = transition(current, 'DELETING', { actor: 'arathe', at: w.at() });
   await w.store.put(next, current.version, change);
 }
 
@@ -186,7 +159,7 @@ describe('Class: Provisioner', () => {
         // Another provisioner handles the delete completely while this apply is in flight.
         await requestDelete(w, d.clusterId);
         const deleting = await w.store.get(d.clusterId);
-        const { next, change } = transition(deleting as ClusterRecord, 'DELETED', { actor: 'provisioner', at: new Date(w.clock.now()).toISOString() });
+        const { next, change } = transition(deleting as ClusterRecord, 'DELETED', { actor: 'provisioner', at: w.at() });
         await w.store.put(next, (deleting as ClusterRecord).version, change);
       };
 

@@ -1,32 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
-import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
-import { Provisioner } from '../../../control/provisioner.ts';
 import { reconcileOnStart } from '../../../local/reconcile.ts';
-import { ManualClock } from '../../../shared/core/clock.ts';
 import { silentLogger } from '../../../shared/core/logger.ts';
-import { initialChange, newClusterRecord, transition } from '../../../shared/lifecycle/machine.ts';
+import { transition } from '../../../shared/lifecycle/machine.ts';
 import { renderCluster } from '../../../shared/definition/render.ts';
-import { FakeComputeBackend } from '../../fakes/compute-backend.ts';
 import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
+import { addRequested, provisionerWorld } from '../../support/provisioner-world.ts';
 
 async function setup() {
-  const store = new InMemoryClusterStore();
-  const queue = new InMemoryWorkQueue();
-  const backend = new FakeComputeBackend({ readyAfterObserves: 1 });
-  const clock = new ManualClock(Date.UTC(2026, 10, 27, 9));
-  const provisioner = new Provisioner({
-    store,
-    queue,
-    backend,
-    clock,
-    logger: silentLogger,
-    generateSecrets: async () => ({ token: 'tok', caCertPem: 'ca', caKeyPem: 'k', serverCertPem: 'c', serverKeyPem: 'k' }),
-  });
-  const at = () => new Date(clock.now()).toISOString();
+  const w = provisionerWorld({ readyAfterObserves: 1 });
+  const { store, queue, provisioner } = w;
   const add = async (id: string) => {
-    const r = newClusterRecord({ id, owner: 'arathe', spec: specFixture({ nWorkers: 1 }), plan: planFixture(), at: at() });
-    await store.create(r, initialChange(r, { actor: 'arathe' }));
+    await addRequested(w, id, { nWorkers: 1 });
   };
   /** Drive a cluster to RUNNING with the real provisioner. */
   const toRunning = async (id: string) => {
@@ -34,7 +18,7 @@ async function setup() {
     for (let i = 0; i < 5 && (await store.get(id))?.status !== 'RUNNING'; i += 1) await provisioner.handle({ clusterId: id, cause: 'test' });
     queue.drain();
   };
-  return { store, queue, backend, clock, provisioner, add, toRunning, at };
+  return { ...w, add, toRunning };
 }
 
 describe('Function: reconcileOnStart', () => {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addSpecFlags, parseNumberFlag, specOverridesFromFlags, type SpecFlagValues } from '../../../cli/spec-flags.ts';
+import { ValidationError } from '../../../shared/core/errors.ts';
 
 /** Parse argv with a throwaway command carrying the spec flags; return the overrides. */
 function overrides(args: string[]): Record<string, unknown> {
@@ -61,6 +62,26 @@ describe('Function: specOverridesFromFlags', () => {
       workerCpu: 'lots',
       resources: { GPU: '' },
     });
+  });
+
+  it('refuses --env and --tag values without "=" and names each one, when they would silently become empty', () => {
+    // Act
+    const act = () => overrides(['--env', 'FOO', '--env', 'OK=1', '--tag', 'team', '--env', 'EMPTY=']);
+
+    // Assess
+    expect(act).toThrow(ValidationError);
+    try {
+      act();
+    } catch (err) {
+      expect((err as ValidationError).details).toEqual([
+        { path: 'env.FOO', message: '--env takes NAME=VALUE (got "FOO"); write --env FOO= for an empty value' },
+        { path: 'tags.team', message: '--tag takes NAME=VALUE (got "team"); write --tag team= for an empty value' },
+      ]);
+    }
+  });
+
+  it('keeps an explicit empty value given as NAME=', () => {
+    expect(overrides(['--env', 'EMPTY=', '--tag', 'note='])).toEqual({ env: { EMPTY: '' }, tags: { note: '' } });
   });
 
   it('orders fields as the flags appear on the command line', () => {
