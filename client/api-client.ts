@@ -116,9 +116,9 @@ export class ApiUnreachableError extends ReccError {
   readonly apiUrl: string;
   constructor(apiUrl: string, cause: unknown) {
     const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
-    super(`cannot reach the recc API at ${apiUrl} (${why}); is it running (recc up) or is RECC_API_URL right?`, {
+    // One line for the CLI: the message names the URL, so no details repeat it.
+    super(`cannot reach the recc API at ${apiUrl} (${why}); start it with \`recc up\`, or point --api or RECC_API_URL at it`, {
       statusCode: 503,
-      details: [{ path: 'apiUrl', message: `not reachable: ${apiUrl}` }],
       cause,
     });
     // The message is actionable for the user even though it is a 503.

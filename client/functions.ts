@@ -77,6 +77,7 @@ export interface FunctionRef {
 }
 
 const inlineRefs = new WeakMap<AnyFunction, FunctionRef>();
+const sourceRefs = new Map<string, FunctionRef>();
 
 export const identityRef: FunctionRef = { id: IDENTITY_FN, def: { kind: 'identity', name: 'scatter' }, name: 'scatter' };
 
@@ -90,7 +91,13 @@ export function functionRef(fn: TaskFunction): FunctionRef {
   if (hit) return hit;
   const source = inlineSource(fn);
   const name = keyName(fn.name || 'lambda');
-  const ref: FunctionRef = { id: `i-${createHash('sha1').update(source).digest('hex').slice(0, 16)}`, def: { kind: 'inline', name, source }, name };
+  // A new function object with known source (an arrow written inside a loop) skips the hash.
+  const bySource = `${name}\0${source}`;
+  let ref = sourceRefs.get(bySource);
+  if (!ref) {
+    ref = { id: `i-${createHash('sha1').update(source).digest('hex').slice(0, 16)}`, def: { kind: 'inline', name, source }, name };
+    sourceRefs.set(bySource, ref);
+  }
   inlineRefs.set(fn, ref);
   return ref;
 }

@@ -2,9 +2,11 @@ import middy from '@middy/core';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { decodeProvisionMessage } from '../adapters/queue/message.ts';
 import type { Provisioner, StepResult } from '../control/provisioner.ts';
-import { ReccError } from '../shared/core/errors.ts';
 import type { Logger } from '../shared/core/logger.ts';
+import { ProvisionerStepFailedError } from './commons/errors.ts';
 import { lazyHandler } from './commons/lazy.ts';
+
+export { ProvisionerStepFailedError };
 
 /**
  * The provisioner function, triggered by the provisioning SQS queue (batch
@@ -17,15 +19,6 @@ import { lazyHandler } from './commons/lazy.ts';
 export interface ProvisionerHandlerDeps {
   provisioner: Provisioner;
   logger: Logger;
-}
-
-/** Raised when at least one message of the batch failed, so SQS retries it. */
-export class ProvisionerStepFailedError extends ReccError {
-  readonly failedMessageIds: string[];
-  constructor(failedMessageIds: string[], options: { cause?: unknown } = {}) {
-    super(`provisioner step failed for message(s) ${failedMessageIds.join(', ')}; SQS will redeliver`, { statusCode: 500, ...options });
-    this.failedMessageIds = failedMessageIds;
-  }
 }
 
 export function makeHandler(deps: ProvisionerHandlerDeps) {

@@ -228,7 +228,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
         const header = req.headers.authorization ?? '';
         const match = /^Bearer\s+(\S+)$/i.exec(header);
         if (!match?.[1] || !timingSafeEqual(digest(match[1]), expectedToken)) {
-          throw new BearerTokenError([{ path: 'authorization', message: 'send "Authorization: Bearer <token>" with the token recc up was started with' }]);
+          throw new BearerTokenError([{ path: 'authorization', message: 'send "Authorization: Bearer <token>" with the token recc up was started with (the recc CLI: --token or RECC_API_TOKEN)' }]);
         }
       }
       const url = new URL(req.url ?? '/', 'http://localhost');

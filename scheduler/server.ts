@@ -228,15 +228,20 @@ export class SchedulerServer {
         const ms = msg.ms as number[];
         const di = msg.di as number[];
         if (!Array.isArray(keys) || !Array.isArray(nbytes) || !Array.isArray(ms) || !Array.isArray(di)) throw new Error('malformed finished batch');
+        if (nbytes.length !== keys.length || ms.length !== keys.length || di.length !== keys.length) throw new Error('malformed finished batch');
         this.lastActivity = w.lastSeen;
-        const stimulusId = this.sid('finished');
+        // One event for the whole batch (the state machine treats it as one task-finished per key).
+        const n: number[] = new Array(keys.length);
+        const durations: number[] = new Array(keys.length);
         for (let i = 0; i < keys.length; i++) {
           const key = str(keys[i]);
           const d = di[i] as number;
           if (d >= 0 && bufs?.[d]) this.smallData.set(key, bufs[d] as Buffer);
-          const duration = ms[i] as number;
-          this.push({ type: 'task-finished', workerId: w.id, key, nbytes: Number(nbytes[i]) || 0, durationMs: duration >= 0 ? duration : undefined, stimulusId });
+          n[i] = Number(nbytes[i]) || 0;
+          const duration = ms[i];
+          durations[i] = typeof duration === 'number' && duration >= 0 ? duration : -1;
         }
+        this.push({ type: 'tasks-finished', workerId: w.id, keys, nbytes: n, durationsMs: durations, stimulusId: this.sid('finished') });
         return;
       }
       case 'task-finished': {
@@ -427,7 +432,7 @@ export class SchedulerServer {
         } else c.comm.send({ ...m });
       }
     }
-    for (const [w, b] of computes) w.comm.send({ op: 'compute-batch', ...b }, undefined, b.k.length);
+    for (const [w, b] of computes) w.comm.send(computeBatchMessage(b), undefined, b.k.length);
     for (const [c, b] of inMemory) c.comm.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
     for (const [id, keys] of free) this.workers.get(id)?.comm.send({ op: 'free-keys', keys, s: '' });
     this.smallData.clear();
@@ -506,6 +511,31 @@ export class SchedulerServer {
       });
     });
   }
+}
+
+/**
+ * The wire form of a compute batch: parallel arrays `k`, `f`, `a`, `d`, `p`.
+ * When every task runs the same function `f` is that one id (a string), and
+ * when no task has dependencies `d` is 0: a map then costs one key, one
+ * argument and one priority per task on the wire.
+ */
+function computeBatchMessage(b: ComputeBatch): Message {
+  const f0 = b.f[0];
+  let sameFn = true;
+  for (let i = 1; i < b.f.length; i++) {
+    if (b.f[i] !== f0) {
+      sameFn = false;
+      break;
+    }
+  }
+  let anyDeps = false;
+  for (let i = 0; i < b.d.length; i++) {
+    if (b.d[i] !== 0) {
+      anyDeps = true;
+      break;
+    }
+  }
+  return { op: 'compute-batch', k: b.k, f: sameFn ? f0 : b.f, a: b.a, d: anyDeps ? b.d : 0, p: b.p };
 }
 
 function keyList(v: unknown): string[] {

@@ -320,7 +320,6 @@ export class ThreadPool {
     }
   }
 
-
   /** Tasks waiting for a thread. */
   get queued(): number {
     return this.queue.length;

@@ -172,17 +172,19 @@ export class Worker {
   private onSchedulerMessage(msg: Message, bufs: Buffer[] | undefined): void {
     switch (msg.op) {
       case 'compute-batch': {
+        // `f` is one function id for the whole batch or one per task; `d` is 0 when no task has dependencies.
         const keys = msg.k as string[];
-        const fns = msg.f as string[];
+        const fns = msg.f as string[] | string;
+        const oneFn = typeof fns === 'string' ? fns : undefined;
         const args = msg.a as Uint8Array[];
-        const deps = msg.d as Array<Array<[string, number, string[]]> | 0>;
+        const deps = msg.d as Array<Array<[string, number, string[]]> | 0> | 0;
         const prios = msg.p as number[];
         for (let i = 0; i < keys.length; i++) {
-          const raw = deps[i];
+          const raw = deps === 0 ? 0 : deps[i];
           this.push({
             type: 'compute-task',
             key: keys[i] as string,
-            run: { f: fns[i] as string, a: args[i] as Uint8Array } satisfies RunSpec,
+            run: { f: oneFn ?? (fns[i] as string), a: args[i] as Uint8Array } satisfies RunSpec,
             priority: prios[i] as number,
             deps: raw ? raw.map(([key, nbytes, who]) => ({ key, nbytes, who })) : NO_DEPS,
             stimulusId: 'compute',

@@ -11,7 +11,7 @@ import { formatUsdCents } from '../../shared/cost/money.ts';
  * `--since` → an ISO time: `7d`, `24h`, `90m` (ago), `month` (start of the
  * current UTC month), or an ISO date/time (`2026-11-01`, `2026-11-01T12:00Z`).
  */
-export function parseSince(value: string, now: number): string {
+export function parseSince(value: string, now: number, flag: 'since' | 'until' = 'since'): string {
   const v = value.trim();
   const rel = /^(\d+(?:\.\d+)?)\s*([dhm])$/.exec(v);
   if (rel) {
@@ -26,8 +26,8 @@ export function parseSince(value: string, now: number): string {
   if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v))) {
     return new Date(Date.parse(v)).toISOString();
   }
-  throw new ValidationError('invalid --since', [
-    { path: 'since', message: `"${value}" is not a duration (7d, 24h, 90m), "month" or an ISO date such as 2026-11-01` },
+  throw new ValidationError(`invalid --${flag}`, [
+    { path: flag, message: `"${value}" is not a duration (7d, 24h, 90m), "month" or an ISO date such as 2026-11-01` },
   ]);
 }
 

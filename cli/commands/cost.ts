@@ -21,12 +21,26 @@ export function registerCost(program: Command): void {
     .option('--json', 'print the answer as JSON')
     .action(async (opts: { groupBy: string; since?: string; until?: string; api?: string; token?: string; json?: boolean }) => {
       const { parseSince, formatCosts } = await import('./cost-format.ts');
-      if (!GROUPS.includes(opts.groupBy)) {
-        throw new ValidationError('invalid --group-by', [{ path: 'group-by', message: `must be one of ${GROUPS.join(', ')}` }]);
-      }
+      // Every problem at once.
+      const problems: Array<{ path: string; message: string }> = [];
+      if (!GROUPS.includes(opts.groupBy)) problems.push({ path: 'groupBy', message: `must be one of ${GROUPS.join(', ')} (got ${JSON.stringify(opts.groupBy)})` });
       const now = Date.now();
-      const from = opts.since === undefined ? undefined : parseSince(opts.since, now);
-      const to = opts.until === undefined ? undefined : parseSince(opts.until, now);
+      const parse = (value: string | undefined, flag: 'since' | 'until'): string | undefined => {
+        if (value === undefined) return undefined;
+        try {
+          return parseSince(value, now, flag);
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+          problems.push(...err.details);
+          return undefined;
+        }
+      };
+      const from = parse(opts.since, 'since');
+      const to = parse(opts.until, 'until');
+      if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) {
+        problems.push({ path: 'since', message: `must be before --until (${from} is not before ${to})` });
+      }
+      if (problems.length > 0) throw new ValidationError('invalid options for recc cost', problems);
       const { fetchCosts } = await import('./cost-api.ts');
       const costs = await fetchCosts({
         groupBy: opts.groupBy,

@@ -1,7 +1,7 @@
 import { NotFoundError, ReccError, type ErrorDetail } from '../../shared/core/errors.ts';
 
 /**
- * Errors of the HTTP layer (`functions/`, `local/api-server.ts`). Use-case
+ * Errors of the Lambda and HTTP layer (`functions/`, `local/api-server.ts`). Use-case
  * errors live in `control/errors.ts`; validation problems are the core
  * `ValidationError` with one detail per offending field.
  */
@@ -27,5 +27,14 @@ export class PayloadTooLargeError extends ReccError {
       statusCode: 413,
       details: [{ path: 'body', message: `must be at most ${limitBytes} bytes` }],
     });
+  }
+}
+
+/** Raised when at least one message of the batch failed, so SQS retries it. */
+export class ProvisionerStepFailedError extends ReccError {
+  readonly failedMessageIds: string[];
+  constructor(failedMessageIds: string[], options: { cause?: unknown } = {}) {
+    super(`provisioner step failed for message(s) ${failedMessageIds.join(', ')}; SQS will redeliver`, { statusCode: 500, ...options });
+    this.failedMessageIds = failedMessageIds;
   }
 }

@@ -184,6 +184,8 @@ export class SchedulerState {
   private servedPrio = 0;
   private out: SchedulerInstruction[] = [];
   private recs: Array<[TaskRecord, Target, Arg]> = [];
+  /** Transition budget of the current `handle` call. */
+  private limit = 0;
   private stimulusId = '';
   private now = 0;
   private rr: Iterator<WorkerRecord> | null = null;
@@ -197,6 +199,7 @@ export class SchedulerState {
     this.now = now;
     this.out = [];
     const limit = this.transitionCount + this.options.maxTransitions;
+    this.limit = limit;
     for (const ev of events) {
       this.stimulusId = ev.stimulusId;
       this.apply(ev);
@@ -255,6 +258,24 @@ export class SchedulerState {
           return;
         }
         this.transition(t, 'memory', { worker: w, nbytes: ev.nbytes, durationMs: ev.durationMs });
+        return;
+      }
+      case 'tasks-finished': {
+        const w = this.workers.get(ev.workerId);
+        if (!w) return;
+        const { keys, nbytes, durationsMs } = ev;
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i] as string;
+          const t = this.tasks.get(key);
+          if (!t || t.state !== 'processing' || t.processingOn !== w) {
+            this.emit({ type: 'free-keys', workerId: w.id, keys: [key], stimulusId: this.stimulusId });
+            continue;
+          }
+          const d = durationsMs[i] as number;
+          this.transition(t, 'memory', { worker: w, nbytes: nbytes[i] as number, durationMs: d >= 0 ? d : undefined });
+          // As if each key were its own event.
+          this.drain(this.limit);
+        }
         return;
       }
       case 'task-erred': {

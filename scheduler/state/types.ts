@@ -39,6 +39,12 @@ export type SchedulerEvent =
   | (EventBase & { type: 'client-releases'; clientId: string; keys: string[] })
   | (EventBase & { type: 'cancel'; clientId: string; keys: string[] })
   | (EventBase & { type: 'task-finished'; workerId: string; key: string; nbytes: number; /** Run time on the worker, when known. */ durationMs?: number })
+  /**
+   * Results of one worker message, as parallel arrays: the same as one
+   * `task-finished` per key, in order, without an event object per task.
+   * `durationsMs[i] < 0` means the run time is unknown.
+   */
+  | (EventBase & { type: 'tasks-finished'; workerId: string; keys: string[]; nbytes: number[]; durationsMs: number[] })
   | (EventBase & { type: 'task-erred'; workerId: string; key: string; error: TaskErrorInfo })
   | (EventBase & { type: 'missing-data'; workerId: string; key: string; dep: string; from: string })
   | (EventBase & { type: 'tick' });

@@ -60,9 +60,16 @@ export class ConfigError extends ReccError {
   }
 }
 
-/** Render a ReccError for a terminal: the message, then one line per detail. */
+/**
+ * Render a ReccError for a terminal: the message, then one line per detail.
+ * A message that ends with its own details joined by "; " (so that it reads
+ * well alone, e.g. as a cluster's status reason) is cut before them here, so
+ * no problem is printed twice.
+ */
 export function formatErrorForHumans(err: ReccError): string {
-  const lines = [err.message];
+  const inline = err.details.map((d) => `${d.path ? `${d.path}: ` : ''}${d.message}`).join('; ');
+  const head = inline && err.message.endsWith(`: ${inline}`) ? err.message.slice(0, -(inline.length + 2)) : err.message;
+  const lines = [head];
   for (const d of err.details) lines.push(`  - ${d.path ? `${d.path}: ` : ''}${d.message}`);
   return lines.join('\n');
 }

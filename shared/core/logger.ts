@@ -20,7 +20,17 @@ const SECRET_KEY = /token|secret|password|passwd|authorization|private|key$|keyP
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, stack: value.stack };
+    // Logged in full (>= 500 errors are generic to the caller): status, details and the cause chain, redacted too.
+    const err = value as Error & { statusCode?: unknown; code?: unknown; details?: unknown };
+    return {
+      name: value.name,
+      message: value.message,
+      ...(typeof err.statusCode === 'number' ? { statusCode: err.statusCode } : {}),
+      ...(typeof err.code === 'string' || typeof err.code === 'number' ? { code: err.code } : {}),
+      ...(Array.isArray(err.details) && err.details.length > 0 ? { details: redact(err.details, depth + 1) } : {}),
+      stack: value.stack,
+      ...(value.cause !== undefined ? { cause: redact(value.cause, depth + 1) } : {}),
+    };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};

@@ -1,31 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin/recc.mjs');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runCli, type CliRun } from '../support/cli-run.ts';
 
 /** Run `node bin/recc.mjs ...args` to completion. */
-function recc(args: string[], cwd = ROOT): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const recc = (args: string[], cwd?: string): Promise<CliRun> => runCli(args, cwd === undefined ? {} : { cwd });
 
 const dir = mkdtempSync(join(tmpdir(), 'recc-cli-estimate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,6 +74,28 @@ describe('Command: recc estimate', () => {
     const share = await recc(['estimate', '--control-plane-share', '2']);
     expect(share.code).toBe(2);
     expect(share.stderr).toContain('controlPlaneShare: must be a number from 0 to 1 (got "2")');
+  });
+
+  it('exits 2 naming every problem at once when spec flags, --env, --region and --control-plane-share are all wrong', async () => {
+    // Act
+    const run = await recc(['estimate', '--workers', '-3', '--env', 'FOO', '--region', 'mars-1', '--control-plane-share', '2']);
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('nWorkers: must be a positive whole number (got -3)');
+    expect(run.stderr).toContain('env.FOO: --env takes NAME=VALUE (got "FOO")');
+    expect(run.stderr).toContain('region: no prices recorded for region "mars-1"');
+    expect(run.stderr).toContain('controlPlaneShare: must be a number from 0 to 1 (got "2")');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('states an unknown region once, in the problem list, when it is the only problem', async () => {
+    // Act
+    const run = await recc(['estimate', '--region', 'mars-1']);
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr.match(/no prices recorded/g)).toHaveLength(1);
   });
 });
 

@@ -66,13 +66,21 @@ export function secretReference(key: string): string {
 
 const BRANCH = /^(?!.*\.\.)(?!\/)[A-Za-z0-9._/-]{1,200}$/;
 
+/** `a.b.c.d/n` with every octet 0–255 (no leading zeros) and n 0–32. */
+export function isIpv4Cidr(text: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  if (!m) return false;
+  const octetsOk = m.slice(1, 5).every((o) => Number(o) <= 255 && (o === '0' || !o.startsWith('0')));
+  return octetsOk && Number(m[5]) <= 32;
+}
+
 function assertOptions(def: ClusterDefinition, options: ManifestOptions): void {
   const details: Array<{ path: string; message: string }> = [];
   if (options.serviceMode !== 'nlb' && options.serviceMode !== 'clusterip-ingress') {
     details.push({ path: 'serviceMode', message: 'must be "nlb" or "clusterip-ingress"' });
   }
   for (const [i, cidr] of options.allowedCidrs.entries()) {
-    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) details.push({ path: `allowedCidrs[${i}]`, message: `"${cidr}" is not an IPv4 CIDR` });
+    if (!isIpv4Cidr(cidr)) details.push({ path: `allowedCidrs[${i}]`, message: `"${cidr}" is not an IPv4 CIDR such as 203.0.113.0/24` });
   }
   if (options.serviceMode === 'clusterip-ingress' && !options.ingressDomain) {
     details.push({ path: 'ingressDomain', message: 'is required when serviceMode is "clusterip-ingress"' });

@@ -45,6 +45,32 @@ describe('Class: LocalCluster + Client (2 workers)', () => {
       const info = await client.schedulerInfo();
       expect(info.workers).toHaveLength(2);
     });
+
+    it("runs tiny tasks on the workers' main threads once measured, with the same results", async () => {
+      // Prepare: a tiny function; each round uses new arguments (no cached results)
+      let round = 0;
+      const runRound = async () => {
+        const items = Array.from({ length: 500 }, (_, i) => round * 1000 + i + 0.5);
+        round++;
+        const results = await client.gather(client.map((x: number) => x * 3, items));
+        expect(results).toEqual(items.map((x) => x * 3));
+      };
+
+      // Act: rounds until a heartbeat reports main-thread runs (first runs are measured in the task threads)
+      const inlineRuns = await waitFor(
+        async () => {
+          await runRound();
+          const info = await client.schedulerInfo();
+          const n = info.workers.reduce((sum, w) => sum + Number(w.metrics.inlineRuns ?? 0), 0);
+          return n > 0 ? n : undefined;
+        },
+        { what: 'a worker heartbeat reporting main-thread runs' },
+      );
+      await runRound();
+
+      // Assess
+      expect(inlineRuns).toBeGreaterThan(0);
+    });
   });
 
   describe('Method: compute', () => {

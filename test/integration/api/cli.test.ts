@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
@@ -12,35 +11,17 @@ import { silentLogger } from '../../../shared/core/logger.ts';
 import { startApiServer, type ApiServer } from '../../../local/api-server.ts';
 import { freePort } from '../../support/ports.ts';
 import { startFakeProvisioner, type FakeProvisioner } from '../../support/api-fake-provisioner.ts';
+import { RECC_BIN, runCli, type CliRun } from '../../support/cli-run.ts';
 
 /** `recc cluster …` as a user runs it: a child process against a local API server. */
-const BIN = fileURLToPath(new URL('../../../bin/recc.mjs', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('recc cluster (CLI)', () => {
   let server: ApiServer;
   let provisioner: FakeProvisioner;
   let store: InMemoryClusterStore;
   let home: string;
 
-  function recc(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        env: { PATH: process.env.PATH ?? '', HOME: home, USERPROFILE: home, RECC_API_URL: server.url, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  function recc(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+    return runCli(args, { env: { PATH: process.env.PATH ?? '', HOME: home, USERPROFILE: home, RECC_API_URL: server.url, ...env } });
   }
 
   beforeAll(async () => {
@@ -86,10 +67,10 @@ describe('recc cluster (CLI)', () => {
 
   it.runIf(existsSync('/usr/bin/script'))('shows a spinner on a TTY while it waits', async () => {
     // util-linux `script` gives the command a pseudo-terminal; its output is the terminal's.
-    const cmd = [process.execPath, BIN, 'cluster', 'create', '--template', 'small', '--workers', '2', '--wait', '--name', 'cli-tty', '--api', server.url]
+    const cmd = [process.execPath, RECC_BIN, 'cluster', 'create', '--template', 'small', '--workers', '2', '--wait', '--name', 'cli-tty', '--api', server.url]
       .map((a) => `'${a}'`)
       .join(' ');
-    const run = await new Promise<Run>((resolve, reject) => {
+    const run = await new Promise<CliRun>((resolve, reject) => {
       const child = spawn('/usr/bin/script', ['-qfec', cmd, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -128,6 +109,27 @@ describe('recc cluster (CLI)', () => {
     expect(deleted.stderr).toMatch(/DELETING → DELETED after/);
   });
 
+  it('shows the $/hour and when a RUNNING cluster will be removed if it stays idle', async () => {
+    // Prepare
+    const created = await recc(['cluster', 'create', '--template', 'small', '--idle-timeout', '45', '--name', 'cli-reap', '--wait', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const id = JSON.parse(created.stdout).cluster.id as string;
+
+    // Act
+    const human = await recc(['cluster', 'get', id]);
+    const view = JSON.parse((await recc(['cluster', 'get', id, '--json'])).stdout);
+
+    // Assess
+    expect(human.code, human.stderr).toBe(0);
+    expect(view.status).toBe('RUNNING');
+    const costLine = human.stdout.split('\n').find((l) => l.startsWith('cost'));
+    expect(costLine).toMatch(new RegExp(`\\$${view.plan.costPerHour.toFixed(3).replace('.', '\\.')}/hour`));
+    // Every API call counts as activity, so the forecast is 45 min after the activity time that same answer showed.
+    const lastActivity = /^last activity\s+(\S+)/m.exec(human.stdout)?.[1] ?? 'missing';
+    const idleAt = new Date(Date.parse(lastActivity) + 45 * 60_000).toISOString();
+    expect(human.stdout).toMatch(new RegExp(`^removed at\\s+${idleAt.replace(/\./g, '\\.')} if idle until then \\(idle\\)$`, 'm'));
+  });
+
   it('exits 2 listing every problem when the input is invalid', async () => {
     const create = await recc(['cluster', 'create', '--workers', '-3', '--instance-type', 'c5.xlarge2']);
     expect(create.code).toBe(2);
@@ -142,17 +144,48 @@ describe('recc cluster (CLI)', () => {
     expect(scale.stderr).toContain('nWorkers');
   });
 
+  it('exits 2 naming each --env and --tag without "=" with the other problems, and creates nothing', async () => {
+    // Prepare
+    const before = (await store.listAll()).length;
+
+    // Act
+    const run = await recc(['cluster', 'create', '--workers', '-3', '--env', 'FOO', '--tag', 'team']);
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('nWorkers: must be a positive whole number (got -3)');
+    expect(run.stderr).toContain('env.FOO: --env takes NAME=VALUE (got "FOO"); write --env FOO= for an empty value');
+    expect(run.stderr).toContain('tags.team: --tag takes NAME=VALUE (got "team")');
+    expect((await store.listAll()).length).toBe(before);
+  });
+
+  it('exits 2 naming every bad option of recc cost at once, each under its own flag', async () => {
+    // Act
+    const bad = await recc(['cost', '--group-by', 'team', '--since', 'yesterday', '--until', 'soon']);
+    const reversed = await recc(['cost', '--since', '2026-12-01', '--until', '2026-11-01']);
+
+    // Assess
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('groupBy: must be one of user, namespace, job (got "team")');
+    expect(bad.stderr).toContain('since: "yesterday" is not a duration');
+    expect(bad.stderr).toContain('until: "soon" is not a duration');
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toContain('since: must be before --until');
+  });
+
   it('exits 1 with the API\'s message when the cluster does not exist', async () => {
     const run = await recc(['cluster', 'get', 'c-doesnotexist']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('cluster c-doesnotexist not found');
   });
 
-  it('exits 1 naming the URL when the API is not reachable', async () => {
+  it('exits 1 with one line naming the URL and how to start the API when the API is not reachable', async () => {
     const port = await freePort();
     const run = await recc(['cluster', 'list'], { RECC_API_URL: `http://127.0.0.1:${port}` });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`cannot reach the recc API at http://127.0.0.1:${port}`);
+    expect(run.stderr).toContain('recc up');
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
   it('reads the API URL and token from ~/.recc/config.json when the environment has none', async () => {

@@ -193,6 +193,7 @@ describe('Local API server exposure', () => {
       expect(anonymous).toBeInstanceOf(ApiRequestError);
       expect((anonymous as ApiRequestError).statusCode).toBe(401);
       expect((anonymous as ApiRequestError).details[0]?.path).toBe('authorization');
+      expect((anonymous as ApiRequestError).details[0]?.message).toContain('--token or RECC_API_TOKEN');
       const wrong = await new ApiClient({ apiUrl: server.url, token: 'guess' }).templates().catch((e: unknown) => e);
       expect((wrong as ApiRequestError).statusCode).toBe(401);
       expect((await new ApiClient({ apiUrl: server.url, token: 'let-me-in' }).templates()).length).toBeGreaterThan(0);

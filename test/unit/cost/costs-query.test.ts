@@ -73,6 +73,21 @@ describe('Function: parseSince', () => {
   });
 });
 
+describe('Function: parseSince (for --until)', () => {
+  it('names --until in the error when given flag until', () => {
+    // Act
+    const act = () => parseSince('soon', NOV16, 'until');
+
+    // Assess
+    expect(act).toThrow(/invalid --until/);
+    try {
+      act();
+    } catch (err) {
+      expect((err as ValidationError).details[0]?.path).toBe('until');
+    }
+  });
+});
+
 describe('Function: formatCosts', () => {
   it('prints a table with totals and the month forecast', async () => {
     const deps = await scenario();

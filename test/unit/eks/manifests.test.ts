@@ -258,6 +258,26 @@ describe('Function: buildClusterManifests', () => {
     expect((error as EksManifestError).details.map((d) => d.path)).toEqual(['allowedCidrs[1]', 'ingressDomain', 'spec.sourceGitBranch', 'efsFileSystemId']);
   });
 
+  it('rejects CIDRs with an octet above 255 or a prefix above 32, which the shape alone would let through', () => {
+    // Prepare
+    const def = definition();
+
+    // Act
+    let error: unknown;
+    try {
+      buildClusterManifests(def, { allowedCidrs: ['300.1.1.1/24', '10.0.0.0/33', '203.0.113.0/24', '0.0.0.0/0'], serviceMode: 'nlb' }, { kind: 'references' });
+    } catch (err) {
+      error = err;
+    }
+
+    // Assess
+    expect(error).toBeInstanceOf(EksManifestError);
+    expect((error as EksManifestError).details).toEqual([
+      { path: 'allowedCidrs[0]', message: '"300.1.1.1/24" is not an IPv4 CIDR such as 203.0.113.0/24' },
+      { path: 'allowedCidrs[1]', message: '"10.0.0.0/33" is not an IPv4 CIDR such as 203.0.113.0/24' },
+    ]);
+  });
+
   it('is pure: the same input gives the same objects and the definition is not modified', () => {
     // Prepare
     const def = definition();

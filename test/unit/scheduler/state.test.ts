@@ -166,6 +166,45 @@ describe('Class: SchedulerState', () => {
     });
   });
 
+  describe('Method: handle (tasks-finished batch)', () => {
+    it('does exactly what one task-finished per key does, including late results and dependents', () => {
+      /* Two identical schedulers: one gets a worker's results as separate task-finished
+         events, the other as one tasks-finished batch. Same instructions (stimulus ids
+         aside) and the same task states. */
+      const setup = (x: Harness) => {
+        x.step(worker('w1', 4), worker('w2', 1), { type: 'add-client', clientId: 'c' });
+        x.step({
+          type: 'update-graph',
+          clientId: 'c',
+          tasks: [task('a'), task('b'), task('c'), task('d', ['a', 'b']), task('e', ['c'])],
+          wants: ['d', 'e', 'c'],
+        });
+      };
+      const single = new Harness();
+      h = new Harness();
+      setup(single);
+      setup(h);
+      const onW1 = [...single.s.workers.get('w1')!.processing].map((t) => t.key).sort();
+      expect(onW1.length).toBeGreaterThan(1);
+      // A key w1 is not processing (late or duplicate) rides along and must be dropped.
+      const keys = [...onW1, 'not-mine'];
+      const bytes = keys.map((_, i) => 10 + i);
+      const durations = keys.map((_, i) => (i === 0 ? -1 : 0.5 + i));
+
+      const a = single.step(
+        ...keys.map((key, i): Ev => ({ type: 'task-finished', workerId: 'w1', key, nbytes: bytes[i]!, ...(durations[i]! >= 0 ? { durationMs: durations[i] } : {}) })),
+      );
+      const b = h.step({ type: 'tasks-finished', workerId: 'w1', keys, nbytes: bytes, durationsMs: durations });
+
+      const strip = (out: SchedulerInstruction[]) => out.map((o) => ({ ...o, stimulusId: '' }));
+      expect(strip(b)).toEqual(strip(a));
+      expect(b.some((o) => o.type === 'free-keys' && o.keys.includes('not-mine'))).toBe(true);
+      for (const k of ['a', 'b', 'c', 'd', 'e']) expect(h.state(k)).toBe(single.state(k));
+      expect([...h.s.durations]).toEqual([...single.s.durations]);
+      expect(validateSchedulerState(single.s)).toEqual([]);
+    });
+  });
+
   describe('Method: handle (resources)', () => {
     it('keeps a GPU task in no-worker until a GPU worker joins, then runs it there', () => {
       h = new Harness();
