@@ -28,17 +28,18 @@ function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** Dask comes from Debian's python3-distributed; install it when missing. */
+/** Dask comes from Debian's python3-distributed (and NumPy for the transfer payload); install them when missing. */
 function ensureDask(): string | null {
   const probe = (): boolean => spawnSync(PYTHON, ['-c', 'import distributed, numpy'], { stdio: 'ignore' }).status === 0;
   if (probe()) return null;
   log('python3-distributed is missing; installing it with apt-get');
   const apt = (args: string[]): boolean => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
-  if (!apt(['install', '-y', '-q', 'python3-distributed'])) {
+  const packages = ['python3-distributed', 'python3-numpy'];
+  if (!apt(['install', '-y', '-q', ...packages])) {
     apt(['update', '-q']);
-    apt(['install', '-y', '-q', 'python3-distributed']);
+    apt(['install', '-y', '-q', ...packages]);
   }
-  return probe() ? null : 'Dask is unavailable (apt-get install -y python3-distributed failed)';
+  return probe() ? null : `Dask is unavailable (apt-get install -y ${packages.join(' ')} failed)`;
 }
 
 /** 1-minute load average: the machine is shared, so every figure is printed beside it. */

@@ -421,6 +421,8 @@ export class Client {
       const one = () => {
         if (--pending === 0) resolve();
       };
+      // One waiter object shared by every future of the list.
+      const waiter = { resolve: one, reject };
       for (const f of list) {
         const st = this.keys.get(f.key);
         if (st && st.status === 'finished') continue;
@@ -429,7 +431,7 @@ export class Client {
           return;
         }
         pending++;
-        st.waiters.push({ resolve: one, reject });
+        st.waiters.push(waiter);
       }
       one();
     });

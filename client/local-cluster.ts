@@ -196,9 +196,8 @@ function freeLoopbackPort(): Promise<number> {
 
 function launch(kind: 'scheduler' | 'worker', name: string, args: string[], options: LocalClusterOptions): Proc {
   const entry = processEntry(kind);
-  // A larger young generation makes the many short-lived message objects (scheduler and
-  // worker main threads alike) cheaper to collect: fewer scavenges, less premature promotion.
-  const tuning = ['--max-semi-space-size=32'];
+  // A larger young generation makes the scheduler's many short-lived message objects cheaper to collect.
+  const tuning = kind === 'scheduler' ? ['--max-semi-space-size=32'] : [];
   const child = spawn(process.execPath, [...tuning, ...(options.nodeArgs ?? []), ...entry.execArgv, entry.path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const keep = (line: string) => {

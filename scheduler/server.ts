@@ -5,7 +5,7 @@ import type { FunctionDef } from '../comm/payload.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import { SchedulerState } from './state/machine.ts';
-import type { SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
+import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
 
 export interface SchedulerServerOptions {
   host: string;
@@ -44,7 +44,8 @@ interface ComputeBatch {
   k: string[];
   f: string[];
   a: Uint8Array[];
-  d: Array<Array<[string, number, string[]]> | 0>;
+  /** Per task 0 (no dependencies) or its dependencies as `{key, nbytes, who}` records. */
+  d: Array<DepLocation[] | 0>;
   p: number[];
 }
 
@@ -304,7 +305,8 @@ export class SchedulerServer {
           if (!Array.isArray(tuple)) throw new Error('malformed task in update-graph');
           const [key, f, a, deps, resources, retries] = tuple as unknown[];
           if (typeof key !== 'string' || typeof f !== 'string' || !(a instanceof Uint8Array)) throw new Error('malformed task in update-graph');
-          if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string')) throw new Error('task dependencies must be keys');
+          if (!Array.isArray(deps)) throw new Error('task dependencies must be keys');
+          for (let j = 0; j < deps.length; j++) if (typeof deps[j] !== 'string') throw new Error('task dependencies must be keys');
           if (resources !== null && resources !== undefined && !isNumberRecord(resources)) throw new Error('task resources must map names to numbers');
           if (retries !== undefined && retries !== null && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw new Error('task retries must be a non-negative integer');
           // The wire tuple itself is the opaque run spec (no extra object per task).
@@ -456,7 +458,8 @@ export class SchedulerServer {
     b.k.push(ins.key);
     b.f.push(f);
     b.a.push(tuple[2]);
-    b.d.push(ins.deps.length === 0 ? 0 : ins.deps.map((d) => [d.key, d.nbytes, d.who]));
+    // The state machine's fresh DepLocation objects go out as they are (msgpack records).
+    b.d.push(ins.deps.length === 0 ? 0 : ins.deps);
     b.p.push(ins.priority);
   }
 

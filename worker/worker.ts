@@ -11,7 +11,7 @@ import type { Logger } from '../shared/core/logger.ts';
 import { WorkerStartError } from './errors.ts';
 import { ThreadPool, type PoolResult } from './pool.ts';
 import { WorkerState } from './state/machine.ts';
-import type { WorkerEvent, WorkerInstruction } from './state/types.ts';
+import type { DepSpec, WorkerEvent, WorkerInstruction } from './state/types.ts';
 import { DataStore, DEFAULT_THRESHOLDS, type MemoryThresholds } from './store.ts';
 
 export interface WorkerOptions {
@@ -42,6 +42,14 @@ export interface WorkerOptions {
 
 type RunSpec = { f: string; a: Uint8Array };
 const NO_DEPS: never[] = [];
+
+/** A task's dependencies on the wire: `{key, nbytes, who}` records, or `[key, nbytes, who]` tuples (older schedulers). */
+type WireDeps = Array<DepSpec | [string, number, string[]]>;
+
+function depSpecs(raw: WireDeps): DepSpec[] {
+  if (raw.length === 0 || !Array.isArray(raw[0])) return raw as DepSpec[];
+  return (raw as Array<[string, number, string[]]>).map(([key, nbytes, who]) => ({ key, nbytes, who }));
+}
 
 /**
  * The worker process shell: it connects to the scheduler, feeds the pure
@@ -177,7 +185,7 @@ export class Worker {
         const fns = msg.f as string[] | string;
         const oneFn = typeof fns === 'string' ? fns : undefined;
         const args = msg.a as Uint8Array[];
-        const deps = msg.d as Array<Array<[string, number, string[]]> | 0> | 0;
+        const deps = msg.d as Array<WireDeps | 0> | 0;
         const prios = msg.p as number[];
         for (let i = 0; i < keys.length; i++) {
           const raw = deps === 0 ? 0 : deps[i];
@@ -186,7 +194,7 @@ export class Worker {
             key: keys[i] as string,
             run: { f: oneFn ?? (fns[i] as string), a: args[i] as Uint8Array } satisfies RunSpec,
             priority: prios[i] as number,
-            deps: raw ? raw.map(([key, nbytes, who]) => ({ key, nbytes, who })) : NO_DEPS,
+            deps: raw ? depSpecs(raw) : NO_DEPS,
             stimulusId: 'compute',
           });
         }

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '../../shared/core/errors.ts';
+import { formatColumns, formatKeyValues } from '../../shared/core/text.ts';
+import { dollars } from '../../shared/plan/format.ts';
 import type { ClusterStatus } from '../../shared/lifecycle/types.ts';
 import type { ClusterView } from '../../control/clusters.ts';
 import { ApiClient, apiClientOptionsFromEnv, DEFAULT_API_URL, type ApiClientOptions } from '../../client/api-client.ts';
@@ -53,19 +55,12 @@ function json(value: unknown): void {
   out(JSON.stringify(value, null, 2));
 }
 
-const money = (n: number): string => `$${n.toFixed(n < 1 ? 3 : 2)}`;
-
 function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (s < 90) return `${s}s`;
   if (s < 90 * 60) return `${Math.round(s / 60)}m`;
   if (s < 48 * 3600) return `${Math.round(s / 3600)}h`;
   return `${Math.round(s / 86400)}d`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
 /**
@@ -113,17 +108,17 @@ export async function follow(client: ApiClient, first: ClusterView, targets: rea
   }
 }
 
-function describe(cluster: ClusterView): string {
+function describe(cluster: ClusterView, forecast?: { at: string; reason: string }): string {
   const p = cluster.plan;
-  const lines = [
+  const lines: Array<[string, string]> = [
     ['id', cluster.id],
     ['name', cluster.name],
     ['owner', cluster.owner],
-    ...(cluster.job ? [['job', cluster.job]] : []),
+    ...(cluster.job ? [['job', cluster.job] as [string, string]] : []),
     ['status', `${cluster.status}${cluster.statusReason ? ` (${cluster.statusReason})` : ''}`],
     ['workers', `${cluster.desiredWorkers} × ${cluster.spec.workerCpu} vCPU / ${cluster.spec.workerMemoryGiB} GiB`],
     ['nodes', `${p.instances} × ${p.instanceType} (${p.workersPerInstance} workers per node, bound by ${p.boundBy})`],
-    ['cost', `${money(p.costPerHour)}/hour${cluster.cost ? `, ${money(cluster.cost.toDate)} so far` : ''}`],
+    ['cost', `${dollars(p.costPerHour)}/hour${cluster.cost ? `, ${dollars(cluster.cost.toDate)} so far` : ''}`],
     ['namespace', cluster.namespace],
     ['created', `${cluster.createdAt} (${age(cluster.createdAt)} ago)`],
     ['last activity', `${cluster.lastActivityAt} (${age(cluster.lastActivityAt)} ago)`],
@@ -132,8 +127,8 @@ function describe(cluster: ClusterView): string {
     lines.push(['scheduler', cluster.connection.schedulerAddress]);
     if (cluster.connection.dashboardUrl) lines.push(['dashboard', cluster.connection.dashboardUrl]);
   }
-  const width = Math.max(...lines.map((l) => (l[0] ?? '').length));
-  return lines.map(([k, v]) => `${(k ?? '').padEnd(width)}  ${v}`).join('\n');
+  if (forecast) lines.push(['removed at', `${forecast.at} if idle until then (${forecast.reason})`]);
+  return formatKeyValues(lines);
 }
 
 export async function create(flags: ApiFlags & { template?: string; name?: string; job?: string; clientToken?: string; wait?: boolean }, overrides: Record<string, unknown>): Promise<void> {
@@ -150,7 +145,7 @@ export async function create(flags: ApiFlags & { template?: string; name?: strin
   if (!flags.json) {
     const p = result.plan;
     out(`${result.created ? 'Requested' : 'Found existing'} cluster ${cluster.id} (${cluster.name})`);
-    out(`  ${cluster.desiredWorkers} workers on ${p.instances} × ${p.instanceType}: ${money(result.estimate.costPerHour)}/hour`);
+    out(`  ${cluster.desiredWorkers} workers on ${p.instances} × ${p.instanceType}: ${dollars(result.estimate.costPerHour)}/hour`);
   }
   if (flags.wait) cluster = await follow(client, cluster, ['RUNNING']);
   if (flags.json) {
@@ -181,8 +176,8 @@ export async function list(flags: ApiFlags & { all?: boolean; status?: string })
     return;
   }
   const header = ['ID', 'NAME', 'STATUS', 'WORKERS', '$/HOUR', 'AGE', ...(flags.all ? ['OWNER'] : [])];
-  const rows = clusters.map((c) => [c.id, c.name, c.status, String(c.desiredWorkers), money(c.plan.costPerHour), age(c.createdAt), ...(flags.all ? [c.owner] : [])]);
-  out(table([header, ...rows]));
+  const rows = clusters.map((c) => [c.id, c.name, c.status, String(c.desiredWorkers), dollars(c.plan.costPerHour), age(c.createdAt), ...(flags.all ? [c.owner] : [])]);
+  out(formatColumns([header, ...rows]));
 }
 
 export async function get(id: string, flags: ApiFlags): Promise<void> {
@@ -192,12 +187,12 @@ export async function get(id: string, flags: ApiFlags): Promise<void> {
     json(cluster);
     return;
   }
-  out(describe(cluster));
+  let forecast: { at: string; reason: string } | undefined;
   if (cluster.status === 'RUNNING') {
     const [{ reapAt }, { DEFAULT_HARVEST_CONFIG }] = await Promise.all([import('../../shared/harvest/plan.ts'), import('../../shared/harvest/types.ts')]);
-    const forecast = reapAt(cluster as Parameters<typeof reapAt>[0], DEFAULT_HARVEST_CONFIG);
-    if (forecast) out(`${'removed at'.padEnd(13)}  ${forecast.at} if idle until then (${forecast.reason})`);
+    forecast = reapAt(cluster as Parameters<typeof reapAt>[0], DEFAULT_HARVEST_CONFIG);
   }
+  out(describe(cluster, forecast));
 }
 
 export async function remove(id: string, flags: ApiFlags & { wait?: boolean }): Promise<void> {
@@ -219,5 +214,5 @@ export async function scale(id: string, nWorkers: number | string, flags: ApiFla
     json(cluster);
     return;
   }
-  out(`cluster ${cluster.id}: ${cluster.desiredWorkers} workers requested (${money(cluster.plan.costPerHour)}/hour)`);
+  out(`cluster ${cluster.id}: ${cluster.desiredWorkers} workers requested (${dollars(cluster.plan.costPerHour)}/hour)`);
 }

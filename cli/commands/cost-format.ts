@@ -1,6 +1,7 @@
 import { ValidationError } from '../../shared/core/errors.ts';
 import type { CostsResult } from '../../control/costs.ts';
 import { formatUsdCents } from '../../shared/cost/money.ts';
+import { formatColumns } from '../../shared/core/text.ts';
 
 /**
  * Pure helpers of `recc cost` (light: no SDK, no network), kept apart from
@@ -40,10 +41,9 @@ export function formatCosts(costs: CostsResult): string {
     rows.push([g.key, formatUsdCents(g.cost), g.nodeHours.toFixed(2), String(g.clusters), formatUsdCents(g.perHour), top ? `${top.clusterId} (${formatUsdCents(top.cost)})` : '']);
   }
   rows.push(['TOTAL', formatUsdCents(costs.total), costs.nodeHours.toFixed(2), '', '', '']);
-  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const lines = [
     `Costs by ${costs.groupBy}, ${costs.from} → ${costs.to} (${costs.scope === 'all' ? 'all users' : 'your clusters'})`,
-    ...rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()),
+    ...formatColumns(rows).split('\n'),
   ];
   if (costs.groups.length === 0) lines.splice(1, lines.length - 1, 'No cluster ran in this period.');
   const m = costs.month;

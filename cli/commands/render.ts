@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { addSpecFlags, specOverridesOrThrow, type SpecFlagValues } from '../spec-flags.ts';
+import { addSpecFlags, specOverridesFromFlags, type SpecFlagValues } from '../spec-flags.ts';
 
 interface RenderFlags extends SpecFlagValues {
   template?: string;
@@ -35,30 +35,48 @@ export function registerRender(program: Command): void {
     .addOption(new Option('--allowed-cidr <cidr>', 'desktop CIDR allowed to reach the scheduler (repeatable; default: RECC_EKS_ALLOWED_CIDRS)').argParser(collect))
     .option('--json', 'print JSON instead of YAML')
     .action(async (flags: RenderFlags) => {
-      const [{ previewManifests, previewDefinition }, { stringify }, { userInfo }] = await Promise.all([
+      const [{ previewManifests, previewDefinition }, { stringify }, { userInfo }, { isIpv4Cidr }, { ValidationError }] = await Promise.all([
         import('../../adapters/eks/preview.ts'),
         import('yaml'),
         import('node:os'),
+        import('../../adapters/eks/manifests/build.ts'),
+        import('../../shared/core/errors.ts'),
       ]);
+      // Problems the later stages would only reach once the spec is valid, so every problem is named at once.
+      const problems: Array<{ path: string; message: string }> = [];
+      const overrides = specOverridesFromFlags(flags, process.argv, problems);
+      if (flags.backend === 'eks') {
+        for (const [i, cidr] of (flags.allowedCidr ?? []).entries()) {
+          if (!isIpv4Cidr(cidr)) problems.push({ path: `allowedCidrs[${i}]`, message: `"${cidr}" is not an IPv4 CIDR such as 203.0.113.0/24` });
+        }
+      }
       const request = {
         ...(flags.template !== undefined ? { template: flags.template } : {}),
-        overrides: await specOverridesOrThrow(flags),
+        overrides,
         owner: flags.owner ?? userInfo().username,
         clusterId: flags.clusterId,
         ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
         ...(flags.serviceMode !== undefined ? { serviceMode: flags.serviceMode } : {}),
         ...(flags.allowedCidr !== undefined ? { allowedCidrs: flags.allowedCidr } : {}),
       };
-      if (flags.backend === 'local') {
-        const definition = previewDefinition(request);
-        process.stdout.write(flags.json ? `${JSON.stringify(definition, null, 2)}\n` : stringify(definition, { lineWidth: 0 }));
-        return;
+      const output = (): string => {
+        if (flags.backend === 'local') {
+          const definition = previewDefinition(request);
+          return flags.json ? `${JSON.stringify(definition, null, 2)}\n` : stringify(definition, { lineWidth: 0 });
+        }
+        const { objects } = previewManifests(request, process.env);
+        return flags.json ? `${JSON.stringify(objects, null, 2)}\n` : objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+      };
+      let text: string;
+      try {
+        text = output();
+      } catch (err) {
+        if (problems.length === 0 || !(err instanceof ValidationError)) throw err;
+        const seen = new Set(err.details.map((d) => `${d.path}\u0000${d.message}`));
+        const all = [...err.details, ...problems.filter((p) => !seen.has(`${p.path}\u0000${p.message}`))];
+        throw new ValidationError(`cannot render the cluster: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
       }
-      const { objects } = previewManifests(request, process.env);
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(objects, null, 2)}\n`);
-        return;
-      }
-      process.stdout.write(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+      if (problems.length > 0) throw new ValidationError(`cannot render the cluster: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems);
+      process.stdout.write(text);
     });
 }

@@ -57,8 +57,13 @@ export class TaskRecord {
 /** `lambda-3f9a…` → `lambda`; keys without a dash are their own prefix. */
 export function keyPrefix(key: string): string {
   const i = key.lastIndexOf('-');
-  return i > 0 ? key.slice(0, i) : key;
+  if (i <= 0) return key;
+  // Consecutive keys mostly share a prefix (a map): reuse that string instead of a new slice per task.
+  if (i === lastPrefix.length && key.startsWith(lastPrefix)) return lastPrefix;
+  lastPrefix = key.slice(0, i);
+  return lastPrefix;
 }
+let lastPrefix = '';
 
 export class WorkerRecord {
   readonly processing = new Set<TaskRecord>();

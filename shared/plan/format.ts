@@ -1,5 +1,6 @@
 import type { ClusterSpec, Plan, TemplateInfo } from '../spec/types.ts';
 import { getInstanceType } from '../catalog/instances.ts';
+import { formatColumns, formatKeyValues } from '../core/text.ts';
 
 /** Human-readable renderings of plans for the CLI (pure string building). */
 
@@ -15,11 +16,6 @@ function trim(s: string): string {
 
 export function num(n: number, digits = 3): string {
   return trim(n.toFixed(digits));
-}
-
-function table(rows: Array<[string, string]>): string {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
 }
 
 export function formatEstimate(spec: ClusterSpec, plan: Plan): string {
@@ -40,7 +36,7 @@ export function formatEstimate(spec: ClusterSpec, plan: Plan): string {
     ['per worker-hour', dollars(plan.costPerWorkerHour)],
     ['prices', plan.priceSource],
   ];
-  return `Estimate for ${spec.name ?? 'a cluster'} in ${plan.region}\n${table(rows)}`;
+  return `Estimate for ${spec.name ?? 'a cluster'} in ${plan.region}\n${formatKeyValues(rows, '  ')}`;
 }
 
 export function formatTemplates(rows: Array<{ template: TemplateInfo; spec: ClusterSpec; plan: Plan }>): string {
@@ -54,7 +50,5 @@ export function formatTemplates(rows: Array<{ template: TemplateInfo; spec: Clus
     dollars(plan.costPerHour),
     template.description,
   ]);
-  const all = [header, ...body];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+  return formatColumns([header, ...body]);
 }

@@ -107,4 +107,19 @@ describe('Command: recc render', () => {
     expect(out.stderr).toMatch(/c5\.xlarge/);
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('exits 2 naming a bad spec flag, an --env without "=" and an impossible CIDR together, each once', () => {
+    // Act
+    const out = recc(['render', '--workers', '-3', '--env', 'FOO', '--allowed-cidr', '300.0.0.0/8']);
+    const cidrOnly = recc(['render', '--allowed-cidr', '10.0.0.0/33']);
+
+    // Assess
+    expect(out.code).toBe(2);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toContain('nWorkers: must be a positive whole number (got -3)');
+    expect(out.stderr).toContain('env.FOO: --env takes NAME=VALUE (got "FOO")');
+    expect(out.stderr).toContain('allowedCidrs[0]: "300.0.0.0/8" is not an IPv4 CIDR');
+    expect(cidrOnly.code).toBe(2);
+    expect(cidrOnly.stderr.match(/10\.0\.0\.0\/33/g)).toHaveLength(1);
+  });
 });
