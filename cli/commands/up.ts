@@ -50,7 +50,12 @@ export function registerUp(program: Command): void {
       const { defaultPeriodicJobs } = await import('../../local/periodic.ts');
 
       const stateDir = resolve(flags.stateDir);
-      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      try {
+        mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+        throw new ValidationError('invalid options for recc up', [{ path: 'stateDir', message: `cannot create ${stateDir} (${why}); choose a writable directory` }], { cause: err });
+      }
       const logFile = join(stateDir, 'recc-up.log');
       const logStream = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
       const logger = createLogger({

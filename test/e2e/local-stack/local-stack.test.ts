@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, clusterFromEnv, type ClusterLike } from '../../../client/index.ts';
 import {
@@ -219,6 +220,27 @@ describe('Feature: recc up options', () => {
     // Assess
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('host: refusing to bind 0.0.0.0 without a token');
+  });
+
+  it('exits 2 naming --state-dir when the state directory cannot be created', async () => {
+    // Prepare: a regular file where a parent directory should be
+    const dir = tempStateDir('blocked');
+    const file = join(dir, 'not-a-dir');
+    writeFileSync(file, 'x');
+
+    // Act
+    const result = await run(process.execPath, [RECC_BIN, 'up', '--port', '0', '--state-dir', join(file, 'state')], {
+      cwd: REPO_ROOT,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    rmSync(dir, { recursive: true, force: true });
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`stateDir: cannot create ${join(file, 'state')} (ENOTDIR)`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
