@@ -1,4 +1,5 @@
-import { ConflictError, NotFoundError, ReccError, ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
+import { ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
+import { ApiConflictError, ApiNotFoundError, ApiRequestError, ApiUnreachableError, ApiValidationError } from './errors.ts';
 import { getOptionalString, type Env } from '../shared/core/env.ts';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 import type { ClusterSpec, Plan } from '../shared/spec/types.ts';
@@ -61,73 +62,8 @@ export function apiClientOptionsFromEnv(env: Env): ApiClientOptions {
 
 // --------------------------------------------------------------------------- errors
 
-interface ServerError {
-  statusCode: number;
-  serverType: string;
-  requestId: string | undefined;
-}
-
-/** The API refused the request as invalid (400); `details` name every offending field. */
-export class ApiValidationError extends ValidationError implements ServerError {
-  readonly serverType: string;
-  readonly requestId: string | undefined;
-  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
-    super(message, details);
-    this.serverType = serverType;
-    this.requestId = requestId;
-  }
-}
-
-/** No such cluster visible to the caller (404). */
-export class ApiNotFoundError extends NotFoundError implements ServerError {
-  readonly serverType: string;
-  readonly requestId: string | undefined;
-  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
-    super(message, { details });
-    this.serverType = serverType;
-    this.requestId = requestId;
-  }
-}
-
-/** The request conflicts with the cluster's state or a concurrent change (409). */
-export class ApiConflictError extends ConflictError implements ServerError {
-  readonly serverType: string;
-  readonly requestId: string | undefined;
-  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
-    super(message, { details });
-    this.serverType = serverType;
-    this.requestId = requestId;
-  }
-}
-
-/** Any other error answer (401, 403, 5xx, …). */
-export class ApiRequestError extends ReccError implements ServerError {
-  readonly serverType: string;
-  readonly requestId: string | undefined;
-  constructor(statusCode: number, message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
-    super(message, { statusCode, details });
-    this.serverType = serverType;
-    this.requestId = requestId;
-  }
-}
-
-/** The API could not be reached (connection refused, DNS, timeout). */
-export class ApiUnreachableError extends ReccError {
-  readonly apiUrl: string;
-  constructor(apiUrl: string, cause: unknown) {
-    const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
-    // One line for the CLI: the message names the URL, so no details repeat it.
-    super(`cannot reach the recc API at ${apiUrl} (${why}); start it with \`recc up\`, or point --api or RECC_API_URL at it`, {
-      statusCode: 503,
-      cause,
-    });
-    // The message is actionable for the user even though it is a 503.
-    this.apiUrl = apiUrl;
-  }
-  override get exposable(): boolean {
-    return true;
-  }
-}
+// The error classes live in ./errors.ts; re-exported here so importers of this module keep working.
+export { ApiValidationError, ApiNotFoundError, ApiConflictError, ApiRequestError, ApiUnreachableError } from './errors.ts';
 
 export type ApiError = ApiValidationError | ApiNotFoundError | ApiConflictError | ApiRequestError;
 

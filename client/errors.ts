@@ -1,4 +1,5 @@
-import { ReccError, ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
+import { ConflictError, NotFoundError, ReccError, ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
+import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 
 /**
  * A task failed on a worker. `name`, `message` and `stack` are the original
@@ -57,6 +58,114 @@ export class LocalClusterStartError extends ReccError {
 export class ModuleBundleError extends ReccError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { statusCode: 400, ...options });
+  }
+}
+
+// --------------------------------------------------------------------------- API answers (api-client.ts)
+
+interface ServerError {
+  statusCode: number;
+  serverType: string;
+  requestId: string | undefined;
+}
+
+/** The API refused the request as invalid (400); `details` name every offending field. */
+export class ApiValidationError extends ValidationError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, details);
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** No such cluster visible to the caller (404). */
+export class ApiNotFoundError extends NotFoundError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, { details });
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** The request conflicts with the cluster's state or a concurrent change (409). */
+export class ApiConflictError extends ConflictError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, { details });
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** Any other error answer (401, 403, 5xx, …). */
+export class ApiRequestError extends ReccError implements ServerError {
+  readonly serverType: string;
+  readonly requestId: string | undefined;
+  constructor(statusCode: number, message: string, details: ErrorDetail[], serverType: string, requestId: string | undefined) {
+    super(message, { statusCode, details });
+    this.serverType = serverType;
+    this.requestId = requestId;
+  }
+}
+
+/** The API could not be reached (connection refused, DNS, timeout). */
+export class ApiUnreachableError extends ReccError {
+  readonly apiUrl: string;
+  constructor(apiUrl: string, cause: unknown) {
+    const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    // One line for the CLI: the message names the URL, so no details repeat it.
+    super(`cannot reach the recc API at ${apiUrl} (${why}); start it with \`recc up\`, or point --api or RECC_API_URL at it`, {
+      statusCode: 503,
+      cause,
+    });
+    // The message is actionable for the user even though it is a 503.
+    this.apiUrl = apiUrl;
+  }
+  override get exposable(): boolean {
+    return true;
+  }
+}
+
+// --------------------------------------------------------------------------- managed clusters (recc-cluster.ts)
+
+/** The cluster failed or was deleted before it became RUNNING. */
+export class ClusterFailedError extends ReccError {
+  readonly clusterId: string;
+  readonly status: ClusterStatus;
+  constructor(clusterId: string, status: ClusterStatus, reason: string | undefined) {
+    super(`cluster ${clusterId} is ${status}${reason ? `: ${reason}` : ''}`, {
+      statusCode: 409,
+      details: [{ path: 'status', message: reason ?? status }],
+    });
+    this.clusterId = clusterId;
+    this.status = status;
+  }
+}
+
+/** The cluster did not become RUNNING in time (`create` then deletes it; `connect` leaves it as it is). */
+export class ClusterReadyTimeoutError extends ReccError {
+  readonly clusterId: string;
+  constructor(clusterId: string, status: ClusterStatus, timeoutMs: number) {
+    super(`cluster ${clusterId} is still ${status} after ${Math.round(timeoutMs / 1000)} s`, {
+      statusCode: 408,
+      details: [{ path: 'status', message: `still ${status}` }],
+    });
+    this.clusterId = clusterId;
+  }
+}
+
+/** The cluster is RUNNING but the API did not give this caller its connection details. */
+export class ClusterConnectionUnavailableError extends ReccError {
+  constructor(clusterId: string) {
+    super(`cluster ${clusterId} has no connection details for this caller (only the owner gets the token)`, {
+      statusCode: 409,
+      details: [{ path: 'connection', message: 'missing' }],
+    });
   }
 }
 

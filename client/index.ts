@@ -7,7 +7,11 @@ export { Future, type FutureStatus } from './future.ts';
 export { Delayed, delayed, type TaskOptions } from './delayed.ts';
 export { command, CommandFunction, ModuleFunction, ModuleHandle, type CommandOptions, type CommandResult, type TaskFunction } from './functions.ts';
 export { asCompleted, progress, type ProgressOptions } from './as-completed.ts';
-export { TaskError, KilledWorkerError, CancelledError, InlineFunctionError, ClientClosedError, LocalClusterStartError, ModuleBundleError } from './errors.ts';
+export {
+  TaskError, KilledWorkerError, CancelledError, InlineFunctionError, ClientClosedError, LocalClusterStartError, ModuleBundleError,
+  ApiValidationError, ApiNotFoundError, ApiConflictError, ApiRequestError, ApiUnreachableError,
+  ClusterFailedError, ClusterReadyTimeoutError, ClusterConnectionUnavailableError,
+} from './errors.ts';
 export { TcpTransport, type ClientTransport } from './transport.ts';
 export type { ClusterLike } from './cluster-like.ts';
 export * from './from-env.ts';

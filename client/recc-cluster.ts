@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ReccError } from '../shared/core/errors.ts';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 import type { ClusterView } from '../control/clusters.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, type ApiClientOptions } from './api-client.ts';
+import { ClusterConnectionUnavailableError, ClusterFailedError, ClusterReadyTimeoutError } from './errors.ts';
 
 /**
  * A cluster created or found through the recc API (EKS in AWS, local
@@ -71,41 +71,8 @@ const CLIENT_OPTIONS = new Set([
   'fetch',
 ]);
 
-/** The cluster failed or was deleted before it became RUNNING. */
-export class ClusterFailedError extends ReccError {
-  readonly clusterId: string;
-  readonly status: ClusterStatus;
-  constructor(clusterId: string, status: ClusterStatus, reason: string | undefined) {
-    super(`cluster ${clusterId} is ${status}${reason ? `: ${reason}` : ''}`, {
-      statusCode: 409,
-      details: [{ path: 'status', message: reason ?? status }],
-    });
-    this.clusterId = clusterId;
-    this.status = status;
-  }
-}
-
-/** The cluster did not become RUNNING in time (`create` then deletes it; `connect` leaves it as it is). */
-export class ClusterReadyTimeoutError extends ReccError {
-  readonly clusterId: string;
-  constructor(clusterId: string, status: ClusterStatus, timeoutMs: number) {
-    super(`cluster ${clusterId} is still ${status} after ${Math.round(timeoutMs / 1000)} s`, {
-      statusCode: 408,
-      details: [{ path: 'status', message: `still ${status}` }],
-    });
-    this.clusterId = clusterId;
-  }
-}
-
-/** The cluster is RUNNING but the API did not give this caller its connection details. */
-export class ClusterConnectionUnavailableError extends ReccError {
-  constructor(clusterId: string) {
-    super(`cluster ${clusterId} has no connection details for this caller (only the owner gets the token)`, {
-      statusCode: 409,
-      details: [{ path: 'connection', message: 'missing' }],
-    });
-  }
-}
+// The error classes live in ./errors.ts; re-exported here so importers of this module keep working.
+export { ClusterFailedError, ClusterReadyTimeoutError, ClusterConnectionUnavailableError } from './errors.ts';
 
 function clientFrom(options: ReccClusterOptions): ApiClient {
   if (options.client) return options.client;

@@ -12,6 +12,8 @@ import type { ClusterSpec, Plan } from '../shared/spec/types.ts';
 import { resolveSpec } from '../shared/spec/resolve.ts';
 import { listTemplates } from '../shared/spec/templates.ts';
 import { planCluster } from '../shared/plan/planner.ts';
+import { reapAt } from '../shared/harvest/plan.ts';
+import { DEFAULT_HARVEST_CONFIG, type HarvestConfig, type ReapReason } from '../shared/harvest/types.ts';
 import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
 
 /**
@@ -53,6 +55,11 @@ export interface ClusterServiceDeps {
   requeueRequestedAfterMs?: number;
   /** Where template YAML files are (Lambda: `<task root>/templates`). @default the repository's `templates/` */
   templatesDir?: string;
+  /**
+   * The harvester's settings (read once at cold start with `harvestConfigFromEnv`),
+   * used to tell callers when an idle cluster will be reaped. @default DEFAULT_HARVEST_CONFIG
+   */
+  harvest?: HarvestConfig;
 }
 
 /** Statuses in which `PATCH {nWorkers}` is accepted. */
@@ -70,6 +77,14 @@ export interface CreateClusterInput {
 /** A cluster as the API shows it to one caller: only the owner gets `connection.token`. */
 export type ClusterView = Omit<ClusterRecord, 'connection'> & {
   connection?: Omit<ClusterConnection, 'token'> & { token?: string };
+  /**
+   * When the cluster will be reaped if it stays idle from now on (ISO time,
+   * computed with the server's harvest config); null when it is not RUNNING.
+   * Absent from servers older than this field.
+   */
+  reapAt?: string | null;
+  /** Which rule reaps it at `reapAt`; null when `reapAt` is null. */
+  reapReason?: ReapReason | null;
 };
 
 export interface CreateClusterResult {
@@ -86,10 +101,12 @@ export interface EstimateResult {
 }
 
 /** What `caller` may see of `record`: the owner sees everything, an admin sees no token. */
-export function viewFor(record: ClusterRecord, caller: Caller): ClusterView {
-  if (record.owner === caller.user || !record.connection) return record;
+export function viewFor(record: ClusterRecord, caller: Caller, harvest: HarvestConfig = DEFAULT_HARVEST_CONFIG): ClusterView {
+  const forecast = reapAt(record, harvest);
+  const reap = { reapAt: forecast?.at ?? null, reapReason: forecast?.reason ?? null };
+  if (record.owner === caller.user || !record.connection) return { ...record, ...reap };
   const { token: _token, ...rest } = record.connection;
-  return { ...record, connection: rest };
+  return { ...record, connection: rest, ...reap };
 }
 
 function canonical(value: unknown): string {
@@ -118,6 +135,7 @@ export class ClusterService {
   private readonly conflictBackoff: (attempt: number) => Promise<void>;
   private readonly requeueRequestedAfterMs: number;
   private readonly templatesDir: string | undefined;
+  private readonly harvest: HarvestConfig;
 
   constructor(deps: ClusterServiceDeps) {
     this.store = deps.store;
@@ -129,6 +147,7 @@ export class ClusterService {
     this.conflictBackoff = deps.conflictBackoff ?? defaultBackoff;
     this.requeueRequestedAfterMs = deps.requeueRequestedAfterMs ?? 30_000;
     this.templatesDir = deps.templatesDir;
+    this.harvest = deps.harvest ?? DEFAULT_HARVEST_CONFIG;
   }
 
   /** The plan and $/hour for a spec; creates nothing. */
@@ -187,7 +206,7 @@ export class ClusterService {
       }
     }
     return {
-      cluster: viewFor(cluster, caller),
+      cluster: viewFor(cluster, caller, this.harvest),
       plan: cluster.plan,
       estimate: {
         costPerHour: cluster.plan.costPerHour,
@@ -201,9 +220,9 @@ export class ClusterService {
   /** One cluster. Counts as activity when the owner asks. */
   async get(caller: Caller, id: string): Promise<ClusterView> {
     const record = await this.visible(caller, id);
-    if (record.owner !== caller.user) return viewFor(record, caller);
+    if (record.owner !== caller.user) return viewFor(record, caller, this.harvest);
     const touched = await this.store.touch(id, { activityAt: isoAt(this.clock) });
-    return viewFor(touched ?? record, caller);
+    return viewFor(touched ?? record, caller, this.harvest);
   }
 
   /** The caller's clusters, newest first; `all` (every owner) needs an admin role. */
@@ -218,9 +237,9 @@ export class ClusterService {
           { path: 'all', message: 'only admins may list all clusters' },
         ]);
       }
-      return (await this.store.listAll(filter)).map((r) => viewFor(r, caller));
+      return (await this.store.listAll(filter)).map((r) => viewFor(r, caller, this.harvest));
     }
-    return (await this.store.listByOwner(caller.user, filter)).map((r) => viewFor(r, caller));
+    return (await this.store.listByOwner(caller.user, filter)).map((r) => viewFor(r, caller, this.harvest));
   }
 
   /**
@@ -243,7 +262,7 @@ export class ClusterService {
       await this.queue.send({ clusterId: id, cause: 'delete-requested' });
       this.logger.info('cluster delete requested', { clusterId: id, owner: record.owner });
     }
-    return viewFor(record, caller);
+    return viewFor(record, caller, this.harvest);
   }
 
   /** Change the number of workers (202); only while REQUESTED, PROVISIONING or RUNNING. */
@@ -272,7 +291,7 @@ export class ClusterService {
       await this.queue.send({ clusterId: id, cause: 'scale' });
       this.logger.info('cluster scale requested', { clusterId: id, owner: record.owner, workers: nWorkers });
     }
-    return viewFor(record, caller);
+    return viewFor(record, caller, this.harvest);
   }
 
   /** The client is alive: records a heartbeat and activity (no version bump). */
@@ -281,7 +300,7 @@ export class ClusterService {
     const at = isoAt(this.clock);
     const touched = await this.store.touch(id, { activityAt: at, heartbeatAt: at });
     if (!touched) throw new ClusterNotFoundError(id, { details: [{ path: 'id', message: 'no such cluster' }] });
-    return viewFor(touched, caller);
+    return viewFor(touched, caller, this.harvest);
   }
 
   /** The record if `caller` may see it, else ClusterNotFoundError (also for another user's cluster). */

@@ -11,6 +11,7 @@ import { DynamoDbClusterStore, createTable } from '../adapters/store/dynamodb.ts
 import { Provisioner, secretsRequestFor, type ProvisionerConfig } from '../control/provisioner.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import { randomIds, type IdGenerator } from '../shared/core/ids.ts';
+import type { HarvestConfig } from '../shared/harvest/types.ts';
 import { silentLogger, type Logger } from '../shared/core/logger.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
@@ -76,6 +77,8 @@ export interface LocalStackOptions {
   provisioner?: Partial<ProvisionerConfig>;
   /** Harvester, cost reporter, … run on timers. */
   periodicJobs?: PeriodicJob[];
+  /** The harvester's settings, so the API's `reapAt` matches the harvester. @default DEFAULT_HARVEST_CONFIG */
+  harvest?: HarvestConfig;
 }
 
 export interface LocalStack {
@@ -152,6 +155,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ids: options.ids ?? randomIds,
       logger: logger.child({ component: 'api' }),
       adminRoleNames: [] as string[],
+      ...(options.harvest ? { harvest: options.harvest } : {}),
     };
     const port = options.port ?? DEFAULT_LOCAL_PORT;
     const api: ApiServer = await startApiServer({

@@ -182,17 +182,24 @@ export async function list(flags: ApiFlags & { all?: boolean; status?: string })
 
 export async function get(id: string, flags: ApiFlags): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
-  const cluster = await client.getCluster(id);
+  const served = await client.getCluster(id);
+  const cluster = served.reapAt === undefined ? await withLocalReapForecast(served) : served;
   if (flags.json) {
     json(cluster);
     return;
   }
-  let forecast: { at: string; reason: string } | undefined;
-  if (cluster.status === 'RUNNING') {
-    const [{ reapAt }, { DEFAULT_HARVEST_CONFIG }] = await Promise.all([import('../../shared/harvest/plan.ts'), import('../../shared/harvest/types.ts')]);
-    forecast = reapAt(cluster as Parameters<typeof reapAt>[0], DEFAULT_HARVEST_CONFIG);
-  }
-  out(describe(cluster, forecast));
+  out(describe(cluster, cluster.reapAt ? { at: cluster.reapAt, reason: cluster.reapReason ?? 'idle' } : undefined));
+}
+
+/**
+ * Servers older than the `reapAt` field: estimate it here with the default
+ * harvest config (the server computes it with its own config otherwise).
+ */
+async function withLocalReapForecast(cluster: ClusterView): Promise<ClusterView> {
+  if (cluster.status !== 'RUNNING') return { ...cluster, reapAt: null, reapReason: null };
+  const [{ reapAt }, { DEFAULT_HARVEST_CONFIG }] = await Promise.all([import('../../shared/harvest/plan.ts'), import('../../shared/harvest/types.ts')]);
+  const forecast = reapAt(cluster as Parameters<typeof reapAt>[0], DEFAULT_HARVEST_CONFIG);
+  return { ...cluster, reapAt: forecast?.at ?? null, reapReason: forecast?.reason ?? null };
 }
 
 export async function remove(id: string, flags: ApiFlags & { wait?: boolean }): Promise<void> {

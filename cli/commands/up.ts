@@ -48,6 +48,7 @@ export function registerUp(program: Command): void {
       const { createLogger } = await import('../../shared/core/logger.ts');
       const { startLocalStack } = await import('../../local/stack.ts');
       const { defaultPeriodicJobs } = await import('../../local/periodic.ts');
+      const { harvestConfigFromEnv } = await import('../../shared/harvest/config.ts');
 
       const stateDir = resolve(flags.stateDir);
       try {
@@ -76,6 +77,7 @@ export function registerUp(program: Command): void {
         processEnv: env,
         testHooks: getBoolean(env, 'RECC_TEST_HOOKS', false),
         periodicJobs: await defaultPeriodicJobs(env),
+        harvest: harvestConfigFromEnv(env),
       });
       const ready = {
         event: 'recc.up.ready',

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { systemClock } from '../../shared/core/clock.ts';
 import { getOptionalString, type Env } from '../../shared/core/env.ts';
 import { randomIds } from '../../shared/core/ids.ts';
+import { harvestConfigFromEnv } from '../../shared/harvest/config.ts';
+import type { HarvestConfig } from '../../shared/harvest/types.ts';
 import { createDynamoDbClusterStore } from '../../adapters/store/dynamodb.ts';
 import { SqsWorkQueue } from '../../adapters/queue/sqs.ts';
 import type { ApiDeps } from './api.ts';
@@ -14,7 +16,7 @@ import { powertoolsLogger } from './logger.ts';
  * SQS queue, the system clock, random ids and the Powertools logger. Built
  * once per cold start (see `lazyHandler`); clients connect on first use.
  */
-export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string } = {}): ApiDeps {
+export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig } = {}): ApiDeps {
   const store = createDynamoDbClusterStore({
     tableName: config.tableName,
     region: config.region,
@@ -35,14 +37,20 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     adminRoleNames: config.adminRoleNames,
     logger: powertoolsLogger({ serviceName: 'recc-api', logLevel: config.logLevel }),
     ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
+    ...(options.harvest ? { harvest: options.harvest } : {}),
   };
 }
 
-/** Read the configuration from the environment (once) and build the dependencies. */
+/**
+ * Read the configuration from the environment (once) and build the
+ * dependencies. The harvest config (`RECC_HARVEST_*`) is the harvester's, so
+ * the `reapAt` the API shows matches when the harvester actually reaps.
+ */
 export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
   const config = readApiConfig(env);
+  const harvest = harvestConfigFromEnv(env);
   const templatesDir = findTemplatesDir(env);
-  return apiDepsFromConfig(config, templatesDir ? { templatesDir } : {});
+  return apiDepsFromConfig(config, { harvest, ...(templatesDir ? { templatesDir } : {}) });
 }
 
 /**

@@ -129,6 +129,9 @@ describe('recc cluster (CLI)', () => {
     const lastActivity = /^last activity\s+(\S+)/m.exec(human.stdout)?.[1] ?? 'missing';
     const idleAt = new Date(Date.parse(lastActivity) + 45 * 60_000).toISOString();
     expect(human.stdout).toMatch(new RegExp(`^removed at\\s+${idleAt.replace(/\./g, '\\.')} if idle until then \\(idle\\)$`, 'm'));
+    // --json carries the server's forecast for the activity time of its own answer.
+    expect(view.reapAt).toBe(new Date(Date.parse(view.lastActivityAt) + 45 * 60_000).toISOString());
+    expect(view.reapReason).toBe('idle');
   });
 
   it('exits 2 listing every problem when the input is invalid', async () => {

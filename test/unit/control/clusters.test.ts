@@ -152,6 +152,65 @@ describe('Class: ClusterService', () => {
     });
   });
 
+  describe('Function: viewFor (reapAt)', () => {
+    const harvest = { defaultIdleTimeoutMinutes: 30, leaseTimeoutMinutes: 5, schedulerUnreachableMinutes: 10, provisioningDeadlineMinutes: 20, deletingDeadlineMinutes: 15 };
+
+    it('shows when a RUNNING cluster is reaped if idle: lastActivityAt plus its idleTimeoutMinutes', async () => {
+      // Prepare
+      const svc = new ClusterService({ store, queue, clock, ids: new SequentialIds(), harvest });
+      const { cluster } = await svc.create(alice, { overrides: { idleTimeoutMinutes: 45 } });
+      await advance(cluster.id, 'PROVISIONING');
+      await advance(cluster.id, 'RUNNING');
+      clock.advance(10 * 60_000);
+
+      // Act
+      const view = await svc.get(alice, cluster.id);
+
+      // Assess
+      expect(view.lastActivityAt).toBe('2026-01-01T00:10:00.000Z');
+      expect(view.reapAt).toBe('2026-01-01T00:55:00.000Z');
+      expect(view.reapReason).toBe('idle');
+    });
+
+    it('uses the server harvest config: a heartbeat lease of leaseTimeoutMinutes comes first', async () => {
+      // Prepare
+      const svc = new ClusterService({ store, queue, clock, ids: new SequentialIds(), harvest });
+      const { cluster } = await svc.create(alice, { overrides: { idleTimeoutMinutes: 45 } });
+      await advance(cluster.id, 'PROVISIONING');
+      await advance(cluster.id, 'RUNNING');
+      clock.advance(10 * 60_000);
+
+      // Act
+      const view = await svc.heartbeat(alice, cluster.id);
+
+      // Assess
+      expect(view.reapAt).toBe('2026-01-01T00:15:00.000Z');
+      expect(view.reapReason).toBe('lease-expired');
+    });
+
+    it('is null when the cluster is DELETED, and for clusters not yet RUNNING', async () => {
+      // Prepare
+      const svc = new ClusterService({ store, queue, clock, ids: new SequentialIds(), harvest });
+      const { cluster } = await svc.create(alice, { overrides: { idleTimeoutMinutes: 45 } });
+      await advance(cluster.id, 'PROVISIONING');
+      const provisioning = await svc.get(admin, cluster.id);
+      await advance(cluster.id, 'RUNNING');
+      await advance(cluster.id, 'DELETING');
+      await advance(cluster.id, 'DELETED');
+
+      // Act
+      const view = await svc.get(alice, cluster.id);
+      const listed = await svc.list(alice);
+
+      // Assess
+      expect(provisioning.reapAt).toBeNull();
+      expect(view.status).toBe('DELETED');
+      expect(view.reapAt).toBeNull();
+      expect(view.reapReason).toBeNull();
+      expect(listed.map((c) => c.reapAt)).toEqual([null]);
+    });
+  });
+
   describe('Method: list', () => {
     it('returns only the caller\'s clusters, newest first, filtered by status', async () => {
       await service.create(alice, { name: 'one' });

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { callerFromIam, parsePrincipalArn } from '../../../functions/commons/identity.ts';
 import { readApiConfig } from '../../../functions/commons/config.ts';
+import { apiDepsFromEnv } from '../../../functions/commons/deps.ts';
 import { powertoolsLogger } from '../../../functions/commons/logger.ts';
 import { errorResponse } from '../../../functions/commons/api.ts';
 import { matchRoute, methodsForPath, ROUTES } from '../../../functions/routes.ts';
@@ -63,6 +64,28 @@ describe('Function: readApiConfig', () => {
 
   it('fails fast naming TABLE_NAME when it is missing', () => {
     expect(() => readApiConfig({})).toThrow(ConfigError);
+  });
+});
+
+describe('Function: apiDepsFromEnv', () => {
+  const base = { TABLE_NAME: 't-1', QUEUE_URL: 'http://127.0.0.1:1/queue/q', REGION: 'eu-west-1', TEMPLATES_DIR: 'templates' };
+
+  it('reads the harvester config once so the API can tell when clusters are reaped', () => {
+    const deps = apiDepsFromEnv({ ...base, RECC_HARVEST_LEASE_MINUTES: '3', RECC_HARVEST_DEFAULT_IDLE_MINUTES: '40' });
+    expect(deps.harvest).toMatchObject({ leaseTimeoutMinutes: 3, defaultIdleTimeoutMinutes: 40 });
+  });
+
+  it('fails fast with a ConfigError naming the variable when a harvest setting is invalid', () => {
+    const err = (() => {
+      try {
+        apiDepsFromEnv({ ...base, RECC_HARVEST_LEASE_MINUTES: '0' });
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).details.map((d) => d.path)).toEqual(['RECC_HARVEST_LEASE_MINUTES']);
   });
 });
 

@@ -104,6 +104,29 @@ describe('API handlers (in-memory store)', () => {
       expect(reply.body.cluster.connection.token).toBe('tok-s3cret-value');
     });
 
+    it('carries reapAt computed with the server harvest config, and null once the cluster is DELETED', async () => {
+      // Prepare: a 5-minute lease beats the template's idle timeout once the client heartbeats.
+      api = await makeApi({ ...deps, harvest: { defaultIdleTimeoutMinutes: 30, leaseTimeoutMinutes: 5, schedulerUnreachableMinutes: 10, provisioningDeadlineMinutes: 20, deletingDeadlineMinutes: 15 } });
+      const id = await makeRunning();
+      await api({ method: 'POST', path: `/clusters/${id}/heartbeat` });
+
+      // Act
+      const running = await api({ method: 'GET', path: `/clusters/${id}` });
+      for (const to of ['DELETING', 'DELETED'] as const) {
+        const cur = (await store.get(id))!;
+        const { next, change } = transition(cur, to, { actor: 'provisioner', at: new Date(clock.now()).toISOString() });
+        await store.put(next, cur.version, change);
+      }
+      const deleted = await api({ method: 'GET', path: `/clusters/${id}` });
+
+      // Assess
+      const lastActivity = Date.parse(running.body.cluster.lastActivityAt as string);
+      expect(running.body.cluster.reapAt).toBe(new Date(lastActivity + 5 * 60_000).toISOString());
+      expect(running.body.cluster.reapReason).toBe('lease-expired');
+      expect(deleted.body.cluster.status).toBe('DELETED');
+      expect(deleted.body.cluster.reapAt).toBeNull();
+    });
+
     it('answers 400 naming id when the id cannot be a cluster id', async () => {
       const reply = await api({ method: 'GET', path: `/clusters/${encodeURIComponent('NOT AN ID')}` });
       expect(reply.statusCode).toBe(400);
