@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { freePorts } from '../comm/free-ports.ts';
 import { join } from 'node:path';
 import type { ClusterLike } from './cluster-like.ts';
 import { LocalClusterStartError } from './errors.ts';
@@ -103,7 +103,7 @@ export class LocalCluster implements ClusterLike {
     if (options.resourceWaitTimeoutSeconds !== undefined) extra.push('--resource-wait-timeout', String(options.resourceWaitTimeoutSeconds));
     // The port is chosen here so workers start alongside the scheduler (they retry until it listens).
     for (let attempt = 1; ; attempt++) {
-      const port = await freeLoopbackPort();
+      const [port] = await freePorts(1);
       const address = `${options.tls ? 'tls' : 'tcp'}://127.0.0.1:${port}`;
       const scheduler = launch('scheduler', 'scheduler', ['--port', String(port), '--token-file', tokenFile, '--watch-parent', '--owned-dir', dir, ...extra], options);
       const cluster = new LocalCluster(dir, tokenFile, scheduler, address, token, options, tlsInfo ?? {});
@@ -179,19 +179,6 @@ export class LocalCluster implements ClusterLike {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** A free port on 127.0.0.1 (the OS picks it; released at once for the scheduler to bind). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function launch(kind: 'scheduler' | 'worker', name: string, args: string[], options: LocalClusterOptions): Proc {
