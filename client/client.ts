@@ -1,15 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Message } from '../comm/comm.ts';
 import { decodeValue, type FunctionDef } from '../comm/payload.ts';
+import type { ClientToScheduler, StoryEntry, WireTask, WorkerInfo } from '../comm/protocol.ts';
 import { ValidationError } from '../shared/core/errors.ts';
+import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { Delayed, encodeArgs, tokenize, type TaskOptions } from './delayed.ts';
 import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } from './errors.ts';
 import { functionRef, identityRef, ModuleHandle, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future, type FutureStatus } from './future.ts';
-import { TcpTransport, type ClientTransport } from './transport.ts';
+import { TcpTransport, type ClientTransport, type SchedulerEvent } from './transport.ts';
 
 export interface ConnectOptions {
   token?: string;
@@ -21,8 +22,6 @@ export interface ConnectOptions {
 /** Tasks per update-graph frame; larger graphs stream in chunks. */
 const GRAPH_CHUNK = 20_000;
 
-type WireTask = [string, string, Uint8Array, string[], Record<string, number> | null, number];
-
 interface KeyState {
   status: FutureStatus;
   refs: number;
@@ -31,17 +30,7 @@ interface KeyState {
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
 }
 
-export interface WorkerInfo {
-  address: string;
-  name: string;
-  nthreads: number;
-  resources: Record<string, number>;
-  memoryLimit: number | null;
-  pid: number | null;
-  processing: number;
-  stored: number;
-  metrics: Record<string, unknown>;
-}
+export type { StoryEntry, WorkerInfo } from '../comm/protocol.ts';
 
 /**
  * The recc client: submit work to a cluster's scheduler and collect results.
@@ -57,7 +46,7 @@ export class Client {
   private readonly sentFns = new Set<string>();
   private readonly uploaded = new Set<string>();
   private releaseQueue: string[] = [];
-  private outbox: Array<{ msg: Message; bufs?: readonly Buffer[] | undefined; weight: number }> = [];
+  private outbox: Array<{ msg: ClientToScheduler; bufs?: readonly Buffer[] | undefined; weight: number }> = [];
   private pumping = false;
   private sentWaiters: Array<() => void> = [];
   private releaseScheduled = false;
@@ -113,7 +102,7 @@ export class Client {
     this.addFn(ref, fns);
     const future = new Future<R>(key, this);
     if (this.keys.get(key)?.refs === 1) {
-      tasks.push([key, ref.id, enc.bytes, enc.deps, options.resources ?? null, options.retries ?? 0]);
+      tasks.push(wireTask(key, ref.id, enc.bytes, enc.deps, options.resources, options.retries));
       this.post({ op: 'update-graph', tasks, wants: [key], fns }, undefined, tasks.length);
     } else if (tasks.length > 0) {
       this.post({ op: 'update-graph', tasks, wants: [], fns }, undefined, tasks.length);
@@ -130,8 +119,8 @@ export class Client {
     const tasks: WireTask[] = [];
     const wants: string[] = [];
     const futures: Array<Future<Awaited<R>>> = [];
-    const resources = options.resources ?? null;
-    const retries = options.retries ?? 0;
+    const resources = options.resources;
+    const retries = options.retries;
     for (const item of items) {
       const enc = encodeArgs([item]);
       for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
@@ -139,7 +128,7 @@ export class Client {
       const future = new Future<Awaited<R>>(key, this);
       futures.push(future);
       if (this.keys.get(key)?.refs === 1) {
-        tasks.push([key, ref.id, enc.bytes, enc.deps, resources, retries]);
+        tasks.push(wireTask(key, ref.id, enc.bytes, enc.deps, resources, retries));
         wants.push(key);
       }
     }
@@ -163,7 +152,7 @@ export class Client {
         if (seen.has(node.key)) continue;
         seen.add(node.key);
         this.addFn(node.fn, fns);
-        tasks.push([node.key, node.fn.id, node.args.bytes, node.args.deps, node.options.resources ?? null, node.options.retries ?? 0]);
+        tasks.push(wireTask(node.key, node.fn.id, node.args.bytes, node.args.deps, node.options.resources, node.options.retries));
       }
     }
     const futures = roots.map((r) => new Future<T>(r.key, this));
@@ -246,17 +235,28 @@ export class Client {
   }
 
   /** Workers and counters as the scheduler sees them. */
-  async schedulerInfo(): Promise<{ workers: WorkerInfo[]; status: Record<string, unknown> }> {
+  async schedulerInfo(): Promise<{ workers: WorkerInfo[]; status: SchedulerStatus }> {
     await this.sent();
     const reply = await this.transport.request({ op: 'info' });
-    return { workers: reply.workers as WorkerInfo[], status: reply.status as Record<string, unknown> };
+    return { workers: reply.workers, status: reply.status };
   }
 
   /** Scheduler-side states of keys (`forgotten` when unknown); for diagnostics and tests. */
   async taskStates(keys: readonly string[]): Promise<string[]> {
     await this.sent();
     const reply = await this.transport.request({ op: 'task-states', keys: [...keys] });
-    return reply.states as string[];
+    return reply.states;
+  }
+
+  /**
+   * Why a task is where it is: its scheduler-side transitions, oldest first,
+   * each with the stimulus that caused it (a client's graph, a worker's
+   * result, a worker lost). Bounded by the scheduler's transition log.
+   */
+  async story(key: string | Future): Promise<StoryEntry[]> {
+    await this.sent();
+    const reply = await this.transport.request({ op: 'story', key: typeof key === 'string' ? key : key.key });
+    return reply.story;
   }
 
   close(): Promise<void> {
@@ -282,7 +282,7 @@ export class Client {
    * between turns. A huge map therefore reaches the scheduler as a stream of
    * moderate frames instead of one giant one.
    */
-  private post(msg: Message, bufs?: readonly Buffer[], weight = 1): void {
+  private post(msg: ClientToScheduler, bufs?: readonly Buffer[], weight = 1): void {
     this.outbox.push({ msg, bufs, weight });
     if (!this.pumping) {
       this.pumping = true;
@@ -303,7 +303,7 @@ export class Client {
     const wanted = new Set(wants);
     for (let i = 0; i < tasks.length; i += GRAPH_CHUNK) {
       const chunk = tasks.slice(i, i + GRAPH_CHUNK);
-      const chunkWants = chunk.filter((t) => wanted.has(t[0])).map((t) => t[0]);
+      const chunkWants = chunk.filter((t) => wanted.has(t.key)).map((t) => t.key);
       for (const k of chunkWants) wanted.delete(k);
       const last = i + GRAPH_CHUNK >= tasks.length;
       this.post({ op: 'update-graph', tasks: chunk, wants: last ? [...chunkWants, ...wanted] : chunkWants, fns: i === 0 ? fns : [] }, undefined, chunk.length);
@@ -316,7 +316,7 @@ export class Client {
         let budget = GRAPH_CHUNK;
         let n = 0;
         while (n < this.outbox.length && budget > 0) {
-          const m = this.outbox[n++] as { msg: Message; bufs?: readonly Buffer[]; weight: number };
+          const m = this.outbox[n++] as { msg: ClientToScheduler; bufs?: readonly Buffer[]; weight: number };
           this.transport.send(m.msg, m.bufs, m.weight);
           budget -= m.weight;
         }
@@ -357,7 +357,7 @@ export class Client {
   private collectDelayed(root: Delayed, tasks: WireTask[], fns: Array<[string, FunctionDef]>): void {
     for (const node of root.graph()) {
       this.addFn(node.fn, fns);
-      tasks.push([node.key, node.fn.id, node.args.bytes, node.args.deps, node.options.resources ?? null, node.options.retries ?? 0]);
+      tasks.push(wireTask(node.key, node.fn.id, node.args.bytes, node.args.deps, node.options.resources, node.options.retries));
     }
   }
 
@@ -462,10 +462,9 @@ export class Client {
     }
   }
 
-  private onMessage(msg: Message, bufs: Buffer[] | undefined): void {
+  private onMessage(msg: SchedulerEvent, bufs: Buffer[] | undefined): void {
     if (msg.op === 'in-memory') {
-      const keys = msg.k as string[];
-      const di = msg.di as number[];
+      const { k: keys, di } = msg;
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
         const st = this.keys.get(key);
@@ -477,17 +476,17 @@ export class Client {
       }
       return;
     }
-    const key = msg.key as string;
+    if (msg.op === 'error') {
+      // The scheduler refused something this client sent: a bug here, not in the user's code; keep going.
+      process.emitWarning(`the scheduler refused a message: ${msg.error.message}`, { code: 'RECC_PROTOCOL' });
+      return;
+    }
+    const key = msg.key;
     const st = this.keys.get(key);
     if (!st) return;
     switch (msg.op) {
-      case 'key-in-memory':
-        st.data = bufs?.[0];
-        st.error = undefined;
-        this.settle(key, st, 'finished');
-        return;
       case 'task-erred':
-        st.error = msg.error as KeyState['error'];
+        st.error = msg.error;
         this.settle(key, st, 'error');
         return;
       case 'cancelled':
@@ -536,4 +535,9 @@ async function bundle(pathOrUrl: string | URL): Promise<{ hash: string; code: Bu
   }
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 32);
   return { hash, code, name: basename(path).replace(/\.[cm]?[jt]sx?$/, '') };
+}
+
+/** One task as the scheduler receives it (comm/protocol: update-graph). */
+function wireTask(key: string, fn: string, args: Uint8Array, deps: string[], resources: Record<string, number> | undefined, retries: number | undefined): WireTask {
+  return { key, fn, args, deps, resources: resources ?? null, retries: retries ?? 0 };
 }

@@ -1,7 +1,7 @@
 /**
  * The recc SDK (`import { Client, LocalCluster, delayed } from 'recc'`).
  */
-export { Client, type ConnectOptions, type WorkerInfo } from './client.ts';
+export { Client, type ConnectOptions, type StoryEntry, type WorkerInfo } from './client.ts';
 export { LocalCluster, type LocalClusterOptions, type WorkerOptionsForAdd } from './local-cluster.ts';
 export { Future, type FutureStatus } from './future.ts';
 export { Delayed, delayed, type TaskOptions } from './delayed.ts';

@@ -1,7 +1,15 @@
-import type { Comm, Message } from '../comm/comm.ts';
+import type { Comm } from '../comm/comm.ts';
 import { DataClient } from '../comm/data-client.ts';
+import { ProtocolError } from '../comm/errors.ts';
 import { connect } from '../comm/handshake.ts';
+import {
+  Channel, decodeReply, decodeSchedulerToClient, errorNoticeOf, protocolErrorFromNotice,
+  type ClientToScheduler, type Reply, type RequestBody, type RequestOp, type SchedulerToClientDecoded,
+} from '../comm/protocol.ts';
 import { ClientClosedError } from './errors.ts';
+
+/** Messages a client handles itself (replies are matched to their requests by the transport). */
+export type SchedulerEvent = Exclude<SchedulerToClientDecoded, { op: 'reply' }>;
 
 /**
  * How a Client talks to its scheduler. The TCP transport connects directly
@@ -12,10 +20,10 @@ export interface ClientTransport {
   /** Client id the scheduler assigned. */
   readonly clientId: string;
   /** `weight`: items the message carries (tasks in a graph), for batching decisions. */
-  send(msg: Message, buffers?: readonly Buffer[], weight?: number): void;
-  /** Send a request and wait for the `reply` with the same id. */
-  request(msg: Message, buffers?: readonly Buffer[]): Promise<Message>;
-  onMessage(handler: (msg: Message, buffers: Buffer[] | undefined) => void): void;
+  send(msg: ClientToScheduler, buffers?: readonly Buffer[], weight?: number): void;
+  /** Send a request and wait for the `reply` with the same id (checked against what that request expects). */
+  request<Op extends RequestOp>(msg: RequestBody<Op> & { op: Op }, buffers?: readonly Buffer[]): Promise<Reply<Op>>;
+  onMessage(handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void): void;
   onClose(handler: (err?: Error) => void): void;
   /** Resolves when the outgoing buffer has room (backpressure). */
   drained(): Promise<void>;
@@ -25,10 +33,11 @@ export interface ClientTransport {
 }
 
 export class TcpTransport implements ClientTransport {
-  private handler: (msg: Message, buffers: Buffer[] | undefined) => void = () => {};
-  private readonly pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
+  private handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void = () => {};
+  private readonly pending = new Map<number, { op: RequestOp; resolve: (m: { op: 'reply'; id: number }) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private readonly data: DataClient;
+  private readonly channel: Channel<SchedulerToClientDecoded, ClientToScheduler>;
 
   private constructor(
     private readonly comm: Comm,
@@ -37,16 +46,26 @@ export class TcpTransport implements ClientTransport {
     caPem: string | undefined,
   ) {
     this.data = new DataClient(token, 'client', caPem);
-    comm.onMessage((msg, bufs) => {
-      if (msg.op === 'reply') {
-        const p = this.pending.get(msg.id as number);
-        if (p) {
-          this.pending.delete(msg.id as number);
-          p.resolve(msg);
-        }
+    // A scheduler that sends what this client cannot read is not one to wait on: fail every future loudly.
+    this.channel = new Channel(comm, decodeSchedulerToClient, { onProtocolError: (err) => this.comm.destroy(err) });
+    this.channel.onMessage((msg, bufs) => {
+      if (msg.op !== 'reply') {
+        this.handler(msg, bufs);
         return;
       }
-      this.handler(msg, bufs);
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.error) {
+        p.reject(protocolErrorFromNotice(msg.error));
+        return;
+      }
+      try {
+        p.resolve(decodeReply(p.op, msg));
+      } catch (err) {
+        p.reject(err as Error);
+        if (err instanceof ProtocolError) this.channel.send({ op: 'error', error: errorNoticeOf(err) });
+      }
     });
     comm.onClose((err) => {
       for (const p of this.pending.values()) p.reject(new ClientClosedError('the scheduler connection closed', { cause: err }));
@@ -59,20 +78,22 @@ export class TcpTransport implements ClientTransport {
     return new TcpTransport(comm, String(welcome.clientId), token, caPem);
   }
 
-  send(msg: Message, buffers?: readonly Buffer[], weight = 1): void {
-    this.comm.send(msg, buffers, weight);
+  send(msg: ClientToScheduler, buffers?: readonly Buffer[], weight = 1): void {
+    this.channel.send(msg, buffers, weight);
   }
 
-  request(msg: Message, buffers?: readonly Buffer[]): Promise<Message> {
+  readonly request: ClientTransport['request'] = (msg, buffers) => this.requestRaw(msg as RequestBody, buffers) as never;
+
+  private requestRaw(msg: RequestBody, buffers?: readonly Buffer[]): Promise<{ op: 'reply'; id: number }> {
     if (this.comm.isClosed) return Promise.reject(new ClientClosedError());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.comm.send({ ...msg, id }, buffers);
+      this.pending.set(id, { op: msg.op, resolve, reject });
+      this.channel.send({ ...msg, id } as ClientToScheduler, buffers);
     });
   }
 
-  onMessage(handler: (msg: Message, buffers: Buffer[] | undefined) => void): void {
+  onMessage(handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void): void {
     this.handler = handler;
   }
 
@@ -90,7 +111,7 @@ export class TcpTransport implements ClientTransport {
     for (let attempt = 0; attempt < 5 && remaining.length > 0; attempt++) {
       const reply = await this.request({ op: 'who-has', keys: remaining });
       const byWorker = new Map<string, string[]>();
-      for (const [key, who] of reply.who as Array<[string, string[]]>) {
+      for (const [key, who] of reply.who) {
         const w = who[attempt % Math.max(1, who.length)];
         if (!w) continue;
         let list = byWorker.get(w);

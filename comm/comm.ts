@@ -1,9 +1,13 @@
 import type { Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr';
-import { CommClosedError, MalformedFrameError } from './errors.ts';
+import { CommClosedError, MalformedFrameError, ProtocolError } from './errors.ts';
 import { FrameDecoder, encodePrefix, parseBody } from './framing.ts';
 
-/** One protocol message. `op` names the handler on the other side. */
+/**
+ * One message as it comes off the wire, before its direction's decoder
+ * (comm/protocol) has checked it. `op` names the handler on the other side.
+ * Typed messages for each direction live in comm/protocol.
+ */
 export interface Message {
   op: string;
   [field: string]: unknown;
@@ -47,6 +51,7 @@ export class Comm {
   private scheduled = false;
   private closed = false;
   private handler: MessageHandler = () => {};
+  private protocolErrorHandler: ((err: ProtocolError) => void) | undefined;
   private closeHandlers: Array<(err?: Error) => void> = [];
   private drainWaiters: Array<() => void> = [];
   private lastFlushAt = 0;
@@ -81,6 +86,15 @@ export class Comm {
   /** Set the handler for incoming messages (one per connection). */
   onMessage(handler: MessageHandler): void {
     this.handler = handler;
+  }
+
+  /**
+   * Report garbage (a frame that is not msgpack, a message without an op)
+   * here instead of only dropping the connection; a message without an op
+   * is then skipped and the connection stays up.
+   */
+  onProtocolError(handler: (err: ProtocolError) => void): void {
+    this.protocolErrorHandler = handler;
   }
 
   onClose(handler: (err?: Error) => void): void {
@@ -210,19 +224,23 @@ export class Comm {
       attachments = frame.attachments;
       msgs = this.unpackr.unpack(frame.header);
     } catch (err) {
-      this.destroy(err instanceof MalformedFrameError ? err : new MalformedFrameError('undecodable frame', { cause: err }));
+      this.garbage(err instanceof MalformedFrameError ? err : new MalformedFrameError('undecodable frame', { cause: err }), 'the frame is not msgpack');
       return;
     }
     if (!Array.isArray(msgs)) {
-      this.destroy(new MalformedFrameError('frame header is not a message batch'));
+      this.garbage(new MalformedFrameError('frame header is not a message batch'), 'the frame is not a list of messages');
       return;
     }
     this.stats.framesIn++;
     for (const m of msgs) {
       if (this.closed) return;
       if (m === null || typeof m !== 'object' || typeof (m as Message).op !== 'string') {
-        this.destroy(new MalformedFrameError('message without an op'));
-        return;
+        if (!this.protocolErrorHandler) {
+          this.destroy(new MalformedFrameError('message without an op'));
+          return;
+        }
+        this.protocolErrorHandler(new ProtocolError('?', 'op', 'expected a message object with a string op'));
+        continue;
       }
       const msg = m as Message;
       let bufs: Buffer[] | undefined;
@@ -242,6 +260,19 @@ export class Comm {
         return;
       }
     }
+  }
+
+  /** An undecodable frame: report it (the peer is told when possible), then end the connection. */
+  private garbage(err: MalformedFrameError, problem: string): void {
+    if (!this.protocolErrorHandler) {
+      this.destroy(err);
+      return;
+    }
+    this.protocolErrorHandler(new ProtocolError('?', '', problem, { cause: err }));
+    this.flush();
+    this.socket.end();
+    this.shutdown(err);
+    setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
   private onDrain(): void {

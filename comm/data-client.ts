@@ -1,6 +1,7 @@
-import type { Comm, Message } from './comm.ts';
-import { CommClosedError } from './errors.ts';
+import type { Comm } from './comm.ts';
+import { CommClosedError, ProtocolError } from './errors.ts';
 import { connect } from './handshake.ts';
+import { Channel, decodeDataReply, decodeDataRequest, protocolErrorFromNotice, type DataReply, type DataRequest } from './protocol.ts';
 
 export interface GetDataResult {
   data: Map<string, Buffer>;
@@ -18,7 +19,7 @@ interface Pending {
  * large results.
  */
 export class DataClient {
-  private readonly conns = new Map<string, Promise<Comm>>();
+  private readonly conns = new Map<string, Promise<Channel<DataReply, DataRequest>>>();
   private readonly pending = new Map<number, Pending & { address: string }>();
   private nextId = 1;
   private closed = false;
@@ -38,12 +39,14 @@ export class DataClient {
     });
   }
 
-  private connection(address: string): Promise<Comm> {
+  private connection(address: string): Promise<Channel<DataReply, DataRequest>> {
     if (this.closed) return Promise.reject(new CommClosedError('data client closed'));
     let p = this.conns.get(address);
     if (!p) {
       p = connect(address, { token: this.token, hello: { role: this.role }, ...(this.caPem ? { caPem: this.caPem } : {}) }).then(({ comm }) => {
-        comm.onMessage((msg, bufs) => this.onMessage(msg, bufs));
+        // A peer whose replies cannot be read cannot be trusted for any pending request: drop it (they fail).
+        const channel = new Channel<DataReply, DataRequest>(comm, decodeDataReply, { onProtocolError: (err) => comm.destroy(err) });
+        channel.onMessage((msg, bufs) => this.onMessage(address, msg, bufs));
         comm.onClose((err) => {
           this.conns.delete(address);
           for (const [id, pend] of [...this.pending]) {
@@ -52,7 +55,7 @@ export class DataClient {
             pend.reject(err ?? new CommClosedError(`connection to ${address} closed`));
           }
         });
-        return comm;
+        return channel;
       });
       p.catch(() => this.conns.delete(address));
       this.conns.set(address, p);
@@ -60,31 +63,51 @@ export class DataClient {
     return p;
   }
 
-  private onMessage(msg: Message, bufs: Buffer[] | undefined): void {
-    if (msg.op !== 'data') return;
-    const pend = this.pending.get(msg.id as number);
+  private onMessage(address: string, msg: DataReply, bufs: Buffer[] | undefined): void {
+    if (msg.op === 'error') {
+      // The peer refused one of our requests: fail what is pending there rather than wait forever.
+      for (const [id, pend] of [...this.pending]) {
+        if (pend.address !== address) continue;
+        this.pending.delete(id);
+        pend.reject(protocolErrorFromNotice(msg.error));
+      }
+      return;
+    }
+    const pend = this.pending.get(msg.id);
     if (!pend) return;
-    this.pending.delete(msg.id as number);
-    const keys = msg.keys as string[];
+    if ((bufs?.length ?? 0) !== msg.keys.length) throw new ProtocolError('data', 'keys', `expected one buffer per key (${msg.keys.length}), got ${bufs?.length ?? 0}`);
+    this.pending.delete(msg.id);
     const data = new Map<string, Buffer>();
-    keys.forEach((k, i) => data.set(k, (bufs ?? [])[i] as Buffer));
-    pend.resolve({ data, missing: (msg.missing as string[]) ?? [] });
+    msg.keys.forEach((k, i) => data.set(k, (bufs as Buffer[])[i] as Buffer));
+    pend.resolve({ data, missing: msg.missing });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.conns.values()];
     this.conns.clear();
-    await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+    await Promise.all(all.map((p) => p.then((c) => c.comm.close()).catch(() => undefined)));
   }
 }
 
-/** Serve `get-data` requests on a comm from a lookup (replies keep request order per connection). */
-export function serveData(comm: Comm, lookup: (key: string) => Buffer | undefined | Promise<Buffer | undefined>): void {
+/**
+ * Serve `get-data` requests on a comm from a lookup (replies keep request
+ * order per connection). A bad request is answered with an `error` message
+ * and reported to `onProtocolError`; the connection stays up.
+ */
+export function serveData(
+  comm: Comm,
+  lookup: (key: string) => Buffer | undefined | Promise<Buffer | undefined>,
+  onProtocolError: (err: ProtocolError) => void = () => {},
+): void {
   let chain: Promise<void> = Promise.resolve();
-  comm.onMessage((msg) => {
-    if (msg.op !== 'get-data') return;
-    const keys = Array.isArray(msg.keys) ? (msg.keys as unknown[]).filter((k): k is string => typeof k === 'string') : [];
+  const channel = new Channel<DataRequest, DataReply>(comm, decodeDataRequest, { onProtocolError });
+  channel.onMessage((msg) => {
+    if (msg.op === 'error') {
+      onProtocolError(protocolErrorFromNotice(msg.error));
+      return;
+    }
+    const keys = msg.keys;
     chain = chain.then(async () => {
       const found: string[] = [];
       const bufs: Buffer[] = [];
@@ -97,7 +120,7 @@ export function serveData(comm: Comm, lookup: (key: string) => Buffer | undefine
         } else missing.push(k);
       }
       await comm.drained();
-      comm.send({ op: 'data', id: msg.id, keys: found, missing }, bufs);
+      channel.send({ op: 'data', id: msg.id, keys: found, missing }, bufs);
     }).catch(() => comm.destroy());
   });
 }

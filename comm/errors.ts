@@ -29,3 +29,19 @@ export class InvalidAddressError extends ReccError {
     });
   }
 }
+
+/**
+ * A message broke the wire protocol: unknown op, a missing field or one of
+ * the wrong type. `op` and `path` (such as `tasks[3].deps[0]`) say where. The
+ * receiver answers with an `error` message, logs it and keeps running.
+ */
+export class ProtocolError extends ReccError {
+  readonly op: string;
+  readonly path: string;
+
+  constructor(op: string, path: string, problem: string, options: { cause?: unknown } = {}) {
+    super(`bad "${op}" message: ${path ? `${path}: ` : ''}${problem}`, { statusCode: 400, details: [{ path, message: problem }], ...options });
+    this.op = op;
+    this.path = path;
+  }
+}

@@ -7,6 +7,7 @@ import { parseAddress, formatAddress } from './address.ts';
 import { Comm } from './comm.ts';
 import { AuthenticationError, CommError, MalformedFrameError } from './errors.ts';
 import { FrameDecoder, encodeFrame, parseBody } from './framing.ts';
+import { PROTOCOL_VERSION } from './protocol/messages.ts';
 
 /** Largest frame an unauthenticated peer may send (the hello). */
 export const MAX_HELLO_BYTES = 64 * 1024;
@@ -204,7 +205,8 @@ export async function connect(address: string, options: ConnectOptions): Promise
     socket.once('close', () => fail(new CommError(`connection to ${address} closed during the handshake`)));
     socket.once(a.protocol === 'tls' ? 'secureConnect' : 'connect', () => {
       socket.setNoDelay(true);
-      socket.write(encodeFrame(pack({ ...options.hello, token: options.token })));
+      // The protocol version travels once per connection, here (comm/protocol/messages.ts says why).
+      socket.write(encodeFrame(pack({ protocol: PROTOCOL_VERSION, ...options.hello, token: options.token })));
     });
     const onBodies = (bodies: Buffer[]) => {
       if (settled || bodies.length === 0) return;

@@ -20,3 +20,10 @@ export class SchedulerStartError extends ReccError {
     super(message, { statusCode: 500, ...options });
   }
 }
+
+/** The scheduler refused a connecting peer (shutting down, a duplicate worker address, a role it does not serve). The peer is told why. */
+export class SchedulerRefusedError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 409, ...options });
+  }
+}

@@ -1,11 +1,12 @@
-import type { Comm, Message } from '../../comm/comm.ts';
+import type { Comm } from '../../comm/comm.ts';
 import { connect } from '../../comm/handshake.ts';
 import { decodeValue, encodeValue } from '../../comm/payload.ts';
+import { Channel, decodeSchedulerToWorker, type SchedulerToWorker, type WorkerToScheduler } from '../../comm/protocol.ts';
 
 /**
  * Light in-process workers that speak the real worker protocol (comm/
- * framing, token handshake, `compute-batch` → `finished`, or the single
- * `compute` → `task-finished`) but run nothing:
+ * framing, token handshake, typed messages, `compute-batch` → `finished`)
+ * but run nothing:
  * each task "returns" its first argument at once, with the result inline so
  * the client gets it from the scheduler. 200 of them cost little, so the
  * scheduler's own CPU per task on a wide cluster can be measured.
@@ -54,11 +55,14 @@ export async function startFakeWorkers(options: { address: string; token: string
       await Promise.all(comms.map((c) => c.close().catch(() => undefined)));
       throw err;
     }
-    comm.onMessage((msg: Message) => {
+    const channel = new Channel<SchedulerToWorker, WorkerToScheduler>(comm, decodeSchedulerToWorker, {
+      onProtocolError: (err) => process.stderr.write(`fake worker ${i}: ${err.message}\n`),
+    });
+    channel.onMessage((msg) => {
       if (msg.op === 'compute-batch') {
         // One reply batch per request batch, as real workers do.
-        const keys = msg.k as string[];
-        const args = msg.a as Uint8Array[];
+        const keys = msg.k;
+        const args = msg.a;
         const n: number[] = [];
         const ms: number[] = [];
         const di: number[] = [];
@@ -70,15 +74,11 @@ export async function startFakeWorkers(options: { address: string; token: string
           di.push(bufs.push(data) - 1);
         }
         completed += keys.length;
-        comm.send({ op: 'finished', k: keys, n, ms, di }, bufs);
-      } else if (msg.op === 'compute') {
-        const data = result(msg.a as Uint8Array);
-        completed++;
-        comm.send({ op: 'task-finished', key: msg.k as string, nbytes: data.byteLength }, [data]);
+        channel.send({ op: 'finished', k: keys, n, ms, di }, bufs);
       }
     });
     comms.push(comm);
-    const hb = setInterval(() => comm.send({ op: 'heartbeat', rss: 0, managed: 0, spilled: 0, executing: 0, ready: 0, paused: false }), 1000);
+    const hb = setInterval(() => channel.send({ op: 'heartbeat', rss: 0, managed: 0, spilled: 0, executing: 0, ready: 0, paused: false }), 1000);
     hb.unref();
     timers.push(hb);
   }

@@ -1,0 +1,173 @@
+/**
+ * Tiny hand-written validators for wire messages. One table of these per
+ * direction (messages.ts) yields both the TypeScript types (`Infer`) and the
+ * runtime check, so the two cannot drift apart.
+ *
+ * Why not zod here: the hot path is batched messages of thousands of keys;
+ * these checks allocate nothing on success (an issue object is built only on
+ * failure, its path filled in while unwinding), which keeps the boundary
+ * check a few per cent of msgpack decoding (see test/unit/comm/protocol-cost).
+ * zod still describes shapes off the hot path (`fromZod`).
+ */
+import type { z } from 'zod';
+
+/** What went wrong, where: `path` from the message root (filled in while unwinding). */
+export interface Issue {
+  path: Array<string | number>;
+  expected: string;
+  got: string;
+}
+
+/** A check returns undefined when the value is valid. `_type` only carries the inferred type. */
+export interface Check<T> {
+  (value: unknown): Issue | undefined;
+  readonly expected: string;
+  readonly optional?: boolean;
+  readonly _type?: T;
+}
+
+export type Infer<C> = C extends Check<infer T> ? T : never;
+export type Shape = Record<string, Check<unknown>>;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type OptionalKeys<S extends Shape> = { [K in keyof S]: S[K] extends { readonly optional: true } ? K : never }[keyof S];
+export type InferShape<S extends Shape> = Simplify<
+  { [K in Exclude<keyof S, OptionalKeys<S>>]: Infer<S[K]> } & { [K in OptionalKeys<S>]?: Infer<S[K]> }
+>;
+
+/** A short description of a value for error messages (never the value itself: it may be large or secret). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  if (typeof value === 'number') return Number.isFinite(value) ? `the number ${value}` : `${value}`;
+  return `a ${typeof value}`;
+}
+
+function issue(expected: string, value: unknown): Issue {
+  return { path: [], expected, got: describe(value) };
+}
+
+function make<T>(expected: string, fn: (value: unknown) => Issue | undefined, optional = false): Check<T> {
+  return Object.assign(fn, { expected, ...(optional ? { optional: true } : {}) }) as Check<T>;
+}
+
+export const str: Check<string> = make('a string', (v) => (typeof v === 'string' ? undefined : issue('a string', v)));
+/** A finite number. */
+export const num: Check<number> = make('a number', (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : issue('a number', v)));
+export const int: Check<number> = make('an integer', (v) => (Number.isInteger(v) ? undefined : issue('an integer', v)));
+export const count: Check<number> = make('a non-negative integer', (v) =>
+  Number.isInteger(v) && (v as number) >= 0 ? undefined : issue('a non-negative integer', v),
+);
+export const bool: Check<boolean> = make('a boolean', (v) => (typeof v === 'boolean' ? undefined : issue('a boolean', v)));
+export const bytes: Check<Uint8Array> = make('bytes', (v) => (v instanceof Uint8Array ? undefined : issue('bytes', v)));
+
+export function literal<const L extends string | number | boolean | null>(...values: L[]): Check<L> {
+  const expected = values.map((v) => JSON.stringify(v)).join(' or ');
+  return make(expected, (v) => (values.includes(v as L) ? undefined : issue(expected, v)));
+}
+
+export function optional<T>(check: Check<T>): Check<T | undefined> & { readonly optional: true } {
+  return make<T | undefined>(check.expected, (v) => (v === undefined ? undefined : check(v)), true) as Check<T | undefined> & { readonly optional: true };
+}
+
+export function nullable<T>(check: Check<T>): Check<T | null> {
+  return make(`${check.expected} or null`, (v) => (v === null ? undefined : check(v)));
+}
+
+/** The first alternative that fits; the issue of the last one otherwise (alternatives are few and distinct). */
+export function oneOf<A extends Array<Check<unknown>>>(...checks: A): Check<Infer<A[number]>> {
+  const expected = checks.map((c) => c.expected).join(' or ');
+  return make(expected, (v) => {
+    let last: Issue | undefined;
+    for (const c of checks) {
+      last = c(v);
+      if (!last) return undefined;
+    }
+    return last && last.path.length > 0 ? last : issue(expected, v);
+  });
+}
+
+export function arrayOf<T>(item: Check<T>): Check<T[]> {
+  const expected = `a list of ${item.expected}`;
+  return make(expected, (v) => {
+    if (!Array.isArray(v)) return issue(expected, v);
+    for (let i = 0; i < v.length; i++) {
+      const r = item(v[i]);
+      if (r) {
+        r.path.unshift(i);
+        return r;
+      }
+    }
+    return undefined;
+  });
+}
+
+export function tuple<const A extends Array<Check<unknown>>>(...items: A): Check<{ [I in keyof A]: Infer<A[I]> }> {
+  const expected = `a [${items.map((c) => c.expected).join(', ')}] pair`;
+  return make(expected, (v) => {
+    if (!Array.isArray(v) || v.length !== items.length) return issue(expected, v);
+    for (let i = 0; i < items.length; i++) {
+      const r = (items[i] as Check<unknown>)(v[i]);
+      if (r) {
+        r.path.unshift(i);
+        return r;
+      }
+    }
+    return undefined;
+  });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** An object with these fields (other fields are ignored: newer peers may add some). */
+export function object<S extends Shape>(shape: S): Check<InferShape<S>> {
+  const fields = Object.entries(shape);
+  return make('an object', (v) => {
+    if (!isPlainObject(v)) return issue('an object', v);
+    for (let i = 0; i < fields.length; i++) {
+      const [name, check] = fields[i] as [string, Check<unknown>];
+      const r = check(v[name]);
+      if (r) {
+        r.path.unshift(name);
+        return r;
+      }
+    }
+    return undefined;
+  });
+}
+
+/** An object used as a map from names to values of one kind. */
+export function mapOf<T>(value: Check<T>): Check<Record<string, T>> {
+  const expected = `an object of ${value.expected}`;
+  return make(expected, (v) => {
+    if (!isPlainObject(v)) return issue(expected, v);
+    for (const k of Object.keys(v)) {
+      const r = value(v[k]);
+      if (r) {
+        r.path.unshift(k);
+        return r;
+      }
+    }
+    return undefined;
+  });
+}
+
+/** A check from a zod schema, for shapes off the hot path that already have one. */
+export function fromZod<S extends z.ZodType>(schema: S, expected: string): Check<z.output<S>> {
+  return make(expected, (v) => {
+    const r = schema.safeParse(v);
+    if (r.success) return undefined;
+    const first = r.error.issues[0];
+    return { path: (first?.path ?? []).map((p) => (typeof p === 'symbol' ? String(p) : p)), expected: first?.message ?? expected, got: describe(v) };
+  });
+}
+
+/** `a.b[3].c` */
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}

@@ -1,0 +1,315 @@
+/**
+ * The wire protocol: one table of messages per direction. Each table gives
+ * the message types (`MessageOf`) and the boundary decoder (`decoder`), so a
+ * renamed field fails `tsc` on the sending side and is refused, with its
+ * path, on the receiving side.
+ *
+ * Versioning: the version travels once, in the handshake's hello
+ * (`PROTOCOL_VERSION`), not in every message. A connection never changes
+ * version, and the hot path (compute batches, results) should not carry or
+ * check a constant thousands of times a second. A peer with another version
+ * is refused at the handshake with a message naming both versions.
+ */
+import type { FunctionDef } from '../payload.ts';
+import { schedulerStatusSchema } from '../../shared/engine/scheduler-status.ts';
+import { ProtocolError } from '../errors.ts';
+import {
+  arrayOf, bool, bytes, count, describe, formatPath, fromZod, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
+  type Check, type Infer, type InferShape, type Issue, type Shape,
+} from './check.ts';
+
+/** Bump when a message changes incompatibly; peers of another version are refused at the handshake. */
+export const PROTOCOL_VERSION = 2;
+
+// ------------------------------------------------------------ shared parts
+
+const keys = arrayOf(str);
+const requestId = count;
+
+export const functionDefCheck: Check<FunctionDef> = oneOf(
+  object({ kind: literal('inline'), name: str, source: str }),
+  object({ kind: literal('module'), name: str, hash: str, exportName: str }),
+  object({ kind: literal('command'), name: str, argv: arrayOf(str), cwd: optional(str), env: optional(mapOf(str)), allowNonZero: optional(bool) }),
+  object({ kind: literal('identity'), name: str }),
+);
+
+const taskError = object({ name: str, message: str, stack: optional(str), blame: optional(str) });
+export type WireTaskError = Infer<typeof taskError>;
+
+/** What a peer is told about a message it sent that broke the protocol. */
+const errorNotice = object({ type: str, message: str, op: str, path: str });
+export type ErrorNotice = Infer<typeof errorNotice>;
+
+/** One task of an `update-graph`: a record (msgpack sends its field names once per connection). */
+const wireTask = object({
+  key: str,
+  /** Function id (its definition travels once, in `fns`). */
+  fn: str,
+  /** msgpack-encoded arguments. */
+  args: bytes,
+  deps: keys,
+  resources: nullable(mapOf(num)),
+  retries: count,
+});
+export type WireTask = Infer<typeof wireTask>;
+
+const depLocation = object({ key: str, nbytes: count, who: keys });
+export type WireDepLocation = Infer<typeof depLocation>;
+
+const workerMetrics = {
+  rss: num,
+  managed: num,
+  spilled: num,
+  executing: count,
+  ready: count,
+  paused: bool,
+  inlineRuns: optional(count),
+};
+
+const storyEntry = object({ key: str, from: str, to: str, stimulusId: str, time: num });
+export type StoryEntry = Infer<typeof storyEntry>;
+
+const workerInfo = object({
+  address: str,
+  name: str,
+  nthreads: count,
+  resources: mapOf(num),
+  memoryLimit: nullable(num),
+  pid: nullable(int),
+  processing: count,
+  stored: count,
+  metrics: mapOf(oneOf(num, bool)),
+});
+export type WorkerInfo = Infer<typeof workerInfo>;
+
+// ------------------------------------------------------------ the tables
+
+const error = { error: errorNotice };
+
+export const clientToScheduler = {
+  'update-graph': { tasks: arrayOf(wireTask), wants: keys, fns: arrayOf(tuple(str, functionDefCheck)) },
+  /** The module's code travels as the message's one buffer. */
+  'upload-module': { hash: str },
+  'register-plugin': { id: requestId, hash: str, name: str },
+  'release-keys': { keys },
+  cancel: { keys },
+  'who-has': { id: requestId, keys },
+  info: { id: requestId },
+  'task-states': { id: requestId, keys },
+  story: { id: requestId, key: str },
+  error,
+} satisfies Record<string, Shape>;
+
+/** The fields of each request's reply (besides `op: 'reply'` and `id`). */
+export const replies = {
+  'register-plugin': {},
+  'who-has': { who: arrayOf(tuple(str, keys)) },
+  info: { status: fromZod(schedulerStatusSchema, 'a scheduler status'), workers: arrayOf(workerInfo) },
+  'task-states': { states: keys },
+  story: { story: arrayOf(storyEntry) },
+} satisfies Record<string, Shape>;
+
+export const schedulerToClient = {
+  /** Results as parallel arrays; `di[i]` is the index of key i's inline data among the buffers, or -1. */
+  'in-memory': { k: keys, n: arrayOf(count), di: arrayOf(int) },
+  'task-erred': { key: str, error: taskError },
+  cancelled: { key: str },
+  'lost-data': { key: str },
+  /** The answer to a request; its other fields are checked against `replies` by the requester. */
+  reply: { id: requestId, error: optional(errorNotice) },
+  error,
+} satisfies Record<string, Shape>;
+
+export const schedulerToWorker = {
+  /**
+   * Tasks as parallel arrays. `f` is one function id for the whole batch or
+   * one per task; `d` is 0 when no task has dependencies, else per task 0 or
+   * its dependencies; `s` is one stimulus id for the batch or one per task.
+   */
+  'compute-batch': {
+    k: keys,
+    f: oneOf(str, keys),
+    a: arrayOf(bytes),
+    d: oneOf(literal(0), arrayOf(oneOf(literal(0), arrayOf(depLocation)))),
+    p: arrayOf(num),
+    s: oneOf(str, keys),
+  },
+  'free-keys': { keys, s: str },
+  fns: { defs: arrayOf(tuple(str, functionDefCheck)) },
+  /** The module's code travels as the message's one buffer. */
+  module: { hash: str },
+  plugin: { hash: str, name: str },
+  close: {},
+  error,
+} satisfies Record<string, Shape>;
+
+export const workerToScheduler = {
+  /** Results as parallel arrays: key, stored bytes, run time (ms, -1 unknown), inline data index (-1 none). */
+  finished: { k: keys, n: arrayOf(count), ms: arrayOf(num), di: arrayOf(int) },
+  'task-erred': { key: str, error: taskError },
+  'missing-data': { key: str, dep: str, from: str },
+  status: { status: literal('running', 'paused') },
+  heartbeat: workerMetrics,
+  error,
+} satisfies Record<string, Shape>;
+
+/** Peers and clients ask a worker's data port for stored results. */
+export const dataRequest = {
+  'get-data': { id: requestId, keys },
+  error,
+} satisfies Record<string, Shape>;
+
+export const dataReply = {
+  /** `keys[i]`'s bytes are the message's buffer i. */
+  data: { id: requestId, keys, missing: keys },
+  error,
+} satisfies Record<string, Shape>;
+
+// ------------------------------------------------------------ types
+
+type Table = Record<string, Shape>;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+export type MessageOf<T extends Table> = { [Op in keyof T & string]: Simplify<{ op: Op } & InferShape<T[Op]>> }[keyof T & string];
+
+export type ClientToScheduler = MessageOf<typeof clientToScheduler>;
+/** What a client receives before it matched a reply to its request (`decodeReply` does that). */
+export type SchedulerToClientDecoded = MessageOf<typeof schedulerToClient>;
+export type SchedulerToWorker = MessageOf<typeof schedulerToWorker>;
+export type WorkerToScheduler = MessageOf<typeof workerToScheduler>;
+export type DataRequest = MessageOf<typeof dataRequest>;
+export type DataReply = MessageOf<typeof dataReply>;
+
+export type RequestOp = keyof typeof replies;
+export type Request<Op extends RequestOp = RequestOp> = Extract<ClientToScheduler, { op: Op }>;
+/** A request as the caller writes it; the transport adds the id. */
+export type RequestBody<Op extends RequestOp = RequestOp> = Omit<Request<Op>, 'id'>;
+export type ReplyOf<Op extends RequestOp> = InferShape<(typeof replies)[Op]>;
+export type Reply<Op extends RequestOp> = Simplify<{ op: 'reply'; id: number } & ReplyOf<Op>>;
+/** A request the scheduler refused (bad message): the requester's promise rejects with a ProtocolError. */
+export type ErrorReply = { op: 'reply'; id: number; error: ErrorNotice };
+/** What the scheduler sends a client: replies typed by their request. */
+export type SchedulerToClient = Exclude<SchedulerToClientDecoded, { op: 'reply' }> | { [Op in RequestOp]: Reply<Op> }[RequestOp] | ErrorReply;
+
+// ------------------------------------------------------------ decoders
+
+type Refine<T extends Table> = { [Op in keyof T & string]?: (msg: Extract<MessageOf<T>, { op: Op }>) => Issue | undefined };
+
+/**
+ * The boundary check for one direction: returns the message typed, or throws
+ * a ProtocolError naming the op and the field path.
+ */
+export function decoder<T extends Table>(direction: string, table: T, refine: Refine<T> = {}): (raw: unknown) => MessageOf<T> {
+  const checks = new Map<string, Check<unknown>>();
+  for (const [op, shape] of Object.entries(table)) checks.set(op, object(shape));
+  const known = [...checks.keys()].join(', ');
+  const extra = new Map(Object.entries(refine) as Array<[string, (m: unknown) => Issue | undefined]>);
+  return (raw) => {
+    const op = typeof raw === 'object' && raw !== null ? (raw as { op?: unknown }).op : undefined;
+    if (typeof op !== 'string') throw new ProtocolError('?', 'op', `expected a message with a string op, got ${typeof raw === 'object' && raw !== null ? describe(op) : describe(raw)}`);
+    const check = checks.get(op);
+    if (!check) throw new ProtocolError(op, 'op', `unknown op for ${direction} messages (known: ${known})`);
+    const issue = check(raw) ?? extra.get(op)?.(raw);
+    if (issue) throw new ProtocolError(op, formatPath(issue.path), `expected ${issue.expected}, got ${issue.got}`);
+    return raw as MessageOf<T>;
+  };
+}
+
+/** Parallel arrays must have the length of `k` (the first one that does not is named). */
+function sameLength(msg: Record<string, unknown>, base: string, fields: string[]): Issue | undefined {
+  const n = (msg[base] as unknown[]).length;
+  for (const f of fields) {
+    const v = msg[f];
+    if (Array.isArray(v) && v.length !== n) return { path: [f], expected: `a list of ${n} (one per ${base})`, got: describe(v) };
+  }
+  return undefined;
+}
+
+export const decodeClientToScheduler = decoder('client → scheduler', clientToScheduler);
+export const decodeSchedulerToClient = decoder('scheduler → client', schedulerToClient, {
+  'in-memory': (m) => sameLength(m, 'k', ['n', 'di']),
+});
+export const decodeSchedulerToWorker = decoder('scheduler → worker', schedulerToWorker, {
+  'compute-batch': (m) => sameLength(m, 'k', ['f', 'a', 'd', 'p', 's']),
+});
+export const decodeWorkerToScheduler = decoder('worker → scheduler', workerToScheduler, {
+  finished: (m) => sameLength(m, 'k', ['n', 'ms', 'di']),
+});
+export const decodeDataRequest = decoder('data request', dataRequest);
+export const decodeDataReply = decoder('data reply', dataReply, {
+  data: (m) => sameLength(m, 'keys', []),
+});
+
+const replyChecks = new Map(Object.entries(replies).map(([op, shape]) => [op, object(shape as Shape)]));
+
+/** Check a reply's fields against what its request expects. */
+export function decodeReply<Op extends RequestOp>(op: Op, raw: { op: 'reply'; id: number }): Reply<Op> {
+  const issue = (replyChecks.get(op) as Check<unknown>)(raw);
+  if (issue) throw new ProtocolError('reply', formatPath(issue.path), `expected ${issue.expected} in the reply to "${op}", got ${issue.got}`);
+  return raw as unknown as Reply<Op>;
+}
+
+// ------------------------------------------------------------ encoders
+
+/** A ProtocolError as the peer is told about it. */
+export function errorNoticeOf(err: ProtocolError): ErrorNotice {
+  return { type: err.type, message: err.message, op: err.op, path: err.path };
+}
+
+/** The error a requester sees when its peer refused a request. */
+export function protocolErrorFromNotice(notice: ErrorNotice): ProtocolError {
+  return new ProtocolError(notice.op, notice.path, `refused by the peer: ${notice.message}`);
+}
+
+/**
+ * A compute batch from per-task lists: `f` and `s` collapse to one value
+ * when every task shares it, and `d` to 0 when no task has dependencies, so
+ * a map costs one key, one argument and one priority per task on the wire.
+ */
+export function computeBatch(b: { k: string[]; f: string[]; a: Uint8Array[]; d: Array<WireDepLocation[] | 0>; p: number[]; s: string[] }): Extract<SchedulerToWorker, { op: 'compute-batch' }> {
+  return { op: 'compute-batch', k: b.k, f: collapse(b.f), a: b.a, d: b.d.some((x) => x !== 0) ? b.d : 0, p: b.p, s: collapse(b.s) };
+}
+
+function collapse(values: string[]): string | string[] {
+  const first = values[0];
+  for (let i = 1; i < values.length; i++) if (values[i] !== first) return values;
+  return first ?? values;
+}
+
+/** Per-task value of a field that is one value for the batch or one per task. */
+export function perTask<T extends string>(field: T | T[], i: number): T {
+  return typeof field === 'string' ? field : (field[i] as T);
+}
+
+/** The version check of a hello (scheduler and worker data port): throws a ProtocolError naming both versions. */
+export function checkHelloVersion(hello: Record<string, unknown>): void {
+  const v = hello.protocol;
+  if (v === PROTOCOL_VERSION) return;
+  throw new ProtocolError(
+    'hello',
+    'protocol',
+    v === undefined ? `no protocol version; this peer speaks version ${PROTOCOL_VERSION}` : `protocol version ${describe(v)} is not supported; this peer speaks version ${PROTOCOL_VERSION}`,
+  );
+}
+
+/** What a worker says about itself in its hello (besides role, token and protocol). */
+const workerHello = object({
+  name: optional(str),
+  nthreads: count,
+  resources: optional(mapOf(num)),
+  memoryLimit: optional(nullable(num)),
+  /** Its data address; absent when it listens on all interfaces (the scheduler uses the address it connects from). */
+  address: optional(str),
+  dataPort: optional(count),
+  tls: optional(bool),
+  pid: optional(nullable(int)),
+});
+export type WorkerHello = Infer<typeof workerHello>;
+
+export function decodeWorkerHello(hello: Record<string, unknown>): WorkerHello {
+  const issue = workerHello(hello);
+  if (issue) throw new ProtocolError('hello', formatPath(issue.path), `expected ${issue.expected}, got ${issue.got}`);
+  const h = hello as WorkerHello;
+  if (h.nthreads < 1) throw new ProtocolError('hello', 'nthreads', `expected at least 1 thread, got ${h.nthreads}`);
+  if (h.address === undefined && h.dataPort === undefined) throw new ProtocolError('hello', 'address', 'expected an address or a dataPort, got neither');
+  return h;
+}

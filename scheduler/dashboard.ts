@@ -1,0 +1,81 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { StoryEntry } from '../comm/protocol.ts';
+import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
+
+export interface DashboardSource {
+  status(): SchedulerStatus;
+  story(key: string): StoryEntry[];
+  /** Rows of the status page: one per worker. */
+  workerRows(): Array<{ name: string; address: string; nthreads: number; processing: number; stored: number }>;
+  readonly address: string;
+}
+
+export interface Dashboard {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const json = { 'content-type': 'application/json' };
+
+/**
+ * The scheduler's HTTP status API: `/health`, `/api/status`,
+ * `/api/story/<key>` (the task's transitions, each with its stimulus id)
+ * and a status page at `/`. Read-only: every other method gets 405.
+ */
+export function startDashboard(host: string, port: number, source: DashboardSource): Promise<Dashboard> {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method !== 'GET') {
+      res.writeHead(405, json).end(JSON.stringify({ error: 'method not allowed' }));
+      return;
+    }
+    if (url === '/health') {
+      res.writeHead(200, json).end(JSON.stringify({ status: 'ok' }));
+    } else if (url === '/api/status') {
+      res.writeHead(200, json).end(JSON.stringify(source.status()));
+    } else if (url.startsWith('/api/story/')) {
+      let key: string;
+      try {
+        key = decodeURIComponent(url.slice('/api/story/'.length));
+      } catch {
+        res.writeHead(400, json).end(JSON.stringify({ error: { type: 'ValidationError', message: 'the key is not valid percent-encoding', details: [{ path: 'key', message: 'not valid percent-encoding' }] } }));
+        return;
+      }
+      res.writeHead(200, json).end(JSON.stringify({ key, story: source.story(key) }));
+    } else if (url === '/') {
+      const s = source.status();
+      const rows = source
+        .workerRows()
+        .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.address)}</td><td>${w.nthreads}</td><td>${w.processing}</td><td>${w.stored}</td></tr>`)
+        .join('');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
+        `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>recc scheduler</title>` +
+          `<h1>recc scheduler</h1><p>${esc(source.address)} · up ${s.uptimeSeconds} s · ${s.clientsConnected} clients · ${s.tasksProcessing} processing · ${s.tasksQueued} queued · ${s.tasksInMemory} in memory</p>` +
+          `<table border="1" cellpadding="4"><tr><th>worker</th><th>address</th><th>threads</th><th>processing</th><th>stored</th></tr>${rows}</table>`,
+      );
+    } else {
+      res.writeHead(404, json).end(JSON.stringify({ error: 'not found' }));
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      const p = typeof addr === 'object' && addr ? addr.port : port;
+      const contact = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      resolve({ url: `http://${contact.includes(':') ? `[${contact}]` : contact}:${p}`, close: () => closeServer(server) });
+    });
+  });
+}
+
+function closeServer(server: HttpServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+}
