@@ -498,9 +498,25 @@ export class DynamoDbClusterStore implements ClusterStore {
 // ---------------------------------------------------------------------------
 // item mapping
 
+/**
+ * Nested objects as `Map`s for the marshaller. `@aws-sdk/util-dynamodb`
+ * recognises a plain object by `value.constructor.name === 'Object'`, so a
+ * user map with a `constructor` key (`env: {constructor: "y"}`) was refused
+ * with "Unsupported type" (a 500). A Map is marshalled from its entries,
+ * whatever the keys are.
+ */
+function asMarshallable(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(asMarshallable);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    return new Map(Object.entries(value).map(([k, v]) => [k, asMarshallable(v)]));
+  }
+  return value;
+}
+
 function toItem(record: ClusterRecord): Item {
+  const fields = Object.fromEntries(Object.entries(record).map(([k, v]) => [k, asMarshallable(v)]));
   const item: Item = {
-    ...structuredClone(record),
+    ...fields,
     pk: KEYS.clusterPk(record.id),
     sk: KEYS.clusterSk,
     entity: 'cluster',

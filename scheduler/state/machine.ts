@@ -1,4 +1,5 @@
 import { InvalidTransitionError, TransitionLimitError } from '../errors.ts';
+import { own } from '../../shared/core/own.ts';
 import {
   DEFAULT_SCHEDULER_OPTIONS,
   type ClientReport,
@@ -576,7 +577,7 @@ export class SchedulerState {
     w.processing.delete(t);
     w.occupancy = w.processing.size === 0 ? 0 : Math.max(0, w.occupancy - t.est);
     t.est = 0;
-    if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (w.used[r] ?? 0) - n;
+    if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (own(w.used, r) ?? 0) - n;
     t.processingOn = null;
     this.updateIdle(w);
     return w;
@@ -709,7 +710,7 @@ export class SchedulerState {
     w.processing.add(t);
     t.est = this.estimate(t);
     w.occupancy += t.est;
-    if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (w.used[r] ?? 0) + n;
+    if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (own(w.used, r) ?? 0) + n;
     this.updateIdle(w);
     const deps = t.deps.length === 0 ? NO_DEPS : t.deps.map((d) => ({ key: d.key, nbytes: d.nbytes, who: (d.whoHas ?? EMPTY_W).map((x) => x.id) }));
     this.out.push({ type: 'compute', workerId: w.id, key: t.key, run: t.run, deps, priority: t.prio, stimulusId: this.stimulusId });
@@ -722,7 +723,8 @@ const NO_DEPS: DepLocation[] = [];
 /** Does `offer` (minus `used`) cover `need`? */
 export function satisfies(offer: Resources, need: Resources, used?: Resources): boolean {
   for (const [r, n] of Object.entries(need)) {
-    const have = (offer[r] ?? 0) - (used?.[r] ?? 0);
+    // `own`: a resource named `constructor` or `toString` must not read Object.prototype.
+    const have = (own(offer, r) ?? 0) - (used === undefined ? 0 : (own(used, r) ?? 0));
     if (have < n) return false;
   }
   return true;

@@ -1,4 +1,5 @@
 import type { SchedulerState, TaskRecord } from './machine.ts';
+import { own } from '../../shared/core/own.ts';
 
 /**
  * Check every invariant of the scheduler state; returns the violations (empty
@@ -54,7 +55,7 @@ export function validateSchedulerState(s: SchedulerState): string[] {
     if (Math.abs(occupancy - w.occupancy) > 1e-6 * Math.max(1, occupancy)) problems.push(`worker ${w.id} occupancy ${w.occupancy} but its tasks add up to ${occupancy}`);
     if (free !== s.idle.has(w)) problems.push(`worker ${w.id} idle flag wrong`);
     for (const [r, n] of Object.entries(w.used)) {
-      if (n < 0 || n > (w.resources[r] ?? 0)) problems.push(`worker ${w.id} uses ${n} of ${r}`);
+      if (n < 0 || n > (own(w.resources, r) ?? 0)) problems.push(`worker ${w.id} uses ${n} of ${r}`);
     }
   }
   for (const w of s.idle) if (!s.workers.has(w.id)) problems.push(`removed worker ${w.id} still idle`);

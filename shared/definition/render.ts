@@ -1,4 +1,5 @@
 import type { ErrorDetail } from '../core/errors.ts';
+import { own } from '../core/own.ts';
 import type { ClusterSpec, Plan } from '../spec/types.ts';
 import { DefinitionValidationError } from './errors.ts';
 import { SECRET_FILES, type ClusterDefinition, type EnvVar, type PodTemplate, type ServiceDefinition } from './types.ts';
@@ -176,7 +177,7 @@ export function renderCluster(input: RenderInput, options: RenderOptions = {}): 
   for (const name of Object.keys(spec.resources).sort()) {
     const value = spec.resources[name] ?? 0;
     resourceArgs.push('--resource', `${name}=${num(value)}`);
-    const k8sName = EXTENDED_RESOURCES[name.toLowerCase()];
+    const k8sName = own(EXTENDED_RESOURCES, name.toLowerCase());
     if (k8sName) extended[k8sName] = Math.ceil(value);
   }
 

@@ -4,7 +4,7 @@ import { getInstanceType, isKnownInstanceType } from '../catalog/instances.ts';
 import { fitProblems } from '../plan/fit.ts';
 import { DEFAULT_SPEC, defaultSpec } from './defaults.ts';
 import { SpecValidationError } from './errors.ts';
-import { SPEC_FIELDS, clusterSpecInputSchema, clusterSpecSchema, issuesToDetails } from './schema.ts';
+import { RESERVED_MAP_KEYS, SPEC_FIELDS, clusterSpecInputSchema, clusterSpecSchema, issuesToDetails } from './schema.ts';
 import { defaultTemplatesDir, readTemplate } from './templates.ts';
 import type { ClusterSpec, ClusterSpecInput } from './types.ts';
 
@@ -70,9 +70,11 @@ export function validateSpecInput(input: unknown, prefix = ''): ErrorDetail[] {
         .filter(([, v]) => v !== null && v !== undefined)
         .map(([k, v]) => [k, MAP_FIELDS.has(k) ? dropNullValues(v) : v]),
     );
+    const reserved = reservedKeyProblems(input as Record<string, unknown>, prefix);
     const parsed = clusterSpecInputSchema.safeParse(nonNull);
-    if (parsed.success) return [];
-    return inInputOrder(issuesToDetails(parsed.error.issues, prefix), Object.keys(input), prefix);
+    if (parsed.success && reserved.length === 0) return [];
+    const found = parsed.success ? [] : issuesToDetails(parsed.error.issues, prefix);
+    return inInputOrder([...reserved, ...found], Object.keys(input), prefix);
   }
   const parsed = clusterSpecInputSchema.safeParse(input);
   return parsed.success ? [] : issuesToDetails(parsed.error.issues, prefix, input);
@@ -84,9 +86,10 @@ export function validateSpecInput(input: unknown, prefix = ''): ErrorDetail[] {
  * size that fits) and GPUs are asked of a type that has them.
  */
 export function validateSpec(spec: unknown, options: ResolveOptions = {}): ErrorDetail[] {
+  const reserved = isPlainObject(spec) ? reservedKeyProblems(spec, '') : [];
   const parsed = clusterSpecSchema.safeParse(spec);
-  if (!parsed.success) {
-    const problems = issuesToDetails(parsed.error.issues, '', spec);
+  if (!parsed.success || reserved.length > 0) {
+    const problems = [...reserved, ...(parsed.success ? [] : issuesToDetails(parsed.error.issues, '', spec))];
     // Fit checks still help when the failing fields are unrelated to size.
     const s = spec as Partial<ClusterSpec> | null;
     if (s && typeof s === 'object' && typeof s.instanceType === 'string' && isKnownInstanceType(s.instanceType)) {
@@ -113,31 +116,38 @@ function inInputOrder(problems: ErrorDetail[], keys: string[], prefix: string): 
     .map(({ p }) => p);
 }
 
-/** Merge partial specs over a base: later wins; maps merge by key; `null` resets. */
+/**
+ * Merge partial specs over a base: later wins; maps merge by key; `null` resets.
+ * Fields and map entries are collected in `Map`s, not objects, so no key a
+ * user wrote (`__proto__`, `constructor`, `toString`) can reach an object
+ * internal; `Object.fromEntries` then defines plain own properties.
+ */
 export function mergeLayers(base: ClusterSpec, layers: Record<string, unknown>[]): ClusterSpec {
-  const out = structuredClone(base) as unknown as Record<string, unknown>;
-  const defaults = DEFAULT_SPEC as unknown as Record<string, unknown>;
+  const out = new Map<string, unknown>(Object.entries(structuredClone(base)));
+  const defaults = new Map<string, unknown>(Object.entries(DEFAULT_SPEC));
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
       if (value === null) {
-        if (defaults[key] === undefined) delete out[key];
-        else out[key] = structuredClone(defaults[key]);
+        const reset = defaults.get(key);
+        if (reset === undefined) out.delete(key);
+        else out.set(key, structuredClone(reset));
         continue;
       }
-      if (MAP_FIELDS.has(key) && isPlainObject(value) && isPlainObject(out[key])) {
-        const map = { ...(out[key] as Record<string, unknown>) };
+      const current = out.get(key);
+      if (MAP_FIELDS.has(key) && isPlainObject(value) && isPlainObject(current)) {
+        const map = new Map(Object.entries(current));
         for (const [k, v] of Object.entries(value)) {
-          if (v === null) delete map[k];
-          else if (v !== undefined) map[k] = v;
+          if (v === null) map.delete(k);
+          else if (v !== undefined) map.set(k, v);
         }
-        out[key] = map;
+        out.set(key, Object.fromEntries(map));
       } else {
-        out[key] = structuredClone(value);
+        out.set(key, structuredClone(value));
       }
     }
   }
-  return out as unknown as ClusterSpec;
+  return Object.fromEntries(out) as unknown as ClusterSpec;
 }
 
 /** Merge partial spec inputs (no validation), e.g. a template then overrides. */
@@ -158,6 +168,27 @@ function validPart(input: Record<string, unknown>, problems: ErrorDetail[]): Rec
   return Object.fromEntries(
     Object.entries(input).filter(([k]) => (SPEC_FIELDS as readonly string[]).includes(k) && !bad.has(k)),
   );
+}
+
+/**
+ * Map keys zod cannot see: `z.record` skips an own `__proto__` key (as
+ * `JSON.parse` makes it) without checking it, so it is refused here by name.
+ */
+function reservedKeyProblems(input: Record<string, unknown>, prefix: string): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  for (const field of MAP_FIELDS) {
+    const map = Object.hasOwn(input, field) ? input[field] : undefined;
+    if (!isPlainObject(map)) continue;
+    for (const key of Object.keys(map)) {
+      if (RESERVED_MAP_KEYS.has(key)) {
+        out.push({
+          path: [prefix, field, key].filter((p) => p !== '').join('.'),
+          message: `${JSON.stringify(key)} is reserved and cannot be used as a key`,
+        });
+      }
+    }
+  }
+  return out;
 }
 
 function withoutUndefined(o: Record<string, unknown>): Record<string, unknown> {

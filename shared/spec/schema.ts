@@ -70,7 +70,7 @@ export const positiveNumber = (max = Number.MAX_VALUE) =>
   });
 
 const text = (what: string, pattern: RegExp, max: number) =>
-  z.custom<string>((v) => typeof v === 'string' && v.length <= max && pattern.test(v), {
+  z.custom<string>((v) => typeof v === 'string' && v.length <= max && pattern.test(v) && isWellFormed(v), {
     error: (iss) =>
       typeof iss.input !== 'string'
         ? `must be a string${got(iss)}`
@@ -119,13 +119,58 @@ export const gitBranchSchema = z.custom<string>(
 
 export const jobSchema = text('a non-empty label without line breaks', /^[^\r\n]+$/, 128);
 
+/**
+ * Keys of user-supplied maps (`resources`, `env`, `tags`). Besides each map's
+ * own naming rule, `__proto__` is refused everywhere: JSON parsers, zod and the
+ * DynamoDB unmarshaller treat it as the object's prototype rather than a key,
+ * so it could never be stored and read back as written. Other names that
+ * shadow `Object.prototype` (`constructor`, `toString`, …) are ordinary keys;
+ * every reader and writer of these maps copes with them (see `resolve.ts` and
+ * `adapters/store/item.ts`).
+ */
+const utf8 = new TextEncoder();
+
+/** No unpaired UTF-16 surrogate (such text cannot be encoded as UTF-8, so DynamoDB and Kubernetes refuse it). */
+export function isWellFormed(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+export const RESERVED_MAP_KEYS: ReadonlySet<string> = new Set(['__proto__']);
+
+/** A map-key schema: `problem` returns what is wrong with a key, or undefined when it is fine. */
+const mapKey = (problem: (key: string) => string | undefined) =>
+  z.custom<string>((v) => typeof v === 'string' && problem(v) === undefined, {
+    error: (iss) => (typeof iss.input === 'string' ? (problem(iss.input) ?? 'is not allowed') : `must be a string${got(iss)}`),
+  });
+
+/** What is wrong with a map key (`what` is plural, e.g. "tag keys"; `rule` a whole sentence), or undefined. */
+function keyProblem(what: string, key: string, max: number, pattern: RegExp, rule: string): string | undefined {
+  if (key.length === 0) return `${what} must not be empty`;
+  if (key.length > max) return `${what} are at most ${max} characters (got ${key.length})`;
+  if (RESERVED_MAP_KEYS.has(key)) return `${JSON.stringify(key)} is reserved and cannot be used as a key`;
+  if (!pattern.test(key)) return rule;
+  return undefined;
+}
+
+/** A map may have at most `max` keys; the error names the map and the count. */
+const atMostKeys = (max: number, what: string) => (m: Record<string, unknown>, ctx: z.RefinementCtx) => {
+  const n = Object.keys(m).length;
+  if (n > max) ctx.addIssue({ code: 'custom', path: [], message: `at most ${max} ${what} (got ${n})` });
+};
+
+/** Most custom resources per worker. */
+export const MAX_RESOURCES = 32;
+export const MAX_RESOURCE_NAME_LENGTH = 128;
 const resourceName = /^[A-Za-z][A-Za-z0-9_.\-/]*$/;
 export const resourcesSchema = z
   .record(
-    z.string().regex(resourceName, { error: 'resource names start with a letter and use letters, digits, "_", ".", "-" or "/"' }),
+    mapKey((k) =>
+      keyProblem('resource names', k, MAX_RESOURCE_NAME_LENGTH, resourceName, 'resource names start with a letter and use letters, digits, "_", ".", "-" or "/"'),
+    ),
     positiveNumber(),
     { error: (iss) => `must be a mapping of resource name to amount, such as {GPU: 1}${got(iss)}` },
   )
+  .superRefine(atMostKeys(MAX_RESOURCES, 'resources'))
   .superRefine((r, ctx) => {
     for (const [k, v] of Object.entries(r)) {
       if (isGpuResource(k) && !Number.isInteger(v)) {
@@ -134,21 +179,69 @@ export const resourcesSchema = z
     }
   });
 
+/** Limits on `env`: POSIX names, bounded so a record stays far below DynamoDB's 400 KB item limit. */
+export const MAX_ENV_VARS = 100;
+export const MAX_ENV_NAME_LENGTH = 256;
+export const MAX_ENV_VALUE_LENGTH = 4096;
+/** All names and values together, in UTF-8 bytes. */
+export const MAX_ENV_BYTES = 64 * 1024;
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const envSchema = z.record(
-  z.string().regex(envName, { error: 'environment variable names use letters, digits and "_" and do not start with a digit' }),
-  z.string({ error: (iss) => `must be a string; quote numbers and booleans${got(iss)}` }),
-  { error: (iss) => `must be a mapping of variable name to string value${got(iss)}` },
+const envValue = z.custom<string>(
+  (v) => typeof v === 'string' && v.length <= MAX_ENV_VALUE_LENGTH && !v.includes('\0') && isWellFormed(v),
+  {
+    error: (iss) =>
+      typeof iss.input !== 'string'
+        ? `must be a string; quote numbers and booleans${got(iss)}`
+        : iss.input.length > MAX_ENV_VALUE_LENGTH
+          ? `must be at most ${MAX_ENV_VALUE_LENGTH} characters (got ${iss.input.length})`
+          : iss.input.includes('\0')
+            ? 'must not contain a NUL character (processes cannot receive it)'
+            : 'must be valid Unicode text (it has an unpaired surrogate)',
+  },
 );
+export const envSchema = z
+  .record(
+    mapKey((k) =>
+      keyProblem('environment variable names', k, MAX_ENV_NAME_LENGTH, envName, 'environment variable names use letters, digits and "_" and do not start with a digit'),
+    ),
+    envValue,
+    { error: (iss) => `must be a mapping of variable name to string value${got(iss)}` },
+  )
+  .superRefine(atMostKeys(MAX_ENV_VARS, 'environment variables'))
+  .superRefine((env, ctx) => {
+    let bytes = 0;
+    for (const [k, v] of Object.entries(env)) bytes += utf8.encode(k).length + utf8.encode(v).length;
+    if (bytes > MAX_ENV_BYTES) {
+      ctx.addIssue({ code: 'custom', path: [], message: `names and values together must be at most ${MAX_ENV_BYTES} bytes (got ${bytes})` });
+    }
+  });
 
-/** AWS tag limits: keys up to 128 characters, values up to 256; `aws:` is reserved. */
-export const tagsSchema = z.record(
-  z.string().min(1, { error: 'tag keys must not be empty' }).max(128, { error: 'tag keys are at most 128 characters' }).refine((k) => !k.toLowerCase().startsWith('aws:'), {
-    error: 'tag keys starting with "aws:" are reserved by AWS',
-  }),
-  z.string({ error: (iss) => `must be a string${got(iss)}` }).max(256, { error: 'tag values are at most 256 characters' }),
-  { error: (iss) => `must be a mapping of tag key to string value${got(iss)}` },
-);
+/**
+ * AWS tag rules (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html):
+ * keys 1–128 characters, values 0–256, both of Unicode letters, digits,
+ * spaces and `_ . : / = + - @`; keys starting with `aws:` are reserved. At
+ * most 50 tags per resource, and recc adds its own (`user`, `namespace`,
+ * `cluster`, `job`), so users get 50 minus those.
+ */
+export const MAX_TAGS = 46;
+const tagText = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const tagChars = 'use only letters, digits, spaces and _ . : / = + - @';
+const tagKey = mapKey((k) => {
+  const problem = keyProblem('tag keys', k, 128, tagText, `tag keys ${tagChars}`);
+  if (problem !== undefined) return problem;
+  return k.toLowerCase().startsWith('aws:') ? 'tag keys starting with "aws:" are reserved by AWS' : undefined;
+});
+const tagValue = z.custom<string>((v) => typeof v === 'string' && v.length <= 256 && tagText.test(v), {
+  error: (iss) =>
+    typeof iss.input !== 'string'
+      ? `must be a string${got(iss)}`
+      : iss.input.length > 256
+        ? 'tag values are at most 256 characters'
+        : `tag values must ${tagChars}${got(iss)}`,
+});
+export const tagsSchema = z
+  .record(tagKey, tagValue, { error: (iss) => `must be a mapping of tag key to string value${got(iss)}` })
+  .superRefine(atMostKeys(MAX_TAGS, 'tags'));
 
 const fieldSchemas = {
   instanceType: instanceTypeSchema,

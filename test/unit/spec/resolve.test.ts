@@ -178,7 +178,7 @@ describe('Function: resolveSpec', () => {
       [{ tags: { 'aws:owner': 'me' } }, 'tags.aws:owner: tag keys starting with "aws:" are reserved by AWS'],
       [{ tags: { '': 'x' } }, 'tags: tag keys must not be empty'],
       [{ tags: { k: 'v'.repeat(257) } }, 'tags.k: tag values are at most 256 characters'],
-      [{ tags: { ['k'.repeat(129)]: 'v' } }, `tags.${'k'.repeat(129)}: tag keys are at most 128 characters`],
+      [{ tags: { ['k'.repeat(129)]: 'v' } }, `tags.${'k'.repeat(129)}: tag keys are at most 128 characters (got 129)`],
       [{ tags: { team: 7 } }, 'tags.team: must be a string (got 7)'],
       [{ tags: 'team=x' }, 'tags: must be a mapping of tag key to string value (got "team=x")'],
     ])('reports a plain message when given %j', (overrides, message) => {
