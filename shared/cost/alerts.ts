@@ -1,3 +1,4 @@
+import { own } from '../core/own.ts';
 import type { ClusterCostLine, CostGroup } from './aggregate.ts';
 import { forecastMonth, type MonthForecast } from './forecast.ts';
 import { formatUsd, formatUsdCents } from './money.ts';
@@ -49,7 +50,7 @@ export interface Crossing {
 }
 
 export function budgetFor(scope: AlertScope, key: string, budgets: BudgetConfig): number {
-  return scope === 'user' ? (budgets.userBudgets[key] ?? budgets.userBudgetUsd) : budgets.namespaceBudgetUsd;
+  return scope === 'user' ? (own(budgets.userBudgets, key) ?? budgets.userBudgetUsd) : budgets.namespaceBudgetUsd;
 }
 
 export function thresholdDollars(spec: ThresholdSpec, budget: number): number {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { budgetFor } from '../../../shared/cost/alerts.ts';
 import { renderCluster } from '../../../shared/definition/render.ts';
 import { SpecValidationError } from '../../../shared/spec/errors.ts';
 import { mergeLayers, resolveSpec } from '../../../shared/spec/resolve.ts';
@@ -120,5 +121,13 @@ describe('Function: renderCluster (resources)', () => {
       plan: planFixture(),
     });
     expect(def.workers.resources.extended).toEqual({ 'nvidia.com/gpu': 1 });
+  });
+});
+
+describe('Function: budgetFor (user-keyed budgets)', () => {
+  it('gives a user named like an Object.prototype member the default budget', () => {
+    for (const user of PROTOTYPE_NAMES) {
+      expect(budgetFor('user', user, { userBudgetUsd: 100, userBudgets: { alice: 5 }, namespaceBudgetUsd: 50 }), user).toBe(100);
+    }
   });
 });
