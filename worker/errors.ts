@@ -1,4 +1,4 @@
-import { ReccError } from '../shared/core/errors.ts';
+import { ReccError, type ErrorDetail } from '../shared/core/errors.ts';
 
 /** The worker state machine was asked for a transition its table does not allow (a bug). */
 export class InvalidWorkerTransitionError extends ReccError {
@@ -11,6 +11,23 @@ export class InvalidWorkerTransitionError extends ReccError {
 export class WorkerStartError extends ReccError {
   constructor(message: string, options: { statusCode?: number; cause?: unknown } = {}) {
     super(message, { statusCode: options.statusCode ?? 500, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+  }
+}
+
+/** `new Worker(options)` was given invalid options; `details` lists every problem. */
+export class WorkerOptionsError extends ReccError {
+  constructor(details: ErrorDetail[]) {
+    super(`invalid worker options: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { statusCode: 400, details });
+  }
+}
+
+/** A Worker method was called in a lifecycle state that does not allow it (e.g. start() twice, or after close()). */
+export class IllegalWorkerStateError extends ReccError {
+  constructor(
+    readonly method: string,
+    readonly state: string,
+  ) {
+    super(`worker: ${method}() is not allowed while ${state}`, { statusCode: 500 });
   }
 }
 

@@ -1,0 +1,151 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TlsFiles } from '../comm/handshake.ts';
+import type { ErrorDetail } from '../shared/core/errors.ts';
+import type { Logger } from '../shared/core/logger.ts';
+import { WorkerOptionsError } from './errors.ts';
+import { DEFAULT_THRESHOLDS, type MemoryThresholds } from './store.ts';
+
+/**
+ * What a caller may pass to `new Worker(…)`. Everything with a default is
+ * optional; `compileWorkerOptions` fills the defaults in once, normalises
+ * units (`*Ms`, `*Bytes`) and validates, so the rest of the worker never
+ * sees an undefined or a literal.
+ */
+export interface WorkerOptions {
+  schedulerAddress: string;
+  token: string;
+  name: string;
+  logger: Logger;
+  /** Task threads. @default 1 */
+  nthreads?: number;
+  /** Memory limit in bytes; undefined = no limit (a cgroup limit still applies, see memory.ts). */
+  memoryLimitBytes?: number;
+  /** Fractions of the memory limit. @default DEFAULT_THRESHOLDS (Dask's 60/70/80/95 %) */
+  thresholds?: Partial<MemoryThresholds>;
+  /** Resources this worker advertises, e.g. `{ GPU: 1 }`. @default {} */
+  resources?: Record<string, number>;
+  /** Interface for the data port (peers and clients fetch results here); `0.0.0.0` for all. @default '127.0.0.1' */
+  host?: string;
+  /** Address other processes use to reach this host. @default host, or the address we connect from for 0.0.0.0 */
+  contactHost?: string;
+  caPem?: string;
+  /** Serve the data port over TLS with these. */
+  tls?: TlsFiles;
+  /** Give up connecting to the scheduler after this long. @default DEFAULT_CONNECT_TIMEOUT_MS */
+  connectTimeoutMs?: number;
+  /** @default DEFAULT_HEARTBEAT_MS */
+  heartbeatMs?: number;
+  /** How often process memory is sampled. @default DEFAULT_MEMORY_SAMPLE_MS */
+  memorySampleMs?: number;
+  /** Results up to this size ride along with task-finished (and reach clients at once). @default DEFAULT_INLINE_RESULT_BYTES */
+  inlineResultBytes?: number;
+  /** @default a fresh directory under the OS temp dir */
+  spillDir?: string;
+  /** Shared by the workers of one host. @default `<tmpdir>/recc-modules` */
+  moduleCacheDir?: string;
+  /** Tasks handed to the thread pool beyond nthreads (pipelines short tasks). @default DEFAULT_EXTRA_EXECUTING */
+  extraExecuting?: number;
+}
+
+/** Long enough for a scheduler pod to be scheduled and pull its image. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 120_000;
+/** The scheduler's view of worker memory and load is at most this old. */
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+/**
+ * RSS sampling period. A Buffer-filling loop grows a process by about
+ * 600 MiB/s on this class of machine, so 50 ms lets it overshoot a threshold
+ * by ~30 MiB at most; one sample costs ~10 µs.
+ */
+export const DEFAULT_MEMORY_SAMPLE_MS = 50;
+/** Small results go to the scheduler with task-finished, saving clients a round trip to the worker. */
+export const DEFAULT_INLINE_RESULT_BYTES = 32 * 1024;
+/** Queued tasks in the pool beyond the thread count, so short tasks do not wait a round trip. */
+export const DEFAULT_EXTRA_EXECUTING = 64;
+
+/** Every option resolved: no optional field left that has a default. */
+export interface CompiledWorkerOptions {
+  readonly schedulerAddress: string;
+  readonly token: string;
+  readonly name: string;
+  readonly logger: Logger;
+  readonly nthreads: number;
+  readonly memoryLimitBytes: number | undefined;
+  readonly thresholds: Readonly<MemoryThresholds>;
+  readonly resources: Readonly<Record<string, number>>;
+  readonly host: string;
+  /** Address advertised to the scheduler, or undefined to let it use the address we connect from. */
+  readonly contactHost: string | undefined;
+  readonly caPem: string | undefined;
+  readonly tls: TlsFiles | undefined;
+  readonly connectTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly memorySampleMs: number;
+  readonly inlineResultBytes: number;
+  readonly spillDir: string;
+  readonly moduleCacheDir: string;
+  readonly maxExecuting: number;
+}
+
+/** Apply defaults, normalise and validate once; throws WorkerOptionsError listing every problem. */
+export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
+  const problems: ErrorDetail[] = [];
+  const positiveInt = (path: string, v: number | undefined, max = Number.MAX_SAFE_INTEGER): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= max)) problems.push({ path, message: `expected an integer from 1 to ${max}, got ${v}` });
+  };
+  const positive = (path: string, v: number | undefined): void => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) problems.push({ path, message: `expected a positive number, got ${v}` });
+  };
+  const nonNegativeInt = (path: string, v: number | undefined): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) problems.push({ path, message: `expected a non-negative integer, got ${v}` });
+  };
+  if (!options.schedulerAddress) problems.push({ path: 'schedulerAddress', message: 'is required' });
+  if (!options.token) problems.push({ path: 'token', message: 'is required' });
+  if (!options.name) problems.push({ path: 'name', message: 'is required' });
+  positiveInt('nthreads', options.nthreads, 1024);
+  positiveInt('memoryLimitBytes', options.memoryLimitBytes);
+  positive('connectTimeoutMs', options.connectTimeoutMs);
+  positive('heartbeatMs', options.heartbeatMs);
+  positive('memorySampleMs', options.memorySampleMs);
+  nonNegativeInt('inlineResultBytes', options.inlineResultBytes);
+  nonNegativeInt('extraExecuting', options.extraExecuting);
+  const thresholds: MemoryThresholds = { ...DEFAULT_THRESHOLDS };
+  for (const [k, v] of Object.entries(options.thresholds ?? {})) {
+    if (!(k in DEFAULT_THRESHOLDS)) {
+      problems.push({ path: `thresholds.${k}`, message: `unknown threshold; expected one of ${Object.keys(DEFAULT_THRESHOLDS).join(', ')}` });
+    } else if (v !== undefined) {
+      if (!(typeof v === 'number' && v > 0 && v <= 1)) problems.push({ path: `thresholds.${k}`, message: `expected a fraction in (0, 1], got ${String(v)}` });
+      else thresholds[k as keyof MemoryThresholds] = v;
+    }
+  }
+  for (const [r, n] of Object.entries(options.resources ?? {})) {
+    if (!(Number.isFinite(n) && n >= 0)) problems.push({ path: `resources.${r}`, message: `expected a non-negative number, got ${n}` });
+  }
+  if (problems.length > 0) throw new WorkerOptionsError(problems);
+
+  const host = options.host ?? '127.0.0.1';
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const nthreads = options.nthreads ?? 1;
+  return Object.freeze({
+    schedulerAddress: options.schedulerAddress,
+    token: options.token,
+    name: options.name,
+    logger: options.logger,
+    nthreads,
+    memoryLimitBytes: options.memoryLimitBytes,
+    thresholds: Object.freeze(thresholds),
+    resources: Object.freeze({ ...(options.resources ?? {}) }),
+    host,
+    // Listening on all interfaces without a contact host: the scheduler uses the address we connect from.
+    contactHost: options.contactHost ?? (wildcard ? undefined : host),
+    caPem: options.caPem,
+    tls: options.tls,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    memorySampleMs: options.memorySampleMs ?? DEFAULT_MEMORY_SAMPLE_MS,
+    inlineResultBytes: options.inlineResultBytes ?? DEFAULT_INLINE_RESULT_BYTES,
+    spillDir: options.spillDir ?? join(tmpdir(), `recc-spill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+    moduleCacheDir: options.moduleCacheDir ?? join(tmpdir(), 'recc-modules'),
+    maxExecuting: nthreads + (options.extraExecuting ?? DEFAULT_EXTRA_EXECUTING),
+  });
+}

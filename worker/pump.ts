@@ -1,0 +1,229 @@
+import type { Message } from '../comm/comm.ts';
+import type { DataClient } from '../comm/data-client.ts';
+import type { FunctionDef } from '../comm/payload.ts';
+import type { Logger } from '../shared/core/logger.ts';
+import type { ModuleCache } from './module-cache.ts';
+import type { PoolResult, ThreadPool } from './pool.ts';
+import type { WorkerState } from './state/machine.ts';
+import type { DepSpec, WorkerEvent, WorkerInstruction } from './state/types.ts';
+import type { DataStore } from './store.ts';
+
+type RunSpec = { f: string; a: Uint8Array };
+const NO_DEPS: never[] = [];
+
+/** A task's dependencies on the wire: `{key, nbytes, who}` records, or `[key, nbytes, who]` tuples (older schedulers). */
+type WireDeps = Array<DepSpec | [string, number, string[]]>;
+
+function depSpecs(raw: WireDeps): DepSpec[] {
+  if (raw.length === 0 || !Array.isArray(raw[0])) return raw as DepSpec[];
+  return (raw as Array<[string, number, string[]]>).map(([key, nbytes, who]) => ({ key, nbytes, who }));
+}
+
+export interface EventPumpDeps {
+  state: WorkerState;
+  store: DataStore;
+  pool: ThreadPool;
+  peers: DataClient;
+  modules: ModuleCache;
+  logger: Logger;
+  inlineResultBytes: number;
+  /** Send to the scheduler (a no-op before registration and after close). */
+  send: (msg: Message, bufs?: Buffer[], weight?: number) => void;
+  /** The scheduler asked this worker to close. */
+  onCloseRequest: () => void;
+}
+
+/**
+ * The worker's event pump: it turns scheduler messages, thread results and
+ * peer fetches into state-machine events, runs the machine once per
+ * microtask over everything queued, and executes the instructions that come
+ * out. Results finished in one step go to the scheduler as one message.
+ */
+export class EventPump {
+  private events: WorkerEvent[] = [];
+  private scheduled = false;
+  private stim = 0;
+  /** Run times of finished tasks until their task-finished goes out. */
+  private readonly durations = new Map<string, number>();
+  private outFinished: { k: string[]; n: number[]; ms: number[]; di: number[]; bufs: Buffer[] } = { k: [], n: [], ms: [], di: [], bufs: [] };
+
+  constructor(private readonly deps: EventPumpDeps) {}
+
+  /** A fresh stimulus id for an event this process originates. */
+  stimulus(prefix: string): string {
+    return `${prefix}-${++this.stim}`;
+  }
+
+  /** Queue an event; the machine runs once per microtask over every queued event. */
+  push(ev: WorkerEvent): void {
+    this.events.push(ev);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.process());
+    }
+  }
+
+  // --------------------------------------------------------------- inbound
+
+  onSchedulerMessage(msg: Message, bufs: Buffer[] | undefined): void {
+    const { pool, modules, logger } = this.deps;
+    switch (msg.op) {
+      case 'compute-batch': {
+        // `f` is one function id for the whole batch or one per task; `d` is 0 when no task has dependencies.
+        const keys = msg.k as string[];
+        const fns = msg.f as string[] | string;
+        const oneFn = typeof fns === 'string' ? fns : undefined;
+        const args = msg.a as Uint8Array[];
+        const deps = msg.d as Array<WireDeps | 0> | 0;
+        const prios = msg.p as number[];
+        for (let i = 0; i < keys.length; i++) {
+          const raw = deps === 0 ? 0 : deps[i];
+          this.push({
+            type: 'compute-task',
+            key: keys[i] as string,
+            run: { f: oneFn ?? (fns[i] as string), a: args[i] as Uint8Array } satisfies RunSpec,
+            priority: prios[i] as number,
+            deps: raw ? depSpecs(raw) : NO_DEPS,
+            stimulusId: 'compute',
+          });
+        }
+        return;
+      }
+      case 'compute': {
+        const raw = msg.d as Array<[string, number, string[]]>;
+        const deps = raw.length === 0 ? NO_DEPS : raw.map(([key, nbytes, who]) => ({ key, nbytes, who }));
+        this.push({ type: 'compute-task', key: msg.k as string, run: { f: msg.f as string, a: msg.a as Uint8Array } satisfies RunSpec, priority: msg.p as number, deps, stimulusId: 'compute' });
+        return;
+      }
+      case 'free-keys':
+        this.push({ type: 'free-keys', keys: msg.keys as string[], stimulusId: msg.s as string });
+        return;
+      case 'fns': {
+        const defs = msg.defs as Array<[string, FunctionDef]>;
+        const withPaths: Array<[string, FunctionDef, string | undefined]> = defs.map(([id, def]) => [id, def, def.kind === 'module' ? modules.path(def.hash) : undefined]);
+        pool.defineFunctions(withPaths);
+        return;
+      }
+      case 'module': {
+        const code = (bufs ?? [])[0];
+        if (code) modules.put(msg.hash as string, code);
+        return;
+      }
+      case 'plugin': {
+        const hash = msg.hash as string;
+        const code = (bufs ?? [])[0];
+        if (code) modules.put(hash, code);
+        pool.addPlugin(modules.path(hash), String(msg.name));
+        return;
+      }
+      case 'close':
+        this.deps.onCloseRequest();
+        return;
+      default:
+        logger.warn('unknown message from scheduler', { event: 'worker.unknown-op', op: msg.op });
+    }
+  }
+
+  /** A thread finished a task (the pool's callback). */
+  onResult(key: string, r: PoolResult): void {
+    const stimulusId = this.stimulus('exec');
+    if (r.ok) {
+      this.durations.set(key, r.ms);
+      this.deps.store.put(key, r.data);
+      this.push({ type: 'execute-success', key, nbytes: r.data.byteLength, stimulusId });
+    } else {
+      this.push({ type: 'execute-failure', key, error: r.error, stimulusId });
+    }
+  }
+
+  // -------------------------------------------------------------- outbound
+
+  private process(): void {
+    this.scheduled = false;
+    const events = this.events;
+    this.events = [];
+    const out = this.deps.state.handle(events);
+    for (const ins of out) this.execute(ins);
+    this.flushFinished();
+  }
+
+  private flushFinished(): void {
+    const f = this.outFinished;
+    if (f.k.length === 0) return;
+    this.outFinished = { k: [], n: [], ms: [], di: [], bufs: [] };
+    this.deps.send({ op: 'finished', k: f.k, n: f.n, ms: f.ms, di: f.di }, f.bufs.length > 0 ? f.bufs : undefined, f.k.length);
+  }
+
+  private execute(ins: WorkerInstruction): void {
+    switch (ins.type) {
+      case 'execute':
+        return this.startTask(ins.key, ins.run as RunSpec, ins.deps);
+      case 'gather-dep':
+        return this.gather(ins.peer, ins.keys, ins.stimulusId);
+      case 'release-data':
+        this.deps.store.delete(ins.key);
+        this.durations.delete(ins.key);
+        return;
+      case 'send': {
+        const msg = ins.msg;
+        if (msg.op === 'task-finished') {
+          const data = msg.nbytes <= this.deps.inlineResultBytes ? this.deps.store.getInMemory(msg.key) : undefined;
+          const ms = this.durations.get(msg.key);
+          this.durations.delete(msg.key);
+          const f = this.outFinished;
+          f.k.push(msg.key);
+          f.n.push(msg.nbytes);
+          f.ms.push(ms ?? -1);
+          f.di.push(data ? f.bufs.push(data) - 1 : -1);
+        } else {
+          this.deps.send({ ...msg });
+        }
+        return;
+      }
+    }
+  }
+
+  private startTask(key: string, run: RunSpec, deps: string[]): void {
+    const { store, pool } = this.deps;
+    const inMem: Array<[string, Uint8Array]> = [];
+    const onDisk: string[] = [];
+    for (const d of deps) {
+      const b = store.getInMemory(d);
+      if (b) inMem.push([d, b]);
+      else onDisk.push(d);
+    }
+    if (onDisk.length === 0) {
+      pool.run({ key, f: run.f, a: run.a, deps: inMem });
+      return;
+    }
+    // A dependency gone from disk fails this task instead of becoming an unhandled rejection.
+    Promise.all(onDisk.map(async (d) => [d, await store.get(d)] as const))
+      .then((loaded) => {
+        for (const [d, b] of loaded) {
+          if (!b) throw new Error(`dependency ${d} is not stored on this worker`);
+          inMem.push([d, b]);
+        }
+      })
+      .then(
+        () => pool.run({ key, f: run.f, a: run.a, deps: inMem }),
+        (err: Error) => this.onResult(key, { ok: false, error: { name: err.name, message: err.message } }),
+      );
+  }
+
+  private gather(peer: string, keys: string[], stimulusId: string): void {
+    this.deps.peers.getData(peer, keys).then(
+      ({ data, missing }) => {
+        const received: Array<[string, number]> = [];
+        for (const [k, b] of data) {
+          this.deps.store.put(k, b);
+          received.push([k, b.byteLength]);
+        }
+        this.push({ type: 'gather-dep-done', peer, received, missing, stimulusId: `${stimulusId}-done` });
+      },
+      (err: Error) => {
+        this.deps.logger.warn('fetching dependencies failed', { event: 'worker.gather-failed', peer, keys: keys.length, error: err.message });
+        this.push({ type: 'gather-dep-failed', peer, keys, stimulusId: `${stimulusId}-failed` });
+      },
+    );
+  }
+}
