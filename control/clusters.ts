@@ -2,19 +2,20 @@ import { isoAt, type Clock } from '../shared/core/clock.ts';
 import type { IdGenerator } from '../shared/core/ids.ts';
 import { silentLogger, type Logger } from '../shared/core/logger.ts';
 import { ValidationError } from '../shared/core/errors.ts';
-import type { ClusterConnection, ClusterRecord, ClusterStatus } from '../shared/lifecycle/types.ts';
+import type { ClusterRecord, ClusterStatus } from '../shared/lifecycle/types.ts';
+import type { ClusterView, CreateClusterResult, EstimateResult } from '../shared/api/views.ts';
 import { CLUSTER_STATUSES } from '../shared/lifecycle/types.ts';
 import { deleteTarget, initialChange, namespaceFor, newClusterRecord, revise, transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
 import { ClusterNotFoundError, VersionConflictError } from '../shared/ports/errors.ts';
-import type { ClusterSpec, Plan } from '../shared/spec/types.ts';
 import { resolveSpec } from '../shared/spec/resolve.ts';
 import { listTemplates } from '../shared/spec/templates.ts';
 import { planCluster } from '../shared/plan/planner.ts';
 import { reapAt } from '../shared/harvest/plan.ts';
-import { DEFAULT_HARVEST_CONFIG, type HarvestConfig, type ReapReason } from '../shared/harvest/types.ts';
+import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
 import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
+import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
 /**
  * The control-plane use cases behind the cluster API: pure orchestration over
@@ -32,6 +33,8 @@ import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, Forbi
 export interface Caller {
   user: string;
   admin: boolean;
+  /** The full IAM principal ARN the user was mapped from (recorded on clusters it creates). */
+  principalArn?: string;
 }
 
 export interface ClusterServiceDeps {
@@ -40,13 +43,11 @@ export interface ClusterServiceDeps {
   clock: Clock;
   ids: IdGenerator;
   logger?: Logger;
-  /** Extra conditional-write attempts after a lost race before answering 409. @default 8 */
-  maxConflictRetries?: number;
   /**
-   * Pause before retry `attempt` (0-based) after a lost race, so hot writers
-   * spread out. @default jittered 0–(10 × 2^attempt) ms, at most 500 ms
+   * Extra conditional-write attempts after a lost race before answering 409
+   * (the policy is `withVersionRetry`'s). @default DEFAULT_VERSION_RETRIES
    */
-  conflictBackoff?: (attempt: number) => Promise<void>;
+  maxConflictRetries?: number;
   /**
    * A repeated create (same clientToken) re-sends the provisioning message when
    * the cluster is still REQUESTED this long after it was created, in case the
@@ -74,32 +75,6 @@ export interface CreateClusterInput {
   clientToken?: string;
 }
 
-/** A cluster as the API shows it to one caller: only the owner gets `connection.token`. */
-export type ClusterView = Omit<ClusterRecord, 'connection'> & {
-  connection?: Omit<ClusterConnection, 'token'> & { token?: string };
-  /**
-   * When the cluster will be reaped if it stays idle from now on (ISO time,
-   * computed with the server's harvest config); null when it is not RUNNING.
-   * Absent from servers older than this field.
-   */
-  reapAt?: string | null;
-  /** Which rule reaps it at `reapAt`; null when `reapAt` is null. */
-  reapReason?: ReapReason | null;
-};
-
-export interface CreateClusterResult {
-  cluster: ClusterView;
-  plan: Plan;
-  estimate: { costPerHour: number; costPerWorkerHour: number; priceSource: string };
-  /** False when the clientToken matched an existing cluster. */
-  created: boolean;
-}
-
-export interface EstimateResult {
-  spec: ClusterSpec;
-  plan: Plan;
-}
-
 /** What `caller` may see of `record`: the owner sees everything, an admin sees no token. */
 export function viewFor(record: ClusterRecord, caller: Caller, harvest: HarvestConfig = DEFAULT_HARVEST_CONFIG): ClusterView {
   const forecast = reapAt(record, harvest);
@@ -120,11 +95,6 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-function defaultBackoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(500, 10 * 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export class ClusterService {
   private readonly store: ClusterStore;
   private readonly queue: WorkQueue;
@@ -132,7 +102,6 @@ export class ClusterService {
   private readonly ids: IdGenerator;
   private readonly logger: Logger;
   private readonly maxConflictRetries: number;
-  private readonly conflictBackoff: (attempt: number) => Promise<void>;
   private readonly requeueRequestedAfterMs: number;
   private readonly templatesDir: string | undefined;
   private readonly harvest: HarvestConfig;
@@ -143,8 +112,7 @@ export class ClusterService {
     this.clock = deps.clock;
     this.ids = deps.ids;
     this.logger = deps.logger ?? silentLogger;
-    this.maxConflictRetries = deps.maxConflictRetries ?? 8;
-    this.conflictBackoff = deps.conflictBackoff ?? defaultBackoff;
+    this.maxConflictRetries = deps.maxConflictRetries ?? DEFAULT_VERSION_RETRIES;
     this.requeueRequestedAfterMs = deps.requeueRequestedAfterMs ?? 30_000;
     this.templatesDir = deps.templatesDir;
     this.harvest = deps.harvest ?? DEFAULT_HARVEST_CONFIG;
@@ -188,13 +156,14 @@ export class ClusterService {
       namespace: namespaceFor(caller.user, id),
       ...(input.template === undefined ? {} : { template: input.template }),
       ...(input.clientToken === undefined ? {} : { clientToken: input.clientToken }),
+      ...(caller.principalArn === undefined ? {} : { principalArn: caller.principalArn }),
     });
     const change = initialChange(record, { actor: caller.user, reason: 'requested' });
     const stored = await this.store.create(record, change);
     const cluster = stored.record;
     if (stored.created) {
       await this.queue.send({ clusterId: cluster.id, cause: 'created' });
-      this.logger.info('cluster requested', { clusterId: cluster.id, owner: cluster.owner, workers: spec.nWorkers });
+      this.logger.info('cluster requested', { clusterId: cluster.id, owner: cluster.owner, principalArn: cluster.principalArn, workers: spec.nWorkers });
     } else {
       if (canonical(cluster.spec) !== canonical(spec) || (cluster.template ?? null) !== (input.template ?? null)) {
         throw new ClientTokenReuseError(cluster.id);
@@ -315,28 +284,32 @@ export class ClusterService {
   /**
    * Read-decide-write with optimistic concurrency: `decide` returns the next
    * record (and a status change) or undefined for no write. A lost race
-   * re-runs `decide` on the winner's record; after `maxConflictRetries`
-   * further losses the caller gets ClusterBusyError (409).
+   * re-reads and re-runs `decide` under `withVersionRetry`'s policy; when the
+   * retries run out the caller gets ClusterBusyError (409).
    */
   private async mutate(
     caller: Caller,
     id: string,
     decide: (current: ClusterRecord) => { next: ClusterRecord; change?: Parameters<ClusterStore['put']>[2] } | undefined,
   ): Promise<ClusterRecord> {
-    let current = await this.visible(caller, id);
-    for (let attempt = 0; ; attempt += 1) {
-      const decision = decide(current);
-      if (!decision) return current;
-      try {
-        return await this.store.put(decision.next, current.version, decision.change);
-      } catch (err) {
-        if (!(err instanceof VersionConflictError)) throw err;
-        if (attempt >= this.maxConflictRetries) throw new ClusterBusyError(id, attempt + 1, { cause: err });
-        this.logger.debug('lost a write race; retrying', { clusterId: id, attempt });
-        await this.conflictBackoff(attempt);
-        // Re-read after the pause: the conflict's record may already be stale.
-        current = await this.visible(caller, id);
-      }
+    let attempts = 0;
+    try {
+      return await withVersionRetry(
+        async () => {
+          attempts += 1;
+          const current = await this.visible(caller, id);
+          const decision = decide(current);
+          if (!decision) return current;
+          return this.store.put(decision.next, current.version, decision.change);
+        },
+        {
+          retries: this.maxConflictRetries,
+          onConflict: (_conflict, attempt) => this.logger.debug('lost a write race; retrying', { clusterId: id, attempt }),
+        },
+      );
+    } catch (err) {
+      if (err instanceof VersionConflictError) throw new ClusterBusyError(id, attempts, { cause: err });
+      throw err;
     }
   }
 }

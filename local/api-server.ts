@@ -6,6 +6,8 @@ import { ConfigError, ReccError } from '../shared/core/errors.ts';
 import { silentLogger } from '../shared/core/logger.ts';
 import type { ApiDeps, ApiEvent } from '../functions/commons/api.ts';
 import { errorResponse } from '../functions/commons/api.ts';
+import { identityConfig } from '../functions/commons/config.ts';
+import type { IdentityConfig } from '../functions/commons/identity.ts';
 import { BearerTokenError, PayloadTooLargeError, RouteNotFoundError } from '../functions/commons/errors.ts';
 import { ROUTES, matchRoute, methodsForPath, type HttpMethod, type RouteDefinition, type RouteHandler } from '../functions/routes.ts';
 
@@ -15,7 +17,11 @@ import { ROUTES, matchRoute, methodsForPath, type HttpMethod, type RouteDefiniti
  * `functions/routes.ts` to the same `makeHandler(deps)` functions Lambda runs,
  * and writes their response. The caller's identity is the configured local
  * identity (the OS user), presented to the handlers exactly as API Gateway
- * presents a verified IAM principal.
+ * presents a verified IAM principal, and mapped by the same `callerFromIam`:
+ * a session of the local role `recc-local-user` (or `recc-local-admin`), which
+ * the local identity config trusts for its session name, as a deployment
+ * trusts a role whose trust policy requires sts:SourceIdentity. Only this
+ * server sets that name; there is no IAM here.
  *
  * Binds loopback only, unless `requireToken` is set; then every request needs
  * `Authorization: Bearer <token>`.
@@ -38,7 +44,8 @@ export interface StartApiServerOptions {
   port: number;
   /** @default '127.0.0.1' */
   host?: string;
-  deps: ApiDeps;
+  /** `identity` defaults to the local identity (LOCAL_IDENTITY); a given one is extended with it. */
+  deps: Omit<ApiDeps, 'identity'> & { identity?: IdentityConfig };
   /** The caller of every request, or a function choosing one per request. */
   identity: LocalIdentity | ((req: IncomingMessage) => LocalIdentity);
   /** Bearer token every request must carry; required to bind a non-loopback host. */
@@ -55,21 +62,45 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** The role name local admin identities present; added to the handlers' admin roles. */
+/** The role names local identities present (see LOCAL_IDENTITY). */
 export const LOCAL_ADMIN_ROLE = 'recc-local-admin';
+export const LOCAL_USER_ROLE = 'recc-local-user';
 const LOCAL_ACCOUNT = '000000000000';
+const localRoleArn = (role: string): string => `arn:aws:iam::${LOCAL_ACCOUNT}:role/${role}`;
+
+/** The identity mapping of the local stack: its two roles, session name = the local user. */
+export const LOCAL_IDENTITY: IdentityConfig = identityConfig({
+  allowedAccounts: [LOCAL_ACCOUNT],
+  allowedRoles: [],
+  adminRoleArns: [localRoleArn(LOCAL_ADMIN_ROLE)],
+  sourceIdentityRoles: [localRoleArn(LOCAL_USER_ROLE), localRoleArn(LOCAL_ADMIN_ROLE)],
+});
+
+function withLocalIdentity(config: IdentityConfig | undefined): IdentityConfig {
+  if (!config) return LOCAL_IDENTITY;
+  const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])];
+  return {
+    allowedAccounts: union(config.allowedAccounts, LOCAL_IDENTITY.allowedAccounts),
+    allowedRoles: config.allowedRoles,
+    adminRoleArns: union(config.adminRoleArns, LOCAL_IDENTITY.adminRoleArns),
+    sourceIdentityRoles: union(config.sourceIdentityRoles, LOCAL_IDENTITY.sourceIdentityRoles),
+    principalUsers: config.principalUsers,
+  };
+}
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-/** The IAM ARN a local identity is presented as. */
+/**
+ * The IAM ARN a local identity is presented as: a session of the local user
+ * (or admin) role named after the user, with characters IAM does not allow in
+ * session names replaced by '-' (so the mapper's ASCII-only check passes).
+ */
 export function localUserArn(identity: LocalIdentity): string {
-  const user = identity.user.replace(/[/\s]+/g, '-') || 'user';
-  return identity.admin
-    ? `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${LOCAL_ADMIN_ROLE}/${user}`
-    : `arn:aws:iam::${LOCAL_ACCOUNT}:user/${user}`;
+  const user = identity.user.replace(/[^A-Za-z0-9_+=,.@-]+/g, '-').slice(0, 64) || 'user';
+  return `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${identity.admin ? LOCAL_ADMIN_ROLE : LOCAL_USER_ROLE}/${user}`;
 }
 
 function digest(value: string): Buffer {
@@ -198,7 +229,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       { path: 'host', message: 'bind 127.0.0.1, or set a token (recc up --token) so requests must authenticate' },
     ]);
   }
-  const deps: ApiDeps = { ...options.deps, adminRoleNames: [...options.deps.adminRoleNames, LOCAL_ADMIN_ROLE] };
+  const deps: ApiDeps = { ...options.deps, identity: withLocalIdentity(options.deps.identity) };
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const expectedToken = options.requireToken ? digest(options.requireToken) : undefined;
 

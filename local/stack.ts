@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../shared/core/logger.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
-import { startApiServer, type ApiServer } from './api-server.ts';
+import { LOCAL_IDENTITY, startApiServer, type ApiServer } from './api-server.ts';
 import { startEmbeddedDynalite, type EmbeddedDynalite } from './dynalite.ts';
 import { LocalStackStartError, StateDirInUseError } from './errors.ts';
 import { clusterLogsRoute } from './logs.ts';
@@ -154,7 +154,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clock,
       ids: options.ids ?? randomIds,
       logger: logger.child({ component: 'api' }),
-      adminRoleNames: [] as string[],
+      // The local stack has no IAM: the one local user is presented as a session of the local role (api-server.ts).
+      identity: LOCAL_IDENTITY,
       ...(options.harvest ? { harvest: options.harvest } : {}),
     };
     const port = options.port ?? DEFAULT_LOCAL_PORT;

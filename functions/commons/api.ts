@@ -4,7 +4,7 @@ import type { ZodType } from 'zod';
 import { ClusterService, type Caller, type ClusterServiceDeps } from '../../control/clusters.ts';
 import { ReccError, ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
 import { silentLogger, type Logger } from '../../shared/core/logger.ts';
-import { callerFromIam } from './identity.ts';
+import { callerFromIam, type IdentityConfig } from './identity.ts';
 
 /**
  * The shared middleware of every API function (middy 7):
@@ -27,8 +27,8 @@ export type ApiEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 
 export interface ApiDeps extends ClusterServiceDeps {
-  /** IAM role names whose sessions are admins (see every cluster). */
-  adminRoleNames: readonly string[];
+  /** Which IAM principals are which users, and which are admins (functions/commons/identity.ts). */
+  identity: IdentityConfig;
   logger?: Logger;
 }
 
@@ -153,10 +153,14 @@ function httpErrors(baseLogger: Logger): MiddlewareObj<ApiEvent, ApiResult, Erro
   };
 }
 
-function identity(adminRoleNames: readonly string[]): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+function identity(config: IdentityConfig): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
   return {
     before: (request) => {
-      const caller = callerFromIam(request.event.requestContext?.authorizer?.iam, adminRoleNames);
+      const iam = request.event.requestContext?.authorizer?.iam;
+      // Log the principal before mapping it, so a refused request is attributed too (the ARN is API Gateway's, not the caller's text).
+      const principalArn = typeof iam?.userArn === 'string' && iam.userArn.length <= 2048 ? iam.userArn : undefined;
+      if (principalArn) request.context.recc.log = request.context.recc.log.child({ principalArn });
+      const caller = callerFromIam(iam, config);
       request.context.recc.caller = caller;
       request.context.recc.log = request.context.recc.log.child({ user: caller.user, ...(caller.admin ? { admin: true } : {}) });
     },
@@ -209,7 +213,7 @@ export function apiHandler<B = undefined, Q = undefined, P = undefined>(
   const handler: MiddyfiedHandler<ApiEvent, ApiResult, Error, ApiContext> = middy<ApiEvent, ApiResult, Error, ApiContext>()
     .use(requestLog(baseLogger))
     .use(httpErrors(baseLogger))
-    .use(identity(deps.adminRoleNames))
+    .use(identity(deps.identity))
     .use(validate(spec))
     .handler(async (event, context) => {
       const internal = context.recc;

@@ -34,7 +34,7 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     queue,
     clock: systemClock,
     ids: randomIds,
-    adminRoleNames: config.adminRoleNames,
+    identity: config.identity,
     logger: powertoolsLogger({ serviceName: 'recc-api', logLevel: config.logLevel }),
     ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
     ...(options.harvest ? { harvest: options.harvest } : {}),

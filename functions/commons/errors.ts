@@ -38,3 +38,25 @@ export class ProvisionerStepFailedError extends ReccError {
     this.failedMessageIds = failedMessageIds;
   }
 }
+
+/** Which identity mapping refused the caller (see `functions/commons/identity.ts`). */
+export type IdentityMapping = 'malformed' | 'root' | 'federated-user' | 'account' | 'iam-user' | 'role';
+
+/**
+ * The IAM principal is authenticated, but no mapping yields a recc user for
+ * it, so it may do nothing. 403, naming the mapping that failed and the ARN.
+ */
+export class IdentityMappingError extends ReccError {
+  readonly mapping: IdentityMapping;
+  readonly principalArn: string;
+  constructor(mapping: IdentityMapping, principalArn: string, message: string, hint: string, options: { cause?: unknown } = {}) {
+    // JSON.stringify keeps control characters of a malformed ARN out of the message as raw bytes.
+    super(`${message} (principal ${JSON.stringify(principalArn)}; mapping: ${mapping})`, {
+      statusCode: 403,
+      details: [{ path: 'identity', message: hint }],
+      ...options,
+    });
+    this.mapping = mapping;
+    this.principalArn = principalArn;
+  }
+}

@@ -153,6 +153,8 @@ export interface NewClusterInput {
   clientToken?: string;
   /** Defaults to `namespaceFor(owner, id)`. */
   namespace?: string;
+  /** The creator's full IAM principal ARN (audit). */
+  principalArn?: string;
 }
 
 /** The REQUESTED record (version 1) of a new cluster. */
@@ -178,6 +180,7 @@ export function newClusterRecord(input: NewClusterInput): ClusterRecord {
   if (job !== undefined) record.job = job;
   if (input.template !== undefined) record.template = input.template;
   if (input.clientToken !== undefined) record.clientToken = input.clientToken;
+  if (input.principalArn !== undefined) record.principalArn = input.principalArn;
   return record;
 }
 

@@ -37,6 +37,12 @@ export interface ClusterRecord {
   id: string;
   /** User name derived from the caller's IAM principal (or the OS user locally). */
   owner: string;
+  /**
+   * The full IAM principal ARN that created the cluster (e.g.
+   * `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`), for audit. Absent on
+   * records created before it was recorded.
+   */
+  principalArn?: string;
   name: string;
   job?: string;
   /** Kubernetes namespace (or local equivalent): `recc-<owner>-<id suffix>`. */

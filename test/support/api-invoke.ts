@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import type { ApiDeps } from '../../functions/commons/api.ts';
+import { identityConfig } from '../../functions/commons/config.ts';
 import { ROUTES, matchRoute, type RouteDefinition, type RouteHandler } from '../../functions/routes.ts';
 import { toApiEvent } from '../../local/api-server.ts';
 
@@ -25,10 +26,25 @@ export interface ApiReply {
   headers: Record<string, unknown>;
 }
 
-export const userArn = (name: string): string => `arn:aws:iam::123456789012:user/${name}`;
+/** An IAM Identity Center session of user `name` (Identity Center sets the session name). */
+export const userArn = (name: string): string => `arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ReccResearcher_0123456789abcdef/${name}`;
 export const roleArn = (role: string, session: string): string => `arn:aws:sts::123456789012:assumed-role/${role}/${session}`;
 
-export async function makeApi(deps: ApiDeps): Promise<(call: ApiCall) => Promise<ApiReply>> {
+/**
+ * The identity mapping handler tests run with: Identity Center sessions of
+ * account 123456789012 (`userArn`), the roles `researcher`, `recc-user` and
+ * `recc-admin` declared as requiring sts:SourceIdentity (so their session name
+ * is the user), and `recc-admin` as the admin role.
+ */
+export const TEST_IDENTITY = identityConfig({
+  allowedAccounts: ['123456789012'],
+  adminRoleArns: ['arn:aws:iam::123456789012:role/recc-admin'],
+  sourceIdentityRoles: ['researcher', 'recc-user', 'recc-admin'].map((r) => `arn:aws:iam::123456789012:role/${r}`),
+});
+
+/** `deps.identity` defaults to TEST_IDENTITY. */
+export async function makeApi(input: Omit<ApiDeps, 'identity'> & { identity?: ApiDeps['identity'] }): Promise<(call: ApiCall) => Promise<ApiReply>> {
+  const deps: ApiDeps = { ...input, identity: input.identity ?? TEST_IDENTITY };
   const handlers = new Map<RouteDefinition, RouteHandler>();
   for (const route of ROUTES) {
     const mod = await route.load();

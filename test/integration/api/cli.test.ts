@@ -30,7 +30,7 @@ describe('recc cluster (CLI)', () => {
     const queue = new InMemoryWorkQueue();
     server = await startApiServer({
       port: 0,
-      deps: { store, queue, clock: systemClock, ids: randomIds, adminRoleNames: [], logger: silentLogger },
+      deps: { store, queue, clock: systemClock, ids: randomIds, logger: silentLogger },
       identity: { user: 'alice' },
     });
     provisioner = startFakeProvisioner(store, queue, { tickMs: 150 });

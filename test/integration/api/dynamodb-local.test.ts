@@ -8,7 +8,7 @@ import { assertHistoryInvariants, assertRecordInvariants, transition } from '../
 import type { ClusterRecord } from '../../../shared/lifecycle/types.ts';
 import type { ApiDeps } from '../../../functions/commons/api.ts';
 import { makeDocumentClient, startDynalite, startDynamoDbLocal, uniqueTableName, type DynamoDbEmulator } from '../../support/dynamodb.ts';
-import { makeApi, roleArn, userArn, type ApiCall, type ApiReply } from '../../support/api-invoke.ts';
+import { TEST_IDENTITY, makeApi, roleArn, userArn, type ApiCall, type ApiReply } from '../../support/api-invoke.ts';
 
 /**
  * The API handlers against the real DynamoDB Local jar (transactions on) and
@@ -38,7 +38,7 @@ describe.each(EMULATORS)('API on $name', ({ start, transactions }) => {
     await createTable(doc, tableName);
     store = new DynamoDbClusterStore(doc, { tableName, transactions });
     queue = new InMemoryWorkQueue();
-    const deps: ApiDeps = { store, queue, clock: systemClock, ids: randomIds, adminRoleNames: ['recc-admin'], logger: silentLogger };
+    const deps: ApiDeps = { store, queue, clock: systemClock, ids: randomIds, identity: TEST_IDENTITY, logger: silentLogger };
     api = await makeApi(deps);
   });
 

@@ -39,7 +39,7 @@ describe('Local API server over HTTP', () => {
     queue = new InMemoryWorkQueue();
     server = await startApiServer({
       port: 0,
-      deps: { store, queue, clock: systemClock, ids: randomIds, adminRoleNames: [], logger: silentLogger },
+      deps: { store, queue, clock: systemClock, ids: randomIds, logger: silentLogger },
       identity: identityFromHeader,
     });
     provisioner = startFakeProvisioner(store, queue);
@@ -178,7 +178,7 @@ describe('Local API server over HTTP', () => {
 });
 
 describe('Local API server exposure', () => {
-  const deps = { store: new InMemoryClusterStore(), queue: new InMemoryWorkQueue(), clock: systemClock, ids: randomIds, adminRoleNames: [], logger: silentLogger };
+  const deps = { store: new InMemoryClusterStore(), queue: new InMemoryWorkQueue(), clock: systemClock, ids: randomIds, logger: silentLogger };
 
   it('refuses to bind a non-loopback host without a token', async () => {
     const err = await startApiServer({ port: 0, host: '0.0.0.0', deps, identity: { user: 'alice' } }).catch((e: unknown) => e);

@@ -7,6 +7,7 @@ import type { ApiEvent } from '../../../functions/commons/api.ts';
 import { ManualClock } from '../../../shared/core/clock.ts';
 import { SequentialIds } from '../../../shared/core/ids.ts';
 import { pricedPlan, storeRunningSince } from '../../support/cost-fixtures.ts';
+import { TEST_IDENTITY } from '../../support/api-invoke.ts';
 
 /** `GET /costs` through the real middy handler and the shared middleware, on the in-memory store. */
 const NOV = Date.UTC(2026, 10, 1);
@@ -42,7 +43,7 @@ async function deps() {
   const store = new InMemoryClusterStore();
   await storeRunningSince(store, { id: 'c-a', owner: 'alice', job: 'etl', plan: pricedPlan('c5.xlarge', [2]), workers: 2, since: NOV, idleTimeoutMinutes: 60 * 24 * 60 });
   await storeRunningSince(store, { id: 'c-b', owner: 'bob', plan: pricedPlan('m5.2xlarge', [4]), workers: 4, since: NOV, idleTimeoutMinutes: 60 * 24 * 60 });
-  return { store, queue: new InMemoryWorkQueue(), clock: new ManualClock(Date.UTC(2026, 10, 16)), ids: new SequentialIds(), adminRoleNames: ['recc-admin'] };
+  return { store, queue: new InMemoryWorkQueue(), clock: new ManualClock(Date.UTC(2026, 10, 16)), ids: new SequentialIds(), identity: TEST_IDENTITY };
 }
 
 describe('Handler: GET /costs', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { callerFromIam, parsePrincipalArn } from '../../../functions/commons/identity.ts';
-import { readApiConfig } from '../../../functions/commons/config.ts';
+import { callerFromIam } from '../../../functions/commons/identity.ts';
+import { identityConfig, readApiConfig } from '../../../functions/commons/config.ts';
+import { IdentityMappingError } from '../../../functions/commons/errors.ts';
 import { apiDepsFromEnv } from '../../../functions/commons/deps.ts';
 import { powertoolsLogger } from '../../../functions/commons/logger.ts';
 import { errorResponse } from '../../../functions/commons/api.ts';
@@ -10,41 +11,27 @@ import { ConfigError, ValidationError } from '../../../shared/core/errors.ts';
 import { createLogger } from '../../../shared/core/logger.ts';
 import { BackendUnavailableError } from '../../../shared/ports/errors.ts';
 import { statusesSince } from '../../../client/recc-cluster.ts';
-import type { ClusterView } from '../../../control/clusters.ts';
-
-describe('Function: parsePrincipalArn', () => {
-  it('takes the session name of an assumed role and the role name', () => {
-    expect(parsePrincipalArn('arn:aws:sts::123456789012:assumed-role/recc-researcher/jdoe@corp.example')).toEqual({
-      user: 'jdoe@corp.example',
-      roleName: 'recc-researcher',
-    });
-  });
-
-  it('takes the name of an IAM user, with or without a path', () => {
-    expect(parsePrincipalArn('arn:aws:iam::123456789012:user/alice')).toEqual({ user: 'alice' });
-    expect(parsePrincipalArn('arn:aws:iam::123456789012:user/research/team-a/bob')).toEqual({ user: 'bob' });
-    expect(parsePrincipalArn('arn:aws-us-gov:iam::123456789012:user/carol')).toEqual({ user: 'carol' });
-  });
-
-  it('returns undefined for principals that are not people', () => {
-    expect(parsePrincipalArn('arn:aws:iam::123456789012:root')).toBeUndefined();
-    expect(parsePrincipalArn('arn:aws:sts::123456789012:federated-user/x')).toBeUndefined();
-    expect(parsePrincipalArn('not an arn')).toBeUndefined();
-  });
-});
+import type { ClusterView } from '../../../shared/api/views.ts';
 
 describe('Function: callerFromIam', () => {
-  it('makes a session of an admin role an admin, and nothing else', () => {
-    expect(callerFromIam({ userArn: 'arn:aws:sts::123456789012:assumed-role/recc-admin/ops' }, ['recc-admin'])).toEqual({ user: 'ops', admin: true });
-    expect(callerFromIam({ userArn: 'arn:aws:sts::123456789012:assumed-role/other/ops' }, ['recc-admin'])).toEqual({ user: 'ops', admin: false });
-    // An IAM user named like the admin role is not an admin.
-    expect(callerFromIam({ userArn: 'arn:aws:iam::123456789012:user/recc-admin' }, ['recc-admin'])).toEqual({ user: 'recc-admin', admin: false });
+  // The full mapping is tested in identity.test.ts; these are the cases the API relied on before issue 18.
+  const config = identityConfig({
+    allowedAccounts: ['123456789012'],
+    adminRoleArns: ['arn:aws:iam::123456789012:role/recc-admin'],
+    sourceIdentityRoles: ['arn:aws:iam::123456789012:role/recc-admin', 'arn:aws:iam::123456789012:role/other'],
+  });
+
+  it('makes a session of the configured admin role ARN an admin, and nothing else', () => {
+    expect(callerFromIam({ userArn: 'arn:aws:sts::123456789012:assumed-role/recc-admin/ops' }, config)).toMatchObject({ user: 'ops', admin: true });
+    expect(callerFromIam({ userArn: 'arn:aws:sts::123456789012:assumed-role/other/ops' }, config)).toMatchObject({ user: 'ops', admin: false });
+    // An IAM user named like the admin role is neither an admin nor mapped by its name.
+    expect(() => callerFromIam({ userArn: 'arn:aws:iam::123456789012:user/recc-admin' }, config)).toThrow(IdentityMappingError);
   });
 
   it('throws UnauthenticatedError naming identity when there is no principal', () => {
     const err = (() => {
       try {
-        callerFromIam(undefined, []);
+        callerFromIam(undefined, config);
       } catch (e) {
         return e;
       }
@@ -58,8 +45,23 @@ describe('Function: callerFromIam', () => {
 describe('Function: readApiConfig', () => {
   it('reads the table, queue, admins and endpoints', () => {
     expect(
-      readApiConfig({ TABLE_NAME: 't-1', QUEUE_NAME: 'q', ADMIN_ROLE_NAMES: ' a , b ,', REGION: 'eu-west-1', DYNAMODB_TRANSACTIONS: 'false', LOG_LEVEL: 'debug' }),
-    ).toEqual({ tableName: 't-1', queueName: 'q', adminRoleNames: ['a', 'b'], region: 'eu-west-1', transactions: false, logLevel: 'DEBUG' });
+      readApiConfig({
+        TABLE_NAME: 't-1',
+        QUEUE_NAME: 'q',
+        RECC_ALLOWED_ACCOUNTS: '123456789012',
+        RECC_ADMIN_ROLE_ARNS: ' arn:aws:iam::123456789012:role/a  arn:aws:iam::123456789012:role/b ',
+        REGION: 'eu-west-1',
+        DYNAMODB_TRANSACTIONS: 'false',
+        LOG_LEVEL: 'debug',
+      }),
+    ).toEqual({
+      tableName: 't-1',
+      queueName: 'q',
+      identity: expect.objectContaining({ allowedAccounts: ['123456789012'], adminRoleArns: ['arn:aws:iam::123456789012:role/a', 'arn:aws:iam::123456789012:role/b'] }),
+      region: 'eu-west-1',
+      transactions: false,
+      logLevel: 'DEBUG',
+    });
   });
 
   it('fails fast naming TABLE_NAME when it is missing', () => {
@@ -68,7 +70,7 @@ describe('Function: readApiConfig', () => {
 });
 
 describe('Function: apiDepsFromEnv', () => {
-  const base = { TABLE_NAME: 't-1', QUEUE_URL: 'http://127.0.0.1:1/queue/q', REGION: 'eu-west-1', TEMPLATES_DIR: 'templates' };
+  const base = { TABLE_NAME: 't-1', QUEUE_URL: 'http://127.0.0.1:1/queue/q', REGION: 'eu-west-1', TEMPLATES_DIR: 'templates', RECC_ALLOWED_ACCOUNTS: '123456789012' };
 
   it('reads the harvester config once so the API can tell when clusters are reaped', () => {
     const deps = apiDepsFromEnv({ ...base, RECC_HARVEST_LEASE_MINUTES: '3', RECC_HARVEST_DEFAULT_IDLE_MINUTES: '40' });

@@ -72,7 +72,6 @@ describe('API fuzz', () => {
       queue: new InMemoryWorkQueue(),
       clock: new ManualClock(),
       ids: new SequentialIds(),
-      adminRoleNames: ['recc-admin'],
       logger: silentLogger,
     };
     const api = await makeApi(deps);

@@ -6,7 +6,7 @@ import { SequentialIds } from '../../../shared/core/ids.ts';
 import { createLogger } from '../../../shared/core/logger.ts';
 import { transition } from '../../../shared/lifecycle/machine.ts';
 import type { ApiDeps } from '../../../functions/commons/api.ts';
-import { makeApi, roleArn, userArn, type ApiCall, type ApiReply } from '../../support/api-invoke.ts';
+import { TEST_IDENTITY, makeApi, roleArn, userArn, type ApiCall, type ApiReply } from '../../support/api-invoke.ts';
 
 const ALICE = userArn('alice');
 const BOB = roleArn('researcher', 'bob');
@@ -30,7 +30,7 @@ describe('API handlers (in-memory store)', () => {
       queue,
       clock,
       ids: new SequentialIds(),
-      adminRoleNames: ['recc-admin'],
+      identity: TEST_IDENTITY,
       logger: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
     };
     api = await makeApi(deps);
@@ -178,9 +178,10 @@ describe('API handlers (in-memory store)', () => {
       expect(reply.body.error.details[0].path).toBe('all');
     });
 
-    it('answers 401 naming identity when the principal is not a user or role session', async () => {
+    it('answers 403 naming identity when the principal maps to no user (issue 18: authenticated, so not 401)', async () => {
       const reply = await api({ method: 'GET', path: '/clusters', arn: 'arn:aws:iam::123456789012:root' });
-      expect(reply.statusCode).toBe(401);
+      expect(reply.statusCode).toBe(403);
+      expect(reply.body.error.type).toBe('IdentityMappingError');
       expect(reply.body.error.details[0].path).toBe('identity');
     });
   });
