@@ -47,6 +47,13 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', INFRA_IMPORTS] },
   },
   {
+    // The published client reads the API's view types from shared/api, never from a use case.
+    files: ['client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/control/**'], message: 'Import API types from shared/api/views.ts; client/ must not depend on control/.' }] }],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

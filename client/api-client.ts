@@ -2,8 +2,8 @@ import { ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
 import { ApiConflictError, ApiNotFoundError, ApiRequestError, ApiUnreachableError, ApiValidationError } from './errors.ts';
 import { getOptionalString, type Env } from '../shared/core/env.ts';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
-import type { ClusterSpec, Plan } from '../shared/spec/types.ts';
-import type { ClusterView, CreateClusterResult } from '../control/clusters.ts';
+import type { ClusterSpec } from '../shared/spec/types.ts';
+import type { ClusterView, CreateClusterResult, EstimateResult } from '../shared/api/views.ts';
 
 /**
  * HTTP client of the recc cluster API (fetch, Node 20+).
@@ -241,7 +241,7 @@ export class ApiClient {
     return (await this.request<{ cluster: ClusterView }>('POST', `/clusters/${encodeURIComponent(id)}/heartbeat`)).cluster;
   }
 
-  estimate(request: Record<string, unknown>): Promise<{ spec: ClusterSpec; plan: Plan }> {
+  estimate(request: Record<string, unknown>): Promise<EstimateResult> {
     return this.request('POST', '/estimates', request);
   }
 

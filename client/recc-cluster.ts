@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
-import type { ClusterView } from '../control/clusters.ts';
+import type { ClusterView } from '../shared/api/views.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, type ApiClientOptions } from './api-client.ts';
 import { ClusterConnectionUnavailableError, ClusterFailedError, ClusterReadyTimeoutError } from './errors.ts';

@@ -7,8 +7,8 @@ import { transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterRecord, ClusterStatus, StatusChange } from '../shared/lifecycle/types.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComponentFailure, ComputeBackend } from '../shared/ports/compute-backend.ts';
-import { VersionConflictError } from '../shared/ports/errors.ts';
 import type { ProvisionMessage, WorkQueue } from '../shared/ports/work-queue.ts';
+import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
 /**
  * The provisioner: advances ONE cluster by ONE idempotent step per queue
@@ -39,7 +39,11 @@ export interface ProvisionerConfig {
   render?: RenderOptions;
   /** Lines of a failing component's log kept in the reason. @default 20 */
   logTailLines: number;
-  /** Attempts when a conditional write keeps losing races. @default 5 */
+  /**
+   * Further attempts of a step after its conditional write lost a race (the
+   * policy is `withVersionRetry`'s); past them the message is redelivered.
+   * @default DEFAULT_VERSION_RETRIES
+   */
   maxConflictRetries: number;
 }
 
@@ -48,7 +52,7 @@ export const DEFAULT_PROVISIONER_CONFIG: ProvisionerConfig = {
   provisioningTimeoutMs: 20 * 60_000,
   deletionTimeoutMs: 20 * 60_000,
   logTailLines: 20,
-  maxConflictRetries: 5,
+  maxConflictRetries: DEFAULT_VERSION_RETRIES,
 };
 
 export interface ProvisionerDeps {
@@ -100,26 +104,24 @@ export class Provisioner {
   /** Handle one queue message. Throws only on retryable problems (the message is then redelivered). */
   async handle(message: ProvisionMessage): Promise<StepResult> {
     const log = this.deps.logger.child({ clusterId: message.clusterId, cause: message.cause });
-    for (let attempt = 1; ; attempt += 1) {
-      const record = await this.deps.store.get(message.clusterId);
-      if (record === undefined) {
-        log.warn('provisioner: no such cluster; dropping the message');
-        return { clusterId: message.clusterId, action: 'missing' };
-      }
-      try {
+    // A lost race: somebody changed the record meanwhile; re-read and redo the step.
+    // Past the retries the conflict propagates and the message is redelivered.
+    return withVersionRetry(
+      async () => {
+        const record = await this.deps.store.get(message.clusterId);
+        if (record === undefined) {
+          log.warn('provisioner: no such cluster; dropping the message');
+          return { clusterId: message.clusterId, action: 'missing' as const };
+        }
         const result = await this.step(record);
         log.info('provisioner step', { status: record.status, action: result.action, next: result.status, requeueAfterSeconds: result.requeueAfterSeconds });
         return result;
-      } catch (err) {
-        // A lost race: somebody changed the record meanwhile; re-read and redo the step.
-        // Past the limit the error propagates and the message is redelivered.
-        if (err instanceof VersionConflictError && attempt < this.config.maxConflictRetries) {
-          log.info('provisioner: lost a race, re-reading', { attempt });
-          continue;
-        }
-        throw err;
-      }
-    }
+      },
+      {
+        retries: this.config.maxConflictRetries,
+        onConflict: (_conflict, attempt) => log.info('provisioner: lost a race, re-reading', { attempt }),
+      },
+    );
   }
 
   private async step(record: ClusterRecord): Promise<StepResult> {

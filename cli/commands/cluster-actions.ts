@@ -5,7 +5,7 @@ import { ValidationError } from '../../shared/core/errors.ts';
 import { formatColumns, formatKeyValues } from '../../shared/core/text.ts';
 import { dollars } from '../../shared/plan/format.ts';
 import type { ClusterStatus } from '../../shared/lifecycle/types.ts';
-import type { ClusterView } from '../../control/clusters.ts';
+import type { ClusterView } from '../../shared/api/views.ts';
 import { ApiClient, apiClientOptionsFromEnv, DEFAULT_API_URL, type ApiClientOptions } from '../../client/api-client.ts';
 import { statusesSince } from '../../client/recc-cluster.ts';
 
