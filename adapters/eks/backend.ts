@@ -2,6 +2,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import { isoAt, systemClock, type Clock } from '../../shared/core/clock.ts';
 import { silentLogger, type Logger } from '../../shared/core/logger.ts';
+import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
 import { toLabelValue } from '../../shared/definition/render.ts';
 import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets } from '../../shared/definition/types.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
@@ -311,7 +312,7 @@ export class EksComputeBackend implements ComputeBackend {
   private async schedulerStatus(
     namespace: string,
     definition: ClusterDefinition,
-  ): Promise<{ workers: number; tasksProcessing: number; clientsConnected: number; lastActivityAt?: string } | undefined> {
+  ): Promise<SchedulerStatus | undefined> {
     const { core } = await this.deps.kube.apis();
     try {
       const raw: unknown = await core.connectGetNamespacedServiceProxyWithPath({
@@ -319,14 +320,7 @@ export class EksComputeBackend implements ComputeBackend {
         namespace,
         path: 'api/status',
       });
-      const body = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, unknown>;
-      const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-      return {
-        workers: n(body.workers),
-        tasksProcessing: n(body.tasksProcessing),
-        clientsConnected: n(body.clientsConnected),
-        ...(typeof body.lastActivityAt === 'string' ? { lastActivityAt: body.lastActivityAt } : {}),
-      };
+      return parseSchedulerStatus(typeof raw === 'string' ? JSON.parse(raw) : raw);
     } catch (err) {
       this.logger.debug('scheduler status not available', { namespace, error: err });
       return undefined;

@@ -5,6 +5,7 @@ import { freePorts } from '../../comm/free-ports.ts';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/core/logger.ts';
+import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
 import { silentLogger } from '../../shared/core/logger.ts';
 import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../shared/definition/types.ts';
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
@@ -545,24 +546,12 @@ export async function tailFile(path: string, lines: number): Promise<string> {
   }
 }
 
-interface SchedulerStatus {
-  workers: number;
-  tasksProcessing: number;
-  clientsConnected: number;
-  lastActivityAt?: string | null;
-}
-
+/** The scheduler dashboard's `/api/status`; undefined when it does not answer or answers something that is not a status. */
 async function fetchStatus(dashboardUrl: string): Promise<SchedulerStatus | undefined> {
   try {
     const res = await fetch(`${dashboardUrl}/api/status`, { signal: AbortSignal.timeout(2_000) });
     if (!res.ok) return undefined;
-    const body = (await res.json()) as Partial<SchedulerStatus>;
-    return {
-      workers: Number(body.workers ?? 0),
-      tasksProcessing: Number(body.tasksProcessing ?? 0),
-      clientsConnected: Number(body.clientsConnected ?? 0),
-      lastActivityAt: body.lastActivityAt ?? null,
-    };
+    return parseSchedulerStatus(await res.json());
   } catch {
     return undefined;
   }

@@ -402,6 +402,8 @@ export class FakeKubeApiServer {
       workerNames: workers.map((w) => w.metadata.name),
       tasksProcessing: 0,
       tasksQueued: 0,
+      tasksInMemory: 0,
+      tasksTotal: 0,
       clientsConnected: 0,
       lastActivityAt: null,
       uptimeSeconds: 1,
