@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeValue, type FunctionDef } from '../comm/payload.ts';
 import type { ClientToScheduler, StoryEntry, WireTask, WorkerInfo } from '../comm/protocol.ts';
 import { ValidationError } from '../shared/core/errors.ts';
+import { backoffDelay, sleep, type BackoffPolicy } from '../shared/core/retry.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { Delayed, encodeArgs, tokenize, type TaskOptions } from './delayed.ts';
@@ -19,6 +20,9 @@ export interface ConnectOptions {
   transport?: ClientTransport;
 }
 
+/** Between fetches of a result lost with its worker, while it is recomputed. */
+const REFETCH_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 20, maxMs: 1_000, factor: 2, jitter: 'equal' });
+
 /** Tasks per update-graph frame; larger graphs stream in chunks. */
 const GRAPH_CHUNK = 20_000;
 
@@ -28,6 +32,8 @@ interface KeyState {
   data: Buffer | undefined;
   error: { name: string; message: string; stack?: string; blame?: string } | undefined;
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
+  /** Operations awaiting this key (result, wait, gather, asCompleted…); the key is kept while any runs. */
+  holds: number;
 }
 
 export type { StoryEntry, WorkerInfo } from '../comm/protocol.ts';
@@ -53,6 +59,12 @@ export class Client {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly registry = new FinalizationRegistry<string>((key) => this.dropRef(key));
+  /**
+   * Futures being awaited, held strongly: a future is often reachable only
+   * through the promise its caller awaits (`await client.submit(f, x).result()`),
+   * and must not be collected, and its key released, while that runs.
+   */
+  private readonly awaited = new Map<Future, number>();
   /** `pure: false` keys: a random per-client prefix plus a counter (unique without a random draw per task). */
   private readonly keyPrefix = randomBytes(8).toString('hex');
   private keyCounter = 0;
@@ -185,16 +197,21 @@ export class Client {
   async gather<T>(futures: Future<T> | ReadonlyArray<Future<T>>): Promise<T | T[]> {
     if (futures instanceof Future) return futures.result();
     const list = [...futures];
-    await this.waitAll(list);
-    const missing = [...new Set(list.filter((f) => !this.keys.get(f.key)?.data).map((f) => f.key))];
-    const fetched = missing.length > 0 ? await this.transport.fetch(missing) : new Map<string, Buffer>();
-    const out: T[] = new Array(list.length);
-    for (let i = 0; i < list.length; i++) {
-      const f = list[i] as Future<T>;
-      const bytes = this.keys.get(f.key)?.data ?? fetched.get(f.key);
-      out[i] = bytes ? (decodeValue(bytes) as T) : await f.result();
+    for (const f of list) this._hold(f);
+    try {
+      await this.waitAll(list);
+      const missing = [...new Set(list.filter((f) => !this.keys.get(f.key)?.data).map((f) => f.key))];
+      const fetched = missing.length > 0 ? await this.transport.fetch(missing) : new Map<string, Buffer>();
+      const out: T[] = new Array(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const f = list[i] as Future<T>;
+        const bytes = this.keys.get(f.key)?.data ?? fetched.get(f.key);
+        out[i] = bytes ? (decodeValue(bytes) as T) : await f.result();
+      }
+      return out;
+    } finally {
+      for (const f of list) this._unhold(f);
     }
-    return out;
   }
 
   /** Cancel futures: their tasks stop unless another client needs them. */
@@ -364,7 +381,7 @@ export class Client {
   /** @internal */ _ref(f: Future): void {
     let st = this.keys.get(f.key);
     if (!st) {
-      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [] };
+      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [], holds: 0 };
       this.keys.set(f.key, st);
     }
     st.refs++;
@@ -376,13 +393,39 @@ export class Client {
     this.dropRef(f.key);
   }
 
+  /** One future of the key is gone (released or collected); the key goes once none is left and nothing awaits it. */
   private dropRef(key: string): void {
     const st = this.keys.get(key);
     if (!st) return;
     st.refs--;
-    if (st.refs > 0) return;
+    this.forgetIfUnused(key, st);
+  }
+
+  /**
+   * Keep `f` (and its key) while an operation awaits it. Every internal wait
+   * on a future goes through a hold, so neither collection nor an explicit
+   * release can cancel what is being awaited.
+   */
+  /** @internal */ _hold(f: Future): void {
+    this.awaited.set(f, (this.awaited.get(f) ?? 0) + 1);
+    const st = this.keys.get(f.key);
+    if (st) st.holds++;
+  }
+
+  /** @internal */ _unhold(f: Future): void {
+    const n = (this.awaited.get(f) ?? 1) - 1;
+    if (n > 0) this.awaited.set(f, n);
+    else this.awaited.delete(f);
+    const st = this.keys.get(f.key);
+    if (!st || st.holds === 0) return;
+    st.holds--;
+    this.forgetIfUnused(f.key, st);
+  }
+
+  private forgetIfUnused(key: string, st: KeyState): void {
+    // A release while something awaits the key waits for it to finish: releasing never rejects a waiter.
+    if (st.refs > 0 || st.holds > 0 || st.waiters.length > 0) return;
     this.keys.delete(key);
-    for (const w of st.waiters) w.reject(new CancelledError(key));
     if (this.closed) return;
     this.releaseQueue.push(key);
     if (!this.releaseScheduled) {
@@ -437,17 +480,32 @@ export class Client {
     });
   }
 
-  /** @internal */ async _result(key: string): Promise<unknown> {
-    for (let attempt = 0; ; attempt++) {
-      await this._wait(key);
-      const st = this.keys.get(key);
-      if (st?.data) return decodeValue(st.data);
-      const fetched = await this.transport.fetch([key]);
-      const bytes = fetched.get(key);
-      if (bytes) return decodeValue(bytes);
-      if (attempt > 50) throw new ClientClosedError(`the result of ${key} could not be fetched from any worker`);
-      // Lost with its worker: wait for the recomputation (lost-data turns it pending).
-      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * (attempt + 1))));
+  /** @internal */ async _waitFuture(f: Future): Promise<void> {
+    this._hold(f);
+    try {
+      await this._wait(f.key);
+    } finally {
+      this._unhold(f);
+    }
+  }
+
+  /** @internal */ async _result(f: Future): Promise<unknown> {
+    const key = f.key;
+    this._hold(f);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        await this._wait(key);
+        const st = this.keys.get(key);
+        if (st?.data) return decodeValue(st.data);
+        const fetched = await this.transport.fetch([key]);
+        const bytes = fetched.get(key);
+        if (bytes) return decodeValue(bytes);
+        if (attempt > 50) throw new ClientClosedError(`the result of ${key} could not be fetched from any worker`);
+        // Lost with its worker: wait for the recomputation (lost-data turns it pending).
+        await sleep(backoffDelay(attempt, REFETCH_BACKOFF));
+      }
+    } finally {
+      this._unhold(f);
     }
   }
 
@@ -460,6 +518,8 @@ export class Client {
       else if (status === 'error') w.reject(taskErrorFrom(key, st.error ?? { name: 'Error', message: 'task failed' }));
       else w.reject(new CancelledError(key));
     }
+    // A key whose futures were all dropped while it had waiters goes now.
+    if (waiters.length > 0) this.forgetIfUnused(key, st);
   }
 
   private onMessage(msg: SchedulerEvent, bufs: Buffer[] | undefined): void {

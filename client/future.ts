@@ -4,8 +4,10 @@ export type FutureStatus = 'pending' | 'finished' | 'error' | 'cancelled' | 'los
 
 /**
  * A handle on a task's result held in the cluster. The key is released when
- * the future is released, cancelled or garbage-collected (and no other
- * future holds it).
+ * the future is released or garbage-collected and no other future holds it.
+ * While anything awaits the future (`result`, `wait`, `gather`,
+ * `asCompleted`, `progress`) the client holds it, so it cannot be collected
+ * mid-wait, and a release takes effect once the wait ends.
  */
 export class Future<T = unknown> {
   private released = false;
@@ -29,19 +31,19 @@ export class Future<T = unknown> {
 
   /** Wait for the task and return its value (or re-throw its error). */
   result(): Promise<T> {
-    return this.client._result(this.key) as Promise<T>;
+    return this.client._result(this) as Promise<T>;
   }
 
   /** Wait for the task to finish without fetching the value (rejects if it failed). */
   wait(): Promise<void> {
-    return this.client._wait(this.key);
+    return this.client._waitFuture(this);
   }
 
   cancel(): Promise<void> {
     return this.client.cancel(this);
   }
 
-  /** Stop holding the result (idempotent). */
+  /** Stop holding the result (idempotent; deferred while something awaits it). */
   release(): void {
     if (this.released) return;
     this.released = true;
