@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../../functions/routes.ts';
 import { tableDefinition } from '../../../adapters/store/dynamodb.ts';
+import { readApiConfig } from '../../../functions/commons/config.ts';
 import { REPO_ROOT, invokeResult, runServerless } from '../../support/serverless-cli.ts';
 
 /**
@@ -120,6 +121,21 @@ describe('serverless package (offline)', () => {
       for (const [k, v] of Object.entries(vars)) expect(typeof v, `${name}.${k}`).toBe('string');
       expect(vars.TABLE_NAME).toBe('recc-ci-clusters');
     }
+  });
+
+  it('gives the API functions an identity config the API accepts (issue 18), and no name-based admin setting', () => {
+    const api = new Set(ROUTES.map((r) => r.functionName));
+    let checked = 0;
+    for (const [name, res] of Object.entries(resources)) {
+      if ((res as Json).Type !== 'AWS::Lambda::Function') continue;
+      const vars = (res as Json).Properties.Environment?.Variables ?? {};
+      expect(vars.ADMIN_ROLE_NAMES, name).toBeUndefined();
+      const fn = Object.keys(state.service.functions).find((f) => name === `${f[0]!.toUpperCase()}${f.slice(1)}LambdaFunction`);
+      if (!fn || !api.has(fn)) continue;
+      expect(readApiConfig(vars).identity.allowedAccounts, name).toEqual(['123456789012']);
+      checked += 1;
+    }
+    expect(checked).toBe(api.size);
   });
 
   it('creates the table with point-in-time recovery and the store\'s keys and indexes', () => {
