@@ -82,10 +82,39 @@ export function parsePrincipalArn(arn: string): ParsedPrincipal | undefined {
   return undefined;
 }
 
-/** `*` matches any run of characters; everything else literally, case-sensitive. */
+/**
+ * `*` matches any run of characters, everything else itself, case-sensitive.
+ * A role-ARN pattern (`arn:…`) is matched against the role ARN, any other
+ * against the role name. Iterative (no regex), so no pattern can backtrack
+ * exponentially.
+ */
 export function rolePatternMatches(pattern: string, roleName: string, roleArn: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return regex.test(pattern.startsWith('arn:') ? roleArn : roleName);
+  return globMatches(pattern, pattern.startsWith('arn:') ? roleArn : roleName);
+}
+
+function globMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === text[t]) {
+      p += 1;
+      t += 1;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p;
+      resume = t;
+      p += 1;
+    } else if (star >= 0) {
+      p = star + 1;
+      resume += 1;
+      t = resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p += 1;
+  return p === pattern.length;
 }
 
 function refuse(mapping: IdentityMapping, arn: string, message: string, hint: string): never {

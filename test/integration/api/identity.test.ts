@@ -8,6 +8,7 @@ import { transition } from '../../../shared/lifecycle/machine.ts';
 import type { ApiDeps } from '../../../functions/commons/api.ts';
 import { identityConfig } from '../../../functions/commons/config.ts';
 import { makeApi, type ApiCall, type ApiReply } from '../../support/api-invoke.ts';
+import { localUserArn, startApiServer } from '../../../local/api-server.ts';
 
 /**
  * Issue 18, defect 1, through the API handlers as API Gateway invokes them:
@@ -109,5 +110,41 @@ describe('Identity through the API handlers', () => {
     const refusalLine = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'request').at(-1);
     expect(refusalLine).toMatchObject({ statusCode: 403, principalArn: BOB_FORGED[0] });
     expect(refusalLine).not.toHaveProperty('user');
+  });
+});
+
+describe('Identity through the local API server (no IAM)', () => {
+  it('maps the local user through the same callerFromIam and records the local principal ARN', async () => {
+    const store = new InMemoryClusterStore();
+    let who: { user: string; admin?: boolean } = { user: 'alice' };
+    const server = await startApiServer({
+      port: 0,
+      deps: { store, queue: new InMemoryWorkQueue(), clock: new ManualClock(), ids: new SequentialIds(), logger: createLogger({ write: () => {} }) },
+      identity: () => who,
+    });
+    try {
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const created = await call('POST', '/clusters', { template: 'small' });
+      expect(created.status).toBe(202);
+      expect(created.body.cluster).toMatchObject({ owner: 'alice', principalArn: 'arn:aws:sts::000000000000:assumed-role/recc-local-user/alice' });
+      who = { user: 'bob' };
+      expect((await call('GET', `/clusters/${created.body.cluster.id}`)).status).toBe(404);
+      expect((await call('GET', '/clusters?all=true')).status).toBe(403);
+      who = { user: 'ops', admin: true };
+      const all = await call('GET', '/clusters?all=true');
+      expect(all.status).toBe(200);
+      expect(all.body.clusters.map((c: { owner: string }) => c.owner)).toEqual(['alice']);
+      // An OS user name with characters IAM does not allow still maps (to a sanitised name), never to a 403.
+      who = { user: 'Jörg Müller/x' };
+      const odd = await call('POST', '/clusters', { template: 'small' });
+      expect(odd.status).toBe(202);
+      expect(odd.body.cluster.owner).toBe('J-rg-M-ller-x');
+      expect(localUserArn({ user: '' })).toBe('arn:aws:sts::000000000000:assumed-role/recc-local-user/user');
+    } finally {
+      await server.close();
+    }
   });
 });

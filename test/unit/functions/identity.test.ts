@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callerFromIam, parsePrincipalArn } from '../../../functions/commons/identity.ts';
+import { callerFromIam, parsePrincipalArn, rolePatternMatches } from '../../../functions/commons/identity.ts';
 import { identityConfig, readIdentityConfig } from '../../../functions/commons/config.ts';
 import { IdentityMappingError } from '../../../functions/commons/errors.ts';
 import { UnauthenticatedError } from '../../../control/errors.ts';
@@ -324,5 +324,27 @@ describe('Function: readIdentityConfig', () => {
       expect(err, name).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).details.map((d) => d.path.split(/[.[]/)[0])).toContain(name);
     }
+  });
+});
+
+describe('Function: rolePatternMatches', () => {
+  it('matches * as any run, literally otherwise, case-sensitive, names against names and ARNs against ARNs', () => {
+    const name = 'AWSReservedSSO_ReccResearcher_0123456789abcdef';
+    const arn = `arn:aws:iam::111111111111:role/${name}`;
+    expect(rolePatternMatches('AWSReservedSSO_*', name, arn)).toBe(true);
+    expect(rolePatternMatches('*Researcher*', name, arn)).toBe(true);
+    expect(rolePatternMatches(name, name, arn)).toBe(true);
+    expect(rolePatternMatches('AWSReservedSSO_Recc', name, arn)).toBe(false);
+    expect(rolePatternMatches('awsreservedsso_*', name, arn)).toBe(false);
+    expect(rolePatternMatches('AWSReservedSSO.ReccResearcher.*', name, arn)).toBe(false);
+    expect(rolePatternMatches('arn:aws:iam::111111111111:role/AWSReservedSSO_*', name, arn)).toBe(true);
+    expect(rolePatternMatches('arn:aws:iam::222222222222:role/AWSReservedSSO_*', name, arn)).toBe(false);
+    expect(rolePatternMatches('arn:aws:iam::111111111111:role/AWSReservedSSO_*', name, name)).toBe(false);
+  });
+
+  it('answers quickly for a pattern of many stars against a long name', () => {
+    const started = performance.now();
+    expect(rolePatternMatches(`${'a*'.repeat(500)}b`, 'a'.repeat(64), 'x')).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 });
