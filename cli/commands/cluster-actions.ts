@@ -114,6 +114,7 @@ function describe(cluster: ClusterView, forecast?: { at: string; reason: string 
     ['id', cluster.id],
     ['name', cluster.name],
     ['owner', cluster.owner],
+    ...(cluster.principalArn ? [['principal', cluster.principalArn] as [string, string]] : []),
     ...(cluster.job ? [['job', cluster.job] as [string, string]] : []),
     ['status', `${cluster.status}${cluster.statusReason ? ` (${cluster.statusReason})` : ''}`],
     ['workers', `${cluster.desiredWorkers} × ${cluster.spec.workerCpu} vCPU / ${cluster.spec.workerMemoryGiB} GiB`],
