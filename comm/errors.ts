@@ -1,4 +1,4 @@
-import { ReccError } from '../shared/core/errors.ts';
+import { ReccError, type ErrorDetail } from '../shared/core/errors.ts';
 
 /** The transport failed: a peer sent a malformed frame, closed early, or could not be reached. */
 export class CommError extends ReccError {
@@ -43,5 +43,17 @@ export class ProtocolError extends ReccError {
     super(`bad "${op}" message: ${path ? `${path}: ` : ''}${problem}`, { statusCode: 400, details: [{ path, message: problem }], ...options });
     this.op = op;
     this.path = path;
+  }
+}
+
+/**
+ * A task value (arguments on the client, a result on the worker) holds
+ * something that cannot travel: a function, a symbol, a WeakMap, a Promise, a
+ * class instance whose methods would be lost… `details` has one entry per
+ * offending path, such as `result.a[2].fn`.
+ */
+export class SerializationError extends ReccError {
+  constructor(message: string, details: ErrorDetail[], options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 400, details, ...options });
   }
 }

@@ -59,6 +59,8 @@ describe.each(EMULATORS)('API on $name', ({ start, transactions }) => {
     const reply = await api({ method: 'POST', path: '/clusters', body: { template: 'small', nWorkers: 2 }, arn });
     expect(reply.statusCode).toBe(202);
     const id = reply.body.cluster.id as string;
+    // The creator's full principal ARN is stored (issue 18).
+    expect((await store.get(id))?.principalArn).toBe(arn);
     await advance(id, 'PROVISIONING');
     await advance(id, 'RUNNING', { connection: { schedulerAddress: 'tls://10.0.0.9:8786', token } });
     return id;
