@@ -133,16 +133,31 @@ export class Client {
     const futures: Array<Future<Awaited<R>>> = [];
     const resources = options.resources;
     const retries = options.retries;
-    for (const item of items) {
-      const enc = encodeArgs([item]);
-      for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
-      const key = options.pure === false ? this.uniqueKey(ref) : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`;
-      const future = new Future<Awaited<R>>(key, this);
-      futures.push(future);
-      if (this.keys.get(key)?.refs === 1) {
-        tasks.push(wireTask(key, ref.id, enc.bytes, enc.deps, resources, retries));
-        wants.push(key);
+    let index = 0;
+    try {
+      for (const item of items) {
+        // On failure, encode again with the item's index so the error names `items[i]`.
+        let enc: ReturnType<typeof encodeArgs>;
+        try {
+          enc = encodeArgs([item]);
+        } catch {
+          enc = encodeArgs([item], [`items[${index}]`]);
+        }
+        index++;
+        for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
+        const key = options.pure === false ? this.uniqueKey(ref) : `${ref.name}-${tokenize(ref, enc.bytes, options.resources)}`;
+        const future = new Future<Awaited<R>>(key, this);
+        futures.push(future);
+        if (this.keys.get(key)?.refs === 1) {
+          tasks.push(wireTask(key, ref.id, enc.bytes, enc.deps, resources, retries));
+          wants.push(key);
+        }
       }
+    } catch (err) {
+      // Nothing was sent: the functions count as unsent and the futures made so far go.
+      for (const [id] of fns) this.sentFns.delete(id);
+      for (const f of futures) f.release();
+      throw err;
     }
     // Items are independent unless they embed delayed values (whose nodes precede them).
     const independent = tasks.length === wants.length;

@@ -1,4 +1,5 @@
 import { KeyRef, encodeValue } from '../comm/payload.ts';
+import type { PathRoot } from '../comm/unencodable.ts';
 import { functionRef, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future } from './future.ts';
 
@@ -22,17 +23,19 @@ export interface EncodedArgs {
 
 /**
  * Replace futures and delayed values inside the arguments (arrays and plain
- * objects, any depth) by key references, then encode.
+ * objects, any depth) by key references, then encode. Throws
+ * SerializationError naming each argument path that cannot be sent
+ * (`args[1].cb`, or `items[3].cb` with `root: ['items[3]']` for a map item).
  */
-export function encodeArgs(args: readonly unknown[]): EncodedArgs {
+export function encodeArgs(args: readonly unknown[], root: PathRoot = 'args'): EncodedArgs {
   // Fast path: nothing to walk (the common case of a map over plain values).
   let plain = true;
   for (const a of args) if (a !== null && typeof a === 'object') plain = false;
-  if (plain) return { bytes: encodeValue(args), deps: NO_KEYS, delayed: NO_DELAYED };
+  if (plain) return { bytes: encodeValue(args, root), deps: NO_KEYS, delayed: NO_DELAYED };
   const deps = new Set<string>();
   const delayedDeps: Delayed[] = [];
   const value = walkArgs(args as unknown[], 0, deps, delayedDeps);
-  return { bytes: encodeValue(value), deps: [...deps], delayed: delayedDeps };
+  return { bytes: encodeValue(value, root), deps: [...deps], delayed: delayedDeps };
 }
 
 const NO_KEYS: string[] = [];

@@ -12,6 +12,8 @@ export {
   ApiValidationError, ApiNotFoundError, ApiConflictError, ApiRequestError, ApiUnreachableError,
   ClusterFailedError, ClusterReadyTimeoutError, ClusterConnectionUnavailableError,
 } from './errors.ts';
+/** Task arguments or a result that cannot be sent (a function, symbol, WeakMap…); `details` name each path. */
+export { SerializationError } from '../comm/errors.ts';
 export { TcpTransport, type ClientTransport } from './transport.ts';
 export type { ClusterLike } from './cluster-like.ts';
 export * from './from-env.ts';

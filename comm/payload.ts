@@ -1,4 +1,5 @@
 import { Packr, addExtension } from 'msgpackr';
+import { describeUnencodable, encodeFailure, type PathRoot } from './unencodable.ts';
 
 /**
  * Task values on the wire: arguments and results are msgpack (structured
@@ -22,13 +23,64 @@ addExtension({
   },
 });
 
-const packr = new Packr({ structuredClone: true, useRecords: true, mapsAsObjects: false, moreTypes: true });
+/**
+ * Inside encodeValue only: msgpackr's extension lookup (`value instanceof
+ * Class`) asks this about every object that is not a plain object, array or
+ * Map, so values it would silently turn into `{}` or a plain object (a
+ * WeakMap, a Promise, a class instance with methods) make the encoder throw,
+ * and encodeFailure names their paths. Extensions are global to msgpackr,
+ * hence the flag: other packers in the process are unaffected.
+ */
+let guarding = false;
+
+class Unencodable {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return guarding && describeUnencodable(value) !== undefined;
+  }
+}
+
+addExtension({
+  Class: Unencodable,
+  type: 0x53,
+  write: () => {
+    throw new TypeError('unencodable value');
+  },
+});
+
+const packr = new Packr({
+  structuredClone: true,
+  useRecords: true,
+  mapsAsObjects: false,
+  moreTypes: true,
+  // Functions (msgpackr writes them as nil by default) fail the encode, and encodeFailure names their paths.
+  writeFunction: () => {
+    throw new TypeError('function value');
+  },
+});
+
+/** Pack with the guard on; any failure becomes a SerializationError naming the offending paths. */
+function packGuarded(value: unknown, root: PathRoot): Buffer {
+  const previous = guarding;
+  guarding = true;
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    throw encodeFailure(value, root, err);
+  } finally {
+    guarding = previous;
+  }
+}
 
 /** Byte results at least this large skip the msgpack encoder (one copy, plain bin32 header). */
 const RAW_BYTES_THRESHOLD = 64 * 1024;
 
-/** Encode a value into a Buffer of its own (safe to keep or transfer). */
-export function encodeValue(value: unknown): Buffer {
+/**
+ * Encode a value into a Buffer of its own (safe to keep or transfer). Throws
+ * SerializationError, naming each path under `root` (such as `args[1].cb`),
+ * for values that cannot travel: functions, symbols, WeakMaps, Promises,
+ * class instances whose methods would be lost (see unencodable.ts).
+ */
+export function encodeValue(value: unknown, root: PathRoot = 'value'): Buffer {
   if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD && value.byteLength <= 0xffffffff) {
     // msgpack bin32: decodes to a Buffer viewing the received bytes (no copy on the way in).
     // Shared memory, so threads and the worker pass it around without copying.
@@ -38,7 +90,7 @@ export function encodeValue(value: unknown): Buffer {
     out.set(value, 5);
     return out;
   }
-  const packed = packr.pack(value);
+  const packed = packGuarded(value, root);
   // Small values share Node's buffer pool (cheap); large ones get their own memory.
   const own = packed.length < 4096 ? Buffer.allocUnsafe(packed.length) : Buffer.allocUnsafeSlow(packed.length);
   packed.copy(own);
@@ -47,11 +99,12 @@ export function encodeValue(value: unknown): Buffer {
 
 /**
  * Encode a value into a view that is valid only until the next encode (the
- * caller copies it at once). Large byte arrays still come back as their own buffer.
+ * caller copies it at once). Large byte arrays still come back as their own
+ * buffer. Workers encode task results with it, hence the default root.
  */
-export function encodeValueView(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD) return encodeValue(value);
-  return packr.pack(value);
+export function encodeValueView(value: unknown, root: PathRoot = 'result'): Uint8Array {
+  if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD) return encodeValue(value, root);
+  return packGuarded(value, root);
 }
 
 /** Decode a value; KeyRefs stay KeyRefs unless `resolve` maps them. */
