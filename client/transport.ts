@@ -1,12 +1,24 @@
 import type { Comm } from '../comm/comm.ts';
 import { DataClient } from '../comm/data-client.ts';
-import { ProtocolError } from '../comm/errors.ts';
+import { ConnectionDroppedError, ProtocolError } from '../comm/errors.ts';
 import { connect } from '../comm/handshake.ts';
 import {
   Channel, decodeReply, decodeSchedulerToClient, errorNoticeOf, protocolErrorFromNotice,
   type ClientToScheduler, type Reply, type RequestBody, type RequestOp, type SchedulerToClientDecoded,
 } from '../comm/protocol.ts';
+import { CONNECT_BACKOFF, retry, sleep } from '../shared/core/retry.ts';
 import { ClientClosedError } from './errors.ts';
+
+/**
+ * How long `connect` keeps retrying a scheduler that accepts the TCP connection
+ * and then drops it (it sheds unauthenticated connections under a flood, see
+ * comm/admission.ts). Unreachable schedulers and bad tokens fail at once.
+ */
+export const CLIENT_CONNECT_DEADLINE_MS = 30_000;
+/** Asking `who-has` again for results whose worker went away: attempts, and the pause before each retry. */
+export const FETCH_ATTEMPTS = 5;
+/** Linear: 50, 100, 150, 200 ms (a recomputation on another worker usually lands within that). */
+export const FETCH_RETRY_STEP_MS = 50;
 
 /** Messages a client handles itself (replies are matched to their requests by the transport). */
 export type SchedulerEvent = Exclude<SchedulerToClientDecoded, { op: 'reply' }>;
@@ -74,7 +86,11 @@ export class TcpTransport implements ClientTransport {
   }
 
   static async connect(address: string, token: string, caPem?: string): Promise<TcpTransport> {
-    const { comm, welcome } = await connect(address, { token, hello: { role: 'client' }, ...(caPem ? { caPem } : {}) });
+    const { comm, welcome } = await retry(() => connect(address, { token, hello: { role: 'client' }, ...(caPem ? { caPem } : {}) }), {
+      ...CONNECT_BACKOFF,
+      deadlineMs: CLIENT_CONNECT_DEADLINE_MS,
+      retryIf: (err) => err instanceof ConnectionDroppedError,
+    });
     return new TcpTransport(comm, String(welcome.clientId), token, caPem);
   }
 
@@ -108,7 +124,7 @@ export class TcpTransport implements ClientTransport {
   async fetch(keys: readonly string[]): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
     let remaining = [...keys];
-    for (let attempt = 0; attempt < 5 && remaining.length > 0; attempt++) {
+    for (let attempt = 0; attempt < FETCH_ATTEMPTS && remaining.length > 0; attempt++) {
       const reply = await this.request({ op: 'who-has', keys: remaining });
       const byWorker = new Map<string, string[]>();
       for (const [key, who] of reply.who) {
@@ -129,7 +145,7 @@ export class TcpTransport implements ClientTransport {
         }),
       );
       remaining = remaining.filter((k) => !out.has(k));
-      if (remaining.length > 0) await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      if (remaining.length > 0) await sleep(FETCH_RETRY_STEP_MS * (attempt + 1));
     }
     return out;
   }

@@ -13,6 +13,13 @@ export class MalformedFrameError extends CommError {}
 /** The peer closed the connection (or it was closed locally) while a reply was pending. */
 export class CommClosedError extends CommError {}
 
+/**
+ * The listener accepted the TCP connection, then dropped it before the
+ * handshake reply: typically it is shedding unauthenticated connections
+ * (comm/admission.ts). Worth retrying with backoff; other CommErrors may not be.
+ */
+export class ConnectionDroppedError extends CommError {}
+
 /** The handshake token was rejected. Shown to the operator: the message never contains the token. */
 export class AuthenticationError extends ReccError {
   constructor(message = 'the scheduler rejected the token', options: { cause?: unknown } = {}) {

@@ -4,14 +4,14 @@ import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls
 import { pack, unpack } from 'msgpackr';
 import type { Logger } from '../shared/core/logger.ts';
 import { parseAddress, formatAddress } from './address.ts';
+import { AdmissionControl, HANDSHAKE_TIMEOUT_MS, type AdmissionLimits } from './admission.ts';
 import { Comm } from './comm.ts';
-import { AuthenticationError, CommError, MalformedFrameError } from './errors.ts';
+import { AuthenticationError, CommError, ConnectionDroppedError, MalformedFrameError } from './errors.ts';
 import { FrameDecoder, encodeFrame, parseBody } from './framing.ts';
 import { PROTOCOL_VERSION } from './protocol/messages.ts';
 
-/** Largest frame an unauthenticated peer may send (the hello). */
+/** Largest frame an unauthenticated peer may send (the hello): garbage cannot make us allocate more. */
 export const MAX_HELLO_BYTES = 64 * 1024;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** What a connecting peer says first. The token is checked before anything else is read. */
 export interface Hello {
@@ -39,6 +39,8 @@ export interface ListenOptions {
   token: string;
   tls?: TlsFiles;
   logger: Logger;
+  /** Bounds on connections that have not authenticated yet (comm/admission.ts has the defaults). */
+  admission?: Partial<AdmissionLimits>;
   /**
    * Called once a peer authenticated. Returns the fields of the welcome reply,
    * or throws to refuse the peer (the error message is sent back).
@@ -54,19 +56,32 @@ export interface Listener {
 
 /** Listen for framed connections; every peer must present the token in its first frame. */
 export async function listen(options: ListenOptions): Promise<Listener> {
+  const admission = new AdmissionControl(options.admission ?? {}, options.logger);
   const sockets = new Set<Socket>();
-  const onSocket = (socket: Socket) => {
+  const onSecureSocket = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    handshakeServerSide(socket, options);
+    handshakeServerSide(socket, options, admission);
   };
   const server: NetServer = options.tls
-    ? createTlsServer({ cert: options.tls.certPem, key: options.tls.keyPem, ...(options.tls.caPem ? { ca: options.tls.caPem } : {}) }, onSocket)
-    : createServer(onSocket);
+    ? createTlsServer(
+        {
+          cert: options.tls.certPem,
+          key: options.tls.keyPem,
+          ...(options.tls.caPem ? { ca: options.tls.caPem } : {}),
+          // Node's default is 120 s: far too long to hold a descriptor for a peer that has not even finished TLS.
+          handshakeTimeout: admission.limits.silentTimeoutMs,
+        },
+        onSecureSocket,
+      )
+    : createServer();
+  // Admission runs on the raw TCP socket, first, for TLS too: a refused peer costs no decoder, timer or TLS state of ours.
+  server.on('connection', (raw: Socket) => {
+    if (!admission.admit(raw)) return;
+    if (!options.tls) onSecureSocket(raw);
+  });
   if (options.tls) {
-    server.on('tlsClientError', (err: Error, socket: Socket) => {
-      options.logger.warn('peer refused', { event: 'comm.refused', reason: `tls: ${err.message}`, peer: socket.remoteAddress });
-    });
+    server.on('tlsClientError', (_err: Error, socket: Socket) => admission.count('refusedTls', `${socket.remoteAddress}:${socket.remotePort}`));
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -79,32 +94,43 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : options.port;
   const host = options.host === '0.0.0.0' || options.host === '::' ? options.host : options.host;
+  const address = formatAddress({ protocol: options.tls ? 'tls' : 'tcp', host, port });
+  admission.listener = address;
+  admission.start();
   return {
-    address: formatAddress({ protocol: options.tls ? 'tls' : 'tcp', host, port }),
+    address,
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        admission.stop();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };
 }
 
-function handshakeServerSide(socket: Socket, options: ListenOptions): void {
+function handshakeServerSide(socket: Socket, options: ListenOptions, admission: AdmissionControl): void {
   const decoder = new FrameDecoder(MAX_HELLO_BYTES);
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  const { silentTimeoutMs, handshakeTimeoutMs } = admission.limits;
   let done = false;
-  const refuse = (reason: string, reply?: string) => {
+  let heard = false;
+  // Refusals are counted and summarised by `admission`, not logged one by one: a flood must not become a log flood.
+  const refuse = (reason: 'closedSilent' | 'closedTimeout' | 'closedMalformed' | 'refusedBadToken', reply?: string) => {
     if (done) return;
     done = true;
     clearTimeout(timer);
     socket.removeAllListeners('data');
-    options.logger.warn('peer refused', { event: 'comm.refused', reason, peer });
+    admission.count(reason, peer);
     if (reply) socket.end(encodeFrame(pack({ ok: false, error: reply })));
     else socket.destroy();
     setTimeout(() => socket.destroy(), 1000).unref();
   };
-  const timer = setTimeout(() => refuse('no handshake within the time limit'), HANDSHAKE_TIMEOUT_MS);
+  // One timer: first the silent deadline, then (for a peer that spoke) the rest of the handshake deadline.
+  let timer = setTimeout(() => {
+    if (!heard) refuse('closedSilent');
+    else (timer = setTimeout(() => refuse('closedTimeout'), handshakeTimeoutMs - silentTimeoutMs)).unref();
+  }, silentTimeoutMs);
   timer.unref();
   socket.on('error', () => {
     clearTimeout(timer);
@@ -112,11 +138,15 @@ function handshakeServerSide(socket: Socket, options: ListenOptions): void {
   });
   socket.on('data', (chunk: Buffer) => {
     if (done) return;
+    if (!heard) {
+      heard = true;
+      admission.heard(socket);
+    }
     let bodies: Buffer[];
     try {
       bodies = decoder.push(chunk);
-    } catch (err) {
-      refuse(`malformed handshake: ${(err as Error).message}`);
+    } catch {
+      refuse('closedMalformed');
       return;
     }
     if (bodies.length === 0) return;
@@ -128,16 +158,17 @@ function handshakeServerSide(socket: Socket, options: ListenOptions): void {
         throw new MalformedFrameError('hello lacks token or role');
       }
       hello = value as Hello;
-    } catch (err) {
-      refuse(`malformed handshake: ${(err as Error).message}`);
+    } catch {
+      refuse('closedMalformed');
       return;
     }
     if (!tokensEqual(hello.token, options.token)) {
-      refuse('bad token', 'authentication failed');
+      refuse('refusedBadToken', 'authentication failed');
       return;
     }
     done = true;
     clearTimeout(timer);
+    admission.authenticated(socket);
     socket.removeAllListeners('data');
     const comm = new Comm(socket, decoder, bodies.slice(1));
     let welcome: Record<string, unknown>;
@@ -201,8 +232,14 @@ export async function connect(address: string, options: ConnectOptions): Promise
       reject(err);
     };
     const timer = setTimeout(() => fail(new CommError(`no handshake reply from ${address} within ${options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS} ms`)), options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS);
-    socket.once('error', (err) => fail(new CommError(`cannot connect to ${address}: ${err.message}`, { cause: err })));
-    socket.once('close', () => fail(new CommError(`connection to ${address} closed during the handshake`)));
+    // Dropped after the TCP connect but before any reply: the listener may be shedding load (admission limits); callers may retry.
+    let tcpConnected = false;
+    socket.once('connect', () => (tcpConnected = true));
+    const dropped = (cause?: Error) => new ConnectionDroppedError(`${address} dropped the connection during the handshake (it may be at its connection limit)`, { cause });
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      fail(tcpConnected && (err.code === 'ECONNRESET' || err.code === 'EPIPE') ? dropped(err) : new CommError(`cannot connect to ${address}: ${err.message}`, { cause: err })),
+    );
+    socket.once('close', () => fail(tcpConnected ? dropped() : new CommError(`connection to ${address} closed during the handshake`)));
     socket.once(a.protocol === 'tls' ? 'secureConnect' : 'connect', () => {
       socket.setNoDelay(true);
       // The protocol version travels once per connection, here (comm/protocol/messages.ts says why).

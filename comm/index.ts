@@ -5,3 +5,4 @@ export * from './framing.ts';
 export * from './handshake.ts';
 export * from './data-client.ts';
 export * from './payload.ts';
+export * from './admission.ts';

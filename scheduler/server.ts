@@ -1,5 +1,6 @@
 import type { Comm } from '../comm/comm.ts';
 import { ProtocolError } from '../comm/errors.ts';
+import type { AdmissionLimits } from '../comm/admission.ts';
 import { listen, type Hello, type Listener, type TlsFiles } from '../comm/handshake.ts';
 import type { FunctionDef } from '../comm/payload.ts';
 import {
@@ -21,6 +22,8 @@ export interface SchedulerServerOptions {
   port: number;
   token: string;
   tls?: TlsFiles;
+  /** Bounds on not-yet-authenticated connections (defaults in comm/admission.ts). */
+  admission?: Partial<AdmissionLimits>;
   dashboardPort?: number;
   logger: Logger;
   clock?: Clock;
@@ -98,6 +101,7 @@ export class SchedulerServer {
       port: this.options.port,
       token: this.options.token,
       ...(this.options.tls ? { tls: this.options.tls } : {}),
+      ...(this.options.admission ? { admission: this.options.admission } : {}),
       logger: this.options.logger,
       accept: (comm, hello) => this.accept(comm, hello),
     });
