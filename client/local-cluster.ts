@@ -6,7 +6,7 @@ import { freePorts } from '../comm/free-ports.ts';
 import { join } from 'node:path';
 import type { ClusterLike } from './cluster-like.ts';
 import { LocalClusterStartError } from './errors.ts';
-import { processEntry } from './launch.ts';
+import { processEntry } from '../comm/launch.ts';
 
 export interface LocalClusterOptions {
   /** Worker processes (default 2). */

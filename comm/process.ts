@@ -1,3 +1,41 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * True while the process exists and has not exited. The one process-alive
+ * check in recc (supervisors, the local backend, the state-dir lock, tests).
+ * - `kill(pid, 0)` probes without signalling; EPERM means it exists under another user.
+ * - A zombie (exited, not yet reaped: in a container whose PID 1 does not reap
+ *   orphans this lasts forever) is not alive, though `kill(pid, 0)` finds it.
+ * - Not a positive integer → false: `kill(0, 0)` and `kill(-1, 0)` would probe
+ *   our own process group or every process, and report "alive".
+ */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const state = procState(pid);
+  return state !== 'Z' && state !== 'gone';
+}
+
+/**
+ * Linux: the state letter in /proc/<pid>/stat, or 'gone' when the entry
+ * vanished (it exited after the probe). Elsewhere (no /proc): undefined.
+ */
+function procState(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return process.platform === 'linux' && (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : undefined;
+  }
+  // The command name is in parentheses and may itself hold spaces or parentheses: the state follows the last ')'.
+  const close = stat.lastIndexOf(')');
+  return stat.slice(close + 2, close + 3);
+}
+
 /**
  * Parent watching for processes started by a LocalCluster: when the parent
  * dies (even by SIGKILL) the child notices — its stdin pipe closes or its

@@ -11,7 +11,8 @@ import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../share
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
 import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
 import { LocalProcessStartError, LocalStateError } from './errors.ts';
-import { processEntry } from '../../client/launch.ts';
+import { processEntry } from '../../comm/launch.ts';
+import { isProcessAlive } from '../../comm/process.ts';
 import { localProcessFor } from './rewrite.ts';
 
 export * from './errors.ts';
@@ -39,7 +40,7 @@ export interface LocalBackendOptions {
   reccCommand?: string[];
   /**
    * Start `recc scheduler`/`recc worker` through the engine's direct entry
-   * (`client/launch.ts`) instead of the full CLI. @default true
+   * (`comm/launch.ts`) instead of the full CLI. @default true
    */
   directEntries?: boolean;
   /** Env every process starts from (PATH, HOME, …); the pod env is laid over it. */
@@ -400,15 +401,8 @@ export class LocalProcessBackend implements ComputeBackend {
 
   /** Alive, and (on Linux) still the process we started: its command line names this cluster. */
   private isRunning(p: ProcessEntry, clusterId: string): boolean {
-    if (this.exits.has(p.pid)) return false;
+    if (this.exits.has(p.pid) || !isProcessAlive(p.pid)) return false;
     try {
-      process.kill(p.pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-    }
-    try {
-      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-      if (/^\d+ \(.*\) Z /.test(stat)) return false;
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
       return environ.includes(`RECC_CLUSTER_ID=${clusterId}\0`);
     } catch {

@@ -17,7 +17,7 @@ import type { ClusterDefinition, EnvVar, PodTemplate } from '../../shared/defini
  *   from the env, as the kubelet does;
  * - the `recc` entrypoint → this repository's CLI (`node bin/recc.mjs`), or
  *   for `recc scheduler`/`recc worker` the engine's direct entry (bundled
- *   once by `client/launch.ts`, same options, starts several times faster).
+ *   once by `comm/launch.ts`, same options, starts several times faster).
  * Everything else (flags, threads, memory limit, resources, env) is unchanged.
  */
 export interface LocalPodContext {

@@ -25,12 +25,5 @@ export async function waitFor<T>(
   }
 }
 
-/** True while a process with this pid exists. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** True while the process exists and has not exited (zombies count as exited): the engine's one check. */
+export { isProcessAlive as isAlive } from '../../comm/process.ts';

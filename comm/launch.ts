@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * How LocalCluster starts its processes. Going through the full CLI (and the
+ * How LocalCluster and the local backend start scheduler and worker processes
+ * (here, below both, so neither depends on the other). Going through the full CLI (and the
  * tsx loader) costs a few hundred milliseconds per process, so the scheduler,
  * worker and task-thread entries are bundled once with esbuild into
  * `node_modules/.cache/recc/` and rebuilt only when a source file changed
