@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 import type { ClusterView } from '../shared/api/views.ts';
+import { backoffDelay, sleep, type BackoffPolicy } from '../shared/core/retry.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, type ApiClientOptions } from './api-client.ts';
 import { ClusterConnectionUnavailableError, ClusterFailedError, ClusterReadyTimeoutError } from './errors.ts';
@@ -105,11 +106,11 @@ export function statusesSince(previous: ClusterStatus | undefined, cluster: Clus
 async function waitUntilRunning(client: ApiClient, first: ClusterView, options: ReccClusterOptions): Promise<ClusterView> {
   const started = Date.now();
   const timeoutMs = options.readyTimeoutMs ?? 900_000;
-  let interval = options.pollIntervalMs ?? 500;
-  const maxInterval = options.maxPollIntervalMs ?? 5_000;
+  // Deterministic (no jitter): one client polling its own cluster, not a herd.
+  const poll: BackoffPolicy = { initialMs: options.pollIntervalMs ?? 500, maxMs: options.maxPollIntervalMs ?? 5_000, factor: 1.5, jitter: 'none' };
   let cluster = first;
   let previous: ClusterStatus | undefined;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     for (const status of statusesSince(previous, cluster)) {
       options.onProgress?.({
         clusterId: cluster.id,
@@ -126,8 +127,7 @@ async function waitUntilRunning(client: ApiClient, first: ClusterView, options: 
       throw new ClusterFailedError(cluster.id, cluster.status, cluster.statusReason);
     }
     if (Date.now() - started > timeoutMs) throw new ClusterReadyTimeoutError(cluster.id, cluster.status, timeoutMs);
-    await new Promise((r) => setTimeout(r, interval));
-    interval = Math.min(maxInterval, Math.round(interval * 1.5));
+    await sleep(Math.round(backoffDelay(attempt, poll)));
     cluster = await client.getCluster(cluster.id);
   }
 }

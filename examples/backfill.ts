@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { ReccCluster } from '../client/recc-cluster.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { getNumber, getString } from '../shared/core/env.ts';
+import { sleep } from '../shared/core/retry.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { riskForDate, summarize, type DayRisk } from './backfill-tasks.ts';
 import { LOOKBACK_DAYS, runBackfill, windowsFor } from './backfill-job.ts';
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
       const deadline = Date.now() + 60_000;
       let status = cluster.status as string;
       while (Date.now() < deadline && status !== 'DELETED' && status !== 'FAILED') {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
         status = (await cluster.refresh()).status;
       }
       say(`\n• cluster ${status.toLowerCase()} (${secs(performance.now() - t3)})`);

@@ -1,4 +1,8 @@
 import type { Logger } from '../shared/core/logger.ts';
+import { sleep } from '../shared/core/retry.ts';
+
+/** Pause after a failed receive before asking the queue again. */
+const RECEIVE_RETRY_MS = 500;
 import type { Provisioner } from '../control/provisioner.ts';
 import type { SqsWorkQueue, ReceivedProvisionMessage } from '../adapters/queue/sqs.ts';
 
@@ -23,7 +27,8 @@ export interface PollerOptions {
 export class ProvisionerPoller {
   private running = false;
   private loop: Promise<void> | undefined;
-  private readonly abort = new AbortController();
+  /** Renewed on each start: a stopped poller can start again without its waits ending at once. */
+  private abort = new AbortController();
   private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly options: PollerOptions) {}
@@ -31,6 +36,7 @@ export class ProvisionerPoller {
   start(): void {
     if (this.running) return;
     this.running = true;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.loop = this.run();
   }
 
@@ -56,7 +62,8 @@ export class ProvisionerPoller {
       } catch (err) {
         if (!this.running) return;
         logger.warn('provisioner poller: receive failed; retrying', { error: err });
-        await new Promise((r) => setTimeout(r, 500));
+        // Aborted by stop(): the loop then ends instead of waiting out the pause.
+        await sleep(RECEIVE_RETRY_MS, { signal: this.abort.signal }).catch(() => undefined);
         continue;
       }
       for (const item of batch) this.enqueue(item);

@@ -13,6 +13,7 @@ import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
 import { LocalProcessStartError, LocalStateError } from './errors.ts';
 import { processEntry } from '../../comm/launch.ts';
 import { isProcessAlive } from '../../comm/process.ts';
+import { sleep } from '../../shared/core/retry.ts';
 import { localProcessFor } from './rewrite.ts';
 
 export * from './errors.ts';
@@ -414,11 +415,11 @@ export class LocalProcessBackend implements ComputeBackend {
   private async stopAll(entries: ProcessEntry[], clusterId: string): Promise<void> {
     for (const p of entries) signalGroup(p.pid, 'SIGTERM');
     const deadline = Date.now() + (this.options.stopTimeoutMs ?? 5_000);
-    while (entries.some((p) => this.isRunning(p, clusterId)) && Date.now() < deadline) await delay(25);
+    while (entries.some((p) => this.isRunning(p, clusterId)) && Date.now() < deadline) await sleep(EXIT_POLL_MS);
     const stubborn = entries.filter((p) => this.isRunning(p, clusterId));
     for (const p of stubborn) signalGroup(p.pid, 'SIGKILL');
     const hardDeadline = Date.now() + 5_000;
-    while (stubborn.some((p) => this.isRunning(p, clusterId)) && Date.now() < hardDeadline) await delay(25);
+    while (stubborn.some((p) => this.isRunning(p, clusterId)) && Date.now() < hardDeadline) await sleep(EXIT_POLL_MS);
     if (stubborn.length > 0) this.logger.warn('local backend: killed processes that ignored SIGTERM', { clusterId, pids: stubborn.map((p) => p.pid) });
   }
 
@@ -508,7 +509,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How often stopAll checks whether signalled processes exited. */
+const EXIT_POLL_MS = 25;
 
 function byLogOrder(a: string, b: string): number {
   const rank = (n: string) => (n.startsWith('scheduler') ? -1 : Number(n.match(/(\d+)/)?.[1] ?? 0));

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '../../shared/core/errors.ts';
+import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { formatColumns, formatKeyValues } from '../../shared/core/text.ts';
 import { dollars } from '../../shared/plan/format.ts';
 import type { ClusterStatus } from '../../shared/lifecycle/types.ts';
@@ -67,6 +68,9 @@ function age(iso: string, now = Date.now()): string {
  * Poll until the cluster reaches one of `targets`, showing each status
  * change: a spinner on a TTY, plain lines otherwise.
  */
+/** `--wait`/`--follow` polls the cluster from every 500 ms up to every this many ms. */
+const FOLLOW_MAX_INTERVAL_MS = 3_000;
+
 export async function follow(client: ApiClient, first: ClusterView, targets: readonly ClusterStatus[], options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<ClusterView> {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
@@ -74,7 +78,8 @@ export async function follow(client: ApiClient, first: ClusterView, targets: rea
   let frame = 0;
   let cluster = first;
   let shown: ClusterStatus | undefined;
-  let interval = options.intervalMs ?? 500;
+  const poll: BackoffPolicy = { initialMs: options.intervalMs ?? 500, maxMs: FOLLOW_MAX_INTERVAL_MS, factor: 1.3, jitter: 'none' };
+  let attempt = 0;
   const timeoutMs = options.timeoutMs ?? 30 * 60_000;
   const line = (text: string) => process.stderr.write(tty ? `\r\x1b[2K${text}` : `${text}\n`);
   const spin = tty
@@ -96,8 +101,7 @@ export async function follow(client: ApiClient, first: ClusterView, targets: rea
       if (targets.includes(cluster.status)) return cluster;
       if (cluster.status === 'FAILED' || cluster.status === 'DELETED') return cluster;
       if (Date.now() - started > timeoutMs) throw new Error(`gave up waiting for ${cluster.id} after ${Math.round(timeoutMs / 1000)} s (still ${cluster.status})`);
-      await new Promise((r) => setTimeout(r, interval));
-      interval = Math.min(3_000, Math.round(interval * 1.3));
+      await sleep(Math.round(backoffDelay(attempt++, poll)));
       cluster = await client.getCluster(cluster.id);
     }
   } finally {

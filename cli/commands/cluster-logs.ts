@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { sleep } from '../../shared/core/retry.ts';
 
 interface LogsFlags {
   component?: string;
@@ -93,14 +94,17 @@ export function registerClusterLogs(group: Command): void {
       if (!flags.follow) return;
 
       let quietAfterEnd = 0;
-      let stopped = false;
-      const stop = () => {
-        stopped = true;
-      };
+      // Ctrl-C ends the wait at once (not after the current interval).
+      const interrupted = new AbortController();
+      const stop = () => interrupted.abort();
       process.once('SIGINT', stop);
       try {
-        while (!stopped) {
-          await new Promise((r) => setTimeout(r, interval * 1000));
+        while (!interrupted.signal.aborted) {
+          const stopped = await sleep(interval * 1000, { signal: interrupted.signal }).then(
+            () => false,
+            () => true,
+          );
+          if (stopped) break;
           const next = await fetchLogs();
           const bytes = print(next, multi || next.files.length > 1);
           const ended = next.status === 'DELETED' || next.status === 'FAILED';
