@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -18,11 +17,12 @@ import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
 import { LOCAL_IDENTITY, startApiServer, type ApiServer } from './api-server.ts';
 import { startEmbeddedDynalite, type EmbeddedDynalite } from './dynalite.ts';
-import { LocalStackStartError, StateDirInUseError } from './errors.ts';
+import { LocalStackStartError } from './errors.ts';
 import { clusterLogsRoute } from './logs.ts';
 import { ProvisionerPoller } from './poller.ts';
 import { reconcileOnStart, type ReconcileReport } from './reconcile.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmbeddedSqs, type EmbeddedSqs } from './sqs.ts';
+import { lockStateDir } from './state-lock.ts';
 
 /**
  * The embedded local stack behind `recc up` and `npm start`, in one process
@@ -104,9 +104,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const user = options.user ?? userInfo().username;
   const host = options.host ?? '127.0.0.1';
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await claimStateDir(stateDir);
+  // One recc up per state dir (atomic; see state-lock.ts). StateDirInUseError names the other pid.
+  const lock = await lockStateDir(stateDir);
 
-  const cleanups: Array<() => Promise<unknown>> = [() => releaseStateDir(stateDir)];
+  const cleanups: Array<() => Promise<unknown>> = [async () => lock.release()];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
   };
@@ -215,39 +216,5 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (err) {
     await cleanup();
     throw err;
-  }
-}
-
-// ---- one recc up per state dir ---------------------------------------------
-
-function lockPath(stateDir: string): string {
-  return join(stateDir, 'recc-up.pid');
-}
-
-async function claimStateDir(stateDir: string): Promise<void> {
-  const path = lockPath(stateDir);
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const pid = Number(text.trim());
-  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new StateDirInUseError(stateDir, pid);
-  await writeFile(path, `${process.pid}\n`, { mode: 0o600 });
-}
-
-async function releaseStateDir(stateDir: string): Promise<void> {
-  const path = lockPath(stateDir);
-  const text = await readFile(path, 'utf8').catch(() => '');
-  if (Number(text.trim()) === process.pid) await rm(path, { force: true });
-}
-
-/** Alive, and (where /proc exists) a node process, so a recycled pid does not lock the state dir forever. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
-  } catch {
-    return process.platform !== 'linux';
   }
 }
