@@ -36,6 +36,12 @@ interface KeyState {
   holds: number;
 }
 
+/** One operation awaiting futures: holds them, and counts once in each of their keys' `holds`. */
+interface AwaitHold {
+  futures: readonly Future[];
+  keys: Array<[string, KeyState]>;
+}
+
 export type { StoryEntry, WorkerInfo } from '../comm/protocol.ts';
 
 /**
@@ -64,7 +70,7 @@ export class Client {
    * through the promise its caller awaits (`await client.submit(f, x).result()`),
    * and must not be collected, and its key released, while that runs.
    */
-  private readonly awaited = new Map<Future, number>();
+  private readonly awaited = new Set<AwaitHold>();
   /** `pure: false` keys: a random per-client prefix plus a counter (unique without a random draw per task). */
   private readonly keyPrefix = randomBytes(8).toString('hex');
   private keyCounter = 0;
@@ -212,7 +218,7 @@ export class Client {
   async gather<T>(futures: Future<T> | ReadonlyArray<Future<T>>): Promise<T | T[]> {
     if (futures instanceof Future) return futures.result();
     const list = [...futures];
-    for (const f of list) this._hold(f);
+    const hold = this._hold(list);
     try {
       await this.waitAll(list);
       const missing = [...new Set(list.filter((f) => !this.keys.get(f.key)?.data).map((f) => f.key))];
@@ -225,7 +231,7 @@ export class Client {
       }
       return out;
     } finally {
-      for (const f of list) this._unhold(f);
+      this._unhold(hold);
     }
   }
 
@@ -417,29 +423,33 @@ export class Client {
   }
 
   /**
-   * Keep `f` (and its key) while an operation awaits it. Every internal wait
-   * on a future goes through a hold, so neither collection nor an explicit
-   * release can cancel what is being awaited.
+   * Keep futures (and their keys) while an operation awaits them. Every
+   * internal wait on a future goes through a hold, so neither collection nor
+   * an explicit release can cancel what is being awaited.
    */
-  /** @internal */ _hold(f: Future): void {
-    this.awaited.set(f, (this.awaited.get(f) ?? 0) + 1);
-    const st = this.keys.get(f.key);
-    if (st) st.holds++;
+  /** @internal */ _hold(futures: readonly Future[]): AwaitHold {
+    const hold: AwaitHold = { futures, keys: [] };
+    for (const f of futures) {
+      const st = this.keys.get(f.key);
+      if (!st) continue; // released already: the wait itself reports it
+      st.holds++;
+      hold.keys.push([f.key, st]);
+    }
+    this.awaited.add(hold);
+    return hold;
   }
 
-  /** @internal */ _unhold(f: Future): void {
-    const n = (this.awaited.get(f) ?? 1) - 1;
-    if (n > 0) this.awaited.set(f, n);
-    else this.awaited.delete(f);
-    const st = this.keys.get(f.key);
-    if (!st || st.holds === 0) return;
-    st.holds--;
-    this.forgetIfUnused(f.key, st);
+  /** @internal */ _unhold(hold: AwaitHold): void {
+    if (!this.awaited.delete(hold)) return;
+    for (const [key, st] of hold.keys) {
+      st.holds--;
+      this.forgetIfUnused(key, st);
+    }
   }
 
   private forgetIfUnused(key: string, st: KeyState): void {
     // A release while something awaits the key waits for it to finish: releasing never rejects a waiter.
-    if (st.refs > 0 || st.holds > 0 || st.waiters.length > 0) return;
+    if (st.refs > 0 || st.holds > 0 || st.waiters.length > 0 || this.keys.get(key) !== st) return;
     this.keys.delete(key);
     if (this.closed) return;
     this.releaseQueue.push(key);
@@ -496,17 +506,17 @@ export class Client {
   }
 
   /** @internal */ async _waitFuture(f: Future): Promise<void> {
-    this._hold(f);
+    const hold = this._hold([f]);
     try {
       await this._wait(f.key);
     } finally {
-      this._unhold(f);
+      this._unhold(hold);
     }
   }
 
   /** @internal */ async _result(f: Future): Promise<unknown> {
     const key = f.key;
-    this._hold(f);
+    const hold = this._hold([f]);
     try {
       for (let attempt = 0; ; attempt++) {
         await this._wait(key);
@@ -520,7 +530,7 @@ export class Client {
         await sleep(backoffDelay(attempt, REFETCH_BACKOFF));
       }
     } finally {
-      this._unhold(f);
+      this._unhold(hold);
     }
   }
 

@@ -24,7 +24,7 @@ function runProbe(trials: number, modes: readonly string[]): Promise<Map<string,
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 290_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 590_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -47,12 +47,12 @@ function runProbe(trials: number, modes: readonly string[]): Promise<Map<string,
  * `release` calls f.release() while f.result() is awaited: the release waits.
  */
 describe('Future lifetime under forced garbage collection', () => {
-  const modes = ['result', 'wait', 'gather', 'compute', 'get', 'as-completed', 'progress', 'release'] as const;
+  const modes = ['result', 'wait', 'gather', 'compute', 'get', 'as-completed', 'progress', 'release', 'dependency'] as const;
   let reports: Map<string, ProbeReport>;
 
   beforeAll(async () => {
     reports = await runProbe(100, modes);
-  }, 300_000);
+  }, 600_000);
 
   for (const mode of modes) {
     it(`${mode}: 100 of 100 trials return the right result`, () => {
