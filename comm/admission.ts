@@ -15,9 +15,12 @@ import type { Logger } from '../shared/core/logger.ts';
  * per refusal (a flood would otherwise become a log flood).
  *
  * When the cap is reached, the oldest pending socket that has not sent a byte
- * is evicted to make room: a real peer sends its hello as soon as it connects,
- * so an idle flood cannot lock real clients and workers out. Only when every
- * pending peer has spoken is the new connection refused.
+ * for `evictSilentAfterMs` is evicted to make room: a real peer sends its hello
+ * as soon as it connects, so an idle flood cannot lock real clients and workers
+ * out. A socket younger than that is never evicted: in a burst of real peers
+ * (a cluster starting), all are accepted before any hello is read, and they
+ * must not evict each other. Otherwise the new connection is refused (closed
+ * at once); clients and workers retry with backoff.
  */
 
 /** Connections a listener holds that have not authenticated yet. */
@@ -28,6 +31,8 @@ export const ACCEPT_RATE_PER_SECOND = 200;
 export const ACCEPT_BURST = 512;
 /** A socket that has sent nothing for this long is closed (a real peer sends its hello at once). */
 export const SILENT_TIMEOUT_MS = 2_000;
+/** A silent pending socket may be evicted for a newcomer once it is this old. */
+export const EVICT_SILENT_AFTER_MS = 500;
 /** A peer must finish the handshake within this time. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** At most one refusal summary line per this interval. */
@@ -38,6 +43,7 @@ export interface AdmissionLimits {
   acceptRatePerSecond: number;
   acceptBurst: number;
   silentTimeoutMs: number;
+  evictSilentAfterMs: number;
   handshakeTimeoutMs: number;
   logIntervalMs: number;
 }
@@ -47,6 +53,7 @@ export const DEFAULT_ADMISSION_LIMITS: Readonly<AdmissionLimits> = Object.freeze
   acceptRatePerSecond: ACCEPT_RATE_PER_SECOND,
   acceptBurst: ACCEPT_BURST,
   silentTimeoutMs: SILENT_TIMEOUT_MS,
+  evictSilentAfterMs: EVICT_SILENT_AFTER_MS,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
   logIntervalMs: ADMISSION_LOG_INTERVAL_MS,
 });
@@ -58,9 +65,11 @@ export function admissionLimits(overrides: Partial<AdmissionLimits> = {}): Admis
     .filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
     .map(([k, v]) => ({ path: `admission.${k}`, message: `expected a positive number, got ${JSON.stringify(v)}` }));
   if (problems.length > 0) throw new ValidationError('invalid connection admission limits', problems);
-  if (limits.silentTimeoutMs > limits.handshakeTimeoutMs) {
-    throw new ValidationError('invalid connection admission limits', [{ path: 'admission.silentTimeoutMs', message: 'expected at most handshakeTimeoutMs' }]);
-  }
+  const order = [
+    ...(limits.silentTimeoutMs > limits.handshakeTimeoutMs ? [{ path: 'admission.silentTimeoutMs', message: 'expected at most handshakeTimeoutMs' }] : []),
+    ...(limits.evictSilentAfterMs > limits.silentTimeoutMs ? [{ path: 'admission.evictSilentAfterMs', message: 'expected at most silentTimeoutMs' }] : []),
+  ];
+  if (order.length > 0) throw new ValidationError('invalid connection admission limits', order);
   return limits;
 }
 
@@ -94,6 +103,7 @@ export type RefusalReason = 'refusedRate' | 'refusedPendingCap' | 'evictedSilent
 interface PendingEntry {
   socket: Socket;
   heard: boolean;
+  admittedAt: number;
 }
 
 /** One listener's admission state. `admit` runs first for every accepted TCP connection. */
@@ -110,7 +120,7 @@ export class AdmissionControl {
   constructor(
     overrides: Partial<AdmissionLimits>,
     private readonly logger: Logger,
-    now?: () => number,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.limits = admissionLimits(overrides);
     this.bucket = new TokenBucket(this.limits.acceptRatePerSecond, this.limits.acceptBurst, now);
@@ -130,7 +140,7 @@ export class AdmissionControl {
     const key = peerKey(socket);
     if (!this.bucket.take()) return this.drop(socket, 'refusedRate', key);
     if (this.pending.size >= this.limits.maxPending && !this.evictOldestSilent()) return this.drop(socket, 'refusedPendingCap', key);
-    this.pending.set(key, { socket, heard: false });
+    this.pending.set(key, { socket, heard: false, admittedAt: this.now() });
     socket.once('close', () => {
       if (this.pending.get(key)?.socket === socket) this.pending.delete(key);
     });
@@ -188,8 +198,11 @@ export class AdmissionControl {
   }
 
   private evictOldestSilent(): boolean {
+    const cutoff = this.now() - this.limits.evictSilentAfterMs;
     for (const [key, entry] of this.pending) {
       if (entry.heard) continue;
+      // Entries are in age order: once one is too young, all later ones are too.
+      if (entry.admittedAt > cutoff) return false;
       this.pending.delete(key);
       entry.socket.destroy();
       this.count('evictedSilent', key);

@@ -43,12 +43,14 @@ describe('TokenBucket', () => {
 describe('AdmissionControl', () => {
   it('caps pending connections, evicting the oldest silent one first, and refuses when every pending peer has spoken', () => {
     const { logger } = capture();
-    const admission = new AdmissionControl({ maxPending: 2, acceptBurst: 100 }, logger, () => 0);
+    let t = 0;
+    const admission = new AdmissionControl({ maxPending: 2, acceptBurst: 100 }, logger, () => t);
     const [a, b, c, d] = [sock(1), sock(2), sock(3), sock(4)];
     expect(admission.admit(a)).toBe(true);
     expect(admission.admit(b)).toBe(true);
     admission.heard(b);
-    expect(admission.admit(c)).toBe(true); // evicts a (silent), not b (spoke)
+    t = 600;
+    expect(admission.admit(c)).toBe(true); // evicts a (silent for 600 ms), not b (spoke)
     expect(a.destroyed).toBe(true);
     expect(b.destroyed).toBe(false);
     admission.heard(c);
@@ -57,6 +59,22 @@ describe('AdmissionControl', () => {
     admission.authenticated(b);
     expect(admission.pendingCount).toBe(1);
     expect(admission.admit(sock(5))).toBe(true);
+  });
+
+  it('never evicts a silent socket younger than evictSilentAfterMs (a burst of real peers must not evict each other)', () => {
+    const { logger } = capture();
+    let t = 0;
+    const admission = new AdmissionControl({ maxPending: 2, acceptBurst: 100 }, logger, () => t);
+    const [a, b] = [sock(1), sock(2)];
+    admission.admit(a);
+    t = 400;
+    admission.admit(b);
+    t = 499;
+    expect(admission.admit(sock(3))).toBe(false);
+    t = 500;
+    expect(admission.admit(sock(4))).toBe(true); // a is now old enough
+    expect([a.destroyed, b.destroyed]).toEqual([true, false]);
+    expect(admission.admit(sock(5))).toBe(false); // b is 100 ms old
   });
 
   it('refuses beyond the accept rate, and summarises refusals in one warn line per interval', () => {
@@ -86,5 +104,6 @@ describe('AdmissionControl', () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.details.map((d) => d.path)).toEqual(['admission.maxPending', 'admission.acceptRatePerSecond']);
     expect(() => admissionLimits({ silentTimeoutMs: 20_000 })).toThrow(expect.objectContaining({ details: [{ path: 'admission.silentTimeoutMs', message: 'expected at most handshakeTimeoutMs' }] }));
+    expect(() => admissionLimits({ evictSilentAfterMs: 3_000 })).toThrow(expect.objectContaining({ details: [{ path: 'admission.evictSilentAfterMs', message: 'expected at most silentTimeoutMs' }] }));
   });
 });
