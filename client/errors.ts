@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, ReccError, ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
+import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 
 /**
@@ -11,7 +12,7 @@ export class TaskError extends ReccError {
   readonly key: string;
   readonly blame: string | undefined;
   readonly remoteStack: string | undefined;
-  constructor(key: string, remote: { name: string; message: string; stack?: string; blame?: string }) {
+  constructor(key: string, remote: TaskErrorInfo) {
     super(remote.message, { statusCode: 422 });
     this.key = key;
     this.blame = remote.blame;
@@ -170,7 +171,7 @@ export class ClusterConnectionUnavailableError extends ReccError {
 }
 
 /** Rebuild the right error class from a wire error. */
-export function taskErrorFrom(key: string, remote: { name: string; message: string; stack?: string; blame?: string }): TaskError {
+export function taskErrorFrom(key: string, remote: TaskErrorInfo): TaskError {
   if (remote.name === 'KilledWorkerError') return new KilledWorkerError(key, remote);
   return new TaskError(key, remote);
 }

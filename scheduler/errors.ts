@@ -1,9 +1,15 @@
 import { ReccError } from '../shared/core/errors.ts';
+import { tellStory, type TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
-/** The state machine was asked for a transition that its table does not allow (a bug). */
+/** The state machine was asked for a transition that its table does not allow (a bug). `story` is the task's logged transitions up to then. */
 export class InvalidTransitionError extends ReccError {
-  constructor(key: string, from: string, to: string) {
-    super(`task ${key}: no transition from ${from} to ${to}`, { statusCode: 500 });
+  constructor(
+    readonly key: string,
+    readonly from: string,
+    readonly to: string,
+    readonly story: readonly TransitionLogEntry[],
+  ) {
+    super(`task ${key}: no transition from ${from} to ${to}${tellStory(story)}`, { statusCode: 500 });
   }
 }
 

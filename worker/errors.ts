@@ -1,9 +1,15 @@
 import { ReccError, type ErrorDetail } from '../shared/core/errors.ts';
+import { tellStory, type TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
-/** The worker state machine was asked for a transition its table does not allow (a bug). */
+/** The worker state machine was asked for a transition its table does not allow (a bug). `story` is the task's logged transitions up to then. */
 export class InvalidWorkerTransitionError extends ReccError {
-  constructor(key: string, from: string, to: string) {
-    super(`worker task ${key}: no transition from ${from} to ${to}`, { statusCode: 500 });
+  constructor(
+    readonly key: string,
+    readonly from: string,
+    readonly to: string,
+    readonly story: readonly TransitionLogEntry[],
+  ) {
+    super(`worker task ${key}: no transition from ${from} to ${to}${tellStory(story)}`, { statusCode: 500 });
   }
 }
 

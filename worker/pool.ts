@@ -1,6 +1,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import type { FromThread, RunBatch, ToThread } from './thread.ts';
+import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
 export interface PoolTask {
   key: string;
@@ -9,7 +10,7 @@ export interface PoolTask {
   deps: Array<[string, Uint8Array]>;
 }
 
-export type PoolResult = { ok: true; data: Buffer; ms: number } | { ok: false; error: { name: string; message: string; stack?: string }; ms?: number };
+export type PoolResult = { ok: true; data: Buffer; ms: number } | { ok: false; error: TaskErrorInfo; ms?: number };
 
 /**
  * How to start the thread body. From the LocalCluster bundle it is

@@ -76,6 +76,8 @@ export class EventPump {
         const args = msg.a as Uint8Array[];
         const deps = msg.d as Array<WireDeps | 0> | 0;
         const prios = msg.p as number[];
+        // The scheduler's stimulus ids (one for the batch or one per task): the worker's events reuse them, so a story spans both.
+        const stimuli = msg.s as string[] | string;
         for (let i = 0; i < keys.length; i++) {
           const raw = deps === 0 ? 0 : deps[i];
           this.push({
@@ -84,7 +86,7 @@ export class EventPump {
             run: { f: oneFn ?? (fns[i] as string), a: args[i] as Uint8Array } satisfies RunSpec,
             priority: prios[i] as number,
             deps: raw ? depSpecs(raw) : NO_DEPS,
-            stimulusId: 'compute',
+            stimulusId: typeof stimuli === 'string' ? stimuli : (stimuli[i] as string),
           });
         }
         return;
@@ -92,7 +94,7 @@ export class EventPump {
       case 'compute': {
         const raw = msg.d as Array<[string, number, string[]]>;
         const deps = raw.length === 0 ? NO_DEPS : raw.map(([key, nbytes, who]) => ({ key, nbytes, who }));
-        this.push({ type: 'compute-task', key: msg.k as string, run: { f: msg.f as string, a: msg.a as Uint8Array } satisfies RunSpec, priority: msg.p as number, deps, stimulusId: 'compute' });
+        this.push({ type: 'compute-task', key: msg.k as string, run: { f: msg.f as string, a: msg.a as Uint8Array } satisfies RunSpec, priority: msg.p as number, deps, stimulusId: (msg.s as string | undefined) ?? this.stimulus('compute') });
         return;
       }
       case 'free-keys':

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { CommandFailedError } from './errors.ts';
+import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
 /**
  * A batch of tasks for a thread. Arguments and dependency bytes of the whole
@@ -41,7 +42,7 @@ export interface DoneBatch {
   ids: number[];
   ms: number[];
   spans: number[];
-  errors: Array<{ name: string; message: string; stack?: string } | 0>;
+  errors: Array<TaskErrorInfo | 0>;
   buf: ArrayBuffer;
   big: Array<ArrayBuffer | SharedArrayBuffer>;
 }
@@ -86,7 +87,7 @@ function flush(): void {
  * millisecond has passed since the last message they go at once (a chain of
  * synchronous tasks never yields to setImmediate).
  */
-function post(id: number, ms: number, result: { data: Uint8Array } | { error: { name: string; message: string; stack?: string } }): void {
+function post(id: number, ms: number, result: { data: Uint8Array } | { error: TaskErrorInfo }): void {
   out.ids.push(id);
   out.ms.push(ms);
   if ('error' in result) {
@@ -177,7 +178,7 @@ async function runOne(id: number, f: string, a: Uint8Array, deps: Array<[string,
 }
 
 /** A ReferenceError in an inline function almost always means it captured an outer variable. */
-function explain(err: unknown, fnId: string): { name: string; message: string; stack?: string } {
+function explain(err: unknown, fnId: string): TaskErrorInfo {
   const wire = toWireError(err);
   const def = defs.get(fnId)?.[0];
   if (def?.kind === 'inline' && err instanceof ReferenceError) {

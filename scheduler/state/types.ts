@@ -5,14 +5,11 @@
 
 export type TaskStateName = 'released' | 'waiting' | 'queued' | 'no-worker' | 'processing' | 'memory' | 'erred' | 'forgotten';
 
-/** A task error as it travels: the original name, message and remote stack. */
-export interface TaskErrorInfo {
-  name: string;
-  message: string;
-  stack?: string;
-  /** Key of the task that actually failed, when this task erred because of a dependency. */
-  blame?: string;
-}
+import { DEFAULT_TRANSITION_LOG_SIZE } from '../../shared/engine/transition-log.ts';
+import type { TaskErrorInfo } from '../../shared/engine/task-error.ts';
+
+export type { TaskErrorInfo };
+export type { TransitionLogEntry } from '../../shared/engine/transition-log.ts';
 
 export type Resources = Record<string, number>;
 
@@ -86,6 +83,8 @@ export interface SchedulerOptions {
   noWorkerTimeoutMs: number | undefined;
   /** Cap on transitions per handle() call (runaway guard). */
   maxTransitions: number;
+  /** State changes kept for `story(key)` (a ring buffer; 0 keeps none). */
+  transitionLogSize: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -95,4 +94,5 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   allowedFailures: 3,
   noWorkerTimeoutMs: undefined,
   maxTransitions: 50_000_000,
+  transitionLogSize: DEFAULT_TRANSITION_LOG_SIZE,
 };

@@ -18,6 +18,7 @@ export function validateSchedulerState(s: SchedulerState): string[] {
     if (t.dependents) for (const d of t.dependents) if (!d.deps.includes(t)) bad(t, `dependent ${d.key} does not list it`);
     if ((t.state === 'processing') !== (t.processingOn !== null)) bad(t, 'processingOn does not match state');
     if (t.processingOn && !t.processingOn.processing.has(t)) bad(t, 'not in its worker processing set');
+    if (t.processingOn && s.workers.get(t.processingOn.id) !== t.processingOn) bad(t, `processing on removed worker ${t.processingOn.id}`);
     if (t.state === 'memory') {
       if (!t.whoHas || t.whoHas.length === 0) bad(t, 'in memory but nobody holds it');
       else for (const w of t.whoHas) if (!w.has.has(t) || !s.workers.has(w.id)) bad(t, `holder ${w.id} inconsistent`);
@@ -59,5 +60,8 @@ export function validateSchedulerState(s: SchedulerState): string[] {
     }
   }
   for (const w of s.idle) if (!s.workers.has(w.id)) problems.push(`removed worker ${w.id} still idle`);
+  for (const t of s.noWorker) if (s.tasks.get(t.key) !== t) problems.push(`no-worker ${t.key} (${t.state}) is not stored`);
+  // Every state change is counted once and logged once: none bypassed the table.
+  if (s.log.recorded !== s.transitionCount) problems.push(`${s.transitionCount} transitions but ${s.log.recorded} logged`);
   return problems;
 }

@@ -1,19 +1,25 @@
+import { systemClock } from '../../shared/core/clock.ts';
+import { BinaryHeap } from '../../shared/core/heap.ts';
+import { DEFAULT_TRANSITION_LOG_SIZE, TransitionLog, type TransitionLogEntry } from '../../shared/engine/transition-log.ts';
 import { InvalidWorkerTransitionError } from '../errors.ts';
 import type { DepSpec, SchedulerMessage, TaskErrorInfo, WorkerEvent, WorkerInstruction, WorkerStateOptions, WorkerTaskStateName } from './types.ts';
 
 /**
  * The worker's pure state machine (modelled on Dask's worker_state_machine).
- * Events in, instructions out; the shell (worker/worker.ts) runs tasks in
+ * Events in, instructions out; the shell (worker/pump.ts) runs tasks in
  * threads, talks to peers and holds the data.
  *
  * A task the scheduler asked for is `owned`; it goes waiting (dependencies
  * missing) → ready → executing → memory. Dependencies held elsewhere go
  * fetch → flight → memory as replicas, which are dropped once no local task
  * needs them. Results of owned tasks stay until the scheduler frees them.
+ * A record starts `released` and leaves it in the same step. Every state
+ * change goes through `transition`, which looks the pair up in TABLE and
+ * records it with its stimulus id in the transition log.
  */
 
 export class WorkerTask {
-  state: WorkerTaskStateName = 'waiting';
+  state: WorkerTaskStateName = 'released';
   run: unknown = undefined;
   priority = 0;
   owned = false;
@@ -37,16 +43,29 @@ export class WorkerState {
   readonly inFlight = new Map<string, Set<WorkerTask>>();
   paused = false;
   transitionCount = 0;
-  private ready: WorkerTask[] = [];
+  /** The last `options.transitionLogSize` state changes, for `story(key)`. */
+  readonly log: TransitionLog;
+  /** Ready tasks, lowest priority number first; entries that left `ready` are skipped when popped. */
+  readonly ready = new BinaryHeap<WorkerTask>((x, y) => x.priority < y.priority);
   private out: WorkerInstruction[] = [];
   private stimulusId = '';
+  private now = 0;
 
   constructor(options: Partial<WorkerStateOptions> & { nthreads: number }) {
-    this.options = { maxGathers: 8, gatherBatchBytes: 64 * 1024 * 1024, maxExecuting: options.nthreads, ...options };
+    this.options = {
+      maxGathers: 8,
+      gatherBatchBytes: 64 * 1024 * 1024,
+      maxExecuting: options.nthreads,
+      transitionLogSize: DEFAULT_TRANSITION_LOG_SIZE,
+      clock: systemClock,
+      ...options,
+    };
+    this.log = new TransitionLog(this.options.transitionLogSize);
   }
 
   handle(events: readonly WorkerEvent[]): WorkerInstruction[] {
     this.out = [];
+    this.now = this.options.clock.now();
     for (const ev of events) {
       this.stimulusId = ev.stimulusId;
       this.apply(ev);
@@ -58,9 +77,14 @@ export class WorkerState {
     return out;
   }
 
+  /** The held state changes of `key`, oldest first, each with its stimulus id and time. */
+  story(key: string): TransitionLogEntry[] {
+    return this.log.story(key);
+  }
+
   get readyCount(): number {
     let n = 0;
-    for (const t of this.ready) if (t.state === 'ready') n++;
+    for (const t of this.ready.values()) if (t.state === 'ready') n++;
     return n;
   }
 
@@ -76,21 +100,19 @@ export class WorkerState {
         if (!t) return;
         t.nbytes = ev.nbytes;
         if (t.state === 'executing') {
-          this.to(t, 'memory');
+          this.transition(t, 'memory');
           this.send({ op: 'task-finished', key: t.key, nbytes: t.nbytes });
         } else if (t.state === 'cancelled') {
-          this.executing.delete(t);
           this.emit({ type: 'release-data', key: t.key, stimulusId: this.stimulusId });
-          this.forget(t);
+          this.transition(t, 'forgotten');
         }
         return;
       }
       case 'execute-failure': {
         const t = this.tasks.get(ev.key);
         if (!t || (t.state !== 'executing' && t.state !== 'cancelled')) return;
-        this.executing.delete(t);
         if (t.state === 'executing') this.send({ op: 'task-erred', key: t.key, error: ev.error });
-        this.forget(t);
+        this.transition(t, 'forgotten');
         return;
       }
       case 'gather-dep-done':
@@ -113,11 +135,8 @@ export class WorkerState {
       t.run = run;
       t.priority = priority;
       if (t.state === 'memory') this.send({ op: 'task-finished', key, nbytes: t.nbytes });
-      else if (t.state === 'cancelled') this.to(t, 'executing');
-      else if (t.state === 'fetch' || t.state === 'missing') {
-        this.fetching.delete(t);
-        this.attachDeps(t, deps);
-      }
+      else if (t.state === 'cancelled') this.transition(t, 'executing');
+      else if (t.state === 'fetch' || t.state === 'missing') this.attachDeps(t, deps);
       // flight: the copy on its way becomes ours and is reported on arrival.
       return;
     }
@@ -130,23 +149,18 @@ export class WorkerState {
   }
 
   private attachDeps(t: WorkerTask, deps: readonly DepSpec[]): void {
-    t.state = 'waiting';
-    t.waitingOn = 0;
+    this.transition(t, 'waiting');
     for (const spec of deps) {
       let d = this.tasks.get(spec.key);
       if (!d) {
         d = new WorkerTask(spec.key);
-        d.state = 'fetch';
         this.tasks.set(spec.key, d);
-        this.fetching.add(d);
+        this.transition(d, 'fetch');
       }
       if (d.state === 'fetch' || d.state === 'missing' || d.state === 'flight') {
         d.who = [...spec.who];
         d.nbytes = spec.nbytes;
-        if (d.state === 'missing') {
-          d.state = 'fetch';
-          this.fetching.add(d);
-        }
+        if (d.state === 'missing') this.transition(d, 'fetch');
       }
       if (!t.deps.includes(d)) {
         t.deps.push(d);
@@ -154,7 +168,7 @@ export class WorkerState {
         if (d.state !== 'memory') t.waitingOn++;
       }
     }
-    if (t.waitingOn === 0) this.to(t, 'ready');
+    if (t.waitingOn === 0) this.transition(t, 'ready');
   }
 
   private freeKey(key: string): void {
@@ -163,17 +177,17 @@ export class WorkerState {
     t.owned = false;
     switch (t.state) {
       case 'executing':
-        this.to(t, 'cancelled');
+        this.transition(t, 'cancelled');
         return;
       case 'memory':
         if (!t.dependents || t.dependents.size === 0) {
           this.emit({ type: 'release-data', key, stimulusId: this.stimulusId });
-          this.forget(t);
+          this.transition(t, 'forgotten');
         }
         return;
       case 'waiting':
       case 'ready':
-        this.forget(t);
+        this.transition(t, 'forgotten');
         return;
       default:
         // fetch/flight/missing/cancelled: a replica or a discarded run; nothing owned to drop.
@@ -191,8 +205,9 @@ export class WorkerState {
         continue;
       }
       d.nbytes = nbytes;
-      this.to(d, 'memory');
-      if (d.owned) this.send({ op: 'task-finished', key, nbytes });
+      const owned = d.owned;
+      this.transition(d, 'memory');
+      if (owned) this.send({ op: 'task-finished', key, nbytes });
     }
     const missingSet = new Set(missing);
     if (asked) for (const d of asked) if (d.state === 'flight' && !received.some(([k]) => k === d.key)) missingSet.add(d.key);
@@ -201,14 +216,11 @@ export class WorkerState {
       if (!d || d.state !== 'flight') continue;
       d.who = d.who.filter((p) => p !== peer);
       if (!d.dependents || d.dependents.size === 0) {
-        this.forget(d);
-        continue;
-      }
-      if (d.who.length > 0) {
-        d.state = 'fetch';
-        this.fetching.add(d);
+        this.transition(d, 'forgotten');
+      } else if (d.who.length > 0) {
+        this.transition(d, 'fetch');
       } else {
-        d.state = 'missing';
+        this.transition(d, 'missing');
         for (const t of d.dependents) this.send({ op: 'missing-data', key: t.key, dep: d.key, from: peer });
       }
     }
@@ -220,8 +232,7 @@ export class WorkerState {
     const bytes = new Map<string, number>();
     for (const d of [...this.fetching]) {
       if (!d.dependents || d.dependents.size === 0) {
-        this.fetching.delete(d);
-        this.forget(d);
+        this.transition(d, 'forgotten');
         continue;
       }
       let peer: string | undefined;
@@ -238,8 +249,7 @@ export class WorkerState {
       }
       if (!peer) {
         if (d.who.length === 0) {
-          this.fetching.delete(d);
-          d.state = 'missing';
+          this.transition(d, 'missing');
           for (const t of d.dependents) this.send({ op: 'missing-data', key: t.key, dep: d.key, from: '' });
         }
         continue;
@@ -253,37 +263,41 @@ export class WorkerState {
     }
     for (const [peer, list] of batches) {
       this.inFlight.set(peer, new Set(list));
-      for (const d of list) {
-        this.fetching.delete(d);
-        this.to(d, 'flight');
-      }
+      for (const d of list) this.transition(d, 'flight');
       this.emit({ type: 'gather-dep', peer, keys: list.map((d) => d.key), stimulusId: this.stimulusId });
     }
   }
 
   private ensureExecuting(): void {
-    while (!this.paused && this.executing.size < this.options.maxExecuting && this.ready.length > 0) {
-      const t = popReady(this.ready);
+    while (!this.paused && this.executing.size < this.options.maxExecuting && this.ready.size > 0) {
+      const t = this.ready.pop() as WorkerTask;
       t.inReady = false;
       if (t.state !== 'ready') continue;
-      this.to(t, 'executing');
+      this.transition(t, 'executing');
       this.emit({ type: 'execute', key: t.key, run: t.run, deps: t.deps.map((d) => d.key), stimulusId: this.stimulusId });
     }
   }
 
   // ------------------------------------------------------------------ table
 
-  private to(t: WorkerTask, to: WorkerTaskStateName): void {
-    const fn = BY_STATE[t.state]?.[to];
-    if (!fn) throw new InvalidWorkerTransitionError(t.key, t.state, to);
+  /**
+   * The one place a task changes state. The change is logged before the
+   * table's function runs, so changes it causes in turn (a replica that
+   * arrives unneeded is forgotten at once) come after it in the story.
+   */
+  /** @internal */ transition(t: WorkerTask, to: WorkerTaskStateName): void {
+    const from = t.state;
+    const fn = BY_STATE[from]?.[to];
+    if (!fn) throw new InvalidWorkerTransitionError(t.key, from, to, this.log.story(t.key));
     this.transitionCount++;
+    this.log.record(t.key, from, to, this.stimulusId, this.now);
     fn(this, t);
   }
 
   /** @internal */ pushReady(t: WorkerTask): void {
     if (t.inReady) return;
     t.inReady = true;
-    pushReady(this.ready, t);
+    this.ready.push(t);
   }
 
   /** @internal */ send(msg: SchedulerMessage): void {
@@ -298,16 +312,7 @@ export class WorkerState {
     return this.stimulusId;
   }
 
-  /** Drop a task record and the local replicas only it needed. */
-  /** @internal */ forget(t: WorkerTask): void {
-    this.tasks.delete(t.key);
-    this.fetching.delete(t);
-    this.executing.delete(t);
-    t.state = 'forgotten';
-    for (const d of t.deps) this.unref(d, t);
-    t.deps = [];
-  }
-
+  /** A dependent no longer needs `d`: drop the local replica if nothing else does. */
   /** @internal */ unref(d: WorkerTask, t: WorkerTask): void {
     if (!d.dependents) return;
     d.dependents.delete(t);
@@ -315,15 +320,45 @@ export class WorkerState {
     d.dependents = null;
     if (d.state === 'memory') {
       this.emit({ type: 'release-data', key: d.key, stimulusId: this.stimulusId });
-      this.forget(d);
+      this.transition(d, 'forgotten');
     } else if (d.state === 'fetch' || d.state === 'missing') {
-      this.forget(d);
+      this.transition(d, 'forgotten');
     }
     // flight: released when the gather returns (the record stays until then).
   }
 }
 
+/** An owned task is computed here: it waits for the dependencies `attachDeps` links next. */
+const toWaiting: Fn = (s, t) => {
+  s.fetching.delete(t);
+  t.state = 'waiting';
+  t.waitingOn = 0;
+};
+
+const toFetch: Fn = (s, t) => {
+  t.state = 'fetch';
+  s.fetching.add(t);
+};
+
+/** Drop a task record and the local replicas only it needed. */
+const forget: Fn = (s, t) => {
+  s.tasks.delete(t.key);
+  s.fetching.delete(t);
+  s.executing.delete(t);
+  t.state = 'forgotten';
+  for (const d of t.deps) s.unref(d, t);
+  t.deps = [];
+};
+
 const TABLE = new Map<string, Fn>([
+  ['released>waiting', toWaiting],
+  ['fetch>waiting', toWaiting],
+  ['missing>waiting', toWaiting],
+  ['released>fetch', toFetch],
+  ['missing>fetch', toFetch],
+  ['flight>fetch', toFetch],
+  ['fetch>missing', (s, t) => (s.fetching.delete(t), (t.state = 'missing'))],
+  ['flight>missing', (_s, t) => (t.state = 'missing')],
   ['waiting>ready', (s, t) => ((t.state = 'ready'), s.pushReady(t))],
   ['ready>executing', (s, t) => ((t.state = 'executing'), s.executing.add(t))],
   ['executing>cancelled', (_s, t) => (t.state = 'cancelled')],
@@ -339,61 +374,22 @@ const TABLE = new Map<string, Fn>([
       t.run = undefined;
     },
   ],
-  ['fetch>flight', (_s, t) => (t.state = 'flight')],
+  ['fetch>flight', (s, t) => (s.fetching.delete(t), (t.state = 'flight'))],
   ['flight>memory', (s, t) => inMemory(s, t)],
+  ...(['waiting', 'ready', 'executing', 'cancelled', 'memory', 'fetch', 'flight', 'missing'] as const).map((from) => [`${from}>forgotten`, forget] as [string, Fn]),
 ]);
 
 function inMemory(s: WorkerState, t: WorkerTask): void {
   t.state = 'memory';
   if (t.dependents) {
     for (const d of t.dependents) {
-      if (d.state === 'waiting' && --d.waitingOn === 0) {
-        d.state = 'ready';
-        s.pushReady(d);
-      }
+      if (d.state === 'waiting' && --d.waitingOn === 0) s.transition(d, 'ready');
     }
   }
   if (!t.owned && (!t.dependents || t.dependents.size === 0)) {
     s.emit({ type: 'release-data', key: t.key, stimulusId: s.stimulus() });
-    s.forget(t);
+    s.transition(t, 'forgotten');
   }
-}
-
-// Ready tasks: a binary min-heap on priority.
-function pushReady(a: WorkerTask[], t: WorkerTask): void {
-  a.push(t);
-  let i = a.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if ((a[p] as WorkerTask).priority <= t.priority) break;
-    a[i] = a[p] as WorkerTask;
-    i = p;
-  }
-  a[i] = t;
-}
-
-function popReady(a: WorkerTask[]): WorkerTask {
-  const top = a[0] as WorkerTask;
-  const last = a.pop() as WorkerTask;
-  if (a.length > 0) {
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = -1;
-      let mp = last.priority;
-      if (l < a.length && (a[l] as WorkerTask).priority < mp) {
-        m = l;
-        mp = (a[l] as WorkerTask).priority;
-      }
-      if (r < a.length && (a[r] as WorkerTask).priority < mp) m = r;
-      if (m < 0) break;
-      a[i] = a[m] as WorkerTask;
-      i = m;
-    }
-    a[i] = last;
-  }
-  return top;
 }
 
 /** The table keyed by state, then target (no string building per transition). */
@@ -403,6 +399,7 @@ for (const [pair, fn] of TABLE) {
   (BY_STATE[from] ??= {})[to] = fn;
 }
 
+/** The allowed transitions as `from>to`, for documentation and tests. */
 export const WORKER_TRANSITIONS: readonly string[] = [...TABLE.keys()];
 
 export function handleWorker(state: WorkerState, events: readonly WorkerEvent[]): WorkerInstruction[] {

@@ -1,12 +1,13 @@
 /** Types of the worker's pure state machine (see machine.ts). */
 
-export type WorkerTaskStateName = 'waiting' | 'ready' | 'executing' | 'cancelled' | 'memory' | 'fetch' | 'flight' | 'missing' | 'forgotten';
+import type { Clock } from '../../shared/core/clock.ts';
+import type { TaskErrorInfo } from '../../shared/engine/task-error.ts';
 
-export interface TaskErrorInfo {
-  name: string;
-  message: string;
-  stack?: string;
-}
+export type { TaskErrorInfo };
+export type { TransitionLogEntry } from '../../shared/engine/transition-log.ts';
+
+/** `released` is where a record starts; it leaves it in the same step (to waiting or fetch). */
+export type WorkerTaskStateName = 'released' | 'waiting' | 'ready' | 'executing' | 'cancelled' | 'memory' | 'fetch' | 'flight' | 'missing' | 'forgotten';
 
 export interface DepSpec {
   key: string;
@@ -48,4 +49,8 @@ export interface WorkerStateOptions {
   maxGathers: number;
   /** Bytes requested from one peer in one gather. */
   gatherBatchBytes: number;
+  /** State changes kept for `story(key)` (a ring buffer; 0 keeps none). */
+  transitionLogSize: number;
+  /** Stamps the transition log (read once per `handle` call). */
+  clock: Clock;
 }

@@ -27,6 +27,16 @@ export function validateWorkerState(s: WorkerState): string[] {
     if (t.dependents) for (const d of t.dependents) if (!d.deps.includes(t)) bad(`dependent ${d.key} does not list it`);
     if (t.state === 'memory' && !t.owned && (!t.dependents || t.dependents.size === 0)) bad('replica that nobody needs');
     if ((t.state === 'waiting' || t.state === 'ready') && !t.owned) bad('scheduled but not owned');
+    if (t.state === 'released') bad('still released after the step that created it');
+    if (t.state === 'ready' && !t.inReady) bad('ready but not in the ready heap');
+    if ((t.state === 'memory' || t.state === 'executing' || t.state === 'cancelled') && t.waitingOn < 0) bad(`waitingOn ${t.waitingOn}`);
   }
+  for (const t of s.executing) if (s.tasks.get(t.key) !== t) problems.push(`executing ${t.key} (${t.state}) is not stored`);
+  for (const t of s.fetching) if (s.tasks.get(t.key) !== t) problems.push(`fetching ${t.key} (${t.state}) is not stored`);
+  for (const [peer, asked] of s.inFlight) {
+    for (const t of asked) if (t.state === 'flight' && s.tasks.get(t.key) !== t) problems.push(`${t.key} in flight from ${peer} is not stored`);
+  }
+  // Every state change is counted once and logged once: none bypassed the table.
+  if (s.log.recorded !== s.transitionCount) problems.push(`${s.transitionCount} transitions but ${s.log.recorded} logged`);
   return problems;
 }
