@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { getNumber, type Env } from '../shared/core/env.ts';
 import { ValidationError } from '../shared/core/errors.ts';
 import type { Logger } from '../shared/core/logger.ts';
 
@@ -71,6 +72,34 @@ export function admissionLimits(overrides: Partial<AdmissionLimits> = {}): Admis
   ];
   if (order.length > 0) throw new ValidationError('invalid connection admission limits', order);
   return limits;
+}
+
+/** Environment variables an operator can set on a scheduler, one per limit. */
+export const ADMISSION_ENV: Readonly<Record<keyof AdmissionLimits, string>> = Object.freeze({
+  maxPending: 'RECC_MAX_PENDING_CONNECTIONS',
+  acceptRatePerSecond: 'RECC_ACCEPT_RATE_PER_SECOND',
+  acceptBurst: 'RECC_ACCEPT_BURST',
+  silentTimeoutMs: 'RECC_SILENT_CONNECTION_TIMEOUT_MS',
+  evictSilentAfterMs: 'RECC_EVICT_SILENT_CONNECTION_AFTER_MS',
+  handshakeTimeoutMs: 'RECC_HANDSHAKE_TIMEOUT_MS',
+  logIntervalMs: 'RECC_ADMISSION_LOG_INTERVAL_MS',
+});
+
+/** The limits set in `env` (unset ones keep their defaults), checked like any override. */
+export function admissionFromEnv(env: Env): Partial<AdmissionLimits> {
+  const out: Partial<AdmissionLimits> = {};
+  for (const [field, name] of Object.entries(ADMISSION_ENV) as Array<[keyof AdmissionLimits, string]>) {
+    if (env[name]?.trim()) out[field] = getNumber(env, name);
+  }
+  try {
+    admissionLimits(out);
+  } catch (err) {
+    // Name the variable the operator set, not the internal field.
+    const byPath = new Map(Object.entries(ADMISSION_ENV).map(([field, name]) => [`admission.${field}`, name]));
+    const details = (err as ValidationError).details.map((d) => ({ ...d, path: byPath.get(d.path) ?? d.path }));
+    throw new ValidationError('invalid connection admission limits in the environment', details, { cause: err });
+  }
+  return out;
 }
 
 /** Classic token bucket: `burst` tokens, refilled at `ratePerSecond`. Clock injected for tests. */

@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
+import { admissionFromEnv } from '../comm/admission.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { SchedulerStartError } from './errors.ts';
@@ -52,6 +53,7 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       port: opts.port,
       token,
       ...(tls ? { tls } : {}),
+      admission: admissionFromEnv(process.env),
       ...(opts.dashboardPort !== undefined ? { dashboardPort: opts.dashboardPort } : {}),
       logger,
       ...(opts.heartbeatTimeoutSeconds ? { heartbeatTimeoutMs: opts.heartbeatTimeoutSeconds * 1000 } : {}),

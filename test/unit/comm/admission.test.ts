@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { AdmissionControl, TokenBucket, admissionLimits } from '../../../comm/admission.ts';
+import { AdmissionControl, TokenBucket, admissionFromEnv, admissionLimits } from '../../../comm/admission.ts';
 import { ValidationError } from '../../../shared/core/errors.ts';
 import type { Logger } from '../../../shared/core/logger.ts';
 
@@ -105,5 +105,14 @@ describe('AdmissionControl', () => {
     expect(err.details.map((d) => d.path)).toEqual(['admission.maxPending', 'admission.acceptRatePerSecond']);
     expect(() => admissionLimits({ silentTimeoutMs: 20_000 })).toThrow(expect.objectContaining({ details: [{ path: 'admission.silentTimeoutMs', message: 'expected at most handshakeTimeoutMs' }] }));
     expect(() => admissionLimits({ evictSilentAfterMs: 3_000 })).toThrow(expect.objectContaining({ details: [{ path: 'admission.evictSilentAfterMs', message: 'expected at most silentTimeoutMs' }] }));
+  });
+});
+
+describe('Function: admissionFromEnv', () => {
+  it('reads the limits an operator set, keeps defaults for the rest, and names each bad variable', () => {
+    expect(admissionFromEnv({ RECC_MAX_PENDING_CONNECTIONS: '64', RECC_ACCEPT_RATE_PER_SECOND: ' 50 ' })).toEqual({ maxPending: 64, acceptRatePerSecond: 50 });
+    expect(admissionFromEnv({})).toEqual({});
+    expect(() => admissionFromEnv({ RECC_ACCEPT_BURST: 'lots' })).toThrow(expect.objectContaining({ details: [{ path: 'RECC_ACCEPT_BURST', message: 'expected a number, got "lots"' }] }));
+    expect(() => admissionFromEnv({ RECC_MAX_PENDING_CONNECTIONS: '-1' })).toThrow(expect.objectContaining({ details: [{ path: 'RECC_MAX_PENDING_CONNECTIONS', message: 'expected a positive number, got -1' }] }));
   });
 });
