@@ -108,7 +108,17 @@ export function findUnencodable(value: unknown, root: PathRoot): ErrorDetail[] {
       }
       if (json !== v) visit(json, `${path}.toJSON()`);
     } else if (!ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer) && !(v instanceof Error) && !(v instanceof TypedArray)) {
-      for (const k of Object.keys(v)) visit((v as Record<string, unknown>)[k], IDENTIFIER.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
+      for (const k of Object.keys(v)) {
+        const at = IDENTIFIER.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
+        let x: unknown;
+        try {
+          x = (v as Record<string, unknown>)[k];
+        } catch (err) {
+          problems.push({ path: at, message: `a property whose getter threw: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}` });
+          continue;
+        }
+        visit(x, at);
+      }
     }
   };
   if (typeof root === 'string') visit(value, root);
@@ -127,7 +137,12 @@ function mapKey(k: unknown, i: number): string {
 /** The error for a value the encoder refused (or failed on for another reason). */
 export function encodeFailure(value: unknown, root: PathRoot, cause: unknown): SerializationError {
   const what = typeof root === 'string' ? root : root.join(', ');
-  const problems = findUnencodable(value, root);
+  let problems: ErrorDetail[];
+  try {
+    problems = findUnencodable(value, root);
+  } catch {
+    problems = []; // too deep to walk (the encoder's own error says so)
+  }
   const first = problems[0];
   if (first) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1).map((p) => p.path).join(', ')})` : '';

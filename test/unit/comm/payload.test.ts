@@ -80,6 +80,19 @@ describe('Function: encodeValue', () => {
       expect(refusal(a, 'result').details.map((d) => d.path)).toEqual(['result.f']);
     });
 
+    it('reports a getter that throws at its path, and a value too deep to encode as a SerializationError', () => {
+      const err = refusal({
+        a: 1,
+        get broken(): number {
+          throw new RangeError('no');
+        },
+      }, 'result');
+      expect(err.details).toEqual([{ path: 'result.broken', message: 'a property whose getter threw: RangeError: no' }]);
+      let deep: unknown = 0;
+      for (let i = 0; i < 200_000; i++) deep = [deep];
+      expect(refusal(deep, 'result').message).toMatch(/^cannot send result: /);
+    });
+
     it('refuses in encodeValueView too (the worker encodes results with it)', () => {
       expect(() => encodeValueView({ f: () => 1 }, 'result')).toThrow(SerializationError);
     });
