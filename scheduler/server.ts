@@ -334,9 +334,7 @@ export class SchedulerServer {
 
   /** The transitions of one task, oldest first, each with the stimulus that caused it. */
   story(key: string): StoryEntry[] {
-    // The transition log comes with the state machine's story(key); until then a task has no recorded story.
-    const state = this.state as unknown as { story?: (key: string) => StoryEntry[] };
-    return state.story ? state.story(key).map((e) => ({ key: e.key, from: e.from, to: e.to, stimulusId: e.stimulusId, time: e.time })) : [];
+    return this.state.story(key);
   }
 
   private workerInfo(): WorkerInfo[] {

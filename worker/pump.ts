@@ -1,23 +1,15 @@
-import type { Message } from '../comm/comm.ts';
 import type { DataClient } from '../comm/data-client.ts';
 import type { FunctionDef } from '../comm/payload.ts';
+import { perTask, type SchedulerToWorker, type WorkerToScheduler } from '../comm/protocol.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { ModuleCache } from './module-cache.ts';
 import type { PoolResult, ThreadPool } from './pool.ts';
 import type { WorkerState } from './state/machine.ts';
-import type { DepSpec, WorkerEvent, WorkerInstruction } from './state/types.ts';
+import type { WorkerEvent, WorkerInstruction } from './state/types.ts';
 import type { DataStore } from './store.ts';
 
 type RunSpec = { f: string; a: Uint8Array };
 const NO_DEPS: never[] = [];
-
-/** A task's dependencies on the wire: `{key, nbytes, who}` records, or `[key, nbytes, who]` tuples (older schedulers). */
-type WireDeps = Array<DepSpec | [string, number, string[]]>;
-
-function depSpecs(raw: WireDeps): DepSpec[] {
-  if (raw.length === 0 || !Array.isArray(raw[0])) return raw as DepSpec[];
-  return (raw as Array<[string, number, string[]]>).map(([key, nbytes, who]) => ({ key, nbytes, who }));
-}
 
 export interface EventPumpDeps {
   state: WorkerState;
@@ -28,7 +20,7 @@ export interface EventPumpDeps {
   logger: Logger;
   inlineResultBytes: number;
   /** Send to the scheduler (a no-op before registration and after close). */
-  send: (msg: Message, bufs?: Buffer[], weight?: number) => void;
+  send: (msg: WorkerToScheduler, bufs?: Buffer[], weight?: number) => void;
   /** The scheduler asked this worker to close. */
   onCloseRequest: () => void;
 }
@@ -65,64 +57,54 @@ export class EventPump {
 
   // --------------------------------------------------------------- inbound
 
-  onSchedulerMessage(msg: Message, bufs: Buffer[] | undefined): void {
+  /** A message the boundary decoder (comm/protocol) already checked. */
+  onSchedulerMessage(msg: SchedulerToWorker, bufs: Buffer[] | undefined): void {
     const { pool, modules, logger } = this.deps;
     switch (msg.op) {
       case 'compute-batch': {
-        // `f` is one function id for the whole batch or one per task; `d` is 0 when no task has dependencies.
-        const keys = msg.k as string[];
-        const fns = msg.f as string[] | string;
-        const oneFn = typeof fns === 'string' ? fns : undefined;
-        const args = msg.a as Uint8Array[];
-        const deps = msg.d as Array<WireDeps | 0> | 0;
-        const prios = msg.p as number[];
-        // The scheduler's stimulus ids (one for the batch or one per task): the worker's events reuse them, so a story spans both.
-        const stimuli = msg.s as string[] | string;
+        // `f` and `s` are one value for the whole batch or one per task; `d` is 0 when no task has dependencies.
+        const { k: keys, f: fns, a: args, d: deps, p: prios, s: stimuli } = msg;
         for (let i = 0; i < keys.length; i++) {
-          const raw = deps === 0 ? 0 : deps[i];
+          const taskDeps = deps === 0 ? 0 : deps[i];
           this.push({
             type: 'compute-task',
             key: keys[i] as string,
-            run: { f: oneFn ?? (fns[i] as string), a: args[i] as Uint8Array } satisfies RunSpec,
+            run: { f: perTask(fns, i), a: args[i] as Uint8Array } satisfies RunSpec,
             priority: prios[i] as number,
-            deps: raw ? depSpecs(raw) : NO_DEPS,
-            stimulusId: typeof stimuli === 'string' ? stimuli : (stimuli[i] as string),
+            deps: taskDeps || NO_DEPS,
+            // The scheduler's stimulus ids: the worker's events reuse them, so a story spans both machines.
+            stimulusId: perTask(stimuli, i),
           });
         }
         return;
       }
-      case 'compute': {
-        const raw = msg.d as Array<[string, number, string[]]>;
-        const deps = raw.length === 0 ? NO_DEPS : raw.map(([key, nbytes, who]) => ({ key, nbytes, who }));
-        this.push({ type: 'compute-task', key: msg.k as string, run: { f: msg.f as string, a: msg.a as Uint8Array } satisfies RunSpec, priority: msg.p as number, deps, stimulusId: (msg.s as string | undefined) ?? this.stimulus('compute') });
-        return;
-      }
       case 'free-keys':
-        this.push({ type: 'free-keys', keys: msg.keys as string[], stimulusId: msg.s as string });
+        this.push({ type: 'free-keys', keys: msg.keys, stimulusId: msg.s });
         return;
       case 'fns': {
-        const defs = msg.defs as Array<[string, FunctionDef]>;
+        const defs: Array<[string, FunctionDef]> = msg.defs;
         const withPaths: Array<[string, FunctionDef, string | undefined]> = defs.map(([id, def]) => [id, def, def.kind === 'module' ? modules.path(def.hash) : undefined]);
         pool.defineFunctions(withPaths);
         return;
       }
       case 'module': {
         const code = (bufs ?? [])[0];
-        if (code) modules.put(msg.hash as string, code);
+        if (code) modules.put(msg.hash, code);
         return;
       }
       case 'plugin': {
-        const hash = msg.hash as string;
+        const hash = msg.hash;
         const code = (bufs ?? [])[0];
         if (code) modules.put(hash, code);
-        pool.addPlugin(modules.path(hash), String(msg.name));
+        pool.addPlugin(modules.path(hash), msg.name);
         return;
       }
       case 'close':
         this.deps.onCloseRequest();
         return;
-      default:
-        logger.warn('unknown message from scheduler', { event: 'worker.unknown-op', op: msg.op });
+      case 'error':
+        logger.warn('the scheduler refused a message from this worker', { event: 'worker.refused-by-peer', ...msg.error });
+        return;
     }
   }
 

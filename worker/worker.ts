@@ -1,6 +1,7 @@
-import type { Comm, Message } from '../comm/comm.ts';
 import { DataClient, serveData } from '../comm/data-client.ts';
+import { ProtocolError } from '../comm/errors.ts';
 import { listen, type Listener } from '../comm/handshake.ts';
+import { Channel, checkHelloVersion, decodeSchedulerToWorker, type SchedulerToWorker, type WorkerToScheduler } from '../comm/protocol.ts';
 import { connectToScheduler } from './connection.ts';
 import { IllegalWorkerStateError } from './errors.ts';
 import { MemoryManager } from './memory.ts';
@@ -40,7 +41,7 @@ export class Worker {
   private readonly peers: DataClient;
   private readonly pump: EventPump;
   private readonly memory: MemoryManager;
-  private scheduler: Comm | undefined;
+  private scheduler: Channel<SchedulerToWorker, WorkerToScheduler> | undefined;
   private listener: Listener | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private phase: 'starting' | 'running' | 'closing' | 'closed' = 'starting';
@@ -106,8 +107,9 @@ export class Worker {
       ...(o.tls ? { tls: o.tls } : {}),
       logger: o.logger,
       accept: (comm, hello) => {
-        if (hello.role !== 'peer' && hello.role !== 'client') throw new Error(`role ${hello.role} cannot connect to a worker`);
-        serveData(comm, (key) => this.store.get(key));
+        checkHelloVersion(hello);
+        if (hello.role !== 'peer' && hello.role !== 'client') throw new ProtocolError('hello', 'role', `expected "peer" or "client" on a worker's data port, got "${String(hello.role)}"`);
+        serveData(comm, (key) => this.store.get(key), this.protocolErrorLogger(`${hello.role} ${comm.peer}`));
         return {};
       },
     });
@@ -117,11 +119,11 @@ export class Worker {
       await comm.close().catch(() => undefined);
       return;
     }
-    this.scheduler = comm;
+    this.scheduler = new Channel(comm, decodeSchedulerToWorker, { onProtocolError: this.protocolErrorLogger('scheduler') });
     this.workerId = workerId;
     this.address = workerId;
     this.phase = 'running';
-    comm.onMessage((msg, bufs) => this.pump.onSchedulerMessage(msg, bufs));
+    this.scheduler.onMessage((msg, bufs) => this.pump.onSchedulerMessage(msg, bufs));
     comm.onClose((err) => {
       if (this.phase === 'running') this.finish({ reason: 'scheduler connection lost', ...(err ? { error: err } : {}) });
     });
@@ -136,7 +138,7 @@ export class Worker {
       this.phase = 'closing';
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
       this.memory.stop();
-      await this.scheduler?.close().catch(() => undefined);
+      await this.scheduler?.comm.close().catch(() => undefined);
       await this.listener?.close();
       await this.peers.close();
       await this.pool.close();
@@ -147,7 +149,12 @@ export class Worker {
     return this.closing;
   }
 
-  private send(msg: Message, bufs?: Buffer[], weight?: number): void {
+  /** Bad messages are answered with an `error` message (comm/protocol Channel) and logged here; the connection stays up. */
+  private protocolErrorLogger(peer: string): (err: ProtocolError) => void {
+    return (err) => this.options.logger.warn('bad message from a peer', { event: 'worker.protocol-error', peer, op: err.op, path: err.path, error: err.message });
+  }
+
+  private send(msg: WorkerToScheduler, bufs?: Buffer[], weight?: number): void {
     if (this.phase !== 'running') return;
     this.scheduler?.send(msg, bufs, weight);
   }
