@@ -62,3 +62,19 @@ export class RunInvariantError extends ReccError {
     this.problems = problems;
   }
 }
+
+/** A conditional job or run write lost a race; `current` is the stored record (undefined when gone). */
+export class JobStoreConflictError extends ConflictError {
+  readonly current: unknown;
+  constructor(what: string, expectedVersion: number, current: { version: number } | undefined, options: { cause?: unknown } = {}) {
+    super(`${what} was changed concurrently (expected version ${expectedVersion}, found ${current?.version ?? 'none'})`, options);
+    this.current = current;
+  }
+}
+
+/** A job store method was called against its contract (a recc bug): 500. */
+export class JobStoreUsageError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 500, ...options });
+  }
+}
