@@ -19,6 +19,12 @@ export interface EncodedArgs {
   bytes: Buffer;
   deps: string[];
   delayed: Delayed[];
+  /**
+   * The futures found in the arguments. A Delayed keeps them alive: it may be
+   * computed long after they were dropped, and a collected future releases its
+   * key, which the graph then depends on in vain.
+   */
+  futures: Future[];
 }
 
 /**
@@ -31,20 +37,23 @@ export function encodeArgs(args: readonly unknown[], root: PathRoot = 'args'): E
   // Fast path: nothing to walk (the common case of a map over plain values).
   let plain = true;
   for (const a of args) if (a !== null && typeof a === 'object') plain = false;
-  if (plain) return { bytes: encodeValue(args, root), deps: NO_KEYS, delayed: NO_DELAYED };
+  if (plain) return { bytes: encodeValue(args, root), deps: NO_KEYS, delayed: NO_DELAYED, futures: NO_FUTURES };
   const deps = new Set<string>();
   const delayedDeps: Delayed[] = [];
-  const value = walkArgs(args as unknown[], 0, deps, delayedDeps);
-  return { bytes: encodeValue(value, root), deps: [...deps], delayed: delayedDeps };
+  const futures: Future[] = [];
+  const value = walkArgs(args as unknown[], 0, deps, delayedDeps, futures);
+  return { bytes: encodeValue(value, root), deps: [...deps], delayed: delayedDeps, futures };
 }
 
 const NO_KEYS: string[] = [];
 const NO_DELAYED: Delayed[] = [];
+const NO_FUTURES: Future[] = [];
 
-function walkArgs(v: unknown, depth: number, deps: Set<string>, delayedDeps: Delayed[]): unknown {
+function walkArgs(v: unknown, depth: number, deps: Set<string>, delayedDeps: Delayed[], futures: Future[]): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (v instanceof Future) {
     deps.add(v.key);
+    futures.push(v);
     return new KeyRef(v.key);
   }
   if (v instanceof Delayed) {
@@ -56,7 +65,7 @@ function walkArgs(v: unknown, depth: number, deps: Set<string>, delayedDeps: Del
   if (Array.isArray(v)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < v.length; i++) {
-      const w = walkArgs(v[i], depth + 1, deps, delayedDeps);
+      const w = walkArgs(v[i], depth + 1, deps, delayedDeps, futures);
       if (w !== v[i]) (out ??= v.slice())[i] = w;
     }
     return out ?? v;
@@ -65,7 +74,7 @@ function walkArgs(v: unknown, depth: number, deps: Set<string>, delayedDeps: Del
   if (proto === Object.prototype || proto === null) {
     let out: Record<string, unknown> | undefined;
     for (const [k, x] of Object.entries(v)) {
-      const w = walkArgs(x, depth + 1, deps, delayedDeps);
+      const w = walkArgs(x, depth + 1, deps, delayedDeps, futures);
       if (w !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = w;
     }
     return out ?? v;

@@ -45,9 +45,11 @@ function runProbe(trials: number, modes: readonly string[]): Promise<Map<string,
  * being awaited must not be collected and cancelled. Each mode runs 100
  * trials with gc() forced (with allocation in between) while the task runs.
  * `release` calls f.release() while f.result() is awaited: the release waits.
+ * `dependency` and `delayed-future` pass a future nobody keeps as an argument
+ * (of a task, of a delayed call computed only after the collections).
  */
 describe('Future lifetime under forced garbage collection', () => {
-  const modes = ['result', 'wait', 'gather', 'compute', 'get', 'as-completed', 'progress', 'release', 'dependency'] as const;
+  const modes = ['result', 'wait', 'gather', 'compute', 'get', 'as-completed', 'progress', 'release', 'dependency', 'delayed-future'] as const;
   let reports: Map<string, ProbeReport>;
 
   beforeAll(async () => {
