@@ -262,7 +262,9 @@ export function nextRunEvent(run: RunRecord, obs: RunObservation): RunEvent | un
     const last = obs.driver.lastOutputAt ?? Date.parse(run.runningAt ?? run.updatedAt);
     if (at - last > obs.idleTimeoutMs) return { type: 'deadline', stimulusId: `deadline:idle:${new Date(last).toISOString()}`, which: 'idle' };
   }
-  if (run.clusterId !== undefined && (obs.cluster === 'FAILED' || obs.cluster === 'DELETED' || obs.cluster === 'DELETING' || obs.cluster === 'missing')) {
+  // A driver still running outlives its cluster only briefly (an `id:` cluster is deleted by the script's own close()):
+  // its exit, or a deadline, decides; a lost cluster decides only for a run without a live driver.
+  if (run.clusterId !== undefined && !obs.driver?.running && (obs.cluster === 'FAILED' || obs.cluster === 'DELETED' || obs.cluster === 'DELETING' || obs.cluster === 'missing')) {
     const why = obs.cluster === 'missing' ? 'vanished' : `is ${obs.cluster}${obs.clusterReason ? ` (${obs.clusterReason})` : ''}`;
     return { type: 'cluster-lost', stimulusId: `cluster:${run.clusterId}:${obs.cluster}`, reason: `the run's cluster ${run.clusterId} ${why}` };
   }
