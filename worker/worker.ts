@@ -11,6 +11,7 @@ import { ThreadPool } from './pool.ts';
 import { EventPump } from './pump.ts';
 import { WorkerState } from './state/machine.ts';
 import { DataStore } from './store.ts';
+import type { TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
 export type { WorkerOptions } from './options.ts';
 
@@ -171,6 +172,11 @@ export class Worker {
       paused: this.machine.paused,
       inlineRuns: this.pool.inlineRuns,
     });
+  }
+
+  /** The worker-side transitions of `key` (bounded log), each with its stimulus id: the scheduler's for computes and frees. */
+  story(key: string): TransitionLogEntry[] {
+    return this.machine.story(key);
   }
 
   /** Observability for tests and the CLI. */
