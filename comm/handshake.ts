@@ -81,7 +81,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     if (!options.tls) onSecureSocket(raw);
   });
   if (options.tls) {
-    server.on('tlsClientError', (_err: Error, socket: Socket) => admission.count('refusedTls', `${socket.remoteAddress}:${socket.remotePort}`));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      // ECONNRESET is our own destroy of a refused or evicted socket (already counted) or a peer that left: not a TLS refusal.
+      if (err.code === 'ECONNRESET') return;
+      admission.count('refusedTls', socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined);
+    });
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

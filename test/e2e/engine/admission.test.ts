@@ -169,6 +169,33 @@ describe('Unauthenticated connections (issue 18 #6)', () => {
     }
   });
 
+  it('bounds idle connections to a TLS scheduler too (they never start TLS), and a TLS client still runs a job', async () => {
+    const cluster = await LocalCluster.start({ nWorkers: 1, tls: true });
+    const pids = cluster.pids;
+    const schedulerPid = pids[0] as number;
+    try {
+      const baseline = openFds(schedulerPid);
+      const attack = flood(portOf(cluster.schedulerAddress), 2_000);
+      try {
+        const { peak, value } = await peakFdsWhile(
+          schedulerPid,
+          (async () => {
+            await waitFor(() => attack.connected() + attack.ended() >= 2_000, { timeoutMs: 90_000, what: 'every flood connection to connect or end' });
+            await using client = await Client.connect(cluster);
+            return await client.submit(square, 12).result();
+          })(),
+        );
+        expect(value).toBe(144);
+        expect(peak - baseline).toBeLessThanOrEqual(MAX_PENDING_HANDSHAKES + FD_MARGIN);
+      } finally {
+        attack.stop();
+      }
+    } finally {
+      await cluster.close();
+      await waitForExit(pids);
+    }
+  });
+
   it('admits a burst of 300 real clients connecting at once (the cap does not turn a crowd against itself)', async () => {
     const cluster = await LocalCluster.start({ nWorkers: 1 });
     const pids = cluster.pids;
