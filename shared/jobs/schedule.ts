@@ -83,7 +83,7 @@ export function atInstant(schedule: Extract<ParsedSchedule, { kind: 'at' }>, tim
 }
 
 /**
- * Fire times strictly after `afterMs` and at or before `untilMs`, oldest
+ * Fire times strictly after `afterMs` (and after `anchorMs`) and at or before `untilMs`, oldest
  * first, at most `limit` of them. `anchorMs` starts rate() schedules (and no
  * schedule fires before it).
  */
@@ -95,7 +95,7 @@ export function fireTimesBetween(
   untilMs: number,
   limit = 100,
 ): number[] {
-  const from = Math.max(afterMs, anchorMs - 1);
+  const from = Math.max(afterMs, anchorMs);
   const out: number[] = [];
   if (schedule.kind === 'at') {
     const t = atInstant(schedule, timezone);
