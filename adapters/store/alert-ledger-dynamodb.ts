@@ -105,5 +105,5 @@ export class DynamoDbAlertLedger implements AlertLedger {
 const RELEASED = '1970-01-01T00:00:00.000Z';
 
 function isConditionFailed(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException';
+  return err instanceof ConditionalCheckFailedException;
 }

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '../../shared/core/errors.ts';
+import { sleep } from '../../shared/core/retry.ts';
 import { ClusterStoreError } from './errors.ts';
 
 /**
@@ -106,7 +107,7 @@ export async function createTable(
   try {
     await (client as DynamoDBClient).send(new CreateTableCommand(tableDefinition(tableName)));
   } catch (err) {
-    if (!(options.ifMissing && (err instanceof ResourceInUseException || (err as Error).name === 'ResourceInUseException'))) {
+    if (!(options.ifMissing && err instanceof ResourceInUseException)) {
       throw new ClusterStoreError(`could not create table ${tableName}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -116,7 +117,7 @@ export async function createTable(
     const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
     if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
     if (Date.now() > deadline) throw new ClusterStoreError(`table ${tableName} did not become ACTIVE in time`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 
@@ -125,7 +126,7 @@ export async function deleteTable(client: AnyDynamoClient, tableName: string): P
   try {
     await (client as DynamoDBClient).send(new DeleteTableCommand({ TableName: tableName }));
   } catch (err) {
-    if (err instanceof ResourceNotFoundException || (err as Error).name === 'ResourceNotFoundException') return;
+    if (err instanceof ResourceNotFoundException) return;
     throw new ClusterStoreError(`could not delete table ${tableName}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -1,22 +1,21 @@
-import { isDeepStrictEqual } from 'node:util';
-import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+  DynamoDBClient,
+  InternalServerError,
+  ProvisionedThroughputExceededException,
+  RequestLimitExceeded,
+  ThrottlingException,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { ClusterStore } from '../../shared/ports/cluster-store.ts';
-import { BackendUnavailableError, ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
+import { BackendUnavailableError } from '../../shared/ports/errors.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type ClusterStatus, type StatusChange } from '../../shared/lifecycle/types.ts';
 import { ReccError } from '../../shared/core/errors.ts';
-import { checkCreate, checkPut, checkTouch, isLiveStatus, laterOf, leastRecentlyActiveFirst, newestFirst } from './common.ts';
-import { INDEXES, KEYS, KEY_ATTRIBUTES, checkTableName } from './dynamodb-table.ts';
+import { checkCreate, checkPut, checkTouch, isLiveStatus, leastRecentlyActiveFirst, newestFirst } from './common.ts';
+import { dedupe, fromHistoryItem, fromItem, type Item } from './dynamodb-items.ts';
+import { SequentialWriter } from './dynamodb-sequential.ts';
+import { INDEXES, KEYS, checkTableName } from './dynamodb-table.ts';
+import { TransactionalWriter } from './dynamodb-transactional.ts';
+import { conditionalPut, isConditionFailure, oldRecordFromConditionFailure, type ClusterWriter, type WriterContext } from './dynamodb-writer.ts';
 import { ClusterStoreError } from './errors.ts';
 
 export { createTable, deleteTable, tableDefinition, KEYS, INDEXES } from './dynamodb-table.ts';
@@ -25,21 +24,13 @@ export { createTable, deleteTable, tableDefinition, KEYS, INDEXES } from './dyna
  * `ClusterStore` on one DynamoDB table (layout in `dynamodb-table.ts` and the
  * README section "Cluster store (DynamoDB single table)").
  *
- * Every state change is a conditional write on `version`. Two write modes,
- * chosen explicitly with `transactions`:
- *
- * - `transactions: true` (AWS, DynamoDB Local): `create` writes record +
- *   first history item + idempotency item in one TransactWriteItems; `put`
- *   with a change writes record + history item in one transaction.
- * - `transactions: false` (dynalite, which has none): the same items as an
- *   ordered sequence of conditional writes. `create`: idempotency item first
- *   (`attribute_not_exists`, so exactly one creator wins a clientToken), then
- *   the record (`attribute_not_exists`), then the history item. `put`: the
- *   record first (conditional on version, so only the winner continues), then
- *   its history item. A crash between the steps can leave a history gap or a
- *   token that points at a record that never appeared; a later create with
- *   that token waits `idempotencyWaitMs` for the record, then takes the token
- *   over with a conditional swap.
+ * Every state change is a conditional write on `version`. How the items of
+ * one change are written depends on the backend, chosen once with
+ * `transactions`: `TransactionalWriter` (AWS, DynamoDB Local; one
+ * TransactWriteItems) or `SequentialWriter` (dynalite; ordered conditional
+ * writes), both behind `ClusterWriter` (`dynamodb-writer.ts`). This file
+ * keeps the reads, `touch` and the error mapping; item mapping and the
+ * zod check of items read back are in `dynamodb-items.ts`.
  *
  * A lost race: the condition asks for `ReturnValuesOnConditionCheckFailure:
  * ALL_OLD`; when the backend ignores that (dynalite) the adapter re-reads with
@@ -82,22 +73,14 @@ export function createDynamoDbClusterStore(config: DynamoDbClusterStoreConfig): 
   return new DynamoDbClusterStore(doc, config);
 }
 
-type Item = Record<string, unknown>;
+/** DynamoDB's throttling and outage exceptions: the request may succeed later (503). */
+const TRANSIENT_EXCEPTIONS = [ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded, InternalServerError] as const;
 
-const RETRYABLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-]);
 
 export class DynamoDbClusterStore implements ClusterStore {
   private readonly table: string;
-  private readonly transactions: boolean;
-  private readonly idempotencyWaitMs: number;
-  private readonly maxAttempts: number;
+  private readonly writer: ClusterWriter;
+  private readonly context: WriterContext;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -105,142 +88,25 @@ export class DynamoDbClusterStore implements ClusterStore {
   ) {
     checkTableName(options.tableName);
     this.table = options.tableName;
-    this.transactions = options.transactions;
-    this.idempotencyWaitMs = options.idempotencyWaitMs ?? 10_000;
-    this.maxAttempts = options.maxAttempts ?? 10;
+    this.context = {
+      doc,
+      table: options.tableName,
+      maxAttempts: options.maxAttempts ?? 10,
+      getRecord: (id) => this.getRaw(id),
+    };
+    this.writer = options.transactions
+      ? new TransactionalWriter(this.context)
+      : new SequentialWriter(this.context, options.idempotencyWaitMs ?? 10_000);
   }
-
-  // -------------------------------------------------------------------------
-  // create
 
   async create(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }> {
     checkCreate(record, change);
-    return this.call('create', () => (this.transactions ? this.createTransactional(record, change) : this.createSequential(record, change)));
+    return this.call('create', () => this.writer.create(record, change));
   }
 
-  private async createTransactional(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }> {
-    const token = record.clientToken;
-    for (let attempt = 0; ; attempt += 1) {
-      if (token !== undefined) {
-        const existing = await this.recordForToken(record.owner, token);
-        if (existing?.record !== undefined) return { record: existing.record, created: false };
-      }
-      const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
-        { Put: { TableName: this.table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
-        { Put: { TableName: this.table, Item: historyItem(change), ConditionExpression: 'attribute_not_exists(pk)' } },
-      ];
-      if (token !== undefined) {
-        items.push({ Put: { TableName: this.table, Item: tokenItem(record), ConditionExpression: 'attribute_not_exists(pk)' } });
-      }
-      try {
-        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return { record: structuredClone(record), created: true };
-      } catch (err) {
-        const reasons = cancellationCodes(err);
-        if (reasons === undefined) throw err;
-        if (reasons[0] === 'ConditionalCheckFailed') {
-          throw new VersionConflictError(record.id, 0, await this.get(record.id), { cause: err });
-        }
-        // Token taken (re-read it at the top of the loop) or a concurrent transaction touched an item.
-        const retry = reasons[2] === 'ConditionalCheckFailed' || reasons.includes('TransactionConflict');
-        if (!retry) throw err;
-        if (attempt + 1 >= this.maxAttempts * 3) {
-          throw new BackendUnavailableError(`create of ${record.id} kept conflicting with concurrent writes; retry the request`, {
-            cause: err,
-          });
-        }
-        if (reasons.includes('TransactionConflict')) await backoff(attempt);
-      }
-    }
-  }
-
-  private async createSequential(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }> {
-    const token = record.clientToken;
-    if (token !== undefined) {
-      const existing = await this.claimToken(record, token);
-      if (existing !== undefined) return { record: existing, created: false };
-    }
-    try {
-      await this.doc.send(new PutCommand({ TableName: this.table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(pk)' }));
-    } catch (err) {
-      const clash = isConditionFailure(err) ? await this.getRaw(record.id) : undefined;
-      // An SDK retry of our own PutItem whose answer was lost finds our record: that is success.
-      const ours = clash !== undefined && isDeepStrictEqual(clash, withoutUndefined(record));
-      if (!ours) {
-        if (token !== undefined) await this.releaseToken(record, token);
-        if (isConditionFailure(err)) throw new VersionConflictError(record.id, 0, clash, { cause: err });
-        throw err;
-      }
-    }
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: historyItem(change) }));
-    return { record: structuredClone(record), created: true };
-  }
-
-  /**
-   * Sequential mode: make `record.id` the owner of (owner, token), or return
-   * the record of the creator that already owns it.
-   */
-  private async claimToken(record: ClusterRecord, token: string): Promise<ClusterRecord | undefined> {
-    for (let attempt = 0; attempt < this.maxAttempts; attempt += 1) {
-      try {
-        await this.doc.send(new PutCommand({ TableName: this.table, Item: tokenItem(record), ConditionExpression: 'attribute_not_exists(pk)' }));
-        return undefined;
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
-      // Someone holds the token: wait for their record to appear.
-      const deadline = Date.now() + this.idempotencyWaitMs;
-      let holder: string | undefined;
-      for (let poll = 0; ; poll += 1) {
-        const found = await this.recordForToken(record.owner, token);
-        if (found === undefined) break; // token vanished (creator rolled back): try to claim again
-        if (found.record !== undefined) return found.record;
-        holder = found.clusterId;
-        if (Date.now() > deadline) break;
-        await new Promise((r) => setTimeout(r, Math.min(20 * (poll + 1), 200)));
-      }
-      if (holder === undefined) continue;
-      // The holder never wrote its record (it crashed): take the token over.
-      try {
-        await this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: KEYS.tokenPk(record.owner, token), sk: KEYS.tokenSk },
-            UpdateExpression: 'SET clusterId = :mine, createdAt = :at',
-            ConditionExpression: 'clusterId = :holder',
-            ExpressionAttributeValues: { ':mine': record.id, ':holder': holder, ':at': record.createdAt },
-          }),
-        );
-        return undefined;
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
-    }
-    throw new BackendUnavailableError(`could not settle clientToken for owner ${record.owner}; retry the request`);
-  }
-
-  private async releaseToken(record: ClusterRecord, token: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { pk: KEYS.tokenPk(record.owner, token), sk: KEYS.tokenSk },
-          ConditionExpression: 'clusterId = :mine',
-          ExpressionAttributeValues: { ':mine': record.id },
-        }),
-      );
-    } catch {
-      // Best effort: a dangling token is taken over by the next create after idempotencyWaitMs.
-    }
-  }
-
-  private async recordForToken(owner: string, token: string): Promise<{ clusterId: string; record: ClusterRecord | undefined } | undefined> {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk: KEYS.tokenPk(owner, token), sk: KEYS.tokenSk }, ConsistentRead: true }),
-    );
-    if (Item === undefined) return undefined;
-    const clusterId = String(Item.clusterId);
-    return { clusterId, record: await this.getRaw(clusterId) };
+  async put(next: ClusterRecord, expectedVersion: number, change?: StatusChange): Promise<ClusterRecord> {
+    checkPut(next, expectedVersion, change);
+    return this.call('put', () => conditionalPut(this.context, this.writer, next, expectedVersion, change));
   }
 
   // -------------------------------------------------------------------------
@@ -336,87 +202,6 @@ export class DynamoDbClusterStore implements ClusterStore {
   }
 
   // -------------------------------------------------------------------------
-  // put
-
-  async put(next: ClusterRecord, expectedVersion: number, change?: StatusChange): Promise<ClusterRecord> {
-    checkPut(next, expectedVersion, change);
-    return this.call('put', () => this.putWithRetries(next, expectedVersion, change));
-  }
-
-  private async putWithRetries(next: ClusterRecord, expectedVersion: number, change: StatusChange | undefined): Promise<ClusterRecord> {
-    let candidate = structuredClone(next);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt += 1) {
-      const put = this.conditionalPut(candidate, expectedVersion);
-      let failure: unknown;
-      let current: ClusterRecord | undefined;
-      let conflict = false;
-      try {
-        if (this.transactions && change !== undefined) {
-          await this.doc.send(
-            new TransactWriteCommand({
-              TransactItems: [
-                { Put: put },
-                { Put: { TableName: this.table, Item: historyItem(change), ConditionExpression: 'attribute_not_exists(pk)' } },
-              ],
-            }),
-          );
-        } else {
-          await this.doc.send(new PutCommand(put));
-          if (change !== undefined) await this.doc.send(new PutCommand({ TableName: this.table, Item: historyItem(change) }));
-        }
-        return candidate;
-      } catch (err) {
-        failure = err;
-        const codes = cancellationCodes(err);
-        if (codes !== undefined) {
-          if (codes[0] === 'ConditionalCheckFailed') current = oldItemFromCancellation(err);
-          else if (codes.includes('TransactionConflict')) conflict = true;
-          else throw err;
-        } else if (isConditionFailure(err)) {
-          current = oldItemFromConditionFailure(err);
-        } else {
-          throw err;
-        }
-      }
-      if (conflict) {
-        await backoff(attempt);
-        continue;
-      }
-      current ??= await this.getRaw(next.id);
-      if (current === undefined) throw new ClusterNotFoundError(next.id, { cause: failure });
-      if (isDeepStrictEqual(current, withoutUndefined(candidate))) {
-        // Our own write landed and only its answer was lost (the SDK retried
-        // a PutItem that had succeeded): finish the job instead of reporting a race.
-        if (change !== undefined) await this.doc.send(new PutCommand({ TableName: this.table, Item: historyItem(change) }));
-        return candidate;
-      }
-      if (current.version !== expectedVersion) throw new VersionConflictError(next.id, expectedVersion, current, { cause: failure });
-      // Same version, so only the activity times differ: a touch moved them
-      // forward after the caller's read. Keep the later times and try again.
-      candidate = withLaterTimes(candidate, current);
-    }
-    throw new VersionConflictError(next.id, expectedVersion, await this.getRaw(next.id));
-  }
-
-  /** PutItem input for `record`, conditional on the version and on not moving activity times back. */
-  private conditionalPut(record: ClusterRecord, expectedVersion: number) {
-    const heartbeat =
-      record.lastHeartbeatAt === undefined ? 'attribute_not_exists(#hb)' : '(attribute_not_exists(#hb) OR #hb <= :hb)';
-    return {
-      TableName: this.table,
-      Item: toItem(record),
-      ConditionExpression: `#version = :expected AND (attribute_not_exists(#la) OR #la <= :la) AND ${heartbeat}`,
-      ExpressionAttributeNames: { '#version': 'version', '#la': 'lastActivityAt', '#hb': 'lastHeartbeatAt' },
-      ExpressionAttributeValues: {
-        ':expected': expectedVersion,
-        ':la': record.lastActivityAt,
-        ...(record.lastHeartbeatAt === undefined ? {} : { ':hb': record.lastHeartbeatAt }),
-      },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-    };
-  }
-
-  // -------------------------------------------------------------------------
   // touch
 
   async touch(id: string, at: { activityAt?: string; heartbeatAt?: string }): Promise<ClusterRecord | undefined> {
@@ -470,7 +255,7 @@ export class DynamoDbClusterStore implements ClusterStore {
       return { updated: true, record: Attributes === undefined ? await this.getRaw(id) : fromItem(Attributes) };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      return { updated: false, record: oldItemFromConditionFailure(err) ?? (await this.getRaw(id)) };
+      return { updated: false, record: oldRecordFromConditionFailure(err) ?? (await this.getRaw(id)) };
     }
   }
 
@@ -487,123 +272,13 @@ export class DynamoDbClusterStore implements ClusterStore {
       const status = e.$metadata?.httpStatusCode;
       // Socket failures carry a Node errno code (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EAI_AGAIN, …).
       const network = typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code);
-      if (RETRYABLE_NAMES.has(e.name ?? '') || (status !== undefined && status >= 500) || network) {
+      const transient = TRANSIENT_EXCEPTIONS.some((type) => err instanceof type);
+      // The HTTP handler's own timeout is a plain Error named TimeoutError (no class to test for).
+      const timedOut = e.name === 'TimeoutError';
+      if (transient || timedOut || (status !== undefined && status >= 500) || network) {
         throw new BackendUnavailableError(`cluster store unavailable during ${op}: ${e.message ?? String(err)}`, { cause: err });
       }
       throw new ClusterStoreError(`cluster store ${op} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, { cause: err });
     }
   }
-}
-
-// ---------------------------------------------------------------------------
-// item mapping
-
-/**
- * Nested objects as `Map`s for the marshaller. `@aws-sdk/util-dynamodb`
- * recognises a plain object by `value.constructor.name === 'Object'`, so a
- * user map with a `constructor` key (`env: {constructor: "y"}`) was refused
- * with "Unsupported type" (a 500). A Map is marshalled from its entries,
- * whatever the keys are.
- */
-function asMarshallable(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(asMarshallable);
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    return new Map(Object.entries(value).map(([k, v]) => [k, asMarshallable(v)]));
-  }
-  return value;
-}
-
-function toItem(record: ClusterRecord): Item {
-  const fields = Object.fromEntries(Object.entries(record).map(([k, v]) => [k, asMarshallable(v)]));
-  const item: Item = {
-    ...fields,
-    pk: KEYS.clusterPk(record.id),
-    sk: KEYS.clusterSk,
-    entity: 'cluster',
-    gsi1pk: KEYS.ownerPk(record.owner),
-    gsi1sk: KEYS.createdSk(record.createdAt, record.id),
-    gsi2pk: KEYS.statusPk(record.status),
-    gsi2sk: KEYS.createdSk(record.createdAt, record.id),
-  };
-  if (isLiveStatus(record.status)) item.gsi3pk = KEYS.livePk;
-  return item;
-}
-
-function fromItem(item: Item): ClusterRecord {
-  const record: Item = { ...item };
-  for (const key of KEY_ATTRIBUTES) delete record[key];
-  return record as unknown as ClusterRecord;
-}
-
-function historyItem(change: StatusChange): Item {
-  return { ...structuredClone(change), pk: KEYS.clusterPk(change.clusterId), sk: KEYS.historySk(change.version), entity: 'history' };
-}
-
-function fromHistoryItem(item: Item): StatusChange {
-  const change: Item = { ...item };
-  for (const key of KEY_ATTRIBUTES) delete change[key];
-  return change as unknown as StatusChange;
-}
-
-function tokenItem(record: ClusterRecord): Item {
-  return {
-    pk: KEYS.tokenPk(record.owner, record.clientToken ?? ''),
-    sk: KEYS.tokenSk,
-    entity: 'token',
-    owner: record.owner,
-    clientToken: record.clientToken,
-    clusterId: record.id,
-    createdAt: record.createdAt,
-  };
-}
-
-function withLaterTimes(candidate: ClusterRecord, current: ClusterRecord): ClusterRecord {
-  const next = structuredClone(candidate);
-  next.lastActivityAt = laterOf(candidate.lastActivityAt, current.lastActivityAt) ?? candidate.lastActivityAt;
-  const hb = laterOf(candidate.lastHeartbeatAt, current.lastHeartbeatAt);
-  if (hb !== undefined) next.lastHeartbeatAt = hb;
-  return next;
-}
-
-/** A copy without keys whose value is undefined (DynamoDB never stores them). */
-function withoutUndefined<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-function dedupe(records: ClusterRecord[]): ClusterRecord[] {
-  const byId = new Map<string, ClusterRecord>();
-  for (const r of records) {
-    const seen = byId.get(r.id);
-    if (seen === undefined || seen.version < r.version) byId.set(r.id, r);
-  }
-  return [...byId.values()];
-}
-
-// ---------------------------------------------------------------------------
-// SDK error helpers
-
-function isConditionFailure(err: unknown): boolean {
-  return (err as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
-}
-
-/** Codes of a TransactionCanceledException, in TransactItems order; undefined for other errors. */
-function cancellationCodes(err: unknown): (string | undefined)[] | undefined {
-  const e = err as { name?: string; CancellationReasons?: { Code?: string }[] } | undefined;
-  if (e?.name !== 'TransactionCanceledException') return undefined;
-  return (e.CancellationReasons ?? []).map((r) => r.Code);
-}
-
-function oldItemFromConditionFailure(err: unknown): ClusterRecord | undefined {
-  const raw = (err as { Item?: Record<string, AttributeValue> }).Item;
-  return raw === undefined || Object.keys(raw).length === 0 ? undefined : fromItem(unmarshall(raw));
-}
-
-function oldItemFromCancellation(err: unknown): ClusterRecord | undefined {
-  const raw = (err as { CancellationReasons?: { Item?: Record<string, AttributeValue> }[] }).CancellationReasons?.[0]?.Item;
-  return raw === undefined || Object.keys(raw).length === 0 ? undefined : fromItem(unmarshall(raw));
-}
-
-async function backoff(attempt: number): Promise<void> {
-  const ms = Math.min(10 * 2 ** Math.min(attempt, 6), 500) * (0.5 + Math.random());
-  await new Promise((r) => setTimeout(r, ms));
 }
