@@ -103,6 +103,8 @@ export class WorkerState {
           this.transition(t, 'memory');
           this.send({ op: 'task-finished', key: t.key, nbytes: t.nbytes });
         } else if (t.state === 'cancelled') {
+          // A discarded run whose result a local task has come to need since (it was computed again elsewhere): keep it as a replica.
+          if (t.dependents && t.dependents.size > 0) return this.transition(t, 'memory');
           this.emit({ type: 'release-data', key: t.key, stimulusId: this.stimulusId });
           this.transition(t, 'forgotten');
         }
@@ -111,8 +113,16 @@ export class WorkerState {
       case 'execute-failure': {
         const t = this.tasks.get(ev.key);
         if (!t || (t.state !== 'executing' && t.state !== 'cancelled')) return;
-        if (t.state === 'executing') this.send({ op: 'task-erred', key: t.key, error: ev.error });
-        this.transition(t, 'forgotten');
+        const owned = t.state === 'executing';
+        if (owned) this.send({ op: 'task-erred', key: t.key, error: ev.error });
+        t.owned = false;
+        if (t.dependents && t.dependents.size > 0) {
+          // Local tasks wait on it. A discarded run's input is fetched from where it was computed since;
+          // an owned one failed for good: the scheduler errs and frees its dependents.
+          this.transition(t, owned ? 'missing' : 'fetch');
+        } else {
+          this.transition(t, 'forgotten');
+        }
         return;
       }
       case 'gather-dep-done':
@@ -157,7 +167,7 @@ export class WorkerState {
         this.tasks.set(spec.key, d);
         this.transition(d, 'fetch');
       }
-      if (d.state === 'fetch' || d.state === 'missing' || d.state === 'flight') {
+      if (d.state === 'fetch' || d.state === 'missing' || d.state === 'flight' || d.state === 'cancelled') {
         d.who = [...spec.who];
         d.nbytes = spec.nbytes;
         if (d.state === 'missing') this.transition(d, 'fetch');
@@ -187,7 +197,8 @@ export class WorkerState {
         return;
       case 'waiting':
       case 'ready':
-        this.transition(t, 'forgotten');
+        // Local tasks that wait on it fetch it instead (or report it missing), no longer run it here.
+        this.transition(t, t.dependents && t.dependents.size > 0 ? 'fetch' : 'forgotten');
         return;
       default:
         // fetch/flight/missing/cancelled: a replica or a discarded run; nothing owned to drop.
@@ -363,21 +374,30 @@ const TABLE = new Map<string, Fn>([
   ['ready>executing', (s, t) => ((t.state = 'executing'), s.executing.add(t))],
   ['executing>cancelled', (_s, t) => (t.state = 'cancelled')],
   ['cancelled>executing', (_s, t) => (t.state = 'executing')],
-  [
-    'executing>memory',
-    (s, t) => {
-      s.executing.delete(t);
-      inMemory(s, t);
-      // Inputs are no longer needed by this task.
-      for (const d of t.deps) s.unref(d, t);
-      t.deps = [];
-      t.run = undefined;
-    },
-  ],
+  ['executing>memory', (s, t) => ranToMemory(s, t)],
+  ['cancelled>memory', (s, t) => ranToMemory(s, t)],
+  ['cancelled>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
+  ['waiting>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
+  ['ready>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
+  ['executing>missing', (s, t) => (dropRun(s, t), (t.state = 'missing'))],
   ['fetch>flight', (s, t) => (s.fetching.delete(t), (t.state = 'flight'))],
   ['flight>memory', (s, t) => inMemory(s, t)],
   ...(['waiting', 'ready', 'executing', 'cancelled', 'memory', 'fetch', 'flight', 'missing'] as const).map((from) => [`${from}>forgotten`, forget] as [string, Fn]),
 ]);
+
+/** A run is over (or will not happen): its inputs are no longer needed by it. */
+function dropRun(s: WorkerState, t: WorkerTask): void {
+  s.executing.delete(t);
+  for (const d of t.deps) s.unref(d, t);
+  t.deps = [];
+  t.run = undefined;
+}
+
+function ranToMemory(s: WorkerState, t: WorkerTask): void {
+  s.executing.delete(t);
+  inMemory(s, t);
+  if (t.state !== 'forgotten') dropRun(s, t);
+}
 
 function inMemory(s: WorkerState, t: WorkerTask): void {
   t.state = 'memory';

@@ -285,7 +285,7 @@ describe('Class: SchedulerState', () => {
         {
           type: 'report',
           clientId: 'c',
-          msg: { op: 'task-erred', key: 'bomb', error: { name: 'KilledWorkerError', message: 'task bomb was processing on 3 workers that died (the last was w3); it may be crashing them' } },
+          msg: { op: 'task-erred', key: 'bomb', error: { name: 'KilledWorkerError', message: 'task bomb was processing on 3 workers that died (w1, w2, w3; the last was w3); it may be crashing them' } },
           stimulusId: 's7',
         },
       ]);
