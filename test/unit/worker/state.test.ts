@@ -110,6 +110,31 @@ describe('Class: WorkerState', () => {
       h.step({ type: 'execute-success', key: 'a', nbytes: 2 });
       expect(h.step(computeTask('a'))).toEqual([{ type: 'send', msg: { op: 'task-finished', key: 'a', nbytes: 2 }, stimulusId: 's3' }]);
     });
+
+    it('keeps the result of a cancelled run that a task sent here since needs, and runs that task', () => {
+      /* d runs here, is freed (cancelled) and computed again elsewhere; then t arrives
+         needing d from p1. The discarded run ends: t must not wait forever on a dropped record. */
+      h = new Harness(2);
+      h.step(computeTask('d'));
+      h.step({ type: 'free-keys', keys: ['d'] });
+      h.step(computeTask('t', 0, [{ key: 'd', nbytes: 1, who: ['p1'] }]));
+      expect(h.step({ type: 'execute-success', key: 'd', nbytes: 1 })).toEqual([exec('t', 's4', ['d'])]);
+      expect(h.s.tasks.get('d')).toMatchObject({ state: 'memory', owned: false });
+      // Once t has run, the replica goes.
+      expect(h.step({ type: 'execute-success', key: 't', nbytes: 1 })).toEqual([
+        { type: 'release-data', key: 'd', stimulusId: 's5' },
+        { type: 'send', msg: { op: 'task-finished', key: 't', nbytes: 1 }, stimulusId: 's5' },
+      ]);
+    });
+
+    it('fetches the input from its holder when a cancelled run of it fails while a task here needs it', () => {
+      h = new Harness(2);
+      h.step(computeTask('d'));
+      h.step({ type: 'free-keys', keys: ['d'] });
+      h.step(computeTask('t', 0, [{ key: 'd', nbytes: 1, who: ['p1'] }]));
+      expect(h.step({ type: 'execute-failure', key: 'd', error: { name: 'E', message: 'x' } })).toEqual([{ type: 'gather-dep', peer: 'p1', keys: ['d'], stimulusId: 's4' }]);
+      expect(h.s.tasks.get('t')?.state).toBe('waiting');
+    });
   });
 
   describe('Invariants', () => {
