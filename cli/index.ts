@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ReccError, ValidationError, formatErrorForHumans } from '../shared/core/errors.ts';
+import { ValidationError } from '../shared/core/errors.ts';
+import { EXIT, commandPath, reportFailure, setCurrentCommand, wantsJson } from './output.ts';
 import { registerEstimate } from './commands/estimate.ts';
 import { registerTemplates } from './commands/templates.ts';
 import { registerScheduler } from './commands/scheduler.ts';
@@ -15,12 +16,15 @@ import { registerCost } from './commands/cost.ts';
  * (AWS SDK, the compute engine) lazily inside their action, so `recc worker`
  * starts fast and `recc --help` stays instant.
  */
-export function buildProgram(): Command {
+export function buildProgram(options: { json?: boolean } = {}): Command {
   const program = new Command('recc')
     .description('Research Elastic Compute Clusters: dedicated compute clusters, on EKS or on this machine')
     .version('0.1.0')
-    .showHelpAfterError()
     .exitOverride();
+  // Under --json a usage error is reported once, in the JSON envelope, not as commander's text.
+  // Set before the commands are added: subcommands copy these settings when created.
+  if (options.json) program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  else program.showHelpAfterError();
   registerEstimate(program);
   registerTemplates(program);
   registerScheduler(program);
@@ -32,34 +36,27 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit codes: 0 ok, 1 operation failed, 2 invalid input. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export { EXIT } from './output.ts';
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const json = wantsJson(argv);
+  const program = buildProgram({ json });
+  setCurrentCommand(commandPath(program, argv));
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    process.exitCode = reportError(err);
+    process.exitCode = reportError(err, json);
   }
 }
 
-/** Print an error for a human (no stack trace) and return the exit code. */
-export function reportError(err: unknown): number {
+/** Report an error (text on stderr, or the JSON envelope under --json), never with a stack trace; returns the exit code. */
+export function reportError(err: unknown, json = false): number {
   if (err instanceof CommanderError) {
-    // Commander already printed its message (help, version or a usage error).
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err.exitCode === 0) return EXIT.ok; // --help, --version
+    // Commander printed its message already, unless under --json (silenced above).
+    if (!json) return EXIT.usage;
+    const message = err.message.replace(/^error: /, '');
+    return reportFailure(new ValidationError(message, [{ path: err.code.replace(/^commander\./, ''), message }]), true);
   }
-  if (err instanceof ValidationError) {
-    process.stderr.write(`error: ${formatErrorForHumans(err)}\n`);
-    return EXIT.usage;
-  }
-  if (err instanceof ReccError && err.exposable) {
-    process.stderr.write(`error: ${formatErrorForHumans(err)}\n`);
-    return EXIT.failed;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`error: ${message}\n`);
-  if (process.env.RECC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  return EXIT.failed;
+  return reportFailure(err, json);
 }

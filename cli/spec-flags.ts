@@ -57,11 +57,11 @@ export function addSpecFlags(command: Command): Command {
     .addOption(new Option('--worker-memory <gib>', 'memory per worker, GiB'))
     .addOption(new Option('--scheduler-cpu <vcpu>', 'vCPU for the scheduler'))
     .addOption(new Option('--scheduler-memory <gib>', 'memory for the scheduler, GiB'))
-    .addOption(new Option('--resource <name=n>', 'custom worker resource, e.g. GPU=1 (repeatable)').argParser(collect))
+    .addOption(new Option('--resource <NAME=N>', 'custom worker resource, e.g. GPU=1 (repeatable)').argParser(collect))
     .addOption(new Option('--image <image>', 'container image for scheduler and workers'))
     .addOption(new Option('--source-branch <branch>', 'git branch of the research code to mount'))
-    .addOption(new Option('--env <name=value>', 'environment variable for workers (repeatable)').argParser(collect))
-    .addOption(new Option('--tag <key=value>', 'cost-allocation tag (repeatable)').argParser(collect))
+    .addOption(new Option('--env <NAME=VALUE>', 'environment variable for workers (repeatable)').argParser(collect))
+    .addOption(new Option('--tag <NAME=VALUE>', 'cost-allocation tag (repeatable)').argParser(collect))
     .addOption(new Option('--idle-timeout <minutes>', 'remove the cluster after this many idle minutes'))
     .addOption(new Option('--max-lifetime <hours>', 'remove the cluster after this many hours'));
 }
@@ -88,7 +88,7 @@ function pairs(values: string[] | undefined, asNumber: boolean, requireEquals?: 
     const key = (eq === -1 ? v : v.slice(0, eq)).trim();
     if (eq === -1 && requireEquals) {
       const { field, flag, problems } = requireEquals;
-      problems.push({ path: `${field}.${key}`, message: `${flag} takes NAME=VALUE (got ${JSON.stringify(v)}); write ${flag} ${key}= for an empty value` });
+      problems.push({ path: `${field}.${key}`, message: `${flag} expected NAME=VALUE (got ${JSON.stringify(v)}); write ${flag} ${key}= for an empty value` });
       continue;
     }
     const value = eq === -1 ? '' : v.slice(eq + 1);

@@ -9,7 +9,7 @@ export interface ClusterLike {
   readonly token: string;
   /** PEM CA to verify the scheduler's certificate when the address is `tls://`. */
   readonly caPem?: string;
-  /** Stops (LocalCluster) or deletes (ReccCluster) the cluster. Safe to call twice. */
+  /** Stops a LocalCluster; deletes a ReccCluster this handle created, detaches from one it attached to. Safe to call twice. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -11,9 +11,11 @@ import type { ClusterLike } from './cluster-like.ts';
  * | unset, `local` | an in-process `LocalCluster` (workers = CPU count) |
  * | `local:N` | a `LocalCluster` with N workers |
  * | `template:NAME` | a new cluster from template NAME through the API at `RECC_API_URL` (resolves once RUNNING; `close()` deletes it) |
- * | `id:ID` | the existing cluster ID through the API (`close()` deletes it) |
+ * | `id:ID` (or a bare `c-…` id) | the existing cluster ID through the API (`close()` detaches and leaves it running) |
  *
  * `RECC_JOB` names the job of a created cluster (cost attribution).
+ * `clusterFromEnv('id:c-…')` takes the RECC_CLUSTER value directly (the rest
+ * of the environment still comes from `process.env`).
  */
 export interface ClusterFromEnvOptions {
   /** Status changes while a created cluster provisions. */
@@ -22,7 +24,15 @@ export interface ClusterFromEnvOptions {
   defaultLocalWorkers?: number;
   /** Overrides for `template:NAME` (e.g. `{ nWorkers: 4 }`). */
   overrides?: Record<string, unknown>;
+  /**
+   * Whether `close()` deletes an API cluster. @default true for `template:NAME`
+   * (this handle created it), false for `id:ID` (attached: it keeps running)
+   */
+  shutdownOnClose?: boolean;
 }
+
+/** Every RECC_CLUSTER form, as shown in error messages. */
+export const RECC_CLUSTER_FORMS = 'local, local:N, template:NAME, id:ID (or a bare cluster id such as c-3f9a1b)';
 
 export type ClusterTarget =
   | { kind: 'local'; nWorkers: number }
@@ -34,7 +44,6 @@ export function parseClusterTarget(env: Env, defaultLocalWorkers: number): Clust
   const raw = getOptionalString(env, 'RECC_CLUSTER') ?? 'local';
   const apiUrl = getOptionalString(env, 'RECC_API_URL');
   const job = getOptionalString(env, 'RECC_JOB');
-  const usage = 'use local, local:N, template:NAME or id:ID';
   const local = /^local(?::(\d+))?$/.exec(raw);
   if (local) {
     const n = local[1] === undefined ? defaultLocalWorkers : Number(local[1]);
@@ -45,27 +54,37 @@ export function parseClusterTarget(env: Env, defaultLocalWorkers: number): Clust
   }
   const template = /^template:([A-Za-z0-9][A-Za-z0-9_-]{0,99})$/.exec(raw);
   if (template?.[1]) return { kind: 'template', template: template[1], ...(apiUrl ? { apiUrl } : {}), ...(job ? { job } : {}) };
-  const id = /^id:([a-z0-9][a-z0-9-]{0,63})$/.exec(raw);
+  // A bare id is what `recc cluster list` shows, so it is taken as `id:ID`.
+  const id = /^id:([a-z0-9][a-z0-9-]{0,63})$/.exec(raw) ?? /^(c-[a-z0-9][a-z0-9-]{0,61})$/.exec(raw);
   if (id?.[1]) return { kind: 'id', id: id[1], ...(apiUrl ? { apiUrl } : {}) };
-  throw new ValidationError('invalid RECC_CLUSTER', [{ path: 'RECC_CLUSTER', message: `${JSON.stringify(raw)} is not understood; ${usage}` }]);
+  // The accepted forms go in the message itself: a script's log often shows only the message.
+  const problem = `${JSON.stringify(raw)} is not understood; use ${RECC_CLUSTER_FORMS}`;
+  throw new ValidationError(`invalid RECC_CLUSTER: ${problem}`, [{ path: 'RECC_CLUSTER', message: problem }]);
 }
 
-export async function clusterFromEnv(env: Env = process.env, options: ClusterFromEnvOptions = {}): Promise<ClusterLike> {
+/**
+ * The cluster RECC_CLUSTER names. `target` is the environment to read, or a
+ * RECC_CLUSTER value itself (`'id:c-…'`, `'template:small'`, `'local:4'`).
+ */
+export async function clusterFromEnv(target: Env | string = process.env, options: ClusterFromEnvOptions = {}): Promise<ClusterLike> {
+  const env: Env = typeof target === 'string' ? { ...process.env, RECC_CLUSTER: target } : target;
   const { availableParallelism } = await import('node:os');
-  const target = parseClusterTarget(env, options.defaultLocalWorkers ?? Math.min(8, Math.max(1, availableParallelism())));
-  if (target.kind === 'local') {
+  const parsed = parseClusterTarget(env, options.defaultLocalWorkers ?? Math.min(8, Math.max(1, availableParallelism())));
+  if (parsed.kind === 'local') {
     const { LocalCluster } = await import('./index.ts');
-    return LocalCluster.start({ nWorkers: target.nWorkers, threadsPerWorker: 1 });
+    return LocalCluster.start({ nWorkers: parsed.nWorkers, threadsPerWorker: 1 });
   }
   const { ReccCluster } = await import('./recc-cluster.ts');
-  if (target.kind === 'template') {
+  const shutdown = options.shutdownOnClose === undefined ? {} : { shutdownOnClose: options.shutdownOnClose };
+  if (parsed.kind === 'template') {
     return ReccCluster.create({
-      template: target.template,
+      template: parsed.template,
       ...(options.overrides ?? {}),
-      ...(target.job ? { job: target.job } : {}),
-      ...(target.apiUrl ? { apiUrl: target.apiUrl } : {}),
+      ...(parsed.job ? { job: parsed.job } : {}),
+      ...(parsed.apiUrl ? { apiUrl: parsed.apiUrl } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...shutdown,
     });
   }
-  return ReccCluster.connect(target.id, { ...(target.apiUrl ? { apiUrl: target.apiUrl } : {}) });
+  return ReccCluster.connect(parsed.id, { ...(parsed.apiUrl ? { apiUrl: parsed.apiUrl } : {}), ...shutdown });
 }

@@ -16,8 +16,13 @@ import { ClusterConnectionUnavailableError, ClusterFailedError, ClusterReadyTime
  * `create` resolves once the cluster is RUNNING (polling with backoff and
  * reporting each status change), and throws `ClusterFailedError` with the
  * reason if it fails. While open, the object sends heartbeats so the
- * harvester knows the client is alive. `close()` deletes the cluster (safe
- * to call twice); `await using` does the same.
+ * harvester knows the client is alive.
+ *
+ * `close()` (safe to call twice; `await using` does the same) deletes the
+ * cluster only when this handle created it: a handle from `create` owns its
+ * cluster, a handle from `connect` (or `RECC_CLUSTER=id:…`) only detaches and
+ * leaves it running, as dask-gateway's `shutdown_on_close` works. Pass
+ * `shutdownOnClose` to override either way.
  */
 export interface ClusterProgress {
   clusterId: string;
@@ -42,6 +47,11 @@ export interface ReccClusterOptions extends ApiClientOptions {
   heartbeatIntervalMs?: number;
   /** Called when a heartbeat fails (they are retried at the next period). */
   onHeartbeatError?: (err: unknown) => void;
+  /**
+   * Whether `close()` deletes the cluster or only detaches from it.
+   * @default true for `create` (the handle owns the cluster), false for `connect`
+   */
+  shutdownOnClose?: boolean;
 }
 
 export interface ReccClusterCreateOptions extends ReccClusterOptions {
@@ -63,6 +73,7 @@ const CLIENT_OPTIONS = new Set([
   'maxPollIntervalMs',
   'heartbeatIntervalMs',
   'onHeartbeatError',
+  'shutdownOnClose',
   'apiUrl',
   'signing',
   'region',
@@ -138,11 +149,14 @@ export class ReccCluster implements ClusterLike {
   private readonly client: ApiClient;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Whether `close()` deletes the cluster (the creating handle) or only detaches (an attached one). */
+  readonly shutdownOnClose: boolean;
 
-  private constructor(client: ApiClient, record: ClusterView, options: ReccClusterOptions) {
+  private constructor(client: ApiClient, record: ClusterView, options: ReccClusterOptions, shutdownOnClose: boolean) {
     this.client = client;
     this.record = record;
     this.id = record.id;
+    this.shutdownOnClose = shutdownOnClose;
     const every = options.heartbeatIntervalMs ?? 60_000;
     if (every > 0) {
       this.heartbeatTimer = setInterval(() => {
@@ -173,15 +187,18 @@ export class ReccCluster implements ClusterLike {
       if (err instanceof ClusterReadyTimeoutError) await client.deleteCluster(cluster.id).catch(() => undefined);
       throw err;
     }
-    return new ReccCluster(client, running, options);
+    return new ReccCluster(client, running, options, options.shutdownOnClose ?? true);
   }
 
-  /** An existing cluster by id; waits for RUNNING if it is still starting. */
+  /**
+   * An existing cluster by id; waits for RUNNING if it is still starting.
+   * `close()` detaches and leaves the cluster running unless `shutdownOnClose: true`.
+   */
   static async connect(id: string, options: ReccClusterOptions = {}): Promise<ReccCluster> {
     const client = clientFrom(options);
     const cluster = await client.getCluster(id);
     const running = await waitUntilRunning(client, cluster, options);
-    return new ReccCluster(client, running, options);
+    return new ReccCluster(client, running, options, options.shutdownOnClose ?? false);
   }
 
   /** The last record seen (refreshed by heartbeats and `refresh()`). */
@@ -223,11 +240,15 @@ export class ReccCluster implements ClusterLike {
     return this.record;
   }
 
-  /** Stop heartbeats and delete the cluster. Idempotent; a second call waits for the first. */
+  /**
+   * Stop heartbeats and, when `shutdownOnClose`, delete the cluster; an
+   * attached handle leaves it running. Idempotent; a second call waits for the first.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
       this.heartbeatTimer = undefined;
+      if (!this.shutdownOnClose) return;
       try {
         this.record = await this.client.deleteCluster(this.id);
       } catch (err) {

@@ -7,12 +7,16 @@ import { formatColumns, formatKeyValues } from '../../shared/core/text.ts';
 import { dollars } from '../../shared/plan/format.ts';
 import type { ClusterStatus } from '../../shared/lifecycle/types.ts';
 import type { ClusterView } from '../../shared/api/views.ts';
-import { ApiClient, apiClientOptionsFromEnv, DEFAULT_API_URL, type ApiClientOptions } from '../../client/api-client.ts';
+import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, DEFAULT_API_URL, type ApiClientOptions } from '../../client/api-client.ts';
 import { statusesSince } from '../../client/recc-cluster.ts';
+import { defaultClusterName } from '../../client/cluster-name.ts';
+import { printJson } from '../output.ts';
+import { AmbiguousClusterNameError, ClusterNotFoundError, ClusterNotRunningError } from '../errors.ts';
 
 /**
  * The actions of `recc cluster …` (loaded lazily by `cluster.ts`). Human
- * output is short and aligned; `--json` prints the API's objects.
+ * output is short and aligned; `--json` prints the API's objects in the
+ * envelope of `cli/output.ts`. A cluster argument is an id or a name.
  */
 interface ApiFlags {
   api?: string;
@@ -53,7 +57,50 @@ function out(text: string): void {
 }
 
 function json(value: unknown): void {
-  out(JSON.stringify(value, null, 2));
+  printJson(value);
+}
+
+const CLUSTER_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/**
+ * The cluster `ref` names: by id first, else by name among the caller's
+ * clusters (a live one wins over ended ones of the same name). Several
+ * matches are refused with their ids; none is a not-found that says how to
+ * find the id.
+ */
+export async function resolveCluster(client: ApiClient, ref: string): Promise<ClusterView> {
+  if (CLUSTER_ID.test(ref)) {
+    try {
+      return await client.getCluster(ref);
+    } catch (err) {
+      if (!(err instanceof ApiNotFoundError)) throw err;
+    }
+  }
+  const named = (await client.listClusters()).filter((c) => c.name === ref);
+  const live = named.filter((c) => c.status !== 'DELETED' && c.status !== 'FAILED');
+  const candidates = live.length > 0 ? live : named;
+  if (candidates.length === 1 && candidates[0]) return candidates[0];
+  if (candidates.length > 1) throw new AmbiguousClusterNameError(ref, candidates);
+  throw new ClusterNotFoundError(ref);
+}
+
+/** Cluster statuses as typed in any case (`--status running`). */
+export function parseStatus(raw: string): ClusterStatus {
+  const wanted = raw.trim().toUpperCase();
+  if (!STATUSES.includes(wanted as ClusterStatus)) {
+    throw new ValidationError(`invalid --status ${JSON.stringify(raw)}`, [{ path: 'status', message: `must be one of ${STATUSES.join(', ')} in any case (got ${JSON.stringify(raw)})` }]);
+  }
+  return wanted as ClusterStatus;
+}
+
+export const STATUSES: readonly ClusterStatus[] = ['REQUESTED', 'PROVISIONING', 'RUNNING', 'DELETING', 'DELETED', 'FAILED'];
+
+/** Dollars a cluster cost: the accrued figure when the server has one, else the plan's rate over its life. */
+export function costToDate(cluster: ClusterView, now = Date.now()): number {
+  if (cluster.cost) return cluster.cost.toDate;
+  const start = cluster.provisioningAt ?? cluster.createdAt;
+  const end = cluster.endedAt ? Date.parse(cluster.endedAt) : now;
+  return Math.max(0, ((end - Date.parse(start)) / 3_600_000) * cluster.plan.costPerHour);
 }
 
 function age(iso: string, now = Date.now()): string {
@@ -114,6 +161,11 @@ export async function follow(client: ApiClient, first: ClusterView, targets: rea
 
 function describe(cluster: ClusterView, forecast?: { at: string; reason: string }): string {
   const p = cluster.plan;
+  const ended = cluster.status === 'DELETED' || cluster.status === 'FAILED';
+  // An ended cluster costs nothing more: show what it cost, not a rate it no longer runs at.
+  const cost = ended
+    ? `${dollars(costToDate(cluster))} in total (ran at ${dollars(p.costPerHour)}/hour)`
+    : `${dollars(p.costPerHour)}/hour${cluster.cost ? `, ${dollars(cluster.cost.toDate)} so far` : ''}`;
   const lines: Array<[string, string]> = [
     ['id', cluster.id],
     ['name', cluster.name],
@@ -123,26 +175,53 @@ function describe(cluster: ClusterView, forecast?: { at: string; reason: string 
     ['status', `${cluster.status}${cluster.statusReason ? ` (${cluster.statusReason})` : ''}`],
     ['workers', `${cluster.desiredWorkers} × ${cluster.spec.workerCpu} vCPU / ${cluster.spec.workerMemoryGiB} GiB`],
     ['nodes', `${p.instances} × ${p.instanceType} (${p.workersPerInstance} workers per node, bound by ${p.boundBy})`],
-    ['cost', `${dollars(p.costPerHour)}/hour${cluster.cost ? `, ${dollars(cluster.cost.toDate)} so far` : ''}`],
+    ['cost', cost],
     ['namespace', cluster.namespace],
     ['created', `${cluster.createdAt} (${age(cluster.createdAt)} ago)`],
     ['last activity', `${cluster.lastActivityAt} (${age(cluster.lastActivityAt)} ago)`],
+    ...(cluster.endedAt ? [['ended', `${cluster.endedAt} (${age(cluster.endedAt)} ago)`] as [string, string]] : []),
   ];
-  if (cluster.connection) {
+  // The addresses of an ended cluster lead nowhere.
+  if (cluster.connection && !ended) {
     lines.push(['scheduler', cluster.connection.schedulerAddress]);
     if (cluster.connection.dashboardUrl) lines.push(['dashboard', cluster.connection.dashboardUrl]);
   }
   if (forecast) lines.push(['removed at', `${forecast.at} if idle until then (${forecast.reason})`]);
+  if (!ended) lines.push(['use from a script', `RECC_CLUSTER=id:${cluster.id} (close() there detaches; the cluster keeps running)`]);
   return formatKeyValues(lines);
+}
+
+/**
+ * The request's spec part: a template NAME is sent for the API to resolve;
+ * a spec file (a PATH, as `recc estimate --template` takes) is read here and
+ * sent as fields, the flags winning field by field (maps key by key).
+ */
+async function specRequest(template: string | undefined, overrides: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (template === undefined) return overrides;
+  const { isTemplatePath, loadTemplate } = await import('../../shared/spec/templates.ts');
+  if (!isTemplatePath(template)) return { ...overrides, template };
+  const fromFile: Record<string, unknown> = { ...loadTemplate(template).spec };
+  for (const [field, value] of Object.entries(overrides)) {
+    const base = fromFile[field];
+    const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    fromFile[field] = isMap(base) && isMap(value) ? { ...base, ...value } : value;
+  }
+  return fromFile;
+}
+
+function templateLabel(template: string | undefined): string | undefined {
+  if (template === undefined) return undefined;
+  const base = template.split(/[\\/]/).pop() ?? template;
+  return base.replace(/\.ya?ml$/i, '').replace(/[^A-Za-z0-9_-]/g, '-') || undefined;
 }
 
 export async function create(flags: ApiFlags & { template?: string; name?: string; job?: string; clientToken?: string; wait?: boolean }, overrides: Record<string, unknown>): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
   const { randomUUID } = await import('node:crypto');
+  const label = templateLabel(flags.template);
   const result = await client.createCluster({
-    ...overrides,
-    ...(flags.template ? { template: flags.template } : {}),
-    ...(flags.name ? { name: flags.name } : {}),
+    ...(await specRequest(flags.template, overrides)),
+    name: flags.name ?? defaultClusterName({ ...(label ? { template: label } : {}), ...(flags.job ? { job: flags.job } : {}) }),
     ...(flags.job ? { job: flags.job } : {}),
     clientToken: flags.clientToken ?? randomUUID(),
   });
@@ -153,25 +232,22 @@ export async function create(flags: ApiFlags & { template?: string; name?: strin
     out(`  ${cluster.desiredWorkers} workers on ${p.instances} × ${p.instanceType}: ${dollars(result.estimate.costPerHour)}/hour`);
   }
   if (flags.wait) cluster = await follow(client, cluster, ['RUNNING']);
+  if (flags.wait && cluster.status !== 'RUNNING') throw new ClusterNotRunningError(cluster.id, cluster.status, cluster.statusReason);
   if (flags.json) {
     json({ ...result, cluster });
     return;
   }
   if (flags.wait) {
-    if (cluster.status !== 'RUNNING') {
-      process.exitCode = 1;
-      out(`cluster ${cluster.id} is ${cluster.status}${cluster.statusReason ? `: ${cluster.statusReason}` : ''}`);
-      return;
-    }
     if (cluster.connection) out(`  scheduler ${cluster.connection.schedulerAddress}${cluster.connection.dashboardUrl ? `, dashboard ${cluster.connection.dashboardUrl}` : ''}`);
   } else {
     out(`  follow it with: recc cluster get ${cluster.id}`);
   }
+  out(`  use it from a script: RECC_CLUSTER=id:${cluster.id}`);
 }
 
 export async function list(flags: ApiFlags & { all?: boolean; status?: string }): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
-  const clusters = await client.listClusters({ ...(flags.all ? { all: true } : {}), ...(flags.status ? { status: flags.status as ClusterStatus } : {}) });
+  const clusters = await client.listClusters({ ...(flags.all ? { all: true } : {}), ...(flags.status ? { status: parseStatus(flags.status) } : {}) });
   if (flags.json) {
     json(clusters);
     return;
@@ -185,9 +261,9 @@ export async function list(flags: ApiFlags & { all?: boolean; status?: string })
   out(formatColumns([header, ...rows]));
 }
 
-export async function get(id: string, flags: ApiFlags): Promise<void> {
+export async function get(ref: string, flags: ApiFlags): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
-  const served = await client.getCluster(id);
+  const served = await resolveCluster(client, ref);
   const cluster = served.reapAt === undefined ? await withLocalReapForecast(served) : served;
   if (flags.json) {
     json(cluster);
@@ -207,9 +283,9 @@ async function withLocalReapForecast(cluster: ClusterView): Promise<ClusterView>
   return { ...cluster, reapAt: forecast?.at ?? null, reapReason: forecast?.reason ?? null };
 }
 
-export async function remove(id: string, flags: ApiFlags & { wait?: boolean }): Promise<void> {
+export async function remove(ref: string, flags: ApiFlags & { wait?: boolean }): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
-  let cluster = await client.deleteCluster(id);
+  let cluster = await client.deleteCluster((await resolveCluster(client, ref)).id);
   if (flags.wait) cluster = await follow(client, cluster, ['DELETED', 'FAILED']);
   if (flags.json) {
     json(cluster);
@@ -218,8 +294,9 @@ export async function remove(id: string, flags: ApiFlags & { wait?: boolean }): 
   out(`cluster ${cluster.id} is ${cluster.status}`);
 }
 
-export async function scale(id: string, nWorkers: number | string, flags: ApiFlags): Promise<void> {
+export async function scale(ref: string, nWorkers: number | string, flags: ApiFlags): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
+  const { id } = await resolveCluster(client, ref);
   // Sent as typed: the API names nWorkers if it is not a positive whole number.
   const cluster = await client.scaleCluster(id, nWorkers as number);
   if (flags.json) {

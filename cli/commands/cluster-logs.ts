@@ -44,6 +44,7 @@ export function registerClusterLogs(group: Command): void {
     .action(async (id: string, flags: LogsFlags) => {
       const { ValidationError, ReccError } = await import('../../shared/core/errors.ts');
       const { clientOptions } = await import('./cluster-actions.ts');
+      const { printJson } = await import('../output.ts');
       const { ApiClient, ApiNotFoundError } = await import('../../client/api-client.ts');
       const problems: Array<{ path: string; message: string }> = [];
       if (flags.component !== undefined && flags.component !== 'scheduler' && flags.component !== 'worker') {
@@ -73,9 +74,8 @@ export function registerClusterLogs(group: Command): void {
 
       const print = (response: LogsResponse, multi: boolean): number => {
         let bytes = 0;
-        if (flags.json) {
-          process.stdout.write(`${JSON.stringify(response)}\n`);
-        }
+        // One envelope per poll, one per line (cli/output.ts).
+        if (flags.json) printJson(response, { compact: true });
         for (const file of response.files) {
           offsets.set(file.name, file.offset + Buffer.byteLength(file.content));
           bytes += file.content.length;

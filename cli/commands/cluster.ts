@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { addSpecFlags, parseNumberFlag, specOverridesOrThrow, type SpecFlagValues } from '../spec-flags.ts';
 import { registerClusterLogs } from './cluster-logs.ts';
 
@@ -10,6 +10,7 @@ import { registerClusterLogs } from './cluster-logs.ts';
  * The API URL comes from `--api`, else RECC_API_URL, else the config file
  * (`~/.recc/config.json`: `{"apiUrl", "token"}`), else http://127.0.0.1:4600.
  * Heavy modules (the API client, AWS signing) load inside the actions.
+ * Every command that takes a cluster takes its id or its name.
  */
 interface ApiFlags {
   api?: string;
@@ -25,8 +26,6 @@ interface CreateFlags extends SpecFlagValues, ApiFlags {
   wait?: boolean;
 }
 
-const STATUSES = ['REQUESTED', 'PROVISIONING', 'RUNNING', 'DELETING', 'DELETED', 'FAILED'];
-
 function withApi(command: Command): Command {
   return command
     .option('--api <url>', 'API URL (default: $RECC_API_URL, ~/.recc/config.json, or http://127.0.0.1:4600)')
@@ -39,13 +38,13 @@ export function registerCluster(program: Command): void {
   const create = group
     .command('create')
     .description('create a cluster (prints its $/hour estimate); --wait follows it until RUNNING')
-    .option('--template <name>', 'template name (see `recc templates`)');
+    .option('--template <name|path>', 'template name (see `recc templates`) or path to a YAML spec file');
   addSpecFlags(create)
-    .option('--name <name>', 'cluster name')
+    .option('--name <name>', 'cluster name (default: template or job and the UTC time, e.g. small-dec04-1837)')
     .option('--job <job>', 'job name, for cost attribution')
     .option('--client-token <token>', 'idempotency key: repeating the command with it returns the same cluster')
     .option('--wait', 'wait until the cluster is RUNNING, showing each status change')
-    .option('--json', 'print the API answer as JSON');
+    .option('--json', 'print the API answer in the JSON envelope (see README)');
   withApi(create).action(async (flags: CreateFlags) => {
     const cli = await import('./cluster-actions.ts');
     await cli.create(flags, await specOverridesOrThrow(flags));
@@ -56,14 +55,14 @@ export function registerCluster(program: Command): void {
       .command('list')
       .description('your clusters, newest first')
       .option('--all', "every user's clusters (admins only)")
-      .addOption(new Option('--status <status>', 'only clusters in this status').choices(STATUSES))
+      .option('--status <status>', 'only clusters in this status: requested, provisioning, running, deleting, deleted or failed (any case)')
       .option('--json', 'print the clusters as JSON'),
   ).action(async (flags: ApiFlags & { all?: boolean; status?: string }) => {
     const cli = await import('./cluster-actions.ts');
     await cli.list(flags);
   });
 
-  withApi(group.command('get <id>').description('one cluster: status, plan, cost and how to connect').option('--json', 'print the cluster as JSON')).action(
+  withApi(group.command('get <cluster>').description('one cluster: status, plan, cost and how to connect').option('--json', 'print the cluster as JSON')).action(
     async (id: string, flags: ApiFlags) => {
       const cli = await import('./cluster-actions.ts');
       await cli.get(id, flags);
@@ -72,7 +71,7 @@ export function registerCluster(program: Command): void {
 
   withApi(
     group
-      .command('delete <id>')
+      .command('delete <cluster>')
       .description('delete a cluster (idempotent); --wait follows it until DELETED')
       .option('--wait', 'wait until the cluster is DELETED')
       .option('--json', 'print the cluster as JSON'),
@@ -83,7 +82,7 @@ export function registerCluster(program: Command): void {
 
   withApi(
     group
-      .command('scale <id>')
+      .command('scale <cluster>')
       .description('change the number of workers')
       .requiredOption('--workers <n>', 'the new number of workers')
       .option('--json', 'print the cluster as JSON'),

@@ -49,6 +49,11 @@ export function registerCost(program: Command): void {
         ...(from ? { from } : {}),
         ...(to ? { to } : {}),
       });
-      process.stdout.write(opts.json ? `${JSON.stringify(costs, null, 2)}\n` : `${formatCosts(costs)}\n`);
+      if (opts.json) {
+        const { printJson } = await import('../output.ts');
+        printJson(costs);
+        return;
+      }
+      process.stdout.write(`${formatCosts(costs)}\n`);
     });
 }

@@ -17,7 +17,7 @@ export function registerEstimate(program: Command): void {
   addSpecFlags(command)
     .option('--region <region>', 'AWS region for prices', 'us-east-1')
     .addOption(new Option('--control-plane-share <fraction>', 'share of the EKS control plane fee charged to this cluster (0..1)'))
-    .option('--json', 'print {"spec", "plan"} as JSON')
+    .option('--json', 'print {"spec", "plan"} in the JSON envelope (see README)')
     .action(async (flags: EstimateFlags) => {
       const { estimate } = await import('../../shared/plan/planner.ts');
       const { ValidationError } = await import('../../shared/core/errors.ts');
@@ -49,7 +49,8 @@ export function registerEstimate(program: Command): void {
       }
       if (problems.length > 0) throw new ValidationError('invalid options', problems);
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        const { printJson } = await import('../output.ts');
+        printJson(result);
         return;
       }
       const { formatEstimate } = await import('../../shared/plan/format.ts');

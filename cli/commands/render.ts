@@ -33,7 +33,7 @@ export function registerRender(program: Command): void {
     .option('--namespace <name>', 'namespace (default: derived from owner and id, as the API does)')
     .addOption(new Option('--service-mode <mode>', 'scheduler exposure (default: RECC_EKS_SERVICE_MODE or nlb)').choices(['nlb', 'clusterip-ingress']))
     .addOption(new Option('--allowed-cidr <cidr>', 'desktop CIDR allowed to reach the scheduler (repeatable; default: RECC_EKS_ALLOWED_CIDRS)').argParser(collect))
-    .option('--json', 'print JSON instead of YAML')
+    .option('--json', 'print JSON (in the envelope, see README) instead of YAML')
     .action(async (flags: RenderFlags) => {
       const [{ previewManifests, previewDefinition }, { stringify }, { userInfo }, { isIpv4Cidr }, { ValidationError }] = await Promise.all([
         import('../../adapters/eks/preview.ts'),
@@ -59,13 +59,14 @@ export function registerRender(program: Command): void {
         ...(flags.serviceMode !== undefined ? { serviceMode: flags.serviceMode } : {}),
         ...(flags.allowedCidr !== undefined ? { allowedCidrs: flags.allowedCidr } : {}),
       };
+      const envelope = (data: unknown): string => `${JSON.stringify({ ok: true, command: 'render', data }, null, 2)}\n`;
       const output = (): string => {
         if (flags.backend === 'local') {
           const definition = previewDefinition(request);
-          return flags.json ? `${JSON.stringify(definition, null, 2)}\n` : stringify(definition, { lineWidth: 0 });
+          return flags.json ? envelope(definition) : stringify(definition, { lineWidth: 0 });
         }
         const { objects } = previewManifests(request, process.env);
-        return flags.json ? `${JSON.stringify(objects, null, 2)}\n` : objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+        return flags.json ? envelope(objects) : objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
       };
       let text: string;
       try {

@@ -5,12 +5,13 @@ export function registerTemplates(program: Command): void {
   program
     .command('templates')
     .description('list the cluster templates (use one with --template NAME)')
-    .option('--json', 'print the templates as JSON: [{name, description, spec}]')
+    .option('--json', 'print the templates, [{name, description, spec}], in the JSON envelope (see README)')
     .action(async (flags: { json?: boolean }) => {
       const { listTemplates } = await import('../../shared/spec/templates.ts');
       const templates = listTemplates();
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(templates, null, 2)}\n`);
+        const { printJson } = await import('../output.ts');
+        printJson(templates);
         return;
       }
       const { estimate } = await import('../../shared/plan/planner.ts');

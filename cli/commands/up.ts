@@ -95,7 +95,9 @@ export function registerUp(program: Command): void {
       };
       logger.info('recc up ready', ready);
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(ready)}\n`);
+        // One line (a long-running process prints its ready event and keeps going).
+        const { printJson } = await import('../output.ts');
+        printJson(ready, { compact: true });
       } else {
         const r = stack.reconcile;
         const notes = [

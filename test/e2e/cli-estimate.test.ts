@@ -17,7 +17,7 @@ describe('Command: recc estimate', () => {
     // Assess
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const out = JSON.parse(run.stdout) as { spec: Record<string, unknown>; plan: Record<string, unknown> };
+    const out = JSON.parse(run.stdout).data as { spec: Record<string, unknown>; plan: Record<string, unknown> };
     expect(out.spec).toMatchObject({ instanceType: 'c5.xlarge', nWorkers: 20, workerCpu: 1, workerMemoryGiB: 1.5 });
     // 7 nodes: see the hand computation in test/unit/plan/planner.test.ts
     expect(out.plan).toMatchObject({ instanceType: 'c5.xlarge', instances: 7, workersPerInstance: 3, boundBy: 'cpu', costPerHour: 1.29 });
@@ -55,7 +55,7 @@ describe('Command: recc estimate', () => {
     const run = await recc(['estimate', '--template', path, '--resource', 'GPU=1', '--workers', '3', '--json']);
     // Assess
     expect(run.code).toBe(0);
-    const out = JSON.parse(run.stdout) as { spec: { resources: unknown; nWorkers: number }; plan: { instances: number; boundBy: string } };
+    const out = JSON.parse(run.stdout).data as { spec: { resources: unknown; nWorkers: number }; plan: { instances: number; boundBy: string } };
     expect(out.spec.resources).toEqual({ GPU: 1 });
     expect(out.spec.nWorkers).toBe(3);
     expect(out.plan).toMatchObject({ instances: 3, boundBy: 'gpus' });
@@ -83,7 +83,7 @@ describe('Command: recc estimate', () => {
     // Assess
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('nWorkers: must be a positive whole number (got -3)');
-    expect(run.stderr).toContain('env.FOO: --env takes NAME=VALUE (got "FOO")');
+    expect(run.stderr).toContain('env.FOO: --env expected NAME=VALUE (got "FOO")');
     expect(run.stderr).toContain('region: no prices recorded for region "mars-1"');
     expect(run.stderr).toContain('controlPlaneShare: must be a number from 0 to 1 (got "2")');
     expect(run.stderr).not.toMatch(/\n\s+at /);
@@ -103,7 +103,7 @@ describe('Command: recc templates', () => {
   it('lists the templates as JSON when given --json', async () => {
     const run = await recc(['templates', '--json']);
     expect(run.code).toBe(0);
-    const templates = JSON.parse(run.stdout) as Array<{ name: string; description: string; spec: Record<string, unknown> }>;
+    const templates = JSON.parse(run.stdout).data as Array<{ name: string; description: string; spec: Record<string, unknown> }>;
     expect(templates.map((t) => t.name)).toEqual(expect.arrayContaining(['default', 'large-cluster-large-workers', 'memory-heavy-r5', 'gpu-p3']));
     expect(templates.find((t) => t.name === 'gpu-p3')?.spec).toMatchObject({ instanceType: 'p3.2xlarge', resources: { GPU: 1 } });
   });

@@ -54,7 +54,10 @@ export async function startReccUp(
     () => {
       if (done) throw new Error(`recc up exited before it was ready:\n${out}`);
       const line = out.split('\n').find((l) => l.includes('"recc.up.ready"'));
-      return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
+      if (!line) return undefined;
+      // `recc up --json` prints its ready event in the CLI's JSON envelope ({ok, command, data}).
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      return (parsed.data ?? parsed) as Record<string, unknown>;
     },
     { timeoutMs: options.timeoutMs ?? 60_000, what: 'recc up to be ready' },
   ).catch((err: unknown) => {

@@ -97,7 +97,7 @@ describe('Feature: recc up', () => {
     expect(processesOfCluster(id)).toEqual([]);
   });
 
-  it('runs the same script on a cluster chosen by RECC_CLUSTER: template:NAME creates it, id:ID connects, close() deletes', async () => {
+  it('runs the same script on a cluster chosen by RECC_CLUSTER: template:NAME creates it, id:ID attaches (close() detaches), the creator\'s close() deletes', async () => {
     // Prepare
     const env = { RECC_API_URL: up.url, RECC_JOB: 'e2e-switch' };
     const script = async (cluster: ClusterLike) => {
@@ -115,12 +115,14 @@ describe('Feature: recc up', () => {
     const first = await script(created);
     const connected = await clusterFromEnv({ ...env, RECC_CLUSTER: `id:${id}` });
     const second = await script(connected);
-    await connected.close();
-    await created.close(); // idempotent: stops its heartbeats, the delete is already under way
+    await connected.close(); // attached: detaches, the cluster keeps running
+    const afterDetach = (await api(up.url, 'GET', `/clusters/${id}`)).body.cluster;
+    await created.close(); // the creating handle deletes it
     const final = await waitForCluster(up.url, id, terminal, 'DELETED after close()');
 
     // Assess
     expect([first, second]).toEqual([42, 42]);
+    expect(afterDetach.status).toBe('RUNNING');
     expect(final).toMatchObject({ status: 'DELETED', job: 'e2e-switch', template: 'default' });
     expect(processesOfCluster(id)).toEqual([]);
   });
@@ -259,7 +261,7 @@ describe('Feature: recc up with a token', () => {
       // Assess
       expect(anonymous.status).toBe(401);
       expect(wrong.status).toBe(401);
-      expect(JSON.parse(cli.stdout)).toEqual([]);
+      expect(JSON.parse(cli.stdout)).toEqual({ ok: true, command: 'cluster list', data: [] });
     } finally {
       await up.stop();
       rmSync(stateDir, { recursive: true, force: true });

@@ -50,7 +50,7 @@ describe('recc cluster (CLI)', () => {
 
     const json = await recc(['cluster', 'create', '--template', 'small', '--workers', '3', '--json']);
     expect(json.code, json.stderr).toBe(0);
-    const body = JSON.parse(json.stdout);
+    const body = JSON.parse(json.stdout).data;
     expect(body.cluster.desiredWorkers).toBe(3);
     expect(body.estimate.costPerHour).toBeGreaterThan(0);
   });
@@ -84,14 +84,14 @@ describe('recc cluster (CLI)', () => {
   });
 
   it('lists, gets, scales and deletes (--wait) a cluster', async () => {
-    const created = JSON.parse((await recc(['cluster', 'create', '--template', 'small', '--name', 'cli-life', '--json'])).stdout);
+    const created = JSON.parse((await recc(['cluster', 'create', '--template', 'small', '--name', 'cli-life', '--json'])).stdout).data;
     const id = created.cluster.id as string;
 
     const list = await recc(['cluster', 'list']);
     expect(list.code).toBe(0);
     expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+WORKERS\s+\$\/HOUR\s+AGE$/);
     expect(list.stdout).toContain(id);
-    const listed = JSON.parse((await recc(['cluster', 'list', '--json', '--status', 'REQUESTED', '--api', server.url])).stdout) as { id: string }[];
+    const listed = JSON.parse((await recc(['cluster', 'list', '--json', '--status', 'REQUESTED', '--api', server.url])).stdout).data as { id: string }[];
     expect(Array.isArray(listed)).toBe(true);
 
     const get = await recc(['cluster', 'get', id]);
@@ -113,11 +113,11 @@ describe('recc cluster (CLI)', () => {
     // Prepare
     const created = await recc(['cluster', 'create', '--template', 'small', '--idle-timeout', '45', '--name', 'cli-reap', '--wait', '--json']);
     expect(created.code, created.stderr).toBe(0);
-    const id = JSON.parse(created.stdout).cluster.id as string;
+    const id = JSON.parse(created.stdout).data.cluster.id as string;
 
     // Act
     const human = await recc(['cluster', 'get', id]);
-    const view = JSON.parse((await recc(['cluster', 'get', id, '--json'])).stdout);
+    const view = JSON.parse((await recc(['cluster', 'get', id, '--json'])).stdout).data;
 
     // Assess
     expect(human.code, human.stderr).toBe(0);
@@ -142,7 +142,7 @@ describe('recc cluster (CLI)', () => {
     expect(create.stderr).not.toMatch(/\n\s+at /);
 
     const { stdout } = await recc(['cluster', 'create', '--json']);
-    const id = JSON.parse(stdout).cluster.id as string;
+    const id = JSON.parse(stdout).data.cluster.id as string;
     const scale = await recc(['cluster', 'scale', id, '--workers', 'lots']);
     expect(scale.code).toBe(2);
     expect(scale.stderr).toContain('nWorkers');
@@ -158,8 +158,8 @@ describe('recc cluster (CLI)', () => {
     // Assess
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('nWorkers: must be a positive whole number (got -3)');
-    expect(run.stderr).toContain('env.FOO: --env takes NAME=VALUE (got "FOO"); write --env FOO= for an empty value');
-    expect(run.stderr).toContain('tags.team: --tag takes NAME=VALUE (got "team")');
+    expect(run.stderr).toContain('env.FOO: --env expected NAME=VALUE (got "FOO"); write --env FOO= for an empty value');
+    expect(run.stderr).toContain('tags.team: --tag expected NAME=VALUE (got "team")');
     expect((await store.listAll()).length).toBe(before);
   });
 

@@ -75,7 +75,7 @@ describe('Command: recc render', () => {
 
     // Assess
     expect(out.code).toBe(0);
-    const objects = JSON.parse(out.stdout) as any[];
+    const objects = JSON.parse(out.stdout).data as any[];
     const service = objects.find((o) => o.kind === 'Service');
     expect(service.spec.type).toBe('ClusterIP');
     expect(objects.find((o) => o.kind === 'Ingress').spec.rules[0].host).toMatch(/^c-preview\./);
@@ -117,7 +117,7 @@ describe('Command: recc render', () => {
     expect(out.code).toBe(2);
     expect(out.stdout).toBe('');
     expect(out.stderr).toContain('nWorkers: must be a positive whole number (got -3)');
-    expect(out.stderr).toContain('env.FOO: --env takes NAME=VALUE (got "FOO")');
+    expect(out.stderr).toContain('env.FOO: --env expected NAME=VALUE (got "FOO")');
     expect(out.stderr).toContain('allowedCidrs[0]: "300.0.0.0/8" is not an IPv4 CIDR');
     expect(cidrOnly.code).toBe(2);
     expect(cidrOnly.stderr.match(/10\.0\.0\.0\/33/g)).toHaveLength(1);

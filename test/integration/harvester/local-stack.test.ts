@@ -89,7 +89,7 @@ describe('Feature: harvester and costs on recc up', () => {
 
     // The cost API and `recc cost` see both clusters.
     const { stdout } = await run(process.execPath, [RECC_BIN, 'cost', '--json', '--since', '1d', '--api', up.url], { cwd: REPO_ROOT });
-    const costs = JSON.parse(stdout) as { groups: { key: string; clusters: number; cost: number }[]; total: number; scope: string };
+    const costs = JSON.parse(stdout).data as { groups: { key: string; clusters: number; cost: number }[]; total: number; scope: string };
     expect(costs.groups).toHaveLength(1);
     expect(costs.groups[0]?.clusters).toBe(2);
     expect(costs.total).toBeGreaterThan(0);

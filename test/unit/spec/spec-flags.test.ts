@@ -74,8 +74,8 @@ describe('Function: specOverridesFromFlags', () => {
       act();
     } catch (err) {
       expect((err as ValidationError).details).toEqual([
-        { path: 'env.FOO', message: '--env takes NAME=VALUE (got "FOO"); write --env FOO= for an empty value' },
-        { path: 'tags.team', message: '--tag takes NAME=VALUE (got "team"); write --tag team= for an empty value' },
+        { path: 'env.FOO', message: '--env expected NAME=VALUE (got "FOO"); write --env FOO= for an empty value' },
+        { path: 'tags.team', message: '--tag expected NAME=VALUE (got "team"); write --tag team= for an empty value' },
       ]);
     }
   });
