@@ -17,13 +17,19 @@ export interface Dashboard {
 
 const json = { 'content-type': 'application/json' };
 
+/** Open dashboard connections at most (it shares the scheduler's descriptors: a flood must not starve the engine). */
+export const DASHBOARD_MAX_CONNECTIONS = 64;
+/** A request's headers must arrive within this time; idle sockets are swept every DASHBOARD_SWEEP_MS (Node's defaults are 60 s and 30 s). */
+const DASHBOARD_HEADERS_TIMEOUT_MS = 5_000;
+const DASHBOARD_SWEEP_MS = 1_000;
+
 /**
  * The scheduler's HTTP status API: `/health`, `/api/status`,
  * `/api/story/<key>` (the task's transitions, each with its stimulus id)
  * and a status page at `/`. Read-only: every other method gets 405.
  */
 export function startDashboard(host: string, port: number, source: DashboardSource): Promise<Dashboard> {
-  const server = createServer((req, res) => {
+  const server = createServer({ headersTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, requestTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: DASHBOARD_SWEEP_MS }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET') {
       res.writeHead(405, json).end(JSON.stringify({ error: 'method not allowed' }));
@@ -57,6 +63,8 @@ export function startDashboard(host: string, port: number, source: DashboardSour
       res.writeHead(404, json).end(JSON.stringify({ error: 'not found' }));
     }
   });
+  // Beyond the cap Node closes new connections before creating anything for them.
+  server.maxConnections = DASHBOARD_MAX_CONNECTIONS;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Client, LocalCluster } from '../../../client/index.ts';
 import { MAX_PENDING_HANDSHAKES } from '../../../comm/admission.ts';
+import { DASHBOARD_MAX_CONNECTIONS } from '../../../scheduler/dashboard.ts';
 import { waitForExit } from '../../support/engine.ts';
 import { isAlive, waitFor } from '../../support/wait.ts';
 
@@ -190,6 +191,33 @@ describe('Unauthenticated connections (issue 18 #6)', () => {
       } finally {
         attack.stop();
       }
+    } finally {
+      await cluster.close();
+      await waitForExit(pids);
+    }
+  });
+
+  it('bounds idle connections to the scheduler dashboard (same process, same descriptors), and it answers again soon after', async () => {
+    const cluster = await LocalCluster.start({ nWorkers: 1, dashboard: true });
+    const pids = cluster.pids;
+    const schedulerPid = pids[0] as number;
+    try {
+      const baseline = openFds(schedulerPid);
+      const attack = flood(portOf(cluster.dashboardUrl as string), 2_000);
+      try {
+        const { peak } = await peakFdsWhile(
+          schedulerPid,
+          waitFor(() => attack.connected() + attack.ended() >= 2_000, { timeoutMs: 90_000, what: 'every flood connection to connect or end' }),
+        );
+        expect(peak - baseline).toBeLessThanOrEqual(DASHBOARD_MAX_CONNECTIONS + FD_MARGIN);
+        // Idle sockets are closed by the header deadline; the dashboard then answers while the flood sockets stay open on our side.
+        const health = await waitFor(async () => (await fetch(`${cluster.dashboardUrl}/health`, { signal: AbortSignal.timeout(2_000) })).status, { timeoutMs: 30_000, what: 'the dashboard to answer' });
+        expect(health).toBe(200);
+      } finally {
+        attack.stop();
+      }
+      await using client = await Client.connect(cluster);
+      expect(await client.submit(square, 4).result()).toBe(16);
     } finally {
       await cluster.close();
       await waitForExit(pids);
