@@ -47,7 +47,7 @@ describe('Feature: attaching to a cluster never deletes it', () => {
     const shown = await runCli(['cluster', 'get', id, '--api', up.url]);
     const line = /RECC_CLUSTER=(id:c-[a-z0-9-]+)/.exec(shown.stdout)?.[1];
     expect(line, shown.stdout).toBe(`id:${id}`);
-    const script = join(scripts, 'attach.ts');
+    const script = join(scripts, 'attach.mts');
     writeFileSync(
       script,
       [

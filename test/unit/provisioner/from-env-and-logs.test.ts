@@ -20,6 +20,16 @@ describe('Function: parseClusterTarget', () => {
     expect(parseClusterTarget({ RECC_CLUSTER: 'id:c-abc123' }, 3)).toEqual({ kind: 'id', id: 'c-abc123' });
   });
 
+  it('takes a bare cluster id (as `recc cluster list` shows it) as id:ID', () => {
+    expect(parseClusterTarget({ RECC_CLUSTER: 'c-3f9a1b', RECC_API_URL: 'http://127.0.0.1:4600' }, 3)).toEqual({ kind: 'id', id: 'c-3f9a1b', apiUrl: 'http://127.0.0.1:4600' });
+  });
+
+  it('names every accepted form in the message itself, not only in details', () => {
+    expect(() => parseClusterTarget({ RECC_CLUSTER: 'my-cluster' }, 2)).toThrow(
+      'invalid RECC_CLUSTER: "my-cluster" is not understood; use local, local:N, template:NAME, id:ID (or a bare cluster id such as c-3f9a1b)',
+    );
+  });
+
   it('throws a ValidationError naming RECC_CLUSTER when the value is not understood', () => {
     for (const value of ['remote', 'local:0', 'local:x', 'template:', 'template:../etc', 'id:UPPER']) {
       let caught: unknown;
