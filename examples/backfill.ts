@@ -25,6 +25,7 @@ import { createLogger } from '../shared/core/logger.ts';
 import { riskForDate, summarize, type DayRisk } from './backfill-tasks.ts';
 import { LOOKBACK_DAYS, runBackfill, windowsFor } from './backfill-job.ts';
 import { ensureDataset } from './dataset.ts';
+import { clusterCpuMs, speedupLine } from './speedup.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   say(`• local stack up at ${stack.url} (user ${stack.user}, state in ${stack.stateDir})`);
   // A run that was killed may have left its cluster running: this state dir is the job's own, so delete it.
   const leftovers = [...stack.reconcile.keptRunning, ...stack.reconcile.requeued];
-  for (const id of leftovers) await ReccCluster.connect(id, { apiUrl: stack.url, heartbeatIntervalMs: 0 }).then((c) => c.close());
+  for (const id of leftovers) await ReccCluster.connect(id, { apiUrl: stack.url, heartbeatIntervalMs: 0, shutdownOnClose: true }).then((c) => c.close());
   if (leftovers.length) say(`• deleting ${leftovers.length} cluster(s) left by an interrupted run`);
 
   let cluster: ReccCluster | undefined;
@@ -97,12 +98,18 @@ async function main(): Promise<void> {
     // 4. The backfill on the cluster, then the same work serially here.
     const windows = windowsFor(dataset.dates, LOOKBACK_DAYS);
     say(`• backfill: ${windows.length} tasks (one per date, ${LOOKBACK_DAYS}-day lookback) + 1 reduction`);
+    // Others' load before our workers add theirs, and the cluster's CPU time around the run.
+    const loadBefore = loadavg()[0] ?? 0;
+    const cpuBefore = clusterCpuMs(stack.stateDir, cluster.id);
     const onCluster = await runBackfill(cluster, { dataDir: dataset.dir, dates: dataset.dates });
+    const cpuAfter = clusterCpuMs(stack.stateDir, cluster.id);
     say(`  on the cluster: ${secs(onCluster.elapsedMs)}`);
     const t2 = performance.now();
+    const serialCpu = process.cpuUsage();
     const serialDays: DayRisk[] = windows.map((window) => riskForDate({ dataDir: dataset.dir, window }));
     const serialSummary = summarize(serialDays);
     const serialMs = performance.now() - t2;
+    const serialCpuUsed = process.cpuUsage(serialCpu);
     say(`  serially here: ${secs(serialMs)}`);
     if (JSON.stringify(serialSummary) !== JSON.stringify(onCluster.summary)) {
       throw new Error('the cluster and the serial run disagree; see the summaries above');
@@ -118,11 +125,16 @@ async function main(): Promise<void> {
     say(`  mean pairwise correlation  ${s.meanAvgCorrelation.toFixed(3)}`);
     say(`  riskiest day               ${s.riskiestDay.date} (equal-weight vol ${pct(s.riskiestDay.equalWeightVol)})`);
     say(`  biggest one-day move       ${s.biggestMove.symbol} ${pct(s.biggestMove.ret)} on ${s.biggestMove.date}`);
-    const load = loadavg()[0] ?? 0;
-    say(
-      `  speedup over serial        ${(serialMs / onCluster.elapsedMs).toFixed(2)}× with ${nWorkers} workers on ${availableParallelism()} CPUs ` +
-        `(load average ${load.toFixed(1)}; results identical)`,
-    );
+    const speedup = speedupLine({
+      serialMs,
+      clusterMs: onCluster.elapsedMs,
+      nWorkers,
+      cpus: availableParallelism(),
+      loadBefore,
+      serialCpuMs: (serialCpuUsed.user + serialCpuUsed.system) / 1000,
+      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { clusterCpuMs: cpuAfter - cpuBefore } : {}),
+    });
+    say(`  speedup over serial        ${speedup}; results identical`);
     say(
       `  same cluster on EKS        $${plan.costPerHour.toFixed(3)}/hour (${plan.instances} × ${plan.instanceType}, ` +
         `$${plan.costPerWorkerHour.toFixed(4)} per worker-hour)`,

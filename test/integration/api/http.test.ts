@@ -166,11 +166,16 @@ describe('Local API server over HTTP', () => {
       expect(record).toMatchObject({ name: 'slow', status: 'DELETING' });
     });
 
-    it('connects to an existing cluster by id and disposes with await using', async () => {
+    it('connects to an existing cluster by id; disposing detaches and leaves it running unless shutdownOnClose', async () => {
       const { cluster: created } = await client.createCluster({ template: 'small' });
       {
         await using cluster = await ReccCluster.connect(created.id, { apiUrl: server.url, pollIntervalMs: 20, heartbeatIntervalMs: 0 });
         expect(cluster.status).toBe('RUNNING');
+      }
+      expect((await store.get(created.id))?.status).toBe('RUNNING');
+      {
+        await using owner = await ReccCluster.connect(created.id, { apiUrl: server.url, pollIntervalMs: 20, heartbeatIntervalMs: 0, shutdownOnClose: true });
+        expect(owner.shutdownOnClose).toBe(true);
       }
       expect((await store.get(created.id))?.status).toMatch(/DELETING|DELETED/);
     });
