@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Names, label keys and annotation keys shared by the EKS builders, the
  * applier, node capacity and observe. Pure.
@@ -59,23 +61,46 @@ export function dnsFragment(value: string): string {
     .replace(/^-|-$/g, '');
 }
 
+const OWNER_FRAGMENT_MAX = 48;
+const HASH_CHARS = 10;
+const HASHED_TAIL = new RegExp(`-[0-9a-f]{${HASH_CHARS}}$`);
+
+/**
+ * The owner as it appears in node group, Kubernetes group and IAM role names.
+ * It must be injective: two owners with one name would share nodes and
+ * Kubernetes access. `dnsFragment` alone is not (`Alice`/`alice`,
+ * `a.lice`/`a-lice`, `jdoe@corp.example`/`jdoe-corp-example` collapse), so
+ * any owner that is not already a clean fragment gets a stable hash of its
+ * exact text appended. A clean owner that merely looks hashed (ends in
+ * `-` and 10 hex digits) is hashed too, so no owner can name itself after
+ * another's fragment. At most 48 characters: `recc-user-{owner}` stays
+ * within IAM's 64-character role names.
+ */
+export function ownerFragment(owner: string): string {
+  const clean = dnsFragment(owner);
+  if (clean === owner && clean.length > 0 && clean.length <= OWNER_FRAGMENT_MAX && !HASHED_TAIL.test(clean)) return clean;
+  const hash = createHash('sha256').update(owner, 'utf8').digest('hex').slice(0, HASH_CHARS);
+  const head = clean.slice(0, OWNER_FRAGMENT_MAX - HASH_CHARS - 1).replace(/-+$/, '');
+  return head ? `${head}-${hash}` : `u-${hash}`;
+}
+
 /**
  * One auto scaling group per (user, instance type), as in the reference
  * design: `arathe` + `c5.xlarge` → `arathe-c5-xlarge-nodegroup`.
  */
 export function nodeGroupName(owner: string, instanceType: string, prefix = ''): string {
-  const name = `${prefix}${dnsFragment(owner)}-${dnsFragment(instanceType.replace(/\./g, '-'))}-nodegroup`;
+  const name = `${prefix}${ownerFragment(owner)}-${dnsFragment(instanceType.replace(/\./g, '-'))}-nodegroup`;
   return name.slice(0, 255);
 }
 
 /** The Kubernetes group a user's IAM role is mapped to (access entry `kubernetesGroups`). */
 export function userKubernetesGroup(owner: string, prefix = 'recc:user:'): string {
-  return `${prefix}${dnsFragment(owner)}`;
+  return `${prefix}${ownerFragment(owner)}`;
 }
 
 /** Resolve `{owner}` in an IAM role ARN template. */
 export function userRoleArn(template: string, owner: string): string {
-  return template.replace(/\{owner\}/g, dnsFragment(owner));
+  return template.replace(/\{owner\}/g, ownerFragment(owner));
 }
 
 /** Kubernetes quantity for CPU: millicores. */
