@@ -53,7 +53,11 @@ export class TransitionLog {
   }
 
   record(key: string, from: string, to: string, stimulusId: string, time: number): void {
-    if (this.capacity === 0) return;
+    if (this.capacity === 0) {
+      // Still counted, so `recorded` equals the machine's transition count whatever the size.
+      this.total++;
+      return;
+    }
     const i = this.total % this.capacity;
     this.keys[i] = key;
     this.froms[i] = from;
