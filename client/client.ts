@@ -6,6 +6,7 @@ import type { ClientToScheduler, StoryEntry, WireTask, WorkerInfo } from '../com
 import { ValidationError } from '../shared/core/errors.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../shared/core/retry.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
+import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { Delayed, encodeArgs, tokenize, type TaskOptions } from './delayed.ts';
 import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } from './errors.ts';
@@ -30,7 +31,7 @@ interface KeyState {
   status: FutureStatus;
   refs: number;
   data: Buffer | undefined;
-  error: { name: string; message: string; stack?: string; blame?: string } | undefined;
+  error: TaskErrorInfo | undefined;
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
   /** Operations awaiting this key (result, wait, gather, asCompleted…); the key is kept while any runs. */
   holds: number;
