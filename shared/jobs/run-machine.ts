@@ -138,6 +138,8 @@ export type RunEvent =
   | { type: 'driver-started'; stimulusId: string; pid?: number }
   | { type: 'driver-exited'; stimulusId: string; exitCode: number | null; signal: string | null; stderrTail: string }
   | { type: 'cluster-lost'; stimulusId: string; reason: string }
+  /** Any other failure with its reason: the driver could not start, the driver was lost, the cluster could not be created. */
+  | { type: 'fail'; stimulusId: string; reason: string }
   | { type: 'deadline'; stimulusId: string; which: 'pre-running' | 'active' | 'idle' }
   | { type: 'cancel'; stimulusId: string; by: string }
   | { type: 'cleaned'; stimulusId: string; logsRef?: string; cost?: number };
@@ -207,6 +209,7 @@ export function handleRunEvent(run: RunRecord, event: RunEvent, policy: RunPolic
       return go('FAILED', `the driver ${how}${tail}`, { driver }, teardown('FAILED'));
     }
     case 'cluster-lost':
+    case 'fail':
       return go('FAILED', event.reason, undefined, teardown('FAILED'));
     case 'deadline': {
       const what = { 'pre-running': 'the cluster was not RUNNING by the pre-running deadline', active: 'the run passed its active timeout', idle: 'the driver was idle past the idle timeout' }[event.which];
@@ -220,6 +223,20 @@ export function handleRunEvent(run: RunRecord, event: RunEvent, policy: RunPolic
         ...(event.cost === undefined ? {} : { cost: event.cost }),
       });
   }
+}
+
+/**
+ * Teardown still owed by a run found with an outcome (after a crash between
+ * recording the outcome and CLEANED): every step is idempotent, so all that
+ * may apply are redone.
+ */
+export function teardownInstructions(run: RunRecord, policy: RunPolicy): RunInstruction[] {
+  if (!isOutcome(run.status)) return [];
+  const out: RunInstruction[] = [{ do: 'kill-driver' }];
+  if (run.driver?.pid !== undefined || run.runningAt !== undefined) out.push({ do: 'copy-logs' });
+  const keep = run.status === 'SUCCEEDED' ? !policy.deleteClusterOnSuccess : !policy.deleteClusterOnFailure && run.status !== 'CANCELLED';
+  if (run.clusterId !== undefined && !keep) out.push({ do: 'delete-cluster' });
+  return out;
 }
 
 /** A change that keeps the status (cluster id, driver output time): version + 1. */

@@ -142,6 +142,8 @@ export interface RunRecord {
   logsRef?: string;
   /** Dollars the run's cluster cost (copied from the cluster record at teardown). */
   cost?: number;
+  /** A retry does not start before this time. */
+  notBefore?: string;
   /** A cancel was asked for while the run was active. */
   cancelRequestedAt?: string;
   /** Epoch seconds after which the record may be dropped (DynamoDB TTL). */
