@@ -25,7 +25,7 @@ interface LogsResponse {
 }
 
 /**
- * `recc cluster logs ID [--component scheduler|worker] [--follow]`: the
+ * `recc cluster logs CLUSTER [--component scheduler|worker] [--follow]`: the
  * scheduler and worker logs of a cluster on the local stack (`recc up` keeps
  * them under its state dir, also after the cluster is deleted). Talks to the
  * local API route `GET /clusters/{id}/logs`. With --follow it keeps printing
@@ -33,7 +33,7 @@ interface LogsResponse {
  */
 export function registerClusterLogs(group: Command): void {
   group
-    .command('logs <id>')
+    .command('logs <cluster>')
     .description('print the scheduler and worker logs of a cluster on the local stack (also after deletion)')
     .option('--component <component>', 'scheduler or worker')
     .option('--follow', 'keep printing new lines')
@@ -41,20 +41,21 @@ export function registerClusterLogs(group: Command): void {
     .option('--api <url>', 'API URL (default: $RECC_API_URL, ~/.recc/config.json, or http://127.0.0.1:4600)')
     .option('--token <token>', 'bearer token of a local stack started with --token (default: $RECC_API_TOKEN)')
     .option('--json', 'print the response as JSON (one object per poll with --follow)')
-    .action(async (id: string, flags: LogsFlags) => {
+    .action(async (ref: string, flags: LogsFlags) => {
       const { ValidationError, ReccError } = await import('../../shared/core/errors.ts');
-      const { clientOptions } = await import('./cluster-actions.ts');
+      const { clientOptions, resolveCluster } = await import('./cluster-actions.ts');
       const { printJson } = await import('../output.ts');
       const { ApiClient, ApiNotFoundError } = await import('../../client/api-client.ts');
       const problems: Array<{ path: string; message: string }> = [];
       if (flags.component !== undefined && flags.component !== 'scheduler' && flags.component !== 'worker') {
         problems.push({ path: 'component', message: `must be scheduler or worker (got ${JSON.stringify(flags.component)})` });
       }
-      if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) problems.push({ path: 'id', message: 'is not a cluster id' });
       const interval = Number(flags.interval ?? '1');
       if (!(interval > 0 && interval <= 60)) problems.push({ path: 'interval', message: 'must be a number of seconds from 0 to 60' });
       if (problems.length) throw new ValidationError('invalid arguments for recc cluster logs', problems);
       const client = new ApiClient(clientOptions(flags));
+      // An id is used as given (logs outlive the record); anything else is looked up as a name.
+      const id = /^[a-z0-9][a-z0-9-]{0,63}$/.test(ref) ? ref : (await resolveCluster(client, ref)).id;
 
       const offsets = new Map<string, number>();
       const fetchLogs = async (): Promise<LogsResponse> => {

@@ -85,6 +85,7 @@ describe('recc --json (CLI golden envelopes)', () => {
     const listed = envelope(await recc(['cluster', 'list', '--status', 'running', '--json']));
     const byName = envelope(await recc(['cluster', 'get', 'json-life', '--json']));
     const scaled = envelope(await recc(['cluster', 'scale', 'json-life', '--workers', '3', '--json']));
+    const logsRun = await recc(['cluster', 'logs', 'json-life', '--json']); // this API server keeps no logs (only recc up does)
     const deleted = envelope(await recc(['cluster', 'delete', 'json-life', '--wait', '--json']));
 
     // Assess
@@ -96,6 +97,8 @@ describe('recc --json (CLI golden envelopes)', () => {
     expect(byName).toMatchObject({ ok: true, command: 'cluster get', data: { id, name: 'json-life' } });
     expect(scaled).toMatchObject({ ok: true, command: 'cluster scale', data: { id, desiredWorkers: 3 } });
     expect(deleted).toMatchObject({ ok: true, command: 'cluster delete', data: { id, status: 'DELETED' } });
+    expect(logsRun.code).toBe(1);
+    expect(envelope(logsRun)).toMatchObject({ ok: false, command: 'cluster logs', error: { message: expect.stringMatching(/does not serve cluster logs/) } });
   });
 
   it('reports every kind of failure in the envelope with the exit code kept', async () => {
@@ -111,6 +114,7 @@ describe('recc --json (CLI golden envelopes)', () => {
     const unreachable = await recc(['cluster', 'list', '--json'], { RECC_API_URL: `http://127.0.0.1:${port}` });
     const badUp = await recc(['up', '--port', 'eighty', '--json']);
     const logsBadId = await recc(['cluster', 'logs', 'BAD ID', '--component', 'db', '--json']);
+    const badTemplateName = await recc(['cluster', 'create', '--template', 'bad name!', '--json']);
 
     // Assess: the golden envelopes (messages that carry ports or template lists are matched by their stable part).
     expect(invalidSpec.code).toBe(2);
@@ -162,8 +166,29 @@ describe('recc --json (CLI golden envelopes)', () => {
     expect(envelope(unreachable)).toMatchObject({ ok: false, command: 'cluster list', error: { type: 'ApiUnreachableError', message: expect.stringContaining(`cannot reach the recc API at http://127.0.0.1:${port}`) } });
     expect(badUp.code).toBe(2);
     expect(envelope(badUp)).toMatchObject({ ok: false, command: 'up', error: { type: 'ValidationError', details: [{ path: 'port' }] } });
+    // The API's hint names its route; the CLI names the command to run instead.
+    expect(badTemplateName.code).toBe(2);
+    const hint = envelope(badTemplateName).error;
+    expect(JSON.stringify(hint)).toContain('`recc templates`');
+    expect(JSON.stringify(hint)).not.toContain('GET /templates');
     expect(logsBadId.code).toBe(2);
-    expect(envelope(logsBadId)).toMatchObject({ ok: false, command: 'cluster logs', error: { type: 'ValidationError', details: [{ path: 'component' }, { path: 'id' }] } });
+    expect(envelope(logsBadId)).toMatchObject({ ok: false, command: 'cluster logs', error: { type: 'ValidationError', details: [{ path: 'component' }] } });
+  });
+
+  it('refuses a name that several live clusters share, listing their ids', async () => {
+    // Prepare
+    const a = envelope(await recc(['cluster', 'create', '--name', 'twin', '--json'])).data.cluster.id as string;
+    const b = envelope(await recc(['cluster', 'create', '--name', 'twin', '--json'])).data.cluster.id as string;
+
+    // Act
+    const run = await recc(['cluster', 'get', 'twin', '--json']);
+
+    // Assess
+    expect(run.code).toBe(2);
+    const { error } = envelope(run);
+    expect(error?.type).toBe('AmbiguousClusterNameError');
+    expect(error?.message).toBe('2 clusters are named "twin"; give the id instead');
+    expect(error?.details.map((d) => d.message.split(' ')[0]).sort()).toEqual([a, b].sort());
   });
 
   it('takes --status in any case, a spec file for create --template, and names clusters readably by default', async () => {
