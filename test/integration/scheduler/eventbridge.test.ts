@@ -66,25 +66,25 @@ describe('EventBridgeJobScheduler (contract, aws-sdk-client-mock)', () => {
   });
 
   it('deletes by name and group; a missing schedule is success', async () => {
-    mock.on(DeleteScheduleCommand).rejects(new ResourceNotFoundException({ message: 'nope', $metadata: {} }));
+    mock.on(DeleteScheduleCommand).rejects(new ResourceNotFoundException({ message: 'nope', Message: 'nope', $metadata: {} }));
     await scheduler.delete(job);
     expect(mock.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input)).toEqual([{ Name: `recc-${job.id}`, GroupName: 'recc-jobs-dev' }]);
   });
 
   it('turns a create conflict into an update, and an update of a vanished schedule into a create', async () => {
-    mock.on(CreateScheduleCommand).rejectsOnce(new ConflictException({ message: 'exists', $metadata: {} })).resolves({ ScheduleArn: 'a' });
+    mock.on(CreateScheduleCommand).rejectsOnce(new ConflictException({ message: 'exists', Message: 'exists', $metadata: {} })).resolves({ ScheduleArn: 'a' });
     mock.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'a' });
     await scheduler.create(job);
     expect(mock.commandCalls(UpdateScheduleCommand)).toHaveLength(1);
     mock.reset();
-    mock.on(UpdateScheduleCommand).rejects(new ResourceNotFoundException({ message: 'gone', $metadata: {} }));
+    mock.on(UpdateScheduleCommand).rejects(new ResourceNotFoundException({ message: 'gone', Message: 'gone', $metadata: {} }));
     mock.on(CreateScheduleCommand).resolves({ ScheduleArn: 'a' });
     await scheduler.update(job);
     expect(mock.commandCalls(CreateScheduleCommand).map((c) => c.args[0].input)).toEqual([expected]);
   });
 
   it('wraps other failures in SchedulerCallError naming the call and the job', async () => {
-    mock.on(CreateScheduleCommand).rejects(new ValidationException({ message: 'bad expression', $metadata: { httpStatusCode: 400 } }));
+    mock.on(CreateScheduleCommand).rejects(new ValidationException({ message: 'bad expression', Message: 'bad expression', $metadata: { httpStatusCode: 400 } }));
     const err = await scheduler.create(job).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchedulerCallError);
     expect((err as Error).message).toBe(`CreateSchedule for job ${job.id} failed: ValidationException: bad expression`);
