@@ -134,76 +134,82 @@ function toEvent(w: Walker, o: Op): Ev | undefined {
   }
 }
 
-describe('State space: SchedulerState', () => {
-  it('logs every state change with its stimulus and keeps every invariant, over random event sequences', () => {
-    /* Random sequences of workers joining, pausing and leaving, clients coming and
-       going, tasks submitted with dependencies and resources, finished (also late,
-       from the wrong worker), erred, retried, released, cancelled, inputs missing
-       and no-worker timeouts. */
-    let changes = 0;
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 120, size: 'max' }), (ops) => {
-        const w = new Walker();
-        for (const o of ops) {
-          const e = toEvent(w, o);
-          if (e) w.step(e);
-        }
-        changes += w.changes;
-      }),
-      { numRuns: 300 },
-    );
-    // The walk reaches real work, not only no-ops.
-    expect(changes).toBeGreaterThan(3_000);
+describe('Class: SchedulerState', () => {
+  describe('Method: handle (random event sequences)', () => {
+    it('logs every state change with its stimulus and keeps every invariant, over random event sequences', () => {
+      /* Random sequences of workers joining, pausing and leaving, clients coming and
+         going, tasks submitted with dependencies and resources, finished (also late,
+         from the wrong worker), erred, retried, released, cancelled, inputs missing
+         and no-worker timeouts. */
+      let changes = 0;
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 1, maxLength: 120, size: 'max' }), (ops) => {
+          const w = new Walker();
+          for (const o of ops) {
+            const e = toEvent(w, o);
+            if (e) w.step(e);
+          }
+          changes += w.changes;
+        }),
+        { numRuns: 300 },
+      );
+      // The walk reaches real work, not only no-ops.
+      expect(changes).toBeGreaterThan(3_000);
+    });
+
+    it('visits every edge of the transition table', () => {
+      const seen = new Set<string>();
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 1, maxLength: 120, size: 'max' }), (ops) => {
+          const w = new Walker();
+          for (const o of ops) {
+            const e = toEvent(w, o);
+            if (e) w.step(e);
+          }
+          for (const e of w.s.log.since(0)) seen.add(`${e.from}>${e.to}`);
+        }),
+        { numRuns: 300, seed: 20 },
+      );
+      // No event reaches these two today: an erred task is only forgotten (a client retry op would
+      // release it), and a queued task's inputs are all in memory, which never err.
+      expect([...TRANSITIONS].filter((t) => !seen.has(t))).toEqual(['erred>released', 'queued>erred']);
+    });
   });
 
-  it('visits every edge of the transition table', () => {
-    const seen = new Set<string>();
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 120, size: 'max' }), (ops) => {
-        const w = new Walker();
-        for (const o of ops) {
-          const e = toEvent(w, o);
-          if (e) w.step(e);
-        }
-        for (const e of w.s.log.since(0)) seen.add(`${e.from}>${e.to}`);
-      }),
-      { numRuns: 300, seed: 20 },
-    );
-    // No event reaches these two today: an erred task is only forgotten (a client retry op would
-    // release it), and a queued task's inputs are all in memory, which never err.
-    expect([...TRANSITIONS].filter((t) => !seen.has(t))).toEqual(['erred>released', 'queued>erred']);
-  });
-});
+  describe('Method: story', () => {
+    it('tells a task retried after its worker died, each change with the stimulus that caused it', () => {
+      // Prepare: one worker, one client
+      const s = new SchedulerState();
+      s.handle([{ type: 'add-worker', workerId: 'w1', name: 'w1', nthreads: 1, resources: {}, stimulusId: 'add-worker-1' }, { type: 'add-client', clientId: 'c', stimulusId: 'add-client-2' }], 100);
 
-describe('Method: story', () => {
-  it('tells a task retried after its worker died, each change with the stimulus that caused it', () => {
-    const s = new SchedulerState();
-    s.handle([{ type: 'add-worker', workerId: 'w1', name: 'w1', nthreads: 1, resources: {}, stimulusId: 'add-worker-1' }, { type: 'add-client', clientId: 'c', stimulusId: 'add-client-2' }], 100);
-    s.handle([{ type: 'update-graph', clientId: 'c', tasks: [{ key: 'x', run: 0, deps: [] }], wants: ['x'], stimulusId: 'update-graph-3' }], 200);
-    s.handle([{ type: 'remove-worker', workerId: 'w1', reason: 'killed', stimulusId: 'remove-worker-4' }], 300);
-    s.handle([{ type: 'add-worker', workerId: 'w2', name: 'w2', nthreads: 1, resources: {}, stimulusId: 'add-worker-5' }], 400);
-    s.handle([{ type: 'task-finished', workerId: 'w2', key: 'x', nbytes: 4, stimulusId: 'finished-6' }], 500);
+      // Act: submit x, lose its worker, add another, finish there
+      s.handle([{ type: 'update-graph', clientId: 'c', tasks: [{ key: 'x', run: 0, deps: [] }], wants: ['x'], stimulusId: 'update-graph-3' }], 200);
+      s.handle([{ type: 'remove-worker', workerId: 'w1', reason: 'killed', stimulusId: 'remove-worker-4' }], 300);
+      s.handle([{ type: 'add-worker', workerId: 'w2', name: 'w2', nthreads: 1, resources: {}, stimulusId: 'add-worker-5' }], 400);
+      s.handle([{ type: 'task-finished', workerId: 'w2', key: 'x', nbytes: 4, stimulusId: 'finished-6' }], 500);
 
-    expect(s.story('x')).toEqual([
-      { key: 'x', from: 'released', to: 'waiting', stimulusId: 'update-graph-3', time: 200 },
-      { key: 'x', from: 'waiting', to: 'queued', stimulusId: 'update-graph-3', time: 200 },
-      { key: 'x', from: 'queued', to: 'processing', stimulusId: 'update-graph-3', time: 200 },
-      { key: 'x', from: 'processing', to: 'released', stimulusId: 'remove-worker-4', time: 300 },
-      { key: 'x', from: 'released', to: 'waiting', stimulusId: 'remove-worker-4', time: 300 },
-      { key: 'x', from: 'waiting', to: 'queued', stimulusId: 'remove-worker-4', time: 300 },
-      { key: 'x', from: 'queued', to: 'processing', stimulusId: 'add-worker-5', time: 400 },
-      { key: 'x', from: 'processing', to: 'memory', stimulusId: 'finished-6', time: 500 },
-    ]);
-    expect(s.story('never-submitted')).toEqual([]);
-  });
+      // Assess: every change, in order, with the stimulus and the handle() time
+      expect(s.story('x')).toEqual([
+        { key: 'x', from: 'released', to: 'waiting', stimulusId: 'update-graph-3', time: 200 },
+        { key: 'x', from: 'waiting', to: 'queued', stimulusId: 'update-graph-3', time: 200 },
+        { key: 'x', from: 'queued', to: 'processing', stimulusId: 'update-graph-3', time: 200 },
+        { key: 'x', from: 'processing', to: 'released', stimulusId: 'remove-worker-4', time: 300 },
+        { key: 'x', from: 'released', to: 'waiting', stimulusId: 'remove-worker-4', time: 300 },
+        { key: 'x', from: 'waiting', to: 'queued', stimulusId: 'remove-worker-4', time: 300 },
+        { key: 'x', from: 'queued', to: 'processing', stimulusId: 'add-worker-5', time: 400 },
+        { key: 'x', from: 'processing', to: 'memory', stimulusId: 'finished-6', time: 500 },
+      ]);
+      expect(s.story('never-submitted')).toEqual([]);
+    });
 
-  it('keeps only the last transitionLogSize changes', () => {
-    const s = new SchedulerState({ transitionLogSize: 3 });
-    s.handle([{ type: 'add-worker', workerId: 'w1', name: 'w1', nthreads: 1, resources: {}, stimulusId: 'a-1' }, { type: 'add-client', clientId: 'c', stimulusId: 'a-2' }], 1);
-    s.handle([{ type: 'update-graph', clientId: 'c', tasks: [{ key: 'x', run: 0, deps: [] }], wants: ['x'], stimulusId: 'g-3' }], 2);
-    s.handle([{ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 1, stimulusId: 'f-4' }], 3);
-    expect(s.story('x').map((e) => `${e.from}>${e.to}`)).toEqual(['waiting>queued', 'queued>processing', 'processing>memory']);
-    expect(s.log.recorded).toBe(4);
+    it('keeps only the last transitionLogSize changes', () => {
+      const s = new SchedulerState({ transitionLogSize: 3 });
+      s.handle([{ type: 'add-worker', workerId: 'w1', name: 'w1', nthreads: 1, resources: {}, stimulusId: 'a-1' }, { type: 'add-client', clientId: 'c', stimulusId: 'a-2' }], 1);
+      s.handle([{ type: 'update-graph', clientId: 'c', tasks: [{ key: 'x', run: 0, deps: [] }], wants: ['x'], stimulusId: 'g-3' }], 2);
+      s.handle([{ type: 'task-finished', workerId: 'w1', key: 'x', nbytes: 1, stimulusId: 'f-4' }], 3);
+      expect(s.story('x').map((e) => `${e.from}>${e.to}`)).toEqual(['waiting>queued', 'queued>processing', 'processing>memory']);
+      expect(s.log.recorded).toBe(4);
+    });
   });
 });
 

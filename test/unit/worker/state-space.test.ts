@@ -112,57 +112,63 @@ const walk = (ops: Op[]): Walker => {
   return w;
 };
 
-describe('State space: WorkerState', () => {
-  it('logs every state change with its stimulus and keeps every invariant, over random event sequences', () => {
-    /* Random sequences of tasks computed with inputs on peers, results and failures
-       (also of cancelled runs), frees of tasks and replicas, gathers that bring all,
-       part or nothing, and memory pause/unpause. */
-    let changes = 0;
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 100, size: 'max' }), (ops) => {
-        changes += walk(ops).changes;
-      }),
-      { numRuns: 300 },
-    );
-    expect(changes).toBeGreaterThan(3_000);
+describe('Class: WorkerState', () => {
+  describe('Method: handle (random event sequences)', () => {
+    it('logs every state change with its stimulus and keeps every invariant, over random event sequences', () => {
+      /* Random sequences of tasks computed with inputs on peers, results and failures
+         (also of cancelled runs), frees of tasks and replicas, gathers that bring all,
+         part or nothing, and memory pause/unpause. */
+      let changes = 0;
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 1, maxLength: 100, size: 'max' }), (ops) => {
+          changes += walk(ops).changes;
+        }),
+        { numRuns: 300 },
+      );
+      expect(changes).toBeGreaterThan(3_000);
+    });
+
+    it('visits every edge of the transition table', () => {
+      const seen = new Set<string>();
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 1, maxLength: 100, size: 'max' }), (ops) => {
+          for (const e of walk(ops).s.log.since(0)) seen.add(`${e.from}>${e.to}`);
+        }),
+        { numRuns: 300, seed: 20 },
+      );
+      expect(WORKER_TRANSITIONS.filter((t) => !seen.has(t))).toEqual([]);
+    });
   });
 
-  it('visits every edge of the transition table', () => {
-    const seen = new Set<string>();
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 100, size: 'max' }), (ops) => {
-        for (const e of walk(ops).s.log.since(0)) seen.add(`${e.from}>${e.to}`);
-      }),
-      { numRuns: 300, seed: 20 },
-    );
-    expect(WORKER_TRANSITIONS.filter((t) => !seen.has(t))).toEqual([]);
-  });
-});
+  describe('Method: story', () => {
+    it('tells a task and its fetched input, each change with its stimulus and the injected clock', () => {
+      // Prepare: a worker machine on a manual clock
+      const clock = new ManualClock(1_000);
+      const s = new WorkerState({ nthreads: 1, clock });
 
-describe('Method: story', () => {
-  it('tells a task and its fetched input, each change with its stimulus and the injected clock', () => {
-    const clock = new ManualClock(1_000);
-    const s = new WorkerState({ nthreads: 1, clock });
-    // The scheduler's stimulus id travels with the task (see worker/pump.ts).
-    s.handle([{ type: 'compute-task', key: 'x', run: 0, priority: 0, deps: [{ key: 'd', nbytes: 1, who: ['p1'] }], stimulusId: 'update-graph-7' }]);
-    clock.set(2_000);
-    s.handle([{ type: 'gather-dep-done', peer: 'p1', received: [['d', 1]], missing: [], stimulusId: 'gather-3' }]);
-    clock.set(3_000);
-    s.handle([{ type: 'execute-success', key: 'x', nbytes: 4, stimulusId: 'exec-4' }]);
+      // Act: compute x with an input on p1, the input arrives, x runs
+      // The scheduler's stimulus id travels with the task (see worker/pump.ts).
+      s.handle([{ type: 'compute-task', key: 'x', run: 0, priority: 0, deps: [{ key: 'd', nbytes: 1, who: ['p1'] }], stimulusId: 'update-graph-7' }]);
+      clock.set(2_000);
+      s.handle([{ type: 'gather-dep-done', peer: 'p1', received: [['d', 1]], missing: [], stimulusId: 'gather-3' }]);
+      clock.set(3_000);
+      s.handle([{ type: 'execute-success', key: 'x', nbytes: 4, stimulusId: 'exec-4' }]);
 
-    expect(s.story('x')).toEqual([
-      { key: 'x', from: 'released', to: 'waiting', stimulusId: 'update-graph-7', time: 1_000 },
-      { key: 'x', from: 'waiting', to: 'ready', stimulusId: 'gather-3', time: 2_000 },
-      { key: 'x', from: 'ready', to: 'executing', stimulusId: 'gather-3', time: 2_000 },
-      { key: 'x', from: 'executing', to: 'memory', stimulusId: 'exec-4', time: 3_000 },
-    ]);
-    expect(s.story('d')).toEqual([
-      { key: 'd', from: 'released', to: 'fetch', stimulusId: 'update-graph-7', time: 1_000 },
-      { key: 'd', from: 'fetch', to: 'flight', stimulusId: 'update-graph-7', time: 1_000 },
-      { key: 'd', from: 'flight', to: 'memory', stimulusId: 'gather-3', time: 2_000 },
-      // Once x has run, nothing here needs the replica.
-      { key: 'd', from: 'memory', to: 'forgotten', stimulusId: 'exec-4', time: 3_000 },
-    ]);
+      // Assess: both stories, each change with its stimulus and the clock's time
+      expect(s.story('x')).toEqual([
+        { key: 'x', from: 'released', to: 'waiting', stimulusId: 'update-graph-7', time: 1_000 },
+        { key: 'x', from: 'waiting', to: 'ready', stimulusId: 'gather-3', time: 2_000 },
+        { key: 'x', from: 'ready', to: 'executing', stimulusId: 'gather-3', time: 2_000 },
+        { key: 'x', from: 'executing', to: 'memory', stimulusId: 'exec-4', time: 3_000 },
+      ]);
+      expect(s.story('d')).toEqual([
+        { key: 'd', from: 'released', to: 'fetch', stimulusId: 'update-graph-7', time: 1_000 },
+        { key: 'd', from: 'fetch', to: 'flight', stimulusId: 'update-graph-7', time: 1_000 },
+        { key: 'd', from: 'flight', to: 'memory', stimulusId: 'gather-3', time: 2_000 },
+        // Once x has run, nothing here needs the replica.
+        { key: 'd', from: 'memory', to: 'forgotten', stimulusId: 'exec-4', time: 3_000 },
+      ]);
+    });
   });
 });
 
