@@ -3,6 +3,7 @@ import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 import type { ClusterView } from '../shared/api/views.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../shared/core/retry.ts';
 import type { ClusterLike } from './cluster-like.ts';
+import { defaultClusterName } from './cluster-name.ts';
 import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, type ApiClientOptions } from './api-client.ts';
 import { ClusterConnectionUnavailableError, ClusterFailedError, ClusterReadyTimeoutError } from './errors.ts';
 
@@ -178,6 +179,11 @@ export class ReccCluster implements ClusterLike {
     for (const [key, value] of Object.entries(options)) {
       if (!CLIENT_OPTIONS.has(key) && key !== 'clientToken' && value !== undefined) request[key] = value;
     }
+    // A readable default, not the id again (the API names an unnamed cluster after its id).
+    request.name ??= defaultClusterName({
+      ...(typeof options.template === 'string' ? { template: options.template } : {}),
+      ...(typeof options.job === 'string' ? { job: options.job } : {}),
+    });
     const { cluster } = await client.createCluster(request);
     let running: ClusterView;
     try {
