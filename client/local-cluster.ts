@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { freePorts } from '../comm/free-ports.ts';
+import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../shared/core/retry.ts';
+import { WORKER_MALLOC_ENV } from '../shared/engine/worker-env.ts';
 import { join } from 'node:path';
 import type { ClusterLike } from './cluster-like.ts';
 import { LocalClusterStartError } from './errors.ts';
@@ -29,6 +31,33 @@ export interface LocalClusterOptions {
   logStream?: { write(line: string): unknown };
   /** Extra Node flags for the scheduler and workers, e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/prof']`. */
   nodeArgs?: string[];
+  /** A task that was running on this many workers that died errs with KilledWorkerError (default 3). */
+  allowedFailures?: number;
+  /**
+   * Run each worker under this command prefix, e.g. `['prlimit', '--as=2147483648', '--']`
+   * to cap its address space (the prefix must exec the command, keeping the pid).
+   */
+  workerLauncher?: string[];
+  /**
+   * Replace a worker that dies (crash, SIGKILL, memory limit), as a nanny would: with RESTART_BACKOFF
+   * between quick deaths, and at most `maxRestarts` in any `windowMs` so a crash loop stops.
+   * `false` leaves dead workers dead. @default { maxRestarts: 10, windowMs: 60_000 }
+   */
+  restartWorkers?: { maxRestarts?: number; windowMs?: number } | false;
+}
+
+/** A worker that lived this long before dying was healthy: its next restart starts the backoff afresh. */
+const STABLE_WORKER_MS = 30_000;
+
+/** One worker position the cluster keeps filled; each replacement is a new generation with its own name. */
+interface WorkerSlot {
+  base: string;
+  opts: WorkerOptionsForAdd;
+  generation: number;
+  /** Deaths in a row of workers that lived less than STABLE_WORKER_MS. */
+  quickDeaths: number;
+  /** Only a slot that registered once is restarted: a worker that cannot start at all is a configuration error. */
+  registered: boolean;
 }
 
 export interface WorkerOptionsForAdd {
@@ -63,6 +92,11 @@ export class LocalCluster implements ClusterLike {
   private readonly workers: Proc[] = [];
   private closing: Promise<void> | undefined;
   private nextWorker = 0;
+  /** Aborts pending restarts on close. */
+  private readonly stopRestarts = new AbortController();
+  private readonly restartBudget: RestartBudget | undefined;
+  /** The cluster's own events (restarts), as JSON lines. */
+  private readonly supervisorLines: string[] = [];
 
   private constructor(
     private readonly dir: string,
@@ -78,6 +112,8 @@ export class LocalCluster implements ClusterLike {
     if (extra.caPem) this.caPem = extra.caPem;
     if (extra.dashboardUrl) this.dashboardUrl = extra.dashboardUrl;
     this.caFile = extra.caFile;
+    const restart = options.restartWorkers ?? {};
+    if (restart) this.restartBudget = new RestartBudget(restart.maxRestarts ?? 10, restart.windowMs ?? 60_000);
   }
 
   private readonly caFile: string | undefined;
@@ -86,6 +122,9 @@ export class LocalCluster implements ClusterLike {
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const nWorkers = options.nWorkers ?? 2;
     if (!Number.isInteger(nWorkers) || nWorkers < 0) throw new LocalClusterStartError(`nWorkers must be a non-negative integer, got ${nWorkers}`);
+    if (options.allowedFailures !== undefined && !(Number.isInteger(options.allowedFailures) && options.allowedFailures >= 1)) {
+      throw new LocalClusterStartError(`allowedFailures must be a positive integer, got ${options.allowedFailures}`);
+    }
     const timeout = options.startTimeoutMs ?? 60_000;
     const dir = mkdtempSync(join(tmpdir(), 'recc-local-'));
     const token = randomBytes(24).toString('base64url');
@@ -101,6 +140,7 @@ export class LocalCluster implements ClusterLike {
     }
     if (options.dashboard) extra.push('--dashboard-port', '0');
     if (options.resourceWaitTimeoutSeconds !== undefined) extra.push('--resource-wait-timeout', String(options.resourceWaitTimeoutSeconds));
+    if (options.allowedFailures !== undefined) extra.push('--allowed-failures', String(options.allowedFailures));
     // The port is chosen here so workers start alongside the scheduler (they retry until it listens).
     for (let attempt = 1; ; attempt++) {
       const [port] = await freePorts(1);
@@ -132,7 +172,16 @@ export class LocalCluster implements ClusterLike {
 
   /** Start one more worker (e.g. with `{ resources: { GPU: 1 } }`); resolves once it registered. */
   async addWorker(opts: WorkerOptionsForAdd = {}, timeoutMs = 60_000): Promise<{ name: string; pid: number; address: string }> {
-    const name = opts.name ?? `local-worker-${this.nextWorker++}`;
+    const slot: WorkerSlot = { base: opts.name ?? `local-worker-${this.nextWorker++}`, opts, generation: 0, quickDeaths: 0, registered: false };
+    const proc = this.launchWorker(slot);
+    const ready = await waitForEvent(proc, 'worker.ready', timeoutMs);
+    slot.registered = true;
+    return { name: proc.name, pid: proc.child.pid as number, address: String(ready.address) };
+  }
+
+  private launchWorker(slot: WorkerSlot): Proc {
+    const { opts } = slot;
+    const name = slot.generation === 0 ? slot.base : `${slot.base}.${slot.generation}`;
     const args = [this.schedulerAddress, '--token-file', this.tokenFile, '--name', name, '--watch-parent'];
     args.push('--nthreads', String(opts.nthreads ?? this.options.threadsPerWorker ?? 1));
     const mem = opts.memoryLimitGiB ?? this.options.memoryLimitGiB;
@@ -140,9 +189,43 @@ export class LocalCluster implements ClusterLike {
     for (const [r, n] of Object.entries(opts.resources ?? this.options.resources ?? {})) args.push('--resource', `${r}=${n}`);
     if (this.caFile) args.push('--tls-ca', this.caFile);
     const proc = launch('worker', name, args, this.options);
+    const startedAt = Date.now();
     this.workers.push(proc);
-    const ready = await waitForEvent(proc, 'worker.ready', timeoutMs);
-    return { name, pid: proc.child.pid as number, address: String(ready.address) };
+    void proc.exited.then(() => this.onWorkerExit(slot, proc, startedAt));
+    return proc;
+  }
+
+  /** A worker died: replace it unless the cluster is closing, it exited cleanly, or the restart budget is spent. */
+  private async onWorkerExit(slot: WorkerSlot, proc: Proc, startedAt: number): Promise<void> {
+    const { exitCode: code, signalCode: signal } = proc.child;
+    if (!this.restartBudget || this.closing || !slot.registered) return;
+    // Exit 0 is a clean stop (SIGTERM, the scheduler closed it); without a scheduler a new worker cannot register.
+    if (code === 0 || this.scheduler.child.exitCode !== null || this.scheduler.child.signalCode !== null) return;
+    slot.quickDeaths = Date.now() - startedAt >= STABLE_WORKER_MS ? 1 : slot.quickDeaths + 1;
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    if (!this.restartBudget.take()) {
+      this.note('error', 'local-cluster.restart-limit', `worker ${proc.name} ${how}; not restarting it: ${this.restartBudget.max} restarts in ${this.restartBudget.windowMs} ms`, { worker: proc.name });
+      return;
+    }
+    const delayMs = Math.round(backoffDelay(slot.quickDeaths - 1, RESTART_BACKOFF));
+    this.note('warn', 'local-cluster.worker-restart', `worker ${proc.name} ${how}; restarting it`, { worker: proc.name, exitCode: code, signal, delayMs });
+    try {
+      await sleep(delayMs, { signal: this.stopRestarts.signal });
+    } catch {
+      return;
+    }
+    if (this.closing) return;
+    slot.generation++;
+    // Its readiness is not awaited: if it dies again, this handler runs again (and the budget applies).
+    const next = this.launchWorker(slot);
+    waitForEvent(next, 'worker.ready', 60_000).catch(() => undefined);
+  }
+
+  private note(level: 'warn' | 'error', event: string, message: string, fields: Record<string, unknown>): void {
+    const line = JSON.stringify({ level, time: new Date().toISOString(), service: 'recc-local-cluster', message, event, ...fields });
+    this.supervisorLines.push(line);
+    if (this.supervisorLines.length > 200) this.supervisorLines.shift();
+    this.options.logStream?.write(`${line}\n`);
   }
 
   /** Pids of the processes (scheduler first); for tests. */
@@ -161,9 +244,15 @@ export class LocalCluster implements ClusterLike {
     return [...(this.workers.find((w) => w.name === name)?.lines ?? [])];
   }
 
+  /** Last log lines of every process, workers that were replaced included (diagnostics, tests). */
+  allLogs(): string[] {
+    return [...this.supervisorLines, ...[this.scheduler, ...this.workers].flatMap((p) => p.lines)];
+  }
+
   /** Stop every process (SIGTERM, then SIGKILL after 10 s) and remove the token. Safe to call twice. */
   close(removeDir = true): Promise<void> {
     this.closing ??= (async () => {
+      this.stopRestarts.abort();
       const all = [this.scheduler, ...this.workers];
       for (const p of all) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
       const timer = setTimeout(() => {
@@ -185,7 +274,11 @@ function launch(kind: 'scheduler' | 'worker', name: string, args: string[], opti
   const entry = processEntry(kind);
   // A larger young generation makes the scheduler's many short-lived message objects cheaper to collect.
   const tuning = kind === 'scheduler' ? ['--max-semi-space-size=32'] : [];
-  const child = spawn(process.execPath, [...tuning, ...(options.nodeArgs ?? []), ...entry.execArgv, entry.path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const argv = [process.execPath, ...tuning, ...(options.nodeArgs ?? []), ...entry.execArgv, entry.path, ...args];
+  const launcher = kind === 'worker' ? (options.workerLauncher ?? []) : [];
+  const command = [...launcher, ...argv];
+  const env = kind === 'worker' ? { ...process.env, ...WORKER_MALLOC_ENV } : process.env;
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env });
   const lines: string[] = [];
   const keep = (line: string) => {
     lines.push(line);

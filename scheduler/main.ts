@@ -19,6 +19,8 @@ export interface SchedulerProcessOptions {
   ownedDir?: string;
   noWorkerTimeoutSeconds?: number;
   heartbeatTimeoutSeconds?: number;
+  /** A task that was running on this many workers that died errs with KilledWorkerError (default 3). */
+  allowedFailures?: number;
 }
 
 function readText(path: string, what: string): string {
@@ -57,7 +59,10 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       ...(opts.dashboardPort !== undefined ? { dashboardPort: opts.dashboardPort } : {}),
       logger,
       ...(opts.heartbeatTimeoutSeconds ? { heartbeatTimeoutMs: opts.heartbeatTimeoutSeconds * 1000 } : {}),
-      state: { noWorkerTimeoutMs: opts.noWorkerTimeoutSeconds === undefined ? undefined : opts.noWorkerTimeoutSeconds * 1000 },
+      state: {
+        noWorkerTimeoutMs: opts.noWorkerTimeoutSeconds === undefined ? undefined : opts.noWorkerTimeoutSeconds * 1000,
+        ...(opts.allowedFailures !== undefined ? { allowedFailures: opts.allowedFailures } : {}),
+      },
     });
     await server.start();
   } catch (err) {

@@ -24,6 +24,7 @@ export interface WorkerProcessOptions {
   memoryTarget?: number;
   memorySpill?: number;
   memoryPause?: number;
+  memoryTerminate?: number;
 }
 
 /** Run a worker until SIGTERM/SIGINT or the scheduler goes away. Resolves with the exit code. */
@@ -46,6 +47,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       ...(opts.memoryTarget !== undefined ? { target: opts.memoryTarget } : {}),
       ...(opts.memorySpill !== undefined ? { spill: opts.memorySpill } : {}),
       ...(opts.memoryPause !== undefined ? { pause: opts.memoryPause } : {}),
+      ...(opts.memoryTerminate !== undefined ? { terminate: opts.memoryTerminate } : {}),
     };
     worker = new Worker({
       schedulerAddress: opts.schedulerAddress,
@@ -78,7 +80,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
     });
     return 1;
   }
-  logger.info('worker ready', { event: 'worker.ready', address: worker.address, scheduler: opts.schedulerAddress, nthreads: opts.nthreads, pid: process.pid });
+  logger.info('worker ready', { event: 'worker.ready', address: worker.address, scheduler: opts.schedulerAddress, nthreads: opts.nthreads, pid: process.pid, memoryLimit: worker.memoryLimitBytes ?? null });
   return new Promise<number>((resolve) => {
     let code = 0;
     const stop = (reason: string) => {

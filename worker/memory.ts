@@ -1,13 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Logger } from '../shared/core/logger.ts';
 import type { MemoryThresholds } from './store.ts';
 
 /**
  * The worker's memory manager (after Dask's worker_memory.py). It samples the
- * process RSS, decides spill and pause from the limit's thresholds, and is the
- * only place those decisions are made. It keeps no paused flag of its own: the
- * worker state machine holds it (`isPaused`), and a change goes in as a
- * pause/unpause event through `onPauseChange`.
+ * process RSS, decides spill, pause and terminate from the limit's
+ * thresholds, and is the only place those decisions are made. It keeps no
+ * paused flag of its own: the worker state machine holds it (`isPaused`), and
+ * a change goes in as a pause/unpause event through `onPauseChange`.
+ *
+ * Why RSS: tasks run in worker_threads, and a thread's `resourceLimits` only
+ * bound its V8 heap; Buffers and typed arrays live off-heap, so only the
+ * process's resident set shows them. Above the terminate fraction the worker
+ * must die at once (`onTerminate`), and its supervisor (LocalCluster, the
+ * local backend, the kubelet) starts a new one; the scheduler counts the death
+ * against the tasks it was running (KilledWorkerError after `allowedFailures`).
  */
+
+/** Exit status of a worker that ended itself for exceeding its memory limit (like a nanny's kill, distinct from a crash). */
+export const MEMORY_LIMIT_EXIT_CODE = 75;
+/** cgroup v1 writes "no limit" as a huge page-rounded number; anything at or above this is unlimited. */
+const CGROUP_UNLIMITED = 2 ** 60;
 
 /** One observation of the process. */
 export interface MemoryReading {
@@ -22,6 +37,8 @@ export interface MemoryDecision {
   spillToBytes: number | undefined;
   /** Whether new tasks should be held back. */
   paused: boolean;
+  /** Above the terminate fraction: the process must end now. */
+  terminate: boolean;
 }
 
 /** The pure rule: what to do at this reading under `limitBytes`. */
@@ -32,7 +49,65 @@ export function decideMemory(reading: MemoryReading, limitBytes: number, thresho
   const spillToBytes = rssBytes > spillAt && managedBytes > 0 ? Math.max(0, managedBytes - (rssBytes - spillAt)) : undefined;
   // Pausing only helps when results are what fills memory: they can drain as the scheduler frees or spills them.
   const paused = rssBytes > limitBytes * thresholds.pause && managedBytes > 0;
-  return { spillToBytes, paused };
+  const terminate = rssBytes > limitBytes * thresholds.terminate;
+  return { spillToBytes, paused, terminate };
+}
+
+/**
+ * The memory limit of this process's cgroup (v2 `memory.max`, v1
+ * `memory.limit_in_bytes`), or undefined when there is none. `read` is
+ * injectable for tests.
+ */
+export function cgroupMemoryLimit(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | undefined {
+  const candidates: string[] = [];
+  let membership = '';
+  try {
+    membership = read('/proc/self/cgroup');
+  } catch {}
+  for (const line of membership.split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (path === undefined) continue;
+    if (controllers === '') candidates.push(`/sys/fs/cgroup${path === '/' ? '' : path}/memory.max`);
+    else if (controllers?.split(',').includes('memory')) candidates.push(`/sys/fs/cgroup/memory${path === '/' ? '' : path}/memory.limit_in_bytes`);
+  }
+  // Inside a container's cgroup namespace the files sit at the root.
+  candidates.push('/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes');
+  let limit: number | undefined;
+  for (const path of candidates) {
+    let text: string;
+    try {
+      text = read(path).trim();
+    } catch {
+      continue;
+    }
+    const n = Number(text);
+    if (text !== 'max' && Number.isFinite(n) && n > 0 && n < CGROUP_UNLIMITED) limit = Math.min(limit ?? n, n);
+  }
+  return limit;
+}
+
+/**
+ * A full garbage collection of this isolate, for freeing spilled results now:
+ * a result's Buffer is released only when V8 collects it, and until then it
+ * still counts in RSS (measured: 8 results of 32 MiB all spilled, RSS still
+ * 380 MiB). Undefined if the runtime refuses to expose gc.
+ */
+export function exposeGc(): (() => void) | undefined {
+  const existing = (globalThis as { gc?: () => void }).gc;
+  if (existing) return existing;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The limit the worker enforces: the smaller of the configured one and the cgroup's. */
+export function effectiveMemoryLimit(configuredBytes: number | undefined, cgroupBytes: number | undefined): number | undefined {
+  if (configuredBytes === undefined) return cgroupBytes;
+  if (cgroupBytes === undefined) return configuredBytes;
+  return Math.min(configuredBytes, cgroupBytes);
 }
 
 /** What the memory manager acts on. */
@@ -50,31 +125,67 @@ export interface MemoryManagerDeps {
   isPaused: () => boolean;
   /** Called when the decision differs from `isPaused()`; must feed a pause/unpause event to the state machine. */
   onPauseChange: (paused: boolean, reading: MemoryReading) => void;
+  /** RSS passed the terminate fraction: end the process now (best-effort notice first). Called once. */
+  onTerminate: (reading: MemoryReading, limitBytes: number) => void;
   logger: Logger;
   /** @default process.memoryUsage.rss (cheap: one read of /proc/self/statm) */
   sampleRss?: () => number;
+  /** Collect garbage after spilling and before terminating, so freed results leave RSS. @default none */
+  collectGarbage?: () => void;
+  /** For rate-limiting garbage collection. @default Date.now */
+  now?: () => number;
+  /** At most one collection per this many ms. @default 1000 */
+  gcIntervalMs?: number;
 }
 
 export class MemoryManager {
   private timer: NodeJS.Timeout | undefined;
   private readonly sampleRss: () => number;
+  private terminating = false;
+  private lastGcAt = Number.NEGATIVE_INFINITY;
+  private readonly now: () => number;
 
   constructor(private readonly deps: MemoryManagerDeps) {
     this.sampleRss = deps.sampleRss ?? (() => process.memoryUsage.rss());
+    this.now = deps.now ?? Date.now;
   }
 
   get limitBytes(): number | undefined {
     return this.deps.limitBytes;
   }
 
-  /** Sample once and act. Returns the decision (undefined without a limit). */
+  /** Sample once and act. Returns the decision (undefined without a limit, or once terminating). */
   check(): MemoryDecision | undefined {
     const limit = this.deps.limitBytes;
-    if (limit === undefined) return undefined;
+    if (limit === undefined || this.terminating) return undefined;
     const { store } = this.deps;
-    const reading: MemoryReading = { rssBytes: this.sampleRss(), managedBytes: store.managedBytes };
-    const decision = decideMemory(reading, limit, this.deps.thresholds);
-    if (decision.spillToBytes !== undefined) store.spillTo(decision.spillToBytes);
+    let reading: MemoryReading = { rssBytes: this.sampleRss(), managedBytes: store.managedBytes };
+    let decision = decideMemory(reading, limit, this.deps.thresholds);
+    if (decision.terminate && this.collect(true, false)) {
+      // Last resort before ending the process: drop every result to disk and free what is garbage.
+      // A task that holds its memory is not helped by this, and still ends the worker below.
+      if (store.managedBytes > 0) store.spillTo(0);
+      this.collect(true);
+      reading = { rssBytes: this.sampleRss(), managedBytes: store.managedBytes };
+      decision = decideMemory(reading, limit, this.deps.thresholds);
+    }
+    if (decision.terminate) {
+      // Nothing else is worth doing: spilling or pausing cannot stop a task that is still allocating.
+      if (!this.terminating) {
+        this.terminating = true;
+        this.stop();
+        this.deps.logger.error('memory above the terminate threshold; ending the worker so its supervisor restarts it', {
+          event: 'worker.memory-terminate',
+          rss: reading.rssBytes,
+          managed: reading.managedBytes,
+          limit,
+          terminateAt: Math.round(limit * this.deps.thresholds.terminate),
+        });
+        this.deps.onTerminate(reading, limit);
+      }
+      return decision;
+    }
+    if (decision.spillToBytes !== undefined && store.spillTo(decision.spillToBytes) > 0) this.collect(false);
     if (decision.paused !== this.deps.isPaused()) {
       this.deps.logger.info(decision.paused ? 'memory above the pause threshold; pausing new tasks' : 'memory back under the pause threshold; resuming', {
         event: decision.paused ? 'worker.paused' : 'worker.resumed',
@@ -84,6 +195,22 @@ export class MemoryManager {
       this.deps.onPauseChange(decision.paused, reading);
     }
     return decision;
+  }
+
+  /**
+   * Run a collection if one is available and none ran within gcIntervalMs
+   * (`force` ignores the interval; `run=false` only answers whether one would run).
+   */
+  private collect(force: boolean, run = true): boolean {
+    const gc = this.deps.collectGarbage;
+    if (!gc) return false;
+    const t = this.now();
+    if (!force && t - this.lastGcAt < (this.deps.gcIntervalMs ?? 1000)) return false;
+    if (run) {
+      this.lastGcAt = t;
+      gc();
+    }
+    return true;
   }
 
   /** Sample every `intervalMs` until stop(). The timer does not keep the process alive. */

@@ -46,6 +46,13 @@ export interface WorkerOptions {
   moduleCacheDir?: string;
   /** Tasks handed to the thread pool beyond nthreads (pipelines short tasks). @default DEFAULT_EXTRA_EXECUTING */
   extraExecuting?: number;
+  /** Whether a cgroup memory limit (v2 memory.max, v1 memory.limit_in_bytes) caps `memoryLimitBytes`. @default true */
+  honourCgroupLimit?: boolean;
+  /**
+   * Called once when RSS passes the terminate fraction, after a best-effort
+   * notice to the scheduler. @default exit the process with MEMORY_LIMIT_EXIT_CODE
+   */
+  onMemoryLimitExceeded?: () => void;
 }
 
 /** Long enough for a scheduler pod to be scheduled and pull its image. */
@@ -85,6 +92,8 @@ export interface CompiledWorkerOptions {
   readonly spillDir: string;
   readonly moduleCacheDir: string;
   readonly maxExecuting: number;
+  readonly honourCgroupLimit: boolean;
+  readonly onMemoryLimitExceeded: (() => void) | undefined;
 }
 
 /** Apply defaults, normalise and validate once; throws WorkerOptionsError listing every problem. */
@@ -147,5 +156,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     spillDir: options.spillDir ?? join(tmpdir(), `recc-spill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
     moduleCacheDir: options.moduleCacheDir ?? join(tmpdir(), 'recc-modules'),
     maxExecuting: nthreads + (options.extraExecuting ?? DEFAULT_EXTRA_EXECUTING),
+    honourCgroupLimit: options.honourCgroupLimit ?? true,
+    onMemoryLimitExceeded: options.onMemoryLimitExceeded,
   });
 }

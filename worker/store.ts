@@ -12,7 +12,7 @@ export interface MemoryThresholds {
   spill: number;
   /** Process RSS above this fraction pauses new tasks. */
   pause: number;
-  /** Reported in logs only; the worker does not kill itself. */
+  /** Process RSS above this fraction ends the worker; its supervisor restarts it (worker/memory.ts). */
   terminate: number;
 }
 

@@ -57,6 +57,10 @@ const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();
 
+/** Results this large (in one batch) are followed by a garbage collection in the thread. */
+const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
 /** The batch being collected. */
 let out = newBatch();
 let outBytes = Buffer.allocUnsafeSlow(64 * 1024);
@@ -79,7 +83,12 @@ function flush(): void {
   out = newBatch();
   outLen = 0;
   // Shared buffers are shared, not transferred.
-  port.postMessage(batch satisfies FromThread, [buf, ...batch.big.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer)]);
+  const transfer = batch.big.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  port.postMessage(batch satisfies FromThread, [buf, ...transfer]);
+  // A task that built a large result usually left garbage of the same size here (its own array, when the
+  // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
+  // shows live memory only; the worker exposes gc when it has a limit (worker/memory.ts).
+  if (collectGarbage && transfer.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) collectGarbage();
 }
 
 /**

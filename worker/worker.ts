@@ -4,7 +4,7 @@ import { listen, type Listener } from '../comm/handshake.ts';
 import { Channel, checkHelloVersion, decodeSchedulerToWorker, type SchedulerToWorker, type WorkerToScheduler } from '../comm/protocol.ts';
 import { connectToScheduler } from './connection.ts';
 import { IllegalWorkerStateError } from './errors.ts';
-import { MemoryManager } from './memory.ts';
+import { cgroupMemoryLimit, effectiveMemoryLimit, exposeGc, MEMORY_LIMIT_EXIT_CODE, MemoryManager } from './memory.ts';
 import { ModuleCache } from './module-cache.ts';
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './options.ts';
 import { ThreadPool } from './pool.ts';
@@ -42,6 +42,8 @@ export class Worker {
   private readonly peers: DataClient;
   private readonly pump: EventPump;
   private readonly memory: MemoryManager;
+  /** The enforced limit: the configured one capped by the cgroup's; undefined = none. */
+  readonly memoryLimitBytes: number | undefined;
   private scheduler: Channel<SchedulerToWorker, WorkerToScheduler> | undefined;
   private listener: Listener | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -58,7 +60,10 @@ export class Worker {
   constructor(options: WorkerOptions) {
     const o = (this.options = compileWorkerOptions(options));
     this.machine = new WorkerState({ nthreads: o.nthreads, maxExecuting: o.maxExecuting });
-    this.store = new DataStore(o.spillDir, o.memoryLimitBytes, { ...o.thresholds });
+    this.memoryLimitBytes = effectiveMemoryLimit(o.memoryLimitBytes, o.honourCgroupLimit ? cgroupMemoryLimit() : undefined);
+    this.store = new DataStore(o.spillDir, this.memoryLimitBytes, { ...o.thresholds });
+    // Before the threads start, so they get `gc` too (thread.ts collects after posting a large result).
+    const collectGarbage = this.memoryLimitBytes !== undefined ? exposeGc() : undefined;
     this.peers = new DataClient(o.token, 'peer', o.caPem);
     this.pool = new ThreadPool(
       o.nthreads,
@@ -78,14 +83,22 @@ export class Worker {
       onCloseRequest: () => this.finish({ reason: 'scheduler asked to close' }),
     });
     this.memory = new MemoryManager({
-      limitBytes: o.memoryLimitBytes,
+      limitBytes: this.memoryLimitBytes,
       thresholds: o.thresholds,
       store: this.store,
       isPaused: () => this.machine.paused,
       logger: o.logger,
+      ...(collectGarbage ? { collectGarbage } : {}),
       onPauseChange: (paused) => {
         this.send({ op: 'status', status: paused ? 'paused' : 'running' });
         this.pump.push({ type: paused ? 'pause' : 'unpause', stimulusId: this.pump.stimulus('memory') });
+      },
+      onTerminate: () => {
+        // Best effort: tell the scheduler to stop sending work and write it out now; the process ends
+        // before the task can allocate much more, and the scheduler sees the connection drop.
+        this.send({ op: 'status', status: 'paused' });
+        this.scheduler?.comm.flush();
+        (o.onMemoryLimitExceeded ?? (() => process.exit(MEMORY_LIMIT_EXIT_CODE)))();
       },
     });
     this.finished = new Promise((resolve) => (this.finish = resolve));
@@ -114,7 +127,7 @@ export class Worker {
         return {};
       },
     });
-    const { comm, workerId } = await connectToScheduler(o, this.listener.port, o.memoryLimitBytes);
+    const { comm, workerId } = await connectToScheduler(o, this.listener.port, this.memoryLimitBytes);
     if (this.phase !== 'starting') {
       // close() was called while we were connecting.
       await comm.close().catch(() => undefined);

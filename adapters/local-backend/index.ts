@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { freePorts } from '../../comm/free-ports.ts';
 import { dirname, join, resolve } from 'node:path';
@@ -13,7 +13,8 @@ import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
 import { LocalProcessStartError, LocalStateError } from './errors.ts';
 import { processEntry } from '../../comm/launch.ts';
 import { isProcessAlive } from '../../comm/process.ts';
-import { sleep } from '../../shared/core/retry.ts';
+import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../../shared/core/retry.ts';
+import { WORKER_MALLOC_ENV } from '../../shared/engine/worker-env.ts';
 import { localProcessFor } from './rewrite.ts';
 
 export * from './errors.ts';
@@ -53,8 +54,12 @@ export interface LocalBackendOptions {
    * `recc worker` (used by the e2e tests to make a worker crash at start).
    */
   testHooks?: boolean;
-  /** A worker that exits within this time of its start is a permanent failure. @default 20_000 */
+  /** A worker that exits within this time of its start, before registering, is a permanent failure. @default 20_000 */
   startupGraceMs?: number;
+  /** Worker restarts allowed per cluster within `restartWindowMs`; beyond them a crash loop is reported, not restarted. @default 10 */
+  maxWorkerRestarts?: number;
+  /** @default 60_000 */
+  restartWindowMs?: number;
   /** Lines of log kept in a failure. @default 20 */
   logTailLines?: number;
   /** Time allowed for graceful stop before SIGKILL. @default 5_000 */
@@ -70,7 +75,14 @@ interface ProcessEntry {
   pid: number;
   logFile: string;
   startedAt: number;
+  /** Size of the (appended) log file when this process started: its own lines come after. */
+  logStart?: number;
+  /** Restarts in a row of this worker slot whose process lived less than STABLE_WORKER_MS. */
+  quickRestarts?: number;
 }
+
+/** A worker that lived this long before dying was healthy: its restart starts the backoff afresh. */
+const STABLE_WORKER_MS = 60_000;
 
 interface ClusterState {
   clusterId: string;
@@ -111,6 +123,8 @@ export class LocalProcessBackend implements ComputeBackend {
   private readonly reccCommand: string[];
   /** Exit status of children this process spawned (others are only known as dead). */
   private readonly exits = new Map<number, Exit>();
+  /** Worker restarts per cluster in the current window (in memory: a restarted backend starts afresh). */
+  private readonly restartBudgets = new Map<string, RestartBudget>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: LocalBackendOptions) {
@@ -209,17 +223,31 @@ export class LocalProcessBackend implements ComputeBackend {
       for (const worker of state.processes.filter((p) => p.component === 'worker')) {
         if (this.isRunning(worker, clusterId)) continue;
         const exit = this.exits.get(worker.pid);
-        const early = (exit?.at ?? Date.now()) - worker.startedAt < (this.options.startupGraceMs ?? 20_000);
+        const diedAt = exit?.at ?? Date.now();
+        // A worker that registered and then died (a crash, its memory limit) is not a start-up failure, however soon.
+        const early = diedAt - worker.startedAt < (this.options.startupGraceMs ?? 20_000) && !(await this.workerRegistered(worker));
         if (early || !schedulerAlive) {
           failures.push(await this.exitFailure(worker, early));
-        } else {
-          // Died after starting: restart it like a kubelet would, and say so.
-          const failure = await this.exitFailure(worker, false);
-          failures.push({ ...failure, reason: 'Restarted', message: `${failure.message}; restarted` });
-          state.processes = state.processes.filter((p) => p !== worker);
-          await this.spawnPod(state, 'worker', worker.index);
-          changed = true;
+          continue;
         }
+        // Died after starting: restart it like a kubelet would (with its back-off), and say so.
+        const failure = await this.exitFailure(worker, false);
+        const quick = diedAt - worker.startedAt < STABLE_WORKER_MS ? (worker.quickRestarts ?? 0) + 1 : 1;
+        const restartAt = diedAt + backoffDelay(quick - 1, { ...RESTART_BACKOFF, jitter: 'none' });
+        if (Date.now() < restartAt) {
+          failures.push({ ...failure, reason: 'BackOff', message: `${failure.message}; restarting in ${Math.ceil((restartAt - Date.now()) / 1000)} s`, permanent: false });
+          continue;
+        }
+        const budget = this.restartBudgets.get(clusterId) ?? new RestartBudget(this.options.maxWorkerRestarts ?? 10, this.options.restartWindowMs ?? 60_000);
+        this.restartBudgets.set(clusterId, budget);
+        if (!budget.take()) {
+          failures.push({ ...failure, reason: 'CrashLoopBackOff', message: `${failure.message}; not restarted: ${budget.max} restarts within ${budget.windowMs / 1000} s`, permanent: false });
+          continue;
+        }
+        failures.push({ ...failure, reason: 'Restarted', message: `${failure.message}; restarted` });
+        state.processes = state.processes.filter((p) => p !== worker);
+        await this.spawnPod(state, 'worker', worker.index, quick);
+        changed = true;
       }
       if (changed) await this.writeState(state);
 
@@ -353,7 +381,7 @@ export class LocalProcessBackend implements ComputeBackend {
     }
   }
 
-  private async spawnPod(state: ClusterState, component: 'scheduler' | 'worker', index: number): Promise<void> {
+  private async spawnPod(state: ClusterState, component: 'scheduler' | 'worker', index: number, quickRestarts = 0): Promise<void> {
     const def = state.definition;
     const pod: PodTemplate = component === 'scheduler' ? def.scheduler : def.workers;
     const podName = component === 'scheduler' ? `${state.clusterId}-scheduler` : `${state.clusterId}-worker-${index}`;
@@ -374,11 +402,12 @@ export class LocalProcessBackend implements ComputeBackend {
     const logFile = join(this.logsDir(state.clusterId), component === 'scheduler' ? 'scheduler.log' : `worker-${index}.log`);
     await mkdir(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
+    const logStart = fstatSync(fd).size;
     let pid: number | undefined;
     try {
       const child = spawn(spec.command, spec.args, {
         cwd: REPO_ROOT,
-        env: { ...cleanEnv(this.options.baseEnv ?? {}), ...spec.env },
+        env: { ...cleanEnv(this.options.baseEnv ?? {}), ...(component === 'worker' ? WORKER_MALLOC_ENV : {}), ...spec.env },
         stdio: ['ignore', fd, fd],
         detached: true,
       });
@@ -396,7 +425,7 @@ export class LocalProcessBackend implements ComputeBackend {
     } finally {
       closeSync(fd);
     }
-    state.processes.push({ podName, component, index, pid, logFile, startedAt: Date.now() });
+    state.processes.push({ podName, component, index, pid, logFile, startedAt: Date.now(), logStart, ...(quickRestarts > 0 ? { quickRestarts } : {}) });
     if (component === 'worker') state.nextWorkerIndex = Math.max(state.nextWorkerIndex, index + 1);
   }
 
@@ -433,6 +462,12 @@ export class LocalProcessBackend implements ComputeBackend {
       return true;
     }
     return false;
+  }
+
+  /** Did this worker process register with its scheduler (its own part of the appended log says so)? */
+  private async workerRegistered(p: ProcessEntry): Promise<boolean> {
+    const text = await readFile(p.logFile).catch(() => Buffer.alloc(0));
+    return text.subarray(p.logStart ?? 0).includes('"worker.ready"');
   }
 
   /** Did this scheduler exit at start because its port was in use? */

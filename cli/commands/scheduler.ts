@@ -27,6 +27,7 @@ export function registerScheduler(program: Command): void {
     .option('--dashboard-port <port>', 'serve /health, /api/status and a status page on this port (0 picks one)')
     .option('--resource-wait-timeout <seconds>', 'fail tasks whose resources no worker offers after waiting this long')
     .option('--heartbeat-timeout <seconds>', 'remove workers silent this long', '30')
+    .option('--allowed-failures <n>', 'a task running on this many workers that died errs with KilledWorkerError', '3')
     .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
     .addOption(new Option('--owned-dir <dir>', 'remove this recc-local-* directory when the parent goes away').hideHelp())
     .action(async (opts: Record<string, string | boolean | undefined>) => {
@@ -38,6 +39,8 @@ export function registerScheduler(program: Command): void {
       if (nwt !== undefined && !(nwt > 0)) problems.push({ path: 'resource-wait-timeout', message: 'expected a positive number of seconds' });
       const hbt = Number(opts.heartbeatTimeout);
       if (!(hbt > 0)) problems.push({ path: 'heartbeat-timeout', message: 'expected a positive number of seconds' });
+      const allowedFailures = Number(opts.allowedFailures);
+      if (!Number.isInteger(allowedFailures) || allowedFailures < 1) problems.push({ path: 'allowed-failures', message: `expected a positive integer, got "${String(opts.allowedFailures)}"` });
       if (problems.length > 0) throw new ValidationError('invalid scheduler options', problems);
       const { runSchedulerProcess } = await import('../../scheduler/main.ts');
       const code = await runSchedulerProcess({
@@ -51,6 +54,7 @@ export function registerScheduler(program: Command): void {
         ...(opts.ownedDir ? { ownedDir: String(opts.ownedDir) } : {}),
         ...(nwt !== undefined ? { noWorkerTimeoutSeconds: nwt } : {}),
         heartbeatTimeoutSeconds: hbt,
+        allowedFailures,
       });
       process.exit(code);
     });

@@ -25,6 +25,7 @@ export function registerWorker(program: Command): void {
     .addOption(new Option('--memory-target <fraction>', 'spill above this fraction of the limit').hideHelp())
     .addOption(new Option('--memory-spill <fraction>', 'spill when process memory is above this fraction').hideHelp())
     .addOption(new Option('--memory-pause <fraction>', 'pause new tasks above this fraction').hideHelp())
+    .addOption(new Option('--memory-terminate <fraction>', 'end the worker (its supervisor restarts it) above this fraction').hideHelp())
     .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
     .action(async (address: string, opts: Record<string, string | string[] | boolean | undefined>) => {
       const problems: ErrorDetail[] = [];
@@ -45,7 +46,7 @@ export function registerWorker(program: Command): void {
       const envToken = opts.tokenFile ? undefined : getOptionalString(process.env, 'RECC_SCHEDULER_TOKEN');
       if (!opts.tokenFile && !envToken) problems.push({ path: 'token-file', message: 'is required (or set RECC_SCHEDULER_TOKEN)' });
       const fractions: Record<string, number> = {};
-      for (const k of ['memoryTarget', 'memorySpill', 'memoryPause'] as const) {
+      for (const k of ['memoryTarget', 'memorySpill', 'memoryPause', 'memoryTerminate'] as const) {
         if (opts[k] === undefined) continue;
         const f = Number(opts[k]);
         if (!(f > 0 && f <= 1)) problems.push({ path: k, message: 'expected a fraction in (0, 1]' });

@@ -24,6 +24,8 @@ export interface BackoffPolicy {
 export const CONFLICT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 10, maxMs: 200, factor: 2, jitter: 'full' });
 /** Reconnecting to a process that may still be starting (worker → scheduler). */
 export const CONNECT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'equal' });
+/** A supervisor restarting a process that died (LocalCluster, the local backend): quick at first, slow in a crash loop. */
+export const RESTART_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 500, maxMs: 30_000, factor: 2, jitter: 'equal' });
 
 /** Delay before retry number `attempt` (0-based) under `policy`. */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
@@ -90,5 +92,29 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       opts.onRetry?.(error, attempt, delay);
       await wait(delay, opts.signal);
     }
+  }
+}
+
+/**
+ * At most `max` restarts in any `windowMs`: a supervisor asks before each
+ * restart, so a crash loop stops instead of spinning (the backoff alone only
+ * slows it). Pure: the clock is injected.
+ */
+export class RestartBudget {
+  private readonly times: number[] = [];
+
+  constructor(
+    readonly max: number,
+    readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Record a restart and return true, or return false when the window is full. */
+  take(): boolean {
+    const t = this.now();
+    while (this.times.length > 0 && t - (this.times[0] as number) >= this.windowMs) this.times.shift();
+    if (this.times.length >= this.max) return false;
+    this.times.push(t);
+    return true;
   }
 }

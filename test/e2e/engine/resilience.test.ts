@@ -79,9 +79,12 @@ describe('Resilience', () => {
     expect(error).toMatchObject({ name: 'NoWorkerError', message: expect.stringMatching(/needs resources \{"TPU":4\} but no worker offering them joined/) });
   });
 
-  it('holds 1 GiB of results on a worker limited to 256 MiB by spilling, and returns them intact', async () => {
-    // Prepare: 32 results of 32 MiB of deterministic pseudo-random bytes
-    await using cluster = await LocalCluster.start({ nWorkers: 1, memoryLimitGiB: 0.25 });
+  it('holds 1 GiB of results on a worker limited to 768 MiB by spilling, and returns them intact', async () => {
+    // Prepare: 32 results of 32 MiB of deterministic pseudo-random bytes. The limit is 768 MiB, not 256:
+    // a worker now ends itself above 95 % of its limit (Dask's rule). Its RSS peaks at Node's ~70 MiB
+    // baseline + the 60 % managed target + one task's 32 MiB result and its encoded copy in the thread;
+    // measured peak 426 MiB under a 512 MiB limit (terminate at 486), too close on a loaded machine.
+    await using cluster = await LocalCluster.start({ nWorkers: 1, memoryLimitGiB: 0.75 });
     await using client = await Client.connect(cluster);
     const make = (seed: number) => {
       // A 64 KiB pseudo-random block, tiled, with the seed stamped into every block.
@@ -122,7 +125,9 @@ describe('Resilience', () => {
     }, { what: 'a heartbeat reporting spilled bytes' });
     const w = (await client.schedulerInfo()).workers[0]!;
     expect(Number(w.metrics.spilled) + Number(w.metrics.managed)).toBeGreaterThanOrEqual(1024 * 1024 * 1024);
-    expect(Number(w.metrics.managed)).toBeLessThanOrEqual(0.25 * 1024 ** 3 * 0.6 + 32 * 1024 * 1024);
+    expect(Number(w.metrics.managed)).toBeLessThanOrEqual(0.75 * 1024 ** 3 * 0.6 + 32 * 1024 * 1024);
+    // and it held them without being ended by its memory limit
+    expect(cluster.allLogs().filter((l) => l.includes('"event":"worker.memory-terminate"'))).toEqual([]);
     expect(info.workers[0]!.stored).toBe(32);
   });
 
