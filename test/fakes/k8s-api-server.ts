@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeletSimulator } from './k8s-kubelet.ts';
+import { KubeletSimulator, type ControllerTiming } from './k8s-kubelet.ts';
+import { quotaDenial } from './k8s-quota.ts';
 import {
   ApiStatusError,
   ObjectStore,
@@ -19,7 +20,7 @@ import {
   type ResourceInfo,
 } from './k8s-store.ts';
 
-export type { FailureRule, PodFailure, NodeSpecInput } from './k8s-kubelet.ts';
+export type { ControllerTiming, FailureRule, PodFailure, NodeSpecInput } from './k8s-kubelet.ts';
 
 /**
  * A wire-level fake Kubernetes API server (node:http on 127.0.0.1) for the
@@ -43,6 +44,10 @@ export interface FakeKubeApiServerOptions {
   /** Delay before a Terminating namespace's contents are removed. @default 0 */
   namespaceFinalizeMs?: number;
   now?: () => number;
+  /** Controller delays (default: none). With a real clock, a ticker runs the controllers every `tickMs`. */
+  timing?: ControllerTiming;
+  /** Real-time ticker period when `timing` is given and `now` is not (a manual clock is driven with `tick()`). @default 10 */
+  tickMs?: number;
 }
 
 /** Runs before a request is served (tests use it to simulate another writer at an exact moment). */
@@ -76,6 +81,18 @@ export class FakeKubeApiServer {
     const now = options.now ?? Date.now;
     this.store = new ObjectStore(now);
     this.kubelet = new KubeletSimulator(this.store, now);
+    if (options.timing) this.kubelet.timing = options.timing;
+  }
+
+  /** Run the controllers once (what happens as time passes: backoffs end, containers exit, load balancers appear). */
+  tick(): void {
+    this.kubelet.reconcile();
+  }
+
+  private ticker: NodeJS.Timeout | undefined;
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   static async start(options: FakeKubeApiServerOptions = {}): Promise<FakeKubeApiServer> {
@@ -91,6 +108,10 @@ export class FakeKubeApiServer {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     fake.server = server;
+    if (options.timing && !options.now) {
+      fake.ticker = setInterval(() => fake.tick(), options.tickMs ?? 10);
+      fake.ticker.unref();
+    }
     fake.port = (server.address() as AddressInfo).port;
     return fake;
   }
@@ -100,6 +121,8 @@ export class FakeKubeApiServer {
   }
 
   async close(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
     for (const t of this.pendingFinalizers) clearTimeout(t);
     this.pendingFinalizers.clear();
     const server = this.server;
@@ -279,10 +302,9 @@ export class FakeKubeApiServer {
     const problems = validateObject(r, obj);
     if (problems.length > 0) throw this.invalid(r, obj.metadata.name, problems);
     this.requireNamespace(r, namespace, 'create', obj.metadata.name);
-    if (r.kind === 'Pod') {
-      const denied = this.kubelet.quotaDenial(obj);
-      if (denied) throw new ApiStatusError(403, 'Forbidden', denied);
-    }
+    // ResourceQuota admission for every kind quota counts (services.nodeports, services.loadbalancers, pods, count/*).
+    const denied = quotaDenial(this.store, r, obj, this.now());
+    if (denied) throw new ApiStatusError(403, 'Forbidden', denied);
     if (r.kind === 'Namespace') obj.status = { phase: 'Active' };
     else if (r.kind !== 'Pod') delete obj.status;
     if (r.kind === 'Namespace') obj.spec = { finalizers: ['kubernetes'] };
@@ -315,6 +337,8 @@ export class FakeKubeApiServer {
       problems.push('spec.selector: Invalid value: field is immutable');
     }
     if (problems.length > 0) throw this.invalid(r, name, problems);
+    const denied = quotaDenial(this.store, r, obj, this.now(), current);
+    if (denied) throw new ApiStatusError(403, 'Forbidden', denied);
     obj.metadata.uid = current.metadata.uid;
     obj.metadata.creationTimestamp = current.metadata.creationTimestamp;
     if (current.metadata.deletionTimestamp) obj.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
@@ -338,7 +362,7 @@ export class FakeKubeApiServer {
     const current = this.store.mustGet(r, namespace, name);
     if (r.kind === 'Namespace') {
       if (!current.metadata.deletionTimestamp) {
-        current.metadata.deletionTimestamp = new Date((this.options.now ?? Date.now)()).toISOString();
+        current.metadata.deletionTimestamp = new Date(this.now()).toISOString();
         current.status = { phase: 'Terminating' };
         this.store.save(r, current);
         const timer = setTimeout(() => {
@@ -348,6 +372,11 @@ export class FakeKubeApiServer {
         this.pendingFinalizers.add(timer);
       }
       return clone(current);
+    }
+    if (r.kind === 'Pod') {
+      this.kubelet.deletePod(current);
+      this.kubelet.reconcile();
+      return clone(this.store.get(r, namespace, name) ?? current);
     }
     this.store.remove(r, namespace, name);
     if (r.kind === 'Deployment') this.kubelet.deleteDependents(current);

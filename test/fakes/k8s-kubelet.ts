@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { cpuMilli as cpuOf, isTerminalPod as isTerminal, memBytes as memOf, quotaDenial } from './k8s-quota.ts';
 import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from './k8s-store.ts';
 
 /**
@@ -29,8 +30,28 @@ const NODE = resourceByKind('Node');
 const POD = resourceByKind('Pod');
 const DEPLOYMENT = resourceByKind('Deployment');
 const SERVICE = resourceByKind('Service');
-const QUOTA = resourceByKind('ResourceQuota');
 const NAMESPACE = resourceByKind('Namespace');
+
+/**
+ * How long the controllers take. Every delay defaults to 0 (act at once, as
+ * before); the strict profile (`REALISTIC_TIMING`) and the chaos run give
+ * them the durations real clusters show, so transient states are visible.
+ */
+export interface ControllerTiming {
+  /** A deleted pod's container exits this long after SIGTERM (capped by its grace period). */
+  podExitMs?: () => number;
+  /** Bound pod → container running and Ready (image pull, start). */
+  podStartMs?: () => number;
+  /** Service → `status.loadBalancer` filled by the AWS Load Balancer Controller. */
+  loadBalancerMs?: () => number;
+  /**
+   * A pod that did not fit is retried only after the scheduler's backoff,
+   * 1 s doubling to 10 s (pkg/scheduler/internal/queue/scheduling_queue.go,
+   * DefaultPodInitialBackoffDuration / DefaultPodMaxBackoffDuration), even when a
+   * node joins meanwhile; it stays PodScheduled=False/Unschedulable until then.
+   */
+  schedulerBackoff?: boolean;
+}
 
 export interface NodeSpecInput {
   name: string;
@@ -38,19 +59,6 @@ export interface NodeSpecInput {
   taints?: Array<{ key: string; value?: string; effect: string }>;
   allocatable: { cpu: string; memory: string; pods: string; 'nvidia.com/gpu'?: string };
   providerID?: string;
-}
-
-function cpuOf(q: unknown): number {
-  if (q === undefined) return 0;
-  const s = String(q);
-  return s.endsWith('m') ? Number(s.slice(0, -1)) : Number(s) * 1000;
-}
-
-const MEM: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-function memOf(q: unknown): number {
-  if (q === undefined) return 0;
-  const m = /^([0-9.e+]+)([KMGT]i|[kMGT])?$/.exec(String(q));
-  return m ? Number(m[1]) * (m[2] ? (MEM[m[2]] ?? 1) : 1) : 0;
 }
 
 function podRequests(pod: Obj): { cpu: number; memory: number; gpu: number } {
@@ -66,18 +74,6 @@ function podRequests(pod: Obj): { cpu: number; memory: number; gpu: number } {
   return { cpu, memory, gpu };
 }
 
-function podLimits(pod: Obj): { cpu: number; memory: number } {
-  let cpu = 0;
-  let memory = 0;
-  for (const c of pod.spec?.containers ?? []) {
-    cpu += cpuOf(c.resources?.limits?.cpu);
-    memory += memOf(c.resources?.limits?.memory);
-  }
-  return { cpu, memory };
-}
-
-const isTerminal = (pod: Obj) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
-
 export class KubeletSimulator {
   private readonly rules = new Map<number, FailureRule>();
   private ruleSeq = 0;
@@ -88,6 +84,9 @@ export class KubeletSimulator {
   readonly logs = new Map<string, string>();
   /** Pods removed because their node went away (a scale-in that hit a live cluster shows up here). */
   readonly evictions: Array<{ namespace: string; pod: string; node: string }> = [];
+  /** When a pending controller action is due (`exit:<uid>`, `bind:<uid>`, `start:<uid>`, `lb:<uid>`), or attempt counts (`attempts:<uid>`). */
+  private readonly due = new Map<string, number>();
+  timing: ControllerTiming = {};
 
   constructor(
     private readonly store: ObjectStore,
@@ -119,7 +118,9 @@ export class KubeletSimulator {
       status: {
         capacity: { ...input.allocatable },
         allocatable: { ...input.allocatable },
-        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: new Date(this.now()).toISOString() },
+        ],
       },
     };
     const stored = this.store.insert(NODE, node);
@@ -132,8 +133,7 @@ export class KubeletSimulator {
     if (!this.store.remove(NODE, undefined, name)) return;
     for (const pod of this.store.list(POD, undefined, (p) => p.spec?.nodeName === name)) {
       this.evictions.push({ namespace: pod.metadata.namespace ?? '', pod: pod.metadata.name, node: name });
-      this.store.remove(POD, pod.metadata.namespace, pod.metadata.name);
-      this.logs.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
+      this.removePod(pod);
     }
     this.reconcile();
   }
@@ -153,6 +153,7 @@ export class KubeletSimulator {
   reconcile(): void {
     for (let i = 0; i < 20; i += 1) {
       let changed = false;
+      changed = this.finishTerminations() || changed;
       for (const d of this.store.list(DEPLOYMENT)) changed = this.reconcileDeployment(d) || changed;
       changed = this.schedule() || changed;
       changed = this.startPods() || changed;
@@ -166,12 +167,19 @@ export class KubeletSimulator {
     return createHash('sha256').update(JSON.stringify(d.spec?.template ?? {})).digest('hex').slice(0, 10);
   }
 
+  /**
+   * The pods a ReplicaSet counts: active ones only, not terminal and not
+   * terminating (pkg/controller/controller_utils.go `FilterActivePods`), so a
+   * replacement is created while the old pod is still shutting down.
+   */
   private podsOf(d: Obj): Obj[] {
     const selector = d.spec?.selector?.matchLabels ?? {};
     return this.store.list(
       POD,
       d.metadata.namespace,
       (p) =>
+        !isTerminal(p) &&
+        !p.metadata.deletionTimestamp &&
         (p.metadata.ownerReferences ?? []).some((o) => o.uid === d.metadata.uid) &&
         Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v),
     );
@@ -235,44 +243,76 @@ export class KubeletSimulator {
     };
   }
 
-  /** ResourceQuota admission, as the API server does for pod creation. */
+  /** ResourceQuota admission of a new pod (see k8s-quota.ts). */
   quotaDenial(pod: Obj): string | undefined {
-    const ns = pod.metadata.namespace;
-    for (const q of this.store.list(QUOTA, ns)) {
-      const hard = q.spec?.hard ?? {};
-      const existing = this.store.list(POD, ns, (p) => !isTerminal(p));
-      const used = { pods: existing.length, cpu: 0, memory: 0, limCpu: 0, limMemory: 0, gpu: 0 };
-      for (const p of existing) {
-        const r = podRequests(p);
-        const l = podLimits(p);
-        used.cpu += r.cpu;
-        used.memory += r.memory;
-        used.gpu += r.gpu;
-        used.limCpu += l.cpu;
-        used.limMemory += l.memory;
-      }
-      const r = podRequests(pod);
-      const l = podLimits(pod);
-      const checks: Array<[string, number, number, number]> = [
-        ['pods', used.pods, 1, Number(hard.pods ?? Infinity)],
-        ['requests.cpu', used.cpu, r.cpu, hard['requests.cpu'] === undefined ? Infinity : cpuOf(hard['requests.cpu'])],
-        ['limits.cpu', used.limCpu, l.cpu, hard['limits.cpu'] === undefined ? Infinity : cpuOf(hard['limits.cpu'])],
-        ['requests.memory', used.memory, r.memory, hard['requests.memory'] === undefined ? Infinity : memOf(hard['requests.memory'])],
-        ['limits.memory', used.limMemory, l.memory, hard['limits.memory'] === undefined ? Infinity : memOf(hard['limits.memory'])],
-        ['requests.nvidia.com/gpu', used.gpu, r.gpu, hard['requests.nvidia.com/gpu'] === undefined ? Infinity : Number(hard['requests.nvidia.com/gpu'])],
-      ];
-      const over = checks.filter(([, u, add, limit]) => u + add > limit + 1e-6);
-      if (over.length > 0) {
-        const names = over.map(([n]) => n).join(',');
-        return `pods "${pod.metadata.name}" is forbidden: exceeded quota: ${q.metadata.name}, requested: ${names}, used: ${names}, limited: ${names}`;
-      }
-    }
-    return undefined;
+    return quotaDenial(this.store, POD, pod, this.now());
   }
 
-  private deletePod(p: Obj): void {
+  /**
+   * Graceful pod deletion (pkg/registry/core/pod/strategy.go `CheckGracefulDelete`,
+   * staging/.../registry/rest/delete.go `BeforeDelete`): the pod stays, with
+   * its nodeName, `deletionTimestamp` = now + grace and
+   * `deletionGracePeriodSeconds`; the kubelet marks it not Ready (endpoints
+   * drop it) and removes it once the container exited, at most the grace
+   * period later. Until then it still counts against quota (k8s-quota.ts).
+   */
+  deletePod(p: Obj): void {
+    const stored = this.store.get(POD, p.metadata.namespace, p.metadata.name);
+    if (!stored || stored.metadata.deletionTimestamp) return;
+    const grace = Number(stored.spec?.terminationGracePeriodSeconds ?? 30);
+    const exitMs = !stored.spec?.nodeName || isTerminal(stored) ? 0 : Math.min(this.timing.podExitMs?.() ?? 0, grace * 1000);
+    if (exitMs <= 0) {
+      this.removePod(stored);
+      return;
+    }
+    stored.metadata.deletionTimestamp = new Date(this.now() + grace * 1000).toISOString();
+    stored.metadata.deletionGracePeriodSeconds = grace;
+    stored.status = {
+      ...(stored.status ?? {}),
+      conditions: (stored.status?.conditions ?? []).map((c: any) =>
+        c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'PodTerminating' } : c,
+      ),
+    };
+    this.due.set(`exit:${stored.metadata.uid}`, this.now() + exitMs);
+    this.store.save(POD, stored);
+  }
+
+  private removePod(p: Obj): void {
     this.store.remove(POD, p.metadata.namespace, p.metadata.name);
     this.logs.delete(`${p.metadata.namespace}/${p.metadata.name}`);
+    for (const k of ['exit', 'bind', 'start', 'attempts', 'pull']) this.due.delete(`${k}:${p.metadata.uid}`);
+  }
+
+  /** Terminating pods whose container has exited are removed (the kubelet's final delete with grace 0). */
+  private finishTerminations(): boolean {
+    let changed = false;
+    for (const pod of this.store.list(POD, undefined, (p) => Boolean(p.metadata.deletionTimestamp))) {
+      const exitAt = this.due.get(`exit:${pod.metadata.uid}`) ?? 0;
+      if (this.now() >= exitAt || this.now() >= Date.parse(pod.metadata.deletionTimestamp ?? '')) {
+        this.removePod(pod);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * A pod evicted by the kubelet (node pressure): phase Failed, reason
+   * Evicted, still bound to its node (pkg/kubelet/eviction/eviction_manager.go).
+   * Its ReplicaSet no longer counts it (it is not active) and makes a new one.
+   */
+  evictPod(namespace: string, name: string, message = 'The node was low on resource: memory.'): void {
+    const pod = this.store.get(POD, namespace, name);
+    if (!pod) throw new Error(`fake k8s: no pod ${namespace}/${name}`);
+    pod.status = {
+      ...(pod.status ?? {}),
+      phase: 'Failed',
+      reason: 'Evicted',
+      message,
+      conditions: (pod.status?.conditions ?? []).map((c: any) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False' } : c)),
+    };
+    this.store.save(POD, pod);
+    this.reconcile();
   }
 
   private ruleFor(pod: Obj): FailureRule | undefined {
@@ -291,7 +331,8 @@ export class KubeletSimulator {
   private schedule(): boolean {
     let changed = false;
     const nodes = this.store.list(NODE);
-    for (const pod of this.store.list(POD, undefined, (p) => !p.spec?.nodeName && !isTerminal(p))) {
+    for (const pod of this.store.list(POD, undefined, (p) => !p.spec?.nodeName && !isTerminal(p) && !p.metadata.deletionTimestamp)) {
+      if ((this.due.get(`bind:${pod.metadata.uid}`) ?? 0) > this.now()) continue; // still in the scheduler's backoff queue
       const rule = this.ruleFor(pod);
       if (rule?.failure.kind === 'Unschedulable') {
         changed = this.setUnschedulable(pod, rule.failure.message) || changed;
@@ -364,6 +405,11 @@ export class KubeletSimulator {
         this.store.save(POD, pod);
         changed = true;
       } else {
+        if (this.timing.schedulerBackoff) {
+          const attempts = (this.due.get(`attempts:${pod.metadata.uid}`) ?? 0) + 1;
+          this.due.set(`attempts:${pod.metadata.uid}`, attempts);
+          this.due.set(`bind:${pod.metadata.uid}`, this.now() + Math.min(1000 * 2 ** (attempts - 1), 10_000));
+        }
         const detail = [...reasons.entries()].map(([r, n]) => `${n} ${r}`).sort().join(', ');
         const message = `0/${nodes.length} nodes are available${detail ? `: ${detail}` : ''}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
         changed = this.setUnschedulable(pod, message) || changed;
@@ -382,7 +428,23 @@ export class KubeletSimulator {
 
   private startPods(): boolean {
     let changed = false;
-    for (const pod of this.store.list(POD, undefined, (p) => Boolean(p.spec?.nodeName) && !p.status?.startTime)) {
+    for (const pod of this.store.list(POD, undefined, (p) => Boolean(p.spec?.nodeName) && !p.status?.startTime && !p.metadata.deletionTimestamp && !isTerminal(p))) {
+      const startKey = `start:${pod.metadata.uid}`;
+      if (!this.due.has(startKey)) this.due.set(startKey, this.now() + (this.timing.podStartMs?.() ?? 0));
+      if ((this.due.get(startKey) ?? 0) > this.now()) {
+        const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+        if (waiting !== 'ContainerCreating') {
+          const c = pod.spec?.containers?.[0] ?? {};
+          pod.status = {
+            ...(pod.status ?? {}),
+            phase: 'Pending',
+            containerStatuses: [{ name: c.name ?? 'main', image: c.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }],
+          };
+          this.store.save(POD, pod);
+          changed = true;
+        }
+        continue;
+      }
       this.ipSeq += 1;
       const container = pod.spec?.containers?.[0] ?? {};
       const startedAt = new Date(this.now()).toISOString();
@@ -453,7 +515,11 @@ export class KubeletSimulator {
       s.spec.clusterIPs = [s.spec.clusterIP];
       changed = true;
     }
-    if (s.spec?.type === 'LoadBalancer' && !s.status?.loadBalancer?.ingress?.length) {
+    const lbKey = `lb:${s.metadata.uid}`;
+    if (s.spec?.type === 'LoadBalancer' && !s.status?.loadBalancer?.ingress?.length && !this.due.has(lbKey)) {
+      this.due.set(lbKey, this.now() + (this.timing.loadBalancerMs?.() ?? 0));
+    }
+    if (s.spec?.type === 'LoadBalancer' && !s.status?.loadBalancer?.ingress?.length && (this.due.get(lbKey) ?? 0) <= this.now()) {
       this.lbSeq += 1;
       const id = createHash('sha256').update(`${s.metadata.namespace}/${s.metadata.name}/${this.lbSeq}`).digest('hex').slice(0, 16);
       const hostname = `k8s-${(s.metadata.namespace ?? '').slice(0, 8)}-${s.metadata.name.slice(0, 8)}-${id}.elb.us-east-1.amazonaws.com`;

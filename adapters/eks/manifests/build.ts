@@ -315,7 +315,10 @@ export function buildSchedulerService(def: ClusterDefinition, options: ManifestO
           'service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags': tags,
         },
       },
-      spec: { type: 'LoadBalancer', selector, ports, loadBalancerSourceRanges: [...options.allowedCidrs] },
+      // The NLB targets pod IPs (target-type ip), so no node ports are needed; and a LoadBalancer Service
+      // without this uses one `services.nodeports` per port, which the quota (nodeports: 0) refuses with 403
+      // (pkg/quota/v1/evaluator/core/services.go).
+      spec: { type: 'LoadBalancer', selector, ports, allocateLoadBalancerNodePorts: false, loadBalancerSourceRanges: [...options.allowedCidrs] },
     };
   }
   return {

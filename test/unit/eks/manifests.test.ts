@@ -165,6 +165,8 @@ describe('Function: buildClusterManifests', () => {
     // Assess
     expect(service.spec.type).toBe('LoadBalancer');
     expect(service.spec.loadBalancerSourceRanges).toEqual(['10.20.0.0/16', '192.168.10.0/24']);
+    // Pod-IP targets need no node ports; the quota allows none (issue 22 #1).
+    expect(service.spec.allocateLoadBalancerNodePorts).toBe(false);
     expect(service.metadata.annotations).toMatchObject({
       'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal',
       'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
