@@ -72,6 +72,15 @@ describe('Class: SchedulerServer', () => {
     expect(res.status).toBe(200);
   });
 
+  it('refuses a peer of another protocol version at the handshake, naming both versions', async () => {
+    await expect(connect(server.address, { token: TOKEN, hello: { role: 'client', protocol: 1 } })).rejects.toThrow(
+      /refused the connection: bad "hello" message: protocol: protocol version the number 1 is not supported; this peer speaks version \d+/,
+    );
+    await expect(connect(server.address, { token: TOKEN, hello: { role: 'worker', nthreads: 0, address: 'tcp://127.0.0.1:9' } })).rejects.toThrow(/nthreads: expected at least 1 thread/);
+    expect(server.status().clientsConnected).toBe(0);
+    expect(server.status().workers).toBe(0);
+  });
+
   it('reports status without the token and counts activity', async () => {
     const c = await client();
     c.send({ op: 'update-graph', tasks: [], wants: [], fns: [] });
