@@ -113,6 +113,44 @@ describe('Class: LocalProcessBackend', () => {
     }
   });
 
+  it('restarts a worker that died after registering with back-off, until its restart budget is spent, with the malloc env', async () => {
+    // Prepare: a budget of 2 restarts per minute
+    const b = new LocalProcessBackend({ stateDir, baseEnv: process.env, maxWorkerRestarts: 2, restartWindowMs: 60_000 });
+    const def = definitionFor('respawn-1', 1);
+    await b.apply(def, await generateClusterSecrets(secretsRequestFor(def)));
+    await waitFor(async () => (await b.observe('respawn-1')).ready, { what: 'cluster ready' });
+    const workerPid = () => processesOfCluster('respawn-1').find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker'));
+    const reasons: string[] = [];
+
+    // Act: kill the worker three times; each time observe until a new one runs (or the budget says no)
+    for (let round = 0; round < 3; round++) {
+      // Registered: the appended worker log holds one more ready line per generation.
+      const registered = async () => {
+        const log = (await b.logFiles('respawn-1')).find((f) => f.endsWith('worker-0.log')) as string;
+        return readFileSync(log, 'utf8').split('"event":"worker.ready"').length - 1 > round;
+      };
+      const pid = await waitFor(async () => (await b.observe('respawn-1')).ready && (await registered()) && workerPid(), { what: `a registered worker (round ${round})` });
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).toContain('MALLOC_MMAP_THRESHOLD_=1048576\0');
+      process.kill(pid, 'SIGKILL');
+      await waitFor(async () => {
+        const o = await b.observe('respawn-1');
+        const f = o.failures?.find((x) => x.component === 'worker');
+        if (f && f.reason !== 'BackOff') reasons.push(f.reason);
+        else if (f) reasons.push('BackOff');
+        return f && f.reason !== 'BackOff' ? f : undefined;
+      }, { what: `the worker's restart or refusal (round ${round})` });
+    }
+
+    // Assess: 2 restarts (after a back-off), then a reported crash loop, not a permanent failure and no new worker
+    const decisive = reasons.filter((r) => r !== 'BackOff');
+    expect(decisive).toEqual(['Restarted', 'Restarted', 'CrashLoopBackOff']);
+    expect(reasons).toContain('BackOff');
+    const last = await b.observe('respawn-1');
+    expect(last.failures?.find((x) => x.component === 'worker')).toMatchObject({ reason: 'CrashLoopBackOff', permanent: false });
+    expect(workerPid()).toBeUndefined();
+    await b.teardown('respawn-1');
+  });
+
   it('finds a running cluster again from its state file in a new backend instance (a restarted recc up)', async () => {
     // Prepare
     const first = backend();
