@@ -3,33 +3,51 @@ import type { Future } from './future.ts';
 /**
  * Iterate futures in the order they finish (failed and cancelled ones too;
  * call `result()` to get the value or the error).
+ *
+ * Not an async generator: `yield` in one awaits the yielded value, and a
+ * Future is awaitable, so a generator would hand out values (and throw
+ * failures) instead of the futures themselves.
  */
-export async function* asCompleted<T>(futures: Iterable<Future<T>>): AsyncGenerator<Future<T>> {
+export function asCompleted<T>(futures: Iterable<Future<T>>): AsyncIterableIterator<CompletedFuture<T>> {
   const list = [...futures];
   const ready: Array<Future<T>> = [];
-  let wake: (() => void) | undefined;
+  let wakers: Array<() => void> = [];
   for (const f of list) {
-    f.wait().then(
-      () => {
-        ready.push(f);
-        wake?.();
-      },
-      () => {
-        ready.push(f);
-        wake?.();
-      },
-    );
+    const arrived = () => {
+      ready.push(f);
+      const woken = wakers;
+      wakers = [];
+      for (const w of woken) w();
+    };
+    f.wait().then(arrived, arrived);
   }
-  let yielded = 0;
-  while (yielded < list.length) {
-    if (ready.length === 0) await new Promise<void>((r) => (wake = r));
-    wake = undefined;
-    while (ready.length > 0) {
-      yielded++;
-      yield ready.shift() as Future<T>;
-    }
-  }
+  // Each next() claims one future still to come, so concurrent calls never wait for more than arrive.
+  let claimed = 0;
+  const iterator: AsyncIterableIterator<CompletedFuture<T>> = {
+    async next(): Promise<IteratorResult<CompletedFuture<T>>> {
+      if (claimed >= list.length) return { done: true, value: undefined };
+      claimed++;
+      while (ready.length === 0) await new Promise<void>((r) => wakers.push(r));
+      // The result object is not a thenable, so the future inside it is not unwrapped.
+      return { done: false, value: ready.shift() as Future<T> };
+    },
+    async return(): Promise<IteratorResult<CompletedFuture<T>>> {
+      claimed = list.length;
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }
+
+/**
+ * What `asCompleted` yields: at run time the Future itself (`instanceof
+ * Future`). Typed without `then` because TypeScript types a `for await`
+ * variable as the awaited element, which for a Future would be its value.
+ */
+export type CompletedFuture<T> = Omit<Future<T>, 'then'>;
 
 export interface ProgressOptions {
   /**

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { basename, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeValue, type FunctionDef } from '../comm/payload.ts';
 import type { ClientToScheduler, StoryEntry, WireTask, WorkerInfo } from '../comm/protocol.ts';
 import { ValidationError } from '../shared/core/errors.ts';
@@ -9,6 +9,8 @@ import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 import type { ClusterLike } from './cluster-like.ts';
 import { Delayed, encodeArgs, tokenize, type TaskOptions } from './delayed.ts';
+import { distance } from 'fastest-levenshtein';
+import { defaultClient, registerClient, unregisterClient } from './default-client.ts';
 import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } from './errors.ts';
 import { functionRef, identityRef, ModuleHandle, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future, type FutureStatus } from './future.ts';
@@ -82,6 +84,7 @@ export class Client {
   ) {
     transport.onMessage((msg, bufs) => this.onMessage(msg, bufs));
     transport.onClose((err) => this.onLost(err));
+    registerClient(this);
   }
 
   /** Connect to a cluster (LocalCluster, ReccCluster, …) or to `tcp://host:port` with `{ token }`. */
@@ -129,8 +132,38 @@ export class Client {
     return future;
   }
 
-  /** One task per item, sent in one message. Items may be futures or delayed values (their results are passed in). */
-  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T | Future<T> | Delayed<T>>, options: Omit<TaskOptions, 'key'> = {}): Array<Future<Awaited<R>>> {
+  /**
+   * One task per item, sent in one message. Items may be futures or delayed
+   * values (their results are passed in). With several iterables, as in Dask,
+   * task i gets the i-th item of each (`map(f, xs, ys)` calls `f(xs[i], ys[i])`);
+   * they must have the same length. Options, if any, come last as a plain
+   * object with only the keys `resources`, `retries` and `pure`; anything else
+   * is refused (a ValidationError naming each problem).
+   */
+  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<MapItem<T>>, options?: MapOptions): Array<Future<Awaited<R>>>;
+  map<T1, T2, R>(fn: ((a: T1, b: T2) => R) | TaskFunction, a: Iterable<MapItem<T1>>, b: Iterable<MapItem<T2>>, options?: MapOptions): Array<Future<Awaited<R>>>;
+  map<T1, T2, T3, R>(
+    fn: ((a: T1, b: T2, c: T3) => R) | TaskFunction,
+    a: Iterable<MapItem<T1>>,
+    b: Iterable<MapItem<T2>>,
+    c: Iterable<MapItem<T3>>,
+    options?: MapOptions,
+  ): Array<Future<Awaited<R>>>;
+  map<R>(fn: ((...args: any[]) => R) | TaskFunction, ...iterablesThenOptions: Array<Iterable<unknown> | MapOptions>): Array<Future<Awaited<R>>>;
+  map<R>(fn: ((...args: any[]) => R) | TaskFunction, ...rest: unknown[]): Array<Future<Awaited<R>>> {
+    const { iterables, options } = parseMapArguments(rest);
+    if (iterables.length === 1) return this.mapRows<R>(fn, iterables[0] as Iterable<unknown>, options, false);
+    const columns = iterables.map((it) => [...it]);
+    const lengths = columns.map((c) => c.length);
+    if (new Set(lengths).size > 1) {
+      throw new ValidationError(`map: the iterables must have the same length, got ${lengths.join(', ')}`, lengths.map((n, i) => ({ path: `iterables[${i}]`, message: `${n} items` })));
+    }
+    const rows = (columns[0] as unknown[]).map((_, i) => columns.map((c) => c[i]));
+    return this.mapRows<R>(fn, rows, options, true);
+  }
+
+  /** One task per row; `spread` rows are argument lists (several iterables), otherwise each item is the one argument. */
+  private mapRows<R>(fn: ((...args: any[]) => R) | TaskFunction, items: Iterable<unknown>, options: MapOptions, spread: boolean): Array<Future<Awaited<R>>> {
     this.assertOpen();
     const ref = functionRef(fn as TaskFunction);
     const fns: Array<[string, FunctionDef]> = [];
@@ -146,9 +179,9 @@ export class Client {
         // On failure, encode again with the item's index so the error names `items[i]`.
         let enc: ReturnType<typeof encodeArgs>;
         try {
-          enc = encodeArgs([item]);
+          enc = encodeArgs(spread ? (item as unknown[]) : [item]);
         } catch {
-          enc = encodeArgs([item], [`items[${index}]`]);
+          enc = encodeArgs(spread ? (item as unknown[]) : [item], [`items[${index}]`]);
         }
         index++;
         for (const d of enc.delayed) this.collectDelayed(d, tasks, fns);
@@ -178,6 +211,10 @@ export class Client {
   compute<T>(value: Delayed<T> | ReadonlyArray<Delayed<T>>): Future<T> | Array<Future<T>> {
     this.assertOpen();
     const roots = value instanceof Delayed ? [value] : [...value];
+    const notDelayed = roots.findIndex((r) => !(r instanceof Delayed));
+    if (notDelayed >= 0) {
+      throw new ValidationError('compute: expected delayed values', [{ path: value instanceof Delayed ? 'value' : `values[${notDelayed}]`, message: 'expected delayed(fn)(...args); use gather() for futures' }]);
+    }
     const tasks: WireTask[] = [];
     const fns: Array<[string, FunctionDef]> = [];
     const seen = new Set<string>();
@@ -204,13 +241,40 @@ export class Client {
     }
   }
 
-  /** Put local data in the cluster; returns futures to pass to tasks. */
+  /**
+   * Put local data in the cluster; returns futures to pass to tasks. As in
+   * Dask, an array gives one future per element (`scatter([a, b])` → two
+   * futures); to scatter an array as one value, wrap it: `scatter([arr])[0]`.
+   * Anything else (an object, a typed array, a string) is one value.
+   */
+  scatter<T>(values: readonly T[], options?: { list: true }): Array<Future<T>>;
   scatter<T>(value: T): Future<T>;
-  scatter<T>(values: readonly T[], options: { list: true }): Array<Future<T>>;
   scatter<T>(value: T | readonly T[], options?: { list: true }): Future<T> | Array<Future<T>> {
     this.assertOpen();
-    if (options?.list) return (value as readonly T[]).map((v) => this.submitRef<T>(identityRef, {}, [v]));
+    if (options !== undefined && (options === null || typeof options !== 'object' || Object.keys(options).some((k) => k !== 'list') || options.list !== true)) {
+      throw new ValidationError('scatter: invalid options', [{ path: 'options', message: 'the only option is { list: true } (arrays are scattered per element anyway)' }]);
+    }
+    if (Array.isArray(value)) return (value as readonly T[]).map((v) => this.submitRef<T>(identityRef, {}, [v]));
+    if (options?.list) throw new ValidationError('scatter: { list: true } needs an array', [{ path: 'values', message: `expected an array, got ${typeof value}` }]);
     return this.submitRef<T>(identityRef, {}, [value]);
+  }
+
+  /**
+   * Start computing delayed values now and keep their results in the cluster
+   * while the returned values are held, as Dask's `persist`. Each returned
+   * Delayed stands for the computed result: build further graphs on it, or
+   * `compute()`/`client.get()` it, without recomputing the original graph.
+   */
+  persist<T>(value: Delayed<T>): Delayed<T>;
+  persist<T>(values: ReadonlyArray<Delayed<T>>): Array<Delayed<T>>;
+  persist<T>(value: Delayed<T> | ReadonlyArray<Delayed<T>>): Delayed<T> | Array<Delayed<T>> {
+    if (!(value instanceof Delayed) && !(Array.isArray(value) && value.every((v) => v instanceof Delayed))) {
+      throw new ValidationError('persist: expected a delayed value or an array of them', [{ path: 'value', message: 'use delayed(fn)(...args) to build one' }]);
+    }
+    const futures = this.compute(value instanceof Delayed ? [value] : value);
+    // An identity node over the future: it holds the future (so the result stays) and reads as a Delayed.
+    const wrap = (f: Future<T>) => new Delayed<T>(persistRef, [f]);
+    return value instanceof Delayed ? wrap(futures[0] as Future<T>) : futures.map(wrap);
   }
 
   /** Wait for futures and return their values (the first failure is re-thrown). */
@@ -587,6 +651,7 @@ export class Client {
 
   private onLost(err?: Error): void {
     this.closed = true;
+    unregisterClient(this);
     for (const [key, st] of this.keys) {
       if (st.status !== 'pending' && st.status !== 'lost') continue;
       const waiters = st.waiters;
@@ -597,10 +662,17 @@ export class Client {
   }
 }
 
-/** Bundle a module with esbuild (lazily imported) into one ESM file. */
+/**
+ * Bundle a module with esbuild (lazily imported) into one ESM file, with an
+ * inline source map whose sources are the absolute file URLs of the user's
+ * files: workers enable source maps, so a task's stack names `bad-module.ts:2`
+ * rather than the content-hashed `.mjs` it runs from.
+ */
 async function bundle(pathOrUrl: string | URL): Promise<{ hash: string; code: Buffer; name: string }> {
   const path = pathOrUrl instanceof URL || String(pathOrUrl).startsWith('file:') ? fileURLToPath(pathOrUrl) : resolvePath(String(pathOrUrl));
   const esbuild = await import('esbuild');
+  // Never written (write: false); it only anchors the map's relative source paths.
+  const outfile = resolvePath(dirname(path), `${basename(path)}.recc-bundle.mjs`);
   let code: Buffer;
   try {
     const res = await esbuild.build({
@@ -610,12 +682,22 @@ async function bundle(pathOrUrl: string | URL): Promise<{ hash: string; code: Bu
       platform: 'node',
       target: 'node20',
       write: false,
+      outfile,
+      sourcemap: 'external',
+      sourcesContent: false,
       logLevel: 'silent',
       banner: { js: "import { createRequire as __reccCreateRequire } from 'node:module'; const require = __reccCreateRequire(import.meta.url);" },
     });
-    const out = res.outputFiles[0];
-    if (!out) throw new Error('esbuild produced no output');
-    code = Buffer.from(out.contents);
+    const js = res.outputFiles.find((f) => f.path === outfile);
+    const map = res.outputFiles.find((f) => f.path === `${outfile}.map`);
+    if (!js) throw new Error('esbuild produced no output');
+    let text = js.text.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
+    if (map) {
+      const sourceMap = JSON.parse(map.text) as { sources: string[] };
+      sourceMap.sources = sourceMap.sources.map((s) => pathToFileURL(resolvePath(dirname(outfile), s)).href);
+      text += `//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(sourceMap)).toString('base64')}\n`;
+    }
+    code = Buffer.from(text);
   } catch (err) {
     throw new ModuleBundleError(`cannot bundle ${path}: ${(err as Error).message}`, { cause: err });
   }
@@ -626,4 +708,71 @@ async function bundle(pathOrUrl: string | URL): Promise<{ hash: string; code: Bu
 /** One task as the scheduler receives it (comm/protocol: update-graph). */
 function wireTask(key: string, fn: string, args: Uint8Array, deps: string[], resources: Record<string, number> | undefined, retries: number | undefined): WireTask {
   return { key, fn, args, deps, resources: resources ?? null, retries: retries ?? 0 };
+}
+
+/** A map item: the value, or a future or delayed value of it. */
+export type MapItem<T> = T | Future<T> | Delayed<T>;
+
+/** The options `client.map` takes (no `key`: every task gets its own). */
+export type MapOptions = Omit<TaskOptions, 'key'>;
+
+const MAP_OPTION_KEYS = ['resources', 'retries', 'pure'] as const;
+
+/** The identity function under another name, so persisted keys read `persist-…`. */
+const persistRef: FunctionRef = { ...identityRef, name: 'persist' };
+
+/**
+ * Split `map`'s arguments into iterables and the trailing options. Only a
+ * plain object (not iterable) in last place is options; it must have known
+ * keys of the right types. Everything else must be an iterable.
+ */
+function parseMapArguments(rest: readonly unknown[]): { iterables: Array<Iterable<unknown>>; options: MapOptions } {
+  const last = rest[rest.length - 1];
+  const hasOptions = rest.length > 1 && isPlainObject(last);
+  const iterables = (hasOptions ? rest.slice(0, -1) : rest) as unknown[];
+  const problems: Array<{ path: string; message: string }> = [];
+  if (iterables.length === 0) problems.push({ path: 'items', message: 'expected at least one iterable of items' });
+  iterables.forEach((it, i) => {
+    // Argument numbers count the function as argument 1, as a reader of the call does.
+    if (typeof it === 'string') problems.push({ path: `arguments[${i + 1}]`, message: `argument ${i + 2} is a string; map over an array of strings instead (a string would be split into characters)` });
+    else if (it === null || typeof it !== 'object' || typeof (it as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      problems.push({ path: `arguments[${i + 1}]`, message: `argument ${i + 2} is ${describeValue(it)}, not an iterable${isPlainObject(it) ? ' (options go last)' : ''}` });
+    }
+  });
+  const options = (hasOptions ? last : {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(options)) {
+    if (!(MAP_OPTION_KEYS as readonly string[]).includes(k)) {
+      const near = MAP_OPTION_KEYS.map((o) => [o, distance(k.toLowerCase(), o)] as const).sort((a, b) => a[1] - b[1])[0];
+      const hint = near && near[1] <= Math.max(2, Math.floor(k.length / 3)) ? `; did you mean "${near[0]}"?` : '';
+      problems.push({ path: `options.${k}`, message: `unknown option "${k}"${hint} (known: ${MAP_OPTION_KEYS.join(', ')}${k === 'key' ? '; map gives every task its own key' : ''})` });
+    } else if (v === undefined) continue;
+    else if (k === 'pure' && typeof v !== 'boolean') problems.push({ path: 'options.pure', message: `expected true or false, got ${describeValue(v)}` });
+    else if (k === 'retries' && !(Number.isInteger(v) && (v as number) >= 0)) problems.push({ path: 'options.retries', message: `expected a whole number ≥ 0, got ${describeValue(v)}` });
+    else if (k === 'resources' && !(isPlainObject(v) && Object.values(v).every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0))) {
+      problems.push({ path: 'options.resources', message: `expected an object of non-negative numbers such as { GPU: 1 }, got ${describeValue(v)}` });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(`invalid map arguments: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+  return { iterables: iterables as Array<Iterable<unknown>>, options: options as MapOptions };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && typeof (v as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function';
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${JSON.stringify(v) ?? String(v)}`;
+}
+
+/**
+ * The default client, as Dask's `get_client()`: the most recently connected
+ * client that is still open. Throws NoClientError when there is none.
+ */
+export function getClient(): Client {
+  return defaultClient() as Client;
 }

@@ -1,5 +1,6 @@
 import { KeyRef, encodeValue } from '../comm/payload.ts';
 import type { PathRoot } from '../comm/unencodable.ts';
+import { defaultClient } from './default-client.ts';
 import { functionRef, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future } from './future.ts';
 
@@ -124,7 +125,8 @@ const seeds = new Map<string, [number, number]>();
 /**
  * A lazy call: `delayed(fn)(...args)`. Keys are deterministic (same function
  * and arguments → same key), so shared sub-results are computed once.
- * Nothing runs until `client.compute(value)`.
+ * Nothing runs until `client.compute(value)`, `client.persist(value)`,
+ * `client.get(value)` or `value.compute()`.
  */
 export class Delayed<T = unknown> {
   readonly key: string;
@@ -138,6 +140,16 @@ export class Delayed<T = unknown> {
     this.args = encodeArgs(args);
     this.options = options;
     this.key = options.key ?? `${fn.name}-${tokenize(fn, this.args.bytes, options.resources)}`;
+  }
+
+  /**
+   * Compute this value on the default client (the most recently connected
+   * open client, as Dask's `get_client()`) and return the result. Rejects
+   * with NoClientError when no client is open; `client.get(value)` names the
+   * client explicitly.
+   */
+  async compute(): Promise<T> {
+    return defaultClient().get(this);
   }
 
   /** Every delayed node this one depends on (and itself), dependencies first. */

@@ -5,20 +5,52 @@ import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 /**
  * A task failed on a worker. `name`, `message` and `stack` are the original
  * ones from the worker (so `err.name === 'RangeError'` when the task threw a
- * RangeError); `key` names the task and `blame` the task that actually failed
- * when this one erred because of a dependency.
+ * RangeError); `key` names the task, `functionName` the function the key was
+ * made from, `args` a short redacted repr of the arguments of the call that
+ * failed, and `blame` the task that actually failed when this one erred
+ * because of a dependency. The stack ends with a line naming the call.
+ *
+ * The HTTP fields every ReccError carries (`statusCode`, `type`, `details`)
+ * are meant for the API; here they are non-enumerable, so neither printing
+ * the error nor `Object.keys` shows them.
  */
 export class TaskError extends ReccError {
   readonly key: string;
+  readonly functionName: string;
+  /** e.g. `({ path: '/data/x.csv', token: '[redacted]' }, [ 0, 1, 2, … 497 more ])`; empty when unknown. */
+  readonly args: string;
   readonly blame: string | undefined;
   readonly remoteStack: string | undefined;
   constructor(key: string, remote: TaskErrorInfo) {
     super(remote.message, { statusCode: 422 });
+    for (const field of ['statusCode', 'type', 'details']) Object.defineProperty(this, field, { enumerable: false });
     this.key = key;
+    this.functionName = functionNameOfKey(remote.blame ?? key);
+    this.args = remote.args ?? '';
     this.blame = remote.blame;
     this.remoteStack = remote.stack;
     this.name = remote.name || 'Error';
-    if (remote.stack) this.stack = `${remote.stack}\n    --- re-raised on the client for task ${key}${remote.blame && remote.blame !== key ? ` (failed in ${remote.blame})` : ''}`;
+    const call = `${this.functionName}${this.args || '(…)'}`;
+    const where = remote.blame && remote.blame !== key ? ` (failed in ${remote.blame}: ${call})` : `: ${call}`;
+    this.stack = `${remote.stack ?? `${this.name}: ${this.message}`}\n    --- re-raised on the client for task ${key}${where}`;
+  }
+}
+
+/**
+ * The function part of a task key: keys are `<function>-<16 or 24 hex>`
+ * (client.ts, delayed.ts); an explicit key is returned whole.
+ */
+export function functionNameOfKey(key: string): string {
+  const m = /^(.+)-[0-9a-f]{16}(?:[0-9a-f]{8})?$/.exec(key);
+  return m ? (m[1] as string) : key;
+}
+
+/** `delayed(...).compute()` or `getClient()` found no open client to use. */
+export class NoClientError extends ReccError {
+  constructor() {
+    super('no open client: connect one first (`await Client.connect(cluster)`), which becomes the default client, or call client.get(value) on a client you hold', {
+      statusCode: 400,
+    });
   }
 }
 

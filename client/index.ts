@@ -1,17 +1,19 @@
 /**
  * The recc SDK (`import { Client, LocalCluster, delayed } from 'recc'`).
  */
-export { Client, type ConnectOptions, type StoryEntry, type WorkerInfo } from './client.ts';
+export { Client, getClient, type ConnectOptions, type MapItem, type MapOptions, type StoryEntry, type WorkerInfo } from './client.ts';
 export { LocalCluster, type LocalClusterOptions, type WorkerOptionsForAdd } from './local-cluster.ts';
 export { Future, type FutureStatus } from './future.ts';
 export { Delayed, delayed, type TaskOptions } from './delayed.ts';
 export { command, CommandFunction, ModuleFunction, ModuleHandle, type CommandOptions, type CommandResult, type TaskFunction } from './functions.ts';
-export { asCompleted, progress, type ProgressOptions } from './as-completed.ts';
+export { asCompleted, progress, type CompletedFuture, type ProgressOptions } from './as-completed.ts';
 export {
-  TaskError, KilledWorkerError, CancelledError, InlineFunctionError, ClientClosedError, LocalClusterStartError, ModuleBundleError,
+  TaskError, KilledWorkerError, NoClientError, CancelledError, InlineFunctionError, ClientClosedError, LocalClusterStartError, ModuleBundleError,
   ApiValidationError, ApiNotFoundError, ApiConflictError, ApiRequestError, ApiUnreachableError,
   ClusterFailedError, ClusterReadyTimeoutError, ClusterConnectionUnavailableError,
 } from './errors.ts';
+/** Bad input to an SDK call (`map` options, `scatter`, …); `details` name each problem. */
+export { ValidationError } from '../shared/core/errors.ts';
 /** Task arguments or a result that cannot be sent (a function, symbol, WeakMap…); `details` name each path. */
 export { SerializationError } from '../comm/errors.ts';
 export { TcpTransport, type ClientTransport } from './transport.ts';

@@ -44,13 +44,23 @@ export class SpillError extends ReccError {
   }
 }
 
-/** A command task exited non-zero (and `allowNonZero` was not set). */
+/**
+ * A command task exited non-zero (and `allowNonZero` was not set), or could
+ * not start at all (`spawnError`: the program is not found or not executable).
+ */
 export class CommandFailedError extends ReccError {
   readonly exitCode: number | null;
   readonly stderr: string;
-  constructor(argv: readonly string[], exitCode: number | null, stderr: string, signal?: string | null) {
+  constructor(argv: readonly string[], exitCode: number | null, stderr: string, signal?: string | null, spawnError?: NodeJS.ErrnoException) {
     const tail = stderr.length > 2000 ? `…${stderr.slice(-2000)}` : stderr;
-    super(`command ${JSON.stringify(argv[0])} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}${tail ? `: ${tail.trim()}` : ''}`, { statusCode: 500 });
+    const what = spawnError
+      ? spawnError.code === 'ENOENT'
+        ? 'not found (is it installed and on the worker\'s PATH?)'
+        : `could not start: ${spawnError.code === 'EACCES' ? 'permission denied (not executable)' : spawnError.message}`
+      : signal
+        ? `was killed by ${signal}`
+        : `exited with code ${exitCode}`;
+    super(`command ${JSON.stringify(argv[0])} ${what}${tail ? `: ${tail.trim()}` : ''}`, { statusCode: 500, ...(spawnError ? { cause: spawnError } : {}) });
     this.exitCode = exitCode;
     this.stderr = stderr;
   }

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { CommandFailedError } from './errors.ts';
+import { compileInline, reprArgs } from './task-source.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
 /**
@@ -50,6 +51,8 @@ export interface DoneBatch {
 export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
 
 if (!parentPort) throw new Error('worker/thread.ts must run in a worker thread');
+// Module tasks carry inline source maps (client/client.ts bundle()): map their frames back to the user's .ts files.
+process.setSourceMapsEnabled(true);
 const port = parentPort;
 const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number };
 
@@ -165,6 +168,7 @@ port.on('message', (msg: ToThread) => {
 async function runOne(id: number, f: string, a: Uint8Array, deps: Array<[string, Uint8Array]>): Promise<void> {
   const started = performance.now();
   queued--;
+  let decoded: unknown[] | undefined;
   try {
     const fn = await resolveFunction(f);
     let args: unknown;
@@ -178,11 +182,14 @@ async function runOne(id: number, f: string, a: Uint8Array, deps: Array<[string,
         return values.get(key);
       });
     }
-    let result = fn(...(args as unknown[]));
+    decoded = args as unknown[];
+    let result = fn(...decoded);
     if (result && typeof (result as Promise<unknown>).then === 'function') result = await result;
     post(id, performance.now() - started, { data: encodeValueView(result) });
   } catch (err) {
-    post(id, performance.now() - started, { error: explain(err, f) });
+    const error = explain(err, f);
+    if (decoded) error.args = reprArgs(decoded);
+    post(id, performance.now() - started, { error });
   }
 }
 
@@ -211,7 +218,7 @@ async function resolveFunction(id: string): Promise<(...args: unknown[]) => unkn
       fn = (x: unknown) => x;
       break;
     case 'inline':
-      fn = new Function(`"use strict"; return (${def.source});`)() as (...args: unknown[]) => unknown;
+      fn = compileInline(def.name, def.source);
       if (typeof fn !== 'function') throw new TypeError(`inline function ${def.name} did not compile to a function`);
       break;
     case 'module': {
@@ -242,7 +249,8 @@ function runCommand(def: Extract<FunctionDef, { kind: 'command' }>, args: unknow
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => reject(e));
+    // A missing or non-executable program fails like a non-zero exit, with the reason ("not found").
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new CommandFailedError(argv, null, '', null, e)));
     child.on('close', (code, signal) => {
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');

@@ -33,7 +33,7 @@ export const functionDefCheck: Check<FunctionDef> = oneOf(
   object({ kind: literal('identity'), name: str }),
 );
 
-const taskError = object({ name: str, message: str, stack: optional(str), blame: optional(str) });
+const taskError = object({ name: str, message: str, stack: optional(str), blame: optional(str), args: optional(str) });
 export type WireTaskError = Infer<typeof taskError>;
 
 /** What a peer is told about a message it sent that broke the protocol. */

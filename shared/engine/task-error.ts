@@ -9,4 +9,6 @@ export interface TaskErrorInfo {
   stack?: string;
   /** Key of the task that actually failed, when this task erred because of a dependency. */
   blame?: string;
+  /** A short, redacted repr of the arguments the failing call got (the worker writes it). */
+  args?: string;
 }
