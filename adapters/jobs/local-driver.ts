@@ -25,8 +25,8 @@ import { isProcessAlive } from '../../comm/process.ts';
  */
 export interface LocalJobDriverOptions {
   stateDir: string;
-  /** The local API, for `RECC_CLUSTER=id:…`. */
-  apiUrl: string;
+  /** The local API, for `RECC_CLUSTER=id:…` (a function when the port is known only later). */
+  apiUrl: string | (() => string);
   apiToken?: string;
   /** Where module entries are resolved (the published source locally: the repository). @default the repository root */
   sourceDir?: string;
@@ -87,7 +87,7 @@ export class LocalJobDriver implements JobDriver {
     for (const [k, v] of Object.entries(this.options.baseEnv ?? {})) if (v !== undefined) env[k] = v;
     Object.assign(env, {
       RECC_CLUSTER: `id:${clusterId}`,
-      RECC_API_URL: this.options.apiUrl,
+      RECC_API_URL: typeof this.options.apiUrl === 'function' ? this.options.apiUrl() : this.options.apiUrl,
       RECC_JOB: job.name,
       RECC_JOB_RUN: run.id,
       RECC_JOB_PARAMS: JSON.stringify(job.entry.params),
