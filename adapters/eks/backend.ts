@@ -66,6 +66,14 @@ export interface EksBackendDeps {
   nodesFor?: (spec: ClusterSpec, plan: Plan, nWorkers: number) => number;
   /** Lines of log attached to a crash failure. @default 50 */
   logTailLines?: number;
+  /**
+   * How long the node group's nodes must all have been Ready before an
+   * Unschedulable pod is a permanent failure: the scheduler retries a pod
+   * only after its backoff (up to 10 s), even once a node joined. @default 30_000
+   */
+  schedulerSettleMs?: number;
+  /** How long an exceeded-quota FailedCreate must last with no pod terminating before it is permanent. @default 90_000 */
+  quotaSettleMs?: number;
 }
 
 export function plannedNodes(spec: ClusterSpec, plan: Plan, nWorkers: number): number {
@@ -229,24 +237,43 @@ export class EksComputeBackend implements ComputeBackend {
     // server's service proxy, so no network path to the pods is needed); Ready pods are the fallback.
     const status = schedulerReady && definition ? await this.schedulerStatus(namespace, definition) : undefined;
     const workersRegistered = status ? status.workers : views.filter((v) => v.component === 'worker' && v.ready).length;
-    const ready = schedulerReady && workersRegistered >= workersDesired;
+    // In nlb mode the scheduler is reachable only once the load balancer controller filled in its hostname
+    // (minutes after the Service exists); until then the cluster is not ready, and nothing has failed.
+    const lbHost = service?.status?.loadBalancer?.ingress?.[0]?.hostname ?? service?.status?.loadBalancer?.ingress?.[0]?.ip;
+    const addressKnown = this.deps.config.serviceMode !== 'nlb' || Boolean(lbHost);
+    const ready = schedulerReady && workersRegistered >= workersDesired && addressKnown;
 
     const failures: ComponentFailure[] = [];
     if (!ready) {
       const all = await listClusterNamespaces(this.deps.kube);
       const group = await this.nodeGroups.state(cluster.owner, cluster.instanceType, all);
-      const capacitySettled = group.exists && group.desired >= group.needed && group.readyNodes >= group.desired;
+      const now = this.clock.now();
+      const capacitySettled =
+        group.exists &&
+        group.desired >= group.needed &&
+        group.readyNodes >= group.desired &&
+        now - group.lastNodeReadyAt >= (this.deps.schedulerSettleMs ?? 30_000);
       failures.push(...podFailures(views, { capacitySettled }));
+      const terminatingPods = (pods.items ?? []).filter((p: any) => p.metadata?.deletionTimestamp).length;
       failures.push(
         ...deploymentFailures(
-          (deployments.items ?? []).map((d: any) => ({
-            component: d.metadata?.name === OBJECT_NAMES.schedulerDeployment ? ('scheduler' as const) : ('worker' as const),
-            ...(d.status?.conditions ?? []).some((c: any) => c.type === 'ReplicaFailure' && c.status === 'True')
-              ? { replicaFailure: (d.status.conditions as any[]).find((c) => c.type === 'ReplicaFailure')?.message ?? 'ReplicaFailure' }
-              : {},
-          })),
+          (deployments.items ?? []).map((d: any) => {
+            const failure = (d.status?.conditions ?? []).find((c: any) => c.type === 'ReplicaFailure' && c.status === 'True');
+            return {
+              component: d.metadata?.name === OBJECT_NAMES.schedulerDeployment ? ('scheduler' as const) : ('worker' as const),
+              ...(failure ? { replicaFailure: failure.message ?? 'ReplicaFailure' } : {}),
+              ...(failure?.lastTransitionTime ? { replicaFailureSince: new Date(failure.lastTransitionTime).toISOString() } : {}),
+            };
+          }),
+          { terminatingPods, now, settleMs: this.deps.quotaSettleMs ?? 90_000 },
         ),
       );
+      if (group.exists && group.liveInstances > group.desired) {
+        // Idle nodes left over (their pods were still running when the last reconcile looked): remove them now.
+        await this.nodeGroups.reconcile(cluster.owner, cluster.instanceType).catch((err: unknown) => {
+          this.logger.warn('reconciling the node group from observe failed', { group: group.groupName, error: err });
+        });
+      }
       failures.push(
         ...activityFailures(
           group.activities.map((a) => ({

@@ -60,6 +60,10 @@ export interface GroupState {
   desired: number;
   maxSize: number;
   readyNodes: number;
+  /** When the most recently Ready node became Ready (ms), 0 when none or unknown. */
+  lastNodeReadyAt: number;
+  /** Instances of the group not terminating (more than `desired` means idle nodes still to remove). */
+  liveInstances: number;
   exists: boolean;
   activities: Activity[];
 }
@@ -277,7 +281,10 @@ export class NodeGroups {
     });
     const busy = new Set<string>();
     for (const p of pods.items ?? []) {
-      if (p.spec?.nodeName && !goingAway.has(p.metadata?.namespace ?? '')) busy.add(p.spec.nodeName);
+      // A terminating pod is leaving anyway (it may take its whole grace period), and a Failed
+      // (e.g. Evicted) or Succeeded pod stays bound to its node but runs nothing: neither keeps a node.
+      const leaving = Boolean(p.metadata?.deletionTimestamp) || p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
+      if (p.spec?.nodeName && !leaving && !goingAway.has(p.metadata?.namespace ?? '')) busy.add(p.spec.nodeName);
     }
     return busy;
   }
@@ -310,12 +317,21 @@ export class NodeGroups {
     const needed = all.filter((c) => c.live && c.nodeGroup === groupName).reduce((n, c) => n + c.nodes, 0);
     const group = await this.describe(groupName);
     const maxSize = group?.MaxSize ?? this.maxSizeFor(instanceType);
-    if (!group) return { groupName, instanceType, owner, needed, desired: 0, maxSize, readyNodes: 0, exists: false, activities: [] };
+    if (!group) return { groupName, instanceType, owner, needed, desired: 0, maxSize, readyNodes: 0, lastNodeReadyAt: 0, liveInstances: 0, exists: false, activities: [] };
     const { core } = await this.kube.apis();
     const nodes = (await core.listNode({ labelSelector: `${EKS_LABELS.nodeGroup}=${groupName}` }).catch((e: unknown) => {
       throw wrapApiError(e, 'list nodes');
     })).items ?? [];
-    const readyNodes = nodes.filter((n) => !n.spec?.unschedulable && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    const ready = nodes.filter((n) => !n.spec?.unschedulable && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
+    const readyNodes = ready.length;
+    const lastNodeReadyAt = Math.max(
+      0,
+      ...ready.map((n) => {
+        const at = (n.status?.conditions ?? []).find((c) => c.type === 'Ready')?.lastTransitionTime;
+        return at ? new Date(at).getTime() : 0;
+      }),
+    );
+    const liveInstances = (group.Instances ?? []).filter((i) => !GONE.has(i.LifecycleState ?? '')).length;
     let activities: Activity[] = [];
     try {
       const out = await this.asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 20 }));
@@ -323,6 +339,6 @@ export class NodeGroups {
     } catch (err) {
       this.logger.warn('reading scaling activities failed', { groupName, error: err });
     }
-    return { groupName, instanceType, owner, needed, desired: group.DesiredCapacity ?? 0, maxSize, readyNodes, exists: true, activities };
+    return { groupName, instanceType, owner, needed, desired: group.DesiredCapacity ?? 0, maxSize, readyNodes, lastNodeReadyAt, liveInstances, exists: true, activities };
   }
 }

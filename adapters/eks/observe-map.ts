@@ -26,6 +26,21 @@ export interface DeploymentView {
   component: 'scheduler' | 'worker';
   /** ReplicaFailure condition message (e.g. exceeded quota). */
   replicaFailure?: string;
+  /** When the ReplicaFailure condition last became True (ISO), if known. */
+  replicaFailureSince?: string;
+}
+
+export interface QuotaContext {
+  /** Pods of the namespace still in their grace period (they keep their quota until gone). */
+  terminatingPods: number;
+  /** Now, in ms since the epoch. */
+  now: number;
+  /**
+   * How long an exceeded-quota FailedCreate must last, with no pod terminating,
+   * before it is permanent: the ReplicaSet retries on its own backoff and the
+   * quota controller frees usage asynchronously after a pod is gone.
+   */
+  settleMs: number;
 }
 
 export interface ActivityView {
@@ -119,15 +134,39 @@ export function podFailures(pods: PodView[], options: { capacitySettled: boolean
   return [...groups.values()].map(({ pods: ps, failure }) => ({ ...failure, message: failure.message(ps.length) }));
 }
 
-export function deploymentFailures(deployments: DeploymentView[]): ComponentFailure[] {
+/**
+ * FailedCreate from a Deployment. The quota is sized to exactly the planned
+ * pods and rolling updates use maxSurge 0, so during a rollout or a scale the
+ * new pods are refused until the old ones have left their grace period (a
+ * terminating pod still counts, pkg/quota/v1/evaluator/core/pods.go). That is
+ * transient; only an exceeded quota that outlasts `settleMs` with nothing
+ * terminating (or any other refusal) is permanent.
+ */
+export function deploymentFailures(deployments: DeploymentView[], quota?: QuotaContext): ComponentFailure[] {
   return deployments
     .filter((d) => d.replicaFailure)
-    .map((d) => ({
-      component: d.component,
-      reason: 'FailedCreate',
-      permanent: true,
-      message: `Kubernetes refused to create ${d.component} pods: ${d.replicaFailure}`,
-    }));
+    .map((d) => {
+      const byQuota = /exceeded quota/i.test(d.replicaFailure ?? '');
+      const since = d.replicaFailureSince ? Date.parse(d.replicaFailureSince) : Number.NaN;
+      const settled = quota !== undefined && quota.terminatingPods === 0 && Number.isFinite(since) && quota.now - since >= quota.settleMs;
+      if (byQuota && quota && !settled) {
+        return {
+          component: d.component,
+          reason: 'FailedCreate',
+          permanent: false,
+          message:
+            quota.terminatingPods > 0
+              ? `new ${d.component} pods wait for ${quota.terminatingPods} terminating pod${quota.terminatingPods === 1 ? '' : 's'} to release the namespace quota`
+              : `new ${d.component} pods wait for the namespace quota to be released: ${d.replicaFailure}`,
+        };
+      }
+      return {
+        component: d.component,
+        reason: 'FailedCreate',
+        permanent: true,
+        message: `Kubernetes refused to create ${d.component} pods: ${d.replicaFailure}`,
+      };
+    });
 }
 
 /**

@@ -216,7 +216,11 @@ export class KubeletSimulator {
       changed = true;
     }
     const conditions = (d.status?.conditions ?? []).filter((c: any) => c.type !== 'ReplicaFailure');
-    if (failure) conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure });
+    if (failure) {
+      // Conditions keep their lastTransitionTime while the status stays the same (apps/v1 DeploymentCondition).
+      const since = (d.status?.conditions ?? []).find((c: any) => c.type === 'ReplicaFailure')?.lastTransitionTime ?? new Date(this.now()).toISOString();
+      conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure, lastTransitionTime: since });
+    }
     if (JSON.stringify(conditions) !== JSON.stringify(d.status?.conditions ?? [])) {
       d.status = { ...(d.status ?? {}), conditions };
       this.store.save(DEPLOYMENT, d);

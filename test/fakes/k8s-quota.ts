@@ -31,6 +31,14 @@ function quantity(resource: string, q: unknown): number {
   return Number(q);
 }
 
+/** Back to Kubernetes quantity notation for messages (`1`, `500m`, `1536Mi`). */
+function formatQuantity(resource: string, value: unknown): string {
+  if (typeof value !== 'number') return String(value);
+  if (resource.endsWith('cpu')) return value % 1000 === 0 ? String(value / 1000) : `${value}m`;
+  if (resource.endsWith('memory') || resource.endsWith('storage')) return value % 2 ** 20 === 0 ? `${value / 2 ** 20}Mi` : String(value);
+  return String(value);
+}
+
 export const isTerminalPod = (pod: Obj): boolean => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 /**
@@ -124,7 +132,7 @@ export function quotaDenial(store: ObjectStore, r: ResourceInfo, obj: Obj, now: 
     const over = delta.filter(([k, d]) => (used[k] ?? 0) + d > quantity(k, hard[k]) + 1e-6);
     if (over.length > 0) {
       const names = over.map(([k]) => k).sort();
-      const fmt = (f: (k: string) => unknown) => names.map((k) => `${k}=${String(f(k))}`).join(',');
+      const fmt = (f: (k: string) => unknown) => names.map((k) => `${k}=${formatQuantity(k, f(k))}`).join(',');
       return (
         `${r.plural} "${obj.metadata.name}" is forbidden: exceeded quota: ${q.metadata.name}, ` +
         `requested: ${fmt((k) => delta.find(([x]) => x === k)?.[1])}, used: ${fmt((k) => used[k])}, limited: ${fmt((k) => hard[k])}`

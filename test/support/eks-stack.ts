@@ -13,7 +13,7 @@ import { planCluster } from '../../shared/plan/planner.ts';
 import { resolveSpec } from '../../shared/spec/resolve.ts';
 import { AsgModel, type ModelInstance } from '../fakes/asg-model.ts';
 import { EksAccessModel } from '../fakes/eks-access-model.ts';
-import { FakeKubeApiServer } from '../fakes/k8s-api-server.ts';
+import { FakeKubeApiServer, type ControllerTiming } from '../fakes/k8s-api-server.ts';
 
 /**
  * The EKS backend's test world: the fake Kubernetes API server (with its
@@ -98,9 +98,15 @@ export function newAutoScalingClient(): AutoScalingClient {
 }
 
 export async function startEksStack(
-  options: { latency?: boolean; now?: () => number; gate?: (command: string, input: any, client: unknown) => Promise<void> | void } = {},
+  options: {
+    latency?: boolean;
+    now?: () => number;
+    gate?: (command: string, input: any, client: unknown) => Promise<void> | void;
+    /** Controller delays of the fake API server (issue 22 strict mode). */
+    timing?: ControllerTiming;
+  } = {},
 ): Promise<EksStack> {
-  const fake = await FakeKubeApiServer.start({ token: TEST_TOKEN, ...(options.now ? { now: options.now } : {}) });
+  const fake = await FakeKubeApiServer.start({ token: TEST_TOKEN, ...(options.now ? { now: options.now } : {}), ...(options.timing ? { timing: options.timing } : {}) });
   const nodeNames = new Map<string, string>();
   let nodeSeq = 0;
   const latency = options.latency ? jitter() : undefined;

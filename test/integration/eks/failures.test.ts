@@ -3,7 +3,7 @@ import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { Provisioner } from '../../../control/provisioner.ts';
-import { systemClock } from '../../../shared/core/clock.ts';
+import { ManualClock, systemClock } from '../../../shared/core/clock.ts';
 import { silentLogger } from '../../../shared/core/logger.ts';
 import { initialChange, newClusterRecord } from '../../../shared/lifecycle/machine.ts';
 import { planCluster } from '../../../shared/plan/planner.ts';
@@ -101,17 +101,24 @@ describe('Class: EksComputeBackend (failures within one observe cycle)', () => {
       expect(observation.ready).toBe(true);
     });
 
-    it('reports Unschedulable as permanent with the scheduler message once the node group has all its nodes', async () => {
-      // Prepare
+    it('reports Unschedulable as permanent with the scheduler message once the node group has had all its nodes past the scheduler backoff', async () => {
+      // Prepare: a clock shared with the fake, so node readiness times are known.
+      await stack.close();
+      const clock = new ManualClock(Date.UTC(2026, 11, 4, 12));
+      stack = await startEksStack({ now: () => clock.now() });
+      backend = stack.makeBackend({}, { clock });
       const message = '0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: 0/2 nodes are available.';
       stack.fake.kubelet.addRule({ match: { component: 'worker' }, failure: { kind: 'Unschedulable', message } });
       const def = testDefinition({ clusterId: 'unsched-1', workers: 2 });
       await backend.apply(def, testSecrets(def.clusterId));
 
-      // Act
+      // Act: right after the nodes joined the scheduler may still be backing off; 30 s later it is not.
+      const early = await backend.observe(def.clusterId);
+      clock.advance(30_000);
       const observation = await backend.observe(def.clusterId);
 
       // Assess
+      expect(early.failures.find((f) => f.reason === 'Unschedulable')).toMatchObject({ permanent: false });
       const failure = observation.failures.find((f) => f.reason === 'Unschedulable');
       expect(failure).toMatchObject({ component: 'worker', permanent: true });
       expect(failure?.message).toContain(message);

@@ -77,6 +77,36 @@ describe('Function: deploymentFailures', () => {
   });
 });
 
+describe('Function: deploymentFailures (quota during a rollout, issue 22 #2)', () => {
+  const quota = 'pods "recc-worker-x" is forbidden: exceeded quota: recc-quota, requested: pods=1, used: pods=3, limited: pods=3';
+  const now = Date.UTC(2026, 11, 4, 12);
+
+  it('is transient while pods are terminating, however old the condition', () => {
+    const out = deploymentFailures([{ component: 'worker', replicaFailure: quota, replicaFailureSince: new Date(now - 600_000).toISOString() }], {
+      terminatingPods: 2,
+      now,
+      settleMs: 90_000,
+    });
+    expect(out).toEqual([expect.objectContaining({ reason: 'FailedCreate', permanent: false })]);
+    expect(out[0]?.message).toContain('2 terminating pods');
+  });
+
+  it('is transient for the settle window after the last pod left, then permanent', () => {
+    const view = (ageMs: number) => [{ component: 'worker' as const, replicaFailure: quota, replicaFailureSince: new Date(now - ageMs).toISOString() }];
+    expect(deploymentFailures(view(10_000), { terminatingPods: 0, now, settleMs: 90_000 })[0]?.permanent).toBe(false);
+    expect(deploymentFailures(view(90_000), { terminatingPods: 0, now, settleMs: 90_000 })[0]?.permanent).toBe(true);
+  });
+
+  it('keeps any other refusal permanent at once', () => {
+    const out = deploymentFailures([{ component: 'worker', replicaFailure: 'pods "x" is forbidden: error looking up service account ns/recc-cluster' }], {
+      terminatingPods: 3,
+      now,
+      settleMs: 90_000,
+    });
+    expect(out[0]?.permanent).toBe(true);
+  });
+});
+
 describe('Function: activityFailures', () => {
   const failed = (at: string, message: string) => ({ statusCode: 'Failed', statusMessage: message, startTime: at });
 
