@@ -15,7 +15,7 @@ export interface LocalClusterOptions {
   nWorkers?: number;
   /** Task threads per worker (default 1). */
   threadsPerWorker?: number;
-  /** Memory limit per worker in GiB (spill at 60 %, pause at 80 %). */
+  /** Memory limit per worker in GiB (spill at 60-70 %, pause at 80 %; above 95 % the worker ends and is restarted). */
   memoryLimitGiB?: number;
   /** Resources every worker advertises, e.g. `{ GPU: 1 }`. */
   resources?: Record<string, number>;

@@ -15,7 +15,7 @@ export function registerWorker(program: Command): void {
     .argument('<scheduler-address>', 'tcp://host:port or tls://host:port')
     .option('--token-file <path>', 'file holding the scheduler token (or set RECC_SCHEDULER_TOKEN)')
     .option('--nthreads <n>', 'task threads', '1')
-    .option('--memory-limit <gib>', 'memory limit in GiB (spill at 60 %, pause at 80 %)')
+    .option('--memory-limit <gib>', 'memory limit in GiB, capped by a cgroup limit (spill at 60-70 %, pause at 80 %, the worker ends above 95 % for its supervisor to restart)')
     .option('--resource <name=n>', 'advertise a resource, e.g. GPU=1 (repeatable)', collect, [] as string[])
     .option('--name <name>', 'worker name (default: hostname-pid)')
     .option('--tls-ca <path>', 'PEM CA to verify a tls:// scheduler')

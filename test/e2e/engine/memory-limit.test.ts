@@ -13,7 +13,7 @@ const ADDRESS_SPACE_CAP = `--as=${2 * 1024 ** 3}`;
 const DEADLINE_MS = 120_000;
 
 describe('Memory limit', () => {
-  it('kills a worker whose Buffers pass 95 % of a 256 MiB limit, restarts it, and errs the task with KilledWorkerError after 3 deaths while other tasks complete', async () => {
+  it('kills a worker whose Buffers pass 95 % of a 256 MiB limit, restarts it, and errs the task and its dependent with KilledWorkerError after 3 deaths while other tasks complete', async () => {
     // Prepare: 2 workers limited to 256 MiB, each capped by the kernel as a safety net
     await using cluster = await LocalCluster.start({ nWorkers: 2, memoryLimitGiB: 0.25, workerLauncher: ['prlimit', ADDRESS_SPACE_CAP, '--'] });
     await using client = await Client.connect(cluster);
@@ -25,6 +25,7 @@ describe('Memory limit', () => {
       const kept: Buffer[] = [];
       for (;;) kept.push(Buffer.alloc(8 * 1024 * 1024, 1));
     });
+    const dependent = client.submit((bytes: unknown) => (bytes as unknown[]).length, hog);
     const others = client.map(
       (i: number) => {
         const end = Date.now() + 20;
@@ -53,6 +54,10 @@ describe('Memory limit', () => {
     expect((error as Error).message).toMatch(/processing on 3 workers that died/);
     expect((error as Error).message).toMatch(/local-worker-\d/);
     expect(elapsedMs).toBeLessThan(DEADLINE_MS);
+    // its dependent fails with it, blaming it
+    const dependentError = await dependent.result().then(() => undefined, (e: unknown) => e);
+    expect(dependentError).toBeInstanceOf(KilledWorkerError);
+    expect(dependentError).toMatchObject({ blame: hog.key });
     // the other tasks completed
     expect(await client.gather(others)).toEqual(Array.from({ length: 60 }, (_, i) => i * 3));
     // the workers were killed by the memory manager (not by the kernel cap) and replaced: 2 live workers, new pids
