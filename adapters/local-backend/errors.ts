@@ -13,3 +13,14 @@ export class LocalStateError extends ReccError {
     super(message, { statusCode: 500, ...options });
   }
 }
+
+/**
+ * A cluster asks for more GPUs per worker than this machine has (or the
+ * machine's GPU count is misdeclared). Exposable: the cluster fails with this
+ * message, which says how to override.
+ */
+export class LocalGpuError extends ReccError {
+  constructor(message: string) {
+    super(message, { statusCode: 400 });
+  }
+}

@@ -10,7 +10,9 @@ import { silentLogger } from '../../shared/core/logger.ts';
 import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../shared/definition/types.ts';
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
 import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
-import { LocalProcessStartError, LocalStateError } from './errors.ts';
+import { LocalGpuError, LocalProcessStartError, LocalStateError } from './errors.ts';
+import { ALLOW_MISSING_GPUS_ENV, checkLocalGpus, detectLocalGpus } from './gpus.ts';
+import { getBoolean } from '../../shared/core/env.ts';
 import { processEntry } from '../../comm/launch.ts';
 import { isProcessAlive } from '../../comm/process.ts';
 import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../../shared/core/retry.ts';
@@ -19,6 +21,7 @@ import { localProcessFor } from './rewrite.ts';
 
 export * from './errors.ts';
 export * from './rewrite.ts';
+export * from './gpus.ts';
 
 /**
  * The local-process ComputeBackend: each pod of the rendered definition runs
@@ -64,6 +67,10 @@ export interface LocalBackendOptions {
   logTailLines?: number;
   /** Time allowed for graceful stop before SIGKILL. @default 5_000 */
   stopTimeoutMs?: number;
+  /** GPUs this machine has. @default `RECC_LOCAL_GPUS` from `baseEnv`, else counted with `nvidia-smi -L` */
+  gpus?: number;
+  /** Start clusters whose workers ask for more GPUs than the machine has (with a warning). @default `RECC_LOCAL_ALLOW_MISSING_GPUS` from `baseEnv` */
+  allowMissingGpus?: boolean;
   /** How local ports are chosen. @default free ports on 127.0.0.1 from the OS */
   choosePorts?: (n: number) => Promise<number[]>;
 }
@@ -126,10 +133,28 @@ export class LocalProcessBackend implements ComputeBackend {
   /** Worker restarts per cluster in the current window (in memory: a restarted backend starts afresh). */
   private readonly restartBudgets = new Map<string, RestartBudget>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** GPUs on this machine, detected on the first cluster that asks for one. */
+  private machineGpus: number | undefined;
 
   constructor(private readonly options: LocalBackendOptions) {
     this.logger = options.logger ?? silentLogger;
     this.reccCommand = options.reccCommand ?? DEFAULT_RECC_COMMAND;
+  }
+
+  /** Refuse (LocalGpuError) or warn when the workers ask for GPUs this machine does not have (gpus.ts). */
+  private checkGpus(definition: ClusterDefinition): void {
+    if ((definition.workers.resources.extended['nvidia.com/gpu'] ?? 0) <= 0) return;
+    const env = this.options.baseEnv ?? {};
+    this.machineGpus ??= this.options.gpus ?? detectLocalGpus(env);
+    let allow: boolean;
+    try {
+      allow = this.options.allowMissingGpus ?? getBoolean(env, ALLOW_MISSING_GPUS_ENV);
+    } catch (err) {
+      throw new LocalGpuError((err as Error).message);
+    }
+    const verdict = checkLocalGpus(definition, this.machineGpus, allow);
+    if (!verdict.ok) throw new LocalGpuError(verdict.reason);
+    if (verdict.warning) this.logger.warn(`local backend: ${verdict.warning}`, { clusterId: definition.clusterId });
   }
 
   clusterDir(clusterId: string): string {
@@ -157,6 +182,7 @@ export class LocalProcessBackend implements ComputeBackend {
   }
 
   async apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void> {
+    this.checkGpus(definition);
     await this.withLock(definition.clusterId, async () => {
       const existing = await this.readState(definition.clusterId);
       if (existing && !existing.tornDown) {
