@@ -9,6 +9,7 @@ import { registerCluster } from './commands/cluster.ts';
 import { registerUp } from './commands/up.ts';
 import { registerRender } from './commands/render.ts';
 import { registerCost } from './commands/cost.ts';
+import { registerJob } from './commands/job.ts';
 
 /**
  * The `recc` command. Each command lives in `cli/commands/<name>.ts` and
@@ -33,6 +34,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerUp(program);
   registerRender(program);
   registerCost(program);
+  registerJob(program);
   return program;
 }
 

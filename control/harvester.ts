@@ -43,6 +43,8 @@ export interface HarvesterDeps {
   actor?: string;
   /** Concurrent `observe` calls. @default 4 */
   observeConcurrency?: number;
+  /** Scheduled-job runs to reconcile (control/job-reconcile.ts): stuck ones become FAILED with a reason. */
+  runs?: { reconcile: () => Promise<{ runId: string; reason: string }[]> };
 }
 
 export type ActionOutcome = 'done' | 'skipped' | 'error';
@@ -70,6 +72,8 @@ export interface HarvestReport {
   /** Clusters moved to FAILED, with their reason. */
   failed: { clusterId: string; reason: string }[];
   orphansRemoved: string[];
+  /** Job runs moved to FAILED (stuck past their deadline, or their cluster vanished). */
+  runsFailed?: { runId: string; reason: string }[];
 }
 
 const MAX_ATTEMPTS = 3;
@@ -128,6 +132,14 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     if (result.outcome === 'error') log.error('harvester action failed', fields);
     else if (result.kind === 'record-activity') log.debug('harvester action', fields);
     else log.info(`harvester ${result.kind}`, fields);
+  }
+  if (deps.runs) {
+    try {
+      report.runsFailed = await deps.runs.reconcile();
+      for (const r of report.runsFailed) log.info('harvester failed a stuck run', r);
+    } catch (err) {
+      log.error('run reconcile failed', { error: err });
+    }
   }
   log.info('harvester run finished', {
     considered: report.considered,

@@ -86,7 +86,7 @@ export class JobService {
       throw new ValidationError('invalid job update', [{ path: 'name', message: 'a job cannot be renamed; create a new one' }]);
     }
     const current = await this.visibleJob(caller, name, owner);
-    const { definition } = this.parse({ ...definitionToInput(current), ...body, name });
+    const { definition } = this.parse(mergeUpdate(definitionToInput(current), body as Record<string, unknown>, name));
     const at = this.now();
     const scheduleChanged = definition.schedule !== current.schedule || definition.timezone !== current.timezone;
     const next: JobRecord = {
@@ -251,4 +251,25 @@ export class JobService {
     const next = job.enabled && schedule ? nextFireTime(schedule, job.timezone, Date.parse(job.scheduleAnchorAt), after) : undefined;
     return { ...job, nextFireAt: next === undefined ? null : new Date(next).toISOString() };
   }
+}
+
+/**
+ * An update body over the stored definition: top-level fields replace, the
+ * policy objects (timeouts, retries, cleanup) merge field by field, and
+ * `cluster` merges its template and its overrides key by key, so
+ * `recc job update nightly --active-timeout 600` changes one timeout only.
+ */
+export function mergeUpdate(stored: Record<string, unknown>, body: Record<string, unknown>, name: string): Record<string, unknown> {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const merged: Record<string, unknown> = { ...stored };
+  for (const [key, value] of Object.entries(body)) {
+    const old = stored[key];
+    if (['timeouts', 'retries', 'cleanup'].includes(key) && isObject(value) && isObject(old)) merged[key] = { ...old, ...value };
+    else if (key === 'cluster' && isObject(value) && isObject(old)) {
+      const overrides = isObject(value.overrides) && isObject(old.overrides) ? { ...old.overrides, ...value.overrides } : (value.overrides ?? old.overrides);
+      merged[key] = { ...old, ...value, overrides };
+    } else merged[key] = value;
+  }
+  merged.name = name;
+  return merged;
 }

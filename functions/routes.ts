@@ -38,6 +38,17 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'POST', path: '/estimates', functionName: 'estimate', handler: 'functions/estimate.handler', load: () => import('./estimate.ts') },
   { method: 'GET', path: '/templates', functionName: 'templates', handler: 'functions/templates.handler', load: () => import('./templates.ts') },
   { method: 'GET', path: '/costs', functionName: 'costs', handler: 'functions/costs.handler', load: () => import('./costs.ts') as Promise<HandlerModule> },
+  // Scheduled jobs (issue 13): definitions, runs, logs, cancel.
+  { method: 'POST', path: '/jobs', functionName: 'createJob', handler: 'functions/job-create.handler', load: () => import('./job-create.ts') },
+  { method: 'GET', path: '/jobs', functionName: 'listJobs', handler: 'functions/job-list.handler', load: () => import('./job-list.ts') },
+  { method: 'GET', path: '/jobs/{name}', functionName: 'getJob', handler: 'functions/job-get.handler', load: () => import('./job-get.ts') },
+  { method: 'PATCH', path: '/jobs/{name}', functionName: 'updateJob', handler: 'functions/job-update.handler', load: () => import('./job-update.ts') },
+  { method: 'DELETE', path: '/jobs/{name}', functionName: 'deleteJob', handler: 'functions/job-delete.handler', load: () => import('./job-delete.ts') },
+  { method: 'POST', path: '/jobs/{name}/runs', functionName: 'runJob', handler: 'functions/job-run.handler', load: () => import('./job-run.ts') },
+  { method: 'GET', path: '/jobs/{name}/runs', functionName: 'listJobRuns', handler: 'functions/job-runs.handler', load: () => import('./job-runs.ts') },
+  { method: 'GET', path: '/runs/{id}', functionName: 'getRun', handler: 'functions/job-run-get.handler', load: () => import('./job-run-get.ts') },
+  { method: 'GET', path: '/runs/{id}/logs', functionName: 'getRunLogs', handler: 'functions/job-run-logs.handler', load: () => import('./job-run-logs.ts') },
+  { method: 'POST', path: '/runs/{id}/cancel', functionName: 'cancelRun', handler: 'functions/job-run-cancel.handler', load: () => import('./job-run-cancel.ts') },
 ];
 
 export interface RouteMatch {

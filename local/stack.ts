@@ -7,6 +7,7 @@ import { LocalProcessBackend } from '../adapters/local-backend/index.ts';
 import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
 import { generateClusterSecrets } from '../adapters/secrets/index.ts';
 import { DynamoDbClusterStore, createTable } from '../adapters/store/dynamodb.ts';
+import { startLocalJobs, type LocalJobs } from './jobs.ts';
 import { Provisioner, secretsRequestFor, type ProvisionerConfig } from '../control/provisioner.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import { randomIds, type IdGenerator } from '../shared/core/ids.ts';
@@ -79,6 +80,8 @@ export interface LocalStackOptions {
   periodicJobs?: PeriodicJob[];
   /** The harvester's settings, so the API's `reapAt` matches the harvester. @default DEFAULT_HARVEST_CONFIG */
   harvest?: HarvestConfig;
+  /** How often the local job scheduler ticks and unfinished runs are stepped (local/jobs.ts). @default 1000 */
+  jobTickMs?: number;
 }
 
 export interface LocalStack {
@@ -90,6 +93,8 @@ export interface LocalStack {
   readonly store: ClusterStore;
   readonly backend: LocalProcessBackend;
   readonly reconcile: ReconcileReport;
+  /** Scheduled jobs: the use cases, the run driver and the local scheduler. */
+  readonly jobs: LocalJobs;
   /** Stop serving and polling. Cluster processes keep running unless `teardownClusters`. Safe to call twice. */
   close(options?: { teardownClusters?: boolean }): Promise<void>;
 }
@@ -149,7 +154,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     poller.start();
     cleanups.push(() => poller.stop());
 
+    let apiUrl = '';
+    const jobs: LocalJobs = startLocalJobs({
+      doc,
+      tableName: LOCAL_TABLE,
+      store,
+      queue,
+      clock,
+      ids: options.ids ?? randomIds,
+      stateDir,
+      apiUrl: () => apiUrl,
+      ...(options.token ? { apiToken: options.token } : {}),
+      processEnv: options.processEnv ?? {},
+      logger: logger.child({ component: 'jobs' }),
+      ...(options.jobTickMs === undefined ? {} : { tickMs: options.jobTickMs }),
+    });
+    cleanups.push(() => jobs.close());
+
     const deps = {
+      jobService: jobs.service,
       store,
       queue,
       clock,
@@ -174,6 +197,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       throw err;
     });
     cleanups.push(() => api.close());
+    apiUrl = api.url;
+    jobs.start();
 
     const timers: NodeJS.Timeout[] = [];
     for (const job of options.periodicJobs ?? []) {
@@ -203,6 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       store,
       backend,
       reconcile,
+      jobs,
       close: (closeOptions = {}) => {
         closing ??= (async () => {
           if (closeOptions.teardownClusters) {

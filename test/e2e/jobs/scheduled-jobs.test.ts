@@ -87,6 +87,18 @@ describe('Feature: scheduled jobs on the local stack', () => {
     expect((await cli('job', 'logs', slow.id)).stdout).toContain('working');
   }, 300_000);
 
+  it('the job entry runs unchanged ad hoc with RECC_CLUSTER=local:2', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { REPO_ROOT } = await import('../../support/local-stack.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/e2e/jobs/fixtures/squares-job.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, RECC_CLUSTER: 'local:2' },
+      timeout: 120_000,
+    });
+    expect(stdout).toContain('squares [1,4,9,16,25] on local:2');
+  }, 150_000);
+
   it('bad input → exit 2 and a detail per problem', async () => {
     const bad = await cli('job', 'create', 'oops', '--schedule', 'rate(1 minutes)', '--timezone', 'Mars/Base', '--template', 'small', '--workers', '0', '--entry', 'x.ts', '--json');
     expect(bad.code).toBe(2);

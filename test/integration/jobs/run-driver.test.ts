@@ -177,6 +177,12 @@ describe('scheduled job runs (JobService + RunDriver + local driver)', () => {
     await w.service.update(ALICE, 'nightly', { concurrency: 'Allow' });
     const third = await w.service.trigger(job.id, Date.parse('2026-12-04T12:00:00Z'), 'schedule');
     expect(third.run.status).toBe('PENDING');
+    await w.service.update(ALICE, 'nightly', { concurrency: 'Replace' });
+    const fourth = await w.service.trigger(job.id, Date.parse('2026-12-04T13:00:00Z'), 'schedule');
+    expect(fourth.run.status).toBe('PENDING');
+    // Replace: the active runs are asked to cancel; the run driver does the rest.
+    for (const id of [first.run.id, third.run.id]) expect((await w.jobs.getRun(id))?.cancelRequestedAt).toBeDefined();
+    expect((await w.jobs.getRun(fourth.run.id))?.cancelRequestedAt).toBeUndefined();
   });
 
   it('10 concurrent triggers for one scheduled time → exactly one run', async () => {

@@ -113,3 +113,15 @@ describe('ids', () => {
     expect(runIdFor(job, t + 60_000)).not.toBe(runIdFor(job, t));
   });
 });
+
+describe('job update merge', () => {
+  it('changes only the fields given: one timeout, one override, the template kept', async () => {
+    const { mergeUpdate } = await import('../../../control/jobs.ts');
+    const { definitionToInput } = await import('../../../shared/jobs/definition.ts');
+    const stored = definitionToInput(parseJobDefinition({ ...valid, cluster: { template: 'small', overrides: { nWorkers: 3 } }, timeouts: { activeSeconds: 600, idleSeconds: 300 } }).definition);
+    const next = parseJobDefinition(mergeUpdate(stored, { timeouts: { activeSeconds: 900 }, cluster: { overrides: { workerCpu: 1 } } }, 'nightly')).definition;
+    expect(next.timeouts).toEqual({ preRunningSeconds: 900, activeSeconds: 900, idleSeconds: 300 });
+    expect(next.cluster).toEqual({ template: 'small', overrides: { nWorkers: 3, workerCpu: 1 } });
+    expect(next.schedule).toBe('rate(1 minute)');
+  });
+});
