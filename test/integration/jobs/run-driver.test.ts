@@ -144,6 +144,35 @@ describe('scheduled job runs (JobService + RunDriver + local driver)', () => {
     expect((await w.service.logs(ALICE, run.id)).logs).toContain('working');
   });
 
+  it('a run whose driver died with the stack (restart) → FAILED with a reason, cluster deleted', async () => {
+    const w = await world();
+    await w.service.create(ALICE, body({ entry: { module: 'slow.ts' } }));
+    const { run } = await w.service.runNow(ALICE, 'nightly');
+    await stepUntil(w, run.id, (s) => s === 'RUNNING', 'RUNNING');
+    await w.driver.close(); // the old stack stops: its drivers are killed
+    // A new stack: a fresh driver adapter and run driver over the same stores.
+    const driver = new LocalJobDriver({ stateDir: w.stateDir, apiUrl: 'http://127.0.0.1:9', sourceDir });
+    const clusters = new ClusterService({ store: w.clusterStore, queue: new InMemoryWorkQueue(), clock: w.clock, ids: new SequentialIds() });
+    const runner = new RunDriver({ jobs: w.jobs, jobService: w.service, clusters, clusterStore: w.clusterStore, driver, clock: w.clock });
+    const done = await waitFor(async () => {
+      const r = await runner.step(run.id);
+      return r?.status === 'CLEANED' ? r : undefined;
+    }, { what: 'CLEANED after restart' });
+    expect(done).toMatchObject({ outcome: 'FAILED', statusReason: 'the driver was killed by SIGTERM' });
+    expect((await w.clusterStore.get(done.clusterId as string))?.status).toMatch(/DELETING|DELETED/);
+    // Without even an exit record (kill -9 of the whole stack), the run fails as lost.
+    const again = (await w.service.trigger((await w.service.get(ALICE, 'nightly')).id, Date.parse('2026-12-04T10:00:00Z'), 'schedule')).run;
+    const running = await stepUntil(w, again.id, (s) => s === 'RUNNING', 'RUNNING again');
+    await w.driver.close();
+    await rm(join(w.stateDir, 'job-runs', again.id, 'exit.json'), { force: true });
+    const lost = await waitFor(async () => {
+      const r = await new RunDriver({ jobs: w.jobs, jobService: w.service, clusters, clusterStore: w.clusterStore, driver: new LocalJobDriver({ stateDir: w.stateDir, apiUrl: 'x', sourceDir }), clock: w.clock }).step(again.id);
+      return r?.status === 'CLEANED' ? r : undefined;
+    }, { what: 'lost driver CLEANED' });
+    expect(lost).toMatchObject({ outcome: 'FAILED', statusReason: 'the driver process was lost (the stack restarted while it ran)' });
+    expect(isAlive(running.driver?.pid as number)).toBe(false);
+  });
+
   it('a pre-running timeout when the cluster never comes up', async () => {
     const w = await world({ provision: false });
     await w.service.create(ALICE, body({ timeouts: { preRunningSeconds: 60 } }));
