@@ -2,6 +2,7 @@ import type { ErrorDetail } from '../core/errors.ts';
 import { allocatable, type DaemonsetOverhead } from '../catalog/allocatable.ts';
 import { gpuInstanceTypes, type InstanceType } from '../catalog/instances.ts';
 import { isGpuResource } from '../spec/schema.ts';
+import { dollars } from './format.ts';
 import type { ClusterSpec, NodeResources } from '../spec/types.ts';
 
 /**
@@ -30,8 +31,10 @@ export interface FitOptions {
   daemonsetOverhead?: Partial<DaemonsetOverhead>;
 }
 
+type FitSpec = Pick<ClusterSpec, 'instanceType' | 'workerCpu' | 'workerMemoryGiB' | 'schedulerCpu' | 'schedulerMemoryGiB' | 'resources'> & { nWorkers?: number };
+
 export function fitProblems(
-  spec: Pick<ClusterSpec, 'instanceType' | 'workerCpu' | 'workerMemoryGiB' | 'schedulerCpu' | 'schedulerMemoryGiB' | 'resources'>,
+  spec: FitSpec,
   instance: InstanceType,
   options: FitOptions = {},
 ): ErrorDetail[] {
@@ -59,6 +62,11 @@ export function fitProblems(
   if (spec.workerMemoryGiB > alloc.memoryGiB + EPSILON) {
     problems.push({ path: 'workerMemoryGiB', message: tooBig('worker', spec.workerMemoryGiB, memMax, 'GiB') });
   }
+  // A worker problem suggests the largest size that fits; say what taking it does to nodes and $/h.
+  const workerProblems = problems.filter((p) => p.path === 'workerCpu' || p.path === 'workerMemoryGiB');
+  const effect = workerProblems.length > 0 ? suggestionEffect(spec, instance, alloc, { cpu: Math.min(spec.workerCpu, cpuMax), memoryGiB: Math.min(spec.workerMemoryGiB, memMax) }) : '';
+  for (const p of workerProblems) p.message += effect;
+
   if (spec.schedulerCpu > alloc.cpu + EPSILON) {
     problems.push({ path: 'schedulerCpu', message: tooBig('scheduler', spec.schedulerCpu, cpuMax, 'vCPU') });
   }
@@ -83,6 +91,43 @@ export function fitProblems(
     }
   }
   return problems;
+}
+
+/**
+ * `; at 3.795 vCPU and 6.78 GiB, 20 workers take 21 nodes (1 per node, the
+ * scheduler on a node of its own), EC2 $3.57/h`: the plan with the suggested
+ * worker size, as the planner would make it (planner.ts; same arithmetic,
+ * kept here because the planner imports this file). Empty when the count of
+ * workers is unknown or the scheduler or GPUs do not fit either.
+ */
+function suggestionEffect(spec: FitSpec, instance: InstanceType, alloc: NodeResources, size: { cpu: number; memoryGiB: number }): string {
+  const n = spec.nWorkers;
+  if (n === undefined || !Number.isInteger(n) || n < 1) return '';
+  if (spec.schedulerCpu > alloc.cpu + EPSILON || spec.schedulerMemoryGiB > alloc.memoryGiB + EPSILON) return '';
+  const gpus = workerGpus(spec.resources);
+  if (gpus > instance.gpus) return '';
+  const worker: NodeResources = { cpu: size.cpu, memoryGiB: size.memoryGiB, pods: 1, gpus };
+  const perNode = fitCount(alloc, worker);
+  if (perNode < 1) return '';
+  const besideScheduler = fitCount(
+    { cpu: alloc.cpu - spec.schedulerCpu, memoryGiB: alloc.memoryGiB - spec.schedulerMemoryGiB, pods: alloc.pods - 1, gpus: alloc.gpus },
+    worker,
+  );
+  const onSchedulerNode = Math.min(besideScheduler, n);
+  const nodes = 1 + Math.ceil((n - onSchedulerNode) / perNode);
+  const where = besideScheduler === 0 ? 'the scheduler on a node of its own' : `${onSchedulerNode} beside the scheduler`;
+  const at = [size.cpu < spec.workerCpu ? `${size.cpu} vCPU` : '', size.memoryGiB < spec.workerMemoryGiB ? `${size.memoryGiB} GiB` : ''].filter(Boolean).join(' and ');
+  const one = n === 1 ? '1 worker takes' : `${n} workers take`;
+  return `; at ${at}, ${one} ${nodes} node${nodes === 1 ? '' : 's'} (${perNode} per node, ${where}), EC2 ${dollars(nodes * instance.pricePerHour)}/h`;
+}
+
+/** Workers of this size that fit in `capacity` (the planner's workersThatFit, count only). */
+function fitCount(capacity: NodeResources, worker: NodeResources): number {
+  let count = Math.floor(capacity.pods / worker.pods);
+  count = Math.min(count, Math.floor((capacity.cpu + EPSILON) / worker.cpu));
+  count = Math.min(count, Math.floor((capacity.memoryGiB + EPSILON) / worker.memoryGiB));
+  if (worker.gpus > 0) count = Math.min(count, Math.floor(capacity.gpus / worker.gpus));
+  return Math.max(0, count);
 }
 
 /** The cheapest GPU instance type of each GPU family, cheapest first (e.g. g4dn.xlarge, g5.xlarge, p3.2xlarge). */

@@ -139,7 +139,7 @@ describe('Function: planCluster', () => {
       expect(err).toBeInstanceOf(PlanInfeasibleError);
       expect((err as PlanInfeasibleError).details[0]).toEqual({
         path: 'workerCpu',
-        message: 'a worker of 16 vCPU does not fit on a c5.xlarge node (3.795 vCPU allocatable to pods); the largest that fits is 3.795 vCPU',
+        message: 'a worker of 16 vCPU does not fit on a c5.xlarge node (3.795 vCPU allocatable to pods); the largest that fits is 3.795 vCPU; at 3.795 vCPU, 20 workers take 21 nodes (1 per node, the scheduler on a node of its own), EC2 $3.57/h',
       });
     }
   });

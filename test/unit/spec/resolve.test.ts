@@ -187,8 +187,8 @@ describe('Function: resolveSpec', () => {
 
     it('says the largest worker that fits when given a worker bigger than the allocatable CPU and memory', () => {
       expect(problems({ overrides: { workerCpu: 4, workerMemoryGiB: 7 } })).toEqual([
-        'workerCpu: a worker of 4 vCPU does not fit on a c5.xlarge node (3.795 vCPU allocatable to pods); the largest that fits is 3.795 vCPU',
-        'workerMemoryGiB: a worker of 7 GiB does not fit on a c5.xlarge node (6.78 GiB allocatable to pods); the largest that fits is 6.78 GiB',
+        'workerCpu: a worker of 4 vCPU does not fit on a c5.xlarge node (3.795 vCPU allocatable to pods); the largest that fits is 3.795 vCPU; at 3.795 vCPU and 6.78 GiB, 20 workers take 21 nodes (1 per node, the scheduler on a node of its own), EC2 $3.57/h',
+        'workerMemoryGiB: a worker of 7 GiB does not fit on a c5.xlarge node (6.78 GiB allocatable to pods); the largest that fits is 6.78 GiB; at 3.795 vCPU and 6.78 GiB, 20 workers take 21 nodes (1 per node, the scheduler on a node of its own), EC2 $3.57/h',
       ]);
     });
 
@@ -273,13 +273,13 @@ describe('Function: resolveSpec', () => {
     it('reports a problem once when both the overrides and the merged spec would report it', () => {
       expect(problems({ overrides: { workerCpu: 100, nWorkers: -1 } })).toEqual([
         'nWorkers: must be a positive whole number (got -1)',
-        'workerCpu: a worker of 100 vCPU does not fit on a c5.xlarge node (3.795 vCPU allocatable to pods); the largest that fits is 3.795 vCPU',
+        'workerCpu: a worker of 100 vCPU does not fit on a c5.xlarge node (3.795 vCPU allocatable to pods); the largest that fits is 3.795 vCPU; at 3.795 vCPU, 20 workers take 21 nodes (1 per node, the scheduler on a node of its own), EC2 $3.57/h',
       ]);
     });
 
     it('checks fit with the configured daemonset overhead', () => {
       expect(problems({ overrides: { workerCpu: 3.5 } }, { daemonsetOverhead: { cpu: 0.5 } })).toEqual([
-        'workerCpu: a worker of 3.5 vCPU does not fit on a c5.xlarge node (3.42 vCPU allocatable to pods); the largest that fits is 3.42 vCPU',
+        'workerCpu: a worker of 3.5 vCPU does not fit on a c5.xlarge node (3.42 vCPU allocatable to pods); the largest that fits is 3.42 vCPU; at 3.42 vCPU, 20 workers take 21 nodes (1 per node, the scheduler on a node of its own), EC2 $3.57/h',
       ]);
     });
   });
