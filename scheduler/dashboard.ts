@@ -1,6 +1,9 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { StoryEntry } from '../comm/protocol.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
+import type { LiveView } from './dashboard/aggregate.ts';
+import { handleLiveRoute } from './dashboard/routes.ts';
+import { LiveFeed } from './dashboard/stream.ts';
 
 export interface DashboardSource {
   status(): SchedulerStatus;
@@ -8,6 +11,10 @@ export interface DashboardSource {
   /** Rows of the status page: one per worker. */
   workerRows(): Array<{ name: string; address: string; nthreads: number; processing: number; stored: number }>;
   readonly address: string;
+  /** The cluster token: the live page (`/`, `/api/live`) requires it; `/health` stays open. */
+  readonly token: string;
+  /** The live view (task groups, workers), computed once per stream tick while someone watches. */
+  live(): LiveView;
 }
 
 export interface Dashboard {
@@ -26,9 +33,10 @@ const DASHBOARD_SWEEP_MS = 1_000;
 /**
  * The scheduler's HTTP status API: `/health`, `/api/status`,
  * `/api/story/<key>` (the task's transitions, each with its stimulus id)
- * and a status page at `/`. Read-only: every other method gets 405.
+ * and the live dashboard at `/` (scheduler/dashboard/; token required). Read-only: every other method gets 405.
  */
 export function startDashboard(host: string, port: number, source: DashboardSource): Promise<Dashboard> {
+  const feed = new LiveFeed(() => source.live());
   const server = createServer({ headersTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, requestTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: DASHBOARD_SWEEP_MS }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET') {
@@ -48,17 +56,8 @@ export function startDashboard(host: string, port: number, source: DashboardSour
         return;
       }
       res.writeHead(200, json).end(JSON.stringify({ key, story: source.story(key) }));
-    } else if (url === '/') {
-      const s = source.status();
-      const rows = source
-        .workerRows()
-        .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.address)}</td><td>${w.nthreads}</td><td>${w.processing}</td><td>${w.stored}</td></tr>`)
-        .join('');
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
-        `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>recc scheduler</title>` +
-          `<h1>recc scheduler</h1><p>${esc(source.address)} · up ${s.uptimeSeconds} s · ${s.clientsConnected} clients · ${s.tasksProcessing} processing · ${s.tasksQueued} queued · ${s.tasksInMemory} in memory</p>` +
-          `<table border="1" cellpadding="4"><tr><th>worker</th><th>address</th><th>threads</th><th>processing</th><th>stored</th></tr>${rows}</table>`,
-      );
+    } else if (handleLiveRoute(req, res, url, source.token, feed)) {
+      // the live dashboard answered
     } else {
       res.writeHead(404, json).end(JSON.stringify({ error: 'not found' }));
     }
@@ -72,7 +71,7 @@ export function startDashboard(host: string, port: number, source: DashboardSour
       const addr = server.address();
       const p = typeof addr === 'object' && addr ? addr.port : port;
       const contact = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-      resolve({ url: `http://${contact.includes(':') ? `[${contact}]` : contact}:${p}`, close: () => closeServer(server) });
+      resolve({ url: `http://${contact.includes(':') ? `[${contact}]` : contact}:${p}`, close: () => (feed.close(), closeServer(server)) });
     });
   });
 }
@@ -82,8 +81,4 @@ function closeServer(server: HttpServer): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 }

@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import { startDashboard, type Dashboard } from './dashboard.ts';
+import { groupCounts, workerView } from './dashboard/aggregate.ts';
 import { SchedulerRefusedError } from './errors.ts';
 import { SchedulerState } from './state/machine.ts';
 import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
@@ -115,6 +116,8 @@ export class SchedulerServer {
           story: (key) => this.story(key),
           workerRows: () => this.workerInfo().map((w) => ({ name: w.name, address: w.address, nthreads: w.nthreads, processing: w.processing, stored: w.stored })),
           address: this.address,
+          token: this.options.token,
+          live: () => ({ groups: groupCounts(this.state.tasks.values()), workers: Object.fromEntries(this.workerInfo().map((w) => [w.address, workerView(w)])) }),
         });
         this.dashboardUrl = this.dashboard.url;
       } catch (err) {
