@@ -77,6 +77,13 @@ export class Client {
   /** `pure: false` keys: a random per-client prefix plus a counter (unique without a random draw per task). */
   private readonly keyPrefix = randomBytes(8).toString('hex');
   private keyCounter = 0;
+  /**
+   * The live dashboard of the cluster this client connected to (undefined when
+   * connected by address or started without one). It asks for the cluster
+   * token: open `${dashboardUrl}/?token=…` once and the token is swapped for an
+   * HttpOnly cookie and dropped from the address bar.
+   */
+  dashboardUrl: string | undefined;
 
   private constructor(
     private readonly transport: ClientTransport,
@@ -95,7 +102,9 @@ export class Client {
     if (options.transport) return new Client(options.transport, address);
     if (!token) throw new ValidationError('missing token', [{ path: 'token', message: 'pass { token } when connecting to an address' }]);
     const transport = await TcpTransport.connect(address, token, caPem);
-    return new Client(transport, address);
+    const client = new Client(transport, address);
+    client.dashboardUrl = typeof target === 'string' ? undefined : target.dashboardUrl;
+    return client;
   }
 
   get id(): string {

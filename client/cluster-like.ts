@@ -9,6 +9,8 @@ export interface ClusterLike {
   readonly token: string;
   /** PEM CA to verify the scheduler's certificate when the address is `tls://`. */
   readonly caPem?: string;
+  /** The scheduler's live dashboard, when it serves one. */
+  readonly dashboardUrl?: string | undefined;
   /** Stops a LocalCluster; deletes a ReccCluster this handle created, detaches from one it attached to. Safe to call twice. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -78,6 +78,8 @@ describe('Live cluster dashboard', () => {
   it('streams task-group progress to done, worker memory, and a lost worker in the event log', async () => {
     await using cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 2, dashboard: true, restartWorkers: false });
     await using client = await Client.connect(cluster);
+    expect(client.dashboardUrl).toBe(cluster.dashboardUrl);
+    expect(client.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const live = watch(cluster.dashboardUrl!, cluster.token);
     try {
       await waitFor(() => live.workers.size === 2 || undefined, { what: 'both workers on the stream' });
