@@ -33,7 +33,7 @@ export class LiveFeed {
   attach(res: ServerResponse): boolean {
     if (this.viewers.size >= MAX_VIEWERS) return false;
     if (this.viewers.size === 0) this.refresh();
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(`event: full\ndata: ${JSON.stringify({ ...this.last, events: this.events })}\n\n`);
     this.viewers.add(res);
     res.on('close', () => {
