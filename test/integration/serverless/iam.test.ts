@@ -1,0 +1,147 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runServerless } from '../../support/serverless-cli.ts';
+import { SdkCallGraph, type SdkCommand } from './sdk-calls.ts';
+
+/**
+ * Issue 17 #6: every Lambda role grants exactly the IAM actions its functions'
+ * code can send (derived statically from the handler's call graph down to the
+ * `new XxxCommand(` of each AWS SDK client), plus what the runtime needs (logs,
+ * the SQS trigger). Both ways: nothing missing, nothing extra.
+ */
+
+type Json = Record<string, any>;
+
+/** IAM prefix of each SDK client package. */
+const PREFIX: Record<string, string> = {
+  '@aws-sdk/client-dynamodb': 'dynamodb',
+  '@aws-sdk/client-sqs': 'sqs',
+  '@aws-sdk/client-auto-scaling': 'autoscaling',
+  '@aws-sdk/client-eks': 'eks',
+  '@aws-sdk/client-scheduler': 'scheduler',
+  '@aws-sdk/client-sesv2': 'ses',
+  '@aws-sdk/client-s3': 's3',
+  '@aws-sdk/client-pricing': 'pricing',
+};
+
+/** The document client's commands are the low-level ones under other names. */
+const DOCUMENT_CLIENT: Record<string, string[]> = {
+  GetCommand: ['dynamodb:GetItem'],
+  PutCommand: ['dynamodb:PutItem'],
+  UpdateCommand: ['dynamodb:UpdateItem'],
+  DeleteCommand: ['dynamodb:DeleteItem'],
+  QueryCommand: ['dynamodb:Query'],
+  ScanCommand: ['dynamodb:Scan'],
+  BatchGetCommand: ['dynamodb:BatchGetItem'],
+  BatchWriteCommand: ['dynamodb:BatchWriteItem'],
+  TransactGetCommand: ['dynamodb:GetItem'],
+};
+
+/** TransactWriteItems is authorized per item (there is no TransactWriteItems action). */
+const TRANSACT_ITEM: Record<string, string> = { Put: 'dynamodb:PutItem', Update: 'dynamodb:UpdateItem', Delete: 'dynamodb:DeleteItem', ConditionCheck: 'dynamodb:ConditionCheckItem' };
+
+/**
+ * Actions an API call needs besides its own (AWS docs "Amazon EC2 Auto Scaling API
+ * permissions": a group from a launch template launches, tags and passes the node role).
+ */
+const ALSO_NEEDS: Record<string, string[]> = {
+  'autoscaling:CreateAutoScalingGroup': ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole'],
+  'scheduler:CreateSchedule': ['iam:PassRole'],
+  'scheduler:UpdateSchedule': ['iam:PassRole'],
+};
+
+/** Budgets authorizes every call through two actions. */
+const BUDGETS: Record<string, string> = {
+  CreateBudgetCommand: 'budgets:ModifyBudget',
+  UpdateBudgetCommand: 'budgets:ModifyBudget',
+  DeleteBudgetCommand: 'budgets:ModifyBudget',
+  CreateNotificationCommand: 'budgets:ModifyBudget',
+  UpdateNotificationCommand: 'budgets:ModifyBudget',
+  DeleteNotificationCommand: 'budgets:ModifyBudget',
+  DescribeBudgetCommand: 'budgets:ViewBudget',
+  DescribeNotificationsForBudgetCommand: 'budgets:ViewBudget',
+};
+
+export function actionsFor(c: SdkCommand): string[] {
+  const bare = c.command.replace(/Command$/, '');
+  let actions: string[];
+  if (c.pkg === '@aws-sdk/lib-dynamodb') {
+    if (c.command === 'TransactWriteCommand') actions = (c.transactItems ?? []).map((k) => TRANSACT_ITEM[k] as string);
+    else actions = DOCUMENT_CLIENT[c.command] ?? [];
+  } else if (c.pkg === '@aws-sdk/client-budgets') {
+    actions = BUDGETS[c.command] ? [BUDGETS[c.command] as string] : [];
+  } else if (PREFIX[c.pkg]) {
+    actions = [`${PREFIX[c.pkg]}:${bare}`];
+  } else actions = [];
+  if (actions.length === 0) throw new Error(`no IAM mapping for ${c.pkg} ${c.command} (${c.file}); add one to iam.test.ts`);
+  return actions.flatMap((a) => [a, ...(ALSO_NEEDS[a] ?? [])]);
+}
+
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+describe('IAM least privilege (issue 17 #6)', () => {
+  let dir: string;
+  let resources: Json;
+  let functions: Json;
+  let graph: SdkCallGraph;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'recc-iam-'));
+    const run = await runServerless(['package', '--stage', 'ci', '--package', dir], { timeoutMs: 280_000 });
+    expect(run.code, `serverless package failed:\n${run.stdout}\n${run.stderr}`).toBe(0);
+    resources = (JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Json).Resources;
+    functions = (JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as Json).service.functions;
+    const entries = Object.values(functions).map((f: Json) => `${String(f.handler).replace(/\.[^.]+$/, '')}.ts`);
+    // The sequential writer is dynalite's (no transactions); every deployed function runs with DYNAMODB_TRANSACTIONS=true (checked below).
+    graph = new SdkCallGraph(entries, { repoRoot: REPO_ROOT, excludeFiles: ['adapters/store/dynamodb-sequential.ts'] });
+  }, 300_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lambdaOf = (fn: string): Json => resources[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`] as Json;
+
+  it('deploys every function with DynamoDB transactions on (so the sequential writer is never used)', () => {
+    for (const fn of Object.keys(functions)) expect(lambdaOf(fn).Properties.Environment.Variables.DYNAMODB_TRANSACTIONS, fn).toBe('true');
+  });
+
+  it('grants each Lambda role exactly the actions its functions send, plus logs and their triggers', () => {
+    const needed = new Map<string, Map<string, string>>();
+    for (const [fn, def] of Object.entries(functions) as [string, Json][]) {
+      const role = lambdaOf(fn).Properties.Role['Fn::GetAtt'][0] as string;
+      const why = needed.get(role) ?? new Map<string, string>();
+      needed.set(role, why);
+      const entry = `${String(def.handler).replace(/\.[^.]+$/, '')}.ts`;
+      for (const c of graph.commandsFrom(entry)) for (const a of actionsFor(c)) why.set(a, `${fn}: ${c.command} via ${c.path.join(' → ')}`);
+      for (const a of ['logs:CreateLogStream', 'logs:PutLogEvents']) why.set(a, `${fn}: Lambda runtime logs`);
+      if ((def.events ?? []).some((e: Json) => e.sqs)) for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) why.set(a, `${fn}: SQS trigger`);
+    }
+    expect(needed.size).toBeGreaterThan(5);
+    const problems: string[] = [];
+    for (const [role, why] of needed) {
+      const granted = new Set<string>();
+      for (const p of resources[role].Properties.Policies ?? []) for (const s of asList(p.PolicyDocument.Statement) as Json[]) for (const a of asList(s.Action)) granted.add(String(a));
+      for (const [a, reason] of why) if (!granted.has(a)) problems.push(`${role} lacks ${a} (${reason})`);
+      for (const a of granted) if (!why.has(a)) problems.push(`${role} grants ${a}, which no code of its functions sends`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('lets CreateTags only tag at launch, and PassRole only to EC2', () => {
+    for (const role of ['ProvisionerRole', 'HarvesterRole']) {
+      const statements = (resources[role].Properties.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]);
+      const tags = statements.filter((x) => asList(x.Action).includes('ec2:CreateTags'));
+      expect(tags.length, role).toBeGreaterThan(0);
+      for (const s of tags) {
+        expect(asList(s.Action), role).toEqual(['ec2:CreateTags']);
+        expect(s.Condition?.StringEquals?.['ec2:CreateAction'], role).toBe('RunInstances');
+      }
+      const pass = statements.filter((s) => asList(s.Action).includes('iam:PassRole'));
+      expect(pass.length, role).toBeGreaterThan(0);
+      for (const s of pass) expect(s.Condition?.StringEquals?.['iam:PassedToService'], role).toBe('ec2.amazonaws.com');
+    }
+  });
+});
