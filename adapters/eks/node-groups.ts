@@ -11,6 +11,7 @@ import {
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
 import type { Logger } from '../../shared/core/logger.ts';
+import { retry, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { EksAwsError } from './errors.ts';
 import { apiStatus, wrapApiError, type KubeClients } from './kube.ts';
 import { KeyedMutex, listClusterNamespaces, liveSignature, type LiveCluster } from './live.ts';
@@ -83,6 +84,19 @@ function listTag(values: string[]): string {
   return out.slice(0, TAG_VALUE_MAX);
 }
 
+/**
+ * Auto Scaling errors that clear by themselves: account-wide request
+ * throttling, and the documented faults of the mutating calls
+ * (ScalingActivityInProgressFault, ResourceContentionFault). Retried with
+ * backoff (the SDK's own 3 attempts are not enough under contention).
+ */
+const RETRYABLE = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'ScalingActivityInProgressFault', 'ResourceContentionFault']);
+/** Backoff for Auto Scaling: ~25 s worst case over 10 attempts, full jitter (AWS's advice for contention). */
+export const ASG_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' });
+const ASG_ATTEMPTS = 10;
+
+class NotYetVisibleError extends Error {}
+
 function instanceIdOf(providerID: string | undefined): string | undefined {
   // aws:///us-east-1a/i-0123456789abcdef0
   const id = providerID?.split('/').pop();
@@ -107,12 +121,39 @@ export class NodeGroups {
     return this.config.maxNodesByInstanceType?.[instanceType] ?? this.config.maxNodesPerGroup;
   }
 
+  /** `asg.send` retried through transient faults and throttling (shared/core/retry.ts). */
+  private async send<T>(command: { readonly input: unknown }, what: string): Promise<T> {
+    return retry(() => this.asg.send(command as never) as Promise<T>, {
+      ...ASG_BACKOFF,
+      attempts: ASG_ATTEMPTS,
+      retryIf: (err) => RETRYABLE.has((err as Error)?.name ?? ''),
+      onRetry: (err, attempt, delayMs) => this.logger.debug('auto scaling call retried', { what, attempt, delayMs, error: (err as Error)?.name }),
+    });
+  }
+
   async describe(groupName: string): Promise<AutoScalingGroup | undefined> {
     try {
-      const out = await this.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }));
+      const out = await this.send<{ AutoScalingGroups?: AutoScalingGroup[] }>(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }), 'describe');
       return out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
     } catch (err) {
       throw new EksAwsError(`describing node group ${groupName} failed`, { cause: err });
+    }
+  }
+
+  /** A group just created (or found to exist) may take a moment to appear in Describe (eventual consistency). */
+  private async describeCreated(groupName: string): Promise<AutoScalingGroup> {
+    try {
+      return await retry(
+        async () => {
+          const g = await this.describe(groupName);
+          if (!g) throw new NotYetVisibleError(groupName);
+          return g;
+        },
+        { ...ASG_BACKOFF, attempts: ASG_ATTEMPTS, retryIf: (err) => err instanceof NotYetVisibleError },
+      );
+    } catch (err) {
+      if (err instanceof NotYetVisibleError) throw new EksAwsError(`node group ${groupName} was created but cannot be described`);
+      throw err;
     }
   }
 
@@ -134,9 +175,23 @@ export class NodeGroups {
 
   /** Every group this backend made (for orphan reconciliation): reconcile each against the live namespaces. */
   async reconcileAll(): Promise<string[]> {
-    const out = await this.asg.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag:recc.io/managed-by', Values: [MANAGED_BY] }] }));
+    // Describe answers in pages (50 by default) with NextToken: read them all before acting.
+    const groups: AutoScalingGroup[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.send<{ AutoScalingGroups?: AutoScalingGroup[]; NextToken?: string }>(
+        new DescribeAutoScalingGroupsCommand({
+          Filters: [{ Name: 'tag:recc.io/managed-by', Values: [MANAGED_BY] }],
+          MaxRecords: 100,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+        'describe all',
+      );
+      groups.push(...(out.AutoScalingGroups ?? []));
+      nextToken = out.NextToken;
+    } while (nextToken);
     const names: string[] = [];
-    for (const g of out.AutoScalingGroups ?? []) {
+    for (const g of groups) {
       const tags = Object.fromEntries((g.Tags ?? []).map((t) => [t.Key, t.Value]));
       const owner = tags.user;
       const type = tags['recc.io/instance-type'];
@@ -171,7 +226,7 @@ export class NodeGroups {
     if (!group) {
       if (target === 0) return;
       try {
-        await this.asg.send(
+        await this.send(
           new CreateAutoScalingGroupCommand({
             AutoScalingGroupName: groupName,
             MinSize: 0,
@@ -191,31 +246,32 @@ export class NodeGroups {
             },
             Tags: tags.map((t) => ({ ...t, PropagateAtLaunch: true, ResourceId: groupName, ResourceType: 'auto-scaling-group' })),
           }),
+          'create',
         );
         this.logger.info('node group created', { groupName, maxSize });
       } catch (err) {
         if ((err as Error).name !== 'AlreadyExistsFault') throw new EksAwsError(`creating node group ${groupName} failed`, { cause: err });
       }
-      group = await this.describe(groupName);
-      if (!group) throw new EksAwsError(`node group ${groupName} was created but cannot be described`);
+      group = await this.describeCreated(groupName);
     } else {
       const current = Object.fromEntries((group.Tags ?? []).map((t) => [t.Key, t.Value]));
       const changed = tags.filter((t) => current[t.Key] !== t.Value);
       if (changed.length > 0) {
-        await this.asg.send(
+        await this.send(
           new CreateOrUpdateTagsCommand({
             Tags: changed.map((t) => ({ ...t, PropagateAtLaunch: true, ResourceId: groupName, ResourceType: 'auto-scaling-group' })),
           }),
+          'tag',
         );
       }
       if (group.MaxSize !== maxSize) {
-        await this.asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: maxSize, MinSize: 0 }));
+        await this.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: maxSize, MinSize: 0 }), 'update');
       }
     }
 
     // Desired capacity first: every instance is protected from scale-in, so lowering it terminates nothing by itself.
     if (group.DesiredCapacity !== target) {
-      await this.asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: target, HonorCooldown: false }));
+      await this.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: target, HonorCooldown: false }), 'set desired');
       this.logger.info('node group desired capacity set', { groupName, desired: target, needed, clusters: live.length });
     }
     // Then targeted scale-in of idle nodes only, without touching desired capacity again: if concurrent
@@ -256,7 +312,7 @@ export class NodeGroups {
         }
       }
       try {
-        await this.asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }));
+        await this.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }), 'terminate');
         terminated.push(id);
         this.logger.info('idle node terminated', { groupName, instanceId: id, node: node?.metadata?.name });
       } catch (err) {
@@ -334,7 +390,7 @@ export class NodeGroups {
     const liveInstances = (group.Instances ?? []).filter((i) => !GONE.has(i.LifecycleState ?? '')).length;
     let activities: Activity[] = [];
     try {
-      const out = await this.asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 20 }));
+      const out = await this.send<{ Activities?: Activity[] }>(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 20 }), 'activities');
       activities = out.Activities ?? [];
     } catch (err) {
       this.logger.warn('reading scaling activities failed', { groupName, error: err });

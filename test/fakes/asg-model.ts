@@ -3,6 +3,8 @@ import {
   AutoScalingClient,
   AutoScalingServiceException,
   CreateAutoScalingGroupCommand,
+  ResourceContentionFault,
+  ScalingActivityInProgressFault,
   CreateOrUpdateTagsCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeScalingActivitiesCommand,
@@ -34,12 +36,14 @@ export interface ModelInstance {
   InstanceId: string;
   InstanceType: string;
   AvailabilityZone: string;
-  LifecycleState: 'InService';
+  LifecycleState: 'InService' | 'Terminating' | 'Terminated';
   HealthStatus: 'Healthy';
   ProtectedFromScaleIn: boolean;
   /** Tags the instance got at launch (PropagateAtLaunch). */
   tags: Record<string, string>;
   launchedAt: number;
+  /** When it started terminating (ms), if it did. */
+  terminatingSince?: number;
 }
 
 interface ModelGroup {
@@ -71,6 +75,44 @@ export interface AsgModelOptions {
   latency?: () => Promise<void>;
   /** Awaited before each call with the command name and the calling client, to force an exact interleaving. */
   gate?: (command: string, input: any, client: unknown) => Promise<void> | void;
+  /** A fault to answer a call with instead of serving it (chaos runs): `Throttling`, `ScalingActivityInProgressFault`, `ResourceContentionFault`. */
+  fault?: (command: string) => AsgFaultName | undefined;
+  /**
+   * How long a terminated instance stays listed as Terminating (then
+   * Terminated, then gone), and how long a new group is missing from
+   * Describe (eventual consistency). @default 0 both
+   */
+  terminatingMs?: number;
+  describeLagMs?: number;
+}
+
+/**
+ * Errors the Auto Scaling API documents for the mutating calls the backend
+ * makes (SetDesiredCapacity, UpdateAutoScalingGroup,
+ * TerminateInstanceInAutoScalingGroup, CreateAutoScalingGroup:
+ * ScalingActivityInProgressFault, ResourceContentionFault), and the
+ * account-wide request throttling every call can get ("Throttling: Rate
+ * exceeded", AWS Auto Scaling API Reference, Common Errors).
+ */
+export type AsgFaultName = 'Throttling' | 'ScalingActivityInProgressFault' | 'ResourceContentionFault';
+
+const FAULT_COMMANDS: Record<AsgFaultName, string[] | '*'> = {
+  Throttling: '*',
+  ScalingActivityInProgressFault: ['SetDesiredCapacity', 'UpdateAutoScalingGroup', 'TerminateInstanceInAutoScalingGroup'],
+  ResourceContentionFault: ['SetDesiredCapacity', 'UpdateAutoScalingGroup', 'TerminateInstanceInAutoScalingGroup', 'CreateAutoScalingGroup', 'CreateOrUpdateTags'],
+};
+
+export function asgFault(name: AsgFaultName): Error {
+  if (name === 'ScalingActivityInProgressFault') {
+    return new ScalingActivityInProgressFault({ $metadata: { httpStatusCode: 400 }, message: 'Scaling activities in progress prevent this operation.' });
+  }
+  if (name === 'ResourceContentionFault') {
+    return new ResourceContentionFault({
+      $metadata: { httpStatusCode: 500 },
+      message: 'You already have a pending update to an Amazon EC2 Auto Scaling resource (for example, an Auto Scaling group, instance, or load balancer).',
+    });
+  }
+  return new AutoScalingServiceException({ name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
 }
 
 const validation = (message: string) =>
@@ -115,6 +157,9 @@ export class AsgModel {
     const serve = (command: string, fn: (input: any) => unknown) => async (input: any, getClient: () => unknown) => {
       if (this.options.latency) await this.options.latency();
       if (this.options.gate) await this.options.gate(command, input, getClient());
+      const fault = this.injected(command);
+      if (fault) throw asgFault(fault);
+      this.expireTerminating();
       return fn(input);
     };
     stub.on(CreateAutoScalingGroupCommand).callsFake(serve('CreateAutoScalingGroup', (i) => this.createGroup(i)));
@@ -145,6 +190,45 @@ export class AsgModel {
 
   clearLaunchFailures(): void {
     this.failures.length = 0;
+  }
+
+  private readonly faults: Array<{ command: string; name: AsgFaultName; remaining: number }> = [];
+  /** Faults answered, by name (chaos runs report them). */
+  readonly faultCounts = new Map<string, number>();
+
+  /** The next `times` calls of `command` (or any command it applies to, `*`) fail with this fault. */
+  injectFault(command: string, name: AsgFaultName, times = 1): void {
+    this.faults.push({ command, name, remaining: times });
+  }
+
+  private injected(command: string): AsgFaultName | undefined {
+    let name: AsgFaultName | undefined;
+    const f = this.faults.find((x) => x.remaining > 0 && (x.command === '*' || x.command === command));
+    if (f) {
+      f.remaining -= 1;
+      name = f.name;
+    } else name = this.options.fault?.(command);
+    if (!name) return undefined;
+    const applies = FAULT_COMMANDS[name];
+    if (applies !== '*' && !applies.includes(command)) return undefined;
+    this.faultCounts.set(name, (this.faultCounts.get(name) ?? 0) + 1);
+    return name;
+  }
+
+  /** Terminating instances become Terminated, then leave the listing. */
+  private expireTerminating(): void {
+    const ttl = this.options.terminatingMs ?? 0;
+    for (const g of this.groups.values()) {
+      for (const i of g.instances) {
+        if (i.terminatingSince !== undefined && this.now() - i.terminatingSince >= ttl) i.LifecycleState = 'Terminated';
+      }
+      g.instances = g.instances.filter((i) => i.terminatingSince === undefined || this.now() - i.terminatingSince < 2 * ttl);
+    }
+  }
+
+  /** Instances that count towards capacity (not on their way out). */
+  private active(g: ModelGroup): ModelInstance[] {
+    return g.instances.filter((i) => i.terminatingSince === undefined);
   }
 
   groupNames(): string[] {
@@ -204,14 +288,32 @@ export class AsgModel {
     return {};
   }
 
-  describeGroups(input: { AutoScalingGroupNames?: string[]; Filters?: Array<{ Name?: string; Values?: string[] }> }): { AutoScalingGroups: AutoScalingGroup[] } {
-    let groups = [...this.groups.values()];
+  /**
+   * DescribeAutoScalingGroups: pages of `MaxRecords` (default 50, at most
+   * 100) with `NextToken` (AWS Auto Scaling API Reference,
+   * DescribeAutoScalingGroups); a group created less than `describeLagMs`
+   * ago is not listed yet (eventual consistency).
+   */
+  describeGroups(input: {
+    AutoScalingGroupNames?: string[];
+    Filters?: Array<{ Name?: string; Values?: string[] }>;
+    MaxRecords?: number;
+    NextToken?: string;
+  }): { AutoScalingGroups: AutoScalingGroup[]; NextToken?: string } {
+    const max = input.MaxRecords ?? 50;
+    if (max < 1 || max > 100) throw validation(`1 validation error detected: Value '${max}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 100`);
+    const lag = this.options.describeLagMs ?? 0;
+    let groups = [...this.groups.values()].filter((g) => this.now() - g.createdAt >= lag).sort((a, b) => a.name.localeCompare(b.name));
     if (input.AutoScalingGroupNames?.length) groups = groups.filter((g) => input.AutoScalingGroupNames?.includes(g.name));
     for (const f of input.Filters ?? []) {
       const tagKey = f.Name?.startsWith('tag:') ? f.Name.slice(4) : undefined;
       if (tagKey) groups = groups.filter((g) => g.tags.some((t) => t.Key === tagKey && (f.Values ?? []).includes(t.Value ?? '')));
     }
-    return { AutoScalingGroups: groups.map((g) => this.view(g)) };
+    const start = input.NextToken ? Number(Buffer.from(input.NextToken, 'base64').toString('utf8').replace(/^page:/, '')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw validation('The NextToken value is invalid.');
+    const page = groups.slice(start, start + max);
+    const next = start + max < groups.length ? Buffer.from(`page:${start + max}`).toString('base64') : undefined;
+    return { AutoScalingGroups: page.map((g) => this.view(g)), ...(next ? { NextToken: next } : {}) };
   }
 
   private view(g: ModelGroup): AutoScalingGroup {
@@ -279,7 +381,10 @@ export class AsgModel {
       throw validation(`Currently, desiredSize equals minSize (${g.min}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.`);
     }
     const instance = g.instances.find((i) => i.InstanceId === instanceId) as ModelInstance;
-    g.instances = g.instances.filter((i) => i !== instance);
+    if (instance.terminatingSince !== undefined) {
+      throw validation(`The instance ${instanceId} is already in the process of terminating.`);
+    }
+    this.retire(g, instance);
     if (decrement) {
       g.desired -= 1;
       this.recordDesired(g);
@@ -354,8 +459,16 @@ export class AsgModel {
     return undefined;
   }
 
+  /** Out of service: listed as Terminating for `terminatingMs`, no longer counted towards capacity. */
+  private retire(g: ModelGroup, instance: ModelInstance): void {
+    if ((this.options.terminatingMs ?? 0) > 0) {
+      instance.LifecycleState = 'Terminating';
+      instance.terminatingSince = this.now();
+    } else g.instances = g.instances.filter((i) => i !== instance);
+  }
+
   private converge(g: ModelGroup): void {
-    while (g.instances.length < g.desired) {
+    while (this.active(g).length < g.desired) {
       const failure = this.launchFailure(g);
       if (failure) {
         const message = launchFailureMessage(failure, g.instanceType);
@@ -363,7 +476,7 @@ export class AsgModel {
           g,
           'Failed',
           'Launching a new EC2 instance.  Status Reason: ' + message,
-          `an attempt was made to increase the capacity from ${g.instances.length} to ${g.desired}.`,
+          `an attempt was made to increase the capacity from ${this.active(g).length} to ${g.desired}.`,
           message,
         );
         return;
@@ -380,15 +493,15 @@ export class AsgModel {
         launchedAt: this.now(),
       };
       g.instances.push(instance);
-      this.activity(g, 'Successful', `Launching a new EC2 instance: ${instance.InstanceId}`, `an instance was started in response to a difference between desired and actual capacity, increasing the capacity from ${g.instances.length - 1} to ${g.instances.length}.`);
+      this.activity(g, 'Successful', `Launching a new EC2 instance: ${instance.InstanceId}`, `an instance was started in response to a difference between desired and actual capacity, increasing the capacity from ${this.active(g).length - 1} to ${this.active(g).length}.`);
       this.options.onLaunch?.(instance, g.name);
     }
-    while (g.instances.length > g.desired) {
+    while (this.active(g).length > g.desired) {
       // Default termination policy, restricted to unprotected instances: the oldest goes first.
-      const victim = g.instances.filter((i) => !i.ProtectedFromScaleIn).sort((a, b) => a.launchedAt - b.launchedAt)[0];
+      const victim = this.active(g).filter((i) => !i.ProtectedFromScaleIn).sort((a, b) => a.launchedAt - b.launchedAt)[0];
       if (!victim) return; // protected instances stay; desired capacity is kept as set
-      g.instances = g.instances.filter((i) => i !== victim);
-      this.activity(g, 'Successful', `Terminating EC2 instance: ${victim.InstanceId}`, `an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${g.instances.length + 1} to ${g.instances.length}.`);
+      this.retire(g, victim);
+      this.activity(g, 'Successful', `Terminating EC2 instance: ${victim.InstanceId}`, `an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${this.active(g).length + 1} to ${this.active(g).length}.`);
       this.options.onTerminate?.(victim, g.name);
     }
   }

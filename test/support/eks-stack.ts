@@ -11,7 +11,7 @@ import { renderCluster } from '../../shared/definition/render.ts';
 import type { ClusterDefinition, ClusterSecrets } from '../../shared/definition/types.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
 import { resolveSpec } from '../../shared/spec/resolve.ts';
-import { AsgModel, type ModelInstance } from '../fakes/asg-model.ts';
+import { AsgModel, type AsgModelOptions, type ModelInstance } from '../fakes/asg-model.ts';
 import { EksAccessModel } from '../fakes/eks-access-model.ts';
 import { FakeKubeApiServer, type ControllerTiming } from '../fakes/k8s-api-server.ts';
 
@@ -104,6 +104,8 @@ export async function startEksStack(
     gate?: (command: string, input: any, client: unknown) => Promise<void> | void;
     /** Controller delays of the fake API server (issue 22 strict mode). */
     timing?: ControllerTiming;
+    /** Strict Auto Scaling behaviour (faults, Terminating instances, Describe lag). */
+    asg?: Pick<AsgModelOptions, 'fault' | 'terminatingMs' | 'describeLagMs'>;
   } = {},
 ): Promise<EksStack> {
   const fake = await FakeKubeApiServer.start({ token: TEST_TOKEN, ...(options.now ? { now: options.now } : {}), ...(options.timing ? { timing: options.timing } : {}) });
@@ -114,6 +116,7 @@ export async function startEksStack(
     ...(options.now ? { now: options.now } : {}),
     ...(latency ? { latency } : {}),
     ...(options.gate ? { gate: options.gate } : {}),
+    ...options.asg,
     onLaunch: (instance) => {
       nodeSeq += 1;
       const node = nodeFor(instance, nodeSeq);
