@@ -20,6 +20,23 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The first server-sent event of the live dashboard feed (its snapshot). */
+async function firstLiveSnapshot(url: string, bearer: string): Promise<string> {
+  const controller = new AbortController();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${bearer}` }, signal: controller.signal });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  controller.abort();
+  return text;
+}
+
 describe('Command: recc scheduler / recc worker', () => {
   it('starts, serves /health and /api/status, registers a worker and stops gracefully on SIGTERM', async () => {
     // Prepare
@@ -35,14 +52,18 @@ describe('Command: recc scheduler / recc worker', () => {
     await worker.waitForEvent('worker.ready');
     const health = await fetch(`${ready.dashboardUrl}/health`);
     const status = (await (await fetch(`${ready.dashboardUrl}/api/status`)).json()) as Record<string, unknown>;
-    const page = await (await fetch(`${ready.dashboardUrl}/`)).text();
+    const anonymous = await fetch(`${ready.dashboardUrl}/`);
+    const page = await (await fetch(`${ready.dashboardUrl}/`, { headers: { authorization: `Bearer ${token}` } })).text();
+    const live = await firstLiveSnapshot(`${ready.dashboardUrl}/api/live`, token);
 
     // Assess
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
     expect(status).toMatchObject({ workers: 1, workerNames: ['pod-w1'], tasksProcessing: 0, tasksQueued: 0, clientsConnected: 0, lastActivityAt: null });
     expect(typeof status.uptimeSeconds).toBe('number');
-    expect(page).toContain('pod-w1');
+    expect(anonymous.status).toBe(401);
+    expect(page).toContain('recc cluster dashboard');
+    expect(live).toContain('pod-w1');
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
