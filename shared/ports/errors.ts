@@ -30,3 +30,17 @@ export class BackendUnavailableError extends ReccError {
     super(message, { statusCode: 503, ...options });
   }
 }
+
+/** A cluster or session id does not make a valid SQS queue name (shared/ports/cluster-queues.ts). */
+export class QueueNameError extends ReccError {
+  constructor(details: ErrorDetail[]) {
+    super(`invalid queue name: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, { statusCode: 400, details });
+  }
+}
+
+/** The cluster (or the session) has no queues: never created, or already deleted. */
+export class ClusterQueuesNotFoundError extends NotFoundError {
+  constructor(what: string, options: { cause?: unknown } = {}) {
+    super(`${what} does not exist (the cluster was deleted, or it has no SQS route)`, options);
+  }
+}
