@@ -21,7 +21,8 @@ import { QueueNameError } from './errors.ts';
  *   OFF. Senders set `MessageGroupId = sessionId` (order per client session,
  *   sessions in parallel) and `MessageDeduplicationId = envelope id`
  *   (a resent envelope within SQS's 5-minute window is dropped by SQS; the
- *   bridge also dedupes by id). Deduplication scope is the message group and
+ *   bridge also dedupes by id). Envelope ids must be unique per cluster, not
+ *   only per session: fauxqs dedupes per queue whatever the scope. Deduplication scope is the message group and
  *   throughput is per group (high-throughput FIFO). After
  *   `REQUEST_MAX_RECEIVES` receives a message moves to the DLQ.
  * - dead-letter `<prefix><clusterId>-dlq.fifo` (a FIFO queue's DLQ must be FIFO).
@@ -50,10 +51,16 @@ import { QueueNameError } from './errors.ts';
  * `.fifo` suffix for FIFO queues (counted in the 80). A name that does not fit
  * throws `QueueNameError` (400) naming the field. The prefix separates
  * deployments sharing an account (`recc-` locally, `recc-<stage>-` on AWS):
- * the harvester only ever looks at queues under its own prefix.
+ * the harvester only ever looks at queues under its own prefix. Because one
+ * prefix may begin another (`recc-` and `recc-prod-`), every queue also
+ * carries its prefix in the tag `recc.io/queue-prefix`, and `list` leaves out
+ * queues whose tag names another prefix: one deployment never takes another's
+ * queues for orphans.
  *
  * Payloads over 200 KiB travel through S3 under the cluster's prefix
- * `payloadPrefixFor(clusterId)` in the deployment's payload bucket.
+ * `payloadPrefixFor(namespace)` in the deployment's payload bucket. Use the
+ * location `ensureClusterQueues` returns (the scheduler gets it in its env,
+ * clients in the record's connection) rather than recomputing it.
  *
  * All methods are idempotent; deleting something missing is success.
  */
@@ -74,7 +81,7 @@ export interface ClusterQueueOwner {
 /** Where a cluster's large payloads go in S3. */
 export interface PayloadLocation {
   bucket: string;
-  /** Ends with `/`: `clusters/<clusterId>/payloads/`. */
+  /** Ends with `/`: `clusters/<namespace>/payloads/` (`payloadPrefixFor`). */
   prefix: string;
 }
 
@@ -105,7 +112,7 @@ export interface ManagedQueue {
   sessionId?: string;
   /** Reply queues only: the `recc.io/last-seen` tag (undefined when missing). */
   lastSeenAt?: string;
-  /** Reply queues only: the tags could not be read this time (never judged dead then). */
+  /** The tags could not be read this time (a reply queue is never judged dead then). */
   lastSeenUnknown?: boolean;
 }
 
@@ -132,9 +139,15 @@ export interface ClusterQueues {
   ensureSessionQueue(clusterId: string, sessionId: string): Promise<SessionQueue>;
   /** Heartbeat: set the session's last-seen to `at` (ISO). Throws `ClusterQueuesNotFoundError` when the queue is gone. */
   touchSession(clusterId: string, sessionId: string, at: string): Promise<void>;
+  /** The session's reply queue with its last-seen, or undefined when it does not exist. */
+  describeSession(clusterId: string, sessionId: string): Promise<ManagedQueue | undefined>;
   /** Delete the session's reply queue. Not-found is success. */
   deleteSessionQueue(clusterId: string, sessionId: string): Promise<void>;
-  /** Every queue under the prefix whose name parses (others are ignored), with last-seen for reply queues. */
+  /**
+   * Every queue under the prefix whose name parses and whose
+   * `recc.io/queue-prefix` tag (when present) is this prefix, with last-seen
+   * for reply queues.
+   */
   list(): Promise<ManagedQueue[]>;
 }
 
@@ -157,6 +170,7 @@ export const QUEUE_TAGS = {
   job: 'job',
   managedBy: 'recc.io/managed-by',
   lastSeen: 'recc.io/last-seen',
+  queuePrefix: 'recc.io/queue-prefix',
 } as const;
 export const QUEUE_MANAGED_BY = 'recc';
 
@@ -170,6 +184,9 @@ export const QUEUE_ENV = {
   queuePrefix: 'RECC_SQS_QUEUE_PREFIX',
   payloadBucket: 'RECC_S3_PAYLOAD_BUCKET',
   payloadPrefix: 'RECC_S3_PAYLOAD_PREFIX',
+  /** Emulator endpoints (the local stack's fauxqs); absent on AWS. */
+  sqsEndpoint: 'RECC_SQS_ENDPOINT',
+  payloadEndpoint: 'RECC_S3_PAYLOAD_ENDPOINT',
 } as const;
 
 // ---------------------------------------------------------------- names
@@ -269,9 +286,14 @@ export function siblingQueueUrl(knownUrl: string, name: string): string {
   return `${path.slice(0, path.lastIndexOf('/') + 1)}${name}`;
 }
 
-/** The S3 key prefix for a cluster's large payloads. */
-export function payloadPrefixFor(clusterId: string): string {
-  return `clusters/${clusterId}/payloads/`;
+/**
+ * The S3 key prefix for a cluster's large payloads: keyed by the cluster's
+ * namespace (unique per cluster), because on EKS the scheduler's role is
+ * scoped with the Pod Identity session tag `kubernetes-namespace`
+ * (`arn:aws:s3:::<bucket>/clusters/${aws:PrincipalTag/kubernetes-namespace}/*`).
+ */
+export function payloadPrefixFor(namespace: string): string {
+  return `clusters/${namespace}/payloads/`;
 }
 
 /**
@@ -282,13 +304,14 @@ export function queueTagValue(value: string): string {
   return value.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, '_').slice(0, 256);
 }
 
-/** The tags of a cluster's queues. */
-export function clusterQueueTags(owner: ClusterQueueOwner): Record<string, string> {
+/** The tags of a cluster's queues under `prefix`. */
+export function clusterQueueTags(prefix: string, owner: ClusterQueueOwner): Record<string, string> {
   const tags: Record<string, string> = {
     [QUEUE_TAGS.user]: queueTagValue(owner.owner),
     [QUEUE_TAGS.namespace]: queueTagValue(owner.namespace),
     [QUEUE_TAGS.cluster]: queueTagValue(owner.clusterId),
     [QUEUE_TAGS.managedBy]: QUEUE_MANAGED_BY,
+    [QUEUE_TAGS.queuePrefix]: prefix,
   };
   if (owner.job) tags[QUEUE_TAGS.job] = queueTagValue(owner.job);
   return tags;
