@@ -5,6 +5,7 @@ import { planHarvest, planRecord } from '../shared/harvest/plan.ts';
 import type { HarvestAction, HarvestConfig } from '../shared/harvest/types.ts';
 import { revise, transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterCost, ClusterRecord, ClusterStatus, StatusChange } from '../shared/lifecycle/types.ts';
+import { DEFAULT_SESSION_TIMEOUT_MINUTES, sessionIsDead, type ClusterQueues, type ManagedQueue } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { BackendClusterRef, ComputeBackend, Observation } from '../shared/ports/compute-backend.ts';
 import { VersionConflictError } from '../shared/ports/errors.ts';
@@ -28,6 +29,12 @@ import type { WorkQueue } from '../shared/ports/work-queue.ts';
  *    provisioner through the queue when one is given; otherwise the harvester
  *    tears it down and marks it DELETED itself (the reason stays on the record).
  *
+ * Cluster queues (issue 12), when given, are listed with the backend (before
+ * the records, for the same reason): queues of clusters without a live record
+ * are deleted (re-checked with `store.get` first), and reply queues of dead
+ * sessions (last-seen older than `sessionTimeoutMinutes`) are deleted after
+ * re-reading their last-seen, so a heartbeat that lands meanwhile wins.
+ *
  * Running it again on the same state does nothing new; an action that failed
  * is retried by the next run.
  */
@@ -43,6 +50,8 @@ export interface HarvesterDeps {
   actor?: string;
   /** Concurrent `observe` calls. @default 4 */
   observeConcurrency?: number;
+  /** Per-cluster SQS queues: orphans and dead sessions' reply queues are removed. */
+  queues?: ClusterQueues;
   /** Scheduled-job runs to reconcile (control/job-reconcile.ts): stuck ones become FAILED with a reason. */
   runs?: { reconcile: () => Promise<{ runId: string; reason: string }[]> };
 }
@@ -74,6 +83,12 @@ export interface HarvestReport {
   orphansRemoved: string[];
   /** Job runs moved to FAILED (stuck past their deadline, or their cluster vanished). */
   runsFailed?: { runId: string; reason: string }[];
+  /** With `queues`: clusters whose orphan queues were deleted. */
+  queueOrphansRemoved?: string[];
+  /** With `queues`: reply queues of dead sessions that were deleted. */
+  sessionsRemoved?: { clusterId: string; sessionId: string }[];
+  /** With `queues`: why listing them failed (queues are not reconciled this run). */
+  queueListError?: string;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -100,6 +115,17 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     report.listError = message(err);
     log.warn('backend list failed; orphans are not reconciled this run', { error: err });
   }
+  let queues: ManagedQueue[] | undefined;
+  if (deps.queues) {
+    report.queueOrphansRemoved = [];
+    report.sessionsRemoved = [];
+    try {
+      queues = await deps.queues.list();
+    } catch (err) {
+      report.queueListError = message(err);
+      log.warn('queue list failed; queues are not reconciled this run', { error: err });
+    }
+  }
   const records = await deps.store.listLive();
   report.considered = records.length;
   report.backendClusters = refs.length;
@@ -118,7 +144,7 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     },
   );
 
-  const actions = planHarvest(records, { observations, backendClusters: listError(report) ? [] : refs }, now, deps.config);
+  const actions = planHarvest(records, { observations, backendClusters: listError(report) ? [] : refs, ...(queues ? { queues } : {}) }, now, deps.config);
   const byId = new Map(records.map((r) => [r.id, r]));
   for (const action of actions) {
     const result = await execute(deps, action, byId.get(action.clusterId), observations[action.clusterId], now);
@@ -127,6 +153,8 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
       if (action.kind === 'reap') report.reaped.push({ clusterId: action.clusterId, reason: action.reason });
       if (action.kind === 'fail') report.failed.push({ clusterId: action.clusterId, reason: action.reason });
       if (action.kind === 'teardown-orphan') report.orphansRemoved.push(action.clusterId);
+      if (action.kind === 'delete-orphan-queues') report.queueOrphansRemoved?.push(action.clusterId);
+      if (action.kind === 'delete-session-queue') report.sessionsRemoved?.push({ clusterId: action.clusterId, sessionId: action.sessionId });
     }
     const fields = { clusterId: result.clusterId, action: result.kind, reason: result.reason, detail: result.detail, outcome: result.outcome, note: result.note };
     if (result.outcome === 'error') log.error('harvester action failed', fields);
@@ -147,6 +175,7 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     reaped: report.reaped.length,
     failed: report.failed.length,
     orphansRemoved: report.orphansRemoved.length,
+    ...(deps.queues ? { queueOrphansRemoved: report.queueOrphansRemoved?.length ?? 0, sessionsRemoved: report.sessionsRemoved?.length ?? 0 } : {}),
     errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length,
   });
   return report;
@@ -192,6 +221,25 @@ async function perform(
     case 'record-activity':
       await deps.store.touch(action.clusterId, { activityAt: action.at });
       return undefined;
+    case 'delete-orphan-queues': {
+      if (!deps.queues) return 'no cluster queues configured';
+      const current = await deps.store.get(action.clusterId);
+      if (current && current.status !== 'DELETED' && current.status !== 'FAILED') {
+        return `a live record appeared (${current.status}); not an orphan`;
+      }
+      await deps.queues.deleteClusterQueues(action.clusterId);
+      return undefined;
+    }
+    case 'delete-session-queue': {
+      if (!deps.queues) return 'no cluster queues configured';
+      // The heartbeat may have landed since the list: judge the queue as it is now.
+      const fresh = await deps.queues.describeSession(action.clusterId, action.sessionId);
+      if (!fresh) return 'the reply queue is already gone';
+      const timeout = (deps.config.sessionTimeoutMinutes ?? DEFAULT_SESSION_TIMEOUT_MINUTES) * 60_000;
+      if (!sessionIsDead(fresh, now, timeout)) return `the session was seen again at ${fresh.lastSeenAt ?? '?'}`;
+      await deps.queues.deleteSessionQueue(action.clusterId, action.sessionId);
+      return undefined;
+    }
     case 'mark-unreachable':
     case 'clear-unreachable': {
       if (!record) return 'record not loaded';

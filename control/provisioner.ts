@@ -5,6 +5,7 @@ import { renderCluster, schedulerDnsNames, type RenderOptions } from '../shared/
 import type { ClusterDefinition, ClusterSecrets } from '../shared/definition/types.ts';
 import { transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterRecord, ClusterStatus, StatusChange } from '../shared/lifecycle/types.ts';
+import { QUEUE_ENV, type ClusterQueueSet, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComponentFailure, ComputeBackend } from '../shared/ports/compute-backend.ts';
 import type { ProvisionMessage, WorkQueue } from '../shared/ports/work-queue.ts';
@@ -22,6 +23,11 @@ import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
  *   RUNNING      → scale when desiredWorkers differs from the backend
  *   DELETING     → tear down; DELETED once the backend holds nothing
  *   DELETED / FAILED → nothing
+ *
+ * With `queues` (issue 12), the cluster's SQS request queue and DLQ are
+ * ensured before every apply (their URLs and the S3 payload location go into
+ * the scheduler's env, `QUEUE_ENV`), copied into the connection at RUNNING,
+ * and deleted with every teardown (reply queues included).
  *
  * Every step starts by reading the stored record (delivery is at least once),
  * every write is conditional on its version, and a lost race re-reads and
@@ -61,6 +67,10 @@ export interface ProvisionerDeps {
   backend: ComputeBackend;
   /** Makes new secret material for a cluster (adapters/secrets `generateClusterSecrets`). */
   generateSecrets: (definition: ClusterDefinition) => Promise<ClusterSecrets>;
+  /** Per-cluster SQS queues (the route for clients outside the cluster network); none when absent. */
+  queues?: ClusterQueues;
+  /** Extra scheduler env for the SQS route, e.g. the emulator endpoints of the local stack. */
+  queueEnv?: Readonly<Record<string, string>>;
   clock: Clock;
   logger: Logger;
   config?: Partial<ProvisionerConfig>;
@@ -155,6 +165,37 @@ export class Provisioner {
     );
   }
 
+  /** Ensure the cluster's queues and give the scheduler their coordinates (idempotent). */
+  private async withQueues(record: ClusterRecord, definition: ClusterDefinition): Promise<ClusterDefinition> {
+    const queues = await this.ensureQueues(record);
+    if (!queues) return definition;
+    const route: Record<string, string> = {
+      ...this.deps.queueEnv,
+      [QUEUE_ENV.requestQueueUrl]: queues.requestQueueUrl,
+      [QUEUE_ENV.deadLetterQueueUrl]: queues.deadLetterQueueUrl,
+      [QUEUE_ENV.queuePrefix]: this.deps.queues?.prefix ?? '',
+      ...(queues.payload ? { [QUEUE_ENV.payloadBucket]: queues.payload.bucket, [QUEUE_ENV.payloadPrefix]: queues.payload.prefix } : {}),
+    };
+    const env = [...definition.scheduler.env.filter((e) => !(e.name in route)), ...Object.entries(route).map(([name, value]) => ({ name, value }))];
+    return { ...definition, scheduler: { ...definition.scheduler, env } };
+  }
+
+  private async ensureQueues(record: ClusterRecord): Promise<ClusterQueueSet | undefined> {
+    if (!this.deps.queues) return undefined;
+    return this.deps.queues.ensureClusterQueues({
+      clusterId: record.id,
+      owner: record.owner,
+      namespace: record.namespace,
+      ...(record.job !== undefined ? { job: record.job } : {}),
+    });
+  }
+
+  /** Remove everything the cluster holds: the backend's resources, then its queues. */
+  private async teardownAll(clusterId: string): Promise<void> {
+    await this.deps.backend.teardown(clusterId);
+    await this.deps.queues?.deleteClusterQueues(clusterId);
+  }
+
   private async secretsFor(definition: ClusterDefinition): Promise<ClusterSecrets> {
     const existing = await this.deps.backend.readSecrets?.(definition.clusterId);
     return existing ?? (await this.deps.generateSecrets(definition));
@@ -174,8 +215,9 @@ export class Provisioner {
     return this.apply(stored, definition);
   }
 
-  private async apply(record: ClusterRecord, definition: ClusterDefinition): Promise<StepResult> {
+  private async apply(record: ClusterRecord, rendered: ClusterDefinition): Promise<StepResult> {
     try {
+      const definition = await this.withQueues(record, rendered);
       await this.deps.backend.apply(definition, await this.secretsFor(definition));
     } catch (err) {
       if (err instanceof ReccError && err.exposable) {
@@ -187,7 +229,7 @@ export class Provisioner {
     // finished, nobody else will remove what we just made.
     const after = await this.deps.store.get(record.id);
     if (after !== undefined && (after.status === 'DELETED' || after.status === 'FAILED')) {
-      await this.deps.backend.teardown(record.id);
+      await this.teardownAll(record.id);
       return { clusterId: record.id, action: 'terminal', status: after.status };
     }
     return this.requeue(record, 'applied', 'PROVISIONING');
@@ -203,6 +245,7 @@ export class Provisioner {
       if (secrets === undefined || observation.schedulerAddress === undefined) {
         return this.fail(record, 'the cluster came up but its connection details are missing (scheduler address or token); recreate the cluster', true);
       }
+      const queues = await this.ensureQueues(record);
       const { next, change } = transition(record, 'RUNNING', {
         actor: PROVISIONER_ACTOR,
         at: this.now(),
@@ -212,6 +255,8 @@ export class Provisioner {
             ...(observation.dashboardUrl !== undefined ? { dashboardUrl: observation.dashboardUrl } : {}),
             token: secrets.token,
             caPem: secrets.caCertPem,
+            ...(queues ? { requestQueueUrl: queues.requestQueueUrl } : {}),
+            ...(queues?.payload ? { payloadBucket: queues.payload.bucket, payloadPrefix: queues.payload.prefix } : {}),
           },
         },
       });
@@ -257,7 +302,7 @@ export class Provisioner {
   }
 
   private async tearDown(record: ClusterRecord): Promise<StepResult> {
-    await this.deps.backend.teardown(record.id);
+    await this.teardownAll(record.id);
     const observation = await this.deps.backend.observe(record.id);
     if (!observation.exists) {
       const { next, change } = transition(record, 'DELETED', { actor: PROVISIONER_ACTOR, at: this.now(), reason: record.statusReason });
@@ -279,7 +324,7 @@ export class Provisioner {
 
   /** Tear down (when resources may exist) and move to FAILED with an actionable reason. */
   private async fail(record: ClusterRecord, reason: string, teardown: boolean): Promise<StepResult> {
-    if (teardown) await this.deps.backend.teardown(record.id);
+    if (teardown) await this.teardownAll(record.id);
     const { next, change } = transition(record, 'FAILED', { actor: PROVISIONER_ACTOR, at: this.now(), reason });
     await this.save(next, record.version, change);
     return { clusterId: record.id, action: 'failed', status: 'FAILED', reason };

@@ -25,7 +25,8 @@ export async function defaultPeriodicJobs(env: Env): Promise<PeriodicJob[]> {
     {
       name: 'harvester',
       intervalMs: getNumber(env, 'RECC_UP_HARVEST_SECONDS', 60) * 1000,
-      run: ({ store, backend, clock, logger, queue }) => runHarvester({ store, backend, clock, logger, queue, config: harvest, actor: 'harvester' }),
+      run: ({ store, backend, clock, logger, queue, clusterQueues }) =>
+        runHarvester({ store, backend, clock, logger, queue, config: harvest, actor: 'harvester', ...(clusterQueues ? { queues: clusterQueues } : {}) }),
     },
     {
       name: 'cost-reporter',

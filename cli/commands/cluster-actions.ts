@@ -183,7 +183,10 @@ function describe(cluster: ClusterView, forecast?: { at: string; reason: string 
   ];
   // The addresses of an ended cluster lead nowhere.
   if (cluster.connection && !ended) {
-    lines.push(['scheduler', cluster.connection.schedulerAddress]);
+    // Both routes: direct TCP inside the network, the SQS request queue from anywhere that reaches AWS.
+    lines.push(['scheduler (tcp)', cluster.connection.schedulerAddress]);
+    if (cluster.connection.requestQueueUrl) lines.push(['request queue (sqs)', cluster.connection.requestQueueUrl]);
+    if (cluster.connection.payloadBucket) lines.push(['payloads (s3)', `s3://${cluster.connection.payloadBucket}/${cluster.connection.payloadPrefix ?? ''}`]);
     if (cluster.connection.dashboardUrl) lines.push(['dashboard', cluster.connection.dashboardUrl]);
   }
   if (forecast) lines.push(['removed at', `${forecast.at} if idle until then (${forecast.reason})`]);
@@ -239,6 +242,7 @@ export async function create(flags: ApiFlags & { template?: string; name?: strin
   }
   if (flags.wait) {
     if (cluster.connection) out(`  scheduler ${cluster.connection.schedulerAddress}${cluster.connection.dashboardUrl ? `, dashboard ${cluster.connection.dashboardUrl}` : ''}`);
+    if (cluster.connection?.requestQueueUrl) out(`  request queue (sqs) ${cluster.connection.requestQueueUrl}`);
   } else {
     out(`  follow it with: recc cluster get ${cluster.id}`);
   }

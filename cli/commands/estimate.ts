@@ -49,8 +49,9 @@ export function registerEstimate(program: Command): void {
       }
       if (problems.length > 0) throw new ValidationError('invalid options', problems);
       if (flags.json) {
-        const { printJson } = await import('../output.ts');
-        printJson(result);
+        const [{ printJson }, { estimateRouteCost }] = await Promise.all([import('../output.ts'), import('../../shared/cost/requests.ts')]);
+        // The SQS route's request cost is billed per use, beside the plan's hourly cost.
+        printJson({ ...result, sqsRoute: estimateRouteCost() });
         return;
       }
       const { formatEstimate } = await import('../../shared/plan/format.ts');

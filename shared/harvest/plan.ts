@@ -1,4 +1,5 @@
 import type { ClusterRecord } from '../lifecycle/types.ts';
+import { DEFAULT_SESSION_TIMEOUT_MINUTES, sessionIsDead, type ManagedQueue } from '../ports/cluster-queues.ts';
 import type { Observation } from '../ports/compute-backend.ts';
 import type {
   HarvestAction,
@@ -38,6 +39,10 @@ import type {
  * REQUESTED/PROVISIONING past `provisioningDeadlineMinutes` → FAILED
  * `provisioning-deadline`; DELETING past `deletingDeadlineMinutes` → finish
  * the delete. Backend resources with no live record → teardown (orphans).
+ * Cluster queues (issue 12) are resources like any other: the queues of a
+ * cluster with no live record → delete them all; a reply queue of a live
+ * cluster whose session's last-seen is older than `sessionTimeoutMinutes` →
+ * delete it (see `planQueues`).
  */
 export function planHarvest(
   records: readonly ClusterRecord[],
@@ -63,6 +68,44 @@ export function planHarvest(
       ...(ref.owner !== undefined ? { owner: ref.owner } : {}),
       ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
       detail: `backend resources${ref.namespace ? ` in ${ref.namespace}` : ''} have no live cluster record`,
+    });
+  }
+  if (observed.queues) actions.push(...planQueues(observed.queues, live, now, config));
+  return actions;
+}
+
+/**
+ * Queue actions: every queue of a cluster without a live record goes (one
+ * action per cluster); a live cluster keeps its request queue and DLQ and
+ * loses only the reply queues of dead sessions.
+ */
+export function planQueues(queues: readonly ManagedQueue[], live: ReadonlySet<string>, now: number, config: HarvestConfig): HarvestAction[] {
+  const actions: HarvestAction[] = [];
+  const timeoutMinutes = config.sessionTimeoutMinutes ?? DEFAULT_SESSION_TIMEOUT_MINUTES;
+  const orphans = new Map<string, string[]>();
+  for (const queue of queues) {
+    if (!live.has(queue.clusterId)) {
+      orphans.set(queue.clusterId, [...(orphans.get(queue.clusterId) ?? []), queue.name]);
+      continue;
+    }
+    if (queue.kind !== 'reply' || queue.sessionId === undefined) continue;
+    if (!sessionIsDead(queue, now, minutes(timeoutMinutes))) continue;
+    actions.push({
+      kind: 'delete-session-queue',
+      reason: 'session-dead',
+      clusterId: queue.clusterId,
+      sessionId: queue.sessionId,
+      ...(queue.lastSeenAt !== undefined ? { lastSeenAt: queue.lastSeenAt } : {}),
+      detail: `session-dead: session ${queue.sessionId} last seen ${queue.lastSeenAt ?? 'never'} (timeout ${timeoutMinutes} min); its reply queue is deleted`,
+    });
+  }
+  for (const [clusterId, names] of orphans) {
+    actions.push({
+      kind: 'delete-orphan-queues',
+      reason: 'orphan',
+      clusterId,
+      queues: names.sort(),
+      detail: `${names.length} SQS queue(s) have no live cluster record`,
     });
   }
   return actions;

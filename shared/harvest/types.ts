@@ -1,3 +1,4 @@
+import { DEFAULT_SESSION_TIMEOUT_MINUTES, type ManagedQueue } from '../ports/cluster-queues.ts';
 import type { BackendClusterRef, Observation } from '../ports/compute-backend.ts';
 
 /**
@@ -45,6 +46,12 @@ export interface HarvestConfig {
    * @default 15
    */
   deletingDeadlineMinutes: number;
+  /**
+   * A client session whose reply queue's last-seen (heartbeat) is older than
+   * this is dead: its reply queue is deleted (issue 12).
+   * @default DEFAULT_SESSION_TIMEOUT_MINUTES (10)
+   */
+  sessionTimeoutMinutes?: number;
 }
 
 export const DEFAULT_HARVEST_CONFIG: HarvestConfig = {
@@ -53,6 +60,7 @@ export const DEFAULT_HARVEST_CONFIG: HarvestConfig = {
   schedulerUnreachableMinutes: 10,
   provisioningDeadlineMinutes: 20,
   deletingDeadlineMinutes: 15,
+  sessionTimeoutMinutes: DEFAULT_SESSION_TIMEOUT_MINUTES,
 };
 
 /** What the backend reported, read *before* the records (see `control/harvester.ts`). */
@@ -61,6 +69,8 @@ export interface HarvestObserved {
   observations: Readonly<Record<string, Observation>>;
   /** `backend.list()`: every cluster the backend holds resources for. */
   backendClusters: readonly BackendClusterRef[];
+  /** `queues.list()`, read before the records like `backendClusters`; absent when there are no cluster queues or listing failed. */
+  queues?: readonly ManagedQueue[];
 }
 
 interface ActionBase {
@@ -90,6 +100,23 @@ export interface TeardownOrphanAction extends ActionBase {
   reason: 'orphan';
   owner?: string;
   namespace?: string;
+}
+
+/** Delete every queue of a cluster that has no live record (issue 12). */
+export interface DeleteOrphanQueuesAction extends ActionBase {
+  kind: 'delete-orphan-queues';
+  reason: 'orphan';
+  /** The queue names found, for the log. */
+  queues: string[];
+}
+
+/** Delete the reply queue of a client session whose heartbeat stopped. */
+export interface DeleteSessionQueueAction extends ActionBase {
+  kind: 'delete-session-queue';
+  reason: 'session-dead';
+  sessionId: string;
+  /** The last-seen the plan judged, so a fresher heartbeat read at execution time wins. */
+  lastSeenAt?: string;
 }
 
 /** A DELETING cluster past the deadline: tear down and mark DELETED. */
@@ -129,7 +156,9 @@ export type HarvestAction =
   | TeardownOrphanAction
   | FinishDeleteAction
   | MarkUnreachableAction
-  | ClearUnreachableAction;
+  | ClearUnreachableAction
+  | DeleteOrphanQueuesAction
+  | DeleteSessionQueueAction;
 
 /** When a cluster will be reaped if it stays idle from now on. */
 export interface ReapForecast {

@@ -15,6 +15,11 @@ export interface ClusterConnection {
   token: string;
   /** PEM of the per-cluster CA, when the scheduler speaks TLS. */
   caPem?: string;
+  /** The SQS route (issue 12): the cluster's request queue, for clients that cannot reach the scheduler over TCP. */
+  requestQueueUrl?: string;
+  /** Where payloads over the inline limit go (S3 bucket and key prefix of the cluster). */
+  payloadBucket?: string;
+  payloadPrefix?: string;
 }
 
 export interface ClusterCost {

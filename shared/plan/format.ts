@@ -1,6 +1,7 @@
 import type { ClusterSpec, Plan, TemplateInfo } from '../spec/types.ts';
 import { getInstanceType } from '../catalog/instances.ts';
 import { formatColumns, formatKeyValues } from '../core/text.ts';
+import { estimateRouteCost } from '../cost/requests.ts';
 
 /** Human-readable renderings of plans for the CLI (pure string building). */
 
@@ -34,9 +35,17 @@ export function formatEstimate(spec: ClusterSpec, plan: Plan): string {
     ['headroom', `${num(plan.headroom.cpu)} vCPU, ${num(plan.headroom.memoryGiB, 2)} GiB, ${plan.headroom.pods} pods unused`],
     ['cost', `${dollars(plan.costPerHour)}/h (EC2 ${dollars(plan.ec2CostPerHour)}${cp})`],
     ['per worker-hour', dollars(plan.costPerWorkerHour)],
+    ['SQS route', sqsRouteLine()],
     ['prices', plan.priceSource],
   ];
   return `Estimate for ${spec.name ?? 'a cluster'} in ${plan.region}\n${formatKeyValues(rows, '  ')}`;
+}
+
+/** Request cost of the SQS route (shared/cost/requests.ts): billed per use, on top of the hourly cost. */
+function sqsRouteLine(): string {
+  const route = estimateRouteCost();
+  return `+ ${dollars(route.idlePerHour)}/h with a client connected (long polling) and ${dollars(route.perMillionTasks)} per million tasks ` +
+    `(${route.workload.tasksPerMessage} tasks per message, ${route.sqsRequestsPerThousandTasks} SQS requests per 1,000 tasks; SQS and S3 bill per request, each 64 KiB chunk counts)`;
 }
 
 export function formatTemplates(rows: Array<{ template: TemplateInfo; spec: ClusterSpec; plan: Plan }>): string {

@@ -69,7 +69,8 @@ describe('recc --json (CLI golden envelopes)', () => {
     for (const run of [estimate, templates, render, cost]) expect(run.code, run.stderr).toBe(0);
     const e = envelope(estimate);
     expect(e).toMatchObject({ ok: true, command: 'estimate' });
-    expect(Object.keys(e.data).sort()).toEqual(['plan', 'spec']);
+    expect(Object.keys(e.data).sort()).toEqual(['plan', 'spec', 'sqsRoute']);
+    expect(e.data.sqsRoute.perMillionTasks).toBeGreaterThan(0);
     const t = envelope(templates);
     expect(t).toMatchObject({ ok: true, command: 'templates' });
     expect(t.data.map((x: { name: string }) => x.name)).toContain('small');

@@ -11,6 +11,7 @@ describe('Function: harvestConfigFromEnv', () => {
       schedulerUnreachableMinutes: 10,
       provisioningDeadlineMinutes: 20,
       deletingDeadlineMinutes: 15,
+      sessionTimeoutMinutes: 10,
     });
     expect(harvestConfigFromEnv({})).toEqual(DEFAULT_HARVEST_CONFIG);
   });
