@@ -1,5 +1,6 @@
 import { createEksBackendFromEnv } from '../adapters/eks/index.ts';
 import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
+import { clusterQueuesConfigFromEnv, createSqsClusterQueues } from '../adapters/cluster-queues/config.ts';
 import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
 import { createDynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
 import type { HarvesterDeps } from '../control/harvester.ts';
@@ -14,7 +15,9 @@ import { powertoolsLogger } from './commons/logger.ts';
  * start: the DynamoDB store (`TABLE_NAME`, …), the provisioning queue
  * (`QUEUE_URL` or `QUEUE_NAME`; reaped clusters are handed to the
  * provisioner), the EKS backend (`RECC_EKS_*`, `adapters/eks`) and the
- * harvester settings (`RECC_HARVEST_*`). Every part validates its own
+ * harvester settings (`RECC_HARVEST_*`), and the per-cluster SQS queues
+ * (`RECC_CLUSTER_QUEUE_PREFIX`: orphans and dead sessions' reply queues are
+ * removed). Every part validates its own
  * variables and fails fast.
  */
 export async function harvesterDepsFromEnv(env: Env): Promise<HarvesterDeps> {
@@ -30,6 +33,7 @@ export async function harvesterDepsFromEnv(env: Env): Promise<HarvesterDeps> {
   return {
     store: createDynamoDbClusterStore(storeConfig),
     backend: createEksBackendFromEnv(env, { clock: systemClock, logger }),
+    queues: createSqsClusterQueues(clusterQueuesConfigFromEnv(env, storeConfig.region), { clock: systemClock, logger }),
     queue: new SqsWorkQueue({
       ...(queueUrl ? { queueUrl } : {}),
       ...(queueName ? { queueName } : {}),

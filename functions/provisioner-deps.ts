@@ -1,5 +1,6 @@
 import { createEksBackendFromEnv, eksConfigFromEnv, eksSchedulerCertificateNames } from '../adapters/eks/index.ts';
 import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
+import { clusterQueuesConfigFromEnv, createSqsClusterQueues } from '../adapters/cluster-queues/config.ts';
 import { generateClusterSecrets } from '../adapters/secrets/index.ts';
 import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
 import { createDynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
@@ -22,6 +23,10 @@ import type { ProvisionerHandlerDeps } from './provisioner.ts';
  * | RECC_PROVISIONING_TIMEOUT_MINUTES | 20 | not RUNNING by then → FAILED (resources removed) |
  * | RECC_DELETION_TIMEOUT_MINUTES | 20 | teardown not finished by then → FAILED |
  *
+ * and the per-cluster SQS queues (`RECC_CLUSTER_QUEUE_PREFIX`,
+ * `RECC_PAYLOAD_BUCKET`; `adapters/cluster-queues/config.ts`), created with
+ * each cluster and deleted with it.
+ *
  * Secrets: generated per cluster (CA + scheduler certificate covering the
  * in-cluster service names and the region's NLB names), kept in the
  * cluster's Kubernetes Secret (the backend's `readSecrets`), and the token and
@@ -38,6 +43,7 @@ export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandl
   const extraNames = eksSchedulerCertificateNames(eks.region, eks.serviceMode);
   const sqsEndpoint = getOptionalString(env, 'SQS_ENDPOINT');
   const logger = powertoolsLogger({ serviceName: 'recc-provisioner' });
+  const queues = createSqsClusterQueues(clusterQueuesConfigFromEnv(env, storeConfig.region), { clock: systemClock, logger });
   const provisioner = new Provisioner({
     store: createDynamoDbClusterStore(storeConfig),
     queue: new SqsWorkQueue({
@@ -47,6 +53,7 @@ export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandl
       ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
     }),
     backend: createEksBackendFromEnv(env, { clock: systemClock, logger }),
+    queues,
     generateSecrets: (definition) => {
       const request = secretsRequestFor(definition);
       return generateClusterSecrets({ ...request, dnsNames: [...request.dnsNames, ...extraNames] });

@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalProcessBackend } from '../adapters/local-backend/index.ts';
 import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
+import { SqsClusterQueues } from '../adapters/cluster-queues/sqs.ts';
 import { generateClusterSecrets } from '../adapters/secrets/index.ts';
 import { DynamoDbClusterStore, createTable } from '../adapters/store/dynamodb.ts';
 import { startLocalJobs, type LocalJobs } from './jobs.ts';
@@ -13,6 +14,7 @@ import { systemClock, type Clock } from '../shared/core/clock.ts';
 import { randomIds, type IdGenerator } from '../shared/core/ids.ts';
 import type { HarvestConfig } from '../shared/harvest/types.ts';
 import { silentLogger, type Logger } from '../shared/core/logger.ts';
+import { QUEUE_ENV, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
@@ -33,6 +35,7 @@ import { lockStateDir } from './state-lock.ts';
  * |---|---|
  * | store | dynalite 4.0.0 on 127.0.0.1, LevelDB under `<stateDir>/dynamodb` (records survive restarts) |
  * | queue | fauxqs 1.9.2 on 127.0.0.1 (SQS protocol; in memory, refilled by the start-up reconcile) |
+ * | cluster queues | per-cluster request/DLQ/reply queues on the same fauxqs (`recc-` prefix), payloads in its S3 |
  * | provisioner | the same `control/provisioner.ts` Lambda runs, fed by a long-polling loop |
  * | backend | `LocalProcessBackend`: scheduler and workers as local processes |
  * | API | `local/api-server.ts`: the same handlers as Lambda, plus `GET /clusters/{id}/logs` |
@@ -50,6 +53,8 @@ export interface PeriodicJobContext {
   store: ClusterStore;
   backend: ComputeBackend;
   queue: WorkQueue;
+  /** Per-cluster SQS queues (the harvester removes orphans and dead sessions). */
+  clusterQueues?: ClusterQueues;
   clock: Clock;
   logger: Logger;
 }
@@ -92,6 +97,10 @@ export interface LocalStack {
   readonly user: string;
   readonly store: ClusterStore;
   readonly backend: LocalProcessBackend;
+  /** Per-cluster SQS queues on the embedded fauxqs. */
+  readonly clusterQueues: ClusterQueues;
+  /** The embedded fauxqs (SQS and S3). */
+  readonly sqsEndpoint: string;
   readonly reconcile: ReconcileReport;
   /** Scheduled jobs: the use cases, the run driver and the local scheduler. */
   readonly jobs: LocalJobs;
@@ -129,6 +138,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sqs: EmbeddedSqs = await startEmbeddedSqs();
     cleanups.push(() => sqs.stop());
     const queue = new SqsWorkQueue({ queueUrl: sqs.queueUrl, client: sqs.client });
+    const clusterQueues = new SqsClusterQueues({ client: sqs.client, payloadBucket: sqs.payloadBucket, clock, logger: logger.child({ component: 'cluster-queues' }) });
 
     const backend = new LocalProcessBackend({
       stateDir,
@@ -145,6 +155,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clock,
       logger: logger.child({ component: 'provisioner' }),
       generateSecrets: (definition) => generateClusterSecrets(secretsRequestFor(definition)),
+      queues: clusterQueues,
+      // The local scheduler talks to the embedded fauxqs (its SQS and S3), with the local stack's dummy credentials.
+      queueEnv: {
+        [QUEUE_ENV.sqsEndpoint]: sqs.endpoint,
+        [QUEUE_ENV.payloadEndpoint]: sqs.endpoint,
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      },
       config: { pollDelaySeconds: 1, provisioningTimeoutMs: 3 * 60_000, deletionTimeoutMs: 3 * 60_000, ...options.provisioner },
     });
 
@@ -207,7 +226,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (running) return;
         running = true;
         job
-          .run({ store, backend, queue, clock, logger: logger.child({ component: job.name }) })
+          .run({ store, backend, queue, clusterQueues, clock, logger: logger.child({ component: job.name }) })
           .catch((err: unknown) => logger.warn(`${job.name} run failed`, { error: err }))
           .finally(() => {
             running = false;
@@ -227,6 +246,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       user,
       store,
       backend,
+      clusterQueues,
+      sqsEndpoint: sqs.endpoint,
       reconcile,
       jobs,
       close: (closeOptions = {}) => {

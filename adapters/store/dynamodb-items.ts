@@ -79,7 +79,9 @@ export const clusterRecordShape = z.object({
   provisioningAt: str.optional(),
   runningAt: str.optional(),
   endedAt: str.optional(),
-  connection: z.object({ schedulerAddress: str, dashboardUrl: str.optional(), token: str, caPem: str.optional() }).optional(),
+  connection: z
+    .object({ schedulerAddress: str, dashboardUrl: str.optional(), token: str, caPem: str.optional(), requestQueueUrl: str.optional(), payloadBucket: str.optional(), payloadPrefix: str.optional() })
+    .optional(),
   cost: z
     .object({ toDate: num, perHour: num, asOf: str, projected: num.optional(), projectedUntil: str.optional() })
     .optional(),
