@@ -13,6 +13,9 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** A shuffle push as the sender writes it (the client adds op and id). */
+export type ShardPush = Omit<Extract<DataRequest, { op: 'shuffle-push' }>, 'op' | 'id'>;
+
 /**
  * Fetches stored results from workers' data ports (`get-data`), keeping one
  * connection per worker. Used by workers for dependencies and by clients for
@@ -21,6 +24,8 @@ interface Pending {
 export class DataClient {
   private readonly conns = new Map<string, Promise<Channel<DataReply, DataRequest>>>();
   private readonly pending = new Map<number, Pending & { address: string }>();
+  /** Shuffle pushes awaiting their ack: resolve with the refusal reason, or undefined. */
+  private readonly acks = new Map<number, { resolve: (refused: string | undefined) => void; reject: (e: Error) => void; address: string }>();
   private nextId = 1;
   private closed = false;
 
@@ -39,6 +44,21 @@ export class DataClient {
     });
   }
 
+  /**
+   * Push shuffle shards (buffer i is part i's) to a worker; resolves once it
+   * stored them, with its refusal reason if it would not (a forgotten run).
+   * Waits for the socket to drain first: the sender's backpressure.
+   */
+  async pushShards(address: string, push: ShardPush, bufs: readonly Buffer[]): Promise<string | undefined> {
+    const channel = await this.connection(address);
+    await channel.comm.drained();
+    const id = this.nextId++;
+    return new Promise<string | undefined>((resolve, reject) => {
+      this.acks.set(id, { resolve, reject, address });
+      channel.send({ op: 'shuffle-push', id, ...push }, bufs);
+    });
+  }
+
   private connection(address: string): Promise<Channel<DataReply, DataRequest>> {
     if (this.closed) return Promise.reject(new CommClosedError('data client closed'));
     let p = this.conns.get(address);
@@ -53,6 +73,11 @@ export class DataClient {
             if (pend.address !== address) continue;
             this.pending.delete(id);
             pend.reject(err ?? new CommClosedError(`connection to ${address} closed`));
+          }
+          for (const [id, ack] of [...this.acks]) {
+            if (ack.address !== address) continue;
+            this.acks.delete(id);
+            ack.reject(err ?? new CommClosedError(`connection to ${address} closed`));
           }
         });
         return channel;
@@ -71,6 +96,17 @@ export class DataClient {
         this.pending.delete(id);
         pend.reject(protocolErrorFromNotice(msg.error));
       }
+      for (const [id, ack] of [...this.acks]) {
+        if (ack.address !== address) continue;
+        this.acks.delete(id);
+        ack.reject(protocolErrorFromNotice(msg.error));
+      }
+      return;
+    }
+    if (msg.op === 'shuffle-ack') {
+      const ack = this.acks.get(msg.id);
+      this.acks.delete(msg.id);
+      ack?.resolve(msg.error);
       return;
     }
     const pend = this.pending.get(msg.id);
@@ -99,12 +135,26 @@ export function serveData(
   comm: Comm,
   lookup: (key: string) => Buffer | undefined | Promise<Buffer | undefined>,
   onProtocolError: (err: ProtocolError) => void = () => {},
+  /** Store a shuffle push; resolves with a refusal reason or undefined (worker/shuffle.ts). */
+  onShards?: (push: ShardPush, bufs: Buffer[]) => Promise<string | undefined>,
 ): void {
   let chain: Promise<void> = Promise.resolve();
   const channel = new Channel<DataRequest, DataReply>(comm, decodeDataRequest, { onProtocolError });
-  channel.onMessage((msg) => {
+  channel.onMessage((msg, bufs) => {
     if (msg.op === 'error') {
       onProtocolError(protocolErrorFromNotice(msg.error));
+      return;
+    }
+    if (msg.op === 'shuffle-push') {
+      const { id, op: _op, ...push } = msg;
+      const received = bufs ?? [];
+      if (received.length !== push.parts.length) throw new ProtocolError('shuffle-push', 'parts', `expected one buffer per part (${push.parts.length}), got ${received.length}`);
+      // Pushes are stored concurrently (not behind get-data replies); the ack is the sender's backpressure.
+      const stored = onShards ? onShards(push, received) : Promise.resolve('this peer does not receive shuffle shards');
+      stored.then(
+        (refused) => channel.send({ op: 'shuffle-ack', id, ...(refused === undefined ? {} : { error: refused }) }),
+        (err: Error) => channel.send({ op: 'shuffle-ack', id, error: `storing the shards failed: ${err.message}` }),
+      );
       return;
     }
     const keys = msg.keys;

@@ -33,3 +33,15 @@ export class SchedulerRefusedError extends ReccError {
     super(message, { statusCode: 409, ...options });
   }
 }
+
+/** The shuffle machine (state/shuffle.ts) was asked for a change its table does not allow (a bug). `story` is the shuffle's logged changes. */
+export class InvalidShuffleTransitionError extends ReccError {
+  constructor(
+    readonly shuffleId: string,
+    readonly from: string,
+    readonly to: string,
+    readonly story: readonly TransitionLogEntry[],
+  ) {
+    super(`shuffle ${shuffleId}: no transition from ${from} to ${to}${tellStory(story)}`, { statusCode: 500 });
+  }
+}

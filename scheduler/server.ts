@@ -5,7 +5,7 @@ import { listen, type Hello, type Listener, type TlsFiles } from '../comm/handsh
 import type { FunctionDef } from '../comm/payload.ts';
 import {
   Channel, checkHelloVersion, computeBatch, decodeClientToScheduler, decodeWorkerHello, decodeWorkerToScheduler,
-  type ClientToScheduler, type Reply, type SchedulerToClient, type SchedulerToWorker, type StoryEntry, type WireTask, type WorkerInfo, type WorkerToScheduler,
+  type ClientToScheduler, type Reply, type SchedulerToClient, type SchedulerToWorker, type StoryEntry, type WireShuffleAssignment, type WireTask, type WorkerInfo, type WorkerToScheduler,
 } from '../comm/protocol.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
@@ -61,6 +61,8 @@ interface ComputeBatch {
   d: Array<DepLocation[] | 0>;
   p: number[];
   s: string[];
+  /** Per task 0 or its shuffle assignment (dropped from the message when all are 0). */
+  sh: Array<WireShuffleAssignment | 0>;
 }
 
 /**
@@ -280,6 +282,7 @@ export class SchedulerServer {
           const spec: TaskSpec = { key: t.key, run: t, deps: t.deps };
           if (t.resources) spec.resources = t.resources;
           if (t.retries) spec.retries = t.retries;
+          if (t.shuffle) spec.shuffle = t.shuffle;
           tasks[i] = spec;
         }
         this.push({ type: 'update-graph', clientId: c.id, tasks, wants: msg.wants, stimulusId: this.sid('update-graph') });
@@ -394,8 +397,10 @@ export class SchedulerServer {
         const w = this.workers.get(ins.workerId);
         if (!w) continue;
         let b = computes.get(w);
-        if (!b) computes.set(w, (b = { k: [], f: [], a: [], d: [], p: [], s: [] }));
+        if (!b) computes.set(w, (b = { k: [], f: [], a: [], d: [], p: [], s: [], sh: [] }));
         this.addCompute(w, b, ins);
+      } else if (ins.type === 'shuffle-forget') {
+        this.workers.get(ins.workerId)?.channel.send({ op: 'shuffle-forget', id: ins.shuffleId, run: ins.run });
       } else if (ins.type === 'free-keys') {
         let byStimulus = free.get(ins.workerId);
         if (!byStimulus) free.set(ins.workerId, (byStimulus = new Map()));
@@ -446,6 +451,7 @@ export class SchedulerServer {
     b.d.push(ins.deps.length === 0 ? 0 : ins.deps);
     b.p.push(ins.priority);
     b.s.push(ins.stimulusId);
+    b.sh.push(ins.shuffle ?? 0);
   }
 
   private tick(): void {

@@ -65,3 +65,25 @@ export class CommandFailedError extends ReccError {
     this.stderr = stderr;
   }
 }
+
+/**
+ * An unpack task found fewer shards than its shuffle has inputs (a receiver
+ * lost data, or a transfer of an older run was counted). The scheduler
+ * restarts the shuffle on this error name instead of failing the task
+ * (scheduler/state/shuffle.ts), so partial data never reaches a result.
+ */
+export class ShuffleIncompleteError extends ReccError {
+  constructor(message: string) {
+    super(message, { statusCode: 500 });
+  }
+}
+
+/** Shards of a transfer could not be delivered to a receiving worker. */
+export class ShuffleTransferError extends ReccError {
+  /** Retrying cannot help (the task's result does not fit its shuffle). */
+  readonly permanent: boolean;
+  constructor(message: string, options: { cause?: unknown; permanent?: boolean } = {}) {
+    super(message, { statusCode: 500, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+    this.permanent = options.permanent ?? false;
+  }
+}

@@ -1,5 +1,5 @@
 import type { DataClient } from '../comm/data-client.ts';
-import type { FunctionDef } from '../comm/payload.ts';
+import { encodeValue, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { perTask, type SchedulerToWorker, type WorkerToScheduler } from '../comm/protocol.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { ModuleCache } from './module-cache.ts';
@@ -7,6 +7,8 @@ import type { PoolResult, ThreadPool } from './pool.ts';
 import type { WorkerState } from './state/machine.ts';
 import type { WorkerEvent, WorkerInstruction } from './state/types.ts';
 import type { DataStore } from './store.ts';
+import type { ShuffleService } from './shuffle.ts';
+import { SHARDS_KEY } from '../shared/shuffle/types.ts';
 
 type RunSpec = { f: string; a: Uint8Array };
 const NO_DEPS: never[] = [];
@@ -17,6 +19,8 @@ export interface EventPumpDeps {
   pool: ThreadPool;
   peers: DataClient;
   modules: ModuleCache;
+  /** The peer-to-peer shuffle (worker/shuffle.ts). */
+  shuffle: ShuffleService;
   logger: Logger;
   inlineResultBytes: number;
   /** Send to the scheduler (a no-op before registration and after close). */
@@ -63,9 +67,12 @@ export class EventPump {
     switch (msg.op) {
       case 'compute-batch': {
         // `f` and `s` are one value for the whole batch or one per task; `d` is 0 when no task has dependencies.
-        const { k: keys, f: fns, a: args, d: deps, p: prios, s: stimuli } = msg;
+        const { k: keys, f: fns, a: args, d: deps, p: prios, s: stimuli, sh: shuffles } = msg;
         for (let i = 0; i < keys.length; i++) {
           const taskDeps = deps === 0 ? 0 : deps[i];
+          // The latest assignment wins: a transfer still running from an older run sends to this one.
+          const sh = shuffles?.[i];
+          if (sh) this.deps.shuffle.assign(keys[i] as string, sh);
           this.push({
             type: 'compute-task',
             key: keys[i] as string,
@@ -80,6 +87,9 @@ export class EventPump {
       }
       case 'free-keys':
         this.push({ type: 'free-keys', keys: msg.keys, stimulusId: msg.s });
+        return;
+      case 'shuffle-forget':
+        this.deps.shuffle.forget(msg.id, msg.run);
         return;
       case 'fns': {
         const defs: Array<[string, FunctionDef]> = msg.defs;
@@ -108,8 +118,20 @@ export class EventPump {
     }
   }
 
-  /** A thread finished a task (the pool's callback). */
+  /**
+   * A thread finished a task (the pool's callback). A shuffle transfer's
+   * result is its shards: they go to their receivers first, and the task
+   * finishes (with no data of its own) once all acknowledged.
+   */
   onResult(key: string, r: PoolResult): void {
+    if (!r.ok || !this.deps.shuffle.isTransfer(key)) return this.finishResult(key, r);
+    this.deps.shuffle.transfer(key, r.data).then(
+      () => this.finishResult(key, { ok: true, data: encodeValue(null), ms: r.ms }),
+      (err: unknown) => this.finishResult(key, { ok: false, error: toWireError(err), ms: r.ms }),
+    );
+  }
+
+  private finishResult(key: string, r: PoolResult): void {
     const stimulusId = this.stimulus('exec');
     if (r.ok) {
       this.durations.set(key, r.ms);
@@ -145,6 +167,7 @@ export class EventPump {
       case 'gather-dep':
         return this.gather(ins.peer, ins.keys, ins.stimulusId);
       case 'release-data':
+        this.deps.shuffle.release(ins.key);
         this.deps.store.delete(ins.key);
         this.durations.delete(ins.key);
         return;
@@ -167,9 +190,17 @@ export class EventPump {
     }
   }
 
-  private startTask(key: string, run: RunSpec, deps: string[]): void {
+  private startTask(key: string, run: RunSpec, deps: string[], shards?: Buffer): void {
     const { store, pool } = this.deps;
-    const inMem: Array<[string, Uint8Array]> = [];
+    if (!shards && this.deps.shuffle.isUnpack(key)) {
+      // A shuffle output: its shards (this worker received them) come as one more dependency value.
+      this.deps.shuffle.shardsFor(key).then(
+        (framed) => this.startTask(key, run, deps, framed),
+        (err: unknown) => this.onResult(key, { ok: false, error: toWireError(err) }),
+      );
+      return;
+    }
+    const inMem: Array<[string, Uint8Array]> = shards ? [[SHARDS_KEY, shards]] : [];
     const onDisk: string[] = [];
     for (const d of deps) {
       const b = store.getInMemory(d);

@@ -11,9 +11,14 @@ import { ThreadPool } from './pool.ts';
 import { EventPump } from './pump.ts';
 import { WorkerState } from './state/machine.ts';
 import { DataStore } from './store.ts';
+import { ShuffleService } from './shuffle.ts';
+import { join } from 'node:path';
 import type { TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
 export type { WorkerOptions } from './options.ts';
+
+/** Shuffle shards held in memory up to this fraction of the memory limit; more spill to disk. */
+const SHUFFLE_BUFFER_FRACTION = 0.25;
 
 /**
  * The worker's lifecycle. `paused` is not stored here: it is the state
@@ -42,6 +47,7 @@ export class Worker {
   private readonly peers: DataClient;
   private readonly pump: EventPump;
   private readonly memory: MemoryManager;
+  private readonly shuffle: ShuffleService;
   /** The enforced limit: the configured one capped by the cgroup's; undefined = none. */
   readonly memoryLimitBytes: number | undefined;
   private scheduler: Channel<SchedulerToWorker, WorkerToScheduler> | undefined;
@@ -71,7 +77,16 @@ export class Worker {
       (key, r) => this.pump.onResult(key, r),
       (name, error) => o.logger.error('worker plugin failed', { event: 'worker.plugin-error', plugin: name, error }),
     );
+    this.shuffle = new ShuffleService({
+      self: () => this.address,
+      peers: this.peers,
+      dir: join(o.spillDir, 'shuffle'),
+      // Shards beyond a quarter of the memory limit spill (256 MiB without a limit).
+      bufferBytes: this.memoryLimitBytes !== undefined ? Math.floor(this.memoryLimitBytes * SHUFFLE_BUFFER_FRACTION) : 256 * 1024 * 1024,
+      logger: o.logger,
+    });
     this.pump = new EventPump({
+      shuffle: this.shuffle,
       state: this.machine,
       store: this.store,
       pool: this.pool,
@@ -123,7 +138,7 @@ export class Worker {
       accept: (comm, hello) => {
         checkHelloVersion(hello);
         if (hello.role !== 'peer' && hello.role !== 'client') throw new ProtocolError('hello', 'role', `expected "peer" or "client" on a worker's data port, got "${String(hello.role)}"`);
-        serveData(comm, (key) => this.store.get(key), this.protocolErrorLogger(`${hello.role} ${comm.peer}`));
+        serveData(comm, (key) => this.store.get(key), this.protocolErrorLogger(`${hello.role} ${comm.peer}`), (push, bufs) => this.shuffle.receive(push, bufs));
         return {};
       },
     });
@@ -157,6 +172,7 @@ export class Worker {
       await this.peers.close();
       await this.pool.close();
       this.store.close();
+      this.shuffle.close();
       this.phase = 'closed';
       this.finish({ reason: 'closed' });
     })();
@@ -193,7 +209,7 @@ export class Worker {
   }
 
   /** Observability for tests and the CLI. */
-  stats(): { stored: number; managedBytes: number; spilledBytes: number; spillCount: number } {
-    return { stored: this.store.size, managedBytes: this.store.managedBytes, spilledBytes: this.store.spilledBytes, spillCount: this.store.spillCount };
+  stats(): { stored: number; managedBytes: number; spilledBytes: number; spillCount: number; shuffleBufferBytes: number; shuffleSpilledBytes: number } {
+    return { stored: this.store.size, managedBytes: this.store.managedBytes, spilledBytes: this.store.spilledBytes, spillCount: this.store.spillCount, ...this.shuffle.stats() };
   }
 }

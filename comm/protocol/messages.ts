@@ -40,6 +40,12 @@ export type WireTaskError = Infer<typeof taskError>;
 const errorNotice = object({ type: str, message: str, op: str, path: str });
 export type ErrorNotice = Infer<typeof errorNotice>;
 
+/** A shuffle task's part (shared/shuffle/types.ts). */
+const shuffleTask = object({ id: str, role: literal('transfer', 'barrier', 'unpack'), i: count, n: count });
+/** What a worker is told with a shuffle task: the run and, for transfers, the receivers. */
+const shuffleAssignment = object({ id: str, role: literal('transfer', 'barrier', 'unpack'), i: count, n: count, run: count, workers: keys });
+export type WireShuffleAssignment = Infer<typeof shuffleAssignment>;
+
 /** One task of an `update-graph`: a record (msgpack sends its field names once per connection). */
 const wireTask = object({
   key: str,
@@ -50,6 +56,7 @@ const wireTask = object({
   deps: keys,
   resources: nullable(mapOf(num)),
   retries: count,
+  shuffle: optional(shuffleTask),
 });
 export type WireTask = Infer<typeof wireTask>;
 
@@ -115,6 +122,8 @@ export const schedulerToClient = {
   'task-erred': { key: str, error: taskError },
   cancelled: { key: str },
   'lost-data': { key: str },
+  /** A shuffle restarted (or gave up); `message` says why. */
+  'shuffle-progress': { id: str, run: count, message: str },
   /** The answer to a request; its other fields are checked against `replies` by the requester. */
   reply: { id: requestId, error: optional(errorNotice) },
   error,
@@ -133,8 +142,12 @@ export const schedulerToWorker = {
     d: oneOf(literal(0), arrayOf(oneOf(literal(0), arrayOf(depLocation)))),
     p: arrayOf(num),
     s: oneOf(str, keys),
+    /** Per task 0 or its shuffle assignment; absent when no task of the batch is a shuffle's. */
+    sh: optional(arrayOf(oneOf(literal(0), shuffleAssignment))),
   },
   'free-keys': { keys, s: str },
+  /** Drop the shards of a shuffle for runs up to `run`. */
+  'shuffle-forget': { id: str, run: count },
   fns: { defs: arrayOf(tuple(str, functionDefCheck)) },
   /** The module's code travels as the message's one buffer. */
   module: { hash: str },
@@ -156,12 +169,16 @@ export const workerToScheduler = {
 /** Peers and clients ask a worker's data port for stored results. */
 export const dataRequest = {
   'get-data': { id: requestId, keys },
+  /** Shards of shuffle input `input` for the receiver's outputs `parts` (buffer i is part i's shard). */
+  'shuffle-push': { id: requestId, shuffle: str, run: count, input: count, parts: arrayOf(count) },
   error,
 } satisfies Record<string, Shape>;
 
 export const dataReply = {
   /** `keys[i]`'s bytes are the message's buffer i. */
   data: { id: requestId, keys, missing: keys },
+  /** Shards buffered (or refused: `error`, e.g. a run already forgotten). */
+  'shuffle-ack': { id: requestId, error: optional(str) },
   error,
 } satisfies Record<string, Shape>;
 
@@ -229,12 +246,14 @@ export const decodeSchedulerToClient = decoder('scheduler → client', scheduler
   'in-memory': (m) => sameLength(m, 'k', ['n', 'di']),
 });
 export const decodeSchedulerToWorker = decoder('scheduler → worker', schedulerToWorker, {
-  'compute-batch': (m) => sameLength(m, 'k', ['f', 'a', 'd', 'p', 's']),
+  'compute-batch': (m) => sameLength(m, 'k', ['f', 'a', 'd', 'p', 's', 'sh']),
 });
 export const decodeWorkerToScheduler = decoder('worker → scheduler', workerToScheduler, {
   finished: (m) => sameLength(m, 'k', ['n', 'ms', 'di']),
 });
-export const decodeDataRequest = decoder('data request', dataRequest);
+export const decodeDataRequest = decoder('data request', dataRequest, {
+  'shuffle-push': (m) => (new Set(m.parts).size === m.parts.length ? undefined : { path: ['parts'], expected: 'distinct output partitions', got: 'a repeated one' }),
+});
 export const decodeDataReply = decoder('data reply', dataReply, {
   data: (m) => sameLength(m, 'keys', []),
 });
@@ -265,8 +284,10 @@ export function protocolErrorFromNotice(notice: ErrorNotice): ProtocolError {
  * when every task shares it, and `d` to 0 when no task has dependencies, so
  * a map costs one key, one argument and one priority per task on the wire.
  */
-export function computeBatch(b: { k: string[]; f: string[]; a: Uint8Array[]; d: Array<WireDepLocation[] | 0>; p: number[]; s: string[] }): Extract<SchedulerToWorker, { op: 'compute-batch' }> {
-  return { op: 'compute-batch', k: b.k, f: collapse(b.f), a: b.a, d: b.d.some((x) => x !== 0) ? b.d : 0, p: b.p, s: collapse(b.s) };
+export function computeBatch(b: { k: string[]; f: string[]; a: Uint8Array[]; d: Array<WireDepLocation[] | 0>; p: number[]; s: string[]; sh?: Array<WireShuffleAssignment | 0> }): Extract<SchedulerToWorker, { op: 'compute-batch' }> {
+  const out: Extract<SchedulerToWorker, { op: 'compute-batch' }> = { op: 'compute-batch', k: b.k, f: collapse(b.f), a: b.a, d: b.d.some((x) => x !== 0) ? b.d : 0, p: b.p, s: collapse(b.s) };
+  if (b.sh && b.sh.some((x) => x !== 0)) out.sh = b.sh;
+  return out;
 }
 
 function collapse(values: string[]): string | string[] {

@@ -4,7 +4,7 @@ import { InvalidTransitionError, TransitionLimitError } from '../errors.ts';
 import { anyWorkerSatisfies, killedWorkerError, noWorkerError, pickConstrained, pickForDeps, satisfies } from './placement.ts';
 import { TaskQueue } from './queue.ts';
 import { ClientRecord, EMPTY_WORKERS, TaskRecord, WorkerRecord, createTasks, keyPrefix } from './records.ts';
-import { BY_STATE, TRANSITIONS, type Arg, type Target } from './transitions.ts';
+import { BY_STATE, TRANSITIONS, shufflesOf, type Arg, type Target } from './transitions.ts';
 import {
   DEFAULT_SCHEDULER_OPTIONS,
   type ClientReport,
@@ -153,7 +153,7 @@ export class SchedulerState {
       case 'task-erred': {
         const w = this.workers.get(ev.workerId);
         const t = this.tasks.get(ev.key);
-        if (!w || !t || t.state !== 'processing' || t.processingOn !== w) return;
+        if (!w || !t || t.state !== 'processing' || t.processingOn !== w || shufflesOf(this).erred(t, ev.error)) return;
         if (t.retries > 0) {
           t.retries -= 1;
           this.transition(t, 'released', { notifyWorker: false });
@@ -229,6 +229,7 @@ export class SchedulerState {
     for (const t of [...this.constrained]) {
       if (!anyWorkerSatisfies(this.workers.values(), t.resources as Resources)) this.rec(t, 'no-worker');
     }
+    shufflesOf(this).workerRemoved(w);
   }
 
   private updateGraph(clientId: string, specs: readonly TaskSpec[], wants: readonly string[]): void {
@@ -446,7 +447,7 @@ export class SchedulerState {
 
   private schedule(): void {
     for (const t of this.readyDeps) {
-      const w = pickForDeps(t, this.workers.values());
+      const w = shufflesOf(this).pinned(t) ?? pickForDeps(t, this.workers.values());
       if (!w) break;
       this.assign(t, w);
     }

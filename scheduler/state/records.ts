@@ -1,5 +1,6 @@
 import { resourceProblem } from './placement.ts';
 import type { Resources, TaskErrorInfo, TaskSpec, TaskStateName } from './types.ts';
+import type { ShuffleTaskInfo } from '../../shared/shuffle/types.ts';
 
 /** The scheduler's records of tasks, workers and clients (see machine.ts). */
 
@@ -28,6 +29,8 @@ export class TaskRecord {
   noWorkerSince = 0;
   /** Estimated run time (ms) counted in its worker's occupancy while processing. */
   est = 0;
+  /** Its part in a shuffle (transfer, barrier or unpack), see shuffle.ts. */
+  shuffle: ShuffleTaskInfo | null = null;
   constructor(
     readonly key: string,
     public run: unknown,
@@ -83,6 +86,7 @@ export function createTasks(tasks: Map<string, TaskRecord>, specs: readonly Task
     t.prio = prio++;
     t.seq = seq++;
     t.retries = spec.retries ?? 0;
+    if (spec.shuffle) t.shuffle = spec.shuffle;
     tasks.set(spec.key, t);
     created.push(t);
     let bad: TaskErrorInfo | null = null;

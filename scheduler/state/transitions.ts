@@ -1,7 +1,10 @@
 import { own } from '../../shared/core/own.ts';
 import type { SchedulerState } from './machine.ts';
 import { EMPTY_TASKS, EMPTY_WORKERS, type TaskRecord, type WorkerRecord } from './records.ts';
-import type { DepLocation, TaskErrorInfo, TaskStateName } from './types.ts';
+import { shufflesOf } from './shuffle.ts';
+import type { DepLocation, SchedulerInstruction, TaskErrorInfo, TaskStateName } from './types.ts';
+
+export { shufflesOf };
 
 /**
  * The scheduler's transition table: every allowed (from, to) pair and what it
@@ -54,7 +57,10 @@ const toProcessing = (s: SchedulerState, t: TaskRecord, arg: Arg) => {
   if (t.resources) for (const [r, n] of Object.entries(t.resources)) w.used[r] = (own(w.used, r) ?? 0) + n;
   s.updateIdle(w);
   const deps = t.deps.length === 0 ? NO_DEPS : t.deps.map((d) => ({ key: d.key, nbytes: d.nbytes, who: (d.whoHas ?? EMPTY_WORKERS).map((x) => x.id) }));
-  s.emit({ type: 'compute', workerId: w.id, key: t.key, run: t.run, deps, priority: t.prio, stimulusId: s.stimulus });
+  const compute: Extract<SchedulerInstruction, { type: 'compute' }> = { type: 'compute', workerId: w.id, key: t.key, run: t.run, deps, priority: t.prio, stimulusId: s.stimulus };
+  // A shuffle's transfers learn their run and receivers; its outputs their run (shuffle.ts).
+  if (t.shuffle) compute.shuffle = shufflesOf(s).onProcessing(t, t.shuffle);
+  s.emit(compute);
 };
 
 const TABLE = new Map<string, TransitionFn>([
@@ -91,6 +97,7 @@ const TABLE = new Map<string, TransitionFn>([
       t.whoHas = [w];
       w.has.add(t);
       if (t.wantedBy) for (const c of t.wantedBy) s.report(c, { op: 'key-in-memory', key: t.key, nbytes: t.nbytes });
+      if (t.shuffle) shufflesOf(s).onMemory(t, t.shuffle);
       if (t.dependents) {
         for (const d of t.dependents) {
           if (d.state === 'waiting' && --d.waitingOn === 0) s.rec(d, 'ready');
@@ -153,6 +160,7 @@ const TABLE = new Map<string, TransitionFn>([
 function forget(s: SchedulerState, t: TaskRecord): void {
   t.state = 'forgotten';
   s.tasks.delete(t.key);
+  if (t.shuffle) shufflesOf(s).onForget(t, t.shuffle);
   for (const d of t.deps) {
     if (!d.dependents) continue;
     d.dependents.delete(t);

@@ -7,6 +7,7 @@ export type TaskStateName = 'released' | 'waiting' | 'queued' | 'no-worker' | 'p
 
 import { DEFAULT_TRANSITION_LOG_SIZE } from '../../shared/engine/transition-log.ts';
 import type { TaskErrorInfo } from '../../shared/engine/task-error.ts';
+import type { ShuffleAssignment, ShuffleTaskInfo } from '../../shared/shuffle/types.ts';
 
 export type { TaskErrorInfo };
 export type { TransitionLogEntry } from '../../shared/engine/transition-log.ts';
@@ -20,6 +21,8 @@ export interface TaskSpec {
   deps: string[];
   resources?: Resources;
   retries?: number;
+  /** Set on the tasks of a shuffle (state/shuffle.ts). */
+  shuffle?: ShuffleTaskInfo;
 }
 
 interface EventBase {
@@ -57,10 +60,13 @@ export type ClientReport =
   | { op: 'key-in-memory'; key: string; nbytes: number }
   | { op: 'task-erred'; key: string; error: TaskErrorInfo }
   | { op: 'cancelled'; key: string }
-  | { op: 'lost-data'; key: string };
+  | { op: 'lost-data'; key: string }
+  | { op: 'shuffle-progress'; id: string; run: number; message: string };
 
 export type SchedulerInstruction =
-  | { type: 'compute'; workerId: string; key: string; run: unknown; deps: DepLocation[]; priority: number; stimulusId: string }
+  | { type: 'compute'; workerId: string; key: string; run: unknown; deps: DepLocation[]; priority: number; stimulusId: string; shuffle?: ShuffleAssignment | undefined }
+  /** Drop the shards of shuffle `shuffleId` for runs up to `run` (state/shuffle.ts). */
+  | { type: 'shuffle-forget'; workerId: string; shuffleId: string; run: number; stimulusId: string }
   | { type: 'free-keys'; workerId: string; keys: string[]; stimulusId: string }
   | { type: 'report'; clientId: string; msg: ClientReport; stimulusId: string };
 

@@ -1,5 +1,6 @@
 import type { SchedulerState, TaskRecord } from './machine.ts';
 import { own } from '../../shared/core/own.ts';
+import { shufflesOf } from './shuffle.ts';
 
 /**
  * Check every invariant of the scheduler state; returns the violations (empty
@@ -63,5 +64,6 @@ export function validateSchedulerState(s: SchedulerState): string[] {
   for (const t of s.noWorker) if (s.tasks.get(t.key) !== t) problems.push(`no-worker ${t.key} (${t.state}) is not stored`);
   // Every state change is counted once and logged once: none bypassed the table.
   if (s.log.recorded !== s.transitionCount) problems.push(`${s.transitionCount} transitions but ${s.log.recorded} logged`);
+  problems.push(...shufflesOf(s).validate());
   return problems;
 }

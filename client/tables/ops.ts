@@ -1,0 +1,244 @@
+/**
+ * The table operations as one task function, `tableOp(op, ...inputs)`. The
+ * client bundles this module (with apache-arrow) and uploads it once
+ * (client.module); workers cache it by hash. Partitions travel as Arrow IPC
+ * stream bytes. Pure functions of their inputs: a task run twice gives the
+ * same bytes, which the shuffle relies on.
+ */
+import { Field, Float64, Int32, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
+import { hashKey, hashPartition } from '../../shared/shuffle/hash.ts';
+import { compareValues, evenSample, rangePartition } from '../../shared/shuffle/ranges.ts';
+import { unframe } from '../../shared/shuffle/frames.ts';
+import { buildData, concatTables, fromIPC, groupId, keyColumns, rowKey, tableOf, take, takeVector, toIPC } from './kernels.ts';
+import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
+import { runSteps } from './steps.ts';
+
+export function tableOp(op: Op, ...inputs: unknown[]): unknown {
+  switch (op.k) {
+    case 'chain':
+      return toIPC(runSteps(input(inputs[0]), op.steps, op.part));
+    case 'concat': {
+      const tables = inputs.map(input);
+      return toIPC(runSteps(concatTables(tables, (tables[0] as Table).schema), op.steps, op.part));
+    }
+    case 'split':
+      return split(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m);
+    case 'unpack': {
+      const empty = fromIPC(op.schema);
+      const shards = unframe(inputs[0] as Uint8Array).map((b) => fromIPC(b));
+      return toIPC(runSteps(concatTables(shards, empty.schema), op.steps, op.part));
+    }
+    case 'sample': {
+      const t = runSteps(input(inputs[0]), op.steps, op.part);
+      const [col] = keyColumns(t, [op.col]) as [Vector];
+      const values: unknown[] = [];
+      for (let i = 0; i < t.numRows; i++) {
+        const v = col.get(i);
+        if (v !== null && v !== undefined) values.push(v);
+      }
+      values.sort(compareValues);
+      // Size 0: the partition's ends (setIndex with sorted: true).
+      if (op.size <= 0) return values.length === 0 ? [] : [values[0], values[values.length - 1]];
+      return evenSample(values, op.size);
+    }
+    case 'count':
+      return runSteps(input(inputs[0]), op.steps, op.part).numRows;
+    case 'agg-partial':
+      return partialAgg(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.aggs);
+    case 'agg-combine': {
+      const merged = combineAgg(inputs as PartialAgg[], op.aggs);
+      return op.final ? toIPC(finalAgg(merged, op.by, op.aggs, fromIPC(op.schema).schema)) : merged;
+    }
+    case 'join':
+      return toIPC(runSteps(join(input(inputs[0]), input(inputs[1]), op.on, op.how), op.steps, op.part));
+  }
+}
+
+function input(v: unknown): Table {
+  if (v instanceof Uint8Array) return fromIPC(v);
+  // A partition that arrived as an Arrow Table (another copy of apache-arrow decoded it): through IPC.
+  if (v !== null && typeof v === 'object' && 'schema' in v && 'batches' in v) return fromIPC(tableToIPC(v as Table, 'stream'));
+  throw new TypeError(`a table partition must be Arrow IPC bytes, got ${v === null ? 'null' : typeof v}`);
+}
+
+/** One shard per output (IPC bytes; empty bytes for an output with no rows). */
+export function split(t: Table, by: Partitioning, m: number): Uint8Array[] {
+  const rows: number[][] = Array.from({ length: m }, () => []);
+  if ('hash' in by) {
+    const keys = keyColumns(t, by.hash);
+    for (let i = 0; i < t.numRows; i++) (rows[hashPartition(hashKey(rowKey(keys, i)), m)] as number[]).push(i);
+  } else {
+    const [col] = keyColumns(t, [by.range]) as [Vector];
+    for (let i = 0; i < t.numRows; i++) (rows[Math.min(m - 1, rangePartition(col.get(i), by.divisions))] as number[]).push(i);
+  }
+  return rows.map((r) => (r.length === 0 ? new Uint8Array(0) : toIPC(r.length === t.numRows ? t : take(t, r))));
+}
+
+// ------------------------------------------------------------ aggregation
+
+/** Per group: the key values and one state per aggregation. */
+export function partialAgg(t: Table, by: readonly string[], aggs: readonly AggSpec[]): PartialAgg {
+  const keys = keyColumns(t, by);
+  const cols = keyColumns(t, aggs.map((a) => a.col));
+  const groups = new Map<string, [unknown[], unknown[]]>();
+  for (let i = 0; i < t.numRows; i++) {
+    const k = rowKey(keys, i);
+    const id = groupId(k);
+    let g = groups.get(id);
+    if (!g) groups.set(id, (g = [k, aggs.map(initState)]));
+    const states = g[1];
+    for (let a = 0; a < aggs.length; a++) states[a] = step((aggs[a] as AggSpec).fn, states[a], (cols[a] as Vector).get(i));
+  }
+  return [...groups.values()];
+}
+
+function initState(a: AggSpec): unknown {
+  switch (a.fn) {
+    case 'sum':
+    case 'count':
+      return 0;
+    case 'mean':
+      return [0, 0];
+    default:
+      return null;
+  }
+}
+
+const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
+
+function step(fn: AggSpec['fn'], s: unknown, v: unknown): unknown {
+  if (v === null || v === undefined) return s;
+  switch (fn) {
+    case 'sum':
+      return (s as number) + num(v);
+    case 'count':
+      return (s as number) + 1;
+    case 'mean':
+      return [(s as number[])[0] as number + num(v), ((s as number[])[1] as number) + 1];
+    case 'min':
+      return s === null || compareValues(v, s) < 0 ? v : s;
+    case 'max':
+      return s === null || compareValues(v, s) > 0 ? v : s;
+    case 'first':
+      return s === null ? v : s;
+    case 'last':
+      return v;
+  }
+}
+
+function merge(fn: AggSpec['fn'], a: unknown, b: unknown): unknown {
+  switch (fn) {
+    case 'sum':
+    case 'count':
+      return (a as number) + (b as number);
+    case 'mean':
+      return [((a as number[])[0] as number) + ((b as number[])[0] as number), ((a as number[])[1] as number) + ((b as number[])[1] as number)];
+    case 'last':
+      return b === null ? a : b;
+    default:
+      return b === null ? a : step(fn, a, b);
+  }
+}
+
+/** Merge partial aggregates in input order (first/last follow partition order). */
+export function combineAgg(parts: readonly PartialAgg[], aggs: readonly AggSpec[]): PartialAgg {
+  const groups = new Map<string, [unknown[], unknown[]]>();
+  for (const part of parts) {
+    for (const [k, states] of part) {
+      const id = groupId(k);
+      const g = groups.get(id);
+      if (!g) groups.set(id, [k, [...states]]);
+      else for (let a = 0; a < aggs.length; a++) g[1][a] = merge((aggs[a] as AggSpec).fn, g[1][a], states[a]);
+    }
+  }
+  return [...groups.values()];
+}
+
+/** The result table: key columns (input types), then one column per aggregation, sorted by key. */
+export function finalAgg(merged: PartialAgg, by: readonly string[], aggs: readonly AggSpec[], input: Schema): Table {
+  const rows = [...merged].sort((x, y) => {
+    for (let c = 0; c < by.length; c++) {
+      const d = compareValues(x[0][c], y[0][c]);
+      if (d !== 0) return d;
+    }
+    return 0;
+  });
+  const fields = aggSchema(input, by, aggs);
+  const n = rows.length;
+  const cols = fields.fields.map((f, c) => {
+    if (c < by.length) return buildData(f.type, n, (i) => (rows[i] as [unknown[], unknown[]])[0][c]);
+    const a = aggs[c - by.length] as AggSpec;
+    return buildData(f.type, n, (i) => {
+      const s = (rows[i] as [unknown[], unknown[]])[1][c - by.length];
+      if (a.fn === 'mean') return (s as number[])[1] === 0 ? null : ((s as number[])[0] as number) / ((s as number[])[1] as number);
+      return s;
+    });
+  });
+  return tableOf(fields, cols, n);
+}
+
+/** The schema of an aggregation's result (the client computes it too, to check names up front). */
+export function aggSchema(input: Schema, by: readonly string[], aggs: readonly AggSpec[]): Schema {
+  const field = (c: string) => {
+    const f = input.fields.find((x) => x.name === c);
+    if (!f) throw new RangeError(`column "${c}" is not in the table`);
+    return f;
+  };
+  const fields = [
+    ...by.map(field),
+    ...aggs.map((a) => {
+      const f = field(a.col);
+      const type = a.fn === 'sum' || a.fn === 'mean' ? new Float64() : a.fn === 'count' ? new Int32() : f.type;
+      return new Field(a.out, type, true);
+    }),
+  ];
+  return new Schema(fields);
+}
+
+// ------------------------------------------------------------ join
+
+/** Hash join of one partition pair: left columns, then right columns other than `on` (a clash gets `_right`). */
+export function join(left: Table, right: Table, on: readonly string[], how: 'inner' | 'left'): Table {
+  const rk = keyColumns(right, on);
+  const index = new Map<string, number[]>();
+  for (let i = 0; i < right.numRows; i++) {
+    const k = rowKey(rk, i);
+    if (k.some((v) => v === null || v === undefined)) continue; // null keys never match
+    const id = groupId(k);
+    let l = index.get(id);
+    if (!l) index.set(id, (l = []));
+    l.push(i);
+  }
+  const lk = keyColumns(left, on);
+  const li: number[] = [];
+  const ri: number[] = [];
+  for (let i = 0; i < left.numRows; i++) {
+    const k = rowKey(lk, i);
+    const matches = k.some((v) => v === null || v === undefined) ? undefined : index.get(groupId(k));
+    if (matches) {
+      for (const j of matches) {
+        li.push(i);
+        ri.push(j);
+      }
+    } else if (how === 'left') {
+      li.push(i);
+      ri.push(-1);
+    }
+  }
+  const schema = joinSchema(left.schema, right.schema, on);
+  const rightCols = right.schema.fields.map((f, c) => [f, c] as const).filter(([f]) => !on.includes(f.name));
+  const cols = [
+    ...left.schema.fields.map((_, c) => takeVector(left.getChildAt(c) as Vector, li)),
+    ...rightCols.map(([f, c]) => {
+      const v = right.getChildAt(c) as Vector;
+      return buildData(f.type, ri.length, (k) => ((ri[k] as number) < 0 ? null : v.get(ri[k] as number)));
+    }),
+  ];
+  return tableOf(schema, cols, li.length);
+}
+
+export function joinSchema(left: Schema, right: Schema, on: readonly string[]): Schema {
+  const names = new Set(left.fields.map((f) => f.name));
+  const rightFields = right.fields.filter((f) => !on.includes(f.name)).map((f) => new Field(names.has(f.name) ? `${f.name}_right` : f.name, f.type, true));
+  return new Schema([...left.fields, ...rightFields]);
+}

@@ -1,0 +1,50 @@
+/**
+ * Framing of shard lists into one byte array: `[u32 count][u32 length × count][bytes…]`,
+ * little endian. An unpack task gets all its shards as one buffer (one copy,
+ * shareable with the task thread); the task splits it without copying.
+ */
+
+export function framedLength(parts: readonly Uint8Array[]): number {
+  let n = 4 + 4 * parts.length;
+  for (const p of parts) n += p.byteLength;
+  return n;
+}
+
+/** Write the frame of `parts` into `out` at `offset`; returns the end offset. */
+export function writeFrames(parts: readonly Uint8Array[], out: Uint8Array, offset = 0): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(offset, parts.length, true);
+  let at = offset + 4;
+  for (const p of parts) {
+    view.setUint32(at, p.byteLength, true);
+    at += 4;
+  }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return at;
+}
+
+export function frame(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(framedLength(parts));
+  writeFrames(parts, out);
+  return out;
+}
+
+/** Views of the parts inside `bytes` (no copy). Throws RangeError on a truncated or malformed frame. */
+export function unframe(bytes: Uint8Array): Uint8Array[] {
+  if (bytes.byteLength < 4) throw new RangeError(`shard frame of ${bytes.byteLength} bytes is truncated`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(0, true);
+  let at = 4 + 4 * count;
+  if (at > bytes.byteLength) throw new RangeError(`shard frame announces ${count} parts but has ${bytes.byteLength} bytes`);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = view.getUint32(4 + 4 * i, true);
+    if (at + len > bytes.byteLength) throw new RangeError(`shard ${i} of the frame is truncated`);
+    out.push(bytes.subarray(at, at + len));
+    at += len;
+  }
+  return out;
+}
