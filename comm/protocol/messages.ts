@@ -162,6 +162,8 @@ export const workerToScheduler = {
   'task-erred': { key: str, error: taskError },
   'missing-data': { key: str, dep: str, from: str },
   status: { status: literal('running', 'paused') },
+  /** After reconnecting: results this worker holds (`n[i]` bytes for `k[i]`), so the scheduler reuses them. */
+  'held-data': { k: keys, n: arrayOf(count) },
   heartbeat: workerMetrics,
   error,
 } satisfies Record<string, Shape>;
@@ -250,6 +252,7 @@ export const decodeSchedulerToWorker = decoder('scheduler → worker', scheduler
 });
 export const decodeWorkerToScheduler = decoder('worker → scheduler', workerToScheduler, {
   finished: (m) => sameLength(m, 'k', ['n', 'ms', 'di']),
+  'held-data': (m) => sameLength(m, 'k', ['n']),
 });
 export const decodeDataRequest = decoder('data request', dataRequest, {
   'shuffle-push': (m) => (new Set(m.parts).size === m.parts.length ? undefined : { path: ['parts'], expected: 'distinct output partitions', got: 'a repeated one' }),
