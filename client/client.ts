@@ -15,6 +15,8 @@ import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } f
 import { functionRef, identityRef, ModuleHandle, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future, type FutureStatus } from './future.ts';
 import { TcpTransport, type ClientTransport, type SchedulerEvent } from './transport.ts';
+import type { Table as ArrowTable } from 'apache-arrow';
+import { fromArrowTable, fromPartitionFutures, type DistributedTable, type FromPartitionsOptions, type FromTableOptions } from './tables/table.ts';
 
 export interface ConnectOptions {
   token?: string;
@@ -37,6 +39,17 @@ interface KeyState {
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
   /** Operations awaiting this key (result, wait, gather, asCompleted…); the key is kept while any runs. */
   holds: number;
+  /** Stored size of the result on its worker, once finished. */
+  nbytes: number;
+}
+
+/** Something long-running the scheduler tells clients about (a shuffle restarting after a worker was lost). */
+export interface ProgressEvent {
+  kind: 'shuffle';
+  /** The shuffle's id. */
+  id: string;
+  run: number;
+  message: string;
 }
 
 /** One operation awaiting futures: holds them, and counts once in each of their keys' `holds`. */
@@ -77,6 +90,7 @@ export class Client {
   /** `pure: false` keys: a random per-client prefix plus a counter (unique without a random draw per task). */
   private readonly keyPrefix = randomBytes(8).toString('hex');
   private keyCounter = 0;
+  private readonly progressListeners = new Set<(event: ProgressEvent) => void>();
   /**
    * The live dashboard of the cluster this client connected to (undefined when
    * connected by address or started without one). It asks for the cluster
@@ -371,6 +385,39 @@ export class Client {
     return reply.story;
   }
 
+  /** Be told about long-running work (a shuffle restarting after a worker was lost). Returns the unsubscribe function. */
+  onProgress(listener: (event: ProgressEvent) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
+  }
+
+  /** Split a local Arrow table into `npartitions` partitions on the cluster (see client/tables). */
+  fromTable(table: ArrowTable, options: FromTableOptions = {}): DistributedTable {
+    this.assertOpen();
+    return fromArrowTable(this, table, options);
+  }
+
+  /** A distributed table over existing futures of Arrow IPC partitions (see client/tables). */
+  fromPartitions(futures: ReadonlyArray<Future<unknown>>, options: FromPartitionsOptions = {}): DistributedTable {
+    this.assertOpen();
+    return fromPartitionFutures(this, futures, options);
+  }
+
+  /** @internal Submit prepared tasks (table graphs); returns a future per wanted key. */
+  _submitTasks<T>(tasks: WireTask[], fns: ReadonlyArray<[string, FunctionDef]>, wants: readonly string[]): Array<Future<T>> {
+    this.assertOpen();
+    const newFns: Array<[string, FunctionDef]> = [];
+    for (const [id, def] of fns) this.addFn({ id, def, name: def.name }, newFns);
+    const futures = wants.map((k) => new Future<T>(k, this));
+    this.postGraph(tasks, [...wants], newFns);
+    return futures;
+  }
+
+  /** @internal Stored bytes of a finished key (0 when unknown). */
+  _nbytes(key: string): number {
+    return this.keys.get(key)?.nbytes ?? 0;
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.flushReleases();
@@ -476,7 +523,7 @@ export class Client {
   /** @internal */ _ref(f: Future): void {
     let st = this.keys.get(f.key);
     if (!st) {
-      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [], holds: 0 };
+      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [], holds: 0, nbytes: 0 };
       this.keys.set(f.key, st);
     }
     st.refs++;
@@ -630,6 +677,7 @@ export class Client {
         if (!st) continue;
         const d = di[i] as number;
         st.data = d >= 0 ? bufs?.[d] : undefined;
+        st.nbytes = msg.n[i] as number;
         st.error = undefined;
         this.settle(key, st, 'finished');
       }
@@ -638,6 +686,10 @@ export class Client {
     if (msg.op === 'error') {
       // The scheduler refused something this client sent: a bug here, not in the user's code; keep going.
       process.emitWarning(`the scheduler refused a message: ${msg.error.message}`, { code: 'RECC_PROTOCOL' });
+      return;
+    }
+    if (msg.op === 'shuffle-progress') {
+      for (const listener of this.progressListeners) listener({ kind: 'shuffle', id: msg.id, run: msg.run, message: msg.message });
       return;
     }
     const key = msg.key;
