@@ -11,10 +11,10 @@
  * is refused at the handshake with a message naming both versions.
  */
 import type { FunctionDef } from '../payload.ts';
-import { schedulerStatusSchema } from '../../shared/engine/scheduler-status.ts';
+import { schedulerStatusIssues, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
 import { ProtocolError } from '../errors.ts';
 import {
-  arrayOf, bool, bytes, count, describe, formatPath, fromZod, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
+  arrayOf, bool, bytes, count, describe, formatPath, fromIssues, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
   type Check, type Infer, type InferShape, type Issue, type Shape,
 } from './check.ts';
 
@@ -111,7 +111,7 @@ export const clientToScheduler = {
 export const replies = {
   'register-plugin': {},
   'who-has': { who: arrayOf(tuple(str, keys)) },
-  info: { status: fromZod(schedulerStatusSchema, 'a scheduler status'), workers: arrayOf(workerInfo) },
+  info: { status: fromIssues<SchedulerStatus>('a scheduler status', schedulerStatusIssues), workers: arrayOf(workerInfo) },
   'task-states': { states: keys },
   story: { story: arrayOf(storyEntry) },
 } satisfies Record<string, Shape>;
