@@ -10,6 +10,7 @@ import { registerUp } from './commands/up.ts';
 import { registerRender } from './commands/render.ts';
 import { registerCost } from './commands/cost.ts';
 import { registerJob } from './commands/job.ts';
+import { registerQuota } from './commands/quota.ts';
 
 /**
  * The `recc` command. Each command lives in `cli/commands/<name>.ts` and
@@ -35,6 +36,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerRender(program);
   registerCost(program);
   registerJob(program);
+  registerQuota(program);
   return program;
 }
 
