@@ -10,6 +10,7 @@ import { registerUp } from './commands/up.ts';
 import { registerRender } from './commands/render.ts';
 import { registerCost } from './commands/cost.ts';
 import { registerJob } from './commands/job.ts';
+import { registerData } from './commands/data.ts';
 import { registerQuota } from './commands/quota.ts';
 
 /**
@@ -36,6 +37,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerRender(program);
   registerCost(program);
   registerJob(program);
+  registerData(program);
   registerQuota(program);
   return program;
 }

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DatastoreConfigError } from '../../shared/datastores/errors.ts';
-import { resolveConfig, type ConfigLayer, type DatastoresConfig, layerFromEnv } from '../../shared/datastores/config.ts';
+import { DATASTORES_JSON_ENV, resolveConfig, type ConfigLayer, type DatastoresConfig, layerFromEnv } from '../../shared/datastores/config.ts';
 
 export const CONFIG_FILE = 'recc.datastores.yaml';
 
@@ -20,7 +20,7 @@ function readLayer(path: string): { source: string; layer: unknown } {
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new DatastoreConfigError(`cannot read datastore configuration ${path}: ${(err as Error).message}; expected YAML with stores, read and write`, [], { cause: err });
+    throw new DatastoreConfigError(`cannot read datastore configuration ${path}: ${(err as Error).message.split('\n')[0]}; expected YAML with stores, read and write`, [], { cause: err });
   }
   // Relative local roots are relative to the file that names them.
   if (raw && typeof raw === 'object' && 'stores' in raw && raw.stores && typeof raw.stores === 'object') {
@@ -52,6 +52,17 @@ export function loadDatastoresConfig(options: LoadOptions = {}): DatastoresConfi
     if (!existsSync(p)) throw new DatastoreConfigError(`RECC_DATASTORES_CONFIG names ${p}, which does not exist; expected a ${CONFIG_FILE}-style file`);
     layers.push(readLayer(p));
   } else if (existsSync(cwdFile)) layers.push(readLayer(cwdFile));
+  // The cluster spec's settings, as the workers of a cluster receive them (shared/definition/render.ts).
+  const fromSpec = env[DATASTORES_JSON_ENV];
+  if (fromSpec?.trim()) {
+    let layer: unknown;
+    try {
+      layer = JSON.parse(fromSpec);
+    } catch (err) {
+      throw new DatastoreConfigError(`${DATASTORES_JSON_ENV} is not JSON (${(err as Error).message}); expected the cluster spec's datastores settings`, [], { cause: err });
+    }
+    layers.push({ source: `cluster spec (${DATASTORES_JSON_ENV})`, layer });
+  }
   const envLayer = layerFromEnv(env);
   if (Object.keys(envLayer).length) layers.push({ source: 'environment (RECC_DATASTORES_*)', layer: envLayer });
   if (options.override) layers.push({ source: 'override', layer: options.override });

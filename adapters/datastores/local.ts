@@ -7,7 +7,9 @@ import { DatastoreAccessDeniedError, DatastoreError, DatastoreNotFoundError, Dat
 import { checkKey, checkPrefix, checkRange, type ByteRange, type Datastore, type ListPage, type ObjectStat, type WriteBody } from '../../shared/datastores/port.ts';
 
 /** Temporary files live here (same filesystem as the root, so rename is atomic); `list` skips it. */
-const TMP_DIR = '.recc-tmp';
+export const TMP_DIR = '.recc-tmp';
+/** The write-back cache's index (adapters/datastores/cache.ts) when this store holds a cache; `list` skips it. */
+export const CACHE_INDEX_FILE = '.recc-cache-index.json';
 
 /** A directory as a Datastore; keys map to paths under `root`. */
 export class LocalDatastore implements Datastore {
@@ -24,6 +26,7 @@ export class LocalDatastore implements Datastore {
   }
 
   private fail(err: unknown, key: string): never {
+    if (err instanceof DatastoreError) throw err; // a bad key, already typed
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new DatastoreNotFoundError(this.name, key, { cause: err });
     if (code === 'EACCES' || code === 'EPERM') throw new DatastoreAccessDeniedError(this.name, `"${key}" under ${this.root}`, { cause: err });
@@ -67,7 +70,7 @@ export class LocalDatastore implements Datastore {
       }
       for (const e of entries) {
         const key = dir ? `${dir}/${e.name}` : e.name;
-        if (!dir && e.name === TMP_DIR) continue;
+        if (!dir && (e.name === TMP_DIR || e.name === CACHE_INDEX_FILE)) continue;
         if (e.isDirectory()) {
           if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || key.startsWith(prefix)) await walk(key);
         } else if (e.isFile() && key.startsWith(prefix) && (!options.token || key > options.token)) keys.push(key);

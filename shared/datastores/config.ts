@@ -32,6 +32,8 @@ export const CacheSchema = z.strictObject({
   /** A local store that keeps copies of objects read from later stores. */
   store: z.string(),
   maxBytes: z.number().int().positive().default(10 * 1024 ** 3),
+  /** Check a copy against its source (HEAD / stat, no GET) before serving it; false serves copies until evicted. */
+  revalidate: z.boolean().default(true),
 });
 
 /** One layer as written in a file or built from env / a call; every field optional. */
@@ -44,6 +46,54 @@ export const ConfigLayerSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(256).optional(),
 });
 
+/**
+ * The `datastores` field of a cluster spec: one layer that the cluster's
+ * workers receive (RECC_DATASTORES_JSON) on top of their own defaults. It is
+ * checked on its own, so a typo fails at `cluster create`, not in a task:
+ * every name it uses is one of its stores (or LOCAL, every machine's default),
+ * and local roots are absolute (workers run in another directory, or a pod).
+ */
+const S3StoreSpecSchema = S3StoreSchema.extend({
+  prefix: z.string().refine((p) => !p.startsWith('/'), 'expected a prefix without a leading "/"').optional(),
+  region: z.string().min(1).optional(),
+});
+/**
+ * The field's shape as stored (no defaults filled in: the workers' loader fills
+ * them, so a record keeps what the user wrote). Also the structural check
+ * used when a stored record is read back.
+ */
+export const DatastoresSpecShape = ConfigLayerSchema.extend({
+  stores: z
+    .record(
+      z.string().regex(STORE_NAME, 'expected a store name of letters, digits, "_" or "-"'),
+      z.discriminatedUnion('type', [LocalStoreSchema, S3StoreSpecSchema], {
+        error: 'expected a store with type "local" (root) or "s3" (bucket, prefix, region, optional endpoint)',
+      }),
+    )
+    .optional(),
+  cache: CacheSchema.extend({ maxBytes: z.number().int().positive().optional(), revalidate: z.boolean().optional() }).nullable().optional(),
+});
+export const DatastoresSpecSchema = DatastoresSpecShape.superRefine((layer, ctx) => {
+  const stores = layer.stores ?? {};
+  const known = [...new Set(['LOCAL', ...Object.keys(stores)])].sort();
+  const check = (path: PropertyKey[], name: string) => {
+    if (!Object.hasOwn(stores, name) && name !== 'LOCAL') ctx.addIssue({ code: 'custom', path, message: `unknown store "${name}"; expected one of ${known.join(', ')}` });
+  };
+  layer.read?.forEach((n, i) => check(['read', i], n));
+  if (layer.write !== undefined) check(['write'], layer.write);
+  if (layer.cache) {
+    check(['cache', 'store'], layer.cache.store);
+    const c = Object.hasOwn(stores, layer.cache.store) ? stores[layer.cache.store] : undefined;
+    if (c && c.type !== 'local') ctx.addIssue({ code: 'custom', path: ['cache', 'store'], message: `store "${layer.cache.store}" is ${c.type}; expected a local store for the cache` });
+  }
+  for (const [name, store] of Object.entries(stores)) {
+    if (store.type === 'local' && !store.root.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', path: ['stores', name, 'root'], message: `expected an absolute path (workers do not run in your working directory), got ${JSON.stringify(store.root)}` });
+    }
+  }
+});
+export type DatastoresSpec = z.output<typeof DatastoresSpecShape>;
+
 export type LocalStoreConfig = z.infer<typeof LocalStoreSchema>;
 export type S3StoreConfig = z.infer<typeof S3StoreSchema>;
 export type StoreConfig = z.infer<typeof StoreSchema>;
@@ -53,7 +103,7 @@ export interface DatastoresConfig {
   stores: Record<string, StoreConfig>;
   read: string[];
   write: string;
-  cache: { store: string; maxBytes: number } | null;
+  cache: { store: string; maxBytes: number; revalidate: boolean } | null;
   concurrency: number;
   /** Where each setting came from, for `recc data` and error messages. */
   sources: string[];
@@ -85,9 +135,17 @@ export function parseLayer(raw: unknown, source: string): z.output<typeof Config
   return parsed.data;
 }
 
-/** `RECC_DATASTORES_READ=FP_LOCAL,LOCAL,S3`, `RECC_DATASTORES_WRITE=S3`. */
+/** The variable the cluster spec's datastore settings reach workers in (JSON of one layer). */
+export const DATASTORES_JSON_ENV = 'RECC_DATASTORES_JSON';
+
+/**
+ * `RECC_DATASTORES_READ=FP_LOCAL,LOCAL,S3`, `RECC_DATASTORES_WRITE=S3`,
+ * `RECC_DATASTORES_CACHE=FP_LOCAL` (or `none`).
+ */
 export function layerFromEnv(env: Record<string, string | undefined>): ConfigLayer {
   const layer: ConfigLayer = {};
+  const cache = env.RECC_DATASTORES_CACHE?.trim();
+  if (cache) layer.cache = cache === 'none' ? null : { store: cache };
   const read = env.RECC_DATASTORES_READ?.trim();
   if (read) layer.read = read.split(',').map((s) => s.trim()).filter(Boolean);
   const write = env.RECC_DATASTORES_WRITE?.trim();

@@ -24,6 +24,10 @@ export interface TestS3 {
   resetCounts(): void;
   /** The next `n` requests (optionally only of `method`) get 503 SlowDown. */
   throttleNext(n: number, method?: string): void;
+  /** Body bytes the proxy sent back for object GETs (what ranged reads save). */
+  getBytes(): number;
+  /** Every request to this bucket gets 403 AccessDenied, as a bucket without permission does (undefined: none). */
+  forbidBucket(bucket: string | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -34,13 +38,22 @@ export async function startTestS3(): Promise<TestS3> {
   const counts: Record<string, number> = {};
   let objectGets = 0;
   let throttle = { n: 0, method: undefined as string | undefined };
+  let getBytes = 0;
+  let forbidden: string | undefined;
 
   const proxy: Server = createServer((req: IncomingMessage, res) => {
     const method = req.method ?? 'GET';
     counts[method] = (counts[method] ?? 0) + 1;
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     // Path-style: /bucket/key...; a GET with a key is an object read (a bucket GET is a listing).
-    if (method === 'GET' && path.split('/').filter(Boolean).length >= 2) objectGets++;
+    const isObjectGet = method === 'GET' && path.split('/').filter(Boolean).length >= 2;
+    if (isObjectGet) objectGets++;
+    if (forbidden && path.split('/')[1] === forbidden) {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end(method === 'HEAD' ? undefined : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      return;
+    }
     if (throttle.n > 0 && (!throttle.method || throttle.method === method)) {
       throttle.n--;
       req.resume();
@@ -52,6 +65,7 @@ export async function startTestS3(): Promise<TestS3> {
       { host: target.hostname, port: target.port, method, path: req.url, headers: req.headers },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        if (isObjectGet) upRes.on('data', (c: Buffer) => (getBytes += c.length));
         upRes.pipe(res);
       },
     );
@@ -74,6 +88,11 @@ export async function startTestS3(): Promise<TestS3> {
     resetCounts: () => {
       for (const k of Object.keys(counts)) delete counts[k];
       objectGets = 0;
+      getBytes = 0;
+    },
+    getBytes: () => getBytes,
+    forbidBucket: (bucket) => {
+      forbidden = bucket;
     },
     throttleNext: (n, method) => {
       throttle = { n, method };
