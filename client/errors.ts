@@ -207,3 +207,14 @@ export function taskErrorFrom(key: string, remote: TaskErrorInfo): TaskError {
   if (remote.name === 'KilledWorkerError') return new KilledWorkerError(key, remote);
   return new TaskError(key, remote);
 }
+
+/**
+ * The SQS route did not answer: no heartbeat from the cluster's scheduler on
+ * the request queue within the connect timeout, or the session's reply queue
+ * could not be made. The message says which, and what was waited on.
+ */
+export class SqsRouteUnavailableError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 503, ...options });
+  }
+}

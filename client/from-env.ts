@@ -14,6 +14,10 @@ import type { ClusterLike } from './cluster-like.ts';
  * | `id:ID` (or a bare `c-…` id) | the existing cluster ID through the API (`close()` detaches and leaves it running) |
  *
  * `RECC_JOB` names the job of a created cluster (cost attribution).
+ * `RECC_TRANSPORT` picks the route `Client.connect` takes: `tcp`, `sqs` (the
+ * cluster's request queue, for clients outside its network) or `auto` (TCP,
+ * falling back to SQS when the scheduler does not answer; the default when
+ * the cluster has an SQS route).
  * `clusterFromEnv('id:c-…')` takes the RECC_CLUSTER value directly (the rest
  * of the environment still comes from `process.env`).
  */
@@ -88,3 +92,5 @@ export async function clusterFromEnv(target: Env | string = process.env, options
   }
   return ReccCluster.connect(parsed.id, { ...(parsed.apiUrl ? { apiUrl: parsed.apiUrl } : {}), ...shutdown });
 }
+
+export { transportFromEnv, type TransportChoice } from './sqs-transport-select.ts';

@@ -85,10 +85,11 @@ export class TcpTransport implements ClientTransport {
     });
   }
 
-  static async connect(address: string, token: string, caPem?: string): Promise<TcpTransport> {
-    const { comm, welcome } = await retry(() => connect(address, { token, hello: { role: 'client' }, ...(caPem ? { caPem } : {}) }), {
+  /** `timeoutMs` bounds the whole attempt (an address that does not answer fails then, e.g. to fall back to SQS). */
+  static async connect(address: string, token: string, caPem?: string, options: { timeoutMs?: number } = {}): Promise<TcpTransport> {
+    const { comm, welcome } = await retry(() => connect(address, { token, hello: { role: 'client' }, ...(caPem ? { caPem } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) }), {
       ...CONNECT_BACKOFF,
-      deadlineMs: CLIENT_CONNECT_DEADLINE_MS,
+      deadlineMs: options.timeoutMs ?? CLIENT_CONNECT_DEADLINE_MS,
       retryIf: (err) => err instanceof ConnectionDroppedError,
     });
     return new TcpTransport(comm, String(welcome.clientId), token, caPem);

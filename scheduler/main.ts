@@ -1,10 +1,11 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { admissionFromEnv } from '../comm/admission.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { SchedulerStartError } from './errors.ts';
 import { SchedulerServer } from './server.ts';
+import { sqsBridgeConfigFromEnv } from './sqs-bridge/config.ts';
 
 export interface SchedulerProcessOptions {
   host: string;
@@ -39,7 +40,10 @@ function readText(path: string, what: string): string {
 export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promise<number> {
   const logger = createLogger({ service: 'recc-scheduler' });
   let server: SchedulerServer;
+  // The SQS route (clients outside the cluster network), when the environment configures one.
+  let bridge: { close(): Promise<void> } | undefined;
   try {
+    const sqs = sqsBridgeConfigFromEnv(process.env, { stateDir: join(dirname(opts.tokenFile), 'sqs-bridge') });
     const token = readText(opts.tokenFile, 'token').trim();
     if (!token) throw new SchedulerStartError(`the token file ${opts.tokenFile} is empty`);
     const tls =
@@ -65,6 +69,10 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       },
     });
     await server.start();
+    if (sqs) {
+      const { SqsBridge } = await import('./sqs-bridge/bridge.ts');
+      bridge = await SqsBridge.start({ config: sqs, schedulerAddress: server.address, token, ...(tls?.caPem ? { caPem: tls.caPem } : {}), logger });
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const message = e.code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host} is already in use` : e.message;
@@ -80,7 +88,7 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
   return new Promise<number>((resolve) => {
     const stop = (reason: string) => {
       logger.info('scheduler stopping', { event: 'scheduler.stopping', reason });
-      server.close().then(
+      Promise.resolve(bridge?.close()).catch(() => undefined).then(() => server.close()).then(
         () => {
           logger.info('scheduler stopped', { event: 'scheduler.stopped' });
           resolve(0);

@@ -86,7 +86,6 @@ export const clusterRecordShape = z.object({
     .object({ toDate: num, perHour: num, asOf: str, projected: num.optional(), projectedUntil: str.optional() })
     .optional(),
   schedulerUnreachableSince: str.optional(),
-  quotaScopes: z.array(str).optional(),
 });
 
 export const statusChangeShape = z.object({
@@ -163,16 +162,8 @@ export function historyItem(change: StatusChange): Item {
   return { ...structuredClone(change), pk: KEYS.clusterPk(change.clusterId), sk: KEYS.historySk(change.version), entity: 'history' };
 }
 
-/**
- * How long an idempotency item lives: a repeat of a create with the same
- * clientToken within this window returns the same cluster; after it DynamoDB
- * TTL removes the item (attribute `ttl`, epoch seconds).
- */
-export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
-
 export function tokenItem(record: ClusterRecord): Item {
   return {
-    ttl: Math.floor(Date.parse(record.createdAt) / 1000) + IDEMPOTENCY_TTL_SECONDS,
     pk: KEYS.tokenPk(record.owner, record.clientToken ?? ''),
     sk: KEYS.tokenSk,
     entity: 'token',

@@ -49,7 +49,6 @@ export function registerUp(program: Command): void {
       const { startLocalStack } = await import('../../local/stack.ts');
       const { defaultPeriodicJobs } = await import('../../local/periodic.ts');
       const { harvestConfigFromEnv } = await import('../../shared/harvest/config.ts');
-      const { quotaPolicyFromEnv } = await import('../../shared/quota/config.ts');
 
       const stateDir = resolve(flags.stateDir);
       try {
@@ -79,7 +78,6 @@ export function registerUp(program: Command): void {
         testHooks: getBoolean(env, 'RECC_TEST_HOOKS', false),
         periodicJobs: await defaultPeriodicJobs(env),
         harvest: harvestConfigFromEnv(env),
-        quotas: quotaPolicyFromEnv(env),
       });
       const ready = {
         event: 'recc.up.ready',

@@ -1,0 +1,296 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { EnvelopeIo, type ReceivedMessage } from '../../client/sqs-transport-io.ts';
+import {
+  EnvelopeError, EnvelopeRefusal, decodeRequestBody, errorBody, isClusterReplyQueue, isRequestKind, readEnvelope,
+  type Envelope, type RequestKind,
+} from '../../comm/sqs-envelope/index.ts';
+import type { Logger } from '../../shared/core/logger.ts';
+import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
+import type { SqsBridgeConfig } from './config.ts';
+import { FileSubmissionStore } from './file-store.ts';
+import { ReplySender } from './replies.ts';
+import { BridgeSession } from './session.ts';
+import type { StoreRecord, SubmissionStore } from './store.ts';
+
+export interface SqsBridgeOptions {
+  config: SqsBridgeConfig;
+  /** The scheduler this bridge relays to (its own process: loopback). */
+  schedulerAddress: string;
+  token: string;
+  caPem?: string;
+  logger: Logger;
+  /** @default a FileSubmissionStore in config.stateDir */
+  store?: SubmissionStore;
+  /** Concurrent long polls of the request queue. @default 2 */
+  pollers?: number;
+  /** @default 20 (SQS's maximum) */
+  waitSeconds?: number;
+}
+
+/** How long a received envelope stays invisible; extended while it is being handled. */
+const VISIBILITY_SECONDS = 30;
+const EXTEND_EVERY_MS = 10_000;
+const PROGRESS_EVERY_MS = 5_000;
+const POLL_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'equal' });
+
+/** What happened to one envelope (for logs and tests). */
+type Outcome = { ack: true; afterAck?: () => Promise<void> } | { ack: false };
+
+/**
+ * The scheduler side of the SQS route. Long-polls the cluster's request
+ * queue (10 per call, several polls at once), checks each envelope, records
+ * submissions durably before acknowledging them, relays them to the
+ * scheduler as a TCP client per session, and sends results to each
+ * session's reply queue, many per message. On start it reloads what was
+ * recorded and replays it to the (restarted) scheduler.
+ */
+export class SqsBridge {
+  private readonly io: EnvelopeIo;
+  private readonly store: SubmissionStore;
+  private readonly replies: ReplySender;
+  private readonly sessions = new Map<string, BridgeSession>();
+  private readonly inflight = new Map<string, { handle: string; since: number }>();
+  private readonly abort = new AbortController();
+  private readonly loops: Array<Promise<void>> = [];
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private recovering = false;
+  /** Counters for tests and logs. */
+  readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0 };
+
+  private constructor(private readonly options: SqsBridgeOptions) {
+    this.io = new EnvelopeIo(options.config.route, options.config.credentials ? { credentials: options.config.credentials } : {});
+    this.store = options.store ?? new FileSubmissionStore(options.config.stateDir);
+    this.replies = new ReplySender(this.io, options.config.route.clusterId, options.logger);
+  }
+
+  static async start(options: SqsBridgeOptions): Promise<SqsBridge> {
+    const bridge = new SqsBridge(options);
+    await bridge.recover();
+    bridge.run();
+    return bridge;
+  }
+
+  private get route() {
+    return this.options.config.route;
+  }
+
+  /** Reload the record, compact it, and replay every live session to the scheduler. */
+  private async recover(): Promise<void> {
+    const records = await this.store.load();
+    for (const r of records) this.sessionFor(r.s, r.t === 'submit' ? r.rq : undefined)?.restore(r);
+    for (const [id, s] of this.sessions) if (s.closed) this.sessions.delete(id);
+    const kept: StoreRecord[] = [];
+    for (const s of this.sessions.values()) kept.push(...s.snapshot());
+    await this.store.compact(kept);
+    if (this.sessions.size === 0) return;
+    this.recovering = true;
+    let pending = 0;
+    for (const s of this.sessions.values()) pending += s.pending;
+    this.options.logger.info('reloaded accepted submissions; recomputing', { event: 'sqs-bridge.recovered', sessions: this.sessions.size, pending });
+    await Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        void s.reply('heartbeat', { state: 'recovering', pending: s.pending });
+        await s.ensureConnected();
+      }),
+    );
+    this.recovering = false;
+  }
+
+  private sessionFor(id: string, replyQueueUrl: string | undefined): BridgeSession | undefined {
+    let s = this.sessions.get(id);
+    if (s || !replyQueueUrl) return s;
+    s = new BridgeSession(id, replyQueueUrl, {
+      schedulerAddress: this.options.schedulerAddress,
+      token: this.options.token,
+      ...(this.options.caPem ? { caPem: this.options.caPem } : {}),
+      store: this.store,
+      replies: this.replies,
+      io: this.io,
+      logger: this.options.logger,
+      running: () => !this.stopped,
+    });
+    this.sessions.set(id, s);
+    return s;
+  }
+
+  private run(): void {
+    for (let i = 0; i < (this.options.pollers ?? 2); i++) this.loops.push(this.poll());
+    const extend = setInterval(() => void this.extendVisibility(), EXTEND_EVERY_MS);
+    const progress = setInterval(() => this.progress(), PROGRESS_EVERY_MS);
+    extend.unref();
+    progress.unref();
+    this.timers.push(extend, progress);
+    this.options.logger.info('SQS bridge polling', { event: 'sqs-bridge.ready', requestQueueUrl: this.route.requestQueueUrl, sessions: this.sessions.size });
+  }
+
+  private async poll(): Promise<void> {
+    for (let failures = 0; !this.stopped; ) {
+      let messages: ReceivedMessage[];
+      try {
+        messages = await this.io.receive(this.route.requestQueueUrl, { waitSeconds: this.options.waitSeconds ?? 20, visibilitySeconds: VISIBILITY_SECONDS, signal: this.abort.signal });
+        failures = 0;
+      } catch (err) {
+        if (this.stopped) return;
+        this.options.logger.warn('receiving from the request queue failed; retrying', { event: 'sqs-bridge.receive-failed', error: (err as Error).message });
+        await sleep(backoffDelay(failures++, POLL_BACKOFF));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      this.stats.received += messages.length;
+      for (const m of messages) this.inflight.set(m.messageId, { handle: m.receiptHandle, since: Date.now() });
+      const outcomes = await Promise.all(messages.map((m) => this.handle(m)));
+      const acks = messages.filter((_, i) => outcomes[i]?.ack);
+      try {
+        await this.io.delete(this.route.requestQueueUrl, acks.map((m) => m.receiptHandle));
+        // Payloads go only after the messages that point to them are gone.
+        await Promise.all(outcomes.map((o) => (o.ack && o.afterAck ? o.afterAck().catch(() => undefined) : undefined)));
+      } catch (err) {
+        this.options.logger.warn('acknowledging envelopes failed; they will be redelivered and deduplicated', { event: 'sqs-bridge.ack-failed', error: (err as Error).message });
+      } finally {
+        for (const m of messages) this.inflight.delete(m.messageId);
+      }
+    }
+  }
+
+  /** Check, record and apply one envelope. Never throws: a bad envelope is answered or dead-lettered, a failure is left for redelivery. */
+  private async handle(m: ReceivedMessage): Promise<Outcome> {
+    let env: Envelope;
+    try {
+      env = readEnvelope(m.text);
+    } catch (err) {
+      if (!(err instanceof EnvelopeRefusal)) throw err;
+      const { id, session, cluster, replyQueueUrl } = err.from;
+      if (id && session && replyQueueUrl && cluster === this.route.clusterId && isClusterReplyQueue(this.route, replyQueueUrl)) {
+        this.refused(err.error, m, session);
+        await this.replies.send(session, replyQueueUrl, 'error', errorBody(err.error), id);
+        return { ack: true };
+      }
+      return this.deadLetter(m, err.error);
+    }
+    if (env.c !== this.route.clusterId) return this.deadLetter(m, new EnvelopeError('foreign-session', 'c', `the envelope is for cluster "${env.c}", not this one`));
+    if (!env.rq || !isClusterReplyQueue(this.route, env.rq)) return this.deadLetter(m, new EnvelopeError('foreign-session', 'rq', "the reply queue is not one of this cluster's sessions"));
+    if (!isRequestKind(env.k)) {
+      const err = new EnvelopeError('invalid-field', 'k', `"${env.k}" is a reply kind; the request queue takes ${['submit', 'cancel', 'release', 'status', 'ping', 'close'].join(', ')}`);
+      this.refused(err, m, env.s);
+      await this.replies.send(env.s, env.rq, 'error', errorBody(err), env.id);
+      return { ack: true };
+    }
+    const session = this.sessionFor(env.s, env.rq) as BridgeSession;
+    if (session.replyQueueUrl !== env.rq) return this.deadLetter(m, new EnvelopeError('foreign-session', 'rq', `session ${env.s} has another reply queue`));
+    const kind = env.k;
+    return session.serial(async (): Promise<Outcome> => {
+      const afterAck = env.ptr ? () => this.io.deletePayload(env.ptr as NonNullable<Envelope['ptr']>) : undefined;
+      const acked = (): Outcome => (afterAck ? { ack: true, afterAck } : { ack: true });
+      if (session.processed.has(env.id)) {
+        this.stats.duplicates++;
+        this.options.logger.info('dropped a redelivered envelope', { event: 'sqs-bridge.duplicate', session: env.s, envelope: env.id, kind, receiveCount: m.receiveCount });
+        if (kind === 'submit' || kind === 'cancel') void session.reply('accepted', { ids: [env.id] }, env.id);
+        return acked();
+      }
+      if (session.closed && kind !== 'close') {
+        const err = new EnvelopeError('foreign-session', 's', `session ${env.s} was closed`);
+        this.refused(err, m, env.s);
+        await session.reply('error', errorBody(err), env.id);
+        return acked();
+      }
+      try {
+        const body = await this.io.body(env);
+        await this.apply(session, env, kind, body);
+        return acked();
+      } catch (err) {
+        if (err instanceof EnvelopeError) {
+          this.refused(err, m, env.s);
+          await session.reply('error', errorBody(err), env.id);
+          return err.problem === 'missing-payload' ? { ack: true } : acked();
+        }
+        this.options.logger.error('handling an envelope failed; it will be redelivered', { event: 'sqs-bridge.handle-failed', session: env.s, envelope: env.id, kind, error: (err as Error).message });
+        return { ack: false };
+      }
+    });
+  }
+
+  private async apply(session: BridgeSession, env: Envelope, kind: RequestKind, body: Uint8Array): Promise<void> {
+    switch (kind) {
+      case 'submit':
+        this.stats.submissions++;
+        return session.submit(env, decodeRequestBody('submit', body));
+      case 'cancel':
+        return session.cancel(env, decodeRequestBody('cancel', body));
+      case 'release':
+        return session.release(env, decodeRequestBody('release', body));
+      case 'status':
+        return session.status(env, decodeRequestBody('status', body));
+      case 'ping':
+        return session.ping(env, decodeRequestBody('ping', body), this.recovering);
+      case 'close':
+        decodeRequestBody('close', body);
+        await session.close(env);
+        this.sessions.delete(session.id);
+        return;
+    }
+  }
+
+  private refused(err: EnvelopeError, m: ReceivedMessage, session: string): void {
+    this.stats.refused++;
+    this.options.logger.warn('refused an envelope', { event: 'sqs-bridge.refused', problem: err.problem, path: err.path, reason: err.message, session, messageId: m.messageId });
+  }
+
+  /** An envelope nobody can be told about: moved to the dead-letter queue with its reason (or dropped, logged, when there is none). */
+  private async deadLetter(m: ReceivedMessage, err: EnvelopeError): Promise<Outcome> {
+    this.stats.deadLettered++;
+    this.options.logger.warn('dead-lettered an envelope', { event: 'sqs-bridge.dead-lettered', problem: err.problem, path: err.path, reason: err.message, messageId: m.messageId });
+    const dlq = this.route.deadLetterQueueUrl;
+    if (!dlq) return { ack: true };
+    try {
+      await this.io.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlq,
+          MessageBody: m.text && m.text.length > 0 ? m.text : '(empty)',
+          MessageAttributes: { reason: { DataType: 'String', StringValue: err.message.slice(0, 1000) }, problem: { DataType: 'String', StringValue: err.problem } },
+          ...(dlq.endsWith('.fifo') ? { MessageGroupId: 'refused', MessageDeduplicationId: m.messageId } : {}),
+        }),
+      );
+      return { ack: true };
+    } catch (sendErr) {
+      // Left on the queue: after 5 receives the redrive policy moves it anyway.
+      this.options.logger.warn('could not move an envelope to the dead-letter queue', { event: 'sqs-bridge.dead-letter-failed', error: (sendErr as Error).message });
+      return { ack: false };
+    }
+  }
+
+  private async extendVisibility(): Promise<void> {
+    const now = Date.now();
+    const due = [...this.inflight.values()].filter((f) => now - f.since >= EXTEND_EVERY_MS).map((f) => f.handle);
+    if (due.length === 0) return;
+    await this.io.extendVisibility(this.route.requestQueueUrl, due, VISIBILITY_SECONDS).catch((err: Error) => {
+      this.options.logger.warn('extending visibility failed', { event: 'sqs-bridge.extend-failed', error: err.message });
+    });
+  }
+
+  /** Sessions waiting on work hear from the bridge at least every few seconds. */
+  private progress(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      const pending = s.pending;
+      if (pending > 0 && now - s.lastSentAt >= PROGRESS_EVERY_MS) void s.reply('progress', { pending, done: s.done });
+    }
+  }
+
+  /** SQS/S3 calls made so far (for the bench). */
+  get calls(): Record<string, number> {
+    return this.io.calls;
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled(this.loops);
+    await Promise.all([...this.sessions.values()].map((s) => s.stop()));
+    this.replies.stop();
+    await this.store.close();
+    this.io.destroy();
+  }
+}

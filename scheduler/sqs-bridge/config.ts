@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { sqsRouteSchema, type SqsRoute } from '../../comm/sqs-envelope/index.ts';
+import type { Env } from '../../shared/core/env.ts';
+import { DEFAULT_QUEUE_PREFIX, QUEUE_ENV, parseQueueName, queueNameFromUrl } from '../../shared/ports/cluster-queues.ts';
+import { SqsBridgeConfigError } from './errors.ts';
+
+/**
+ * The scheduler's SQS bridge is configured by the environment the
+ * provisioner renders into the scheduler (names in `QUEUE_ENV`,
+ * shared/ports/cluster-queues.ts); without RECC_SQS_REQUEST_QUEUE_URL there
+ * is no bridge. The cluster id comes from the request queue's name.
+ *
+ * | variable | meaning |
+ * |---|---|
+ * | RECC_SQS_REQUEST_QUEUE_URL | the cluster's request queue (FIFO) |
+ * | RECC_SQS_DLQ_URL | its dead-letter queue (refused envelopes are moved there with a reason) |
+ * | RECC_SQS_QUEUE_PREFIX | the deployment's queue name prefix (default `recc-`) |
+ * | RECC_S3_PAYLOAD_BUCKET, RECC_S3_PAYLOAD_PREFIX | where bodies over the inline limit go |
+ * | RECC_SQS_ENDPOINT, RECC_S3_PAYLOAD_ENDPOINT | emulator endpoints (local) |
+ * | AWS_REGION (or RECC_SQS_REGION) | region (default us-east-1) |
+ * | RECC_SQS_STATE_DIR | directory of the durable submission record (default: beside the token file) |
+ *
+ * Credentials come from the AWS default provider chain (AWS_ACCESS_KEY_ID…
+ * locally, the pod's role on EKS).
+ */
+export interface SqsBridgeConfig {
+  route: SqsRoute;
+  stateDir: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+const schema = z.object({
+  [QUEUE_ENV.requestQueueUrl]: z.url(),
+  [QUEUE_ENV.deadLetterQueueUrl]: z.url().optional(),
+  [QUEUE_ENV.queuePrefix]: z.string().min(1).optional(),
+  [QUEUE_ENV.payloadBucket]: z.string().min(1),
+  [QUEUE_ENV.payloadPrefix]: z.string().regex(/\/$/, 'must end with /').optional(),
+  [QUEUE_ENV.sqsEndpoint]: z.url().optional(),
+  [QUEUE_ENV.payloadEndpoint]: z.url().optional(),
+  RECC_SQS_REGION: z.string().min(1).optional(),
+  AWS_REGION: z.string().min(1).optional(),
+  RECC_SQS_STATE_DIR: z.string().min(1).optional(),
+});
+
+/**
+ * The bridge's configuration, or undefined when the cluster has no SQS route.
+ * Fails fast with SqsBridgeConfigError naming every problem.
+ */
+export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string }): SqsBridgeConfig | undefined {
+  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR']);
+  const trimmed = Object.fromEntries([...names].map((k) => [k, env[k]?.trim() || undefined]));
+  if (!trimmed[QUEUE_ENV.requestQueueUrl]) return undefined;
+  const parsed = schema.safeParse(trimmed);
+  const details = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const prefix = trimmed[QUEUE_ENV.queuePrefix] ?? DEFAULT_QUEUE_PREFIX;
+  const url = trimmed[QUEUE_ENV.requestQueueUrl] as string;
+  const name = parseQueueName(prefix, queueNameFromUrl(url));
+  if (!name || name.kind !== 'request') details.push({ path: QUEUE_ENV.requestQueueUrl, message: `expected a request queue named ${prefix}<clusterId>-req.fifo, got ${queueNameFromUrl(url)}` });
+  if (details.length > 0) throw new SqsBridgeConfigError(`invalid SQS bridge configuration: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+  const clusterId = (name as { clusterId: string }).clusterId;
+  const e = trimmed as Record<string, string | undefined>;
+  const route = sqsRouteSchema.parse({
+    clusterId,
+    requestQueueUrl: url,
+    ...(e[QUEUE_ENV.deadLetterQueueUrl] ? { deadLetterQueueUrl: e[QUEUE_ENV.deadLetterQueueUrl] } : {}),
+    region: e.RECC_SQS_REGION ?? e.AWS_REGION ?? 'us-east-1',
+    ...(e[QUEUE_ENV.sqsEndpoint] ? { endpoint: e[QUEUE_ENV.sqsEndpoint] } : {}),
+    bucket: e[QUEUE_ENV.payloadBucket],
+    prefix: e[QUEUE_ENV.payloadPrefix] ?? `clusters/${clusterId}/payloads/`,
+    ...(e[QUEUE_ENV.payloadEndpoint] ? { s3Endpoint: e[QUEUE_ENV.payloadEndpoint] } : {}),
+    replyQueuePrefix: `${prefix}${clusterId}-reply-`,
+  });
+  return { route, stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir };
+}
+
+/** The environment that configures a bridge for `route` (for launchers: tests, the bench). */
+export function sqsBridgeEnv(config: SqsBridgeConfig & { queuePrefix?: string }): Record<string, string> {
+  const r = config.route;
+  return {
+    [QUEUE_ENV.requestQueueUrl]: r.requestQueueUrl,
+    ...(r.deadLetterQueueUrl ? { [QUEUE_ENV.deadLetterQueueUrl]: r.deadLetterQueueUrl } : {}),
+    [QUEUE_ENV.queuePrefix]: config.queuePrefix ?? DEFAULT_QUEUE_PREFIX,
+    RECC_SQS_REGION: r.region,
+    ...(r.endpoint ? { [QUEUE_ENV.sqsEndpoint]: r.endpoint } : {}),
+    ...(r.s3Endpoint ? { [QUEUE_ENV.payloadEndpoint]: r.s3Endpoint } : {}),
+    [QUEUE_ENV.payloadBucket]: r.bucket,
+    [QUEUE_ENV.payloadPrefix]: r.prefix,
+    RECC_SQS_STATE_DIR: config.stateDir,
+    ...(config.credentials ? { AWS_ACCESS_KEY_ID: config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials.secretAccessKey } : {}),
+  };
+}

@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Packr, Unpackr } from 'msgpackr';
+import { SubmissionStoreError } from './errors.ts';
+import type { StoreRecord, SubmissionStore } from './store.ts';
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/**
+ * The SubmissionStore in a directory (the cluster's state directory locally):
+ * one append-only file of length-prefixed msgpack records. Appends that
+ * arrive while a flush runs are written together by the next one, with one
+ * fdatasync for all of them (group commit). A torn record at the end (a crash
+ * mid-write) is ignored on load; compaction writes a new file and renames it
+ * over the old one.
+ */
+export class FileSubmissionStore implements SubmissionStore {
+  private readonly path: string;
+  private fh: FileHandle | undefined;
+  private queue: Array<{ data: Buffer; resolve: () => void; reject: (e: Error) => void }> = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.path = join(dir, 'sqs-submissions.log');
+  }
+
+  async load(): Promise<StoreRecord[]> {
+    let data: Buffer;
+    try {
+      data = await readFile(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new SubmissionStoreError(`cannot read ${this.path}`, { cause: err });
+    }
+    const out: StoreRecord[] = [];
+    let at = 0;
+    while (at + 4 <= data.length) {
+      const n = data.readUInt32LE(at);
+      if (at + 4 + n > data.length) break; // torn tail
+      try {
+        out.push(unpackr.unpack(data.subarray(at + 4, at + 4 + n)) as StoreRecord);
+      } catch {
+        break;
+      }
+      at += 4 + n;
+    }
+    return out;
+  }
+
+  append(records: readonly StoreRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const data = Buffer.concat(records.map(frame));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ data, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          this.fh ??= await open(this.path, 'a');
+          await this.fh.write(Buffer.concat(batch.map((b) => b.data)));
+          await this.fh.datasync();
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          const e = new SubmissionStoreError(`cannot record submissions in ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  async compact(records: readonly StoreRecord[]): Promise<void> {
+    await this.flushing;
+    const tmp = `${this.path}.compact`;
+    try {
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.write(Buffer.concat(records.map(frame)));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await this.fh?.close();
+      this.fh = undefined;
+      await rename(tmp, this.path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new SubmissionStoreError(`cannot compact ${this.path}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flushing;
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}
+
+function frame(record: StoreRecord): Buffer {
+  const body = packr.pack(record);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32LE(body.length, 0);
+  return Buffer.concat([head, body]);
+}

@@ -1,0 +1,33 @@
+import type { SubmitMessage } from '../../comm/sqs-envelope/index.ts';
+import type { SchedulerEventMessage } from '../../comm/sqs-envelope/index.ts';
+
+/**
+ * What the SQS bridge records durably, per session, so that a restarted
+ * scheduler recomputes accepted work and a reconnecting client gets the
+ * results it has not released. A record is written before the envelope that
+ * caused it is acknowledged (deleted from the request queue).
+ */
+export type StoreRecord =
+  /** A submission (its messages as they arrived), by envelope id. */
+  | { t: 'submit'; s: string; rq: string; id: string; m: Array<[SubmitMessage, Uint8Array[] | null]> }
+  | { t: 'cancel'; s: string; id: string; keys: string[] }
+  | { t: 'release'; s: string; id: string; keys: string[] }
+  /** Results sent to the session's reply queue, kept until released. */
+  | { t: 'result'; s: string; m: Array<[SchedulerEventMessage, Uint8Array[] | null]> }
+  /** The session ended: everything of it can go. */
+  | { t: 'close'; s: string; id: string };
+
+/**
+ * The bridge's durable record of submissions (the port). Local: an
+ * append-only file in the cluster's state directory, fsynced per group of
+ * appends. On AWS a DynamoDB item per submission would implement the same.
+ */
+export interface SubmissionStore {
+  /** Every record still relevant, in the order written (after a restart: what to recompute). */
+  load(): Promise<StoreRecord[]>;
+  /** Resolves once the records are durable (concurrent appends share one flush). */
+  append(records: readonly StoreRecord[]): Promise<void>;
+  /** Replace the whole record with these (dropping what no longer matters). */
+  compact(records: readonly StoreRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
