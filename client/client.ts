@@ -14,29 +14,15 @@ import { defaultClient, registerClient, unregisterClient } from './default-clien
 import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } from './errors.ts';
 import { functionRef, identityRef, ModuleHandle, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future, type FutureStatus } from './future.ts';
-import type { ClientTransport, SchedulerEvent } from './transport.ts';
-import { connectTransport, type TransportChoice } from './sqs-transport-select.ts';
-import type { SqsRoute } from '../comm/sqs-envelope/route.ts';
+import { TcpTransport, type ClientTransport, type SchedulerEvent } from './transport.ts';
+import type { Table as ArrowTable } from 'apache-arrow';
+import { fromArrowTable, fromPartitionFutures, type DistributedTable, type FromPartitionsOptions, type FromTableOptions } from './tables/table.ts';
 
 export interface ConnectOptions {
   token?: string;
   caPem?: string;
-  /**
-   * The route to the scheduler: `'tcp'` (direct), `'sqs'` (the cluster's
-   * request queue, for clients outside its network), `'auto'` (TCP, falling
-   * back to SQS when the address does not answer within a few seconds), or a
-   * ready transport. @default RECC_TRANSPORT, else `'auto'` when the cluster
-   * has an SQS route and `'tcp'` otherwise
-   */
-  transport?: ClientTransport | TransportChoice;
-  /** The SQS route when the target does not carry one (`cluster.sqsRoute`). */
-  sqsRoute?: SqsRoute;
-  /** Over SQS: resume this session (results not yet released are sent again). */
-  session?: string;
-  /** How long `'auto'` waits for TCP before taking SQS. @default 3000 */
-  tcpTimeoutMs?: number;
-  /** Where the route taken (and pauses on the SQS route) are told. @default a line on stderr */
-  onNotice?: (line: string) => void;
+  /** Use this transport instead of connecting over TCP. */
+  transport?: ClientTransport;
 }
 
 /** Between fetches of a result lost with its worker, while it is recomputed. */
@@ -53,6 +39,17 @@ interface KeyState {
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
   /** Operations awaiting this key (result, wait, gather, asCompleted…); the key is kept while any runs. */
   holds: number;
+  /** Stored size of the result on its worker, once finished. */
+  nbytes: number;
+}
+
+/** Something long-running the scheduler tells clients about (a shuffle restarting after a worker was lost). */
+export interface ProgressEvent {
+  kind: 'shuffle';
+  /** The shuffle's id. */
+  id: string;
+  run: number;
+  message: string;
 }
 
 /** One operation awaiting futures: holds them, and counts once in each of their keys' `holds`. */
@@ -93,6 +90,7 @@ export class Client {
   /** `pure: false` keys: a random per-client prefix plus a counter (unique without a random draw per task). */
   private readonly keyPrefix = randomBytes(8).toString('hex');
   private keyCounter = 0;
+  private readonly progressListeners = new Set<(event: ProgressEvent) => void>();
   /**
    * The live dashboard of the cluster this client connected to (undefined when
    * connected by address or started without one). It asks for the cluster
@@ -115,18 +113,9 @@ export class Client {
     const address = typeof target === 'string' ? target : target.schedulerAddress;
     const token = options.token ?? (typeof target === 'string' ? undefined : target.token);
     const caPem = options.caPem ?? (typeof target === 'string' ? undefined : target.caPem);
-    if (options.transport && typeof options.transport === 'object') return new Client(options.transport, address);
-    const sqsRoute = options.sqsRoute ?? (typeof target === 'string' ? undefined : target.sqsRoute);
-    const { transport } = await connectTransport({
-      address,
-      token,
-      caPem,
-      route: sqsRoute,
-      choice: options.transport,
-      ...(options.tcpTimeoutMs !== undefined ? { tcpTimeoutMs: options.tcpTimeoutMs } : {}),
-      ...(options.onNotice ? { say: options.onNotice } : {}),
-      sqs: { ...(options.session ? { session: options.session } : {}), ...(options.onNotice ? { onNotice: options.onNotice } : {}) },
-    });
+    if (options.transport) return new Client(options.transport, address);
+    if (!token) throw new ValidationError('missing token', [{ path: 'token', message: 'pass { token } when connecting to an address' }]);
+    const transport = await TcpTransport.connect(address, token, caPem);
     const client = new Client(transport, address);
     client.dashboardUrl = typeof target === 'string' ? undefined : target.dashboardUrl;
     return client;
@@ -396,6 +385,39 @@ export class Client {
     return reply.story;
   }
 
+  /** Be told about long-running work (a shuffle restarting after a worker was lost). Returns the unsubscribe function. */
+  onProgress(listener: (event: ProgressEvent) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
+  }
+
+  /** Split a local Arrow table into `npartitions` partitions on the cluster (see client/tables). */
+  fromTable(table: ArrowTable, options: FromTableOptions = {}): DistributedTable {
+    this.assertOpen();
+    return fromArrowTable(this, table, options);
+  }
+
+  /** A distributed table over existing futures of Arrow IPC partitions (see client/tables). */
+  fromPartitions(futures: ReadonlyArray<Future<unknown>>, options: FromPartitionsOptions = {}): DistributedTable {
+    this.assertOpen();
+    return fromPartitionFutures(this, futures, options);
+  }
+
+  /** @internal Submit prepared tasks (table graphs); returns a future per wanted key. */
+  _submitTasks<T>(tasks: WireTask[], fns: ReadonlyArray<[string, FunctionDef]>, wants: readonly string[]): Array<Future<T>> {
+    this.assertOpen();
+    const newFns: Array<[string, FunctionDef]> = [];
+    for (const [id, def] of fns) this.addFn({ id, def, name: def.name }, newFns);
+    const futures = wants.map((k) => new Future<T>(k, this));
+    this.postGraph(tasks, [...wants], newFns);
+    return futures;
+  }
+
+  /** @internal Stored bytes of a finished key (0 when unknown). */
+  _nbytes(key: string): number {
+    return this.keys.get(key)?.nbytes ?? 0;
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.flushReleases();
@@ -501,7 +523,7 @@ export class Client {
   /** @internal */ _ref(f: Future): void {
     let st = this.keys.get(f.key);
     if (!st) {
-      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [], holds: 0 };
+      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [], holds: 0, nbytes: 0 };
       this.keys.set(f.key, st);
     }
     st.refs++;
@@ -655,6 +677,7 @@ export class Client {
         if (!st) continue;
         const d = di[i] as number;
         st.data = d >= 0 ? bufs?.[d] : undefined;
+        st.nbytes = msg.n[i] as number;
         st.error = undefined;
         this.settle(key, st, 'finished');
       }
@@ -663,6 +686,10 @@ export class Client {
     if (msg.op === 'error') {
       // The scheduler refused something this client sent: a bug here, not in the user's code; keep going.
       process.emitWarning(`the scheduler refused a message: ${msg.error.message}`, { code: 'RECC_PROTOCOL' });
+      return;
+    }
+    if (msg.op === 'shuffle-progress') {
+      for (const listener of this.progressListeners) listener({ kind: 'shuffle', id: msg.id, run: msg.run, message: msg.message });
       return;
     }
     const key = msg.key;

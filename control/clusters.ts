@@ -14,6 +14,7 @@ import { listTemplates } from '../shared/spec/templates.ts';
 import { planCluster } from '../shared/plan/planner.ts';
 import { reapAt } from '../shared/harvest/plan.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
+import { QuotaPolicy } from '../shared/quota/config.ts';
 import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
 import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
@@ -61,6 +62,12 @@ export interface ClusterServiceDeps {
    * used to tell callers when an idle cluster will be reaped. @default DEFAULT_HARVEST_CONFIG
    */
   harvest?: HarvestConfig;
+  /**
+   * Per-user and per-group quotas (read once with `quotaPolicyFromEnv`).
+   * Creates and scale-ups must fit; the store enforces it atomically.
+   * @default QuotaPolicy.defaults() (the built-in user limits)
+   */
+  quotas?: QuotaPolicy;
 }
 
 /** Statuses in which `PATCH {nWorkers}` is accepted. */
@@ -105,6 +112,7 @@ export class ClusterService {
   private readonly requeueRequestedAfterMs: number;
   private readonly templatesDir: string | undefined;
   private readonly harvest: HarvestConfig;
+  private readonly quotas: QuotaPolicy;
 
   constructor(deps: ClusterServiceDeps) {
     this.store = deps.store;
@@ -116,6 +124,7 @@ export class ClusterService {
     this.requeueRequestedAfterMs = deps.requeueRequestedAfterMs ?? 30_000;
     this.templatesDir = deps.templatesDir;
     this.harvest = deps.harvest ?? DEFAULT_HARVEST_CONFIG;
+    this.quotas = deps.quotas ?? QuotaPolicy.defaults();
   }
 
   /** The plan and $/hour for a spec; creates nothing. */
@@ -147,6 +156,7 @@ export class ClusterService {
 
     const id = this.ids.next('c');
     const at = isoAt(this.clock);
+    const quotaScopes = this.quotas.scopesFor(caller.user);
     const record = newClusterRecord({
       id,
       owner: caller.user,
@@ -157,9 +167,11 @@ export class ClusterService {
       ...(input.template === undefined ? {} : { template: input.template }),
       ...(input.clientToken === undefined ? {} : { clientToken: input.clientToken }),
       ...(caller.principalArn === undefined ? {} : { principalArn: caller.principalArn }),
+      quotaScopes,
     });
     const change = initialChange(record, { actor: caller.user, reason: 'requested' });
-    const stored = await this.store.create(record, change);
+    // The usage of every scope is updated in the same atomic write as the record (QuotaExceededError, 403, when it does not fit).
+    const stored = await this.store.create(record, change, { quota: this.quotas.limitsOfScopes(quotaScopes) });
     const cluster = stored.record;
     if (stored.created) {
       await this.queue.send({ clusterId: cluster.id, cause: 'created' });
@@ -300,7 +312,8 @@ export class ClusterService {
           const current = await this.visible(caller, id);
           const decision = decide(current);
           if (!decision) return current;
-          return this.store.put(decision.next, current.version, decision.change);
+          // A scale-up must fit the quotas of the scopes the cluster was charged to.
+          return this.store.put(decision.next, current.version, decision.change, { quota: this.quotas.limitsOfScopes(current.quotaScopes ?? []) });
         },
         {
           retries: this.maxConflictRetries,

@@ -37,6 +37,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'POST', path: '/clusters/{id}/heartbeat', functionName: 'heartbeat', handler: 'functions/heartbeat.handler', load: () => import('./heartbeat.ts') },
   { method: 'POST', path: '/estimates', functionName: 'estimate', handler: 'functions/estimate.handler', load: () => import('./estimate.ts') },
   { method: 'GET', path: '/templates', functionName: 'templates', handler: 'functions/templates.handler', load: () => import('./templates.ts') },
+  { method: 'GET', path: '/quota', functionName: 'quota', handler: 'functions/quota.handler', load: () => import('./quota.ts') },
   { method: 'GET', path: '/costs', functionName: 'costs', handler: 'functions/costs.handler', load: () => import('./costs.ts') as Promise<HandlerModule> },
   // Scheduled jobs (issue 13): definitions, runs, logs, cancel.
   { method: 'POST', path: '/jobs', functionName: 'createJob', handler: 'functions/job-create.handler', load: () => import('./job-create.ts') },

@@ -13,6 +13,7 @@ import { Provisioner, secretsRequestFor, type ProvisionerConfig } from '../contr
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import { randomIds, type IdGenerator } from '../shared/core/ids.ts';
 import type { HarvestConfig } from '../shared/harvest/types.ts';
+import type { QuotaPolicy } from '../shared/quota/config.ts';
 import { silentLogger, type Logger } from '../shared/core/logger.ts';
 import { QUEUE_ENV, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
@@ -85,6 +86,8 @@ export interface LocalStackOptions {
   periodicJobs?: PeriodicJob[];
   /** The harvester's settings, so the API's `reapAt` matches the harvester. @default DEFAULT_HARVEST_CONFIG */
   harvest?: HarvestConfig;
+  /** Per-user and per-group quotas (`RECC_QUOTAS`). @default QuotaPolicy.defaults() */
+  quotas?: QuotaPolicy;
   /** How often the local job scheduler ticks and unfinished runs are stepped (local/jobs.ts). @default 1000 */
   jobTickMs?: number;
 }
@@ -200,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The local stack has no IAM: the one local user is presented as a session of the local role (api-server.ts).
       identity: LOCAL_IDENTITY,
       ...(options.harvest ? { harvest: options.harvest } : {}),
+      ...(options.quotas ? { quotas: options.quotas } : {}),
     };
     const port = options.port ?? DEFAULT_LOCAL_PORT;
     const api: ApiServer = await startApiServer({

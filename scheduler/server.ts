@@ -14,6 +14,7 @@ import { startDashboard, type Dashboard } from './dashboard.ts';
 import { groupCounts, workerView } from './dashboard/aggregate.ts';
 import { SchedulerRefusedError } from './errors.ts';
 import { SchedulerState } from './state/machine.ts';
+import { unclaimedOf } from './state/reconnect.ts';
 import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
 
 export type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
@@ -257,6 +258,9 @@ export class SchedulerServer {
       case 'status':
         this.push({ type: 'worker-status', workerId: w.id, status: msg.status, stimulusId: this.sid('worker-status') });
         return;
+      case 'held-data':
+        this.push({ type: 'worker-held-data', workerId: w.id, keys: msg.k, nbytes: msg.n, stimulusId: this.sid('worker-held-data') });
+        return;
       case 'heartbeat': {
         const { op: _op, ...metrics } = msg;
         w.metrics = metrics;
@@ -463,6 +467,6 @@ export class SchedulerServer {
         w.channel.comm.destroy();
       }
     }
-    if (this.state.noWorker.size > 0) this.push({ type: 'tick', stimulusId: this.sid('tick') });
+    if (this.state.noWorker.size > 0 || unclaimedOf(this.state).size > 0) this.push({ type: 'tick', stimulusId: this.sid('tick') });
   }
 }

@@ -1,9 +1,10 @@
 import type { Comm } from '../comm/comm.ts';
 import { AuthenticationError } from '../comm/errors.ts';
 import { connect } from '../comm/handshake.ts';
-import { CONNECT_BACKOFF, retry } from '../shared/core/retry.ts';
+import { CONNECT_BACKOFF, retry, type BackoffPolicy } from '../shared/core/retry.ts';
 import { WorkerStartError } from './errors.ts';
 import type { CompiledWorkerOptions } from './options.ts';
+import type { WorkerState } from './state/machine.ts';
 
 export interface SchedulerConnection {
   comm: Comm;
@@ -18,12 +19,28 @@ export function advertisedAddress(options: CompiledWorkerOptions, dataPort: numb
   return `${options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${dataPort}`;
 }
 
+export interface ConnectAttempts {
+  /** Give up after this long (ms). */
+  deadlineMs: number;
+  policy: BackoffPolicy;
+  /** Aborted when the worker closes meanwhile. */
+  signal?: AbortSignal;
+  /** What the retry log line says (first connect or reconnect). */
+  event: string;
+}
+
 /**
- * Connect to the scheduler and register, retrying with CONNECT_BACKOFF while
- * it may still be starting (workers start alongside it), until
- * `connectTimeoutMs`. A rejected token is permanent and not retried.
+ * Connect to the scheduler and register, retrying with backoff while it may
+ * still be starting (workers start alongside it) or restarting, until the
+ * deadline (by default `connectTimeoutMs` with CONNECT_BACKOFF). A rejected
+ * token is permanent and not retried.
  */
-export async function connectToScheduler(options: CompiledWorkerOptions, dataPort: number, memoryLimitBytes: number | undefined): Promise<SchedulerConnection> {
+export async function connectToScheduler(
+  options: CompiledWorkerOptions,
+  dataPort: number,
+  memoryLimitBytes: number | undefined,
+  attempts: ConnectAttempts = { deadlineMs: options.connectTimeoutMs, policy: CONNECT_BACKOFF, event: 'worker.connect-retry' },
+): Promise<SchedulerConnection> {
   const advertised = advertisedAddress(options, dataPort);
   try {
     return await retry(
@@ -43,17 +60,54 @@ export async function connectToScheduler(options: CompiledWorkerOptions, dataPor
             pid: process.pid,
           },
         });
+        if (attempts.signal?.aborted) {
+          comm.destroy();
+          throw attempts.signal.reason;
+        }
         return { comm, workerId: String(welcome.workerId ?? advertised) };
       },
       {
-        ...CONNECT_BACKOFF,
-        deadlineMs: options.connectTimeoutMs,
+        ...attempts.policy,
+        deadlineMs: attempts.deadlineMs,
+        ...(attempts.signal ? { signal: attempts.signal } : {}),
         retryIf: (err) => !(err instanceof AuthenticationError),
-        onRetry: (_err, _attempt, delayMs) => options.logger.debug('scheduler not reachable yet; retrying', { event: 'worker.connect-retry', delayMs: Math.round(delayMs) }),
+        onRetry: (err, _attempt, delayMs) =>
+          options.logger.debug('scheduler not reachable yet; retrying', { event: attempts.event, delayMs: Math.round(delayMs), error: (err as Error).message }),
       },
     );
   } catch (err) {
-    if (err instanceof AuthenticationError) throw err;
+    if (err instanceof AuthenticationError || attempts.signal?.aborted) throw err;
     throw new WorkerStartError(`cannot reach the scheduler at ${options.schedulerAddress}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * What a returning worker tells the scheduler it holds: the results of tasks
+ * the scheduler gave it (owned) that are in memory. Replicas fetched for
+ * local tasks are not offered; their owners re-register them.
+ */
+export function heldResults(machine: WorkerState): { k: string[]; n: number[] } {
+  const k: string[] = [];
+  const n: number[] = [];
+  for (const t of machine.tasks.values()) {
+    if (t.owned && t.state === 'memory') {
+      k.push(t.key);
+      n.push(t.nbytes);
+    }
+  }
+  return { k, n };
+}
+
+/**
+ * Tasks the lost scheduler gave this worker that have not started: nobody
+ * will want their results under that assignment any more (a restarted
+ * scheduler does not know them; a surviving one has rescheduled them), so
+ * they are dropped. Running ones finish, and are offered by `heldResults`.
+ */
+export function unstartedTasks(machine: WorkerState): string[] {
+  const keys: string[] = [];
+  for (const t of machine.tasks.values()) {
+    if (t.owned && (t.state === 'waiting' || t.state === 'ready' || t.state === 'fetch' || t.state === 'flight' || t.state === 'missing')) keys.push(t.key);
+  }
+  return keys;
 }

@@ -21,6 +21,8 @@ export interface WorkerProcessOptions {
   contactHost?: string;
   watchParent?: boolean;
   connectTimeoutSeconds: number;
+  /** After losing the scheduler, keep reconnecting this long (0: stop at once). Default DEFAULT_RECONNECT_TIMEOUT_MS. */
+  reconnectTimeoutSeconds?: number;
   memoryTarget?: number;
   memorySpill?: number;
   memoryPause?: number;
@@ -62,6 +64,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       ...(caPem ? { caPem } : {}),
       logger,
       connectTimeoutMs: opts.connectTimeoutSeconds * 1000,
+      ...(opts.reconnectTimeoutSeconds !== undefined ? { reconnectTimeoutMs: opts.reconnectTimeoutSeconds * 1000 } : {}),
     });
     // Until registered there is nothing to drain: a signal (or a dead parent) just ends the process.
     let started = false;

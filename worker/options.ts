@@ -34,6 +34,8 @@ export interface WorkerOptions {
   tls?: TlsFiles;
   /** Give up connecting to the scheduler after this long. @default DEFAULT_CONNECT_TIMEOUT_MS */
   connectTimeoutMs?: number;
+  /** After losing the scheduler, keep reconnecting this long before stopping; 0 stops at once. @default DEFAULT_RECONNECT_TIMEOUT_MS */
+  reconnectTimeoutMs?: number;
   /** @default DEFAULT_HEARTBEAT_MS */
   heartbeatMs?: number;
   /** How often process memory is sampled. @default DEFAULT_MEMORY_SAMPLE_MS */
@@ -57,6 +59,8 @@ export interface WorkerOptions {
 
 /** Long enough for a scheduler pod to be scheduled and pull its image. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 120_000;
+/** A scheduler pod that restarts (a new node, an image pull) is back well within this. */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 120_000;
 /** The scheduler's view of worker memory and load is at most this old. */
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 /**
@@ -86,6 +90,7 @@ export interface CompiledWorkerOptions {
   readonly caPem: string | undefined;
   readonly tls: TlsFiles | undefined;
   readonly connectTimeoutMs: number;
+  readonly reconnectTimeoutMs: number;
   readonly heartbeatMs: number;
   readonly memorySampleMs: number;
   readonly inlineResultBytes: number;
@@ -114,6 +119,9 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   positiveInt('nthreads', options.nthreads, 1024);
   positiveInt('memoryLimitBytes', options.memoryLimitBytes);
   positive('connectTimeoutMs', options.connectTimeoutMs);
+  if (options.reconnectTimeoutMs !== undefined && !(Number.isFinite(options.reconnectTimeoutMs) && options.reconnectTimeoutMs >= 0)) {
+    problems.push({ path: 'reconnectTimeoutMs', message: `expected a non-negative number, got ${options.reconnectTimeoutMs}` });
+  }
   positive('heartbeatMs', options.heartbeatMs);
   positive('memorySampleMs', options.memorySampleMs);
   nonNegativeInt('inlineResultBytes', options.inlineResultBytes);
@@ -150,6 +158,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     caPem: options.caPem,
     tls: options.tls,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    reconnectTimeoutMs: options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     memorySampleMs: options.memorySampleMs ?? DEFAULT_MEMORY_SAMPLE_MS,
     inlineResultBytes: options.inlineResultBytes ?? DEFAULT_INLINE_RESULT_BYTES,

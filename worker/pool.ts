@@ -321,6 +321,22 @@ export class ThreadPool {
     }
   }
 
+  /**
+   * Drop a task that has not been handed to a thread (or run inline) yet.
+   * Returns false when it has started or is not here; then it runs to the end.
+   */
+  cancel(key: string): boolean {
+    const i = this.queue.findIndex((q) => q.task.key === key);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      return true;
+    }
+    const j = this.inlineQueue.findIndex((t) => t.key === key);
+    if (j < 0) return false;
+    this.inlineQueue.splice(j, 1);
+    return true;
+  }
+
   /** Tasks waiting for a thread. */
   get queued(): number {
     return this.queue.length;

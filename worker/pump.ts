@@ -87,6 +87,10 @@ export class EventPump {
       }
       case 'free-keys':
         this.push({ type: 'free-keys', keys: msg.keys, stimulusId: msg.s });
+        // A freed task still in the pool's queue (one stolen by another worker) is not run here at all.
+        for (const key of msg.keys) {
+          if (pool.cancel(key)) this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
+        }
         return;
       case 'shuffle-forget':
         this.deps.shuffle.forget(msg.id, msg.run);

@@ -2,7 +2,9 @@ import { DataClient, serveData } from '../comm/data-client.ts';
 import { ProtocolError } from '../comm/errors.ts';
 import { listen, type Listener } from '../comm/handshake.ts';
 import { Channel, checkHelloVersion, decodeSchedulerToWorker, type SchedulerToWorker, type WorkerToScheduler } from '../comm/protocol.ts';
-import { connectToScheduler } from './connection.ts';
+import type { Comm } from '../comm/comm.ts';
+import { RECONNECT_BACKOFF } from '../shared/core/retry.ts';
+import { connectToScheduler, heldResults, unstartedTasks, type SchedulerConnection } from './connection.ts';
 import { IllegalWorkerStateError } from './errors.ts';
 import { cgroupMemoryLimit, effectiveMemoryLimit, exposeGc, MEMORY_LIMIT_EXIT_CODE, MemoryManager } from './memory.ts';
 import { ModuleCache } from './module-cache.ts';
@@ -25,7 +27,7 @@ const SHUFFLE_BUFFER_FRACTION = 0.25;
  * machine's flag (set by the memory manager through pause/unpause events),
  * read through, so there is one source of truth.
  */
-export type WorkerLifecycleState = 'starting' | 'running' | 'paused' | 'closing' | 'closed';
+export type WorkerLifecycleState = 'starting' | 'running' | 'paused' | 'reconnecting' | 'closing' | 'closed';
 
 export interface WorkerFinished {
   reason: string;
@@ -53,7 +55,9 @@ export class Worker {
   private scheduler: Channel<SchedulerToWorker, WorkerToScheduler> | undefined;
   private listener: Listener | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private phase: 'starting' | 'running' | 'closing' | 'closed' = 'starting';
+  private phase: 'starting' | 'running' | 'reconnecting' | 'closing' | 'closed' = 'starting';
+  /** Aborts a reconnect in progress when the worker closes. */
+  private reconnectAbort: AbortController | undefined;
   private startCalled = false;
   private closing: Promise<void> | undefined;
   address = '';
@@ -148,23 +152,71 @@ export class Worker {
       await comm.close().catch(() => undefined);
       return;
     }
+    this.attach(comm, workerId);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatMs);
+    this.heartbeatTimer.unref();
+    this.memory.start(o.memorySampleMs);
+  }
+
+  /** The scheduler connection: its messages go to the pump; losing it starts a reconnect. */
+  private attach(comm: Comm, workerId: string): void {
     this.scheduler = new Channel(comm, decodeSchedulerToWorker, { onProtocolError: this.protocolErrorLogger('scheduler') });
     this.workerId = workerId;
     this.address = workerId;
     this.phase = 'running';
     this.scheduler.onMessage((msg, bufs) => this.pump.onSchedulerMessage(msg, bufs));
     comm.onClose((err) => {
-      if (this.phase === 'running') this.finish({ reason: 'scheduler connection lost', ...(err ? { error: err } : {}) });
+      if (this.phase === 'running' && this.scheduler?.comm === comm) void this.reconnect(err);
     });
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatMs);
-    this.heartbeatTimer.unref();
-    this.memory.start(o.memorySampleMs);
+  }
+
+  /**
+   * The scheduler went away without asking this worker to close (killed,
+   * restarted, a network cut). Tasks not started are dropped, results kept;
+   * the worker connects again with RECONNECT_BACKOFF for `reconnectTimeoutMs`
+   * and re-registers the results it holds (`held-data`), so the scheduler
+   * reuses them instead of computing them again. Only then does it give up.
+   */
+  private async reconnect(lost: Error | undefined): Promise<void> {
+    const o = this.options;
+    if (o.reconnectTimeoutMs <= 0) {
+      this.finish({ reason: 'scheduler connection lost', ...(lost ? { error: lost } : {}) });
+      return;
+    }
+    this.phase = 'reconnecting';
+    o.logger.warn('lost the scheduler; reconnecting', { event: 'worker.reconnecting', scheduler: o.schedulerAddress, timeoutMs: o.reconnectTimeoutMs, error: lost?.message });
+    const unstarted = unstartedTasks(this.machine);
+    if (unstarted.length > 0) this.pump.push({ type: 'free-keys', keys: unstarted, stimulusId: this.pump.stimulus('scheduler-lost') });
+    const abort = (this.reconnectAbort = new AbortController());
+    const started = Date.now();
+    let conn: SchedulerConnection;
+    try {
+      conn = await connectToScheduler(o, this.listener?.port ?? 0, this.memoryLimitBytes, {
+        deadlineMs: o.reconnectTimeoutMs,
+        policy: RECONNECT_BACKOFF,
+        signal: abort.signal,
+        event: 'worker.reconnect-retry',
+      });
+    } catch (err) {
+      if (this.phase === 'reconnecting') this.finish({ reason: 'scheduler connection lost', error: err as Error });
+      return;
+    }
+    if (this.phase !== 'reconnecting') {
+      await conn.comm.close().catch(() => undefined);
+      return;
+    }
+    this.attach(conn.comm, conn.workerId);
+    const held = heldResults(this.machine);
+    if (held.k.length > 0) this.send({ op: 'held-data', k: held.k, n: held.n }, undefined, held.k.length);
+    if (this.machine.paused) this.send({ op: 'status', status: 'paused' });
+    o.logger.info('reconnected to the scheduler', { event: 'worker.reconnected', scheduler: o.schedulerAddress, afterMs: Date.now() - started, heldResults: held.k.length });
   }
 
   /** Stop: close connections, threads and the spill directory. A second call awaits the first. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.phase = 'closing';
+      this.reconnectAbort?.abort(new Error('the worker is closing'));
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
       this.memory.stop();
       await this.scheduler?.comm.close().catch(() => undefined);

@@ -20,7 +20,7 @@ function readLayer(path: string): { source: string; layer: unknown } {
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new DatastoreConfigError(`cannot read datastore configuration ${path}: ${(err as Error).message}; expected YAML with stores, read and write`, [], { cause: err });
+    throw new DatastoreConfigError(`cannot read datastore configuration ${path}: ${(err as Error).message.split('\n')[0]}; expected YAML with stores, read and write`, [], { cause: err });
   }
   // Relative local roots are relative to the file that names them.
   if (raw && typeof raw === 'object' && 'stores' in raw && raw.stores && typeof raw.stores === 'object') {

@@ -26,6 +26,7 @@ export class LocalDatastore implements Datastore {
   }
 
   private fail(err: unknown, key: string): never {
+    if (err instanceof DatastoreError) throw err; // a bad key, already typed
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new DatastoreNotFoundError(this.name, key, { cause: err });
     if (code === 'EACCES' || code === 'EPERM') throw new DatastoreAccessDeniedError(this.name, `"${key}" under ${this.root}`, { cause: err });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { DatastoresSpecShape } from '../../shared/datastores/config.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type StatusChange } from '../../shared/lifecycle/types.ts';
 import { isLiveStatus, laterOf } from './common.ts';
 import { KEYS, KEY_ATTRIBUTES } from './dynamodb-table.ts';
@@ -35,7 +34,6 @@ const specShape = z.object({
   name: str.optional(),
   job: str.optional(),
   tags: z.record(str, str),
-  datastores: DatastoresSpecShape.optional(),
 });
 
 const planShape = z.object({
@@ -88,6 +86,7 @@ export const clusterRecordShape = z.object({
     .object({ toDate: num, perHour: num, asOf: str, projected: num.optional(), projectedUntil: str.optional() })
     .optional(),
   schedulerUnreachableSince: str.optional(),
+  quotaScopes: z.array(str).optional(),
 });
 
 export const statusChangeShape = z.object({
@@ -164,8 +163,16 @@ export function historyItem(change: StatusChange): Item {
   return { ...structuredClone(change), pk: KEYS.clusterPk(change.clusterId), sk: KEYS.historySk(change.version), entity: 'history' };
 }
 
+/**
+ * How long an idempotency item lives: a repeat of a create with the same
+ * clientToken within this window returns the same cluster; after it DynamoDB
+ * TTL removes the item (attribute `ttl`, epoch seconds).
+ */
+export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+
 export function tokenItem(record: ClusterRecord): Item {
   return {
+    ttl: Math.floor(Date.parse(record.createdAt) / 1000) + IDEMPOTENCY_TTL_SECONDS,
     pk: KEYS.tokenPk(record.owner, record.clientToken ?? ''),
     sk: KEYS.tokenSk,
     entity: 'token',

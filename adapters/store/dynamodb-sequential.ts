@@ -3,8 +3,10 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 import type { ClusterRecord, StatusChange } from '../../shared/lifecycle/types.ts';
 import { BackendUnavailableError, VersionConflictError } from '../../shared/ports/errors.ts';
+import { QuotaExceededError } from '../../shared/quota/errors.ts';
 import { toItem, tokenItem, tokenTarget, withoutUndefined } from './dynamodb-items.ts';
 import { KEYS } from './dynamodb-table.ts';
+import { grows, reversed, updateUsageOnce, violationsNow, type UsageWrite } from './dynamodb-usage.ts';
 import { isConditionFailure, putHistory, putRecordOnce, type ClusterWriter, type ConditionalPut, type WriteOutcome, type WriterContext } from './dynamodb-writer.ts';
 
 /** Polling for the record of a clientToken another creator holds: 20 ms growing to 200 ms, no jitter needed. */
@@ -22,6 +24,11 @@ const TOKEN_POLL: BackoffPolicy = Object.freeze({ initialMs: 20, maxMs: 200, fac
  * record that never appeared; a later create with that token waits
  * `idempotencyWaitMs` for the record, then takes the token over with a
  * conditional swap.
+ *
+ * Quota usage: increases are reserved before the record is written (each a
+ * conditional ADD, so a limit is never overshot) and undone if the record
+ * write loses; decreases are applied after the record write. A crash between
+ * the steps can leave usage counted too high, never too low.
  */
 export class SequentialWriter implements ClusterWriter {
   constructor(
@@ -29,11 +36,22 @@ export class SequentialWriter implements ClusterWriter {
     private readonly idempotencyWaitMs: number,
   ) {}
 
-  async create(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }> {
+  async create(record: ClusterRecord, change: StatusChange, usage: readonly UsageWrite[]): Promise<{ record: ClusterRecord; created: boolean }> {
     const token = record.clientToken;
     if (token !== undefined) {
       const existing = await this.claimToken(record, token);
       if (existing !== undefined) return { record: existing, created: false };
+    }
+    for (let attempt = 0; ; attempt += 1) {
+      const refused = await this.reserve(usage);
+      if (refused === undefined) break;
+      const violations = await violationsNow(this.ctx, [refused]);
+      // Empty: a release landed between the failed condition and the re-read; reserve again.
+      if (violations.length > 0 || attempt + 1 >= this.ctx.maxAttempts) {
+        if (token !== undefined) await this.releaseToken(record, token);
+        if (violations.length === 0) throw new BackendUnavailableError(`create of ${record.id} kept racing quota releases; retry the request`);
+        throw new QuotaExceededError(violations);
+      }
     }
     try {
       await this.ctx.doc.send(new PutCommand({ TableName: this.ctx.table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(pk)' }));
@@ -42,6 +60,7 @@ export class SequentialWriter implements ClusterWriter {
       // An SDK retry of our own PutItem whose answer was lost finds our record: that is success.
       const ours = clash !== undefined && isDeepStrictEqual(clash, withoutUndefined(record));
       if (!ours) {
+        await this.unreserve(usage.filter(grows));
         if (token !== undefined) await this.releaseToken(record, token);
         if (isConditionFailure(err)) throw new VersionConflictError(record.id, 0, clash, { cause: err });
         throw err;
@@ -51,11 +70,35 @@ export class SequentialWriter implements ClusterWriter {
     return { record: structuredClone(record), created: true };
   }
 
-  async writeOnce(put: ConditionalPut, change: StatusChange | undefined): Promise<WriteOutcome> {
+  async writeOnce(put: ConditionalPut, change: StatusChange | undefined, usage: readonly UsageWrite[]): Promise<WriteOutcome> {
+    const refused = await this.reserve(usage);
+    if (refused !== undefined) return { kind: 'quota', writes: [refused], known: new Map(), cause: undefined };
     const outcome = await putRecordOnce(this.ctx, put);
-    // Only the winner of the record write appends the history item.
-    if (outcome.kind === 'written' && change !== undefined) await putHistory(this.ctx, change);
+    if (outcome.kind !== 'written') {
+      await this.unreserve(usage.filter(grows));
+      return outcome;
+    }
+    // Only the winner of the record write appends the history item and releases usage.
+    if (change !== undefined) await putHistory(this.ctx, change);
+    for (const write of usage.filter((w) => !grows(w))) await updateUsageOnce(this.ctx, write);
     return outcome;
+  }
+
+  /** Reserve every increase (conditional ADDs); on a refusal undo the ones made and return the refused write. */
+  private async reserve(usage: readonly UsageWrite[]): Promise<UsageWrite | undefined> {
+    const done: UsageWrite[] = [];
+    for (const write of usage.filter(grows)) {
+      if (!(await updateUsageOnce(this.ctx, write))) {
+        await this.unreserve(done);
+        return write;
+      }
+      done.push(write);
+    }
+    return undefined;
+  }
+
+  private async unreserve(writes: readonly UsageWrite[]): Promise<void> {
+    for (const write of writes) await updateUsageOnce(this.ctx, reversed(write));
   }
 
   /** Make `record.id` the owner of (owner, token), or return the record of the creator that already owns it. */

@@ -5,7 +5,10 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { CONFLICT_BACKOFF, backoffDelay, sleep } from '../../shared/core/retry.ts';
 import type { ClusterRecord, StatusChange } from '../../shared/lifecycle/types.ts';
 import { ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
+import { QuotaExceededError } from '../../shared/quota/errors.ts';
+import type { Usage } from '../../shared/quota/usage.ts';
 import { fromItem, historyItem, toItem, withLaterTimes, withoutUndefined, type Item } from './dynamodb-items.ts';
+import { violationsNow, type UsageWrite } from './dynamodb-usage.ts';
 
 /**
  * The internal write interface of the DynamoDB cluster store. Two
@@ -35,13 +38,15 @@ export type WriteOutcome =
   /** The condition failed; `current` is the stored record when the backend sent it back. */
   | { kind: 'lost'; current: ClusterRecord | undefined; cause: unknown }
   /** A concurrent transaction touched an item; nothing was written, try again after a pause. */
-  | { kind: 'busy'; cause: unknown };
+  | { kind: 'busy'; cause: unknown }
+  /** A usage item's limit condition failed; nothing was written. `known`: usage items the backend sent back. */
+  | { kind: 'quota'; writes: UsageWrite[]; known: Map<string, Usage>; cause: unknown };
 
 export interface ClusterWriter {
-  /** Insert a new record and its first history item; idempotent per (owner, clientToken). */
-  create(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }>;
-  /** One conditional write of `put` and, when given, its history item. */
-  writeOnce(put: ConditionalPut, change: StatusChange | undefined): Promise<WriteOutcome>;
+  /** Insert a new record, its first history item and its usage; idempotent per (owner, clientToken). */
+  create(record: ClusterRecord, change: StatusChange, usage: readonly UsageWrite[]): Promise<{ record: ClusterRecord; created: boolean }>;
+  /** One conditional write of `put` and, when given, its history item and usage changes. */
+  writeOnce(put: ConditionalPut, change: StatusChange | undefined, usage: readonly UsageWrite[]): Promise<WriteOutcome>;
 }
 
 export type ConditionalPut = ReturnType<typeof conditionalPutInput>;
@@ -76,14 +81,20 @@ export async function conditionalPut(
   next: ClusterRecord,
   expectedVersion: number,
   change: StatusChange | undefined,
+  usage: readonly UsageWrite[] = [],
 ): Promise<ClusterRecord> {
   let candidate = structuredClone(next);
   for (let attempt = 0; attempt < ctx.maxAttempts; attempt += 1) {
-    const outcome = await writer.writeOnce(conditionalPutInput(ctx.table, candidate, expectedVersion), change);
+    const outcome = await writer.writeOnce(conditionalPutInput(ctx.table, candidate, expectedVersion), change, usage);
     if (outcome.kind === 'written') return candidate;
     if (outcome.kind === 'busy') {
       await sleep(backoffDelay(attempt, CONFLICT_BACKOFF));
       continue;
+    }
+    if (outcome.kind === 'quota') {
+      const violations = await violationsNow(ctx, outcome.writes, outcome.known);
+      if (violations.length > 0) throw new QuotaExceededError(violations, { cause: outcome.cause });
+      continue; // usage dropped since the condition failed: try again
     }
     const current = outcome.current ?? (await ctx.getRecord(next.id));
     if (current === undefined) throw new ClusterNotFoundError(next.id, { cause: outcome.cause });

@@ -6,8 +6,9 @@ import {
   ThrottlingException,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { ClusterStore } from '../../shared/ports/cluster-store.ts';
-import { BackendUnavailableError } from '../../shared/ports/errors.ts';
+import type { ClusterStore, QuotaWriteOptions } from '../../shared/ports/cluster-store.ts';
+import { BackendUnavailableError, ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
+import type { Usage } from '../../shared/quota/usage.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type ClusterStatus, type StatusChange } from '../../shared/lifecycle/types.ts';
 import { ReccError } from '../../shared/core/errors.ts';
 import { checkCreate, checkPut, checkTouch, isLiveStatus, leastRecentlyActiveFirst, newestFirst } from './common.ts';
@@ -15,6 +16,7 @@ import { dedupe, fromHistoryItem, fromItem, type Item } from './dynamodb-items.t
 import { SequentialWriter } from './dynamodb-sequential.ts';
 import { INDEXES, KEYS, checkTableName } from './dynamodb-table.ts';
 import { TransactionalWriter } from './dynamodb-transactional.ts';
+import { readUsage, refuseImpossible, usageWrites, type UsageWrite } from './dynamodb-usage.ts';
 import { conditionalPut, isConditionFailure, oldRecordFromConditionFailure, type ClusterWriter, type WriterContext } from './dynamodb-writer.ts';
 import { ClusterStoreError } from './errors.ts';
 
@@ -99,14 +101,40 @@ export class DynamoDbClusterStore implements ClusterStore {
       : new SequentialWriter(this.context, options.idempotencyWaitMs ?? 10_000);
   }
 
-  async create(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }> {
+  async create(record: ClusterRecord, change: StatusChange, options: QuotaWriteOptions = {}): Promise<{ record: ClusterRecord; created: boolean }> {
     checkCreate(record, change);
-    return this.call('create', () => this.writer.create(record, change));
+    return this.call('create', async () => {
+      const usage = usageWrites(undefined, record, options.quota);
+      await refuseImpossible(this.context, usage);
+      return this.writer.create(record, change, usage);
+    });
   }
 
-  async put(next: ClusterRecord, expectedVersion: number, change?: StatusChange): Promise<ClusterRecord> {
+  async put(next: ClusterRecord, expectedVersion: number, change?: StatusChange, options: QuotaWriteOptions = {}): Promise<ClusterRecord> {
     checkPut(next, expectedVersion, change);
-    return this.call('put', () => conditionalPut(this.context, this.writer, next, expectedVersion, change));
+    return this.call('put', async () => {
+      const usage = await this.usageChangeOf(next, expectedVersion, options);
+      return conditionalPut(this.context, this.writer, next, expectedVersion, change, usage);
+    });
+  }
+
+  /**
+   * What a put changes in quota usage. Only records that count against quotas
+   * need the stored record (one consistent read): the write is conditional on
+   * its version, so the delta computed from it is exactly what the write does.
+   */
+  private async usageChangeOf(next: ClusterRecord, expectedVersion: number, options: QuotaWriteOptions): Promise<UsageWrite[]> {
+    if (!next.quotaScopes?.length) return [];
+    const current = await this.getRaw(next.id);
+    if (current === undefined) throw new ClusterNotFoundError(next.id);
+    if (current.version !== expectedVersion) throw new VersionConflictError(next.id, expectedVersion, current);
+    const usage = usageWrites(current, next, options.quota);
+    await refuseImpossible(this.context, usage);
+    return usage;
+  }
+
+  async usage(scopes: readonly string[]): Promise<Map<string, Usage>> {
+    return this.call('usage', () => readUsage(this.context, scopes));
   }
 
   // -------------------------------------------------------------------------

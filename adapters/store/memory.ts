@@ -1,6 +1,9 @@
-import type { ClusterStore } from '../../shared/ports/cluster-store.ts';
+import type { ClusterStore, QuotaWriteOptions } from '../../shared/ports/cluster-store.ts';
 import { ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
 import type { ClusterRecord, ClusterStatus, StatusChange } from '../../shared/lifecycle/types.ts';
+import { QuotaExceededError } from '../../shared/quota/errors.ts';
+import { quotaViolations } from '../../shared/quota/limits.ts';
+import { addUsage, usageDeltas, ZERO_USAGE, type Usage } from '../../shared/quota/usage.ts';
 import { checkCreate, checkPut, checkTouch, isLiveStatus, laterOf, leastRecentlyActiveFirst, newestFirst } from './common.ts';
 
 /**
@@ -15,8 +18,10 @@ export class InMemoryClusterStore implements ClusterStore {
   private readonly records = new Map<string, ClusterRecord>();
   private readonly tokens = new Map<string, string>();
   private readonly changes = new Map<string, StatusChange[]>();
+  /** Usage per quota scope, changed only together with the record write that causes it. */
+  private readonly usages = new Map<string, Usage>();
 
-  async create(record: ClusterRecord, change: StatusChange): Promise<{ record: ClusterRecord; created: boolean }> {
+  async create(record: ClusterRecord, change: StatusChange, options: QuotaWriteOptions = {}): Promise<{ record: ClusterRecord; created: boolean }> {
     checkCreate(record, change);
     const tokenKey = record.clientToken === undefined ? undefined : JSON.stringify([record.owner, record.clientToken]);
     if (tokenKey !== undefined) {
@@ -26,6 +31,7 @@ export class InMemoryClusterStore implements ClusterStore {
     }
     const clash = this.records.get(record.id);
     if (clash !== undefined) throw new VersionConflictError(record.id, 0, structuredClone(clash));
+    this.applyUsage(usageDeltas(undefined, record), options);
     this.records.set(record.id, structuredClone(record));
     this.changes.set(record.id, [structuredClone(change)]);
     if (tokenKey !== undefined) this.tokens.set(tokenKey, record.id);
@@ -49,11 +55,12 @@ export class InMemoryClusterStore implements ClusterStore {
     return this.select((r) => isLiveStatus(r.status)).sort(leastRecentlyActiveFirst);
   }
 
-  async put(next: ClusterRecord, expectedVersion: number, change?: StatusChange): Promise<ClusterRecord> {
+  async put(next: ClusterRecord, expectedVersion: number, change?: StatusChange, options: QuotaWriteOptions = {}): Promise<ClusterRecord> {
     checkPut(next, expectedVersion, change);
     const current = this.records.get(next.id);
     if (current === undefined) throw new ClusterNotFoundError(next.id);
     if (current.version !== expectedVersion) throw new VersionConflictError(next.id, expectedVersion, structuredClone(current));
+    this.applyUsage(usageDeltas(current, next), options);
     const stored = structuredClone(next);
     // Activity timestamps only move forward, even when `next` was built from a
     // read that predates a concurrent touch (touch does not bump the version).
@@ -78,6 +85,17 @@ export class InMemoryClusterStore implements ClusterStore {
 
   async history(id: string): Promise<StatusChange[]> {
     return structuredClone(this.changes.get(id) ?? []).sort((a, b) => a.version - b.version);
+  }
+
+  async usage(scopes: readonly string[]): Promise<Map<string, Usage>> {
+    return new Map(scopes.map((scope) => [scope, { ...(this.usages.get(scope) ?? ZERO_USAGE) }]));
+  }
+
+  /** Check every increase against its limits first, then apply all deltas (nothing changes on a violation). */
+  private applyUsage(deltas: Map<string, Usage>, options: QuotaWriteOptions): void {
+    const violations = [...deltas].flatMap(([scope, delta]) => quotaViolations(scope, this.usages.get(scope) ?? ZERO_USAGE, delta, options.quota?.get(scope)));
+    if (violations.length > 0) throw new QuotaExceededError(violations);
+    for (const [scope, delta] of deltas) this.usages.set(scope, addUsage(this.usages.get(scope) ?? ZERO_USAGE, delta));
   }
 
   private select(keep: (r: ClusterRecord) => boolean): ClusterRecord[] {

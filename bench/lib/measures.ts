@@ -15,6 +15,8 @@ export const GROUPS = [
   'cpu_efficiency',
   'graph_1m',
   'workers_200',
+  'skew',
+  'transfer_many',
 ] as const;
 export type Group = (typeof GROUPS)[number];
 
@@ -181,6 +183,27 @@ export const MEASURES: readonly MeasureDef[] = [
     better: 'higher',
     compared: false,
     meaning: 'throughput when 200 (fake, instant) workers share the load',
+  },
+  // Issue 19: work stealing on a skewed workload, and memory while fetching many results.
+  {
+    name: 'skew_vs_ideal',
+    group: 'skew',
+    label: '1,000 tasks of 1–200 ms on one worker’s data: time over ideal (2 workers)',
+    unit: 'ratio',
+    better: 'lower',
+    compared: false,
+    target: { op: '<=', value: 1.1, text: '≤ 1.10' },
+    meaning: 'how close work stealing gets a skewed job to perfect balance (1.0 = the ideal, max(sum/2, longest task))',
+  },
+  {
+    name: 'transfer_many_rss',
+    group: 'transfer_many',
+    label: '1 GiB as 1,024 × 1 MiB results fetched worker→worker: RSS growth / data',
+    unit: 'ratio',
+    better: 'lower',
+    compared: false,
+    target: { op: '<=', value: 2, text: '< 2' },
+    meaning: 'memory a worker needs to pull many results at once (1.0 = exactly the data)',
   },
 ];
 

@@ -46,6 +46,12 @@ async function run(g: Group): Promise<void> {
       process.exit(1);
     }, deadlineS * 1000).unref();
   }
+  if (g === 'skew' || g === 'transfer_many') {
+    const m = await import('./issue19-measures.ts');
+    if (g === 'skew') await m.measureSkew({ quick, scale, emit }, quick ? 200 : 1000);
+    else await m.measureTransferMany({ quick, scale, emit }, quick ? 256 : 1024, 1024 * 1024);
+    return;
+  }
   await engine.runGroup(g, { quick, scale, emit });
 }
 

@@ -49,6 +49,7 @@ export function registerUp(program: Command): void {
       const { startLocalStack } = await import('../../local/stack.ts');
       const { defaultPeriodicJobs } = await import('../../local/periodic.ts');
       const { harvestConfigFromEnv } = await import('../../shared/harvest/config.ts');
+      const { quotaPolicyFromEnv } = await import('../../shared/quota/config.ts');
 
       const stateDir = resolve(flags.stateDir);
       try {
@@ -78,6 +79,7 @@ export function registerUp(program: Command): void {
         testHooks: getBoolean(env, 'RECC_TEST_HOOKS', false),
         periodicJobs: await defaultPeriodicJobs(env),
         harvest: harvestConfigFromEnv(env),
+        quotas: quotaPolicyFromEnv(env),
       });
       const ready = {
         event: 'recc.up.ready',

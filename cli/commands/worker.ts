@@ -22,6 +22,7 @@ export function registerWorker(program: Command): void {
     .option('--host <host>', 'interface for the data port peers fetch results from (default: 127.0.0.1 for a loopback scheduler, else 0.0.0.0)')
     .option('--contact-host <host>', 'address other processes use to reach this worker (default: --host)')
     .option('--connect-timeout <seconds>', 'keep retrying the scheduler this long', '120')
+    .option('--reconnect-timeout <seconds>', 'after losing the scheduler, keep reconnecting this long, then re-register held results (0: exit at once)', '120')
     .addOption(new Option('--memory-target <fraction>', 'spill above this fraction of the limit').hideHelp())
     .addOption(new Option('--memory-spill <fraction>', 'spill when process memory is above this fraction').hideHelp())
     .addOption(new Option('--memory-pause <fraction>', 'pause new tasks above this fraction').hideHelp())
@@ -54,6 +55,8 @@ export function registerWorker(program: Command): void {
       }
       const connectTimeout = Number(opts.connectTimeout);
       if (!(connectTimeout > 0)) problems.push({ path: 'connect-timeout', message: 'expected a positive number of seconds' });
+      const reconnectTimeout = Number(opts.reconnectTimeout);
+      if (!(reconnectTimeout >= 0)) problems.push({ path: 'reconnect-timeout', message: 'expected a number of seconds, 0 or more' });
       if (problems.length > 0) throw new ValidationError('invalid worker options', problems);
       const { runWorkerProcess } = await import('../../worker/main.ts');
       const code = await runWorkerProcess({
@@ -68,6 +71,7 @@ export function registerWorker(program: Command): void {
         ...(opts.contactHost ? { contactHost: String(opts.contactHost) } : {}),
         watchParent: Boolean(opts.watchParent),
         connectTimeoutSeconds: connectTimeout,
+        reconnectTimeoutSeconds: reconnectTimeout,
         ...fractions,
       });
       process.exit(code);

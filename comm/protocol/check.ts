@@ -7,9 +7,9 @@
  * these checks allocate nothing on success (an issue object is built only on
  * failure, its path filled in while unwinding), which keeps the boundary
  * check a few per cent of msgpack decoding (see test/unit/comm/protocol-cost).
- * zod still describes shapes off the hot path (`fromZod`).
+ * zod stays out entirely: these modules are bundled into the scheduler and
+ * worker processes, and zod alone would quadruple the bundle and its start time.
  */
-import type { z } from 'zod';
 
 /** What went wrong, where: `path` from the message root (filled in while unwinding). */
 export interface Issue {
@@ -188,13 +188,16 @@ export function mapOf<T>(value: Check<T>): Check<Record<string, T>> {
   });
 }
 
-/** A check from a zod schema, for shapes off the hot path that already have one. */
-export function fromZod<S extends z.ZodType>(schema: S, expected: string): Check<z.output<S>> {
+/**
+ * A check from a validator that lists every problem (path and message), for
+ * shapes whose one definition lives outside the wire code (shared/engine).
+ * The first problem is reported, as for every other check.
+ */
+export function fromIssues<T>(expected: string, issuesOf: (value: unknown) => ReadonlyArray<{ path: string; message: string }>): Check<T> {
   return make(expected, (v) => {
-    const r = schema.safeParse(v);
-    if (r.success) return undefined;
-    const first = r.error.issues[0];
-    return { path: (first?.path ?? []).map((p) => (typeof p === 'symbol' ? String(p) : p)), expected: first?.message ?? expected, got: describe(v) };
+    const first = issuesOf(v)[0];
+    if (!first) return undefined;
+    return { path: first.path === '' ? [] : first.path.split('.'), expected: first.message, got: describe(v) };
   });
 }
 

@@ -11,10 +11,10 @@
  * is refused at the handshake with a message naming both versions.
  */
 import type { FunctionDef } from '../payload.ts';
-import { schedulerStatusSchema } from '../../shared/engine/scheduler-status.ts';
+import { schedulerStatusIssues, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
 import { ProtocolError } from '../errors.ts';
 import {
-  arrayOf, bool, bytes, count, describe, formatPath, fromZod, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
+  arrayOf, bool, bytes, count, describe, formatPath, fromIssues, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
   type Check, type Infer, type InferShape, type Issue, type Shape,
 } from './check.ts';
 
@@ -111,7 +111,7 @@ export const clientToScheduler = {
 export const replies = {
   'register-plugin': {},
   'who-has': { who: arrayOf(tuple(str, keys)) },
-  info: { status: fromZod(schedulerStatusSchema, 'a scheduler status'), workers: arrayOf(workerInfo) },
+  info: { status: fromIssues<SchedulerStatus>('a scheduler status', schedulerStatusIssues), workers: arrayOf(workerInfo) },
   'task-states': { states: keys },
   story: { story: arrayOf(storyEntry) },
 } satisfies Record<string, Shape>;
@@ -162,6 +162,8 @@ export const workerToScheduler = {
   'task-erred': { key: str, error: taskError },
   'missing-data': { key: str, dep: str, from: str },
   status: { status: literal('running', 'paused') },
+  /** After reconnecting: results this worker holds (`n[i]` bytes for `k[i]`), so the scheduler reuses them. */
+  'held-data': { k: keys, n: arrayOf(count) },
   heartbeat: workerMetrics,
   error,
 } satisfies Record<string, Shape>;
@@ -250,6 +252,7 @@ export const decodeSchedulerToWorker = decoder('scheduler → worker', scheduler
 });
 export const decodeWorkerToScheduler = decoder('worker → scheduler', workerToScheduler, {
   finished: (m) => sameLength(m, 'k', ['n', 'ms', 'di']),
+  'held-data': (m) => sameLength(m, 'k', ['n']),
 });
 export const decodeDataRequest = decoder('data request', dataRequest, {
   'shuffle-push': (m) => (new Set(m.parts).size === m.parts.length ? undefined : { path: ['parts'], expected: 'distinct output partitions', got: 'a repeated one' }),

@@ -70,7 +70,9 @@ type ApiContext = Context & { recc: Internal };
 /** Render an error as the one API error shape. 5xx detail is logged, never returned. */
 export function errorResponse(err: unknown, log: Logger, requestId: string): { statusCode: number; body: { error: { type: string; message: string; details: ErrorDetail[] } } } {
   if (err instanceof ReccError && err.exposable) {
-    return { statusCode: err.statusCode, body: { error: { type: err.type, message: err.message, details: err.details } } };
+    // Some errors carry structured fields for programs (e.g. QuotaExceededError's `quota`: limit, usage, requested).
+    const extra = (err as { exposedFields?: Record<string, unknown> }).exposedFields ?? {};
+    return { statusCode: err.statusCode, body: { error: { ...extra, type: err.type, message: err.message, details: err.details } } };
   }
   // middy's early-timeout answer (the Lambda is about to time out) is a 504, still generic.
   const timedOut = err instanceof Error && err.name === 'TimeoutError';

@@ -5,6 +5,7 @@ import { getOptionalString, type Env } from '../../shared/core/env.ts';
 import { randomIds } from '../../shared/core/ids.ts';
 import { harvestConfigFromEnv } from '../../shared/harvest/config.ts';
 import type { HarvestConfig } from '../../shared/harvest/types.ts';
+import { quotaPolicyFromEnv, type QuotaPolicy } from '../../shared/quota/config.ts';
 import { createDynamoDbClusterStore } from '../../adapters/store/dynamodb.ts';
 import { SqsWorkQueue } from '../../adapters/queue/sqs.ts';
 import type { ApiDeps } from './api.ts';
@@ -16,7 +17,7 @@ import { powertoolsLogger } from './logger.ts';
  * SQS queue, the system clock, random ids and the Powertools logger. Built
  * once per cold start (see `lazyHandler`); clients connect on first use.
  */
-export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig } = {}): ApiDeps {
+export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy } = {}): ApiDeps {
   const store = createDynamoDbClusterStore({
     tableName: config.tableName,
     region: config.region,
@@ -38,6 +39,7 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     logger: powertoolsLogger({ serviceName: 'recc-api', logLevel: config.logLevel }),
     ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
     ...(options.harvest ? { harvest: options.harvest } : {}),
+    ...(options.quotas ? { quotas: options.quotas } : {}),
   };
 }
 
@@ -50,7 +52,9 @@ export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
   const config = readApiConfig(env);
   const harvest = harvestConfigFromEnv(env);
   const templatesDir = findTemplatesDir(env);
-  return apiDepsFromConfig(config, { harvest, ...(templatesDir ? { templatesDir } : {}) });
+  // RECC_QUOTAS: per-user and per-group limits (shared/quota/config.ts); unset = the built-in defaults.
+  const quotas = quotaPolicyFromEnv(env);
+  return apiDepsFromConfig(config, { harvest, quotas, ...(templatesDir ? { templatesDir } : {}) });
 }
 
 /**

@@ -3,7 +3,9 @@ import { TransitionLog, type TransitionLogEntry } from '../../shared/engine/tran
 import { InvalidTransitionError, TransitionLimitError } from '../errors.ts';
 import { anyWorkerSatisfies, killedWorkerError, noWorkerError, pickConstrained, pickForDeps, satisfies } from './placement.ts';
 import { TaskQueue } from './queue.ts';
+import { expireUnclaimed, registerHeldData } from './reconnect.ts';
 import { ClientRecord, EMPTY_WORKERS, TaskRecord, WorkerRecord, createTasks, keyPrefix } from './records.ts';
+import { balance } from './stealing.ts';
 import { BY_STATE, TRANSITIONS, shufflesOf, type Arg, type Target } from './transitions.ts';
 import {
   DEFAULT_SCHEDULER_OPTIONS,
@@ -91,6 +93,7 @@ export class SchedulerState {
       this.drain(limit);
     }
     this.schedule();
+    if (balance(this) > 0) this.drain(limit); // work stealing (stealing.ts)
     const out = this.out;
     this.out = [];
     return out;
@@ -178,7 +181,10 @@ export class SchedulerState {
         if (t && w && t.state === 'processing' && t.processingOn === w) this.transition(t, 'released', {});
         return;
       }
+      case 'worker-held-data': // a returning worker's results (reconnect.ts)
+        return registerHeldData(this, ev.workerId, ev.keys, ev.nbytes);
       case 'tick':
+        expireUnclaimed(this);
         return this.checkNoWorker();
     }
   }

@@ -1,5 +1,6 @@
 import { own } from '../../shared/core/own.ts';
 import type { SchedulerState } from './machine.ts';
+import { claimHeld, heldToMemory } from './reconnect.ts';
 import { EMPTY_TASKS, EMPTY_WORKERS, type TaskRecord, type WorkerRecord } from './records.ts';
 import { shufflesOf } from './shuffle.ts';
 import type { DepLocation, SchedulerInstruction, TaskErrorInfo, TaskStateName } from './types.ts';
@@ -14,7 +15,7 @@ export { shufflesOf };
 
 /** A target state; `ready` resolves to queued or no-worker (see `SchedulerState.readyState`). */
 export type Target = TaskStateName | 'ready';
-export type Arg = { worker?: WorkerRecord; nbytes?: number; durationMs?: number; error?: TaskErrorInfo; notifyWorker?: boolean; viaReleased?: boolean };
+export type Arg = { worker?: WorkerRecord; nbytes?: number; durationMs?: number; error?: TaskErrorInfo; notifyWorker?: boolean; viaReleased?: boolean; /** Further holders of a re-registered result (reconnect.ts). */ replicas?: WorkerRecord[] };
 type TransitionFn = (s: SchedulerState, t: TaskRecord, arg: Arg) => void;
 
 const NO_DEPS: DepLocation[] = [];
@@ -67,6 +68,8 @@ const TABLE = new Map<string, TransitionFn>([
   [
     'released>waiting',
     (s, t) => {
+      // A result a returning worker re-registered is taken instead of computing it (reconnect.ts).
+      if (claimHeld(s, t)) return;
       t.state = 'waiting';
       t.waitingOn = 0;
       for (const d of t.deps) {
@@ -86,6 +89,17 @@ const TABLE = new Map<string, TransitionFn>([
   ['waiting>no-worker', (s, t) => toNoWorker(s, t)],
   ['queued>no-worker', (s, t) => (s.dequeue(t), toNoWorker(s, t))],
   ['queued>processing', toProcessing],
+  // Work stealing (stealing.ts): taken back from its worker, which drops it; the thief gets it next.
+  ['processing>queued', (s, t) => {
+    const w = s.stopProcessing(t);
+    if (w && !w.removed) s.emit({ type: 'free-keys', workerId: w.id, keys: [t.key], stimulusId: s.stimulus });
+    t.state = 'queued';
+    s.enqueue(t);
+  }],
+  // A result re-registered by a returning worker while the task was still to be computed (reconnect.ts).
+  ['waiting>memory', heldToMemory],
+  ['queued>memory', heldToMemory],
+  ['no-worker>memory', heldToMemory],
   [
     'processing>memory',
     (s, t, arg) => {

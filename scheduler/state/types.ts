@@ -47,6 +47,8 @@ export type SchedulerEvent =
   | (EventBase & { type: 'tasks-finished'; workerId: string; keys: string[]; nbytes: number[]; durationsMs: number[] })
   | (EventBase & { type: 'task-erred'; workerId: string; key: string; error: TaskErrorInfo })
   | (EventBase & { type: 'missing-data'; workerId: string; key: string; dep: string; from: string })
+  /** A worker that reconnected holds these results (`nbytes[i]` for `keys[i]`); see reconnect.ts. */
+  | (EventBase & { type: 'worker-held-data'; workerId: string; keys: string[]; nbytes: number[] })
   | (EventBase & { type: 'tick' });
 
 export interface DepLocation {
@@ -91,6 +93,12 @@ export interface SchedulerOptions {
   maxTransitions: number;
   /** State changes kept for `story(key)` (a ring buffer; 0 keeps none). */
   transitionLogSize: number;
+  /** Results re-registered by reconnecting workers that no task claims are freed after this long (reconnect.ts). */
+  heldDataTimeoutMs: number;
+  /** Move queued work from saturated to idle workers (stealing.ts). */
+  workStealing: boolean;
+  /** Assumed worker→worker bandwidth for the transfer cost of a stolen task, bytes per ms. */
+  bandwidthBytesPerMs: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -101,4 +109,8 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   noWorkerTimeoutMs: undefined,
   maxTransitions: 50_000_000,
   transitionLogSize: DEFAULT_TRANSITION_LOG_SIZE,
+  heldDataTimeoutMs: 10 * 60_000,
+  workStealing: true,
+  // 1 GB/s: what worker→worker transfer reaches on loopback (bench 'transfer').
+  bandwidthBytesPerMs: 1_000_000,
 };

@@ -24,6 +24,12 @@ export interface BackoffPolicy {
 export const CONFLICT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 10, maxMs: 200, factor: 2, jitter: 'full' });
 /** Reconnecting to a process that may still be starting (worker → scheduler). */
 export const CONNECT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'equal' });
+/**
+ * A worker finding its scheduler again after losing it (restart, network
+ * cut): capped at 2 s, so a worker rejoins within about 2 s of the scheduler
+ * being back, at one attempt per worker per 1-2 s while it is down.
+ */
+export const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 2_000, factor: 2, jitter: 'equal' });
 /** A supervisor restarting a process that died (LocalCluster, the local backend): quick at first, slow in a crash loop. */
 export const RESTART_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 500, maxMs: 30_000, factor: 2, jitter: 'equal' });
 

@@ -155,6 +155,8 @@ export interface NewClusterInput {
   namespace?: string;
   /** The creator's full IAM principal ARN (audit). */
   principalArn?: string;
+  /** Quota scopes the cluster counts against (`ClusterRecord.quotaScopes`). */
+  quotaScopes?: readonly string[];
 }
 
 /** The REQUESTED record (version 1) of a new cluster. */
@@ -181,6 +183,7 @@ export function newClusterRecord(input: NewClusterInput): ClusterRecord {
   if (input.template !== undefined) record.template = input.template;
   if (input.clientToken !== undefined) record.clientToken = input.clientToken;
   if (input.principalArn !== undefined) record.principalArn = input.principalArn;
+  if (input.quotaScopes !== undefined && input.quotaScopes.length > 0) record.quotaScopes = [...input.quotaScopes];
   return record;
 }
 

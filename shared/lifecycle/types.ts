@@ -81,6 +81,12 @@ export interface ClusterRecord {
    * scheduler cannot keep a cluster alive across harvester runs.
    */
   schedulerUnreachableSince?: string;
+  /**
+   * Quota scopes (`user:<name>`, `group:<name>`) this cluster counts against,
+   * fixed at creation so that its release decrements exactly what its
+   * creation charged (`shared/quota/usage.ts`). Absent: counts nothing.
+   */
+  quotaScopes?: string[];
 }
 
 /** One recorded status change (the status history). */

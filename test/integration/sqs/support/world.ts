@@ -157,12 +157,13 @@ export class BridgedCluster implements ClusterLike {
     return this.scheduler?.child.pid as number;
   }
 
-  /** kill -9 the scheduler (its workers then exit on their own: they lost it). */
+  /** kill -9 the scheduler; its workers are stopped too (a respawn brings new ones, as a Deployment restart would). */
   async killScheduler(): Promise<void> {
     const s = this.scheduler;
     if (!s) return;
     s.child.kill('SIGKILL');
     await s.exited;
+    for (const w of this.workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
     await Promise.all(this.workers.map((w) => w.exited));
   }
 
