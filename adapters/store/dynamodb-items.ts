@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DatastoresSpecShape } from '../../shared/datastores/config.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type StatusChange } from '../../shared/lifecycle/types.ts';
 import { isLiveStatus, laterOf } from './common.ts';
 import { KEYS, KEY_ATTRIBUTES } from './dynamodb-table.ts';
@@ -34,6 +35,7 @@ const specShape = z.object({
   name: str.optional(),
   job: str.optional(),
   tags: z.record(str, str),
+  datastores: DatastoresSpecShape.optional(),
 });
 
 const planShape = z.object({

@@ -1,5 +1,6 @@
 import type { ErrorDetail } from '../core/errors.ts';
 import { own } from '../core/own.ts';
+import { DATASTORES_JSON_ENV } from '../datastores/config.ts';
 import type { ClusterSpec, Plan } from '../spec/types.ts';
 import { DefinitionValidationError } from './errors.ts';
 import { SECRET_FILES, type ClusterDefinition, type EnvVar, type PodTemplate, type ServiceDefinition } from './types.ts';
@@ -139,6 +140,8 @@ export function renderCluster(input: RenderInput, options: RenderOptions = {}): 
       { name: 'POD_NAME', fieldRef: 'metadata.name' },
       { name: 'POD_NAMESPACE', fieldRef: 'metadata.namespace' },
     ];
+    // The spec's datastores reach the workers' loader (adapters/datastores/load-config.ts); the user's env cannot shadow them.
+    if (component === 'worker' && spec.datastores) system.push({ name: DATASTORES_JSON_ENV, value: JSON.stringify(spec.datastores) });
     const reserved = new Set(system.map((e) => e.name));
     const user = Object.keys(spec.env)
       .sort()

@@ -2,6 +2,7 @@ import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import type { ErrorDetail } from '../core/errors.ts';
 import { isKnownInstanceType, nearestInstanceTypes } from '../catalog/instances.ts';
+import { DatastoresSpecSchema } from '../datastores/config.ts';
 import type { ClusterSpec, ClusterSpecInput } from './types.ts';
 
 /**
@@ -32,6 +33,7 @@ export const SPEC_FIELDS = [
   'name',
   'job',
   'tags',
+  'datastores',
 ] as const satisfies readonly (keyof ClusterSpec)[];
 
 /** Resource names that mean "GPUs per worker"; they must fit the instance's GPUs. */
@@ -259,6 +261,8 @@ const fieldSchemas = {
   name: clusterNameSchema,
   job: jobSchema,
   tags: tagsSchema,
+  /** Named stores, read order and write target for the cluster's workers (shared/datastores/config.ts). */
+  datastores: DatastoresSpecSchema,
 };
 
 /** A partial spec (template, YAML file, overrides): every field optional, unknown fields rejected. */
@@ -278,6 +282,7 @@ export const clusterSpecInputSchema = z.strictObject({
   name: fieldSchemas.name.optional(),
   job: fieldSchemas.job.optional(),
   tags: fieldSchemas.tags.optional(),
+  datastores: fieldSchemas.datastores.optional(),
 });
 
 /** A complete, resolved spec. */
@@ -286,6 +291,7 @@ export const clusterSpecSchema = z.strictObject({
   sourceGitBranch: fieldSchemas.sourceGitBranch.optional(),
   name: fieldSchemas.name.optional(),
   job: fieldSchemas.job.optional(),
+  datastores: fieldSchemas.datastores.optional(),
 });
 
 // Keep the schema and the `ClusterSpec` interface in step (compile-time check).

@@ -1,3 +1,5 @@
+import type { DatastoresSpec } from '../datastores/config.ts';
+
 /**
  * The resolved cluster spec: what a researcher asked for after defaults,
  * template and overrides are merged and validated. The zod schema in
@@ -25,6 +27,12 @@ export interface ClusterSpec {
   name?: string;
   job?: string;
   tags: Record<string, string>;
+  /**
+   * Datastores for the workers: named stores (local roots, S3 buckets and
+   * prefixes), read order, write target, cache. Workers get them as
+   * RECC_DATASTORES_JSON; on EKS the S3 stores also scope the data policy.
+   */
+  datastores?: DatastoresSpec;
 }
 
 /** A partial spec as written in a template, a YAML file or overrides. */

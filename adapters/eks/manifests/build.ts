@@ -9,7 +9,9 @@ import {
   memoryQuantity,
   nodeGroupName,
   userKubernetesGroup,
+  userRoleArn,
 } from './naming.ts';
+import { DATASTORE_POLICY_ANNOTATION, datastorePolicy } from './datastore-policy.ts';
 import type { K8sObject } from './types.ts';
 
 /**
@@ -46,6 +48,12 @@ export interface ManifestOptions {
   nodes?: number;
   /** ISO time of the first apply (namespace annotation). */
   appliedAt?: string;
+  /**
+   * IRSA role the cluster's pods assume for their S3 datastores, `{owner}` resolved
+   * (e.g. `arn:aws:iam::123456789012:role/recc-data-{owner}`); the role should carry
+   * the policy annotated on the ServiceAccount (`datastore-policy.ts`).
+   */
+  datastoreRoleArnTemplate?: string;
 }
 
 /** Documented mount path of the sourceGitBranch checkout inside containers. */
@@ -129,8 +137,15 @@ export function buildNamespace(def: ClusterDefinition, options: ManifestOptions)
   };
 }
 
-export function buildServiceAccount(def: ClusterDefinition): K8sObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(def, OBJECT_NAMES.serviceAccount), automountServiceAccountToken: false };
+export function buildServiceAccount(def: ClusterDefinition, options: Pick<ManifestOptions, 'datastoreRoleArnTemplate'> = {}): K8sObject {
+  const metadata = meta(def, OBJECT_NAMES.serviceAccount);
+  // The S3 datastores of the spec: the least-privilege policy for them, and the role that carries it when configured.
+  const policy = datastorePolicy(def.spec.datastores);
+  if (policy) {
+    metadata.annotations = { [DATASTORE_POLICY_ANNOTATION]: JSON.stringify(policy) };
+    if (options.datastoreRoleArnTemplate) metadata.annotations['eks.amazonaws.com/role-arn'] = userRoleArn(options.datastoreRoleArnTemplate, def.owner);
+  }
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata, automountServiceAccountToken: false };
 }
 
 /** The user's group may look at and debug its own cluster, in this namespace only. */
@@ -470,7 +485,7 @@ export function buildClusterManifests(def: ClusterDefinition, options: ManifestO
   assertOptions(def, options);
   const objects: K8sObject[] = [
     buildNamespace(def, options),
-    buildServiceAccount(def),
+    buildServiceAccount(def, options),
     buildRole(def),
     buildRoleBinding(def, options),
     ...buildNetworkPolicies(def, options),
