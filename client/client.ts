@@ -14,15 +14,31 @@ import { defaultClient, registerClient, unregisterClient } from './default-clien
 import { CancelledError, ClientClosedError, ModuleBundleError, taskErrorFrom } from './errors.ts';
 import { functionRef, identityRef, ModuleHandle, type FunctionRef, type TaskFunction } from './functions.ts';
 import { Future, type FutureStatus } from './future.ts';
-import { TcpTransport, type ClientTransport, type SchedulerEvent } from './transport.ts';
+import type { ClientTransport, SchedulerEvent } from './transport.ts';
+import { connectTransport, type TransportChoice } from './sqs-transport-select.ts';
+import type { SqsRoute } from '../comm/sqs-envelope/route.ts';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { fromArrowTable, fromPartitionFutures, type DistributedTable, type FromPartitionsOptions, type FromTableOptions } from './tables/table.ts';
 
 export interface ConnectOptions {
   token?: string;
   caPem?: string;
-  /** Use this transport instead of connecting over TCP. */
-  transport?: ClientTransport;
+  /**
+   * The route to the scheduler: `'tcp'` (direct), `'sqs'` (the cluster's
+   * request queue, for clients outside its network), `'auto'` (TCP, falling
+   * back to SQS when the address does not answer within a few seconds), or a
+   * ready transport. @default RECC_TRANSPORT, else `'auto'` when the cluster
+   * has an SQS route and `'tcp'` otherwise
+   */
+  transport?: ClientTransport | TransportChoice;
+  /** The SQS route when the target does not carry one (`cluster.sqsRoute`). */
+  sqsRoute?: SqsRoute;
+  /** Over SQS: resume this session (results not yet released are sent again). */
+  session?: string;
+  /** How long `'auto'` waits for TCP before taking SQS. @default 3000 */
+  tcpTimeoutMs?: number;
+  /** Where the route taken (and pauses on the SQS route) are told. @default a line on stderr */
+  onNotice?: (line: string) => void;
 }
 
 /** Between fetches of a result lost with its worker, while it is recomputed. */
@@ -113,9 +129,18 @@ export class Client {
     const address = typeof target === 'string' ? target : target.schedulerAddress;
     const token = options.token ?? (typeof target === 'string' ? undefined : target.token);
     const caPem = options.caPem ?? (typeof target === 'string' ? undefined : target.caPem);
-    if (options.transport) return new Client(options.transport, address);
-    if (!token) throw new ValidationError('missing token', [{ path: 'token', message: 'pass { token } when connecting to an address' }]);
-    const transport = await TcpTransport.connect(address, token, caPem);
+    if (options.transport && typeof options.transport === 'object') return new Client(options.transport, address);
+    const sqsRoute = options.sqsRoute ?? (typeof target === 'string' ? undefined : target.sqsRoute);
+    const { transport } = await connectTransport({
+      address,
+      token,
+      caPem,
+      route: sqsRoute,
+      choice: options.transport,
+      ...(options.tcpTimeoutMs !== undefined ? { tcpTimeoutMs: options.tcpTimeoutMs } : {}),
+      ...(options.onNotice ? { say: options.onNotice } : {}),
+      sqs: { ...(options.session ? { session: options.session } : {}), ...(options.onNotice ? { onNotice: options.onNotice } : {}) },
+    });
     const client = new Client(transport, address);
     client.dashboardUrl = typeof target === 'string' ? undefined : target.dashboardUrl;
     return client;

@@ -5,7 +5,6 @@ import { onTerminate, watchParent } from '../comm/process.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { SchedulerStartError } from './errors.ts';
 import { SchedulerServer } from './server.ts';
-import { sqsBridgeConfigFromEnv } from './sqs-bridge/config.ts';
 
 export interface SchedulerProcessOptions {
   host: string;
@@ -43,7 +42,10 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
   // The SQS route (clients outside the cluster network), when the environment configures one.
   let bridge: { close(): Promise<void> } | undefined;
   try {
-    const sqs = sqsBridgeConfigFromEnv(process.env, { stateDir: join(dirname(opts.tokenFile), 'sqs-bridge') });
+    // Loaded only when configured: the bridge brings zod and the AWS SDK, which every other scheduler start does without.
+    const sqs = process.env.RECC_SQS_REQUEST_QUEUE_URL?.trim()
+      ? (await import('./sqs-bridge/config.ts')).sqsBridgeConfigFromEnv(process.env, { stateDir: join(dirname(opts.tokenFile), 'sqs-bridge') })
+      : undefined;
     const token = readText(opts.tokenFile, 'token').trim();
     if (!token) throw new SchedulerStartError(`the token file ${opts.tokenFile} is empty`);
     const tls =
