@@ -39,6 +39,7 @@ export type EksConfigSubset = Pick<
   | 'region'
   | 'allowedCidrs'
   | 'serviceMode'
+  | 'controlPlaneCidrs'
   | 'ingressDomain'
   | 'ingressClassName'
   | 'ingressSourceCidrs'

@@ -18,6 +18,8 @@ export interface EksBackendConfig {
   ingressDomain?: string;
   ingressClassName?: string;
   ingressSourceCidrs: string[];
+  /** The cluster subnets' CIDRs (EKS control-plane ENIs): the service proxy reaches the scheduler dashboard from there. Required from the environment. */
+  controlPlaneCidrs?: string[];
   efsFileSystemId?: string;
   efsRootPath: string;
   nodeGroupPrefix: string;
@@ -69,6 +71,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
     ...(getOptionalString(env, 'RECC_EKS_INGRESS_DOMAIN') ? { ingressDomain: getOptionalString(env, 'RECC_EKS_INGRESS_DOMAIN') } : {}),
     ...(getOptionalString(env, 'RECC_EKS_INGRESS_CLASS') ? { ingressClassName: getOptionalString(env, 'RECC_EKS_INGRESS_CLASS') } : {}),
     ingressSourceCidrs: list(env.RECC_EKS_INGRESS_SOURCE_CIDRS),
+    controlPlaneCidrs: list(env.RECC_EKS_CONTROL_PLANE_CIDRS),
     ...(getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') ? { efsFileSystemId: getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') } : {}),
     efsRootPath: getOptionalString(env, 'RECC_EKS_EFS_ROOT_PATH') ?? '/branches',
     nodeGroupPrefix: getOptionalString(env, 'RECC_EKS_NODE_GROUP_PREFIX') ?? '',
@@ -86,6 +89,9 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
   if (config.serviceMode === 'clusterip-ingress' && !config.ingressDomain) {
     details.push({ path: 'RECC_EKS_INGRESS_DOMAIN', message: 'is required when RECC_EKS_SERVICE_MODE is clusterip-ingress' });
   }
+  if ((config.controlPlaneCidrs ?? []).length === 0) {
+    details.push({ path: 'RECC_EKS_CONTROL_PLANE_CIDRS', message: "is required (comma-separated CIDRs of the EKS cluster's subnets; without it the NetworkPolicy blocks the scheduler status check)" });
+  }
   if (config.userRoleArnTemplate && !config.userRoleArnTemplate.includes('{owner}')) {
     details.push({ path: 'RECC_EKS_USER_ROLE_ARN_TEMPLATE', message: 'must contain {owner}' });
   }
@@ -97,13 +103,14 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
 }
 
 /** The subset the pure manifest builders need. */
-export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'>): ManifestOptions {
+export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'controlPlaneCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'>): ManifestOptions {
   return {
     allowedCidrs: config.allowedCidrs,
     serviceMode: config.serviceMode,
     ...(config.ingressDomain ? { ingressDomain: config.ingressDomain } : {}),
     ...(config.ingressClassName ? { ingressClassName: config.ingressClassName } : {}),
     ingressSourceCidrs: config.ingressSourceCidrs,
+    ...(config.controlPlaneCidrs?.length ? { controlPlaneCidrs: config.controlPlaneCidrs } : {}),
     ...(config.efsFileSystemId ? { efsFileSystemId: config.efsFileSystemId } : {}),
     efsRegion: config.region,
     efsRootPath: config.efsRootPath,

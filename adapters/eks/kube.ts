@@ -6,6 +6,7 @@ import {
   KubeConfig,
   NetworkingV1Api,
   RbacAuthorizationV1Api,
+  type RequestContext,
 } from '@kubernetes/client-node';
 import { KubernetesApiError, KubernetesConflictError } from './errors.ts';
 import { EKS_ANNOTATIONS } from './manifests/naming.ts';
@@ -21,18 +22,24 @@ import type { K8sObject, ManagedKind } from './manifests/types.ts';
  * `recc.io/spec-hash` annotation; an object whose stored hash matches is not
  * replaced, so a second apply of the same definition writes nothing.
  */
+/**
+ * A bearer-token getter (`eksTokenProvider`): asked before every request, so a
+ * token is never used past its refresh time; `invalidate` drops the cached
+ * token after the API server refused it (401), so the next call signs anew.
+ */
+export type TokenSource = (() => Promise<string>) & { invalidate?: () => void };
+
 export interface KubeConnection {
   /** API server URL, e.g. the EKS endpoint or `http://127.0.0.1:PORT` for the fake. */
   server: string;
-  /** Bearer token (an EKS token from `eksToken()` or a fixed one for tests). */
-  token?: string | (() => Promise<string>);
+  /** Bearer token (an EKS token getter from `eksTokenProvider()` or a fixed one for tests). */
+  token?: string | TokenSource;
   /** Base64 PEM of the API server CA (EKS `certificateAuthority.data`). */
   caData?: string;
   skipTLSVerify?: boolean;
 }
 
-export function buildKubeConfig(server: string, token: string | undefined, options: { caData?: string; skipTLSVerify?: boolean } = {}): KubeConfig {
-  const kc = new KubeConfig();
+function loadConnection(kc: KubeConfig, server: string, token: string | undefined, options: { caData?: string; skipTLSVerify?: boolean }): KubeConfig {
   kc.loadFromOptions({
     clusters: [{ name: 'recc-eks', server, skipTLSVerify: options.skipTLSVerify ?? false, ...(options.caData ? { caData: options.caData } : {}) }],
     users: [{ name: 'recc-backend', ...(token ? { token } : {}) }],
@@ -42,6 +49,10 @@ export function buildKubeConfig(server: string, token: string | undefined, optio
   return kc;
 }
 
+export function buildKubeConfig(server: string, token: string | undefined, options: { caData?: string; skipTLSVerify?: boolean } = {}): KubeConfig {
+  return loadConnection(new KubeConfig(), server, token, options);
+}
+
 export interface KubeApis {
   core: CoreV1Api;
   apps: AppsV1Api;
@@ -49,28 +60,72 @@ export interface KubeApis {
   networking: NetworkingV1Api;
 }
 
-/** API clients, rebuilt when a token getter returns a new token (EKS tokens live 15 minutes). */
+/** A KubeConfig whose bearer token is asked for on every request (client-node calls this per request). */
+class TokenSourceKubeConfig extends KubeConfig {
+  constructor(private readonly tokenSource: TokenSource) {
+    super();
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    context.setHeaderParam('Authorization', `Bearer ${await this.tokenSource()}`);
+  }
+}
+
+/**
+ * API clients built once. With a token getter, every request carries the
+ * getter's current token (EKS tokens live 15 minutes; `eksTokenProvider`
+ * re-signs after 10), and a 401 invalidates the getter's token and retries
+ * the call once with a fresh one: a token the server no longer accepts (clock
+ * skew, a process frozen past the token's lifetime) costs one retry, not a
+ * failed reconcile.
+ */
 export class KubeClients {
-  private cached: { token: string | undefined; apis: KubeApis } | undefined;
+  private cached: KubeApis | undefined;
   constructor(private readonly connection: KubeConnection) {}
 
   async apis(): Promise<KubeApis> {
+    if (this.cached) return this.cached;
     const t = this.connection.token;
-    const token = typeof t === 'function' ? await t() : t;
-    if (this.cached && this.cached.token === token) return this.cached.apis;
-    const kc = buildKubeConfig(this.connection.server, token, {
+    const options = {
       ...(this.connection.caData ? { caData: this.connection.caData } : {}),
       ...(this.connection.skipTLSVerify !== undefined ? { skipTLSVerify: this.connection.skipTLSVerify } : {}),
-    });
-    const apis: KubeApis = {
-      core: kc.makeApiClient(CoreV1Api),
-      apps: kc.makeApiClient(AppsV1Api),
-      rbac: kc.makeApiClient(RbacAuthorizationV1Api),
-      networking: kc.makeApiClient(NetworkingV1Api),
     };
-    this.cached = { token, apis };
-    return apis;
+    let kc: KubeConfig;
+    if (typeof t === 'function') {
+      kc = loadConnection(new TokenSourceKubeConfig(t), this.connection.server, undefined, options);
+    } else {
+      kc = buildKubeConfig(this.connection.server, t, options);
+    }
+    const retry = typeof t === 'function' ? t : undefined;
+    this.cached = {
+      core: retrying(kc.makeApiClient(CoreV1Api), retry),
+      apps: retrying(kc.makeApiClient(AppsV1Api), retry),
+      rbac: retrying(kc.makeApiClient(RbacAuthorizationV1Api), retry),
+      networking: retrying(kc.makeApiClient(NetworkingV1Api), retry),
+    };
+    return this.cached;
   }
+}
+
+/** Wrap an API client so a 401 refreshes the token source and retries the call once. */
+function retrying<T extends object>(api: T, source: TokenSource | undefined): T {
+  if (!source) return api;
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          if (apiStatus(err) !== 401 || !source.invalidate) throw err;
+          source.invalidate();
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        }
+      };
+    },
+  });
 }
 
 /** HTTP status of a client-node error, or undefined when it is not an API answer. */

@@ -41,13 +41,31 @@ export async function eksToken(request: EksTokenRequest): Promise<string> {
   return `k8s-aws-v1.${Buffer.from(url, 'utf8').toString('base64url')}`;
 }
 
-/** A token getter that re-signs every `refreshMs` (default 10 minutes, under the 15-minute lifetime). */
-export function eksTokenProvider(request: Omit<EksTokenRequest, 'signingDate'>, now: () => number = Date.now, refreshMs = 10 * 60_000): () => Promise<string> {
-  let cached: { token: string; at: number } | undefined;
-  return async () => {
+/**
+ * A token getter that re-signs every `refreshMs` (default 10 minutes, under
+ * the 15-minute lifetime), and at once after `invalidate()` (the API server
+ * answered 401: see `KubeClients`). Concurrent callers share one signing.
+ */
+export function eksTokenProvider(
+  request: Omit<EksTokenRequest, 'signingDate'>,
+  now: () => number = Date.now,
+  refreshMs = 10 * 60_000,
+): (() => Promise<string>) & { invalidate: () => void } {
+  let cached: { token: Promise<string>; at: number } | undefined;
+  const get = async (): Promise<string> => {
     const t = now();
-    if (cached && t - cached.at < refreshMs) return cached.token;
-    cached = { token: await eksToken({ ...request, signingDate: new Date(t) }), at: t };
+    if (!cached || t - cached.at >= refreshMs || t < cached.at) {
+      const signing = eksToken({ ...request, signingDate: new Date(t) });
+      cached = { token: signing, at: t };
+      signing.catch(() => {
+        if (cached?.token === signing) cached = undefined; // a failed signing is not cached
+      });
+    }
     return cached.token;
   };
+  return Object.assign(get, {
+    invalidate: () => {
+      cached = undefined;
+    },
+  });
 }

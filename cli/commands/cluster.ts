@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { addSpecFlags, parseNumberFlag, specOverridesOrThrow, type SpecFlagValues } from '../spec-flags.ts';
 import { registerClusterLogs } from './cluster-logs.ts';
+import { registerClusterKubeconfig } from './kubeconfig.ts';
 
 /**
  * `recc cluster …`: create, list, get, delete and scale clusters through the
@@ -92,4 +93,5 @@ export function registerCluster(program: Command): void {
   });
 
   registerClusterLogs(group);
+  registerClusterKubeconfig(group);
 }

@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeletSimulator, type ControllerTiming } from './k8s-kubelet.ts';
 import { quotaDenial } from './k8s-quota.ts';
+import { proxyTrafficAllowed, targetPortOf } from './k8s-rbac-netpol.ts';
+import { RbacAuthorizer, bootstrapRbacObjects, requestAttributes, type AccessPolicyAssociation, type UserInfo } from './k8s-rbac.ts';
+import type { AuthResult } from './k8s-rbac-authn.ts';
 import {
   ApiStatusError,
   ObjectStore,
@@ -34,13 +38,30 @@ export type { ControllerTiming, FailureRule, PodFailure, NodeSpecInput } from '.
  * - deleting a namespace marks it Terminating, then removes everything in it;
  * - label selectors (equality and set-based) and field selectors on lists;
  * - pod logs (`/pods/{name}/log`, `tailLines`, `previous`);
- * - bearer-token authentication (401) when a token is configured.
+ * - bearer-token authentication (401 `Unauthorized`): a fixed token for the
+ *   backend (an administrator, `system:masters`) and/or an authenticator such
+ *   as `eksTokenAuthenticator` (15-minute EKS tokens, `k8s-rbac-authn.ts`);
+ * - authorisation of every request for the identity it was given: RBAC
+ *   (Roles, ClusterRoles, bindings, bootstrap policy), EKS access policies,
+ *   the escalation check on writing RBAC objects, real 403 `Forbidden`
+ *   messages (`k8s-rbac.ts`); discovery (`/api`, `/apis`, …) for kubectl;
+ * - the service proxy dials the pod from the control plane's address, so
+ *   the namespace's NetworkPolicies apply to it (`k8s-rbac-netpol.ts`).
  * The controllers (Deployments → Pods, scheduler, kubelet, NLB hostnames)
  * live in `k8s-kubelet.ts` and run after every write.
  */
 export interface FakeKubeApiServerOptions {
-  /** Required bearer token; requests without it get 401. */
+  /** A fixed bearer token (the backend's identity: an administrator in `system:masters`). */
   token?: string;
+  /** Other bearer tokens (e.g. `eksTokenAuthenticator`); with `token`, a request must pass one of them. */
+  authenticate?: (token: string) => Promise<AuthResult> | AuthResult;
+  /** EKS access policies of an authenticated user (the EKS authorizer webhook). */
+  accessPolicies?: (user: UserInfo) => AccessPolicyAssociation[];
+  /**
+   * Source address of the service proxy's connections to pods (the EKS control plane's
+   * cross-account ENIs live in the cluster's subnets). @default '10.0.250.10'
+   */
+  controlPlaneIp?: string;
   /** Delay before a Terminating namespace's contents are removed. @default 0 */
   namespaceFinalizeMs?: number;
   now?: () => number;
@@ -48,6 +69,11 @@ export interface FakeKubeApiServerOptions {
   timing?: ControllerTiming;
   /** Real-time ticker period when `timing` is given and `now` is not (a manual clock is driven with `tick()`). @default 10 */
   tickMs?: number;
+  /**
+   * Serve HTTPS with this certificate (kubectl sends credentials over TLS only:
+   * clientcmd drops user identification for an http server).
+   */
+  tls?: { certPem: string; keyPem: string };
 }
 
 /** Runs before a request is served (tests use it to simulate another writer at an exact moment). */
@@ -76,13 +102,35 @@ export class FakeKubeApiServer {
   private server: Server | undefined;
   private port = 0;
   private readonly pendingFinalizers = new Set<NodeJS.Timeout>();
+  readonly rbac: RbacAuthorizer;
 
   private constructor(private readonly options: FakeKubeApiServerOptions) {
     const now = options.now ?? Date.now;
     this.store = new ObjectStore(now);
     this.kubelet = new KubeletSimulator(this.store, now);
     if (options.timing) this.kubelet.timing = options.timing;
+    this.rbac = new RbacAuthorizer(this.store, options.accessPolicies);
+    for (const obj of bootstrapRbacObjects()) this.store.insert(resourceByKind(obj.kind), obj);
   }
+
+  /** The identity of a request: undefined when the server has no authentication configured (everything allowed). */
+  private async authenticateRequest(req: IncomingMessage): Promise<UserInfo | undefined> {
+    if (!this.options.token && !this.options.authenticate) return undefined;
+    const header = req.headers.authorization ?? '';
+    const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    // staging/src/k8s.io/apiserver/pkg/authentication/request/bearertoken/bearertoken.go: a missing or
+    // refused token is 401 with the generic message (the reason goes to the server log only).
+    if (bearer && this.options.token && bearer === this.options.token) return { username: 'recc-backend', groups: ['system:masters', 'system:authenticated'] };
+    if (bearer && this.options.authenticate) {
+      const result = await this.options.authenticate(bearer);
+      if ('user' in result) return result.user;
+      this.authFailures.push(result.error);
+    }
+    throw new ApiStatusError(401, 'Unauthorized', 'Unauthorized');
+  }
+
+  /** Why tokens were refused (the API server logs it; the client only sees 401). */
+  readonly authFailures: string[] = [];
 
   /** Run the controllers once (what happens as time passes: backoffs end, containers exit, load balancers appear). */
   tick(): void {
@@ -97,11 +145,12 @@ export class FakeKubeApiServer {
 
   static async start(options: FakeKubeApiServerOptions = {}): Promise<FakeKubeApiServer> {
     const fake = new FakeKubeApiServer(options);
-    const server = createServer((req, res) => {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       fake.handle(req, res).catch((err: unknown) => {
         fake.send(res, 500, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: String(err), reason: 'InternalError', code: 500 });
       });
-    });
+    };
+    const server: Server = options.tls ? createTlsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, listener) : createServer(listener);
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -117,7 +166,7 @@ export class FakeKubeApiServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   async close(): Promise<void> {
@@ -172,11 +221,13 @@ export class FakeKubeApiServer {
     const method = req.method ?? 'GET';
     let status = 200;
     try {
-      if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
-        throw new ApiStatusError(401, 'Unauthorized', 'Unauthorized');
+      const user = await this.authenticateRequest(req);
+      if (user) {
+        const attrs = requestAttributes(method, url);
+        if (!this.rbac.authorize(user, attrs).allowed) throw RbacAuthorizer.forbidden(user, attrs);
       }
       if (this.beforeRequest) await this.beforeRequest(method, url.pathname);
-      const result = await this.route(method, url, req);
+      const result = await this.route(method, url, req, user);
       status = result.status;
       this.send(res, result.status, result.body, result.contentType);
     } catch (err) {
@@ -229,7 +280,10 @@ export class FakeKubeApiServer {
     method: string,
     url: URL,
     req: IncomingMessage,
+    user: UserInfo | undefined,
   ): Promise<{ status: number; body: unknown; contentType?: string }> {
+    const discovery = method === 'GET' ? this.discovery(url.pathname) : undefined;
+    if (discovery) return { status: 200, body: discovery };
     const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
     if (proxy && method === 'GET') return this.serviceProxy(proxy[1] ?? '', decodeURIComponent(proxy[2] ?? ''), decodeURIComponent(proxy[3] ?? '/'));
     const { resource: r, namespace, name, sub } = this.parsePath(url.pathname);
@@ -241,6 +295,7 @@ export class FakeKubeApiServer {
       if (method === 'GET') return { status: 200, body: this.list(r, namespace, url) };
       if (method === 'POST') {
         const body = (await this.readBody(req)) as Obj;
+        if (user && body?.metadata) this.rbac.checkEscalation(user, r.kind, namespace ?? '', body);
         return { status: 201, body: this.create(r, namespace, body) };
       }
       throw new ApiStatusError(405, 'MethodNotAllowed', `method ${method} not allowed`);
@@ -248,10 +303,52 @@ export class FakeKubeApiServer {
     if (method === 'GET') return { status: 200, body: clone(this.store.mustGet(r, namespace, name)) };
     if (method === 'PUT') {
       const body = (await this.readBody(req)) as Obj;
+      if (user && body?.metadata) this.rbac.checkEscalation(user, r.kind, namespace ?? '', body);
       return { status: 200, body: this.replace(r, namespace, name, body) };
     }
     if (method === 'DELETE') return { status: 200, body: this.delete(r, namespace, name) };
     throw new ApiStatusError(405, 'MethodNotAllowed', `method ${method} not allowed`);
+  }
+
+  /** Discovery documents (staging/src/k8s.io/apiserver/pkg/endpoints/discovery/): what kubectl reads before a request. */
+  private discovery(pathname: string): unknown {
+    const path = pathname.replace(/\/+$/, '');
+    const groups = new Map<string, string[]>();
+    for (const r of RESOURCES) {
+      if (!r.group) continue;
+      const versions = groups.get(r.group) ?? [];
+      if (!versions.includes(r.version)) versions.push(r.version);
+      groups.set(r.group, versions);
+    }
+    const resourceList = (group: string, version: string) => ({
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: group ? `${group}/${version}` : version,
+      resources: RESOURCES.filter((r) => r.group === group && r.version === version).map((r) => ({
+        name: r.plural,
+        singularName: r.kind.toLowerCase(),
+        namespaced: r.namespaced,
+        kind: r.kind,
+        verbs: ['create', 'delete', 'get', 'list', 'update'],
+      })),
+    });
+    if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }] };
+    if (path === '/api/v1') return resourceList('', 'v1');
+    if (path === '/apis') {
+      return {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [...groups].map(([name, versions]) => ({
+          name,
+          versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        })),
+      };
+    }
+    if (path === '/version') return { major: '1', minor: '31', gitVersion: 'v1.31.0-eks-fake', platform: 'linux/amd64' };
+    const m = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path);
+    if (m && groups.get(m[1] ?? '')?.includes(m[2] ?? '')) return resourceList(m[1] ?? '', m[2] ?? '');
+    return undefined;
   }
 
   private list(r: ResourceInfo, namespace: string | undefined, url: URL): unknown {
@@ -415,8 +512,14 @@ export class FakeKubeApiServer {
         (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
     );
     if (endpoints.length === 0) throw new ApiStatusError(503, 'ServiceUnavailable', `no endpoints available for service "${serviceName}"`);
+    const pod = endpoints[0] as Obj;
+    const podPort = targetPortOf(port, pod) ?? port.port;
     if (this.unreachableSchedulers.has(namespace)) {
-      throw new ApiStatusError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${endpoints[0]?.status?.podIP}:${port.port}: connect: connection refused`);
+      throw new ApiStatusError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${pod.status?.podIP}:${podPort}: connect: connection refused`);
+    }
+    // The proxy dials the pod from the control plane; a NetworkPolicy that does not admit that address drops the SYN.
+    if (!proxyTrafficAllowed(this.store, pod, podPort, this.options.controlPlaneIp ?? '10.0.250.10')) {
+      throw new ApiStatusError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${pod.status?.podIP}:${podPort}: i/o timeout`);
     }
     const normalized = path.replace(/\/+$/, '') || '/';
     if (normalized === '/health') return { status: 200, body: 'ok', contentType: 'text/plain' };

@@ -13,7 +13,7 @@ import { planCluster } from '../../shared/plan/planner.ts';
 import { resolveSpec } from '../../shared/spec/resolve.ts';
 import { AsgModel, type AsgModelOptions, type ModelInstance } from '../fakes/asg-model.ts';
 import { EksAccessModel } from '../fakes/eks-access-model.ts';
-import { FakeKubeApiServer, type ControllerTiming } from '../fakes/k8s-api-server.ts';
+import { FakeKubeApiServer, type ControllerTiming, type FakeKubeApiServerOptions } from '../fakes/k8s-api-server.ts';
 
 /**
  * The EKS backend's test world: the fake Kubernetes API server (with its
@@ -30,6 +30,8 @@ export const TEST_EKS_CONFIG: EksConfigSubset = {
   clusterName: TEST_CLUSTER_NAME,
   region: 'us-east-1',
   allowedCidrs: ['10.20.0.0/16', '192.168.10.0/24'],
+  // The fake API server's service proxy dials pods from 10.0.250.10 (its control-plane address).
+  controlPlaneCidrs: ['10.0.0.0/16'],
   serviceMode: 'nlb',
   ingressSourceCidrs: [],
   efsFileSystemId: 'fs-0123456789abcdef0',
@@ -106,9 +108,16 @@ export async function startEksStack(
     timing?: ControllerTiming;
     /** Strict Auto Scaling behaviour (faults, Terminating instances, Describe lag). */
     asg?: Pick<AsgModelOptions, 'fault' | 'terminatingMs' | 'describeLagMs'>;
+    /** More fake API server options (issue 22 #6: user authentication and access policies). */
+    fake?: Pick<FakeKubeApiServerOptions, 'authenticate' | 'accessPolicies' | 'controlPlaneIp' | 'tls'>;
   } = {},
 ): Promise<EksStack> {
-  const fake = await FakeKubeApiServer.start({ token: TEST_TOKEN, ...(options.now ? { now: options.now } : {}), ...(options.timing ? { timing: options.timing } : {}) });
+  const fake = await FakeKubeApiServer.start({
+    token: TEST_TOKEN,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.timing ? { timing: options.timing } : {}),
+    ...options.fake,
+  });
   const nodeNames = new Map<string, string>();
   let nodeSeq = 0;
   const latency = options.latency ? jitter() : undefined;

@@ -43,6 +43,8 @@ export const OBJECT_NAMES = {
   denyAll: 'recc-default-deny-ingress',
   sameNamespace: 'recc-allow-same-namespace',
   desktops: 'recc-allow-desktops-to-scheduler',
+  /** The API server's service proxy (scheduler status for observe and the harvester). */
+  controlPlane: 'recc-allow-control-plane-to-dashboard',
   quota: 'recc-quota',
   limits: 'recc-limits',
   secret: 'recc-cluster-tls',

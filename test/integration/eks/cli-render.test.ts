@@ -44,6 +44,7 @@ describe('Command: recc render', () => {
       'NetworkPolicy',
       'NetworkPolicy',
       'NetworkPolicy',
+      'NetworkPolicy', // the control plane to the dashboard (issue 22 #5)
       'ResourceQuota',
       'LimitRange',
       'Secret',
