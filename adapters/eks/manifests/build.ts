@@ -32,6 +32,12 @@ export interface ManifestOptions {
   ingressDomain?: string;
   /** Extra CIDRs that may reach the dashboard port (the ingress controller's / ALB's subnets). */
   ingressSourceCidrs?: string[];
+  /**
+   * Where the EKS control plane's network interfaces are (the cluster's subnets): the API server's
+   * service proxy reaches the scheduler dashboard (status for observe and the harvester) from there,
+   * so the deny-all policy must admit it on the dashboard port.
+   */
+  controlPlaneCidrs?: string[];
   /** EFS holding git branches; `sourceGitBranch` is mounted read-only from `<efsRootPath>/<branch>`. */
   efsFileSystemId?: string;
   /** AWS region of the EFS file system (its DNS name). @default 'us-east-1' */
@@ -198,6 +204,20 @@ export function buildNetworkPolicies(def: ClusterDefinition, options: ManifestOp
       ports: [{ protocol: 'TCP', port: dashboardPort }],
     });
   }
+  const controlPlane: K8sObject[] = (options.controlPlaneCidrs ?? []).length
+    ? [
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: meta(def, OBJECT_NAMES.controlPlane),
+          spec: {
+            podSelector: { matchLabels: selectorFor(def, 'scheduler') },
+            policyTypes: ['Ingress'],
+            ingress: [{ from: (options.controlPlaneCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port: dashboardPort }] }],
+          },
+        },
+      ]
+    : [];
   return [
     {
       apiVersion: 'networking.k8s.io/v1',
@@ -217,6 +237,7 @@ export function buildNetworkPolicies(def: ClusterDefinition, options: ManifestOp
       metadata: meta(def, OBJECT_NAMES.desktops),
       spec: { podSelector: { matchLabels: selectorFor(def, 'scheduler') }, policyTypes: ['Ingress'], ingress: desktopIngress },
     },
+    ...controlPlane,
   ];
 }
 
