@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runServerless } from '../../support/serverless-cli.ts';
 import { SdkCallGraph, type SdkCommand } from './sdk-calls.ts';
+import { schedulerRoutePolicy } from '../../../adapters/cluster-queues/scheduler-policy.ts';
 
 /**
  * Issue 17 #6: every Lambda role grants exactly the IAM actions its functions'
@@ -128,6 +129,46 @@ describe('IAM least privilege (issue 17 #6)', () => {
       for (const a of granted) if (!why.has(a)) problems.push(`${role} grants ${a}, which no code of its functions sends`);
     }
     expect(problems).toEqual([]);
+  });
+
+  it("gives every cluster's scheduler (Pod Identity) only its own cluster's queues and payloads, as rendered from the queue contract (issue 12)", () => {
+    // Resolve the few intrinsics the role uses, with placeholder account values.
+    const bucket = String(resources.PayloadBucket.Properties.BucketName);
+    const resolve = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(resolve);
+      if (v && typeof v === 'object') {
+        const o = v as Json;
+        if ('Fn::Sub' in o) return String(o['Fn::Sub']).replace('${AWS::Partition}', 'aws').replace('${AWS::Region}', 'us-east-1').replace('${AWS::AccountId}', '123456789012');
+        if ('Fn::Join' in o) return (resolve(o['Fn::Join'][1]) as unknown[]).join(o['Fn::Join'][0]);
+        if ('Fn::GetAtt' in o && o['Fn::GetAtt'][0] === 'PayloadBucket') return `arn:aws:s3:::${bucket}`;
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolve(x)]));
+      }
+      return v;
+    };
+    const role = resources.ClusterSchedulerRole.Properties;
+    expect(role.AssumeRolePolicyDocument.Statement[0].Principal.Service).toBe('pods.eks.amazonaws.com');
+    expect(role.AssumeRolePolicyDocument.Statement[0].Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);
+    const prefix = String(lambdaOf('provisioner').Properties.Environment.Variables.RECC_CLUSTER_QUEUE_PREFIX);
+    expect(lambdaOf('provisioner').Properties.Environment.Variables.RECC_PAYLOAD_BUCKET).toBe(bucket);
+    expect(resolve(role.Policies[0].PolicyDocument)).toEqual(
+      schedulerRoutePolicy({ partition: 'aws', region: 'us-east-1', accountId: '123456789012', queuePrefix: prefix, payloadBucket: bucket }),
+    );
+  });
+
+  it('lets the Lambdas create cluster queues only with their tags and manage only tagged ones (ABAC)', () => {
+    for (const role of ['ProvisionerRole', 'HarvesterRole']) {
+      const statements = (resources[role].Properties.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]);
+      for (const s of statements.filter((x) => asList(x.Action).some((a) => /^sqs:(CreateQueue|TagQueue)$/.test(String(a))))) {
+        expect(s.Condition?.StringEquals?.['aws:RequestTag/recc.io/managed-by'], role).toBe('recc');
+        expect(s.Condition?.Null?.['aws:RequestTag/cluster'], role).toBe('false');
+      }
+      const manage = statements.filter((x) => asList(x.Action).some((a) => /^sqs:(DeleteQueue|SetQueueAttributes|ListQueueTags)$/.test(String(a))));
+      expect(manage.length, role).toBeGreaterThan(0);
+      for (const s of manage) {
+        expect(s.Condition?.StringEquals?.['aws:ResourceTag/recc.io/managed-by'], role).toBe('recc');
+        expect(s.Condition?.Null?.['aws:ResourceTag/cluster'], role).toBe('false');
+      }
+    }
   });
 
   it('lets CreateTags only tag at launch, and PassRole only to EC2', () => {

@@ -25,6 +25,7 @@ const STAR_ONLY_ACTIONS = new Set([
   'ec2:DescribeSubnets',
   'ec2:DescribeSecurityGroups',
   'pricing:GetProducts',
+  'sqs:ListQueues',
   'ce:GetCostAndUsage',
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
