@@ -1,0 +1,74 @@
+import { createRequire } from 'node:module';
+import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+
+/**
+ * Columnar values on the wire: an Apache Arrow Table, or a nodejs-polars
+ * DataFrame, travels as Arrow IPC (stream format) inside a msgpack extension
+ * rather than as msgpack of its rows, so a table moves as a few large
+ * buffers, is counted by its bytes in worker memory and spills as IPC.
+ * Decoding is zero-copy: the Table's vectors view the received frame.
+ */
+export const ARROW_EXT = 0x54;
+export const POLARS_EXT = 0x55;
+
+export type PolarsModule = typeof import('nodejs-polars').default;
+
+let polarsModule: PolarsModule | undefined;
+
+/** nodejs-polars, loaded on first use (its native library is large and most processes never need it). */
+export function loadPolars(): PolarsModule {
+  if (!polarsModule) {
+    const mod = createRequire(import.meta.url)('nodejs-polars') as PolarsModule & { default?: PolarsModule };
+    polarsModule = mod.default ?? mod;
+  }
+  return polarsModule;
+}
+
+/** A polars DataFrame, recognised without loading polars (a value that is one came from it). */
+export function isDataFrame(v: unknown): v is import('nodejs-polars').DataFrame {
+  return v !== null && typeof v === 'object' && typeof (v as { writeIPC?: unknown }).writeIPC === 'function' && typeof (v as { lazy?: unknown }).lazy === 'function' && typeof (v as { height?: unknown }).height === 'number';
+}
+
+/** For msgpackr's extension lookup, which asks `value instanceof Class`. */
+export class PolarsDataFrameClass {
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return isDataFrame(v);
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function tableToIpcBuffer(t: Table): Buffer {
+  return asBuffer(tableToIPC(t, 'stream'));
+}
+
+export function tableFromIpcBytes(bytes: Uint8Array): Table {
+  return tableFromIPC(bytes);
+}
+
+/** A DataFrame as polars' own IPC stream; it arrives as a DataFrame again. */
+export function dataFrameToIpcBuffer(df: import('nodejs-polars').DataFrame): Buffer {
+  return asBuffer(df.writeIPCStream() as unknown as Uint8Array);
+}
+
+export function dataFrameFromIpcBytes(bytes: Uint8Array): import('nodejs-polars').DataFrame {
+  return loadPolars().readIPCStream(asBuffer(bytes));
+}
+
+/**
+ * A top-level table as a msgpack ext32 value in a buffer of its own
+ * (shared memory, like large byte results): header, then the IPC bytes.
+ */
+export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataFrame): Buffer {
+  const ipc = value instanceof Table ? tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value);
+  const out = Buffer.from(new SharedArrayBuffer(6 + ipc.byteLength));
+  out[0] = 0xc9;
+  out.writeUInt32BE(ipc.byteLength, 1);
+  out.writeInt8(value instanceof Table ? ARROW_EXT : POLARS_EXT, 5);
+  out.set(ipc, 6);
+  return out;
+}
+
+export { Table };
