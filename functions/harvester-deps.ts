@@ -32,7 +32,7 @@ export async function harvesterDepsFromEnv(env: Env): Promise<HarvesterDeps> {
   const logger = powertoolsLogger({ serviceName: 'recc-harvester' });
   return {
     store: createDynamoDbClusterStore(storeConfig),
-    backend: createEksBackendFromEnv(env, { clock: systemClock, logger }),
+    backend: await createEksBackendFromEnv(env, { clock: systemClock, logger }),
     queues: createSqsClusterQueues(clusterQueuesConfigFromEnv(env, storeConfig.region), { clock: systemClock, logger }),
     queue: new SqsWorkQueue({
       ...(queueUrl ? { queueUrl } : {}),

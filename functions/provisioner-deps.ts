@@ -52,7 +52,8 @@ export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandl
       region: storeConfig.region,
       ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
     }),
-    backend: createEksBackendFromEnv(env, { clock: systemClock, logger }),
+    // Endpoint and CA resolved now (stage parameters or eks:DescribeCluster): a bad setting fails the cold start.
+    backend: await createEksBackendFromEnv(env, { clock: systemClock, logger }),
     queues,
     generateSecrets: (definition) => {
       const request = secretsRequestFor(definition);

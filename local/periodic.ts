@@ -13,8 +13,9 @@ import type { PeriodicJob } from './stack.ts';
  * `RECC_UP_HARVEST_SECONDS` (60) and the cost reporter every
  * `RECC_UP_COST_SECONDS` (300). Both read their usual configuration
  * (`RECC_HARVEST_*`, `RECC_COST_*`) once, here. Locally there are no AWS
- * Budgets, and alert de-duplication is kept in memory (a restart of `recc up`
- * may repeat an alert once).
+ * Budgets; alert de-duplication markers live in the local store (the stack's
+ * `alertLedger`, so a restart of `recc up` does not repeat an alert), in
+ * memory only when a caller runs the jobs without one.
  */
 export async function defaultPeriodicJobs(env: Env): Promise<PeriodicJob[]> {
   const harvest = harvestConfigFromEnv(env);
@@ -31,7 +32,7 @@ export async function defaultPeriodicJobs(env: Env): Promise<PeriodicJob[]> {
     {
       name: 'cost-reporter',
       intervalMs: getNumber(env, 'RECC_UP_COST_SECONDS', 300) * 1000,
-      run: ({ store, clock, logger }) => runCostReporter({ store, clock, logger, config: cost, ledger, notifiers, harvest }),
+      run: ({ store, clock, logger, alertLedger }) => runCostReporter({ store, clock, logger, config: cost, ledger: alertLedger ?? ledger, notifiers, harvest }),
     },
   ];
 }

@@ -8,6 +8,8 @@ import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
 import { SqsClusterQueues } from '../adapters/cluster-queues/sqs.ts';
 import { generateClusterSecrets } from '../adapters/secrets/index.ts';
 import { DynamoDbClusterStore, createTable } from '../adapters/store/dynamodb.ts';
+import { DynamoDbAlertLedger } from '../adapters/store/alert-ledger-dynamodb.ts';
+import type { AlertLedger } from '../shared/ports/alert-ledger.ts';
 import { startLocalJobs, type LocalJobs } from './jobs.ts';
 import { Provisioner, secretsRequestFor, type ProvisionerConfig } from '../control/provisioner.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
@@ -56,6 +58,8 @@ export interface PeriodicJobContext {
   queue: WorkQueue;
   /** Per-cluster SQS queues (the harvester removes orphans and dead sessions). */
   clusterQueues?: ClusterQueues;
+  /** Alert de-duplication markers, kept in the local store so a restart of `recc up` does not repeat alerts. */
+  alertLedger?: AlertLedger;
   clock: Clock;
   logger: Logger;
 }
@@ -137,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const doc = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
     await createTable(dynamoClient, LOCAL_TABLE, { ifMissing: true });
     const store = new DynamoDbClusterStore(doc, { tableName: LOCAL_TABLE, transactions: false });
+    const alertLedger = new DynamoDbAlertLedger({ client: doc, tableName: LOCAL_TABLE, now: () => clock.now() });
 
     const sqs: EmbeddedSqs = await startEmbeddedSqs();
     cleanups.push(() => sqs.stop());
@@ -230,7 +235,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (running) return;
         running = true;
         job
-          .run({ store, backend, queue, clusterQueues, clock, logger: logger.child({ component: job.name }) })
+          .run({ store, backend, queue, clusterQueues, alertLedger, clock, logger: logger.child({ component: job.name }) })
           .catch((err: unknown) => logger.warn(`${job.name} run failed`, { error: err }))
           .finally(() => {
             running = false;

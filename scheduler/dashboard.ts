@@ -2,6 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { StoryEntry } from '../comm/protocol.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { LiveView } from './dashboard/aggregate.ts';
+import { authorizeApi } from './dashboard/auth.ts';
 import { handleLiveRoute } from './dashboard/routes.ts';
 import { LiveFeed } from './dashboard/stream.ts';
 
@@ -11,7 +12,7 @@ export interface DashboardSource {
   /** Rows of the status page: one per worker. */
   workerRows(): Array<{ name: string; address: string; nthreads: number; processing: number; stored: number }>;
   readonly address: string;
-  /** The cluster token: the live page (`/`, `/api/live`) requires it; `/health` stays open. */
+  /** The cluster token: the live page (`/`, `/api/live`) and the status API (`/api/status`, `/api/story/…`) require it; `/health` stays open for probes. */
   readonly token: string;
   /** The live view (task groups, workers), computed once per stream tick while someone watches. */
   live(): LiveView;
@@ -31,9 +32,12 @@ const DASHBOARD_HEADERS_TIMEOUT_MS = 5_000;
 const DASHBOARD_SWEEP_MS = 1_000;
 
 /**
- * The scheduler's HTTP status API: `/health`, `/api/status`,
- * `/api/story/<key>` (the task's transitions, each with its stimulus id)
- * and the live dashboard at `/` (scheduler/dashboard/; token required). Read-only: every other method gets 405.
+ * The scheduler's HTTP status API: `/health` (open, for probes),
+ * `/api/status` and `/api/story/<key>` (the task's transitions, each with its
+ * stimulus id; both need the cluster token as `Authorization: Bearer`, the
+ * `x-recc-token` header or the dashboard cookie, else 401) and the live
+ * dashboard at `/` (scheduler/dashboard/; token required). Read-only: every
+ * other method gets 405.
  */
 export function startDashboard(host: string, port: number, source: DashboardSource): Promise<Dashboard> {
   const feed = new LiveFeed(() => source.live());
@@ -45,6 +49,10 @@ export function startDashboard(host: string, port: number, source: DashboardSour
     }
     if (url === '/health') {
       res.writeHead(200, json).end(JSON.stringify({ status: 'ok' }));
+    } else if ((url === '/api/status' || url.startsWith('/api/story/')) && !authorizeApi(req, source.token)) {
+      res
+        .writeHead(401, { ...json, 'www-authenticate': 'Bearer realm="recc-dashboard"' })
+        .end(JSON.stringify({ error: { type: 'UnauthorizedError', message: 'the status API needs the cluster token: send Authorization: Bearer <token> or x-recc-token: <token>' } }));
     } else if (url === '/api/status') {
       res.writeHead(200, json).end(JSON.stringify(source.status()));
     } else if (url.startsWith('/api/story/')) {

@@ -1,5 +1,6 @@
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import { setHeaderOptions } from '@kubernetes/client-node';
 import { isoAt, systemClock, type Clock } from '../../shared/core/clock.ts';
 import { silentLogger, type Logger } from '../../shared/core/logger.ts';
 import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
@@ -336,18 +337,27 @@ export class EksComputeBackend implements ComputeBackend {
     };
   }
 
-  /** `GET /api/status` of the scheduler dashboard through the API server's service proxy; undefined when it does not answer. */
+  /**
+   * `GET /api/status` of the scheduler dashboard through the API server's
+   * service proxy; undefined when it does not answer. The status API needs
+   * the cluster token (issue 17 #9); the API server consumes `Authorization`
+   * itself, so the token travels in `x-recc-token`, read from the cluster's
+   * Secret.
+   */
   private async schedulerStatus(
     namespace: string,
     definition: ClusterDefinition,
   ): Promise<SchedulerStatus | undefined> {
     const { core } = await this.deps.kube.apis();
     try {
-      const raw: unknown = await core.connectGetNamespacedServiceProxyWithPath({
-        name: `${definition.schedulerService.name}:dashboard`,
-        namespace,
-        path: 'api/status',
-      });
+      const secret = await this.applier.read('Secret', namespace, OBJECT_NAMES.secret);
+      const encoded: string | undefined = secret?.data?.[SECRET_FILES.token];
+      if (encoded === undefined) return undefined;
+      const token = Buffer.from(encoded, 'base64').toString('utf8');
+      const raw: unknown = await core.connectGetNamespacedServiceProxyWithPath(
+        { name: `${definition.schedulerService.name}:dashboard`, namespace, path: 'api/status' },
+        setHeaderOptions('x-recc-token', token),
+      );
       return parseSchedulerStatus(typeof raw === 'string' ? JSON.parse(raw) : raw);
     } catch (err) {
       this.logger.debug('scheduler status not available', { namespace, error: err });

@@ -9,7 +9,11 @@ import type { ManifestOptions, ServiceMode } from './manifests/build.ts';
 export interface EksBackendConfig {
   clusterName: string;
   region: string;
-  /** EKS API endpoint and its CA (base64), from DescribeCluster or config. */
+  /**
+   * EKS API endpoint and its CA (base64): the stage parameters when both are
+   * set, else resolved at cold start with eks:DescribeCluster
+   * (`resolveEksEndpoint`, `endpoint.ts`). '' = not configured.
+   */
   endpoint: string;
   caData?: string;
   /** Desktop CIDRs allowed to reach scheduler and dashboard ports. */
@@ -64,7 +68,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
   const config: EksBackendConfig = {
     clusterName: attempt(() => getString(env, 'RECC_EKS_CLUSTER_NAME'), ''),
     region: attempt(() => getString(env, 'AWS_REGION', 'us-east-1'), 'us-east-1'),
-    endpoint: attempt(() => getString(env, 'RECC_EKS_ENDPOINT'), ''),
+    endpoint: getOptionalString(env, 'RECC_EKS_ENDPOINT') ?? '',
     ...(getOptionalString(env, 'RECC_EKS_CA_DATA') ? { caData: getOptionalString(env, 'RECC_EKS_CA_DATA') } : {}),
     allowedCidrs: list(env.RECC_EKS_ALLOWED_CIDRS),
     serviceMode: serviceMode as ServiceMode,

@@ -5,7 +5,8 @@ import type { Clock } from '../../shared/core/clock.ts';
 import type { Env } from '../../shared/core/env.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { EksComputeBackend } from './backend.ts';
-import { eksConfigFromEnv, type EksBackendConfig } from './config.ts';
+import { eksConfigFromEnv } from './config.ts';
+import { resolveEksEndpoint, type ResolvedEksConfig } from './endpoint.ts';
 import { KubeClients } from './kube.ts';
 import { eksTokenProvider } from './token.ts';
 
@@ -16,6 +17,7 @@ import { eksTokenProvider } from './token.ts';
  */
 export { EksComputeBackend, plannedNodes, type EksBackendDeps, type EksConfigSubset } from './backend.ts';
 export { eksConfigFromEnv, manifestOptions, type EksBackendConfig } from './config.ts';
+export { resolveEksEndpoint, clearEksEndpointCache, checkEndpointAndCa, type ResolvedEksConfig } from './endpoint.ts';
 export { KubeClients, KubeApplier, buildKubeConfig } from './kube.ts';
 export { buildClusterManifests, SOURCE_MOUNT_PATH, secretReference, type ManifestOptions, type ServiceMode } from './manifests/build.ts';
 export { nodeGroupName, userKubernetesGroup } from './manifests/naming.ts';
@@ -34,24 +36,32 @@ export function eksSchedulerCertificateNames(region: string, serviceMode: 'nlb' 
   return serviceMode === 'nlb' ? [`*.elb.${region}.amazonaws.com`] : [];
 }
 
-export function createEksBackend(config: EksBackendConfig, options: { clock?: Clock; logger?: Logger } = {}): EksComputeBackend {
+/** The backend for a config whose endpoint and CA are resolved (`resolveEksEndpoint`): TLS is always verified against that CA. */
+export function createEksBackend(config: ResolvedEksConfig, options: { clock?: Clock; logger?: Logger; eks?: EKSClient } = {}): EksComputeBackend {
   const credentials = fromNodeProviderChain();
   const kube = new KubeClients({
     server: config.endpoint,
     token: eksTokenProvider({ clusterName: config.clusterName, region: config.region, credentials }),
-    ...(config.caData ? { caData: config.caData } : {}),
+    caData: config.caData,
+    skipTLSVerify: false,
   });
   return new EksComputeBackend({
     config,
     kube,
     autoScaling: new AutoScalingClient({ region: config.region, credentials }),
-    eks: new EKSClient({ region: config.region, credentials }),
+    eks: options.eks ?? new EKSClient({ region: config.region, credentials }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
 }
 
-/** Read the RECC_EKS_* configuration once (fails fast listing every problem) and build the backend. */
-export function createEksBackendFromEnv(env: Env, options: { clock?: Clock; logger?: Logger } = {}): EksComputeBackend {
-  return createEksBackend(eksConfigFromEnv(env), options);
+/**
+ * Read the RECC_EKS_* configuration once (fails fast listing every problem),
+ * resolve the endpoint and CA (stage parameters, else eks:DescribeCluster,
+ * cached), and build the backend. Call it at cold start.
+ */
+export async function createEksBackendFromEnv(env: Env, options: { clock?: Clock; logger?: Logger } = {}): Promise<EksComputeBackend> {
+  const config = eksConfigFromEnv(env);
+  const eks = new EKSClient({ region: config.region, credentials: fromNodeProviderChain() });
+  return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks });
 }

@@ -4,7 +4,9 @@ import type { ClusterDefinition } from '../../shared/definition/types.ts';
 import { namespaceFor } from '../../shared/lifecycle/machine.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
 import { resolveSpec } from '../../shared/spec/resolve.ts';
-import { buildClusterManifests, type ManifestOptions, type ServiceMode } from './manifests/build.ts';
+import { ConfigError } from '../../shared/core/errors.ts';
+import { eksConfigFromEnv, manifestOptions } from './config.ts';
+import { buildClusterManifests, type ManifestOptions } from './manifests/build.ts';
 import type { K8sObject } from './manifests/types.ts';
 import { EksManifestError } from './errors.ts';
 
@@ -28,29 +30,43 @@ export interface PreviewRequest {
 /** Shown when no CIDR is configured, so the output is complete and obviously a placeholder. */
 export const PREVIEW_CIDR = '10.0.0.0/8';
 
+/**
+ * Placeholders for settings the backend requires but a preview can do
+ * without. Those that do not shape any object (cluster name, subnets, launch
+ * template, user role) never appear in the output; the others are shown only
+ * when nothing is configured, and are obviously placeholders.
+ */
+const PREVIEW_ENV: Readonly<Record<string, string>> = Object.freeze({
+  RECC_EKS_CLUSTER_NAME: 'recc-preview',
+  RECC_EKS_SUBNET_IDS: 'subnet-preview',
+  RECC_EKS_LAUNCH_TEMPLATE: 'recc-preview-node',
+  RECC_EKS_USER_ROLE_ARN_TEMPLATE: 'arn:aws:iam::000000000000:role/recc-user-{owner}',
+  RECC_EKS_ALLOWED_CIDRS: PREVIEW_CIDR,
+  RECC_EKS_CONTROL_PLANE_CIDRS: PREVIEW_CIDR,
+  RECC_EKS_EFS_FILE_SYSTEM_ID: 'fs-00000000000000000',
+});
+
+/**
+ * The manifest options of a preview through the backend's own config path
+ * (issue 17 #3): the same `eksConfigFromEnv` and `manifestOptions` the EKS
+ * backend uses, over the environment (every `RECC_EKS_*` setting, including
+ * RECC_EKS_INGRESS_SOURCE_CIDRS, the ingress class and the group prefix),
+ * with the command's flags on top and placeholders only for what is unset.
+ */
 export function previewManifestOptions(request: PreviewRequest, env: Env): ManifestOptions {
-  const mode = request.serviceMode ?? getOptionalString(env, 'RECC_EKS_SERVICE_MODE') ?? 'nlb';
-  if (mode !== 'nlb' && mode !== 'clusterip-ingress') {
-    throw new EksManifestError([{ path: 'serviceMode', message: `must be "nlb" or "clusterip-ingress", got "${mode}"` }]);
+  const merged: Env = { ...PREVIEW_ENV };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') merged[k] = v;
+  if (request.serviceMode !== undefined) merged.RECC_EKS_SERVICE_MODE = request.serviceMode;
+  if (request.allowedCidrs && request.allowedCidrs.length > 0) merged.RECC_EKS_ALLOWED_CIDRS = request.allowedCidrs.join(',');
+  if (getOptionalString(merged, 'RECC_EKS_SERVICE_MODE') === 'clusterip-ingress' && getOptionalString(merged, 'RECC_EKS_INGRESS_DOMAIN') === undefined) {
+    merged.RECC_EKS_INGRESS_DOMAIN = 'recc.example.internal';
   }
-  const cidrs =
-    request.allowedCidrs && request.allowedCidrs.length > 0
-      ? request.allowedCidrs
-      : (getOptionalString(env, 'RECC_EKS_ALLOWED_CIDRS') ?? PREVIEW_CIDR)
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean);
-  const ingressDomain = getOptionalString(env, 'RECC_EKS_INGRESS_DOMAIN') ?? (mode === 'clusterip-ingress' ? 'recc.example.internal' : undefined);
-  const efs = getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') ?? 'fs-00000000000000000';
-  return {
-    allowedCidrs: cidrs,
-    serviceMode: mode as ServiceMode,
-    ...(ingressDomain ? { ingressDomain } : {}),
-    efsFileSystemId: efs,
-    efsRegion: getOptionalString(env, 'AWS_REGION') ?? 'us-east-1',
-    efsRootPath: getOptionalString(env, 'RECC_EKS_EFS_ROOT_PATH') ?? '/branches',
-    nodeGroupPrefix: getOptionalString(env, 'RECC_EKS_NODE_GROUP_PREFIX') ?? '',
-  };
+  try {
+    return manifestOptions(eksConfigFromEnv(merged));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new EksManifestError(err.details, { cause: err });
+    throw err;
+  }
 }
 
 export function previewDefinition(request: PreviewRequest): ClusterDefinition {

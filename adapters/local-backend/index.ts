@@ -284,7 +284,7 @@ export class LocalProcessBackend implements ComputeBackend {
       let activity: Observation['activity'];
       let reachable: boolean | undefined;
       if (schedulerAlive && scheduler && (await this.loggedReady(scheduler))) {
-        const status = await fetchStatus(dashboardUrl);
+        const status = await fetchStatus(dashboardUrl, (await this.readSecrets(clusterId))?.token);
         reachable = status !== undefined;
         if (status) {
           schedulerReady = true;
@@ -603,10 +603,11 @@ export async function tailFile(path: string, lines: number): Promise<string> {
   }
 }
 
-/** The scheduler dashboard's `/api/status`; undefined when it does not answer or answers something that is not a status. */
-async function fetchStatus(dashboardUrl: string): Promise<SchedulerStatus | undefined> {
+/** The scheduler dashboard's `/api/status` (with the cluster token); undefined when it does not answer or answers something that is not a status. */
+async function fetchStatus(dashboardUrl: string, token: string | undefined): Promise<SchedulerStatus | undefined> {
+  if (token === undefined) return undefined;
   try {
-    const res = await fetch(`${dashboardUrl}/api/status`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`${dashboardUrl}/api/status`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2_000) });
     if (!res.ok) return undefined;
     return parseSchedulerStatus(await res.json());
   } catch {

@@ -48,3 +48,25 @@ export function authorize(req: IncomingMessage, token: string): AuthDecision {
   }
   return { kind: 'deny' };
 }
+
+/**
+ * Header carrying the cluster token on the status API (`/api/status`,
+ * `/api/story/<key>`) where `Authorization` cannot be used: the Kubernetes
+ * API server authenticates the control plane's service-proxy request with
+ * `Authorization` and removes that header before proxying to the pod.
+ */
+export const TOKEN_HEADER = 'x-recc-token';
+
+/**
+ * The status API: `Authorization: Bearer <token>`, the `x-recc-token` header
+ * or the dashboard session cookie. Never `?token=` (a token in a URL ends up
+ * in proxy and audit logs); programs send a header.
+ */
+export function authorizeApi(req: IncomingMessage, token: string): boolean {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ') && same(auth.slice('Bearer '.length).trim(), token)) return true;
+  const header = req.headers[TOKEN_HEADER];
+  if (typeof header === 'string' && same(header.trim(), token)) return true;
+  const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+  return session !== null && same(session, sessionValue(token));
+}

@@ -285,7 +285,7 @@ export class FakeKubeApiServer {
     const discovery = method === 'GET' ? this.discovery(url.pathname) : undefined;
     if (discovery) return { status: 200, body: discovery };
     const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
-    if (proxy && method === 'GET') return this.serviceProxy(proxy[1] ?? '', decodeURIComponent(proxy[2] ?? ''), decodeURIComponent(proxy[3] ?? '/'));
+    if (proxy && method === 'GET') return this.serviceProxy(proxy[1] ?? '', decodeURIComponent(proxy[2] ?? ''), decodeURIComponent(proxy[3] ?? '/'), req);
     const { resource: r, namespace, name, sub } = this.parsePath(url.pathname);
     if (sub !== undefined) {
       if (r.kind === 'Pod' && sub === 'log' && method === 'GET' && name) return this.podLog(namespace ?? '', name, url);
@@ -496,7 +496,7 @@ export class FakeKubeApiServer {
   }
 
   /** The API server's service proxy, to the simulated scheduler dashboard behind the service. */
-  private serviceProxy(namespace: string, target: string, path: string): { status: number; body: string; contentType: string } {
+  private serviceProxy(namespace: string, target: string, path: string, req: IncomingMessage): { status: number; body: string; contentType: string } {
     const parts = target.split(':');
     const serviceName = parts.length === 3 ? parts[1] : parts[0];
     const portName = parts.length === 3 ? parts[2] : parts[1];
@@ -524,6 +524,14 @@ export class FakeKubeApiServer {
     const normalized = path.replace(/\/+$/, '') || '/';
     if (normalized === '/health') return { status: 200, body: 'ok', contentType: 'text/plain' };
     if (normalized !== '/api/status') throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${path})`);
+    // The scheduler's status API needs the cluster token (issue 17 #9). The real API server authenticates
+    // the proxy request with Authorization and removes it, so only `x-recc-token` reaches the pod.
+    const secret = this.store.get(resourceByKind('Secret'), namespace, 'recc-cluster-tls');
+    const stored = (secret?.data as Record<string, string> | undefined)?.token;
+    const token = stored === undefined ? undefined : Buffer.from(stored, 'base64').toString('utf8');
+    if (token === undefined || req.headers['x-recc-token'] !== token) {
+      return { status: 401, body: JSON.stringify({ error: { type: 'UnauthorizedError', message: 'the status API needs the cluster token' } }), contentType: 'application/json' };
+    }
     const workers = this.store.list(
       resourceByKind('Pod'),
       namespace,

@@ -51,7 +51,8 @@ describe('Command: recc scheduler / recc worker', () => {
     started.push(worker);
     await worker.waitForEvent('worker.ready');
     const health = await fetch(`${ready.dashboardUrl}/health`);
-    const status = (await (await fetch(`${ready.dashboardUrl}/api/status`)).json()) as Record<string, unknown>;
+    const status = (await (await fetch(`${ready.dashboardUrl}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+    const anonymousStatus = await fetch(`${ready.dashboardUrl}/api/status`);
     const anonymous = await fetch(`${ready.dashboardUrl}/`);
     const page = await (await fetch(`${ready.dashboardUrl}/`, { headers: { authorization: `Bearer ${token}` } })).text();
     const live = await firstLiveSnapshot(`${ready.dashboardUrl}/api/live`, token);
@@ -62,12 +63,13 @@ describe('Command: recc scheduler / recc worker', () => {
     expect(status).toMatchObject({ workers: 1, workerNames: ['pod-w1'], tasksProcessing: 0, tasksQueued: 0, clientsConnected: 0, lastActivityAt: null });
     expect(typeof status.uptimeSeconds).toBe('number');
     expect(anonymous.status).toBe(401);
+    expect(anonymousStatus.status).toBe(401);
     expect(page).toContain('recc cluster dashboard');
     expect(live).toContain('pod-w1');
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    await waitFor(async () => ((await (await fetch(`${ready.dashboardUrl}/api/status`)).json()) as { workers: number }).workers === 0, { what: 'the worker to be removed' });
+    await waitFor(async () => ((await (await fetch(`${ready.dashboardUrl}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { workers: number }).workers === 0, { what: 'the worker to be removed' });
     scheduler.child.kill('SIGTERM');
     expect(await scheduler.exited).toBe(0);
     const allLogs = JSON.stringify([...scheduler.lines, ...worker.lines]);

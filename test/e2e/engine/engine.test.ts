@@ -271,7 +271,7 @@ describe('Class: LocalCluster + Client (2 workers)', () => {
       expect(garbage.closed && huge.closed && badMsgpack.closed).toBe(true);
       expect(garbage.reply).toBeUndefined();
       expect(results).toEqual(Array.from({ length: 100 }, (_, i) => i * 3));
-      const status = (await (await fetch(`${cluster.dashboardUrl}/api/status`)).json()) as Record<string, unknown>;
+      const status = (await (await fetch(`${cluster.dashboardUrl}/api/status`, { headers: { authorization: `Bearer ${cluster.token}` } })).json()) as Record<string, unknown>;
       expect(status).toMatchObject({ workers: cluster.workerProcesses.length, clientsConnected: 1 });
       expect(JSON.stringify(status)).not.toContain(cluster.token);
     });

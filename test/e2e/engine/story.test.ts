@@ -34,7 +34,7 @@ describe('Method: client.story', () => {
     expect(story.find((e) => e.from === 'processing' && e.stimulusId.startsWith('remove-worker-')), told).toBeDefined();
     expect(story.at(-1), told).toMatchObject({ from: 'processing', to: 'memory', stimulusId: expect.stringMatching(/^finished-/) });
     for (let i = 1; i < story.length; i++) expect(story[i]!.from, told).toBe(story[i - 1]!.to);
-    const http = (await (await fetch(`${cluster.dashboardUrl}/api/story/${encodeURIComponent(future.key)}`)).json()) as { key: string; story: StoryEntry[] };
+    const http = (await (await fetch(`${cluster.dashboardUrl}/api/story/${encodeURIComponent(future.key)}`, { headers: { authorization: `Bearer ${cluster.token}` } })).json()) as { key: string; story: StoryEntry[] };
     expect(http).toEqual({ key: future.key, story });
     expect(await client.story('never-submitted')).toEqual([]);
 

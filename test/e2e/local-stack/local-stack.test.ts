@@ -73,7 +73,7 @@ describe('Feature: recc up', () => {
     }
     const scaled = await api(up.url, 'PATCH', `/clusters/${id}`, { nWorkers: 3 });
     const registered = await waitFor(async () => {
-      const status = (await (await fetch(`${running.connection.dashboardUrl}/api/status`)).json()) as { workers: number };
+      const status = (await (await fetch(`${running.connection.dashboardUrl}/api/status`, { headers: { authorization: `Bearer ${running.connection.token}` } })).json()) as { workers: number };
       return status.workers === 3 ? status : undefined;
     }, { what: '3 workers registered after scaling' });
     const pids = recordedPids(stateDir, id);

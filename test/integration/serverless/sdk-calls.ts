@@ -169,6 +169,13 @@ export class SdkCallGraph {
         if (!ts.isInterfaceDeclaration(decl.parent)) return;
         const name = decl.name && (ts.isIdentifier(decl.name) || ts.isStringLiteral(decl.name)) ? decl.name.text : undefined;
         for (const impl of this.implementations.get(`${decl.parent.name.text}.${name}`) ?? []) enqueueDeclaration(impl as ts.Declaration);
+      } else if (ts.isBindingElement(decl) && ts.isObjectBindingPattern(decl.parent)) {
+        // `const { fn } = await import('./deps.ts')`: the cold-start code Lambda handlers load lazily.
+        const key = decl.propertyName ?? decl.name;
+        const name = ts.isIdentifier(key) || ts.isStringLiteral(key) ? key.text : undefined;
+        let symbol = name ? this.checker.getTypeAtLocation(decl.parent).getProperty(name) : undefined;
+        if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = this.checker.getAliasedSymbol(symbol);
+        for (const d of symbol?.declarations ?? []) enqueueDeclaration(d);
       } else if (ts.isClassDeclaration(decl) || ts.isClassExpression(decl)) {
         for (const member of decl.members) {
           if (ts.isConstructorDeclaration(member)) enqueue(member);

@@ -81,11 +81,18 @@ describe('Class: SchedulerServer', () => {
     expect(server.status().workers).toBe(0);
   });
 
-  it('reports status without the token and counts activity', async () => {
+  it('reports status (to holders of the token, without the token) and counts activity; /health stays open', async () => {
     const c = await client();
     c.send({ op: 'update-graph', tasks: [], wants: [], fns: [] });
     await waitFor(() => server.status().lastActivityAt !== null);
-    const res = await fetch(`${server.dashboardUrl}/api/status`);
+    // Issue 17 #9: the status API needs the cluster token like the live dashboard; probes use /health.
+    expect((await fetch(`${server.dashboardUrl}/api/status`)).status).toBe(401);
+    expect((await fetch(`${server.dashboardUrl}/api/story/x`)).status).toBe(401);
+    expect((await fetch(`${server.dashboardUrl}/api/status?token=${TOKEN}`)).status).toBe(401);
+    expect((await fetch(`${server.dashboardUrl}/api/status`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${server.dashboardUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${server.dashboardUrl}/api/story/x`, { headers: { 'x-recc-token': TOKEN } })).status).toBe(200);
+    const res = await fetch(`${server.dashboardUrl}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = await res.text();
     expect(JSON.parse(body)).toMatchObject({ workers: 0, workerNames: [], tasksProcessing: 0, tasksQueued: 0, clientsConnected: 1 });
     expect(body).not.toContain(TOKEN);
