@@ -1,6 +1,7 @@
 import { ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
 import { ApiConflictError, ApiNotFoundError, ApiRequestError, ApiUnreachableError, ApiValidationError } from './errors.ts';
 import { getOptionalString, type Env } from '../shared/core/env.ts';
+import { retry } from '../shared/core/retry.ts';
 import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 import type { ClusterSpec } from '../shared/spec/types.ts';
 import type { ClusterView, CreateClusterResult, EstimateResult } from '../shared/api/views.ts';
@@ -18,6 +19,12 @@ import type { ClusterView, CreateClusterResult, EstimateResult } from '../shared
  *   details; a 400 is a `ValidationError` (the CLI exits 2 on it).
  */
 export const DEFAULT_API_URL = 'http://127.0.0.1:4600';
+
+/** fetch failed because the connection was reset or closed under it (not refused, not timed out). */
+function isConnectionReset(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } })?.cause?.code;
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
+}
 
 export type Signing = 'auto' | 'sigv4' | 'none';
 
@@ -198,7 +205,12 @@ export class ApiClient {
     }
     let response: Response;
     try {
-      response = await this.fetchImpl(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(this.timeoutMs) });
+      // A GET on a kept-alive socket the server closed as the request went out (its keep-alive
+      // timer, often after a busy event loop) fails with a reset; sending it again is safe.
+      response = await retry(
+        () => this.fetchImpl(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(this.timeoutMs) }),
+        { initialMs: 50, maxMs: 200, factor: 2, jitter: 'full', attempts: method === 'GET' ? 3 : 1, retryIf: isConnectionReset },
+      );
     } catch (err) {
       throw new ApiUnreachableError(this.apiUrl, err);
     }
