@@ -2,6 +2,7 @@ import type { Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import { transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterRecord } from '../shared/lifecycle/types.ts';
+import type { ClusterQueues } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
 import { VersionConflictError } from '../shared/ports/errors.ts';
@@ -23,6 +24,8 @@ export interface ReconcileDeps {
   store: ClusterStore;
   backend: ComputeBackend;
   queue: WorkQueue;
+  /** Per-cluster SQS queues: fauxqs keeps them in memory, so surviving clusters get theirs again. */
+  clusterQueues?: ClusterQueues;
   clock: Clock;
   logger: Logger;
 }
@@ -55,10 +58,12 @@ export async function reconcileOnStart(deps: ReconcileDeps): Promise<ReconcileRe
     if (record.status === 'RUNNING' && alive) {
       log.info('reconcile: cluster processes are alive; it stays RUNNING');
       report.keptRunning.push(record.id);
+      await ensureQueues(deps, record);
       if (observation.workersDesired !== record.desiredWorkers) await deps.queue.send({ clusterId: record.id, cause: 'scale' });
       continue;
     }
     if (record.status === 'PROVISIONING' && alive) {
+      await ensureQueues(deps, record);
       await deps.queue.send({ clusterId: record.id, cause: 'requeue' });
       report.requeued.push(record.id);
       continue;
@@ -79,6 +84,16 @@ export async function reconcileOnStart(deps: ReconcileDeps): Promise<ReconcileRe
     deps.logger.warn('reconcile: removed processes of a cluster with no live record', { clusterId: ref.clusterId });
   }
   return report;
+}
+
+/** Recreate a surviving cluster's queues (same names, same URLs while fauxqs kept its port). */
+async function ensureQueues(deps: ReconcileDeps, record: ClusterRecord): Promise<void> {
+  if (!deps.clusterQueues) return;
+  try {
+    await deps.clusterQueues.ensureClusterQueues({ clusterId: record.id, owner: record.owner, namespace: record.namespace, ...(record.job !== undefined ? { job: record.job } : {}) });
+  } catch (err) {
+    deps.logger.warn('reconcile: could not recreate the cluster\'s SQS queues; its SQS route is down', { clusterId: record.id, error: err });
+  }
 }
 
 async function markFailed(deps: ReconcileDeps, initial: ClusterRecord, reason: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -143,7 +143,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const store = new DynamoDbClusterStore(doc, { tableName: LOCAL_TABLE, transactions: false });
     const alertLedger = new DynamoDbAlertLedger({ client: doc, tableName: LOCAL_TABLE, now: () => clock.now() });
 
-    const sqs: EmbeddedSqs = await startEmbeddedSqs();
+    // fauxqs keeps its port across restarts when it can: the queue URLs in running schedulers' env stay valid.
+    const sqsPortFile = join(stateDir, 'sqs-port');
+    const savedSqsPort = Number((await readFile(sqsPortFile, 'utf8').catch(() => '')).trim()) || 0;
+    const sqs: EmbeddedSqs = await startEmbeddedSqs({ port: savedSqsPort }).catch((err: unknown) => {
+      if (savedSqsPort === 0) throw err;
+      logger.warn('the previous local SQS port is taken; running clusters lose their SQS route', { port: savedSqsPort });
+      return startEmbeddedSqs();
+    });
+    await writeFile(sqsPortFile, new URL(sqs.endpoint).port, { mode: 0o600 });
     cleanups.push(() => sqs.stop());
     const queue = new SqsWorkQueue({ queueUrl: sqs.queueUrl, client: sqs.client });
     const clusterQueues = new SqsClusterQueues({ client: sqs.client, payloadBucket: sqs.payloadBucket, clock, logger: logger.child({ component: 'cluster-queues' }) });
@@ -175,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       config: { pollDelaySeconds: 1, provisioningTimeoutMs: 3 * 60_000, deletionTimeoutMs: 3 * 60_000, ...options.provisioner },
     });
 
-    const reconcile = await reconcileOnStart({ store, backend, queue, clock, logger: logger.child({ component: 'reconcile' }) });
+    const reconcile = await reconcileOnStart({ store, backend, queue, clusterQueues, clock, logger: logger.child({ component: 'reconcile' }) });
 
     const poller = new ProvisionerPoller({ queue, provisioner, logger: logger.child({ component: 'poller' }) });
     poller.start();

@@ -94,4 +94,28 @@ describe('Feature: per-cluster queues on the local stack', () => {
     expect(deleted.status).toBe('DELETED');
     await waitFor(async () => (await queueNames()).length === 0, { what: 'the cluster queues to be gone', timeoutMs: 30_000 });
   }, 180_000);
+
+  it('gives a cluster that survives a restart of the stack its queues back, at the same URL', async () => {
+    // Prepare: a RUNNING cluster.
+    const id = (await api(stack.url, 'POST', '/clusters', { ...small, name: 'survivor' })).body.cluster.id as string;
+    const before = await waitForCluster(stack.url, id, (c) => c.status === 'RUNNING' || terminal(c), 'cluster RUNNING');
+    expect(before.status, before.statusReason).toBe('RUNNING');
+
+    // Act: stop the stack (fauxqs and its in-memory queues go; the cluster processes stay) and start it again.
+    sqs.destroy();
+    await stack.close();
+    stack = await startLocalStack({ port: 0, stateDir, processEnv: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    sqs = new SQSClient({ endpoint: stack.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+
+    // Assess
+    expect(stack.reconcile.keptRunning).toContain(id);
+    const after = await waitForCluster(stack.url, id, () => true, 'cluster listed');
+    expect(after.status).toBe('RUNNING');
+    expect(await queueNames()).toEqual([`recc-${id}-dlq.fifo`, `recc-${id}-req.fifo`]);
+    expect((await sqs.send(new GetQueueUrlCommand({ QueueName: `recc-${id}-req.fifo` }))).QueueUrl).toBe(before.connection.requestQueueUrl);
+
+    await api(stack.url, 'DELETE', `/clusters/${id}`);
+    await waitForCluster(stack.url, id, terminal, 'cluster DELETED');
+    await waitFor(async () => (await queueNames()).length === 0, { what: 'the cluster queues to be gone', timeoutMs: 30_000 });
+  }, 180_000);
 });
