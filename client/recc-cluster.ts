@@ -3,6 +3,7 @@ import type { ClusterStatus } from '../shared/lifecycle/types.ts';
 import type { ClusterView } from '../shared/api/views.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../shared/core/retry.ts';
 import type { ClusterLike } from './cluster-like.ts';
+import { sqsRouteFromConnection, type SqsRoute } from '../comm/sqs-envelope/route.ts';
 import { defaultClusterName } from './cluster-name.ts';
 import { ApiClient, ApiNotFoundError, apiClientOptionsFromEnv, type ApiClientOptions } from './api-client.ts';
 import { ClusterConnectionUnavailableError, ClusterFailedError, ClusterReadyTimeoutError } from './errors.ts';
@@ -230,6 +231,12 @@ export class ReccCluster implements ClusterLike {
 
   get caPem(): string | undefined {
     return this.record.connection?.caPem;
+  }
+
+  /** The cluster's SQS route (request queue, payload bucket), for clients outside its network; undefined when it has none. */
+  get sqsRoute(): SqsRoute | undefined {
+    const c = this.record.connection;
+    return c ? sqsRouteFromConnection(this.id, c, process.env) : undefined;
   }
 
   get dashboardUrl(): string | undefined {

@@ -1,10 +1,12 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { admissionFromEnv } from '../comm/admission.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { SchedulerStartError } from './errors.ts';
 import { SchedulerServer } from './server.ts';
+import { SECRET_FILES } from '../shared/definition/types.ts';
 
 export interface SchedulerProcessOptions {
   host: string;
@@ -32,6 +34,30 @@ function readText(path: string, what: string): string {
 }
 
 /**
+ * Where the SQS bridge records accepted submissions when RECC_SQS_STATE_DIR
+ * does not say: beside the token (the cluster's directory locally); where
+ * that is read-only (a secret volume on EKS), a directory under the temp dir,
+ * which lasts as long as the pod.
+ */
+function bridgeStateDir(tokenFile: string): string {
+  const dir = dirname(tokenFile);
+  try {
+    accessSync(dir, constants.W_OK);
+    return join(dir, 'sqs-bridge');
+  } catch {
+    return join(tmpdir(), 'recc-sqs-bridge');
+  }
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Run the scheduler until SIGTERM/SIGINT (or the parent dies when watched).
  * Resolves with the exit code: 0 after a graceful stop, 1 when start-up failed
  * (a JSON error line says why).
@@ -44,7 +70,7 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
   try {
     // Loaded only when configured: the bridge brings zod and the AWS SDK, which every other scheduler start does without.
     const sqs = process.env.RECC_SQS_REQUEST_QUEUE_URL?.trim()
-      ? (await import('./sqs-bridge/config.ts')).sqsBridgeConfigFromEnv(process.env, { stateDir: join(dirname(opts.tokenFile), 'sqs-bridge') })
+      ? (await import('./sqs-bridge/config.ts')).sqsBridgeConfigFromEnv(process.env, { stateDir: bridgeStateDir(opts.tokenFile) })
       : undefined;
     const token = readText(opts.tokenFile, 'token').trim();
     if (!token) throw new SchedulerStartError(`the token file ${opts.tokenFile} is empty`);
@@ -73,7 +99,9 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
     await server.start();
     if (sqs) {
       const { SqsBridge } = await import('./sqs-bridge/bridge.ts');
-      bridge = await SqsBridge.start({ config: sqs, schedulerAddress: server.address, token, ...(tls?.caPem ? { caPem: tls.caPem } : {}), logger });
+      // The bridge is a TLS client of this very scheduler: it verifies it with the cluster CA (beside the certificate in the cluster's secrets).
+      const caPem = tls?.caPem ?? (opts.tlsCert ? readOptional(join(dirname(opts.tlsCert), SECRET_FILES.caCert)) : undefined);
+      bridge = await SqsBridge.start({ config: sqs, schedulerAddress: server.address, token, ...(caPem ? { caPem } : {}), logger });
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

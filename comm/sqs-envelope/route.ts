@@ -51,3 +51,50 @@ export function isClusterReplyQueue(route: Pick<SqsRoute, 'replyQueuePrefix' | '
 export function payloadKey(route: Pick<SqsRoute, 'prefix'>, session: string, envelopeId: string): string {
   return `${route.prefix}${session}/${envelopeId}`;
 }
+
+/** What a cluster's connection details say about its SQS route (shared/lifecycle/types.ts ClusterConnection). */
+export interface SqsConnectionFields {
+  requestQueueUrl?: string | undefined;
+  payloadBucket?: string | undefined;
+  payloadPrefix?: string | undefined;
+}
+
+/**
+ * The SQS route of a cluster from its connection details, or undefined when
+ * it has none. The queue URL tells the rest: its name gives the deployment's
+ * prefix (`<prefix><clusterId>-req.fifo`, so reply queues are
+ * `<prefix><clusterId>-reply-<session>`), its host the region
+ * (`sqs.<region>.…`) and, off AWS, the emulator's endpoint (the local
+ * stack's fauxqs names its queues `http://sqs.<region>.localhost:PORT/…` and
+ * listens on 127.0.0.1). An emulator gets dummy credentials unless the
+ * environment has some.
+ */
+export function sqsRouteFromConnection(clusterId: string, conn: SqsConnectionFields, env: Record<string, string | undefined> = {}): SqsRoute | undefined {
+  if (!conn.requestQueueUrl || !conn.payloadBucket || !conn.payloadPrefix) return undefined;
+  let url: URL;
+  try {
+    url = new URL(conn.requestQueueUrl);
+  } catch {
+    return undefined;
+  }
+  const name = queueNameOf(conn.requestQueueUrl);
+  const at = name.lastIndexOf(`${clusterId}-req.fifo`);
+  if (at < 0) return undefined;
+  const prefix = name.slice(0, at);
+  const region = /^sqs\.([a-z0-9-]+)\./.exec(url.hostname)?.[1] ?? env.AWS_REGION ?? 'us-east-1';
+  const onAws = url.hostname.endsWith('.amazonaws.com') || url.hostname.endsWith('.amazonaws.com.cn');
+  const host = url.hostname === 'localhost' || url.hostname.endsWith('.localhost') ? '127.0.0.1' : url.hostname;
+  const endpoint = onAws ? undefined : `${url.protocol}//${host}${url.port ? `:${url.port}` : ''}`;
+  const credentials =
+    !onAws && !env.AWS_ACCESS_KEY_ID ? { accessKeyId: 'recc-local', secretAccessKey: 'recc-local' } : undefined;
+  return sqsRouteSchema.parse({
+    clusterId,
+    requestQueueUrl: conn.requestQueueUrl,
+    region,
+    ...(endpoint ? { endpoint, s3Endpoint: endpoint } : {}),
+    bucket: conn.payloadBucket,
+    prefix: conn.payloadPrefix,
+    replyQueuePrefix: `${prefix}${clusterId}-reply-`,
+    ...(credentials ? { credentials } : {}),
+  });
+}

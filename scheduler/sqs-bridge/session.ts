@@ -243,6 +243,9 @@ export class BridgeSession {
         const t = await retry(() => TcpTransport.connect(this.ctx.schedulerAddress, this.ctx.token, this.ctx.caPem), {
           ...CONNECT_BACKOFF,
           retryIf: () => this.ctx.running() && !this.closed,
+          onRetry: (err, attempt) => {
+            if (attempt % 10 === 0) this.ctx.logger.warn('cannot connect a session to the scheduler; retrying', { event: 'sqs-bridge.connect-retry', session: this.id, attempt, error: (err as Error).message });
+          },
         });
         t.onMessage((msg, bufs) => this.onSchedulerEvent(msg, bufs));
         t.onClose(() => {
