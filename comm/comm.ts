@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr';
+import { receivePool } from './buffer-pool.ts';
 import { CommClosedError, MalformedFrameError, ProtocolError } from './errors.ts';
 import { FrameDecoder, encodePrefix, parseBody } from './framing.ts';
 
@@ -23,6 +24,10 @@ export const COALESCE_MS = 1;
 export const COALESCE_MIN_MESSAGES = 4;
 /** `needsDrain` turns true when this many bytes wait in the socket. */
 export const HIGH_WATER_MARK = 8 * 1024 * 1024;
+
+function unpinAll(bufs: readonly Buffer[]): void {
+  for (const b of bufs) receivePool.unpin(b);
+}
 
 /** New msgpack codecs for one direction of one connection (records are defined in-band, once). */
 export function newPackr(): Packr {
@@ -48,6 +53,8 @@ export class Comm {
   private readonly unpackr = newUnpackr();
   private queue: Message[] = [];
   private attachments: Buffer[] = [];
+  /** Pooled buffers queued to be written: the pool must not reuse them until they are (buffer-pool.ts). */
+  private pinned: Buffer[] = [];
   private scheduled = false;
   private closed = false;
   private handler: MessageHandler = () => {};
@@ -130,7 +137,10 @@ export class Comm {
     this.queuedWeight += weight;
     if (buffers && buffers.length > 0) {
       let total = 0;
-      for (const b of buffers) total += b.byteLength;
+      for (const b of buffers) {
+        total += b.byteLength;
+        if (receivePool.pin(b)) this.pinned.push(b);
+      }
       if (total >= ATTACH_THRESHOLD) {
         msg._a = [this.attachments.length, buffers.length];
         for (const b of buffers) this.attachments.push(b);
@@ -157,6 +167,8 @@ export class Comm {
     if (this.closed || this.queue.length === 0) return;
     const batch = this.queue;
     const atts = this.attachments;
+    const pinned = this.pinned;
+    this.pinned = [];
     this.lastFlushAt = performance.now();
     this.lastFlushCount = this.queuedWeight;
     this.queuedWeight = 0;
@@ -172,9 +184,14 @@ export class Comm {
     } else {
       s.write(prefix);
       s.write(header);
-      for (const a of atts) s.write(a);
+      // Pooled buffers are released once the socket has written the last attachment (writes complete in order).
+      const last = atts.length - 1;
+      for (let i = 0; i < last; i++) s.write(atts[i] as Buffer);
+      if (last >= 0) s.write(atts[last] as Buffer, pinned.length > 0 ? () => unpinAll(pinned) : undefined);
     }
     s.uncork();
+    // Without attachments every buffer was copied into the header.
+    if (atts.length === 0 && pinned.length > 0) unpinAll(pinned);
   }
 
   /** Flush, then end the connection gracefully. */
@@ -287,6 +304,8 @@ export class Comm {
     this.closed = true;
     this.queue = [];
     this.attachments = [];
+    unpinAll(this.pinned);
+    this.pinned = [];
     for (const w of this.drainWaiters) w();
     this.drainWaiters = [];
     const handlers = this.closeHandlers;

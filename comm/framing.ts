@@ -1,3 +1,4 @@
+import { POOLED_FRAME_BYTES, receivePool } from './buffer-pool.ts';
 import { MalformedFrameError } from './errors.ts';
 
 /**
@@ -9,7 +10,11 @@ import { MalformedFrameError } from './errors.ts';
  * attachments are raw byte ranges (large task results) written with `writev`
  * straight from the caller's Buffers, so big payloads are never copied into
  * the header. On receive a frame that arrived in one chunk is sliced without
- * copying; a frame spread over chunks is assembled once.
+ * copying; a frame spread over chunks is assembled once. A frame of
+ * POOLED_FRAME_BYTES or more is received into memory from the receive pool
+ * (buffer-pool.ts), sized from its length prefix, and on `onread` sockets the
+ * kernel writes the rest of it there directly: no copy, no growth, and no
+ * page faults when the memory held an earlier frame.
  */
 export interface Frame {
   header: Buffer;
@@ -101,11 +106,11 @@ export class FrameDecoder {
           out.push(this.take(4 + len).subarray(4));
           continue;
         }
-        if (len >= 1 << 20) {
+        if (len >= POOLED_FRAME_BYTES) {
           // Assemble a large frame in one allocation, copying chunks in as they come.
           const have = this.take(this.buffered);
-          // Shared memory: a large result can then reach a task thread without another copy.
-          const body = Buffer.from(new SharedArrayBuffer(len));
+          // Shared memory from the pool: a large result reaches a task thread without another copy.
+          const body = receivePool.acquire(len);
           have.copy(body, 0, 4);
           this.big = { body, filled: have.length - 4 };
         }

@@ -1,5 +1,6 @@
 import { Worker as Thread } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
+import { receivePool } from '../comm/buffer-pool.ts';
 import type { FromThread, RunBatch, ToThread } from './thread.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
@@ -117,6 +118,10 @@ export class ThreadPool {
     thread.on('message', (msg: FromThread) => {
       if (msg.t === 'plugin-error') {
         this.onPluginError(msg.name, msg.error);
+        return;
+      }
+      if (msg.t === 'unpin') {
+        receivePool.unpinThread(msg.ids);
         return;
       }
       for (let i = 0; i < msg.ids.length; i++) {
@@ -255,6 +260,8 @@ export class ThreadPool {
     }
     let result: unknown;
     let started = performance.now();
+    // User code on this thread may keep its inputs: their pooled memory is never reused (comm/buffer-pool.ts).
+    for (const [, b] of task.deps) receivePool.expose(b);
     try {
       if (!st.fn) {
         st.fn = new Function(`"use strict"; return (${def.source});`)() as (...args: unknown[]) => unknown;
@@ -397,15 +404,19 @@ function packBatch(tasks: Array<{ id: number; task: PoolTask }>): [RunBatch, Arr
   const bytes = new Uint8Array(buf);
   const spans: number[] = [];
   const shared: Uint8Array[] = [];
+  const pins: number[] = [];
   let at = 0;
   const put = (b: Uint8Array): number => {
-    if (isShared(b)) return -shared.push(b);
+    if (isShared(b)) {
+      pins.push(receivePool.pinForThread(b));
+      return -shared.push(b);
+    }
     bytes.set(b, at);
     spans.push(at, at + b.byteLength);
     at += b.byteLength;
     return spans.length / 2 - 1;
   };
-  const batch: RunBatch = { t: 'run', ids: [], fns: [], args: [], deps: [], spans, buf, shared };
+  const batch: RunBatch = { t: 'run', ids: [], fns: [], args: [], deps: [], spans, buf, shared, pins };
   for (const { id, task } of tasks) {
     batch.ids.push(id);
     batch.fns.push(task.f);

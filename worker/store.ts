@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { receivePool } from '../comm/buffer-pool.ts';
 import { SpillError } from './errors.ts';
 
 /** Fractions of the memory limit (Dask's model: 60/70/80/95). */
@@ -52,6 +53,8 @@ export class DataStore {
   put(key: string, data: Buffer): void {
     this.delete(key);
     this.mem.set(key, data);
+    // Received into pooled memory: the pool reuses it once it leaves the store (comm/buffer-pool.ts).
+    receivePool.store(data);
     this.managedBytes += data.byteLength;
     if (this.limitBytes !== undefined) this.spillTo(this.limitBytes * this.thresholds.target);
   }
@@ -92,6 +95,7 @@ export class DataStore {
     if (b) {
       this.mem.delete(key);
       this.managedBytes -= b.byteLength;
+      receivePool.unstore(b);
       return;
     }
     const n = this.disk.get(key);
@@ -107,6 +111,8 @@ export class DataStore {
   /** Spill least recently used entries until managed memory is at most `bytes`. Returns bytes spilled. */
   spillTo(bytes: number): number {
     let spilled = 0;
+    // Idle receive memory goes first: it holds no result.
+    if (this.managedBytes > bytes) receivePool.trim();
     while (this.managedBytes > bytes && this.mem.size > 0) {
       const [key, data] = this.mem.entries().next().value as [string, Buffer];
       if (!this.dirReady) {
@@ -120,6 +126,7 @@ export class DataStore {
       }
       this.mem.delete(key);
       this.managedBytes -= data.byteLength;
+      receivePool.unstore(data);
       this.disk.set(key, data.byteLength);
       this.spilledBytes += data.byteLength;
       this.spillCount++;

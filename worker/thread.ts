@@ -29,6 +29,8 @@ export interface RunBatch {
   buf: ArrayBuffer;
   /** Large dependencies in shared memory, passed by reference (span index -1 - i). */
   shared: Uint8Array[];
+  /** Per shared buffer: its pin in the receive pool (comm/buffer-pool.ts), 0 if not pooled; reported back once collected here. */
+  pins: number[];
 }
 
 export type ToThread = { t: 'fns'; defs: Array<[string, FunctionDef, string | undefined]> } | { t: 'plugin'; path: string; name: string } | RunBatch;
@@ -48,7 +50,7 @@ export interface DoneBatch {
   big: Array<ArrayBuffer | SharedArrayBuffer>;
 }
 
-export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } };
+export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } } | { t: 'unpin'; ids: number[] };
 
 if (!parentPort) throw new Error('worker/thread.ts must run in a worker thread');
 // Module tasks carry inline source maps (client/client.ts bundle()): map their frames back to the user's .ts files.
@@ -63,6 +65,25 @@ let chain: Promise<void> = Promise.resolve();
 /** Results this large (in one batch) are followed by a garbage collection in the thread. */
 const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
+/**
+ * Pooled receive memory this thread can see. The worker reuses it only after
+ * this thread's SharedArrayBuffer object for it is collected, i.e. no task
+ * (not even one that kept its input in a global) can read it any more.
+ */
+let collected: number[] = [];
+const pooledViews = new FinalizationRegistry<number>((pin) => {
+  collected.push(pin);
+  if (collected.length === 1) {
+    setImmediate(() => {
+      const ids = collected;
+      collected = [];
+      port.postMessage({ t: 'unpin', ids } satisfies FromThread);
+    });
+  }
+});
+/** Pooled buffers received since the last collection. */
+let pooledSinceGc = 0;
 
 /** The batch being collected. */
 let out = newBatch();
@@ -91,7 +112,11 @@ function flush(): void {
   // A task that built a large result usually left garbage of the same size here (its own array, when the
   // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
   // shows live memory only; the worker exposes gc when it has a limit (worker/memory.ts).
-  if (collectGarbage && transfer.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) collectGarbage();
+  // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
+  if (collectGarbage && (pooledSinceGc > 0 || transfer.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES)) {
+    pooledSinceGc = 0;
+    collectGarbage();
+  }
 }
 
 /**
@@ -151,6 +176,12 @@ port.on('message', (msg: ToThread) => {
       }
     });
     return;
+  }
+  for (let i = 0; i < msg.pins.length; i++) {
+    const pin = msg.pins[i] as number;
+    if (pin === 0) continue;
+    pooledViews.register((msg.shared[i] as Uint8Array).buffer, pin);
+    pooledSinceGc++;
   }
   const bytes = new Uint8Array(msg.buf);
   const span = (i: number) => (i < 0 ? (msg.shared[-1 - i] as Uint8Array) : bytes.subarray(msg.spans[2 * i] as number, msg.spans[2 * i + 1] as number));

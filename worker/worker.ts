@@ -1,3 +1,4 @@
+import { DEFAULT_POOL_CAP_BYTES, receivePool } from '../comm/buffer-pool.ts';
 import { DataClient, serveData } from '../comm/data-client.ts';
 import { ProtocolError } from '../comm/errors.ts';
 import { listen, type Listener } from '../comm/handshake.ts';
@@ -73,7 +74,11 @@ export class Worker {
     this.memoryLimitBytes = effectiveMemoryLimit(o.memoryLimitBytes, o.honourCgroupLimit ? cgroupMemoryLimit() : undefined);
     this.store = new DataStore(o.spillDir, this.memoryLimitBytes, { ...o.thresholds });
     // Before the threads start, so they get `gc` too (thread.ts collects after posting a large result).
-    const collectGarbage = this.memoryLimitBytes !== undefined ? exposeGc() : undefined;
+    // (Always exposed: threads also collect after reading pooled receive memory, so the pool gets it back.)
+    const gc = exposeGc();
+    const collectGarbage = this.memoryLimitBytes !== undefined ? gc : undefined;
+    // Idle receive memory is bounded, and a small share of a limit (comm/buffer-pool.ts).
+    if (this.memoryLimitBytes !== undefined) receivePool.capBytes = Math.min(DEFAULT_POOL_CAP_BYTES, Math.floor(this.memoryLimitBytes * 0.1));
     this.peers = new DataClient(o.token, 'peer', o.caPem);
     this.pool = new ThreadPool(
       o.nthreads,
@@ -252,6 +257,8 @@ export class Worker {
       ready: this.machine.readyCount,
       paused: this.machine.paused,
       inlineRuns: this.pool.inlineRuns,
+      receiveIdle: receivePool.idleBytes,
+      receiveReused: receivePool.stats.reused,
     });
   }
 
@@ -261,7 +268,7 @@ export class Worker {
   }
 
   /** Observability for tests and the CLI. */
-  stats(): { stored: number; managedBytes: number; spilledBytes: number; spillCount: number; shuffleBufferBytes: number; shuffleSpilledBytes: number } {
-    return { stored: this.store.size, managedBytes: this.store.managedBytes, spilledBytes: this.store.spilledBytes, spillCount: this.store.spillCount, ...this.shuffle.stats() };
+  stats(): { stored: number; managedBytes: number; spilledBytes: number; spillCount: number; shuffleBufferBytes: number; shuffleSpilledBytes: number; idleReceiveBytes: number } {
+    return { stored: this.store.size, managedBytes: this.store.managedBytes, spilledBytes: this.store.spilledBytes, spillCount: this.store.spillCount, ...this.shuffle.stats(), idleReceiveBytes: receivePool.idleBytes };
   }
 }

@@ -71,6 +71,10 @@ const workerMetrics = {
   ready: count,
   paused: bool,
   inlineRuns: optional(count),
+  /** Idle pooled receive memory (comm/buffer-pool.ts): part of rss that holds no result. */
+  receiveIdle: optional(num),
+  /** Large frames received into reused memory so far. */
+  receiveReused: optional(count),
 };
 
 const storyEntry = object({ key: str, from: str, to: str, stimulusId: str, time: num });
