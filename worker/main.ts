@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AuthenticationError } from '../comm/errors.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
@@ -27,6 +27,12 @@ export interface WorkerProcessOptions {
   memorySpill?: number;
   memoryPause?: number;
   memoryTerminate?: number;
+  /**
+   * Written once the worker has registered with the scheduler and removed when
+   * it stops: the pod's readiness probe (`test -f`), so a worker counts as
+   * ready only after it has connected.
+   */
+  readyFile?: string;
 }
 
 /** Run a worker until SIGTERM/SIGINT or the scheduler goes away. Resolves with the exit code. */
@@ -84,15 +90,22 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
     return 1;
   }
   logger.info('worker ready', { event: 'worker.ready', address: worker.address, scheduler: opts.schedulerAddress, nthreads: opts.nthreads, pid: process.pid, memoryLimit: worker.memoryLimitBytes ?? null });
+  const readyFile = opts.readyFile;
+  if (readyFile) writeFileSync(readyFile, `${process.pid}\n`, { mode: 0o644 });
+  const notReady = () => {
+    if (readyFile) rmSync(readyFile, { force: true });
+  };
   return new Promise<number>((resolve) => {
     let code = 0;
     const stop = (reason: string) => {
+      notReady();
       logger.info('worker stopping', { event: 'worker.stopping', reason });
       worker.close().then(() => resolve(code), () => resolve(1));
     };
     onTerminate(stop);
     if (opts.watchParent) watchParent(stop);
     worker.finished.then(({ reason, error }) => {
+      notReady();
       if (reason === 'closed') return;
       if (reason !== 'scheduler asked to close') {
         code = 1;

@@ -27,6 +27,7 @@ export function registerWorker(program: Command): void {
     .addOption(new Option('--memory-spill <fraction>', 'spill when process memory is above this fraction').hideHelp())
     .addOption(new Option('--memory-pause <fraction>', 'pause new tasks above this fraction').hideHelp())
     .addOption(new Option('--memory-terminate <fraction>', 'end the worker (its supervisor restarts it) above this fraction').hideHelp())
+    .option('--ready-file <path>', 'write this file once registered with the scheduler, remove it on stop (a readiness probe)')
     .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
     .action(async (address: string, opts: Record<string, string | string[] | boolean | undefined>) => {
       const problems: ErrorDetail[] = [];
@@ -70,6 +71,7 @@ export function registerWorker(program: Command): void {
         ...(opts.host ? { host: String(opts.host) } : {}),
         ...(opts.contactHost ? { contactHost: String(opts.contactHost) } : {}),
         watchParent: Boolean(opts.watchParent),
+        ...(opts.readyFile ? { readyFile: String(opts.readyFile) } : {}),
         connectTimeoutSeconds: connectTimeout,
         reconnectTimeoutSeconds: reconnectTimeout,
         ...fractions,

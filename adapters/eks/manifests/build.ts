@@ -69,6 +69,56 @@ const SOURCE_VOLUME = 'recc-source';
 const TMP_VOLUME = 'tmp';
 /** Runs as the `node` user of node:20-slim (see Dockerfile). */
 const RUN_AS = 1000;
+/** Written by `recc worker --ready-file` once registered with the scheduler: the worker's readiness probe. */
+export const WORKER_READY_FILE = '/tmp/recc-worker-ready';
+/** The Kubernetes version the Pod Security Admission levels are pinned to. */
+const PSA_VERSION = 'v1.30';
+
+/**
+ * Recommended labels (app.kubernetes.io/*) on every object and pod, beside
+ * recc's own (which selectors and node capacity use).
+ */
+export function appLabels(def: ClusterDefinition, component?: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'recc',
+    'app.kubernetes.io/instance': def.labels[EKS_LABELS.cluster] ?? def.clusterId,
+    'app.kubernetes.io/part-of': 'recc',
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    ...(component ? { 'app.kubernetes.io/component': component } : {}),
+  };
+}
+
+/**
+ * Pod Security Admission on the cluster namespace (issue 17 #8). The pods are
+ * `restricted`-compliant (non-root, no privilege escalation, all capabilities
+ * dropped, RuntimeDefault seccomp, only secret and emptyDir volumes), so the
+ * namespace enforces `restricted`. The one exception is the git source
+ * volume: an `nfs` volume (EFS over NFS), which `restricted` forbids; a
+ * cluster with `sourceGitBranch` enforces `baseline` and still warns and
+ * audits at `restricted` (moving the source to the EFS CSI driver, a PV per
+ * branch, would lift that).
+ */
+export function podSecurityLabels(def: ClusterDefinition): Record<string, string> {
+  const enforce = def.spec.sourceGitBranch !== undefined ? 'baseline' : 'restricted';
+  return {
+    'pod-security.kubernetes.io/enforce': enforce,
+    'pod-security.kubernetes.io/enforce-version': PSA_VERSION,
+    'pod-security.kubernetes.io/warn': 'restricted',
+    'pod-security.kubernetes.io/warn-version': PSA_VERSION,
+    'pod-security.kubernetes.io/audit': 'restricted',
+    'pod-security.kubernetes.io/audit-version': PSA_VERSION,
+  };
+}
+
+/**
+ * Size of the `/tmp` emptyDir: workers spill to it, so twice their memory
+ * (at least 2 GiB); the scheduler 1 GiB. The container's ephemeral-storage
+ * limit is that plus 1 GiB for logs; its request is 1 GiB, so the planner's
+ * node packing (CPU, memory, pods, GPUs) is not changed by disk.
+ */
+export function tmpSizeGiB(component: string, memoryGiB: number): number {
+  return component === 'worker' ? Math.max(2, Math.ceil(2 * memoryGiB)) : 1;
+}
 
 /** Either the real secret material (apply) or references only (`recc render`). */
 export type SecretSource = { kind: 'values'; secrets: ClusterSecrets } | { kind: 'references' };
@@ -113,7 +163,7 @@ function meta(def: ClusterDefinition, name: string, extraLabels: Record<string, 
   return {
     name,
     namespace: def.namespace,
-    labels: { ...def.labels, [EKS_LABELS.managedBy]: MANAGED_BY, ...extraLabels },
+    labels: { ...def.labels, ...appLabels(def), [EKS_LABELS.managedBy]: MANAGED_BY, ...extraLabels },
   };
 }
 
@@ -137,7 +187,7 @@ export function buildNamespace(def: ClusterDefinition, options: ManifestOptions)
     kind: 'Namespace',
     metadata: {
       name: def.namespace,
-      labels: { ...def.labels, [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.state]: 'active' },
+      labels: { ...def.labels, ...appLabels(def), ...podSecurityLabels(def), [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.state]: 'active' },
       annotations,
     },
   };
@@ -411,14 +461,16 @@ function resourcesOf(template: PodTemplate): Record<string, Record<string, strin
   };
   for (const [k, v] of Object.entries(template.resources.extended)) amounts[k] = String(v);
   // Guaranteed QoS: requests equal limits, so a worker never gets evicted for using what it was promised.
-  return { requests: { ...amounts }, limits: { ...amounts } };
+  // (QoS looks at CPU and memory only: ephemeral storage asks little and caps at /tmp's size plus logs.)
+  const tmp = tmpSizeGiB(template.component, template.resources.memoryGiB);
+  return { requests: { ...amounts, 'ephemeral-storage': '1Gi' }, limits: { ...amounts, 'ephemeral-storage': `${tmp + 1}Gi` } };
 }
 
 function buildDeployment(def: ClusterDefinition, template: PodTemplate, options: ManifestOptions): K8sObject {
   const component = template.component;
   const group = nodeGroupName(def.owner, def.plan.instanceType, options.nodeGroupPrefix);
   const name = component === 'scheduler' ? OBJECT_NAMES.schedulerDeployment : OBJECT_NAMES.workerDeployment;
-  const labels = { ...def.labels, [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.component]: component };
+  const labels = { ...def.labels, ...appLabels(def, component), [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.component]: component };
   const branch = def.spec.sourceGitBranch;
   const sourceMount = options.sourceMountPath ?? SOURCE_MOUNT_PATH;
   const volumeMounts: Array<Record<string, unknown>> = [
@@ -427,7 +479,7 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
   ];
   const volumes: Array<Record<string, unknown>> = [
     { name: SECRET_VOLUME, secret: { secretName: OBJECT_NAMES.secret, defaultMode: 0o440 } },
-    { name: TMP_VOLUME, emptyDir: {} },
+    { name: TMP_VOLUME, emptyDir: { sizeLimit: `${tmpSizeGiB(component, template.resources.memoryGiB)}Gi` } },
   ];
   const extraEnv: EnvVar[] = [];
   if (branch !== undefined && options.efsFileSystemId) {
@@ -444,6 +496,8 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
     extraEnv.push({ name: 'RECC_SOURCE_DIR', value: sourceMount }, { name: 'RECC_SOURCE_BRANCH', value: branch });
   }
   const args = [...template.args];
+  // Ready only once registered with the scheduler (the file is removed when the worker stops).
+  if (component === 'worker' && !args.includes('--ready-file')) args.push('--ready-file', WORKER_READY_FILE);
   if (component === 'worker' && !args.includes('--contact-host')) {
     // Peers fetch results from each worker's data port: listen on the pod network, advertise the pod IP.
     if (!args.includes('--host')) args.push('--host', '0.0.0.0');
@@ -464,6 +518,10 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
   };
   if (component === 'scheduler') {
     container.readinessProbe = { httpGet: { path: '/health', port: 'dashboard' }, periodSeconds: 5, failureThreshold: 3 };
+    // A wedged scheduler (its HTTP loop stops answering for a minute) is restarted; /health needs no token.
+    container.livenessProbe = { httpGet: { path: '/health', port: 'dashboard' }, initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 };
+  } else {
+    container.readinessProbe = { exec: { command: ['test', '-f', WORKER_READY_FILE] }, periodSeconds: 5, failureThreshold: 2 };
   }
   return {
     apiVersion: 'apps/v1',

@@ -206,7 +206,7 @@ describe('Function: buildClusterManifests', () => {
     // Assess
     expect(worker.spec.replicas).toBe(4);
     expect(worker.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: '25%' } });
-    expect(c.resources).toEqual({ requests: { cpu: '500m', memory: '1024Mi' }, limits: { cpu: '500m', memory: '1024Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '500m', memory: '1024Mi', 'ephemeral-storage': '1Gi' }, limits: { cpu: '500m', memory: '1024Mi', 'ephemeral-storage': '3Gi' } });
     expect(pod.nodeSelector).toEqual({ 'recc.io/nodegroup': 'arathe-c5-xlarge-nodegroup' });
     expect(pod.tolerations).toEqual([{ key: 'recc.io/nodegroup', operator: 'Equal', value: 'arathe-c5-xlarge-nodegroup', effect: 'NoSchedule' }]);
     expect(c.image).toBe('registry.example.org/recc:2.1');

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { WORKER_READY_FILE, buildClusterManifests, type ManifestOptions } from '../../../adapters/eks/manifests/build.ts';
+import type { K8sObject } from '../../../adapters/eks/manifests/types.ts';
+import { renderCluster } from '../../../shared/definition/render.ts';
+import type { ClusterDefinition } from '../../../shared/definition/types.ts';
+import { planCluster } from '../../../shared/plan/planner.ts';
+import { resolveSpec } from '../../../shared/spec/resolve.ts';
+import { testSecrets } from '../../support/eks-stack.ts';
+
+/**
+ * Issue 17 #8: what the cluster's pods need on a real EKS: a liveness probe on
+ * the scheduler, workers ready only once registered, app.kubernetes.io labels,
+ * Pod Security Admission on the namespace, and bounded ephemeral storage.
+ */
+const OPTIONS: ManifestOptions = { allowedCidrs: ['10.20.0.0/16'], serviceMode: 'nlb', efsFileSystemId: 'fs-0123456789abcdef0', efsRegion: 'eu-west-1' };
+
+function objects(overrides: Record<string, unknown> = {}): K8sObject[] {
+  const spec = resolveSpec({ overrides: { nWorkers: 3, workerMemoryGiB: 4, ...overrides } });
+  const def: ClusterDefinition = renderCluster({ clusterId: 'c-pods1', owner: 'arathe', namespace: 'recc-arathe-pods1', spec, plan: planCluster(spec) });
+  return buildClusterManifests(def, { ...OPTIONS, nodes: def.plan.instances }, { kind: 'values', secrets: testSecrets(def.clusterId) });
+}
+
+const find = (list: K8sObject[], kind: string, name?: string): any => list.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+describe('Pods on EKS (issue 17 #8)', () => {
+  it('restarts a wedged scheduler (liveness on /health) and counts a worker ready only once it has registered', () => {
+    const list = objects();
+    const scheduler = find(list, 'Deployment', 'recc-scheduler').spec.template.spec.containers[0];
+    const worker = find(list, 'Deployment', 'recc-worker').spec.template.spec.containers[0];
+    expect(scheduler.livenessProbe).toMatchObject({ httpGet: { path: '/health', port: 'dashboard' }, failureThreshold: 6 });
+    expect(worker.readinessProbe).toEqual({ exec: { command: ['test', '-f', WORKER_READY_FILE] }, periodSeconds: 5, failureThreshold: 2 });
+    const at = worker.args.indexOf('--ready-file');
+    expect(worker.args[at + 1]).toBe(WORKER_READY_FILE);
+  });
+
+  it('labels every object with app.kubernetes.io/* and each pod with its component', () => {
+    const list = objects();
+    for (const o of list) {
+      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({ 'app.kubernetes.io/name': 'recc', 'app.kubernetes.io/instance': 'c-pods1', 'app.kubernetes.io/managed-by': 'recc', 'app.kubernetes.io/part-of': 'recc' });
+    }
+    expect(find(list, 'Deployment', 'recc-worker').spec.template.metadata.labels['app.kubernetes.io/component']).toBe('worker');
+    expect(find(list, 'Deployment', 'recc-scheduler').spec.template.metadata.labels['app.kubernetes.io/component']).toBe('scheduler');
+  });
+
+  it('enforces Pod Security "restricted" on the namespace, "baseline" only when the nfs source volume is mounted', () => {
+    const plain = find(objects(), 'Namespace').metadata.labels;
+    expect(plain).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/enforce-version': 'v1.30',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
+    const withSource = objects({ sourceGitBranch: 'main' });
+    expect(find(withSource, 'Namespace').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' });
+    // What "restricted" checks, on every pod.
+    for (const name of ['recc-scheduler', 'recc-worker']) {
+      const pod = find(objects(), 'Deployment', name).spec.template.spec;
+      const c = pod.containers[0];
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      for (const v of pod.volumes) expect(Object.keys(v).filter((k) => k !== 'name'), JSON.stringify(v)).toEqual([expect.stringMatching(/^(secret|emptyDir|configMap|projected|downwardAPI|csi|ephemeral|persistentVolumeClaim)$/)]);
+    }
+  });
+
+  it('bounds /tmp and ephemeral storage: workers spill up to twice their memory', () => {
+    const list = objects();
+    const worker = find(list, 'Deployment', 'recc-worker').spec.template.spec;
+    const scheduler = find(list, 'Deployment', 'recc-scheduler').spec.template.spec;
+    expect(worker.volumes.find((v: any) => v.name === 'tmp')).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '8Gi' } });
+    expect(worker.containers[0].resources.requests['ephemeral-storage']).toBe('1Gi');
+    expect(worker.containers[0].resources.limits['ephemeral-storage']).toBe('9Gi');
+    expect(scheduler.volumes.find((v: any) => v.name === 'tmp')).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } });
+    expect(scheduler.containers[0].resources.limits['ephemeral-storage']).toBe('2Gi');
+  });
+});
