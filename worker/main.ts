@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { AuthenticationError } from '../comm/errors.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
 import { createLogger } from '../shared/core/logger.ts';
+import { cgroupCpuQuota, fittingThreads } from './cpu.ts';
 import { WorkerStartError } from './errors.ts';
 import { Worker } from './worker.ts';
 
@@ -88,6 +89,11 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       error: (err as Error).message,
     });
     return 1;
+  }
+  const fitting = fittingThreads();
+  if (opts.nthreads > fitting) {
+    // More threads than CPUs only makes them take turns (and a cgroup quota throttles them every period).
+    logger.warn('more task threads than this process has CPUs', { event: 'worker.oversubscribed', nthreads: opts.nthreads, cpus: fitting, cgroupQuota: cgroupCpuQuota() ?? null });
   }
   logger.info('worker ready', { event: 'worker.ready', address: worker.address, scheduler: opts.schedulerAddress, nthreads: opts.nthreads, pid: process.pid, memoryLimit: worker.memoryLimitBytes ?? null });
   const readyFile = opts.readyFile;

@@ -14,7 +14,7 @@ export function registerWorker(program: Command): void {
     .description('run a compute worker connected to a scheduler (tcp://host:port or tls://host:port)')
     .argument('<scheduler-address>', 'tcp://host:port or tls://host:port')
     .option('--token-file <path>', 'file holding the scheduler token (or set RECC_SCHEDULER_TOKEN)')
-    .option('--nthreads <n>', 'task threads', '1')
+    .option('--nthreads <n>', 'task threads, or "auto": as many as the CPU quota (cgroup) or the CPUs allow', '1')
     .option('--memory-limit <gib>', 'memory limit in GiB, capped by a cgroup limit (spill at 60-70 %, pause at 80 %, the worker ends above 95 % for its supervisor to restart)')
     .option('--resource <name=n>', 'advertise a resource, e.g. GPU=1 (repeatable)', collect, [] as string[])
     .option('--name <name>', 'worker name (default: hostname-pid)')
@@ -34,8 +34,8 @@ export function registerWorker(program: Command): void {
       if (!/^(tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):\d{1,5}$/.test(address)) {
         problems.push({ path: 'scheduler-address', message: `expected tcp://host:port or tls://host:port, got "${address}"` });
       }
-      const nthreads = Number(opts.nthreads);
-      if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > 1024) problems.push({ path: 'nthreads', message: 'expected an integer from 1 to 1024' });
+      const nthreads = opts.nthreads === 'auto' ? (await import('../../worker/cpu.ts')).fittingThreads() : Number(opts.nthreads);
+      if (!Number.isInteger(nthreads) || nthreads < 1 || nthreads > 1024) problems.push({ path: 'nthreads', message: 'expected an integer from 1 to 1024, or "auto"' });
       const mem = opts.memoryLimit === undefined ? undefined : Number(opts.memoryLimit);
       if (mem !== undefined && !(mem > 0)) problems.push({ path: 'memory-limit', message: 'expected a positive number of GiB' });
       const resources: Record<string, number> = {};
