@@ -15,6 +15,7 @@ export const GROUPS = [
   'cpu_efficiency',
   'graph_1m',
   'workers_200',
+  'sqs',
   'skew',
   'transfer_many',
 ] as const;
@@ -184,6 +185,7 @@ export const MEASURES: readonly MeasureDef[] = [
     compared: false,
     meaning: 'throughput when 200 (fake, instant) workers share the load',
   },
+  ...sqsMeasures(),
   // Issue 19: work stealing on a skewed workload, and memory while fetching many results.
   {
     name: 'skew_vs_ideal',
@@ -206,6 +208,17 @@ export const MEASURES: readonly MeasureDef[] = [
     meaning: 'memory a worker needs to pull many results at once (1.0 = exactly the data)',
   },
 ];
+
+/** Issue 12: tasks over SQS (fauxqs on loopback), bench/recc/sqs-measures.ts. */
+function sqsMeasures(): MeasureDef[] {
+  const m = (name: string, label: string, unit: string, better: Better, meaning: string, target?: Target): MeasureDef => ({ name, group: 'sqs', label, unit, better, compared: false, meaning, ...(target ? { target } : {}) });
+  return [
+    m('sqs_map_noop', 'map 10,000 no-op tasks over SQS', 'tasks/s', 'higher', 'throughput for a client outside the cluster network (many tasks per message)', { op: '>=', value: 2_000, text: '≥ 2,000' }),
+    m('sqs_latency_p50', 'submit→result p50 over SQS', 'ms', 'lower', 'the wait for one small task through the request and reply queues', { op: '<=', value: 50, text: '≤ 50' }),
+    m('sqs_requests_per_1000_tasks', 'SQS + S3 requests per 1,000 tasks', 'requests', 'lower', 'billed requests (64 KiB chunks) of a large map, both sides'),
+    m('sqs_cost_per_million_tasks', 'SQS + S3 cost per million tasks', '$', 'lower', 'AWS list price of those requests per million tasks'),
+  ];
+}
 
 export function measureByName(name: string): MeasureDef | undefined {
   return MEASURES.find((m) => m.name === name);

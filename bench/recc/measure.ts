@@ -46,6 +46,11 @@ async function run(g: Group): Promise<void> {
       process.exit(1);
     }, deadlineS * 1000).unref();
   }
+  if (g === 'sqs') {
+    const { runSqsGroup } = await import('./sqs-measures.ts');
+    await runSqsGroup({ quick, scale, emit });
+    return;
+  }
   if (g === 'skew' || g === 'transfer_many') {
     const m = await import('./issue19-measures.ts');
     if (g === 'skew') await m.measureSkew({ quick, scale, emit }, quick ? 200 : 1000);
