@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Client, clusterFromEnv, delayed, progress, type ClusterLike } from 'recc';
 import type { BackfillSummary, DayRisk } from './backfill-tasks.ts';
-import { ensureDataset } from './dataset.ts';
+import type { DayPrices } from './dataset.ts';
+import { describeSources, loadPrices, openDatastores } from './prices.ts';
 
 /** Trading days of history each date's risk model looks at. */
 export const LOOKBACK_DAYS = 60;
@@ -26,7 +27,7 @@ export function windowsFor(dates: readonly string[], lookback: number): string[]
 
 export async function runBackfill(
   cluster: ClusterLike,
-  options: { dataDir: string; dates: readonly string[]; lookback?: number },
+  options: { dates: readonly string[]; dataDir?: string; days?: readonly DayPrices[]; lookback?: number },
 ): Promise<{ summary: BackfillSummary; tasks: number; elapsedMs: number }> {
   const client = await Client.connect(cluster);
   try {
@@ -36,7 +37,12 @@ export async function runBackfill(
     const summarize = delayed(tasks.fn('summarize'));
     const windows = windowsFor(options.dates, options.lookback ?? LOOKBACK_DAYS);
     const started = performance.now();
-    const perDate = windows.map((window) => riskForDate({ dataDir: options.dataDir, window }));
+    // Prices read by this driver go to the cluster once per date; each task refers to its window's dates.
+    const scattered = options.days ? client.scatter(options.days.map((d) => ({ symbols: d.symbols, close: d.close }))) : [];
+    const byDate = new Map(options.days?.map((d, i) => [d.date, scattered[i]]) ?? []);
+    const perDate = windows.map((window) =>
+      options.days ? riskForDate({ window, days: window.map((d) => byDate.get(d)) }) : riskForDate({ dataDir: options.dataDir, window }),
+    );
     // One future per date, with a progress bar on a terminal; the reduction then
     // reuses their results (same function and arguments give the same key).
     const futures = client.compute(perDate);
@@ -44,6 +50,7 @@ export async function runBackfill(
     if (failed > 0) await client.gather(futures); // re-throws the first task error
     const summary = (await client.get(summarize(perDate))) as BackfillSummary;
     for (const f of futures) f.release();
+    for (const f of scattered) f.release();
     return { summary, tasks: windows.length + 1, elapsedMs: performance.now() - started };
   } finally {
     await client.close();
@@ -52,12 +59,13 @@ export async function runBackfill(
 
 export type { DayRisk };
 
-// Run directly: any cluster from the environment, the dataset under .recc/data.
+// Run directly: any cluster from the environment, the prices from the configured datastores.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const dataset = await ensureDataset({ dir: '.recc/main/data/prices' });
+  const prices = await loadPrices(await openDatastores());
+  for (const line of describeSources(prices.sources)) process.stdout.write(`${line}\n`);
   const cluster = await clusterFromEnv(process.env, { onProgress: (e) => process.stdout.write(`cluster ${e.status}\n`) });
   try {
-    const { summary, tasks, elapsedMs } = await runBackfill(cluster, { dataDir: dataset.dir, dates: dataset.dates });
+    const { summary, tasks, elapsedMs } = await runBackfill(cluster, { dates: prices.dates, days: prices.days });
     process.stdout.write(`${tasks} tasks in ${(elapsedMs / 1000).toFixed(1)} s\n${JSON.stringify(summary, null, 2)}\n`);
   } finally {
     await cluster.close();

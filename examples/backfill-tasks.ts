@@ -4,7 +4,8 @@
  * the workers once; `mod.fn('riskForDate')` refers to one export. It imports
  * only Node built-ins, so it runs the same on a laptop, in `recc up` and on EKS.
  *
- * Data layout (one directory per date, as date-partitioned datasets are):
+ * Prices come with the task (`days`, read by the driver through its
+ * datastores: examples/prices.ts), or from CSV files, one directory per date:
  *   <dataDir>/date=YYYY-MM-DD/prices.csv   symbol,close,volume
  */
 import { readFileSync } from 'node:fs';
@@ -58,9 +59,11 @@ function readDay(dataDir: string, date: string): { symbols: string[]; close: Flo
  * (conjugate gradient on Σw = 1, normalised), its volatility and the
  * equal-weight volatility, the mean correlation, and the day's top mover.
  */
-export function riskForDate(input: { dataDir: string; window: string[] }): DayRisk {
+export function riskForDate(input: { dataDir?: string; window: string[]; days?: Array<{ symbols: string[]; close: Float64Array }> }): DayRisk {
   const { dataDir, window } = input;
-  const days = window.map((d) => readDay(dataDir, d));
+  // The prices of the window's dates, as the driver read them from its datastores, or CSV files under dataDir.
+  const days = input.days ?? window.map((d) => readDay(dataDir ?? '.', d));
+  if (days.length !== window.length) throw new Error(`riskForDate got ${days.length} days of prices for a window of ${window.length} dates`);
   const date = window[window.length - 1] as string;
   const first = days[0];
   if (!first || days.length < 3) throw new Error(`riskForDate needs at least 3 dates, got ${days.length}`);

@@ -4,7 +4,10 @@
  *
  * 1. start the embedded local stack (API, store, queue, provisioner, local
  *    backend) in this process on a free port, state under `.recc/`;
- * 2. make the synthetic dataset on first run;
+ * 2. read the prices, a date-partitioned Parquet dataset, through the
+ *    datastores' read order (RECC_DATASTORES_READ; default the LOCAL store under
+ *    `.recc/data`), printing where each partition came from; generate it on
+ *    first run;
  * 3. create a cluster through the API and wait for RUNNING, showing progress;
  * 4. run the backfill on it through the SDK (`backfill-job.ts`), then the same
  *    work serially here, for the speedup;
@@ -24,7 +27,8 @@ import { sleep } from '../shared/core/retry.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { riskForDate, summarize, type DayRisk } from './backfill-tasks.ts';
 import { LOOKBACK_DAYS, runBackfill, windowsFor } from './backfill-job.ts';
-import { ensureDataset } from './dataset.ts';
+import type { DayPrices } from './dataset.ts';
+import { describeSources, loadPrices, openDatastores } from './prices.ts';
 import { clusterCpuMs, speedupLine } from './speedup.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -42,6 +46,9 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 async function main(): Promise<void> {
   const started = performance.now();
   say('recc main job: a date-partitioned risk backfill on a dedicated cluster\n');
+
+  // The datastores' configuration first: a bad one fails here, before anything starts.
+  const datastores = await openDatastores();
 
   // 1. The embedded stack (its own JSON log goes to a file; this output stays readable).
   const { createWriteStream, mkdirSync } = await import('node:fs');
@@ -67,13 +74,15 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    // 2. The dataset.
+    // 2. The prices: Parquet partitions read through the datastores' read order (generated on first run).
     const t0 = performance.now();
-    const dataset = await ensureDataset({ dir: join(stateDir, 'data', 'prices') });
+    const prices = await loadPrices(datastores);
     say(
-      `• dataset: ${dataset.dates.length} business days × 250 securities in ${dataset.dir}` +
-        (dataset.created ? ` (generated in ${secs(performance.now() - t0)})` : ' (already there)'),
+      `• prices: ${prices.dates.length} business days × ${prices.days[0]?.symbols.length ?? 0} securities, read through ${datastores.config.read.join(' → ')}` +
+        ` in ${secs(performance.now() - t0)}${prices.created ? ` (generated into ${prices.writeTarget} first)` : ''}`,
     );
+    for (const line of describeSources(prices.sources)) say(`  ${line}`);
+    for (const w of datastores.reader.warnings) say(`  warning: ${w}`);
 
     // 3. A cluster through the API.
     const t1 = performance.now();
@@ -96,17 +105,18 @@ async function main(): Promise<void> {
     const plan = cluster.cluster.plan;
 
     // 4. The backfill on the cluster, then the same work serially here.
-    const windows = windowsFor(dataset.dates, LOOKBACK_DAYS);
+    const windows = windowsFor(prices.dates, LOOKBACK_DAYS);
     say(`• backfill: ${windows.length} tasks (one per date, ${LOOKBACK_DAYS}-day lookback) + 1 reduction`);
     // Others' load before our workers add theirs, and the cluster's CPU time around the run.
     const loadBefore = loadavg()[0] ?? 0;
     const cpuBefore = clusterCpuMs(stack.stateDir, cluster.id);
-    const onCluster = await runBackfill(cluster, { dataDir: dataset.dir, dates: dataset.dates });
+    const onCluster = await runBackfill(cluster, { dates: prices.dates, days: prices.days });
     const cpuAfter = clusterCpuMs(stack.stateDir, cluster.id);
     say(`  on the cluster: ${secs(onCluster.elapsedMs)}`);
     const t2 = performance.now();
     const serialCpu = process.cpuUsage();
-    const serialDays: DayRisk[] = windows.map((window) => riskForDate({ dataDir: dataset.dir, window }));
+    const byDate = new Map(prices.days.map((d) => [d.date, d]));
+    const serialDays: DayRisk[] = windows.map((window) => riskForDate({ window, days: window.map((d) => byDate.get(d) as DayPrices) }));
     const serialSummary = summarize(serialDays);
     const serialMs = performance.now() - t2;
     const serialCpuUsed = process.cpuUsage(serialCpu);

@@ -47,15 +47,20 @@ function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }
 
-/** Make the dataset unless it is complete already; returns its dates (oldest first). */
-export async function ensureDataset(options: DatasetOptions): Promise<{ dates: string[]; created: boolean; dir: string }> {
+/** One date's prices as the backfill's tasks take them. */
+export interface DayPrices {
+  date: string;
+  symbols: string[];
+  close: Float64Array;
+}
+
+/**
+ * The synthetic prices in memory: `close` and `volume` hold one row per
+ * (date, symbol), date-major (row = dateIndex × symbols + symbolIndex).
+ */
+export function generatePrices(options: Omit<DatasetOptions, 'dir'> = {}): { dates: string[]; symbols: string[]; close: Float64Array; volume: Float64Array } {
   const n = options.securities ?? 250;
   const dates = businessDays(options.startDate ?? '2023-01-02', Math.round((options.years ?? 2) * 261));
-  if (existsSync(join(options.dir, '_SUCCESS'))) {
-    const present = (await readdir(options.dir)).filter((f) => f.startsWith('date=')).map((f) => f.slice(5)).sort();
-    return { dates: present, created: false, dir: options.dir };
-  }
-  await mkdir(options.dir, { recursive: true });
   const rand = rng(options.seed ?? 20261127);
   const sectors = 11;
   const symbols = Array.from({ length: n }, (_, i) => `S${String(i + 1).padStart(4, '0')}`);
@@ -64,19 +69,37 @@ export async function ensureDataset(options: DatasetOptions): Promise<{ dates: s
   const idioVol = symbols.map(() => 0.008 + rand() * 0.02);
   const price = symbols.map(() => 20 + rand() * 180);
   let regimeVol = 0.01;
-  for (const date of dates) {
+  const close = new Float64Array(dates.length * n);
+  const volume = new Float64Array(dates.length * n);
+  for (let d = 0; d < dates.length; d += 1) {
     regimeVol = Math.min(0.04, Math.max(0.005, regimeVol * Math.exp(0.1 * gaussian(rand))));
     const market = gaussian(rand) * regimeVol;
     const sector = Array.from({ length: sectors }, () => gaussian(rand) * 0.006);
-    let csv = 'symbol,close,volume\n';
     for (let i = 0; i < n; i += 1) {
       const jump = rand() < 0.002 ? gaussian(rand) * 0.12 : 0;
       const ret = (beta[i] as number) * market + (sector[sectorOf[i] as number] as number) + gaussian(rand) * (idioVol[i] as number) + jump;
       price[i] = Math.max(0.5, (price[i] as number) * Math.exp(ret));
-      const volume = Math.round(1e5 * (1 + 5 * Math.abs(ret) / 0.02) * (0.5 + rand()));
-      csv += `${symbols[i]},${(price[i] as number).toFixed(4)},${volume}\n`;
+      // Rounded as the CSV always was, so every format holds the same numbers.
+      close[d * n + i] = Number((price[i] as number).toFixed(4));
+      volume[d * n + i] = Math.round(1e5 * (1 + 5 * Math.abs(ret) / 0.02) * (0.5 + rand()));
     }
-    const dir = join(options.dir, `date=${date}`);
+  }
+  return { dates, symbols, close, volume };
+}
+
+/** Make the CSV dataset unless it is complete already; returns its dates (oldest first). */
+export async function ensureDataset(options: DatasetOptions): Promise<{ dates: string[]; created: boolean; dir: string }> {
+  if (existsSync(join(options.dir, '_SUCCESS'))) {
+    const present = (await readdir(options.dir)).filter((f) => f.startsWith('date=')).map((f) => f.slice(5)).sort();
+    return { dates: present, created: false, dir: options.dir };
+  }
+  await mkdir(options.dir, { recursive: true });
+  const { dates, symbols, close, volume } = generatePrices(options);
+  const n = symbols.length;
+  for (let d = 0; d < dates.length; d += 1) {
+    let csv = 'symbol,close,volume\n';
+    for (let i = 0; i < n; i += 1) csv += `${symbols[i]},${(close[d * n + i] as number).toFixed(4)},${volume[d * n + i]}\n`;
+    const dir = join(options.dir, `date=${dates[d]}`);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'prices.csv'), csv);
   }

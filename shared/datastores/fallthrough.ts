@@ -80,6 +80,7 @@ export class FallThroughReader {
   readonly warnings: string[] = [];
   private readonly cache: ReadCache | undefined;
   private readonly inflight = new Map<string, Promise<ReadResult>>();
+  private readonly rangesReported = new Set<string>();
   constructor(
     readonly order: readonly Datastore[],
     private readonly options: FallThroughOptions = {},
@@ -141,8 +142,11 @@ export class FallThroughReader {
     throw new DatastoreNotFoundError(this.stores.map((s) => s.name).join(','), key);
   }
 
+  /** Whole reads are reported each time; ranged reads once per key and store (a Parquet reader makes several). */
   private served(r: ReadResult, range: ByteRange | undefined): ReadResult {
-    if (!range) {
+    const seen = `${r.from}\u0000${r.key}`;
+    if (!range || !this.rangesReported.has(seen)) {
+      if (range) this.rangesReported.add(seen);
       this.report.push({ key: r.key, from: r.from, ...(r.cachedFrom ? { cachedFrom: r.cachedFrom } : {}) });
       this.options.onRead?.({ key: r.key, from: r.from, ...(r.cachedFrom ? { cachedFrom: r.cachedFrom } : {}), size: r.bytes.length });
     }
