@@ -4,6 +4,11 @@
 export { Client, getClient, type ConnectOptions, type MapItem, type MapOptions, type StoryEntry, type WorkerInfo } from './client.ts';
 export { LocalCluster, type LocalClusterOptions, type WorkerOptionsForAdd } from './local-cluster.ts';
 export { Future, type FutureStatus } from './future.ts';
+/** Distributed tables (partitioned Arrow tables on the workers) and their errors. */
+export { DistributedTable, type Meta, type FromTableOptions, type FromPartitionsOptions, type ToTableOptions, type SetIndexOptions } from './tables/table.ts';
+export type { GroupBy, AggRequest } from './tables/group-by.ts';
+export { ColumnNotFoundError, TableArgumentError, TableTooLargeError } from './tables/errors.ts';
+export type { ProgressEvent } from './client.ts';
 export { Delayed, delayed, type TaskOptions } from './delayed.ts';
 export { command, CommandFunction, ModuleFunction, ModuleHandle, type CommandOptions, type CommandResult, type TaskFunction } from './functions.ts';
 export { asCompleted, progress, type CompletedFuture, type ProgressOptions } from './as-completed.ts';

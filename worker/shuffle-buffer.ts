@@ -43,6 +43,8 @@ export class ShardBuffer {
   constructor(
     private readonly dir: string,
     readonly limitBytes: number,
+    /** True while the process is short of memory: new shards then go to disk whatever the buffer holds. */
+    private readonly underPressure: () => boolean = () => false,
   ) {}
 
   private runKey(id: string, run: number): string {
@@ -62,7 +64,7 @@ export class ShardBuffer {
       let p = r.parts.get(j);
       if (!p) r.parts.set(j, (p = { mem: new Map(), disk: new Set(), writing: Promise.resolve() }));
       if (p.mem.has(input) || p.disk.has(input)) continue;
-      if (this.memBytes + shard.byteLength <= this.limitBytes) {
+      if (this.memBytes + shard.byteLength <= this.limitBytes && !this.underPressure()) {
         // A view into the received frame would pin the whole frame: keep a copy of exactly this shard.
         const own = shard.byteOffset === 0 && shard.byteLength === shard.buffer.byteLength ? shard : Buffer.from(shard);
         p.mem.set(input, own);

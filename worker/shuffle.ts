@@ -20,6 +20,8 @@ export interface ShuffleServiceOptions {
   dir: string;
   /** Shards kept in memory before new ones spill to disk. */
   bufferBytes: number;
+  /** True while the process is short of memory (shards then spill at once). */
+  underPressure?: () => boolean;
   logger: Logger;
 }
 
@@ -40,7 +42,7 @@ export class ShuffleService {
   readonly buffer: ShardBuffer;
 
   constructor(private readonly o: ShuffleServiceOptions) {
-    this.buffer = new ShardBuffer(o.dir, o.bufferBytes);
+    this.buffer = new ShardBuffer(o.dir, o.bufferBytes, o.underPressure);
   }
 
   assign(key: string, a: WireShuffleAssignment): void {

@@ -92,6 +92,8 @@ export class Worker {
       dir: join(o.spillDir, 'shuffle'),
       // Shards beyond a quarter of the memory limit spill (256 MiB without a limit).
       bufferBytes: this.memoryLimitBytes !== undefined ? Math.floor(this.memoryLimitBytes * SHUFFLE_BUFFER_FRACTION) : 256 * 1024 * 1024,
+      // Past the target fraction of the limit (RSS), shards go straight to disk: the stored results use that budget too.
+      underPressure: () => this.memoryLimitBytes !== undefined && process.memoryUsage.rss() > this.memoryLimitBytes * o.thresholds.target,
       logger: o.logger,
     });
     this.pump = new EventPump({
@@ -259,6 +261,7 @@ export class Worker {
       inlineRuns: this.pool.inlineRuns,
       receiveIdle: receivePool.idleBytes,
       receiveReused: receivePool.stats.reused,
+      shuffleSpilled: this.shuffle.buffer.spilledBytes,
     });
   }
 

@@ -9,7 +9,7 @@ import { Field, Float64, Int32, Schema, Table, tableToIPC, type Vector } from 'a
 import { hashKey, hashPartition } from '../../shared/shuffle/hash.ts';
 import { compareValues, evenSample, rangePartition } from '../../shared/shuffle/ranges.ts';
 import { unframe } from '../../shared/shuffle/frames.ts';
-import { buildData, concatTables, fromIPC, groupId, keyColumns, rowKey, tableOf, take, takeVector, toIPC } from './kernels.ts';
+import { buildData, concatTables, emptyOf, fromIPC, groupId, keyColumns, rowKey, tableOf, take, takeVector, toIPC } from './kernels.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { runSteps } from './steps.ts';
 
@@ -43,16 +43,25 @@ export function tableOp(op: Op, ...inputs: unknown[]): unknown {
     }
     case 'count':
       return runSteps(input(inputs[0]), op.steps, op.part).numRows;
-    case 'agg-partial':
-      return partialAgg(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.aggs);
+    case 'agg-partial': {
+      const t = runSteps(input(inputs[0]), op.steps, op.part);
+      // The input's types travel with the partial results (the client may not know them).
+      const cols = t.schema.fields.length > 0 ? toIPC(emptyOf(t.schema)) : null;
+      return [cols, partialAgg(t, op.by, op.aggs)] satisfies PartialState;
+    }
     case 'agg-combine': {
-      const merged = combineAgg(inputs as PartialAgg[], op.aggs);
-      return op.final ? toIPC(finalAgg(merged, op.by, op.aggs, fromIPC(op.schema).schema)) : merged;
+      const states = inputs as PartialState[];
+      const merged = combineAgg(states.map((s) => s[1]), op.aggs);
+      const schema = states.find((s) => s[0] !== null)?.[0] ?? op.schema;
+      return op.final ? toIPC(finalAgg(merged, op.by, op.aggs, fromIPC(schema).schema)) : ([schema, merged] satisfies PartialState);
     }
     case 'join':
       return toIPC(runSteps(join(input(inputs[0]), input(inputs[1]), op.on, op.how), op.steps, op.part));
   }
 }
+
+/** Partial aggregates with the input's schema (IPC of an empty table), when known. */
+type PartialState = [Uint8Array | null, PartialAgg];
 
 function input(v: unknown): Table {
   if (v instanceof Uint8Array) return fromIPC(v);

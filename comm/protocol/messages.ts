@@ -75,6 +75,8 @@ const workerMetrics = {
   receiveIdle: optional(num),
   /** Large frames received into reused memory so far. */
   receiveReused: optional(count),
+  /** Shuffle shards written to disk so far (worker/shuffle-buffer.ts). */
+  shuffleSpilled: optional(num),
 };
 
 const storyEntry = object({ key: str, from: str, to: str, stimulusId: str, time: num });
