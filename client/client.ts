@@ -18,6 +18,8 @@ import type { ClientTransport, SchedulerEvent } from './transport.ts';
 import { connectTransport, type TransportChoice } from './sqs-transport-select.ts';
 import type { SqsRoute } from '../comm/sqs-envelope/route.ts';
 import type { Table as ArrowTable } from 'apache-arrow';
+import type { DatasetReadOptions } from '../adapters/datastores/dataset.ts';
+import type { DatasetStoreRef } from './datasets.ts';
 import { fromArrowTable, fromPartitionFutures, type DistributedTable, type FromPartitionsOptions, type FromTableOptions } from './tables/table.ts';
 
 export interface ConnectOptions {
@@ -357,6 +359,17 @@ export class Client {
       if (st && st.status === 'pending') this.settle(k, st, 'cancelled');
     }
     this.post({ op: 'cancel', keys });
+  }
+
+  /**
+   * One future per partition of a dataset that may hold rows matching
+   * `where` (pruned from the manifest here; each partition is read by a task
+   * on a worker and arrives as an Arrow Table). See client/datasets.ts.
+   */
+  async readDataset(store: DatasetStoreRef, path: string, options: DatasetReadOptions = {}): Promise<Array<Future<ArrowTable>>> {
+    this.assertOpen();
+    const { readDataset } = await import('./datasets.ts');
+    return readDataset(this, store, path, options);
   }
 
   /**

@@ -25,3 +25,9 @@ export { TcpTransport, type ClientTransport } from './transport.ts';
 export type { ClusterLike } from './cluster-like.ts';
 export * from './from-env.ts';
 export * from './recc-cluster.ts';
+/** Datastores and columnar tables: `readTable`/`writeTable` (Parquet, Arrow IPC, CSV, JSON lines), partitioned datasets. */
+export { datastores, type DatasetStoreRef } from './datasets.ts';
+export {
+  readTable, readTableInfo, writeTable, openDataset, writeDataset, Dataset, CorruptDataError, SchemaMismatchError, TableOptionsError, UnsupportedColumnTypeError,
+  type ReadTableOptions, type WriteTableOptions, type DatasetPartition, type DatasetReadOptions, type WriteDatasetOptions, type TableFormat, type Where, type Manifest,
+} from '../adapters/tables/index.ts';

@@ -58,7 +58,9 @@ function ensureBundle(): boolean {
       format: 'esm',
       platform: 'node',
       target: 'node20',
-      external: ['msgpackr-extract', 'esbuild', 'tsx'],
+      // apache-arrow from node_modules, as task code imports it: one Table class, so tables are recognised and sent as IPC.
+      // The AWS SDK and the Parquet/engine libraries load only when a task reads a datastore.
+      external: ['msgpackr-extract', 'esbuild', 'tsx', 'apache-arrow', 'nodejs-polars', 'hyparquet', 'hyparquet-writer', '@aws-sdk/*', '@smithy/*'],
       banner: { js: "import { createRequire as __reccCreateRequire } from 'node:module'; const require = __reccCreateRequire(import.meta.url);" },
       metafile: true,
       logLevel: 'silent',

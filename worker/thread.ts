@@ -58,6 +58,13 @@ process.setSourceMapsEnabled(true);
 const port = parentPort;
 const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number };
 
+/**
+ * recc's table layer for tasks (client.readDataset's partition reads):
+ * inline tasks ship as source and cannot import recc's own modules by path,
+ * so the thread offers them here, loaded on first use.
+ */
+(globalThis as Record<symbol, unknown>)[Symbol.for('recc.tables')] = () => import('../adapters/tables/index.ts');
+
 const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();

@@ -15,3 +15,5 @@ export { CorruptDataError, SchemaMismatchError, TableOptionsError, UnsupportedCo
 export type { TableFormat } from '../../shared/tables/formats.ts';
 export type { Where, Condition, Scalar } from '../../shared/tables/where.ts';
 export type { Manifest } from '../../shared/tables/manifest.ts';
+/** Apache Arrow as recc loads it, for task code that builds tables (worker threads offer this module; see worker/thread.ts). */
+export * as arrow from 'apache-arrow';

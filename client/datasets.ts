@@ -1,0 +1,64 @@
+import type { Table } from 'apache-arrow';
+import { LocalDatastore } from '../adapters/datastores/local.ts';
+import { datastoresConfig } from '../adapters/datastores/load-config.ts';
+import { openStore } from '../adapters/datastores/open.ts';
+import { openDataset, type DatasetReadOptions, type PartitionJob, type StoreSpec } from '../adapters/datastores/dataset.ts';
+import { storeConfig, type StoreConfig } from '../shared/datastores/config.ts';
+import { storeRegistry } from '../adapters/tables/stores.ts';
+import type { Datastore } from '../shared/datastores/port.ts';
+import { TableOptionsError } from '../shared/tables/errors.ts';
+import type { Future } from './future.ts';
+
+/**
+ * `client.readDataset(store, path, { where, columns })`: the partitions that
+ * may match are found here (from the manifest; no data file is opened), then
+ * each is read by a task on a worker, which opens the store itself (its own
+ * credentials: IAM on EKS) and returns an Arrow Table, sent back as IPC.
+ */
+interface MapCapable {
+  map<T, R>(fn: (item: T) => R, items: Iterable<T>): Array<Future<Awaited<R>>>;
+}
+
+export type DatasetStoreRef = string | LocalDatastore | StoreSpec;
+
+function storeSpecOf(store: DatasetStoreRef): StoreSpec {
+  if (typeof store === 'string') return { name: store, config: storeConfig(datastoresConfig(), store) };
+  if (store instanceof LocalDatastore) return { name: store.name, config: { type: 'local', root: store.root } };
+  if (store && typeof store === 'object' && 'config' in store && store.config && typeof store.config === 'object' && typeof store.name === 'string') return store;
+  throw new TableOptionsError(`cannot send store ${(store as Partial<Datastore> | null)?.name ?? String(store)} to workers`, [
+    { path: 'store', message: 'expected a configured store name (recc.datastores.yaml), a LocalDatastore, or { name, config }' },
+  ]);
+}
+
+export async function readDataset(client: MapCapable, store: DatasetStoreRef, path: string, options: DatasetReadOptions = {}): Promise<Array<Future<Table>>> {
+  const spec = storeSpecOf(store);
+  const ds = openDataset(openStore(spec.name, spec.config), path);
+  const parts = await ds.partitions({ where: options.where });
+  const manifest = await ds.manifest();
+  const layout = manifest ? { format: manifest.format, partitionBy: manifest.partitionBy, schema: manifest.schema } : undefined;
+  const jobs: PartitionJob[] = parts.map((partition) => ({ store: spec, root: ds.root, partition, layout, options }));
+  // Inline tasks ship as source; worker threads offer recc's table layer under this symbol (worker/thread.ts).
+  return client.map(async function readPartition(job: PartitionJob) {
+    const load = (globalThis as Record<symbol, unknown>)[Symbol.for('recc.tables')] as (() => Promise<{ readPartitionJob: (j: PartitionJob) => Promise<Table> }>) | undefined;
+    if (!load) throw new Error('this worker has no recc table layer (worker/thread.ts); upgrade the worker image');
+    return (await load()).readPartitionJob(job);
+  }, jobs) as Array<Future<Table>>;
+}
+
+/**
+ * The configured datastores (`import { datastores } from 'recc'`): stores by
+ * name, the read order and the write target from recc.datastores.yaml, then
+ * RECC_DATASTORES_* (read once per process).
+ */
+export const datastores = {
+  /** The resolved configuration, with where each setting came from. */
+  config: () => datastoresConfig(),
+  /** A configured store by name; an unknown name is DatastoreConfigError naming the known ones. */
+  get: (name: string): Datastore => storeRegistry().get(name),
+  /** The stores reads fall through, first to last. */
+  readOrder: (): Datastore[] => storeRegistry().readOrder(),
+  /** The store writes go to. */
+  writeTarget: (): Datastore => storeRegistry().writeTarget(),
+  /** A store from an explicit configuration, outside the file. */
+  open: (name: string, config: StoreConfig): Datastore => openStore(name, config),
+};
