@@ -19,6 +19,7 @@ import { buildClusterManifests, schedulerDashboardHost } from './manifests/build
 import { EKS_LABELS, OBJECT_NAMES } from './manifests/naming.ts';
 import type { K8sObject, ManagedKind } from './manifests/types.ts';
 import { NodeGroups } from './node-groups.ts';
+import { ClusterPodIdentity } from './pod-identity.ts';
 import { activityFailures, deploymentFailures, podFailures, type PodView } from './observe-map.ts';
 
 /**
@@ -76,6 +77,12 @@ export interface EksBackendDeps {
   schedulerSettleMs?: number;
   /** How long an exceeded-quota FailedCreate must last with no pod terminating before it is permanent. @default 90_000 */
   quotaSettleMs?: number;
+  /**
+   * The shared scheduler role (issue 12 #6): each cluster namespace's service
+   * account is associated with it through EKS Pod Identity on apply, and the
+   * association removed on teardown. Unset: no association.
+   */
+  schedulerRoleArn?: string;
 }
 
 export function plannedNodes(spec: ClusterSpec, plan: Plan, nWorkers: number): number {
@@ -115,11 +122,19 @@ function podView(pod: any): PodView | undefined {
   };
 }
 
+/** The cost-allocation tags of a cluster (user-given tags may not suit every AWS API). */
+function costTags(tags: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ['user', 'namespace', 'cluster', 'job']) if (tags[key] !== undefined) out[key] = tags[key] as string;
+  return out;
+}
+
 export class EksComputeBackend implements ComputeBackend {
   readonly kind = 'eks';
   private readonly applier: KubeApplier;
   private readonly nodeGroups: NodeGroups;
   private readonly identity: AccessEntries;
+  private readonly podIdentity: ClusterPodIdentity | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly nodesFor: (spec: ClusterSpec, plan: Plan, nWorkers: number) => number;
@@ -143,6 +158,7 @@ export class EksComputeBackend implements ComputeBackend {
       },
       this.logger,
     );
+    this.podIdentity = deps.schedulerRoleArn ? new ClusterPodIdentity(deps.eks, { clusterName: deps.config.clusterName, roleArn: deps.schedulerRoleArn }, this.logger) : undefined;
     this.identity = new AccessEntries(
       deps.eks,
       deps.kube,
@@ -173,6 +189,7 @@ export class EksComputeBackend implements ComputeBackend {
     const appliedAt: string = existing?.metadata?.annotations?.['recc.io/applied-at'] ?? isoAt(this.clock);
     const nodes = this.nodesFor(definition.spec, definition.plan, definition.workers.replicas);
     await this.applyObjects(this.manifests(definition, secrets, { nodes, appliedAt }));
+    await this.podIdentity?.ensure(definition.namespace, costTags(definition.tags));
     await this.identity.reconcile(definition.owner);
     await this.nodeGroups.reconcile(definition.owner, definition.plan.instanceType);
     this.logger.info('cluster applied', { clusterId: definition.clusterId, namespace: definition.namespace, nodes });
@@ -422,6 +439,7 @@ export class EksComputeBackend implements ComputeBackend {
     for (const o of objects) await this.applier.remove(o.kind, namespace, o.name);
     await this.markDeleting(namespace);
     await this.nodeGroups.reconcile(cluster.owner, cluster.instanceType);
+    await this.podIdentity?.remove(namespace);
     await this.applier.remove('Namespace', '', namespace);
     await this.identity.reconcile(cluster.owner);
     this.logger.info('cluster torn down', { clusterId, namespace });

@@ -2,7 +2,8 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { Clock } from '../../shared/core/clock.ts';
-import type { Env } from '../../shared/core/env.ts';
+import { getOptionalString, type Env } from '../../shared/core/env.ts';
+import { ConfigError } from '../../shared/core/errors.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { EksComputeBackend } from './backend.ts';
 import { eksConfigFromEnv } from './config.ts';
@@ -37,7 +38,7 @@ export function eksSchedulerCertificateNames(region: string, serviceMode: 'nlb' 
 }
 
 /** The backend for a config whose endpoint and CA are resolved (`resolveEksEndpoint`): TLS is always verified against that CA. */
-export function createEksBackend(config: ResolvedEksConfig, options: { clock?: Clock; logger?: Logger; eks?: EKSClient } = {}): EksComputeBackend {
+export function createEksBackend(config: ResolvedEksConfig, options: { clock?: Clock; logger?: Logger; eks?: EKSClient; schedulerRoleArn?: string } = {}): EksComputeBackend {
   const credentials = fromNodeProviderChain();
   const kube = new KubeClients({
     server: config.endpoint,
@@ -52,6 +53,7 @@ export function createEksBackend(config: ResolvedEksConfig, options: { clock?: C
     eks: options.eks ?? new EKSClient({ region: config.region, credentials }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.schedulerRoleArn ? { schedulerRoleArn: options.schedulerRoleArn } : {}),
   });
 }
 
@@ -63,5 +65,10 @@ export function createEksBackend(config: ResolvedEksConfig, options: { clock?: C
 export async function createEksBackendFromEnv(env: Env, options: { clock?: Clock; logger?: Logger } = {}): Promise<EksComputeBackend> {
   const config = eksConfigFromEnv(env);
   const eks = new EKSClient({ region: config.region, credentials: fromNodeProviderChain() });
-  return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks });
+  // The shared scheduler role of the SQS route (issue 12 #6); unset = no Pod Identity association.
+  const schedulerRoleArn = getOptionalString(env, 'RECC_EKS_SCHEDULER_ROLE_ARN');
+  if (schedulerRoleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(schedulerRoleArn)) {
+    throw new ConfigError('invalid EKS configuration', [{ path: 'RECC_EKS_SCHEDULER_ROLE_ARN', message: 'must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)' }]);
+  }
+  return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks, ...(schedulerRoleArn ? { schedulerRoleArn } : {}) });
 }

@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreatePodIdentityAssociationCommand,
+  DeletePodIdentityAssociationCommand,
+  EKSClient,
+  InvalidParameterException,
+  ListPodIdentityAssociationsCommand,
+  ResourceInUseException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-eks';
 import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { SqsClusterQueues } from '../../../adapters/cluster-queues/sqs.ts';
-import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
+import { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { OBJECT_NAMES } from '../../../adapters/eks/manifests/naming.ts';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { Provisioner } from '../../../control/provisioner.ts';
@@ -13,7 +22,7 @@ import { initialChange, newClusterRecord, transition } from '../../../shared/lif
 import { planCluster } from '../../../shared/plan/planner.ts';
 import { QUEUE_ENV } from '../../../shared/ports/cluster-queues.ts';
 import { resolveSpec } from '../../../shared/spec/resolve.ts';
-import { startEksStack, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { TEST_CLUSTER_NAME, TEST_EKS_CONFIG, newAutoScalingClient, startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * The EKS path: the provisioner with the EKS backend on the fake Kubernetes
@@ -22,6 +31,38 @@ import { startEksStack, testSecrets, type EksStack } from '../../support/eks-sta
  * env and the RUNNING record, and they go with a delete or a failure.
  */
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+const SCHEDULER_ROLE = 'arn:aws:iam::123456789012:role/recc-test-cluster-scheduler';
+
+/** EKS Pod Identity associations with the service's errors, added to the stack's EKS mock. */
+class PodIdentityModel {
+  readonly associations = new Map<string, { associationId: string; namespace: string; serviceAccount: string; roleArn: string; tags: Record<string, string> }>();
+  private next = 0;
+  install(stack: EksStack): void {
+    const stub = stack.eks.stub!;
+    const cluster = (name: string) => {
+      if (name !== TEST_CLUSTER_NAME) throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: `No cluster found for name: ${name}.` });
+    };
+    stub.on(ListPodIdentityAssociationsCommand).callsFake(async (i: any) => {
+      cluster(i.clusterName);
+      return { associations: [...this.associations.values()].filter((a) => a.namespace === i.namespace).map(({ associationId, namespace, serviceAccount }) => ({ associationId, namespace, serviceAccount, clusterName: i.clusterName })) };
+    });
+    stub.on(CreatePodIdentityAssociationCommand).callsFake(async (i: any) => {
+      cluster(i.clusterName);
+      if (!/^arn:aws:iam::\d{12}:role\//.test(i.roleArn)) throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'roleArn is not valid' });
+      if ([...this.associations.values()].some((a) => a.namespace === i.namespace && a.serviceAccount === i.serviceAccount)) {
+        throw new ResourceInUseException({ $metadata: { httpStatusCode: 409 }, message: 'Association already exists' });
+      }
+      const associationId = `a-${(this.next++).toString().padStart(6, '0')}`;
+      this.associations.set(associationId, { associationId, namespace: i.namespace, serviceAccount: i.serviceAccount, roleArn: i.roleArn, tags: i.tags ?? {} });
+      return { association: { associationId } };
+    });
+    stub.on(DeletePodIdentityAssociationCommand).callsFake(async (i: any) => {
+      cluster(i.clusterName);
+      if (!this.associations.delete(i.associationId)) throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: 'Association not found' });
+      return {};
+    });
+  }
+}
 
 describe('Feature: cluster queues with the EKS backend', () => {
   let stack: EksStack;
@@ -29,10 +70,18 @@ describe('Feature: cluster queues with the EKS backend', () => {
   let app: ReturnType<typeof buildApp>;
   let sqs: SQSClient;
   let queues: SqsClusterQueues;
+  const pods = new PodIdentityModel();
 
   beforeAll(async () => {
     stack = await startEksStack();
-    backend = stack.makeBackend();
+    pods.install(stack);
+    backend = new EksComputeBackend({
+      config: TEST_EKS_CONFIG,
+      kube: stack.kube,
+      autoScaling: newAutoScalingClient(),
+      eks: new EKSClient({ region: 'us-east-1', credentials }),
+      schedulerRoleArn: SCHEDULER_ROLE,
+    });
     app = buildApp({ logger: false, host: '127.0.0.1' });
     await app.listen({ port: 0, host: '127.0.0.1' });
     sqs = new SQSClient({ endpoint: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, region: 'us-east-1', credentials });
@@ -90,6 +139,10 @@ describe('Feature: cluster queues with the EKS backend', () => {
     expect(env[QUEUE_ENV.requestQueueUrl]).toBe(set?.requestQueueUrl);
     expect(env[QUEUE_ENV.deadLetterQueueUrl]).toBe(set?.deadLetterQueueUrl);
     expect(env[QUEUE_ENV.payloadPrefix]).toBe(`clusters/${record?.namespace}/payloads/`);
+    // The namespace's service account is associated with the shared scheduler role (Pod Identity), tagged for cost.
+    expect([...pods.associations.values()]).toEqual([
+      expect.objectContaining({ namespace: record!.namespace, serviceAccount: 'recc-cluster', roleArn: SCHEDULER_ROLE, tags: expect.objectContaining({ user: 'arathe', cluster: 'qe-ok', namespace: record!.namespace }) }),
+    ]);
     // The workers do not get the route.
     const workers = await apps.readNamespacedDeployment({ name: OBJECT_NAMES.workerDeployment, namespace: record!.namespace });
     expect((workers.spec?.template.spec?.containers[0]?.env ?? []).map((e) => e.name)).not.toContain(QUEUE_ENV.requestQueueUrl);
@@ -106,6 +159,7 @@ describe('Feature: cluster queues with the EKS backend', () => {
     expect(step.status).toBe('DELETED');
     expect(await backend.list()).toEqual([]);
     expect(await clusterQueueNames('qe-ok')).toEqual([]);
+    expect(pods.associations.size).toBe(0);
   });
 
   it('removes the queues when the cluster fails (ImagePullBackOff)', async () => {
@@ -118,5 +172,16 @@ describe('Feature: cluster queues with the EKS backend', () => {
     expect(observed).toMatchObject({ action: 'failed', status: 'FAILED' });
     expect((await store.get('qe-fail'))?.status).toBe('FAILED');
     expect(await clusterQueueNames('qe-fail')).toEqual([]);
+    expect(pods.associations.size).toBe(0);
+  });
+
+  it('re-applying keeps one association per namespace (idempotent), and a teardown of nothing succeeds', async () => {
+    const def = testDefinition({ clusterId: 'qe-twice', workers: 1 });
+    await backend.apply(def, testSecrets(def.clusterId));
+    await backend.apply(def, testSecrets(def.clusterId));
+    expect([...pods.associations.values()].filter((a) => a.namespace === def.namespace)).toHaveLength(1);
+    await backend.teardown('qe-twice');
+    await backend.teardown('qe-twice');
+    expect(pods.associations.size).toBe(0);
   });
 });

@@ -51,6 +51,7 @@ const ALSO_NEEDS: Record<string, string[]> = {
   'autoscaling:CreateAutoScalingGroup': ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole'],
   'scheduler:CreateSchedule': ['iam:PassRole'],
   'scheduler:UpdateSchedule': ['iam:PassRole'],
+  'eks:CreatePodIdentityAssociation': ['iam:PassRole'],
 };
 
 /** Budgets authorizes every call through two actions. */
@@ -171,7 +172,7 @@ describe('IAM least privilege (issue 17 #6)', () => {
     }
   });
 
-  it('lets CreateTags only tag at launch, and PassRole only to EC2', () => {
+  it('lets CreateTags only tag at launch, and PassRole only to EC2 (the scheduler role only to EKS Pod Identity)', () => {
     for (const role of ['ProvisionerRole', 'HarvesterRole']) {
       const statements = (resources[role].Properties.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]);
       const tags = statements.filter((x) => asList(x.Action).includes('ec2:CreateTags'));
@@ -182,7 +183,10 @@ describe('IAM least privilege (issue 17 #6)', () => {
       }
       const pass = statements.filter((s) => asList(s.Action).includes('iam:PassRole'));
       expect(pass.length, role).toBeGreaterThan(0);
-      for (const s of pass) expect(s.Condition?.StringEquals?.['iam:PassedToService'], role).toBe('ec2.amazonaws.com');
+      for (const s of pass) {
+        const schedulerRole = JSON.stringify(s.Resource).includes('ClusterSchedulerRole');
+        expect(s.Condition?.StringEquals?.['iam:PassedToService'], role).toBe(schedulerRole ? 'pods.eks.amazonaws.com' : 'ec2.amazonaws.com');
+      }
     }
   });
 });
