@@ -34,6 +34,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/clusters/{id}', functionName: 'getCluster', handler: 'functions/get-cluster.handler', load: () => import('./get-cluster.ts') },
   { method: 'DELETE', path: '/clusters/{id}', functionName: 'deleteCluster', handler: 'functions/delete-cluster.handler', load: () => import('./delete-cluster.ts') },
   { method: 'PATCH', path: '/clusters/{id}', functionName: 'scaleCluster', handler: 'functions/scale-cluster.handler', load: () => import('./scale-cluster.ts') },
+  // Issue 21: the cluster's logs from CloudWatch Logs, before and after deletion (the local stack serves its own files on this path).
+  { method: 'GET', path: '/clusters/{id}/logs', functionName: 'clusterLogs', handler: 'functions/cluster-logs.handler', load: () => import('./cluster-logs.ts') as Promise<HandlerModule> },
   { method: 'POST', path: '/clusters/{id}/heartbeat', functionName: 'heartbeat', handler: 'functions/heartbeat.handler', load: () => import('./heartbeat.ts') },
   { method: 'POST', path: '/estimates', functionName: 'estimate', handler: 'functions/estimate.handler', load: () => import('./estimate.ts') },
   { method: 'GET', path: '/templates', functionName: 'templates', handler: 'functions/templates.handler', load: () => import('./templates.ts') },

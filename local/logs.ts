@@ -90,12 +90,16 @@ export function parseOffsets(text: string | undefined): Record<string, number> {
 }
 
 const logsQuery = z.strictObject({
-  component: z.enum(['scheduler', 'worker']).optional(),
+  // driver and control lines are shipped to CloudWatch on AWS; the local stack keeps scheduler and worker files.
+  component: z.enum(['scheduler', 'worker', 'driver', 'control']).optional(),
   offsets: z
     .string()
     .regex(/^([A-Za-z0-9_.-]+:\d+)(,[A-Za-z0-9_.-]+:\d+)*$/, 'must be name:offset pairs separated by commas')
     .optional(),
   tailBytes: z.coerce.number().int().min(0).max(MAX_CHUNK).optional(),
+  // Accepted so one client serves both answers: the CLI filters these files' lines (CloudWatch filters on AWS).
+  since: z.string().max(64).optional(),
+  grep: z.string().max(512).optional(),
 });
 
 /** The local-only route. Visibility follows the API: the owner or an admin; anyone else gets 404. */
@@ -107,6 +111,7 @@ export function clusterLogsRoute(deps: ApiDeps, stateDir: string): LocalRoute {
       // Read the record directly: reading logs is not cluster activity (a `--follow` must not keep it alive).
       const record = await deps.store.get(path.id);
       if (!record || (record.owner !== caller.user && !caller.admin)) throw new ClusterNotFoundError(path.id);
+      if (query.component === 'driver' || query.component === 'control') return { statusCode: 200, body: { clusterId: record.id, files: [], status: record.status } };
       const logs = await readClusterLogs(stateDir, record.id, {
         ...(query.component ? { component: query.component } : {}),
         offsets: parseOffsets(query.offsets),

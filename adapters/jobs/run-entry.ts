@@ -8,6 +8,12 @@
 import { pathToFileURL } from 'node:url';
 
 const [modulePath, exportName] = process.argv.slice(2);
+// Issue 21: with RECC_LOG_GROUP set, the driver's lines also go to CloudWatch Logs, tokens scrubbed (docs/logs.md).
+const shipping = process.env.RECC_LOG_GROUP ? (await import('../logs/process.ts')).startLogShipping('driver') : undefined;
+const exit = async (code: number): Promise<never> => {
+  await shipping?.close();
+  process.exit(code);
+};
 try {
   if (!modulePath || !exportName) throw new Error('usage: run-entry.ts <module> <export>');
   const mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
@@ -15,8 +21,8 @@ try {
   if (typeof fn !== 'function') throw new Error(`${modulePath} has no function export ${exportName}`);
   const params = JSON.parse(process.env.RECC_JOB_PARAMS ?? '{}') as Record<string, unknown>;
   await (fn as (p: Record<string, unknown>) => unknown)(params);
-  process.exit(0);
+  await exit(0);
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
+  await exit(1);
 }

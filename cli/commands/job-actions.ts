@@ -144,7 +144,17 @@ export async function runs(name: string, flags: JobFlags & { limit?: string }): 
   );
 }
 
-export async function logs(run: string, flags: JobFlags): Promise<void> {
+export async function logs(run: string, flags: JobFlags & { component?: string; since?: string; grep?: string; follow?: boolean }): Promise<void> {
+  if (flags.component !== undefined || flags.since !== undefined || flags.grep !== undefined || flags.follow) {
+    // The run's cluster through the same path as `recc cluster logs` (issue 21).
+    const { logsFlagProblems, printClusterLogs } = await import('./cluster-logs.ts');
+    const problems = logsFlagProblems(flags);
+    if (problems.length) throw new ValidationError('invalid arguments for recc job logs', problems);
+    const api = client(flags);
+    const { run: view } = await api.request<{ run: RunView }>('GET', `/runs/${encodeURIComponent(run)}`);
+    if (!view.clusterId) throw new ValidationError(`run ${view.id} has no cluster yet`, [{ path: 'run', message: `run ${view.id} is ${view.status} and has not created its cluster` }]);
+    return printClusterLogs(api, view.clusterId, flags);
+  }
   const result = await client(flags).request<{ runId: string; status: string; logs: string }>('GET', `/runs/${encodeURIComponent(run)}/logs`);
   if (flags.json) return printJson(result);
   process.stdout.write(result.logs);

@@ -96,9 +96,15 @@ export function registerJob(program: Command): void {
       .option('--owner <user>', "another user's job (admins)")
       .option('--limit <n>', 'at most this many runs (default 50)'),
   ).action(async (name: string, flags: JobFlags & { limit?: string }) => (await import('./job-actions.ts')).runs(name, flags));
-  withApi(group.command('logs <run>').description("a run's driver output (kept after its cluster is deleted)")).action(async (run: string, flags: JobFlags) =>
-    (await import('./job-actions.ts')).logs(run, flags),
-  );
+  withApi(
+    group
+      .command('logs <run>')
+      .description("a run's driver output (kept after its cluster is deleted); with --component/--since/--grep/--follow, its cluster's logs as `recc cluster logs` prints them")
+      .option('--component <component>', 'scheduler, worker, driver or control: read the run cluster logs')
+      .option('--since <time>', "the run cluster's lines from this time (ISO time or 15m, 2h, 3d)")
+      .option('--grep <text>', "the run cluster's lines containing this text")
+      .option('--follow', "keep printing the run cluster's new lines"),
+  ).action(async (run: string, flags: JobFlags & { component?: string; since?: string; grep?: string; follow?: boolean }) => (await import('./job-actions.ts')).logs(run, flags));
   withApi(group.command('cancel <run>').description('cancel a run: its driver is killed, then its cluster deleted')).action(async (run: string, flags: JobFlags) =>
     (await import('./job-actions.ts')).cancel(run, flags),
   );

@@ -42,6 +42,8 @@ export function registerScheduler(program: Command): void {
       const allowedFailures = Number(opts.allowedFailures);
       if (!Number.isInteger(allowedFailures) || allowedFailures < 1) problems.push({ path: 'allowed-failures', message: `expected a positive integer, got "${String(opts.allowedFailures)}"` });
       if (problems.length > 0) throw new ValidationError('invalid scheduler options', problems);
+      // Issue 21: with RECC_LOG_GROUP set, this process's lines also go to CloudWatch Logs, the token scrubbed (docs/logs.md).
+      const shipping = process.env.RECC_LOG_GROUP ? (await import('../../adapters/logs/process.ts')).startLogShipping('scheduler', process.env, { secretFiles: [String(opts.tokenFile)] }) : undefined;
       const { runSchedulerProcess } = await import('../../scheduler/main.ts');
       const code = await runSchedulerProcess({
         host: String(opts.host),
@@ -56,6 +58,7 @@ export function registerScheduler(program: Command): void {
         heartbeatTimeoutSeconds: hbt,
         allowedFailures,
       });
+      await shipping?.close();
       process.exit(code);
     });
 }

@@ -59,6 +59,10 @@ export function registerWorker(program: Command): void {
       const reconnectTimeout = Number(opts.reconnectTimeout);
       if (!(reconnectTimeout >= 0)) problems.push({ path: 'reconnect-timeout', message: 'expected a number of seconds, 0 or more' });
       if (problems.length > 0) throw new ValidationError('invalid worker options', problems);
+      // Issue 21: with RECC_LOG_GROUP set, this process's lines also go to CloudWatch Logs, the token scrubbed (docs/logs.md).
+      const shipping = process.env.RECC_LOG_GROUP
+        ? (await import('../../adapters/logs/process.ts')).startLogShipping('worker', process.env, { secretFiles: opts.tokenFile ? [String(opts.tokenFile)] : [] })
+        : undefined;
       const { runWorkerProcess } = await import('../../worker/main.ts');
       const code = await runWorkerProcess({
         schedulerAddress: address,
@@ -76,6 +80,7 @@ export function registerWorker(program: Command): void {
         reconnectTimeoutSeconds: reconnectTimeout,
         ...fractions,
       });
+      await shipping?.close();
       process.exit(code);
     });
 }

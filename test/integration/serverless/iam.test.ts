@@ -25,6 +25,7 @@ const PREFIX: Record<string, string> = {
   '@aws-sdk/client-sesv2': 'ses',
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-pricing': 'pricing',
+  '@aws-sdk/client-cloudwatch-logs': 'logs',
 };
 
 /** The document client's commands are the low-level ones under other names. */
