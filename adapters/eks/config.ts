@@ -35,6 +35,8 @@ export interface EksBackendConfig {
   userRoleArnTemplate: string;
   accessPolicyArn?: string;
   kubernetesGroupPrefix: string;
+  /** IRSA role for the S3 datastores of a cluster's spec, `{owner}` resolved (see datastore-policy.ts). */
+  datastoreRoleArnTemplate?: string;
 }
 
 const list = (raw: string | undefined): string[] =>
@@ -87,6 +89,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
     userRoleArnTemplate: attempt(() => getString(env, 'RECC_EKS_USER_ROLE_ARN_TEMPLATE'), ''),
     ...(getOptionalString(env, 'RECC_EKS_ACCESS_POLICY_ARN') ? { accessPolicyArn: getOptionalString(env, 'RECC_EKS_ACCESS_POLICY_ARN') } : {}),
     kubernetesGroupPrefix: getOptionalString(env, 'RECC_EKS_K8S_GROUP_PREFIX') ?? 'recc:user:',
+    ...(getOptionalString(env, 'RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE') ? { datastoreRoleArnTemplate: getOptionalString(env, 'RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE') } : {}),
   };
   if (config.allowedCidrs.length === 0) details.push({ path: 'RECC_EKS_ALLOWED_CIDRS', message: 'is required (comma-separated desktop CIDRs)' });
   if (config.subnetIds.length === 0) details.push({ path: 'RECC_EKS_SUBNET_IDS', message: 'is required (comma-separated subnet ids)' });
@@ -95,6 +98,9 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
   }
   if ((config.controlPlaneCidrs ?? []).length === 0) {
     details.push({ path: 'RECC_EKS_CONTROL_PLANE_CIDRS', message: "is required (comma-separated CIDRs of the EKS cluster's subnets; without it the NetworkPolicy blocks the scheduler status check)" });
+  }
+  if (config.datastoreRoleArnTemplate && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.*\{owner\}/.test(config.datastoreRoleArnTemplate)) {
+    details.push({ path: 'RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE', message: 'must be an IAM role ARN containing {owner}, e.g. arn:aws:iam::123456789012:role/recc-data-{owner}' });
   }
   if (config.userRoleArnTemplate && !config.userRoleArnTemplate.includes('{owner}')) {
     details.push({ path: 'RECC_EKS_USER_ROLE_ARN_TEMPLATE', message: 'must contain {owner}' });
@@ -107,7 +113,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
 }
 
 /** The subset the pure manifest builders need. */
-export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'controlPlaneCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'>): ManifestOptions {
+export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'controlPlaneCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'> & Partial<Pick<EksBackendConfig, 'datastoreRoleArnTemplate'>>): ManifestOptions {
   return {
     allowedCidrs: config.allowedCidrs,
     serviceMode: config.serviceMode,
@@ -120,5 +126,6 @@ export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 
     efsRootPath: config.efsRootPath,
     nodeGroupPrefix: config.nodeGroupPrefix,
     kubernetesGroupPrefix: config.kubernetesGroupPrefix,
+    ...(config.datastoreRoleArnTemplate ? { datastoreRoleArnTemplate: config.datastoreRoleArnTemplate } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadDatastoresConfig } from '../../../adapters/datastores/load-config.ts';
+import { eksConfigFromEnv, manifestOptions } from '../../../adapters/eks/config.ts';
 import { buildClusterManifests } from '../../../adapters/eks/manifests/build.ts';
 import { DATASTORE_POLICY_ANNOTATION, datastorePolicy } from '../../../adapters/eks/manifests/datastore-policy.ts';
 import { DATASTORES_JSON_ENV } from '../../../shared/datastores/config.ts';
@@ -116,6 +117,27 @@ describe('cluster spec: datastores', () => {
       spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
     };
     expect(workers.spec.template.spec.containers[0]?.env.find((e) => e.name === DATASTORES_JSON_ENV)?.value).toBe(JSON.stringify(spec.datastores));
+  });
+
+  it('the EKS backend takes the role template from RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE, checked', () => {
+    const base = {
+      RECC_EKS_CLUSTER_NAME: 'research',
+      RECC_EKS_ALLOWED_CIDRS: '10.0.0.0/8',
+      RECC_EKS_CONTROL_PLANE_CIDRS: '10.1.0.0/16',
+      RECC_EKS_SUBNET_IDS: 'subnet-1',
+      RECC_EKS_LAUNCH_TEMPLATE: 'lt',
+      RECC_EKS_USER_ROLE_ARN_TEMPLATE: 'arn:aws:iam::123456789012:role/recc-user-{owner}',
+    };
+    const config = eksConfigFromEnv({ ...base, RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE: 'arn:aws:iam::123456789012:role/recc-data-{owner}' });
+    expect(manifestOptions(config).datastoreRoleArnTemplate).toBe('arn:aws:iam::123456789012:role/recc-data-{owner}');
+    expect(manifestOptions(eksConfigFromEnv(base)).datastoreRoleArnTemplate).toBeUndefined();
+    let details: Array<{ path: string }> = [];
+    try {
+      eksConfigFromEnv({ ...base, RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE: 'recc-data' });
+    } catch (err) {
+      details = (err as { details: Array<{ path: string }> }).details;
+    }
+    expect(details.map((d) => d.path)).toEqual(['RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE']);
   });
 
   it('a cluster with no S3 store gets no policy and no role', () => {
