@@ -104,6 +104,19 @@ export class S3Datastore implements Datastore {
       throw new DatastoreAccessDeniedError(this.name, `s3://${this.bucket}/${this.prefix}${key ?? ''}`, { cause: err });
     }
     if (isThrottle(err)) throw new DatastoreThrottledError(this.name, key, { cause: err });
+    if (name === 'CredentialsProviderError') {
+      throw new DatastoreError(
+        `${this.name}: no AWS credentials to reach s3://${this.bucket}/${this.prefix}; expected credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) or a pod or instance role`,
+        { store: this.name, key, statusCode: 401, cause: err },
+      );
+    }
+    const code = (err as { code?: string })?.code ?? ((err as Error)?.cause as { code?: string } | undefined)?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
+      throw new DatastoreError(
+        `${this.name}: cannot reach S3 at ${this.options.endpoint ?? `the ${this.options.region ?? 'us-east-1'} endpoint`} (${code}); expected a reachable endpoint for bucket "${this.bucket}"`,
+        { store: this.name, key, statusCode: 502, cause: err },
+      );
+    }
     throw new DatastoreError(`${this.name}: ${(err as Error)?.message ?? String(err)}`, { store: this.name, key, cause: err });
   }
 

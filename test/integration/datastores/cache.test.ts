@@ -309,6 +309,17 @@ describe('FallThroughReader: bounded concurrency and partial reads', () => {
     await expect(next.write('x', bytes('x'))).rejects.toThrow(/read-only/);
   });
 
+  it('an endpoint nothing listens on is an error naming the store and the endpoint, without retries', async () => {
+    const { createServer } = await import('node:net');
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const nowhere = new S3Datastore('S3', { bucket: BUCKET, endpoint: `http://127.0.0.1:${port}`, region: s3.region, credentials: s3.credentials, attempts: 3 });
+    const err = await nowhere.read('k').catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`S3: cannot reach S3 at http://127.0.0.1:${port} (ECONNREFUSED); expected a reachable endpoint for bucket "${BUCKET}"`);
+  });
+
   it('a bucket without permission is an access-denied error naming the store and what was expected, not a fall-through', async () => {
     const { remote, fp } = await world();
     await remote.write('secret', bytes('s'));
