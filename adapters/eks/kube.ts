@@ -5,6 +5,7 @@ import {
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
+  PolicyV1Api,
   RbacAuthorizationV1Api,
   type RequestContext,
 } from '@kubernetes/client-node';
@@ -58,6 +59,7 @@ export interface KubeApis {
   apps: AppsV1Api;
   rbac: RbacAuthorizationV1Api;
   networking: NetworkingV1Api;
+  policy: PolicyV1Api;
 }
 
 /** A KubeConfig whose bearer token is asked for on every request (client-node calls this per request). */
@@ -103,6 +105,7 @@ export class KubeClients {
       apps: retrying(kc.makeApiClient(AppsV1Api), retry),
       rbac: retrying(kc.makeApiClient(RbacAuthorizationV1Api), retry),
       networking: retrying(kc.makeApiClient(NetworkingV1Api), retry),
+      policy: retrying(kc.makeApiClient(PolicyV1Api), retry),
     };
     return this.cached;
   }
@@ -226,6 +229,12 @@ const OPS: Record<ManagedKind, KindOps> = {
     create: (a, namespace, body) => a.apps.createNamespacedDeployment({ namespace, body }),
     replace: (a, namespace, name, body) => a.apps.replaceNamespacedDeployment({ name, namespace, body }),
     remove: (a, namespace, name) => a.apps.deleteNamespacedDeployment({ name, namespace }),
+  },
+  PodDisruptionBudget: {
+    read: (a, namespace, name) => a.policy.readNamespacedPodDisruptionBudget({ name, namespace }),
+    create: (a, namespace, body) => a.policy.createNamespacedPodDisruptionBudget({ namespace, body }),
+    replace: (a, namespace, name, body) => a.policy.replaceNamespacedPodDisruptionBudget({ name, namespace, body }),
+    remove: (a, namespace, name) => a.policy.deleteNamespacedPodDisruptionBudget({ name, namespace }),
   },
   Ingress: {
     read: (a, namespace, name) => a.networking.readNamespacedIngress({ name, namespace }),

@@ -53,6 +53,7 @@ export const RESOURCES: ResourceInfo[] = [
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, nameRule: 'subdomain' },
   { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, nameRule: 'subdomain' },
   { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true, nameRule: 'subdomain' },
+  { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true, nameRule: 'subdomain' },
 ];
 
 export function resourceByPlural(group: string, version: string, plural: string): ResourceInfo | undefined {

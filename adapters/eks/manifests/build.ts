@@ -559,6 +559,22 @@ export function buildWorkerDeployment(def: ClusterDefinition, options: ManifestO
   return buildDeployment(def, def.workers, options);
 }
 
+/**
+ * The scheduler holds the cluster's state (task graph, results' locations):
+ * a voluntary eviction (node drain, cluster upgrade) must not take it while it
+ * is healthy. recc's own scale-in terminates instances through Auto Scaling,
+ * never by eviction, so this does not hold back its node groups; an unhealthy
+ * scheduler may still be evicted (`unhealthyPodEvictionPolicy: AlwaysAllow`).
+ */
+export function buildSchedulerDisruptionBudget(def: ClusterDefinition): K8sObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(def, OBJECT_NAMES.schedulerDisruptionBudget, { [EKS_LABELS.component]: 'scheduler' }),
+    spec: { minAvailable: 1, selector: { matchLabels: selectorFor(def, 'scheduler') }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+  };
+}
+
 /** Every object of a cluster, in apply order (teardown reverses it). */
 export function buildClusterManifests(def: ClusterDefinition, options: ManifestOptions, secrets: SecretSource): K8sObject[] {
   assertOptions(def, options);
@@ -573,6 +589,7 @@ export function buildClusterManifests(def: ClusterDefinition, options: ManifestO
     buildSecret(def, secrets),
     buildDefinitionConfigMap(def),
     buildSchedulerService(def, options),
+    buildSchedulerDisruptionBudget(def),
     buildSchedulerDeployment(def, options),
     buildWorkerDeployment(def, options),
   ];

@@ -51,6 +51,7 @@ export const OBJECT_NAMES = {
   definition: 'recc-definition',
   schedulerDeployment: 'recc-scheduler',
   workerDeployment: 'recc-worker',
+  schedulerDisruptionBudget: 'recc-scheduler',
   ingress: 'recc-dashboard',
 } as const;
 

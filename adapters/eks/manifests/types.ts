@@ -33,6 +33,7 @@ export const APPLY_ORDER = [
   'Secret',
   'ConfigMap',
   'Service',
+  'PodDisruptionBudget',
   'Deployment',
   'Ingress',
 ] as const;

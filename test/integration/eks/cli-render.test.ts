@@ -50,6 +50,7 @@ describe('Command: recc render', () => {
       'Secret',
       'ConfigMap',
       'Service',
+      'PodDisruptionBudget', // the scheduler's (issue 17 #8)
       'Deployment',
       'Deployment',
     ]);

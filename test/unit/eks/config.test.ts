@@ -47,7 +47,7 @@ describe('Function: eksConfigFromEnv', () => {
         'RECC_EKS_SERVICE_MODE',
         'RECC_EKS_MAX_NODES_BY_TYPE',
         'RECC_EKS_CLUSTER_NAME',
-        'RECC_EKS_ENDPOINT',
+        // RECC_EKS_ENDPOINT is optional: left empty, it is resolved with eks:DescribeCluster (issue 17 #1, test/unit/eks/endpoint.test.ts).
         'RECC_EKS_LAUNCH_TEMPLATE',
         'RECC_EKS_ALLOWED_CIDRS',
         'RECC_EKS_CONTROL_PLANE_CIDRS',

@@ -62,6 +62,16 @@ describe('Pods on EKS (issue 17 #8)', () => {
     }
   });
 
+  it('keeps a healthy scheduler from voluntary eviction with a PodDisruptionBudget, applied before the Deployments (so teardown removes the pods first)', () => {
+    const list = objects();
+    const pdb = find(list, 'PodDisruptionBudget', 'recc-scheduler');
+    expect(pdb.apiVersion).toBe('policy/v1');
+    expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { 'recc.io/cluster': 'c-pods1', 'recc.io/component': 'scheduler' } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
+    expect(find(list, 'Deployment', 'recc-scheduler').spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    const kinds = list.map((o) => o.kind);
+    expect(kinds.indexOf('PodDisruptionBudget')).toBeLessThan(kinds.indexOf('Deployment'));
+  });
+
   it('bounds /tmp and ephemeral storage: workers spill up to twice their memory', () => {
     const list = objects();
     const worker = find(list, 'Deployment', 'recc-worker').spec.template.spec;
