@@ -28,13 +28,13 @@ function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** Dask comes from Debian's python3-distributed (and NumPy for the transfer payload); install them when missing. */
+/** Dask comes from Debian's python3-distributed (NumPy for the transfer payload, python3-dask and pandas for the dataframe group); install them when missing. */
 function ensureDask(): string | null {
-  const probe = (): boolean => spawnSync(PYTHON, ['-c', 'import distributed, numpy'], { stdio: 'ignore' }).status === 0;
+  const probe = (): boolean => spawnSync(PYTHON, ['-c', 'import distributed, numpy, dask.dataframe, pandas'], { stdio: 'ignore' }).status === 0;
   if (probe()) return null;
   log('python3-distributed is missing; installing it with apt-get');
   const apt = (args: string[]): boolean => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
-  const packages = ['python3-distributed', 'python3-numpy'];
+  const packages = ['python3-distributed', 'python3-numpy', 'python3-dask', 'python3-pandas'];
   if (!apt(['install', '-y', '-q', ...packages])) {
     apt(['update', '-q']);
     apt(['install', '-y', '-q', ...packages]);

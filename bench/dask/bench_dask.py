@@ -31,7 +31,7 @@ import dask
 from dask import delayed
 from distributed import Client, LocalCluster, wait
 
-MEASURES = ["map_noop", "tree_reduce", "latency", "transfer", "start", "cpu_efficiency"]
+MEASURES = ["map_noop", "tree_reduce", "latency", "transfer", "start", "cpu_efficiency", "dataframe"]
 
 
 def noop(x):
@@ -285,6 +285,64 @@ def measure_cpu(client, out, tasks, task_s):
     )
 
 
+def make_trades(part, rows, securities, days):
+    # the trades table of examples/dataframe.ts (same columns and sizes, NumPy random numbers)
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(part + 1)
+    s = rng.integers(0, securities, rows)
+    date = rng.integers(0, days, rows).astype("int32")
+    price = np.round(50 + (s % 97) + date * 0.05 + rng.random(rows) * 2, 2)
+    qty = rng.integers(1, 501, rows).astype("int32")
+    security = pd.Series(["SEC%05d" % v for v in s], dtype="object")
+    return pd.DataFrame({"security": security, "date": date, "price": price, "qty": qty})
+
+
+def per_security(g):
+    import pandas as pd
+
+    return pd.DataFrame({"n": [len(g)], "mean": [g["price"].mean()]})
+
+
+def worker_peak_rss_mib(client):
+    import resource
+
+    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return max(peaks.values()) / 1024
+
+
+def measure_dataframe(client, out, sizes):
+    # set_index and groupby().apply on dask.dataframe (its default task-based shuffle), each persisted and timed
+    import dask.dataframe as dd
+    from distributed import wait
+
+    for rows in sizes:
+        partitions = max(8, round(rows / 250_000))
+        per = [rows * (i + 1) // partitions - rows * i // partitions for i in range(partitions)]
+        df = dd.from_map(lambda i: make_trades(i, per[i], 2000, 504), list(range(partitions))).persist()
+        wait(df)
+        nbytes = int(df.memory_usage(deep=True).sum().compute())
+        label = f"{rows // 1_000_000}M"
+        extra = {"rows": rows, "partitions": partitions, "bytes": nbytes, "workers": 2}
+        t0 = time.perf_counter()
+        indexed = df.set_index("security").persist()
+        wait(indexed)
+        set_index_s = time.perf_counter() - t0
+        out.emit(f"df_set_index_{label}", set_index_s, "s", **extra)
+        out.emit(f"df_set_index_{label}_mbps", nbytes / 1e6 / set_index_s, "MB/s", **extra)
+        del indexed
+        t0 = time.perf_counter()
+        applied = df.groupby("security").apply(per_security, meta={"n": "int64", "mean": "float64"}).persist()
+        wait(applied)
+        apply_s = time.perf_counter() - t0
+        out.emit(f"df_groupby_apply_{label}", apply_s, "s", **extra)
+        out.emit(f"df_groupby_apply_{label}_mbps", nbytes / 1e6 / apply_s, "MB/s", **extra)
+        out.emit(f"df_peak_rss_{label}", worker_peak_rss_mib(client), "MiB", **extra, note="largest worker ru_maxrss over both operations")
+        del applied, df
+        client.restart()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--saturation", choices=["stock", "inf"], default="stock")
@@ -331,6 +389,7 @@ def main():
         attempt("latency", measure_latency, client, out, sizes["latency"])
         attempt("transfer", measure_transfer, client, out, sizes["bytes"], sizes["transfer_reps"])
         attempt("cpu_efficiency", measure_cpu, client, out, sizes["cpu_tasks"], 0.05)
+        attempt("dataframe", measure_dataframe, client, out, [1_000_000] if q else [5_000_000, 20_000_000])
     finally:
         client.close()
         cluster.close()

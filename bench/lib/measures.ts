@@ -18,11 +18,12 @@ export const GROUPS = [
   'sqs',
   'skew',
   'transfer_many',
+  'dataframe',
 ] as const;
 export type Group = (typeof GROUPS)[number];
 
 /** Groups that also run on Dask (the rest are recc-only or a reference). */
-export const DASK_GROUPS: readonly Group[] = ['start', 'map_noop', 'tree_reduce', 'latency', 'transfer', 'cpu_efficiency'];
+export const DASK_GROUPS: readonly Group[] = ['start', 'map_noop', 'tree_reduce', 'latency', 'transfer', 'cpu_efficiency', 'dataframe'];
 
 export type Better = 'higher' | 'lower';
 
@@ -186,6 +187,7 @@ export const MEASURES: readonly MeasureDef[] = [
     meaning: 'throughput when 200 (fake, instant) workers share the load',
   },
   ...sqsMeasures(),
+  ...dataframeMeasures(),
   // Issue 19: work stealing on a skewed workload, and memory while fetching many results.
   {
     name: 'skew_vs_ideal',
@@ -218,6 +220,22 @@ function sqsMeasures(): MeasureDef[] {
     m('sqs_requests_per_1000_tasks', 'SQS + S3 requests per 1,000 tasks', 'requests', 'lower', 'billed requests (64 KiB chunks) of a large map, both sides'),
     m('sqs_cost_per_million_tasks', 'SQS + S3 cost per million tasks', '$', 'lower', 'AWS list price of those requests per million tasks'),
   ];
+}
+
+/** Issue 15: setIndex and groupBy().apply on the trades table (bench/recc/dataframe-measures.ts, bench_dask.py measure_dataframe). */
+function dataframeMeasures(): MeasureDef[] {
+  const out: MeasureDef[] = [];
+  for (const size of ['1M', '5M', '20M']) {
+    const m = (name: string, label: string, unit: string, better: Better, meaning: string, target?: Target): MeasureDef => ({ name, group: 'dataframe', label, unit, better, compared: true, meaning, ...(target ? { target } : {}) });
+    out.push(
+      m(`df_set_index_${size}`, `setIndex('security'), ${size} trades`, 's', 'lower', 'sample pass + range shuffle of the whole table, persisted'),
+      m(`df_set_index_${size}_mbps`, `setIndex shuffle, ${size} trades`, 'MB/s', 'higher', 'bytes of the table shuffled per second'),
+      m(`df_groupby_apply_${size}`, `groupBy('security').apply, ${size} trades`, 's', 'lower', 'hash shuffle + a function per security, persisted'),
+      m(`df_groupby_apply_${size}_mbps`, `groupBy().apply shuffle, ${size} trades`, 'MB/s', 'higher', 'bytes of the table shuffled per second'),
+      m(`df_peak_rss_${size}`, `peak worker RSS, ${size} trades`, 'MiB', 'lower', 'the largest worker high-water mark over both operations'),
+    );
+  }
+  return out;
 }
 
 export function measureByName(name: string): MeasureDef | undefined {

@@ -51,6 +51,11 @@ async function run(g: Group): Promise<void> {
     await runSqsGroup({ quick, scale, emit });
     return;
   }
+  if (g === 'dataframe') {
+    const { runDataframe } = await import('./dataframe-measures.ts');
+    await runDataframe({ quick, scale, emit });
+    return;
+  }
   if (g === 'skew' || g === 'transfer_many') {
     const m = await import('./issue19-measures.ts');
     if (g === 'skew') await m.measureSkew({ quick, scale, emit }, quick ? 200 : 1000);
