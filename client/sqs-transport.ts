@@ -24,7 +24,7 @@ export interface SqsTransportOptions {
   connectTimeoutMs?: number;
   /** Told about pauses (a restarting scheduler, long silence). @default a line on stderr */
   onNotice?: (line: string) => void;
-  /** Concurrent long polls of the reply queue. @default 2 */
+  /** Concurrent long polls of the reply queue (each returns up to 10 messages; deletes overlap the next poll). @default 1 */
   pollers?: number;
   /** An I/O layer to use (tests count its calls). */
   io?: EnvelopeIo;
@@ -77,6 +77,7 @@ export class SqsTransport implements ClientTransport {
   private readonly idPrefix = randomBytes(6).toString('hex');
   private readonly abort = new AbortController();
   private readonly loops: Array<Promise<void>> = [];
+  private readonly deletes = new Set<Promise<unknown>>();
   private closed = false;
   private closing: Promise<void> | undefined;
   private lastHeard = Date.now();
@@ -296,7 +297,7 @@ export class SqsTransport implements ClientTransport {
   // ------------------------------------------------------------ receiving
 
   private startPolling(): void {
-    for (let i = 0; i < (this.options.pollers ?? 2); i++) this.loops.push(this.poll());
+    for (let i = 0; i < (this.options.pollers ?? 1); i++) this.loops.push(this.poll());
   }
 
   private async poll(): Promise<void> {
@@ -326,12 +327,13 @@ export class SqsTransport implements ClientTransport {
           this.notice(`dropped a reply from the scheduler: ${(err as Error).message}`);
         }
       }
-      try {
-        await this.io.delete(this.replyQueueUrl, messages.map((m) => m.receiptHandle));
-        await Promise.all(pointers.map((p) => this.io.deletePayload(p).catch(() => undefined)));
-      } catch {
-        // Redelivered later and dropped as a duplicate.
-      }
+      // Deleted while the next long poll waits (a message not deleted in time comes again and is dropped as a duplicate).
+      const deleting = this.io
+        .delete(this.replyQueueUrl, messages.map((m) => m.receiptHandle))
+        .then(() => Promise.all(pointers.map((p) => this.io.deletePayload(p).catch(() => undefined))))
+        .catch(() => undefined)
+        .finally(() => this.deletes.delete(deleting));
+      this.deletes.add(deleting);
     }
   }
 
@@ -460,6 +462,7 @@ export class SqsTransport implements ClientTransport {
     await this.sending.catch(() => undefined);
     this.abort.abort();
     await Promise.allSettled(this.loops);
+    await Promise.allSettled([...this.deletes]);
     for (const p of this.pending.values()) p.reject(err ?? new ClientClosedError());
     this.pending.clear();
     if (this.ownsReplyQueue) await this.io.sqs.send(new DeleteQueueCommand({ QueueUrl: this.replyQueueUrl })).catch(() => undefined);

@@ -3,6 +3,8 @@ import { packBody, type ReplyBody, type ReplyKind } from '../../comm/sqs-envelop
 import type { Logger } from '../../shared/core/logger.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 
+/** How long an `accepted` reply waits to share a send with other replies. */
+const LAZY_MS = 25;
 const REPLY_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 200, maxMs: 5_000, factor: 2, jitter: 'equal' });
 
 interface Pending {
@@ -23,6 +25,7 @@ export class ReplySender {
   private readonly seqs = new Map<string, number>();
   private readonly seqBase = Date.now() * 1000;
   private scheduled = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private nextId = 0;
   private readonly idPrefix = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   private stopped = false;
@@ -34,7 +37,12 @@ export class ReplySender {
     private readonly logger: Logger,
   ) {}
 
-  /** Queue a reply; resolves once SQS accepted it (or it was dropped because its queue is gone). */
+  /**
+   * Queue a reply; resolves once SQS accepted it (or it was dropped because
+   * its queue is gone). `accepted` replies wait up to LAZY_MS for other
+   * replies to the same queue (usually the first results), so they share a
+   * SendMessageBatch instead of costing a call of their own.
+   */
   send<K extends ReplyKind>(session: string, replyQueueUrl: string, kind: K, body: ReplyBody<K> | Record<string, unknown>, correlation?: string, packed?: Buffer): Promise<void> {
     const seq = (this.seqs.get(session) ?? this.seqBase) + 1;
     this.seqs.set(session, seq);
@@ -46,6 +54,13 @@ export class ReplySender {
       let list = this.queues.get(replyQueueUrl);
       if (!list) this.queues.set(replyQueueUrl, (list = []));
       list.push({ envelope, done: resolve });
+      if (kind === 'accepted') {
+        this.lazyTimer ??= setTimeout(() => {
+          this.lazyTimer = undefined;
+          void this.flush();
+        }, LAZY_MS);
+        return;
+      }
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -61,6 +76,8 @@ export class ReplySender {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     const all = [...this.queues];
     this.queues.clear();
     await Promise.all(all.map(([url, list]) => this.sendAll(url, list)));
@@ -91,5 +108,6 @@ export class ReplySender {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.lazyTimer);
   }
 }

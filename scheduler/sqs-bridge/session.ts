@@ -336,6 +336,9 @@ export class BridgeSession {
         if (this.held.has(ev.key)) others.push([ev, null]);
       } else if (ev.op === 'error') {
         this.ctx.logger.warn('the scheduler refused a relayed message', { event: 'sqs-bridge.refused', session: this.id, ...ev.error });
+      } else {
+        // Anything else the scheduler tells a client (shuffle progress…) is relayed as it is.
+        others.push([ev, null]);
       }
     }
     if (fetchKeys.length > 0 && this.transport) {
