@@ -1,0 +1,98 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { frame, unframe } from '../../../shared/shuffle/frames.ts';
+import { hashKey, hashPartition } from '../../../shared/shuffle/hash.ts';
+import { compareValues, divisionsFromSamples, divisionsProblem, rangePartition } from '../../../shared/shuffle/ranges.ts';
+import { receiverOf } from '../../../shared/shuffle/types.ts';
+import { ShardBuffer } from '../../../worker/shuffle-buffer.ts';
+
+const value = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ noNaN: true }), fc.string({ maxLength: 6 }), fc.constant(null), fc.boolean());
+
+describe('Module: shared/shuffle', () => {
+  it('hashKey: one logical value hashes alike in its Arrow JS forms (safe BigInt and number, -0 and 0, every NaN)', () => {
+    fc.assert(fc.property(fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), (n) => hashKey([n]) === hashKey([BigInt(n)])));
+    expect(hashKey([-0])).toBe(hashKey([0]));
+    expect(hashKey([Number.NaN])).toBe(hashKey([0 / 0]));
+    expect(hashKey([new Date(5)])).toBe(hashKey([5]));
+    // Types stay apart, and key order matters.
+    expect(hashKey(['1'])).not.toBe(hashKey([1]));
+    expect(hashKey(['a', 'b'])).not.toBe(hashKey(['b', 'a']));
+    fc.assert(fc.property(fc.array(value, { maxLength: 3 }), fc.integer({ min: 1, max: 50 }), (k, m) => {
+      const p = hashPartition(hashKey(k), m);
+      return p >= 0 && p < m && Number.isInteger(p) && p === hashPartition(hashKey([...k]), m);
+    }));
+  });
+
+  it('ranges: divisions are sorted and deduplicated, and range partitions are monotonic in the value', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(value, { maxLength: 30 }), { maxLength: 6 }), fc.integer({ min: 1, max: 10 }), (samples, n) => {
+        const d = divisionsFromSamples(samples, n);
+        if (samples.flat().every((v) => v === null)) return d.length === 0;
+        expect(d.length).toBeGreaterThanOrEqual(2);
+        expect(d.length).toBeLessThanOrEqual(n + 1);
+        expect(divisionsProblem(d)).toBeUndefined();
+        const values = samples.flat().sort(compareValues);
+        let last = -1;
+        for (const v of values) {
+          const p = rangePartition(v, d);
+          expect(p).toBeGreaterThanOrEqual(Math.max(0, last));
+          expect(p).toBeLessThan(Math.max(1, d.length - 1));
+          last = p;
+        }
+        return true;
+      }),
+    );
+    expect(divisionsProblem([3, 1])).toMatch(/sorted ascending/);
+    expect(divisionsProblem([1])).toMatch(/at least 2/);
+    expect(rangePartition(null, [0, 5, 10])).toBe(0);
+  });
+
+  it('frames: any list of byte arrays round-trips; a truncated frame is refused', () => {
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }), (parts) => {
+      const back = unframe(frame(parts));
+      return back.length === parts.length && back.every((b, i) => Buffer.from(b).equals(Buffer.from(parts[i] as Uint8Array)));
+    }));
+    const f = frame([new Uint8Array([1, 2, 3])]);
+    expect(() => unframe(f.subarray(0, f.length - 1))).toThrow(RangeError);
+  });
+
+  it('receiverOf: output j goes to participant j mod W', () => {
+    expect([0, 1, 2, 3].map((j) => receiverOf(['a', 'b'], j))).toEqual(['a', 'b', 'a', 'b']);
+    expect(() => receiverOf([], 0)).toThrow(RangeError);
+  });
+});
+
+describe('Class: ShardBuffer (worker side of a shuffle)', () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const b = (s: string) => Buffer.from(s);
+  const parts = (framed: Buffer) => unframe(framed.subarray(5)).map((x) => Buffer.from(x).toString());
+
+  it('keeps shards per input (a transfer sent twice adds nothing), spills past its limit and returns every shard in input order', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    const buf = new ShardBuffer(dir, 10);
+    expect(await buf.put('s', 1, 2, [0, 1], [b('in2-p0'), b('in2-p1')])).toBe(true);
+    expect(await buf.put('s', 1, 0, [0], [b('in0-p0-spilled')])).toBe(true);
+    expect(await buf.put('s', 1, 0, [0], [b('in0-p0-again')])).toBe(true);
+    expect(await buf.put('s', 1, 1, [], [])).toBe(true);
+    expect(buf.spilledBytes).toBeGreaterThan(0);
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
+    expect(parts(await buf.take('s', 1, 0, 3))).toEqual(['in0-p0-spilled', 'in2-p0']);
+    expect(parts(await buf.take('s', 1, 1, 3))).toEqual(['in2-p1']);
+  });
+
+  it('refuses to hand out an output before every input pushed, and refuses shards of a forgotten run', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    const buf = new ShardBuffer(dir, 1 << 20);
+    await buf.put('s', 1, 0, [0], [b('x')]);
+    await expect(buf.take('s', 1, 0, 2)).rejects.toMatchObject({ name: 'ShuffleIncompleteError' });
+    buf.forget('s', 1);
+    expect(buf.memBytes).toBe(0);
+    expect(await buf.put('s', 1, 1, [0], [b('late')])).toBe(false);
+    expect(await buf.put('s', 2, 1, [0], [b('new run')])).toBe(true);
+  });
+});
