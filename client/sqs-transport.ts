@@ -60,7 +60,9 @@ const fitsInline = (bodyBytes: number) => Math.ceil(bodyBytes / 3) * 4 + 2048 <=
 export class SqsTransport implements ClientTransport {
   readonly clientId: string;
   readonly replyQueueUrl: string;
-  private handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void = () => {};
+  /** Events that arrived before anyone listened (a resumed session's results come right after the first heartbeat). */
+  private early: Array<[SchedulerEvent, Buffer[] | undefined]> | undefined = [];
+  private handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void = (msg, bufs) => this.early?.push([msg, bufs]);
   private readonly closeHandlers: Array<(err?: Error) => void> = [];
   private outbox: Outgoing[] = [];
   private flushScheduled = false;
@@ -193,6 +195,9 @@ export class SqsTransport implements ClientTransport {
 
   onMessage(handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void): void {
     this.handler = handler;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const [msg, bufs] of early) handler(msg, bufs);
   }
 
   onClose(handler: (err?: Error) => void): void {
