@@ -261,13 +261,20 @@ export class DistributedTable {
   /** Gather to one Arrow Table here; refused (TableTooLargeError) above `maxBytes` on the workers. */
   async toTable(options: ToTableOptions = {}): Promise<Table> {
     const limit = options.maxBytes ?? maxCollectBytes();
-    const futures = await submitParts(this.client, await this.parts());
-    await Promise.all(futures.map((f) => f.wait()));
-    const bytes = futures.reduce((n, f) => n + this.client._nbytes(f.key), 0);
-    if (bytes > limit) throw new TableTooLargeError(bytes, limit);
-    const values = (await this.client.gather(futures)) as Uint8Array[];
-    const tables = values.map((v) => (v instanceof Uint8Array ? fromIPC(v) : (v as Table)));
-    return concatTables(tables, this.cols.schema ?? tables[0]?.schema ?? new Schema([]));
+    const parts = await this.parts();
+    const futures = await submitParts(this.client, parts);
+    // Results computed for this call only are released once gathered (persisted or scattered ones stay).
+    const made = futures.filter((f, i) => !(parts[i] instanceof Future));
+    try {
+      await Promise.all(futures.map((f) => f.wait()));
+      const bytes = futures.reduce((n, f) => n + this.client._nbytes(f.key), 0);
+      if (bytes > limit) throw new TableTooLargeError(bytes, limit);
+      const values = (await this.client.gather(futures)) as Uint8Array[];
+      const tables = values.map((v) => (v instanceof Uint8Array ? fromIPC(v) : (v as Table)));
+      return concatTables(tables, this.cols.schema ?? tables[0]?.schema ?? new Schema([]));
+    } finally {
+      for (const f of made) f.release();
+    }
   }
 
   private emptyIPC(): Uint8Array {

@@ -96,3 +96,24 @@ describe('Class: ShardBuffer (worker side of a shuffle)', () => {
     expect(await buf.put('s', 2, 1, [0], [b('new run')])).toBe(true);
   });
 });
+
+describe('Function: shuffleParts (the shuffle graph)', () => {
+  it('is N transfers, one barrier and M unpacks: O(N + M) tasks, never N × M', async () => {
+    const { opNode, shuffleParts } = await import('../../../client/tables/plan.ts');
+    const inputs = Array.from({ length: 50 }, (_, i) => opNode('src', { k: 'chain', part: i, steps: [] }, []));
+    const outputs = shuffleParts('group-apply', inputs, { hash: ['key'] }, 40, new Uint8Array(0), () => []);
+    const nodes = new Set<string>();
+    const walk = (n: { key: string; deps: readonly unknown[] }) => {
+      if (nodes.has(n.key)) return;
+      nodes.add(n.key);
+      for (const d of n.deps) walk(d as typeof n);
+    };
+    for (const o of outputs) walk(o);
+    expect(outputs).toHaveLength(40);
+    expect(nodes.size).toBe(50 + 50 + 1 + 40);
+    const barrier = outputs[0]?.deps[0] as { deps: readonly unknown[]; shuffle: unknown };
+    expect(barrier.deps).toHaveLength(50);
+    expect(barrier.shuffle).toMatchObject({ role: 'barrier', n: 50 });
+    expect(outputs.every((o) => o.deps.length === 1 && o.deps[0] === barrier)).toBe(true);
+  });
+});
