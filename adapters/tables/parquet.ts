@@ -1,13 +1,14 @@
 import {
-  Binary, Bool, DataType, DateDay, Float32, Float64, Int16, Int32, Int64, Int8, Timestamp, TimeUnit, Type, Uint16, Uint32, Uint64, Uint8, Utf8,
-  type Schema, type Table,
+  Binary, Bool, DataType, DateDay, Float32, Float64, Int16, Int32, Int64, Int8, RecordBatch, Struct, Timestamp, TimeUnit, Type, Uint16, Uint32, Uint64, Uint8, Utf8,
+  makeData, type Data, type Schema, type Table,
 } from 'apache-arrow';
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type ColumnData, type FileMetaData, type ParquetParsers, type SchemaElement } from 'hyparquet';
+import { parquetMetadataAsync, type AsyncBuffer, type FileMetaData, type ParquetParsers, type SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import type { ErrorDetail } from '../../shared/core/errors.ts';
 import { TableOptionsError, UnsupportedColumnTypeError } from '../../shared/tables/errors.ts';
 import { coerceCondition, domainOfType, rangeMayMatch, type ColumnCondition } from '../../shared/tables/where.ts';
 import { buildBatch, matchingRows, rawValuesOfData, schemaOf, tableOf, takeValues, type RawColumn, type RawValues } from './columns.ts';
+import { chunkRanges, decodeRowGroup, type ColumnKind, type DecodedColumn } from './parquet-guard.ts';
 
 /**
  * Parquet through hyparquet (read) and hyparquet-writer (write), pure
@@ -16,18 +17,14 @@ import { buildBatch, matchingRows, rawValuesOfData, schemaOf, tableOf, takeValue
  * projected or filtered read over S3 fetches a fraction of the file.
  */
 
-/** Values arrive in the forms Arrow stores: days, raw bigints, UTF-8 bytes (no Date or string objects per row). */
-const PARSERS: Partial<ParquetParsers> = {
+/** Parsers for statistics: dates as days, timestamps as raw bigints, strings as strings (to compare with a where's values). */
+const STAT_PARSERS: Partial<ParquetParsers> = {
   dateFromDays: (d: number) => d,
   timestampFromMilliseconds: (v: bigint) => v,
   timestampFromMicroseconds: (v: bigint) => v,
   timestampFromNanoseconds: (v: bigint) => v,
-  stringFromBytes: (b: Uint8Array) => b,
-  jsonFromBytes: (b: Uint8Array) => b,
+  stringFromBytes: (b: Uint8Array) => (b ? new TextDecoder().decode(b) : b),
 };
-
-/** Parsers for statistics: strings as strings, so they compare with a where's values. */
-const STAT_PARSERS: Partial<ParquetParsers> = { ...PARSERS, stringFromBytes: (b: Uint8Array) => (b ? new TextDecoder().decode(b) : b) };
 
 export interface ParquetColumnInfo {
   name: string;
@@ -176,29 +173,6 @@ export function selectRowGroups(metadata: FileMetaData, conditions: ReadonlyArra
   });
 }
 
-/** Concatenates the pieces hyparquet delivered for one column of one row group, checking the row count. */
-function assemble(pieces: ColumnData[], rows: number, problem: (m: string) => Error): RawValues {
-  pieces.sort((a, b) => a.rowStart - b.rowStart);
-  const total = pieces.reduce((n, p) => n + p.columnData.length, 0);
-  if (total !== rows) throw problem(`column "${pieces[0]?.columnName ?? '?'}" decoded ${total} values for a row group of ${rows} rows`);
-  if (pieces.length === 1) return (pieces[0] as ColumnData).columnData as RawValues;
-  const first = (pieces[0] as ColumnData).columnData;
-  if (ArrayBuffer.isView(first) && pieces.every((p) => p.columnData.constructor === first.constructor)) {
-    const Ctor = first.constructor as new (n: number) => { set(a: ArrayLike<unknown>, at: number): void };
-    const out = new Ctor(total);
-    let at = 0;
-    for (const p of pieces) {
-      out.set(p.columnData as ArrayLike<unknown>, at);
-      at += p.columnData.length;
-    }
-    return out as unknown as RawValues;
-  }
-  const out: unknown[] = new Array(total);
-  let at = 0;
-  for (const p of pieces) for (let i = 0; i < p.columnData.length; i++) out[at++] = p.columnData[i];
-  return out;
-}
-
 /**
  * Reads the planned columns of the selected row groups into an Arrow table.
  * `problem` turns a decoding failure into the caller's CorruptDataError.
@@ -211,6 +185,7 @@ export async function readParquetGroups(
   groups: number[],
   problem: (m: string, cause?: unknown) => Error,
   concurrency = 4,
+  decodeTimeoutMs?: number,
 ): Promise<Table> {
   const outSchema: Schema = schemaOf(plan.output.map((n) => {
     const c = plan.byName.get(n) as ParquetColumnInfo;
@@ -228,26 +203,50 @@ export async function readParquetGroups(
     const g = groups[slot] as number;
     const rows = Number((metadata.row_groups[g] as FileMetaData['row_groups'][number]).num_rows);
     const rowStart = starts[g] as number;
-    const pieces = new Map<string, ColumnData[]>(plan.needed.map((n) => [n, []]));
+    const typeOf = (n: string) => (plan.byName.get(n) as ParquetColumnInfo).type as DataType;
+    const ranges = chunkRanges(metadata, g, plan.needed, file.byteLength);
+    if (typeof ranges === 'string') throw problem(ranges);
+    const fetched = await Promise.all(ranges.map(async (r) => ({ start: r.start, bytes: new Uint8Array(await file.slice(r.start, r.end)) })));
+    const kinds = Object.fromEntries(plan.needed.map((n) => [n, kindOf(typeOf(n))]));
+    let decoded: Record<string, DecodedColumn>;
     try {
-      await parquetRead({ file, metadata, columns: plan.needed, rowStart, rowEnd: rowStart + rows, parsers: PARSERS, onChunk: (c) => pieces.get(c.columnName)?.push(c) });
+      decoded = await decodeRowGroup({ byteLength: file.byteLength, ranges: fetched, metadata, columns: plan.needed, rowStart, rows, kinds }, decodeTimeoutMs);
     } catch (err) {
       throw problem(`row group ${g}: ${(err as Error).message}`, err);
     }
+    const data = new Map<string, Data>(plan.needed.map((n) => [n, dataOf(typeOf(n), decoded[n] as DecodedColumn)]));
+    if (plan.conditions.length === 0) {
+      batches[slot] = new RecordBatch(outSchema, makeData({ type: new Struct(outSchema.fields), length: rows, nullCount: 0, children: plan.output.map((n) => data.get(n) as Data) }));
+      return;
+    }
     const values = new Map<string, RawValues>();
-    for (const [name, list] of pieces) values.set(name, assemble(list.filter((p) => p.rowStart >= rowStart && p.rowEnd <= rowStart + rows), rows, (m) => problem(`row group ${g}: ${m}`)));
-    const keep = matchingRows(rows, plan.conditions, (c) => values.get(c) as RawValues);
-    const columns: RawColumn[] = plan.output.map((n) => {
-      const v = values.get(n) as RawValues;
-      return { name: n, type: (plan.byName.get(n) as ParquetColumnInfo).type as DataType, values: keep ? takeValues(v, keep) : v };
-    });
-    batches[slot] = buildBatch(outSchema, columns, keep ? keep.length : rows);
+    const valuesOf = (n: string): RawValues => {
+      let v = values.get(n);
+      if (!v) values.set(n, (v = rawValuesOfData(data.get(n) as Data)));
+      return v;
+    };
+    const keep = matchingRows(rows, plan.conditions, valuesOf) as Uint32Array;
+    const columns: RawColumn[] = plan.output.map((n) => ({ name: n, type: typeOf(n), values: takeValues(valuesOf(n), keep) }));
+    batches[slot] = buildBatch(outSchema, columns, keep.length);
   };
   const worker = async () => {
     while (next < groups.length) await readOne(next++);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, groups.length)) }, worker));
   return tableOf(outSchema, batches);
+}
+
+/** How the decode thread hands a column back (see parquet-guard.ts). */
+function kindOf(type: DataType): ColumnKind {
+  if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) return { kind: 'bytes' };
+  if (type.typeId === Type.Bool) return { kind: 'bool' };
+  return { kind: 'typed', ctor: (type as unknown as { ArrayType: { name: string } }).ArrayType.name };
+}
+
+function dataOf(type: DataType, c: DecodedColumn): Data {
+  const common = { type: type as Float64, length: c.length, nullCount: c.nullCount, nullBitmap: c.validity };
+  if (c.offsets) return makeData({ ...common, type: type as Utf8, valueOffsets: c.offsets, data: c.values as Uint8Array });
+  return makeData({ ...common, data: c.values as Float64Array });
 }
 
 export interface ParquetWriteOptions {

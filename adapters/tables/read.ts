@@ -24,6 +24,12 @@ export interface ReadTableOptions {
   rowGroups?: number[];
   /** Parquet row groups decoded at once (each is a few ranged reads). @default 4 */
   concurrency?: number;
+  /**
+   * Parquet: how long one row group may take to decode before the file is
+   * declared corrupt (a damaged page can make the decoder run away).
+   * @default 20 s + 4 s per MB of the row group's column chunks
+   */
+  decodeTimeoutMs?: number;
 }
 
 export interface ReadTableInfo {
@@ -35,7 +41,7 @@ export interface ReadTableInfo {
   rowGroups?: { total: number; read: number };
 }
 
-const READ_KEYS = ['format', 'columns', 'where', 'rowGroups', 'concurrency'];
+const READ_KEYS = ['format', 'columns', 'where', 'rowGroups', 'concurrency', 'decodeTimeoutMs'];
 
 function checkReadOptions(key: string, options: ReadTableOptions): ColumnCondition[] {
   const problems: ErrorDetail[] = [];
@@ -46,6 +52,7 @@ function checkReadOptions(key: string, options: ReadTableOptions): ColumnConditi
   else if (columns && new Set(columns).size !== columns.length) problems.push({ path: 'columns', message: 'expected each column once' });
   if (rowGroups !== undefined && !(Array.isArray(rowGroups) && rowGroups.every((g) => Number.isInteger(g) && g >= 0))) problems.push({ path: 'rowGroups', message: 'expected an array of row group indexes (integers ≥ 0)' });
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) problems.push({ path: 'concurrency', message: 'expected an integer from 1 to 64' });
+  if (options.decodeTimeoutMs !== undefined && !(Number.isFinite(options.decodeTimeoutMs) && options.decodeTimeoutMs > 0)) problems.push({ path: 'decodeTimeoutMs', message: 'expected a positive number of milliseconds' });
   let where: ColumnCondition[] = [];
   try {
     where = parseWhere(options.where);
@@ -116,7 +123,7 @@ async function readParquet(store: Datastore, key: string, options: ReadTableOpti
   const groups = selectRowGroups(metadata, plan.conditions, options.rowGroups);
   let table: Table;
   try {
-    table = await readParquetGroups(file, metadata, info, plan, groups, problem, options.concurrency);
+    table = await readParquetGroups(file, metadata, info, plan, groups, problem, options.concurrency, options.decodeTimeoutMs);
   } catch (err) {
     if (passThrough(err) || err instanceof CorruptDataError) throw err;
     throw problem((err as Error).message, err);
