@@ -42,6 +42,7 @@ export type EksConfigSubset = Pick<
   | 'allowedCidrs'
   | 'serviceMode'
   | 'controlPlaneCidrs'
+  | 'egressCidrs'
   | 'ingressDomain'
   | 'ingressClassName'
   | 'ingressSourceCidrs'

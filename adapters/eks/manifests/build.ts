@@ -38,6 +38,8 @@ export interface ManifestOptions {
    * so the deny-all policy must admit it on the dashboard port.
    */
   controlPlaneCidrs?: string[];
+  /** Extra destinations pods may reach on any port (RECC_EKS_EGRESS_CIDRS), e.g. a database subnet. */
+  egressCidrs?: string[];
   /** EFS holding git branches; `sourceGitBranch` is mounted read-only from `<efsRootPath>/<branch>`. */
   efsFileSystemId?: string;
   /** AWS region of the EFS file system (its DNS name). @default 'us-east-1' */
@@ -145,6 +147,9 @@ function assertOptions(def: ClusterDefinition, options: ManifestOptions): void {
   }
   for (const [i, cidr] of options.allowedCidrs.entries()) {
     if (!isIpv4Cidr(cidr)) details.push({ path: `allowedCidrs[${i}]`, message: `"${cidr}" is not an IPv4 CIDR such as 203.0.113.0/24` });
+  }
+  for (const [i, cidr] of (options.egressCidrs ?? []).entries()) {
+    if (!isIpv4Cidr(cidr)) details.push({ path: `egressCidrs[${i}]`, message: `"${cidr}" is not an IPv4 CIDR such as 10.40.0.0/16 (RECC_EKS_EGRESS_CIDRS)` });
   }
   if (options.serviceMode === 'clusterip-ingress' && !options.ingressDomain) {
     details.push({ path: 'ingressDomain', message: 'is required when serviceMode is "clusterip-ingress"' });
@@ -288,7 +293,53 @@ export function buildNetworkPolicies(def: ClusterDefinition, options: ManifestOp
       spec: { podSelector: { matchLabels: selectorFor(def, 'scheduler') }, policyTypes: ['Ingress'], ingress: desktopIngress },
     },
     ...controlPlane,
+    buildEgressPolicy(def, options),
   ];
+}
+
+/** The EC2 instance metadata service: node credentials live there, so no pod may reach it. */
+export const INSTANCE_METADATA_CIDR = '169.254.169.254/32';
+/** The EKS Pod Identity agent on every node (the scheduler's own credentials come from it). */
+export const POD_IDENTITY_AGENT_CIDR = '169.254.170.23/32';
+
+/**
+ * Egress of every pod (issue 17 #5): DNS to CoreDNS, the namespace's own pods
+ * (workers ↔ scheduler, peer transfers), HTTPS anywhere except the instance
+ * metadata service (S3, SQS, STS, CloudWatch Logs: public endpoints or VPC
+ * endpoints alike, whose addresses NetworkPolicy cannot name), the Pod
+ * Identity agent, and the configured CIDRs on any port. Everything else,
+ * including 169.254.169.254 on every port, is dropped.
+ */
+export function buildEgressPolicy(def: ClusterDefinition, options: Pick<ManifestOptions, 'egressCidrs'>): K8sObject {
+  const egress: Array<Record<string, unknown>> = [
+    {
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [
+        { protocol: 'UDP', port: 53 },
+        { protocol: 'TCP', port: 53 },
+      ],
+    },
+    { to: [{ podSelector: {} }] },
+    { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [INSTANCE_METADATA_CIDR] } }], ports: [{ protocol: 'TCP', port: 443 }] },
+    { to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT_CIDR } }], ports: [{ protocol: 'TCP', port: 80 }] },
+  ];
+  const extra = options.egressCidrs ?? [];
+  if (extra.length > 0) egress.push({ to: extra.map((cidr) => ({ ipBlock: { cidr, ...(cidrContainsMetadata(cidr) ? { except: [INSTANCE_METADATA_CIDR] } : {}) } })) });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(def, OBJECT_NAMES.egress),
+    spec: { podSelector: {}, policyTypes: ['Egress'], egress },
+  };
+}
+
+/** Whether an IPv4 CIDR covers 169.254.169.254 (a configured 0.0.0.0/0 must still not open the metadata service). */
+function cidrContainsMetadata(cidr: string): boolean {
+  const [base = '', bits = '32'] = cidr.split('/');
+  const n = Number(bits);
+  const toInt = (ip: string) => ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
+  return ((toInt(base) & mask) >>> 0) === ((toInt('169.254.169.254') & mask) >>> 0);
 }
 
 /** Whole-cluster totals in exact integer units (millicores, MiB), so quota equals the sum of pod requests. */
@@ -398,6 +449,14 @@ export function buildSchedulerService(def: ClusterDefinition, options: ManifestO
           'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
           'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal',
           'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
+          // Issue 17 #4: with ip targets over TCP the NLB would hide the desktops behind its own private
+          // addresses and the desktop-CIDR NetworkPolicy would drop them; preserving the client IP keeps the
+          // policy meaningful. Health checks still come from the NLB's addresses, so they go to the
+          // dashboard's open /health, which the control-plane (cluster subnet) policy admits.
+          'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'preserve_client_ip.enabled=true',
+          'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
+          'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': String(portOf(def, 'dashboard')),
+          'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': '/health',
           'service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags': tags,
         },
       },

@@ -41,6 +41,8 @@ export const OBJECT_NAMES = {
   role: 'recc-user',
   roleBinding: 'recc-user',
   denyAll: 'recc-default-deny-ingress',
+  /** Egress: DNS, the namespace's own pods, HTTPS to AWS endpoints, Pod Identity, configured CIDRs; never the instance metadata service. */
+  egress: 'recc-egress',
   sameNamespace: 'recc-allow-same-namespace',
   desktops: 'recc-allow-desktops-to-scheduler',
   /** The API server's service proxy (scheduler status for observe and the harvester). */

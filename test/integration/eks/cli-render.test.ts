@@ -45,6 +45,7 @@ describe('Command: recc render', () => {
       'NetworkPolicy',
       'NetworkPolicy',
       'NetworkPolicy', // the control plane to the dashboard (issue 22 #5)
+      'NetworkPolicy', // egress: DNS, own pods, HTTPS, never the metadata service (issue 17 #5)
       'ResourceQuota',
       'LimitRange',
       'Secret',
