@@ -6,7 +6,6 @@ import type { K8sObject } from '../../../adapters/eks/manifests/types.ts';
 import { renderCluster } from '../../../shared/definition/render.ts';
 import { planCluster } from '../../../shared/plan/planner.ts';
 import { resolveSpec } from '../../../shared/spec/resolve.ts';
-import { testSecrets } from '../../support/eks-stack.ts';
 
 /**
  * Issue 17 #5 (egress) and #4 (NLB). Pods may reach DNS, their own
