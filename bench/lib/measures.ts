@@ -15,6 +15,7 @@ export const GROUPS = [
   'cpu_efficiency',
   'graph_1m',
   'workers_200',
+  'data',
   'sqs',
   'skew',
   'transfer_many',
@@ -186,8 +187,9 @@ export const MEASURES: readonly MeasureDef[] = [
     compared: false,
     meaning: 'throughput when 200 (fake, instant) workers share the load',
   },
-  ...sqsMeasures(),
+  ...dataMeasures(),
   ...dataframeMeasures(),
+  ...sqsMeasures(),
   // Issue 19: work stealing on a skewed workload, and memory while fetching many results.
   {
     name: 'skew_vs_ideal',
@@ -219,6 +221,23 @@ function sqsMeasures(): MeasureDef[] {
     m('sqs_latency_p50', 'submit→result p50 over SQS', 'ms', 'lower', 'the wait for one small task through the request and reply queues', { op: '<=', value: 50, text: '≤ 50' }),
     m('sqs_requests_per_1000_tasks', 'SQS + S3 requests per 1,000 tasks', 'requests', 'lower', 'billed requests (64 KiB chunks) of a large map, both sides'),
     m('sqs_cost_per_million_tasks', 'SQS + S3 cost per million tasks', '$', 'lower', 'AWS list price of those requests per million tasks'),
+  ];
+}
+
+/** Issue 14: columnar tables on a 1,000,000-row × 6-column table (bench/recc/data.ts). */
+function dataMeasures(): MeasureDef[] {
+  const m = (name: string, label: string, unit: string, meaning: string, target?: Target, better: Better = 'higher'): MeasureDef => ({ name, group: 'data', label, unit, better, compared: false, meaning, ...(target ? { target } : {}) });
+  return [
+    m('data_parquet_write', 'write Parquet, 1M rows × 6 cols (local store)', 'MB/s', 'Arrow data written as Parquet (SNAPPY, 100k-row groups, statistics) per second'),
+    m('data_parquet_read', 'read Parquet, 1M rows × 6 cols', 'MB/s', 'Arrow data decoded from Parquet per second, single-threaded'),
+    m('data_parquet_read_rows', 'read Parquet, 1M rows × 6 cols', 'rows/s', 'rows decoded per second on one thread', { op: '>=', value: 2_000_000, text: '≥ 2,000,000' }),
+    m('data_arrow_write', 'write Arrow IPC file, 1M rows × 6 cols', 'MB/s', 'Arrow IPC written per second'),
+    m('data_arrow_read', 'read Arrow IPC file, 1M rows × 6 cols', 'MB/s', 'Arrow IPC read per second (zero-copy views)'),
+    m('data_parquet_projected_read', 'read 2 of 6 Parquet columns', 'rows/s', 'a projected read fetches and decodes only its column chunks'),
+    m('data_fallthrough_local', 'fall-through read served from FP_LOCAL', 'ms', 'a Parquet file read through [FP_LOCAL, S3] when the cache has it', undefined, 'lower'),
+    m('data_fallthrough_s3', 'fall-through read served from S3 (fauxqs)', 'ms', 'the same read when only S3 has it (copied to FP_LOCAL on the way)', undefined, 'lower'),
+    m('data_ipc_handoff', 'Arrow table worker→worker (IPC)', 'MB/s', 'a task on worker B consuming a table made on worker A'),
+    m('data_ipc_handoff_ratio', 'table handoff / raw bytes handoff', 'ratio', 'table handoff against raw bytes of the same size on the same path', { op: '>=', value: 0.5, text: '≥ 0.5' }),
   ];
 }
 

@@ -51,15 +51,20 @@ async function run(g: Group): Promise<void> {
     await runSqsGroup({ quick, scale, emit });
     return;
   }
+  if (g === 'skew' || g === 'transfer_many') {
+    const m = await import('./issue19-measures.ts');
+    if (g === 'skew') await m.measureSkew({ quick, scale, emit }, quick ? 200 : 1000);
+    else await m.measureTransferMany({ quick, scale, emit }, quick ? 256 : 1024, 1024 * 1024);
+    return;
+  }
   if (g === 'dataframe') {
     const { runDataframe } = await import('./dataframe-measures.ts');
     await runDataframe({ quick, scale, emit });
     return;
   }
-  if (g === 'skew' || g === 'transfer_many') {
-    const m = await import('./issue19-measures.ts');
-    if (g === 'skew') await m.measureSkew({ quick, scale, emit }, quick ? 200 : 1000);
-    else await m.measureTransferMany({ quick, scale, emit }, quick ? 256 : 1024, 1024 * 1024);
+  if (g === 'data') {
+    const { runData } = await import('./data.ts');
+    await runData({ quick, scale, emit });
     return;
   }
   await engine.runGroup(g, { quick, scale, emit });
