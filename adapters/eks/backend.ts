@@ -42,6 +42,7 @@ export type EksConfigSubset = Pick<
   | 'allowedCidrs'
   | 'serviceMode'
   | 'controlPlaneCidrs'
+  | 'logGroup'
   | 'egressCidrs'
   | 'ingressDomain'
   | 'ingressClassName'

@@ -24,6 +24,8 @@ export interface EksBackendConfig {
   ingressSourceCidrs: string[];
   /** The cluster subnets' CIDRs (EKS control-plane ENIs): the service proxy reaches the scheduler dashboard from there. Required from the environment. */
   controlPlaneCidrs?: string[];
+  /** The stage's cluster log group (RECC_EKS_LOG_GROUP): pods ship their lines there (docs/logs.md). */
+  logGroup?: string;
   /** Extra egress destinations (any port) for the pods, besides DNS, own pods and HTTPS (RECC_EKS_EGRESS_CIDRS). */
   egressCidrs?: string[];
   efsFileSystemId?: string;
@@ -80,6 +82,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
     ...(getOptionalString(env, 'RECC_EKS_INGRESS_CLASS') ? { ingressClassName: getOptionalString(env, 'RECC_EKS_INGRESS_CLASS') } : {}),
     ingressSourceCidrs: list(env.RECC_EKS_INGRESS_SOURCE_CIDRS),
     controlPlaneCidrs: list(env.RECC_EKS_CONTROL_PLANE_CIDRS),
+    ...(getOptionalString(env, 'RECC_EKS_LOG_GROUP') ? { logGroup: getOptionalString(env, 'RECC_EKS_LOG_GROUP') } : {}),
     egressCidrs: list(env.RECC_EKS_EGRESS_CIDRS),
     ...(getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') ? { efsFileSystemId: getOptionalString(env, 'RECC_EKS_EFS_FILE_SYSTEM_ID') } : {}),
     efsRootPath: getOptionalString(env, 'RECC_EKS_EFS_ROOT_PATH') ?? '/branches',
@@ -116,7 +119,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
 }
 
 /** The subset the pure manifest builders need. */
-export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'controlPlaneCidrs' | 'egressCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'> & Partial<Pick<EksBackendConfig, 'datastoreRoleArnTemplate'>>): ManifestOptions {
+export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 'controlPlaneCidrs' | 'logGroup' | 'egressCidrs' | 'serviceMode' | 'ingressDomain' | 'ingressClassName' | 'ingressSourceCidrs' | 'efsFileSystemId' | 'efsRootPath' | 'nodeGroupPrefix' | 'kubernetesGroupPrefix' | 'region'> & Partial<Pick<EksBackendConfig, 'datastoreRoleArnTemplate'>>): ManifestOptions {
   return {
     allowedCidrs: config.allowedCidrs,
     serviceMode: config.serviceMode,
@@ -124,6 +127,7 @@ export function manifestOptions(config: Pick<EksBackendConfig, 'allowedCidrs' | 
     ...(config.ingressClassName ? { ingressClassName: config.ingressClassName } : {}),
     ingressSourceCidrs: config.ingressSourceCidrs,
     ...(config.controlPlaneCidrs?.length ? { controlPlaneCidrs: config.controlPlaneCidrs } : {}),
+    ...(config.logGroup ? { logGroup: config.logGroup } : {}),
     ...(config.egressCidrs?.length ? { egressCidrs: config.egressCidrs } : {}),
     ...(config.efsFileSystemId ? { efsFileSystemId: config.efsFileSystemId } : {}),
     efsRegion: config.region,

@@ -38,6 +38,11 @@ export interface ManifestOptions {
    * so the deny-all policy must admit it on the dashboard port.
    */
   controlPlaneCidrs?: string[];
+  /**
+   * The stage's cluster log group: scheduler and worker pods ship their own lines there
+   * (RECC_LOG_GROUP and the log context as env, docs/logs.md). Unset: no shipping.
+   */
+  logGroup?: string;
   /** Extra destinations pods may reach on any port (RECC_EKS_EGRESS_CIDRS), e.g. a database subnet. */
   egressCidrs?: string[];
   /** EFS holding git branches; `sourceGitBranch` is mounted read-only from `<efsRootPath>/<branch>`. */
@@ -541,6 +546,18 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
     { name: TMP_VOLUME, emptyDir: { sizeLimit: `${tmpSizeGiB(component, template.resources.memoryGiB)}Gi` } },
   ];
   const extraEnv: EnvVar[] = [];
+  if (options.logGroup) {
+    // Issue 21: the process ships its lines with this context (adapters/logs/context.ts names).
+    extraEnv.push(
+      { name: 'RECC_LOG_GROUP', value: options.logGroup },
+      { name: 'AWS_REGION', value: options.efsRegion ?? 'us-east-1' },
+      { name: 'RECC_CLUSTER_ID', value: def.clusterId },
+      { name: 'RECC_OWNER', value: def.owner },
+      { name: 'RECC_NAMESPACE', value: def.namespace },
+      ...(def.job ? [{ name: 'RECC_JOB', value: def.job }] : []),
+      { name: 'POD_NAME', fieldRef: 'metadata.name' },
+    );
+  }
   if (branch !== undefined && options.efsFileSystemId) {
     const root = (options.efsRootPath ?? '/branches').replace(/\/+$/, '');
     volumes.push({
