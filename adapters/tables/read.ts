@@ -20,6 +20,8 @@ export interface ReadTableOptions {
   columns?: string[];
   /** Keep only matching rows; Parquet skips row groups whose statistics rule them out. */
   where?: Where;
+  /** Another name for `where`. */
+  filter?: Where;
   /** Parquet only: read just these row groups (by index). */
   rowGroups?: number[];
   /** Parquet row groups decoded at once (each is a few ranged reads). @default 4 */
@@ -41,7 +43,7 @@ export interface ReadTableInfo {
   rowGroups?: { total: number; read: number };
 }
 
-const READ_KEYS = ['format', 'columns', 'where', 'rowGroups', 'concurrency', 'decodeTimeoutMs'];
+const READ_KEYS = ['format', 'columns', 'where', 'filter', 'rowGroups', 'concurrency', 'decodeTimeoutMs'];
 
 function checkReadOptions(key: string, options: ReadTableOptions): ColumnCondition[] {
   const problems: ErrorDetail[] = [];
@@ -54,8 +56,9 @@ function checkReadOptions(key: string, options: ReadTableOptions): ColumnConditi
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) problems.push({ path: 'concurrency', message: 'expected an integer from 1 to 64' });
   if (options.decodeTimeoutMs !== undefined && !(Number.isFinite(options.decodeTimeoutMs) && options.decodeTimeoutMs > 0)) problems.push({ path: 'decodeTimeoutMs', message: 'expected a positive number of milliseconds' });
   let where: ColumnCondition[] = [];
+  if (options.where !== undefined && options.filter !== undefined) problems.push({ path: 'filter', message: 'give where or filter (the same thing), not both' });
   try {
-    where = parseWhere(options.where);
+    where = parseWhere(options.where ?? options.filter, options.where === undefined && options.filter !== undefined ? 'filter' : 'where');
   } catch (err) {
     if (!(err instanceof TableOptionsError)) throw err;
     problems.push(...err.details);

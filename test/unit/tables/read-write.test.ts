@@ -49,6 +49,14 @@ describe('readTable / writeTable', () => {
     }
   });
 
+  it('takes filter as another name for where, but not both', async () => {
+    const store = new MemoryDatastore();
+    await writeTable(store, 't.parquet', table);
+    const back = await readTable(store, 't.parquet', { filter: { vol: { lt: 40 } }, columns: ['vol'] });
+    expect(rowsOf(back).map((r) => r.vol)).toEqual(rows.filter((r) => r.vol < 40).map((r) => r.vol));
+    await expect(readTable(store, 't.parquet', { filter: { vol: 1 }, where: { vol: 2 } })).rejects.toThrow(/filter: give where or filter/);
+  });
+
   it('skips Parquet row groups whose statistics rule them out, and fetches only their bytes', async () => {
     const store = new MemoryDatastore();
     const many = priceRows(40_000);
