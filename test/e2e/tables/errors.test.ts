@@ -82,8 +82,9 @@ describe('DistributedTable: bad input', () => {
     expect(() => t.select(['value', 'x', 'y'])).toThrow(/select: no column "x", "y"/);
     expect(() => t.groupBy('key').agg({ value: 'median' as never })).toThrow(TableArgumentError);
     expect(() => t.setIndex('k2', { divisions: [5, 1] })).toThrow(/divisions must be sorted/);
-    // Nothing reached the scheduler for the refused operations: it knows exactly the tasks it knew.
-    expect((await client.schedulerInfo()).status.tasksTotal).toBe(before);
+    // Nothing reached the scheduler for the refused operations: it knows no task it did not know
+    // (earlier tests' results may still be leaving as their futures are released).
+    expect((await client.schedulerInfo()).status.tasksTotal).toBeLessThanOrEqual(before);
   });
 
   it('toTable refuses a table above maxBytes with a clear error, and gathers it below', async () => {
