@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { CreateQueueCommand, DeleteQueueCommand, TagQueueCommand } from '@aws-sdk/client-sqs';
-import { QUEUE_MANAGED_BY, QUEUE_TAGS, SESSION_HEARTBEAT_SECONDS } from '../shared/ports/cluster-queues.ts';
+import { SqsClusterQueues } from '../adapters/cluster-queues/sqs.ts';
+import { DEFAULT_QUEUE_PREFIX, SESSION_HEARTBEAT_SECONDS, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
 import { ProtocolError } from '../comm/errors.ts';
 import { decodeReply, protocolErrorFromNotice, type ClientToScheduler, type Reply, type RequestOp } from '../comm/protocol.ts';
 import {
-  EnvelopeRefusal, MAX_INLINE_MESSAGE_BYTES, decodeReplyBody, packBody, packToFit, readEnvelope, replyQueueName,
+  EnvelopeRefusal, MAX_INLINE_MESSAGE_BYTES, decodeReplyBody, packBody, packToFit, readEnvelope,
   type DecodedReplyBody, type Envelope, type PayloadPointer, type ReplyKind, type RequestKind, type SqsRoute, type StatusOp, type SubmitMessage,
 } from '../comm/sqs-envelope/index.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../shared/core/retry.ts';
@@ -98,6 +98,7 @@ export class SqsTransport implements ClientTransport {
     replyQueueUrl: string,
     private readonly ownsReplyQueue: boolean,
     private readonly options: SqsTransportOptions,
+    private readonly queues: ClusterQueues,
   ) {
     this.clientId = session;
     this.replyQueueUrl = replyQueueUrl;
@@ -112,24 +113,18 @@ export class SqsTransport implements ClientTransport {
     const route = options.route;
     const io = options.io ?? new EnvelopeIo(route, options.credentials ? { credentials: options.credentials } : {});
     const session = options.session ?? `s${randomBytes(8).toString('hex')}`;
+    const queues = sessionQueues(route, io);
     let replyQueueUrl = options.replyQueueUrl;
     if (!replyQueueUrl) {
       try {
-        const out = await io.sqs.send(
-          new CreateQueueCommand({
-            QueueName: replyQueueName(route, session),
-            Attributes: { MessageRetentionPeriod: String(24 * 3600), VisibilityTimeout: '30' },
-            tags: { [QUEUE_TAGS.cluster]: route.clusterId, [QUEUE_TAGS.managedBy]: QUEUE_MANAGED_BY, [QUEUE_TAGS.lastSeen]: new Date().toISOString() },
-          }),
-        );
-        replyQueueUrl = out.QueueUrl;
+        // The cluster's queue adapter: named by the deployment's convention, tagged like the request queue (cost), with a last-seen time.
+        replyQueueUrl = (await queues.ensureSessionQueue(route.clusterId, session)).url;
       } catch (err) {
         if (!options.io) io.destroy();
         throw new SqsRouteUnavailableError(`cannot create the reply queue of this session on ${route.endpoint ?? route.region}: ${(err as Error).message}`, { cause: err });
       }
-      if (!replyQueueUrl) throw new SqsRouteUnavailableError('SQS created the reply queue without a URL');
     }
-    const t = new SqsTransport(io, route, session, replyQueueUrl, !options.replyQueueUrl, options);
+    const t = new SqsTransport(io, route, session, replyQueueUrl, !options.replyQueueUrl, options, queues);
     t.startPolling();
     const timeoutMs = options.connectTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
@@ -437,7 +432,7 @@ export class SqsTransport implements ClientTransport {
   private async touch(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.io.sqs.send(new TagQueueCommand({ QueueUrl: this.replyQueueUrl, Tags: { [QUEUE_TAGS.lastSeen]: new Date().toISOString() } }));
+      await this.queues.touchSession(this.route.clusterId, this.clientId, new Date().toISOString());
     } catch {
       // Retried at the next period; the harvester allows several missed ones.
     }
@@ -470,7 +465,7 @@ export class SqsTransport implements ClientTransport {
     await Promise.allSettled([...this.deletes]);
     for (const p of this.pending.values()) p.reject(err ?? new ClientClosedError());
     this.pending.clear();
-    if (this.ownsReplyQueue) await this.io.sqs.send(new DeleteQueueCommand({ QueueUrl: this.replyQueueUrl })).catch(() => undefined);
+    if (this.ownsReplyQueue) await this.queues.deleteSessionQueue(this.route.clusterId, this.clientId).catch(() => undefined);
     if (!this.options.io) this.io.destroy();
     for (const h of this.closeHandlers) h(err);
   }
@@ -478,4 +473,11 @@ export class SqsTransport implements ClientTransport {
 
 function toBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The session-queue side of the cluster's queues, with the deployment prefix the route's reply prefix implies (`<prefix><clusterId>-reply-`). */
+function sessionQueues(route: SqsRoute, io: EnvelopeIo): ClusterQueues {
+  const tail = `${route.clusterId}-reply-`;
+  const prefix = route.replyQueuePrefix.endsWith(tail) ? route.replyQueuePrefix.slice(0, -tail.length) : DEFAULT_QUEUE_PREFIX;
+  return new SqsClusterQueues({ client: io.sqs, prefix });
 }

@@ -31,11 +31,6 @@ export const sqsRouteSchema = z.object({
 });
 export type SqsRoute = z.infer<typeof sqsRouteSchema>;
 
-/** The reply queue name of a session (SQS names: 80 characters of [A-Za-z0-9_-]). */
-export function replyQueueName(route: Pick<SqsRoute, 'replyQueuePrefix'>, session: string): string {
-  return `${route.replyQueuePrefix}${session}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
-}
-
 /** The queue name at the end of a queue URL. */
 export function queueNameOf(url: string): string {
   return url.slice(url.lastIndexOf('/') + 1);
