@@ -229,12 +229,29 @@ export class ApiClient {
     return this.request('POST', '/clusters', request);
   }
 
+  /** Every matching cluster, newest first (follows `nextToken` through all pages). */
   async listClusters(options: { all?: boolean; status?: ClusterStatus } = {}): Promise<ClusterView[]> {
+    const out: ClusterView[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.listClustersPage({ ...options, limit: 1000, ...(nextToken ? { nextToken } : {}) });
+      out.push(...page.clusters);
+      nextToken = page.nextToken ?? undefined;
+    } while (nextToken !== undefined);
+    return out;
+  }
+
+  /** One page of clusters (`limit` 1..1000, default 100); `nextToken` is null on the last page. */
+  async listClustersPage(options: { all?: boolean; status?: ClusterStatus; limit?: number; nextToken?: string } = {}): Promise<{ clusters: ClusterView[]; nextToken: string | null }> {
     const q = new URLSearchParams();
     if (options.all) q.set('all', 'true');
     if (options.status) q.set('status', options.status);
+    if (options.limit !== undefined) q.set('limit', String(options.limit));
+    if (options.nextToken !== undefined) q.set('nextToken', options.nextToken);
     const qs = q.toString();
-    return (await this.request<{ clusters: ClusterView[] }>('GET', `/clusters${qs ? `?${qs}` : ''}`)).clusters;
+    const page = await this.request<{ clusters: ClusterView[]; nextToken?: string | null }>('GET', `/clusters${qs ? `?${qs}` : ''}`);
+    // Servers before paging answer {clusters} only: that is the whole list.
+    return { clusters: page.clusters, nextToken: page.nextToken ?? null };
   }
 
   async getCluster(id: string): Promise<ClusterView> {

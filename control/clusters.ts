@@ -15,6 +15,7 @@ import { planCluster } from '../shared/plan/planner.ts';
 import { reapAt } from '../shared/harvest/plan.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
 import { QuotaPolicy } from '../shared/quota/config.ts';
+import { pageNewestFirst, type PageRequest } from '../shared/api/pagination.ts';
 import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
 import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
@@ -221,6 +222,13 @@ export class ClusterService {
       return (await this.store.listAll(filter)).map((r) => viewFor(r, caller, this.harvest));
     }
     return (await this.store.listByOwner(caller.user, filter)).map((r) => viewFor(r, caller, this.harvest));
+  }
+
+  /** One page of `list` (issue 17 #11): `limit` (1..1000, default 100) and the `nextToken` of the previous page. */
+  async listPage(caller: Caller, options: { all?: boolean; status?: ClusterStatus } & PageRequest = {}): Promise<{ clusters: ClusterView[]; nextToken: string | null }> {
+    const { limit, nextToken, ...filter } = options;
+    const page = pageNewestFirst(await this.list(caller, filter), { ...(limit === undefined ? {} : { limit }), ...(nextToken === undefined ? {} : { nextToken }) });
+    return { clusters: page.items, nextToken: page.nextToken };
   }
 
   /**

@@ -249,13 +249,29 @@ export async function create(flags: ApiFlags & { template?: string; name?: strin
   out(`  use it from a script: RECC_CLUSTER=id:${cluster.id}`);
 }
 
-export async function list(flags: ApiFlags & { all?: boolean; status?: string }): Promise<void> {
+export async function list(flags: ApiFlags & { all?: boolean; status?: string; limit?: string; nextToken?: string }): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
-  const clusters = await client.listClusters({ ...(flags.all ? { all: true } : {}), ...(flags.status ? { status: parseStatus(flags.status) } : {}) });
+  const filter = { ...(flags.all ? { all: true } : {}), ...(flags.status ? { status: parseStatus(flags.status) } : {}) };
+  const paged = flags.limit !== undefined || flags.nextToken !== undefined;
+  let clusters: ClusterView[];
+  let nextToken: string | null = null;
+  if (paged) {
+    const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1 && limit <= 1000)) {
+      throw new ValidationError('invalid options for recc cluster list', [{ path: 'limit', message: `must be a whole number from 1 to 1000 (got ${JSON.stringify(flags.limit)})` }]);
+    }
+    const page = await client.listClustersPage({ ...filter, ...(limit === undefined ? {} : { limit }), ...(flags.nextToken ? { nextToken: flags.nextToken } : {}) });
+    clusters = page.clusters;
+    nextToken = page.nextToken;
+  } else {
+    clusters = await client.listClusters(filter);
+  }
   if (flags.json) {
-    json(clusters);
+    // One page: {clusters, nextToken}; the whole list (no --limit/--next-token): the array, as before.
+    json(paged ? { clusters, nextToken } : clusters);
     return;
   }
+  if (paged && nextToken) process.stderr.write(`more: recc cluster list --next-token ${nextToken}${flags.limit ? ` --limit ${flags.limit}` : ''}\n`);
   if (clusters.length === 0) {
     out('no clusters');
     return;

@@ -57,8 +57,10 @@ export function registerCluster(program: Command): void {
       .description('your clusters, newest first')
       .option('--all', "every user's clusters (admins only)")
       .option('--status <status>', 'only clusters in this status: requested, provisioning, running, deleting, deleted or failed (any case)')
+      .option('--limit <n>', 'one page of at most N clusters (1-1000); prints the token of the next page')
+      .option('--next-token <token>', 'the page after the one that printed this token')
       .option('--json', 'print the clusters as JSON'),
-  ).action(async (flags: ApiFlags & { all?: boolean; status?: string }) => {
+  ).action(async (flags: ApiFlags & { all?: boolean; status?: string; limit?: string; nextToken?: string }) => {
     const cli = await import('./cluster-actions.ts');
     await cli.list(flags);
   });

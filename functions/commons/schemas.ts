@@ -57,9 +57,21 @@ export const scaleClusterBody = z.strictObject({
     .int('must be a whole number').positive('must be a positive whole number').max(100_000, 'must be at most 100000'),
 });
 
+/** `limit` and `nextToken` of every paged list (shared/api/pagination.ts). */
+export const pageQuery = {
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 1000, 'must be a whole number from 1 to 1000')
+    .optional(),
+  nextToken: z.string().regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the nextToken of a previous page').optional(),
+};
+
 export const listClustersQuery = z.strictObject({
   all: z.enum(['true', 'false'], 'must be true or false').optional(),
   status: z.enum(CLUSTER_STATUSES, `must be one of ${CLUSTER_STATUSES.join(', ')}`).optional(),
+  ...pageQuery,
 });
 
 export const noQuery = z.strictObject({});
