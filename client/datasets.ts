@@ -3,8 +3,7 @@ import { LocalDatastore } from '../adapters/datastores/local.ts';
 import { datastoresConfig } from '../adapters/datastores/load-config.ts';
 import { openStore } from '../adapters/datastores/open.ts';
 import { openDataset, type DatasetReadOptions, type PartitionJob, type StoreSpec } from '../adapters/datastores/dataset.ts';
-import { storeConfig, type StoreConfig } from '../shared/datastores/config.ts';
-import { storeRegistry } from '../adapters/tables/stores.ts';
+import { storeConfig } from '../shared/datastores/config.ts';
 import type { Datastore } from '../shared/datastores/port.ts';
 import { TableOptionsError } from '../shared/tables/errors.ts';
 import type { Future } from './future.ts';
@@ -45,20 +44,3 @@ export async function readDataset(client: MapCapable, store: DatasetStoreRef, pa
   }, jobs) as Array<Future<Table>>;
 }
 
-/**
- * The configured datastores (`import { datastores } from 'recc'`): stores by
- * name, the read order and the write target from recc.datastores.yaml, then
- * RECC_DATASTORES_* (read once per process).
- */
-export const datastores = {
-  /** The resolved configuration, with where each setting came from. */
-  config: () => datastoresConfig(),
-  /** A configured store by name; an unknown name is DatastoreConfigError naming the known ones. */
-  get: (name: string): Datastore => storeRegistry().get(name),
-  /** The stores reads fall through, first to last. */
-  readOrder: (): Datastore[] => storeRegistry().readOrder(),
-  /** The store writes go to. */
-  writeTarget: (): Datastore => storeRegistry().writeTarget(),
-  /** A store from an explicit configuration, outside the file. */
-  open: (name: string, config: StoreConfig): Datastore => openStore(name, config),
-};

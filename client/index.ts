@@ -26,8 +26,10 @@ export type { ClusterLike } from './cluster-like.ts';
 export * from './from-env.ts';
 export * from './recc-cluster.ts';
 /** Datastores and columnar tables: `readTable`/`writeTable` (Parquet, Arrow IPC, CSV, JSON lines), partitioned datasets. */
-export { datastores, type DatasetStoreRef } from './datasets.ts';
-export {
-  readTable, readTableInfo, writeTable, openDataset, writeDataset, Dataset, CorruptDataError, SchemaMismatchError, TableOptionsError, UnsupportedColumnTypeError,
-  type ReadTableOptions, type WriteTableOptions, type DatasetPartition, type DatasetReadOptions, type WriteDatasetOptions, type TableFormat, type Where, type Manifest,
+// Loaded on first use (client/tables-sdk.ts), so `import 'recc'` does not pay for the S3 client.
+export { datastores, readTable, readTableInfo, writeTable, writeDataset, openDataset, type DatasetHandle } from './tables-sdk.ts';
+export type { DatasetStoreRef } from './datasets.ts';
+export { CorruptDataError, SchemaMismatchError, TableOptionsError, UnsupportedColumnTypeError } from '../shared/tables/errors.ts';
+export type {
+  ReadTableOptions, WriteTableOptions, DatasetPartition, DatasetReadOptions, WriteDatasetOptions, TableFormat, Where, Manifest, StoreRef,
 } from '../adapters/tables/index.ts';
