@@ -1,6 +1,7 @@
 import { Packr, addExtension } from 'msgpackr';
 import {
-  ARROW_EXT, POLARS_EXT, PolarsDataFrameClass, Table, dataFrameFromIpcBytes, dataFrameToIpcBuffer, encodeColumnarFrame, isDataFrame, tableFromIpcBytes, tableToIpcBuffer,
+  ARROW_ALIGNED_EXT, ARROW_EXT, POLARS_EXT, PolarsDataFrameClass, Table, dataFrameFromIpcBytes, dataFrameToIpcBuffer, encodeColumnarFrame, isDataFrame, tableFromAlignedIpcBytes,
+  tableFromIpcBytes, tableToIpcBuffer,
 } from './table-codec.ts';
 import { describeUnencodable, encodeFailure, type PathRoot } from './unencodable.ts';
 
@@ -57,6 +58,8 @@ addExtension({
  */
 addExtension({ Class: Table, type: ARROW_EXT, pack: tableToIpcBuffer, unpack: tableFromIpcBytes });
 addExtension({ Class: PolarsDataFrameClass, type: POLARS_EXT, pack: dataFrameToIpcBuffer, unpack: dataFrameFromIpcBytes });
+// Decode-only: encodeValue writes top-level tables in this padded form itself.
+addExtension({ type: ARROW_ALIGNED_EXT, unpack: tableFromAlignedIpcBytes });
 
 const packr = new Packr({
   structuredClone: true,

@@ -10,6 +10,8 @@ import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
  */
 export const ARROW_EXT = 0x54;
 export const POLARS_EXT = 0x55;
+/** A top-level table: two bytes of padding, then IPC, so its buffers sit 8-byte aligned and Arrow views them without copying. */
+export const ARROW_ALIGNED_EXT = 0x56;
 
 export type PolarsModule = typeof import('nodejs-polars').default;
 
@@ -48,6 +50,10 @@ export function tableFromIpcBytes(bytes: Uint8Array): Table {
   return tableFromIPC(bytes);
 }
 
+export function tableFromAlignedIpcBytes(bytes: Uint8Array): Table {
+  return tableFromIPC(bytes.subarray(2));
+}
+
 /** A DataFrame as polars' own IPC stream; it arrives as a DataFrame again. */
 export function dataFrameToIpcBuffer(df: import('nodejs-polars').DataFrame): Buffer {
   return asBuffer(df.writeIPCStream() as unknown as Uint8Array);
@@ -62,12 +68,14 @@ export function dataFrameFromIpcBytes(bytes: Uint8Array): import('nodejs-polars'
  * (shared memory, like large byte results): header, then the IPC bytes.
  */
 export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataFrame): Buffer {
-  const ipc = value instanceof Table ? tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value);
-  const out = Buffer.from(new SharedArrayBuffer(6 + ipc.byteLength));
+  const arrow = value instanceof Table;
+  const ipc = arrow ? tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value);
+  const pad = arrow ? 2 : 0;
+  const out = Buffer.from(new SharedArrayBuffer(6 + pad + ipc.byteLength));
   out[0] = 0xc9;
-  out.writeUInt32BE(ipc.byteLength, 1);
-  out.writeInt8(value instanceof Table ? ARROW_EXT : POLARS_EXT, 5);
-  out.set(ipc, 6);
+  out.writeUInt32BE(pad + ipc.byteLength, 1);
+  out.writeInt8(arrow ? ARROW_ALIGNED_EXT : POLARS_EXT, 5);
+  out.set(ipc, 6 + pad);
   return out;
 }
 

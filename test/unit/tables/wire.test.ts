@@ -11,13 +11,15 @@ describe('tables on the wire', () => {
   it('a task result that is a Table travels as Arrow IPC: about its IPC size, decoded with schema and values', () => {
     const bytes = encodeValue(table, 'result');
     const ipc = tableToIPC(table, 'stream').byteLength;
-    // msgpack of 5,000 row objects would be several times larger; the frame is the IPC bytes plus a 6-byte header.
-    expect(bytes.byteLength).toBe(ipc + 6);
+    // msgpack of 5,000 row objects would be several times larger; the frame is the IPC bytes after an 8-byte header (6 + 2 padding).
+    expect(bytes.byteLength).toBe(ipc + 8);
     const back = decodeValue(bytes) as Table;
     expect(back).toBeInstanceOf(Table);
     expect(back.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(['date:Date32<DAY>', 'sid:Utf8', 'px:Float64', 'vol:Int32']);
     expect(rowsOf(back)).toEqual(rows);
-    expect(encodeValueView(table).byteLength).toBe(ipc + 6);
+    // Aligned in the frame, so the float column is a view of the received bytes, not a copy.
+    expect(back.getChild('px')?.data[0]?.values.buffer).toBe(bytes.buffer);
+    expect(encodeValueView(table).byteLength).toBe(ipc + 8);
   });
 
   it('tables nested in other values (arguments, objects) travel too', () => {
