@@ -190,6 +190,9 @@ export class EksComputeBackend implements ComputeBackend {
     }
     const appliedAt: string = existing?.metadata?.annotations?.['recc.io/applied-at'] ?? isoAt(this.clock);
     const nodes = this.nodesFor(definition.spec, definition.plan, definition.workers.replicas);
+    // The user's access entry first (issue 22 #8): EKS refuses it for a missing IAM role or a CONFIG_MAP
+    // cluster, and then nothing of the cluster exists yet. Its scope already names the new namespace.
+    await this.identity.reconcile(definition.owner, [definition.namespace]);
     await this.applyObjects(this.manifests(definition, secrets, { nodes, appliedAt }));
     await this.podIdentity?.ensure(definition.namespace, costTags(definition.tags));
     await this.identity.reconcile(definition.owner);

@@ -22,6 +22,17 @@ export class KubernetesApiError extends ReccError {
 /** A replace kept losing to concurrent writers. */
 export class KubernetesConflictError extends ConflictError {}
 
+/**
+ * EKS refused the user's access entry for a reason no retry fixes (issue 22 #8): the
+ * user's IAM role does not exist, or the cluster's authentication mode is CONFIG_MAP.
+ * Raised before any object is applied, so the refused cluster leaves nothing behind.
+ */
+export class EksAccessEntryRefusedError extends ReccError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { statusCode: 422, ...options });
+  }
+}
+
 /** An AWS call for node capacity or identity mapping failed unexpectedly. */
 export class EksAwsError extends ReccError {
   constructor(message: string, options: { cause?: unknown } = {}) {

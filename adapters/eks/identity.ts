@@ -7,7 +7,7 @@ import {
   type EKSClient,
 } from '@aws-sdk/client-eks';
 import type { Logger } from '../../shared/core/logger.ts';
-import { EksAwsError } from './errors.ts';
+import { EksAccessEntryRefusedError, EksAwsError } from './errors.ts';
 import type { KubeClients } from './kube.ts';
 import { KeyedMutex, listClusterNamespaces } from './live.ts';
 import { userKubernetesGroup, userRoleArn } from './manifests/naming.ts';
@@ -49,13 +49,17 @@ export class AccessEntries {
     return userRoleArn(this.config.userRoleArnTemplate, owner);
   }
 
-  /** Make the user's access match their live namespaces (none → no access entry). */
-  async reconcile(owner: string): Promise<void> {
+  /**
+   * Make the user's access match their live namespaces (none → no access entry).
+   * `including`: namespaces about to be created (apply grants access first, so a
+   * refused access entry leaves no objects behind; issue 22 #8).
+   */
+  async reconcile(owner: string, including: string[] = []): Promise<void> {
     await this.mutex.run(owner, async () => {
       for (let round = 0; round < 10; round += 1) {
-        const namespaces = await this.liveNamespaces(owner);
+        const namespaces = [...new Set([...(await this.liveNamespaces(owner)), ...including])].sort();
         await this.apply(owner, namespaces);
-        const after = await this.liveNamespaces(owner);
+        const after = [...new Set([...(await this.liveNamespaces(owner)), ...including])].sort();
         if (after.join(',') === namespaces.join(',')) return;
       }
     });
@@ -110,6 +114,12 @@ export class AccessEntries {
       return out.associatedAccessPolicies ?? [];
     } catch (err) {
       if ((err as Error).name === 'ResourceNotFoundException') return undefined;
+      if ((err as Error).name === 'InvalidRequestException' && /authentication mode/i.test((err as Error).message)) {
+        throw new EksAccessEntryRefusedError(
+          `EKS refused access for ${principalArn}: the cluster ${this.config.clusterName} uses authentication mode CONFIG_MAP; access entries need API or API_AND_CONFIG_MAP (aws eks update-cluster-config --access-config authenticationMode=API_AND_CONFIG_MAP)`,
+          { cause: err },
+        );
+      }
       throw new EksAwsError(`reading the access entry ${principalArn} failed`, { cause: err });
     }
   }
@@ -128,7 +138,16 @@ export class AccessEntries {
       );
       this.logger.info('access entry created', { owner, principalArn });
     } catch (err) {
-      if ((err as Error).name !== 'ResourceInUseException') throw new EksAwsError(`creating the access entry of ${owner} failed`, { cause: err });
+      const name = (err as Error).name;
+      if (name === 'ResourceInUseException') return;
+      // Permanent: no retry creates the IAM role or changes the cluster's authentication mode.
+      if (name === 'InvalidParameterException' && /principal/i.test((err as Error).message)) {
+        throw new EksAccessEntryRefusedError(`EKS refused access for ${owner}: the IAM role ${principalArn} does not exist (create it, or fix RECC_EKS_USER_ROLE_ARN_TEMPLATE)`, { cause: err });
+      }
+      if (name === 'InvalidRequestException' && /authentication mode/i.test((err as Error).message)) {
+        throw new EksAccessEntryRefusedError(`EKS refused access for ${owner}: the cluster ${clusterName} uses authentication mode CONFIG_MAP; access entries need API or API_AND_CONFIG_MAP (aws eks update-cluster-config --access-config authenticationMode=API_AND_CONFIG_MAP)`, { cause: err });
+      }
+      throw new EksAwsError(`creating the access entry of ${owner} failed`, { cause: err });
     }
   }
 }

@@ -5,6 +5,7 @@ import {
   DescribeAccessEntryCommand,
   EKSClient,
   InvalidParameterException,
+  InvalidRequestException,
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
@@ -16,6 +17,10 @@ import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
  * service's errors: ResourceInUseException for a duplicate entry,
  * ResourceNotFoundException for an unknown cluster / entry, and
  * AssociateAccessPolicy replacing the scope of an existing association.
+ * Access entries exist only under the API or API_AND_CONFIG_MAP authentication
+ * mode (InvalidRequestException otherwise), and CreateAccessEntry needs an IAM
+ * principal that exists (InvalidParameterException): EKS API reference,
+ * CreateAccessEntry, and the EKS user guide "Change authentication mode".
  */
 export interface AccessEntryState {
   principalArn: string;
@@ -29,6 +34,10 @@ export interface AccessEntryState {
 export class EksAccessModel {
   readonly entries = new Map<string, AccessEntryState>();
   stub: AwsStub<any, any, any> | undefined;
+  /** The cluster's accessConfig.authenticationMode. */
+  authenticationMode: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP' = 'API_AND_CONFIG_MAP';
+  /** Which IAM principals exist (default: every well-formed one). */
+  principalExists: (arn: string) => boolean = () => true;
 
   constructor(
     readonly clusterName: string,
@@ -69,6 +78,12 @@ export class EksAccessModel {
     if (name !== this.clusterName) {
       throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: `No cluster found for name: ${name}.` });
     }
+    if (this.authenticationMode === 'CONFIG_MAP') {
+      throw new InvalidRequestException({
+        $metadata: { httpStatusCode: 400 },
+        message: "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.",
+      });
+    }
   }
 
   private must(clusterName: string | undefined, principalArn: string | undefined): AccessEntryState {
@@ -88,6 +103,9 @@ export class EksAccessModel {
     this.checkCluster(i.clusterName);
     if (!/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(i.principalArn ?? '')) {
       throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: `The principalArn parameter format is not valid` });
+    }
+    if (!this.principalExists(i.principalArn)) {
+      throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'The specified principalArn is invalid: invalid principal.' });
     }
     for (const g of i.kubernetesGroups ?? []) {
       if (String(g).startsWith('system:')) throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'kubernetesGroups cannot start with system:' });
