@@ -37,7 +37,7 @@ export interface ConnectOptions {
   sqsRoute?: SqsRoute;
   /** Over SQS: resume this session (results not yet released are sent again). */
   session?: string;
-  /** How long `'auto'` waits for TCP before taking SQS. @default 3000 */
+  /** How long `'auto'` waits for TCP before taking SQS. @default 5000 */
   tcpTimeoutMs?: number;
   /** Where the route taken (and pauses on the SQS route) are told. @default a line on stderr */
   onNotice?: (line: string) => void;

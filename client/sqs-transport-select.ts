@@ -10,7 +10,7 @@ export type TransportChoice = 'tcp' | 'sqs' | 'auto';
 export const TRANSPORT_CHOICES: readonly TransportChoice[] = ['tcp', 'sqs', 'auto'];
 
 /** How long `auto` waits for the scheduler's TCP address before taking the SQS route. */
-export const DEFAULT_TCP_FALLBACK_MS = 3_000;
+export const DEFAULT_TCP_FALLBACK_MS = 5_000;
 
 /** RECC_TRANSPORT (tcp, sqs, auto), or undefined when unset; throws ValidationError naming the variable. */
 export function transportFromEnv(env: Env): TransportChoice | undefined {
