@@ -120,7 +120,8 @@ function flush(): void {
   // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
   // shows live memory only; the worker exposes gc when it has a limit (worker/memory.ts).
   // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
-  if (collectGarbage && (pooledSinceGc > 0 || transfer.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES)) {
+  // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
+  if (collectGarbage && (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES)) {
     pooledSinceGc = 0;
     collectGarbage();
   }
