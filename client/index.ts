@@ -15,7 +15,7 @@ export { asCompleted, progress, type CompletedFuture, type ProgressOptions } fro
 export {
   TaskError, KilledWorkerError, NoClientError, CancelledError, InlineFunctionError, ClientClosedError, LocalClusterStartError, ModuleBundleError,
   ApiValidationError, ApiNotFoundError, ApiConflictError, ApiRequestError, ApiUnreachableError,
-  ClusterFailedError, ClusterReadyTimeoutError, ClusterConnectionUnavailableError,
+  ClusterFailedError, ClusterReadyTimeoutError, ClusterConnectionUnavailableError, SqsRouteUnavailableError,
 } from './errors.ts';
 /** Bad input to an SDK call (`map` options, `scatter`, …); `details` name each problem. */
 export { ValidationError } from '../shared/core/errors.ts';
