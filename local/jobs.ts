@@ -3,6 +3,7 @@ import { LocalJobDriver } from '../adapters/jobs/local-driver.ts';
 import { LocalJobScheduler } from '../adapters/scheduler/local.ts';
 import { DynamoDbJobStore } from '../adapters/store/jobs-dynamodb.ts';
 import { ClusterService } from '../control/clusters.ts';
+import type { QuotaPolicy } from '../shared/quota/config.ts';
 import { RunDriver } from '../control/job-runs.ts';
 import { JobService } from '../control/jobs.ts';
 import type { Clock } from '../shared/core/clock.ts';
@@ -33,6 +34,8 @@ export interface LocalJobsOptions {
   logger: Logger;
   /** @default 1000 */
   tickMs?: number;
+  /** The stack's quotas, so clusters of job runs count like any other (`RECC_QUOTAS`). */
+  quotas?: QuotaPolicy;
 }
 
 export interface LocalJobs {
@@ -56,7 +59,7 @@ export function startLocalJobs(options: LocalJobsOptions): LocalJobs {
     baseEnv: options.processEnv,
     logger: logger.child({ part: 'driver' }),
   });
-  const clusters = new ClusterService({ store: options.store, queue: options.queue, clock: options.clock, ids: options.ids, logger: logger.child({ part: 'clusters' }) });
+  const clusters = new ClusterService({ store: options.store, queue: options.queue, clock: options.clock, ids: options.ids, logger: logger.child({ part: 'clusters' }), ...(options.quotas ? { quotas: options.quotas } : {}) });
   // The service and the run driver refer to each other: the service kicks the driver when a run is created.
   const holder: { runner?: RunDriver } = {};
   const kick = (runId: string): void => {

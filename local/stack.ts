@@ -203,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       processEnv: options.processEnv ?? {},
       logger: logger.child({ component: 'jobs' }),
       ...(options.jobTickMs === undefined ? {} : { tickMs: options.jobTickMs }),
+      ...(options.quotas ? { quotas: options.quotas } : {}),
     });
     cleanups.push(() => jobs.close());
 
