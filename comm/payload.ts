@@ -1,6 +1,6 @@
 import { Packr, addExtension } from 'msgpackr';
 import {
-  ARROW_ALIGNED_EXT, ARROW_EXT, POLARS_EXT, PolarsDataFrameClass, Table, dataFrameFromIpcBytes, dataFrameToIpcBuffer, encodeColumnarFrame, isDataFrame, tableFromAlignedIpcBytes,
+  ARROW_ALIGNED_EXT, ARROW_EXT, ArrowTableClass, POLARS_EXT, PolarsDataFrameClass, dataFrameFromIpcBytes, isArrowTable, dataFrameToIpcBuffer, encodeColumnarFrame, isDataFrame, tableFromAlignedIpcBytes,
   tableFromIpcBytes, tableToIpcBuffer,
 } from './table-codec.ts';
 import { describeUnencodable, encodeFailure, type PathRoot } from './unencodable.ts';
@@ -56,7 +56,7 @@ addExtension({
  * Registered after Unencodable on purpose: msgpackr asks the most recently
  * added extension first, so a table is never refused as a class instance.
  */
-addExtension({ Class: Table, type: ARROW_EXT, pack: tableToIpcBuffer, unpack: tableFromIpcBytes });
+addExtension({ Class: ArrowTableClass, type: ARROW_EXT, pack: tableToIpcBuffer, unpack: tableFromIpcBytes });
 addExtension({ Class: PolarsDataFrameClass, type: POLARS_EXT, pack: dataFrameToIpcBuffer, unpack: dataFrameFromIpcBytes });
 // Decode-only: encodeValue writes top-level tables in this padded form itself.
 addExtension({ type: ARROW_ALIGNED_EXT, unpack: tableFromAlignedIpcBytes });
@@ -96,7 +96,7 @@ const RAW_BYTES_THRESHOLD = 64 * 1024;
  */
 export function encodeValue(value: unknown, root: PathRoot = 'value'): Buffer {
   // A table is a few large buffers: one copy into a frame of its own, as large byte arrays below.
-  if (value instanceof Table || isDataFrame(value)) return encodeColumnarFrame(value);
+  if (isArrowTable(value) || isDataFrame(value)) return encodeColumnarFrame(value);
   if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD && value.byteLength <= 0xffffffff) {
     // msgpack bin32: decodes to a Buffer viewing the received bytes (no copy on the way in).
     // Shared memory, so threads and the worker pass it around without copying.
@@ -119,7 +119,7 @@ export function encodeValue(value: unknown, root: PathRoot = 'value'): Buffer {
  * buffer. Workers encode task results with it, hence the default root.
  */
 export function encodeValueView(value: unknown, root: PathRoot = 'result'): Uint8Array {
-  if ((value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD) || value instanceof Table || isDataFrame(value)) return encodeValue(value, root);
+  if ((value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD) || isArrowTable(value) || isDataFrame(value)) return encodeValue(value, root);
   return packGuarded(value, root);
 }
 

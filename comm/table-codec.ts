@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 
 /**
  * Columnar values on the wire: an Apache Arrow Table, or a nodejs-polars
@@ -12,6 +12,43 @@ export const ARROW_EXT = 0x54;
 export const POLARS_EXT = 0x55;
 /** A top-level table: two bytes of padding, then IPC, so its buffers sit 8-byte aligned and Arrow views them without copying. */
 export const ARROW_ALIGNED_EXT = 0x56;
+
+export type ArrowModule = typeof import('apache-arrow');
+
+let arrowModule: ArrowModule | undefined;
+
+/**
+ * apache-arrow, loaded on first use: importing it statically added ~0.3 s to
+ * every scheduler, worker and task-thread start (test/unit/engine/bundle-weight).
+ * It is required by the path of its ES module build (require(esm), Node ≥ 20.19),
+ * never by its CommonJS build, so its `Table` is the very class that
+ * `import 'apache-arrow'` gives user code and `instanceof` holds.
+ */
+export function loadArrow(): ArrowModule {
+  if (!arrowModule) {
+    const require = createRequire(import.meta.url);
+    arrowModule = require(require.resolve('apache-arrow').replace(/\.js$/, '.mjs')) as ArrowModule;
+  }
+  return arrowModule;
+}
+
+/** Shaped like an Arrow Table: checked first so that ordinary objects never load Arrow. */
+function looksLikeArrowTable(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  const t = v as { batches?: unknown; numRows?: unknown; schema?: { fields?: unknown } };
+  return Array.isArray(t.batches) && typeof t.numRows === 'number' && Array.isArray(t.schema?.fields);
+}
+
+export function isArrowTable(v: unknown): v is Table {
+  return looksLikeArrowTable(v) && v instanceof loadArrow().Table;
+}
+
+/** For msgpackr's extension lookup, which asks `value instanceof Class`. */
+export class ArrowTableClass {
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return isArrowTable(v);
+  }
+}
 
 export type PolarsModule = typeof import('nodejs-polars').default;
 
@@ -43,7 +80,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 export function tableToIpcBuffer(t: Table): Buffer {
-  return asBuffer(tableToIPC(t, 'stream'));
+  return asBuffer(loadArrow().tableToIPC(t, 'stream'));
 }
 
 /**
@@ -60,11 +97,11 @@ function aligned(bytes: Uint8Array): Uint8Array {
 }
 
 export function tableFromIpcBytes(bytes: Uint8Array): Table {
-  return tableFromIPC(aligned(bytes));
+  return loadArrow().tableFromIPC(aligned(bytes));
 }
 
 export function tableFromAlignedIpcBytes(bytes: Uint8Array): Table {
-  return tableFromIPC(aligned(bytes.subarray(2)));
+  return loadArrow().tableFromIPC(aligned(bytes.subarray(2)));
 }
 
 /** A DataFrame as polars' own IPC stream; it arrives as a DataFrame again. */
@@ -81,8 +118,8 @@ export function dataFrameFromIpcBytes(bytes: Uint8Array): import('nodejs-polars'
  * (shared memory, like large byte results): header, then the IPC bytes.
  */
 export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataFrame): Buffer {
-  const arrow = value instanceof Table;
-  const ipc = arrow ? tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value);
+  const arrow = isArrowTable(value);
+  const ipc = arrow ? loadArrow().tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame);
   const pad = arrow ? 2 : 0;
   const out = Buffer.from(new SharedArrayBuffer(6 + pad + ipc.byteLength));
   out[0] = 0xc9;
@@ -92,4 +129,4 @@ export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataF
   return out;
 }
 
-export { Table };
+export type { Table };
