@@ -226,12 +226,12 @@ describe('recc --json (CLI golden envelopes)', () => {
 
     // Assess
     expect(live.stdout).toMatch(/^cost\s+\$[\d.]+\/hour/m);
-    expect(live.stdout).toMatch(/^scheduler\s+tcp:/m);
+    expect(live.stdout).toMatch(/^scheduler \(tcp\)\s+tcp:/m);
     expect(live.stdout).toContain(`RECC_CLUSTER=id:${id}`);
     expect(gone.code, gone.stderr).toBe(0);
     expect(gone.stdout).toMatch(/^status\s+DELETED/m);
     expect(gone.stdout).toMatch(/^cost\s+\$[\d.]+ in total \(ran at \$[\d.]+\/hour\)$/m);
-    expect(gone.stdout).not.toMatch(/^(scheduler|dashboard|removed at)\s/m);
+    expect(gone.stdout).not.toMatch(/^(scheduler|request queue|dashboard|removed at)\b/m);
     expect(gone.stdout).not.toContain('RECC_CLUSTER=');
   });
 });
