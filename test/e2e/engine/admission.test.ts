@@ -145,6 +145,8 @@ describe('Unauthenticated connections (issue 18 #6)', () => {
     try {
       await using client = await Client.connect(cluster);
       const [worker] = (await client.schedulerInfo()).workers;
+      // Warm up first: the worker's task threads and its first peer connections hold descriptors of their own, not the flood's.
+      expect(await client.submit((n: number) => new Uint8Array(n).fill(1), 200_000).result()).toHaveLength(200_000);
       const baseline = openFds(workerPid);
 
       const attack = flood(portOf(worker!.address), FLOOD);
