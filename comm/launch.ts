@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,36 @@ function fresh(): boolean {
   }
 }
 
+const ENTRY_POINTS = { scheduler: 'scheduler/entry.ts', worker: 'worker/entry.ts', thread: 'worker/thread.ts' } as const;
+
+/**
+ * The esbuild options of the engine bundles (one home: the bundle-weight
+ * test builds with these too). Code splitting matters for start time: without
+ * it a module reached only by `await import()` is still parsed at start, and
+ * its imports of external packages (the AWS SDK, hyparquet) are hoisted to
+ * the top of the bundle and loaded eagerly; with it, such a module lands in a
+ * chunk that is read only when that feature is used.
+ */
+export function engineBundleOptions(outdir: string): import('esbuild').BuildOptions & { metafile: true } {
+  return {
+    entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, file]) => [name, join(ROOT, file)])),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // apache-arrow from node_modules, as task code imports it: one Table class, so tables are recognised and sent as IPC.
+    // The AWS SDK and the Parquet/engine libraries load only when a task reads a datastore.
+    external: ['msgpackr-extract', 'esbuild', 'tsx', 'apache-arrow', 'nodejs-polars', 'hyparquet', 'hyparquet-writer', '@aws-sdk/*', '@smithy/*'],
+    banner: { js: "import { createRequire as __reccCreateRequire } from 'node:module'; const require = __reccCreateRequire(import.meta.url);" },
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
 /** Build (if stale) synchronously, so the first LocalCluster.start pays once. */
 function ensureBundle(): boolean {
   if (fresh()) return true;
@@ -50,27 +80,22 @@ function ensureBundle(): boolean {
     const esbuild = require('esbuild') as typeof import('esbuild');
     mkdirSync(CACHE, { recursive: true });
     const tmp = join(CACHE, `build-${process.pid}`);
-    const result = esbuild.buildSync({
-      entryPoints: { scheduler: join(ROOT, 'scheduler/entry.ts'), worker: join(ROOT, 'worker/entry.ts'), thread: join(ROOT, 'worker/thread.ts') },
-      outdir: tmp,
-      outExtension: { '.js': '.mjs' },
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      // apache-arrow from node_modules, as task code imports it: one Table class, so tables are recognised and sent as IPC.
-      // The AWS SDK and the Parquet/engine libraries load only when a task reads a datastore.
-      external: ['msgpackr-extract', 'esbuild', 'tsx', 'apache-arrow', 'nodejs-polars', 'hyparquet', 'hyparquet-writer', '@aws-sdk/*', '@smithy/*'],
-      banner: { js: "import { createRequire as __reccCreateRequire } from 'node:module'; const require = __reccCreateRequire(import.meta.url);" },
-      metafile: true,
-      logLevel: 'silent',
-    });
+    const result = esbuild.buildSync(engineBundleOptions(tmp));
     const inputs: Record<string, number> = {};
     for (const file of Object.keys(result.metafile.inputs)) {
       if (file.includes('node_modules')) continue;
       inputs[file] = statSync(join(ROOT, file)).mtimeMs;
     }
+    // Chunks first (content-hashed names, so a concurrent build writes the
+    // same bytes under the same name), then the entries that import them.
+    // Another build's chunks stay for an hour: a running process may still load one lazily.
+    const chunks = readdirSync(tmp).filter((f) => f.startsWith('chunk-'));
+    for (const f of chunks) renameSync(join(tmp, f), join(CACHE, f));
     for (const f of ['scheduler.mjs', 'worker.mjs', 'thread.mjs']) renameSync(join(tmp, f), join(CACHE, f));
+    const current = new Set(chunks);
+    for (const f of readdirSync(CACHE)) {
+      if (f.startsWith('chunk-') && !current.has(f) && Date.now() - statSync(join(CACHE, f)).mtimeMs > 3_600_000) rmSync(join(CACHE, f), { force: true });
+    }
     rmSync(tmp, { recursive: true, force: true });
     writeFileSync(MANIFEST, JSON.stringify({ inputs }));
     return true;

@@ -10,8 +10,7 @@ import {
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
-import { startDashboard, type Dashboard } from './dashboard.ts';
-import { groupCounts, workerView } from './dashboard/aggregate.ts';
+import type { Dashboard } from './dashboard.ts';
 import { SchedulerRefusedError } from './errors.ts';
 import { SchedulerState } from './state/machine.ts';
 import { unclaimedOf } from './state/reconnect.ts';
@@ -114,6 +113,8 @@ export class SchedulerServer {
     this.address = `${this.options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${port}`;
     if (this.options.dashboardPort !== undefined) {
       try {
+        // Loaded only when asked for: node:http and the page cost every scheduler start ~30 ms otherwise.
+        const [{ startDashboard }, { groupCounts, workerView }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts')]);
         this.dashboard = await startDashboard(this.options.host, this.options.dashboardPort, {
           status: () => this.status(),
           story: (key) => this.story(key),

@@ -5,7 +5,7 @@
  * the bytes. Runs off the worker's event loop, so heartbeats and transfers
  * keep flowing while tasks burn CPU.
  */
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
@@ -278,6 +278,8 @@ async function resolveFunction(id: string): Promise<(...args: unknown[]) => unkn
 
 function runCommand(def: Extract<FunctionDef, { kind: 'command' }>, args: unknown[]): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
   const argv = [...def.argv, ...args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a)))];
+  // Required here, not imported at the top: loading node:child_process costs every task thread's start ~10 ms, and few tasks are commands.
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: def.cwd,

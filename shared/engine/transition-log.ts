@@ -1,9 +1,11 @@
 /**
  * The bounded transition log of a task state machine (scheduler or worker):
  * every state change with the stimulus that caused it, so that a hanging or
- * failed task can be asked for its story. A ring buffer of parallel arrays:
- * recording is a few stores and allocates nothing, the oldest entries are
- * overwritten once `capacity` is reached.
+ * failed task can be asked for its story. A ring buffer of parallel arrays
+ * that grow to `capacity` as entries arrive (every process, and every task
+ * thread, has one, and most never fill it: allocating 100,000 slots up front
+ * cost ~10 ms of each start). Once full, recording is a few stores and
+ * allocates nothing; the oldest entries are overwritten.
  */
 
 /** One state change of one task. `time` is ms since the epoch from the machine's injected clock. */
@@ -25,21 +27,16 @@ export function tellStory(story: readonly TransitionLogEntry[], last = 10): stri
 }
 
 export class TransitionLog {
-  private readonly keys: string[];
-  private readonly froms: string[];
-  private readonly tos: string[];
-  private readonly stimuli: string[];
-  private readonly times: Float64Array;
+  private readonly keys: string[] = [];
+  private readonly froms: string[] = [];
+  private readonly tos: string[] = [];
+  private readonly stimuli: string[] = [];
+  private readonly times: number[] = [];
   /** Entries recorded since creation (the next write goes to `total % capacity`). */
   private total = 0;
 
   constructor(readonly capacity: number = DEFAULT_TRANSITION_LOG_SIZE) {
     if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`transition log size must be a non-negative integer, got ${capacity}`);
-    this.keys = new Array<string>(capacity);
-    this.froms = new Array<string>(capacity);
-    this.tos = new Array<string>(capacity);
-    this.stimuli = new Array<string>(capacity);
-    this.times = new Float64Array(capacity);
   }
 
   /** Entries recorded so far, including those already overwritten. */
@@ -55,6 +52,15 @@ export class TransitionLog {
   record(key: string, from: string, to: string, stimulusId: string, time: number): void {
     if (this.capacity === 0) {
       // Still counted, so `recorded` equals the machine's transition count whatever the size.
+      this.total++;
+      return;
+    }
+    if (this.total < this.capacity) {
+      this.keys.push(key);
+      this.froms.push(from);
+      this.tos.push(to);
+      this.stimuli.push(stimulusId);
+      this.times.push(time);
       this.total++;
       return;
     }
