@@ -137,18 +137,36 @@ export function dataFrameFromIpcBytes(bytes: Uint8Array): import('nodejs-polars'
 }
 
 /**
+ * A table's IPC stream as the writer's own pieces: message headers and views
+ * of the columns' buffers. Arrow's tableToIPC joins them into one new array,
+ * a copy (into fresh memory, which page-faults) that encodeColumnarFrame then
+ * copies again; the pieces let it copy once. The writer's queue of pieces is
+ * not public API (apache-arrow 21.2.0 is pinned), so anything unexpected there
+ * falls back to the joined array.
+ */
+function ipcPieces(t: Table): Uint8Array[] {
+  const writer = loadArrow().RecordBatchStreamWriter.writeAll(t);
+  const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (Array.isArray(pieces) && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
+  return [writer.toUint8Array(true)];
+}
+
+/**
  * A top-level table as a msgpack ext32 value in a buffer of its own
  * (shared memory, like large byte results): header, then the IPC bytes.
  */
 export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataFrame): Buffer {
   const arrow = isArrowTable(value);
-  const ipc = arrow ? loadArrow().tableToIPC(ownArrowTable(value), 'stream') : dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame);
+  const pieces = arrow ? ipcPieces(ownArrowTable(value)) : [dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame)];
+  const size = pieces.reduce((n, p) => n + p.byteLength, 0);
   const pad = arrow ? 2 : 0;
-  const out = Buffer.from(new SharedArrayBuffer(6 + pad + ipc.byteLength));
+  const out = Buffer.from(new SharedArrayBuffer(6 + pad + size));
   out[0] = 0xc9;
-  out.writeUInt32BE(pad + ipc.byteLength, 1);
+  out.writeUInt32BE(pad + size, 1);
   out.writeInt8(arrow ? ARROW_ALIGNED_EXT : POLARS_EXT, 5);
-  out.set(ipc, 6 + pad);
+  // Buffer#copy is a memcpy; TypedArray#set into shared memory is far slower here.
+  let at = 6 + pad;
+  for (const p of pieces) at += asBuffer(p).copy(out, at);
   return out;
 }
 
