@@ -44,15 +44,24 @@ export async function benchTable(rows: number, seed = 1) {
   });
 }
 
-async function best<T>(reps: number, f: () => Promise<T>): Promise<{ s: number; value: T; samples: number[] }> {
+/**
+ * Median wall time of `reps` runs, with the process's CPU time per run
+ * (all its threads: the Parquet decode thread included), which a loaded
+ * machine inflates far less than wall time.
+ */
+async function best<T>(reps: number, f: () => Promise<T>): Promise<{ s: number; value: T; samples: number[]; cpuMs: number[] }> {
   const samples: number[] = [];
+  const cpuMs: number[] = [];
   let value: T | undefined;
   for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = now();
     value = await f();
     samples.push(secs(t0));
+    const c = process.cpuUsage(c0);
+    cpuMs.push(Math.round((c.user + c.system) / 1000));
   }
-  return { s: median(samples), value: value as T, samples: samples.map((s) => Math.round(s * 1000)) };
+  return { s: median(samples), value: value as T, samples: samples.map((s) => Math.round(s * 1000)), cpuMs };
 }
 
 export async function runData(ctx: GroupContext): Promise<void> {
@@ -72,8 +81,8 @@ export async function runData(ctx: GroupContext): Promise<void> {
       ctx.emit(`data_${format}_write`, dataMB / w.s, 'MB/s', { rows, dataMB: round(dataMB), fileMB: round(w.value.size / 1e6), ms: w.samples });
       const r = await best(reps, () => tables.readTable(local, key));
       if (r.value.numRows !== rows) throw new Error(`data: read ${r.value.numRows} rows of ${rows}`);
-      ctx.emit(`data_${format}_read`, dataMB / r.s, 'MB/s', { rows, rowsPerS: Math.round(rows / r.s), ms: r.samples });
-      if (format === 'parquet') ctx.emit('data_parquet_read_rows', rows / r.s, 'rows/s', { ms: r.samples });
+      ctx.emit(`data_${format}_read`, dataMB / r.s, 'MB/s', { rows, rowsPerS: Math.round(rows / r.s), ms: r.samples, cpuMs: r.cpuMs });
+      if (format === 'parquet') ctx.emit('data_parquet_read_rows', rows / r.s, 'rows/s', { ms: r.samples, cpuMs: r.cpuMs, rowsPerCpuS: Math.round(rows / (median(r.cpuMs) / 1000)) });
     }
     const p = await best(reps, () => tables.readTableInfo(local, 'bench/prices.parquet', { columns: ['date', 'close'] }));
     ctx.emit('data_parquet_projected_read', rows / p.s, 'rows/s', { columns: 2, fetchedMB: round(p.value.fetched.bytes / 1e6), ms: p.samples });
