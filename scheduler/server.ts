@@ -12,6 +12,7 @@ import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
 import { SchedulerRefusedError } from './errors.ts';
+import { WorkerOutbox } from './outbox.ts';
 import { SchedulerState } from './state/machine.ts';
 import { unclaimedOf } from './state/reconnect.ts';
 import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
@@ -393,25 +394,22 @@ export class SchedulerServer {
       this.options.logger.error('scheduler state machine failed', { event: 'scheduler.state-error', error: err });
       throw err;
     }
-    // Per worker, keys to free grouped by the stimulus that freed them.
-    const free = new Map<string, Map<string, string[]>>();
-    const computes = new Map<WorkerConn, ComputeBatch>();
+    // Per worker: one compute batch and the keys to free per stimulus, in an order the worker can follow (outbox.ts).
+    const outbox = new WorkerOutbox<WorkerConn, ComputeBatch>({
+      newBatch: () => ({ k: [], f: [], a: [], d: [], p: [], s: [], sh: [] }),
+      sendCompute: (w, b) => w.channel.send(computeBatch(b), undefined, b.k.length),
+      sendFree: (w, keys, s) => w.channel.send({ op: 'free-keys', keys, s }),
+    });
     const inMemory = new Map<ClientConn, { k: string[]; n: number[]; di: number[]; bufs: Buffer[] }>();
     for (const ins of out) {
       if (ins.type === 'compute') {
         const w = this.workers.get(ins.workerId);
-        if (!w) continue;
-        let b = computes.get(w);
-        if (!b) computes.set(w, (b = { k: [], f: [], a: [], d: [], p: [], s: [], sh: [] }));
-        this.addCompute(w, b, ins);
+        if (w) this.addCompute(w, outbox.compute(w, ins.key), ins);
       } else if (ins.type === 'shuffle-forget') {
         this.workers.get(ins.workerId)?.channel.send({ op: 'shuffle-forget', id: ins.shuffleId, run: ins.run });
       } else if (ins.type === 'free-keys') {
-        let byStimulus = free.get(ins.workerId);
-        if (!byStimulus) free.set(ins.workerId, (byStimulus = new Map()));
-        let list = byStimulus.get(ins.stimulusId);
-        if (!list) byStimulus.set(ins.stimulusId, (list = []));
-        for (const k of ins.keys) list.push(k);
+        const w = this.workers.get(ins.workerId);
+        if (w) outbox.free(w, ins.keys, ins.stimulusId);
       } else {
         const c = this.clients.get(ins.clientId);
         if (!c) continue;
@@ -426,12 +424,8 @@ export class SchedulerServer {
         } else c.channel.send({ ...m });
       }
     }
-    for (const [w, b] of computes) w.channel.send(computeBatch(b), undefined, b.k.length);
+    outbox.flush();
     for (const [c, b] of inMemory) c.channel.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
-    for (const [id, byStimulus] of free) {
-      const w = this.workers.get(id);
-      if (w) for (const [s, keys] of byStimulus) w.channel.send({ op: 'free-keys', keys, s });
-    }
     this.smallData.clear();
   }
 
