@@ -13,6 +13,7 @@ import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
 import { SchedulerRefusedError } from './errors.ts';
 import { WorkerOutbox } from './outbox.ts';
+import { ScaleRequests, type WorkerScaler } from './scaling.ts';
 import { SchedulerState } from './state/machine.ts';
 import { unclaimedOf } from './state/reconnect.ts';
 import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
@@ -32,6 +33,8 @@ export interface SchedulerServerOptions {
   /** A worker silent this long is removed. */
   heartbeatTimeoutMs?: number;
   state?: Partial<SchedulerOptions>;
+  /** Where an adaptive scheduler asks for workers (scaling.ts); without one, retired workers are closed. */
+  scaler?: WorkerScaler;
 }
 
 interface WorkerConn {
@@ -90,6 +93,8 @@ export class SchedulerServer {
   private readonly startedAt: number;
   private lastActivity: number | null = null;
   private closing: Promise<void> | undefined;
+  /** Adaptive scaling's requests to the control plane (scaling.ts). */
+  readonly scaling: ScaleRequests | undefined;
   address = '';
   dashboardUrl: string | undefined;
 
@@ -97,6 +102,7 @@ export class SchedulerServer {
     this.clock = options.clock ?? systemClock;
     this.state = new SchedulerState(options.state ?? {});
     this.startedAt = this.clock.now();
+    if (options.scaler) this.scaling = new ScaleRequests(options.scaler, options.logger, (names) => this.closeWorkers(names));
   }
 
   async start(): Promise<void> {
@@ -133,6 +139,17 @@ export class SchedulerServer {
     const tick = setInterval(() => this.tick(), 500);
     tick.unref();
     this.timers.push(tick);
+    const adaptive = this.state.options.adaptive;
+    if (adaptive) {
+      const adapt = setInterval(() => this.push({ type: 'adapt', stimulusId: this.sid('adapt') }), adaptive.intervalMs);
+      adapt.unref();
+      this.timers.push(adapt);
+    }
+  }
+
+  /** Tell the named workers to close (a retirement the control plane did not take, or no control plane). */
+  private closeWorkers(names: readonly string[]): void {
+    for (const w of this.workers.values()) if (names.includes(w.name)) w.channel.send({ op: 'close' });
   }
 
   /** Stop accepting, tell workers to stop, close everything. Safe to call twice. */
@@ -410,6 +427,14 @@ export class SchedulerServer {
       } else if (ins.type === 'free-keys') {
         const w = this.workers.get(ins.workerId);
         if (w) outbox.free(w, ins.keys, ins.stimulusId);
+      } else if (ins.type === 'acquire-replicas') {
+        this.workers.get(ins.workerId)?.channel.send({ op: 'acquire-replicas', keys: ins.keys, s: ins.stimulusId });
+      } else if (ins.type === 'scale') {
+        this.scaling?.request(ins.workers);
+      } else if (ins.type === 'retire-worker') {
+        this.options.logger.info('worker retired: its results are held elsewhere', { event: 'scheduler.worker-retired', worker: ins.name, workers: ins.workers });
+        if (this.scaling) this.scaling.request(ins.workers, [ins.name]);
+        else this.closeWorkers([ins.name]);
       } else {
         const c = this.clients.get(ins.clientId);
         if (!c) continue;

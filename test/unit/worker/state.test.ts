@@ -204,6 +204,27 @@ describe('Class: WorkerState', () => {
     });
   });
 
+  describe('Method: handle (acquire-replicas: another worker retires)', () => {
+    it('fetches a replica, keeps it without a local dependent and reports it as finished', () => {
+      h = new Harness();
+      expect(h.step({ type: 'acquire-replicas', keys: [{ key: 'r', nbytes: 5, who: ['tcp://old:1'] }] })).toEqual([{ type: 'gather-dep', peer: 'tcp://old:1', keys: ['r'], stimulusId: 's1' }]);
+      expect(h.step({ type: 'gather-dep-done', peer: 'tcp://old:1', received: [['r', 5]], missing: [] })).toEqual([{ type: 'send', msg: { op: 'task-finished', key: 'r', nbytes: 5 }, stimulusId: 's2' }]);
+      expect(h.s.tasks.get('r')?.state).toBe('memory');
+      // It stays until the scheduler frees it.
+      expect(h.step({ type: 'free-keys', keys: ['r'] })).toEqual([{ type: 'release-data', key: 'r', stimulusId: 's3' }]);
+    });
+
+    it('reports at once a replica it already holds, and gives up one nobody can serve', () => {
+      h = new Harness();
+      h.step(computeTask('a'));
+      h.step({ type: 'execute-success', key: 'a', nbytes: 2 });
+      expect(h.step({ type: 'acquire-replicas', keys: [{ key: 'a', nbytes: 2, who: ['tcp://old:1'] }] })).toEqual([{ type: 'send', msg: { op: 'task-finished', key: 'a', nbytes: 2 }, stimulusId: 's3' }]);
+      h.step({ type: 'acquire-replicas', keys: [{ key: 'gone', nbytes: 2, who: ['tcp://old:1'] }] });
+      expect(h.step({ type: 'gather-dep-done', peer: 'tcp://old:1', received: [], missing: ['gone'] })).toEqual([]);
+      expect(h.s.tasks.has('gone')).toBe(false);
+    });
+  });
+
   describe('Invariants', () => {
     it('hold after any sequence of compute, completion, gather and free events', () => {
       const op = fc.oneof(
