@@ -96,6 +96,9 @@ export class EventPump {
           if (pool.cancel(key)) this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
         }
         return;
+      case 'acquire-replicas':
+        this.push({ type: 'acquire-replicas', keys: msg.keys, stimulusId: msg.s });
+        return;
       case 'shuffle-forget':
         this.deps.shuffle.forget(msg.id, msg.run);
         return;

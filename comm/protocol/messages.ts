@@ -160,6 +160,8 @@ export const schedulerToWorker = {
     sh: optional(arrayOf(oneOf(literal(0), shuffleAssignment))),
   },
   'free-keys': { keys, s: str },
+  /** Fetch these results from their holders and keep them (a retiring worker's data); each is reported as finished. */
+  'acquire-replicas': { keys: arrayOf(depLocation), s: str },
   /** Drop the shards of a shuffle for runs up to `run`. */
   'shuffle-forget': { id: str, run: count },
   fns: { defs: arrayOf(tuple(str, functionDefCheck)) },
