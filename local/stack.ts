@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalProcessBackend } from '../adapters/local-backend/index.ts';
+import { defaultSourceStore } from '../adapters/source/store.ts';
 import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
 import { SqsClusterQueues } from '../adapters/cluster-queues/sqs.ts';
 import { generateClusterSecrets } from '../adapters/secrets/index.ts';
@@ -162,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: logger.child({ component: 'local-backend' }),
       testHooks: options.testHooks ?? false,
       ...(options.reccCommand ? { reccCommand: options.reccCommand } : {}),
+      sourceStoreDir: defaultSourceStore(stateDir, options.processEnv ?? {}),
     });
 
     const provisioner = new Provisioner({
