@@ -19,6 +19,8 @@ import { DEFAULT_SUPERVISOR_STALE_SECONDS, holdSupervisorLease, SUPERVISOR_LEASE
 import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../../shared/core/retry.ts';
 import { WORKER_MALLOC_ENV } from '../../shared/engine/worker-env.ts';
 import { localProcessFor } from './rewrite.ts';
+import { branchDir, requirePublished } from '../source/store.ts';
+import { DEFAULT_IMAGE } from '../../shared/spec/defaults.ts';
 
 export * from './errors.ts';
 export * from './rewrite.ts';
@@ -83,6 +85,14 @@ export interface LocalBackendOptions {
   allowMissingGpus?: boolean;
   /** How local ports are chosen. @default free ports on 127.0.0.1 from the OS */
   choosePorts?: (n: number) => Promise<number[]>;
+  /**
+   * The source store (`recc source publish`, adapters/source/store.ts): a
+   * cluster with `sourceGitBranch` runs its processes in `<store>/<branch>`
+   * with `RECC_SOURCE_DIR`/`RECC_SOURCE_BRANCH` set, as the EKS pods get the
+   * branch mounted from EFS; an unpublished branch fails the cluster.
+   * @default `<stateDir>/sources`
+   */
+  sourceStoreDir?: string;
 }
 
 interface ProcessEntry {
@@ -207,8 +217,34 @@ export class LocalProcessBackend implements ComputeBackend {
     return run;
   }
 
+  get sourceStoreDir(): string {
+    return this.options.sourceStoreDir ?? join(this.options.stateDir, 'sources');
+  }
+
+  /**
+   * What this backend does with the spec's `image` and `sourceGitBranch`, as
+   * lines for the scheduler's log (so `recc cluster logs` shows them): the
+   * image is never pulled, processes run from this checkout's code; the
+   * branch must be published and becomes the processes' working directory.
+   */
+  private async sourceNotes(definition: ClusterDefinition): Promise<string[]> {
+    const notes: string[] = [];
+    const image = definition.spec.image;
+    if (image && image !== DEFAULT_IMAGE) {
+      notes.push(`image "${image}" is not used by the local backend: scheduler and workers run this machine's recc (${REPO_ROOT}), not a container`);
+    }
+    const branch = definition.spec.sourceGitBranch;
+    if (branch !== undefined) {
+      const source = await requirePublished(this.sourceStoreDir, branch);
+      notes.push(`source branch "${branch}" at commit ${source.commit} (published ${source.publishedAt}) in ${source.path}: the processes' working directory and RECC_SOURCE_DIR`);
+    }
+    return notes;
+  }
+
   async apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void> {
     this.checkGpus(definition);
+    const notes = await this.sourceNotes(definition);
+    for (const note of notes) this.logger.warn(`local backend: ${note}`, { clusterId: definition.clusterId });
     await this.withLock(definition.clusterId, async () => {
       const existing = await this.readState(definition.clusterId);
       if (existing && !existing.tornDown) {
@@ -221,6 +257,9 @@ export class LocalProcessBackend implements ComputeBackend {
       }
       const dir = this.clusterDir(definition.clusterId);
       await mkdir(join(dir, 'logs'), { recursive: true });
+      // Logged as the processes log (one JSON object per line), so `recc cluster logs` shows them first.
+      const noteLine = (message: string) => `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), service: 'recc-local-backend', message: `local backend: ${message}`, clusterId: definition.clusterId })}\n`;
+      if (notes.length) await writeFile(join(dir, 'logs', 'scheduler.log'), notes.map(noteLine).join(''), { flag: 'a' });
       await writeSecretFiles(this.secretsDir(definition.clusterId), secrets);
       const [schedulerPort, dashboardPort] = await (this.options.choosePorts ?? freePorts)(2);
       const state: ClusterState = {
@@ -451,6 +490,9 @@ export class LocalProcessBackend implements ComputeBackend {
       spec.command = '/bin/sh';
       spec.args = ['-c', hook];
     }
+    const branch = def.spec.sourceGitBranch;
+    const sourceDir = branch === undefined ? undefined : branchDir(this.sourceStoreDir, branch);
+    if (sourceDir !== undefined && branch !== undefined) Object.assign(spec.env, { RECC_SOURCE_DIR: sourceDir, RECC_SOURCE_BRANCH: branch });
     const logFile = join(this.logsDir(state.clusterId), component === 'scheduler' ? 'scheduler.log' : `worker-${index}.log`);
     await mkdir(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
@@ -458,7 +500,7 @@ export class LocalProcessBackend implements ComputeBackend {
     let pid: number | undefined;
     try {
       const child = spawn(spec.command, spec.args, {
-        cwd: REPO_ROOT,
+        cwd: sourceDir ?? REPO_ROOT,
         env: {
           ...cleanEnv(this.options.baseEnv ?? {}),
           ...(component === 'worker' ? WORKER_MALLOC_ENV : {}),
