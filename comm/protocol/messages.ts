@@ -19,7 +19,7 @@ import {
 } from './check.ts';
 
 /** Bump when a message changes incompatibly; peers of another version are refused at the handshake. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3; // 3: frame attachments start 8-byte aligned (comm/framing.ts)
 
 // ------------------------------------------------------------ shared parts
 
