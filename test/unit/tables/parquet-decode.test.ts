@@ -7,6 +7,7 @@ import { MemoryDatastore } from '../../../adapters/datastores/memory.ts';
 import { readTable, writeTable } from '../../../adapters/tables/index.ts';
 import { readParquetMetadata } from '../../../adapters/tables/parquet.ts';
 import { chunkRanges, decodeRowGroup, parquetDecodeStats, type ColumnKind } from '../../../adapters/tables/parquet-guard.ts';
+import { CorruptDataError } from '../../../shared/datastores/errors.ts';
 import { rowsOf } from './fixtures.ts';
 
 /**
@@ -115,4 +116,40 @@ describe('Parquet decoding: fast path against the general path', () => {
     const got = rowsOf(t).map((r) => ({ ...r, id: Number(r.id) }));
     expect(got).toEqual(want);
   });
+
+  it('never hangs, crashes or returns the wrong row count on a damaged file from another writer: the table or CorruptDataError', async () => {
+    // Prepare: a polars file (pages v1, dictionary and plain pages, nulls); each round flips one byte of a fresh copy
+    const n = 4_000;
+    const df = pl.DataFrame({
+      id: Array.from({ length: n }, (_, i) => i),
+      px: Array.from({ length: n }, (_, i) => (i % 11 === 0 ? null : i / 8)),
+      venue: Array.from({ length: n }, (_, i) => (i % 13 === 0 ? null : ['XNYS', 'XNAS', 'XLON'][i % 3])),
+      name: Array.from({ length: n }, (_, i) => `name-${i}-${'y'.repeat(i % 30)}`),
+    });
+    const good = new Uint8Array(df.writeParquet({ compression: 'snappy' }));
+    const store = new MemoryDatastore('CACHE');
+    let corrupt = 0;
+    let read = 0;
+
+    // Act + Assess
+    for (let k = 0; k < 60; k++) {
+      const damaged = good.slice();
+      const at = 4 + ((k * 2654435761) % (good.length - 12));
+      damaged[at] = (damaged[at] as number) ^ (0x5a + k);
+      await store.write('bad.parquet', damaged);
+      const got = await readTable(store, 'bad.parquet', { decodeTimeoutMs: 3_000 }).then((t) => t.numRows, (e: unknown) => e);
+      if (got instanceof CorruptDataError) {
+        corrupt++;
+        expect(got.message).toContain('CACHE: "bad.parquet" is corrupt');
+      } else if (got instanceof Error) {
+        throw got;
+      } else {
+        read++;
+        // Without page checksums a flipped value byte can change a value; never the row count.
+        expect(got).toBe(n);
+      }
+    }
+    expect(corrupt).toBeGreaterThan(5);
+    expect(read).toBeGreaterThan(5);
+  }, 120_000);
 });
