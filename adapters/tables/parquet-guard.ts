@@ -221,7 +221,9 @@ function fastColumn(p, req, name, kind, transfer) {
     const byIndex = encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY';
     if (byIndex && !dictionary) throw new Error('column "' + name + '": a dictionary-encoded page without a dictionary');
     const values = page.dataPage;
-    const hasNulls = def && def.length && maxDef > 0;
+    // Levels are present for every page of a nullable column; a page whose values fill all its slots has no nulls.
+    const hasNulls = def && def.length && maxDef > 0 && values.length !== count;
+    if (!hasNulls && values.length !== count) throw new Error('column "' + name + '": ' + values.length + ' values for ' + count + ' slots');
     if (hasNulls && !validity) {
       validity = new Uint8Array((rows + 7) >> 3);
       for (let i = 0; i < at; i++) validity[i >> 3] |= 1 << (i & 7);
