@@ -3,7 +3,7 @@ import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import { SubmissionStoreError } from './errors.ts';
-import type { StoreRecord, SubmissionStore } from './store.ts';
+import type { AppendOptions, StoreRecord, SubmissionStore } from './store.ts';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -19,7 +19,7 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 export class FileSubmissionStore implements SubmissionStore {
   private readonly path: string;
   private fh: FileHandle | undefined;
-  private queue: Array<{ data: Buffer; resolve: () => void; reject: (e: Error) => void }> = [];
+  private queue: Array<{ data: Buffer; sync: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private flushing: Promise<void> | undefined;
 
   constructor(dir: string) {
@@ -50,11 +50,11 @@ export class FileSubmissionStore implements SubmissionStore {
     return out;
   }
 
-  append(records: readonly StoreRecord[]): Promise<void> {
+  append(records: readonly StoreRecord[], options: AppendOptions = {}): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const data = Buffer.concat(records.map(frame));
     return new Promise((resolve, reject) => {
-      this.queue.push({ data, resolve, reject });
+      this.queue.push({ data, sync: options.sync ?? true, resolve, reject });
       this.flushing ??= this.flush();
     });
   }
@@ -67,8 +67,9 @@ export class FileSubmissionStore implements SubmissionStore {
         try {
           this.fh ??= await open(this.path, 'a');
           await this.fh.write(Buffer.concat(batch.map((b) => b.data)));
+          for (const b of batch) if (!b.sync) b.resolve();
           await this.fh.datasync();
-          for (const b of batch) b.resolve();
+          for (const b of batch) if (b.sync) b.resolve();
         } catch (err) {
           const e = new SubmissionStoreError(`cannot record submissions in ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
           for (const b of batch) b.reject(e);

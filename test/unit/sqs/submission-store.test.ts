@@ -53,6 +53,15 @@ describe.each(adapters)('Port: SubmissionStore ($name)', ({ make }) => {
     expect([...(args ?? [])]).toEqual([1, 2]);
   });
 
+  it('keeps records appended without waiting for a sync, in order with synced ones', async () => {
+    await Promise.all([store.append([submit('e1', ['a'])]), store.append([{ t: 'release', s: 's1', id: 'e2', keys: ['a'] }], { sync: false }), store.append([submit('e3', ['b'])])]);
+    await store.close();
+    const again = make(dir);
+    const records = await again.load();
+    await again.close();
+    expect(records.map((r) => ('id' in r ? r.id : r.t))).toEqual(['e1', 'e2', 'e3']);
+  });
+
   it('ignores a torn record at the end (a crash mid-write)', async () => {
     await store.append([submit('e1', ['a']), submit('e2', ['b'])]);
     await store.close();
