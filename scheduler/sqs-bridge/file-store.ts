@@ -21,6 +21,8 @@ export class FileSubmissionStore implements SubmissionStore {
   private fh: FileHandle | undefined;
   private queue: Array<{ data: Buffer; sync: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private flushing: Promise<void> | undefined;
+  /** A compaction under way: appends made meanwhile are written after it, to the new file. */
+  private compacting: Promise<void> | undefined;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -55,13 +57,14 @@ export class FileSubmissionStore implements SubmissionStore {
     const data = Buffer.concat(records.map(frame));
     return new Promise((resolve, reject) => {
       this.queue.push({ data, sync: options.sync ?? true, resolve, reject });
-      this.flushing ??= this.flush();
+      if (!this.flushing && !this.compacting) this.flushing = this.flush();
     });
   }
 
   private async flush(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      // During a compaction appends wait for it (it flushes them when done): the old file is about to be replaced.
+      while (this.queue.length > 0 && !this.compacting) {
         const batch = this.queue;
         this.queue = [];
         try {
@@ -81,6 +84,19 @@ export class FileSubmissionStore implements SubmissionStore {
   }
 
   async compact(records: readonly StoreRecord[]): Promise<void> {
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const run = this.rewrite(records);
+    this.compacting = run;
+    try {
+      await run;
+    } finally {
+      if (this.compacting === run) this.compacting = undefined;
+      if (this.queue.length > 0 && !this.flushing && !this.compacting) this.flushing = this.flush();
+    }
+  }
+
+  /** Write the kept records to a new file and rename it over the log (appends under way finish first, in the old one). */
+  private async rewrite(records: readonly StoreRecord[]): Promise<void> {
     await this.flushing;
     const tmp = `${this.path}.compact`;
     try {
@@ -101,6 +117,7 @@ export class FileSubmissionStore implements SubmissionStore {
   }
 
   async close(): Promise<void> {
+    await this.compacting?.catch(() => undefined);
     await this.flushing;
     await this.fh?.close();
     this.fh = undefined;
