@@ -19,7 +19,7 @@ export interface SqsBridgeOptions {
   token: string;
   caPem?: string;
   logger: Logger;
-  /** @default a FileSubmissionStore in config.stateDir */
+  /** @default the store config.store names (a FileSubmissionStore in config.stateDir unless it says dynamodb) */
   store?: SubmissionStore;
   /** Concurrent long polls of the request queue (each keeps polling while what it received is handled). @default 1 */
   pollers?: number;
@@ -64,14 +64,17 @@ export class SqsBridge {
   /** Counters for tests and logs. */
   readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0 };
 
-  private constructor(private readonly options: SqsBridgeOptions) {
+  private constructor(
+    private readonly options: SqsBridgeOptions,
+    store: SubmissionStore,
+  ) {
     this.io = new EnvelopeIo(options.config.route, options.config.credentials ? { credentials: options.config.credentials } : {});
-    this.store = options.store ?? new FileSubmissionStore(options.config.stateDir);
+    this.store = store;
     this.replies = new ReplySender(this.io, options.config.route.clusterId, options.logger);
   }
 
   static async start(options: SqsBridgeOptions): Promise<SqsBridge> {
-    const bridge = new SqsBridge(options);
+    const bridge = new SqsBridge(options, options.store ?? (await openStore(options.config)));
     await bridge.recover();
     bridge.run();
     return bridge;
@@ -347,4 +350,24 @@ export class SqsBridge {
     await this.store.close();
     this.io.destroy();
   }
+}
+
+/** The submission record the configuration names; the DynamoDB client is loaded only when it is used. */
+async function openStore(config: SqsBridgeConfig): Promise<SubmissionStore> {
+  const store = config.store ?? { kind: 'file' as const };
+  if (store.kind === 'file') return new FileSubmissionStore(config.stateDir);
+  const [{ DynamoDBClient }, { DynamoDBDocumentClient }, { DynamoDbSubmissionStore }] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/lib-dynamodb'),
+    import('./dynamodb-store.ts'),
+  ]);
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      region: config.route.region,
+      ...(store.endpoint ? { endpoint: store.endpoint } : {}),
+      ...(config.credentials ? { credentials: config.credentials } : {}),
+      maxAttempts: 5,
+    }),
+  );
+  return new DynamoDbSubmissionStore({ client, tableName: store.tableName, partition: store.partition });
 }
