@@ -42,6 +42,8 @@ export class EnvelopeIo {
   readonly s3: S3Client;
   /** SQS and S3 calls made, by name (the bench turns them into dollars). */
   readonly calls: Record<string, number> = {};
+  /** Envelopes sent, by kind. */
+  readonly sent: Record<string, number> = {};
 
   constructor(
     readonly route: SqsRoute,
@@ -72,6 +74,7 @@ export class EnvelopeIo {
   async send(queueUrl: string, envelopes: readonly OutgoingEnvelope[], signal?: AbortSignal): Promise<PayloadPointer[]> {
     const fifo = queueUrl.endsWith('.fifo');
     const pointers: PayloadPointer[] = [];
+    for (const e of envelopes) this.sent[e.header.kind] = (this.sent[e.header.kind] ?? 0) + 1;
     const entries = await Promise.all(
       envelopes.map(async (e, i): Promise<SendMessageBatchRequestEntry> => {
         let text: string;

@@ -31,7 +31,7 @@ export interface SqsTransportOptions {
 }
 
 type Outgoing =
-  | { kind: 'submit'; msg: SubmitMessage; bufs: Uint8Array[] | null; request?: PendingRequest }
+  | { kind: 'submit'; msg: SubmitMessage; bufs: Uint8Array[] | null; request?: PendingRequest; rel?: string[] }
   | { kind: 'cancel' | 'release'; keys: string[] }
   | { kind: 'status'; body: { op: StatusOp; keys?: string[]; key?: string }; request: PendingRequest }
   | { kind: 'ping' | 'close'; body: Record<string, unknown>; request?: PendingRequest };
@@ -48,6 +48,13 @@ const POLL_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000
 const SILENCE_PING_MS = 10_000;
 const SILENCE_NOTICE_MS = 30_000;
 const fitsInline = (bodyBytes: number) => Math.ceil(bodyBytes / 3) * 4 + 2048 <= MAX_INLINE_MESSAGE_BYTES;
+/**
+ * How long released keys wait for something else to send. The request queue
+ * is FIFO per session: an envelope ahead of a submission holds it back for a
+ * whole receive-record-delete cycle of the bridge, and a release is never
+ * urgent, so releases ride behind the next submission (or leave alone after this).
+ */
+const RELEASE_LINGER_MS = 50;
 
 /**
  * The client's route over SQS, for clients that reach the AWS APIs but not
@@ -65,6 +72,9 @@ export class SqsTransport implements ClientTransport {
   private handler: (msg: SchedulerEvent, buffers: Buffer[] | undefined) => void = (msg, bufs) => this.early?.push([msg, bufs]);
   private readonly closeHandlers: Array<(err?: Error) => void> = [];
   private outbox: Outgoing[] = [];
+  /** Released keys not yet posted (see RELEASE_LINGER_MS), in release order. */
+  private lingering: string[] = [];
+  private lingerTimer: NodeJS.Timeout | undefined;
   private flushScheduled = false;
   private sending: Promise<void> = Promise.resolve();
   private inFlightSends = 0;
@@ -165,7 +175,7 @@ export class SqsTransport implements ClientTransport {
         this.post({ kind: 'cancel', keys: msg.keys });
         return;
       case 'release-keys':
-        this.post({ kind: 'release', keys: msg.keys });
+        this.linger(msg.keys);
         return;
       default:
         // Requests go through `request`; `error` notices have no counterpart on this route.
@@ -227,6 +237,11 @@ export class SqsTransport implements ClientTransport {
   }
 
   private post(item: Outgoing): void {
+    if (this.lingering.length > 0) {
+      // Releases so far ride with a submission (applied before it); a close must not overtake them.
+      if (item.kind === 'submit') item.rel = this.takeLingering()?.keys;
+      else if (item.kind === 'close') this.postLingering();
+    }
     this.outbox.push(item);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -234,16 +249,50 @@ export class SqsTransport implements ClientTransport {
     }
   }
 
-  /** Everything posted in one turn becomes envelopes (runs of one kind merged, split to fit) sent in order. */
+  private linger(keys: readonly string[]): void {
+    this.lingering.push(...keys);
+    this.lingerTimer ??= setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.postLingering();
+    }, RELEASE_LINGER_MS);
+  }
+
+  private postLingering(): void {
+    const item = this.takeLingering();
+    if (item) this.post(item);
+  }
+
+  private takeLingering(): { kind: 'release'; keys: string[] } | undefined {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.lingering.length === 0) return undefined;
+    const keys = this.lingering;
+    this.lingering = [];
+    return { kind: 'release', keys };
+  }
+
+  /**
+   * Everything posted in one turn becomes envelopes (runs of one kind merged,
+   * split to fit) sent in order. Releases still lingering ride with the last
+   * submission when it does not name their keys (then their order does not
+   * matter), else they go last.
+   */
   private flush(): void {
     this.flushScheduled = false;
+    const releases = this.outbox.length > 0 ? this.takeLingering() : undefined;
+    if (releases) {
+      const last = this.outbox.findLast((i): i is Extract<Outgoing, { kind: 'submit' }> => i.kind === 'submit' && !i.request);
+      if (last && !namesAny(last.msg, releases.keys)) last.rel = [...(last.rel ?? []), ...releases.keys];
+      else this.outbox.push(releases);
+    }
     const items = this.outbox;
     this.outbox = [];
     const envelopes: OutgoingEnvelope[] = [];
     for (let i = 0; i < items.length; ) {
       const first = items[i] as Outgoing;
       let j = i + 1;
-      if (first.kind === 'submit' && !first.request) while (j < items.length && items[j]?.kind === 'submit' && !(items[j] as { request?: unknown }).request) j++;
+      // A submission carrying releases starts a run: its releases apply before it, not before those ahead of it.
+      if (first.kind === 'submit' && !first.request) while (j < items.length && items[j]?.kind === 'submit' && !(items[j] as { request?: unknown }).request && !(items[j] as { rel?: unknown }).rel) j++;
       if (first.kind === 'cancel' || first.kind === 'release') while (j < items.length && items[j]?.kind === first.kind) j++;
       const run = items.slice(i, j);
       i = j;
@@ -279,7 +328,8 @@ export class SqsTransport implements ClientTransport {
     };
     if (first.kind === 'submit') {
       const msgs = run.map((r) => [(r as Extract<Outgoing, { kind: 'submit' }>).msg, (r as Extract<Outgoing, { kind: 'submit' }>).bufs] as [SubmitMessage, Uint8Array[] | null]);
-      return packToFit(msgs, (part) => packBody({ m: part }), fitsInline).map((part) => {
+      const rel = first.rel;
+      return packToFit(msgs, (part) => packBody(rel && part[0] === msgs[0] ? { m: part, rel } : { m: part }), fitsInline).map((part) => {
         const env = make('submit', part.body, first.request);
         const wants = part.items.flatMap(([m]) => (m.op === 'update-graph' ? m.wants : []));
         if (wants.length > 0) this.submitted.set(env.header.id, wants);
@@ -457,6 +507,7 @@ export class SqsTransport implements ClientTransport {
       this.flush();
     }
     this.closed = true;
+    clearTimeout(this.lingerTimer);
     clearInterval(this.silenceTimer);
     clearInterval(this.touchTimer);
     await this.sending.catch(() => undefined);
@@ -469,6 +520,13 @@ export class SqsTransport implements ClientTransport {
     if (!this.options.io) this.io.destroy();
     for (const h of this.closeHandlers) h(err);
   }
+}
+
+/** Whether a submitted message wants, or defines a task of, any of these keys. */
+function namesAny(msg: SubmitMessage, keys: readonly string[]): boolean {
+  if (msg.op !== 'update-graph') return false;
+  const set = new Set(keys);
+  return msg.wants.some((k) => set.has(k)) || msg.tasks.some((t) => set.has(t.key));
 }
 
 function toBuffer(b: Uint8Array): Buffer {

@@ -174,6 +174,8 @@ export class Provisioner {
       [QUEUE_ENV.requestQueueUrl]: queues.requestQueueUrl,
       [QUEUE_ENV.deadLetterQueueUrl]: queues.deadLetterQueueUrl,
       [QUEUE_ENV.queuePrefix]: this.deps.queues?.prefix ?? '',
+      // The partition of the bridge's submission record when it is kept in DynamoDB (the scheduler role is scoped to it).
+      RECC_SQS_STORE_NAMESPACE: record.namespace,
       ...(queues.payload ? { [QUEUE_ENV.payloadBucket]: queues.payload.bucket, [QUEUE_ENV.payloadPrefix]: queues.payload.prefix } : {}),
     };
     const env = [...definition.scheduler.env.filter((e) => !(e.name in route)), ...Object.entries(route).map(([name, value]) => ({ name, value }))];

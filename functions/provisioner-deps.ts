@@ -25,7 +25,8 @@ import type { ProvisionerHandlerDeps } from './provisioner.ts';
  *
  * and the per-cluster SQS queues (`RECC_CLUSTER_QUEUE_PREFIX`,
  * `RECC_PAYLOAD_BUCKET`; `adapters/cluster-queues/config.ts`), created with
- * each cluster and deleted with it.
+ * each cluster and deleted with it; the scheduler's SQS bridge keeps its
+ * submission record in the cluster table (`RECC_SQS_STORE=dynamodb`).
  *
  * Secrets: generated per cluster (CA + scheduler certificate covering the
  * in-cluster service names and the region's NLB names), kept in the
@@ -55,6 +56,8 @@ export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandl
     // Endpoint and CA resolved now (stage parameters or eks:DescribeCluster): a bad setting fails the cold start.
     backend: await createEksBackendFromEnv(env, { clock: systemClock, logger }),
     queues,
+    // Schedulers keep the SQS bridge's submission record in the cluster table: a pod that restarts on another node loses nothing accepted.
+    queueEnv: { RECC_SQS_STORE: 'dynamodb', RECC_SQS_STORE_TABLE: storeConfig.tableName, AWS_REGION: storeConfig.region },
     generateSecrets: (definition) => {
       const request = secretsRequestFor(definition);
       return generateClusterSecrets({ ...request, dnsNames: [...request.dnsNames, ...extraNames] });

@@ -11,13 +11,18 @@ import { QUEUE_MANAGED_BY, QUEUE_TAGS } from '../../shared/ports/cluster-queues.
  * cluster carries the cluster's namespace as its `namespace` tag, and its
  * payloads live under `clusters/<namespace>/`. So a scheduler can use its
  * own cluster's queues (receive and delete requests, extend visibility,
- * send replies to its sessions' reply queues) and payloads, and nothing of
- * another cluster's, without a role per cluster.
+ * send replies to its sessions' reply queues), payloads and submission
+ * record (the items of partition `SQSLOG#<namespace>` in the cluster table),
+ * and nothing of another cluster's, without a role per cluster.
  */
 export const NAMESPACE_PRINCIPAL_TAG = '${aws:PrincipalTag/kubernetes-namespace}';
 
 export const SCHEDULER_QUEUE_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage', 'sqs:GetQueueAttributes'] as const;
 export const SCHEDULER_PAYLOAD_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'] as const;
+/** The bridge's submission record in the cluster table (scheduler/sqs-bridge/dynamodb-store.ts): its own partition only. */
+export const SCHEDULER_RECORD_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'] as const;
+/** The partition of a cluster's submission record (`submissionLogPartition(namespace)`), as an IAM value. */
+export const SCHEDULER_RECORD_PARTITION = `SQSLOG#${'${aws:PrincipalTag/kubernetes-namespace}'}`;
 
 export interface SchedulerPolicyInput {
   partition: string;
@@ -26,6 +31,8 @@ export interface SchedulerPolicyInput {
   /** The deployment's queue prefix, e.g. `recc-prod-`. */
   queuePrefix: string;
   payloadBucket: string;
+  /** The cluster table (the bridge keeps its submission record there, RECC_SQS_STORE=dynamodb). */
+  tableArn: string;
 }
 
 export interface PolicyStatement {
@@ -59,6 +66,12 @@ export function schedulerRoutePolicy(input: SchedulerPolicyInput): PolicyDocumen
         Effect: 'Allow',
         Action: [...SCHEDULER_PAYLOAD_ACTIONS],
         Resource: `arn:${input.partition}:s3:::${input.payloadBucket}/clusters/${NAMESPACE_PRINCIPAL_TAG}/*`,
+      },
+      {
+        Effect: 'Allow',
+        Action: [...SCHEDULER_RECORD_ACTIONS],
+        Resource: input.tableArn,
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': SCHEDULER_RECORD_PARTITION } },
       },
     ],
   };

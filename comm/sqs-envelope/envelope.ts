@@ -90,8 +90,13 @@ export type StatusOp = (typeof statusOps)[number];
 const errorNoticeCheck = object({ type: str, message: str, op: str, path: str });
 
 export const requestBodies = {
-  /** update-graph, upload-module and register-plugin messages, in order. */
-  submit: { m: arrayOf(withBuffers(anyMessage)) },
+  /**
+   * update-graph, upload-module and register-plugin messages, in order;
+   * `rel`: keys the client released before them (applied first), so a
+   * release rides with the next submission instead of taking a turn of the
+   * session's FIFO message group.
+   */
+  submit: { m: arrayOf(withBuffers(anyMessage)), rel: optional(keys) },
   cancel: { keys },
   release: { keys },
   /** A question answered from the scheduler's state (or `fetch`: results by key). */
@@ -125,7 +130,7 @@ export type ReplyBody<K extends ReplyKind = ReplyKind> = Simplify<InferShape<(ty
 
 /** A submit's messages after their own protocol check. */
 export type SubmitMessage = Extract<ClientToScheduler, { op: 'update-graph' | 'upload-module' | 'register-plugin' }>;
-export type DecodedSubmit = { m: Array<[SubmitMessage, Uint8Array[] | null]> };
+export type DecodedSubmit = { m: Array<[SubmitMessage, Uint8Array[] | null]>; rel?: string[] };
 export type SchedulerEventMessage = Exclude<SchedulerToClientDecoded, { op: 'reply' }>;
 export type DecodedResult = Omit<ReplyBody<'result'>, 'm' | 'reply'> & { m?: Array<[SchedulerEventMessage, Uint8Array[] | null]>; reply?: Record<string, unknown> };
 

@@ -19,9 +19,9 @@ export interface SqsBridgeOptions {
   token: string;
   caPem?: string;
   logger: Logger;
-  /** @default a FileSubmissionStore in config.stateDir */
+  /** @default the store config.store names (a FileSubmissionStore in config.stateDir unless it says dynamodb) */
   store?: SubmissionStore;
-  /** Concurrent long polls of the request queue. @default 2 */
+  /** Concurrent long polls of the request queue (each keeps polling while what it received is handled). @default 1 */
   pollers?: number;
   /** @default 20 (SQS's maximum) */
   waitSeconds?: number;
@@ -31,6 +31,8 @@ export interface SqsBridgeOptions {
 const VISIBILITY_SECONDS = 30;
 const EXTEND_EVERY_MS = 10_000;
 const PROGRESS_EVERY_MS = 5_000;
+/** Envelopes handled at once (bodies up to 256 KiB inline, more through S3): the poll waits for room beyond this. */
+const MAX_IN_FLIGHT = 50;
 const POLL_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'equal' });
 
 /** What happened to one envelope (for logs and tests). */
@@ -50,6 +52,10 @@ export class SqsBridge {
   private readonly replies: ReplySender;
   private readonly sessions = new Map<string, BridgeSession>();
   private readonly inflight = new Map<string, { handle: string; since: number }>();
+  /** Envelopes being handled and acknowledgements being sent (close waits for them). */
+  private readonly handling = new Set<Promise<void>>();
+  private acks: Array<{ m: ReceivedMessage; outcome: Outcome }> = [];
+  private roomWaiters: Array<() => void> = [];
   private readonly abort = new AbortController();
   private readonly loops: Array<Promise<void>> = [];
   private timers: NodeJS.Timeout[] = [];
@@ -58,14 +64,17 @@ export class SqsBridge {
   /** Counters for tests and logs. */
   readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0 };
 
-  private constructor(private readonly options: SqsBridgeOptions) {
+  private constructor(
+    private readonly options: SqsBridgeOptions,
+    store: SubmissionStore,
+  ) {
     this.io = new EnvelopeIo(options.config.route, options.config.credentials ? { credentials: options.config.credentials } : {});
-    this.store = options.store ?? new FileSubmissionStore(options.config.stateDir);
+    this.store = store;
     this.replies = new ReplySender(this.io, options.config.route.clusterId, options.logger);
   }
 
   static async start(options: SqsBridgeOptions): Promise<SqsBridge> {
-    const bridge = new SqsBridge(options);
+    const bridge = new SqsBridge(options, options.store ?? (await openStore(options.config)));
     await bridge.recover();
     bridge.run();
     return bridge;
@@ -115,7 +124,7 @@ export class SqsBridge {
   }
 
   private run(): void {
-    for (let i = 0; i < (this.options.pollers ?? 2); i++) this.loops.push(this.poll());
+    for (let i = 0; i < (this.options.pollers ?? 1); i++) this.loops.push(this.poll());
     const extend = setInterval(() => void this.extendVisibility(), EXTEND_EVERY_MS);
     const progress = setInterval(() => this.progress(), PROGRESS_EVERY_MS);
     extend.unref();
@@ -124,11 +133,23 @@ export class SqsBridge {
     this.options.logger.info('SQS bridge polling', { event: 'sqs-bridge.ready', requestQueueUrl: this.route.requestQueueUrl, sessions: this.sessions.size });
   }
 
+  /**
+   * One long poll after another, without waiting for what it received to be
+   * handled: each envelope is acknowledged as soon as its own outcome is
+   * known (acknowledgements ready together share a DeleteMessageBatch), and
+   * the next poll is already waiting meanwhile. At most MAX_IN_FLIGHT
+   * envelopes are handled at once.
+   */
   private async poll(): Promise<void> {
     for (let failures = 0; !this.stopped; ) {
+      const room = MAX_IN_FLIGHT - this.inflight.size;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+        continue;
+      }
       let messages: ReceivedMessage[];
       try {
-        messages = await this.io.receive(this.route.requestQueueUrl, { waitSeconds: this.options.waitSeconds ?? 20, visibilitySeconds: VISIBILITY_SECONDS, signal: this.abort.signal });
+        messages = await this.io.receive(this.route.requestQueueUrl, { waitSeconds: this.options.waitSeconds ?? 20, visibilitySeconds: VISIBILITY_SECONDS, signal: this.abort.signal, max: room });
         failures = 0;
       } catch (err) {
         if (this.stopped) return;
@@ -136,21 +157,54 @@ export class SqsBridge {
         await sleep(backoffDelay(failures++, POLL_BACKOFF));
         continue;
       }
-      if (messages.length === 0) continue;
       this.stats.received += messages.length;
-      for (const m of messages) this.inflight.set(m.messageId, { handle: m.receiptHandle, since: Date.now() });
-      const outcomes = await Promise.all(messages.map((m) => this.handle(m)));
-      const acks = messages.filter((_, i) => outcomes[i]?.ack);
+      for (const m of messages) {
+        this.inflight.set(m.messageId, { handle: m.receiptHandle, since: Date.now() });
+        const handled: Promise<void> = this.handle(m)
+          .catch((err: Error): Outcome => {
+            this.options.logger.error('handling an envelope failed; it will be redelivered', { event: 'sqs-bridge.handle-failed', messageId: m.messageId, error: err.message });
+            return { ack: false };
+          })
+          .then((outcome) => this.settle(m, outcome))
+          .finally(() => this.handling.delete(handled));
+        this.handling.add(handled);
+      }
+    }
+  }
+
+  private settle(m: ReceivedMessage, outcome: Outcome): void {
+    if (!outcome.ack) {
+      this.release(m);
+      return;
+    }
+    this.acks.push({ m, outcome });
+    if (this.acks.length === 1) setImmediate(() => void this.acknowledge());
+  }
+
+  /** Delete the envelopes handled since the last call (then the payloads they pointed to). */
+  private async acknowledge(): Promise<void> {
+    const batch = this.acks;
+    this.acks = [];
+    if (batch.length === 0) return;
+    const acking = (async () => {
       try {
-        await this.io.delete(this.route.requestQueueUrl, acks.map((m) => m.receiptHandle));
+        await this.io.delete(this.route.requestQueueUrl, batch.map((a) => a.m.receiptHandle));
         // Payloads go only after the messages that point to them are gone.
-        await Promise.all(outcomes.map((o) => (o.ack && o.afterAck ? o.afterAck().catch(() => undefined) : undefined)));
+        await Promise.all(batch.map(({ outcome: o }) => (o.ack && o.afterAck ? o.afterAck().catch(() => undefined) : undefined)));
       } catch (err) {
         this.options.logger.warn('acknowledging envelopes failed; they will be redelivered and deduplicated', { event: 'sqs-bridge.ack-failed', error: (err as Error).message });
       } finally {
-        for (const m of messages) this.inflight.delete(m.messageId);
+        for (const a of batch) this.release(a.m);
       }
-    }
+    })();
+    this.handling.add(acking);
+    await acking;
+    this.handling.delete(acking);
+  }
+
+  private release(m: ReceivedMessage): void {
+    this.inflight.delete(m.messageId);
+    for (const wake of this.roomWaiters.splice(0)) wake();
   }
 
   /** Check, record and apply one envelope. Never throws: a bad envelope is answered or dead-lettered, a failure is left for redelivery. */
@@ -287,10 +341,33 @@ export class SqsBridge {
     this.stopped = true;
     this.abort.abort();
     for (const t of this.timers) clearInterval(t);
+    for (const wake of this.roomWaiters.splice(0)) wake();
     await Promise.allSettled(this.loops);
+    while (this.handling.size > 0) await Promise.allSettled([...this.handling]);
+    await this.acknowledge();
     await Promise.all([...this.sessions.values()].map((s) => s.stop()));
     this.replies.stop();
     await this.store.close();
     this.io.destroy();
   }
+}
+
+/** The submission record the configuration names; the DynamoDB client is loaded only when it is used. */
+async function openStore(config: SqsBridgeConfig): Promise<SubmissionStore> {
+  const store = config.store ?? { kind: 'file' as const };
+  if (store.kind === 'file') return new FileSubmissionStore(config.stateDir);
+  const [{ DynamoDBClient }, { DynamoDBDocumentClient }, { DynamoDbSubmissionStore }] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/lib-dynamodb'),
+    import('./dynamodb-store.ts'),
+  ]);
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      region: config.route.region,
+      ...(store.endpoint ? { endpoint: store.endpoint } : {}),
+      ...(config.credentials ? { credentials: config.credentials } : {}),
+      maxAttempts: 5,
+    }),
+  );
+  return new DynamoDbSubmissionStore({ client, tableName: store.tableName, partition: store.partition });
 }

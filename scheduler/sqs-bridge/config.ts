@@ -19,13 +19,21 @@ import { SqsBridgeConfigError } from './errors.ts';
  * | RECC_SQS_ENDPOINT, RECC_S3_PAYLOAD_ENDPOINT | emulator endpoints (local) |
  * | AWS_REGION (or RECC_SQS_REGION) | region (default us-east-1) |
  * | RECC_SQS_STATE_DIR | directory of the durable submission record (default: beside the token file) |
+ * | RECC_SQS_STORE | where the submission record lives: `file` (default, the state directory) or `dynamodb` (survives a pod moving) |
+ * | RECC_SQS_STORE_TABLE | the cluster table, for `dynamodb` |
+ * | RECC_SQS_STORE_NAMESPACE | the cluster's namespace: the record's partition `SQSLOG#<namespace>` (default: the cluster id) |
+ * | RECC_SQS_STORE_ENDPOINT | a DynamoDB emulator (local, tests) |
  *
  * Credentials come from the AWS default provider chain (AWS_ACCESS_KEY_ID…
  * locally, the pod's role on EKS).
  */
+export type SubmissionStoreConfig = { kind: 'file' } | { kind: 'dynamodb'; tableName: string; partition: string; endpoint?: string };
+
 export interface SqsBridgeConfig {
   route: SqsRoute;
   stateDir: string;
+  /** @default { kind: 'file' } (in stateDir) */
+  store?: SubmissionStoreConfig;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
@@ -40,6 +48,10 @@ const schema = z.object({
   RECC_SQS_REGION: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).optional(),
   RECC_SQS_STATE_DIR: z.string().min(1).optional(),
+  RECC_SQS_STORE: z.enum(['file', 'dynamodb']).optional(),
+  RECC_SQS_STORE_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)').optional(),
+  RECC_SQS_STORE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name').max(63).optional(),
+  RECC_SQS_STORE_ENDPOINT: z.url().optional(),
 });
 
 /**
@@ -47,7 +59,7 @@ const schema = z.object({
  * Fails fast with SqsBridgeConfigError naming every problem.
  */
 export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string }): SqsBridgeConfig | undefined {
-  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR']);
+  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR', 'RECC_SQS_STORE', 'RECC_SQS_STORE_TABLE', 'RECC_SQS_STORE_NAMESPACE', 'RECC_SQS_STORE_ENDPOINT']);
   const trimmed = Object.fromEntries([...names].map((k) => [k, env[k]?.trim() || undefined]));
   if (!trimmed[QUEUE_ENV.requestQueueUrl]) return undefined;
   const parsed = schema.safeParse(trimmed);
@@ -55,6 +67,7 @@ export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string })
   const prefix = trimmed[QUEUE_ENV.queuePrefix] ?? DEFAULT_QUEUE_PREFIX;
   const url = trimmed[QUEUE_ENV.requestQueueUrl] as string;
   const name = parseQueueName(prefix, queueNameFromUrl(url));
+  if (trimmed.RECC_SQS_STORE === 'dynamodb' && !trimmed.RECC_SQS_STORE_TABLE) details.push({ path: 'RECC_SQS_STORE_TABLE', message: 'required when RECC_SQS_STORE is dynamodb' });
   if (!name || name.kind !== 'request') details.push({ path: QUEUE_ENV.requestQueueUrl, message: `expected a request queue named ${prefix}<clusterId>-req.fifo, got ${queueNameFromUrl(url)}` });
   if (details.length > 0) throw new SqsBridgeConfigError(`invalid SQS bridge configuration: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
   const clusterId = (name as { clusterId: string }).clusterId;
@@ -70,7 +83,16 @@ export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string })
     ...(e[QUEUE_ENV.payloadEndpoint] ? { s3Endpoint: e[QUEUE_ENV.payloadEndpoint] } : {}),
     replyQueuePrefix: `${prefix}${clusterId}-reply-`,
   });
-  return { route, stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir };
+  const store: SubmissionStoreConfig =
+    e.RECC_SQS_STORE === 'dynamodb'
+      ? {
+          kind: 'dynamodb',
+          tableName: e.RECC_SQS_STORE_TABLE as string,
+          partition: `SQSLOG#${e.RECC_SQS_STORE_NAMESPACE ?? clusterId}`,
+          ...(e.RECC_SQS_STORE_ENDPOINT ? { endpoint: e.RECC_SQS_STORE_ENDPOINT } : {}),
+        }
+      : { kind: 'file' };
+  return { route, stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir, store };
 }
 
 /** The environment that configures a bridge for `route` (for launchers: tests, the bench). */
@@ -86,6 +108,14 @@ export function sqsBridgeEnv(config: SqsBridgeConfig & { queuePrefix?: string })
     [QUEUE_ENV.payloadBucket]: r.bucket,
     [QUEUE_ENV.payloadPrefix]: r.prefix,
     RECC_SQS_STATE_DIR: config.stateDir,
+    ...(config.store?.kind === 'dynamodb'
+      ? {
+          RECC_SQS_STORE: 'dynamodb',
+          RECC_SQS_STORE_TABLE: config.store.tableName,
+          RECC_SQS_STORE_NAMESPACE: config.store.partition.replace(/^SQSLOG#/, ''),
+          ...(config.store.endpoint ? { RECC_SQS_STORE_ENDPOINT: config.store.endpoint } : {}),
+        }
+      : {}),
     ...(config.credentials ? { AWS_ACCESS_KEY_ID: config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials.secretAccessKey } : {}),
   };
 }

@@ -3,7 +3,7 @@ import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import { SubmissionStoreError } from './errors.ts';
-import type { StoreRecord, SubmissionStore } from './store.ts';
+import type { AppendOptions, StoreRecord, SubmissionStore } from './store.ts';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -19,8 +19,10 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 export class FileSubmissionStore implements SubmissionStore {
   private readonly path: string;
   private fh: FileHandle | undefined;
-  private queue: Array<{ data: Buffer; resolve: () => void; reject: (e: Error) => void }> = [];
+  private queue: Array<{ data: Buffer; sync: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private flushing: Promise<void> | undefined;
+  /** A compaction under way: appends made meanwhile are written after it, to the new file. */
+  private compacting: Promise<void> | undefined;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -50,25 +52,27 @@ export class FileSubmissionStore implements SubmissionStore {
     return out;
   }
 
-  append(records: readonly StoreRecord[]): Promise<void> {
+  append(records: readonly StoreRecord[], options: AppendOptions = {}): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const data = Buffer.concat(records.map(frame));
     return new Promise((resolve, reject) => {
-      this.queue.push({ data, resolve, reject });
-      this.flushing ??= this.flush();
+      this.queue.push({ data, sync: options.sync ?? true, resolve, reject });
+      if (!this.flushing && !this.compacting) this.flushing = this.flush();
     });
   }
 
   private async flush(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      // During a compaction appends wait for it (it flushes them when done): the old file is about to be replaced.
+      while (this.queue.length > 0 && !this.compacting) {
         const batch = this.queue;
         this.queue = [];
         try {
           this.fh ??= await open(this.path, 'a');
           await this.fh.write(Buffer.concat(batch.map((b) => b.data)));
+          for (const b of batch) if (!b.sync) b.resolve();
           await this.fh.datasync();
-          for (const b of batch) b.resolve();
+          for (const b of batch) if (b.sync) b.resolve();
         } catch (err) {
           const e = new SubmissionStoreError(`cannot record submissions in ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
           for (const b of batch) b.reject(e);
@@ -80,6 +84,19 @@ export class FileSubmissionStore implements SubmissionStore {
   }
 
   async compact(records: readonly StoreRecord[]): Promise<void> {
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const run = this.rewrite(records);
+    this.compacting = run;
+    try {
+      await run;
+    } finally {
+      if (this.compacting === run) this.compacting = undefined;
+      if (this.queue.length > 0 && !this.flushing && !this.compacting) this.flushing = this.flush();
+    }
+  }
+
+  /** Write the kept records to a new file and rename it over the log (appends under way finish first, in the old one). */
+  private async rewrite(records: readonly StoreRecord[]): Promise<void> {
     await this.flushing;
     const tmp = `${this.path}.compact`;
     try {
@@ -100,6 +117,7 @@ export class FileSubmissionStore implements SubmissionStore {
   }
 
   async close(): Promise<void> {
+    await this.compacting?.catch(() => undefined);
     await this.flushing;
     await this.fh?.close();
     this.fh = undefined;

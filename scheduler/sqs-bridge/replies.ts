@@ -3,8 +3,13 @@ import { packBody, type ReplyBody, type ReplyKind } from '../../comm/sqs-envelop
 import type { Logger } from '../../shared/core/logger.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 
-/** How long an `accepted` reply waits to share a send with other replies. */
-const LAZY_MS = 25;
+/**
+ * How long an `accepted` reply waits to share a send with other replies. It
+ * only lets the client forget what it would fail if the envelope were
+ * refused, so it can ride with the next results (a submission is forwarded
+ * before its record is synced, so its results often leave before it is accepted).
+ */
+const LAZY_MS = 200;
 const REPLY_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 200, maxMs: 5_000, factor: 2, jitter: 'equal' });
 
 interface Pending {

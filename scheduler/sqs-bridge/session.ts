@@ -145,8 +145,9 @@ export class BridgeSession {
     return this.submissions.filter((s) => live.has(s));
   }
 
-  private applySubmit(record: SubmitRecord): void {
-    this.processed.add(record.id);
+  private applySubmit(record: SubmitRecord, recorded = true): void {
+    if (recorded) this.processed.add(record.id);
+    if (record.rel) this.applyRelease(record.rel);
     this.submissions.push(record);
     for (const [m] of record.m) {
       if (m.op !== 'update-graph') continue;
@@ -164,14 +165,33 @@ export class BridgeSession {
 
   // ------------------------------------------------------------ envelopes
 
-  /** A submission: recorded durably first (then the envelope may be acknowledged), then sent to the scheduler. */
+  /**
+   * A submission: sent to the scheduler while it is being recorded, so the
+   * record's sync overlaps the computation; resolves (and the envelope may be
+   * acknowledged, `accepted` goes out) only once it is durable. If recording
+   * fails the envelope is redelivered and applied again: the scheduler merges
+   * a graph it already has, and results the client gets meanwhile are results
+   * it asked for.
+   */
   async submit(env: Envelope, body: DecodedSubmit): Promise<void> {
-    const record: SubmitRecord = { t: 'submit', s: this.id, rq: this.replyQueueUrl, id: env.id, m: body.m };
-    await this.ctx.store.append([record]);
-    this.applySubmit(record);
+    const record: SubmitRecord = { t: 'submit', s: this.id, rq: this.replyQueueUrl, id: env.id, m: body.m, ...(body.rel && body.rel.length > 0 ? { rel: body.rel } : {}) };
+    const durable = this.ctx.store.append([record]);
+    this.applySubmit(record, false);
     const t = this.transport;
-    if (t) for (const [m, bufs] of record.m) this.forward(t, m, bufs, false);
+    if (t) {
+      if (record.rel) t.send({ op: 'release-keys', keys: record.rel });
+      for (const [m, bufs] of record.m) this.forward(t, m, bufs, false);
+    }
     else void this.ensureConnected().catch(() => undefined);
+    try {
+      await durable;
+    } catch (err) {
+      // Not recorded: forgotten here until it comes again (the held keys stay: their results are wanted).
+      const at = this.submissions.indexOf(record);
+      if (at >= 0) this.submissions.splice(at, 1);
+      throw err;
+    }
+    this.processed.add(record.id);
     void this.reply('accepted', { ids: [env.id] }, env.id);
     if (record.m.some(([m]) => m.op === 'register-plugin')) void this.reply('result', { reply: {} }, env.id);
   }
@@ -184,8 +204,14 @@ export class BridgeSession {
     void this.reply('accepted', { ids: [env.id] }, env.id);
   }
 
+  /**
+   * A release is acknowledged once written, before its sync: it then survives
+   * a killed scheduler, and losing it to a crash of the machine only means
+   * released work is recomputed. Waiting for the sync would hold back the
+   * session's next envelope (the request queue is FIFO per session).
+   */
   async release(env: Envelope, body: DecodedRequestBody<'release'>): Promise<void> {
-    await this.ctx.store.append([{ t: 'release', s: this.id, id: env.id, keys: body.keys }]);
+    await this.ctx.store.append([{ t: 'release', s: this.id, id: env.id, keys: body.keys }], { sync: false });
     this.processed.add(env.id);
     this.applyRelease(body.keys);
     this.transport?.send({ op: 'release-keys', keys: body.keys });

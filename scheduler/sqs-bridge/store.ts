@@ -8,14 +8,19 @@ import type { SchedulerEventMessage } from '../../comm/sqs-envelope/index.ts';
  * caused it is acknowledged (deleted from the request queue).
  */
 export type StoreRecord =
-  /** A submission (its messages as they arrived), by envelope id. */
-  | { t: 'submit'; s: string; rq: string; id: string; m: Array<[SubmitMessage, Uint8Array[] | null]> }
+  /** A submission (its messages as they arrived), by envelope id; `rel`: keys released just before it. */
+  | { t: 'submit'; s: string; rq: string; id: string; m: Array<[SubmitMessage, Uint8Array[] | null]>; rel?: string[] }
   | { t: 'cancel'; s: string; id: string; keys: string[] }
   | { t: 'release'; s: string; id: string; keys: string[] }
   /** Results sent to the session's reply queue, kept until released. */
   | { t: 'result'; s: string; m: Array<[SchedulerEventMessage, Uint8Array[] | null]> }
   /** The session ended: everything of it can go. */
   | { t: 'close'; s: string; id: string };
+
+export interface AppendOptions {
+  /** @default true */
+  sync?: boolean;
+}
 
 /**
  * The bridge's durable record of submissions (the port). Local: an
@@ -25,8 +30,13 @@ export type StoreRecord =
 export interface SubmissionStore {
   /** Every record still relevant, in the order written (after a restart: what to recompute). */
   load(): Promise<StoreRecord[]>;
-  /** Resolves once the records are durable (concurrent appends share one flush). */
-  append(records: readonly StoreRecord[]): Promise<void>;
+  /**
+   * Resolves once the records are durable (concurrent appends share one
+   * flush). With `sync: false`, once they would survive a killed process
+   * (written to the operating system); a later sync makes them durable, in
+   * the order appended. Adapters whose writes are durable anyway ignore it.
+   */
+  append(records: readonly StoreRecord[], options?: AppendOptions): Promise<void>;
   /** Replace the whole record with these (dropping what no longer matters). */
   compact(records: readonly StoreRecord[]): Promise<void>;
   close(): Promise<void>;

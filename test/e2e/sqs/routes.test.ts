@@ -117,4 +117,36 @@ describe('Route: sqs specifics', () => {
     expect(sends).toBeGreaterThan(0);
     expect(sends).toBeLessThan(10);
   });
+
+  it('sends a release with the next submission, not as an envelope of its own ahead of it', async () => {
+    // Prepare: the request queue is FIFO per session, so an envelope ahead of a submission delays it by a whole bridge cycle
+    const t = (clients.sqs as unknown as { transport: SqsTransport }).transport;
+    const c = clients.sqs;
+    await c.submit((x: number) => x, 0).result();
+    const before = { ...t.io.sent };
+
+    // Act: the sequential loop of a latency-bound script
+    for (let i = 0; i < 10; i++) {
+      const f = c.submit((x: number) => x * 3, 1000 + i);
+      expect(await f.result()).toBe(3000 + i * 3);
+      f.release();
+    }
+    const sent = (kind: string) => (t.io.sent[kind] ?? 0) - (before[kind] ?? 0);
+
+    // Assess: one envelope per round; the released keys travelled inside the submissions
+    expect(sent('submit')).toBe(10);
+    expect(sent('release')).toBeLessThanOrEqual(1);
+  });
+
+  it('computes a key released and wanted again right after (the release applies first, the want wins)', async () => {
+    const c = clients.sqs;
+    const first = c.submit((x: number) => x + 7, 4242);
+    expect(await first.result()).toBe(4249);
+    first.release();
+    await new Promise((r) => setImmediate(r)); // the release now lingers in the transport
+    const again = c.submit((x: number) => x + 7, 4242);
+    expect(again.key).toBe(first.key);
+    expect(await again.result()).toBe(4249);
+    again.release();
+  });
 });

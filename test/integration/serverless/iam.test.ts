@@ -143,6 +143,7 @@ describe('IAM least privilege (issue 17 #6)', () => {
         if ('Fn::Sub' in o) return String(o['Fn::Sub']).replace('${AWS::Partition}', 'aws').replace('${AWS::Region}', 'us-east-1').replace('${AWS::AccountId}', '123456789012');
         if ('Fn::Join' in o) return (resolve(o['Fn::Join'][1]) as unknown[]).join(o['Fn::Join'][0]);
         if ('Fn::GetAtt' in o && o['Fn::GetAtt'][0] === 'PayloadBucket') return `arn:aws:s3:::${bucket}`;
+        if ('Fn::GetAtt' in o && o['Fn::GetAtt'][0] === 'ClustersTable') return 'arn:aws:dynamodb:us-east-1:123456789012:table/ClustersTable';
         return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolve(x)]));
       }
       return v;
@@ -153,7 +154,7 @@ describe('IAM least privilege (issue 17 #6)', () => {
     const prefix = String(lambdaOf('provisioner').Properties.Environment.Variables.RECC_CLUSTER_QUEUE_PREFIX);
     expect(lambdaOf('provisioner').Properties.Environment.Variables.RECC_PAYLOAD_BUCKET).toBe(bucket);
     expect(resolve(role.Policies[0].PolicyDocument)).toEqual(
-      schedulerRoutePolicy({ partition: 'aws', region: 'us-east-1', accountId: '123456789012', queuePrefix: prefix, payloadBucket: bucket }),
+      schedulerRoutePolicy({ partition: 'aws', region: 'us-east-1', accountId: '123456789012', queuePrefix: prefix, payloadBucket: bucket, tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/ClustersTable' }),
     );
   });
 

@@ -92,7 +92,7 @@ describe('Module: shared/ports/cluster-queues names', () => {
 });
 
 describe('Function: schedulerRoutePolicy', () => {
-  const policy = schedulerRoutePolicy({ partition: 'aws', region: 'us-east-1', accountId: '123456789012', queuePrefix: 'recc-prod-', payloadBucket: 'recc-prod-payloads' });
+  const policy = schedulerRoutePolicy({ partition: 'aws', region: 'us-east-1', accountId: '123456789012', queuePrefix: 'recc-prod-', payloadBucket: 'recc-prod-payloads', tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/recc-prod-clusters' });
   const queue = (name: string) => `arn:aws:sqs:us-east-1:123456789012:${name}`;
   const tagsOf = (namespace: string) => ({ 'recc.io/managed-by': 'recc', namespace, cluster: 'c-1', user: 'alice' });
   const alice = { 'kubernetes-namespace': 'recc-alice-aaa', 'kubernetes-service-account': 'recc-cluster' };

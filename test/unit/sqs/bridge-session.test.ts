@@ -57,6 +57,29 @@ describe('Class: BridgeSession', () => {
       expect(ids(again.snapshot())).toEqual(ids(session.snapshot()));
     });
 
+    it('applies the releases a submission carries before its own wants', () => {
+      // Prepare: a delivered; the next submission releases a and wants b; a later one releases b and wants it again
+      const session = new BridgeSession('s1', rq, ctx);
+      const records: StoreRecord[] = [
+        submit('e1', [task('a')], ['a']),
+        result('a', 1),
+        { ...(submit('e2', [task('b')], ['b']) as Extract<StoreRecord, { t: 'submit' }>), rel: ['a'] },
+        { ...(submit('e3', [task('b')], ['b']) as Extract<StoreRecord, { t: 'submit' }>), rel: ['b'] },
+      ];
+
+      // Act
+      for (const r of records) session.restore(r);
+      const again = new BridgeSession('s1', rq, ctx);
+      for (const r of session.snapshot()) again.restore(r);
+
+      // Assess: a is gone with its result, b is still wanted (its release came before its want), in the snapshot too
+      for (const s of [session, again]) {
+        expect(s.pending).toBe(1);
+        expect(s.done).toBe(0);
+      }
+      expect(ids(session.snapshot())).not.toContain('e1');
+    });
+
     it('forgets a closed session entirely', () => {
       const session = new BridgeSession('s1', rq, ctx);
       for (const r of [submit('e1', [task('a')], ['a']), { t: 'close', s: 's1', id: 'e2' } as StoreRecord]) session.restore(r);

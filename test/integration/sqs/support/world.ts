@@ -10,7 +10,7 @@ import type { ClusterLike } from '../../../../client/cluster-like.ts';
 import { freePorts } from '../../../../comm/free-ports.ts';
 import { processEntry } from '../../../../comm/launch.ts';
 import type { SqsRoute } from '../../../../comm/sqs-envelope/route.ts';
-import { sqsBridgeEnv } from '../../../../scheduler/sqs-bridge/config.ts';
+import { sqsBridgeEnv, type SubmissionStoreConfig } from '../../../../scheduler/sqs-bridge/config.ts';
 import { waitFor } from '../../../support/wait.ts';
 
 /**
@@ -114,6 +114,7 @@ export class BridgedCluster implements ClusterLike {
     readonly dir: string,
     private readonly port: number,
     private readonly nWorkers: number,
+    private readonly store?: SubmissionStoreConfig,
   ) {
     this.tokenFile = join(dir, 'token');
     writeFileSync(this.tokenFile, this.token, { mode: 0o600 });
@@ -121,10 +122,11 @@ export class BridgedCluster implements ClusterLike {
     this.sqsRoute = world.route;
   }
 
-  static async start(world: SqsWorld, options: { nWorkers?: number } = {}): Promise<BridgedCluster> {
+  /** `store`: where the bridge keeps its submission record (default: the file in stateDir). */
+  static async start(world: SqsWorld, options: { nWorkers?: number; store?: SubmissionStoreConfig } = {}): Promise<BridgedCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'recc-sqs-'));
     const [port] = await freePorts(1);
-    const cluster = new BridgedCluster(world, dir, port as number, options.nWorkers ?? 2);
+    const cluster = new BridgedCluster(world, dir, port as number, options.nWorkers ?? 2, options.store);
     await cluster.startProcesses();
     return cluster;
   }
@@ -135,7 +137,7 @@ export class BridgedCluster implements ClusterLike {
 
   private async startProcesses(): Promise<void> {
     const { credentials, ...route } = this.world.route;
-    const env = { ...process.env, ...sqsBridgeEnv({ route, stateDir: this.stateDir, ...(credentials ? { credentials } : {}) }) };
+    const env = { ...process.env, ...sqsBridgeEnv({ route, stateDir: this.stateDir, ...(credentials ? { credentials } : {}), ...(this.store ? { store: this.store } : {}) }) };
     const scheduler = launch('scheduler', ['--port', String(this.port), '--token-file', this.tokenFile, '--heartbeat-timeout', '30'], env);
     this.scheduler = scheduler;
     const before = this.schedulerLines.length;
@@ -167,8 +169,12 @@ export class BridgedCluster implements ClusterLike {
     await Promise.all(this.workers.map((w) => w.exited));
   }
 
-  /** Start the scheduler again on the same port and state directory, with fresh workers (a respawn). */
-  async restartScheduler(): Promise<void> {
+  /**
+   * Start the scheduler again on the same port, with fresh workers (a respawn).
+   * `freshStateDir`: its local state directory is gone, as for a pod started on another node.
+   */
+  async restartScheduler(options: { freshStateDir?: boolean } = {}): Promise<void> {
+    if (options.freshStateDir) rmSync(this.stateDir, { recursive: true, force: true });
     await this.startProcesses();
   }
 
