@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Table } from 'apache-arrow';
+import { SerializationError } from './errors.ts';
+import { ForeignTableError, TableAdopter, isMarkedArrowTable } from './table-adopt.ts';
 
 /**
  * Columnar values on the wire: an Apache Arrow Table, or a nodejs-polars
@@ -32,15 +34,36 @@ export function loadArrow(): ArrowModule {
   return arrowModule;
 }
 
-/** Shaped like an Arrow Table: checked first so that ordinary objects never load Arrow. */
-function looksLikeArrowTable(v: unknown): boolean {
-  if (v === null || typeof v !== 'object') return false;
-  const t = v as { batches?: unknown; numRows?: unknown; schema?: { fields?: unknown } };
-  return Array.isArray(t.batches) && typeof t.numRows === 'number' && Array.isArray(t.schema?.fields);
+/**
+ * An Arrow Table of this process's apache-arrow or of another copy (a bundled
+ * task module carries its own): a class instance whose prototype chain holds
+ * Arrow's `Symbol.for('apache-arrow/Table')` mark. Plain objects never are,
+ * whatever keys they carry, and ordinary objects never load Arrow.
+ */
+export function isArrowTable(v: unknown): v is Table {
+  return isMarkedArrowTable(v);
 }
 
-export function isArrowTable(v: unknown): v is Table {
-  return looksLikeArrowTable(v) && v instanceof loadArrow().Table;
+/** A Table of this process's Arrow copy (its IPC writer can write it as it is). */
+function isOwnArrowTable(v: unknown): boolean {
+  return Function.prototype[Symbol.hasInstance].call(loadArrow().Table, v);
+}
+
+/**
+ * The table as this copy's Table: itself, or for another copy's table a
+ * rebuild around the same buffers (comm/table-adopt.ts). A forged or
+ * inconsistent one throws SerializationError naming the part.
+ */
+export function ownArrowTable(v: Table): Table {
+  if (isOwnArrowTable(v)) return v;
+  try {
+    return new TableAdopter(loadArrow()).table(v);
+  } catch (err) {
+    if (err instanceof ForeignTableError) {
+      throw new SerializationError(`cannot send an Arrow table made by another apache-arrow copy: ${err.message}`, [{ path: err.path, message: err.message }], { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** For msgpackr's extension lookup, which asks `value instanceof Class`. */
@@ -80,7 +103,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 export function tableToIpcBuffer(t: Table): Buffer {
-  return asBuffer(loadArrow().tableToIPC(t, 'stream'));
+  return asBuffer(loadArrow().tableToIPC(ownArrowTable(t), 'stream'));
 }
 
 /**
@@ -119,7 +142,7 @@ export function dataFrameFromIpcBytes(bytes: Uint8Array): import('nodejs-polars'
  */
 export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataFrame): Buffer {
   const arrow = isArrowTable(value);
-  const ipc = arrow ? loadArrow().tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame);
+  const ipc = arrow ? loadArrow().tableToIPC(ownArrowTable(value), 'stream') : dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame);
   const pad = arrow ? 2 : 0;
   const out = Buffer.from(new SharedArrayBuffer(6 + pad + ipc.byteLength));
   out[0] = 0xc9;

@@ -183,8 +183,9 @@ async function measureHandoff(ctx: GroupContext, rows: number, reps: number): Pr
         const tw = secs(t0);
         if (n !== rows) throw new Error(`data: consumer saw ${String(n)} rows`);
         if (rep === 0) {
-          const { tableToIPC } = await import('apache-arrow');
-          ipcBytes = tableToIPC((await a.result()) as import('apache-arrow').Table, 'stream').byteLength;
+          // The client decodes with its own Arrow copy (under tsx, not the one this file imports); the codec writes either.
+          const { tableToIpcBuffer } = await import('../../comm/table-codec.ts');
+          ipcBytes = tableToIpcBuffer((await a.result()) as import('apache-arrow').Table).byteLength;
         }
         a.release();
         const b = client.submitWith({ resources: { A: 1 }, pure: false }, makeBytes, ipcBytes, rep);

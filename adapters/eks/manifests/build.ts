@@ -595,6 +595,8 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
     volumeMounts,
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
   };
+  // The processes run in the branch's tree, as on the local backend (relative paths in command tasks resolve there).
+  if (volumeMounts.some((m) => m.name === SOURCE_VOLUME)) container.workingDir = sourceMount;
   if (component === 'scheduler') {
     container.readinessProbe = { httpGet: { path: '/health', port: 'dashboard' }, periodSeconds: 5, failureThreshold: 3 };
     // A wedged scheduler (its HTTP loop stops answering for a minute) is restarted; /health needs no token.
