@@ -5,6 +5,10 @@ import { aggregateCosts, type CostSummary } from '../shared/cost/aggregate.ts';
 import { alertKey, budgetFor, findCrossings, formatAlert, type AlertScope } from '../shared/cost/alerts.ts';
 import type { CostConfig } from '../shared/cost/config.ts';
 import { forecastMonth, monthOf } from '../shared/cost/forecast.ts';
+import { userEmailAddress, userEmailAddresses } from '../shared/cost/recipients.ts';
+import { NO_JOB } from '../shared/cost/aggregate.ts';
+import { formatRunAlert, runAlertKey, runNeedsAlert } from '../shared/jobs/run-alerts.ts';
+import type { JobStore } from '../shared/ports/job-store.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
 import { revise } from '../shared/lifecycle/machine.ts';
 import type { AlertLedger } from '../shared/ports/alert-ledger.ts';
@@ -28,7 +32,11 @@ import type { Notifier } from '../shared/ports/notifier.ts';
  *    key is claimed in the `AlertLedger` first (a conditional put), then the
  *    message is sent; when sending fails the claim is released so the next
  *    run retries. At most one message per key is sent, even with concurrent
- *    runs.
+ *    runs. Scopes are users, namespaces and scheduled jobs (all the clusters
+ *    of a job's runs, against the job's budget);
+ * 5. with `jobs`: a scheduled-job run that ended FAILED or TIMED_OUT (in the
+ *    last days) sends one alert per run and channel, claimed in the same
+ *    persisted ledger, to the job owner's address.
  */
 export interface CostReporterDeps {
   store: ClusterStore;
@@ -41,6 +49,8 @@ export interface CostReporterDeps {
   harvest?: HarvestConfig;
   /** Store accrued costs on the records. @default true */
   persistCosts?: boolean;
+  /** Scheduled jobs: failed runs are alerted once each. */
+  jobs?: Pick<JobStore, 'listJobs' | 'listRuns'>;
 }
 
 export interface ForecastLine {
@@ -72,6 +82,8 @@ export interface CostReport {
   byJob: CostSummary;
   forecasts: ForecastLine[];
   alerts: AlertResult[];
+  /** Alerts for failed or timed-out job runs. */
+  runAlerts: { runId: string; job: string; channel: string; outcome: 'sent' | 'already-sent' | 'failed'; error?: string }[];
   budgets: { user: string; budgetName?: string; outcome: 'created' | 'updated' | 'failed'; error?: string }[];
   costsUpdated: number;
   costUpdateConflicts: number;
@@ -113,8 +125,10 @@ export async function runCostReporter(deps: CostReporterDeps): Promise<CostRepor
   for (const [scope, summary] of [
     ['user', byUser],
     ['namespace', byNamespace],
+    ['job', byJob],
   ] as const) {
     for (const g of summary.groups) {
+      if (scope === 'job' && g.key === NO_JOB) continue;
       const f = forecastMonth(g.cost, now);
       forecasts.push({ scope, key: g.key, monthToDate: f.monthToDate, forecast: f.forecast, budget: budgetFor(scope, g.key, rules.budgets) });
     }
@@ -138,14 +152,19 @@ export async function runCostReporter(deps: CostReporterDeps): Promise<CostRepor
   const alerts: AlertResult[] = [];
   const expiresAt = new Date(month.end + 35 * 86_400_000).toISOString();
   for (const scope of rules.scopes) {
-    const summary = scope === 'user' ? byUser : byNamespace;
+    const summary = scope === 'user' ? byUser : scope === 'job' ? byJob : byNamespace;
     for (const group of summary.groups) {
+      if (scope === 'job' && group.key === NO_JOB) continue;
       for (const crossing of findCrossings(scope, group, now, rules)) {
         const message_ = formatAlert(crossing);
         // The user's own address when a domain is configured: the user, or the owners of a namespace's clusters.
         const domain = deps.config.email?.userDomain;
         const people = scope === 'user' ? [group.key] : [...new Set(group.top.map((t) => t.owner))];
-        const to = domain ? people.map((p) => `${p}@${domain}`) : undefined;
+        // Only plain mailbox names become addresses; a crafted owner (`a,b`, `x@evil`, a newline) is refused and the
+        // alert goes to the configured recipients alone.
+        const personal = domain ? userEmailAddresses(people, domain) : undefined;
+        if (personal?.refused.length) log.warn('owner is not a plain mailbox name; not e-mailed', { owners: personal.refused.map((o) => JSON.stringify(o).slice(0, 80)) });
+        const to = personal?.to.length ? personal.to : undefined;
         for (const notifier of deps.notifiers) {
           const key = alertKey(crossing, notifier.channel);
           const result: AlertResult = {
@@ -175,6 +194,8 @@ export async function runCostReporter(deps: CostReporterDeps): Promise<CostRepor
     }
   }
 
+  const runAlerts = deps.jobs ? await alertFailedRuns(deps, deps.jobs, now, at, expiresAt) : [];
+
   const report: CostReport = {
     at,
     month: month.id,
@@ -185,6 +206,7 @@ export async function runCostReporter(deps: CostReporterDeps): Promise<CostRepor
     byJob,
     forecasts,
     alerts,
+    runAlerts,
     budgets,
     costsUpdated,
     costUpdateConflicts,
@@ -200,6 +222,46 @@ export async function runCostReporter(deps: CostReporterDeps): Promise<CostRepor
     costsUpdated,
   });
   return report;
+}
+
+/** One alert per failed or timed-out run and channel: claim in the ledger, send, release on failure. */
+async function alertFailedRuns(
+  deps: CostReporterDeps,
+  jobs: NonNullable<CostReporterDeps['jobs']>,
+  now: number,
+  at: string,
+  expiresAt: string,
+): Promise<CostReport['runAlerts']> {
+  const log = deps.logger.child({ component: 'cost-reporter' });
+  const out: CostReport['runAlerts'] = [];
+  const domain = deps.config.email?.userDomain;
+  for (const job of await jobs.listJobs()) {
+    for (const run of await jobs.listRuns(job.id, { limit: 50 })) {
+      if (!runNeedsAlert(run, now)) continue;
+      const alert = formatRunAlert(job, run);
+      // The job owner's own address when it can have one; otherwise the configured recipients only.
+      const own = domain ? userEmailAddress(job.owner, domain) : undefined;
+      if (domain && own === undefined) log.warn('job owner is not a plain mailbox name; not e-mailed', { job: job.name, owner: JSON.stringify(job.owner).slice(0, 80) });
+      for (const notifier of deps.notifiers) {
+        const key = runAlertKey(run.id, notifier.channel);
+        const result: CostReport['runAlerts'][number] = { runId: run.id, job: job.name, channel: notifier.channel, outcome: 'already-sent' };
+        if (await deps.ledger.claim(key, { at, expiresAt, note: alert.subject.slice(0, 200) })) {
+          try {
+            await notifier.send({ subject: alert.subject, text: alert.text, ...(own ? { to: [own] } : {}) });
+            result.outcome = 'sent';
+            log.info('run alert sent', { key, channel: notifier.channel, subject: alert.subject });
+          } catch (err) {
+            result.outcome = 'failed';
+            result.error = message(err);
+            log.error('run alert failed; will retry next run', { key, channel: notifier.channel, error: err });
+            await deps.ledger.release(key).catch((e: unknown) => log.error('could not release alert claim', { key, error: e }));
+          }
+        }
+        out.push(result);
+      }
+    }
+  }
+  return out;
 }
 
 function message(err: unknown): string {

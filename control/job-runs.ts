@@ -141,7 +141,13 @@ export class RunDriver {
         { user: run.owner, admin: false },
         {
           ...(job.cluster.template === undefined ? {} : { template: job.cluster.template }),
-          overrides: { ...job.cluster.overrides, tags: { ...(job.cluster.overrides.tags as Record<string, string> | undefined), 'recc-job': job.name, 'recc-run': run.id } },
+          overrides: {
+            // The job's published branch is the cluster's too: its workers import the same task modules, and on EKS
+            // the driver runs the entry from the branch's mount.
+            ...(job.sourceGitBranch === undefined ? {} : { sourceGitBranch: job.sourceGitBranch }),
+            ...job.cluster.overrides,
+            tags: { ...(job.cluster.overrides.tags as Record<string, string> | undefined), 'recc-job': job.name, 'recc-run': run.id },
+          },
           job: job.name,
           clientToken: run.id,
         },

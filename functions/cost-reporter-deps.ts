@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AwsBudgetKeeper, budgetSubscribers } from '../adapters/budgets/aws-budgets.ts';
 import { notifiersFromConfig } from '../adapters/notify/index.ts';
 import { DynamoDbAlertLedger } from '../adapters/store/alert-ledger-dynamodb.ts';
+import { DynamoDbJobStore } from '../adapters/store/jobs-dynamodb.ts';
 import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
 import { DynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
 import type { CostReporterDeps } from '../control/cost-reporter.ts';
@@ -45,6 +46,8 @@ export async function costReporterDepsFromEnv(env: Env): Promise<CostReporterDep
     config,
     harvest,
     ledger: new DynamoDbAlertLedger({ client: doc, tableName: storeConfig.tableName }),
+    // Scheduled jobs on the same table: job budgets come from the clusters; failed runs are alerted once each.
+    jobs: new DynamoDbJobStore(doc, { tableName: storeConfig.tableName }),
     notifiers: await notifiersFromConfig(config, { region: storeConfig.region }),
     ...(budgets ? { budgets } : {}),
   };

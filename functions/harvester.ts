@@ -7,7 +7,8 @@ import { lazyHandler } from './commons/lazy.ts';
  * The harvester function, run by an EventBridge schedule (rate 5 minutes, see
  * serverless.yml). One run = `runHarvester`: reap idle / expired / leased-out /
  * unreachable clusters (→ DELETING with the reason, handed to the provisioner
- * through the queue), fail vanished or stuck ones, remove orphans. Level-
+ * through the queue), fail vanished or stuck ones, remove orphans, and fail
+ * scheduled-job runs stuck past their deadline or without their cluster. Level-
  * triggered: a failed or missed run is caught up by the next one, so the
  * handler does not retry anything itself. Dependencies are built once per
  * cold start (`./harvester-deps.ts`, loaded lazily so importing this module
@@ -18,6 +19,8 @@ export interface HarvesterSummary {
   reaped: HarvestReport['reaped'];
   failed: HarvestReport['failed'];
   orphansRemoved: string[];
+  /** Scheduled-job runs failed because they were stuck past their deadline or lost their cluster. */
+  runsFailed: { runId: string; reason: string }[];
   errors: number;
 }
 
@@ -27,6 +30,7 @@ export function summarize(report: HarvestReport): HarvesterSummary {
     reaped: report.reaped,
     failed: report.failed,
     orphansRemoved: report.orphansRemoved,
+    runsFailed: report.runsFailed ?? [],
     errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.listError ? 1 : 0),
   };
 }

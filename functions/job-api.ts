@@ -9,6 +9,7 @@ import { systemClock } from '../shared/core/clock.ts';
 import { ConfigError } from '../shared/core/errors.ts';
 import { getOptionalString, type Env } from '../shared/core/env.ts';
 import { JOB_NAME } from '../shared/jobs/definition.ts';
+import { runLogStoreFromEnv } from '../adapters/jobs/run-logs-s3.ts';
 import { apiHandler, type ApiDeps, type HttpResult, type RouteContext } from './commons/api.ts';
 import { apiDepsFromEnv, findTemplatesDir } from './commons/deps.ts';
 import { readApiConfig } from './commons/config.ts';
@@ -60,11 +61,12 @@ export function jobApiDepsFromEnv(env: Env = process.env): JobApiDeps {
     deadLetterArn: need('RECC_JOB_DLQ_ARN'),
   });
   const templatesDir = findTemplatesDir(env);
+  const logs = runLogStoreFromEnv(env, config.region);
   const jobService = new JobService({
     jobs: new DynamoDbJobStore(doc, { tableName: config.tableName }),
     scheduler,
-    // Driver logs on EKS are not collected yet (see README "Scheduled jobs").
-    driver: { readLogs: async () => undefined },
+    // Driver logs are copied to the payload bucket before the run's cluster is deleted (adapters/eks/job-driver.ts).
+    driver: { readLogs: (runId) => logs.get(runId) },
     clock: systemClock,
     ...(api.logger ? { logger: api.logger } : {}),
     ...(templatesDir ? { templatesDir } : {}),

@@ -41,6 +41,8 @@ export interface LocalJobsOptions {
 
 export interface LocalJobs {
   readonly service: JobService;
+  /** Jobs and runs on the stack's table (the harvester and the cost reporter read them too). */
+  readonly store: DynamoDbJobStore;
   readonly runner: RunDriver;
   readonly scheduler: LocalJobScheduler;
   readonly driver: LocalJobDriver;
@@ -86,6 +88,7 @@ export function startLocalJobs(options: LocalJobsOptions): LocalJobs {
   };
   return {
     service,
+    store: jobStore,
     runner: r,
     scheduler,
     driver,

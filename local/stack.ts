@@ -13,6 +13,7 @@ import { generateClusterSecrets } from '../adapters/secrets/index.ts';
 import { DynamoDbClusterStore, createTable } from '../adapters/store/dynamodb.ts';
 import { DynamoDbAlertLedger } from '../adapters/store/alert-ledger-dynamodb.ts';
 import type { AlertLedger } from '../shared/ports/alert-ledger.ts';
+import type { JobStore } from '../shared/ports/job-store.ts';
 import { startLocalJobs, type LocalJobs } from './jobs.ts';
 import { Provisioner, secretsRequestFor, type ProvisionerConfig } from '../control/provisioner.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
@@ -63,6 +64,8 @@ export interface PeriodicJobContext {
   clusterQueues?: ClusterQueues;
   /** Alert de-duplication markers, kept in the local store so a restart of `recc up` does not repeat alerts. */
   alertLedger?: AlertLedger;
+  /** Scheduled jobs and runs (the harvester fails stuck runs, the cost reporter alerts failed ones). */
+  jobs?: JobStore;
   clock: Clock;
   logger: Logger;
 }
@@ -250,7 +253,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (running) return;
         running = true;
         job
-          .run({ store, backend, queue, clusterQueues, alertLedger, clock, logger: logger.child({ component: job.name }) })
+          .run({ store, backend, queue, clusterQueues, alertLedger, jobs: jobs.store, clock, logger: logger.child({ component: job.name }) })
           .catch((err: unknown) => logger.warn(`${job.name} run failed`, { error: err }))
           .finally(() => {
             running = false;

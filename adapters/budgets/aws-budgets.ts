@@ -10,6 +10,7 @@ import {
   type Subscriber,
 } from '@aws-sdk/client-budgets';
 import type { BudgetKeeper, UserBudgetRequest, UserBudgetResult } from '../../shared/ports/budgets.ts';
+import { userEmailAddress } from '../../shared/cost/recipients.ts';
 import { BudgetSyncFailedError } from './errors.ts';
 
 /**
@@ -124,11 +125,13 @@ export class AwsBudgetKeeper implements BudgetKeeper {
   }
 }
 
-/** Subscribers from configuration: the SNS topic, else `<user>@<domain>`, else the alert recipients. */
+/** Subscribers from configuration: the SNS topic, else `<user>@<domain>` (plain mailbox names only), else the alert recipients. */
 export function budgetSubscribers(config: { snsTopicArn?: string; emailDomain?: string; emailTo: readonly string[] }): (user: string) => Subscriber[] {
   return (user) => {
     if (config.snsTopicArn) return [{ SubscriptionType: 'SNS', Address: config.snsTopicArn }];
-    const emails = config.emailDomain ? [`${user}@${config.emailDomain}`] : [...config.emailTo];
+    // A crafted owner never becomes a subscriber address: such a budget notifies the configured recipients.
+    const own = config.emailDomain ? userEmailAddress(user, config.emailDomain) : undefined;
+    const emails = own !== undefined ? [own] : [...config.emailTo];
     return emails.slice(0, 10).map((Address) => ({ SubscriptionType: 'EMAIL' as const, Address }));
   };
 }

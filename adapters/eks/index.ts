@@ -5,7 +5,9 @@ import type { Clock } from '../../shared/core/clock.ts';
 import { getOptionalString, type Env } from '../../shared/core/env.ts';
 import { ConfigError } from '../../shared/core/errors.ts';
 import type { Logger } from '../../shared/core/logger.ts';
+import type { RunLogStore } from '../../shared/ports/run-logs.ts';
 import { EksComputeBackend } from './backend.ts';
+import { EksJobDriver } from './job-driver.ts';
 import { eksConfigFromEnv } from './config.ts';
 import { resolveEksEndpoint, type ResolvedEksConfig } from './endpoint.ts';
 import { KubeClients } from './kube.ts';
@@ -20,6 +22,7 @@ export { EksComputeBackend, plannedNodes, type EksBackendDeps, type EksConfigSub
 export { eksConfigFromEnv, manifestOptions, type EksBackendConfig } from './config.ts';
 export { resolveEksEndpoint, clearEksEndpointCache, checkEndpointAndCa, type ResolvedEksConfig } from './endpoint.ts';
 export { KubeClients, KubeApplier, buildKubeConfig } from './kube.ts';
+export { EksJobDriver, type EksJobDriverDeps } from './job-driver.ts';
 export { buildClusterManifests, SOURCE_MOUNT_PATH, secretReference, type ManifestOptions, type ServiceMode } from './manifests/build.ts';
 export { nodeGroupName, userKubernetesGroup } from './manifests/naming.ts';
 export { eksToken, eksTokenProvider } from './token.ts';
@@ -71,4 +74,22 @@ export async function createEksBackendFromEnv(env: Env, options: { clock?: Clock
     throw new ConfigError('invalid EKS configuration', [{ path: 'RECC_EKS_SCHEDULER_ROLE_ARN', message: 'must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)' }]);
   }
   return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks, ...(schedulerRoleArn ? { schedulerRoleArn } : {}) });
+}
+
+/**
+ * The scheduled-job driver on EKS (a Kubernetes Job per run, `job-driver.ts`)
+ * from the same RECC_EKS_* configuration as the backend, with the same
+ * credentials for the Kubernetes token. Call it at cold start.
+ */
+export async function createEksJobDriverFromEnv(env: Env, options: { logs: RunLogStore; apiUrl?: string; logger?: Logger }): Promise<EksJobDriver> {
+  const config = eksConfigFromEnv(env);
+  const credentials = fromNodeProviderChain();
+  const resolved = await resolveEksEndpoint(config, new EKSClient({ region: config.region, credentials }));
+  const kube = new KubeClients({
+    server: resolved.endpoint,
+    token: eksTokenProvider({ clusterName: resolved.clusterName, region: resolved.region, credentials }),
+    caData: resolved.caData,
+    skipTLSVerify: false,
+  });
+  return new EksJobDriver({ kube, config: resolved, logs: options.logs, ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}), ...(options.logger ? { logger: options.logger } : {}) });
 }

@@ -3,9 +3,9 @@ import type { Datastore } from '../../shared/datastores/port.ts';
 import { RUN_ID_PATTERN, type RunLogStore } from '../../shared/ports/run-logs.ts';
 
 /**
- * Run logs in a Datastore (`job-runs/<run id>/driver.log`): on AWS an
- * S3Datastore on the stage's payload bucket, in tests memory or fauxqs S3.
- * Keys are built only from run ids of the `runIdFor` shape.
+ * Run logs in a Datastore (`job-runs/<run id>/driver.log`): memory or a local
+ * directory (tests, tools). On AWS the logs go to S3 directly
+ * (`run-logs-s3.ts`). Keys are built only from run ids of the `runIdFor` shape.
  */
 export class DatastoreRunLogStore implements RunLogStore {
   constructor(private readonly store: Datastore) {}
@@ -30,3 +30,4 @@ export class DatastoreRunLogStore implements RunLogStore {
     }
   }
 }
+

@@ -32,6 +32,9 @@ export function parseSince(value: string, now: number, flag: 'since' | 'until' =
   ]);
 }
 
+/** Runs listed per job in the table. */
+const RUNS_SHOWN = 10;
+
 /** A plain-text table of the costs for a terminal. */
 export function formatCosts(costs: CostsResult): string {
   const head = costs.groupBy.toUpperCase();
@@ -39,6 +42,10 @@ export function formatCosts(costs: CostsResult): string {
   for (const g of costs.groups) {
     const top = g.top[0];
     rows.push([g.key, formatUsdCents(g.cost), g.nodeHours.toFixed(2), String(g.clusters), formatUsdCents(g.perHour), top ? `${top.clusterId} (${formatUsdCents(top.cost)})` : '']);
+    // By job: each run under its job, newest first (one cluster per run).
+    const runs = g.runs ?? [];
+    for (const r of runs.slice(0, RUNS_SHOWN)) rows.push([`  ${r.run}`, formatUsdCents(r.cost), r.nodeHours.toFixed(2), '1', '', `${r.clusterId} ${r.status}${r.startedAt ? ` ${r.startedAt.slice(0, 16).replace('T', ' ')}` : ''}`]);
+    if (runs.length > RUNS_SHOWN) rows.push([`  (+${runs.length - RUNS_SHOWN} more runs; --json lists all)`, '', '', '', '', '']);
   }
   rows.push(['TOTAL', formatUsdCents(costs.total), costs.nodeHours.toFixed(2), '', '', '']);
   const lines = [

@@ -22,6 +22,8 @@ export interface ClusterCostLine {
   owner: string;
   namespace: string;
   job?: string;
+  /** The scheduled-job run the cluster was created for (its `recc-run` tag). */
+  run?: string;
   status: ClusterRecord['status'];
   /** Dollars inside the period. */
   cost: number;
@@ -39,6 +41,25 @@ export interface CostGroup {
   perHour: number;
   /** Most expensive clusters in the period, highest first. */
   top: ClusterCostLine[];
+  /** By job only: every run of the job billed in the period (one cluster each), newest first. */
+  runs?: RunCostLine[];
+}
+
+/** One scheduled-job run's cost: the cost of the cluster created for it. */
+export interface RunCostLine {
+  run: string;
+  clusterId: string;
+  status: ClusterRecord['status'];
+  /** When the run's cluster started provisioning (billing starts). */
+  startedAt?: string;
+  cost: number;
+  nodeHours: number;
+}
+
+/** The run a cluster was created for (`recc-run` tag, set by the run driver). */
+export function runOf(record: ClusterRecord): string | undefined {
+  const run = record.spec.tags?.['recc-run'];
+  return typeof run === 'string' && run.length > 0 ? run : undefined;
 }
 
 export interface CostSummary {
@@ -82,12 +103,14 @@ export function clusterCostIn(
     inPeriod = billed > 0 ? (cost.toDate * overlap) / billed : 0;
   }
   const job = record.job ?? record.spec.job;
+  const run = runOf(record);
   return {
     clusterId: record.id,
     name: record.name,
     owner: record.owner,
     namespace: record.namespace,
     ...(job !== undefined ? { job } : {}),
+    ...(run !== undefined ? { run } : {}),
     status: record.status,
     cost: round2(inPeriod),
     nodeHours: round2(nodeHours(record, from, to, now)),
@@ -117,6 +140,7 @@ export function aggregateCosts(records: readonly ClusterRecord[], options: Aggre
   const { groupBy, from, to, now } = options;
   const top = options.top ?? 3;
   const lines = new Map<string, ClusterCostLine[]>();
+  const runs = new Map<string, RunCostLine[]>();
   for (const record of records) {
     if (!billedWithin(record, from, to, now)) continue;
     const line = clusterCostIn(record, from, to, now, options.harvest);
@@ -124,10 +148,17 @@ export function aggregateCosts(records: readonly ClusterRecord[], options: Aggre
     const list = lines.get(key) ?? [];
     list.push(line);
     lines.set(key, list);
+    if (groupBy === 'job' && line.run !== undefined) {
+      const perRun = runs.get(key) ?? [];
+      perRun.push({ run: line.run, clusterId: line.clusterId, status: line.status, ...(record.provisioningAt ? { startedAt: record.provisioningAt } : {}), cost: line.cost, nodeHours: line.nodeHours });
+      runs.set(key, perRun);
+    }
   }
   const groups: CostGroup[] = [];
   for (const [key, list] of lines) {
     list.sort((a, b) => b.cost - a.cost || a.clusterId.localeCompare(b.clusterId));
+    const perRun = runs.get(key);
+    perRun?.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || a.run.localeCompare(b.run));
     groups.push({
       key,
       cost: round2(sum(list.map((l) => l.cost))),
@@ -135,6 +166,7 @@ export function aggregateCosts(records: readonly ClusterRecord[], options: Aggre
       clusters: list.length,
       perHour: round2(sum(list.map((l) => l.perHour))),
       top: list.slice(0, top),
+      ...(groupBy === 'job' ? { runs: perRun ?? [] } : {}),
     });
   }
   groups.sort((a, b) => b.cost - a.cost || a.key.localeCompare(b.key));

@@ -4,11 +4,12 @@ import { forecastMonth, type MonthForecast } from './forecast.ts';
 import { formatUsd, formatUsdCents } from './money.ts';
 
 /**
- * Cost alerts (pure): which thresholds a user's or a namespace's month-to-date
- * cost or month forecast has crossed, the dedupe key of each alert, and its
- * message. Sending and dedupe state live in `control/cost-reporter.ts`.
+ * Cost alerts (pure): which thresholds a user's, a namespace's or a scheduled
+ * job's month-to-date cost or month forecast has crossed, the dedupe key of
+ * each alert, and its message. Sending and dedupe state live in
+ * `control/cost-reporter.ts`.
  */
-export const ALERT_SCOPES = ['user', 'namespace'] as const;
+export const ALERT_SCOPES = ['user', 'namespace', 'job'] as const;
 export type AlertScope = (typeof ALERT_SCOPES)[number];
 
 export type AlertMeasure = 'month-to-date' | 'forecast';
@@ -22,6 +23,9 @@ export interface BudgetConfig {
   userBudgets: Readonly<Record<string, number>>;
   /** Monthly budget per namespace. */
   namespaceBudgetUsd: number;
+  /** Monthly budget per scheduled job (all its runs' clusters), unless `jobBudgets` names the job. */
+  jobBudgetUsd?: number;
+  jobBudgets?: Readonly<Record<string, number>>;
 }
 
 export interface AlertRules {
@@ -50,7 +54,9 @@ export interface Crossing {
 }
 
 export function budgetFor(scope: AlertScope, key: string, budgets: BudgetConfig): number {
-  return scope === 'user' ? (own(budgets.userBudgets, key) ?? budgets.userBudgetUsd) : budgets.namespaceBudgetUsd;
+  if (scope === 'user') return own(budgets.userBudgets, key) ?? budgets.userBudgetUsd;
+  if (scope === 'job') return (budgets.jobBudgets ? own(budgets.jobBudgets, key) : undefined) ?? budgets.jobBudgetUsd ?? budgets.namespaceBudgetUsd;
+  return budgets.namespaceBudgetUsd;
 }
 
 export function thresholdDollars(spec: ThresholdSpec, budget: number): number {

@@ -1,6 +1,7 @@
 import { ConfigError, type ErrorDetail } from '../core/errors.ts';
 import { getBoolean, getNumber, getOptionalString, getString, type Env } from '../core/env.ts';
 import { ALERT_SCOPES, type AlertRules, type AlertScope, type ThresholdSpec } from './alerts.ts';
+import { MAIL_DOMAIN } from './recipients.ts';
 
 /**
  * Cost reporter configuration, read once from the environment and validated;
@@ -13,7 +14,9 @@ import { ALERT_SCOPES, type AlertRules, type AlertScope, type ThresholdSpec } fr
  * | RECC_COST_USER_BUDGETS | per-user budgets `alice=2000,bob=500` | — |
  * | RECC_COST_NAMESPACE_BUDGET_USD | monthly budget per namespace | the user budget |
  * | RECC_COST_ALERT_THRESHOLDS | comma list: `80%` (share of the budget) or dollars `1000` (no separators) | `80%,100%` |
- * | RECC_COST_ALERT_SCOPES | `user,namespace` | both |
+ * | RECC_COST_JOB_BUDGET_USD | monthly budget per scheduled job (all its runs) | the namespace budget |
+ * | RECC_COST_JOB_BUDGETS | per-job budgets `nightly=200,hourly=50` | — |
+ * | RECC_COST_ALERT_SCOPES | `user,namespace,job` | all three |
  * | RECC_COST_TOP_CLUSTERS | clusters named per alert | 3 |
  * | RECC_SLACK_WEBHOOK_URL | Slack incoming webhook (http/https) | off |
  * | RECC_EMAIL_TRANSPORT | `none`, `smtp` or `ses` | `smtp` if RECC_SMTP_HOST set, else `none` |
@@ -115,9 +118,18 @@ export function costConfigFromEnv(env: Env): CostConfig {
     }
   }
   const namespaceBudgetUsd = num('RECC_COST_NAMESPACE_BUDGET_USD', userBudgetUsd, positive, 'a positive number of dollars');
+  const jobBudgetUsd = num('RECC_COST_JOB_BUDGET_USD', namespaceBudgetUsd, positive, 'a positive number of dollars');
+  // No prototype: a job named `__proto__` or `constructor` is just a key.
+  const jobBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const part of (getOptionalString(env, 'RECC_COST_JOB_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [job, amount] = part.split('=').map((s) => s.trim());
+    const n = Number(amount);
+    if (!job || !Number.isFinite(n) || n <= 0) details.push({ path: 'RECC_COST_JOB_BUDGETS', message: `"${part}" is not job=dollars` });
+    else jobBudgets[job] = n;
+  }
   const thresholds = parseThresholds(getString(env, 'RECC_COST_ALERT_THRESHOLDS', '80%,100%'), 'RECC_COST_ALERT_THRESHOLDS', details);
   const scopes: AlertScope[] = [];
-  for (const s of getString(env, 'RECC_COST_ALERT_SCOPES', 'user,namespace').split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const s of getString(env, 'RECC_COST_ALERT_SCOPES', 'user,namespace,job').split(',').map((x) => x.trim()).filter(Boolean)) {
     if ((ALERT_SCOPES as readonly string[]).includes(s)) scopes.push(s as AlertScope);
     else details.push({ path: 'RECC_COST_ALERT_SCOPES', message: `"${s}" is not one of ${ALERT_SCOPES.join(', ')}` });
   }
@@ -138,6 +150,7 @@ export function costConfigFromEnv(env: Env): CostConfig {
   const recipients = (getOptionalString(env, 'RECC_ALERT_EMAIL_TO') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (const r of recipients) if (!EMAIL.test(r)) details.push({ path: 'RECC_ALERT_EMAIL_TO', message: `"${r}" is not an e-mail address` });
   const userDomain = getOptionalString(env, 'RECC_USER_EMAIL_DOMAIN');
+  if (userDomain !== undefined && !MAIL_DOMAIN.test(userDomain)) details.push({ path: 'RECC_USER_EMAIL_DOMAIN', message: `"${userDomain.slice(0, 80)}" is not a mail domain such as corp.example` });
   let email: EmailConfig | undefined;
   if (transport === 'smtp' || transport === 'ses') {
     const from = getOptionalString(env, 'RECC_ALERT_EMAIL_FROM');
@@ -182,7 +195,7 @@ export function costConfigFromEnv(env: Env): CostConfig {
 
   if (details.length > 0) throw new ConfigError('invalid cost reporter configuration', details);
   return {
-    rules: { budgets: { userBudgetUsd, userBudgets, namespaceBudgetUsd }, thresholds, scopes, topClusters },
+    rules: { budgets: { userBudgetUsd, userBudgets, namespaceBudgetUsd, jobBudgetUsd, jobBudgets }, thresholds, scopes, topClusters },
     ...(slackWebhookUrl ? { slackWebhookUrl } : {}),
     ...(email ? { email } : {}),
     ...(budgets ? { budgets } : {}),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CostGroup } from '../../../shared/cost/aggregate.ts';
-import { alertKey, findCrossings, formatAlert, type AlertRules } from '../../../shared/cost/alerts.ts';
+import { alertKey, budgetFor, findCrossings, formatAlert, type AlertRules } from '../../../shared/cost/alerts.ts';
 import { costConfigFromEnv, describeCostConfig } from '../../../shared/cost/config.ts';
 import { formatUsd, formatUsdCents } from '../../../shared/cost/money.ts';
 import { ConfigError } from '../../../shared/core/errors.ts';
@@ -111,6 +111,7 @@ describe('Function: costConfigFromEnv', () => {
     const config = costConfigFromEnv({
       RECC_COST_USER_BUDGET_USD: '2000',
       RECC_COST_USER_BUDGETS: 'alice=5000, bob=500',
+      RECC_COST_JOB_BUDGETS: 'nightly=300, __proto__=7',
       RECC_COST_ALERT_THRESHOLDS: '80%, $1000',
       RECC_SLACK_WEBHOOK_URL: 'https://hooks.slack.example/services/T/B/X',
       RECC_SMTP_HOST: '127.0.0.1',
@@ -121,14 +122,18 @@ describe('Function: costConfigFromEnv', () => {
       RECC_SMTP_USER: 'recc',
     });
     expect(config.rules).toEqual({
-      budgets: { userBudgetUsd: 2000, userBudgets: { alice: 5000, bob: 500 }, namespaceBudgetUsd: 2000 },
+      budgets: { userBudgetUsd: 2000, userBudgets: { alice: 5000, bob: 500 }, namespaceBudgetUsd: 2000, jobBudgetUsd: 2000, jobBudgets: expect.objectContaining({ nightly: 300 }) },
       thresholds: [
         { kind: 'percent', value: 80 },
         { kind: 'amount', value: 1000 },
       ],
-      scopes: ['user', 'namespace'],
+      scopes: ['user', 'namespace', 'job'],
       topClusters: 3,
     });
+    // `__proto__` is a job name like any other, never the budgets object's prototype.
+    expect(Object.getPrototypeOf(config.rules.budgets.jobBudgets)).toBeNull();
+    expect(budgetFor('job', '__proto__', config.rules.budgets)).toBe(7);
+    expect(budgetFor('job', 'constructor', config.rules.budgets)).toBe(2000);
     expect(config.email).toEqual({
       transport: 'smtp',
       from: 'recc@example.org',
@@ -157,6 +162,7 @@ describe('Function: costConfigFromEnv', () => {
     expect((error as ConfigError).details.map((d) => d.path)).toEqual([
       'RECC_COST_USER_BUDGET_USD',
       'RECC_COST_NAMESPACE_BUDGET_USD',
+      'RECC_COST_JOB_BUDGET_USD',
       'RECC_COST_ALERT_THRESHOLDS',
       'RECC_COST_ALERT_SCOPES',
       'RECC_SLACK_WEBHOOK_URL',

@@ -36,6 +36,11 @@ describe('Function: buildDriverJob', () => {
     const container = job.spec.template.spec.containers[0];
     expect(container.command).toEqual(['node', '--import', 'tsx', '/opt/recc/adapters/jobs/run-entry.ts', `${SOURCE_MOUNT_PATH}/jobs/backfill.ts`, 'main']);
     expect(container.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain(SOURCE_MOUNT_PATH);
+    // The script runs in its branch (relative paths resolve there); tsx and recc still resolve from the image above it.
+    expect(container.workingDir).toBe(SOURCE_MOUNT_PATH);
+    expect(SOURCE_MOUNT_PATH.startsWith('/opt/recc/')).toBe(true);
+    const plain = buildDriverJob(definition({}, 'nightly'), OPTIONS, { runId: 'r-0abc-1', jobName: 'nightly', entry: { kind: 'command', command: ['python3', '-m', 'x'], params: {} }, activeSeconds: 60 }) as any;
+    expect(plain.spec.template.spec.containers[0].workingDir).toBe('/opt/recc');
     const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
     // Log shipping as the driver (docs/logs.md), never the scheduler's identity.
     expect(env).toMatchObject({ RECC_LOG_GROUP: '/recc/test/clusters', RECC_COMPONENT: 'driver', RECC_CLUSTER: 'id:c-abc123', RECC_JOB_PARAMS: '{"day":"2026-12-05"}' });
