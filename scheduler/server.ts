@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
+import type { DashboardRecorder } from './dashboard/recorder.ts';
 import { SchedulerRefusedError } from './errors.ts';
 import { WorkerOutbox } from './outbox.ts';
 import { ScaleRequests, type WorkerScaler } from './scaling.ts';
@@ -78,6 +79,8 @@ export class SchedulerServer {
   readonly state: SchedulerState;
   private listener: Listener | undefined;
   private dashboard: Dashboard | undefined;
+  /** Task spans and cluster events for the dashboard; only when a dashboard port is asked for. */
+  private recorder: DashboardRecorder | undefined;
   private readonly workers = new Map<string, WorkerConn>();
   private readonly clients = new Map<string, ClientConn>();
   private readonly fns = new Map<string, FunctionDef>();
@@ -121,13 +124,16 @@ export class SchedulerServer {
     if (this.options.dashboardPort !== undefined) {
       try {
         // Loaded only when asked for: node:http and the page cost every scheduler start ~30 ms otherwise.
-        const [{ startDashboard }, { groupCounts, workerView }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts')]);
+        const [{ startDashboard }, { groupCounts, workerView }, { DashboardRecorder }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts'), import('./dashboard/recorder.ts')]);
+        const recorder = (this.recorder = new DashboardRecorder(() => this.clock.now()));
+        for (const w of this.workers.values()) recorder.workerJoined(w.name, w.nthreads);
         this.dashboard = await startDashboard(this.options.host, this.options.dashboardPort, {
           status: () => this.status(),
           story: (key) => this.story(key),
           workerRows: () => this.workerInfo().map((w) => ({ name: w.name, address: w.address, nthreads: w.nthreads, processing: w.processing, stored: w.stored })),
           address: this.address,
           token: this.options.token,
+          recorder,
           live: () => ({ groups: groupCounts(this.state.tasks.values()), workers: Object.fromEntries(this.workerInfo().map((w) => [w.address, workerView(w)])) }),
         });
         this.dashboardUrl = this.dashboard.url;
@@ -139,12 +145,9 @@ export class SchedulerServer {
     const tick = setInterval(() => this.tick(), 500);
     tick.unref();
     this.timers.push(tick);
-    const adaptive = this.state.options.adaptive;
-    if (adaptive) {
-      const adapt = setInterval(() => this.push({ type: 'adapt', stimulusId: this.sid('adapt') }), adaptive.intervalMs);
-      adapt.unref();
-      this.timers.push(adapt);
-    }
+    // Adaptive scaling looks at the work every interval (state/adaptive.ts).
+    const adaptMs = this.state.options.adaptive?.intervalMs;
+    if (adaptMs) this.timers.push(setInterval(() => this.push({ type: 'adapt', stimulusId: this.sid('adapt') }), adaptMs).unref());
   }
 
   /** Tell the named workers to close (a retirement the control plane did not take, or no control plane). */
@@ -226,10 +229,12 @@ export class SchedulerServer {
       if (this.workers.get(w.id) !== w) return;
       this.workers.delete(w.id);
       this.options.logger.info('worker removed', { event: 'scheduler.worker-removed', worker: w.name, address: w.id, reason: err?.message });
+      this.recorder?.workerRemoved(w.name, err?.message ?? 'connection closed', this.state.workers.get(w.id)?.processing ?? [], this.state.options.allowedFailures);
       this.push({ type: 'remove-worker', workerId: w.id, reason: err?.message ?? 'closed', stimulusId: this.sid('remove-worker') });
     });
     for (const p of this.plugins) this.sendPlugin(w, p);
     this.push({ type: 'add-worker', workerId: w.id, name: w.name, nthreads: w.nthreads, resources: w.resources, stimulusId: this.sid('add-worker') });
+    this.recorder?.workerJoined(w.name, w.nthreads);
     this.options.logger.info('worker registered', { event: 'scheduler.worker-added', worker: w.name, address: w.id, nthreads: w.nthreads, resources: w.resources });
     return { workerId: w.id };
   }
@@ -264,11 +269,13 @@ export class SchedulerServer {
           const duration = ms[i] as number;
           durations[i] = duration >= 0 ? duration : -1;
         }
+        this.recorder?.finished(w.name, keys, durations, msg.th, (k) => this.state.tasks.get(k)?.prefix);
         this.push({ type: 'tasks-finished', workerId: w.id, keys, nbytes, durationsMs: durations, stimulusId: this.sid('finished') });
         return;
       }
       case 'task-erred':
         this.lastActivity = w.lastSeen;
+        if (this.recorder) this.recorder.taskErred(msg.key, this.state.tasks.get(msg.key)?.state === 'processing' ? this.state.tasks.get(msg.key)?.retries : undefined, msg.error);
         this.push({ type: 'task-erred', workerId: w.id, key: msg.key, error: msg.error, stimulusId: this.sid('task-erred') });
         return;
       case 'missing-data':
