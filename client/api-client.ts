@@ -262,8 +262,10 @@ export class ApiClient {
     return (await this.request<{ cluster: ClusterView }>('DELETE', `/clusters/${encodeURIComponent(id)}`)).cluster;
   }
 
-  async scaleCluster(id: string, nWorkers: number): Promise<ClusterView> {
-    return (await this.request<{ cluster: ClusterView }>('PATCH', `/clusters/${encodeURIComponent(id)}`, { nWorkers })).cluster;
+  /** `retire`: workers to stop first; `clamp`: fit the count to the adaptive bounds and quota instead of refusing it. */
+  async scaleCluster(id: string, nWorkers: number, options: { retire?: readonly string[]; clamp?: boolean } = {}): Promise<ClusterView> {
+    const body = { nWorkers, ...(options.retire && options.retire.length > 0 ? { retire: [...options.retire] } : {}), ...(options.clamp !== undefined ? { clamp: options.clamp } : {}) };
+    return (await this.request<{ cluster: ClusterView }>('PATCH', `/clusters/${encodeURIComponent(id)}`, body)).cluster;
   }
 
   async heartbeat(id: string): Promise<ClusterView> {

@@ -16,6 +16,8 @@ import { reapAt } from '../shared/harvest/plan.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
 import { QuotaPolicy } from '../shared/quota/config.ts';
 import { pageNewestFirst, type PageRequest } from '../shared/api/pagination.ts';
+import { hourlyRate, rateChangedAt } from '../shared/cost/accrual.ts';
+import { QuotaExceededError } from '../shared/quota/errors.ts';
 import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
 import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
@@ -69,6 +71,26 @@ export interface ClusterServiceDeps {
    * @default QuotaPolicy.defaults() (the built-in user limits)
    */
   quotas?: QuotaPolicy;
+}
+
+export interface ScaleOptions {
+  /** Workers to stop first (named by the scheduler after retiring them gracefully). */
+  retire?: readonly string[];
+  /** Clamp the count to the adaptive bounds and the quota instead of refusing it. */
+  clamp?: boolean;
+}
+
+/** Names of retired workers kept on a record for the backend (a bound on a scheduler gone wrong). */
+export const MAX_RETIRE = 100;
+
+/** The count a scale asks for, checked (or clamped) against the spec: adaptive bounds, or ≥ 1. */
+export function workerCountFor(record: ClusterRecord, n: number, clamp: boolean): number {
+  const a = record.spec.adaptive;
+  const [min, max] = a ? [a.minimum, a.maximum] : [1, Number.MAX_SAFE_INTEGER];
+  if (n >= min && n <= max) return n;
+  if (clamp) return Math.min(max, Math.max(min, n));
+  const message = a ? `must be from adaptive.minimum (${min}) to adaptive.maximum (${max}) on this adaptive cluster (got ${n})` : `must be a positive whole number (got ${n})`;
+  throw new ValidationError('invalid worker count', [{ path: 'nWorkers', message }]);
 }
 
 /** Statuses in which `PATCH {nWorkers}` is accepted. */
@@ -254,33 +276,62 @@ export class ClusterService {
     return viewFor(record, caller, this.harvest);
   }
 
-  /** Change the number of workers (202); only while REQUESTED, PROVISIONING or RUNNING. */
-  async scale(caller: Caller, id: string, nWorkers: number): Promise<ClusterView> {
-    if (!Number.isSafeInteger(nWorkers) || nWorkers < 1) {
-      throw new ValidationError('invalid worker count', [{ path: 'nWorkers', message: 'must be a positive whole number' }]);
+  /**
+   * Change the number of workers (202); only while REQUESTED, PROVISIONING or
+   * RUNNING. `retire` names workers the backend stops first (the scheduler
+   * retired them gracefully: they hold nothing). On an adaptive cluster the
+   * count must lie within its bounds; with `clamp` (the scheduler's requests)
+   * it is clamped to them instead, and a scale-up that would break a quota
+   * is lowered until it fits (down to the current count).
+   */
+  async scale(caller: Caller, id: string, nWorkers: number, options: ScaleOptions = {}): Promise<ClusterView> {
+    if (!Number.isSafeInteger(nWorkers) || nWorkers < 0) {
+      throw new ValidationError('invalid worker count', [{ path: 'nWorkers', message: 'must be a whole number, 0 or more' }]);
     }
-    let changed = false;
-    const record = await this.mutate(caller, id, (current) => {
-      if (!SCALABLE_STATUSES.includes(current.status)) throw new ClusterNotScalableError(id, current.status, SCALABLE_STATUSES);
-      changed = false;
-      if (current.desiredWorkers === nWorkers) return undefined;
-      // Re-validate and re-plan the spec at the new size, so limits and the $/hour stay honest.
-      const spec = resolveSpec({ overrides: { ...current.spec, nWorkers } }, this.specOptions());
-      const plan = planCluster(spec);
-      const at = isoAt(this.clock);
-      changed = true;
-      return {
-        next: revise(current, {
-          at,
-          patch: { spec, plan, desiredWorkers: nWorkers, lastActivityAt: at > current.lastActivityAt ? at : current.lastActivityAt },
-        }),
-      };
-    });
-    if (changed) {
-      await this.queue.send({ clusterId: id, cause: 'scale' });
-      this.logger.info('cluster scale requested', { clusterId: id, owner: record.owner, workers: nWorkers });
+    const retire = options.retire ?? [];
+    let wanted = nWorkers;
+    for (;;) {
+      let changed = false;
+      let applied = wanted;
+      try {
+        const record = await this.mutate(caller, id, (current) => {
+          if (!SCALABLE_STATUSES.includes(current.status)) throw new ClusterNotScalableError(id, current.status, SCALABLE_STATUSES);
+          changed = false;
+          applied = workerCountFor(current, wanted, options.clamp === true);
+          if (current.desiredWorkers === applied && retire.length === 0) return undefined;
+          // Re-validate and re-plan the spec at the new size, so limits and the $/hour stay honest (a spec has ≥ 1 worker).
+          const spec = resolveSpec({ overrides: { ...current.spec, nWorkers: Math.max(1, applied) } }, this.specOptions());
+          const plan = planCluster(spec);
+          const at = isoAt(this.clock);
+          changed = true;
+          return {
+            next: revise(current, {
+              at,
+              patch: {
+                spec,
+                plan,
+                desiredWorkers: applied,
+                // The cost so far at the old rate; the new rate from now on (accrual follows the worker count).
+                ...(current.provisioningAt ? { cost: rateChangedAt(current, this.clock.now(), hourlyRate(plan, applied)) } : {}),
+                ...(retire.length > 0 ? { retireWorkers: [...new Set([...(current.retireWorkers ?? []), ...retire])].slice(-MAX_RETIRE) } : {}),
+                lastActivityAt: at > current.lastActivityAt ? at : current.lastActivityAt,
+              },
+            }),
+          };
+        });
+        if (changed) {
+          await this.queue.send({ clusterId: id, cause: 'scale' });
+          this.logger.info('cluster scale requested', { clusterId: id, owner: record.owner, workers: applied, ...(retire.length > 0 ? { retire } : {}) });
+        }
+        return viewFor(record, caller, this.harvest);
+      } catch (err) {
+        // A clamped scale-up over a quota: try one fewer (the store's atomic check stays the judge).
+        if (!(err instanceof QuotaExceededError) || options.clamp !== true || applied <= 0) throw err;
+        const current = await this.store.get(id);
+        if (!current || applied - 1 < current.desiredWorkers) throw err;
+        wanted = applied - 1;
+      }
     }
-    return viewFor(record, caller, this.harvest);
   }
 
   /** The client is alive: records a heartbeat and activity (no version bump). */

@@ -7,7 +7,7 @@ import { transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterRecord, ClusterStatus, StatusChange } from '../shared/lifecycle/types.ts';
 import { QUEUE_ENV, type ClusterQueueSet, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
-import type { ComponentFailure, ComputeBackend } from '../shared/ports/compute-backend.ts';
+import type { ComponentFailure, ComputeBackend, ScaleOptions } from '../shared/ports/compute-backend.ts';
 import type { ProvisionMessage, WorkQueue } from '../shared/ports/work-queue.ts';
 import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
@@ -69,6 +69,12 @@ export interface ProvisionerDeps {
   generateSecrets: (definition: ClusterDefinition) => Promise<ClusterSecrets>;
   /** Per-cluster SQS queues (the route for clients outside the cluster network); none when absent. */
   queues?: ClusterQueues;
+  /**
+   * Where an adaptive cluster's scheduler reaches the control plane's scale
+   * API (RECC_API_URL, and RECC_API_TOKEN on a local stack started with one);
+   * read at each apply. Without it an adaptive scheduler only retires workers.
+   */
+  controlPlaneEnv?: () => Readonly<Record<string, string>>;
   /** Extra scheduler env for the SQS route, e.g. the emulator endpoints of the local stack. */
   queueEnv?: Readonly<Record<string, string>>;
   clock: Clock;
@@ -151,6 +157,15 @@ export class Provisioner {
   }
 
   private definitionFor(record: ClusterRecord): ClusterDefinition {
+    const definition = this.renderFor(record);
+    const extra = record.spec.adaptive ? Object.entries(this.deps.controlPlaneEnv?.() ?? {}).filter(([, v]) => v !== '') : [];
+    if (extra.length === 0) return definition;
+    const names = new Set(extra.map(([n]) => n));
+    const env = [...definition.scheduler.env.filter((e) => !names.has(e.name)), ...extra.map(([name, value]) => ({ name, value }))];
+    return { ...definition, scheduler: { ...definition.scheduler, env } };
+  }
+
+  private renderFor(record: ClusterRecord): ClusterDefinition {
     return renderCluster(
       {
         clusterId: record.id,
@@ -263,7 +278,7 @@ export class Provisioner {
         },
       });
       await this.save(next, record.version, change);
-      if (observation.workersDesired !== record.desiredWorkers) await this.deps.backend.scale(record.id, record.desiredWorkers);
+      if (observation.workersDesired !== record.desiredWorkers) await this.deps.backend.scale(record.id, record.desiredWorkers, retireOf(record));
       return { clusterId: record.id, action: 'running', status: 'RUNNING' };
     }
 
@@ -285,7 +300,7 @@ export class Provisioner {
       return this.apply(record, this.definitionFor(record));
     }
     if (observation.workersDesired !== record.desiredWorkers) {
-      await this.deps.backend.scale(record.id, record.desiredWorkers);
+      await this.deps.backend.scale(record.id, record.desiredWorkers, retireOf(record));
       return this.requeue(record, 'scaled', 'PROVISIONING');
     }
     return this.requeue(record, 'waiting', 'PROVISIONING');
@@ -296,8 +311,9 @@ export class Provisioner {
     if (!observation.exists) {
       return this.fail(record, 'the cluster\'s scheduler and workers are gone from the backend (removed outside recc); create a new cluster', true);
     }
-    if (observation.workersDesired !== record.desiredWorkers) {
-      await this.deps.backend.scale(record.id, record.desiredWorkers);
+    // Retired workers are named on the record: the backend stops those (idempotent: gone names are ignored).
+    if (observation.workersDesired !== record.desiredWorkers || (record.retireWorkers?.length ?? 0) > 0) {
+      await this.deps.backend.scale(record.id, record.desiredWorkers, retireOf(record));
       return { clusterId: record.id, action: 'scaled', status: 'RUNNING' };
     }
     return { clusterId: record.id, action: 'in-sync', status: 'RUNNING' };
@@ -362,4 +378,9 @@ export function describeFailure(failure: ComponentFailure, logTailLines: number)
   const head = `${failure.component} failed (${failure.reason}): ${failure.message}`;
   const tail = failure.logTail ? tailLines(failure.logTail, logTailLines) : '';
   return tail ? `${head}\n--- last lines of the ${failure.component} log ---\n${tail}` : head;
+}
+
+/** The workers a scale stops first (retired by the scheduler), as the backend port takes them. */
+function retireOf(record: ClusterRecord): ScaleOptions {
+  return record.retireWorkers && record.retireWorkers.length > 0 ? { retire: record.retireWorkers } : {};
 }

@@ -8,7 +8,7 @@ export function makeHandler(deps: ApiDeps) {
     deps,
     { name: 'scaleCluster', path: clusterIdParams, query: noQuery, body: scaleClusterBody },
     async ({ path, body, caller, service }) => {
-      const cluster = await service.scale(caller, path.id, body.nWorkers);
+      const cluster = await service.scale(caller, path.id, body.nWorkers, { ...(body.retire ? { retire: body.retire } : {}), ...(body.clamp !== undefined ? { clamp: body.clamp } : {}) });
       return { statusCode: 202, body: { cluster } };
     },
   );

@@ -181,6 +181,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: logger.child({ component: 'provisioner' }),
       generateSecrets: (definition) => generateClusterSecrets(secretsRequestFor(definition)),
       queues: clusterQueues,
+      // An adaptive scheduler asks this stack's API for workers.
+      controlPlaneEnv: () => ({ RECC_API_URL: apiUrl, ...(options.token ? { RECC_API_TOKEN: options.token } : {}) }),
       // The local scheduler talks to the embedded fauxqs (its SQS and S3), with the local stack's dummy credentials.
       queueEnv: {
         [QUEUE_ENV.sqsEndpoint]: sqs.endpoint,

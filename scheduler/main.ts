@@ -5,6 +5,7 @@ import { admissionFromEnv } from '../comm/admission.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
 import { watchSupervisorLease, type SupervisorLease } from '../comm/supervisor-lease.ts';
 import { createLogger } from '../shared/core/logger.ts';
+import { adaptiveFromEnv, apiScalerFromEnv } from './api-scaler.ts';
 import { SchedulerStartError } from './errors.ts';
 import { SchedulerServer } from './server.ts';
 import { SECRET_FILES } from '../shared/definition/types.ts';
@@ -85,6 +86,10 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
             ...(opts.tlsCa ? { caPem: readText(opts.tlsCa, 'TLS CA') } : {}),
           }
         : undefined;
+    // Adaptive scaling, when the spec asks for it: the scheduler sizes the cluster through the control plane's API.
+    const adaptive = adaptiveFromEnv(process.env);
+    const scaler = adaptive ? await apiScalerFromEnv(process.env) : undefined;
+    if (adaptive && !scaler) logger.warn('adaptive scaling without a control plane (RECC_API_URL): workers are retired, none are added', { event: 'scheduler.adaptive-no-api' });
     server = new SchedulerServer({
       host: opts.host,
       port: opts.port,
@@ -97,7 +102,9 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       state: {
         noWorkerTimeoutMs: opts.noWorkerTimeoutSeconds === undefined ? undefined : opts.noWorkerTimeoutSeconds * 1000,
         ...(opts.allowedFailures !== undefined ? { allowedFailures: opts.allowedFailures } : {}),
+        ...(adaptive ? { adaptive } : {}),
       },
+      ...(scaler ? { scaler } : {}),
     });
     await server.start();
     if (sqs) {

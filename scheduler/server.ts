@@ -145,12 +145,9 @@ export class SchedulerServer {
     const tick = setInterval(() => this.tick(), 500);
     tick.unref();
     this.timers.push(tick);
-    const adaptive = this.state.options.adaptive;
-    if (adaptive) {
-      const adapt = setInterval(() => this.push({ type: 'adapt', stimulusId: this.sid('adapt') }), adaptive.intervalMs);
-      adapt.unref();
-      this.timers.push(adapt);
-    }
+    // Adaptive scaling looks at the work every interval (state/adaptive.ts).
+    const adaptMs = this.state.options.adaptive?.intervalMs;
+    if (adaptMs) this.timers.push(setInterval(() => this.push({ type: 'adapt', stimulusId: this.sid('adapt') }), adaptMs).unref());
   }
 
   /** Tell the named workers to close (a retirement the control plane did not take, or no control plane). */

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/core/logger.ts';
 import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
 import { silentLogger } from '../../shared/core/logger.ts';
 import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../shared/definition/types.ts';
-import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
+import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation, ScaleOptions } from '../../shared/ports/compute-backend.ts';
 import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
 import { LocalGpuError, LocalProcessStartError, LocalStateError } from './errors.ts';
 import { ALLOW_MISSING_GPUS_ENV, checkLocalGpus, detectLocalGpus } from './gpus.ts';
@@ -378,10 +378,17 @@ export class LocalProcessBackend implements ComputeBackend {
     });
   }
 
-  async scale(clusterId: string, nWorkers: number): Promise<void> {
+  async scale(clusterId: string, nWorkers: number, options: ScaleOptions = {}): Promise<void> {
     await this.withLock(clusterId, async () => {
       const state = await this.readState(clusterId);
       if (!state || state.tornDown) return;
+      // Retired workers go first (they hold nothing); without them the highest-numbered would be stopped.
+      const retired = state.processes.filter((p) => p.component === 'worker' && options.retire?.includes(p.podName));
+      if (retired.length > 0) {
+        await this.stopAll(retired, clusterId);
+        state.processes = state.processes.filter((p) => !retired.includes(p));
+        this.logger.info('local backend: retired workers stopped', { clusterId, workers: retired.map((p) => p.podName) });
+      }
       state.workersDesired = nWorkers;
       await this.ensureProcesses(state);
       await this.writeState(state);

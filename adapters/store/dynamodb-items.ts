@@ -36,6 +36,7 @@ const specShape = z.object({
   job: str.optional(),
   tags: z.record(str, str),
   datastores: DatastoresSpecShape.optional(),
+  adaptive: z.object({ minimum: num, maximum: num, targetDuration: num, waitCount: num, interval: num }).optional(),
 });
 
 const planShape = z.object({
@@ -89,6 +90,7 @@ export const clusterRecordShape = z.object({
     .optional(),
   schedulerUnreachableSince: str.optional(),
   quotaScopes: z.array(str).optional(),
+  retireWorkers: z.array(str).optional(),
 });
 
 export const statusChangeShape = z.object({

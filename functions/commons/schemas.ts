@@ -54,7 +54,11 @@ export const createClusterBody = z
 export const scaleClusterBody = z.strictObject({
   nWorkers: z
     .number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a number') })
-    .int('must be a whole number').positive('must be a positive whole number').max(100_000, 'must be at most 100000'),
+    .int('must be a whole number').nonnegative('must be a whole number, 0 or more').max(100_000, 'must be at most 100000'),
+  /** Workers to stop first (an adaptive scheduler's graceful retirements). */
+  retire: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a worker name (letters, digits, ".", "_", "-")')).max(100, 'at most 100 names').optional(),
+  /** Clamp to the adaptive bounds and the quota instead of refusing (the scheduler's requests). */
+  clamp: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 /** `limit` and `nextToken` of every paged list (shared/api/pagination.ts). */

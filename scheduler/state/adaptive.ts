@@ -15,6 +15,8 @@ import { retirementsOf } from './retire.ts';
  * - above the workers in service, the scheduler asks for more at once (the
  *   `scale` instruction; the control plane clamps it again to the spec and
  *   the owner's quota);
+ * - the count asked for only goes down by naming a retired worker, so the
+ *   backend never stops a worker of its own choosing (it may hold results);
  * - below, the same idle workers (fewest results first) must be named on
  *   `waitCount` consecutive looks before they retire (retire.ts): a burst
  *   of idleness between stages does not shed workers the next stage needs;
@@ -100,7 +102,7 @@ export class AdaptivePolicy {
     const target = clampTarget(adaptiveTarget(s, o.targetDurationMs), o);
     this.target = target;
     const book = retirementsOf(s);
-    let inService = workersInService(s);
+    const inService = workersInService(s);
     if (target > inService.length) {
       // More work: take back workers still moving their data away before asking for new ones.
       for (const w of s.workers.values()) {
@@ -113,7 +115,9 @@ export class AdaptivePolicy {
     }
     if (target >= inService.length) {
       this.closeCounts.clear();
-      this.request(s, target);
+      // Only ever more: a lower count would let the backend stop a worker of its choosing, maybe one holding
+      // results. Workers asked for and no longer needed join, idle, and retire gracefully like any other.
+      if (target > (this.requested ?? inService.length)) this.request(s, target);
       return;
     }
     // Fewer: idle workers, fewest results first, named on waitCount consecutive looks.
@@ -128,14 +132,16 @@ export class AdaptivePolicy {
         book.start(w);
       }
     }
-    inService = workersInService(s);
-    // A scale-up asked for earlier and not needed any more is lowered (never below the workers in service).
-    if (this.requested !== undefined && this.requested > inService.length) this.request(s, Math.max(target, inService.length));
   }
 
-  /** A retirement finished: the count to ask for with the retired worker named. */
+  /**
+   * A retirement finished: the count to ask for with the retired worker
+   * named: one fewer than asked so far (workers still starting keep their
+   * place), never fewer than the workers in service.
+   */
   retired(s: SchedulerState): number {
-    this.requested = Math.max(this.target, workersInService(s).length);
+    const inService = workersInService(s).length;
+    this.requested = Math.max(inService, (this.requested ?? inService + 1) - 1);
     return this.requested;
   }
 

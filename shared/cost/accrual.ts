@@ -91,6 +91,16 @@ export function accrue(record: ClusterRecord, now: number, harvest: HarvestConfi
   return cost;
 }
 
+/**
+ * The stored cost when the rate changes at `now` (a scale): accrued so far at
+ * the old rate, then `perHour` from `now` on. Without it a scale would bill
+ * the whole interval since the last accrual at one rate.
+ */
+export function rateChangedAt(record: ClusterRecord, now: number, perHour: number): ClusterCost {
+  const { toDate } = accrue(record, now);
+  return { toDate, perHour: roundNano(perHour), asOf: new Date(now).toISOString() };
+}
+
 /** Stateless cost to date: rate × billed hours, ignoring any stored figure. */
 export function costToDate(record: ClusterRecord, now: number): number {
   return accrue({ ...record, cost: undefined }, now).toDate;

@@ -3,6 +3,9 @@ import { own } from '../core/own.ts';
 import { DATASTORES_JSON_ENV } from '../datastores/config.ts';
 import type { ClusterSpec, Plan } from '../spec/types.ts';
 import { DefinitionValidationError } from './errors.ts';
+
+/** The scheduler's adaptive bounds (the spec's `adaptive`, as JSON). */
+export const ADAPTIVE_JSON_ENV = 'RECC_ADAPTIVE_JSON';
 import { SECRET_FILES, type ClusterDefinition, type EnvVar, type PodTemplate, type ServiceDefinition } from './types.ts';
 
 /**
@@ -142,6 +145,8 @@ export function renderCluster(input: RenderInput, options: RenderOptions = {}): 
     ];
     // The spec's datastores reach the workers' loader (adapters/datastores/load-config.ts); the user's env cannot shadow them.
     if (component === 'worker' && spec.datastores) system.push({ name: DATASTORES_JSON_ENV, value: JSON.stringify(spec.datastores) });
+    // An adaptive scheduler sizes the cluster itself (scheduler/state/adaptive.ts).
+    if (component === 'scheduler' && spec.adaptive) system.push({ name: ADAPTIVE_JSON_ENV, value: JSON.stringify(spec.adaptive) });
     const reserved = new Set(system.map((e) => e.name));
     const user = Object.keys(spec.env)
       .sort()

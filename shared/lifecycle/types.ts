@@ -87,6 +87,12 @@ export interface ClusterRecord {
    * creation charged (`shared/quota/usage.ts`). Absent: counts nothing.
    */
   quotaScopes?: string[];
+  /**
+   * Workers the backend stops first when it scales down: the scheduler
+   * retired them gracefully (their results live on elsewhere). Names only
+   * matter while such a worker still runs; the backend ignores the others.
+   */
+  retireWorkers?: string[];
 }
 
 /** One recorded status change (the status history). */

@@ -53,12 +53,21 @@ export interface BackendClusterRef {
   namespace?: string;
 }
 
+export interface ScaleOptions {
+  retire?: readonly string[];
+}
+
 export interface ComputeBackend {
   readonly kind: string;
   /** Create or update everything for the cluster. */
   apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void>;
   observe(clusterId: string): Promise<Observation>;
-  scale(clusterId: string, nWorkers: number): Promise<void>;
+  /**
+   * Follow `nWorkers`. Workers named in `retire` (pod names) are the ones to
+   * stop first when scaling down: the scheduler retired them gracefully, the
+   * others may hold results. Names of workers that are gone are ignored.
+   */
+  scale(clusterId: string, nWorkers: number, options?: ScaleOptions): Promise<void>;
   /** Remove everything for the cluster. Not-found is success. */
   teardown(clusterId: string): Promise<void>;
   /** Every cluster the backend holds resources for (for orphan reconciliation). */

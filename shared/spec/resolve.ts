@@ -4,7 +4,7 @@ import { getInstanceType, isKnownInstanceType } from '../catalog/instances.ts';
 import { fitProblems } from '../plan/fit.ts';
 import { DEFAULT_SPEC, defaultSpec } from './defaults.ts';
 import { SpecValidationError } from './errors.ts';
-import { RESERVED_MAP_KEYS, SPEC_FIELDS, clusterSpecInputSchema, clusterSpecSchema, issuesToDetails } from './schema.ts';
+import { ADAPTIVE_DEFAULTS, RESERVED_MAP_KEYS, SPEC_FIELDS, clusterSpecInputSchema, clusterSpecSchema, issuesToDetails } from './schema.ts';
 import { defaultTemplatesDir, readTemplate } from './templates.ts';
 import type { ClusterSpec, ClusterSpecInput } from './types.ts';
 
@@ -49,6 +49,13 @@ export function resolveSpec(request: ResolveRequest = {}, options: ResolveOption
   }
 
   const merged = mergeLayers(defaultSpec(), layers);
+  // Adaptive fields left out take their defaults (the layer replaces `adaptive` as a whole).
+  if (isPlainObject(merged.adaptive)) {
+    merged.adaptive = { ...ADAPTIVE_DEFAULTS, ...merged.adaptive };
+    // An adaptive cluster nobody gave a size starts at its minimum (one worker when that is 0).
+    const min = merged.adaptive.minimum;
+    if (!layers.some((l) => l.nWorkers !== undefined && l.nWorkers !== null) && typeof min === 'number' && Number.isInteger(min) && min >= 0) merged.nWorkers = Math.max(1, min);
+  }
   const pathsWithProblems = new Set(problems.map((p) => p.path));
   for (const p of validateSpec(merged, options)) {
     if (!pathsWithProblems.has(p.path)) problems.push(p);
@@ -100,7 +107,17 @@ export function validateSpec(spec: unknown, options: ResolveOptions = {}): Error
     }
     return problems;
   }
-  return fitProblems(parsed.data, getInstanceType(parsed.data.instanceType), options);
+  return [...fitProblems(parsed.data, getInstanceType(parsed.data.instanceType), options), ...adaptiveProblems(parsed.data)];
+}
+
+/** `adaptive` against itself and the starting size: minimum ≤ nWorkers ≤ maximum. */
+function adaptiveProblems(spec: ClusterSpec): ErrorDetail[] {
+  const a = spec.adaptive;
+  if (!a) return [];
+  if (a.minimum > a.maximum) return [{ path: 'adaptive.minimum', message: `must be at most adaptive.maximum (${a.maximum}) (got ${a.minimum})` }];
+  if (spec.nWorkers > a.maximum) return [{ path: 'nWorkers', message: `must be at most adaptive.maximum (${a.maximum}) on an adaptive cluster (got ${spec.nWorkers})` }];
+  if (spec.nWorkers < a.minimum) return [{ path: 'nWorkers', message: `must be at least adaptive.minimum (${a.minimum}) on an adaptive cluster (got ${spec.nWorkers})` }];
+  return [];
 }
 
 /** Sort problems by the position of their top-level field in the input (the order the user wrote them). */

@@ -34,6 +34,7 @@ export const SPEC_FIELDS = [
   'job',
   'tags',
   'datastores',
+  'adaptive',
 ] as const satisfies readonly (keyof ClusterSpec)[];
 
 /** Resource names that mean "GPUs per worker"; they must fit the instance's GPUs. */
@@ -245,6 +246,32 @@ export const tagsSchema = z
   .record(tagKey, tagValue, { error: (iss) => `must be a mapping of tag key to string value${got(iss)}` })
   .superRefine(atMostKeys(MAX_TAGS, 'tags'));
 
+/** Defaults of the adaptive fields a spec leaves out (`maximum` has none). */
+export const ADAPTIVE_DEFAULTS = { minimum: 0, targetDuration: 5, waitCount: 3, interval: 1 } as const;
+const wholeNumberFrom0 = (max: number) =>
+  z.custom<number>((v) => isNum(v) && Number.isInteger(v) && v >= 0 && v <= max, {
+    error: (iss) => `must be a whole number from 0 to ${max}${got(iss)}`,
+  });
+const adaptiveFields = {
+  minimum: wholeNumberFrom0(MAX_WORKERS),
+  maximum: positiveWholeNumber(MAX_WORKERS),
+  targetDuration: positiveNumber(3600),
+  waitCount: positiveWholeNumber(1000),
+  interval: z.custom<number>((v) => isNum(v) && v >= 0.1 && v <= 3600, { error: (iss) => `must be a number of seconds from 0.1 to 3600${got(iss)}` }),
+};
+const adaptiveError = { error: (iss: { input?: unknown }) => `must be a mapping such as {minimum: 1, maximum: 6}${got(iss)}` };
+export const adaptiveInputSchema = z.strictObject(
+  {
+    minimum: adaptiveFields.minimum.optional(),
+    maximum: adaptiveFields.maximum,
+    targetDuration: adaptiveFields.targetDuration.optional(),
+    waitCount: adaptiveFields.waitCount.optional(),
+    interval: adaptiveFields.interval.optional(),
+  },
+  adaptiveError,
+);
+export const adaptiveSchema = z.strictObject(adaptiveFields, adaptiveError);
+
 const fieldSchemas = {
   instanceType: instanceTypeSchema,
   nWorkers: positiveWholeNumber(MAX_WORKERS),
@@ -263,6 +290,7 @@ const fieldSchemas = {
   tags: tagsSchema,
   /** Named stores, read order and write target for the cluster's workers (shared/datastores/config.ts). */
   datastores: DatastoresSpecSchema,
+  adaptive: adaptiveSchema,
 };
 
 /** A partial spec (template, YAML file, overrides): every field optional, unknown fields rejected. */
@@ -283,6 +311,7 @@ export const clusterSpecInputSchema = z.strictObject({
   job: fieldSchemas.job.optional(),
   tags: fieldSchemas.tags.optional(),
   datastores: fieldSchemas.datastores.optional(),
+  adaptive: adaptiveInputSchema.optional(),
 });
 
 /** A complete, resolved spec. */
@@ -292,6 +321,7 @@ export const clusterSpecSchema = z.strictObject({
   name: fieldSchemas.name.optional(),
   job: fieldSchemas.job.optional(),
   datastores: fieldSchemas.datastores.optional(),
+  adaptive: fieldSchemas.adaptive.optional(),
 });
 
 // Keep the schema and the `ClusterSpec` interface in step (compile-time check).

@@ -33,10 +33,37 @@ export interface ClusterSpec {
    * RECC_DATASTORES_JSON; on EKS the S3 stores also scope the data policy.
    */
   datastores?: DatastoresSpec;
+  /**
+   * Size the cluster from its work (adaptive scaling): the scheduler asks for
+   * between `minimum` and `maximum` workers so that the queued and running
+   * work would take about `targetDuration` seconds. `nWorkers` is the start.
+   */
+  adaptive?: AdaptiveSpec;
+}
+
+export interface AdaptiveSpec {
+  /** Fewest workers (0: the cluster may shrink to its scheduler). */
+  minimum: number;
+  maximum: number;
+  /** Seconds the work on hand should take (Dask's target-duration). @default 5 */
+  targetDuration: number;
+  /** Consecutive looks that must agree before a worker retires. @default 3 */
+  waitCount: number;
+  /** Seconds between looks. @default 1 */
+  interval: number;
 }
 
 /** A partial spec as written in a template, a YAML file or overrides. */
-export type ClusterSpecInput = Partial<ClusterSpec>;
+export type ClusterSpecInput = Partial<Omit<ClusterSpec, 'adaptive'>> & { adaptive?: AdaptiveSpecInput };
+
+/** `adaptive` as written: only `maximum` is required. */
+export interface AdaptiveSpecInput {
+  minimum?: number | undefined;
+  maximum: number;
+  targetDuration?: number | undefined;
+  waitCount?: number | undefined;
+  interval?: number | undefined;
+}
 
 export type BoundBy = 'cpu' | 'memory' | 'pods' | 'gpus';
 

@@ -289,6 +289,27 @@ describe('Class: ClusterService', () => {
       expect(queue.messages).toEqual([{ clusterId: cluster.id, cause: 'scale' }]);
     });
 
+    it('on an adaptive cluster: refuses a count outside its bounds, clamps it for the scheduler, and records retired workers', async () => {
+      const { cluster } = await service.create(alice, { overrides: { adaptive: { minimum: 0, maximum: 6 } } });
+      expect(cluster.desiredWorkers).toBe(1);
+      await advance(cluster.id, 'PROVISIONING');
+      await advance(cluster.id, 'RUNNING');
+      queue.drain();
+      const err = await service.scale(alice, cluster.id, 7).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).details).toEqual([{ path: 'nWorkers', message: 'must be from adaptive.minimum (0) to adaptive.maximum (6) on this adaptive cluster (got 7)' }]);
+      const up = await service.scale(alice, cluster.id, 40, { clamp: true });
+      expect(up.desiredWorkers).toBe(6);
+      const rateAt6 = up.cost!.perHour;
+      clock.advance(3_600_000);
+      // Down to its scheduler alone, naming the retired worker; the hour at 6 workers is billed at the 6-worker rate.
+      const down = await service.scale(alice, cluster.id, 0, { retire: ['pod-5'] });
+      expect(down).toMatchObject({ desiredWorkers: 0, retireWorkers: ['pod-5'] });
+      expect(down.cost!.perHour).toBeLessThan(rateAt6);
+      expect(down.cost!.toDate).toBeCloseTo(rateAt6, 6);
+      expect(queue.messages).toEqual([{ clusterId: cluster.id, cause: 'scale' }, { clusterId: cluster.id, cause: 'scale' }]);
+    });
+
     it('writes nothing when the count is unchanged', async () => {
       const { cluster } = await service.create(alice, { overrides: { nWorkers: 2 } });
       queue.drain();

@@ -196,9 +196,13 @@ describe('API handlers (in-memory store)', () => {
 
     it('answers 400 naming nWorkers or the unknown field', async () => {
       const id = await makeRunning();
-      const bad = await api({ method: 'PATCH', path: `/clusters/${id}`, body: { nWorkers: 0, extra: true } });
+      const bad = await api({ method: 'PATCH', path: `/clusters/${id}`, body: { nWorkers: -1, extra: true } });
       expect(bad.statusCode).toBe(400);
       expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['extra', 'nWorkers']);
+      // 0 is a count only an adaptive cluster with minimum 0 takes; this one has a fixed size.
+      const zero = await api({ method: 'PATCH', path: `/clusters/${id}`, body: { nWorkers: 0 } });
+      expect(zero.statusCode).toBe(400);
+      expect(zero.body.error.details).toEqual([{ path: 'nWorkers', message: 'must be a positive whole number (got 0)' }]);
       const missing = await api({ method: 'PATCH', path: `/clusters/${id}` });
       expect(missing.statusCode).toBe(400);
       expect(missing.body.error.details[0].path).toBe('body');
