@@ -7,7 +7,7 @@
  */
 import { Field, Float64, Int32, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
 import { compareValues, evenSample } from '../../shared/shuffle/ranges.ts';
-import { unframe } from '../../shared/shuffle/frames.ts';
+import { frame, unframe } from '../../shared/shuffle/frames.ts';
 import { buildData, concatTables, emptyOf, fromIPC, tableOf, take, takeVector, toIPC } from './kernels.ts';
 import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
@@ -22,7 +22,8 @@ export function tableOp(op: Op, ...inputs: unknown[]): unknown {
       return toIPC(runSteps(concatTables(tables, (tables[0] as Table).schema), op.steps, op.part));
     }
     case 'split':
-      return split(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m);
+      // One framed buffer, not a list: it travels as one byte array (shared with the worker, no msgpack copy).
+      return frame(split(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m));
     case 'unpack': {
       const empty = fromIPC(op.schema);
       const shards = unframe(inputs[0] as Uint8Array).map((b) => fromIPC(b));

@@ -251,7 +251,8 @@ export class DistributedTable {
   persist(): Promise<DistributedTable> {
     this.persisted ??= (async () => {
       const futures = await submitParts(this.client, await this.parts());
-      await Promise.all(futures.map((f) => f.result().then(() => undefined)));
+      // Wait only: the partitions stay on the workers (fetching them here would move the whole table).
+      await Promise.all(futures.map((f) => f.wait()));
       return new DistributedTable(this.client, async () => futures, this.cols, futures.length, this.index, this.divisions);
     })();
     this.persisted.catch(() => (this.persisted = undefined));

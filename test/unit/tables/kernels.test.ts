@@ -115,7 +115,7 @@ describe('Module: client/tables kernels', () => {
 
   it('groupRuns, sortIndices, hash and range partitions agree with plain JS over the values', () => {
     fc.assert(
-      fc.property(cases, fc.constantFrom(['s'], ['i'], ['f'], ['s', 'i'], ['l', 'b']), fc.integer({ min: 1, max: 5 }), ({ rows, cuts }, cols, m) => {
+      fc.property(cases, fc.constantFrom<string[]>(['s'], ['i'], ['f'], ['s', 'i'], ['l', 'b']), fc.integer({ min: 1, max: 5 }), ({ rows, cuts }, cols, m) => {
         const t = chunked(rows, cuts);
         const vals = plain(t.select(cols), rows.map((_, i) => i));
         // Groups: first-appearance order, rows in order within each.
