@@ -143,6 +143,12 @@ export class ShuffleService {
     return this.buffer.take(a.id, a.run, a.i, a.n);
   }
 
+  /** Bytes of shards received for an unpack task's output partition so far. */
+  pendingBytes(key: string): number {
+    const a = this.tasks.get(key);
+    return a && a.role === 'unpack' ? this.buffer.partBytes(a.id, a.run, a.i) : 0;
+  }
+
   forget(id: string, run: number): void {
     this.buffer.forget(id, run);
   }
