@@ -11,9 +11,15 @@ import { frame, unframe } from '../../shared/shuffle/frames.ts';
 import { buildData, concatTables, emptyOf, fromIPC, tableOf, take, takeVector, toIPC } from './kernels.ts';
 import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
-import { runSteps } from './steps.ts';
+import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
 
 export function tableOp(op: Op, ...inputs: unknown[]): unknown {
+  const modules = 'steps' in op ? op.steps.flatMap((s) => ((s.k === 'map' || s.k === 'filter' || s.k === 'apply') && s.fn.module && !hasModuleFn(s.fn.module) ? [s.fn.module] : [])) : [];
+  if (modules.length > 0) return loadModuleFns(modules).then(() => runOp(op, inputs));
+  return runOp(op, inputs);
+}
+
+function runOp(op: Op, inputs: unknown[]): unknown {
   switch (op.k) {
     case 'chain':
       return toIPC(runSteps(input(inputs[0]), op.steps, op.part));
