@@ -123,20 +123,32 @@ export class ShardBuffer {
     // Short of memory: what this buffer holds goes to disk first.
     if (pressed && this.memBytes > 0) writes.push(...this.evictAll());
     const toDisk: Array<[PartShards, Buffer]> = [];
+    const toMem: Array<[PartShards, Buffer]> = [];
+    let memTotal = 0;
     for (let k = 0; k < parts.length; k++) {
       const j = parts[k] as number;
       const shard = shards[k] as Buffer;
       let p = r.parts.get(j);
       if (!p) r.parts.set(j, (p = { mem: new Map(), disk: new Map() }));
       if (p.mem.has(input) || p.disk.has(input)) continue;
-      if (!pressed && this.memBytes + shard.byteLength <= this.limitBytes) {
-        // A view into the received frame would pin the whole frame: keep a copy of exactly this shard.
-        const own = shard.byteOffset === 0 && shard.byteLength === shard.buffer.byteLength ? shard : Buffer.from(shard);
-        p.mem.set(input, own);
-        this.memBytes += own.byteLength;
+      if (!pressed && this.memBytes + memTotal + shard.byteLength <= this.limitBytes) {
+        toMem.push([p, shard]);
+        memTotal += shard.byteLength;
       } else {
         toDisk.push([p, shard]);
       }
+    }
+    if (toMem.length > 0) {
+      // A view into the received frame would pin the whole frame (pooled receive memory): the kept shards are
+      // copied into one block of their own (one allocation per push, not per shard).
+      const block = Buffer.allocUnsafeSlow(memTotal);
+      let at = 0;
+      for (const [p, shard] of toMem) {
+        block.set(shard, at);
+        p.mem.set(input, block.subarray(at, at + shard.byteLength));
+        at += shard.byteLength;
+      }
+      this.memBytes += memTotal;
     }
     if (toDisk.length > 0) writes.push(this.spill(id, run, r, input, toDisk));
     await Promise.all(writes);
