@@ -107,7 +107,11 @@ export class EventPump {
         this.push({ type: 'free-keys', keys: msg.keys, stimulusId: msg.s });
         // A freed task still in the pool's queue (one stolen by another worker) is not run here at all.
         for (const key of msg.keys) {
-          if (pool.cancel(key) || this.cancelWaiting(key)) this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
+          if (pool.cancel(key) || this.cancelWaiting(key)) {
+            // Its bytes were counted when it was handed to the pool: give them back, or later tasks would wait for ever.
+            this.release(key);
+            this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
+          }
         }
         return;
       case 'shuffle-forget':
