@@ -12,6 +12,7 @@ import { registerCost } from './commands/cost.ts';
 import { registerJob } from './commands/job.ts';
 import { registerData } from './commands/data.ts';
 import { registerQuota } from './commands/quota.ts';
+import { registerSource } from './commands/source.ts';
 
 /**
  * The `recc` command. Each command lives in `cli/commands/<name>.ts` and
@@ -39,6 +40,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerJob(program);
   registerData(program);
   registerQuota(program);
+  registerSource(program);
   return program;
 }
 

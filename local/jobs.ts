@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalJobDriver } from '../adapters/jobs/local-driver.ts';
+import { defaultSourceStore } from '../adapters/source/store.ts';
 import { LocalJobScheduler } from '../adapters/scheduler/local.ts';
 import { DynamoDbJobStore } from '../adapters/store/jobs-dynamodb.ts';
 import { ClusterService } from '../control/clusters.ts';
@@ -58,6 +59,7 @@ export function startLocalJobs(options: LocalJobsOptions): LocalJobs {
     ...(options.apiToken ? { apiToken: options.apiToken } : {}),
     baseEnv: options.processEnv,
     logger: logger.child({ part: 'driver' }),
+    sourceStoreDir: defaultSourceStore(options.stateDir, options.processEnv),
   });
   const clusters = new ClusterService({ store: options.store, queue: options.queue, clock: options.clock, ids: options.ids, logger: logger.child({ part: 'clusters' }), ...(options.quotas ? { quotas: options.quotas } : {}) });
   // The service and the run driver refer to each other: the service kicks the driver when a run is created.

@@ -111,6 +111,12 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
   if (config.userRoleArnTemplate && !config.userRoleArnTemplate.includes('{owner}')) {
     details.push({ path: 'RECC_EKS_USER_ROLE_ARN_TEMPLATE', message: 'must contain {owner}' });
   }
+  if (config.efsFileSystemId !== undefined && !/^fs-[0-9a-f]{8,40}$/.test(config.efsFileSystemId)) {
+    details.push({ path: 'RECC_EKS_EFS_FILE_SYSTEM_ID', message: `must be an EFS file system id such as fs-0123456789abcdef0 (got "${config.efsFileSystemId}"); leave it empty to disable sourceGitBranch` });
+  }
+  if (!config.efsRootPath.startsWith('/') || config.efsRootPath.split('/').includes('..')) {
+    details.push({ path: 'RECC_EKS_EFS_ROOT_PATH', message: `must be an absolute path on the file system without "..", such as /branches (got "${config.efsRootPath}")` });
+  }
   if (!Number.isInteger(config.maxNodesPerGroup) || config.maxNodesPerGroup < 1) {
     details.push({ path: 'RECC_EKS_MAX_NODES_PER_GROUP', message: 'must be a whole number of 1 or more' });
   }

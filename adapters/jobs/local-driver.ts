@@ -8,6 +8,7 @@ import { sleep } from '../../shared/core/retry.ts';
 import type { JobRecord, RunRecord } from '../../shared/jobs/types.ts';
 import type { DriverStatus, JobDriver } from '../../shared/ports/job-driver.ts';
 import { isProcessAlive } from '../../comm/process.ts';
+import { requirePublished } from '../source/store.ts';
 
 /**
  * The run's driver as a child process of the local stack, in its own process
@@ -30,6 +31,8 @@ export interface LocalJobDriverOptions {
   apiToken?: string;
   /** Where module entries are resolved (the published source locally: the repository). @default the repository root */
   sourceDir?: string;
+  /** Source store (adapters/source/store.ts): a job with `sourceGitBranch` runs from its published tree there instead of `sourceDir`. */
+  sourceStoreDir?: string;
   /** Env the driver starts from (PATH, HOME, …). */
   baseEnv?: Record<string, string | undefined>;
   /** Grace between TERM and KILL. @default 5000 */
@@ -73,7 +76,10 @@ export class LocalJobDriver implements JobDriver {
     if (existing) return { pid: existing.pid };
     const dir = this.dir(run.id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const sourceDir = this.options.sourceDir ?? REPO_ROOT;
+    const sourceDir =
+      job.sourceGitBranch !== undefined && this.options.sourceStoreDir !== undefined
+        ? (await requirePublished(this.options.sourceStoreDir, job.sourceGitBranch)).path
+        : (this.options.sourceDir ?? REPO_ROOT);
     const tsx = ['--import', import.meta.resolve('tsx/esm')];
     let argv: string[];
     if (job.entry.kind === 'command') argv = job.entry.command;

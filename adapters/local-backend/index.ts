@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { freePorts } from '../../comm/free-ports.ts';
 import { dirname, join, resolve } from 'node:path';
@@ -15,9 +15,12 @@ import { ALLOW_MISSING_GPUS_ENV, checkLocalGpus, detectLocalGpus } from './gpus.
 import { getBoolean } from '../../shared/core/env.ts';
 import { processEntry } from '../../comm/launch.ts';
 import { isProcessAlive } from '../../comm/process.ts';
+import { DEFAULT_SUPERVISOR_STALE_SECONDS, holdSupervisorLease, SUPERVISOR_LEASE_ENV, SUPERVISOR_STALE_ENV, type SupervisorLease } from '../../comm/supervisor-lease.ts';
 import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../../shared/core/retry.ts';
 import { WORKER_MALLOC_ENV } from '../../shared/engine/worker-env.ts';
 import { localProcessFor } from './rewrite.ts';
+import { branchDir, requirePublished } from '../source/store.ts';
+import { DEFAULT_IMAGE } from '../../shared/spec/defaults.ts';
 
 export * from './errors.ts';
 export * from './rewrite.ts';
@@ -34,7 +37,10 @@ export * from './gpus.ts';
  *
  * Cluster processes are detached (their own process group) so a cluster
  * survives a restart of `recc up`; they are always stopped explicitly by
- * `teardown`. Readiness: the scheduler logged `scheduler.ready` and its
+ * `teardown`, or, when the process holding this backend is gone for good,
+ * they stop themselves once its supervisor lease (`<stateDir>/supervisor.lease`,
+ * comm/supervisor-lease.ts) has not been renewed for `supervisorStaleSeconds`.
+ * Readiness: the scheduler logged `scheduler.ready` and its
  * dashboard's `/api/status` counts the planned workers. A process that exits
  * is a failure with the tail of its log; a worker that dies after its
  * start-up grace is restarted, as a kubelet would.
@@ -57,6 +63,12 @@ export interface LocalBackendOptions {
    * `recc worker` (used by the e2e tests to make a worker crash at start).
    */
   testHooks?: boolean;
+  /**
+   * Cluster processes stop themselves once this backend's supervisor lease
+   * has not been renewed this long (its holder was killed and not restarted).
+   * @default 600
+   */
+  supervisorStaleSeconds?: number;
   /** A worker that exits within this time of its start, before registering, is a permanent failure. @default 20_000 */
   startupGraceMs?: number;
   /** Worker restarts allowed per cluster within `restartWindowMs`; beyond them a crash loop is reported, not restarted. @default 10 */
@@ -73,6 +85,14 @@ export interface LocalBackendOptions {
   allowMissingGpus?: boolean;
   /** How local ports are chosen. @default free ports on 127.0.0.1 from the OS */
   choosePorts?: (n: number) => Promise<number[]>;
+  /**
+   * The source store (`recc source publish`, adapters/source/store.ts): a
+   * cluster with `sourceGitBranch` runs its processes in `<store>/<branch>`
+   * with `RECC_SOURCE_DIR`/`RECC_SOURCE_BRANCH` set, as the EKS pods get the
+   * branch mounted from EFS; an unpublished branch fails the cluster.
+   * @default `<stateDir>/sources`
+   */
+  sourceStoreDir?: string;
 }
 
 interface ProcessEntry {
@@ -139,6 +159,22 @@ export class LocalProcessBackend implements ComputeBackend {
   constructor(private readonly options: LocalBackendOptions) {
     this.logger = options.logger ?? silentLogger;
     this.reccCommand = options.reccCommand ?? DEFAULT_RECC_COMMAND;
+    mkdirSync(options.stateDir, { recursive: true });
+    const seconds = options.supervisorStaleSeconds ?? DEFAULT_SUPERVISOR_STALE_SECONDS;
+    this.lease = { path: join(resolve(options.stateDir), 'supervisor.lease'), staleMs: seconds * 1000 };
+    this.leaseHolder = holdSupervisorLease(this.lease);
+  }
+
+  private readonly lease: SupervisorLease;
+  private readonly leaseHolder: { release(): void };
+
+  /**
+   * Stop renewing the supervisor lease (the stack is closing). Running
+   * clusters keep running: a restarted `recc up` renews the lease and adopts
+   * them; without one they stop themselves after the stale time.
+   */
+  releaseLease(): void {
+    this.leaseHolder.release();
   }
 
   /** Refuse (LocalGpuError) or warn when the workers ask for GPUs this machine does not have (gpus.ts). */
@@ -181,8 +217,34 @@ export class LocalProcessBackend implements ComputeBackend {
     return run;
   }
 
+  get sourceStoreDir(): string {
+    return this.options.sourceStoreDir ?? join(this.options.stateDir, 'sources');
+  }
+
+  /**
+   * What this backend does with the spec's `image` and `sourceGitBranch`, as
+   * lines for the scheduler's log (so `recc cluster logs` shows them): the
+   * image is never pulled, processes run from this checkout's code; the
+   * branch must be published and becomes the processes' working directory.
+   */
+  private async sourceNotes(definition: ClusterDefinition): Promise<string[]> {
+    const notes: string[] = [];
+    const image = definition.spec.image;
+    if (image && image !== DEFAULT_IMAGE) {
+      notes.push(`image "${image}" is not used by the local backend: scheduler and workers run this machine's recc (${REPO_ROOT}), not a container`);
+    }
+    const branch = definition.spec.sourceGitBranch;
+    if (branch !== undefined) {
+      const source = await requirePublished(this.sourceStoreDir, branch);
+      notes.push(`source branch "${branch}" at commit ${source.commit} (published ${source.publishedAt}) in ${source.path}: the processes' working directory and RECC_SOURCE_DIR`);
+    }
+    return notes;
+  }
+
   async apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void> {
     this.checkGpus(definition);
+    const notes = await this.sourceNotes(definition);
+    for (const note of notes) this.logger.warn(`local backend: ${note}`, { clusterId: definition.clusterId });
     await this.withLock(definition.clusterId, async () => {
       const existing = await this.readState(definition.clusterId);
       if (existing && !existing.tornDown) {
@@ -195,6 +257,9 @@ export class LocalProcessBackend implements ComputeBackend {
       }
       const dir = this.clusterDir(definition.clusterId);
       await mkdir(join(dir, 'logs'), { recursive: true });
+      // Logged as the processes log (one JSON object per line), so `recc cluster logs` shows them first.
+      const noteLine = (message: string) => `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), service: 'recc-local-backend', message: `local backend: ${message}`, clusterId: definition.clusterId })}\n`;
+      if (notes.length) await writeFile(join(dir, 'logs', 'scheduler.log'), notes.map(noteLine).join(''), { flag: 'a' });
       await writeSecretFiles(this.secretsDir(definition.clusterId), secrets);
       const [schedulerPort, dashboardPort] = await (this.options.choosePorts ?? freePorts)(2);
       const state: ClusterState = {
@@ -425,6 +490,9 @@ export class LocalProcessBackend implements ComputeBackend {
       spec.command = '/bin/sh';
       spec.args = ['-c', hook];
     }
+    const branch = def.spec.sourceGitBranch;
+    const sourceDir = branch === undefined ? undefined : branchDir(this.sourceStoreDir, branch);
+    if (sourceDir !== undefined && branch !== undefined) Object.assign(spec.env, { RECC_SOURCE_DIR: sourceDir, RECC_SOURCE_BRANCH: branch });
     const logFile = join(this.logsDir(state.clusterId), component === 'scheduler' ? 'scheduler.log' : `worker-${index}.log`);
     await mkdir(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
@@ -432,8 +500,14 @@ export class LocalProcessBackend implements ComputeBackend {
     let pid: number | undefined;
     try {
       const child = spawn(spec.command, spec.args, {
-        cwd: REPO_ROOT,
-        env: { ...cleanEnv(this.options.baseEnv ?? {}), ...(component === 'worker' ? WORKER_MALLOC_ENV : {}), ...spec.env },
+        cwd: sourceDir ?? REPO_ROOT,
+        env: {
+          ...cleanEnv(this.options.baseEnv ?? {}),
+          ...(component === 'worker' ? WORKER_MALLOC_ENV : {}),
+          ...spec.env,
+          [SUPERVISOR_LEASE_ENV]: this.lease.path,
+          [SUPERVISOR_STALE_ENV]: String(this.lease.staleMs / 1000),
+        },
         stdio: ['ignore', fd, fd],
         detached: true,
       });

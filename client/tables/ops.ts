@@ -5,7 +5,9 @@
  * stream bytes. Pure functions of their inputs: a task run twice gives the
  * same bytes, which the shuffle relies on.
  */
-import { Field, Float64, Int32, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
+import * as arrow from 'apache-arrow';
+import { Field, Float64, Int32, Schema, Table, type Vector } from 'apache-arrow';
+import { TableAdopter, isMarkedArrowTable } from '../../comm/table-adopt.ts';
 import { compareValues, evenSample } from '../../shared/shuffle/ranges.ts';
 import { frame, unframe } from '../../shared/shuffle/frames.ts';
 import { buildData, concatTables, emptyOf, fromIPC, tableOf, take, takeVector, toIPC } from './kernels.ts';
@@ -61,8 +63,9 @@ type PartialState = [Uint8Array | null, PartialAgg];
 
 function input(v: unknown): Table {
   if (v instanceof Uint8Array) return fromIPC(v);
-  // A partition that arrived as an Arrow Table (another copy of apache-arrow decoded it): through IPC.
-  if (v !== null && typeof v === 'object' && 'schema' in v && 'batches' in v) return fromIPC(tableToIPC(v as Table, 'stream'));
+  // A partition that arrived as an Arrow Table (the worker's apache-arrow decoded it, not this bundle's copy, whose
+  // tableToIPC would write it empty): rebuilt with this copy's classes over the same buffers.
+  if (isMarkedArrowTable(v)) return new TableAdopter(arrow).table(v);
   throw new TypeError(`a table partition must be Arrow IPC bytes, got ${v === null ? 'null' : typeof v}`);
 }
 

@@ -223,6 +223,7 @@ describe('Function: buildClusterManifests', () => {
     expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
     expect(c.env).toContainEqual({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
     expect(c.env).toContainEqual({ name: 'RECC_SOURCE_DIR', value: SOURCE_MOUNT_PATH });
+    expect(c.workingDir).toBe(SOURCE_MOUNT_PATH);
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
   });
