@@ -308,6 +308,8 @@ export class SchedulerServer {
         for (let i = 0; i < raw.length; i++) {
           const t = raw[i] as WireTask;
           if (!this.fns.has(t.fn)) throw new ProtocolError('update-graph', `tasks[${i}].fn`, `unknown function id "${t.fn}" (its definition was never sent in fns)`);
+          const unknownUse = t.uses?.findIndex((u) => !this.fns.has(u)) ?? -1;
+          if (unknownUse >= 0) throw new ProtocolError('update-graph', `tasks[${i}].uses[${unknownUse}]`, `unknown function id "${t.uses?.[unknownUse]}" (its definition was never sent in fns)`);
           // The wire record itself is the opaque run spec (no extra object per task).
           const spec: TaskSpec = { key: t.key, run: t, deps: t.deps };
           if (t.resources) spec.resources = t.resources;
@@ -461,20 +463,26 @@ export class SchedulerServer {
     this.smallData.clear();
   }
 
+  /** Send a function's definition (and its module's code) to a worker once. */
+  private ensureFn(w: WorkerConn, f: string): void {
+    if (w.knownFns.has(f)) return;
+    const def = this.fns.get(f);
+    if (!def) return;
+    if (def.kind === 'module' && !w.knownModules.has(def.hash)) {
+      const code = this.modules.get(def.hash);
+      if (code) w.channel.send({ op: 'module', hash: def.hash }, [code]);
+      w.knownModules.add(def.hash);
+    }
+    w.channel.send({ op: 'fns', defs: [[f, def]] });
+    w.knownFns.add(f);
+  }
+
   private addCompute(w: WorkerConn, b: ComputeBatch, ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
     // The run spec is the client's wire task, kept as it arrived (update-graph).
     const task = ins.run as WireTask;
     const f = task.fn;
-    if (!w.knownFns.has(f)) {
-      const def = this.fns.get(f) as FunctionDef;
-      if (def.kind === 'module' && !w.knownModules.has(def.hash)) {
-        const code = this.modules.get(def.hash);
-        if (code) w.channel.send({ op: 'module', hash: def.hash }, [code]);
-        w.knownModules.add(def.hash);
-      }
-      w.channel.send({ op: 'fns', defs: [[f, def]] });
-      w.knownFns.add(f);
-    }
+    this.ensureFn(w, f);
+    if (task.uses) for (const u of task.uses) this.ensureFn(w, u);
     b.k.push(ins.key);
     b.f.push(f);
     b.a.push(task.args);

@@ -23,6 +23,13 @@ export interface EventPumpDeps {
   shuffle: ShuffleService;
   logger: Logger;
   inlineResultBytes: number;
+  /**
+   * Bytes that started tasks may hold at once: their inputs (loaded from
+   * disk if spilled) and, for shuffle transfers, their shards until every
+   * receiver acknowledged. Beyond it a task waits here, its inputs left where
+   * they are; one task always runs.
+   */
+  pipelineBytes: number;
   /** Send to the scheduler (a no-op before registration and after close). */
   send: (msg: WorkerToScheduler, bufs?: Buffer[], weight?: number) => void;
   /** The scheduler asked this worker to close. */
@@ -47,7 +54,18 @@ export class EventPump {
   /** Bytes of dependencies fetched from peers so far (the dashboard's transfer bandwidth). */
   transferBytes = 0;
 
+  /** Started tasks (from pool hand-off until finished, transfers until acknowledged) and the bytes each holds. */
+  private readonly holding = new Map<string, number>();
+  private heldBytes = 0;
+  /** Tasks the machine started that wait for pipelineBytes to free up, oldest first. */
+  private waiting: Array<{ key: string; bytes: number; start: () => void }> = [];
+
   constructor(private readonly deps: EventPumpDeps) {}
+
+  /** Bytes held by started tasks, and tasks waiting to start (observability). */
+  pipeline(): { heldBytes: number; holding: number; waiting: number } {
+    return { heldBytes: this.heldBytes, holding: this.holding.size, waiting: this.waiting.length };
+  }
 
   /** A fresh stimulus id for an event this process originates. */
   stimulus(prefix: string): string {
@@ -93,7 +111,11 @@ export class EventPump {
         this.push({ type: 'free-keys', keys: msg.keys, stimulusId: msg.s });
         // A freed task still in the pool's queue (one stolen by another worker) is not run here at all.
         for (const key of msg.keys) {
-          if (pool.cancel(key)) this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
+          if (pool.cancel(key) || this.cancelWaiting(key)) {
+            // Its bytes were counted when it was handed to the pool: give them back, or later tasks would wait for ever.
+            this.release(key);
+            this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
+          }
         }
         return;
       case 'acquire-replicas':
@@ -136,6 +158,8 @@ export class EventPump {
    */
   onResult(key: string, r: PoolResult): void {
     if (!r.ok || !this.deps.shuffle.isTransfer(key)) return this.finishResult(key, r);
+    // The shards stay in memory until every receiver acknowledged them.
+    this.hold(key, r.data.byteLength);
     this.deps.shuffle.transfer(key, r.data).then(
       () => this.finishResult(key, { ok: true, data: encodeValue(null), ms: r.ms, ...(r.thread === undefined ? {} : { thread: r.thread }) }),
       (err: unknown) => this.finishResult(key, { ok: false, error: toWireError(err), ms: r.ms }),
@@ -143,6 +167,7 @@ export class EventPump {
   }
 
   private finishResult(key: string, r: PoolResult): void {
+    this.release(key);
     const stimulusId = this.stimulus('exec');
     if (r.ok) {
       this.durations.set(key, r.ms);
@@ -206,12 +231,51 @@ export class EventPump {
     }
   }
 
-  private startTask(key: string, run: RunSpec, deps: string[], shards?: Buffer): void {
+  private startTask(key: string, run: RunSpec, deps: string[]): void {
+    const { store, shuffle } = this.deps;
+    let bytes = shuffle.isUnpack(key) ? shuffle.pendingBytes(key) : 0;
+    for (const d of deps) bytes += store.nbytes(d);
+    const start = () => this.launch(key, run, deps);
+    if (this.holding.size === 0 || this.heldBytes + bytes <= this.deps.pipelineBytes) {
+      this.hold(key, bytes);
+      start();
+    } else {
+      this.waiting.push({ key, bytes, start });
+    }
+  }
+
+  private hold(key: string, bytes: number): void {
+    this.heldBytes += bytes - (this.holding.get(key) ?? 0);
+    this.holding.set(key, bytes);
+  }
+
+  private release(key: string): void {
+    const bytes = this.holding.get(key);
+    if (bytes === undefined) return;
+    this.holding.delete(key);
+    this.heldBytes -= bytes;
+    while (this.waiting.length > 0) {
+      const w = this.waiting[0] as (typeof this.waiting)[number];
+      if (this.holding.size > 0 && this.heldBytes + w.bytes > this.deps.pipelineBytes) break;
+      this.waiting.shift();
+      this.hold(w.key, w.bytes);
+      w.start();
+    }
+  }
+
+  private cancelWaiting(key: string): boolean {
+    const i = this.waiting.findIndex((w) => w.key === key);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    return true;
+  }
+
+  private launch(key: string, run: RunSpec, deps: string[], shards?: Buffer): void {
     const { store, pool } = this.deps;
     if (!shards && this.deps.shuffle.isUnpack(key)) {
       // A shuffle output: its shards (this worker received them) come as one more dependency value.
       this.deps.shuffle.shardsFor(key).then(
-        (framed) => this.startTask(key, run, deps, framed),
+        (framed) => this.launch(key, run, deps, framed),
         (err: unknown) => this.onResult(key, { ok: false, error: toWireError(err) }),
       );
       return;

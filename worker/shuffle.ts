@@ -3,9 +3,22 @@ import { decodeValue } from '../comm/payload.ts';
 import type { WireShuffleAssignment } from '../comm/protocol.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import { receiverOf } from '../shared/shuffle/types.ts';
+import { unframe } from '../shared/shuffle/frames.ts';
 import { ShuffleTransferError } from './errors.ts';
 import { ShardBuffer } from './shuffle-buffer.ts';
 import { retry, type BackoffPolicy } from '../shared/core/retry.ts';
+
+/** A transfer's result: its shards framed in one byte array (shared/shuffle/frames.ts) or a list of byte arrays. */
+function shardsOf(value: unknown): Uint8Array[] | undefined {
+  if (value instanceof Uint8Array) {
+    try {
+      return unframe(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return Array.isArray(value) && value.every((s) => s instanceof Uint8Array) ? (value as Uint8Array[]) : undefined;
+}
 
 /** Between attempts to reach a transfer's receivers while the scheduler reacts to a lost one. */
 const TRANSFER_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 50, maxMs: 2_000, factor: 2, jitter: 'equal' });
@@ -70,10 +83,8 @@ export class ShuffleService {
    * then belongs to the new run.
    */
   async transfer(key: string, result: Buffer): Promise<void> {
-    const shards = decodeValue(result) as unknown;
-    if (!Array.isArray(shards) || !shards.every((s) => s instanceof Uint8Array)) {
-      throw new ShuffleTransferError(`transfer ${key} did not produce a list of shards`);
-    }
+    const shards = shardsOf(decodeValue(result));
+    if (!shards) throw new ShuffleTransferError(`transfer ${key} did not produce a list of shards`);
     const done = new Set<string>();
     await retry(
       async () => {
@@ -132,6 +143,12 @@ export class ShuffleService {
     const a = this.tasks.get(key);
     if (!a || a.role !== 'unpack') return Promise.reject(new ShuffleTransferError(`task ${key} is not a shuffle output`));
     return this.buffer.take(a.id, a.run, a.i, a.n);
+  }
+
+  /** Bytes of shards received for an unpack task's output partition so far. */
+  pendingBytes(key: string): number {
+    const a = this.tasks.get(key);
+    return a && a.role === 'unpack' ? this.buffer.partBytes(a.id, a.run, a.i) : 0;
   }
 
   forget(id: string, run: number): void {

@@ -65,6 +65,12 @@ const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number }
  */
 (globalThis as Record<symbol, unknown>)[Symbol.for('recc.tables')] = () => import('../adapters/tables/index.ts');
 
+/**
+ * A task function by id, for the table operations' module user functions
+ * (mapPartitions(mod.fn('name'))): the ops module calls them itself.
+ */
+(globalThis as Record<symbol, unknown>)[Symbol.for('recc.function')] = (id: string) => resolveFunction(id);
+
 const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();

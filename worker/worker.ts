@@ -22,6 +22,8 @@ import type { TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
 export type { WorkerOptions } from './options.ts';
 
+/** Inputs and unacknowledged shuffle shards of started tasks, as a fraction of the memory limit (worker/pump.ts). */
+const PIPELINE_FRACTION = 0.1;
 /** Shuffle shards held in memory up to this fraction of the memory limit; more spill to disk. */
 const SHUFFLE_BUFFER_FRACTION = 0.25;
 
@@ -109,6 +111,8 @@ export class Worker {
       modules: new ModuleCache(o.moduleCacheDir, o.logger),
       logger: o.logger,
       inlineResultBytes: o.inlineResultBytes,
+      // Inputs and unacknowledged shards of started tasks: a tenth of the limit (1 GiB without one).
+      pipelineBytes: this.memoryLimitBytes !== undefined ? Math.floor(this.memoryLimitBytes * PIPELINE_FRACTION) : 1024 ** 3,
       send: (msg, bufs, weight) => this.send(msg, bufs, weight),
       onCloseRequest: () => this.finish({ reason: 'scheduler asked to close' }),
     });

@@ -1,5 +1,5 @@
 import { Schema } from 'apache-arrow';
-import type { AnyFunction } from '../functions.ts';
+import type { AnyFunction, ModuleFunction } from '../functions.ts';
 import { TableArgumentError } from './errors.ts';
 import { toIPC, emptyOf } from './kernels.ts';
 import { aggSchema } from './ops.ts';
@@ -29,7 +29,7 @@ export class GroupBy {
    * group's rows (a hash shuffle brings them together first). Returns the
    * groups' outputs as one table (in no particular order).
    */
-  apply(fn: AnyFunction, options: { meta?: Meta; npartitions?: number } = {}): DistributedTable {
+  apply(fn: AnyFunction | ModuleFunction, options: { meta?: Meta; npartitions?: number } = {}): DistributedTable {
     const t = this.table;
     const spec = fnSpec(fn, 'groupBy().apply');
     const meta = options.meta === undefined ? null : metaSpec(options.meta);

@@ -9,13 +9,19 @@ import * as arrow from 'apache-arrow';
 import { Field, Float64, Int32, Schema, Table, type Vector } from 'apache-arrow';
 import { TableAdopter, isMarkedArrowTable } from '../../comm/table-adopt.ts';
 import { compareValues, evenSample } from '../../shared/shuffle/ranges.ts';
-import { unframe } from '../../shared/shuffle/frames.ts';
+import { frame, unframe } from '../../shared/shuffle/frames.ts';
 import { buildData, concatTables, emptyOf, fromIPC, tableOf, take, takeVector, toIPC } from './kernels.ts';
 import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
-import { runSteps } from './steps.ts';
+import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
 
 export function tableOp(op: Op, ...inputs: unknown[]): unknown {
+  const modules = 'steps' in op ? op.steps.flatMap((s) => ((s.k === 'map' || s.k === 'filter' || s.k === 'apply') && s.fn.module && !hasModuleFn(s.fn.module) ? [s.fn.module] : [])) : [];
+  if (modules.length > 0) return loadModuleFns(modules).then(() => runOp(op, inputs));
+  return runOp(op, inputs);
+}
+
+function runOp(op: Op, inputs: unknown[]): unknown {
   switch (op.k) {
     case 'chain':
       return toIPC(runSteps(input(inputs[0]), op.steps, op.part));
@@ -24,7 +30,8 @@ export function tableOp(op: Op, ...inputs: unknown[]): unknown {
       return toIPC(runSteps(concatTables(tables, (tables[0] as Table).schema), op.steps, op.part));
     }
     case 'split':
-      return split(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m);
+      // One framed buffer, not a list: it travels as one byte array (shared with the worker, no msgpack copy).
+      return frame(split(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m));
     case 'unpack': {
       const empty = fromIPC(op.schema);
       const shards = unframe(inputs[0] as Uint8Array).map((b) => fromIPC(b));

@@ -88,6 +88,21 @@ const barrierRef: FunctionRef = functionRef(function shuffleBarrier() {
   return null;
 });
 
+/** Module user functions by id (mapPartitions(mod.fn(name))): their definitions go with every graph that uses them. */
+const moduleFunctions = new Map<string, FunctionDef>();
+
+export function registerModuleFunction(fn: ModuleFunction): void {
+  moduleFunctions.set(fn.id, fn.def);
+}
+
+/** Ids of the module user functions an op calls. */
+export function moduleIdsOf(op: Op | null): string[] {
+  if (!op || !('steps' in op)) return [];
+  const ids: string[] = [];
+  for (const s of op.steps) if ((s.k === 'map' || s.k === 'filter' || s.k === 'apply') && s.fn.module) ids.push(s.fn.module);
+  return ids;
+}
+
 const opsModules = new WeakMap<Client, Promise<ModuleFunction>>();
 
 /** The ops module (ops.ts bundled with apache-arrow), uploaded once per client. */
@@ -106,9 +121,11 @@ export async function submitParts(client: Client, parts: readonly Part[]): Promi
   const ops = await opsFunction(client);
   const tasks: WireTask[] = [];
   const seen = new Set<string>();
+  const nodes = new Map<string, TaskNode>();
   const visit = (p: Part) => {
     if (p instanceof Future || seen.has(p.key)) return;
     seen.add(p.key);
+    nodes.set(p.key, p);
     for (const d of p.deps) visit(d);
     for (const d of p.inputs) visit(d);
     tasks.push(wireTaskOf(p, ops));
@@ -120,6 +137,8 @@ export async function submitParts(client: Client, parts: readonly Part[]): Promi
     [ops.id, ops.def],
     [barrierRef.id, barrierRef.def],
   ];
+  const userModules = new Set(tasks.length > 0 ? [...seen].flatMap((k) => moduleIdsOf(nodes.get(k)?.op ?? null)) : []);
+  for (const id of userModules) fns.push([id, moduleFunctions.get(id) as FunctionDef]);
   const futures = client._submitTasks<unknown>(tasks, fns, wants);
   const byKey = new Map(futures.map((f) => [f.key, f]));
   return parts.map((p) => (p instanceof Future ? p : (byKey.get(p.key) as Future<unknown>)));
@@ -130,5 +149,6 @@ function wireTaskOf(p: TaskNode, ops: ModuleFunction): WireTask {
   if (p.kind === 'barrier') return { key: p.key, fn: barrierRef.id, args: encodeValue([]), deps, resources: null, retries: 0, ...(p.shuffle ? { shuffle: p.shuffle } : {}) };
   const args: unknown[] = [p.op, ...p.inputs.map((i) => new KeyRef(keyOf(i)))];
   if (p.shards) args.push(new KeyRef(SHARDS_KEY));
-  return { key: p.key, fn: ops.id, args: encodeValue(args), deps, resources: null, retries: 0, ...(p.shuffle ? { shuffle: p.shuffle } : {}) };
+  const uses = moduleIdsOf(p.op);
+  return { key: p.key, fn: ops.id, args: encodeValue(args), deps, resources: null, retries: 0, ...(p.shuffle ? { shuffle: p.shuffle } : {}), ...(uses.length > 0 ? { uses } : {}) };
 }

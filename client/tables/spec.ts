@@ -7,7 +7,10 @@
 /** A user function shipped as source (inline functions cannot capture variables). */
 export interface FnSpec {
   name: string;
+  /** Inline functions: their source ('' for a module function). */
   source: string;
+  /** Module functions (client.module(path).fn(name)): the task function id the worker resolves. */
+  module?: string;
 }
 
 /** Declared output columns: [name, Arrow type as `String(field.type)` or '' for any]. */

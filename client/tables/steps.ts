@@ -21,7 +21,26 @@ export type PartitionFn = (table: Table, ctx: PartitionContext) => unknown;
 
 const compiled = new Map<string, PartitionFn>();
 
+/** Module user functions loaded in this thread (through the worker's function table). */
+const moduleFns = new Map<string, PartitionFn>();
+
+export function hasModuleFn(id: string): boolean {
+  return moduleFns.has(id);
+}
+
+/** Load module user functions by id from the task thread (worker/thread.ts offers them under a global symbol). */
+export async function loadModuleFns(ids: readonly string[]): Promise<void> {
+  const resolve = (globalThis as Record<symbol, unknown>)[Symbol.for('recc.function')] as ((id: string) => Promise<PartitionFn>) | undefined;
+  if (!resolve) throw new Error('module functions in table operations need a recc worker thread (worker/thread.ts)');
+  for (const id of ids) moduleFns.set(id, await resolve(id));
+}
+
 export function compileFn(fn: FnSpec): PartitionFn {
+  if (fn.module) {
+    const f = moduleFns.get(fn.module);
+    if (!f) throw new Error(`module function ${fn.name} is not loaded here`);
+    return f;
+  }
   const id = `${fn.name}\0${fn.source}`;
   let f = compiled.get(id);
   if (!f) compiled.set(id, (f = compileInline(fn.name, fn.source) as PartitionFn));
@@ -41,7 +60,11 @@ export function blamePartition(err: unknown, where: string): Error {
 
 /** A function's return value as a Table: a Table, an array of row objects, or an object of column arrays. */
 export function asTable(value: unknown, where: string): Table {
-  if (value instanceof Table) return value;
+  // Arrow's instanceof also accepts Tables of other copies of apache-arrow, whose type objects this copy misreads.
+  if (value instanceof Table && Object.getPrototypeOf(value) === Table.prototype) return value;
+  if (value !== null && typeof value === 'object' && 'schema' in value && 'batches' in value) {
+    throw new TypeError(`${where} returned a Table of another copy of apache-arrow (a module function that imports its own); build the result with ctx.arrow, recc's copy`);
+  }
   if (Array.isArray(value)) return tableFromJSON(value as Array<Record<string, unknown>>);
   if (value !== null && typeof value === 'object' && Object.values(value).every((c) => Array.isArray(c) || ArrayBuffer.isView(c))) {
     return tableFromArrays(value as Record<string, never>);

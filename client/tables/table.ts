@@ -10,12 +10,12 @@ import { getNumber } from '../../shared/core/env.ts';
 import { divisionsFromSamples, divisionsProblem } from '../../shared/shuffle/ranges.ts';
 import type { Client } from '../client.ts';
 import { Future } from '../future.ts';
-import { functionRef, type AnyFunction } from '../functions.ts';
+import { functionRef, ModuleFunction, type AnyFunction } from '../functions.ts';
 import { ColumnNotFoundError, TableArgumentError, TableTooLargeError } from './errors.ts';
 import { GroupBy } from './group-by.ts';
 import { joinTables } from './join.ts';
 import { concatTables, emptyOf, fromIPC, toIPC } from './kernels.ts';
-import { mapParts, opNode, shuffleParts, submitParts, withStep, type Part } from './plan.ts';
+import { mapParts, opNode, registerModuleFunction, shuffleParts, submitParts, withStep, type Part } from './plan.ts';
 import type { FnSpec, MetaSpec, Step } from './spec.ts';
 import { asTable, compileFn, metaOf } from './steps.ts';
 import * as arrow from 'apache-arrow';
@@ -131,7 +131,7 @@ export class DistributedTable {
    * `meta` the output columns are inferred by running `fn` here on an empty
    * table; with it, every partition's output is checked against it.
    */
-  mapPartitions(fn: AnyFunction, options: { meta?: Meta } = {}): DistributedTable {
+  mapPartitions(fn: AnyFunction | ModuleFunction, options: { meta?: Meta } = {}): DistributedTable {
     const spec = fnSpec(fn, 'mapPartitions');
     const meta = options.meta === undefined ? null : metaSpec(options.meta);
     const cols = meta ? columnsOfMeta(options.meta as Meta) : this.inferColumns(spec);
@@ -251,7 +251,8 @@ export class DistributedTable {
   persist(): Promise<DistributedTable> {
     this.persisted ??= (async () => {
       const futures = await submitParts(this.client, await this.parts());
-      await Promise.all(futures.map((f) => f.result().then(() => undefined)));
+      // Wait only: the partitions stay on the workers (fetching them here would move the whole table).
+      await Promise.all(futures.map((f) => f.wait()));
       return new DistributedTable(this.client, async () => futures, this.cols, futures.length, this.index, this.divisions);
     })();
     this.persisted.catch(() => (this.persisted = undefined));
@@ -350,10 +351,14 @@ function repartitionPlan(input: readonly Part[], counts: readonly number[], n: n
 
 // ------------------------------------------------------------ helpers
 
-export function fnSpec(fn: AnyFunction, operation: string): FnSpec {
-  if (typeof fn !== 'function') throw new TableArgumentError(`${operation}: expected a function`, [{ path: 'fn', message: `got ${typeof fn}` }]);
+export function fnSpec(fn: AnyFunction | ModuleFunction, operation: string): FnSpec {
+  if (fn instanceof ModuleFunction) {
+    registerModuleFunction(fn);
+    return { name: fn.def.exportName, source: '', module: fn.id };
+  }
+  if (typeof fn !== 'function') throw new TableArgumentError(`${operation}: expected a function`, [{ path: 'fn', message: `got ${typeof fn}; pass an inline function or a module function (client.module(path).fn(name))` }]);
   const ref = functionRef(fn);
-  if (ref.def.kind !== 'inline') throw new TableArgumentError(`${operation}: expected an inline function`, [{ path: 'fn', message: 'module and command functions are not supported here yet' }]);
+  if (ref.def.kind !== 'inline') throw new TableArgumentError(`${operation}: expected an inline or module function`, [{ path: 'fn', message: 'command functions take no table' }]);
   return { name: ref.def.name, source: ref.def.source };
 }
 

@@ -57,6 +57,8 @@ const wireTask = object({
   resources: nullable(mapOf(num)),
   retries: count,
   shuffle: optional(shuffleTask),
+  /** Further function ids the function calls (a table operation's module user functions): their definitions go to the worker with it. */
+  uses: optional(keys),
 });
 export type WireTask = Infer<typeof wireTask>;
 

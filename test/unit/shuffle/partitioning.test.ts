@@ -8,6 +8,7 @@ import { hashKey, hashPartition } from '../../../shared/shuffle/hash.ts';
 import { compareValues, divisionsFromSamples, divisionsProblem, rangePartition } from '../../../shared/shuffle/ranges.ts';
 import { receiverOf } from '../../../shared/shuffle/types.ts';
 import { ShardBuffer } from '../../../worker/shuffle-buffer.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const value = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ noNaN: true }), fc.string({ maxLength: 6 }), fc.constant(null), fc.boolean());
 
@@ -83,6 +84,29 @@ describe('Class: ShardBuffer (worker side of a shuffle)', () => {
     expect(readdirSync(dir).length).toBeGreaterThan(0);
     expect(parts(await buf.take('s', 1, 0, 3))).toEqual(['in0-p0-spilled', 'in2-p0']);
     expect(parts(await buf.take('s', 1, 1, 3))).toEqual(['in2-p1']);
+  });
+
+  it('under memory pressure moves the shards it holds to the run spill file (one file per run), and reads them back intact', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    let pressed = false;
+    const buf = new ShardBuffer(dir, 1 << 20, () => pressed);
+    await buf.put('s', 3, 0, [0, 1], [b('a0'), b('a1')]);
+    await buf.put('t', 1, 0, [0], [b('other shuffle')]);
+    expect(buf.memBytes).toBe(17);
+    expect(buf.partBytes('s', 3, 1)).toBe(2);
+    pressed = true;
+    const big = Buffer.alloc(70_000, 7);
+    await buf.put('s', 3, 1, [0, 1], [b('b0'), big]);
+    expect(buf.memBytes).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['s-3.arrows', 't-1.arrows']);
+    expect(parts(await buf.take('s', 3, 0, 2))).toEqual(['a0', 'b0']);
+    const p1 = unframe((await buf.take('s', 3, 1, 2)).subarray(5));
+    expect(Buffer.from(p1[0] as Uint8Array).toString()).toBe('a1');
+    expect(Buffer.from(p1[1] as Uint8Array).equals(big)).toBe(true);
+    expect(parts(await buf.take('t', 1, 0, 1))).toEqual(['other shuffle']);
+    buf.forget('s', 3);
+    await waitFor(() => !readdirSync(dir).includes('s-3.arrows'), { what: 'the forgotten run spill file to be removed' });
+    expect(readdirSync(dir)).toEqual(['t-1.arrows']);
   });
 
   it('refuses to hand out an output before every input pushed, and refuses shards of a forgotten run', async () => {
