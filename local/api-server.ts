@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
@@ -9,6 +9,8 @@ import { errorResponse } from '../functions/commons/api.ts';
 import { identityConfig } from '../functions/commons/config.ts';
 import type { IdentityConfig } from '../functions/commons/identity.ts';
 import { BearerTokenError, PayloadTooLargeError, RouteNotFoundError } from '../functions/commons/errors.ts';
+import { CONSOLE_HEADER, TokenDirectory, type Caller } from './console/auth.ts';
+import { serveConsole, exchangeConsoleToken, isConsolePath } from './console/routes.ts';
 import { ROUTES, matchRoute, methodsForPath, type HttpMethod, type RouteDefinition, type RouteHandler } from '../functions/routes.ts';
 
 /**
@@ -48,8 +50,10 @@ export interface StartApiServerOptions {
   deps: Omit<ApiDeps, 'identity'> & { identity?: IdentityConfig };
   /** The caller of every request, or a function choosing one per request. */
   identity: LocalIdentity | ((req: IncomingMessage) => LocalIdentity);
-  /** Bearer token every request must carry; required to bind a non-loopback host. */
+  /** Bearer token every request must carry; required to bind a non-loopback host (or `users`). */
   requireToken?: string;
+  /** One token per user: the token names the caller (the console's multi-user mode; local/console/auth.ts). */
+  users?: ReadonlyArray<{ token: string; identity: LocalIdentity }>;
   extraRoutes?: readonly LocalRoute[];
   /** @default 1 MiB */
   maxBodyBytes?: number;
@@ -101,10 +105,6 @@ export function isLoopbackHost(host: string): boolean {
 export function localUserArn(identity: LocalIdentity): string {
   const user = identity.user.replace(/[^A-Za-z0-9_+=,.@-]+/g, '-').slice(0, 64) || 'user';
   return `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${identity.admin ? LOCAL_ADMIN_ROLE : LOCAL_USER_ROLE}/${user}`;
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -224,14 +224,14 @@ function writeResult(res: ServerResponse, result: unknown, requestId: string): v
 
 export async function startApiServer(options: StartApiServerOptions): Promise<ApiServer> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host) && !options.requireToken) {
+  if (!isLoopbackHost(host) && !options.requireToken && !options.users?.length) {
     throw new ConfigError(`refusing to serve the API on non-loopback host ${host} without a token`, [
       { path: 'host', message: 'bind 127.0.0.1, or set a token (recc up --token) so requests must authenticate' },
     ]);
   }
   const deps: ApiDeps = { ...options.deps, identity: withLocalIdentity(options.deps.identity) };
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const expectedToken = options.requireToken ? digest(options.requireToken) : undefined;
+  const tokens = new TokenDirectory<LocalIdentity | null>([...(options.requireToken ? [{ token: options.requireToken, identity: null }] : []), ...(options.users ?? [])]);
 
   const routes: RouteDefinition[] = [...ROUTES];
   const handlers = new Map<RouteDefinition, RouteHandler>();
@@ -255,15 +255,21 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     try {
-      if (expectedToken) {
-        const header = req.headers.authorization ?? '';
-        const match = /^Bearer\s+(\S+)$/i.exec(header);
-        if (!match?.[1] || !timingSafeEqual(digest(match[1]), expectedToken)) {
-          throw new BearerTokenError([{ path: 'authorization', message: 'send "Authorization: Bearer <token>" with the token recc up was started with (the recc CLI: --token or RECC_API_TOKEN)' }]);
-        }
-      }
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = (req.method ?? 'GET').toUpperCase();
+      const caller: Caller<LocalIdentity | null> | undefined = tokens.empty ? { identity: null, via: 'open' } : tokens.authenticate(req);
+      if (!caller && exchangeConsoleToken(req, res, url, tokens)) return;
+      if (!caller) {
+        throw new BearerTokenError([{ path: 'authorization', message: 'send "Authorization: Bearer <token>" with the token recc up was started with (the recc CLI: --token or RECC_API_TOKEN); in a browser, open the console link recc up printed' }]);
+      }
+      // A cookie rides along with any request the browser makes: writes must also carry a header no cross-site form can set.
+      if (caller.via === 'cookie' && method !== 'GET' && method !== 'HEAD' && req.headers[CONSOLE_HEADER] !== '1') {
+        throw new ReccError(`a console session may ${method} only with the ${CONSOLE_HEADER} header`, { statusCode: 403, details: [{ path: CONSOLE_HEADER, message: 'required on writes made with the console cookie' }] });
+      }
+      if (isConsolePath(url.pathname)) {
+        serveConsole(res, url.pathname, method);
+        return;
+      }
       const found = matchRoute(method, url.pathname, routes);
       if (!found) {
         const allowed = methodsForPath(url.pathname, routes);
@@ -278,7 +284,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       const handler = handlers.get(found.route);
       if (!handler) throw new RouteNotFoundError(method, url.pathname);
       const body = await readBody(req, maxBodyBytes);
-      const identity = typeof options.identity === 'function' ? options.identity(req) : options.identity;
+      const identity = caller.identity ?? (typeof options.identity === 'function' ? options.identity(req) : options.identity);
       const event = toApiEvent({
         method,
         url,

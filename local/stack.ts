@@ -81,6 +81,8 @@ export interface LocalStackOptions {
   token?: string;
   /** @default the OS user */
   user?: string;
+  /** One API token per user (the console's multi-user mode); each token names its caller. */
+  users?: ReadonlyArray<{ token: string; identity: { user: string; admin?: boolean } }>;
   logger?: Logger;
   clock?: Clock;
   ids?: IdGenerator;
@@ -237,6 +239,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deps,
       identity: { user },
       ...(options.token ? { requireToken: options.token } : {}),
+      ...(options.users ? { users: options.users } : {}),
       extraRoutes: [clusterLogsRoute(deps, stateDir)],
     }).catch((err: unknown) => {
       if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {

@@ -65,20 +65,22 @@ export async function startFakeWorkers(options: { address: string; token: string
         const args = msg.a;
         const n: number[] = [];
         const ms: number[] = [];
+        const th: number[] = [];
         const di: number[] = [];
         const bufs: Buffer[] = [];
         for (let j = 0; j < keys.length; j++) {
           const data = result(args[j] as Uint8Array);
           n.push(data.byteLength);
           ms.push(0);
+          th.push(0);
           di.push(bufs.push(data) - 1);
         }
         completed += keys.length;
-        channel.send({ op: 'finished', k: keys, n, ms, di }, bufs);
+        channel.send({ op: 'finished', k: keys, n, ms, th, di }, bufs);
       }
     });
     comms.push(comm);
-    const hb = setInterval(() => channel.send({ op: 'heartbeat', rss: 0, managed: 0, spilled: 0, executing: 0, ready: 0, paused: false }), 1000);
+    const hb = setInterval(() => channel.send({ op: 'heartbeat', rss: 0, managed: 0, spilled: 0, executing: 0, ready: 0, paused: false, cpu: 0, cpuLimit: 1, transferBytes: 0, shuffleBytes: 0 }), 1000);
     hb.unref();
     timers.push(hb);
   }

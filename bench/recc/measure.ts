@@ -62,6 +62,11 @@ async function run(g: Group): Promise<void> {
     await runDataframe({ quick, scale, emit });
     return;
   }
+  if (g === 'dashboard') {
+    const { measureDashboardCost } = await import('./dashboard-measures.ts');
+    await measureDashboardCost({ quick, scale, emit });
+    return;
+  }
   if (g === 'data') {
     const { runData } = await import('./data.ts');
     await runData({ quick, scale, emit });

@@ -303,6 +303,24 @@ async function withLocalReapForecast(cluster: ClusterView): Promise<ClusterView>
   return { ...cluster, reapAt: forecast?.at ?? null, reapReason: forecast?.reason ?? null };
 }
 
+/** `recc cluster dashboard`: a short-lived signed link to the live dashboard (shared/engine/dashboard-link.ts); the token never appears in it. */
+export async function dashboard(ref: string, flags: ApiFlags & { ttl?: string }): Promise<void> {
+  const { DASHBOARD_LINK_DEFAULT_TTL_MS, DASHBOARD_LINK_MAX_TTL_MS, signedDashboardLink } = await import('../../shared/engine/dashboard-link.ts');
+  const ttlS = flags.ttl === undefined ? DASHBOARD_LINK_DEFAULT_TTL_MS / 1000 : Number(flags.ttl);
+  if (!(Number.isInteger(ttlS) && ttlS >= 1 && ttlS * 1000 <= DASHBOARD_LINK_MAX_TTL_MS)) {
+    throw new ValidationError('invalid --ttl', [{ path: 'ttl', message: `must be whole seconds from 1 to ${DASHBOARD_LINK_MAX_TTL_MS / 1000} (got ${JSON.stringify(flags.ttl)})` }]);
+  }
+  const client = new ApiClient(clientOptions(flags));
+  const cluster = await resolveCluster(client, ref);
+  const base = cluster.connection?.dashboardUrl;
+  const token = cluster.connection?.token;
+  if (cluster.status !== 'RUNNING' || !base || !token) throw new ClusterNotRunningError(cluster.id, cluster.status, base ? cluster.statusReason : 'it has no dashboard, or you are not its owner');
+  const expiresAt = Date.now() + ttlS * 1000;
+  const url = signedDashboardLink(base, token, expiresAt);
+  if (flags.json) json({ url, expiresAt: new Date(expiresAt).toISOString() });
+  else out(`${url}\n  (valid for ${ttlS} s; open it in a browser)`);
+}
+
 export async function remove(ref: string, flags: ApiFlags & { wait?: boolean }): Promise<void> {
   const client = new ApiClient(clientOptions(flags));
   let cluster = await client.deleteCluster((await resolveCluster(client, ref)).id);

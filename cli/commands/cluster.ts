@@ -94,6 +94,17 @@ export function registerCluster(program: Command): void {
     await cli.scale(id, parseNumberFlag(flags.workers), flags);
   });
 
+  withApi(
+    group
+      .command('dashboard <cluster>')
+      .description("print a short-lived signed link to the cluster's live dashboard (the token is never in it)")
+      .option('--ttl <seconds>', 'how long the link works (at most 900)', '120')
+      .option('--json', 'print {url, expiresAt} as JSON'),
+  ).action(async (id: string, flags: ApiFlags & { ttl?: string }) => {
+    const cli = await import('./cluster-actions.ts');
+    await cli.dashboard(id, flags);
+  });
+
   registerClusterLogs(group);
   registerClusterKubeconfig(group);
 }

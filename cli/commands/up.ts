@@ -84,6 +84,8 @@ export function registerUp(program: Command): void {
       const ready = {
         event: 'recc.up.ready',
         url: stack.url,
+        /** The web console; with a token, open it as `<console>?token=<token>` once (the token is never printed or logged). */
+        console: `${stack.url}/console`,
         stateDir: stack.stateDir,
         user: stack.user,
         pid: process.pid,
@@ -108,7 +110,7 @@ export function registerUp(program: Command): void {
         ].filter(Boolean);
         process.stdout.write(
           `recc up: API on ${stack.url} for user ${stack.user} (state in ${stack.stateDir}; log ${logFile})` +
-            `${notes.length ? `\n  ${notes.join('; ')}` : ''}\n  try: RECC_API_URL=${stack.url} recc cluster create --workers 2 --wait\n`,
+            `${notes.length ? `\n  ${notes.join('; ')}` : ''}\n  console: ${stack.url}/console${token ? '?token=<your token>' : ''}\n  try: RECC_API_URL=${stack.url} recc cluster create --workers 2 --wait\n`,
         );
       }
 

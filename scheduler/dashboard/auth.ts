@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { verifyDashboardLink } from '../../shared/engine/dashboard-link.ts';
 
 /** Name of the HttpOnly cookie that carries a dashboard session. */
 export const SESSION_COOKIE = 'recc_dashboard';
@@ -33,16 +34,22 @@ function cookieValue(header: string | undefined, name: string): string | null {
   return null;
 }
 
-/** Accepts `Authorization: Bearer <token>`, the session cookie, or a one-time `?token=` exchanged for the cookie. */
-export function authorize(req: IncomingMessage, token: string): AuthDecision {
+/**
+ * Accepts `Authorization: Bearer <token>`, the session cookie, or a
+ * short-lived signed `?link=` (shared/engine/dashboard-link.ts) or a
+ * `?token=`, each exchanged for the cookie.
+ */
+export function authorize(req: IncomingMessage, token: string, now: () => number = Date.now): AuthDecision {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ') && same(auth.slice('Bearer '.length).trim(), token)) return { kind: 'allow' };
   const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
   if (session !== null && same(session, sessionValue(token))) return { kind: 'allow' };
   const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
   const given = url.searchParams.get('token');
-  if (given !== null && req.method === 'GET' && same(given, token)) {
+  const link = url.searchParams.get('link');
+  if (req.method === 'GET' && ((given !== null && same(given, token)) || (link !== null && verifyDashboardLink(link, token, now())))) {
     url.searchParams.delete('token');
+    url.searchParams.delete('link');
     const location = url.pathname + (url.searchParams.size > 0 ? `?${url.searchParams.toString()}` : '');
     return { kind: 'exchange', location, cookie: `${SESSION_COOKIE}=${sessionValue(token)}; HttpOnly; SameSite=Strict; Path=/` };
   }

@@ -1,0 +1,121 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { startLocalStack } from '../../../local/stack.ts';
+import { CHROMIUM, haveChromium, launchChromium, seriousA11yViolations } from '../../support/browser.ts';
+import { tempStateDir } from '../../support/local-stack.ts';
+import { waitFor } from '../../support/wait.ts';
+
+if (!haveChromium) console.warn(`skipping the console browser test: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
+
+/**
+ * Issue 16: the control-plane console served by `recc up`, in a real
+ * browser, against the real local stack (dynalite, local-process clusters).
+ * Two users with their own tokens: what each sees and may do is what the
+ * API lets that caller see and do.
+ */
+describe.skipIf(!haveChromium)('Control-plane console in a real browser', () => {
+  it('denies strangers, creates from the form to RUNNING, shows the API validation, cost rows per user, namespace and job, deletes, and hides alice from bob', async () => {
+    const stateDir = tempStateDir('console');
+    const tokens = { alice: 'tok-alice-0123456789abcdef', bob: 'tok-bob-0123456789abcdef' };
+    const stack = await startLocalStack({
+      port: 0,
+      stateDir,
+      users: [
+        { token: tokens.alice, identity: { user: 'alice' } },
+        { token: tokens.bob, identity: { user: 'bob' } },
+      ],
+      processEnv: process.env,
+      periodicJobs: [],
+    });
+    const browser = await launchChromium();
+    try {
+      // A stranger: 401 and nothing rendered, for the page, its script and the API.
+      const stranger = await browser.newPage();
+      const denied = await stranger.goto(`${stack.url}/console`);
+      expect(denied?.status()).toBe(401);
+      expect(await stranger.locator('form, table').count()).toBe(0);
+      expect((await fetch(`${stack.url}/console.js`)).status).toBe(401);
+      expect((await fetch(`${stack.url}/console?token=wrong`, { redirect: 'manual' })).status).toBe(401);
+      expect((await fetch(`${stack.url}/clusters`)).status).toBe(401);
+
+      // Alice opens her link: the token becomes an HttpOnly cookie and leaves the address bar.
+      const aliceCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const alice = await aliceCtx.newPage();
+      const problems: string[] = [];
+      alice.on('pageerror', (e) => problems.push(String(e)));
+      const opened = await alice.goto(`${stack.url}/console?token=${tokens.alice}`);
+      expect(alice.url()).toBe(`${stack.url}/console`);
+      expect(opened?.headers()['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      expect(await alice.content()).not.toContain(tokens.alice);
+      const cookies = await aliceCtx.cookies();
+      expect(cookies).toHaveLength(1);
+      expect(cookies[0]!.httpOnly).toBe(true);
+      expect(cookies[0]!.sameSite).toBe('Strict');
+      expect(cookies[0]!.value).not.toContain(tokens.alice);
+      await alice.locator('body[data-loaded="true"]').waitFor({ timeout: 30_000 });
+
+      // A cookie alone cannot write (a cross-site form could send it): the console header is required.
+      const cookieHeader = `${cookies[0]!.name}=${cookies[0]!.value}`;
+      const forged = await fetch(`${stack.url}/clusters`, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': 'application/json' }, body: '{}' });
+      expect(forged.status).toBe(403);
+
+      // Keyboard: the first Tab lands on the form's first field.
+      await alice.keyboard.press('Tab');
+      expect(await alice.evaluate('document.activeElement && document.activeElement.id')).toBe('c-name');
+
+      // The API's validation message, shown as the API words it.
+      const apiAnswer = await fetch(`${stack.url}/clusters`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bad', nWorkers: -3 }) });
+      expect(apiAnswer.status).toBe(400);
+      const apiError = ((await apiAnswer.json()) as { error: { message: string; details: Array<{ path: string; message: string }> } }).error;
+      await alice.fill('#c-name', 'bad');
+      await alice.fill('#c-workers', '-3');
+      await alice.keyboard.press('Enter');
+      const errors = alice.locator('#create-errors');
+      await errors.locator('p').waitFor({ timeout: 30_000 });
+      expect(await errors.locator('p').textContent()).toBe(apiError.message);
+      expect(await errors.locator('li').allTextContents()).toEqual(apiError.details.map((d) => `${d.path ? `${d.path}: ` : ''}${d.message}`));
+
+      // Create from the form, see it RUNNING.
+      await alice.fill('#c-name', 'alice-console');
+      await alice.fill('#c-workers', '1');
+      await alice.fill('#c-job', 'nightly-risk');
+      await alice.getByRole('button', { name: 'Create' }).click();
+      const row = alice.locator('#clusters tbody tr[data-name="alice-console"]');
+      await row.waitFor({ timeout: 30_000 });
+      await waitFor(async () => ((await row.locator('td[data-field="status"]').textContent())?.startsWith('RUNNING') ? true : undefined), { what: 'the cluster to show RUNNING', timeoutMs: 120_000 });
+      const id = (await row.getAttribute('data-cluster-id')) as string;
+
+      // Cost rows for the user, the namespace and the job.
+      const ns = (((await (await fetch(`${stack.url}/clusters/${id}`, { headers: { authorization: `Bearer ${tokens.alice}` } })).json()) as { cluster: { namespace: string } }).cluster.namespace);
+      await alice.locator('#cost-user tbody tr[data-key="alice"]').waitFor({ timeout: 30_000 });
+      await alice.locator(`#cost-namespace tbody tr[data-key="${ns}"]`).waitFor({ timeout: 30_000 });
+      await alice.locator('#cost-job tbody tr[data-key="nightly-risk"]').waitFor({ timeout: 30_000 });
+
+      expect(await seriousA11yViolations(alice)).toEqual([]);
+      mkdirSync('test/e2e/screenshots', { recursive: true });
+      await alice.screenshot({ path: 'test/e2e/screenshots/console.png', fullPage: true });
+
+      // Bob sees none of alice's clusters or costs, cannot list everyone's, and cannot delete hers.
+      const bobCtx = await browser.newContext();
+      const bob = await bobCtx.newPage();
+      await bob.goto(`${stack.url}/console?token=${tokens.bob}`);
+      await bob.locator('body[data-loaded="true"]').waitFor({ timeout: 30_000 });
+      expect(await bob.locator('#clusters tbody tr').count()).toBe(0);
+      expect(await bob.locator('#cost-user tbody tr[data-key="alice"]').count()).toBe(0);
+      await bob.check('#all');
+      await bob.locator('#clusters-errors p').waitFor({ timeout: 30_000 });
+      expect(await bob.locator('#clusters tbody tr').count()).toBe(0);
+      const bobDelete = await fetch(`${stack.url}/clusters/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.bob}` } });
+      expect([403, 404]).toContain(bobDelete.status);
+
+      // Alice deletes from the page.
+      await row.getByRole('button', { name: 'Delete alice-console' }).click();
+      await waitFor(async () => ((await row.count()) === 0 || /^DELET/.test((await row.locator('td[data-field="status"]').textContent()) ?? '') ? true : undefined), { what: 'the cluster to be deleting', timeoutMs: 60_000 });
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+      await stack.close({ teardownClusters: true });
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
