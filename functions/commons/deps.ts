@@ -8,6 +8,9 @@ import type { HarvestConfig } from '../../shared/harvest/types.ts';
 import { quotaPolicyFromEnv, type QuotaPolicy } from '../../shared/quota/config.ts';
 import { createDynamoDbClusterStore } from '../../adapters/store/dynamodb.ts';
 import { SqsWorkQueue } from '../../adapters/queue/sqs.ts';
+import { CachedPrices, DynamoDbPriceCache } from '../../adapters/pricing/price-list.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ApiDeps } from './api.ts';
 import { readApiConfig, type ApiConfig } from './config.ts';
 import { powertoolsLogger } from './logger.ts';
@@ -30,9 +33,17 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     region: config.region,
     ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {}),
   });
+  const priceSource = new CachedPrices({
+    cache: new DynamoDbPriceCache({
+      client: DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.region, ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}) })),
+      tableName: config.tableName,
+    }),
+    region: config.region,
+  });
   return {
     store,
     queue,
+    priceSource,
     clock: systemClock,
     ids: randomIds,
     identity: config.identity,
