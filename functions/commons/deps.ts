@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../shared/core/clock.ts';
+import { ConfigError } from '../../shared/core/errors.ts';
 import { getOptionalString, type Env } from '../../shared/core/env.ts';
 import { randomIds } from '../../shared/core/ids.ts';
 import { harvestConfigFromEnv } from '../../shared/harvest/config.ts';
@@ -20,7 +21,7 @@ import { powertoolsLogger } from './logger.ts';
  * SQS queue, the system clock, random ids and the Powertools logger. Built
  * once per cold start (see `lazyHandler`); clients connect on first use.
  */
-export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy } = {}): ApiDeps {
+export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy; priceCache?: boolean } = {}): ApiDeps {
   const store = createDynamoDbClusterStore({
     tableName: config.tableName,
     region: config.region,
@@ -33,7 +34,8 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     region: config.region,
     ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {}),
   });
-  const priceSource = new CachedPrices({
+  // RECC_PRICE_CACHE=off: plans use the static table and nothing reads the cache (the ci stage, run offline by `serverless invoke local`).
+  const priceSource = options.priceCache === false ? undefined : new CachedPrices({
     cache: new DynamoDbPriceCache({
       client: DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.region, ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}) })),
       tableName: config.tableName,
@@ -43,7 +45,7 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
   return {
     store,
     queue,
-    priceSource,
+    ...(priceSource ? { priceSource } : {}),
     clock: systemClock,
     ids: randomIds,
     identity: config.identity,
@@ -65,7 +67,9 @@ export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
   const templatesDir = findTemplatesDir(env);
   // RECC_QUOTAS: per-user and per-group limits (shared/quota/config.ts); unset = the built-in defaults.
   const quotas = quotaPolicyFromEnv(env);
-  return apiDepsFromConfig(config, { harvest, quotas, ...(templatesDir ? { templatesDir } : {}) });
+  const priceCache = getOptionalString(env, 'RECC_PRICE_CACHE') ?? 'on';
+  if (priceCache !== 'on' && priceCache !== 'off') throw new ConfigError('invalid API configuration', [{ path: 'RECC_PRICE_CACHE', message: `must be "on" or "off", got "${priceCache}"` }]);
+  return apiDepsFromConfig(config, { harvest, quotas, priceCache: priceCache === 'on', ...(templatesDir ? { templatesDir } : {}) });
 }
 
 /**

@@ -7,6 +7,7 @@ import { tableDefinition } from '../../../adapters/store/dynamodb.ts';
 import { readApiConfig } from '../../../functions/commons/config.ts';
 import { eksConfigFromEnv } from '../../../adapters/eks/config.ts';
 import { CONTROL_PLANE_GROUP } from '../../../adapters/eks/manifests/control-plane-rbac.ts';
+import { CfnSchemaValidator } from '../../support/cfn-schema.ts';
 import { REPO_ROOT, invokeResult, runServerless } from '../../support/serverless-cli.ts';
 
 /**
@@ -228,6 +229,27 @@ describe('serverless package (offline)', () => {
     const config = JSON.parse(outputs.ReccStageConfig.Value) as Record<string, string>;
     expect(config).toMatchObject({ eksClusterName: 'recc-ci', eksLaunchTemplate: 'recc-ci-workers', efsFileSystemId: 'fs-0123456789abcdef0', budgetPrefix: 'recc-ci-user-' });
     for (const k of ['ProvisionerRoleArn', 'HarvesterRoleArn', 'CostReporterRoleArn']) expect(outputs[k].Value['Fn::GetAtt'][1], k).toBe('Arn');
+  });
+
+  it('validates every resource of the packaged template against the vendored CloudFormation resource provider schemas: 0 errors', () => {
+    const validator = new CfnSchemaValidator();
+    expect(Object.keys(resources).length).toBeGreaterThan(150);
+    expect(validator.validate(cfn as never)).toEqual([]);
+    expect(validator.uncheckedPatterns).toEqual([]);
+  });
+
+  it('the schema check is not vacuous: it names a misspelt property, a missing required one, a wrong type and a bad enum', () => {
+    const broken = structuredClone(cfn) as Json;
+    broken.Resources.ProvisionerAccessEntry.Properties.KubernetesGroup = ['x'];
+    delete broken.Resources.HarvesterAccessEntry.Properties.ClusterName;
+    broken.Resources.ProvisioningQueue.Properties.VisibilityTimeout = '360s';
+    broken.Resources.ProvisioningDlqAlarm.Properties.ComparisonOperator = 'Bigger';
+    expect(new CfnSchemaValidator().validate(broken as never).sort()).toEqual([
+      'HarvesterAccessEntry (AWS::EKS::AccessEntry) /: must have required property \'ClusterName\'',
+      'ProvisionerAccessEntry (AWS::EKS::AccessEntry) /: must NOT have additional properties "KubernetesGroup"',
+      'ProvisioningDlqAlarm (AWS::CloudWatch::Alarm) /ComparisonOperator: must be equal to one of the allowed values',
+      'ProvisioningQueue (AWS::SQS::Queue) /VisibilityTimeout: must be integer',
+    ]);
   });
 
   it('has a sample event for every function', () => {
