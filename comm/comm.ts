@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr';
 import { receivePool } from './buffer-pool.ts';
 import { CommClosedError, MalformedFrameError, ProtocolError } from './errors.ts';
-import { FrameDecoder, encodePrefix, parseBody } from './framing.ts';
+import { FrameDecoder, attachmentPads, encodePrefix, parseBody } from './framing.ts';
 
 /**
  * One message as it comes off the wire, before its direction's decoder
@@ -185,9 +185,13 @@ export class Comm {
       s.write(prefix);
       s.write(header);
       // Pooled buffers are released once the socket has written the last attachment (writes complete in order).
+      const pads = attachmentPads(header.length, atts);
       const last = atts.length - 1;
-      for (let i = 0; i < last; i++) s.write(atts[i] as Buffer);
-      if (last >= 0) s.write(atts[last] as Buffer, pinned.length > 0 ? () => unpinAll(pinned) : undefined);
+      for (let i = 0; i <= last; i++) {
+        const pad = pads[i] as Buffer;
+        if (pad.length > 0) s.write(pad);
+        s.write(atts[i] as Buffer, i === last && pinned.length > 0 ? () => unpinAll(pinned) : undefined);
+      }
     }
     s.uncork();
     // Without attachments every buffer was copied into the header.

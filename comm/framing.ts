@@ -6,7 +6,12 @@ import { MalformedFrameError } from './errors.ts';
  *
  *     u32 bodyLength | u32 headerLength | u32 attachmentCount | u32 attachmentLength × count | header | attachments
  *
- * (big-endian). The header is one msgpack value (a batch of messages); the
+ * (big-endian). Each attachment starts at a multiple of 8 bytes from the
+ * start of the body (zero bytes pad the gap before it), so in a pooled receive
+ * buffer an Arrow table's columns land 8-byte aligned and Arrow views them in
+ * place (comm/table-codec.ts; unaligned, every buffer was copied first: 0.4 s
+ * per 49 MB table here). A frame without attachments has no padding.
+ * The header is one msgpack value (a batch of messages); the
  * attachments are raw byte ranges (large task results) written with `writev`
  * straight from the caller's Buffers, so big payloads are never copied into
  * the header. On receive a frame that arrived in one chunk is sliced without
@@ -21,12 +26,31 @@ export interface Frame {
   attachments: Buffer[];
 }
 
-/** Encode the prefix (lengths) of a frame; the caller writes header and attachments after it. */
+/** Attachments start at body offsets that are multiples of this. */
+export const ATTACHMENT_ALIGN = 8;
+const ZEROS = Buffer.alloc(ATTACHMENT_ALIGN);
+
+/** Zero bytes that bring body offset `at` to the next attachment boundary. */
+function padAt(at: number): number {
+  return (ATTACHMENT_ALIGN - (at % ATTACHMENT_ALIGN)) % ATTACHMENT_ALIGN;
+}
+
+/** The padding to write before each attachment (empty buffers where none is needed). */
+export function attachmentPads(headerLength: number, attachments: readonly Uint8Array[]): Buffer[] {
+  let at = 8 + 4 * attachments.length + headerLength;
+  return attachments.map((a) => {
+    const pad = padAt(at);
+    at += pad + a.byteLength;
+    return ZEROS.subarray(0, pad);
+  });
+}
+
+/** Encode the prefix (lengths) of a frame; the caller writes header, then each attachment after its pad (attachmentPads). */
 export function encodePrefix(headerLength: number, attachments: readonly Uint8Array[]): Buffer {
   const n = attachments.length;
   const prefix = Buffer.allocUnsafe(12 + 4 * n);
   let body = 8 + 4 * n + headerLength;
-  for (const a of attachments) body += a.byteLength;
+  for (const a of attachments) body += padAt(body) + a.byteLength;
   if (body > 0xffffffff) throw new MalformedFrameError(`frame of ${body} bytes exceeds the 4 GiB limit`);
   prefix.writeUInt32BE(body, 0);
   prefix.writeUInt32BE(headerLength, 4);
@@ -37,7 +61,8 @@ export function encodePrefix(headerLength: number, attachments: readonly Uint8Ar
 
 /** One buffer holding a whole frame (tests and small control frames). */
 export function encodeFrame(header: Uint8Array, attachments: readonly Uint8Array[] = []): Buffer {
-  return Buffer.concat([encodePrefix(header.byteLength, attachments), header, ...attachments]);
+  const pads = attachmentPads(header.byteLength, attachments);
+  return Buffer.concat([encodePrefix(header.byteLength, attachments), header, ...attachments.flatMap((a, i) => [pads[i] as Buffer, a])]);
 }
 
 /** Split a frame body into header and attachments (zero-copy slices). */
@@ -53,6 +78,9 @@ export function parseBody(body: Buffer): Frame {
   const attachments: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const len = body.readUInt32BE(8 + 4 * i);
+    const pad = padAt(offset);
+    for (let p = 0; p < pad; p++) if (body[offset + p] !== 0) throw new MalformedFrameError('frame padding before an attachment is not zero');
+    offset += pad;
     if (offset + len > body.length) throw new MalformedFrameError('frame attachment overruns the frame');
     attachments.push(body.subarray(offset, offset + len));
     offset += len;

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Table } from 'apache-arrow';
+import { SerializationError } from './errors.ts';
+import { ForeignTableError, TableAdopter, isMarkedArrowTable } from './table-adopt.ts';
 
 /**
  * Columnar values on the wire: an Apache Arrow Table, or a nodejs-polars
@@ -32,15 +34,36 @@ export function loadArrow(): ArrowModule {
   return arrowModule;
 }
 
-/** Shaped like an Arrow Table: checked first so that ordinary objects never load Arrow. */
-function looksLikeArrowTable(v: unknown): boolean {
-  if (v === null || typeof v !== 'object') return false;
-  const t = v as { batches?: unknown; numRows?: unknown; schema?: { fields?: unknown } };
-  return Array.isArray(t.batches) && typeof t.numRows === 'number' && Array.isArray(t.schema?.fields);
+/**
+ * An Arrow Table of this process's apache-arrow or of another copy (a bundled
+ * task module carries its own): a class instance whose prototype chain holds
+ * Arrow's `Symbol.for('apache-arrow/Table')` mark. Plain objects never are,
+ * whatever keys they carry, and ordinary objects never load Arrow.
+ */
+export function isArrowTable(v: unknown): v is Table {
+  return isMarkedArrowTable(v);
 }
 
-export function isArrowTable(v: unknown): v is Table {
-  return looksLikeArrowTable(v) && v instanceof loadArrow().Table;
+/** A Table of this process's Arrow copy (its IPC writer can write it as it is). */
+function isOwnArrowTable(v: unknown): boolean {
+  return Function.prototype[Symbol.hasInstance].call(loadArrow().Table, v);
+}
+
+/**
+ * The table as this copy's Table: itself, or for another copy's table a
+ * rebuild around the same buffers (comm/table-adopt.ts). A forged or
+ * inconsistent one throws SerializationError naming the part.
+ */
+export function ownArrowTable(v: Table): Table {
+  if (isOwnArrowTable(v)) return v;
+  try {
+    return new TableAdopter(loadArrow()).table(v);
+  } catch (err) {
+    if (err instanceof ForeignTableError) {
+      throw new SerializationError(`cannot send an Arrow table made by another apache-arrow copy: ${err.message}`, [{ path: err.path, message: err.message }], { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** For msgpackr's extension lookup, which asks `value instanceof Class`. */
@@ -80,7 +103,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 export function tableToIpcBuffer(t: Table): Buffer {
-  return asBuffer(loadArrow().tableToIPC(t, 'stream'));
+  return asBuffer(loadArrow().tableToIPC(ownArrowTable(t), 'stream'));
 }
 
 /**
@@ -114,18 +137,36 @@ export function dataFrameFromIpcBytes(bytes: Uint8Array): import('nodejs-polars'
 }
 
 /**
+ * A table's IPC stream as the writer's own pieces: message headers and views
+ * of the columns' buffers. Arrow's tableToIPC joins them into one new array,
+ * a copy (into fresh memory, which page-faults) that encodeColumnarFrame then
+ * copies again; the pieces let it copy once. The writer's queue of pieces is
+ * not public API (apache-arrow 21.2.0 is pinned), so anything unexpected there
+ * falls back to the joined array.
+ */
+function ipcPieces(t: Table): Uint8Array[] {
+  const writer = loadArrow().RecordBatchStreamWriter.writeAll(t);
+  const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (Array.isArray(pieces) && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
+  return [writer.toUint8Array(true)];
+}
+
+/**
  * A top-level table as a msgpack ext32 value in a buffer of its own
  * (shared memory, like large byte results): header, then the IPC bytes.
  */
 export function encodeColumnarFrame(value: Table | import('nodejs-polars').DataFrame): Buffer {
   const arrow = isArrowTable(value);
-  const ipc = arrow ? loadArrow().tableToIPC(value, 'stream') : dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame);
+  const pieces = arrow ? ipcPieces(ownArrowTable(value)) : [dataFrameToIpcBuffer(value as import('nodejs-polars').DataFrame)];
+  const size = pieces.reduce((n, p) => n + p.byteLength, 0);
   const pad = arrow ? 2 : 0;
-  const out = Buffer.from(new SharedArrayBuffer(6 + pad + ipc.byteLength));
+  const out = Buffer.from(new SharedArrayBuffer(6 + pad + size));
   out[0] = 0xc9;
-  out.writeUInt32BE(pad + ipc.byteLength, 1);
+  out.writeUInt32BE(pad + size, 1);
   out.writeInt8(arrow ? ARROW_ALIGNED_EXT : POLARS_EXT, 5);
-  out.set(ipc, 6 + pad);
+  // Buffer#copy is a memcpy; TypedArray#set into shared memory is far slower here.
+  let at = 6 + pad;
+  for (const p of pieces) at += asBuffer(p).copy(out, at);
   return out;
 }
 

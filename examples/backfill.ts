@@ -21,6 +21,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ReccCluster } from '../client/recc-cluster.ts';
+import { SUPERVISOR_STALE_ENV } from '../comm/supervisor-lease.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { getNumber, getString } from '../shared/core/env.ts';
 import { sleep } from '../shared/core/retry.ts';
@@ -55,7 +56,8 @@ async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const logStream = createWriteStream(join(stateDir, 'main-job.log'), { flags: 'a' });
   const logger = createLogger({ level: 'info', service: 'recc-main', write: (l) => logStream.write(`${l}\n`) });
-  const stack = await startLocalStack({ port: 0, stateDir, logger, processEnv: env });
+  // Nobody restarts this job's stack to adopt its cluster: if the job is killed (-9), the cluster stops itself after a minute.
+  const stack = await startLocalStack({ port: 0, stateDir, logger, processEnv: { [SUPERVISOR_STALE_ENV]: '60', ...env } });
   say(`• local stack up at ${stack.url} (user ${stack.user}, state in ${stack.stateDir})`);
   // A run that was killed may have left its cluster running: this state dir is the job's own, so delete it.
   const leftovers = [...stack.reconcile.keptRunning, ...stack.reconcile.requeued];

@@ -3,6 +3,8 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SUPERVISOR_STALE_ENV } from '../comm/supervisor-lease.ts';
+import { getNumber } from '../shared/core/env.ts';
 import { LocalProcessBackend } from '../adapters/local-backend/index.ts';
 import { defaultSourceStore } from '../adapters/source/store.ts';
 import { SqsWorkQueue } from '../adapters/queue/sqs.ts';
@@ -163,8 +165,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: logger.child({ component: 'local-backend' }),
       testHooks: options.testHooks ?? false,
       ...(options.reccCommand ? { reccCommand: options.reccCommand } : {}),
+      ...(options.processEnv?.[SUPERVISOR_STALE_ENV] ? { supervisorStaleSeconds: getNumber(options.processEnv, SUPERVISOR_STALE_ENV, 600) } : {}),
       sourceStoreDir: defaultSourceStore(stateDir, options.processEnv ?? {}),
     });
+    cleanups.push(async () => backend.releaseLease());
 
     const provisioner = new Provisioner({
       store,

@@ -4,6 +4,7 @@ import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { LiveView } from './dashboard/aggregate.ts';
 import { authorizeApi } from './dashboard/auth.ts';
 import { handleLiveRoute } from './dashboard/routes.ts';
+import type { DashboardRecorder } from './dashboard/recorder.ts';
 import { LiveFeed } from './dashboard/stream.ts';
 
 export interface DashboardSource {
@@ -16,6 +17,8 @@ export interface DashboardSource {
   readonly token: string;
   /** The live view (task groups, workers), computed once per stream tick while someone watches. */
   live(): LiveView;
+  /** Task spans and events as they happen. */
+  readonly recorder: DashboardRecorder;
 }
 
 export interface Dashboard {
@@ -40,7 +43,7 @@ const DASHBOARD_SWEEP_MS = 1_000;
  * other method gets 405.
  */
 export function startDashboard(host: string, port: number, source: DashboardSource): Promise<Dashboard> {
-  const feed = new LiveFeed(() => source.live());
+  const feed = new LiveFeed(() => source.live(), source.recorder);
   const server = createServer({ headersTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, requestTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: DASHBOARD_SWEEP_MS }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET') {

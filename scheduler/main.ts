@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { admissionFromEnv } from '../comm/admission.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
+import { watchSupervisorLease, type SupervisorLease } from '../comm/supervisor-lease.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { SchedulerStartError } from './errors.ts';
 import { SchedulerServer } from './server.ts';
@@ -17,6 +18,8 @@ export interface SchedulerProcessOptions {
   tlsCa?: string;
   dashboardPort?: number;
   watchParent?: boolean;
+  /** Stop once this lease goes stale (a detached local-backend cluster whose supervisor is gone: comm/supervisor-lease.ts). */
+  supervisorLease?: SupervisorLease;
   /** A LocalCluster's temporary directory (token, certificates), removed if the parent dies. */
   ownedDir?: string;
   noWorkerTimeoutSeconds?: number;
@@ -127,6 +130,7 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       );
     };
     onTerminate(stop);
+    if (opts.supervisorLease) watchSupervisorLease(opts.supervisorLease, stop);
     if (opts.watchParent) {
       watchParent((reason) => {
         // The parent cannot clean up after itself any more: remove its temporary directory.

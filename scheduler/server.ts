@@ -11,7 +11,10 @@ import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
+import type { DashboardRecorder } from './dashboard/recorder.ts';
 import { SchedulerRefusedError } from './errors.ts';
+import { WorkerOutbox } from './outbox.ts';
+import { ScaleRequests, type WorkerScaler } from './scaling.ts';
 import { SchedulerState } from './state/machine.ts';
 import { unclaimedOf } from './state/reconnect.ts';
 import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
@@ -31,6 +34,8 @@ export interface SchedulerServerOptions {
   /** A worker silent this long is removed. */
   heartbeatTimeoutMs?: number;
   state?: Partial<SchedulerOptions>;
+  /** Where an adaptive scheduler asks for workers (scaling.ts); without one, retired workers are closed. */
+  scaler?: WorkerScaler;
 }
 
 interface WorkerConn {
@@ -74,6 +79,8 @@ export class SchedulerServer {
   readonly state: SchedulerState;
   private listener: Listener | undefined;
   private dashboard: Dashboard | undefined;
+  /** Task spans and cluster events for the dashboard; only when a dashboard port is asked for. */
+  private recorder: DashboardRecorder | undefined;
   private readonly workers = new Map<string, WorkerConn>();
   private readonly clients = new Map<string, ClientConn>();
   private readonly fns = new Map<string, FunctionDef>();
@@ -89,6 +96,8 @@ export class SchedulerServer {
   private readonly startedAt: number;
   private lastActivity: number | null = null;
   private closing: Promise<void> | undefined;
+  /** Adaptive scaling's requests to the control plane (scaling.ts). */
+  readonly scaling: ScaleRequests | undefined;
   address = '';
   dashboardUrl: string | undefined;
 
@@ -96,6 +105,7 @@ export class SchedulerServer {
     this.clock = options.clock ?? systemClock;
     this.state = new SchedulerState(options.state ?? {});
     this.startedAt = this.clock.now();
+    if (options.scaler) this.scaling = new ScaleRequests(options.scaler, options.logger, (names) => this.closeWorkers(names));
   }
 
   async start(): Promise<void> {
@@ -114,13 +124,16 @@ export class SchedulerServer {
     if (this.options.dashboardPort !== undefined) {
       try {
         // Loaded only when asked for: node:http and the page cost every scheduler start ~30 ms otherwise.
-        const [{ startDashboard }, { groupCounts, workerView }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts')]);
+        const [{ startDashboard }, { groupCounts, workerView }, { DashboardRecorder }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts'), import('./dashboard/recorder.ts')]);
+        const recorder = (this.recorder = new DashboardRecorder(() => this.clock.now()));
+        for (const w of this.workers.values()) recorder.workerJoined(w.name, w.nthreads);
         this.dashboard = await startDashboard(this.options.host, this.options.dashboardPort, {
           status: () => this.status(),
           story: (key) => this.story(key),
           workerRows: () => this.workerInfo().map((w) => ({ name: w.name, address: w.address, nthreads: w.nthreads, processing: w.processing, stored: w.stored })),
           address: this.address,
           token: this.options.token,
+          recorder,
           live: () => ({ groups: groupCounts(this.state.tasks.values()), workers: Object.fromEntries(this.workerInfo().map((w) => [w.address, workerView(w)])) }),
         });
         this.dashboardUrl = this.dashboard.url;
@@ -132,6 +145,17 @@ export class SchedulerServer {
     const tick = setInterval(() => this.tick(), 500);
     tick.unref();
     this.timers.push(tick);
+    const adaptive = this.state.options.adaptive;
+    if (adaptive) {
+      const adapt = setInterval(() => this.push({ type: 'adapt', stimulusId: this.sid('adapt') }), adaptive.intervalMs);
+      adapt.unref();
+      this.timers.push(adapt);
+    }
+  }
+
+  /** Tell the named workers to close (a retirement the control plane did not take, or no control plane). */
+  private closeWorkers(names: readonly string[]): void {
+    for (const w of this.workers.values()) if (names.includes(w.name)) w.channel.send({ op: 'close' });
   }
 
   /** Stop accepting, tell workers to stop, close everything. Safe to call twice. */
@@ -208,10 +232,12 @@ export class SchedulerServer {
       if (this.workers.get(w.id) !== w) return;
       this.workers.delete(w.id);
       this.options.logger.info('worker removed', { event: 'scheduler.worker-removed', worker: w.name, address: w.id, reason: err?.message });
+      this.recorder?.workerRemoved(w.name, err?.message ?? 'connection closed', this.state.workers.get(w.id)?.processing ?? [], this.state.options.allowedFailures);
       this.push({ type: 'remove-worker', workerId: w.id, reason: err?.message ?? 'closed', stimulusId: this.sid('remove-worker') });
     });
     for (const p of this.plugins) this.sendPlugin(w, p);
     this.push({ type: 'add-worker', workerId: w.id, name: w.name, nthreads: w.nthreads, resources: w.resources, stimulusId: this.sid('add-worker') });
+    this.recorder?.workerJoined(w.name, w.nthreads);
     this.options.logger.info('worker registered', { event: 'scheduler.worker-added', worker: w.name, address: w.id, nthreads: w.nthreads, resources: w.resources });
     return { workerId: w.id };
   }
@@ -246,11 +272,13 @@ export class SchedulerServer {
           const duration = ms[i] as number;
           durations[i] = duration >= 0 ? duration : -1;
         }
+        this.recorder?.finished(w.name, keys, durations, msg.th, (k) => this.state.tasks.get(k)?.prefix);
         this.push({ type: 'tasks-finished', workerId: w.id, keys, nbytes, durationsMs: durations, stimulusId: this.sid('finished') });
         return;
       }
       case 'task-erred':
         this.lastActivity = w.lastSeen;
+        if (this.recorder) this.recorder.taskErred(msg.key, this.state.tasks.get(msg.key)?.state === 'processing' ? this.state.tasks.get(msg.key)?.retries : undefined, msg.error);
         this.push({ type: 'task-erred', workerId: w.id, key: msg.key, error: msg.error, stimulusId: this.sid('task-erred') });
         return;
       case 'missing-data':
@@ -393,25 +421,30 @@ export class SchedulerServer {
       this.options.logger.error('scheduler state machine failed', { event: 'scheduler.state-error', error: err });
       throw err;
     }
-    // Per worker, keys to free grouped by the stimulus that freed them.
-    const free = new Map<string, Map<string, string[]>>();
-    const computes = new Map<WorkerConn, ComputeBatch>();
+    // Per worker: one compute batch and the keys to free per stimulus, in an order the worker can follow (outbox.ts).
+    const outbox = new WorkerOutbox<WorkerConn, ComputeBatch>({
+      newBatch: () => ({ k: [], f: [], a: [], d: [], p: [], s: [], sh: [] }),
+      sendCompute: (w, b) => w.channel.send(computeBatch(b), undefined, b.k.length),
+      sendFree: (w, keys, s) => w.channel.send({ op: 'free-keys', keys, s }),
+    });
     const inMemory = new Map<ClientConn, { k: string[]; n: number[]; di: number[]; bufs: Buffer[] }>();
     for (const ins of out) {
       if (ins.type === 'compute') {
         const w = this.workers.get(ins.workerId);
-        if (!w) continue;
-        let b = computes.get(w);
-        if (!b) computes.set(w, (b = { k: [], f: [], a: [], d: [], p: [], s: [], sh: [] }));
-        this.addCompute(w, b, ins);
+        if (w) this.addCompute(w, outbox.compute(w, ins.key), ins);
       } else if (ins.type === 'shuffle-forget') {
         this.workers.get(ins.workerId)?.channel.send({ op: 'shuffle-forget', id: ins.shuffleId, run: ins.run });
       } else if (ins.type === 'free-keys') {
-        let byStimulus = free.get(ins.workerId);
-        if (!byStimulus) free.set(ins.workerId, (byStimulus = new Map()));
-        let list = byStimulus.get(ins.stimulusId);
-        if (!list) byStimulus.set(ins.stimulusId, (list = []));
-        for (const k of ins.keys) list.push(k);
+        const w = this.workers.get(ins.workerId);
+        if (w) outbox.free(w, ins.keys, ins.stimulusId);
+      } else if (ins.type === 'acquire-replicas') {
+        this.workers.get(ins.workerId)?.channel.send({ op: 'acquire-replicas', keys: ins.keys, s: ins.stimulusId });
+      } else if (ins.type === 'scale') {
+        this.scaling?.request(ins.workers);
+      } else if (ins.type === 'retire-worker') {
+        this.options.logger.info('worker retired: its results are held elsewhere', { event: 'scheduler.worker-retired', worker: ins.name, workers: ins.workers });
+        if (this.scaling) this.scaling.request(ins.workers, [ins.name]);
+        else this.closeWorkers([ins.name]);
       } else {
         const c = this.clients.get(ins.clientId);
         if (!c) continue;
@@ -426,12 +459,8 @@ export class SchedulerServer {
         } else c.channel.send({ ...m });
       }
     }
-    for (const [w, b] of computes) w.channel.send(computeBatch(b), undefined, b.k.length);
+    outbox.flush();
     for (const [c, b] of inMemory) c.channel.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
-    for (const [id, byStimulus] of free) {
-      const w = this.workers.get(id);
-      if (w) for (const [s, keys] of byStimulus) w.channel.send({ op: 'free-keys', keys, s });
-    }
     this.smallData.clear();
   }
 

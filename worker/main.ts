@@ -2,6 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AuthenticationError } from '../comm/errors.ts';
 import { onTerminate, watchParent } from '../comm/process.ts';
+import { watchSupervisorLease, type SupervisorLease } from '../comm/supervisor-lease.ts';
 import { createLogger } from '../shared/core/logger.ts';
 import { cgroupCpuQuota, fittingThreads } from './cpu.ts';
 import { WorkerStartError } from './errors.ts';
@@ -21,6 +22,8 @@ export interface WorkerProcessOptions {
   host?: string;
   contactHost?: string;
   watchParent?: boolean;
+  /** Stop once this lease goes stale (a detached local-backend cluster whose supervisor is gone: comm/supervisor-lease.ts). */
+  supervisorLease?: SupervisorLease;
   connectTimeoutSeconds: number;
   /** After losing the scheduler, keep reconnecting this long (0: stop at once). Default DEFAULT_RECONNECT_TIMEOUT_MS. */
   reconnectTimeoutSeconds?: number;
@@ -79,9 +82,11 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       if (!started) process.exit(0);
     };
     if (opts.watchParent) watchParent(early);
+    const unwatchEarly = opts.supervisorLease ? watchSupervisorLease(opts.supervisorLease, early) : undefined;
     onTerminate(early);
     await worker.start();
     started = true;
+    unwatchEarly?.();
   } catch (err) {
     const rejected = err instanceof AuthenticationError;
     logger.error(rejected ? 'the scheduler rejected the token' : 'worker failed to start', {
@@ -110,6 +115,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
     };
     onTerminate(stop);
     if (opts.watchParent) watchParent(stop);
+    if (opts.supervisorLease) watchSupervisorLease(opts.supervisorLease, stop);
     worker.finished.then(({ reason, error }) => {
       notReady();
       if (reason === 'closed') return;

@@ -11,7 +11,8 @@ export interface PoolTask {
   deps: Array<[string, Uint8Array]>;
 }
 
-export type PoolResult = { ok: true; data: Buffer; ms: number } | { ok: false; error: TaskErrorInfo; ms?: number };
+/** `thread`: the task thread's index, or -1 for a run on the worker's main thread (inline); the dashboard's task stream draws one row per thread. */
+export type PoolResult = { ok: true; data: Buffer; ms: number; thread?: number } | { ok: false; error: TaskErrorInfo; ms?: number; thread?: number };
 
 /**
  * How to start the thread body. From the LocalCluster bundle it is
@@ -135,13 +136,13 @@ export class ThreadPool {
         const error = msg.errors[i];
         this.observe(entry.f, ms, Boolean(error));
         if (error) {
-          this.onResult(entry.key, { ok: false, error, ms });
+          this.onResult(entry.key, { ok: false, error, ms, thread: slot.index });
           continue;
         }
         const start = msg.spans[2 * i] as number;
         const data = start < 0 ? Buffer.from(msg.big[-1 - start] as ArrayBuffer) : Buffer.from(msg.buf, start, (msg.spans[2 * i + 1] as number) - start);
 
-        this.onResult(entry.key, { ok: true, data, ms });
+        this.onResult(entry.key, { ok: true, data, ms, thread: slot.index });
       }
       this.pump();
       if (!this.scheduled && slot.outbox.length > 0) {
@@ -290,7 +291,7 @@ export class ThreadPool {
       (result as Promise<unknown>).then(
         (v) => {
           const data = this.encodeInline(task.key, v, started);
-          if (data) this.onResult(task.key, { ok: true, data, ms: performance.now() - started });
+          if (data) this.onResult(task.key, { ok: true, data, ms: performance.now() - started, thread: -1 });
         },
         (err: unknown) => this.onResult(task.key, { ok: false, error: toWireError(err), ms: performance.now() - started }),
       );
@@ -299,7 +300,7 @@ export class ThreadPool {
     const data = this.encodeInline(task.key, result, started);
     // Judge the run (decode, call, encode) before its result enters the worker.
     const ms = performance.now() - started;
-    if (data) this.onResult(task.key, { ok: true, data, ms });
+    if (data) this.onResult(task.key, { ok: true, data, ms, thread: -1 });
     // The first main-thread runs include warming up the decoder and the function.
     if (++st.inlineCount <= INLINE_WARMUP) return;
     // Slow runs send the function back to the threads to be measured again: one

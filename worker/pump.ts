@@ -41,7 +41,11 @@ export class EventPump {
   private stim = 0;
   /** Run times of finished tasks until their task-finished goes out. */
   private readonly durations = new Map<string, number>();
-  private outFinished: { k: string[]; n: number[]; ms: number[]; di: number[]; bufs: Buffer[] } = { k: [], n: [], ms: [], di: [], bufs: [] };
+  /** The thread each finished task ran on (-1: the main thread), for the dashboard's task stream. */
+  private readonly threads = new Map<string, number>();
+  private outFinished: { k: string[]; n: number[]; ms: number[]; th: number[]; di: number[]; bufs: Buffer[] } = { k: [], n: [], ms: [], th: [], di: [], bufs: [] };
+  /** Bytes of dependencies fetched from peers so far (the dashboard's transfer bandwidth). */
+  transferBytes = 0;
 
   constructor(private readonly deps: EventPumpDeps) {}
 
@@ -92,6 +96,9 @@ export class EventPump {
           if (pool.cancel(key)) this.push({ type: 'execute-failure', key, error: { name: 'CancelledError', message: `${key} was released before it started` }, stimulusId: msg.s });
         }
         return;
+      case 'acquire-replicas':
+        this.push({ type: 'acquire-replicas', keys: msg.keys, stimulusId: msg.s });
+        return;
       case 'shuffle-forget':
         this.deps.shuffle.forget(msg.id, msg.run);
         return;
@@ -130,7 +137,7 @@ export class EventPump {
   onResult(key: string, r: PoolResult): void {
     if (!r.ok || !this.deps.shuffle.isTransfer(key)) return this.finishResult(key, r);
     this.deps.shuffle.transfer(key, r.data).then(
-      () => this.finishResult(key, { ok: true, data: encodeValue(null), ms: r.ms }),
+      () => this.finishResult(key, { ok: true, data: encodeValue(null), ms: r.ms, ...(r.thread === undefined ? {} : { thread: r.thread }) }),
       (err: unknown) => this.finishResult(key, { ok: false, error: toWireError(err), ms: r.ms }),
     );
   }
@@ -139,6 +146,7 @@ export class EventPump {
     const stimulusId = this.stimulus('exec');
     if (r.ok) {
       this.durations.set(key, r.ms);
+      if (r.thread !== undefined) this.threads.set(key, r.thread);
       this.deps.store.put(key, r.data);
       this.push({ type: 'execute-success', key, nbytes: r.data.byteLength, stimulusId });
     } else {
@@ -160,8 +168,8 @@ export class EventPump {
   private flushFinished(): void {
     const f = this.outFinished;
     if (f.k.length === 0) return;
-    this.outFinished = { k: [], n: [], ms: [], di: [], bufs: [] };
-    this.deps.send({ op: 'finished', k: f.k, n: f.n, ms: f.ms, di: f.di }, f.bufs.length > 0 ? f.bufs : undefined, f.k.length);
+    this.outFinished = { k: [], n: [], ms: [], th: [], di: [], bufs: [] };
+    this.deps.send({ op: 'finished', k: f.k, n: f.n, ms: f.ms, th: f.th, di: f.di }, f.bufs.length > 0 ? f.bufs : undefined, f.k.length);
   }
 
   private execute(ins: WorkerInstruction): void {
@@ -174,6 +182,7 @@ export class EventPump {
         this.deps.shuffle.release(ins.key);
         this.deps.store.delete(ins.key);
         this.durations.delete(ins.key);
+        this.threads.delete(ins.key);
         return;
       case 'send': {
         const msg = ins.msg;
@@ -181,10 +190,13 @@ export class EventPump {
           const data = msg.nbytes <= this.deps.inlineResultBytes ? this.deps.store.getInMemory(msg.key) : undefined;
           const ms = this.durations.get(msg.key);
           this.durations.delete(msg.key);
+          const th = this.threads.get(msg.key);
+          this.threads.delete(msg.key);
           const f = this.outFinished;
           f.k.push(msg.key);
           f.n.push(msg.nbytes);
           f.ms.push(ms ?? -1);
+          f.th.push(th ?? -1);
           f.di.push(data ? f.bufs.push(data) - 1 : -1);
         } else {
           this.deps.send({ ...msg });
@@ -236,6 +248,7 @@ export class EventPump {
         for (const [k, b] of data) {
           this.deps.store.put(k, b);
           received.push([k, b.byteLength]);
+          this.transferBytes += b.byteLength;
         }
         this.push({ type: 'gather-dep-done', peer, received, missing, stimulusId: `${stimulusId}-done` });
       },

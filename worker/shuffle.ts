@@ -113,7 +113,9 @@ export class ShuffleService {
   private async push(worker: string, a: WireShuffleAssignment, parts: number[], bufs: Buffer[]): Promise<string | undefined> {
     try {
       const refused = worker === this.o.self() ? await this.receive({ shuffle: a.id, run: a.run, input: a.i, parts }, bufs) : await this.o.peers.pushShards(worker, { shuffle: a.id, run: a.run, input: a.i, parts }, bufs);
-      return refused === undefined ? undefined : `${worker} refused: ${refused}`;
+      if (refused !== undefined) return `${worker} refused: ${refused}`;
+      for (const b of bufs) this.pushedBytes += b.byteLength;
+      return undefined;
     } catch (err) {
       return `cannot reach ${worker}: ${(err as Error).message}`;
     }
@@ -135,6 +137,9 @@ export class ShuffleService {
   forget(id: string, run: number): void {
     this.buffer.forget(id, run);
   }
+
+  /** Bytes of shards pushed to receivers (this worker included) so far: the dashboard's shuffle bandwidth. */
+  pushedBytes = 0;
 
   stats(): { shuffleBufferBytes: number; shuffleSpilledBytes: number } {
     return { shuffleBufferBytes: this.buffer.memBytes, shuffleSpilledBytes: this.buffer.spilledBytes };

@@ -16,6 +16,8 @@ import { WorkerState } from './state/machine.ts';
 import { DataStore } from './store.ts';
 import { ShuffleService } from './shuffle.ts';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { cgroupCpuQuota } from './cpu.ts';
 import type { TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
 export type { WorkerOptions } from './options.ts';
@@ -56,6 +58,8 @@ export class Worker {
   private scheduler: Channel<SchedulerToWorker, WorkerToScheduler> | undefined;
   private listener: Listener | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private cpuSample = { at: performance.now(), ...process.cpuUsage() };
+  private cpuLimit: number | undefined;
   private phase: 'starting' | 'running' | 'reconnecting' | 'closing' | 'closed' = 'starting';
   /** Aborts a reconnect in progress when the worker closes. */
   private reconnectAbort: AbortController | undefined;
@@ -250,6 +254,13 @@ export class Worker {
 
   private heartbeat(): void {
     const m = process.memoryUsage();
+    // Cores used since the last heartbeat: two clock reads, cheap enough for every beat.
+    const now = performance.now();
+    const usage = process.cpuUsage();
+    const elapsedMs = now - this.cpuSample.at;
+    const cpu = elapsedMs > 0 ? (usage.user + usage.system - this.cpuSample.user - this.cpuSample.system) / 1000 / elapsedMs : 0;
+    this.cpuSample = { at: now, user: usage.user, system: usage.system };
+    this.cpuLimit ??= cgroupCpuQuota() ?? availableParallelism();
     this.send({
       op: 'heartbeat',
       rss: m.rss,
@@ -262,6 +273,10 @@ export class Worker {
       receiveIdle: receivePool.idleBytes,
       receiveReused: receivePool.stats.reused,
       shuffleSpilled: this.shuffle.buffer.spilledBytes,
+      cpu: Math.max(0, cpu),
+      cpuLimit: this.cpuLimit,
+      transferBytes: this.pump.transferBytes,
+      shuffleBytes: this.shuffle.pushedBytes,
     });
   }
 

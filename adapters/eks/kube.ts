@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   ApiException,
   AppsV1Api,
+  BatchV1Api,
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
@@ -57,6 +58,8 @@ export function buildKubeConfig(server: string, token: string | undefined, optio
 export interface KubeApis {
   core: CoreV1Api;
   apps: AppsV1Api;
+  /** Scheduled-job drivers (adapters/eks/job-driver.ts). */
+  batch: BatchV1Api;
   rbac: RbacAuthorizationV1Api;
   networking: NetworkingV1Api;
   policy: PolicyV1Api;
@@ -103,6 +106,7 @@ export class KubeClients {
     this.cached = {
       core: retrying(kc.makeApiClient(CoreV1Api), retry),
       apps: retrying(kc.makeApiClient(AppsV1Api), retry),
+      batch: retrying(kc.makeApiClient(BatchV1Api), retry),
       rbac: retrying(kc.makeApiClient(RbacAuthorizationV1Api), retry),
       networking: retrying(kc.makeApiClient(NetworkingV1Api), retry),
       policy: retrying(kc.makeApiClient(PolicyV1Api), retry),

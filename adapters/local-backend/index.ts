@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { freePorts } from '../../comm/free-ports.ts';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ import { ALLOW_MISSING_GPUS_ENV, checkLocalGpus, detectLocalGpus } from './gpus.
 import { getBoolean } from '../../shared/core/env.ts';
 import { processEntry } from '../../comm/launch.ts';
 import { isProcessAlive } from '../../comm/process.ts';
+import { DEFAULT_SUPERVISOR_STALE_SECONDS, holdSupervisorLease, SUPERVISOR_LEASE_ENV, SUPERVISOR_STALE_ENV, type SupervisorLease } from '../../comm/supervisor-lease.ts';
 import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../../shared/core/retry.ts';
 import { WORKER_MALLOC_ENV } from '../../shared/engine/worker-env.ts';
 import { localProcessFor } from './rewrite.ts';
@@ -36,7 +37,10 @@ export * from './gpus.ts';
  *
  * Cluster processes are detached (their own process group) so a cluster
  * survives a restart of `recc up`; they are always stopped explicitly by
- * `teardown`. Readiness: the scheduler logged `scheduler.ready` and its
+ * `teardown`, or, when the process holding this backend is gone for good,
+ * they stop themselves once its supervisor lease (`<stateDir>/supervisor.lease`,
+ * comm/supervisor-lease.ts) has not been renewed for `supervisorStaleSeconds`.
+ * Readiness: the scheduler logged `scheduler.ready` and its
  * dashboard's `/api/status` counts the planned workers. A process that exits
  * is a failure with the tail of its log; a worker that dies after its
  * start-up grace is restarted, as a kubelet would.
@@ -59,6 +63,12 @@ export interface LocalBackendOptions {
    * `recc worker` (used by the e2e tests to make a worker crash at start).
    */
   testHooks?: boolean;
+  /**
+   * Cluster processes stop themselves once this backend's supervisor lease
+   * has not been renewed this long (its holder was killed and not restarted).
+   * @default 600
+   */
+  supervisorStaleSeconds?: number;
   /** A worker that exits within this time of its start, before registering, is a permanent failure. @default 20_000 */
   startupGraceMs?: number;
   /** Worker restarts allowed per cluster within `restartWindowMs`; beyond them a crash loop is reported, not restarted. @default 10 */
@@ -149,6 +159,22 @@ export class LocalProcessBackend implements ComputeBackend {
   constructor(private readonly options: LocalBackendOptions) {
     this.logger = options.logger ?? silentLogger;
     this.reccCommand = options.reccCommand ?? DEFAULT_RECC_COMMAND;
+    mkdirSync(options.stateDir, { recursive: true });
+    const seconds = options.supervisorStaleSeconds ?? DEFAULT_SUPERVISOR_STALE_SECONDS;
+    this.lease = { path: join(resolve(options.stateDir), 'supervisor.lease'), staleMs: seconds * 1000 };
+    this.leaseHolder = holdSupervisorLease(this.lease);
+  }
+
+  private readonly lease: SupervisorLease;
+  private readonly leaseHolder: { release(): void };
+
+  /**
+   * Stop renewing the supervisor lease (the stack is closing). Running
+   * clusters keep running: a restarted `recc up` renews the lease and adopts
+   * them; without one they stop themselves after the stale time.
+   */
+  releaseLease(): void {
+    this.leaseHolder.release();
   }
 
   /** Refuse (LocalGpuError) or warn when the workers ask for GPUs this machine does not have (gpus.ts). */
@@ -475,7 +501,13 @@ export class LocalProcessBackend implements ComputeBackend {
     try {
       const child = spawn(spec.command, spec.args, {
         cwd: sourceDir ?? REPO_ROOT,
-        env: { ...cleanEnv(this.options.baseEnv ?? {}), ...(component === 'worker' ? WORKER_MALLOC_ENV : {}), ...spec.env },
+        env: {
+          ...cleanEnv(this.options.baseEnv ?? {}),
+          ...(component === 'worker' ? WORKER_MALLOC_ENV : {}),
+          ...spec.env,
+          [SUPERVISOR_LEASE_ENV]: this.lease.path,
+          [SUPERVISOR_STALE_ENV]: String(this.lease.staleMs / 1000),
+        },
         stdio: ['ignore', fd, fd],
         detached: true,
       });

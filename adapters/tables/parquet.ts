@@ -210,7 +210,7 @@ export async function readParquetGroups(
     const kinds = Object.fromEntries(plan.needed.map((n) => [n, kindOf(typeOf(n))]));
     let decoded: Record<string, DecodedColumn>;
     try {
-      decoded = await decodeRowGroup({ byteLength: file.byteLength, ranges: fetched, metadata, columns: plan.needed, rowStart, rows, kinds }, decodeTimeoutMs);
+      decoded = await decodeRowGroup({ byteLength: file.byteLength, ranges: fetched, metadata, columns: plan.needed, rowStart, rows, kinds, group: g }, decodeTimeoutMs);
     } catch (err) {
       throw problem(`row group ${g}: ${(err as Error).message}`, err);
     }

@@ -1,4 +1,4 @@
-import { Table } from 'apache-arrow';
+import { isMarkedArrowTable } from '../../comm/table-adopt.ts';
 import type { ObjectStat } from '../../shared/datastores/port.ts';
 import type { ErrorDetail } from '../../shared/core/errors.ts';
 import { TableOptionsError } from '../../shared/tables/errors.ts';
@@ -49,7 +49,7 @@ export async function encodeTable(table: TableLike, format: TableFormat, options
 export async function writeTable(store: StoreRef, key: string, table: TableLike, options: WriteTableOptions = {}): Promise<ObjectStat> {
   const target = resolveStore(store);
   checkWriteOptions(key, options);
-  if (!(table instanceof Table) && !isDataFrameLike(table)) {
+  if (!isMarkedArrowTable(table) && !isDataFrameLike(table)) {
     throw new TableOptionsError(`cannot write "${key}": expected an Apache Arrow Table or a DataFrame`, [{ path: 'table', message: 'expected an Apache Arrow Table (apache-arrow) or a nodejs-polars DataFrame' }]);
   }
   const format = resolveFormat(key, options.format);

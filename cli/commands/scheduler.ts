@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
+import { supervisorLeaseFromEnv } from '../../comm/supervisor-lease.ts';
 
 function port(value: string, path: string, problems: ErrorDetail[]): number | undefined {
   const n = Number(value);
@@ -41,6 +42,7 @@ export function registerScheduler(program: Command): void {
       if (!(hbt > 0)) problems.push({ path: 'heartbeat-timeout', message: 'expected a positive number of seconds' });
       const allowedFailures = Number(opts.allowedFailures);
       if (!Number.isInteger(allowedFailures) || allowedFailures < 1) problems.push({ path: 'allowed-failures', message: `expected a positive integer, got "${String(opts.allowedFailures)}"` });
+      const supervisorLease = supervisorLeaseFromEnv(process.env, problems);
       if (problems.length > 0) throw new ValidationError('invalid scheduler options', problems);
       // Issue 21: with RECC_LOG_GROUP set, this process's lines also go to CloudWatch Logs, the token scrubbed (docs/logs.md).
       const shipping = process.env.RECC_LOG_GROUP ? (await import('../../adapters/logs/process.ts')).startLogShipping('scheduler', process.env, { secretFiles: [String(opts.tokenFile)] }) : undefined;
@@ -53,6 +55,7 @@ export function registerScheduler(program: Command): void {
         ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),
         ...(dash !== undefined ? { dashboardPort: dash } : {}),
         watchParent: Boolean(opts.watchParent),
+        ...(supervisorLease ? { supervisorLease } : {}),
         ...(opts.ownedDir ? { ownedDir: String(opts.ownedDir) } : {}),
         ...(nwt !== undefined ? { noWorkerTimeoutSeconds: nwt } : {}),
         heartbeatTimeoutSeconds: hbt,

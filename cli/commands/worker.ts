@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { getOptionalString } from '../../shared/core/env.ts';
 import { ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
+import { supervisorLeaseFromEnv } from '../../comm/supervisor-lease.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -58,6 +59,7 @@ export function registerWorker(program: Command): void {
       if (!(connectTimeout > 0)) problems.push({ path: 'connect-timeout', message: 'expected a positive number of seconds' });
       const reconnectTimeout = Number(opts.reconnectTimeout);
       if (!(reconnectTimeout >= 0)) problems.push({ path: 'reconnect-timeout', message: 'expected a number of seconds, 0 or more' });
+      const supervisorLease = supervisorLeaseFromEnv(process.env, problems);
       if (problems.length > 0) throw new ValidationError('invalid worker options', problems);
       // Issue 21: with RECC_LOG_GROUP set, this process's lines also go to CloudWatch Logs, the token scrubbed (docs/logs.md).
       const shipping = process.env.RECC_LOG_GROUP
@@ -75,6 +77,7 @@ export function registerWorker(program: Command): void {
         ...(opts.host ? { host: String(opts.host) } : {}),
         ...(opts.contactHost ? { contactHost: String(opts.contactHost) } : {}),
         watchParent: Boolean(opts.watchParent),
+        ...(supervisorLease ? { supervisorLease } : {}),
         ...(opts.readyFile ? { readyFile: String(opts.readyFile) } : {}),
         connectTimeoutSeconds: connectTimeout,
         reconnectTimeoutSeconds: reconnectTimeout,

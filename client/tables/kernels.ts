@@ -9,7 +9,6 @@ import {
   Precision, RecordBatch, Struct, Table, Type, makeBuilder, makeData, tableFromIPC, tableToIPC,
   type Data, type DataType, type Schema, type Vector,
 } from 'apache-arrow';
-import { compareValues } from '../../shared/shuffle/ranges.ts';
 
 export function fromIPC(bytes: Uint8Array): Table {
   return tableFromIPC(bytes);
@@ -19,7 +18,7 @@ export function toIPC(t: Table): Uint8Array {
   return tableToIPC(t, 'stream');
 }
 
-const FIXED: ReadonlySet<Type> = new Set([Type.Int, Type.Float, Type.Date, Type.Timestamp, Type.Time, Type.Duration]);
+const FIXED: ReadonlySet<Type> = new Set([Type.Int, Type.Float, Type.Date, Type.Timestamp, Type.Time, Type.Duration, Type.Interval, Type.Decimal, Type.FixedSizeBinary]);
 
 function isFixed(type: DataType): boolean {
   return FIXED.has(type.typeId) && !(type.typeId === Type.Float && (type as unknown as { precision: Precision }).precision === Precision.HALF);
@@ -27,40 +26,108 @@ function isFixed(type: DataType): boolean {
 
 type Typed = { length: number; [i: number]: number | bigint; set(a: ArrayLike<number | bigint>, offset?: number): void };
 
-/** Rows `idx` of a column, as one chunk. */
+/** Where each taken row lives: its chunk (null: all in chunk 0) and its index there. */
+interface Located {
+  chunk: Int32Array | null;
+  local: ArrayLike<number>;
+}
+
+function locate(chunks: readonly Data[], idx: ArrayLike<number>): Located {
+  if (chunks.length <= 1) return { chunk: null, local: idx };
+  const starts: number[] = [];
+  let total = 0;
+  for (const d of chunks) {
+    starts.push(total);
+    total += d.length;
+  }
+  const n = idx.length;
+  const chunk = new Int32Array(n);
+  const local = new Int32Array(n);
+  let c = 0;
+  for (let k = 0; k < n; k++) {
+    const row = idx[k] as number;
+    // Indices are mostly ascending: move from the last chunk, search otherwise.
+    if (row < (starts[c] as number) || (c + 1 < starts.length && row >= (starts[c + 1] as number))) c = findChunk(starts, row);
+    chunk[k] = c;
+    local[k] = row - (starts[c] as number);
+  }
+  return { chunk, local };
+}
+
+/** The validity bitmap of the taken rows (empty when none is null) and the null count. */
+function takeValidity(chunks: readonly Data[], at: Located, n: number): { bitmap: Uint8Array; nullCount: number } {
+  if (!chunks.some((d) => d.nullCount > 0)) return { bitmap: new Uint8Array(0), nullCount: 0 };
+  const bitmap = new Uint8Array(((n + 63) & ~63) >> 3);
+  let nullCount = 0;
+  for (let k = 0; k < n; k++) {
+    const d = chunks[at.chunk ? (at.chunk[k] as number) : 0] as Data;
+    if (d.nullCount > 0 && !d.getValid(at.local[k] as number)) nullCount++;
+    else bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+  }
+  return { bitmap: nullCount > 0 ? bitmap : new Uint8Array(0), nullCount };
+}
+
+/** Rows `idx` of a column, as one chunk: typed-array copies for fixed-width, string, binary and boolean columns. */
 export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
   const type = v.type as DataType;
   const n = idx.length;
   const chunks = v.data as Data[];
-  if (isFixed(type) && chunks.length > 0) {
-    const stride = (chunks[0] as Data).stride;
-    const ArrayType = (chunks[0] as Data).values.constructor as new (n: number) => Typed;
+  if (chunks.length === 0) return buildData(type, n, (k) => v.get(idx[k] as number));
+  const at = locate(chunks, idx);
+  const cs = at.chunk;
+  const local = at.local;
+  const d0 = chunks[0] as Data;
+  if (isFixed(type)) {
+    const stride = d0.stride;
+    const ArrayType = d0.values.constructor as new (n: number) => Typed;
     const out = new ArrayType(n * stride);
-    const starts: number[] = [];
-    let total = 0;
-    for (const d of chunks) {
-      starts.push(total);
-      total += d.length;
-    }
-    const hasNulls = chunks.some((d) => d.nullCount > 0);
-    const bitmap = hasNulls ? new Uint8Array(((n + 63) & ~63) >> 3) : undefined;
-    let nullCount = 0;
-    let c = 0;
-    for (let k = 0; k < n; k++) {
-      const row = idx[k] as number;
-      // Indices are mostly ascending: move from the last chunk, search otherwise.
-      if (row < (starts[c] as number) || (c + 1 < starts.length && row >= (starts[c + 1] as number))) c = findChunk(starts, row);
-      const d = chunks[c] as Data;
-      const i = row - (starts[c] as number);
-      const values = d.values as unknown as Typed;
-      if (stride === 1) out[k] = values[i] as number;
-      else for (let s = 0; s < stride; s++) out[k * stride + s] = values[i * stride + s] as number;
-      if (bitmap) {
-        if (d.nullCount > 0 && !d.getValid(i)) nullCount++;
-        else bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+    if (cs === null && stride === 1) {
+      const values = d0.values as unknown as Typed;
+      for (let k = 0; k < n; k++) out[k] = values[local[k] as number] as number;
+    } else {
+      for (let k = 0; k < n; k++) {
+        const i = local[k] as number;
+        const values = (cs === null ? d0 : (chunks[cs[k] as number] as Data)).values as unknown as Typed;
+        if (stride === 1) out[k] = values[i] as number;
+        else for (let s = 0; s < stride; s++) out[k * stride + s] = values[i * stride + s] as number;
       }
     }
-    return makeData({ type, length: n, nullCount, data: out, nullBitmap: nullCount > 0 ? bitmap : new Uint8Array(0) } as never) as Data;
+    const { bitmap, nullCount } = takeValidity(chunks, at, n);
+    return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
+  }
+  if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
+    const offsets = new Int32Array(n + 1);
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const o = (cs === null ? d0 : (chunks[cs[k] as number] as Data)).valueOffsets as Int32Array;
+      const i = local[k] as number;
+      total += (o[i + 1] as number) - (o[i] as number);
+      offsets[k + 1] = total;
+    }
+    const out = new Uint8Array(total);
+    for (let k = 0; k < n; k++) {
+      const d = cs === null ? d0 : (chunks[cs[k] as number] as Data);
+      const o = d.valueOffsets as Int32Array;
+      const bytes = d.values as Uint8Array;
+      const i = local[k] as number;
+      let from = o[i] as number;
+      const to = o[i + 1] as number;
+      let pos = offsets[k] as number;
+      if (to - from > 32) out.set(bytes.subarray(from, to), pos);
+      else while (from < to) out[pos++] = bytes[from++] as number;
+    }
+    const { bitmap, nullCount } = takeValidity(chunks, at, n);
+    return makeData({ type, length: n, nullCount, valueOffsets: offsets, data: out, nullBitmap: bitmap } as never) as Data;
+  }
+  if (type.typeId === Type.Bool) {
+    const out = new Uint8Array(((n + 63) & ~63) >> 3);
+    for (let k = 0; k < n; k++) {
+      const d = cs === null ? d0 : (chunks[cs[k] as number] as Data);
+      const bit = d.offset + (local[k] as number);
+      if (((d.values as Uint8Array)[bit >> 3] as number) & (1 << (bit & 7))) out[k >> 3] = (out[k >> 3] as number) | (1 << (k & 7));
+    }
+    const { bitmap, nullCount } = takeValidity(chunks, at, n);
+    return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
   }
   return buildData(type, n, (k) => v.get(idx[k] as number));
 }
@@ -114,57 +181,13 @@ export function concatTables(tables: readonly Table[], schema: Schema): Table {
   return first.concat(...rest);
 }
 
-/** The key columns of a table (throws naming a missing one). */
-export function keyColumns(t: Table, cols: readonly string[]): Vector[] {
-  return cols.map((c) => {
-    const v = t.getChild(c);
-    if (!v) throw new RangeError(`column "${c}" is not in the table (columns: ${t.schema.fields.map((f) => f.name).join(', ')})`);
-    return v as Vector;
-  });
-}
-
-/** Plain JS value of row i of a key column (BigInt kept; Dates as epoch ms numbers come from Arrow as numbers). */
-export function rowKey(keys: readonly Vector[], i: number): unknown[] {
-  const out: unknown[] = new Array(keys.length);
-  for (let c = 0; c < keys.length; c++) out[c] = (keys[c] as Vector).get(i);
-  return out;
-}
-
-/** Row indices ordered by the key columns (stable; nulls first). */
-export function sortIndices(t: Table, cols: readonly string[]): Int32Array {
-  const keys = keyColumns(t, cols);
-  const n = t.numRows;
-  const values = keys.map((k) => {
-    const a: unknown[] = new Array(n);
-    for (let i = 0; i < n; i++) a[i] = k.get(i);
-    return a;
-  });
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => {
-    for (const col of values) {
-      const c = compareValues(col[a], col[b]);
-      if (c !== 0) return c;
-    }
-    return a - b;
-  });
-  return Int32Array.from(idx);
-}
-
-/** Groups of rows with equal keys, in order of first appearance: [key values, row indices]. */
-export function groupRows(t: Table, cols: readonly string[]): Array<[unknown[], number[]]> {
-  const keys = keyColumns(t, cols);
-  const groups = new Map<string, [unknown[], number[]]>();
-  for (let i = 0; i < t.numRows; i++) {
-    const k = rowKey(keys, i);
-    const id = groupId(k);
-    let g = groups.get(id);
-    if (!g) groups.set(id, (g = [k, []]));
-    g[1].push(i);
-  }
-  return [...groups.values()];
-}
-
-/** A string identifying a key tuple (types kept apart: 1 and "1" differ). */
-export function groupId(k: readonly unknown[]): string {
-  return JSON.stringify(k.map((v) => (typeof v === 'bigint' ? `n:${v}` : v instanceof Date ? `d:${v.getTime()}` : typeof v === 'string' ? `s:${v}` : v)));
+/** The table as one record batch (tables concatenated from many batches, such as group outputs, become one). */
+export function compact(t: Table): Table {
+  if (t.batches.length <= 1) return t;
+  // Batches whose column types differ (a function that returned other types for some groups) stay as they are.
+  const types = t.schema.fields.map((f) => String(f.type));
+  if (!t.batches.every((b) => b.schema.fields.length === types.length && b.schema.fields.every((f, c) => String(f.type) === types[c]))) return t;
+  const idx = new Int32Array(t.numRows);
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  return take(t, idx);
 }

@@ -5,11 +5,13 @@
  * stream bytes. Pure functions of their inputs: a task run twice gives the
  * same bytes, which the shuffle relies on.
  */
-import { Field, Float64, Int32, Schema, Table, tableToIPC, type Vector } from 'apache-arrow';
-import { hashKey, hashPartition } from '../../shared/shuffle/hash.ts';
-import { compareValues, evenSample, rangePartition } from '../../shared/shuffle/ranges.ts';
+import * as arrow from 'apache-arrow';
+import { Field, Float64, Int32, Schema, Table, type Vector } from 'apache-arrow';
+import { TableAdopter, isMarkedArrowTable } from '../../comm/table-adopt.ts';
+import { compareValues, evenSample } from '../../shared/shuffle/ranges.ts';
 import { unframe } from '../../shared/shuffle/frames.ts';
-import { buildData, concatTables, emptyOf, fromIPC, groupId, keyColumns, rowKey, tableOf, take, takeVector, toIPC } from './kernels.ts';
+import { buildData, concatTables, emptyOf, fromIPC, tableOf, take, takeVector, toIPC } from './kernels.ts';
+import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { runSteps } from './steps.ts';
 
@@ -28,19 +30,8 @@ export function tableOp(op: Op, ...inputs: unknown[]): unknown {
       const shards = unframe(inputs[0] as Uint8Array).map((b) => fromIPC(b));
       return toIPC(runSteps(concatTables(shards, empty.schema), op.steps, op.part));
     }
-    case 'sample': {
-      const t = runSteps(input(inputs[0]), op.steps, op.part);
-      const [col] = keyColumns(t, [op.col]) as [Vector];
-      const values: unknown[] = [];
-      for (let i = 0; i < t.numRows; i++) {
-        const v = col.get(i);
-        if (v !== null && v !== undefined) values.push(v);
-      }
-      values.sort(compareValues);
-      // Size 0: the partition's ends (setIndex with sorted: true).
-      if (op.size <= 0) return values.length === 0 ? [] : [values[0], values[values.length - 1]];
-      return evenSample(values, op.size);
-    }
+    case 'sample':
+      return sample(runSteps(input(inputs[0]), op.steps, op.part), op.col, op.size);
     case 'count':
       return runSteps(input(inputs[0]), op.steps, op.part).numRows;
     case 'agg-partial': {
@@ -65,40 +56,71 @@ type PartialState = [Uint8Array | null, PartialAgg];
 
 function input(v: unknown): Table {
   if (v instanceof Uint8Array) return fromIPC(v);
-  // A partition that arrived as an Arrow Table (another copy of apache-arrow decoded it): through IPC.
-  if (v !== null && typeof v === 'object' && 'schema' in v && 'batches' in v) return fromIPC(tableToIPC(v as Table, 'stream'));
+  // A partition that arrived as an Arrow Table (the worker's apache-arrow decoded it, not this bundle's copy, whose
+  // tableToIPC would write it empty): rebuilt with this copy's classes over the same buffers.
+  if (isMarkedArrowTable(v)) return new TableAdopter(arrow).table(v);
   throw new TypeError(`a table partition must be Arrow IPC bytes, got ${v === null ? 'null' : typeof v}`);
+}
+
+/** Rows looked at per sample value asked for (evenly spaced over the partition). */
+const SAMPLE_OVERDRAW = 8;
+
+/**
+ * An evenly spaced sample of a column's sorted non-null values (`size`
+ * values from at most size × SAMPLE_OVERDRAW rows spread over the
+ * partition); size 0: the smallest and largest value (setIndex with sorted).
+ */
+export function sample(t: Table, col: string, size: number): unknown[] {
+  const [vec] = keyColumns(t, [col]) as [Vector];
+  const n = t.numRows;
+  const values: unknown[] = [];
+  if (size <= 0) {
+    const dict = new KeyDict(1);
+    dict.encode(t, [col]);
+    let lo: unknown = null;
+    let hi: unknown = null;
+    for (const [v] of dict.keys) {
+      if (v === null || v === undefined) continue;
+      if (lo === null || compareValues(v, lo) < 0) lo = v;
+      if (hi === null || compareValues(v, hi) > 0) hi = v;
+    }
+    return lo === null ? [] : [lo, hi];
+  }
+  const rows = Math.min(n, size * SAMPLE_OVERDRAW);
+  for (let k = 0; k < rows; k++) {
+    const v = vec.get(Math.floor((k * n) / rows));
+    if (v !== null && v !== undefined) values.push(v);
+  }
+  values.sort(compareValues);
+  return evenSample(values, size);
 }
 
 /** One shard per output (IPC bytes; empty bytes for an output with no rows). */
 export function split(t: Table, by: Partitioning, m: number): Uint8Array[] {
-  const rows: number[][] = Array.from({ length: m }, () => []);
-  if ('hash' in by) {
-    const keys = keyColumns(t, by.hash);
-    for (let i = 0; i < t.numRows; i++) (rows[hashPartition(hashKey(rowKey(keys, i)), m)] as number[]).push(i);
-  } else {
-    const [col] = keyColumns(t, [by.range]) as [Vector];
-    for (let i = 0; i < t.numRows; i++) (rows[Math.min(m - 1, rangePartition(col.get(i), by.divisions))] as number[]).push(i);
-  }
-  return rows.map((r) => (r.length === 0 ? new Uint8Array(0) : toIPC(r.length === t.numRows ? t : take(t, r))));
+  const parts = 'hash' in by ? hashParts(t, by.hash, m) : rangeParts(t, by.range, by.divisions, m);
+  const { order, starts } = bucketRows(parts, m);
+  return Array.from({ length: m }, (_, j) => {
+    const lo = starts[j] as number;
+    const hi = starts[j + 1] as number;
+    if (hi === lo) return new Uint8Array(0);
+    return toIPC(hi - lo === t.numRows ? t : take(t, order.subarray(lo, hi)));
+  });
 }
 
 // ------------------------------------------------------------ aggregation
 
 /** Per group: the key values and one state per aggregation. */
 export function partialAgg(t: Table, by: readonly string[], aggs: readonly AggSpec[]): PartialAgg {
-  const keys = keyColumns(t, by);
+  const { keys, order, starts } = groupRuns(t, by);
   const cols = keyColumns(t, aggs.map((a) => a.col));
-  const groups = new Map<string, [unknown[], unknown[]]>();
-  for (let i = 0; i < t.numRows; i++) {
-    const k = rowKey(keys, i);
-    const id = groupId(k);
-    let g = groups.get(id);
-    if (!g) groups.set(id, (g = [k, aggs.map(initState)]));
-    const states = g[1];
-    for (let a = 0; a < aggs.length; a++) states[a] = step((aggs[a] as AggSpec).fn, states[a], (cols[a] as Vector).get(i));
-  }
-  return [...groups.values()];
+  return keys.map((k, g) => {
+    const states = aggs.map(initState);
+    for (let r = starts[g] as number; r < (starts[g + 1] as number); r++) {
+      const i = order[r] as number;
+      for (let a = 0; a < aggs.length; a++) states[a] = step((aggs[a] as AggSpec).fn, states[a], (cols[a] as Vector).get(i));
+    }
+    return [k, states];
+  });
 }
 
 function initState(a: AggSpec): unknown {
@@ -154,7 +176,7 @@ export function combineAgg(parts: readonly PartialAgg[], aggs: readonly AggSpec[
   const groups = new Map<string, [unknown[], unknown[]]>();
   for (const part of parts) {
     for (const [k, states] of part) {
-      const id = groupId(k);
+      const id = tupleId(k);
       const g = groups.get(id);
       if (!g) groups.set(id, [k, [...states]]);
       else for (let a = 0; a < aggs.length; a++) g[1][a] = merge((aggs[a] as AggSpec).fn, g[1][a], states[a]);
@@ -163,15 +185,14 @@ export function combineAgg(parts: readonly PartialAgg[], aggs: readonly AggSpec[
   return [...groups.values()];
 }
 
+/** A string identifying a key tuple (types kept apart: 1 and "1", NaN and null differ). */
+function tupleId(k: readonly unknown[]): string {
+  return JSON.stringify(k.map((v) => (typeof v === 'bigint' ? `n:${v}` : v instanceof Date ? `d:${v.getTime()}` : typeof v === 'string' ? `s:${v}` : typeof v === 'number' && !Number.isFinite(v) ? `f:${v}` : v)));
+}
+
 /** The result table: key columns (input types), then one column per aggregation, sorted by key. */
 export function finalAgg(merged: PartialAgg, by: readonly string[], aggs: readonly AggSpec[], input: Schema): Table {
-  const rows = [...merged].sort((x, y) => {
-    for (let c = 0; c < by.length; c++) {
-      const d = compareValues(x[0][c], y[0][c]);
-      if (d !== 0) return d;
-    }
-    return 0;
-  });
+  const rows = [...merged].sort((x, y) => compareTuples(x[0], y[0]));
   const fields = aggSchema(input, by, aggs);
   const n = rows.length;
   const cols = fields.fields.map((f, c) => {
@@ -208,26 +229,20 @@ export function aggSchema(input: Schema, by: readonly string[], aggs: readonly A
 
 /** Hash join of one partition pair: left columns, then right columns other than `on` (a clash gets `_right`). */
 export function join(left: Table, right: Table, on: readonly string[], how: 'inner' | 'left'): Table {
-  const rk = keyColumns(right, on);
-  const index = new Map<string, number[]>();
-  for (let i = 0; i < right.numRows; i++) {
-    const k = rowKey(rk, i);
-    if (k.some((v) => v === null || v === undefined)) continue; // null keys never match
-    const id = groupId(k);
-    let l = index.get(id);
-    if (!l) index.set(id, (l = []));
-    l.push(i);
-  }
-  const lk = keyColumns(left, on);
+  // One dictionary for both sides: equal keys get equal codes; a left key the right side lacks gets -1.
+  const dict = new KeyDict(on.length);
+  const rcodes = dict.encode(right, on);
+  const matchable = dict.keys.map((k) => !k.some((v) => v === null || v === undefined)); // null keys never match
+  const { order, starts } = bucketRows(rcodes, dict.keys.length);
+  const lcodes = dict.lookup(left, on);
   const li: number[] = [];
   const ri: number[] = [];
   for (let i = 0; i < left.numRows; i++) {
-    const k = rowKey(lk, i);
-    const matches = k.some((v) => v === null || v === undefined) ? undefined : index.get(groupId(k));
-    if (matches) {
-      for (const j of matches) {
+    const c = lcodes[i] as number;
+    if (c >= 0 && matchable[c]) {
+      for (let r = starts[c] as number; r < (starts[c + 1] as number); r++) {
         li.push(i);
-        ri.push(j);
+        ri.push(order[r] as number);
       }
     } else if (how === 'left') {
       li.push(i);

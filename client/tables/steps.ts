@@ -6,7 +6,8 @@
 import * as arrow from 'apache-arrow';
 import { Table, tableFromArrays, tableFromJSON, type Schema } from 'apache-arrow';
 import { compileInline } from '../../worker/task-source.ts';
-import { concatTables, fromIPC, groupRows, sortIndices, take } from './kernels.ts';
+import { compact, concatTables, fromIPC, take } from './kernels.ts';
+import { groupRuns, sortIndices } from './keys.ts';
 import type { FnSpec, MetaSpec, Step } from './spec.ts';
 
 /** What a user function gets besides the table: the Arrow module (inline functions cannot import), the partition and, in apply, the group key. */
@@ -127,12 +128,16 @@ function runStep(t: Table, step: Step, partition: number): Table {
     case 'apply': {
       const fn = compileFn(step.fn);
       const outs: Table[] = [];
-      for (const [key, rows] of groupRows(t, step.by)) {
+      // One take puts each group's rows together (in their order); each group is then a zero-copy slice.
+      const { keys, order, starts } = groupRuns(t, step.by);
+      const grouped = keys.length === 1 ? t : take(t, order);
+      for (let g = 0; g < keys.length; g++) {
+        const key = keys[g] as unknown[];
         const keyObj = Object.fromEntries(step.by.map((c, i) => [c, key[i]]));
         const where = `partition ${partition}, group ${JSON.stringify(keyObj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} of groupBy(${step.by.join(', ')}).apply(${step.fn.name})`;
         let out: unknown;
         try {
-          out = fn(take(t, rows), { arrow, partition, key: keyObj });
+          out = fn(grouped.slice(starts[g] as number, starts[g + 1] as number), { arrow, partition, key: keyObj });
         } catch (err) {
           throw blamePartition(err, where);
         }
@@ -140,7 +145,7 @@ function runStep(t: Table, step: Step, partition: number): Table {
       }
       // No groups here: the output schema when the client knows it, else no columns (skipped when gathered).
       if (outs.length === 0) return step.empty ? fromIPC(step.empty) : new Table();
-      return concatTables(outs, (outs[0] as Table).schema);
+      return compact(concatTables(outs, (outs[0] as Table).schema));
     }
   }
 }

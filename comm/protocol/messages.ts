@@ -19,7 +19,7 @@ import {
 } from './check.ts';
 
 /** Bump when a message changes incompatibly; peers of another version are refused at the handshake. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3; // 3: frame attachments start 8-byte aligned (comm/framing.ts)
 
 // ------------------------------------------------------------ shared parts
 
@@ -77,6 +77,14 @@ const workerMetrics = {
   receiveReused: optional(count),
   /** Shuffle shards written to disk so far (worker/shuffle-buffer.ts). */
   shuffleSpilled: optional(num),
+  /** CPU the process used since the previous heartbeat, in cores (process.cpuUsage: user + system). */
+  cpu: optional(num),
+  /** Cores this worker may use (its cgroup quota, else the machine's CPUs). */
+  cpuLimit: optional(num),
+  /** Bytes of dependencies fetched from peers so far. */
+  transferBytes: optional(num),
+  /** Bytes of shuffle shards pushed to receivers so far. */
+  shuffleBytes: optional(num),
 };
 
 const storyEntry = object({ key: str, from: str, to: str, stimulusId: str, time: num });
@@ -152,6 +160,8 @@ export const schedulerToWorker = {
     sh: optional(arrayOf(oneOf(literal(0), shuffleAssignment))),
   },
   'free-keys': { keys, s: str },
+  /** Fetch these results from their holders and keep them (a retiring worker's data); each is reported as finished. */
+  'acquire-replicas': { keys: arrayOf(depLocation), s: str },
   /** Drop the shards of a shuffle for runs up to `run`. */
   'shuffle-forget': { id: str, run: count },
   fns: { defs: arrayOf(tuple(str, functionDefCheck)) },
@@ -163,8 +173,8 @@ export const schedulerToWorker = {
 } satisfies Record<string, Shape>;
 
 export const workerToScheduler = {
-  /** Results as parallel arrays: key, stored bytes, run time (ms, -1 unknown), inline data index (-1 none). */
-  finished: { k: keys, n: arrayOf(count), ms: arrayOf(num), di: arrayOf(int) },
+  /** Results as parallel arrays: key, stored bytes, run time (ms, -1 unknown), task thread (-1 the main thread or unknown; absent from older workers), inline data index (-1 none). */
+  finished: { k: keys, n: arrayOf(count), ms: arrayOf(num), th: optional(arrayOf(int)), di: arrayOf(int) },
   'task-erred': { key: str, error: taskError },
   'missing-data': { key: str, dep: str, from: str },
   status: { status: literal('running', 'paused') },
@@ -257,7 +267,7 @@ export const decodeSchedulerToWorker = decoder('scheduler → worker', scheduler
   'compute-batch': (m) => sameLength(m, 'k', ['f', 'a', 'd', 'p', 's', 'sh']),
 });
 export const decodeWorkerToScheduler = decoder('worker → scheduler', workerToScheduler, {
-  finished: (m) => sameLength(m, 'k', ['n', 'ms', 'di']),
+  finished: (m) => sameLength(m, 'k', ['n', 'ms', 'th', 'di']),
   'held-data': (m) => sameLength(m, 'k', ['n']),
 });
 export const decodeDataRequest = decoder('data request', dataRequest, {

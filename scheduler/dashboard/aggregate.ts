@@ -22,6 +22,12 @@ export interface WorkerView {
   managed: number;
   unmanaged: number;
   spilled: number;
+  /** Cores used over the last heartbeat, and the cores the worker may use (null: not reported). */
+  cpu: number | null;
+  cpuLimit: number | null;
+  /** Running byte totals since the worker started; the feed turns them into bandwidth. */
+  transferBytes: number;
+  shuffleBytes: number;
 }
 
 export interface LiveView {
@@ -29,11 +35,7 @@ export interface LiveView {
   workers: Record<string, WorkerView>;
 }
 
-export interface DashboardEvent {
-  at: string;
-  kind: 'worker-joined' | 'worker-lost' | 'task-erred';
-  message: string;
-}
+export type { DashboardEvent } from './recorder.ts';
 
 /** Groups beyond this many are summed into one row, so a graph of unique keys cannot blow up the page or the wire. */
 export const MAX_GROUPS = 64;
@@ -103,13 +105,16 @@ export function workerView(w: {
     managed,
     unmanaged: Math.max(0, rss - managed),
     spilled: num(w.metrics.spilled),
+    cpu: typeof w.metrics.cpu === 'number' ? num(w.metrics.cpu) : null,
+    cpuLimit: typeof w.metrics.cpuLimit === 'number' && w.metrics.cpuLimit > 0 ? num(w.metrics.cpuLimit) : null,
+    transferBytes: num(w.metrics.transferBytes),
+    shuffleBytes: num(w.metrics.shuffleBytes),
   };
 }
 
 export interface LiveDelta {
   groups?: Record<string, GroupCounts | null>;
   workers?: Record<string, WorkerView | null>;
-  events?: DashboardEvent[];
 }
 
 function diffRecord<T>(prev: Record<string, T>, next: Record<string, T>): Record<string, T | null> | undefined {
@@ -131,21 +136,40 @@ function diffRecord<T>(prev: Record<string, T>, next: Record<string, T>): Record
   return any ? out : undefined;
 }
 
-/** Only what changed; null marks a removed group or worker. Events: workers that joined or left, groups whose erred count rose. */
-export function diffViews(prev: LiveView, next: LiveView, now: Date): LiveDelta {
+/** Only what changed; null marks a removed group or worker. (Events come from the scheduler as they happen: recorder.ts.) */
+export function diffViews(prev: LiveView, next: LiveView): LiveDelta {
   const delta: LiveDelta = {};
   const groups = diffRecord(prev.groups, next.groups);
   if (groups) delta.groups = groups;
   const workers = diffRecord(prev.workers, next.workers);
   if (workers) delta.workers = workers;
-  const at = now.toISOString();
-  const events: DashboardEvent[] = [];
-  for (const [id, w] of Object.entries(next.workers)) if (!(id in prev.workers)) events.push({ at, kind: 'worker-joined', message: `worker ${w.name} joined (${w.nthreads} threads)` });
-  for (const [id, w] of Object.entries(prev.workers)) if (!(id in next.workers)) events.push({ at, kind: 'worker-lost', message: `worker ${w.name} lost` });
-  for (const [g, c] of Object.entries(next.groups)) {
-    const before = prev.groups[g]?.erred ?? 0;
-    if (c.erred > before) events.push({ at, kind: 'task-erred', message: `${c.erred - before} task(s) of ${g} erred` });
-  }
-  if (events.length > 0) delta.events = events;
   return delta;
+}
+
+/**
+ * Cluster-wide bytes per second from the workers' running totals, over a
+ * sliding window (heartbeats come once a second, ticks more often). A
+ * worker that leaves takes nothing away; one that joins adds from zero.
+ */
+export class BandwidthMeter {
+  private readonly last = new Map<string, { transfer: number; shuffle: number }>();
+  private total = { transfer: 0, shuffle: 0 };
+  private readonly history: Array<{ t: number; transfer: number; shuffle: number }> = [];
+
+  constructor(private readonly windowMs = 2_000) {}
+
+  sample(t: number, workers: Record<string, WorkerView>): { t: number; transfer: number; shuffle: number } {
+    for (const [id, w] of Object.entries(workers)) {
+      const p = this.last.get(id) ?? { transfer: 0, shuffle: 0 };
+      this.total.transfer += Math.max(0, w.transferBytes - p.transfer);
+      this.total.shuffle += Math.max(0, w.shuffleBytes - p.shuffle);
+      this.last.set(id, { transfer: w.transferBytes, shuffle: w.shuffleBytes });
+    }
+    for (const id of this.last.keys()) if (!(id in workers)) this.last.delete(id);
+    this.history.push({ t, ...this.total });
+    while (this.history.length > 2 && (this.history[1] as { t: number }).t <= t - this.windowMs) this.history.shift();
+    const first = this.history[0] as { t: number; transfer: number; shuffle: number };
+    const dt = (t - first.t) / 1000;
+    return dt > 0 ? { t, transfer: (this.total.transfer - first.transfer) / dt, shuffle: (this.total.shuffle - first.shuffle) / dt } : { t, transfer: 0, shuffle: 0 };
+  }
 }

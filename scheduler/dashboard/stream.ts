@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { diffViews, type DashboardEvent, type LiveView } from './aggregate.ts';
+import { BandwidthMeter, diffViews, type LiveDelta, type LiveView } from './aggregate.ts';
+import type { DashboardEvent, DashboardRecorder, SpanBatch } from './recorder.ts';
 
 /** One snapshot per tick for all viewers: changes coalesce over this period, whatever the task rate. */
 export const LIVE_TICK_MS = 400;
@@ -7,21 +8,46 @@ export const LIVE_TICK_MS = 400;
 export const EVENT_HISTORY = 200;
 /** Viewers at most; beyond, a new stream gets 503 (the HTTP server has its own connection cap too). */
 export const MAX_VIEWERS = 32;
+/** Span batches and bandwidth samples kept for a viewer that connects later (the page's stream shows the last minutes). */
+export const SPAN_HISTORY_MS = 120_000;
+const SPAN_HISTORY_BATCHES = 60;
+const BANDWIDTH_HISTORY = 300;
+
+export interface Bandwidth {
+  t: number;
+  transfer: number;
+  shuffle: number;
+}
+
+/** What one SSE frame carries besides the view's changes. */
+export interface LiveFrame extends LiveDelta {
+  events?: DashboardEvent[];
+  spans?: SpanBatch[];
+  bandwidth?: Bandwidth[];
+  /** The scheduler's clock at this frame (ms since the epoch): the page draws the stream against it. */
+  now: number;
+}
 
 /**
  * Server-sent events for the dashboard. The view is computed only while
- * someone watches, once per tick, and each viewer gets the same delta: the
+ * someone watches, once per tick, and each viewer gets the same frame: the
  * scheduler's cost does not grow with the number of viewers beyond the write.
+ * Spans and events are recorded by the scheduler as they happen (recorder.ts)
+ * and drained here.
  */
 export class LiveFeed {
   private readonly viewers = new Set<ServerResponse>();
   private last: LiveView = { groups: {}, workers: {} };
   private readonly events: DashboardEvent[] = [];
+  private readonly spans: SpanBatch[] = [];
+  private readonly bandwidth: Bandwidth[] = [];
+  private readonly meter = new BandwidthMeter();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly snapshot: () => LiveView,
-    private readonly now: () => Date = () => new Date(),
+    private readonly recorder: DashboardRecorder,
+    private readonly now: () => number = Date.now,
     private readonly tickMs = LIVE_TICK_MS,
   ) {}
 
@@ -29,12 +55,13 @@ export class LiveFeed {
     return this.viewers.size;
   }
 
-  /** Starts a stream on `res`: the full view and recent events first, then deltas. */
+  /** Starts a stream on `res`: the full view and recent history first, then deltas. */
   attach(res: ServerResponse): boolean {
     if (this.viewers.size >= MAX_VIEWERS) return false;
     if (this.viewers.size === 0) this.refresh();
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(`event: full\ndata: ${JSON.stringify({ ...this.last, events: this.events })}\n\n`);
+    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now() };
+    res.write(`event: full\ndata: ${JSON.stringify(full)}\n\n`);
     this.viewers.add(res);
     res.on('close', () => {
       this.viewers.delete(res);
@@ -47,21 +74,33 @@ export class LiveFeed {
 
   /** Recompute and send what changed. Public for tests with an injected clock. */
   tick(): void {
-    const delta = this.refresh();
-    if (delta === null) return;
-    const frame = `event: delta\ndata: ${JSON.stringify(delta)}\n\n`;
-    for (const v of this.viewers) v.write(frame);
+    const frame = this.refresh();
+    const text = `event: delta\ndata: ${JSON.stringify(frame)}\n\n`;
+    for (const v of this.viewers) v.write(text);
   }
 
-  private refresh(): ReturnType<typeof diffViews> | null {
+  private refresh(): LiveFrame {
+    const now = this.now();
     const next = this.snapshot();
-    const delta = diffViews(this.last, next, this.now());
+    const frame: LiveFrame = { ...diffViews(this.last, next), now };
     this.last = next;
-    if (delta.events) {
-      this.events.push(...delta.events);
+    const events = this.recorder.takeEvents();
+    if (events.length > 0) {
+      frame.events = events;
+      this.events.push(...events);
       if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY);
     }
-    return delta.groups || delta.workers || delta.events ? delta : null;
+    const spans = this.recorder.takeSpans();
+    if (spans) {
+      frame.spans = [spans];
+      this.spans.push(spans);
+    }
+    while (this.spans.length > 0 && (this.spans.length > SPAN_HISTORY_BATCHES || (this.spans[0] as SpanBatch).t0 < now - SPAN_HISTORY_MS)) this.spans.shift();
+    const bw = this.meter.sample(now, next.workers);
+    frame.bandwidth = [bw];
+    this.bandwidth.push(bw);
+    if (this.bandwidth.length > BANDWIDTH_HISTORY) this.bandwidth.shift();
+    return frame;
   }
 
   private stop(): void {

@@ -1,21 +1,23 @@
 import { own } from '../../shared/core/own.ts';
 import { TransitionLog, type TransitionLogEntry } from '../../shared/engine/transition-log.ts';
 import { InvalidTransitionError, TransitionLimitError } from '../errors.ts';
-import { anyWorkerSatisfies, killedWorkerError, noWorkerError, pickConstrained, pickForDeps, satisfies } from './placement.ts';
+import { adaptiveOf, workersInService } from './adaptive.ts';
+import { clientRecord, releaseWants, updateGraph } from './clients.ts';
+import { anyWorkerSatisfies, noWorkerError, pickConstrained, pickForDeps, satisfies } from './placement.ts';
 import { TaskQueue } from './queue.ts';
 import { expireUnclaimed, registerHeldData } from './reconnect.ts';
-import { ClientRecord, EMPTY_WORKERS, TaskRecord, WorkerRecord, createTasks, keyPrefix } from './records.ts';
+import { ClientRecord, TaskRecord, WorkerRecord, keyPrefix } from './records.ts';
+import { retirementsOf } from './retire.ts';
 import { balance } from './stealing.ts';
 import { BY_STATE, TRANSITIONS, shufflesOf, type Arg, type Target } from './transitions.ts';
+import { addWorker, removeWorker } from './workers.ts';
 import {
   DEFAULT_SCHEDULER_OPTIONS,
   type ClientReport,
-  type Resources,
   type SchedulerEvent,
   type SchedulerInstruction,
   type SchedulerOptions,
   type TaskErrorInfo,
-  type TaskSpec,
   type TaskStateName,
 } from './types.ts';
 
@@ -58,15 +60,17 @@ export class SchedulerState {
   transitionCount = 0;
   /** The last `options.transitionLogSize` state changes, for `story(key)`. */
   readonly log: TransitionLog;
-  private seq = 0;
-  private servedPrio = 0;
+  /** Submission counter and the highest priority handed out so far (clients.ts). @internal */
+  seq = 0;
+  /** @internal */ servedPrio = 0;
   private out: SchedulerInstruction[] = [];
   private recs: Array<[TaskRecord, Target, Arg]> = [];
   /** Transition budget of the current `handle` call. */
   private limit = 0;
   private stimulusId = '';
   private now = 0;
-  private rr: Iterator<WorkerRecord> | null = null;
+  /** Round-robin position over idle workers (reset when the worker set changes). @internal */
+  rr: Iterator<WorkerRecord> | null = null;
 
   constructor(options: Partial<SchedulerOptions> = {}) {
     this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...options };
@@ -94,6 +98,14 @@ export class SchedulerState {
     }
     this.schedule();
     if (balance(this) > 0) this.drain(limit); // work stealing (stealing.ts)
+    const book = retirementsOf(this);
+    if (book.size > 0) {
+      // Graceful retirement (retire.ts): replicas asked for, finished retirements reported.
+      for (const w of book.progress()) {
+        const workers = adaptiveOf(this)?.retired(this) ?? workersInService(this).length;
+        this.emit({ type: 'retire-worker', workerId: w.id, name: w.name, workers, stimulusId: this.stimulusId });
+      }
+    }
     const out = this.out;
     this.out = [];
     return out;
@@ -104,9 +116,9 @@ export class SchedulerState {
   private apply(ev: SchedulerEvent): void {
     switch (ev.type) {
       case 'add-worker':
-        return this.addWorker(ev.workerId, ev.name, ev.nthreads, ev.resources);
+        return addWorker(this, ev.workerId, ev.name, ev.nthreads, ev.resources);
       case 'remove-worker':
-        return this.removeWorker(ev.workerId);
+        return removeWorker(this, ev.workerId);
       case 'worker-status': {
         const w = this.workers.get(ev.workerId);
         if (!w) return;
@@ -115,25 +127,25 @@ export class SchedulerState {
         return;
       }
       case 'add-client':
-        this.client(ev.clientId);
+        clientRecord(this, ev.clientId);
         return;
       case 'remove-client': {
         const c = this.clients.get(ev.clientId);
         if (!c) return;
-        this.releaseWants(c, [...c.wants].map((t) => t.key), false);
+        releaseWants(this, c, [...c.wants].map((t) => t.key), false);
         this.clients.delete(ev.clientId);
         return;
       }
       case 'update-graph':
-        return this.updateGraph(ev.clientId, ev.tasks, ev.wants);
+        return updateGraph(this, ev.clientId, ev.tasks, ev.wants);
       case 'client-releases': {
         const c = this.clients.get(ev.clientId);
-        if (c) this.releaseWants(c, ev.keys, false);
+        if (c) releaseWants(this, c, ev.keys, false);
         return;
       }
       case 'cancel': {
         const c = this.clients.get(ev.clientId);
-        if (c) this.releaseWants(c, ev.keys, true);
+        if (c) releaseWants(this, c, ev.keys, true);
         return;
       }
       case 'task-finished': {
@@ -186,109 +198,27 @@ export class SchedulerState {
       case 'tick':
         expireUnclaimed(this);
         return this.checkNoWorker();
+      case 'adapt':
+        adaptiveOf(this)?.adapt(this);
+        return;
+      case 'retire-workers':
+        for (const id of ev.workerIds) {
+          const w = this.workers.get(id);
+          if (w) retirementsOf(this).start(w);
+        }
+        return;
     }
   }
 
   private finished(w: WorkerRecord, key: string, nbytes: number, durationMs: number | undefined): void {
     const t = this.tasks.get(key);
+    if (t && t.state === 'memory' && retirementsOf(this).replicaStored(w, t)) return;
     if (!t || t.state !== 'processing' || t.processingOn !== w) {
       // A late or duplicate result (the task was cancelled or moved): the worker drops it.
       this.emit({ type: 'free-keys', workerId: w.id, keys: [key], stimulusId: this.stimulusId });
       return;
     }
     this.transition(t, 'memory', { worker: w, nbytes, durationMs });
-  }
-
-  private client(id: string): ClientRecord {
-    let c = this.clients.get(id);
-    if (!c) this.clients.set(id, (c = new ClientRecord(id)));
-    return c;
-  }
-
-  private addWorker(id: string, name: string, nthreads: number, resources: Resources): void {
-    if (this.workers.has(id)) return;
-    const w = new WorkerRecord(id, name, nthreads, { ...resources });
-    this.workers.set(id, w);
-    this.updateIdle(w);
-    for (const t of this.noWorker) if (t.resources && satisfies(w.resources, t.resources)) this.rec(t, 'queued');
-  }
-
-  private removeWorker(id: string): void {
-    const w = this.workers.get(id);
-    if (!w) return;
-    w.removed = true;
-    this.workers.delete(id);
-    this.idle.delete(w);
-    this.rr = null;
-    for (const t of [...w.processing]) {
-      t.suspicious += 1;
-      (t.killedOn ??= []).push(w.name);
-      if (t.suspicious >= this.options.allowedFailures) this.rec(t, 'erred', { error: killedWorkerError(t, w) });
-      else this.rec(t, 'released', { notifyWorker: false });
-    }
-    for (const t of [...w.has]) {
-      w.has.delete(t);
-      const rest = (t.whoHas ?? EMPTY_WORKERS).filter((x) => x !== w);
-      t.whoHas = rest.length > 0 ? rest : null;
-      if (!t.whoHas) this.rec(t, 'released', { notifyWorker: false });
-    }
-    for (const t of [...this.constrained]) {
-      if (!anyWorkerSatisfies(this.workers.values(), t.resources as Resources)) this.rec(t, 'no-worker');
-    }
-    shufflesOf(this).workerRemoved(w);
-  }
-
-  private updateGraph(clientId: string, specs: readonly TaskSpec[], wants: readonly string[]): void {
-    const c = this.client(clientId);
-    let prio = Math.max(c.nextPrio, this.servedPrio);
-    const created = createTasks(this.tasks, specs, prio, this.seq);
-    prio += created.length;
-    this.seq += created.length;
-    c.nextPrio = prio;
-    const toRun: TaskRecord[] = [];
-    for (const key of wants) {
-      const t = this.tasks.get(key);
-      if (!t) {
-        this.report(c, { op: 'task-erred', key, error: { name: 'MissingDependencyError', message: `the scheduler does not know task ${key}` } });
-        continue;
-      }
-      if (!c.wants.has(t)) {
-        c.wants.add(t);
-        (t.wantedBy ??= []).push(c);
-      }
-      if (t.state === 'memory') this.report(c, { op: 'key-in-memory', key, nbytes: t.nbytes });
-      else if (t.state === 'erred' && t.error) this.report(c, { op: 'task-erred', key, error: t.error });
-      else if (t.state === 'released') toRun.push(t);
-    }
-    // Tasks that cannot run (bad resources, unknown dependency) err first, then the rest start.
-    for (const t of created) if (t.error) this.rec(t, 'erred', { error: t.error });
-    this.drain(this.transitionCount + this.options.maxTransitions);
-    for (const t of toRun) if (t.state === 'released') this.rec(t, 'waiting');
-    this.drain(this.transitionCount + this.options.maxTransitions);
-    // Tasks sent along that nobody needs are dropped again.
-    for (const t of created) if (t.state === 'released' && this.canForget(t)) this.rec(t, 'forgotten');
-  }
-
-  private releaseWants(c: ClientRecord, keys: readonly string[], cancelled: boolean): void {
-    for (const key of keys) {
-      const t = this.tasks.get(key);
-      if (!t || !c.wants.has(t)) continue;
-      c.wants.delete(t);
-      if (t.wantedBy) {
-        if (t.wantedBy.length === 1) t.wantedBy = null;
-        else {
-          const rest = t.wantedBy.filter((x) => x !== c);
-          t.wantedBy = rest.length > 0 ? rest : null;
-        }
-      }
-      if (cancelled) this.report(c, { op: 'cancelled', key });
-      if (this.isNeeded(t)) continue;
-      if (t.state === 'released' || t.state === 'erred') {
-        if (this.canForget(t)) this.rec(t, 'forgotten');
-      } else {
-        this.rec(t, 'released');
-      }
-    }
   }
 
   private checkNoWorker(): void {
@@ -301,7 +231,8 @@ export class SchedulerState {
 
   // ----------------------------------------------------------- transitions
 
-  private drain(limit: number): void {
+  /** Apply queued transitions in order. @internal */
+  drain(limit: number): void {
     const recs = this.recs;
     let i = 0;
     while (i < recs.length) {
@@ -429,7 +360,7 @@ export class SchedulerState {
   }
 
   /** @internal */ updateIdle(w: WorkerRecord): void {
-    if (!w.removed && w.status === 'running' && this.hasRoom(w)) this.idle.add(w);
+    if (!w.removed && !w.retiring && w.status === 'running' && this.hasRoom(w)) this.idle.add(w);
     else this.idle.delete(w);
   }
 

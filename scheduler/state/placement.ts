@@ -36,7 +36,7 @@ export function pickForDeps(t: TaskRecord, workers: Iterable<WorkerRecord>): Wor
   for (const d of t.deps) {
     if (!d.whoHas) continue;
     for (const w of d.whoHas) {
-      if (w.status !== 'running' || w.removed) continue;
+      if (w.status !== 'running' || w.removed || w.retiring) continue;
       let bytes = 0;
       for (const dd of t.deps) if (dd.whoHas && dd.whoHas.includes(w)) bytes += dd.nbytes;
       if (better(w, bytes)) {
@@ -47,7 +47,7 @@ export function pickForDeps(t: TaskRecord, workers: Iterable<WorkerRecord>): Wor
   }
   if (best) return best;
   for (const w of workers) {
-    if (w.status !== 'running') continue;
+    if (w.status !== 'running' || w.retiring) continue;
     if (!best || w.occupancy < best.occupancy) best = w;
   }
   return best;

@@ -56,6 +56,10 @@ export class WorkerRecord {
   readonly used: Resources = {};
   status: 'running' | 'paused' = 'running';
   removed = false;
+  /** Takes no new task; its results move to other workers (retire.ts). */
+  retiring = false;
+  /** Retired: holds nothing the scheduler counts on; waiting to be stopped. */
+  retired = false;
   /** Sum of the estimated run times (ms) of the tasks processing here. */
   occupancy = 0;
   constructor(

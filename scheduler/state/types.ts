@@ -8,6 +8,7 @@ export type TaskStateName = 'released' | 'waiting' | 'queued' | 'no-worker' | 'p
 import { DEFAULT_TRANSITION_LOG_SIZE } from '../../shared/engine/transition-log.ts';
 import type { TaskErrorInfo } from '../../shared/engine/task-error.ts';
 import type { ShuffleAssignment, ShuffleTaskInfo } from '../../shared/shuffle/types.ts';
+import type { AdaptiveOptions } from './adaptive.ts';
 
 export type { TaskErrorInfo };
 export type { TransitionLogEntry } from '../../shared/engine/transition-log.ts';
@@ -49,7 +50,11 @@ export type SchedulerEvent =
   | (EventBase & { type: 'missing-data'; workerId: string; key: string; dep: string; from: string })
   /** A worker that reconnected holds these results (`nbytes[i]` for `keys[i]`); see reconnect.ts. */
   | (EventBase & { type: 'worker-held-data'; workerId: string; keys: string[]; nbytes: number[] })
-  | (EventBase & { type: 'tick' });
+  | (EventBase & { type: 'tick' })
+  /** Adaptive scaling looks at the work (adaptive.ts); the shell sends it every `adaptive.intervalMs`. */
+  | (EventBase & { type: 'adapt' })
+  /** Retire these workers gracefully (retire.ts): their results move elsewhere first. */
+  | (EventBase & { type: 'retire-workers'; workerIds: string[] });
 
 export interface DepLocation {
   key: string;
@@ -70,6 +75,12 @@ export type SchedulerInstruction =
   /** Drop the shards of shuffle `shuffleId` for runs up to `run` (state/shuffle.ts). */
   | { type: 'shuffle-forget'; workerId: string; shuffleId: string; run: number; stimulusId: string }
   | { type: 'free-keys'; workerId: string; keys: string[]; stimulusId: string }
+  /** Fetch these results from their holders and keep them (a retiring worker's data, retire.ts). */
+  | { type: 'acquire-replicas'; workerId: string; keys: DepLocation[]; stimulusId: string }
+  /** Ask the control plane for this many workers (adaptive.ts). */
+  | { type: 'scale'; workers: number; stimulusId: string }
+  /** The worker holds nothing needed and runs nothing: stop it (asking for `workers` in all). */
+  | { type: 'retire-worker'; workerId: string; name: string; workers: number; stimulusId: string }
   | { type: 'report'; clientId: string; msg: ClientReport; stimulusId: string };
 
 export interface SchedulerOptions {
@@ -99,6 +110,8 @@ export interface SchedulerOptions {
   workStealing: boolean;
   /** Assumed worker→worker bandwidth for the transfer cost of a stolen task, bytes per ms. */
   bandwidthBytesPerMs: number;
+  /** Size the cluster from the work (adaptive.ts); undefined: a fixed size. */
+  adaptive: AdaptiveOptions | undefined;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -113,4 +126,5 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   workStealing: true,
   // 1 GB/s: what worker→worker transfer reaches on loopback (bench 'transfer').
   bandwidthBytesPerMs: 1_000_000,
+  adaptive: undefined,
 };

@@ -51,7 +51,7 @@ export function validateSchedulerState(s: SchedulerState): string[] {
   for (const w of s.workers.values()) {
     for (const t of w.processing) if (t.state !== 'processing' || t.processingOn !== w) problems.push(`worker ${w.id} lists ${t.key} (${t.state}) as processing`);
     for (const t of w.has) if (t.state !== 'memory' || !t.whoHas?.includes(w)) problems.push(`worker ${w.id} lists ${t.key} (${t.state}) as held`);
-    const free = w.status === 'running' && s.hasRoom(w);
+    const free = w.status === 'running' && !w.retiring && s.hasRoom(w);
     let occupancy = 0;
     for (const t of w.processing) occupancy += t.est;
     if (Math.abs(occupancy - w.occupancy) > 1e-6 * Math.max(1, occupancy)) problems.push(`worker ${w.id} occupancy ${w.occupancy} but its tasks add up to ${occupancy}`);

@@ -306,7 +306,7 @@ export class FakeKubeApiServer {
       if (user && body?.metadata) this.rbac.checkEscalation(user, r.kind, namespace ?? '', body);
       return { status: 200, body: this.replace(r, namespace, name, body) };
     }
-    if (method === 'DELETE') return { status: 200, body: this.delete(r, namespace, name) };
+    if (method === 'DELETE') return { status: 200, body: this.delete(r, namespace, name, url.searchParams.get('propagationPolicy') ?? undefined) };
     throw new ApiStatusError(405, 'MethodNotAllowed', `method ${method} not allowed`);
   }
 
@@ -455,7 +455,7 @@ export class FakeKubeApiServer {
     return clone(this.store.get(r, namespace, name) ?? obj);
   }
 
-  private delete(r: ResourceInfo, namespace: string | undefined, name: string): unknown {
+  private delete(r: ResourceInfo, namespace: string | undefined, name: string, propagationPolicy?: string): unknown {
     const current = this.store.mustGet(r, namespace, name);
     if (r.kind === 'Namespace') {
       if (!current.metadata.deletionTimestamp) {
@@ -477,6 +477,12 @@ export class FakeKubeApiServer {
     }
     this.store.remove(r, namespace, name);
     if (r.kind === 'Deployment') this.kubelet.deleteDependents(current);
+    if (r.kind === 'Job') {
+      // batch/v1 Jobs keep the legacy REST default (pkg/registry/batch/job/strategy.go DefaultGarbageCollectionPolicy:
+      // OrphanDependents): without Background or Foreground their pods stay, ownerless, and keep running.
+      if (propagationPolicy === 'Background' || propagationPolicy === 'Foreground') this.kubelet.deleteDependents(current);
+      else this.kubelet.orphanDependents(current);
+    }
     this.kubelet.reconcile();
     return {
       kind: 'Status',
@@ -563,11 +569,16 @@ export class FakeKubeApiServer {
     }
     const tail = url.searchParams.get('tailLines');
     let text = log;
+    if (url.searchParams.get('timestamps') === 'true') {
+      // RFC 3339 with nanoseconds before each line; the fake knows only when the log was last written.
+      const at = new Date(this.kubelet.logTimes.get(key) ?? Date.parse(pod.status?.startTime ?? '') ?? this.now()).toISOString().replace('Z', '000000Z');
+      text = log.split('\n').map((line, i, all) => (i === all.length - 1 && line === '' ? '' : `${at} ${line}`)).join('\n');
+    }
     if (tail !== null) {
       const n = Number(tail);
       const lines = log.split('\n');
       const trailing = lines.at(-1) === '' ? lines.pop() : undefined;
-      text = lines.slice(Math.max(0, lines.length - n)).join('\n') + (trailing === '' ? '\n' : '');
+      text = text.split('\n').slice(0, lines.length).slice(Math.max(0, lines.length - n)).join('\n') + (trailing === '' ? '\n' : '');
     }
     return { status: 200, body: text, contentType: 'text/plain' };
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cpuMilli as cpuOf, isTerminalPod as isTerminal, memBytes as memOf, quotaDenial } from './k8s-quota.ts';
+import { JobController } from './k8s-jobs.ts';
 import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from './k8s-store.ts';
 
 /**
@@ -82,6 +83,10 @@ export class KubeletSimulator {
   private ipSeq = 0;
   /** Pod logs by `namespace/name`. */
   readonly logs = new Map<string, string>();
+  /** When each pod's log was last written (`timestamps=true` on the log endpoint). */
+  readonly logTimes = new Map<string, number>();
+  /** The batch/v1 Job controller and the container scripts of job pods (`k8s-jobs.ts`). */
+  readonly jobs: JobController;
   /** Pods removed because their node went away (a scale-in that hit a live cluster shows up here). */
   readonly evictions: Array<{ namespace: string; pod: string; node: string }> = [];
   /** When a pending controller action is due (`exit:<uid>`, `bind:<uid>`, `start:<uid>`, `lb:<uid>`), or attempt counts (`attempts:<uid>`). */
@@ -91,7 +96,16 @@ export class KubeletSimulator {
   constructor(
     private readonly store: ObjectStore,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.jobs = new JobController({
+      store,
+      now,
+      logs: this.logs,
+      logTimes: this.logTimes,
+      quotaDenial: (pod) => this.quotaDenial(pod),
+      deletePod: (pod) => this.deletePod(pod),
+    });
+  }
 
   addRule(rule: FailureRule): number {
     this.ruleSeq += 1;
@@ -157,6 +171,7 @@ export class KubeletSimulator {
       for (const d of this.store.list(DEPLOYMENT)) changed = this.reconcileDeployment(d) || changed;
       changed = this.schedule() || changed;
       changed = this.startPods() || changed;
+      changed = this.jobs.reconcile() || changed;
       for (const s of this.store.list(SERVICE)) changed = this.reconcileService(s) || changed;
       for (const d of this.store.list(DEPLOYMENT)) changed = this.updateDeploymentStatus(d) || changed;
       if (!changed) return;
@@ -284,6 +299,7 @@ export class KubeletSimulator {
   private removePod(p: Obj): void {
     this.store.remove(POD, p.metadata.namespace, p.metadata.name);
     this.logs.delete(`${p.metadata.namespace}/${p.metadata.name}`);
+    this.logTimes.delete(`${p.metadata.namespace}/${p.metadata.name}`);
     for (const k of ['exit', 'bind', 'start', 'attempts', 'pull']) this.due.delete(`${k}:${p.metadata.uid}`);
   }
 
@@ -468,6 +484,7 @@ export class KubeletSimulator {
         ],
       };
       this.logs.set(`${pod.metadata.namespace}/${pod.metadata.name}`, `{"level":"info","message":"${container.name ?? 'container'} started"}\n`);
+      this.logTimes.set(`${pod.metadata.namespace}/${pod.metadata.name}`, this.now());
       const rule = this.ruleFor(pod);
       if (rule && rule.failure.kind !== 'Unschedulable') this.applyFailure(pod, rule.failure);
       this.store.save(POD, pod);
@@ -550,6 +567,14 @@ export class KubeletSimulator {
     d.status = next;
     this.store.save(DEPLOYMENT, d);
     return true;
+  }
+
+  /** The owner went with the Orphan policy: its pods lose the ownerReference and live on. */
+  orphanDependents(owner: Obj): void {
+    for (const p of this.store.list(POD, owner.metadata.namespace, (x) => (x.metadata.ownerReferences ?? []).some((o) => o.uid === owner.metadata.uid))) {
+      p.metadata.ownerReferences = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== owner.metadata.uid);
+      this.store.save(POD, p);
+    }
   }
 
   /** Pods removed when their deployment is deleted (garbage collection of dependents). */

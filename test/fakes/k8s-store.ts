@@ -47,6 +47,7 @@ export const RESOURCES: ResourceInfo[] = [
   { group: '', version: 'v1', plural: 'limitranges', kind: 'LimitRange', namespaced: true, nameRule: 'subdomain' },
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, nameRule: 'subdomain' },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, nameRule: 'subdomain' },
+  { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true, nameRule: 'label' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true, nameRule: 'subdomain' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true, nameRule: 'subdomain' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false, nameRule: 'subdomain' },
@@ -121,6 +122,14 @@ export function validateObject(r: ResourceInfo, obj: Obj): string[] {
   }
   if (obj.kind !== r.kind) problems.push(`kind: Invalid value: "${obj.kind}": must be ${r.kind}`);
   if (obj.apiVersion !== apiVersionOf(r)) problems.push(`apiVersion: Invalid value: "${obj.apiVersion}": must be ${apiVersionOf(r)}`);
+  if (r.kind === 'Job') {
+    // pkg/apis/batch/validation: a Job's pods never restart in place, and a container needs an image.
+    const policy = obj.spec?.template?.spec?.restartPolicy;
+    if (policy !== 'Never' && policy !== 'OnFailure') problems.push(`spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"`);
+    const containers = obj.spec?.template?.spec?.containers ?? [];
+    if (containers.length === 0) problems.push('spec.template.spec.containers: Required value');
+    for (const [i, c] of containers.entries()) if (!c.image) problems.push(`spec.template.spec.containers[${i}].image: Required value`);
+  }
   if (r.kind === 'Deployment') {
     const selector = obj.spec?.selector?.matchLabels ?? {};
     const labels = obj.spec?.template?.metadata?.labels ?? {};

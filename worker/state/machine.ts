@@ -95,6 +95,9 @@ export class WorkerState {
       case 'free-keys':
         for (const key of ev.keys) this.freeKey(key);
         return;
+      case 'acquire-replicas':
+        for (const spec of ev.keys) this.acquireReplica(spec);
+        return;
       case 'execute-success': {
         const t = this.tasks.get(ev.key);
         if (!t) return;
@@ -156,6 +159,36 @@ export class WorkerState {
     t.priority = priority;
     this.tasks.set(key, t);
     this.attachDeps(t, deps);
+  }
+
+  /**
+   * Hold a copy of a result another worker has (it retires): fetched like a
+   * dependency but owned, so it is kept without a local dependent and
+   * reported as finished on arrival. One already here is reported at once.
+   */
+  private acquireReplica(spec: DepSpec): void {
+    let d = this.tasks.get(spec.key);
+    if (d && d.state === 'memory') {
+      d.owned = true;
+      this.send({ op: 'task-finished', key: d.key, nbytes: d.nbytes });
+      return;
+    }
+    if (d && d.state !== 'fetch' && d.state !== 'flight' && d.state !== 'missing') return; // computed here: reported when done
+    if (!d) {
+      d = new WorkerTask(spec.key);
+      this.tasks.set(spec.key, d);
+      d.owned = true;
+      d.who = [...spec.who];
+      d.nbytes = spec.nbytes;
+      this.transition(d, 'fetch');
+      return;
+    }
+    d.owned = true;
+    if (d.state !== 'flight') {
+      d.who = [...spec.who];
+      d.nbytes = spec.nbytes;
+      if (d.state === 'missing') this.transition(d, 'fetch');
+    }
   }
 
   private attachDeps(t: WorkerTask, deps: readonly DepSpec[]): void {
@@ -242,7 +275,7 @@ export class WorkerState {
     const batches = new Map<string, WorkerTask[]>();
     const bytes = new Map<string, number>();
     for (const d of [...this.fetching]) {
-      if (!d.dependents || d.dependents.size === 0) {
+      if ((!d.dependents || d.dependents.size === 0) && !d.owned) {
         this.transition(d, 'forgotten');
         continue;
       }
@@ -260,6 +293,11 @@ export class WorkerState {
       }
       if (!peer) {
         if (d.who.length === 0) {
+          // An owned replica nobody here needs is given up (the scheduler asks again elsewhere).
+          if (!d.dependents || d.dependents.size === 0) {
+            this.transition(d, 'forgotten');
+            continue;
+          }
           this.transition(d, 'missing');
           for (const t of d.dependents) this.send({ op: 'missing-data', key: t.key, dep: d.key, from: '' });
         }

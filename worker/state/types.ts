@@ -23,6 +23,8 @@ interface EventBase {
 export type WorkerEvent =
   | (EventBase & { type: 'compute-task'; key: string; run: unknown; priority: number; deps: DepSpec[] })
   | (EventBase & { type: 'free-keys'; keys: string[] })
+  /** Fetch and keep these results (another worker retires); each is reported like a finished task. */
+  | (EventBase & { type: 'acquire-replicas'; keys: DepSpec[] })
   | (EventBase & { type: 'execute-success'; key: string; nbytes: number })
   | (EventBase & { type: 'execute-failure'; key: string; error: TaskErrorInfo })
   | (EventBase & { type: 'gather-dep-done'; peer: string; received: Array<[string, number]>; missing: string[] })

@@ -1,6 +1,7 @@
 import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets, type EnvVar, type PodTemplate } from '../../../shared/definition/types.ts';
 import { EksManifestError } from '../errors.ts';
 import {
+  DRIVER_RESOURCES,
   EKS_ANNOTATIONS,
   EKS_LABELS,
   MANAGED_BY,
@@ -358,15 +359,17 @@ function totals(def: ClusterDefinition): { milliCpu: number; mib: number; pods: 
       extended[k] = (extended[k] ?? 0) + v * template.replicas;
     }
   }
+  // A job run's cluster also runs its driver (a Kubernetes Job, manifests/driver-job.ts).
+  const driver = def.job === undefined ? 0 : 1;
   return {
-    milliCpu: milli(def.scheduler.resources.cpu) * def.scheduler.replicas + milli(def.workers.resources.cpu) * workers,
-    mib: mib(def.scheduler.resources.memoryGiB) * def.scheduler.replicas + mib(def.workers.resources.memoryGiB) * workers,
-    pods: def.scheduler.replicas + workers,
+    milliCpu: milli(def.scheduler.resources.cpu) * def.scheduler.replicas + milli(def.workers.resources.cpu) * workers + DRIVER_RESOURCES.milliCpu * driver,
+    mib: mib(def.scheduler.resources.memoryGiB) * def.scheduler.replicas + mib(def.workers.resources.memoryGiB) * workers + DRIVER_RESOURCES.mib * driver,
+    pods: def.scheduler.replicas + workers + driver,
     extended,
   };
 }
 
-/** Quota sized from the plan: exactly the scheduler plus the desired workers (rolling updates use maxSurge 0). */
+/** Quota sized from the plan: exactly the scheduler plus the desired workers (rolling updates use maxSurge 0), plus a job run's driver. */
 export function buildResourceQuota(def: ClusterDefinition, options: ManifestOptions): K8sObject {
   const t = totals(def);
   const hard: Record<string, string> = {

@@ -16,7 +16,15 @@ export const EKS_LABELS = {
   state: 'recc.io/state',
   /** On nodes (from the instance's tag) and in pod nodeSelectors. */
   nodeGroup: 'recc.io/nodegroup',
+  /** On a scheduled-job run's driver Job and its pod. */
+  run: 'recc.io/run',
 } as const;
+
+/**
+ * What a scheduled-job driver pod asks for (manifests/driver-job.ts). The
+ * cluster of a job run (`definition.job` set) has room for it in its quota.
+ */
+export const DRIVER_RESOURCES = { cpu: '250m', memory: '512Mi', milliCpu: 250, mib: 512 } as const;
 
 export const MANAGED_BY = 'recc';
 

@@ -1,24 +1,26 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Table } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { Client, LocalCluster } from '../../../client/index.ts';
+import { CHROMIUM, haveChromium, launchChromium, paintedPixels, recordFrames, seriousA11yViolations } from '../../support/browser.ts';
 import { waitFor } from '../../support/wait.ts';
+import { tableOfRows } from '../tables/reference.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`skipping the dashboard browser test: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
-async function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+/** A shuffle's output: its key and row count. */
+function countRows(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
+  const a = ctx.arrow;
+  return new a.Table({ key: a.vectorFromArray([ctx.key?.key as string], new a.Utf8()), n: a.vectorFromArray([g.numRows], new a.Int32()) });
 }
 
 describe.skipIf(!haveChromium)('Cluster dashboard in a real browser', () => {
-  it('shows task groups progressing to done, workers with memory bars, and a killed worker in the event log', async () => {
+  it('shows a 2,000-task map and a shuffle in the task stream and progress bars with the scheduler counts, stays responsive, passes axe, and logs a killed worker', async () => {
     await using cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 2, dashboard: true, restartWorkers: false });
     await using client = await Client.connect(cluster);
-    const browser = await launch();
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
       page.on('console', (m) => {
         if (m.type() === 'error') problems.push(m.text());
@@ -29,25 +31,63 @@ describe.skipIf(!haveChromium)('Cluster dashboard in a real browser', () => {
       const denied = await page.goto(`${cluster.dashboardUrl}/`);
       expect(denied?.status()).toBe(401);
       expect(await page.locator('#groups').count()).toBe(0);
+      expect(await page.locator('canvas').count()).toBe(0);
       problems.length = 0; // the browser logs the 401 itself
 
-      // The token link: exchanged for a cookie, the token leaves the address bar.
-      await page.goto(`${cluster.dashboardUrl}/?token=${encodeURIComponent(cluster.token)}`);
+      // The token link: exchanged for a cookie, the token leaves the address bar; a strict CSP on the page.
+      const opened = await page.goto(`${cluster.dashboardUrl}/?token=${encodeURIComponent(cluster.token)}`);
       expect(page.url()).toBe(`${cluster.dashboardUrl}/`);
+      expect(opened?.headers()['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      expect(await page.content()).not.toContain(cluster.token);
       await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 60_000 });
       await page.locator('#workers tbody tr').nth(1).waitFor({ timeout: 60_000 });
 
-      const futures = client.map((x: number) => x + 1, Array.from({ length: 600 }, (_, i) => i));
-      expect(await client.gather(futures)).toHaveLength(600);
-      const row = page.locator('#groups tbody tr');
-      await waitFor(async () => (await row.locator('td[data-field="memory"]').allTextContents()).includes('600') || undefined, { what: 'the page to show 600 tasks in memory' });
-      const done = row.filter({ has: page.locator('td[data-field="memory"]', { hasText: /^600$/ }) });
-      for (const f of ['waiting', 'queued', 'processing', 'erred']) expect(await done.locator(`td[data-field="${f}"]`).textContent()).toBe('0');
-      expect(Number(await done.locator('td[data-field="memory"]').textContent())).toBe((await client.schedulerInfo()).status.tasksInMemory);
+      const frames = await recordFrames(page);
+      const futures = client.map((x: number) => x + 1, Array.from({ length: 2_000 }, (_, i) => i));
+      expect(await client.gather(futures)).toHaveLength(2_000);
+      const rows = Array.from({ length: 400 }, (_, i) => ({ key: `k${i % 8}`, k2: i, value: i }));
+      const shuffled = client.fromTable(tableOfRows(rows), { npartitions: 4 }).groupBy('key').apply(countRows, { npartitions: 4 });
+      expect((await shuffled.toTable()).numRows).toBe(8);
 
-      // Memory bars: a bar per worker with a managed segment once heartbeats report stored data.
+      // Progress bars: the map's group reaches 2,000 in memory; every group's counts equal the scheduler's at the end.
+      const row = page.locator('#groups tbody tr');
+      await waitFor(async () => (await row.locator('td[data-field="memory"]').allTextContents()).includes('2000') || undefined, { what: 'the page to show 2000 tasks in memory' });
+      const mapRow = row.filter({ has: page.locator('td[data-field="memory"]', { hasText: /^2000$/ }) });
+      for (const f of ['waiting', 'queued', 'processing', 'erred']) expect(await mapRow.locator(`td[data-field="${f}"]`).textContent()).toBe('0');
+      const status = await client.schedulerInfo();
+      await waitFor(
+        async () => {
+          const cells = await row.locator('td[data-field="memory"]').allTextContents();
+          return cells.reduce((s, c) => s + Number(c), 0) === status.status.tasksInMemory || undefined;
+        },
+        { what: `the page's in-memory counts to add up to the scheduler's ${status.status.tasksInMemory}` },
+      );
+      const groupName = (await mapRow.getAttribute('data-group')) as string;
+
+      // Task stream: every one of the map's 2,000 runs reached the page (none sampled out at this rate), on one row per thread used.
+      const legend = page.locator(`#stream-legend li[data-group="${groupName}"]`);
+      await waitFor(async () => ((await legend.getAttribute('data-count')) === '2000' ? true : undefined), { what: 'the task stream to count 2000 runs of the map' });
+      expect(await page.locator('#stream-legend li').count()).toBeGreaterThanOrEqual(3); // the map, the shuffle's transfers and outputs
+      const canvas = page.locator('#stream');
+      const threadRows = Number(await canvas.getAttribute('data-rows'));
+      expect(threadRows).toBeGreaterThanOrEqual(2);
+      expect(threadRows).toBeLessThanOrEqual(2 * (2 + 1)); // two threads per worker, and each worker's main thread (inline runs)
+      expect(Number(await canvas.getAttribute('data-shown'))).toBeGreaterThan(0);
+      // The stream is drawn: pixels of the map's colour are on the canvas.
+      const painted = await paintedPixels(page, '#stream', [0xfa, 0xfa, 0xfa]);
+      expect(painted).toBeGreaterThan(0);
+
+      // Workers: memory bars and CPU against the cores each may use.
       await waitFor(async () => ((await page.locator('#workers tbody tr .bar .managed').count()) === 2 ? true : undefined), { what: 'a managed-memory bar per worker' });
-      expect(await page.locator('#workers tbody tr .bar[role="img"]').count()).toBe(2);
+      await waitFor(async () => ((await page.locator('#workers tbody td[data-field="cores"]', { hasText: '/' }).count()) === 2 ? true : undefined), { what: 'CPU figures per worker' });
+
+      const f = await frames();
+      console.log(`dashboard frames during the work: ${f.frames}, gaps p99 ${f.p99GapMs.toFixed(1)} ms, max ${f.maxGapMs.toFixed(1)} ms; longest main-thread task ${f.longestTaskMs.toFixed(1)} ms`);
+      expect(f.frames).toBeGreaterThan(10);
+      expect(f.p99GapMs).toBeLessThanOrEqual(100);
+      expect(f.longestTaskMs).toBeLessThanOrEqual(100);
+
+      expect(await seriousA11yViolations(page)).toEqual([]);
 
       const victim = (await client.schedulerInfo()).workers[0]!;
       process.kill(victim.pid!, 'SIGKILL');

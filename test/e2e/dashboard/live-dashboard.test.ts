@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client, LocalCluster } from '../../../client/index.ts';
-import type { GroupCounts, LiveDelta, LiveView, WorkerView } from '../../../scheduler/dashboard/aggregate.ts';
+import type { GroupCounts, LiveView, WorkerView } from '../../../scheduler/dashboard/aggregate.ts';
+import type { LiveFrame } from '../../../scheduler/dashboard/stream.ts';
 import type { DashboardEvent } from '../../../scheduler/dashboard/aggregate.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -9,6 +10,9 @@ function watch(url: string, token: string) {
   const groups = new Map<string, GroupCounts>();
   const workers = new Map<string, WorkerView>();
   const events: DashboardEvent[] = [];
+  /** Task runs per group on the stream (received plus sampled out). */
+  const spans = new Map<string, number>();
+  let sampledOut = 0;
   const frames: string[] = [];
   const abort = new AbortController();
   const apply = <T>(m: Map<string, T>, d: Record<string, T | null> | undefined) => {
@@ -29,7 +33,7 @@ function watch(url: string, token: string) {
         buf = buf.slice(i + 2);
         frames.push(frame);
         const kind = /^event: (\w+)/.exec(frame)?.[1];
-        const data = JSON.parse(/\ndata: (.*)$/s.exec(frame)![1]!) as LiveDelta & LiveView;
+        const data = JSON.parse(/\ndata: (.*)$/s.exec(frame)![1]!) as LiveFrame & LiveView;
         if (kind === 'full') {
           groups.clear();
           workers.clear();
@@ -37,12 +41,16 @@ function watch(url: string, token: string) {
         apply(groups, data.groups);
         apply(workers, data.workers);
         events.push(...(data.events ?? []));
+        for (const b of data.spans ?? []) {
+          sampledOut += b.dropped;
+          for (const g of b.g) spans.set(b.groups[g]!, (spans.get(b.groups[g]!) ?? 0) + 1);
+        }
       }
     }
   })().catch((err: unknown) => {
     if (!abort.signal.aborted) throw err;
   });
-  return { groups, workers, events, frames, stop: async () => (abort.abort(), await done) };
+  return { groups, workers, events, frames, spans, sampledOut: () => sampledOut, stop: async () => (abort.abort(), await done) };
 }
 
 describe('Live cluster dashboard', () => {
@@ -92,7 +100,11 @@ describe('Live cluster dashboard', () => {
       );
       const status = await client.schedulerInfo();
       expect(group[1].memory).toBe(status.status.tasksInMemory);
-      await waitFor(() => [...live.workers.values()].every((w) => w.managed + w.unmanaged > 0) || undefined, { what: 'memory figures for every worker' });
+      // The task stream: all 400 runs of the group, none sampled out at this rate.
+      await waitFor(() => live.spans.get(group[0]) === 400 || undefined, { what: 'the task stream to carry 400 runs' });
+      expect(live.sampledOut()).toBe(0);
+      await waitFor(() => [...live.workers.values()].every((w) => w.managed + w.unmanaged > 0 && w.cpu !== null) || undefined, { what: 'memory and CPU figures for every worker' });
+      for (const w of live.workers.values()) expect(w.cpuLimit).toBeGreaterThan(0);
       for (const w of live.workers.values()) expect(w.stored).toBeGreaterThan(0);
 
       const victim = status.workers[0]!;

@@ -1,8 +1,10 @@
 import { connect as netConnect } from 'node:net';
+import * as arrow from 'apache-arrow';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Comm, Message } from '../../../comm/comm.ts';
 import { AuthenticationError } from '../../../comm/errors.ts';
+import { decodeValue, encodeValue } from '../../../comm/payload.ts';
 import { encodeFrame, encodePrefix } from '../../../comm/framing.ts';
 import { connect, listen, tokensEqual, type Listener } from '../../../comm/handshake.ts';
 import { silentLogger, type Logger } from '../../../shared/core/logger.ts';
@@ -75,6 +77,28 @@ describe('Class: Comm', () => {
       expect(srv.received[0]!.bufs!.map((b) => b.toString())).toEqual(['tiny']);
       expect(srv.received[1]!.bufs![0]!.equals(big)).toBe(true);
       expect(srv.received[1]!.bufs![1]!.toString()).toBe('tail');
+    });
+
+    it('delivers an Arrow table value aligned, so it decodes as views of the received memory (no copy)', async () => {
+      // Prepare: odd-sized neighbours and an odd-length header, so nothing lines up by chance
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      const x = Float64Array.from({ length: 1 << 18 }, (_, i) => i * 0.5);
+      const value = encodeValue(new arrow.Table({ x: arrow.makeVector(x) }));
+
+      // Act
+      comm.send({ op: 'data', key: 'k-odd-name-xyz' }, [Buffer.alloc(13, 1), value, Buffer.alloc(3, 2)]);
+      await waitFor(() => srv.received.length === 1, { what: 'the table' });
+
+      // Assess
+      const got = srv.received[0]!.bufs![1]!;
+      expect(got.byteOffset % 8).toBe(0);
+      const table = decodeValue(got) as arrow.Table;
+      const column = table.getChild('x')!.data[0]!.values as Float64Array;
+      expect(column.buffer).toBe(got.buffer); // a view of the receive buffer, not a realigned copy
+      expect(Array.from(column.subarray(0, 3))).toEqual([0, 0.5, 1]);
+      expect(column[x.length - 1]).toBe((x.length - 1) * 0.5);
     });
 
     it('applies backpressure: needsDrain while the peer does not read, drained() once it does, nothing lost', async () => {

@@ -56,4 +56,40 @@ describe('Class: FrameDecoder', () => {
       expect(() => parseBody(body)).toThrow(/overruns/);
     });
   });
+
+  describe('Function: parseBody', () => {
+    it('places every attachment at a multiple of 8 bytes into the body, so a pooled receive buffer holds it aligned for Arrow', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 50 }), fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 5 }), (header, atts) => {
+          // Prepare: a large frame arriving in pieces, as from a socket, so the decoder assembles it in pooled memory (body at offset 0)
+          const wire = encodeFrame(header, [...atts, Buffer.alloc(300 * 1024, 9)]);
+          const decoder = new FrameDecoder();
+          expect(decoder.push(wire.subarray(0, 64))).toEqual([]);
+          const [body] = decoder.push(wire.subarray(64));
+
+          // Act
+          const frame = parseBody(body!);
+
+          // Assess
+          expect(body!.byteOffset).toBe(0);
+          for (const a of frame.attachments) expect(a.byteOffset % 8).toBe(0);
+          expect(frame.attachments.slice(0, -1)).toEqual(atts.map((a) => Buffer.from(a)));
+        }),
+        { numRuns: 50 },
+      );
+    });
+
+    it('rejects padding that is not zero (a misframed or hostile peer)', () => {
+      // Prepare: header of 1 byte, one attachment of 4 bytes: 8 + 4 + 1 = 13, so 3 bytes of padding precede it
+      const frame = encodeFrame(Buffer.from([0xc0]), [Buffer.from([1, 2, 3, 4])]);
+      const body = Buffer.from(frame.subarray(4));
+      expect(parseBody(body).attachments[0]).toEqual(Buffer.from([1, 2, 3, 4]));
+
+      // Act
+      body[13] = 7;
+
+      // Assess
+      expect(() => parseBody(body)).toThrow(/padding/);
+    });
+  });
 });

@@ -137,6 +137,94 @@ describe('Class: WorkerState', () => {
     });
   });
 
+  describe('Method: handle (a key freed and computed again in one scheduler step)', () => {
+    // The scheduler frees a task and gives it back to this worker in the same step (a key released and
+    // resubmitted, a steal undone); the shell sends free-keys before compute-batch (scheduler/outbox.ts),
+    // and the pump turns both into events of one handle call. The worker must end up running the task.
+    const finished = (key: string, nbytes: number, stimulusId: string) => ({ type: 'send', msg: { op: 'task-finished', key, nbytes }, stimulusId });
+
+    it('keeps running a task freed and recomputed while it executes, and reports its result', () => {
+      h = new Harness();
+      h.step(computeTask('a'));
+      expect(h.step({ type: 'free-keys', keys: ['a'] }, computeTask('a'))).toEqual([]);
+      expect(h.s.tasks.get('a')?.state).toBe('executing');
+      expect(h.step({ type: 'execute-success', key: 'a', nbytes: 3 })).toEqual([finished('a', 3, 's4')]);
+    });
+
+    it('runs it again when the pump took the run out of the thread queue between the free and the compute', () => {
+      h = new Harness();
+      h.step(computeTask('a'));
+      const out = h.step({ type: 'free-keys', keys: ['a'] }, { type: 'execute-failure', key: 'a', error: { name: 'CancelledError', message: 'released' } }, computeTask('a'));
+      expect(out).toEqual([exec('a', 's4')]);
+      expect(h.step({ type: 'execute-success', key: 'a', nbytes: 3 })).toEqual([finished('a', 3, 's5')]);
+    });
+
+    it('keeps a ready task ready and runs it when a thread frees up', () => {
+      h = new Harness(1);
+      h.step(computeTask('busy', 0), computeTask('b', 1));
+      expect(h.step({ type: 'free-keys', keys: ['b'] }, computeTask('b', 1))).toEqual([]);
+      expect(h.step({ type: 'execute-success', key: 'busy', nbytes: 1 })).toEqual([finished('busy', 1, 's5'), exec('b', 's5')]);
+      expect(h.step({ type: 'execute-success', key: 'b', nbytes: 2 })).toEqual([finished('b', 2, 's6')]);
+    });
+
+    it('keeps a waiting task waiting on its dependency in flight, then runs it', () => {
+      h = new Harness();
+      const deps = [{ key: 'x', nbytes: 4, who: ['tcp://p1:1'] }];
+      h.step(computeTask('c', 0, deps));
+      expect(h.step({ type: 'free-keys', keys: ['c'] }, computeTask('c', 0, deps))).toEqual([]);
+      expect(h.s.tasks.get('c')?.state).toBe('waiting');
+      expect(h.step({ type: 'gather-dep-done', peer: 'tcp://p1:1', received: [['x', 4]], missing: [] })).toEqual([exec('c', 's4', ['x'])]);
+      const out = h.step({ type: 'execute-success', key: 'c', nbytes: 1 });
+      expect(out).toContainEqual(finished('c', 1, 's5'));
+    });
+
+    it('recomputes a result it dropped on the free (nothing here needed it) and reports it', () => {
+      h = new Harness();
+      h.step(computeTask('a'));
+      h.step({ type: 'execute-success', key: 'a', nbytes: 3 });
+      expect(h.step({ type: 'free-keys', keys: ['a'] }, computeTask('a'))).toEqual([{ type: 'release-data', key: 'a', stimulusId: 's3' }, exec('a', 's4')]);
+      expect(h.step({ type: 'execute-success', key: 'a', nbytes: 3 })).toEqual([finished('a', 3, 's5')]);
+    });
+
+    it('reports at once a result it kept on the free because a local task needs it', () => {
+      h = new Harness(1);
+      h.step(computeTask('a', 0));
+      h.step({ type: 'execute-success', key: 'a', nbytes: 3 });
+      // `b` needs `a` and waits behind `busy` for the thread.
+      h.step(computeTask('busy', 0), computeTask('b', 1, [{ key: 'a', nbytes: 3, who: [] }]));
+      expect(h.step({ type: 'free-keys', keys: ['a'] }, computeTask('a', 0))).toEqual([finished('a', 3, 's6')]);
+    });
+
+    it('drops the run when the order is compute, then free (why the scheduler must not reorder them)', () => {
+      h = new Harness();
+      h.step(computeTask('a'));
+      expect(h.step(computeTask('a'), { type: 'free-keys', keys: ['a'] })).toEqual([]);
+      expect(h.step({ type: 'execute-success', key: 'a', nbytes: 3 })).toEqual([{ type: 'release-data', key: 'a', stimulusId: 's4' }]);
+      expect(h.s.tasks.has('a')).toBe(false);
+    });
+  });
+
+  describe('Method: handle (acquire-replicas: another worker retires)', () => {
+    it('fetches a replica, keeps it without a local dependent and reports it as finished', () => {
+      h = new Harness();
+      expect(h.step({ type: 'acquire-replicas', keys: [{ key: 'r', nbytes: 5, who: ['tcp://old:1'] }] })).toEqual([{ type: 'gather-dep', peer: 'tcp://old:1', keys: ['r'], stimulusId: 's1' }]);
+      expect(h.step({ type: 'gather-dep-done', peer: 'tcp://old:1', received: [['r', 5]], missing: [] })).toEqual([{ type: 'send', msg: { op: 'task-finished', key: 'r', nbytes: 5 }, stimulusId: 's2' }]);
+      expect(h.s.tasks.get('r')?.state).toBe('memory');
+      // It stays until the scheduler frees it.
+      expect(h.step({ type: 'free-keys', keys: ['r'] })).toEqual([{ type: 'release-data', key: 'r', stimulusId: 's3' }]);
+    });
+
+    it('reports at once a replica it already holds, and gives up one nobody can serve', () => {
+      h = new Harness();
+      h.step(computeTask('a'));
+      h.step({ type: 'execute-success', key: 'a', nbytes: 2 });
+      expect(h.step({ type: 'acquire-replicas', keys: [{ key: 'a', nbytes: 2, who: ['tcp://old:1'] }] })).toEqual([{ type: 'send', msg: { op: 'task-finished', key: 'a', nbytes: 2 }, stimulusId: 's3' }]);
+      h.step({ type: 'acquire-replicas', keys: [{ key: 'gone', nbytes: 2, who: ['tcp://old:1'] }] });
+      expect(h.step({ type: 'gather-dep-done', peer: 'tcp://old:1', received: [], missing: ['gone'] })).toEqual([]);
+      expect(h.s.tasks.has('gone')).toBe(false);
+    });
+  });
+
   describe('Invariants', () => {
     it('hold after any sequence of compute, completion, gather and free events', () => {
       const op = fc.oneof(

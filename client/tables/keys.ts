@@ -1,0 +1,418 @@
+/**
+ * Key columns as integer codes: every row gets the code of its key tuple
+ * (equal keys, equal codes), and each code keeps its key values as Arrow JS
+ * returns them. Grouping, hash and range partitioning and sorting then work
+ * on the few distinct keys and on typed arrays of codes, instead of on JS
+ * values per row: a string key column is decoded once per chunk (one
+ * TextDecoder call over its bytes) and never through Vector.get.
+ */
+import { Precision, Type, makeVector, type Data, type DataType, type Table, type Vector } from 'apache-arrow';
+import { hashKey, hashPartition } from '../../shared/shuffle/hash.ts';
+import { compareValues, rangePartition } from '../../shared/shuffle/ranges.ts';
+
+/** Codes of one column's distinct values. Primitive values are their own Map keys; others (Dates, nested values) go by a typed string. */
+class ColumnDict {
+  readonly values: unknown[] = [];
+  /** Utf8 values by their bytes (see ByteIndex). */
+  readonly bytes = new ByteIndex();
+  private readonly prim = new Map<unknown, number>();
+  private readonly other = new Map<string, number>();
+
+  code(v: unknown): number {
+    if (v === undefined) v = null;
+    if (v === null || typeof v !== 'object') {
+      let c = this.prim.get(v);
+      if (c === undefined) {
+        c = this.values.length;
+        this.prim.set(v, c);
+        this.values.push(v);
+      }
+      return c;
+    }
+    const id = otherId(v);
+    let c = this.other.get(id);
+    if (c === undefined) {
+      c = this.values.length;
+      this.other.set(id, c);
+      this.values.push(v);
+    }
+    return c;
+  }
+
+  /** The code of a string (the hot path: no type checks). */
+  codeOfString(s: string): number {
+    let c = this.prim.get(s);
+    if (c === undefined) {
+      c = this.values.length;
+      this.prim.set(s, c);
+      this.values.push(s);
+    }
+    return c;
+  }
+
+  /** The code of a value, or -1 when it has none yet (lookups that must not add keys). */
+  find(v: unknown): number {
+    if (v === undefined) v = null;
+    return (v === null || typeof v !== 'object' ? this.prim.get(v) : this.other.get(otherId(v))) ?? -1;
+  }
+}
+
+function otherId(v: object): string {
+  if (v instanceof Date) return `d:${v.getTime()}`;
+  return `j:${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `n:${x.toString()}` : x)) ?? ''}`;
+}
+
+/** Largest per-column code that still combines exactly into one number (2^21 × 2^32 = 2^53). */
+const COMBINE_EXACT = 2 ** 21;
+
+/**
+ * Codes of key tuples, shared across the tables encoded with it (a join
+ * encodes both sides with one dictionary, so equal keys get equal codes).
+ */
+export class KeyDict {
+  /** The key values of each code. */
+  readonly keys: unknown[][] = [];
+  private readonly cols: ColumnDict[];
+  /** Multi-column keys: (code so far, next column's code) → combined code, per column after the first. */
+  private readonly combos: Array<Map<number | string, number>>;
+
+  constructor(readonly width: number) {
+    this.cols = Array.from({ length: width }, () => new ColumnDict());
+    this.combos = Array.from({ length: Math.max(0, width - 1) }, () => new Map());
+  }
+
+  /** One code per row of `t` for the key columns `cols` (adds unseen keys). */
+  encode(t: Table, cols: readonly string[]): Int32Array {
+    const per = keyColumns(t, cols).map((v, c) => columnCodes(v, this.cols[c] as ColumnDict));
+    return this.combine(per, t.numRows, true);
+  }
+
+  /** Like encode, but a key never seen gets -1 (nothing is added). */
+  lookup(t: Table, cols: readonly string[]): Int32Array {
+    const per = keyColumns(t, cols).map((v, c) => {
+      const dict = this.cols[c] as ColumnDict;
+      const out = new Int32Array(v.length);
+      let i = 0;
+      for (const d of v.data as Data[]) forEachValue(d, (x) => (out[i++] = dict.find(x)));
+      return out;
+    });
+    return this.combine(per, t.numRows, false);
+  }
+
+  private combine(per: Int32Array[], n: number, add: boolean): Int32Array {
+    if (this.width === 1) {
+      const codes = per[0] as Int32Array;
+      const values = (this.cols[0] as ColumnDict).values;
+      for (let c = this.keys.length; c < values.length; c++) this.keys.push([values[c]]);
+      return codes;
+    }
+    // Column by column: (tuple code of the columns so far, this column's code) → tuple code.
+    let acc = per[0] as Int32Array;
+    let accKeys: unknown[][] | null = null;
+    for (let c = 1; c < this.width; c++) {
+      const map = this.combos[c - 1] as Map<number | string, number>;
+      const col = per[c] as Int32Array;
+      const next = new Int32Array(n);
+      const last = c === this.width - 1;
+      for (let i = 0; i < n; i++) {
+        const a = acc[i] as number;
+        const b = col[i] as number;
+        if (a < 0 || b < 0) {
+          next[i] = -1;
+          continue;
+        }
+        const id = a < COMBINE_EXACT ? a * 4294967296 + b : `${a},${b}`;
+        let code = map.get(id);
+        if (code === undefined) {
+          if (!add) {
+            next[i] = -1;
+            continue;
+          }
+          code = map.size;
+          map.set(id, code);
+          if (last) {
+            const prefix: unknown[] = accKeys ? [...(accKeys[a] as unknown[])] : [(this.cols[0] as ColumnDict).values[a]];
+            this.keys.push([...prefix, (this.cols[c] as ColumnDict).values[b]]);
+          }
+        }
+        next[i] = code;
+      }
+      if (!last && add) accKeys = this.prefixKeys(c, map, accKeys);
+      acc = next;
+    }
+    return acc;
+  }
+
+  /** Key prefixes (columns 0..c) by their combined code, for building the full tuples. */
+  private prefixKeys(c: number, map: Map<number | string, number>, prev: unknown[][] | null): unknown[][] {
+    const out: unknown[][] = new Array(map.size);
+    for (const [id, code] of map) {
+      const [a, b] = typeof id === 'number' ? [Math.floor(id / 4294967296), id % 4294967296] : id.split(',').map(Number) as [number, number];
+      const prefix = prev ? (prev[a] as unknown[]) : [(this.cols[0] as ColumnDict).values[a]];
+      out[code] = [...prefix, (this.cols[c] as ColumnDict).values[b]];
+    }
+    return out;
+  }
+}
+
+/** The key columns of a table (throws naming a missing one). */
+export function keyColumns(t: Table, cols: readonly string[]): Vector[] {
+  return cols.map((c) => {
+    const v = t.getChild(c);
+    if (!v) throw new RangeError(`column "${c}" is not in the table (columns: ${t.schema.fields.map((f) => f.name).join(', ')})`);
+    return v as Vector;
+  });
+}
+
+// ------------------------------------------------------------ one column
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Integer and float types whose typed-array element is exactly what Vector.get returns. */
+function isPlainNumber(type: DataType): boolean {
+  if (type.typeId === Type.Int) return (type as unknown as { bitWidth: number }).bitWidth <= 32;
+  return type.typeId === Type.Float && (type as unknown as { precision: Precision }).precision !== Precision.HALF;
+}
+
+function columnCodes(v: Vector, dict: ColumnDict): Int32Array {
+  const out = new Int32Array(v.length);
+  let at = 0;
+  const type = v.type as DataType;
+  for (const d of v.data as Data[]) {
+    if (type.typeId === Type.Utf8) stringCodes(d, dict, out, at);
+    else if (isPlainNumber(type)) {
+      const values = d.values as unknown as ArrayLike<number>;
+      const nulls = d.nullCount > 0;
+      for (let i = 0; i < d.length; i++) out[at + i] = nulls && !d.getValid(i) ? dict.code(null) : dict.code(values[i]);
+    } else {
+      let i = at;
+      forEachValue(d, (x) => (out[i++] = dict.code(x)));
+    }
+    at += d.length;
+  }
+  return out;
+}
+
+/** Every value of one chunk as Arrow JS returns it. */
+function forEachValue(d: Data, f: (v: unknown) => void): void {
+  if (d.typeId === Type.Utf8) {
+    const strings = decodeStrings(d);
+    for (let i = 0; i < d.length; i++) f(strings(i));
+    return;
+  }
+  // One chunk as a vector: Arrow's own getter per value.
+  const vec = vectorOf(d);
+  for (let i = 0; i < d.length; i++) f(vec.get(i));
+}
+
+function vectorOf(d: Data): Vector {
+  return makeVector(d) as Vector;
+}
+
+function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): void {
+  const offsets = d.valueOffsets as Int32Array;
+  const bytes = d.values as Uint8Array;
+  const index = dict.bytes;
+  const nulls = d.nullCount > 0;
+  for (let i = 0; i < d.length; i++) {
+    if (nulls && !d.getValid(i)) {
+      out[at + i] = dict.code(null);
+      continue;
+    }
+    const from = offsets[i] as number;
+    const to = offsets[i + 1] as number;
+    let c = index.find(bytes, from, to);
+    if (c < 0) {
+      c = dict.codeOfString(utf8.decode(bytes.subarray(from, to)));
+      index.add(bytes, from, to, c);
+    }
+    out[at + i] = c;
+  }
+}
+
+/**
+ * Codes of UTF-8 byte strings, found without making JS strings: an
+ * open-addressing table of FNV-1a hashes over a byte arena holding one copy
+ * of each distinct value. A value is decoded only the first time it is seen.
+ */
+export class ByteIndex {
+  private slots = new Int32Array(1024);
+  private arena = new Uint8Array(4096);
+  private used = 0;
+  private starts = new Int32Array(256);
+  private lens = new Int32Array(256);
+  private hashes = new Int32Array(256);
+  private codes = new Int32Array(256);
+  private size = 0;
+  /** Hash of the bytes last passed to find (add reuses it). */
+  private lastHash = 0;
+
+  find(bytes: Uint8Array, from: number, to: number): number {
+    let h = 0x811c9dc5;
+    for (let b = from; b < to; b++) h = Math.imul(h ^ (bytes[b] as number), 0x01000193);
+    this.lastHash = h;
+    const mask = this.slots.length - 1;
+    const len = to - from;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = (this.slots[s] as number) - 1;
+      if (e < 0) return -1;
+      if (this.hashes[e] !== h || this.lens[e] !== len) continue;
+      const at = this.starts[e] as number;
+      let same = true;
+      for (let k = 0; k < len; k++) {
+        if (this.arena[at + k] !== bytes[from + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.codes[e] as number;
+    }
+  }
+
+  /** Add the bytes just looked up (and not found) with code `code`. */
+  add(bytes: Uint8Array, from: number, to: number, code: number): void {
+    const len = to - from;
+    if (this.size === this.starts.length) {
+      this.starts = grow(this.starts);
+      this.lens = grow(this.lens);
+      this.hashes = grow(this.hashes);
+      this.codes = grow(this.codes);
+    }
+    while (this.used + len > this.arena.length) {
+      const a = new Uint8Array(this.arena.length * 2);
+      a.set(this.arena);
+      this.arena = a;
+    }
+    this.arena.set(bytes.subarray(from, to), this.used);
+    const e = this.size++;
+    this.starts[e] = this.used;
+    this.lens[e] = len;
+    this.hashes[e] = this.lastHash;
+    this.codes[e] = code;
+    this.used += len;
+    if (this.size * 2 > this.slots.length) this.rehash();
+    else this.place(e);
+  }
+
+  private place(e: number): void {
+    const mask = this.slots.length - 1;
+    let s = (this.hashes[e] as number) & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = e + 1;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let e = 0; e < this.size; e++) this.place(e);
+  }
+}
+
+function grow(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * The strings of a Utf8 chunk: its bytes decoded in one call, then each
+ * value is a substring. UTF-16 positions come from the UTF-8 lead bytes; if
+ * the bytes are not valid UTF-8 (the lengths disagree) each value is decoded
+ * on its own, exactly as Arrow would.
+ */
+export function decodeStrings(d: Data): (i: number) => string | null {
+  const offsets = d.valueOffsets as Int32Array;
+  const bytes = d.values as Uint8Array;
+  const n = d.length;
+  const start = offsets[0] as number;
+  const end = offsets[n] as number;
+  const nulls = d.nullCount > 0;
+  const valid = (i: number) => !nulls || d.getValid(i);
+  let ascii = true;
+  for (let b = start; b < end; b++) {
+    if ((bytes[b] as number) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  const all = utf8.decode(bytes.subarray(start, end));
+  if (ascii) return (i) => (valid(i) ? all.substring((offsets[i] as number) - start, (offsets[i + 1] as number) - start) : null);
+  // UTF-16 offset of every value: lead bytes count one unit, 4-byte sequences two.
+  const units = new Int32Array(n + 1);
+  let u = 0;
+  let b = start;
+  for (let i = 0; i < n; i++) {
+    units[i] = u;
+    const e = offsets[i + 1] as number;
+    for (; b < e; b++) {
+      const x = bytes[b] as number;
+      if ((x & 0xc0) !== 0x80) u += x >= 0xf0 ? 2 : 1;
+    }
+  }
+  units[n] = u;
+  if (u !== all.length) return (i) => (valid(i) ? utf8.decode(bytes.subarray(offsets[i] as number, offsets[i + 1] as number)) : null);
+  return (i) => (valid(i) ? all.substring(units[i] as number, units[i + 1] as number) : null);
+}
+
+// ------------------------------------------------------------ uses
+
+/** Rows grouped by code: `order` lists row indices code by code (rows in order within a code), `starts[c]..starts[c+1]` is code c's run. */
+export function bucketRows(codes: Int32Array, ncodes: number): { order: Int32Array; starts: Int32Array } {
+  const starts = new Int32Array(ncodes + 1);
+  for (let i = 0; i < codes.length; i++) (starts[(codes[i] as number) + 1] as number)++;
+  for (let c = 0; c < ncodes; c++) starts[c + 1] = (starts[c + 1] as number) + (starts[c] as number);
+  const fill = starts.slice(0, ncodes);
+  const order = new Int32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i] as number;
+    order[(fill[c] as number)++] = i;
+  }
+  return { order, starts };
+}
+
+/** Per row, its output partition among `m` by the hash of its key (shared/shuffle/hash.ts: the same for any form of the key). */
+export function hashParts(t: Table, cols: readonly string[], m: number): Int32Array {
+  const dict = new KeyDict(cols.length);
+  const codes = dict.encode(t, cols);
+  const partOf = Int32Array.from(dict.keys, (k) => hashPartition(hashKey(k), m));
+  return mapCodes(codes, partOf);
+}
+
+/** Per row, its output partition by `divisions` (shared/shuffle/ranges.ts), clamped below `m`. */
+export function rangeParts(t: Table, col: string, divisions: readonly unknown[], m: number): Int32Array {
+  const dict = new KeyDict(1);
+  const codes = dict.encode(t, [col]);
+  const partOf = Int32Array.from(dict.keys, (k) => Math.min(m - 1, rangePartition(k[0], divisions)));
+  return mapCodes(codes, partOf);
+}
+
+function mapCodes(codes: Int32Array, table: Int32Array): Int32Array {
+  const out = new Int32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = table[codes[i] as number] as number;
+  return out;
+}
+
+/** Row indices ordered by the key columns (stable; nulls first; compareValues order). */
+export function sortIndices(t: Table, cols: readonly string[]): Int32Array {
+  const dict = new KeyDict(cols.length);
+  const codes = dict.encode(t, cols);
+  const byKey = Array.from(dict.keys, (_, c) => c).sort((a, b) => compareTuples(dict.keys[a] as unknown[], dict.keys[b] as unknown[]) || a - b);
+  const rank = new Int32Array(dict.keys.length);
+  byKey.forEach((c, r) => (rank[c] = r));
+  return bucketRows(mapCodes(codes, rank), rank.length).order;
+}
+
+export function compareTuples(x: readonly unknown[], y: readonly unknown[]): number {
+  for (let c = 0; c < x.length; c++) {
+    const d = compareValues(x[c], y[c]);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Groups of rows with equal keys, in order of first appearance: each group's key values and its run in `order`. */
+export function groupRuns(t: Table, cols: readonly string[]): { keys: unknown[][]; order: Int32Array; starts: Int32Array } {
+  const dict = new KeyDict(cols.length);
+  const codes = dict.encode(t, cols);
+  const { order, starts } = bucketRows(codes, dict.keys.length);
+  return { keys: dict.keys, order, starts };
+}

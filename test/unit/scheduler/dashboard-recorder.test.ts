@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { BandwidthMeter, workerView } from '../../../scheduler/dashboard/aggregate.ts';
+import { DashboardRecorder, MAX_STREAM_GROUPS, SPAN_RING } from '../../../scheduler/dashboard/recorder.ts';
+
+const prefixOf = (k: string) => k.split('-')[0];
+
+describe('Class: DashboardRecorder', () => {
+  describe('Method: takeSpans', () => {
+    it('gives each finished task a span ending on arrival, on its worker thread, with batch-local name tables', () => {
+      let now = 10_000;
+      const r = new DashboardRecorder(() => now);
+      r.finished('w1', ['inc-1', 'inc-2'], [5, 2.25], [0, 1], prefixOf);
+      now = 10_050;
+      r.finished('w2', ['sum-1'], [40], undefined, prefixOf);
+      const b = r.takeSpans()!;
+      expect(b.workers).toEqual(['w1', 'w2']);
+      expect(b.groups).toEqual(['inc', 'sum']);
+      expect(b.t0).toBe(9_995);
+      expect(b.s.map((s) => b.t0 + s)).toEqual([9_995, 9_998, 10_010]);
+      expect(b.d).toEqual([5, 2.3, 40]);
+      expect(b.th).toEqual([0, 1, -1]);
+      expect(b.w).toEqual([0, 0, 1]);
+      expect(b.dropped).toBe(0);
+      expect(r.takeSpans()).toBeNull();
+    });
+
+    it('skips keys the scheduler no longer knows, and counts an unknown run time as zero', () => {
+      const r = new DashboardRecorder(() => 1);
+      r.finished('w', ['a-1', 'gone', 'a-2'], [1, 1, -1], [0, 0, 0], (k) => (k === 'gone' ? undefined : 'a'));
+      const b = r.takeSpans()!;
+      expect(b.w).toHaveLength(2);
+      expect(b.d).toEqual([1, 0]);
+    });
+
+    it('samples evenly above the cap and reports what it dropped, including what the ring overwrote', () => {
+      const r = new DashboardRecorder(() => 1);
+      const n = SPAN_RING + 1_000;
+      r.finished('w', Array.from({ length: n }, (_, i) => `t-${i}`), new Array(n).fill(1), undefined, prefixOf);
+      const b = r.takeSpans(100)!;
+      expect(b.w).toHaveLength(100);
+      expect(b.dropped).toBe(n - 100);
+    });
+
+    it('gives the 65th and later groups one shared name, so unique keys cannot grow the tables', () => {
+      const r = new DashboardRecorder(() => 1);
+      const keys = Array.from({ length: MAX_STREAM_GROUPS + 10 }, (_, i) => `g${i}-x`);
+      r.finished('w', keys, new Array(keys.length).fill(1), undefined, prefixOf);
+      const b = r.takeSpans()!;
+      expect(b.groups).toHaveLength(MAX_STREAM_GROUPS + 1);
+      expect(b.groups).toContain('(other groups)');
+    });
+
+    it('keeps odd names such as __proto__ and constructor as plain strings', () => {
+      const r = new DashboardRecorder(() => 1);
+      r.finished('__proto__', ['constructor-1', '__proto__-2'], [1, 1], [0, 0], prefixOf);
+      const b = r.takeSpans()!;
+      expect(b.workers).toEqual(['__proto__']);
+      expect(b.groups).toEqual(['constructor', '__proto__']);
+    });
+  });
+
+  describe('Method: events', () => {
+    it('tells joins, losses with their reason, restarts, retries, errors and KilledWorker apart', () => {
+      const r = new DashboardRecorder(() => Date.UTC(2026, 0, 1));
+      r.workerJoined('w1', 2);
+      r.workerRemoved('w1', 'connection reset', [{ key: 'inc-1', suspicious: 2 }, { key: 'inc-2', suspicious: 0 }], 3);
+      r.workerJoined('w1', 2);
+      r.taskErred('flaky-1', 2, { name: 'Error', message: 'boom' });
+      r.taskErred('flaky-1', 0, { name: 'Error', message: 'boom' });
+      r.taskErred('late-1', undefined, { name: 'Error', message: 'ignored' });
+      const events = r.takeEvents();
+      expect(events.map((e) => e.kind)).toEqual(['worker-joined', 'worker-lost', 'killed-worker', 'worker-restarted', 'task-retried', 'task-erred']);
+      expect(events[1]!.message).toBe('worker w1 lost: connection reset (2 task(s) were running on it)');
+      expect(events[2]!.message).toContain('inc-1');
+      expect(events[2]!.message).not.toContain('inc-2');
+      expect(events[4]!.message).toContain('1 retry left');
+      expect(events[0]!.at).toBe('2026-01-01T00:00:00.000Z');
+      expect(r.takeEvents()).toEqual([]);
+    });
+
+    it('keeps at most 1,000 events between two drains', () => {
+      const r = new DashboardRecorder();
+      for (let i = 0; i < 5_000; i++) r.taskErred(`t-${i}`, 0, { name: 'E', message: 'x' });
+      const events = r.takeEvents();
+      expect(events).toHaveLength(1_000);
+      expect(events[999]!.message).toContain('t-4999');
+    });
+  });
+});
+
+describe('Class: BandwidthMeter', () => {
+  const worker = (transferBytes: number, shuffleBytes: number) =>
+    workerView({ name: 'w', address: 'a', nthreads: 1, processing: 0, stored: 0, memoryLimit: null, metrics: { transferBytes, shuffleBytes } });
+
+  it('turns running totals into bytes per second over its window; a worker leaving takes nothing away', () => {
+    const m = new BandwidthMeter(2_000);
+    expect(m.sample(0, { a: worker(0, 0) })).toEqual({ t: 0, transfer: 0, shuffle: 0 });
+    expect(m.sample(1_000, { a: worker(1_000, 4_000), b: worker(1_000, 0) })).toEqual({ t: 1_000, transfer: 2_000, shuffle: 4_000 });
+    // a leaves; b's totals are unchanged: the rate falls as the window slides, never below zero
+    const later = m.sample(2_000, { b: worker(1_000, 0) });
+    expect(later.transfer).toBe(1_000);
+    expect(m.sample(4_500, { b: worker(1_000, 0) })).toEqual({ t: 4_500, transfer: 0, shuffle: 0 });
+  });
+
+  it('reads garbage metrics as zero', () => {
+    const v = workerView({ name: 'w', address: 'a', nthreads: 1, processing: 0, stored: 0, memoryLimit: null, metrics: { cpu: -1, cpuLimit: 0, transferBytes: Number.NaN, shuffleBytes: true } });
+    expect([v.cpu, v.cpuLimit, v.transferBytes, v.shuffleBytes]).toEqual([0, null, 0, 0]);
+  });
+});

@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { Bool, Float64, Int32, Int64, Table, Utf8, Binary, DateMillisecond, vectorFromArray, type Vector } from 'apache-arrow';
+import { describe, expect, it } from 'vitest';
+import { compact, concatTables, take } from '../../../client/tables/kernels.ts';
+import { ByteIndex, groupRuns, hashParts, KeyDict, rangeParts, sortIndices } from '../../../client/tables/keys.ts';
+import { sample, split } from '../../../client/tables/ops.ts';
+import { fromIPC } from '../../../client/tables/kernels.ts';
+import { hashKey, hashPartition } from '../../../shared/shuffle/hash.ts';
+import { compareValues, rangePartition } from '../../../shared/shuffle/ranges.ts';
+
+/**
+ * The table kernels against plain JS over Vector.get: take (typed-array
+ * copies per type), key codes (string keys found by their bytes), grouping,
+ * sorting and partitioning. Strings include multi-byte and astral
+ * characters, `__proto__` and `constructor`; tables come in several chunks.
+ */
+
+const str = fc.oneof(fc.constantFrom('a', 'b', '__proto__', 'constructor', '', 'é', '😀x', 'HOT'), fc.string({ maxLength: 6, unit: 'binary' }));
+const rowArb = fc.record({
+  s: fc.option(str, { freq: 5 }),
+  i: fc.option(fc.integer({ min: -3, max: 3 }), { freq: 5 }),
+  f: fc.option(fc.oneof(fc.double(), fc.constantFrom(0, -0, Number.NaN)), { freq: 5 }),
+  b: fc.option(fc.boolean(), { freq: 5 }),
+  l: fc.option(fc.bigInt({ min: -5n, max: 5n }), { freq: 5 }),
+});
+type R = { s: string | null; i: number | null; f: number | null; b: boolean | null; l: bigint | null };
+
+function tableOf(rows: readonly R[]): Table {
+  return new Table({
+    s: vectorFromArray(rows.map((r) => r.s), new Utf8()),
+    i: vectorFromArray(rows.map((r) => r.i), new Int32()),
+    f: vectorFromArray(rows.map((r) => r.f), new Float64()),
+    b: vectorFromArray(rows.map((r) => r.b), new Bool()),
+    l: vectorFromArray(rows.map((r) => r.l), new Int64()),
+    d: vectorFromArray(rows.map((r) => (r.i === null ? null : new Date(r.i * 86_400_000))), new DateMillisecond()),
+    x: vectorFromArray(rows.map((r) => (r.s === null ? null : new TextEncoder().encode(r.s))), new Binary()),
+  });
+}
+
+/** The rows as several chunks (and slices of them), as unpacked shuffles and concatenations produce. */
+function chunked(rows: readonly R[], cuts: readonly number[]): Table {
+  const at = [...new Set(cuts.map((c) => Math.min(c, rows.length)))].sort((a, b) => a - b);
+  const pieces: Table[] = [];
+  let from = 0;
+  for (const c of [...at, rows.length]) {
+    if (c < from) continue;
+    // A slice of a larger table: offsets and bitmaps that do not start at 0.
+    const padded = tableOf([...rows.slice(Math.max(0, from - 1), from), ...rows.slice(from, c)]);
+    pieces.push(padded.slice(from > 0 ? 1 : 0));
+    from = c;
+  }
+  const t = tableOf([]);
+  return concatTables(pieces, t.schema);
+}
+
+const plain = (t: Table, idx: ArrayLike<number>) =>
+  Array.from(idx, (i) => t.schema.fields.map((f) => {
+    const v = (t.getChild(f.name) as Vector).get(i);
+    return v instanceof Uint8Array ? [...v] : v;
+  }));
+
+const cases = fc.record({ rows: fc.array(rowArb, { maxLength: 60 }), cuts: fc.array(fc.nat(60), { maxLength: 4 }) });
+
+describe('Module: client/tables kernels', () => {
+  it('take gives the rows asked for, in that order, for every column type, from chunked and sliced tables', () => {
+    fc.assert(
+      fc.property(cases, fc.array(fc.nat(), { maxLength: 80 }), ({ rows, cuts }, picks) => {
+        const t = chunked(rows, cuts);
+        const idx = rows.length === 0 ? [] : picks.map((p) => p % rows.length);
+        const got = take(t, idx);
+        expect(got.batches.length).toBeLessThanOrEqual(1);
+        expect(plain(got, Array.from(idx, (_, k) => k))).toEqual(plain(t, idx));
+        expect(plain(compact(t), rows.map((_, i) => i))).toEqual(plain(t, rows.map((_, i) => i)));
+      }),
+    );
+  });
+
+  it('key codes: equal keys and only equal keys share a code, for one and several columns', () => {
+    fc.assert(
+      fc.property(cases, fc.subarray(['s', 'i', 'f', 'b', 'l', 'd', 'x'], { minLength: 1 }), ({ rows, cuts }, cols) => {
+        const t = chunked(rows, cuts);
+        const dict = new KeyDict(cols.length);
+        const codes = dict.encode(t, cols);
+        const id = (i: number) => JSON.stringify(plain(t.select(cols), [i])[0], (_k, v: unknown) => (typeof v === 'bigint' ? `n${v}` : Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? 0 : v));
+        for (let i = 0; i < t.numRows; i++) {
+          expect(JSON.stringify(dict.keys[codes[i] as number], (_k, v: unknown) => (typeof v === 'bigint' ? `n${v}` : Number.isNaN(v) ? 'NaN' : v instanceof Uint8Array ? [...v] : Object.is(v, -0) ? 0 : v))).toBe(id(i));
+          for (let j = 0; j < i; j++) expect(codes[i] === codes[j]).toBe(id(i) === id(j));
+        }
+      }),
+    );
+  });
+
+  it('a second table encoded with the same dictionary gets the same codes; lookup adds nothing', () => {
+    const a = tableOf([{ s: 'x', i: 1, f: 0, b: true, l: 1n }, { s: 'y', i: 2, f: 0, b: true, l: 1n }]);
+    const b = tableOf([{ s: 'y', i: 2, f: 0, b: false, l: 1n }, { s: 'z', i: 2, f: 0, b: false, l: 1n }, { s: 'x', i: 1, f: 1, b: null, l: null }]);
+    const dict = new KeyDict(2);
+    expect([...dict.encode(a, ['s', 'i'])]).toEqual([0, 1]);
+    expect([...dict.lookup(b, ['s', 'i'])]).toEqual([1, -1, 0]);
+    expect(dict.keys).toEqual([['x', 1], ['y', 2]]);
+  });
+
+  it('ByteIndex finds byte strings by content across growth', () => {
+    const ix = new ByteIndex();
+    const enc = (s: string) => new TextEncoder().encode(s);
+    for (let k = 0; k < 5000; k++) {
+      const b = enc(`key-${k}`);
+      expect(ix.find(b, 0, b.length)).toBe(-1);
+      ix.add(b, 0, b.length, k);
+    }
+    for (let k = 0; k < 5000; k += 7) {
+      const b = enc(`xx key-${k}`);
+      expect(ix.find(b, 3, b.length)).toBe(k);
+    }
+  });
+
+  it('groupRuns, sortIndices, hash and range partitions agree with plain JS over the values', () => {
+    fc.assert(
+      fc.property(cases, fc.constantFrom<string[]>(['s'], ['i'], ['f'], ['s', 'i'], ['l', 'b']), fc.integer({ min: 1, max: 5 }), ({ rows, cuts }, cols, m) => {
+        const t = chunked(rows, cuts);
+        const vals = plain(t.select(cols), rows.map((_, i) => i));
+        // Groups: first-appearance order, rows in order within each.
+        const { keys, order, starts } = groupRuns(t, cols);
+        const seen: number[] = [];
+        for (let g = 0; g < keys.length; g++) {
+          const members = [...order.subarray(starts[g], starts[g + 1])];
+          expect(members).toEqual([...members].sort((x, y) => x - y));
+          seen.push(members[0] as number);
+        }
+        expect(seen).toEqual([...seen].sort((x, y) => x - y));
+        // Sort: stable, compareValues order, nulls first.
+        const want = rows.map((_, i) => i).sort((x, y) => {
+          for (let c = 0; c < cols.length; c++) {
+            const d = compareValues((vals[x] as unknown[])[c], (vals[y] as unknown[])[c]);
+            if (d !== 0) return d;
+          }
+          return x - y;
+        });
+        const got = [...sortIndices(t, cols)];
+        expect(got.map((i) => vals[i])).toEqual(want.map((i) => vals[i]));
+        // Partitions: the shared hash of the key values; ranges by compareValues.
+        const hp = hashParts(t, cols, m);
+        for (let i = 0; i < rows.length; i++) expect(hp[i]).toBe(hashPartition(hashKey(vals[i] as unknown[]), m));
+        const divisions = [...new Set(vals.map((v) => v[0]).filter((v) => v !== null))].sort(compareValues).filter((_, k) => k % 2 === 0);
+        if (divisions.length >= 2) {
+          const rp = rangeParts(t, cols[0] as string, divisions, m);
+          for (let i = 0; i < rows.length; i++) expect(rp[i]).toBe(Math.min(m - 1, rangePartition((vals[i] as unknown[])[0], divisions)));
+        }
+        // split: every row in exactly the shard of its partition, in order.
+        const shards = split(t, { hash: cols }, m).map((b) => (b.byteLength === 0 ? null : fromIPC(b)));
+        for (let j = 0; j < m; j++) {
+          const mine = rows.map((_, i) => i).filter((i) => hp[i] === j);
+          const s = shards[j];
+          expect(s?.numRows ?? 0).toBe(mine.length);
+          if (s) expect(plain(s, mine.map((_, k) => k))).toEqual(plain(t, mine));
+        }
+      }),
+    );
+  });
+
+  it('sample: sorted values from spread rows; size 0 gives the smallest and largest', () => {
+    const t = tableOf(Array.from({ length: 1000 }, (_, k) => ({ s: null, i: (k * 7) % 1000, f: null, b: null, l: null })));
+    const s = sample(t, 'i', 10);
+    expect(s).toEqual([...s].sort(compareValues));
+    expect(s.length).toBe(10);
+    expect(sample(t, 'i', 0)).toEqual([0, 999]);
+    expect(sample(tableOf([{ s: null, i: null, f: null, b: null, l: null }]), 'i', 0)).toEqual([]);
+  });
+});
