@@ -13,6 +13,7 @@ import { registerJob } from './commands/job.ts';
 import { registerData } from './commands/data.ts';
 import { registerQuota } from './commands/quota.ts';
 import { registerSource } from './commands/source.ts';
+import { registerDoctor } from './commands/doctor.ts';
 
 /**
  * The `recc` command. Each command lives in `cli/commands/<name>.ts` and
@@ -41,6 +42,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerData(program);
   registerQuota(program);
   registerSource(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -11,7 +11,9 @@ import type { WorkQueue } from '../shared/ports/work-queue.ts';
 import { ClusterNotFoundError, VersionConflictError } from '../shared/ports/errors.ts';
 import { resolveSpec } from '../shared/spec/resolve.ts';
 import { listTemplates } from '../shared/spec/templates.ts';
-import { planCluster } from '../shared/plan/planner.ts';
+import { planCluster, type PlanOptions } from '../shared/plan/planner.ts';
+import type { PriceTable } from '../shared/catalog/prices.ts';
+import { knownRegions } from '../shared/catalog/instances.ts';
 import { reapAt } from '../shared/harvest/plan.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
 import { QuotaPolicy } from '../shared/quota/config.ts';
@@ -71,6 +73,8 @@ export interface ClusterServiceDeps {
    * @default QuotaPolicy.defaults() (the built-in user limits)
    */
   quotas?: QuotaPolicy;
+  /** EC2 prices from the Price List API cache (adapters/pricing); plans fall back to the static dated table. */
+  prices?: PriceTable;
 }
 
 export interface ScaleOptions {
@@ -136,8 +140,11 @@ export class ClusterService {
   private readonly templatesDir: string | undefined;
   private readonly harvest: HarvestConfig;
   private readonly quotas: QuotaPolicy;
+  private readonly planOptions: PlanOptions;
 
   constructor(deps: ClusterServiceDeps) {
+    // Priced in the cached table's region (the stage's) when it is one the catalog knows; otherwise the static us-east-1 table as before.
+    this.planOptions = deps.prices && knownRegions().includes(deps.prices.region) ? { prices: deps.prices, region: deps.prices.region } : {};
     this.store = deps.store;
     this.queue = deps.queue;
     this.clock = deps.clock;
@@ -156,7 +163,7 @@ export class ClusterService {
       { ...(input.template === undefined ? {} : { template: input.template }), overrides: input.overrides ?? {} },
       this.specOptions(),
     );
-    return { spec, plan: planCluster(spec) };
+    return { spec, plan: planCluster(spec, this.planOptions) };
   }
 
   templates(): ReturnType<typeof listTemplates> {
@@ -301,7 +308,7 @@ export class ClusterService {
           if (current.desiredWorkers === applied && retire.length === 0) return undefined;
           // Re-validate and re-plan the spec at the new size, so limits and the $/hour stay honest (a spec has ≥ 1 worker).
           const spec = resolveSpec({ overrides: { ...current.spec, nWorkers: Math.max(1, applied) } }, this.specOptions());
-          const plan = planCluster(spec);
+          const plan = planCluster(spec, this.planOptions);
           const at = isoAt(this.clock);
           changed = true;
           return {

@@ -7,7 +7,9 @@ import { DynamoDbAlertLedger } from '../adapters/store/alert-ledger-dynamodb.ts'
 import { DynamoDbJobStore } from '../adapters/store/jobs-dynamodb.ts';
 import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
 import { DynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
-import type { CostReporterDeps } from '../control/cost-reporter.ts';
+import type { CostReporterHandlerDeps } from './cost-reporter.ts';
+import { PricingClient } from '@aws-sdk/client-pricing';
+import { DynamoDbPriceCache, PRICING_REGION, refreshPricesIfStale } from '../adapters/pricing/price-list.ts';
 import { systemClock } from '../shared/core/clock.ts';
 import type { Env } from '../shared/core/env.ts';
 import { costConfigFromEnv, describeCostConfig } from '../shared/cost/config.ts';
@@ -21,7 +23,7 @@ import { powertoolsLogger } from './commons/logger.ts';
  * when `RECC_BUDGETS_ENABLED`. Every setting is validated first
  * (`costConfigFromEnv`, `harvestConfigFromEnv`, `dynamoDbStoreConfigFromEnv`).
  */
-export async function costReporterDepsFromEnv(env: Env): Promise<CostReporterDeps> {
+export async function costReporterDepsFromEnv(env: Env): Promise<CostReporterHandlerDeps> {
   const storeConfig = dynamoDbStoreConfigFromEnv(env);
   const config = costConfigFromEnv(env);
   const harvest = harvestConfigFromEnv(env);
@@ -50,5 +52,14 @@ export async function costReporterDepsFromEnv(env: Env): Promise<CostReporterDep
     jobs: new DynamoDbJobStore(doc, { tableName: storeConfig.tableName }),
     notifiers: await notifiersFromConfig(config, { region: storeConfig.region }),
     ...(budgets ? { budgets } : {}),
+    // The Price List API answers in us-east-1 only; prices are cached for the stage's region.
+    refreshPrices: () =>
+      refreshPricesIfStale({
+        pricing: new PricingClient({ region: PRICING_REGION }),
+        cache: new DynamoDbPriceCache({ client: doc, tableName: storeConfig.tableName }),
+        region: storeConfig.region,
+        now: () => new Date(),
+        logger,
+      }),
   };
 }

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { runCostReporter, type CostReport, type CostReporterDeps } from '../control/cost-reporter.ts';
 import { lazyHandler } from './commons/lazy.ts';
+import type { PriceRefreshResult } from '../adapters/pricing/price-list.ts';
 
 /**
  * The cost reporter function, run by an EventBridge schedule (see
@@ -35,10 +36,15 @@ export function summarize(report: CostReport): CostReporterSummary {
   };
 }
 
-export function makeHandler(deps: CostReporterDeps) {
-  return middy(async (_event: ScheduledEvent | Record<string, never>, context: Context): Promise<CostReporterSummary> => {
+/** The cost reporter's dependencies, plus the daily EC2 price refresh (adapters/pricing/price-list.ts). */
+export type CostReporterHandlerDeps = CostReporterDeps & { refreshPrices?: () => Promise<PriceRefreshResult> };
+
+export function makeHandler(deps: CostReporterHandlerDeps) {
+  return middy(async (_event: ScheduledEvent | Record<string, never>, context: Context): Promise<CostReporterSummary & { prices?: PriceRefreshResult }> => {
     const report = await runCostReporter({ ...deps, logger: deps.logger.child({ requestId: context.awsRequestId }) });
-    return summarize(report);
+    // After the report, and never failing it: a refresh that fails leaves the cached or static prices.
+    const prices = deps.refreshPrices ? await deps.refreshPrices() : undefined;
+    return { ...summarize(report), ...(prices ? { prices } : {}) };
   });
 }
 

@@ -37,8 +37,11 @@ export function summarize(report: HarvestReport): HarvesterSummary {
 
 export function makeHandler(deps: HarvesterDeps) {
   return middy(async (_event: ScheduledEvent | Record<string, never>, context: Context): Promise<HarvesterSummary> => {
-    const report = await runHarvester({ ...deps, logger: deps.logger.child({ requestId: context.awsRequestId }) });
-    return summarize(report);
+    const logger = deps.logger.child({ requestId: context.awsRequestId });
+    const summary = summarize(await runHarvester({ ...deps, logger }));
+    // One line per run; the stage's HarvesterFailures metric filter counts `errors` (serverless.yml).
+    logger.info('harvest finished', { considered: summary.considered, reaped: summary.reaped.length, failed: summary.failed.length, orphansRemoved: summary.orphansRemoved.length, errors: summary.errors });
+    return summary;
   });
 }
 

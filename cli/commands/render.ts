@@ -10,6 +10,7 @@ interface RenderFlags extends SpecFlagValues {
   serviceMode?: string;
   allowedCidr?: string[];
   json?: boolean;
+  controlPlaneRbac?: boolean;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -34,7 +35,14 @@ export function registerRender(program: Command): void {
     .addOption(new Option('--service-mode <mode>', 'scheduler exposure (default: RECC_EKS_SERVICE_MODE or nlb)').choices(['nlb', 'clusterip-ingress']))
     .addOption(new Option('--allowed-cidr <cidr>', 'desktop CIDR allowed to reach the scheduler (repeatable; default: RECC_EKS_ALLOWED_CIDRS)').argParser(collect))
     .option('--json', 'print JSON (in the envelope, see README) instead of YAML')
+    .option('--control-plane-rbac', "print instead the ClusterRole of recc's own roles (group recc:control-plane), applied once per EKS cluster")
     .action(async (flags: RenderFlags) => {
+      if (flags.controlPlaneRbac) {
+        const [{ controlPlaneRbacObjects }, { stringify: toYaml }] = await Promise.all([import('../../adapters/eks/manifests/control-plane-rbac.ts'), import('yaml')]);
+        const objects = controlPlaneRbacObjects();
+        process.stdout.write(flags.json ? `${JSON.stringify({ ok: true, command: 'render', data: objects }, null, 2)}\n` : objects.map((o) => toYaml(o, { lineWidth: 0 })).join('---\n'));
+        return;
+      }
       const [{ previewManifests, previewDefinition }, { stringify }, { userInfo }, { isIpv4Cidr }, { ValidationError }] = await Promise.all([
         import('../../adapters/eks/preview.ts'),
         import('yaml'),

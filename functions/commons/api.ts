@@ -1,4 +1,5 @@
 import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
+import type { PriceSource } from '../../shared/catalog/prices.ts';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { ZodType } from 'zod';
 import { ClusterService, type Caller, type ClusterServiceDeps } from '../../control/clusters.ts';
@@ -30,6 +31,8 @@ export interface ApiDeps extends ClusterServiceDeps {
   /** Which IAM principals are which users, and which are admins (functions/commons/identity.ts). */
   identity: IdentityConfig;
   logger?: Logger;
+  /** The Price List cache (adapters/pricing/price-list.ts `CachedPrices`); plans use the static table without it. */
+  priceSource?: PriceSource;
 }
 
 export interface HttpResult {
@@ -221,7 +224,8 @@ export function apiHandler<B = undefined, Q = undefined, P = undefined>(
       const internal = context.recc;
       const caller = internal.caller;
       if (!caller) throw new Error('identity middleware did not run');
-      const service = new ClusterService({ ...deps, logger: internal.log });
+      const prices = deps.priceSource ? await deps.priceSource.current() : deps.prices;
+      const service = new ClusterService({ ...deps, ...(prices ? { prices } : {}), logger: internal.log });
       const result = await run({
         body: internal.body as B,
         query: internal.query as Q,

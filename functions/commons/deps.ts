@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../shared/core/clock.ts';
+import { ConfigError } from '../../shared/core/errors.ts';
 import { getOptionalString, type Env } from '../../shared/core/env.ts';
 import { randomIds } from '../../shared/core/ids.ts';
 import { harvestConfigFromEnv } from '../../shared/harvest/config.ts';
@@ -8,6 +9,9 @@ import type { HarvestConfig } from '../../shared/harvest/types.ts';
 import { quotaPolicyFromEnv, type QuotaPolicy } from '../../shared/quota/config.ts';
 import { createDynamoDbClusterStore } from '../../adapters/store/dynamodb.ts';
 import { SqsWorkQueue } from '../../adapters/queue/sqs.ts';
+import { CachedPrices, DynamoDbPriceCache } from '../../adapters/pricing/price-list.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ApiDeps } from './api.ts';
 import { readApiConfig, type ApiConfig } from './config.ts';
 import { powertoolsLogger } from './logger.ts';
@@ -17,7 +21,7 @@ import { powertoolsLogger } from './logger.ts';
  * SQS queue, the system clock, random ids and the Powertools logger. Built
  * once per cold start (see `lazyHandler`); clients connect on first use.
  */
-export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy } = {}): ApiDeps {
+export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy; priceCache?: boolean } = {}): ApiDeps {
   const store = createDynamoDbClusterStore({
     tableName: config.tableName,
     region: config.region,
@@ -30,9 +34,18 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     region: config.region,
     ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {}),
   });
+  // RECC_PRICE_CACHE=off: plans use the static table and nothing reads the cache (the ci stage, run offline by `serverless invoke local`).
+  const priceSource = options.priceCache === false ? undefined : new CachedPrices({
+    cache: new DynamoDbPriceCache({
+      client: DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.region, ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}) })),
+      tableName: config.tableName,
+    }),
+    region: config.region,
+  });
   return {
     store,
     queue,
+    ...(priceSource ? { priceSource } : {}),
     clock: systemClock,
     ids: randomIds,
     identity: config.identity,
@@ -54,7 +67,9 @@ export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
   const templatesDir = findTemplatesDir(env);
   // RECC_QUOTAS: per-user and per-group limits (shared/quota/config.ts); unset = the built-in defaults.
   const quotas = quotaPolicyFromEnv(env);
-  return apiDepsFromConfig(config, { harvest, quotas, ...(templatesDir ? { templatesDir } : {}) });
+  const priceCache = getOptionalString(env, 'RECC_PRICE_CACHE') ?? 'on';
+  if (priceCache !== 'on' && priceCache !== 'off') throw new ConfigError('invalid API configuration', [{ path: 'RECC_PRICE_CACHE', message: `must be "on" or "off", got "${priceCache}"` }]);
+  return apiDepsFromConfig(config, { harvest, quotas, priceCache: priceCache === 'on', ...(templatesDir ? { templatesDir } : {}) });
 }
 
 /**

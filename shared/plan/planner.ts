@@ -1,5 +1,6 @@
 import { allocatable, compileDaemonsetOverhead, type DaemonsetOverhead } from '../catalog/allocatable.ts';
 import { BASE_REGION, PRICE_DATE, PRICE_SOURCE, getInstanceType } from '../catalog/instances.ts';
+import { LIVE_PRICE_SOURCE, livePrice, type PriceTable } from '../catalog/prices.ts';
 import { resolveSpec, type ResolveOptions, type ResolveRequest } from '../spec/resolve.ts';
 import type { BoundBy, ClusterSpec, NodeResources, Plan, PlannedNode } from '../spec/types.ts';
 import { PlanInfeasibleError, PlanOptionsError } from './errors.ts';
@@ -30,6 +31,8 @@ export interface PlanOptions {
   daemonsetOverhead?: Partial<DaemonsetOverhead>;
   /** Fraction (0..1) of the EKS control plane fee charged to this cluster; default 1. */
   controlPlaneShare?: number;
+  /** Prices from the Price List API (shared/catalog/prices.ts); the static dated table where they do not cover the type or region. */
+  prices?: PriceTable;
 }
 
 export function planCluster(spec: ClusterSpec, options: PlanOptions = {}): Plan {
@@ -44,7 +47,9 @@ export function planCluster(spec: ClusterSpec, options: PlanOptions = {}): Plan 
     throw new PlanInfeasibleError([{ path: 'nWorkers', message: `must be a positive whole number (got ${spec.nWorkers})` }]);
   }
   const overhead = compileDaemonsetOverhead(options.daemonsetOverhead);
-  const instance = getInstanceType(spec.instanceType, region);
+  const listed = getInstanceType(spec.instanceType, region);
+  const live = livePrice(options.prices, listed.name, region);
+  const instance = live === undefined ? listed : { ...listed, pricePerHour: live };
   const problems = fitProblems(spec, instance, { daemonsetOverhead: overhead });
   if (problems.length > 0) throw new PlanInfeasibleError(problems);
 
@@ -86,7 +91,10 @@ export function planCluster(spec: ClusterSpec, options: PlanOptions = {}): Plan 
     controlPlaneCostPerHour,
     costPerHour,
     costPerWorkerHour: money(costPerHour / n),
-    priceSource: `${PRICE_SOURCE} ${PRICE_DATE}${region === BASE_REGION ? '' : ` × ${region} multiplier (approximate)`}`,
+    priceSource:
+      live === undefined || !options.prices
+        ? `${PRICE_SOURCE} ${PRICE_DATE}${region === BASE_REGION ? '' : ` × ${region} multiplier (approximate)`}`
+        : `${LIVE_PRICE_SOURCE} ${region} ${options.prices.asOf}`,
     pricePerInstanceHour: instance.pricePerHour,
     controlPlaneShare: share,
     workersBesideScheduler: besideScheduler.count,

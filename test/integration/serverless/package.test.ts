@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../../functions/routes.ts';
 import { tableDefinition } from '../../../adapters/store/dynamodb.ts';
 import { readApiConfig } from '../../../functions/commons/config.ts';
+import { eksConfigFromEnv } from '../../../adapters/eks/config.ts';
+import { CONTROL_PLANE_GROUP } from '../../../adapters/eks/manifests/control-plane-rbac.ts';
+import { CfnSchemaValidator } from '../../support/cfn-schema.ts';
 import { REPO_ROOT, invokeResult, runServerless } from '../../support/serverless-cli.ts';
 
 /**
@@ -171,6 +174,82 @@ describe('serverless package (offline)', () => {
   it('packages the templates with the functions that read them', () => {
     expect(existsSync(join(dir, 'templates.zip'))).toBe(true);
     expect(existsSync(join(dir, 'createCluster.zip'))).toBe(true);
+  });
+
+  it('gives the EKS functions a configuration the backend accepts, with the EFS file system of published branches (issue 17 item 2)', () => {
+    for (const fn of ['ProvisionerLambdaFunction', 'HarvesterLambdaFunction']) {
+      const vars = resources[fn].Properties.Environment.Variables as Record<string, string>;
+      const config = eksConfigFromEnv({ ...vars, AWS_REGION: 'us-east-1', RECC_EKS_SUBNET_IDS: 'subnet-0a' });
+      expect(config.efsFileSystemId, fn).toBe('fs-0123456789abcdef0');
+      expect(config.efsRootPath, fn).toBe('/branches');
+    }
+  });
+
+  it('maps the provisioner and harvester roles into the control-plane group with access entries and no access policy (issue 17 item 7)', () => {
+    const entries = Object.entries(resources).filter(([, r]) => (r as Json).Type === 'AWS::EKS::AccessEntry');
+    expect(entries.map(([name]) => name).sort()).toEqual(['HarvesterAccessEntry', 'ProvisionerAccessEntry']);
+    for (const [name, entry] of entries) {
+      const p = (entry as Json).Properties;
+      expect(p.ClusterName, name).toBe('recc-ci');
+      expect(p.PrincipalArn['Fn::GetAtt'][0], name).toBe(name.replace('AccessEntry', 'Role'));
+      expect(p.KubernetesGroups, name).toEqual([CONTROL_PLANE_GROUP]);
+      expect(p.AccessPolicies, name).toBeUndefined();
+    }
+  });
+
+  it('routes every alarm (DLQ depth, function errors and throttles, harvester failures, API 5xx) to the ops alert topic, which the opsAlerts function reads (issue 17 item 10)', () => {
+    const alarms = Object.entries(resources).filter(([, r]) => (r as Json).Type === 'AWS::CloudWatch::Alarm') as [string, Json][];
+    const names = alarms.map(([, a]) => String(a.Properties.AlarmName).replace('recc-ci-', '')).sort();
+    expect(names).toEqual(['api-5xx', 'cost-reporter-errors', 'harvester-errors', 'harvester-failures', 'harvester-not-running', 'job-starter-errors', 'provisioner-errors', 'provisioner-throttles', 'provisioning-dlq']);
+    for (const [name, a] of alarms) {
+      expect(a.Properties.AlarmActions, name).toEqual([{ Ref: 'OpsAlertTopic' }]);
+      expect(a.Properties.OKActions, name).toEqual([{ Ref: 'OpsAlertTopic' }]);
+    }
+    const dlq = resources.ProvisioningDlqAlarm.Properties;
+    expect(dlq.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ProvisioningDeadLetterQueue', 'QueueName'] } }]);
+    const filter = resources.HarvesterFailuresMetricFilter.Properties;
+    expect(filter.LogGroupName).toBe('/aws/lambda/recc-ci-harvester');
+    expect(filter.FilterPattern).toContain('$.message = "harvest finished"');
+    const sub = Object.values(resources).find((r: Json) => r.Type === 'AWS::SNS::Subscription') as Json;
+    expect(sub.Properties.TopicArn).toEqual({ Ref: 'OpsAlertTopic' });
+    expect(sub.Properties.Endpoint).toEqual({ 'Fn::GetAtt': ['OpsAlertsLambdaFunction', 'Arn'] });
+  });
+
+  it('logs every API request as a JSON line and throttles every route (issue 17 item 10)', () => {
+    const stage = resources.HttpApiStage.Properties;
+    expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+    const line = JSON.parse(stage.AccessLogSettings.Format.replaceAll(/\$context\.[A-Za-z.]+/g, 'x')) as Record<string, string>;
+    expect(Object.keys(line)).toEqual(expect.arrayContaining(['requestId', 'ip', 'user', 'routeKey', 'status', 'latencyMs']));
+    expect(resources.HttpApiLogGroup.Properties.RetentionInDays).toBeGreaterThan(0);
+  });
+
+  it('publishes the stage configuration recc doctor reads, as JSON', () => {
+    const outputs = cfn.Outputs as Json;
+    const config = JSON.parse(outputs.ReccStageConfig.Value) as Record<string, string>;
+    expect(config).toMatchObject({ eksClusterName: 'recc-ci', eksLaunchTemplate: 'recc-ci-workers', efsFileSystemId: 'fs-0123456789abcdef0', budgetPrefix: 'recc-ci-user-' });
+    for (const k of ['ProvisionerRoleArn', 'HarvesterRoleArn', 'CostReporterRoleArn']) expect(outputs[k].Value['Fn::GetAtt'][1], k).toBe('Arn');
+  });
+
+  it('validates every resource of the packaged template against the vendored CloudFormation resource provider schemas: 0 errors', () => {
+    const validator = new CfnSchemaValidator();
+    expect(Object.keys(resources).length).toBeGreaterThan(150);
+    expect(validator.validate(cfn as never)).toEqual([]);
+    expect(validator.uncheckedPatterns).toEqual([]);
+  });
+
+  it('the schema check is not vacuous: it names a misspelt property, a missing required one, a wrong type and a bad enum', () => {
+    const broken = structuredClone(cfn) as Json;
+    broken.Resources.ProvisionerAccessEntry.Properties.KubernetesGroup = ['x'];
+    delete broken.Resources.HarvesterAccessEntry.Properties.ClusterName;
+    broken.Resources.ProvisioningQueue.Properties.VisibilityTimeout = '360s';
+    broken.Resources.ProvisioningDlqAlarm.Properties.ComparisonOperator = 'Bigger';
+    expect(new CfnSchemaValidator().validate(broken as never).sort()).toEqual([
+      'HarvesterAccessEntry (AWS::EKS::AccessEntry) /: must have required property \'ClusterName\'',
+      'ProvisionerAccessEntry (AWS::EKS::AccessEntry) /: must NOT have additional properties "KubernetesGroup"',
+      'ProvisioningDlqAlarm (AWS::CloudWatch::Alarm) /ComparisonOperator: must be equal to one of the allowed values',
+      'ProvisioningQueue (AWS::SQS::Queue) /VisibilityTimeout: must be integer',
+    ]);
   });
 
   it('has a sample event for every function', () => {
