@@ -2,7 +2,6 @@ import type { Comm } from '../comm/comm.ts';
 import { ProtocolError } from '../comm/errors.ts';
 import type { AdmissionLimits } from '../comm/admission.ts';
 import { listen, type Hello, type Listener, type TlsFiles } from '../comm/handshake.ts';
-import type { FunctionDef } from '../comm/payload.ts';
 import {
   Channel, checkHelloVersion, computeBatch, decodeClientToScheduler, decodeWorkerHello, decodeWorkerToScheduler,
   type ClientToScheduler, type Reply, type SchedulerToClient, type SchedulerToWorker, type StoryEntry, type WireShuffleAssignment, type WireTask, type WorkerInfo, type WorkerToScheduler,
@@ -13,11 +12,12 @@ import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { DashboardRecorder } from './dashboard/recorder.ts';
 import { SchedulerRefusedError } from './errors.ts';
+import { CodeRegistry } from './code-registry.ts';
 import { WorkerOutbox } from './outbox.ts';
 import { ScaleRequests, type WorkerScaler } from './scaling.ts';
 import { SchedulerState } from './state/machine.ts';
 import { unclaimedOf } from './state/reconnect.ts';
-import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from './state/types.ts';
+import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions } from './state/types.ts';
 
 export type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 
@@ -83,9 +83,7 @@ export class SchedulerServer {
   private recorder: DashboardRecorder | undefined;
   private readonly workers = new Map<string, WorkerConn>();
   private readonly clients = new Map<string, ClientConn>();
-  private readonly fns = new Map<string, FunctionDef>();
-  private readonly modules = new Map<string, Buffer>();
-  private readonly plugins: Array<{ hash: string; name: string }> = [];
+  private readonly code = new CodeRegistry();
   private events: SchedulerEvent[] = [];
   private smallData = new Map<string, Buffer>();
   private scheduled = false;
@@ -232,7 +230,7 @@ export class SchedulerServer {
       this.recorder?.workerRemoved(w.name, err?.message ?? 'connection closed', this.state.workers.get(w.id)?.processing ?? [], this.state.options.allowedFailures);
       this.push({ type: 'remove-worker', workerId: w.id, reason: err?.message ?? 'closed', stimulusId: this.sid('remove-worker') });
     });
-    for (const p of this.plugins) this.sendPlugin(w, p);
+    this.code.welcome(w);
     this.push({ type: 'add-worker', workerId: w.id, name: w.name, nthreads: w.nthreads, resources: w.resources, stimulusId: this.sid('add-worker') });
     this.recorder?.workerJoined(w.name, w.nthreads);
     this.options.logger.info('worker registered', { event: 'scheduler.worker-added', worker: w.name, address: w.id, nthreads: w.nthreads, resources: w.resources });
@@ -302,37 +300,20 @@ export class SchedulerServer {
     this.lastActivity = this.clock.now();
     switch (msg.op) {
       case 'update-graph': {
-        for (const [id, def] of msg.fns) if (!this.fns.has(id)) this.fns.set(id, def);
-        const raw = msg.tasks;
-        const tasks: TaskSpec[] = new Array(raw.length);
-        for (let i = 0; i < raw.length; i++) {
-          const t = raw[i] as WireTask;
-          if (!this.fns.has(t.fn)) throw new ProtocolError('update-graph', `tasks[${i}].fn`, `unknown function id "${t.fn}" (its definition was never sent in fns)`);
-          const unknownUse = t.uses?.findIndex((u) => !this.fns.has(u)) ?? -1;
-          if (unknownUse >= 0) throw new ProtocolError('update-graph', `tasks[${i}].uses[${unknownUse}]`, `unknown function id "${t.uses?.[unknownUse]}" (its definition was never sent in fns)`);
-          // The wire record itself is the opaque run spec (no extra object per task).
-          const spec: TaskSpec = { key: t.key, run: t, deps: t.deps };
-          if (t.resources) spec.resources = t.resources;
-          if (t.retries) spec.retries = t.retries;
-          if (t.shuffle) spec.shuffle = t.shuffle;
-          tasks[i] = spec;
-        }
+        const tasks = this.code.intake(msg.fns, msg.tasks);
         this.push({ type: 'update-graph', clientId: c.id, tasks, wants: msg.wants, stimulusId: this.sid('update-graph') });
         return;
       }
       case 'upload-module': {
         const code = bufs?.[0];
         if (!code) throw new ProtocolError('upload-module', '', 'the module code (one buffer) is missing');
-        this.modules.set(msg.hash, code);
+        this.code.addModule(msg.hash, code);
         return;
       }
       case 'register-plugin': {
         const code = bufs?.[0];
         if (!code) throw new ProtocolError('register-plugin', '', 'the plugin code (one buffer) is missing');
-        const p = { hash: msg.hash, name: msg.name };
-        this.modules.set(p.hash, code);
-        this.plugins.push(p);
-        for (const w of this.workers.values()) this.sendPlugin(w, p);
+        this.code.addPlugin({ hash: msg.hash, name: msg.name }, code, this.workers.values());
         c.channel.send({ op: 'reply', id: msg.id });
         return;
       }
@@ -387,12 +368,6 @@ export class SchedulerServer {
       processing: this.state.workers.get(w.id)?.processing.size ?? 0,
       stored: this.state.workers.get(w.id)?.has.size ?? 0,
     }));
-  }
-
-  private sendPlugin(w: WorkerConn, p: { hash: string; name: string }): void {
-    const code = this.modules.get(p.hash);
-    w.channel.send({ op: 'plugin', hash: p.hash, name: p.name }, code ? [code] : undefined);
-    w.knownModules.add(p.hash);
   }
 
   // ------------------------------------------------------------- the loop
@@ -463,26 +438,12 @@ export class SchedulerServer {
     this.smallData.clear();
   }
 
-  /** Send a function's definition (and its module's code) to a worker once. */
-  private ensureFn(w: WorkerConn, f: string): void {
-    if (w.knownFns.has(f)) return;
-    const def = this.fns.get(f);
-    if (!def) return;
-    if (def.kind === 'module' && !w.knownModules.has(def.hash)) {
-      const code = this.modules.get(def.hash);
-      if (code) w.channel.send({ op: 'module', hash: def.hash }, [code]);
-      w.knownModules.add(def.hash);
-    }
-    w.channel.send({ op: 'fns', defs: [[f, def]] });
-    w.knownFns.add(f);
-  }
-
   private addCompute(w: WorkerConn, b: ComputeBatch, ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
     // The run spec is the client's wire task, kept as it arrived (update-graph).
     const task = ins.run as WireTask;
     const f = task.fn;
-    this.ensureFn(w, f);
-    if (task.uses) for (const u of task.uses) this.ensureFn(w, u);
+    this.code.ensureSent(w, f);
+    if (task.uses) for (const u of task.uses) this.code.ensureSent(w, u);
     b.k.push(ins.key);
     b.f.push(f);
     b.a.push(task.args);
