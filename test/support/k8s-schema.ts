@@ -12,8 +12,8 @@ import ts from 'typescript';
  * Source: the npm package `kubernetes-types` 1.30.0 (pinned dev dependency),
  * TypeScript declarations generated from the Kubernetes 1.30 OpenAPI
  * definitions: one interface per definition, `?` on what the API does not
- * require, `apiVersion`/`kind` as literal types. No npm package ships the
- * 1.30 JSON Schemas themselves, so this file turns those declarations into
+ * require, `apiVersion`/`kind` as literal types. None of the npm packages
+ * looked at ships the 1.30 JSON Schemas themselves, so this file turns those declarations into
  * draft-07 schemas the way openapi2jsonschema's `-strict` flavour does:
  * every object refuses properties it does not declare
  * (`additionalProperties: false`), required fields are required, maps keep
