@@ -7,7 +7,7 @@ import { revise, transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterCost, ClusterRecord, ClusterStatus, StatusChange } from '../shared/lifecycle/types.ts';
 import { DEFAULT_SESSION_TIMEOUT_MINUTES, sessionIsDead, type ClusterQueues, type ManagedQueue } from '../shared/ports/cluster-queues.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
-import type { BackendClusterRef, ComputeBackend, Observation } from '../shared/ports/compute-backend.ts';
+import type { BackendClusterRef, ComputeBackend, GrantChange, Observation } from '../shared/ports/compute-backend.ts';
 import { VersionConflictError } from '../shared/ports/errors.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
 
@@ -34,6 +34,10 @@ import type { WorkQueue } from '../shared/ports/work-queue.ts';
  * are deleted (re-checked with `store.get` first), and reply queues of dead
  * sessions (last-seen older than `sessionTimeoutMinutes`) are deleted after
  * re-reading their last-seen, so a heartbeat that lands meanwhile wins.
+ *
+ * 5. Last, a backend that grants access outside a cluster's own resources
+ *    (EKS: access entries, Pod Identity associations) sweeps the grants no
+ *    live cluster needs (`ComputeBackend.sweepGrants`, issue 21 #3).
  *
  * Running it again on the same state does nothing new; an action that failed
  * is retried by the next run.
@@ -89,6 +93,10 @@ export interface HarvestReport {
   sessionsRemoved?: { clusterId: string; sessionId: string }[];
   /** With `queues`: why listing them failed (queues are not reconciled this run). */
   queueListError?: string;
+  /** Access grants removed or narrowed because the clusters they named are gone (backends with `sweepGrants`). */
+  grantsRemoved?: GrantChange[];
+  /** Why the grant sweep failed (it is retried by the next run). */
+  grantSweepError?: string;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -161,6 +169,15 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     else if (result.kind === 'record-activity') log.debug('harvester action', fields);
     else log.info(`harvester ${result.kind}`, fields);
   }
+  if (deps.backend.sweepGrants) {
+    try {
+      report.grantsRemoved = await deps.backend.sweepGrants();
+      for (const g of report.grantsRemoved) log.info('harvester removed an orphaned grant', { ...g });
+    } catch (err) {
+      report.grantSweepError = message(err);
+      log.error('grant sweep failed', { error: err });
+    }
+  }
   if (deps.runs) {
     try {
       report.runsFailed = await deps.runs.reconcile();
@@ -176,7 +193,8 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     failed: report.failed.length,
     orphansRemoved: report.orphansRemoved.length,
     ...(deps.queues ? { queueOrphansRemoved: report.queueOrphansRemoved?.length ?? 0, sessionsRemoved: report.sessionsRemoved?.length ?? 0 } : {}),
-    errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length,
+    ...(report.grantsRemoved ? { grantsRemoved: report.grantsRemoved.length } : {}),
+    errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.grantSweepError ? 1 : 0),
   });
   return report;
 }

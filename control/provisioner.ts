@@ -130,7 +130,16 @@ export class Provisioner {
           return { clusterId: message.clusterId, action: 'missing' as const };
         }
         const result = await this.step(record);
-        log.info('provisioner step', { status: record.status, action: result.action, next: result.status, requeueAfterSeconds: result.requeueAfterSeconds });
+        // Issue 21: a line about a cluster names its user, namespace and job too, as the pods' lines do.
+        log.info('provisioner step', {
+          user: record.owner,
+          namespace: record.namespace,
+          ...(record.job !== undefined ? { job: record.job } : {}),
+          status: record.status,
+          action: result.action,
+          next: result.status,
+          requeueAfterSeconds: result.requeueAfterSeconds,
+        });
         return result;
       },
       {

@@ -1,13 +1,15 @@
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { runHarvester, type HarvestReport, type HarvesterDeps } from '../control/harvester.ts';
+import type { GrantChange } from '../shared/ports/compute-backend.ts';
 import { lazyHandler } from './commons/lazy.ts';
 
 /**
  * The harvester function, run by an EventBridge schedule (rate 5 minutes, see
  * serverless.yml). One run = `runHarvester`: reap idle / expired / leased-out /
  * unreachable clusters (→ DELETING with the reason, handed to the provisioner
- * through the queue), fail vanished or stuck ones, remove orphans, and fail
+ * through the queue), fail vanished or stuck ones, remove orphans and the
+ * access grants of clusters that are gone, and fail
  * scheduled-job runs stuck past their deadline or without their cluster. Level-
  * triggered: a failed or missed run is caught up by the next one, so the
  * handler does not retry anything itself. Dependencies are built once per
@@ -21,6 +23,8 @@ export interface HarvesterSummary {
   orphansRemoved: string[];
   /** Scheduled-job runs failed because they were stuck past their deadline or lost their cluster. */
   runsFailed: { runId: string; reason: string }[];
+  /** Access grants (EKS access entries, Pod Identity associations) of clusters that are gone, removed or narrowed. */
+  grantsRemoved: GrantChange[];
   errors: number;
 }
 
@@ -31,7 +35,9 @@ export function summarize(report: HarvestReport): HarvesterSummary {
     failed: report.failed,
     orphansRemoved: report.orphansRemoved,
     runsFailed: report.runsFailed ?? [],
-    errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.listError ? 1 : 0),
+    grantsRemoved: report.grantsRemoved ?? [],
+    errors:
+      report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.listError ? 1 : 0) + (report.grantSweepError ? 1 : 0),
   };
 }
 
@@ -40,7 +46,7 @@ export function makeHandler(deps: HarvesterDeps) {
     const logger = deps.logger.child({ requestId: context.awsRequestId });
     const summary = summarize(await runHarvester({ ...deps, logger }));
     // One line per run; the stage's HarvesterFailures metric filter counts `errors` (serverless.yml).
-    logger.info('harvest finished', { considered: summary.considered, reaped: summary.reaped.length, failed: summary.failed.length, orphansRemoved: summary.orphansRemoved.length, errors: summary.errors });
+    logger.info('harvest finished', { considered: summary.considered, reaped: summary.reaped.length, failed: summary.failed.length, orphansRemoved: summary.orphansRemoved.length, grantsRemoved: summary.grantsRemoved.length, errors: summary.errors });
     return summary;
   });
 }

@@ -7,7 +7,7 @@ import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/
 import { toLabelValue } from '../../shared/definition/render.ts';
 import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets } from '../../shared/definition/types.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
-import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
+import type { BackendClusterRef, ComponentFailure, ComputeBackend, GrantChange, Observation } from '../../shared/ports/compute-backend.ts';
 import { BackendUnavailableError, ClusterNotFoundError } from '../../shared/ports/errors.ts';
 import type { ClusterSpec, Plan } from '../../shared/spec/types.ts';
 import type { EksBackendConfig } from './config.ts';
@@ -489,6 +489,26 @@ export class EksComputeBackend implements ComputeBackend {
   async list(): Promise<BackendClusterRef[]> {
     const all = await listClusterNamespaces(this.deps.kube);
     return all.map((c) => ({ clusterId: c.clusterId, owner: c.owner, namespace: c.namespace }));
+  }
+
+  /**
+   * Orphaned grants (issue 21 #3): Pod Identity associations of namespaces
+   * that are gone, then every recc access entry recomputed from the live
+   * namespaces (deleted when its user has none, rescoped when it names gone
+   * ones). The user's RoleBinding lives inside the cluster namespace and goes
+   * with it; a namespace without a live record is the harvester's orphan
+   * teardown, which recomputes the access itself.
+   */
+  async sweepGrants(): Promise<GrantChange[]> {
+    const changes: GrantChange[] = [];
+    if (this.podIdentity) {
+      const namespaces = async () => new Set((await listClusterNamespaces(this.deps.kube)).map((c) => c.namespace));
+      for (const r of await this.podIdentity.sweep(namespaces)) changes.push({ kind: 'pod-identity', subject: r.namespace, change: 'deleted' });
+    }
+    for (const c of await this.identity.sweep()) {
+      changes.push({ kind: 'access-entry', subject: c.principalArn, owner: c.owner, change: c.change === 'deleted' ? 'deleted' : 'rescoped' });
+    }
+    return changes;
   }
 
   /** Bring every node group this backend made in line with the live namespaces (orphan clean-up). */

@@ -2,6 +2,8 @@ import {
   AssociateAccessPolicyCommand,
   CreateAccessEntryCommand,
   DeleteAccessEntryCommand,
+  DescribeAccessEntryCommand,
+  ListAccessEntriesCommand,
   ListAssociatedAccessPoliciesCommand,
   type AssociatedAccessPolicy,
   type EKSClient,
@@ -35,6 +37,19 @@ export interface IdentityConfig {
 
 export const DEFAULT_ACCESS_POLICY_ARN = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
 
+/** What one reconcile of a user's access changed. */
+export type AccessChange = 'unchanged' | 'created' | 'rescoped' | 'deleted' | 'absent';
+
+/** The tag that marks an access entry as recc's own (set at create). */
+export const MANAGED_TAG = 'recc.io/managed-by';
+
+/** A regular expression matching the ARNs the template yields, capturing the owner fragment. */
+export function principalPattern(template: string): RegExp {
+  const [head, ...rest] = template.split('{owner}');
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escape(head ?? '')}${rest.map((part) => `([a-z0-9-]+)${escape(part)}`).join('')}$`);
+}
+
 export class AccessEntries {
   private readonly mutex = new KeyedMutex();
 
@@ -54,15 +69,71 @@ export class AccessEntries {
    * `including`: namespaces about to be created (apply grants access first, so a
    * refused access entry leaves no objects behind; issue 22 #8).
    */
-  async reconcile(owner: string, including: string[] = []): Promise<void> {
-    await this.mutex.run(owner, async () => {
+  async reconcile(owner: string, including: string[] = []): Promise<AccessChange> {
+    return this.mutex.run(owner, async () => {
+      let change: AccessChange = 'unchanged';
       for (let round = 0; round < 10; round += 1) {
         const namespaces = [...new Set([...(await this.liveNamespaces(owner)), ...including])].sort();
-        await this.apply(owner, namespaces);
+        const step = await this.apply(owner, namespaces);
+        if (step !== 'unchanged') change = step;
         const after = [...new Set([...(await this.liveNamespaces(owner)), ...including])].sort();
-        if (after.join(',') === namespaces.join(',')) return;
+        if (after.join(',') === namespaces.join(',')) return change;
       }
+      return change;
     });
+  }
+
+  /**
+   * The harvester's sweep (issue 21 #3): every access entry recc made (its
+   * ARN fits the role template and it carries recc's managed-by tag) is
+   * reconciled against the live namespaces, so an entry whose user has no
+   * live cluster left is deleted and a scope naming namespaces that are gone
+   * is narrowed. A teardown that stopped between deleting the namespace and
+   * recomputing the access (a Lambda timeout, a crash), or a namespace
+   * deleted by hand, leaves exactly such grants. Entries of other principals
+   * (the control-plane roles, admins) never fit the template and are not
+   * touched; a fitting entry without recc's tag is not ours either.
+   * Level-triggered: a second sweep on the same state writes nothing.
+   */
+  async sweep(): Promise<Array<{ owner: string; principalArn: string; change: AccessChange }>> {
+    const pattern = principalPattern(this.config.userRoleArnTemplate);
+    const principals: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.eks.send(new ListAccessEntriesCommand({ clusterName: this.config.clusterName, ...(nextToken ? { nextToken } : {}) }));
+      } catch (err) {
+        throw new EksAwsError('listing the access entries failed', { cause: err });
+      }
+      for (const arn of page.accessEntries ?? []) if (pattern.test(arn)) principals.push(arn);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    const changes: Array<{ owner: string; principalArn: string; change: AccessChange }> = [];
+    for (const principalArn of principals) {
+      const owner = await this.managedOwner(principalArn);
+      // The tag names the owner; the ARN must be the one the template gives that owner, so a
+      // hand-edited tag cannot make the sweep reconcile (and delete) someone else's entry.
+      if (owner === undefined || this.principalArn(owner) !== principalArn) continue;
+      const change = await this.reconcile(owner);
+      if (change !== 'unchanged' && change !== 'absent') {
+        changes.push({ owner, principalArn, change });
+        this.logger.info('orphaned access grant reconciled', { owner, principalArn, change });
+      }
+    }
+    return changes;
+  }
+
+  /** The owner recc tagged an entry with; undefined when it is not recc's (or is gone already). */
+  private async managedOwner(principalArn: string): Promise<string | undefined> {
+    try {
+      const out = await this.eks.send(new DescribeAccessEntryCommand({ clusterName: this.config.clusterName, principalArn }));
+      const tags = out.accessEntry?.tags ?? {};
+      return tags[MANAGED_TAG] === 'recc' && tags.user ? tags.user : undefined;
+    } catch (err) {
+      if ((err as Error).name === 'ResourceNotFoundException') return undefined;
+      throw new EksAwsError(`reading the access entry ${principalArn} failed`, { cause: err });
+    }
   }
 
   private async liveNamespaces(owner: string): Promise<string[]> {
@@ -73,24 +144,25 @@ export class AccessEntries {
       .sort();
   }
 
-  private async apply(owner: string, namespaces: string[]): Promise<void> {
+  private async apply(owner: string, namespaces: string[]): Promise<AccessChange> {
     const clusterName = this.config.clusterName;
     const principalArn = this.principalArn(owner);
     if (namespaces.length === 0) {
       try {
         await this.eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn }));
         this.logger.info('access entry deleted', { owner, principalArn });
+        return 'deleted';
       } catch (err) {
         if ((err as Error).name !== 'ResourceNotFoundException') throw new EksAwsError(`deleting the access entry of ${owner} failed`, { cause: err });
+        return 'absent';
       }
-      return;
     }
     const policyArn = this.config.accessPolicyArn ?? DEFAULT_ACCESS_POLICY_ARN;
     const current = await this.associations(principalArn);
     if (current) {
       const scope = current.find((p) => p.policyArn === policyArn)?.accessScope;
       const same = scope?.type === 'namespace' && [...(scope.namespaces ?? [])].sort().join(',') === namespaces.join(',');
-      if (same) return; // already exactly right: no write
+      if (same) return 'unchanged'; // already exactly right: no write
     }
     if (!current) await this.createEntry(owner, principalArn);
     try {
@@ -105,6 +177,7 @@ export class AccessEntries {
     } catch (err) {
       throw new EksAwsError(`scoping the access of ${owner} to their namespaces failed`, { cause: err });
     }
+    return current ? 'rescoped' : 'created';
   }
 
   /** The entry's policy associations, or undefined when the entry does not exist. */
@@ -133,7 +206,7 @@ export class AccessEntries {
           principalArn,
           kubernetesGroups: [userKubernetesGroup(owner, this.config.kubernetesGroupPrefix)],
           type: 'STANDARD',
-          tags: { user: owner, 'recc.io/managed-by': 'recc' },
+          tags: { user: owner, [MANAGED_TAG]: 'recc' },
         }),
       );
       this.logger.info('access entry created', { owner, principalArn });

@@ -33,6 +33,8 @@ export function logContextFromEnv(env: Env, component: string): LogContext {
     const value = env[name]?.trim();
     if (value) ctx[key] = value;
   }
+  // A job driver learns its run as RECC_JOB_RUN (the local and EKS job drivers set that name).
+  if (!ctx.runId && env.RECC_JOB_RUN?.trim()) ctx.runId = env.RECC_JOB_RUN.trim();
   if (!ctx.pod && env.HOSTNAME?.trim()) ctx.pod = env.HOSTNAME.trim();
   return ctx;
 }

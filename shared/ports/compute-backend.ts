@@ -53,6 +53,17 @@ export interface BackendClusterRef {
   namespace?: string;
 }
 
+/** One access grant the backend removed or narrowed because no live cluster needed it (any more). */
+export interface GrantChange {
+  /** `access-entry`: a user's EKS access entry; `pod-identity`: a namespace's Pod Identity association. */
+  kind: 'access-entry' | 'pod-identity';
+  /** The principal ARN or the namespace. */
+  subject: string;
+  /** `deleted`, or `rescoped` when the grant still serves other live clusters. */
+  change: 'deleted' | 'rescoped';
+  owner?: string;
+}
+
 export interface ScaleOptions {
   retire?: readonly string[];
 }
@@ -79,4 +90,12 @@ export interface ComputeBackend {
    * retried step never rotates the certificates of running pods.
    */
   readSecrets?(clusterId: string): Promise<ClusterSecrets | undefined>;
+  /**
+   * Remove or narrow access grants (EKS access entries and their namespace-
+   * scoped policies, Pod Identity associations) that name clusters which no
+   * longer exist. Run by the harvester; level-triggered and idempotent (a
+   * second call on the same state changes nothing); not-found is success.
+   * Backends that grant nothing outside a cluster's own resources omit it.
+   */
+  sweepGrants?(): Promise<GrantChange[]>;
 }

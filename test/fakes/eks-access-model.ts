@@ -6,6 +6,7 @@ import {
   EKSClient,
   InvalidParameterException,
   InvalidRequestException,
+  ListAccessEntriesCommand,
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
@@ -36,6 +37,8 @@ export class EksAccessModel {
   stub: AwsStub<any, any, any> | undefined;
   /** The cluster's accessConfig.authenticationMode. */
   authenticationMode: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP' = 'API_AND_CONFIG_MAP';
+  /** Largest ListAccessEntries page (the service's maximum is 100; tests set it low to exercise paging). */
+  pageSize = 100;
   /** Which IAM principals exist (default: every well-formed one). */
   principalExists: (arn: string) => boolean = () => true;
 
@@ -55,6 +58,7 @@ export class EksAccessModel {
     stub.on(AssociateAccessPolicyCommand).callsFake(serve((i) => this.associate(i)));
     stub.on(DeleteAccessEntryCommand).callsFake(serve((i) => this.remove(i)));
     stub.on(DescribeAccessEntryCommand).callsFake(serve((i) => ({ accessEntry: this.view(this.must(i.clusterName, i.principalArn)) })));
+    stub.on(ListAccessEntriesCommand).callsFake(serve((i) => this.list(i)));
     stub.on(ListAssociatedAccessPoliciesCommand).callsFake(
       serve((i) => {
         const e = this.must(i.clusterName, i.principalArn);
@@ -93,6 +97,24 @@ export class EksAccessModel {
       throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: `The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.` });
     }
     return e;
+  }
+
+  /** Principal ARNs, paged with maxResults (1–100) and nextToken; `associatedPolicyArn` filters. */
+  private list(i: any): unknown {
+    this.checkCluster(i.clusterName);
+    const maxResults = i.maxResults ?? 100;
+    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 100) {
+      throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'maxResults must be between 1 and 100' });
+    }
+    const all = [...this.entries.values()]
+      .filter((e) => i.associatedPolicyArn === undefined || e.associations.has(i.associatedPolicyArn))
+      .map((e) => e.principalArn)
+      .sort();
+    const start = i.nextToken ? Number(Buffer.from(String(i.nextToken), 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'The nextToken is not valid' });
+    const page = all.slice(start, start + Math.min(maxResults, this.pageSize));
+    const end = start + page.length;
+    return { accessEntries: page, ...(end < all.length ? { nextToken: Buffer.from(String(end), 'utf8').toString('base64url') } : {}) };
   }
 
   private view(e: AccessEntryState): Record<string, unknown> {

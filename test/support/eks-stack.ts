@@ -51,7 +51,7 @@ export interface EksStack {
   asg: AsgModel;
   eks: EksAccessModel;
   kube: KubeClients;
-  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger; autoScaling?: AutoScalingClient }): EksComputeBackend;
+  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger; autoScaling?: AutoScalingClient; schedulerRoleArn?: string }): EksComputeBackend;
   close(): Promise<void>;
 }
 
@@ -152,6 +152,7 @@ export async function startEksStack(
         eks: new EKSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
         ...(extra.clock ? { clock: extra.clock } : {}),
         ...(extra.logger ? { logger: extra.logger } : {}),
+        ...(extra.schedulerRoleArn ? { schedulerRoleArn: extra.schedulerRoleArn } : {}),
       });
     },
     async close() {

@@ -2,7 +2,7 @@ import { InMemoryWorkQueue } from '../../adapters/queue/memory.ts';
 import { InMemoryClusterStore } from '../../adapters/store/memory.ts';
 import { Provisioner, type ProvisionerConfig } from '../../control/provisioner.ts';
 import { ManualClock } from '../../shared/core/clock.ts';
-import { silentLogger } from '../../shared/core/logger.ts';
+import { silentLogger, type Logger } from '../../shared/core/logger.ts';
 import { initialChange, newClusterRecord } from '../../shared/lifecycle/machine.ts';
 import type { ClusterRecord } from '../../shared/lifecycle/types.ts';
 import type { WorkQueue } from '../../shared/ports/work-queue.ts';
@@ -31,6 +31,8 @@ export interface ProvisionerWorldOptions<Q extends WorkQueue> extends FakeBacken
   /** @default 2026-11-27T09:00:00Z */
   startAt?: number;
   config?: Partial<ProvisionerConfig>;
+  /** @default silentLogger */
+  logger?: Logger;
 }
 
 export const WORLD_START = Date.UTC(2026, 10, 27, 9, 0, 0);
@@ -38,7 +40,7 @@ export const WORLD_START = Date.UTC(2026, 10, 27, 9, 0, 0);
 export function provisionerWorld(options?: ProvisionerWorldOptions<InMemoryWorkQueue>): ProvisionerWorld<InMemoryWorkQueue>;
 export function provisionerWorld<Q extends WorkQueue>(options: ProvisionerWorldOptions<Q> & { queue: Q }): ProvisionerWorld<Q>;
 export function provisionerWorld(options: ProvisionerWorldOptions<WorkQueue> = {}): ProvisionerWorld<WorkQueue> {
-  const { queue = new InMemoryWorkQueue(), startAt = WORLD_START, config, ...backendOptions } = options;
+  const { queue = new InMemoryWorkQueue(), startAt = WORLD_START, config, logger = silentLogger, ...backendOptions } = options;
   const store = new InMemoryClusterStore();
   const backend = new FakeComputeBackend(backendOptions);
   const clock = new ManualClock(startAt);
@@ -47,7 +49,7 @@ export function provisionerWorld(options: ProvisionerWorldOptions<WorkQueue> = {
     queue,
     backend,
     clock,
-    logger: silentLogger,
+    logger,
     generateSecrets: async (d) => ({ token: `token-${d.clusterId}`, caCertPem: 'CA PEM', caKeyPem: 'CA KEY', serverCertPem: 'CRT', serverKeyPem: 'KEY' }),
     ...(config ? { config } : {}),
   });

@@ -32,7 +32,7 @@ describe('Handler: harvester', () => {
     const summary = await handler(scheduled, context);
 
     // Assess
-    expect(summary).toEqual({ considered: 1, reaped: [{ clusterId: 'c-idle', reason: 'idle' }], failed: [], orphansRemoved: ['c-orphan'], errors: 0, runsFailed: [] });
+    expect(summary).toEqual({ considered: 1, reaped: [{ clusterId: 'c-idle', reason: 'idle' }], failed: [], orphansRemoved: ['c-orphan'], errors: 0, runsFailed: [], grantsRemoved: [] });
     expect(queue.messages).toEqual([{ clusterId: 'c-idle', cause: 'delete-requested' }]);
   });
 });

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { describeFailure, tailLines, type ProvisionerConfig } from '../../../control/provisioner.ts';
 import { transition, assertHistoryInvariants } from '../../../shared/lifecycle/machine.ts';
 import type { ClusterRecord } from '../../../shared/lifecycle/types.ts';
+import { createLogger } from '../../../shared/core/logger.ts';
 import { BackendUnavailableError } from '../../../shared/ports/errors.ts';
 import type { ProvisionMessage, WorkQueue } from '../../../shared/ports/work-queue.ts';
 import { addRequested, provisionerWorld, type ProvisionerWorld } from '../../support/provisioner-world.ts';
@@ -74,6 +75,19 @@ describe('Class: Provisioner', () => {
       expect((await w.store.get('c-000001'))?.status).toBe('PROVISIONING');
       expect(w.backend.count('apply')).toBe(1);
       expect(w.queue.sent).toEqual([{ message: { clusterId: 'c-000001', cause: 'requeue' }, delaySeconds: 3 }]);
+    });
+
+    it('logs each step with the cluster id, its user and its namespace (issue 21: lines about a cluster say whose it is)', async () => {
+      // Prepare
+      const lines: Array<Record<string, unknown>> = [];
+      const logged = provisionerWorld({ queue: new RecordingQueue(), logger: createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }) });
+      const record = await addRequested(logged);
+
+      // Act
+      await logged.provisioner.handle(created(record.id));
+
+      // Assess
+      expect(lines.find((l) => l.message === 'provisioner step')).toMatchObject({ clusterId: record.id, user: 'arathe', namespace: record.namespace, status: 'REQUESTED', action: 'applied' });
     });
 
     it('reaches RUNNING with the connection once the backend is ready', async () => {
