@@ -107,7 +107,8 @@ export function costConfigFromEnv(env: Env): CostConfig {
   const positive = (n: number) => n > 0;
 
   const userBudgetUsd = num('RECC_COST_USER_BUDGET_USD', 1000, positive, 'a positive number of dollars');
-  const userBudgets: Record<string, number> = {};
+  // No prototype: a user named `__proto__` or `constructor` is just a key (on `{}`, `__proto__ = 500` is silently dropped).
+  const userBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const part of (getOptionalString(env, 'RECC_COST_USER_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const [user, amount] = part.split('=').map((s) => s.trim());
     const n = Number(amount);
