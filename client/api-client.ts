@@ -48,9 +48,20 @@ export interface ApiClientOptions {
   /** Per-request timeout. @default 30000 */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /**
+   * A cluster's own process (a job run's driver on EKS) calling for the
+   * cluster's owner: every request carries a proof under the cluster's token
+   * (shared/api/cluster-proof.ts), signed into the SigV4 request. The token
+   * itself never travels.
+   */
+  clusterProof?: { clusterId: string; token?: string; tokenFile?: string };
 }
 
-/** Client options from the environment: RECC_API_URL, RECC_API_TOKEN, RECC_API_SIGNING, AWS_REGION. */
+/**
+ * Client options from the environment: RECC_API_URL, RECC_API_TOKEN,
+ * RECC_API_SIGNING, AWS_REGION, and for a cluster's own pods
+ * RECC_API_CLUSTER + RECC_API_CLUSTER_TOKEN_FILE (both or neither).
+ */
 export function apiClientOptionsFromEnv(env: Env): ApiClientOptions {
   const apiUrl = getOptionalString(env, 'RECC_API_URL');
   const token = getOptionalString(env, 'RECC_API_TOKEN');
@@ -59,11 +70,18 @@ export function apiClientOptionsFromEnv(env: Env): ApiClientOptions {
   if (signing !== undefined && !['auto', 'sigv4', 'none'].includes(signing)) {
     throw new ValidationError('invalid RECC_API_SIGNING', [{ path: 'RECC_API_SIGNING', message: 'must be auto, sigv4 or none' }]);
   }
+  const proofCluster = getOptionalString(env, 'RECC_API_CLUSTER');
+  const proofTokenFile = getOptionalString(env, 'RECC_API_CLUSTER_TOKEN_FILE');
+  if ((proofCluster === undefined) !== (proofTokenFile === undefined)) {
+    const missing = proofCluster === undefined ? 'RECC_API_CLUSTER' : 'RECC_API_CLUSTER_TOKEN_FILE';
+    throw new ValidationError(`${missing} is not set`, [{ path: missing, message: 'RECC_API_CLUSTER and RECC_API_CLUSTER_TOKEN_FILE go together (a cluster pod proving its cluster)' }]);
+  }
   return {
     ...(apiUrl ? { apiUrl } : {}),
     ...(token ? { token } : {}),
     ...(signing ? { signing: signing as Signing } : {}),
     ...(region ? { region } : {}),
+    ...(proofCluster && proofTokenFile ? { clusterProof: { clusterId: proofCluster, tokenFile: proofTokenFile } } : {}),
   };
 }
 
@@ -168,6 +186,8 @@ export class ApiClient {
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private signer: Promise<Signer> | undefined;
+  private readonly clusterProof: ApiClientOptions['clusterProof'];
+  private proofToken: Promise<string> | undefined;
 
   constructor(options: ApiClientOptions = {}) {
     this.apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
@@ -185,6 +205,25 @@ export class ApiClient {
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.fetchImpl = options.fetch ?? fetch;
+    this.clusterProof = options.clusterProof;
+  }
+
+  /** The cluster proof header for one request, when this client is a cluster's own process. */
+  private async proofHeaders(method: string): Promise<Record<string, string>> {
+    const proof = this.clusterProof;
+    if (!proof) return {};
+    this.proofToken ??= (async () => {
+      if (proof.token) return proof.token;
+      if (!proof.tokenFile) throw new ValidationError('clusterProof needs a token or a token file', [{ path: 'clusterProof', message: 'give token or tokenFile' }]);
+      const { readFile } = await import('node:fs/promises');
+      const text = (await readFile(proof.tokenFile, 'utf8')).trim();
+      if (!text) throw new ValidationError('the cluster token file is empty', [{ path: 'RECC_API_CLUSTER_TOKEN_FILE', message: `${proof.tokenFile} is empty` }]);
+      return text;
+    })();
+    // A failed read is not cached: the next request tries again.
+    void this.proofToken.catch(() => (this.proofToken = undefined));
+    const { CLUSTER_PROOF_HEADER, CLUSTER_PROOF_TTL_MS, clusterProof } = await import('../shared/api/cluster-proof.ts');
+    return { [CLUSTER_PROOF_HEADER]: clusterProof(await this.proofToken, proof.clusterId, method, Date.now() + CLUSTER_PROOF_TTL_MS) };
   }
 
   /** True when this client signs its requests with SigV4. */
@@ -196,7 +235,8 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.base);
     const text = body === undefined ? undefined : JSON.stringify(body);
-    let headers: Record<string, string> = { accept: 'application/json', ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
+    // The cluster proof goes in before signing, so SigV4 covers it.
+    let headers: Record<string, string> = { accept: 'application/json', ...(text === undefined ? {} : { 'content-type': 'application/json' }), ...(await this.proofHeaders(method)) };
     if (shouldSign(url, this.signing)) {
       this.signer ??= makeSigner(this.region ?? regionOf(url), this.credentials);
       headers = await (await this.signer)({ method, url, headers, body: text });

@@ -41,6 +41,11 @@ export interface Caller {
   admin: boolean;
   /** The full IAM principal ARN the user was mapped from (recorded on clusters it creates). */
   principalArn?: string;
+  /**
+   * Set when a cluster's own process (a job run's driver) calls for the owner:
+   * it may reach this one cluster only (functions/commons/cluster-caller.ts).
+   */
+  cluster?: string;
 }
 
 export interface ClusterServiceDeps {

@@ -59,15 +59,40 @@ export async function runBackfill(
 
 export type { DayRisk };
 
-// Run directly: any cluster from the environment, the prices from the configured datastores.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+/**
+ * The job's parameters (`recc job create … --param dates=20`, given to the
+ * driver as RECC_JOB_PARAMS): `dates` limits the backfill to the last N dates
+ * (each with its full lookback); without it every date is computed.
+ */
+export function backfillParams(params: Record<string, unknown>): { dates?: number } {
+  const raw = params.dates;
+  if (raw === undefined) return {};
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`job parameter dates must be a whole number of dates ≥ 1 (got ${JSON.stringify(raw)})`);
+  return { dates: n };
+}
+
+/**
+ * The backfill on the cluster RECC_CLUSTER names: run as a script (ad hoc, or
+ * as a scheduled job's entry), or as the job's export `main` with its params.
+ */
+export async function main(params: Record<string, unknown> = {}): Promise<BackfillSummary> {
+  const { dates: limit } = backfillParams(params);
   const prices = await loadPrices(await openDatastores());
   for (const line of describeSources(prices.sources)) process.stdout.write(`${line}\n`);
+  const keep = limit === undefined ? prices.days.length : Math.min(prices.days.length, limit + LOOKBACK_DAYS - 1);
+  const days = prices.days.slice(prices.days.length - keep);
   const cluster = await clusterFromEnv(process.env, { onProgress: (e) => process.stdout.write(`cluster ${e.status}\n`) });
   try {
-    const { summary, tasks, elapsedMs } = await runBackfill(cluster, { dates: prices.dates, days: prices.days });
+    const { summary, tasks, elapsedMs } = await runBackfill(cluster, { dates: days.map((d) => d.date), days });
     process.stdout.write(`${tasks} tasks in ${(elapsedMs / 1000).toFixed(1)} s\n${JSON.stringify(summary, null, 2)}\n`);
+    return summary;
   } finally {
     await cluster.close();
   }
+}
+
+// Run directly: any cluster from the environment, the prices from the configured datastores, the job's params if any.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await main(JSON.parse(process.env.RECC_JOB_PARAMS ?? '{}') as Record<string, unknown>);
 }

@@ -89,6 +89,7 @@ function withLocalIdentity(config: IdentityConfig | undefined): IdentityConfig {
     adminRoleArns: union(config.adminRoleArns, LOCAL_IDENTITY.adminRoleArns),
     sourceIdentityRoles: union(config.sourceIdentityRoles, LOCAL_IDENTITY.sourceIdentityRoles),
     principalUsers: config.principalUsers,
+    ...(config.clusterRoleArns ? { clusterRoleArns: config.clusterRoleArns } : {}),
   };
 }
 

@@ -38,16 +38,19 @@ const RUNS_SHOWN = 10;
 /** A plain-text table of the costs for a terminal. */
 export function formatCosts(costs: CostsResult): string {
   const head = costs.groupBy.toUpperCase();
-  const rows: string[][] = [[head, 'COST', 'NODE-HOURS', 'CLUSTERS', '$/HOUR NOW', 'TOP CLUSTER']];
+  // By job: the job and its owner apart (two users' `nightly` are two jobs).
+  const byJob = costs.groupBy === 'job';
+  const rows: string[][] = [[head, ...(byJob ? ['OWNER'] : []), 'COST', 'NODE-HOURS', 'CLUSTERS', '$/HOUR NOW', 'TOP CLUSTER']];
+  const blank = byJob ? [''] : [];
   for (const g of costs.groups) {
     const top = g.top[0];
-    rows.push([g.key, formatUsdCents(g.cost), g.nodeHours.toFixed(2), String(g.clusters), formatUsdCents(g.perHour), top ? `${top.clusterId} (${formatUsdCents(top.cost)})` : '']);
+    rows.push([byJob ? (g.job ?? g.key) : g.key, ...(byJob ? [g.owner ?? ''] : []), formatUsdCents(g.cost), g.nodeHours.toFixed(2), String(g.clusters), formatUsdCents(g.perHour), top ? `${top.clusterId} (${formatUsdCents(top.cost)})` : '']);
     // By job: each run under its job, newest first (one cluster per run).
     const runs = g.runs ?? [];
-    for (const r of runs.slice(0, RUNS_SHOWN)) rows.push([`  ${r.run}`, formatUsdCents(r.cost), r.nodeHours.toFixed(2), '1', '', `${r.clusterId} ${r.status}${r.startedAt ? ` ${r.startedAt.slice(0, 16).replace('T', ' ')}` : ''}`]);
-    if (runs.length > RUNS_SHOWN) rows.push([`  (+${runs.length - RUNS_SHOWN} more runs; --json lists all)`, '', '', '', '', '']);
+    for (const r of runs.slice(0, RUNS_SHOWN)) rows.push([`  ${r.run}`, ...blank, formatUsdCents(r.cost), r.nodeHours.toFixed(2), '1', '', `${r.clusterId} ${r.status}${r.startedAt ? ` ${r.startedAt.slice(0, 16).replace('T', ' ')}` : ''}`]);
+    if (runs.length > RUNS_SHOWN) rows.push([`  (+${runs.length - RUNS_SHOWN} more runs; --json lists all)`, ...blank, '', '', '', '', '']);
   }
-  rows.push(['TOTAL', formatUsdCents(costs.total), costs.nodeHours.toFixed(2), '', '', '']);
+  rows.push(['TOTAL', ...blank, formatUsdCents(costs.total), costs.nodeHours.toFixed(2), '', '', '']);
   const lines = [
     `Costs by ${costs.groupBy}, ${costs.from} → ${costs.to} (${costs.scope === 'all' ? 'all users' : 'your clusters'})`,
     ...formatColumns(rows).split('\n'),

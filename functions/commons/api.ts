@@ -5,6 +5,8 @@ import type { ZodType } from 'zod';
 import { ClusterService, type Caller, type ClusterServiceDeps } from '../../control/clusters.ts';
 import { ReccError, ValidationError, type ErrorDetail } from '../../shared/core/errors.ts';
 import { silentLogger, type Logger } from '../../shared/core/logger.ts';
+import { CLUSTER_PROOF_HEADER } from '../../shared/api/cluster-proof.ts';
+import { callerFromClusterProof, checkClusterScope, clusterRoleSession } from './cluster-caller.ts';
 import { callerFromIam, type IdentityConfig } from './identity.ts';
 
 /**
@@ -17,7 +19,8 @@ import { callerFromIam, type IdentityConfig } from './identity.ts';
  * - `httpErrors` turns any error into exactly
  *   `{"error": {"type", "message", "details": [{"path", "message"}]}}`:
  *   below 500 as it is, at 500 or above a generic message (the detail is logged).
- * - `identity` derives the caller from the IAM principal.
+ * - `identity` derives the caller from the IAM principal (a cluster's own pod:
+ *   from its cluster proof, limited to that cluster; cluster-caller.ts).
  * - `validate` parses the JSON body, query and path parameters with zod and
  *   lists every offending field.
  *
@@ -158,16 +161,28 @@ function httpErrors(baseLogger: Logger): MiddlewareObj<ApiEvent, ApiResult, Erro
   };
 }
 
-function identity(config: IdentityConfig): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+function identity<B, Q, P>(deps: ApiDeps, spec: RouteSpec<B, Q, P>): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+  const config = deps.identity;
   return {
-    before: (request) => {
+    before: async (request) => {
       const iam = request.event.requestContext?.authorizer?.iam;
       // Log the principal before mapping it, so a refused request is attributed too (the ARN is API Gateway's, not the caller's text).
       const principalArn = typeof iam?.userArn === 'string' && iam.userArn.length <= 2048 ? iam.userArn : undefined;
       if (principalArn) request.context.recc.log = request.context.recc.log.child({ principalArn });
-      const caller = callerFromIam(iam, config);
+      // A session of the cluster role is a cluster's own pod: the owner of the cluster it proves, on that cluster only.
+      const clusterSession = clusterRoleSession(iam, config);
+      const caller = clusterSession
+        ? await callerFromClusterProof({
+            principalArn: clusterSession,
+            proof: request.event.headers?.[CLUSTER_PROOF_HEADER],
+            method: request.event.requestContext?.http?.method ?? '',
+            store: deps.store,
+            nowMs: deps.clock.now(),
+          })
+        : callerFromIam(iam, config);
+      checkClusterScope(caller, spec.name, request.event.pathParameters?.id);
       request.context.recc.caller = caller;
-      request.context.recc.log = request.context.recc.log.child({ user: caller.user, ...(caller.admin ? { admin: true } : {}) });
+      request.context.recc.log = request.context.recc.log.child({ user: caller.user, ...(caller.admin ? { admin: true } : {}), ...(caller.cluster ? { actingForCluster: caller.cluster } : {}) });
     },
   };
 }
@@ -218,7 +233,7 @@ export function apiHandler<B = undefined, Q = undefined, P = undefined>(
   const handler: MiddyfiedHandler<ApiEvent, ApiResult, Error, ApiContext> = middy<ApiEvent, ApiResult, Error, ApiContext>()
     .use(requestLog(baseLogger))
     .use(httpErrors(baseLogger))
-    .use(identity(deps.identity))
+    .use(identity(deps, spec))
     .use(validate(spec))
     .handler(async (event, context) => {
       const internal = context.recc;

@@ -17,6 +17,7 @@ import { ACCOUNT_ID, IAM_NAME, IDENTITY_CENTER_ROLE_PREFIX, ROLE_ARN, type Ident
  * | RECC_ADMIN_ROLE_ARNS | role ARNs whose sessions are admins, space separated |
  * | RECC_SOURCE_IDENTITY_ROLES | role ARNs whose trust policy requires sts:SourceIdentity = session name, space separated |
  * | RECC_PRINCIPAL_USERS | JSON object: full IAM user ARN or role ARN → user |
+ * | RECC_CLUSTER_ROLE_ARNS | role ARNs of the clusters' own pods (Pod Identity): they act for a cluster's owner on that cluster only, with a proof under its token |
  * | REGION (or AWS_REGION) | AWS region |
  * | DYNAMODB_ENDPOINT, SQS_ENDPOINT | emulator endpoints for local use |
  * | DYNAMODB_TRANSACTIONS | false for dynalite (no transactions) |
@@ -64,6 +65,7 @@ export interface IdentityConfigInput {
   adminRoleArns?: readonly string[];
   sourceIdentityRoles?: readonly string[];
   principalUsers?: Readonly<Record<string, string>>;
+  clusterRoleArns?: readonly string[];
 }
 
 const ENV_NAMES: Record<keyof IdentityConfigInput, string> = {
@@ -72,6 +74,7 @@ const ENV_NAMES: Record<keyof IdentityConfigInput, string> = {
   adminRoleArns: 'RECC_ADMIN_ROLE_ARNS',
   sourceIdentityRoles: 'RECC_SOURCE_IDENTITY_ROLES',
   principalUsers: 'RECC_PRINCIPAL_USERS',
+  clusterRoleArns: 'RECC_CLUSTER_ROLE_ARNS',
 };
 
 const account = z.string().regex(ACCOUNT_ID, 'must be a 12-digit AWS account id');
@@ -94,6 +97,7 @@ const identitySchema = z
     sourceIdentityRoles: z.array(roleArn).default([]),
     // A record of strings; keys are checked below (zod's record would also accept any key).
     principalUsers: z.record(z.string(), user).default({}),
+    clusterRoleArns: z.array(roleArn).default([]),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -105,6 +109,17 @@ const identitySchema = z
     };
     input.adminRoleArns.forEach((arn, i) => checkAccount(arn, ['adminRoleArns', i]));
     input.sourceIdentityRoles.forEach((arn, i) => checkAccount(arn, ['sourceIdentityRoles', i]));
+    // A cluster role's sessions act only for one proven cluster: no other mapping may also give them a user or admin.
+    // The stage's own role, named by its exact ARN (account included), so allowedAccounts (human principals) does not apply.
+    input.clusterRoleArns.forEach((arn, i) => {
+      const elsewhere = [
+        input.adminRoleArns.includes(arn) ? 'adminRoleArns' : undefined,
+        input.sourceIdentityRoles.includes(arn) ? 'sourceIdentityRoles' : undefined,
+        Object.prototype.hasOwnProperty.call(input.principalUsers, arn) ? 'principalUsers' : undefined,
+        input.allowedRoles.includes(arn) ? 'allowedRoles' : undefined,
+      ].filter((x): x is string => x !== undefined);
+      if (elsewhere.length > 0) ctx.addIssue({ code: 'custom', path: ['clusterRoleArns', i], message: `is also in ${elsewhere.join(', ')}; a cluster role must be mapped only through a cluster proof` });
+    });
     for (const key of Object.keys(input.principalUsers)) {
       if (!principalKey.test(key)) {
         ctx.addIssue({ code: 'custom', path: ['principalUsers', key], message: 'keys must be the full ARN of an IAM user (arn:aws:iam::ACCOUNT:user/PATH/NAME) or a role ARN without a path (arn:aws:iam::ACCOUNT:role/NAME)' });
@@ -137,6 +152,7 @@ function compileIdentity(input: unknown, pathName: (field: string) => string): I
     adminRoleArns: Object.freeze([...config.adminRoleArns]),
     sourceIdentityRoles: Object.freeze([...config.sourceIdentityRoles]),
     principalUsers: new Map(table as [string, string][]),
+    clusterRoleArns: Object.freeze([...config.clusterRoleArns]),
   });
 }
 
@@ -171,7 +187,13 @@ export function readIdentityConfig(env: Env): IdentityConfig {
     }
   }
   const input: Record<string, unknown> = { allowedAccounts: list(env, 'RECC_ALLOWED_ACCOUNTS', true) ?? [] };
-  const optional = { allowedRoles: list(env, 'RECC_ALLOWED_ROLES'), adminRoleArns: list(env, 'RECC_ADMIN_ROLE_ARNS'), sourceIdentityRoles: list(env, 'RECC_SOURCE_IDENTITY_ROLES'), principalUsers };
+  const optional = {
+    allowedRoles: list(env, 'RECC_ALLOWED_ROLES'),
+    adminRoleArns: list(env, 'RECC_ADMIN_ROLE_ARNS'),
+    sourceIdentityRoles: list(env, 'RECC_SOURCE_IDENTITY_ROLES'),
+    principalUsers,
+    clusterRoleArns: list(env, 'RECC_CLUSTER_ROLE_ARNS'),
+  };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) input[k] = v;
   let config: IdentityConfig | undefined;
   try {

@@ -40,7 +40,7 @@ export class ProvisionerStepFailedError extends ReccError {
 }
 
 /** Which identity mapping refused the caller (see `functions/commons/identity.ts`). */
-export type IdentityMapping = 'malformed' | 'root' | 'federated-user' | 'account' | 'iam-user' | 'role';
+export type IdentityMapping = 'malformed' | 'root' | 'federated-user' | 'account' | 'iam-user' | 'role' | 'cluster-role';
 
 /**
  * The IAM principal is authenticated, but no mapping yields a recc user for

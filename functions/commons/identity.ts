@@ -42,6 +42,12 @@ export interface IdentityConfig {
   readonly sourceIdentityRoles: readonly string[];
   /** Full IAM user ARN or role ARN → user. A Map, so no key can collide with object internals. */
   readonly principalUsers: ReadonlyMap<string, string>;
+  /**
+   * Role ARNs of the clusters' own pods (the EKS Pod Identity role): their
+   * sessions are nobody until they prove one cluster (shared/api/cluster-proof.ts),
+   * then they act for its owner on that cluster only (cluster-caller.ts).
+   */
+  readonly clusterRoleArns?: readonly string[];
 }
 
 /** IAM Identity Center creates its roles with this name prefix (path `/aws-reserved/sso.amazonaws.com/`). */

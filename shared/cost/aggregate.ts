@@ -16,6 +16,22 @@ export type GroupBy = (typeof GROUP_BY)[number];
 /** Jobs left unnamed are grouped under this key. */
 export const NO_JOB = '(no job)';
 
+/**
+ * A job's group key: `<owner>/<job>`. Job names are unique per owner only, so
+ * two users' `nightly` are two jobs (and two budgets, two alerts); owners are
+ * IAM names, which never contain `/`, so the key splits back unambiguously.
+ */
+export function jobGroupKey(owner: string, job: string): string {
+  return `${owner}/${job}`;
+}
+
+/** The owner and job name of a job group key (undefined for NO_JOB or a key without an owner). */
+export function splitJobGroupKey(key: string): { owner: string; job: string } | undefined {
+  const at = key.indexOf('/');
+  if (key === NO_JOB || at <= 0) return undefined;
+  return { owner: key.slice(0, at), job: key.slice(at + 1) };
+}
+
 export interface ClusterCostLine {
   clusterId: string;
   name: string;
@@ -33,7 +49,11 @@ export interface ClusterCostLine {
 }
 
 export interface CostGroup {
+  /** The user, the namespace, or by job `<owner>/<job>` (jobGroupKey). */
   key: string;
+  /** By job: the job's owner and name (absent on the NO_JOB group). */
+  owner?: string;
+  job?: string;
   cost: number;
   nodeHours: number;
   clusters: number;
@@ -80,8 +100,10 @@ export function groupKey(record: ClusterRecord, groupBy: GroupBy): string {
       return record.owner;
     case 'namespace':
       return record.namespace;
-    case 'job':
-      return record.job ?? record.spec.job ?? NO_JOB;
+    case 'job': {
+      const job = record.job ?? record.spec.job;
+      return job === undefined ? NO_JOB : jobGroupKey(record.owner, job);
+    }
   }
 }
 
@@ -159,8 +181,10 @@ export function aggregateCosts(records: readonly ClusterRecord[], options: Aggre
     list.sort((a, b) => b.cost - a.cost || a.clusterId.localeCompare(b.clusterId));
     const perRun = runs.get(key);
     perRun?.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || a.run.localeCompare(b.run));
+    const named = groupBy === 'job' ? splitJobGroupKey(key) : undefined;
     groups.push({
       key,
+      ...(named ? { owner: named.owner, job: named.job } : {}),
       cost: round2(sum(list.map((l) => l.cost))),
       nodeHours: round2(sum(list.map((l) => l.nodeHours))),
       clusters: list.length,

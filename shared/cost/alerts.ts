@@ -1,5 +1,5 @@
 import { own } from '../core/own.ts';
-import type { ClusterCostLine, CostGroup } from './aggregate.ts';
+import { splitJobGroupKey, type ClusterCostLine, type CostGroup } from './aggregate.ts';
 import { forecastMonth, type MonthForecast } from './forecast.ts';
 import { formatUsd, formatUsdCents } from './money.ts';
 
@@ -55,7 +55,12 @@ export interface Crossing {
 
 export function budgetFor(scope: AlertScope, key: string, budgets: BudgetConfig): number {
   if (scope === 'user') return own(budgets.userBudgets, key) ?? budgets.userBudgetUsd;
-  if (scope === 'job') return (budgets.jobBudgets ? own(budgets.jobBudgets, key) : undefined) ?? budgets.jobBudgetUsd ?? budgets.namespaceBudgetUsd;
+  if (scope === 'job') {
+    // `owner/job` names one user's job; a bare job name applies to every owner's job of that name.
+    const name = splitJobGroupKey(key)?.job;
+    const named = budgets.jobBudgets ? (own(budgets.jobBudgets, key) ?? (name === undefined ? undefined : own(budgets.jobBudgets, name))) : undefined;
+    return named ?? budgets.jobBudgetUsd ?? budgets.namespaceBudgetUsd;
+  }
   return budgets.namespaceBudgetUsd;
 }
 

@@ -15,7 +15,7 @@ import { MAIL_DOMAIN } from './recipients.ts';
  * | RECC_COST_NAMESPACE_BUDGET_USD | monthly budget per namespace | the user budget |
  * | RECC_COST_ALERT_THRESHOLDS | comma list: `80%` (share of the budget) or dollars `1000` (no separators) | `80%,100%` |
  * | RECC_COST_JOB_BUDGET_USD | monthly budget per scheduled job (all its runs) | the namespace budget |
- * | RECC_COST_JOB_BUDGETS | per-job budgets `nightly=200,hourly=50` | — |
+ * | RECC_COST_JOB_BUDGETS | per-job budgets `nightly=200,alice/hourly=50` (a bare name: every owner's job of that name; `owner/job`: one user's) | — |
  * | RECC_COST_ALERT_SCOPES | `user,namespace,job` | all three |
  * | RECC_COST_TOP_CLUSTERS | clusters named per alert | 3 |
  * | RECC_SLACK_WEBHOOK_URL | Slack incoming webhook (http/https) | off |
@@ -107,7 +107,8 @@ export function costConfigFromEnv(env: Env): CostConfig {
   const positive = (n: number) => n > 0;
 
   const userBudgetUsd = num('RECC_COST_USER_BUDGET_USD', 1000, positive, 'a positive number of dollars');
-  const userBudgets: Record<string, number> = {};
+  // No prototype: a user named `__proto__` or `constructor` is just a key (on `{}`, `__proto__ = 500` is silently dropped).
+  const userBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const part of (getOptionalString(env, 'RECC_COST_USER_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const [user, amount] = part.split('=').map((s) => s.trim());
     const n = Number(amount);
@@ -124,7 +125,7 @@ export function costConfigFromEnv(env: Env): CostConfig {
   for (const part of (getOptionalString(env, 'RECC_COST_JOB_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const [job, amount] = part.split('=').map((s) => s.trim());
     const n = Number(amount);
-    if (!job || !Number.isFinite(n) || n <= 0) details.push({ path: 'RECC_COST_JOB_BUDGETS', message: `"${part}" is not job=dollars` });
+    if (!job || !Number.isFinite(n) || n <= 0) details.push({ path: 'RECC_COST_JOB_BUDGETS', message: `"${part}" is not job=dollars or owner/job=dollars` });
     else jobBudgets[job] = n;
   }
   const thresholds = parseThresholds(getString(env, 'RECC_COST_ALERT_THRESHOLDS', '80%,100%'), 'RECC_COST_ALERT_THRESHOLDS', details);

@@ -18,6 +18,8 @@ export interface ApiCall {
   body?: unknown;
   /** The caller's IAM ARN. */
   arn?: string;
+  /** Extra request headers (lower-case names), e.g. a cluster proof. */
+  headers?: Record<string, string>;
 }
 
 export interface ApiReply {
@@ -64,7 +66,7 @@ export async function makeApi(input: Omit<ApiDeps, 'identity'> & { identity?: Ap
     const event = toApiEvent({
       method: call.method,
       url,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(call.headers ?? {}) },
       body,
       routeKey: `${found.route.method} ${found.route.path}`,
       pathParameters: found.pathParameters,

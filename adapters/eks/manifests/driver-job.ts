@@ -1,4 +1,4 @@
-import type { ClusterDefinition } from '../../../shared/definition/types.ts';
+import { SECRET_FILES, type ClusterDefinition } from '../../../shared/definition/types.ts';
 import { toLabelValue } from '../../../shared/definition/render.ts';
 import type { JobEntry } from '../../../shared/jobs/types.ts';
 import { buildSchedulerDeployment, type ManifestOptions } from './build.ts';
@@ -11,7 +11,9 @@ import type { K8sObject } from './types.ts';
  * same image, node group (nodeSelector, toleration), service account, security
  * context, secret and source mounts, and log shipping environment, so what the
  * cluster can reach the driver can reach. It gets `RECC_CLUSTER=id:<its
- * cluster>` (the script a researcher runs ad hoc runs unchanged), the job's
+ * cluster>` (the script a researcher runs ad hoc runs unchanged) and a proof
+ * of its cluster for the API (`RECC_API_CLUSTER[_TOKEN_FILE]`: the API acts
+ * for the cluster's owner on that cluster only), the job's
  * params as `RECC_JOB_PARAMS`, and never restarts: `backoffLimit: 0`, its exit
  * status is the run's outcome. `activeDeadlineSeconds` is the run's active
  * timeout plus a margin, a backstop that stops the driver even if the control
@@ -56,6 +58,11 @@ export function buildDriverJob(def: ClusterDefinition, options: ManifestOptions,
     ...inherited,
     { name: 'RECC_CLUSTER', value: `id:${def.clusterId}` },
     ...(input.apiUrl ? [{ name: 'RECC_API_URL', value: input.apiUrl }] : []),
+    // The pod's IAM role names no user: every API call carries a proof under this cluster's token
+    // (mounted from the cluster's Secret), and the API acts for the owner on this cluster only.
+    { name: 'RECC_API_SIGNING', value: 'sigv4' },
+    { name: 'RECC_API_CLUSTER', value: def.clusterId },
+    { name: 'RECC_API_CLUSTER_TOKEN_FILE', value: `${def.secretMountPath.replace(/\/+$/, '')}/${SECRET_FILES.token}` },
     { name: 'RECC_JOB', value: input.jobName },
     { name: 'RECC_JOB_RUN', value: input.runId },
     { name: 'RECC_JOB_PARAMS', value: JSON.stringify(input.entry.params) },
@@ -108,4 +115,4 @@ export function buildDriverJob(def: ClusterDefinition, options: ManifestOptions,
 }
 
 /** Set for the driver itself (never inherited from the scheduler's container). */
-const DRIVER_ENV_NAMES = new Set(['RECC_CLUSTER', 'RECC_API_URL', 'RECC_JOB', 'RECC_JOB_RUN', 'RECC_JOB_PARAMS', 'RECC_COMPONENT', 'POD_IP']);
+const DRIVER_ENV_NAMES = new Set(['RECC_CLUSTER', 'RECC_API_URL', 'RECC_API_SIGNING', 'RECC_API_CLUSTER', 'RECC_API_CLUSTER_TOKEN_FILE', 'RECC_JOB', 'RECC_JOB_RUN', 'RECC_JOB_PARAMS', 'RECC_COMPONENT', 'POD_IP']);

@@ -89,7 +89,8 @@ describe.skipIf(!haveChromium)('Control-plane console in a real browser', () => 
       const ns = (((await (await fetch(`${stack.url}/clusters/${id}`, { headers: { authorization: `Bearer ${tokens.alice}` } })).json()) as { cluster: { namespace: string } }).cluster.namespace);
       await alice.locator('#cost-user tbody tr[data-key="alice"]').waitFor({ timeout: 30_000 });
       await alice.locator(`#cost-namespace tbody tr[data-key="${ns}"]`).waitFor({ timeout: 30_000 });
-      await alice.locator('#cost-job tbody tr[data-key="nightly-risk"]').waitFor({ timeout: 30_000 });
+      // Jobs are keyed by owner and name (two users' jobs of one name are two jobs).
+      await alice.locator('#cost-job tbody tr[data-key="alice/nightly-risk"]').waitFor({ timeout: 30_000 });
 
       expect(await seriousA11yViolations(alice)).toEqual([]);
       mkdirSync('test/e2e/screenshots', { recursive: true });

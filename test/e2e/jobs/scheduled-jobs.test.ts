@@ -1,5 +1,9 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDatastoresConfig } from '../../../adapters/datastores/load-config.ts';
+import { openDatastores } from '../../../adapters/datastores/session.ts';
+import { writePrices } from '../../../examples/prices.ts';
 import { api, killClusterProcesses, processesOfCluster, running, startReccUp, tempStateDir, type ReccUpProcess } from '../../support/local-stack.ts';
 import { runCli } from '../../support/cli-run.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -9,12 +13,16 @@ import { waitFor } from '../../support/wait.ts';
  * the `recc job` CLI as a user would. Each run gets a cluster of real
  * scheduler and worker processes, its driver is a child process with
  * RECC_CLUSTER=id:<that cluster>, and the cluster is deleted when the run
- * ends. The entry is a small SDK script (test/e2e/jobs/fixtures/squares-job.ts)
- * rather than examples/backfill-job.ts, to keep the test short on CI.
+ * ends. The scheduled entry is the researcher's examples/backfill-job.ts, on a
+ * small prices dataset (40 securities, ~100 days, in a local datastore given
+ * to `recc up` and so to its drivers) and `--param dates=3`; the failure paths
+ * use small fixture scripts (test/e2e/jobs/fixtures/).
  */
 describe('Feature: scheduled jobs on the local stack', () => {
   let up: ReccUpProcess;
   let stateDir: string;
+  /** The prices datastore of the backfill, for recc up (its drivers) and the ad hoc run alike. */
+  let dataEnv: Record<string, string>;
   const cli = async (...args: string[]) => {
     const r = await runCli([...args, '--api', up.url]);
     return { ...r, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) : undefined };
@@ -22,8 +30,14 @@ describe('Feature: scheduled jobs on the local stack', () => {
 
   beforeAll(async () => {
     stateDir = tempStateDir('jobs-e2e');
-    up = await startReccUp({ stateDir });
-  });
+    const config = join(stateDir, 'recc.datastores.yaml');
+    writeFileSync(config, `stores:\n  PRICES: { type: local, root: ${JSON.stringify(join(stateDir, 'prices-store'))} }\nwrite: PRICES\n`);
+    dataEnv = { RECC_DATASTORES_CONFIG: config, RECC_DATASTORES_READ: 'PRICES' };
+    const ds = await openDatastores({ config: loadDatastoresConfig({ cwd: stateDir, home: stateDir, env: dataEnv }) });
+    await writePrices(ds, { securities: 40, years: 0.4 });
+    await ds.close();
+    up = await startReccUp({ stateDir, env: dataEnv });
+  }, 120_000);
 
   afterAll(async () => {
     await up?.stop();
@@ -32,7 +46,7 @@ describe('Feature: scheduled jobs on the local stack', () => {
   });
 
   it('rate(1 minute): two runs, each on its own cluster, SUCCEEDED, logs readable after the cluster is DELETED, nothing left running', async () => {
-    const created = await cli('job', 'create', 'nightly', '--schedule', 'rate(1 minute)', '--template', 'small', '--entry', 'test/e2e/jobs/fixtures/squares-job.ts', '--param', 'day=2026-12-04', '--json');
+    const created = await cli('job', 'create', 'nightly', '--schedule', 'rate(1 minute)', '--template', 'small', '--entry', 'examples/backfill-job.ts', '--param', 'dates=3', '--json');
     expect(created.code, created.stdout + created.stderr).toBe(0);
     expect(created.json.data).toMatchObject({ name: 'nightly', schedule: 'rate(1 minute)', timezone: 'UTC', concurrency: 'Forbid' });
 
@@ -56,7 +70,9 @@ describe('Feature: scheduled jobs on the local stack', () => {
       expect(cluster).toMatchObject({ job: 'nightly', template: 'small' });
       await waitFor(async () => (await api(up.url, 'GET', `/clusters/${run.clusterId}`)).body.cluster.status === 'DELETED', { timeoutMs: 60_000, what: 'the run cluster DELETED' });
       const logs = await cli('job', 'logs', run.id, '--json');
-      expect(logs.json.data.logs).toContain(`squares [1,4,9,16,25] on id:${run.clusterId} params {"day":"2026-12-04"}`);
+      // Three dates, each with its 60-day lookback, plus the reduction, on the run's own cluster.
+      expect(logs.json.data.logs).toMatch(/^4 tasks in \d+\.\d s$/m);
+      expect(logs.json.data.logs).toMatch(/read through PRICES|from PRICES/);
       await waitFor(() => processesOfCluster(run.clusterId).length === 0, { timeoutMs: 30_000, what: 'no process of the run cluster' });
       expect(running(run.driver.pid)).toBe(false);
     }
@@ -91,12 +107,14 @@ describe('Feature: scheduled jobs on the local stack', () => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
     const { REPO_ROOT } = await import('../../support/local-stack.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/e2e/jobs/fixtures/squares-job.ts'], {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/backfill-job.ts'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, RECC_CLUSTER: 'local:2' },
+      env: { ...process.env, ...dataEnv, RECC_CLUSTER: 'local:2' },
       timeout: 120_000,
     });
-    expect(stdout).toContain('squares [1,4,9,16,25] on local:2');
+    // Every date of the small dataset with a full 60-day lookback, plus the reduction.
+    const tasks = Number(/^(\d+) tasks in \d+\.\d s$/m.exec(stdout)?.[1]);
+    expect(tasks).toBeGreaterThan(4);
   }, 150_000);
 
   it('bad input → exit 2 and a detail per problem', async () => {

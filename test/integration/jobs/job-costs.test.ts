@@ -85,13 +85,13 @@ describe('Feature: cost per scheduled job and run', () => {
     const costs = await queryCosts({ store, clock }, { user: 'alice', admin: false }, { groupBy: 'job' });
 
     // Assess
-    const nightly = costs.groups.find((g) => g.key === 'nightly');
-    expect(nightly).toMatchObject({ cost: 0.54, clusters: 2 });
+    const nightly = costs.groups.find((g) => g.key === 'alice/nightly');
+    expect(nightly).toMatchObject({ owner: 'alice', job: 'nightly', cost: 0.54, clusters: 2 });
     expect(nightly?.runs).toEqual([
       { run: 'r-n-2', clusterId: 'c-n2', status: 'DELETED', startedAt: new Date(NOV + 24 * HOUR).toISOString(), cost: 0.36, nodeHours: 2 },
       { run: 'r-n-1', clusterId: 'c-n1', status: 'DELETED', startedAt: new Date(NOV).toISOString(), cost: 0.18, nodeHours: 1 },
     ]);
-    expect(costs.groups.find((g) => g.key === 'hourly')?.runs).toEqual([{ run: 'r-h-1', clusterId: 'c-h1', status: 'RUNNING', startedAt: new Date(NOV + 47 * HOUR).toISOString(), cost: 0.18, nodeHours: 1 }]);
+    expect(costs.groups.find((g) => g.key === 'alice/hourly')?.runs).toEqual([{ run: 'r-h-1', clusterId: 'c-h1', status: 'RUNNING', startedAt: new Date(NOV + 47 * HOUR).toISOString(), cost: 0.18, nodeHours: 1 }]);
     expect(costs.groups.find((g) => g.key === '(no job)')?.runs).toEqual([]);
     const text = formatCosts(costs);
     expect(text).toMatch(/^ {2}r-n-2 +\$0\.36 +2\.00 +1 +c-n2 DELETED 2026-11-02 00:00$/m);
@@ -117,17 +117,57 @@ describe('Feature: cost per scheduled job and run', () => {
     // Assess
     const jobAlerts = report.alerts.filter((a) => a.scope === 'job');
     expect(jobAlerts.map((a) => [a.group, a.measure, a.channel, a.outcome])).toEqual([
-      ['nightly', 'month-to-date', 'slack', 'sent'],
-      ['nightly', 'month-to-date', 'email', 'sent'],
-      ['nightly', 'forecast', 'slack', 'sent'],
-      ['nightly', 'forecast', 'email', 'sent'],
+      ['alice/nightly', 'month-to-date', 'slack', 'sent'],
+      ['alice/nightly', 'month-to-date', 'email', 'sent'],
+      ['alice/nightly', 'forecast', 'slack', 'sent'],
+      ['alice/nightly', 'forecast', 'email', 'sent'],
     ]);
     expect(report.alerts.filter((a) => a.scope !== 'job')).toEqual([]);
-    expect(slack.sent[0]?.subject).toBe('recc cost alert: job nightly: month to date $30.24 > $20 threshold on a $20 budget');
+    expect(slack.sent[0]?.subject).toBe('recc cost alert: job alice/nightly: month to date $30.24 > $20 threshold on a $20 budget');
     expect(slack.sent[0]?.text).toContain('c-n0 c-n0 (alice, recc-alice-n0, job nightly, DELETED): $4.32 this month');
     expect(email.sent.map((n) => n.to)).toEqual([['alice@example.org'], ['alice@example.org']]);
     expect(slack.sent).toHaveLength(2);
-    expect(report.forecasts.find((f) => f.scope === 'job')).toMatchObject({ key: 'nightly', budget: 20 });
+    expect(report.forecasts.find((f) => f.scope === 'job')).toMatchObject({ key: 'alice/nightly', budget: 20 });
+  });
+
+  it("two users' jobs of the same name stay apart: the admin's --by job shows each with its owner, budgets and alerts per owner", async () => {
+    // Prepare: alice's nightly ran 1 h, bob's nightly 3 h (same name, different owners); alice's namesake job under "bob/…" too.
+    const store = new InMemoryClusterStore();
+    await runCluster(store, 'c-a1', 'alice', 'nightly', 'r-a-1', NOV, 1);
+    await runCluster(store, 'c-b1', 'bob', 'nightly', 'r-b-1', NOV, 3);
+    await runCluster(store, 'c-b2', 'bob', 'nightly', 'r-b-2', NOV + 24 * HOUR, 3);
+    const clock = new ManualClock(NOV + 48 * HOUR);
+
+    // Act
+    const admin = await queryCosts({ store, clock }, { user: 'root-admin', admin: true }, { groupBy: 'job' });
+    const alice = await queryCosts({ store, clock }, { user: 'alice', admin: false }, { groupBy: 'job' });
+
+    // Assess: two groups, each with its owner, runs and cost; nothing merged.
+    expect(admin.groups.map((g) => [g.key, g.owner, g.job, g.cost, g.clusters, g.runs?.map((r) => r.run)])).toEqual([
+      ['bob/nightly', 'bob', 'nightly', 1.08, 2, ['r-b-2', 'r-b-1']],
+      ['alice/nightly', 'alice', 'nightly', 0.18, 1, ['r-a-1']],
+    ]);
+    expect(alice.groups.map((g) => [g.key, g.cost])).toEqual([['alice/nightly', 0.18]]);
+    const text = formatCosts(admin);
+    expect(text).toMatch(/^JOB +OWNER +COST/m);
+    expect(text).toMatch(/^nightly +bob +\$1\.08 +6\.00 +2 /m);
+    expect(text).toMatch(/^nightly +alice +\$0\.18 +1\.00 +1 /m);
+
+    // A bare job name budgets every owner's job of that name; owner/job budgets one user's.
+    const slack = new RecordingNotifier('slack');
+    const config = costConfigFromEnv({ RECC_COST_JOB_BUDGETS: 'nightly=1, bob/nightly=0.5', RECC_COST_ALERT_THRESHOLDS: '100%', RECC_COST_ALERT_SCOPES: 'job' });
+    const ledger = new DynamoDbAlertLedgerOnTable();
+    await ledger.ready();
+    const report = await runCostReporter({ store, clock, logger: silentLogger, config, ledger, notifiers: [slack] });
+    await ledger.drop();
+    expect(report.forecasts.filter((f) => f.scope === 'job').map((f) => [f.key, f.budget]).sort()).toEqual([
+      ['alice/nightly', 1],
+      ['bob/nightly', 0.5],
+    ]);
+    // bob's $1.08 is over his $0.50; alice's $0.18 month to date is under her $1 (its forecast over 30 days is not).
+    const monthToDate = report.alerts.filter((a) => a.measure === 'month-to-date').map((a) => a.group);
+    expect(monthToDate).toEqual(['bob/nightly']);
+    expect(slack.sent.find((n) => n.subject.includes('month to date'))?.subject).toBe('recc cost alert: job bob/nightly: month to date $1.08 > $0.50 threshold on a $0.50 budget');
   });
 });
 

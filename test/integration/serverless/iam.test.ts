@@ -158,6 +158,19 @@ describe('IAM least privilege (issue 17 #6)', () => {
     );
   });
 
+  it("lets a cluster's pods (a job run's driver) call only the cluster routes of the API, and names their role to the API functions (issue 13)", () => {
+    const role = resources.ClusterSchedulerRole.Properties;
+    const invoke = (role.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]).filter((s) => asList(s.Action).some((a) => String(a).startsWith('execute-api:')));
+    expect(invoke.length).toBe(1);
+    expect(asList(invoke[0]!.Action)).toEqual(['execute-api:Invoke']);
+    const routes = (asList(invoke[0]!.Resource) as Json[]).map((r) => String(r['Fn::Sub']).replace(/^.*\$\{HttpApi\}\/\*\//, ''));
+    expect(routes.sort()).toEqual(['DELETE/clusters/*', 'GET/clusters/*', 'PATCH/clusters/*', 'POST/clusters/*/heartbeat']);
+    for (const fn of ['getCluster', 'scaleCluster', 'deleteCluster', 'heartbeat', 'clusterLogs']) {
+      expect(String(lambdaOf(fn).Properties.Environment.Variables.RECC_CLUSTER_ROLE_ARNS), fn).toBe(`arn:aws:iam::${String(lambdaOf(fn).Properties.Environment.Variables.RECC_CLUSTER_ROLE_ARNS).split(':')[4]}:role/${String(role.RoleName)}`);
+      expect(String(role.RoleName)).toMatch(/^recc-.+-cluster-scheduler$/);
+    }
+  });
+
   it('lets the Lambdas create cluster queues only with their tags and manage only tagged ones (ABAC)', () => {
     for (const role of ['ProvisionerRole', 'HarvesterRole']) {
       const statements = (resources[role].Properties.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]);

@@ -55,12 +55,28 @@ describe('Function: aggregateCosts', () => {
     expect(summary).toMatchObject({ groupBy: 'user', currency: 'USD', from: iso(0), to: iso(100), asOf: iso(100) });
   });
 
-  it('groups by job, with unnamed jobs together', () => {
+  it("groups by job per owner (alice's etl and bob's etl are two jobs), with unnamed jobs together", () => {
     const summary = aggregateCosts(records, { groupBy: 'job', from: NOV, to: NOW, now: NOW });
-    expect(summary.groups.map((g) => [g.key, g.cost])).toEqual([
-      ['etl', 41.2],
-      ['train', 10.13],
-      [NO_JOB, 0.36],
+    expect(summary.groups.map((g) => [g.key, g.owner, g.job, g.cost])).toEqual([
+      ['bob/etl', 'bob', 'etl', 39.4],
+      ['alice/train', 'alice', 'train', 10.13],
+      ['alice/etl', 'alice', 'etl', 1.8],
+      [NO_JOB, undefined, undefined, 0.36],
+    ]);
+    expect(summary.total).toBe(51.69);
+  });
+
+  it('keeps odd job names as plain keys: __proto__, constructor, names with a slash', () => {
+    const odd = [
+      cluster({ id: 'c-p', owner: 'alice', job: '__proto__', plan: pricedPlan('c5.xlarge', [2]), workers: 2, from: 0, to: 10 }),
+      cluster({ id: 'c-c', owner: 'bob', job: 'constructor', plan: pricedPlan('c5.xlarge', [2]), workers: 2, from: 0, to: 20 }),
+      cluster({ id: 'c-s', owner: 'carol', job: 'a/b', plan: pricedPlan('c5.xlarge', [2]), workers: 2, from: 0, to: 30 }),
+    ];
+    const summary = aggregateCosts(odd, { groupBy: 'job', from: NOV, to: NOW, now: NOW });
+    expect(summary.groups.map((g) => [g.key, g.owner, g.job, g.clusters])).toEqual([
+      ['carol/a/b', 'carol', 'a/b', 1],
+      ['bob/constructor', 'bob', 'constructor', 1],
+      ['alice/__proto__', 'alice', '__proto__', 1],
     ]);
   });
 

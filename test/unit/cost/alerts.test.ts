@@ -122,7 +122,7 @@ describe('Function: costConfigFromEnv', () => {
       RECC_SMTP_USER: 'recc',
     });
     expect(config.rules).toEqual({
-      budgets: { userBudgetUsd: 2000, userBudgets: { alice: 5000, bob: 500 }, namespaceBudgetUsd: 2000, jobBudgetUsd: 2000, jobBudgets: expect.objectContaining({ nightly: 300 }) },
+      budgets: { userBudgetUsd: 2000, userBudgets: expect.objectContaining({ alice: 5000, bob: 500 }), namespaceBudgetUsd: 2000, jobBudgetUsd: 2000, jobBudgets: expect.objectContaining({ nightly: 300 }) },
       thresholds: [
         { kind: 'percent', value: 80 },
         { kind: 'amount', value: 1000 },
@@ -141,6 +141,29 @@ describe('Function: costConfigFromEnv', () => {
       smtp: { host: '127.0.0.1', port: 2525, secure: false, user: 'recc', password: 'hunter2' },
     });
     expect(JSON.stringify(describeCostConfig(config))).not.toMatch(/hunter2|hooks\.slack/);
+  });
+
+  it('keeps budgets of users named __proto__, constructor or toString as plain keys', () => {
+    const config = costConfigFromEnv({ RECC_COST_USER_BUDGET_USD: '2000', RECC_COST_USER_BUDGETS: '__proto__=500, constructor=300, alice=5000' });
+    const budgets = config.rules.budgets;
+    expect(Object.getPrototypeOf(budgets.userBudgets)).toBeNull();
+    expect(Object.keys(budgets.userBudgets).sort()).toEqual(['__proto__', 'alice', 'constructor']);
+    expect(budgetFor('user', '__proto__', budgets)).toBe(500);
+    expect(budgetFor('user', 'constructor', budgets)).toBe(300);
+    expect(budgetFor('user', 'alice', budgets)).toBe(5000);
+    // Names nobody configured fall back to the default, never to an inherited function.
+    for (const name of ['toString', 'hasOwnProperty', 'valueOf', 'bob']) expect(budgetFor('user', name, budgets), name).toBe(2000);
+    // The alert for `__proto__` is against its own $500 budget (80% = $400), not the default $2,000.
+    const crossings = findCrossings('user', { ...group, key: '__proto__', cost: 450 }, NOV16, { ...config.rules, thresholds: [{ kind: 'percent', value: 80 }] });
+    expect(crossings.map((c) => [c.key, c.measure, c.budget, c.threshold])).toEqual([
+      ['__proto__', 'month-to-date', 500, 400],
+      ['__proto__', 'forecast', 500, 400],
+    ]);
+    expect(formatAlert(crossings[0]!).subject).toContain('user __proto__');
+    // The same names in the other order: the prototype is still untouched.
+    const reversed = costConfigFromEnv({ RECC_COST_USER_BUDGETS: 'constructor=1, __proto__=2' }).rules.budgets;
+    expect([budgetFor('user', 'constructor', reversed), budgetFor('user', '__proto__', reversed)]).toEqual([1, 2]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('lists every problem at once', () => {

@@ -53,7 +53,7 @@ describe('Handler: GET /costs', () => {
     expect(res.statusCode).toBe(200);
     const body = JSON.parse(res.body ?? '{}') as { costs: { scope: string; groups: { key: string; cost: number }[]; month: { forecast: number } } };
     expect(body.costs.scope).toBe('own');
-    expect(body.costs.groups.map((g) => [g.key, g.cost])).toEqual([['etl', 64.8]]);
+    expect(body.costs.groups.map((g) => [g.key, g.cost])).toEqual([['alice/etl', 64.8]]);
     expect(body.costs.month.forecast).toBe(129.6);
   });
 

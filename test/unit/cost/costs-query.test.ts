@@ -37,8 +37,11 @@ describe('Function: queryCosts', () => {
       ['bob', 94.56],
       ['alice', 64.8],
     ]);
-    // 5 days: alice 5 × 24 × 0.18 = 21.60, bob 5 × 24 × 0.394 = 47.28.
-    expect(byJob.groups.map((g) => [g.key, g.cost, g.clusters])).toEqual([['etl', 68.88, 2]]);
+    // 5 days: alice 5 × 24 × 0.18 = 21.60, bob 5 × 24 × 0.394 = 47.28; two users' `etl` are two jobs, each with its owner.
+    expect(byJob.groups.map((g) => [g.key, g.owner, g.job, g.cost, g.clusters])).toEqual([
+      ['bob/etl', 'bob', 'etl', 47.28, 1],
+      ['alice/etl', 'alice', 'etl', 21.6, 1],
+    ]);
   });
 
   it('lists every invalid parameter', async () => {

@@ -52,6 +52,26 @@ describe('Function: buildDriverJob', () => {
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
   });
 
+  it('gives the driver a proof of its own cluster for the API: the token file of the mounted cluster Secret, never the token', () => {
+    const def = definition({}, 'nightly');
+    const job = buildDriverJob(def, OPTIONS, { runId: 'r-0abc-1', jobName: 'nightly', entry: { kind: 'module', module: 'examples/backfill-job.ts', params: {} }, activeSeconds: 60, apiUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com' }) as any;
+    const container = job.spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    expect(env).toMatchObject({ RECC_API_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com', RECC_API_SIGNING: 'sigv4', RECC_API_CLUSTER: 'c-abc123' });
+    const tokenFile = env.RECC_API_CLUSTER_TOKEN_FILE as string;
+    // The file is inside a read-only mount of the cluster's Secret volume.
+    const mount = container.volumeMounts.find((m: { mountPath: string }) => tokenFile.startsWith(`${m.mountPath}/`));
+    expect(mount).toBeDefined();
+    expect(mount.readOnly).toBe(true);
+    const volume = job.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+    expect(volume.secret).toBeDefined();
+    const secret = buildClusterManifests(def, OPTIONS, { kind: 'references' }).find((o) => o.kind === 'Secret') as any;
+    expect(volume.secret.secretName).toBe(secret.metadata.name);
+    expect(Object.keys(secret.stringData)).toContain(tokenFile.slice(mount.mountPath.length + 1));
+    expect(JSON.stringify(container.env)).not.toMatch(/secret:/);
+    for (const name of ['RECC_API_CLUSTER', 'RECC_API_CLUSTER_TOKEN_FILE', 'RECC_API_SIGNING']) expect(container.env.filter((e: { name: string }) => e.name === name)).toHaveLength(1);
+  });
+
   it('keeps Job names DNS labels for the longest run ids', () => {
     const name = driverJobName(`r-${'z'.repeat(13)}-20261205t000000000z-a99`);
     expect(name.length).toBeLessThanOrEqual(63);
