@@ -6,11 +6,12 @@ import {
 } from '../../comm/sqs-envelope/index.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
+import { DEFAULT_COMPACTION, compactionDue, type CompactionPolicy } from './compaction.ts';
 import type { SqsBridgeConfig } from './config.ts';
 import { FileSubmissionStore } from './file-store.ts';
 import { ReplySender } from './replies.ts';
 import { BridgeSession } from './session.ts';
-import type { StoreRecord, SubmissionStore } from './store.ts';
+import type { LogSize, StoreRecord, SubmissionStore } from './store.ts';
 
 export interface SqsBridgeOptions {
   config: SqsBridgeConfig;
@@ -25,6 +26,8 @@ export interface SqsBridgeOptions {
   pollers?: number;
   /** @default 20 (SQS's maximum) */
   waitSeconds?: number;
+  /** When the record is rewritten during a session. @default config.compaction, else DEFAULT_COMPACTION */
+  compaction?: Partial<CompactionPolicy>;
 }
 
 /** How long a received envelope stays invisible; extended while it is being handled. */
@@ -61,8 +64,15 @@ export class SqsBridge {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private recovering = false;
+  /** The store as sessions see it: every append may make a compaction due. */
+  private readonly sessionStore: SubmissionStore;
+  private readonly compaction: CompactionPolicy;
+  private compactCheck = false;
+  private compacting: Promise<void> | undefined;
+  /** What the last compaction kept (the next is due when the record doubles from it). */
+  private afterCompaction: LogSize = { records: 0, bytes: 0 };
   /** Counters for tests and logs. */
-  readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0 };
+  readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0, compactions: 0 };
 
   private constructor(
     private readonly options: SqsBridgeOptions,
@@ -71,6 +81,18 @@ export class SqsBridge {
     this.io = new EnvelopeIo(options.config.route, options.config.credentials ? { credentials: options.config.credentials } : {});
     this.store = store;
     this.replies = new ReplySender(this.io, options.config.route.clusterId, options.logger);
+    this.compaction = { ...DEFAULT_COMPACTION, ...options.config.compaction, ...options.compaction };
+    this.sessionStore = {
+      load: () => store.load(),
+      append: (records, appendOptions) => {
+        const appended = store.append(records, appendOptions);
+        this.compactWhenDue();
+        return appended;
+      },
+      compact: (records) => store.compact(records),
+      size: () => store.size(),
+      close: () => store.close(),
+    };
   }
 
   static async start(options: SqsBridgeOptions): Promise<SqsBridge> {
@@ -88,10 +110,8 @@ export class SqsBridge {
   private async recover(): Promise<void> {
     const records = await this.store.load();
     for (const r of records) this.sessionFor(r.s, r.t === 'submit' ? r.rq : undefined)?.restore(r);
-    for (const [id, s] of this.sessions) if (s.closed) this.sessions.delete(id);
-    const kept: StoreRecord[] = [];
-    for (const s of this.sessions.values()) kept.push(...s.snapshot());
-    await this.store.compact(kept);
+    await this.store.compact(this.snapshot());
+    this.afterCompaction = this.store.size();
     if (this.sessions.size === 0) return;
     this.recovering = true;
     let pending = 0;
@@ -113,7 +133,7 @@ export class SqsBridge {
       schedulerAddress: this.options.schedulerAddress,
       token: this.options.token,
       ...(this.options.caPem ? { caPem: this.options.caPem } : {}),
-      store: this.store,
+      store: this.sessionStore,
       replies: this.replies,
       io: this.io,
       logger: this.options.logger,
@@ -121,6 +141,52 @@ export class SqsBridge {
     });
     this.sessions.set(id, s);
     return s;
+  }
+
+  /** What every live session still needs (synchronous: it holds the effect of every append made so far). */
+  private snapshot(): StoreRecord[] {
+    const kept: StoreRecord[] = [];
+    for (const [id, s] of this.sessions) {
+      if (s.closed) this.sessions.delete(id);
+      else kept.push(...s.snapshot());
+    }
+    return kept;
+  }
+
+  /**
+   * Checked after each append, once the caller has applied it (the next
+   * turn): a long session's record is rewritten to what it still needs when
+   * it has grown enough (compaction.ts). One compaction at a time; appends
+   * meanwhile land after it. A failed compaction leaves the old record whole
+   * and is tried again once the record has doubled again.
+   */
+  private compactWhenDue(): void {
+    if (this.compactCheck || this.compacting || this.stopped) return;
+    this.compactCheck = true;
+    setImmediate(() => {
+      this.compactCheck = false;
+      if (this.compacting || this.stopped || !compactionDue(this.store.size(), this.afterCompaction, this.compaction)) return;
+      const before = this.store.size();
+      const kept = this.snapshot();
+      const started = Date.now();
+      const run = this.store
+        .compact(kept)
+        .then(() => {
+          this.stats.compactions++;
+          this.afterCompaction = this.store.size();
+          this.options.logger.info('compacted the submission record', { event: 'sqs-bridge.compacted', before, after: this.afterCompaction, sessions: this.sessions.size, ms: Date.now() - started });
+        })
+        .catch((err: Error) => {
+          this.afterCompaction = before;
+          this.options.logger.warn('compacting the submission record failed; the old record stays whole', { event: 'sqs-bridge.compact-failed', error: err.message });
+        })
+        .finally(() => {
+          this.compacting = undefined;
+          this.handling.delete(run);
+        });
+      this.compacting = run;
+      this.handling.add(run);
+    });
   }
 
   private run(): void {

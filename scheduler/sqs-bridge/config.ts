@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { sqsRouteSchema, type SqsRoute } from '../../comm/sqs-envelope/index.ts';
 import type { Env } from '../../shared/core/env.ts';
 import { DEFAULT_QUEUE_PREFIX, QUEUE_ENV, parseQueueName, queueNameFromUrl } from '../../shared/ports/cluster-queues.ts';
+import type { CompactionPolicy } from './compaction.ts';
 import { SqsBridgeConfigError } from './errors.ts';
 
 /**
@@ -23,6 +24,7 @@ import { SqsBridgeConfigError } from './errors.ts';
  * | RECC_SQS_STORE_TABLE | the cluster table, for `dynamodb` |
  * | RECC_SQS_STORE_NAMESPACE | the cluster's namespace: the record's partition `SQSLOG#<namespace>` (default: the cluster id) |
  * | RECC_SQS_STORE_ENDPOINT | a DynamoDB emulator (local, tests) |
+ * | RECC_SQS_COMPACT_RECORDS, RECC_SQS_COMPACT_BYTES | the record is rewritten during a session once it holds this many records or bytes and twice what the last compaction kept (defaults in compaction.ts) |
  *
  * Credentials come from the AWS default provider chain (AWS_ACCESS_KEY_ID…
  * locally, the pod's role on EKS).
@@ -35,7 +37,11 @@ export interface SqsBridgeConfig {
   /** @default { kind: 'file' } (in stateDir) */
   store?: SubmissionStoreConfig;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** @default DEFAULT_COMPACTION (compaction.ts) */
+  compaction?: Partial<CompactionPolicy>;
 }
+
+const count = (what: string) => z.string().regex(/^[1-9][0-9]{0,12}$/, `a whole number of ${what} (1 or more)`).optional();
 
 const schema = z.object({
   [QUEUE_ENV.requestQueueUrl]: z.url(),
@@ -52,6 +58,8 @@ const schema = z.object({
   RECC_SQS_STORE_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)').optional(),
   RECC_SQS_STORE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name').max(63).optional(),
   RECC_SQS_STORE_ENDPOINT: z.url().optional(),
+  RECC_SQS_COMPACT_RECORDS: count('records'),
+  RECC_SQS_COMPACT_BYTES: count('bytes'),
 });
 
 /**
@@ -59,7 +67,7 @@ const schema = z.object({
  * Fails fast with SqsBridgeConfigError naming every problem.
  */
 export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string }): SqsBridgeConfig | undefined {
-  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR', 'RECC_SQS_STORE', 'RECC_SQS_STORE_TABLE', 'RECC_SQS_STORE_NAMESPACE', 'RECC_SQS_STORE_ENDPOINT']);
+  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR', 'RECC_SQS_STORE', 'RECC_SQS_STORE_TABLE', 'RECC_SQS_STORE_NAMESPACE', 'RECC_SQS_STORE_ENDPOINT', 'RECC_SQS_COMPACT_RECORDS', 'RECC_SQS_COMPACT_BYTES']);
   const trimmed = Object.fromEntries([...names].map((k) => [k, env[k]?.trim() || undefined]));
   if (!trimmed[QUEUE_ENV.requestQueueUrl]) return undefined;
   const parsed = schema.safeParse(trimmed);
@@ -92,7 +100,11 @@ export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string })
           ...(e.RECC_SQS_STORE_ENDPOINT ? { endpoint: e.RECC_SQS_STORE_ENDPOINT } : {}),
         }
       : { kind: 'file' };
-  return { route, stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir, store };
+  const compaction: Partial<CompactionPolicy> = {
+    ...(e.RECC_SQS_COMPACT_RECORDS ? { minRecords: Number(e.RECC_SQS_COMPACT_RECORDS) } : {}),
+    ...(e.RECC_SQS_COMPACT_BYTES ? { minBytes: Number(e.RECC_SQS_COMPACT_BYTES) } : {}),
+  };
+  return { route, stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir, store, ...(Object.keys(compaction).length > 0 ? { compaction } : {}) };
 }
 
 /** The environment that configures a bridge for `route` (for launchers: tests, the bench). */
@@ -116,6 +128,8 @@ export function sqsBridgeEnv(config: SqsBridgeConfig & { queuePrefix?: string })
           ...(config.store.endpoint ? { RECC_SQS_STORE_ENDPOINT: config.store.endpoint } : {}),
         }
       : {}),
+    ...(config.compaction?.minRecords ? { RECC_SQS_COMPACT_RECORDS: String(config.compaction.minRecords) } : {}),
+    ...(config.compaction?.minBytes ? { RECC_SQS_COMPACT_BYTES: String(config.compaction.minBytes) } : {}),
     ...(config.credentials ? { AWS_ACCESS_KEY_ID: config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials.secretAccessKey } : {}),
   };
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';
 import { retry } from '../../shared/core/retry.ts';
 import { SubmissionStoreError } from './errors.ts';
-import type { AppendOptions, StoreRecord, SubmissionStore } from './store.ts';
+import type { AppendOptions, LogSize, StoreRecord, SubmissionStore } from './store.ts';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -71,7 +71,13 @@ export class DynamoDbSubmissionStore implements SubmissionStore {
   private headGen: string | undefined;
   private nextSeq = 0;
   private loaded = false;
+  /** Appends called and not settled (close waits for them). */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Appends numbered in the current generation and being written (a compaction waits for these only). */
+  private readonly writing = new Set<Promise<unknown>>();
+  private logSize: LogSize = { records: 0, bytes: 0 };
+  /** Appends waiting for a load or a compaction (later ones queue behind them). */
+  private waiting = 0;
   private compacting: Promise<void> | undefined;
   private readonly ttlSeconds: number;
   private readonly now: () => number;
@@ -103,15 +109,21 @@ export class DynamoDbSubmissionStore implements SubmissionStore {
       }
       const out: StoreRecord[] = [];
       let maxSeq = -1;
+      let bytes = 0;
       for (const [seq, parts] of [...bySeq].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         maxSeq = Math.max(maxSeq, Number(seq));
         parts.sort((a, b) => (a.sk < b.sk ? -1 : 1));
         const count = parts[0]?.sk.endsWith('#0000') ? parts[0].parts : undefined;
         if (count === undefined || parts.length !== count) continue; // torn: part 0 is written last
-        const record = unpackOrUndefined(Buffer.concat(parts.map((p) => p.data)));
-        if (record) out.push(record);
+        const data = Buffer.concat(parts.map((p) => p.data));
+        const record = unpackOrUndefined(data);
+        if (record) {
+          out.push(record);
+          bytes += data.length;
+        }
       }
       this.nextSeq = maxSeq + 1;
+      this.logSize = { records: out.length, bytes };
       this.loaded = true;
       return out;
     } catch (err) {
@@ -121,14 +133,36 @@ export class DynamoDbSubmissionStore implements SubmissionStore {
 
   append(records: readonly StoreRecord[], _options: AppendOptions = {}): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const write = (async () => {
-      await this.ready();
-      // Numbered now, in call order: concurrent appends keep their order on load.
-      const numbered = records.map((r) => ({ seq: this.nextSeq++, body: packr.pack(r) }));
-      const gen = this.gen;
-      await Promise.all(numbered.map((n) => this.putRecord(gen, n.seq, n.body)));
-    })();
-    return this.track(write);
+    // Numbered at the call when nothing is ahead of it, so a compaction that starts next orders it before itself.
+    if (this.loaded && !this.compacting && this.waiting === 0) return this.track(this.write(records));
+    this.waiting++;
+    return this.track(
+      (async () => {
+        try {
+          await this.ready();
+        } finally {
+          this.waiting--;
+        }
+        return this.write(records);
+      })(),
+    );
+  }
+
+  /** Number the records (in call order: concurrent appends keep their order on load) and put them in the current generation. */
+  private async write(records: readonly StoreRecord[]): Promise<void> {
+    const numbered = records.map((r) => ({ seq: this.nextSeq++, body: packr.pack(r) }));
+    for (const n of numbered) {
+      this.logSize.records++;
+      this.logSize.bytes += n.body.length;
+    }
+    const gen = this.gen;
+    const puts = Promise.all(numbered.map((n) => this.putRecord(gen, n.seq, n.body)));
+    this.writing.add(puts);
+    try {
+      await puts;
+    } finally {
+      this.writing.delete(puts);
+    }
   }
 
   private async ready(): Promise<void> {
@@ -170,12 +204,14 @@ export class DynamoDbSubmissionStore implements SubmissionStore {
     while (this.compacting) await this.compacting.catch(() => undefined);
     const run = (async () => {
       if (!this.loaded) await this.load();
-      // Appends already under way belong to the old generation; those after this wait for the new one.
-      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      // Appends already numbered belong to the old generation; those after this wait for the new one
+      // (waiting for every append in flight would wait for those, which wait for this: a deadlock).
+      while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
       const from = this.headGen;
       const gen = `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+      const bodies = records.map((r) => packr.pack(r));
       try {
-        await Promise.all(records.map((r, seq) => this.putRecord(gen, seq, packr.pack(r))));
+        await Promise.all(bodies.map((body, seq) => this.putRecord(gen, seq, body)));
         await this.options.client.send(
           new PutCommand({
             TableName: this.options.tableName,
@@ -194,6 +230,7 @@ export class DynamoDbSubmissionStore implements SubmissionStore {
       this.gen = gen;
       this.headGen = gen;
       this.nextSeq = records.length;
+      this.logSize = { records: records.length, bytes: bodies.reduce((n, b) => n + b.length, 0) };
       await this.dropOtherGenerations(gen).catch(() => undefined); // retried by the next compaction; TTL otherwise
     })();
     this.compacting = run;
@@ -202,6 +239,10 @@ export class DynamoDbSubmissionStore implements SubmissionStore {
     } finally {
       if (this.compacting === run) this.compacting = undefined;
     }
+  }
+
+  size(): LogSize {
+    return { ...this.logSize };
   }
 
   private async dropOtherGenerations(keep: string): Promise<void> {

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import { SubmissionStoreError } from './errors.ts';
-import type { AppendOptions, StoreRecord, SubmissionStore } from './store.ts';
+import type { AppendOptions, LogSize, StoreRecord, SubmissionStore } from './store.ts';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -13,13 +13,17 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
  * one append-only file of length-prefixed msgpack records. Appends that
  * arrive while a flush runs are written together by the next one, with one
  * fdatasync for all of them (group commit). A torn record at the end (a crash
- * mid-write) is ignored on load; compaction writes a new file and renames it
- * over the old one.
+ * mid-write) is ignored on load; compaction writes a new file, syncs it,
+ * renames it over the old one and syncs the directory: a kill at any point
+ * leaves the old log or the new one whole (a leftover `.compact` file is
+ * never read and is overwritten by the next compaction).
  */
 export class FileSubmissionStore implements SubmissionStore {
   private readonly path: string;
   private fh: FileHandle | undefined;
-  private queue: Array<{ data: Buffer; sync: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
+  private queue: Array<{ data: Buffer; records: number; sync: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
+  /** What the log file holds (records and bytes written to it). */
+  private file: LogSize = { records: 0, bytes: 0 };
   private flushing: Promise<void> | undefined;
   /** A compaction under way: appends made meanwhile are written after it, to the new file. */
   private compacting: Promise<void> | undefined;
@@ -34,7 +38,10 @@ export class FileSubmissionStore implements SubmissionStore {
     try {
       data = await readFile(this.path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.file = { records: 0, bytes: 0 };
+        return [];
+      }
       throw new SubmissionStoreError(`cannot read ${this.path}`, { cause: err });
     }
     const out: StoreRecord[] = [];
@@ -49,6 +56,7 @@ export class FileSubmissionStore implements SubmissionStore {
       }
       at += 4 + n;
     }
+    this.file = { records: out.length, bytes: at };
     return out;
   }
 
@@ -56,7 +64,7 @@ export class FileSubmissionStore implements SubmissionStore {
     if (records.length === 0) return Promise.resolve();
     const data = Buffer.concat(records.map(frame));
     return new Promise((resolve, reject) => {
-      this.queue.push({ data, sync: options.sync ?? true, resolve, reject });
+      this.queue.push({ data, records: records.length, sync: options.sync ?? true, resolve, reject });
       if (!this.flushing && !this.compacting) this.flushing = this.flush();
     });
   }
@@ -70,6 +78,10 @@ export class FileSubmissionStore implements SubmissionStore {
         try {
           this.fh ??= await open(this.path, 'a');
           await this.fh.write(Buffer.concat(batch.map((b) => b.data)));
+          for (const b of batch) {
+            this.file.records += b.records;
+            this.file.bytes += b.data.length;
+          }
           for (const b of batch) if (!b.sync) b.resolve();
           await this.fh.datasync();
           for (const b of batch) if (b.sync) b.resolve();
@@ -100,9 +112,10 @@ export class FileSubmissionStore implements SubmissionStore {
     await this.flushing;
     const tmp = `${this.path}.compact`;
     try {
+      const data = Buffer.concat(records.map(frame));
       const fh = await open(tmp, 'w');
       try {
-        await fh.write(Buffer.concat(records.map(frame)));
+        await fh.write(data);
         await fh.datasync();
       } finally {
         await fh.close();
@@ -110,10 +123,22 @@ export class FileSubmissionStore implements SubmissionStore {
       await this.fh?.close();
       this.fh = undefined;
       await rename(tmp, this.path);
+      this.file = { records: records.length, bytes: data.length };
+      await syncDirectory(dirname(this.path));
     } catch (err) {
       await rm(tmp, { force: true });
       throw new SubmissionStoreError(`cannot compact ${this.path}`, { cause: err });
     }
+  }
+
+  size(): LogSize {
+    let records = this.file.records;
+    let bytes = this.file.bytes;
+    for (const q of this.queue) {
+      records += q.records;
+      bytes += q.data.length;
+    }
+    return { records, bytes };
   }
 
   async close(): Promise<void> {
@@ -121,6 +146,16 @@ export class FileSubmissionStore implements SubmissionStore {
     await this.flushing;
     await this.fh?.close();
     this.fh = undefined;
+  }
+}
+
+/** Makes a rename durable (the directory entry), not only the file's bytes. */
+async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -48,6 +48,8 @@ export class BridgeSession {
   /** Keys the client wants and has not released. */
   private readonly held = new Set<string>();
   private readonly delivered = new Map<string, ResultItem>();
+  /** Delivered results whose reply is still on its way: a compaction keeps none of them (a crash must send them again). */
+  private readonly unsent = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
   private outEvents: Array<[SchedulerEvent, Buffer[] | undefined]> = [];
   private flushScheduled = false;
@@ -87,6 +89,8 @@ export class BridgeSession {
   restore(record: StoreRecord): void {
     switch (record.t) {
       case 'submit':
+        // A record appended while a compaction ran can be both in the compacted record and after it.
+        if (this.processed.has(record.id)) return;
         this.applySubmit(record);
         return;
       case 'cancel':
@@ -106,10 +110,17 @@ export class BridgeSession {
     }
   }
 
-  /** What to keep when the record is compacted: the session's submissions, cancels, and unreleased results. */
+  /**
+   * What to keep when the record is compacted: the session's submissions,
+   * cancels, and unreleased results that were sent. Synchronous, so it holds
+   * the effect of every append made before it (each envelope changes this
+   * state when it appends its record, not after). Forgets the submissions it
+   * drops here too, so a long session's memory stays bounded like its record.
+   */
   snapshot(): StoreRecord[] {
     if (this.closed) return [];
     const live = this.liveSubmissions();
+    this.submissions.splice(0, this.submissions.length, ...live);
     const out: StoreRecord[] = [];
     // Function definitions outlive the submissions that brought them (later ones refer to them by id).
     if (this.fns.size > 0) out.push({ t: 'submit', s: this.id, rq: this.replyQueueUrl, id: `compacted-fns-${this.id}`, m: [[{ op: 'update-graph', tasks: [], wants: [], fns: [...this.fns] }, null]] });
@@ -118,7 +129,7 @@ export class BridgeSession {
     const released = new Set<string>();
     for (const sub of live) for (const [m] of sub.m) if (m.op === 'update-graph') for (const k of m.wants) if (!this.held.has(k)) released.add(k);
     if (released.size > 0) out.push({ t: 'release', s: this.id, id: `compacted-release-${this.id}`, keys: [...released] });
-    const results = [...this.delivered.values()];
+    const results = [...this.delivered.values()].filter((r) => !this.unsent.has(r.key));
     if (results.length > 0) out.push({ t: 'result', s: this.id, m: messagesOf(results) });
     return out;
   }
@@ -160,6 +171,7 @@ export class BridgeSession {
     for (const k of keys) {
       this.held.delete(k);
       this.delivered.delete(k);
+      this.unsent.delete(k);
     }
   }
 
@@ -197,9 +209,11 @@ export class BridgeSession {
   }
 
   async cancel(env: Envelope, body: DecodedRequestBody<'cancel'>): Promise<void> {
-    await this.ctx.store.append([{ t: 'cancel', s: this.id, id: env.id, keys: body.keys }]);
-    this.processed.add(env.id);
+    // Applied as the record is appended (a compaction meanwhile keeps it); applied again if it is redelivered.
+    const durable = this.ctx.store.append([{ t: 'cancel', s: this.id, id: env.id, keys: body.keys }]);
     for (const k of body.keys) this.cancelled.add(k);
+    await durable;
+    this.processed.add(env.id);
     this.transport?.send({ op: 'cancel', keys: body.keys });
     void this.reply('accepted', { ids: [env.id] }, env.id);
   }
@@ -211,16 +225,18 @@ export class BridgeSession {
    * session's next envelope (the request queue is FIFO per session).
    */
   async release(env: Envelope, body: DecodedRequestBody<'release'>): Promise<void> {
-    await this.ctx.store.append([{ t: 'release', s: this.id, id: env.id, keys: body.keys }], { sync: false });
-    this.processed.add(env.id);
+    const written = this.ctx.store.append([{ t: 'release', s: this.id, id: env.id, keys: body.keys }], { sync: false });
     this.applyRelease(body.keys);
+    await written;
+    this.processed.add(env.id);
     this.transport?.send({ op: 'release-keys', keys: body.keys });
   }
 
   async close(env: Envelope): Promise<void> {
-    await this.ctx.store.append([{ t: 'close', s: this.id, id: env.id }]);
-    this.processed.add(env.id);
+    const durable = this.ctx.store.append([{ t: 'close', s: this.id, id: env.id }]);
     this.closed = true;
+    await durable;
+    this.processed.add(env.id);
     await this.transport?.close().catch(() => undefined);
   }
 
@@ -378,12 +394,18 @@ export class BridgeSession {
   }
 
   private async sendResults(items: ResultItem[], others: Array<[SchedulerEventMessage, Uint8Array[] | null]>, record: boolean): Promise<void> {
-    if (record) for (const item of items) this.delivered.set(item.key, item);
+    if (record) {
+      for (const item of items) {
+        this.delivered.set(item.key, item);
+        this.unsent.add(item.key);
+      }
+    }
     if (others.length > 0) void this.reply('result', { m: others });
     const parts = packToFit(items, (part) => packBody({ m: messagesOf(part) }), fitsInline);
     await Promise.all(
       parts.map(async (part) => {
         await this.reply('result', {}, undefined, part.body);
+        if (record) for (const item of part.items) this.unsent.delete(item.key);
         // Recorded once sent: a crash before this line recomputes and sends again (the client ignores a repeat).
         if (record) await this.ctx.store.append([{ t: 'result', s: this.id, m: messagesOf(part.items) }]).catch(() => undefined);
       }),

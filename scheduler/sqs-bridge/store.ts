@@ -17,6 +17,12 @@ export type StoreRecord =
   /** The session ended: everything of it can go. */
   | { t: 'close'; s: string; id: string };
 
+/** How much the record holds now (what a compaction wrote, plus appends since). */
+export interface LogSize {
+  records: number;
+  bytes: number;
+}
+
 export interface AppendOptions {
   /** @default true */
   sync?: boolean;
@@ -37,7 +43,15 @@ export interface SubmissionStore {
    * the order appended. Adapters whose writes are durable anyway ignore it.
    */
   append(records: readonly StoreRecord[], options?: AppendOptions): Promise<void>;
-  /** Replace the whole record with these (dropping what no longer matters). */
+  /**
+   * Replace the whole record with these (dropping what no longer matters).
+   * Appends already made are ordered before the new record (their effect
+   * must be in `records`); appends made after this call are kept after it.
+   * A crash at any point leaves either the old record or the new one, with
+   * every append that had resolved. One compaction at a time.
+   */
   compact(records: readonly StoreRecord[]): Promise<void>;
+  /** The record's size since load (a compaction resets it to what it wrote). */
+  size(): LogSize;
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError, Client, TaskError, asCompleted, delayed, progress } from '../../../client/index.ts';
 import { SqsTransport } from '../../../client/sqs-transport.ts';
@@ -30,6 +31,14 @@ afterAll(async () => {
 
 describe.each(['tcp', 'sqs'] as const)('Client over %s', (route) => {
   const c = () => clients[route];
+
+  it.skipIf(route === 'tcp')('tags its reply queue for cost like the request queue (user, namespace, cluster, job)', async () => {
+    const replyQueueUrl = (c() as unknown as { transport: SqsTransport }).transport.replyQueueUrl;
+    const tags = (await world.sqs.send(new ListQueueTagsCommand({ QueueUrl: replyQueueUrl }))).Tags ?? {};
+    const clusterId = cluster.sqsRoute.clusterId;
+    expect(tags).toMatchObject({ user: 'alice@example.com', namespace: `recc-${clusterId}`, cluster: clusterId, job: 'nightly', 'recc.io/managed-by': 'recc', 'recc.io/queue-prefix': 'recc-' });
+    expect(Date.parse(tags['recc.io/last-seen'] ?? '')).toBeGreaterThan(Date.now() - 10 * 60_000);
+  });
 
   it('says which route it took', () => {
     if (route === 'sqs') expect(notices.some((l) => l.startsWith(`connected to cluster ${cluster.sqsRoute.clusterId} over SQS`))).toBe(true);

@@ -83,8 +83,11 @@ describe('Feature: per-cluster queues on the local stack', () => {
     expect(JSON.parse(json.stdout).data.connection).toMatchObject({ schedulerAddress: cluster.connection.schedulerAddress, requestQueueUrl: requestUrl });
 
     // A client session's reply queue (as the SQS transport makes on connect).
-    await stack.clusterQueues.ensureSessionQueue(id, 's-local-1');
+    const session = await stack.clusterQueues.ensureSessionQueue(id, 's-local-1');
     expect(await queueNames()).toContain(`recc-${id}-reply-s-local-1`);
+    // …tagged for cost like the request queue.
+    const replyTags = (await sqs.send(new ListQueueTagsCommand({ QueueUrl: session.url }))).Tags ?? {};
+    expect(replyTags).toMatchObject({ [QUEUE_TAGS.user]: tags[QUEUE_TAGS.user], [QUEUE_TAGS.namespace]: cluster.namespace, [QUEUE_TAGS.cluster]: id, [QUEUE_TAGS.job]: 'nightly', [QUEUE_TAGS.managedBy]: 'recc' });
 
     // Act: delete the cluster.
     await api(stack.url, 'DELETE', `/clusters/${id}`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionContext } from '../../../scheduler/sqs-bridge/session.ts';
+import { compactionDue } from '../../../scheduler/sqs-bridge/compaction.ts';
 import { BridgeSession } from '../../../scheduler/sqs-bridge/session.ts';
 import type { StoreRecord } from '../../../scheduler/sqs-bridge/store.ts';
 
@@ -86,5 +87,64 @@ describe('Class: BridgeSession', () => {
       expect(session.closed).toBe(true);
       expect(session.snapshot()).toEqual([]);
     });
+
+    it('applies a submission once when it is both in a compacted record and appended after it', () => {
+      const session = new BridgeSession('s1', rq, ctx);
+      for (const r of [submit('e1', [task('a')], ['a']), submit('e2', [task('b')], ['b']), submit('e2', [task('b')], ['b'])]) session.restore(r);
+      expect(ids(session.snapshot())).toEqual(['e1', 'e2']);
+      expect(session.pending).toBe(2);
+    });
+  });
+
+  describe('Method: snapshot during a session', () => {
+    it('forgets the submissions it drops (memory stays bounded like the record)', () => {
+      const session = new BridgeSession('s1', rq, ctx);
+      for (let i = 0; i < 50; i++) {
+        session.restore(submit(`e${i}`, [task(`k${i}`)], [`k${i}`]));
+        session.restore({ t: 'release', s: 's1', id: `r${i}`, keys: [`k${i}`] });
+      }
+      session.restore(submit('live', [task('x')], ['x']));
+      expect(ids(session.snapshot())).toEqual(['live']);
+      expect((session as unknown as { submissions: unknown[] }).submissions).toHaveLength(1);
+    });
+
+    it('keeps no result whose reply is still on its way (a crash must send it again)', async () => {
+      // Prepare: a reply queue that has not taken the results yet
+      let sent!: () => void;
+      const replying = new Promise<void>((resolve) => (sent = resolve));
+      const appended: StoreRecord[] = [];
+      const live = new BridgeSession('s1', rq, {
+        replies: { send: () => replying },
+        store: { append: async (r: StoreRecord[]) => void appended.push(...r) },
+      } as unknown as SessionContext);
+      live.restore(submit('e1', [task('a'), task('b')], ['a', 'b']));
+      const sendResults = (live as unknown as { sendResults: (items: unknown[], others: unknown[], record: boolean) => Promise<void> }).sendResults.bind(live);
+
+      // Act: the results of a and b go out; a compaction snapshots meanwhile, and again once they are sent
+      const sending = sendResults([{ key: 'a', kind: 'mem', nbytes: 1, data: new Uint8Array([1]) }], [], true);
+      const during = live.snapshot();
+      sent();
+      await sending;
+      const after = live.snapshot();
+
+      // Assess
+      expect(during.some((r) => r.t === 'result')).toBe(false);
+      expect(after.filter((r) => r.t === 'result')).toHaveLength(1);
+      expect(appended.filter((r) => r.t === 'result')).toHaveLength(1);
+      expect(live.done).toBe(1);
+    });
+  });
+});
+
+describe('Function: compactionDue', () => {
+  const policy = { minRecords: 100, minBytes: 1_000_000 };
+  it('waits for the floor, then for the record to double from what the last compaction kept', () => {
+    expect(compactionDue({ records: 99, bytes: 10 }, { records: 0, bytes: 0 }, policy)).toBe(false);
+    expect(compactionDue({ records: 100, bytes: 10 }, { records: 0, bytes: 0 }, policy)).toBe(true);
+    expect(compactionDue({ records: 10, bytes: 1_000_000 }, { records: 0, bytes: 0 }, policy)).toBe(true);
+    expect(compactionDue({ records: 150, bytes: 10 }, { records: 80, bytes: 5 }, policy)).toBe(false);
+    expect(compactionDue({ records: 160, bytes: 10 }, { records: 80, bytes: 5 }, policy)).toBe(true);
+    expect(compactionDue({ records: 1, bytes: 3_000_000 }, { records: 1, bytes: 2_000_000 }, policy)).toBe(false);
+    expect(compactionDue({ records: 1, bytes: 4_000_000 }, { records: 1, bytes: 2_000_000 }, policy)).toBe(true);
   });
 });

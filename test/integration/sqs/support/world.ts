@@ -10,7 +10,9 @@ import type { ClusterLike } from '../../../../client/cluster-like.ts';
 import { freePorts } from '../../../../comm/free-ports.ts';
 import { processEntry } from '../../../../comm/launch.ts';
 import type { SqsRoute } from '../../../../comm/sqs-envelope/route.ts';
+import type { CompactionPolicy } from '../../../../scheduler/sqs-bridge/compaction.ts';
 import { sqsBridgeEnv, type SubmissionStoreConfig } from '../../../../scheduler/sqs-bridge/config.ts';
+import { clusterQueueTags } from '../../../../shared/ports/cluster-queues.ts';
 import { waitFor } from '../../../support/wait.ts';
 
 /**
@@ -45,6 +47,8 @@ export async function startSqsWorld(options: { host?: string; clusterId?: string
   const requests = await sqs.send(
     new CreateQueueCommand({
       QueueName: `recc-${clusterId}-req.fifo`,
+      // Tagged for cost as the provisioner tags it (the SQS transport copies these onto each session's reply queue).
+      tags: clusterQueueTags('recc-', { owner: 'alice@example.com', namespace: `recc-${clusterId}`, clusterId, job: 'nightly' }),
       Attributes: { FifoQueue: 'true', VisibilityTimeout: '30', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: '5' }) },
     }),
   );
@@ -115,6 +119,7 @@ export class BridgedCluster implements ClusterLike {
     private readonly port: number,
     private readonly nWorkers: number,
     private readonly store?: SubmissionStoreConfig,
+    private readonly compaction?: Partial<CompactionPolicy>,
   ) {
     this.tokenFile = join(dir, 'token');
     writeFileSync(this.tokenFile, this.token, { mode: 0o600 });
@@ -122,11 +127,11 @@ export class BridgedCluster implements ClusterLike {
     this.sqsRoute = world.route;
   }
 
-  /** `store`: where the bridge keeps its submission record (default: the file in stateDir). */
-  static async start(world: SqsWorld, options: { nWorkers?: number; store?: SubmissionStoreConfig } = {}): Promise<BridgedCluster> {
+  /** `store`: where the bridge keeps its submission record (default: the file in stateDir); `compaction`: when it is rewritten. */
+  static async start(world: SqsWorld, options: { nWorkers?: number; store?: SubmissionStoreConfig; compaction?: Partial<CompactionPolicy> } = {}): Promise<BridgedCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'recc-sqs-'));
     const [port] = await freePorts(1);
-    const cluster = new BridgedCluster(world, dir, port as number, options.nWorkers ?? 2, options.store);
+    const cluster = new BridgedCluster(world, dir, port as number, options.nWorkers ?? 2, options.store, options.compaction);
     await cluster.startProcesses();
     return cluster;
   }
@@ -137,7 +142,7 @@ export class BridgedCluster implements ClusterLike {
 
   private async startProcesses(): Promise<void> {
     const { credentials, ...route } = this.world.route;
-    const env = { ...process.env, ...sqsBridgeEnv({ route, stateDir: this.stateDir, ...(credentials ? { credentials } : {}), ...(this.store ? { store: this.store } : {}) }) };
+    const env = { ...process.env, ...sqsBridgeEnv({ route, stateDir: this.stateDir, ...(credentials ? { credentials } : {}), ...(this.store ? { store: this.store } : {}), ...(this.compaction ? { compaction: this.compaction } : {}) }) };
     const scheduler = launch('scheduler', ['--port', String(this.port), '--token-file', this.tokenFile, '--heartbeat-timeout', '30'], env);
     this.scheduler = scheduler;
     const before = this.schedulerLines.length;
