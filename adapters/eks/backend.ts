@@ -20,7 +20,7 @@ import { EKS_LABELS, OBJECT_NAMES } from './manifests/naming.ts';
 import type { K8sObject, ManagedKind } from './manifests/types.ts';
 import { NodeGroups } from './node-groups.ts';
 import { ClusterPodIdentity } from './pod-identity.ts';
-import { activityFailures, deploymentFailures, podFailures, type PodView } from './observe-map.ts';
+import { activityFailures, deploymentFailures, podFailures, podView, pullHistories, retriesImagePulls, type PodView } from './observe-map.ts';
 
 /**
  * The EKS `ComputeBackend`. Everything it knows about a cluster lives in the
@@ -95,33 +95,6 @@ export function plannedNodes(spec: ClusterSpec, plan: Plan, nWorkers: number): n
   } catch {
     return Math.max(1, Math.ceil((plan.instances * nWorkers) / Math.max(1, spec.nWorkers)));
   }
-}
-
-function isReady(pod: any): boolean {
-  return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-}
-
-function podView(pod: any): PodView | undefined {
-  const component = pod.metadata?.labels?.[EKS_LABELS.component];
-  if (component !== 'scheduler' && component !== 'worker') return undefined;
-  const cs = pod.status?.containerStatuses?.[0];
-  const container = pod.spec?.containers?.[0];
-  const scheduled = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
-  return {
-    name: pod.metadata?.name ?? '',
-    component,
-    phase: pod.status?.phase ?? 'Unknown',
-    ready: isReady(pod),
-    image: container?.image ?? '',
-    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-    ...(cs?.state?.waiting?.reason ? { waitingReason: cs.state.waiting.reason } : {}),
-    ...(cs?.state?.waiting?.message ? { waitingMessage: cs.state.waiting.message } : {}),
-    ...(cs?.lastState?.terminated?.reason ? { lastTerminatedReason: cs.lastState.terminated.reason } : {}),
-    ...(cs?.lastState?.terminated?.exitCode !== undefined ? { lastExitCode: cs.lastState.terminated.exitCode } : {}),
-    restartCount: cs?.restartCount ?? 0,
-    ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' ? { unschedulableMessage: scheduled.message ?? '' } : {}),
-    ...(container?.resources?.limits?.memory ? { memoryLimit: String(container.resources.limits.memory) } : {}),
-  };
 }
 
 /** The cost-allocation tags of a cluster (user-given tags may not suit every AWS API). */
@@ -277,6 +250,7 @@ export class EksComputeBackend implements ComputeBackend {
         group.desired >= group.needed &&
         group.readyNodes >= group.desired &&
         now - group.lastNodeReadyAt >= (this.deps.schedulerSettleMs ?? 30_000);
+      if (retriesImagePulls(views)) await this.attachPullHistories(namespace, views);
       failures.push(...podFailures(views, { capacitySettled }));
       const terminatingPods = (pods.items ?? []).filter((p: any) => p.metadata?.deletionTimestamp).length;
       failures.push(
@@ -384,6 +358,24 @@ export class EksComputeBackend implements ComputeBackend {
     } catch (err) {
       this.logger.debug('scheduler status not available', { namespace, error: err });
       return undefined;
+    }
+  }
+
+  /** Each pod's failed pulls from the kubelet's events, so a missing image is told from a registry hiccup (issue 22 #4). */
+  private async attachPullHistories(namespace: string, views: PodView[]): Promise<void> {
+    const { core } = await this.deps.kube.apis();
+    try {
+      const events = await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Pod,reason=Failed' });
+      const histories = pullHistories(
+        (events.items ?? []).map((e) => ({ podName: e.involvedObject?.name, reason: e.reason, message: e.message, count: e.count, lastTimestamp: e.lastTimestamp ?? e.eventTime })),
+      );
+      for (const view of views) {
+        const history = histories.get(view.name);
+        if (history) view.pulls = history;
+      }
+    } catch (err) {
+      // Without events no image is called missing: the kubelet keeps retrying and the provisioning deadline names the error.
+      this.logger.warn('reading pod events failed', { namespace, error: err });
     }
   }
 

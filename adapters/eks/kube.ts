@@ -10,6 +10,7 @@ import {
   RbacAuthorizationV1Api,
   type RequestContext,
 } from '@kubernetes/client-node';
+import { retry, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { KubernetesApiError, KubernetesConflictError } from './errors.ts';
 import { EKS_ANNOTATIONS } from './manifests/naming.ts';
 import type { K8sObject, ManagedKind } from './manifests/types.ts';
@@ -39,6 +40,8 @@ export interface KubeConnection {
   /** Base64 PEM of the API server CA (EKS `certificateAuthority.data`). */
   caData?: string;
   skipTLSVerify?: boolean;
+  /** How a retry waits (tests that compress time pass a scaled sleep). @default real time */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 function loadConnection(kc: KubeConfig, server: string, token: string | undefined, options: { caData?: string; skipTLSVerify?: boolean }): KubeConfig {
@@ -102,34 +105,78 @@ export class KubeClients {
     } else {
       kc = buildKubeConfig(this.connection.server, t, options);
     }
-    const retry = typeof t === 'function' ? t : undefined;
+    const source = typeof t === 'function' ? t : undefined;
+    const wait = this.connection.sleep ?? ((ms: number) => sleep(ms));
     this.cached = {
-      core: retrying(kc.makeApiClient(CoreV1Api), retry),
-      apps: retrying(kc.makeApiClient(AppsV1Api), retry),
-      batch: retrying(kc.makeApiClient(BatchV1Api), retry),
-      rbac: retrying(kc.makeApiClient(RbacAuthorizationV1Api), retry),
-      networking: retrying(kc.makeApiClient(NetworkingV1Api), retry),
-      policy: retrying(kc.makeApiClient(PolicyV1Api), retry),
+      core: retrying(kc.makeApiClient(CoreV1Api), source, wait),
+      apps: retrying(kc.makeApiClient(AppsV1Api), source, wait),
+      batch: retrying(kc.makeApiClient(BatchV1Api), source, wait),
+      rbac: retrying(kc.makeApiClient(RbacAuthorizationV1Api), source, wait),
+      networking: retrying(kc.makeApiClient(NetworkingV1Api), source, wait),
+      policy: retrying(kc.makeApiClient(PolicyV1Api), source, wait),
     };
     return this.cached;
   }
 }
 
-/** Wrap an API client so a 401 refreshes the token source and retries the call once. */
-function retrying<T extends object>(api: T, source: TokenSource | undefined): T {
-  if (!source) return api;
+/**
+ * Throttled requests are retried as client-go retries them (issue 22 chaos
+ * run): API Priority and Fairness answers 429 with `Retry-After` before the
+ * request is served, and a 5xx with `Retry-After` asks for the same
+ * (k8s.io/client-go rest/with_retry.go `checkWait`, at most 10 retries). The
+ * wait is the server's `Retry-After` (capped), never less than the backoff.
+ */
+const THROTTLE_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 2_000, factor: 2, jitter: 'equal' };
+const THROTTLE_ATTEMPTS = 11;
+const RETRY_AFTER_CAP_MS = 10_000;
+
+/** The wait a throttled answer asks for (ms), or undefined when the error is not one to retry. */
+export function throttledRetryAfterMs(err: unknown): number | undefined {
+  if (!(err instanceof ApiException)) return undefined;
+  const headers = (err.headers ?? {}) as Record<string, string | undefined>;
+  const header = headers['retry-after'] ?? headers['Retry-After'];
+  if (err.code !== 429 && !(err.code >= 500 && header !== undefined)) return undefined;
+  const seconds = Number(header ?? 1);
+  return Math.min(RETRY_AFTER_CAP_MS, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000);
+}
+
+/**
+ * Wrap an API client so throttled requests are retried after their
+ * `Retry-After`, and (with a token source) a 401 refreshes the token and
+ * retries the call once.
+ */
+function retrying<T extends object>(api: T, source: TokenSource | undefined, wait: (ms: number) => Promise<void>): T {
   return new Proxy(api, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
+      const call = (args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
       return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } catch (err) {
-          if (apiStatus(err) !== 401 || !source.invalidate) throw err;
-          source.invalidate();
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        }
+        let refreshed = false;
+        let retryAfterMs = 0;
+        return retry(
+          async () => {
+            try {
+              return await call(args);
+            } catch (err) {
+              if (apiStatus(err) !== 401 || !source?.invalidate || refreshed) throw err;
+              refreshed = true;
+              source.invalidate();
+              return call(args);
+            }
+          },
+          {
+            ...THROTTLE_BACKOFF,
+            attempts: THROTTLE_ATTEMPTS,
+            retryIf: (err) => {
+              const ms = throttledRetryAfterMs(err);
+              if (ms === undefined) return false;
+              retryAfterMs = ms;
+              return true;
+            },
+            sleep: (ms) => wait(Math.max(ms, retryAfterMs)),
+          },
+        );
       };
     },
   });

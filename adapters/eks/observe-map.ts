@@ -1,4 +1,5 @@
 import type { ComponentFailure } from '../../shared/ports/compute-backend.ts';
+import { EKS_LABELS } from './manifests/naming.ts';
 
 /**
  * Pure mapping from what Kubernetes and Auto Scaling report to lifecycle
@@ -20,6 +21,55 @@ export interface PodView {
   /** PodScheduled=False / Unschedulable message from the scheduler. */
   unschedulableMessage?: string;
   memoryLimit?: string;
+  /** The pod's failed image pulls, from the kubelet's events (see `pullHistories`). */
+  pulls?: PullHistory;
+}
+
+function isReady(pod: any): boolean {
+  return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** What the observer needs of a pod of a cluster (scheduler or worker; others are ignored). */
+export function podView(pod: any): PodView | undefined {
+  const component = pod.metadata?.labels?.[EKS_LABELS.component];
+  if (component !== 'scheduler' && component !== 'worker') return undefined;
+  const cs = pod.status?.containerStatuses?.[0];
+  const container = pod.spec?.containers?.[0];
+  const scheduled = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
+  return {
+    name: pod.metadata?.name ?? '',
+    component,
+    phase: pod.status?.phase ?? 'Unknown',
+    ready: isReady(pod),
+    image: container?.image ?? '',
+    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+    ...(cs?.state?.waiting?.reason ? { waitingReason: cs.state.waiting.reason } : {}),
+    ...(cs?.state?.waiting?.message ? { waitingMessage: cs.state.waiting.message } : {}),
+    ...(cs?.lastState?.terminated?.reason ? { lastTerminatedReason: cs.lastState.terminated.reason } : {}),
+    ...(cs?.lastState?.terminated?.exitCode !== undefined ? { lastExitCode: cs.lastState.terminated.exitCode } : {}),
+    restartCount: cs?.restartCount ?? 0,
+    ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' ? { unschedulableMessage: scheduled.message ?? '' } : {}),
+    ...(container?.resources?.limits?.memory ? { memoryLimit: String(container.resources.limits.memory) } : {}),
+  };
+}
+
+/** What the kubelet's `Failed` events say about one pod's image pulls. */
+export interface PullHistory {
+  /** Failed pulls (the aggregated events' counts). */
+  failed: number;
+  /** Failed pulls whose error says the image or tag does not exist. */
+  notFound: number;
+  /** The newest pull error. */
+  lastError?: string;
+}
+
+/** A core/v1 Event as the backend reads it. */
+export interface EventView {
+  podName?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  lastTimestamp?: Date | string;
 }
 
 export interface DeploymentView {
@@ -63,7 +113,68 @@ export interface CapacityView {
   needed: number;
 }
 
-const IMAGE_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
+/**
+ * The reference itself cannot be used, so no pull is tried and retrying cannot
+ * help: an unparsable reference, pull policy Never with the image absent, a
+ * signature policy refusing it (pkg/kubelet/images/types.go,
+ * k8s.io/cri-api/pkg/errors).
+ */
+const IMAGE_PERMANENT_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull', 'SignatureValidationFailed']);
+/**
+ * A pull failed and the kubelet retries it with back-off (10 s doubling to
+ * 300 s): ErrImagePull right after a failed pull, ImagePullBackOff while
+ * waiting, RegistryUnavailable from newer runtimes. The cause is in the pull
+ * error: timeouts, 429 rate limits, 401/403 from an expired node credential
+ * or a policy not yet propagated come and go; only "not found" is a property
+ * of the image, and even that is believed only after several pulls (a tag
+ * pushed while the cluster starts, registry replication lag).
+ */
+const IMAGE_RETRY_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+/** Failed pulls that must all say "not found" (about 30 s of the kubelet's back-off) before the image is called missing. */
+export const IMAGE_NOT_FOUND_CONFIRMATIONS = 3;
+
+/**
+ * Whether a runtime pull error says the image or tag does not exist: containerd
+ * "…: not found" (gRPC NotFound), the registry API's MANIFEST_UNKNOWN /
+ * NAME_UNKNOWN, Docker Hub's "repository does not exist or may require
+ * authorization" (its answer for a repository that does not exist).
+ */
+export function isMissingImageError(text: string): boolean {
+  return /: not found\b|code = NotFound|manifest unknown|name unknown|repository does not exist/i.test(text);
+}
+
+const PULL_FAILED = /^(?:\(combined from similar events\): )?Failed to pull image "[^"]*": ([\s\S]*)$/;
+
+/**
+ * Per pod name, the pulls that failed and how, from the kubelet's Warning
+ * events `Failed` "Failed to pull image "X": <error>"; identical events are
+ * aggregated with a count (client-go tools/record EventCorrelator).
+ */
+export function pullHistories(events: EventView[]): Map<string, PullHistory> {
+  const out = new Map<string, PullHistory>();
+  const newest = new Map<string, number>();
+  for (const e of events) {
+    const m = e.reason === 'Failed' && e.podName ? PULL_FAILED.exec(e.message ?? '') : null;
+    if (!m || !e.podName) continue;
+    const error = m[1] ?? '';
+    const count = Math.max(1, Number(e.count ?? 1));
+    const at = e.lastTimestamp ? new Date(e.lastTimestamp).getTime() : 0;
+    const h = out.get(e.podName) ?? { failed: 0, notFound: 0 };
+    h.failed += count;
+    if (isMissingImageError(error)) h.notFound += count;
+    if (at >= (newest.get(e.podName) ?? Number.NEGATIVE_INFINITY)) {
+      newest.set(e.podName, at);
+      h.lastError = error;
+    }
+    out.set(e.podName, h);
+  }
+  return out;
+}
+
+/** Whether any pod waits for a pull that is retried (then the events are worth reading). */
+export function retriesImagePulls(pods: PodView[]): boolean {
+  return pods.some((p) => p.waitingReason !== undefined && IMAGE_RETRY_REASONS.has(p.waitingReason));
+}
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
 function plural(n: number, word: string): string {
@@ -80,15 +191,32 @@ export function podFailures(pods: PodView[], options: { capacitySettled: boolean
   };
   for (const pod of pods) {
     const c = pod.component;
-    if (pod.waitingReason && IMAGE_REASONS.has(pod.waitingReason)) {
+    if (pod.waitingReason && IMAGE_PERMANENT_REASONS.has(pod.waitingReason)) {
       const reason = pod.waitingReason;
       add(`${c}:${reason}`, pod, () => ({
         component: c,
         reason,
         permanent: true,
         message: (n) =>
-          `the ${c} image "${pod.image}" cannot be pulled (${reason}, ${plural(n, c)}): ${pod.waitingMessage ?? 'no detail'}. ` +
-          'Check the image name and tag, and that it was pushed to a registry the cluster nodes can pull from.',
+          `the ${c} image "${pod.image}" cannot be used (${reason}, ${plural(n, c)}): ${pod.waitingMessage ?? 'no detail'}. ` +
+          'Check the image name and tag: a lowercase repository, an optional registry host, then :tag or @sha256:digest.',
+      }));
+    } else if (pod.waitingReason && IMAGE_RETRY_REASONS.has(pod.waitingReason)) {
+      const reason = pod.waitingReason;
+      const pulls = pod.pulls ?? { failed: 0, notFound: 0 };
+      const error = pulls.lastError ?? pod.waitingMessage ?? 'no detail';
+      const missing = pulls.notFound >= IMAGE_NOT_FOUND_CONFIRMATIONS && isMissingImageError(error);
+      add(`${c}:${reason}:${missing ? 'missing' : 'retrying'}`, pod, () => ({
+        component: c,
+        reason,
+        permanent: missing,
+        message: (n) =>
+          missing
+            ? `the ${c} image "${pod.image}" does not exist (${reason}, ${plural(n, c)}; not found on ${pulls.notFound} pulls): ${error}. ` +
+              'Check the image name and tag, and that it was pushed to a registry the cluster nodes can pull from.'
+            : `the ${c} image "${pod.image}" could not be pulled yet (${reason}, ${plural(n, c)}, ${pulls.failed} failed pull${pulls.failed === 1 ? '' : 's'}): ${error}; ` +
+              'the kubelet retries with back-off' +
+              (pulls.notFound > 0 ? ` (not found ${pulls.notFound} of the ${IMAGE_NOT_FOUND_CONFIRMATIONS} times that make it missing)` : ''),
       }));
     } else if (pod.waitingReason === 'CrashLoopBackOff' || (pod.lastTerminatedReason === 'OOMKilled' && !pod.ready)) {
       if (pod.lastTerminatedReason === 'OOMKilled') {

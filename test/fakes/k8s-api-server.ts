@@ -92,6 +92,14 @@ export class FakeKubeApiServer {
   /** Called before each request is served. */
   beforeRequest: RequestHook | undefined;
   /**
+   * Chaos runs: when it says so, API Priority and Fairness rejects the
+   * request after authentication and before authorization: 429, a plain-text
+   * body and `Retry-After: 1` (k8s.io/apiserver pkg/server/filters
+   * priority-and-fairness.go and maxinflight.go `tooManyRequests`; the filter
+   * order is pkg/server/config.go `DefaultBuildHandlerChain`).
+   */
+  throttle: ((method: string, path: string) => boolean) | undefined;
+  /**
    * What the simulated scheduler's dashboard answers on `/api/status` through
    * the service proxy, per namespace (merged over the default: as many
    * registered workers as Ready worker pods, nothing running).
@@ -222,6 +230,13 @@ export class FakeKubeApiServer {
     let status = 200;
     try {
       const user = await this.authenticateRequest(req);
+      if (this.throttle?.(method, url.pathname)) {
+        status = 429;
+        req.resume();
+        res.writeHead(429, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Retry-After': '1' });
+        res.end('Too many requests, please try again later.\n');
+        return;
+      }
       if (user) {
         const attrs = requestAttributes(method, url);
         if (!this.rbac.authorize(user, attrs).allowed) throw RbacAuthorizer.forbidden(user, attrs);

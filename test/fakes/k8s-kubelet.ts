@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cpuMilli as cpuOf, isTerminalPod as isTerminal, memBytes as memOf, quotaDenial } from './k8s-quota.ts';
+import { ImagePuller, type ImagePullFailure } from './k8s-image-pull.ts';
 import { JobController } from './k8s-jobs.ts';
 import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from './k8s-store.ts';
 
@@ -8,16 +9,32 @@ import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from
  * tests are deterministic:
  * - a Deployment controller that turns Deployments into Pods (template hash,
  *   scale up/down, recreate on template change, ResourceQuota admission,
- *   status with readyReplicas and a ReplicaFailure condition);
+ *   status with readyReplicas and a ReplicaFailure condition):
+ *   pkg/controller/deployment/ (sync.go, rolling.go), pkg/controller/replicaset/
+ *   replica_set.go `manageReplicas` (a refused create sets ReplicaFailure
+ *   reason FailedCreate), pkg/controller/deployment/util/deployment_util.go;
  * - a scheduler that binds Pods to Nodes (Ready, nodeSelector, taints and
  *   tolerations, requests against allocatable, least-allocated scoring) or
- *   marks them Unschedulable with the real message format;
- * - a kubelet that starts bound Pods (Running and Ready) unless a failure
- *   rule says ImagePullBackOff / ErrImagePull / CrashLoopBackOff;
- * - a service controller that gives LoadBalancer services an NLB hostname.
+ *   marks them Unschedulable with the real message format: plugins in
+ *   pkg/scheduler/framework/plugins/ (nodeunschedulable, nodeaffinity,
+ *   tainttoleration, noderesources/fit.go "Insufficient cpu", "Too many pods",
+ *   noderesources/least_allocated.go), the message from
+ *   pkg/scheduler/framework/types.go `FitError.Error` ("0/N nodes are
+ *   available: …") and the preemption suffix of
+ *   pkg/scheduler/framework/preemption/preemption.go;
+ * - a kubelet that pulls the image of a bound Pod (`k8s-image-pull.ts`:
+ *   InvalidImageName, ErrImagePull then ImagePullBackOff with the kubelet's
+ *   back-off, events) and starts it (Running and Ready) unless a failure rule
+ *   says CrashLoopBackOff (pkg/kubelet/kuberuntime/kuberuntime_manager.go
+ *   `doBackOff`: "back-off 40s restarting failed container=… pod=…", last
+ *   state terminated with reason Error or OOMKilled);
+ * - a service controller standing in for the AWS Load Balancer Controller:
+ *   a LoadBalancer Service gets `status.loadBalancer.ingress[0].hostname`
+ *   `k8s-<namespace>-<name>-<hash>.elb.<region>.amazonaws.com` once the NLB
+ *   exists (AWS Load Balancer Controller docs, "Network Load Balancer").
  */
 export type PodFailure =
-  | { kind: 'ImagePullBackOff' | 'ErrImagePull'; message?: string }
+  | ImagePullFailure
   | { kind: 'CrashLoopBackOff'; log: string; exitCode?: number; oomKilled?: boolean }
   | { kind: 'Unschedulable'; message: string };
 
@@ -35,8 +52,9 @@ const NAMESPACE = resourceByKind('Namespace');
 
 /**
  * How long the controllers take. Every delay defaults to 0 (act at once, as
- * before); the strict profile (`REALISTIC_TIMING`) and the chaos run give
- * them the durations real clusters show, so transient states are visible.
+ * before); the strict tests (`strict-backend.test.ts`) and the chaos run
+ * (`test/support/eks-chaos.ts`) give them the durations real clusters show,
+ * so transient states are visible.
  */
 export interface ControllerTiming {
   /** A deleted pod's container exits this long after SIGTERM (capped by its grace period). */
@@ -52,6 +70,13 @@ export interface ControllerTiming {
    * node joins meanwhile; it stays PodScheduled=False/Unschedulable until then.
    */
   schedulerBackoff?: boolean;
+  /**
+   * A new node registers NotReady and turns Ready this much later, once the
+   * CNI (aws-node) is up: "container runtime network not ready" until then
+   * (pkg/kubelet/kubelet_node_status.go `setNodeReadyCondition`, EKS node
+   * join takes about a minute).
+   */
+  nodeReadyMs?: () => number;
 }
 
 export interface NodeSpecInput {
@@ -87,6 +112,8 @@ export class KubeletSimulator {
   readonly logTimes = new Map<string, number>();
   /** The batch/v1 Job controller and the container scripts of job pods (`k8s-jobs.ts`). */
   readonly jobs: JobController;
+  /** The kubelet's image pulls: back-off, waiting reasons and events (issue 22 #4). */
+  readonly images: ImagePuller;
   /** Pods removed because their node went away (a scale-in that hit a live cluster shows up here). */
   readonly evictions: Array<{ namespace: string; pod: string; node: string }> = [];
   /** When a pending controller action is due (`exit:<uid>`, `bind:<uid>`, `start:<uid>`, `lb:<uid>`), or attempt counts (`attempts:<uid>`). */
@@ -97,6 +124,7 @@ export class KubeletSimulator {
     private readonly store: ObjectStore,
     private readonly now: () => number,
   ) {
+    this.images = new ImagePuller(store, now);
     this.jobs = new JobController({
       store,
       now,
@@ -137,6 +165,19 @@ export class KubeletSimulator {
         ],
       },
     };
+    const readyMs = this.timing.nodeReadyMs?.() ?? 0;
+    if (readyMs > 0) {
+      node.status.conditions = [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'KubeletNotReady',
+          message: 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized',
+          lastTransitionTime: new Date(this.now()).toISOString(),
+        },
+      ];
+      this.due.set(`ready:${input.name}`, this.now() + readyMs);
+    }
     const stored = this.store.insert(NODE, node);
     this.reconcile();
     return stored;
@@ -145,6 +186,7 @@ export class KubeletSimulator {
   /** The node is gone (instance terminated): its pods are deleted and their controllers recreate them elsewhere. */
   removeNode(name: string): void {
     if (!this.store.remove(NODE, undefined, name)) return;
+    this.due.delete(`ready:${name}`);
     for (const pod of this.store.list(POD, undefined, (p) => p.spec?.nodeName === name)) {
       this.evictions.push({ namespace: pod.metadata.namespace ?? '', pod: pod.metadata.name, node: name });
       this.removePod(pod);
@@ -168,6 +210,7 @@ export class KubeletSimulator {
     for (let i = 0; i < 20; i += 1) {
       let changed = false;
       changed = this.finishTerminations() || changed;
+      changed = this.readyNodes() || changed;
       for (const d of this.store.list(DEPLOYMENT)) changed = this.reconcileDeployment(d) || changed;
       changed = this.schedule() || changed;
       changed = this.startPods() || changed;
@@ -176,6 +219,23 @@ export class KubeletSimulator {
       for (const d of this.store.list(DEPLOYMENT)) changed = this.updateDeploymentStatus(d) || changed;
       if (!changed) return;
     }
+  }
+
+  /** Nodes whose network came up turn Ready. */
+  private readyNodes(): boolean {
+    let changed = false;
+    for (const node of this.store.list(NODE)) {
+      const key = `ready:${node.metadata.name}`;
+      const at = this.due.get(key);
+      if (at === undefined || at > this.now()) continue;
+      this.due.delete(key);
+      node.status.conditions = [
+        { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: new Date(this.now()).toISOString() },
+      ];
+      this.store.save(NODE, node);
+      changed = true;
+    }
+    return changed;
   }
 
   private templateHash(d: Obj): string {
@@ -206,7 +266,8 @@ export class KubeletSimulator {
     const hash = this.templateHash(d);
     let changed = false;
     const pods = this.podsOf(d);
-    // Template changed: old pods go (maxSurge 0 / Recreate: never more pods than replicas).
+    // Template changed: old pods go (maxSurge 0 / Recreate: never more pods than replicas;
+    // pkg/controller/deployment/rolling.go `reconcileOldReplicaSets`, recreate.go).
     for (const p of pods.filter((x) => x.metadata.labels?.['pod-template-hash'] !== hash)) {
       this.deletePod(p);
       changed = true;
@@ -214,7 +275,8 @@ export class KubeletSimulator {
     const current = this.podsOf(d);
     const want = Number(d.spec?.replicas ?? 1);
     if (current.length > want) {
-      // Scale down: unscheduled, then not ready, then newest first (as the ReplicaSet controller ranks them).
+      // Scale down: unscheduled, then not ready, then newest first (pkg/controller/controller_utils.go `ActivePods.Less`,
+      // used by replica_set.go `getPodsToDelete`).
       const ranked = [...current].sort((a, b) => rank(a) - rank(b) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || b.metadata.name.localeCompare(a.metadata.name));
       for (const p of ranked.slice(0, current.length - want)) this.deletePod(p);
       changed = true;
@@ -232,7 +294,8 @@ export class KubeletSimulator {
     }
     const conditions = (d.status?.conditions ?? []).filter((c: any) => c.type !== 'ReplicaFailure');
     if (failure) {
-      // Conditions keep their lastTransitionTime while the status stays the same (apps/v1 DeploymentCondition).
+      // Conditions keep their lastTransitionTime while the status stays the same (apps/v1 DeploymentCondition;
+      // pkg/controller/deployment/util/deployment_util.go `SetDeploymentCondition`).
       const since = (d.status?.conditions ?? []).find((c: any) => c.type === 'ReplicaFailure')?.lastTransitionTime ?? new Date(this.now()).toISOString();
       conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure, lastTransitionTime: since });
     }
@@ -300,7 +363,8 @@ export class KubeletSimulator {
     this.store.remove(POD, p.metadata.namespace, p.metadata.name);
     this.logs.delete(`${p.metadata.namespace}/${p.metadata.name}`);
     this.logTimes.delete(`${p.metadata.namespace}/${p.metadata.name}`);
-    for (const k of ['exit', 'bind', 'start', 'attempts', 'pull']) this.due.delete(`${k}:${p.metadata.uid}`);
+    for (const k of ['exit', 'bind', 'start', 'attempts']) this.due.delete(`${k}:${p.metadata.uid}`);
+    this.images.forget(p.metadata.uid ?? '');
   }
 
   /** Terminating pods whose container has exited are removed (the kubelet's final delete with grace 0). */
@@ -412,7 +476,8 @@ export class KubeletSimulator {
           fits = false;
         }
         if (!fits) continue;
-        // LeastAllocated: the node with the most free capacity after placing the pod wins.
+        // LeastAllocated: the node with the most free capacity after placing the pod wins
+        // (pkg/scheduler/framework/plugins/noderesources/least_allocated.go, equal cpu and memory weights).
         const score = (allocCpu - used.cpu - req.cpu) / Math.max(allocCpu, 1) + (allocMem - used.memory - req.memory) / Math.max(allocMem, 1);
         if (!best || score > best.score + 1e-9) best = { node, score };
       }
@@ -448,7 +513,8 @@ export class KubeletSimulator {
 
   private startPods(): boolean {
     let changed = false;
-    for (const pod of this.store.list(POD, undefined, (p) => Boolean(p.spec?.nodeName) && !p.status?.startTime && !p.metadata.deletionTimestamp && !isTerminal(p))) {
+    // Bound pods whose container has not started yet (phase Pending: creating, or waiting for its image).
+    for (const pod of this.store.list(POD, undefined, (p) => Boolean(p.spec?.nodeName) && p.status?.phase !== 'Running' && !p.metadata.deletionTimestamp && !isTerminal(p))) {
       const startKey = `start:${pod.metadata.uid}`;
       if (!this.due.has(startKey)) this.due.set(startKey, this.now() + (this.timing.podStartMs?.() ?? 0));
       if ((this.due.get(startKey) ?? 0) > this.now()) {
@@ -465,6 +531,12 @@ export class KubeletSimulator {
         }
         continue;
       }
+      const rule = this.ruleFor(pod);
+      const pull = this.images.ensureImage(pod, rule?.failure.kind === 'ImagePull' ? rule.failure : undefined);
+      if (!pull.present) {
+        changed = pull.changed || changed;
+        continue;
+      }
       this.ipSeq += 1;
       const container = pod.spec?.containers?.[0] ?? {};
       const startedAt = new Date(this.now()).toISOString();
@@ -472,7 +544,7 @@ export class KubeletSimulator {
         phase: 'Running',
         hostIP: '10.0.0.1',
         podIP: `10.1.${Math.floor(this.ipSeq / 250)}.${(this.ipSeq % 250) + 1}`,
-        startTime: startedAt,
+        startTime: pod.status?.startTime ?? startedAt,
         conditions: [
           { type: 'PodScheduled', status: 'True' },
           { type: 'Initialized', status: 'True' },
@@ -485,8 +557,7 @@ export class KubeletSimulator {
       };
       this.logs.set(`${pod.metadata.namespace}/${pod.metadata.name}`, `{"level":"info","message":"${container.name ?? 'container'} started"}\n`);
       this.logTimes.set(`${pod.metadata.namespace}/${pod.metadata.name}`, this.now());
-      const rule = this.ruleFor(pod);
-      if (rule && rule.failure.kind !== 'Unschedulable') this.applyFailure(pod, rule.failure);
+      if (rule?.failure.kind === 'CrashLoopBackOff') this.applyFailure(pod, rule.failure);
       this.store.save(POD, pod);
       changed = true;
     }
@@ -503,13 +574,7 @@ export class KubeletSimulator {
         { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${container.name}]` },
       ]);
     const base = { name: container.name ?? 'main', image, imageID: '', ready: false, started: false };
-    if (failure.kind === 'ImagePullBackOff' || failure.kind === 'ErrImagePull') {
-      const message =
-        failure.message ??
-        `Back-off pulling image "${image}": ErrImagePull: failed to pull and unpack image "${image}": failed to resolve reference "${image}": not found`;
-      pod.status = { ...pod.status, phase: 'Pending', conditions: notReady, containerStatuses: [{ ...base, restartCount: 0, state: { waiting: { reason: failure.kind, message } } }] };
-      this.logs.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
-    } else if (failure.kind === 'CrashLoopBackOff') {
+    if (failure.kind === 'CrashLoopBackOff') {
       const reason = failure.oomKilled ? 'OOMKilled' : 'Error';
       pod.status = {
         ...pod.status,
@@ -569,7 +634,7 @@ export class KubeletSimulator {
     return true;
   }
 
-  /** The owner went with the Orphan policy: its pods lose the ownerReference and live on. */
+  /** The owner went with the Orphan policy: its pods lose the ownerReference and live on (pkg/controller/garbagecollector/garbagecollector.go `orphanDependents`). */
   orphanDependents(owner: Obj): void {
     for (const p of this.store.list(POD, owner.metadata.namespace, (x) => (x.metadata.ownerReferences ?? []).some((o) => o.uid === owner.metadata.uid))) {
       p.metadata.ownerReferences = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== owner.metadata.uid);
@@ -577,7 +642,7 @@ export class KubeletSimulator {
     }
   }
 
-  /** Pods removed when their deployment is deleted (garbage collection of dependents). */
+  /** Pods removed when their deployment is deleted (background garbage collection of dependents, pkg/controller/garbagecollector/). */
   deleteDependents(owner: Obj): void {
     for (const p of this.store.list(POD, owner.metadata.namespace, (x) => (x.metadata.ownerReferences ?? []).some((o) => o.uid === owner.metadata.uid))) {
       this.deletePod(p);

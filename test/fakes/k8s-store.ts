@@ -222,6 +222,16 @@ const FIELD_PATHS: Record<string, (o: Obj) => string | undefined> = {
   'metadata.namespace': (o) => o.metadata.namespace,
   'spec.nodeName': (o) => o.spec?.nodeName ?? '',
   'status.phase': (o) => o.status?.phase,
+  // Events (pkg/registry/core/event/strategy.go `ToSelectableFields`).
+  'involvedObject.kind': (o) => (o as any).involvedObject?.kind,
+  'involvedObject.name': (o) => (o as any).involvedObject?.name,
+  'involvedObject.namespace': (o) => (o as any).involvedObject?.namespace,
+  'involvedObject.uid': (o) => (o as any).involvedObject?.uid,
+  'involvedObject.fieldPath': (o) => (o as any).involvedObject?.fieldPath,
+  reason: (o) => (o as any).reason,
+  type: (o) => (o as any).type,
+  source: (o) => (o as any).source?.component,
+  reportingComponent: (o) => (o as any).reportingComponent,
 };
 
 export function parseFieldSelector(selector: string): (o: Obj) => boolean {

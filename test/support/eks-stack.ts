@@ -109,7 +109,9 @@ export async function startEksStack(
     /** Strict Auto Scaling behaviour (faults, Terminating instances, Describe lag). */
     asg?: Pick<AsgModelOptions, 'fault' | 'terminatingMs' | 'describeLagMs'>;
     /** More fake API server options (issue 22 #6: user authentication and access policies). */
-    fake?: Pick<FakeKubeApiServerOptions, 'authenticate' | 'accessPolicies' | 'controlPlaneIp' | 'tls'>;
+    fake?: Pick<FakeKubeApiServerOptions, 'authenticate' | 'accessPolicies' | 'controlPlaneIp' | 'tls' | 'tickMs'>;
+    /** How the backend's Kubernetes client waits before a retry (the chaos run compresses time). */
+    kubeSleep?: (ms: number) => Promise<void>;
   } = {},
 ): Promise<EksStack> {
   const fake = await FakeKubeApiServer.start({
@@ -138,7 +140,7 @@ export async function startEksStack(
     },
   }).install();
   const eks = new EksAccessModel(TEST_CLUSTER_NAME, latency).install();
-  const kube = new KubeClients({ server: fake.url, token: TEST_TOKEN, skipTLSVerify: true });
+  const kube = new KubeClients({ server: fake.url, token: TEST_TOKEN, skipTLSVerify: true, ...(options.kubeSleep ? { sleep: options.kubeSleep } : {}) });
   return {
     fake,
     asg,

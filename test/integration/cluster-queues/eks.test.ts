@@ -162,9 +162,9 @@ describe('Feature: cluster queues with the EKS backend', () => {
     expect(pods.associations.size).toBe(0);
   });
 
-  it('removes the queues when the cluster fails (ImagePullBackOff)', async () => {
-    const image = 'registry.example.org/recc:typo-queues';
-    stack.fake.kubelet.addRule({ match: { image }, failure: { kind: 'ImagePullBackOff' } });
+  it('removes the queues when the cluster fails (CrashLoopBackOff)', async () => {
+    const image = 'registry.example.org/recc:crash-queues';
+    stack.fake.kubelet.addRule({ match: { image }, failure: { kind: 'CrashLoopBackOff', log: 'ModuleNotFoundError: research_code\n', exitCode: 1 } });
     const { store, provisioner } = await provision('qe-fail', { image, nWorkers: 1 });
     await provisioner.handle({ clusterId: 'qe-fail', cause: 'created' });
     expect(await clusterQueueNames('qe-fail')).toHaveLength(2);

@@ -12,11 +12,15 @@ import { resolveSpec } from '../../../shared/spec/resolve.ts';
 import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
- * Must show: an induced ImagePullBackOff and an induced
+ * Must show: an induced missing image and an induced
  * InsufficientInstanceCapacity each reach a permanent failure with that
  * reason in ONE observe call after the condition appears, and, driven by the
  * real provisioner, the cluster is FAILED with that reason on the first
- * observe step (no timeout) with everything it made removed.
+ * observe step after it (no timeout) with everything it made removed. A
+ * missing image "appears" once the kubelet's pulls said "not found" three
+ * times (issue 22 #4: 0 s, 10 s, 30 s of its back-off; `image-pull.test.ts`
+ * shows that nothing earlier is permanent), so those tests drive a manual
+ * clock through the back-off first.
  */
 describe('Class: EksComputeBackend (failures within one observe cycle)', () => {
   let stack: EksStack;
@@ -32,12 +36,20 @@ describe('Class: EksComputeBackend (failures within one observe cycle)', () => {
   });
 
   describe('Method: observe', () => {
-    it('reports a permanent ImagePullBackOff naming the image when the image cannot be pulled', async () => {
-      // Prepare
+    it('reports a permanent ImagePullBackOff naming the image once the image is confirmed missing', async () => {
+      // Prepare: a clock shared with the fake, driven through the kubelet's pulls at 0 s, 10 s and 30 s.
+      await stack.close();
+      const clock = new ManualClock(Date.UTC(2026, 11, 5, 12));
+      stack = await startEksStack({ now: () => clock.now() });
+      backend = stack.makeBackend({}, { clock });
       const image = 'registry.example.org/recc:no-such-tag';
-      stack.fake.kubelet.addRule({ match: { image }, failure: { kind: 'ImagePullBackOff' } });
+      stack.fake.kubelet.addRule({ match: { image }, failure: { kind: 'ImagePull', error: 'NotFound' } });
       const def = testDefinition({ clusterId: 'pull-1', workers: 2, image });
       await backend.apply(def, testSecrets(def.clusterId));
+      for (const ms of [1, 10_000, 20_000, 1]) {
+        clock.advance(ms);
+        stack.fake.tick();
+      }
 
       // Act: one observe cycle.
       const observation = await backend.observe(def.clusterId);
@@ -162,14 +174,22 @@ describe('Class: EksComputeBackend (failures within one observe cycle)', () => {
       return { store, provisioner, queue };
     }
 
-    it('moves the cluster to FAILED with ImagePullBackOff on the first observe step and removes everything', async () => {
+    it('moves the cluster to FAILED with ImagePullBackOff on the first observe step once the image is confirmed missing, and removes everything', async () => {
       // Prepare
+      await stack.close();
+      const clock = new ManualClock(Date.UTC(2026, 11, 5, 12));
+      stack = await startEksStack({ now: () => clock.now() });
+      backend = stack.makeBackend({}, { clock });
       const image = 'registry.example.org/recc:typo';
-      stack.fake.kubelet.addRule({ match: { image }, failure: { kind: 'ImagePullBackOff' } });
+      stack.fake.kubelet.addRule({ match: { image }, failure: { kind: 'ImagePull', error: 'NotFound' } });
       const { store, provisioner } = await provision('pf-pull', { image, nWorkers: 2 });
 
-      // Act: step 1 applies, step 2 is the first observe.
+      // Act: step 1 applies; the kubelet pulls at 0 s, 10 s and 30 s and is back in its back-off; the next step is the first observe after that.
       const applied = await provisioner.handle({ clusterId: 'pf-pull', cause: 'created' });
+      for (const ms of [1, 10_000, 20_000, 1]) {
+        clock.advance(ms);
+        stack.fake.tick();
+      }
       const observed = await provisioner.handle({ clusterId: 'pf-pull', cause: 'requeue' });
 
       // Assess

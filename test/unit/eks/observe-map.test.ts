@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activityFailures, deploymentFailures, podFailures, type CapacityView, type PodView } from '../../../adapters/eks/observe-map.ts';
+import { activityFailures, deploymentFailures, isMissingImageError, podFailures, pullHistories, type CapacityView, type PodView } from '../../../adapters/eks/observe-map.ts';
 
 const pod = (over: Partial<PodView>): PodView => ({ name: 'p', component: 'worker', phase: 'Running', ready: true, image: 'recc:1', restartCount: 0, ...over });
 const capacity = (over: Partial<CapacityView> = {}): CapacityView => ({
@@ -14,12 +14,15 @@ const capacity = (over: Partial<CapacityView> = {}): CapacityView => ({
 
 describe('Function: podFailures', () => {
   it('groups pods with the same problem into one failure that counts them', () => {
+    // Prepare
+    const missing = { failed: 3, notFound: 3, lastError: 'rpc error: code = NotFound desc = failed to resolve reference "docker.io/library/recc:1": not found' };
+
     // Act
     const failures = podFailures(
       [
-        pod({ name: 'w1', ready: false, waitingReason: 'ImagePullBackOff', waitingMessage: 'Back-off pulling image "recc:1"' }),
-        pod({ name: 'w2', ready: false, waitingReason: 'ErrImagePull', waitingMessage: 'not found' }),
-        pod({ name: 'w3', ready: false, waitingReason: 'ImagePullBackOff', waitingMessage: 'Back-off pulling image "recc:1"' }),
+        pod({ name: 'w1', ready: false, waitingReason: 'ImagePullBackOff', waitingMessage: 'Back-off pulling image "recc:1"', pulls: missing }),
+        pod({ name: 'w2', ready: false, waitingReason: 'InvalidImageName', waitingMessage: 'couldn\'t parse image name "Recc:1": invalid reference format' }),
+        pod({ name: 'w3', ready: false, waitingReason: 'ImagePullBackOff', waitingMessage: 'Back-off pulling image "recc:1"', pulls: missing }),
         pod({ name: 'ok' }),
       ],
       { capacitySettled: true },
@@ -28,9 +31,50 @@ describe('Function: podFailures', () => {
     // Assess
     expect(failures.map((f) => [f.component, f.reason, f.permanent])).toEqual([
       ['worker', 'ImagePullBackOff', true],
-      ['worker', 'ErrImagePull', true],
+      ['worker', 'InvalidImageName', true],
     ]);
     expect(failures[0]?.message).toContain('2 worker pods');
+  });
+
+  it('calls an image missing only after three "not found" pulls with "not found" the newest error (issue 22 #4)', () => {
+    // Prepare
+    const notFound = 'rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/library/recc:1": failed to resolve reference "docker.io/library/recc:1": docker.io/library/recc:1: not found';
+    const tooMany = 'rpc error: code = Unknown desc = failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/recc/manifests/sha256:00: 429 Too Many Requests';
+    const waiting = (pulls: { failed: number; notFound: number; lastError: string }) =>
+      podFailures([pod({ ready: false, phase: 'Pending', waitingReason: 'ImagePullBackOff', waitingMessage: 'Back-off pulling image "recc:1"', pulls })], { capacitySettled: true });
+
+    // Act
+    const twice = waiting({ failed: 2, notFound: 2, lastError: notFound });
+    const thrice = waiting({ failed: 3, notFound: 3, lastError: notFound });
+    const thenLimited = waiting({ failed: 4, notFound: 3, lastError: tooMany });
+    const noEvents = podFailures([pod({ ready: false, phase: 'Pending', waitingReason: 'ErrImagePull', waitingMessage: notFound })], { capacitySettled: true });
+
+    // Assess
+    expect(twice).toEqual([expect.objectContaining({ reason: 'ImagePullBackOff', permanent: false })]);
+    expect(twice[0]?.message).toContain('not found 2 of the 3 times');
+    expect(thrice).toEqual([expect.objectContaining({ reason: 'ImagePullBackOff', permanent: true })]);
+    expect(thrice[0]?.message).toContain('does not exist');
+    expect(thenLimited).toEqual([expect.objectContaining({ permanent: false })]);
+    expect(thenLimited[0]?.message).toContain('429 Too Many Requests');
+    expect(noEvents).toEqual([expect.objectContaining({ reason: 'ErrImagePull', permanent: false })]);
+  });
+
+  it('reads pull histories from the kubelet\'s aggregated Failed events', () => {
+    // Act
+    const histories = pullHistories([
+      { podName: 'w1', reason: 'Failed', message: 'Failed to pull image "recc:1": rpc error: code = NotFound desc = recc:1: not found', count: 3, lastTimestamp: '2026-12-05T12:00:30Z' },
+      { podName: 'w1', reason: 'Failed', message: 'Failed to pull image "recc:1": dial tcp 52.94.0.10:443: i/o timeout', count: 1, lastTimestamp: '2026-12-05T12:00:00Z' },
+      { podName: 'w1', reason: 'Failed', message: 'Error: ErrImagePull', count: 4 },
+      { podName: 'w2', reason: 'BackOff', message: 'Back-off pulling image "recc:1"', count: 9 },
+      { podName: 'w3', reason: 'Failed', message: '(combined from similar events): Failed to pull image "x": 401 Unauthorized', count: 12 },
+    ]);
+
+    // Assess
+    expect(histories.get('w1')).toEqual({ failed: 4, notFound: 3, lastError: 'rpc error: code = NotFound desc = recc:1: not found' });
+    expect(histories.has('w2')).toBe(false);
+    expect(histories.get('w3')).toEqual({ failed: 12, notFound: 0, lastError: '401 Unauthorized' });
+    expect(isMissingImageError('pull access denied, repository does not exist or may require authorization')).toBe(true);
+    expect(isMissingImageError('unexpected status from HEAD request: 403 Forbidden')).toBe(false);
   });
 
   it('reports CrashLoopBackOff with the exit code and OOMKilled with the limit', () => {
