@@ -279,6 +279,9 @@ export class SchedulerServer {
       case 'missing-data':
         this.push({ type: 'missing-data', workerId: w.id, key: msg.key, dep: msg.dep, from: msg.from, stimulusId: this.sid('missing-data') });
         return;
+      case 'steal-response':
+        this.push({ type: 'steal-response', workerId: w.id, keys: [msg.key], states: [msg.state], stimulusId: this.sid('steal-response') });
+        return;
       case 'status':
         this.push({ type: 'worker-status', workerId: w.id, status: msg.status, stimulusId: this.sid('worker-status') });
         return;
@@ -402,6 +405,7 @@ export class SchedulerServer {
       sendFree: (w, keys, s) => w.channel.send({ op: 'free-keys', keys, s }),
     });
     const inMemory = new Map<ClientConn, { k: string[]; n: number[]; di: number[]; bufs: Buffer[] }>();
+    let steals: Array<Extract<SchedulerInstruction, { type: 'steal-request' }>> | undefined;
     for (const ins of out) {
       if (ins.type === 'compute') {
         const w = this.workers.get(ins.workerId);
@@ -411,6 +415,9 @@ export class SchedulerServer {
       } else if (ins.type === 'free-keys') {
         const w = this.workers.get(ins.workerId);
         if (w) outbox.free(w, ins.keys, ins.stimulusId);
+      } else if (ins.type === 'steal-request') {
+        // After this step's computes and frees: a request is only ever for a task placed in an earlier step.
+        (steals ??= []).push(ins);
       } else if (ins.type === 'acquire-replicas') {
         this.workers.get(ins.workerId)?.channel.send({ op: 'acquire-replicas', keys: ins.keys, s: ins.stimulusId });
       } else if (ins.type === 'scale') {
@@ -434,6 +441,7 @@ export class SchedulerServer {
       }
     }
     outbox.flush();
+    if (steals) for (const ins of steals) this.workers.get(ins.workerId)?.channel.send({ op: 'steal-request', keys: ins.keys, s: ins.stimulusId });
     for (const [c, b] of inMemory) c.channel.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
     this.smallData.clear();
   }

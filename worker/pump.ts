@@ -118,6 +118,15 @@ export class EventPump {
           }
         }
         return;
+      case 'steal-request':
+        // Only this shell knows whether a thread started the task: one still in the pool's queue
+        // (or waiting for pipeline bytes) is taken off it, and the machine may give it up.
+        for (const key of msg.keys) {
+          const dequeued = pool.cancel(key) || this.cancelWaiting(key);
+          if (dequeued) this.release(key);
+          this.push({ type: 'steal-request', key, dequeued, stimulusId: msg.s });
+        }
+        return;
       case 'acquire-replicas':
         this.push({ type: 'acquire-replicas', keys: msg.keys, stimulusId: msg.s });
         return;

@@ -7,7 +7,7 @@ import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/
 import { toLabelValue } from '../../shared/definition/render.ts';
 import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets } from '../../shared/definition/types.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
-import type { BackendClusterRef, ComponentFailure, ComputeBackend, GrantChange, Observation } from '../../shared/ports/compute-backend.ts';
+import type { BackendClusterRef, ComponentFailure, ComputeBackend, GrantChange, Observation, ScaleOptions } from '../../shared/ports/compute-backend.ts';
 import { BackendUnavailableError, ClusterNotFoundError } from '../../shared/ports/errors.ts';
 import type { ClusterSpec, Plan } from '../../shared/spec/types.ts';
 import type { EksBackendConfig } from './config.ts';
@@ -20,6 +20,7 @@ import { EKS_LABELS, OBJECT_NAMES } from './manifests/naming.ts';
 import type { K8sObject, ManagedKind } from './manifests/types.ts';
 import { NodeGroups } from './node-groups.ts';
 import { ClusterPodIdentity } from './pod-identity.ts';
+import { markRetiredPods } from './retire-pods.ts';
 import { activityFailures, deploymentFailures, podFailures, podView, pullHistories, retriesImagePulls, type PodView } from './observe-map.ts';
 
 /**
@@ -402,18 +403,27 @@ export class EksComputeBackend implements ComputeBackend {
     }
   }
 
-  async scale(clusterId: string, nWorkers: number): Promise<void> {
+  /**
+   * Follow `nWorkers`. The workers named in `retire` (pod names; the
+   * scheduler retired them gracefully, they hold nothing) are the ones the
+   * ReplicaSet removes: they are marked with the lowest pod-deletion-cost
+   * before the Deployment's replicas drop, and the ReplicaSet controller
+   * deletes lower-cost pods first among pods equally ready. Without that it
+   * would pick the newest pod, which may hold results.
+   */
+  async scale(clusterId: string, nWorkers: number, options: ScaleOptions = {}): Promise<void> {
     const found = await this.findNamespace(clusterId);
     if (!found || !found.cluster.live) throw new ClusterNotFoundError(clusterId);
     const definition = await this.storedDefinition(found.cluster.namespace);
     if (!definition) throw new ClusterNotFoundError(clusterId);
+    const retired = options.retire && options.retire.length > 0 ? await markRetiredPods(this.deps.kube, found.cluster.namespace, options.retire) : [];
     const next: ClusterDefinition = { ...definition, workers: { ...definition.workers, replicas: nWorkers } };
     const nodes = this.nodesFor(next.spec, next.plan, nWorkers);
     const appliedAt = found.cluster.appliedAt ?? isoAt(this.clock);
     // The Secret is left as it is: scaling never needs (or sees) the secret material.
     await this.applyObjects(this.manifests(next, undefined, { nodes, appliedAt }).filter((o) => o.kind !== 'Secret'));
     await this.nodeGroups.reconcile(found.cluster.owner, found.cluster.instanceType);
-    this.logger.info('cluster scaled', { clusterId, workers: nWorkers, nodes });
+    this.logger.info('cluster scaled', { clusterId, workers: nWorkers, nodes, ...(retired.length > 0 ? { retired } : {}) });
   }
 
   async teardown(clusterId: string): Promise<void> {

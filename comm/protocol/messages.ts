@@ -162,6 +162,8 @@ export const schedulerToWorker = {
     sh: optional(arrayOf(oneOf(literal(0), shuffleAssignment))),
   },
   'free-keys': { keys, s: str },
+  /** Give these tasks up if no thread started them (work stealing); answered per key with `steal-response`. */
+  'steal-request': { keys, s: str },
   /** Fetch these results from their holders and keep them (a retiring worker's data); each is reported as finished. */
   'acquire-replicas': { keys: arrayOf(depLocation), s: str },
   /** Drop the shards of a shuffle for runs up to `run`. */
@@ -179,6 +181,8 @@ export const workerToScheduler = {
   finished: { k: keys, n: arrayOf(count), ms: arrayOf(num), th: optional(arrayOf(int)), di: arrayOf(int) },
   'task-erred': { key: str, error: taskError },
   'missing-data': { key: str, dep: str, from: str },
+  /** The answer to `steal-request`: `released` (given up before it started) or the state the task stays in. */
+  'steal-response': { key: str, state: str },
   status: { status: literal('running', 'paused') },
   /** After reconnecting: results this worker holds (`n[i]` bytes for `k[i]`), so the scheduler reuses them. */
   'held-data': { k: keys, n: arrayOf(count) },

@@ -8,7 +8,7 @@ import { TaskQueue } from './queue.ts';
 import { expireUnclaimed, registerHeldData } from './reconnect.ts';
 import { ClientRecord, TaskRecord, WorkerRecord, keyPrefix } from './records.ts';
 import { retirementsOf } from './retire.ts';
-import { balance } from './stealing.ts';
+import { balance, clearSteal, stealResponse } from './stealing.ts';
 import { BY_STATE, TRANSITIONS, shufflesOf, type Arg, type Target } from './transitions.ts';
 import { addWorker, removeWorker } from './workers.ts';
 import {
@@ -63,7 +63,11 @@ export class SchedulerState {
   /** Submission counter and the highest priority handed out so far (clients.ts). @internal */
   seq = 0;
   /** @internal */ servedPrio = 0;
+  /** Number of the current `handle` call. @internal */
+  step = 0;
   private out: SchedulerInstruction[] = [];
+  /** Computes of this step taken back before they left (key → worker id), see `retract`. */
+  private retracted: Map<string, string> | null = null;
   private recs: Array<[TaskRecord, Target, Arg]> = [];
   /** Transition budget of the current `handle` call. */
   private limit = 0;
@@ -89,6 +93,7 @@ export class SchedulerState {
   handle(events: readonly SchedulerEvent[], now: number): SchedulerInstruction[] {
     this.now = now;
     this.out = [];
+    this.step++;
     const limit = this.transitionCount + this.options.maxTransitions;
     this.limit = limit;
     for (const ev of events) {
@@ -106,9 +111,22 @@ export class SchedulerState {
         this.emit({ type: 'retire-worker', workerId: w.id, name: w.name, workers, stimulusId: this.stimulusId });
       }
     }
-    const out = this.out;
+    let out = this.out;
     this.out = [];
+    const retracted = this.retracted;
+    if (retracted) {
+      this.retracted = null;
+      out = out.filter((i) => i.type !== 'compute' || retracted.get(i.key) !== i.workerId);
+    }
     return out;
+  }
+
+  /**
+   * Take back the computes of `t` for `w` emitted in this step (it moved
+   * elsewhere before they left: the worker never hears of it). @internal
+   */
+  retract(t: TaskRecord, w: WorkerRecord): void {
+    (this.retracted ??= new Map()).set(t.key, w.id);
   }
 
   // ---------------------------------------------------------------- events
@@ -191,6 +209,12 @@ export class SchedulerState {
         const t = this.tasks.get(ev.key);
         const w = this.workers.get(ev.workerId);
         if (t && w && t.state === 'processing' && t.processingOn === w) this.transition(t, 'released', {});
+        return;
+      }
+      case 'steal-response': {
+        // The victim of a steal answered (stealing.ts).
+        const w = this.workers.get(ev.workerId);
+        if (w) stealResponse(this, w, ev.keys, ev.states);
         return;
       }
       case 'worker-held-data': // a returning worker's results (reconnect.ts)
@@ -333,6 +357,8 @@ export class SchedulerState {
   /** @internal */ stopProcessing(t: TaskRecord): WorkerRecord | null {
     const w = t.processingOn;
     if (!w) return null;
+    clearSteal(t);
+    t.started = false;
     w.processing.delete(t);
     w.occupancy = w.processing.size === 0 ? 0 : Math.max(0, w.occupancy - t.est);
     t.est = 0;

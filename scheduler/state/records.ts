@@ -31,6 +31,12 @@ export class TaskRecord {
   est = 0;
   /** Its part in a shuffle (transfer, barrier or unpack), see shuffle.ts. */
   shuffle: ShuffleTaskInfo | null = null;
+  /** The scheduler step that last sent it to a worker (a move in that same step takes the compute back). */
+  placedStep = -1;
+  /** The worker it moves to once its worker confirms it had not started it (stealing.ts). */
+  stealTo: WorkerRecord | null = null;
+  /** Its worker refused a steal: it had started it, so it is never asked again while there. */
+  started = false;
   constructor(
     readonly key: string,
     public run: unknown,
@@ -62,6 +68,11 @@ export class WorkerRecord {
   retired = false;
   /** Sum of the estimated run times (ms) of the tasks processing here. */
   occupancy = 0;
+  /** Expected ms of the tasks asked of other workers for this one, and asked of this one (stealing.ts). */
+  stealIn = 0;
+  stealOut = 0;
+  /** Tasks processing here that another worker asked for (stealing.ts). */
+  stealOutCount = 0;
   constructor(
     readonly id: string,
     readonly name: string,

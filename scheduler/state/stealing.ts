@@ -8,15 +8,27 @@ import type { TaskRecord, WorkerRecord } from './records.ts';
  * another idles. After each step (`SchedulerState.handle`), `balance` moves
  * queued tasks from saturated workers to idle ones when they would finish
  * sooner there, counting the expected run time (per task prefix) and the cost
- * of moving the inputs. A move is two transitions through the table:
- * `processing>queued` (the victim is told to drop the task) and
- * `queued>processing` on the thief, so `story(key)` shows it.
+ * of moving the inputs.
  *
- * Differences from Dask: no confirmation round trip. The scheduler skips the
- * `nthreads` oldest tasks of a victim (those are probably running); if a
- * stolen task had started after all, the victim's result is dropped as late
- * (the task runs twice, nothing is lost), and a task still waiting in the
- * victim's thread-pool queue is removed from it (worker/pump.ts).
+ * The scheduler's view of a worker lags: a worker that finished a task starts
+ * the next before the scheduler hears of it, so "the oldest nthreads tasks are
+ * the running ones" is only a guess. A move is therefore confirmed by the
+ * victim first, as in Dask: `steal-request` asks it to give the task up; it
+ * answers `steal-response` with `released` (the task had not started: it
+ * dropped it, including from its thread pool's queue) or the state it keeps
+ * (`executing`, `memory`, ...). Only on `released` does the task move, by two
+ * transitions through the table (`processing>queued`, `queued>processing` on
+ * the thief), so `story(key)` shows it; otherwise it stays where it runs and
+ * is not asked for again (`TaskRecord.started`). A task never runs on two
+ * workers because of a steal.
+ *
+ * While a request is out the task stays `processing` on the victim
+ * (`TaskRecord.stealTo` names the thief; its expected time counts in the
+ * victim's `stealOut` and the thief's `stealIn`, so the next plans neither
+ * ask again nor overfill the thief). It is cleared whenever the task leaves
+ * the victim (finished, released, the victim gone): a late answer is ignored.
+ * A task placed in the same step is moved at once instead: its compute never
+ * left the scheduler, so it is taken back (`SchedulerState.retract`).
  */
 
 /** Tasks expected to take less than this are never moved (Dask gives up below 5 ms too). */
@@ -55,27 +67,30 @@ export interface StealPlan {
 export function planSteals(s: SchedulerState): StealPlan[] {
   if (!s.options.workStealing || s.idle.size === 0 || s.workers.size < 2) return [];
   const thieves: Thief[] = [];
-  for (const w of s.idle) if (w.status === 'running' && !w.removed) thieves.push({ w, occ: w.occupancy });
+  for (const w of s.idle) if (w.status === 'running' && !w.removed) thieves.push({ w, occ: w.occupancy + w.stealIn });
   if (thieves.length === 0) return [];
   const victims: WorkerRecord[] = [];
   for (const w of s.workers.values()) {
-    const n = w.processing.size;
-    if (n <= w.nthreads || s.idle.has(w) || w.occupancy / n < MIN_STEAL_MS) continue;
+    // Tasks already asked of a worker count as gone from it.
+    const n = w.processing.size - w.stealOutCount;
+    if (n <= w.nthreads || s.idle.has(w) || (w.occupancy - w.stealOut) / n < MIN_STEAL_MS) continue;
     victims.push(w);
   }
   if (victims.length === 0) return [];
-  victims.sort((a, b) => b.occupancy / b.nthreads - a.occupancy / a.nthreads);
+  victims.sort((a, b) => (b.occupancy - b.stealOut) / b.nthreads - (a.occupancy - a.stealOut) / a.nthreads);
   const plan: StealPlan[] = [];
   for (const v of victims) {
-    let occV = v.occupancy;
+    let occV = v.occupancy - v.stealOut;
     const tasks = [...v.processing];
-    // Newest first: they would start last on the victim; the oldest nthreads are probably running.
+    // Newest first: they would start last on the victim; the oldest nthreads are probably running
+    // (and the victim refuses a task it started, see the top of this file).
     for (let i = tasks.length - 1; i >= v.nthreads; i--) {
       const t = tasks[i] as TaskRecord;
       const compute = t.est;
       // Resource-bound tasks stay: the thief's free resources are only known after each move.
-      // A shuffle's tasks are pinned to their workers (shuffle.ts).
-      if (compute < MIN_STEAL_MS || t.resources || t.shuffle || s.estimate(t) < MIN_STEAL_MS) continue;
+      // A shuffle's tasks are pinned to their workers (shuffle.ts). A task asked for already waits for its answer;
+      // one its worker refused to give up has started there.
+      if (t.stealTo || t.started || compute < MIN_STEAL_MS || t.resources || t.shuffle || s.estimate(t) < MIN_STEAL_MS) continue;
       let best: Thief | undefined;
       let bestFinish = Number.POSITIVE_INFINITY;
       for (const th of thieves) {
@@ -106,12 +121,68 @@ function minLoad(thieves: readonly Thief[]): number {
   return m;
 }
 
-/** Queue the planned moves as transitions (the machine drains them). Returns how many. */
+/**
+ * Carry out the plan: a task placed in this step moves at once (its compute is
+ * taken back before it leaves); any other is asked of its victim. Returns how
+ * many moved at once (the machine drains their transitions).
+ */
 export function balance(s: SchedulerState): number {
   const plan = planSteals(s);
-  for (const { task, thief } of plan) {
-    s.rec(task, 'queued');
-    s.rec(task, 'processing', { worker: thief });
+  let moved = 0;
+  const asks = new Map<WorkerRecord, string[]>();
+  for (const { task, victim, thief } of plan) {
+    if (task.placedStep === s.step) {
+      s.retract(task, victim);
+      s.rec(task, 'queued');
+      s.rec(task, 'processing', { worker: thief });
+      moved++;
+      continue;
+    }
+    task.stealTo = thief;
+    thief.stealIn += task.est;
+    victim.stealOut += task.est;
+    victim.stealOutCount++;
+    let keys = asks.get(victim);
+    if (!keys) asks.set(victim, (keys = []));
+    keys.push(task.key);
   }
-  return plan.length;
+  for (const [victim, keys] of asks) s.emit({ type: 'steal-request', workerId: victim.id, keys, stimulusId: s.stimulus });
+  return moved;
+}
+
+/** The request for `t` is over (answered, or the task left its worker): undo its counts. */
+export function clearSteal(t: TaskRecord): void {
+  const thief = t.stealTo;
+  const victim = t.processingOn;
+  if (!thief) return;
+  t.stealTo = null;
+  thief.stealIn -= t.est;
+  if (victim) {
+    victim.stealOut -= t.est;
+    victim.stealOutCount--;
+  }
+}
+
+/** What a worker answers when it gave a task up (it had not started it). */
+export const STEAL_RELEASED = 'released';
+
+/**
+ * The victim `w` answered: `states[i]` is `released` when it dropped
+ * `keys[i]` (the task moves to the thief, or back in line if the thief can no
+ * longer take it), or the state it keeps the task in (it stays). An answer
+ * for a task no longer waiting on this request is ignored.
+ */
+export function stealResponse(s: SchedulerState, w: WorkerRecord, keys: readonly string[], states: readonly string[]): void {
+  for (let i = 0; i < keys.length; i++) {
+    const t = s.tasks.get(keys[i] as string);
+    if (!t || !t.stealTo || t.processingOn !== w || t.state !== 'processing') continue;
+    const thief = t.stealTo;
+    clearSteal(t);
+    if (states[i] !== STEAL_RELEASED) {
+      t.started = true;
+      continue;
+    }
+    s.rec(t, 'queued');
+    if (!thief.removed && !thief.retiring && thief.status === 'running' && s.workers.get(thief.id) === thief) s.rec(t, 'processing', { worker: thief });
+  }
 }

@@ -52,6 +52,7 @@ const toProcessing = (s: SchedulerState, t: TaskRecord, arg: Arg) => {
   s.dequeue(t);
   t.state = 'processing';
   t.processingOn = w;
+  t.placedStep = s.step;
   w.processing.add(t);
   t.est = s.estimate(t);
   w.occupancy += t.est;
@@ -89,10 +90,9 @@ const TABLE = new Map<string, TransitionFn>([
   ['waiting>no-worker', (s, t) => toNoWorker(s, t)],
   ['queued>no-worker', (s, t) => (s.dequeue(t), toNoWorker(s, t))],
   ['queued>processing', toProcessing],
-  // Work stealing (stealing.ts): taken back from its worker, which drops it; the thief gets it next.
+  // Work stealing (stealing.ts): its worker gave it up (or never got it): the thief gets it next.
   ['processing>queued', (s, t) => {
-    const w = s.stopProcessing(t);
-    if (w && !w.removed) s.emit({ type: 'free-keys', workerId: w.id, keys: [t.key], stimulusId: s.stimulus });
+    s.stopProcessing(t);
     t.state = 'queued';
     s.enqueue(t);
   }],

@@ -50,6 +50,11 @@ export type SchedulerEvent =
   | (EventBase & { type: 'missing-data'; workerId: string; key: string; dep: string; from: string })
   /** A worker that reconnected holds these results (`nbytes[i]` for `keys[i]`); see reconnect.ts. */
   | (EventBase & { type: 'worker-held-data'; workerId: string; keys: string[]; nbytes: number[] })
+  /**
+   * A steal's victim answered (stealing.ts): `states[i]` is `released` when it
+   * gave `keys[i]` up before starting it, else the state it keeps it in.
+   */
+  | (EventBase & { type: 'steal-response'; workerId: string; keys: string[]; states: string[] })
   | (EventBase & { type: 'tick' })
   /** Adaptive scaling looks at the work (adaptive.ts); the shell sends it every `adaptive.intervalMs`. */
   | (EventBase & { type: 'adapt' })
@@ -75,6 +80,8 @@ export type SchedulerInstruction =
   /** Drop the shards of shuffle `shuffleId` for runs up to `run` (state/shuffle.ts). */
   | { type: 'shuffle-forget'; workerId: string; shuffleId: string; run: number; stimulusId: string }
   | { type: 'free-keys'; workerId: string; keys: string[]; stimulusId: string }
+  /** Give these tasks up if they have not started, and say so (work stealing, stealing.ts). */
+  | { type: 'steal-request'; workerId: string; keys: string[]; stimulusId: string }
   /** Fetch these results from their holders and keep them (a retiring worker's data, retire.ts). */
   | { type: 'acquire-replicas'; workerId: string; keys: DepLocation[]; stimulusId: string }
   /** Ask the control plane for this many workers (adaptive.ts). */

@@ -1,4 +1,4 @@
-import type { SchedulerState, TaskRecord } from './machine.ts';
+import type { SchedulerState, TaskRecord, WorkerRecord } from './machine.ts';
 import { own } from '../../shared/core/own.ts';
 import { shufflesOf } from './shuffle.ts';
 
@@ -20,6 +20,8 @@ export function validateSchedulerState(s: SchedulerState): string[] {
     if ((t.state === 'processing') !== (t.processingOn !== null)) bad(t, 'processingOn does not match state');
     if (t.processingOn && !t.processingOn.processing.has(t)) bad(t, 'not in its worker processing set');
     if (t.processingOn && s.workers.get(t.processingOn.id) !== t.processingOn) bad(t, `processing on removed worker ${t.processingOn.id}`);
+    if (t.stealTo && t.state !== 'processing') bad(t, `a steal to ${t.stealTo.id} pending outside processing`);
+    if (t.stealTo && t.stealTo === t.processingOn) bad(t, 'asked to move to the worker it is on');
     if (t.state === 'memory') {
       if (!t.whoHas || t.whoHas.length === 0) bad(t, 'in memory but nobody holds it');
       else for (const w of t.whoHas) if (!w.has.has(t) || !s.workers.has(w.id)) bad(t, `holder ${w.id} inconsistent`);
@@ -48,6 +50,8 @@ export function validateSchedulerState(s: SchedulerState): string[] {
       if (s.tasks.get(t.key) !== t) problems.push(`client ${c.id} wants unknown task ${t.key}`);
     }
   }
+  const stealsInto = new Map<WorkerRecord, number>();
+  for (const t of s.tasks.values()) if (t.stealTo) stealsInto.set(t.stealTo, (stealsInto.get(t.stealTo) ?? 0) + t.est);
   for (const w of s.workers.values()) {
     for (const t of w.processing) if (t.state !== 'processing' || t.processingOn !== w) problems.push(`worker ${w.id} lists ${t.key} (${t.state}) as processing`);
     for (const t of w.has) if (t.state !== 'memory' || !t.whoHas?.includes(w)) problems.push(`worker ${w.id} lists ${t.key} (${t.state}) as held`);
@@ -55,6 +59,17 @@ export function validateSchedulerState(s: SchedulerState): string[] {
     let occupancy = 0;
     for (const t of w.processing) occupancy += t.est;
     if (Math.abs(occupancy - w.occupancy) > 1e-6 * Math.max(1, occupancy)) problems.push(`worker ${w.id} occupancy ${w.occupancy} but its tasks add up to ${occupancy}`);
+    // Pending steals (stealing.ts): what is asked of it, and what is asked for it.
+    let out = 0;
+    let outCount = 0;
+    for (const t of w.processing) {
+      if (!t.stealTo) continue;
+      out += t.est;
+      outCount++;
+    }
+    const into = stealsInto.get(w) ?? 0;
+    if (outCount !== w.stealOutCount || Math.abs(out - w.stealOut) > 1e-6 * Math.max(1, out)) problems.push(`worker ${w.id} stealOut ${w.stealOut}/${w.stealOutCount} but its asked-for tasks add up to ${out}/${outCount}`);
+    if (Math.abs(into - w.stealIn) > 1e-6 * Math.max(1, into)) problems.push(`worker ${w.id} stealIn ${w.stealIn} but the tasks asked for it add up to ${into}`);
     if (free !== s.idle.has(w)) problems.push(`worker ${w.id} idle flag wrong`);
     for (const [r, n] of Object.entries(w.used)) {
       if (n < 0 || n > (own(w.resources, r) ?? 0)) problems.push(`worker ${w.id} uses ${n} of ${r}`);

@@ -275,9 +275,9 @@ export class KubeletSimulator {
     const current = this.podsOf(d);
     const want = Number(d.spec?.replicas ?? 1);
     if (current.length > want) {
-      // Scale down: unscheduled, then not ready, then newest first (pkg/controller/controller_utils.go `ActivePods.Less`,
-      // used by replica_set.go `getPodsToDelete`).
-      const ranked = [...current].sort((a, b) => rank(a) - rank(b) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || b.metadata.name.localeCompare(a.metadata.name));
+      // Scale down: unscheduled, then not ready, then the lowest pod-deletion-cost, then newest first
+      // (as the ReplicaSet controller ranks them: pkg/controller/controller_utils.go ActivePodsWithRanks).
+      const ranked = [...current].sort((a, b) => rank(a) - rank(b) || deletionCost(a) - deletionCost(b) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || b.metadata.name.localeCompare(a.metadata.name));
       for (const p of ranked.slice(0, current.length - want)) this.deletePod(p);
       changed = true;
     }
@@ -648,6 +648,13 @@ export class KubeletSimulator {
       this.deletePod(p);
     }
   }
+}
+
+/** `controller.kubernetes.io/pod-deletion-cost` (an int32; absent or invalid counts as 0). */
+function deletionCost(p: Obj): number {
+  const raw = p.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'];
+  const v = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : 0;
+  return v >= -2147483648 && v <= 2147483647 ? v : 0;
 }
 
 function rank(p: Obj): number {

@@ -98,6 +98,8 @@ export class WorkerState {
       case 'acquire-replicas':
         for (const spec of ev.keys) this.acquireReplica(spec);
         return;
+      case 'steal-request':
+        return this.stealRequest(ev.key, ev.dequeued);
       case 'execute-success': {
         const t = this.tasks.get(ev.key);
         if (!t) return;
@@ -189,6 +191,26 @@ export class WorkerState {
       d.nbytes = spec.nbytes;
       if (d.state === 'missing') this.transition(d, 'fetch');
     }
+  }
+
+  /**
+   * Give a task up to another worker only if it has not started here: it
+   * waits for inputs, is ready, or was handed to the thread pool and taken
+   * off its queue again by the shell (`dequeued`). Anything else (running,
+   * done, a replica on its way) stays, and the scheduler keeps it here, so a
+   * stolen task never runs twice. The answer says which (scheduler/state/stealing.ts).
+   */
+  private stealRequest(key: string, dequeued: boolean): void {
+    const t = this.tasks.get(key);
+    // Not ours (unknown, or a replica): nothing of the scheduler's runs here.
+    if (!t || !t.owned) return this.send({ op: 'steal-response', key, state: 'released' });
+    if (t.state === 'waiting' || t.state === 'ready' || (t.state === 'executing' && dequeued)) {
+      t.owned = false;
+      // Local tasks that wait on it fetch it from the thief instead.
+      this.transition(t, t.dependents && t.dependents.size > 0 ? 'fetch' : 'forgotten');
+      return this.send({ op: 'steal-response', key, state: 'released' });
+    }
+    this.send({ op: 'steal-response', key, state: t.state });
   }
 
   private attachDeps(t: WorkerTask, deps: readonly DepSpec[]): void {
@@ -415,6 +437,8 @@ const TABLE = new Map<string, Fn>([
   ['executing>memory', (s, t) => ranToMemory(s, t)],
   ['cancelled>memory', (s, t) => ranToMemory(s, t)],
   ['cancelled>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
+  // Stolen before a thread started it (the shell took it off the pool's queue).
+  ['executing>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
   ['waiting>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
   ['ready>fetch', (s, t) => (dropRun(s, t), toFetch(s, t))],
   ['executing>missing', (s, t) => (dropRun(s, t), (t.state = 'missing'))],

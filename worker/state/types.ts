@@ -25,6 +25,12 @@ export type WorkerEvent =
   | (EventBase & { type: 'free-keys'; keys: string[] })
   /** Fetch and keep these results (another worker retires); each is reported like a finished task. */
   | (EventBase & { type: 'acquire-replicas'; keys: DepSpec[] })
+  /**
+   * The scheduler would move this task to another worker (work stealing).
+   * `dequeued`: the shell took it off the thread pool's queue, so no thread
+   * started it. Answered with a `steal-response`.
+   */
+  | (EventBase & { type: 'steal-request'; key: string; dequeued: boolean })
   | (EventBase & { type: 'execute-success'; key: string; nbytes: number })
   | (EventBase & { type: 'execute-failure'; key: string; error: TaskErrorInfo })
   | (EventBase & { type: 'gather-dep-done'; peer: string; received: Array<[string, number]>; missing: string[] })
@@ -35,7 +41,9 @@ export type WorkerEvent =
 export type SchedulerMessage =
   | { op: 'task-finished'; key: string; nbytes: number }
   | { op: 'task-erred'; key: string; error: TaskErrorInfo }
-  | { op: 'missing-data'; key: string; dep: string; from: string };
+  | { op: 'missing-data'; key: string; dep: string; from: string }
+  /** `released`: the task was given up before it started (the scheduler moves it); else the state it stays in here. */
+  | { op: 'steal-response'; key: string; state: string };
 
 export type WorkerInstruction =
   | { type: 'execute'; key: string; run: unknown; deps: string[]; stimulusId: string }

@@ -87,6 +87,8 @@ const op = fc.oneof(
   // Several new tasks on one result in memory: they all go to its holder, and idle workers steal (stealing.ts).
   { weight: 1, arbitrary: fc.record({ k: fc.constant('fan' as const), client: fc.integer({ min: 0, max: 1 }), n: fc.integer({ min: 0, max: 11 }), width: fc.integer({ min: 2, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('held' as const), w: fc.integer({ min: 0, max: 3 }), n: fc.integer({ min: 0, max: 11 }) }) },
+  // A steal's victim answers (stealing.ts): gave the task up, or keeps it (also a stale answer from another worker).
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('steal' as const), n: fc.integer({ min: 0, max: 11 }), released: fc.boolean(), wrongWorker: fc.boolean() }) },
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -140,6 +142,14 @@ function toEvent(w: Walker, o: Op): Ev | undefined {
       if (!input) return undefined;
       const tasks: TaskSpec[] = Array.from({ length: o.width }, (_, i) => ({ key: `fan${w.steps}-${i}`, run: i, deps: [input.key] }));
       return { type: 'update-graph', clientId: `c${o.client}`, tasks, wants: tasks.map((t) => t.key) };
+    }
+    case 'steal': {
+      const asked = [...s.tasks.values()].filter((t) => t.stealTo);
+      const t = asked[o.n % Math.max(1, asked.length)];
+      if (!t?.processingOn) return undefined;
+      const other = [...s.workers.values()].find((x) => x !== t.processingOn);
+      const workerId = o.wrongWorker && other ? other.id : t.processingOn.id;
+      return { type: 'steal-response', workerId, keys: [t.key], states: [o.released ? 'released' : 'executing'] };
     }
     case 'held':
       // Mostly a key the scheduler holds at that step (pending ones go to memory), else an unknown one.

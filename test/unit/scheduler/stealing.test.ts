@@ -29,6 +29,7 @@ const task = (key: string, deps: string[] = []): TaskSpec => ({ key, run: `run:$
 const worker = (workerId: string, nthreads = 1): Ev => ({ type: 'add-worker', workerId, name: workerId, nthreads, resources: {} });
 const computes = (out: SchedulerInstruction[], workerId: string) => out.filter((o) => o.type === 'compute' && o.workerId === workerId).map((o) => (o as { key: string }).key);
 const freed = (out: SchedulerInstruction[], workerId: string) => out.filter((o) => o.type === 'free-keys' && o.workerId === workerId).flatMap((o) => (o as { keys: string[] }).keys);
+const asked = (out: SchedulerInstruction[], workerId: string) => out.filter((o) => o.type === 'steal-request' && o.workerId === workerId).flatMap((o) => (o as { keys: string[] }).keys);
 
 let h: Harness;
 afterEach(() => {
@@ -50,13 +51,16 @@ function skewed(dataBytes: number, workMs: number, options: Partial<SchedulerOpt
 const work = (n: number) => Array.from({ length: n }, (_, i) => task(`work-${i + 1}`, ['data']));
 
 describe('Function: balance (work stealing in SchedulerState.handle)', () => {
-  it('moves the newest half of a backlog on the data holder to an idle worker', () => {
+  it('moves the newest half of a backlog on the data holder to an idle worker, in the step that placed it', () => {
     /* Ten 100 ms tasks all need data on w1, so all go there; w2 idles. Stealing moves
-       the five newest to w2 (it fetches 1 KB), leaving w1 the five oldest. */
+       the five newest to w2 (it fetches 1 KB), leaving w1 the five oldest. They move in
+       the step that placed them: w1 is never told of them (nothing to confirm). */
     skewed(1000, 100);
     const tasks = work(10);
     const out = h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
-    expect(freed(out, 'w1')).toEqual(['work-10', 'work-9', 'work-8', 'work-7', 'work-6']);
+    expect(computes(out, 'w1')).toEqual(['work-1', 'work-2', 'work-3', 'work-4', 'work-5']);
+    expect(freed(out, 'w1')).toEqual([]);
+    expect(asked(out, 'w1')).toEqual([]);
     expect(computes(out, 'w2')).toEqual(['work-10', 'work-9', 'work-8', 'work-7', 'work-6']);
     expect(tasks.map((t) => h.on(t.key))).toEqual(['w1', 'w1', 'w1', 'w1', 'w1', 'w2', 'w2', 'w2', 'w2', 'w2']);
     // The thief learns where the input is.
@@ -68,24 +72,48 @@ describe('Function: balance (work stealing in SchedulerState.handle)', () => {
     expect(h.s.workers.get('w2')!.occupancy).toBe(500);
   });
 
-  it('steals again when the thief runs dry, and drops the late result of a stolen task that had started', () => {
-    /* w2 finishes its share early (its tasks were shorter): it takes w1's newest remaining task.
-       If w1 had started it after all, w1's result arrives late and is freed; the thief's counts. */
+  it('asks the victim first when the thief runs dry: a task it gave up moves, one it started stays', () => {
+    /* w2 finishes its share early: w1's newest remaining tasks would finish sooner on w2.
+       They were sent to w1 in an earlier step, so w1 may have started them: the scheduler
+       asks (steal-request) and moves only what w1 gave up (steal-response 'released'). */
     skewed(1000, 100);
     const tasks = work(10);
     h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
     let out: SchedulerInstruction[] = [];
     for (const k of ['work-10', 'work-9', 'work-8', 'work-7']) out = h.step({ type: 'task-finished', workerId: 'w2', key: k, nbytes: 1, durationMs: 100 });
-    expect(computes(out, 'w2')).toEqual([]);
+    expect(asked(out, 'w1')).toEqual([]);
     out = h.step({ type: 'task-finished', workerId: 'w2', key: 'work-6', nbytes: 1, durationMs: 100 });
-    // w1: 5 × 100 ms, w2 empty: the newest two go over.
-    expect(freed(out, 'w1')).toEqual(['work-5', 'work-4']);
-    expect(computes(out, 'w2')).toEqual(['work-5', 'work-4']);
-    const late = h.step({ type: 'task-finished', workerId: 'w1', key: 'work-5', nbytes: 1, durationMs: 100 });
-    expect(late).toContainEqual({ type: 'free-keys', workerId: 'w1', keys: ['work-5'], stimulusId: 's12' });
-    expect(h.s.tasks.get('work-5')!.state).toBe('processing');
-    h.step({ type: 'task-finished', workerId: 'w2', key: 'work-5', nbytes: 1, durationMs: 100 });
-    expect(h.s.tasks.get('work-5')!.whoHas!.map((w) => w.id)).toEqual(['w2']);
+    // w1: 5 × 100 ms, w2 empty: the newest two are asked for; nothing moves yet.
+    expect(asked(out, 'w1')).toEqual(['work-5', 'work-4']);
+    expect(computes(out, 'w2')).toEqual([]);
+    expect(h.on('work-5')).toBe('w1');
+    // Asked again before the answer? No: a pending request is not repeated, and w2 counts as busy with them.
+    expect(asked(h.step({ type: 'tick' }), 'w1')).toEqual([]);
+    out = h.step({ type: 'steal-response', workerId: 'w1', keys: ['work-5', 'work-4'], states: ['released', 'executing'] });
+    expect(computes(out, 'w2')).toEqual(['work-5']);
+    expect(h.on('work-5')).toBe('w2');
+    expect(h.on('work-4')).toBe('w1');
+    // work-4 has started on w1: it is not asked for again while it runs there.
+    expect(asked(h.step({ type: 'tick' }), 'w1')).not.toContain('work-4');
+    // A second answer for the same task (or one from a worker it is not on) changes nothing.
+    expect(h.step({ type: 'steal-response', workerId: 'w1', keys: ['work-5'], states: ['released'] })).toEqual([]);
+    expect(h.on('work-5')).toBe('w2');
+  });
+
+  it('forgets a request when the task finishes on the victim first, and frees a late duplicate result', () => {
+    skewed(1000, 100);
+    const tasks = work(10);
+    h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
+    for (const k of ['work-10', 'work-9', 'work-8', 'work-7', 'work-6']) h.step({ type: 'task-finished', workerId: 'w2', key: k, nbytes: 1, durationMs: 100 });
+    expect(h.s.tasks.get('work-5')!.stealTo?.id).toBe('w2');
+    h.step({ type: 'task-finished', workerId: 'w1', key: 'work-5', nbytes: 1, durationMs: 100 });
+    expect(h.s.tasks.get('work-5')!.stealTo).toBeNull();
+    expect(h.step({ type: 'steal-response', workerId: 'w1', keys: ['work-5'], states: ['memory'] })).toEqual([]);
+    expect(h.s.tasks.get('work-5')!.whoHas!.map((w) => w.id)).toEqual(['w1']);
+    // A result from a worker the task is not on (e.g. an old run) is freed there.
+    const late = h.step({ type: 'task-finished', workerId: 'w2', key: 'work-1', nbytes: 1, durationMs: 100 });
+    expect(freed(late, 'w2')).toEqual(['work-1']);
+    expect(h.on('work-1')).toBe('w1');
   });
 
   it('never moves tasks shorter than MIN_STEAL_MS', () => {
@@ -134,8 +162,11 @@ describe('Function: balance (work stealing in SchedulerState.handle)', () => {
     const tasks = work(10);
     const out = h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
     expect(computes(out, 'w2')).toEqual([]);
-    // Unpaused, it takes its share at once.
+    // Unpaused, it asks for its share at once; w1 had not started them and gives them up.
     const resumed = h.step({ type: 'worker-status', workerId: 'w2', status: 'running' });
-    expect(computes(resumed, 'w2')).toHaveLength(5);
+    const keys = asked(resumed, 'w1');
+    expect(keys).toHaveLength(5);
+    const moved = h.step({ type: 'steal-response', workerId: 'w1', keys, states: keys.map(() => 'released') });
+    expect(computes(moved, 'w2')).toEqual(keys);
   });
 });

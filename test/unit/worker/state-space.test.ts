@@ -69,6 +69,8 @@ const op = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('free' as const), n: fc.integer({ min: 0, max: 7 }), replica: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('gather' as const), peer: fc.integer({ min: 0, max: 2 }), how: fc.constantFrom('all', 'some', 'failed') }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('pause' as const), on: fc.boolean() }) },
+  // Work stealing: the scheduler asks for a task back; `dequeued`: the shell took it off the pool's queue.
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('steal' as const), n: fc.integer({ min: 0, max: 7 }), input: fc.boolean(), dequeued: fc.boolean() }) },
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -100,6 +102,8 @@ function toEvent(w: Walker, o: Op): Ev | undefined {
     }
     case 'pause':
       return { type: o.on ? 'pause' : 'unpause' };
+    case 'steal':
+      return { type: 'steal-request', key: o.input ? `d-${o.n % 6}` : `t-${o.n}`, dequeued: o.dequeued };
   }
 }
 
@@ -180,13 +184,13 @@ describe('Class: InvalidWorkerTransitionError', () => {
     expect(t.state).toBe('executing');
     let err: unknown;
     try {
-      s.transition(t, 'fetch');
+      s.transition(t, 'flight');
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(InvalidWorkerTransitionError);
     const e = err as InvalidWorkerTransitionError;
-    expect(e).toMatchObject({ key: 'x', from: 'executing', to: 'fetch', statusCode: 500 });
+    expect(e).toMatchObject({ key: 'x', from: 'executing', to: 'flight', statusCode: 500 });
     expect(e.story.map((x) => `${x.from}>${x.to}@${x.stimulusId}`)).toEqual(['released>waiting@update-graph-1', 'waiting>ready@update-graph-1', 'ready>executing@update-graph-1']);
     expect(e.message).toContain('story: released→waiting (update-graph-1), waiting→ready (update-graph-1), ready→executing (update-graph-1)');
   });
