@@ -9,6 +9,7 @@ import { errorResponse } from '../functions/commons/api.ts';
 import { identityConfig } from '../functions/commons/config.ts';
 import type { IdentityConfig } from '../functions/commons/identity.ts';
 import { BearerTokenError, PayloadTooLargeError, RouteNotFoundError } from '../functions/commons/errors.ts';
+import { browserRequestProblem, isLoopbackHost } from './browser-guard.ts';
 import { CONSOLE_HEADER, TokenDirectory, type Caller } from './console/auth.ts';
 import { serveConsole, exchangeConsoleToken, isConsolePath } from './console/routes.ts';
 import { ROUTES, matchRoute, methodsForPath, type HttpMethod, type RouteDefinition, type RouteHandler } from '../functions/routes.ts';
@@ -93,10 +94,7 @@ function withLocalIdentity(config: IdentityConfig | undefined): IdentityConfig {
   };
 }
 
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
+export { isLoopbackHost };
 
 /**
  * The IAM ARN a local identity is presented as: a session of the local user
@@ -230,6 +228,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       { path: 'host', message: 'bind 127.0.0.1, or set a token (recc up --token) so requests must authenticate' },
     ]);
   }
+  const listensOnLoopback = isLoopbackHost(host);
   const deps: ApiDeps = { ...options.deps, identity: withLocalIdentity(options.deps.identity) };
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const tokens = new TokenDirectory<LocalIdentity | null>([...(options.requireToken ? [{ token: options.requireToken, identity: null }] : []), ...(options.users ?? [])]);
@@ -258,6 +257,8 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = (req.method ?? 'GET').toUpperCase();
+      const crossSite = browserRequestProblem(req, listensOnLoopback);
+      if (crossSite) throw crossSite;
       const caller: Caller<LocalIdentity | null> | undefined = tokens.empty ? { identity: null, via: 'open' } : tokens.authenticate(req);
       if (!caller && exchangeConsoleToken(req, res, url, tokens)) return;
       if (!caller) {

@@ -18,3 +18,10 @@ export class StateDirInUseError extends ReccError {
     this.pid = pid;
   }
 }
+
+/** A browser request the local API refuses: cross-site, from another origin, or addressed by a non-loopback name (local/browser-guard.ts). */
+export class CrossSiteRequestError extends ReccError {
+  constructor(path: string, message: string) {
+    super(message, { statusCode: 403, details: [{ path, message }] });
+  }
+}

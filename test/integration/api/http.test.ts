@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -205,6 +205,56 @@ describe('Local API server exposure', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('Local API server against browser tricks (open mode: no token)', () => {
+  let server: ApiServer;
+  let store: InMemoryClusterStore;
+
+  beforeAll(async () => {
+    store = new InMemoryClusterStore();
+    server = await startApiServer({ port: 0, deps: { store, queue: new InMemoryWorkQueue(), clock: systemClock, ids: randomIds, logger: silentLogger }, identity: { user: 'alice' } });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** A raw request, with exactly the headers a browser would send (fetch in Node would add none of them, nor let us set Host). */
+  const raw = (method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const createBody = JSON.stringify({ template: 'small', nWorkers: 1, name: 'csrf' });
+
+  it('refuses a cross-site form POST (no preflight) and creates nothing', async () => {
+    const res = await raw('POST', '/clusters', { 'content-type': 'text/plain', origin: 'https://attacker.example', 'sec-fetch-site': 'cross-site' }, createBody);
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body).error.details[0].path).toBe('sec-fetch-site');
+    const noFetchMetadata = await raw('POST', '/clusters', { 'content-type': 'text/plain', origin: 'https://attacker.example' }, createBody);
+    expect(noFetchMetadata.status).toBe(403);
+    expect(JSON.parse(noFetchMetadata.body).error.details[0].path).toBe('origin');
+    expect(await store.listAll()).toHaveLength(0);
+  });
+
+  it('refuses DNS rebinding: a non-loopback Host on the loopback listener, even when Origin matches it', async () => {
+    const res = await raw('GET', '/clusters', { host: `attacker.example:${server.port}`, origin: `http://attacker.example:${server.port}`, 'sec-fetch-site': 'same-origin' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body).error.details[0].path).toBe('host');
+  });
+
+  it('serves the SDK (no browser headers) and the same-origin console', async () => {
+    expect((await new ApiClient({ apiUrl: server.url }).templates()).length).toBeGreaterThan(0);
+    const sameOrigin = await raw('POST', '/clusters', { 'content-type': 'application/json', origin: server.url, 'sec-fetch-site': 'same-origin' }, createBody);
+    expect(sameOrigin.status).toBe(202);
+    const viaLocalhost = await raw('GET', '/templates', { host: `localhost:${server.port}` });
+    expect(viaLocalhost.status).toBe(200);
   });
 });
 
