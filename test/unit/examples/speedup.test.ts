@@ -24,8 +24,13 @@ describe('Function: speedupLine', () => {
 describe('Function: processCpuMs', () => {
   it.runIf(process.platform === 'linux')('reads this process\'s CPU time from /proc, and nothing for a pid that does not exist', () => {
     const before = processCpuMs(process.pid) ?? -1;
-    const end = Date.now() + 50;
-    while (Date.now() < end); // burn some CPU
+    // Burn 50 ms of CPU, not 50 ms of wall time: on a loaded machine a wall-time loop may get no CPU tick at all.
+    const start = process.cpuUsage();
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const used = process.cpuUsage(start);
+      if ((used.user + used.system) / 1000 >= 50) break;
+    }
     const after = processCpuMs(process.pid) ?? -1;
 
     expect(before).toBeGreaterThanOrEqual(0);
