@@ -41,11 +41,12 @@ describe('Class: BridgeSession', () => {
       const snap = session.snapshot();
 
       // Assess
-      expect(ids(snap)).toEqual(['compacted-fns-s1', 'e1', 'e2', 'compacted-release-s1', 'result']);
+      expect(ids(snap)).toEqual(['compacted-fns-s1', 'e1', 'e2', 'compacted-release-s1', 'result', 'seen']);
+      expect(snap.find((r) => r.t === 'seen')).toMatchObject({ ids: ['e1', 'e2', 'e3', 'e4'] });
       expect(snap.find((r) => r.t === 'release')).toMatchObject({ keys: ['a'] });
       expect(session.pending).toBe(0);
       expect(session.done).toBe(1);
-      expect([...session.processed].sort()).toEqual(['e1', 'e2', 'e3', 'e4']);
+      expect(session.seen.ids().sort()).toEqual(['e1', 'e2', 'e3', 'e4']);
     });
 
     it('rebuilds the same state from its own snapshot (compaction is stable)', () => {
@@ -91,7 +92,7 @@ describe('Class: BridgeSession', () => {
     it('applies a submission once when it is both in a compacted record and appended after it', () => {
       const session = new BridgeSession('s1', rq, ctx);
       for (const r of [submit('e1', [task('a')], ['a']), submit('e2', [task('b')], ['b']), submit('e2', [task('b')], ['b'])]) session.restore(r);
-      expect(ids(session.snapshot())).toEqual(['e1', 'e2']);
+      expect(ids(session.snapshot())).toEqual(['e1', 'e2', 'seen']);
       expect(session.pending).toBe(2);
     });
   });
@@ -104,7 +105,7 @@ describe('Class: BridgeSession', () => {
         session.restore({ t: 'release', s: 's1', id: `r${i}`, keys: [`k${i}`] });
       }
       session.restore(submit('live', [task('x')], ['x']));
-      expect(ids(session.snapshot())).toEqual(['live']);
+      expect(ids(session.snapshot())).toEqual(['live', 'seen']);
       expect((session as unknown as { submissions: unknown[] }).submissions).toHaveLength(1);
     });
 
