@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../shared/core/clock.ts';
+import { SqsBridge, type SqsBridgeOptions } from '../../../scheduler/sqs-bridge/bridge.ts';
+import { SqsBridgeConfigError } from '../../../scheduler/sqs-bridge/errors.ts';
 import { DEDUP_FLOOR_MS, DEFAULT_DEDUP, SeenIds, dedupPolicyProblems } from '../../../scheduler/sqs-bridge/seen-ids.ts';
 import { BridgeSession, type SessionContext } from '../../../scheduler/sqs-bridge/session.ts';
 import type { StoreRecord } from '../../../scheduler/sqs-bridge/store.ts';
@@ -89,6 +91,13 @@ describe('Class: SeenIds', () => {
     expect(dedupPolicyProblems(DEFAULT_DEDUP)).toEqual([]);
     expect(dedupPolicyProblems({ windowMs: 5 * MIN, maxIds: 0 }).map((p) => p.path)).toEqual(['dedup.windowMs', 'dedup.maxIds']);
     expect(dedupPolicyProblems({ windowMs: Number.NaN, maxIds: 1.5 }).map((p) => p.path)).toEqual(['dedup.windowMs', 'dedup.maxIds']);
+  });
+
+  it('a bridge given such a window refuses to start, before it touches a queue or its record', async () => {
+    const options = { config: { route: {}, stateDir: '/nonexistent' }, dedup: { windowMs: 60_000 } } as unknown as SqsBridgeOptions;
+    const started = SqsBridge.start(options);
+    await expect(started).rejects.toBeInstanceOf(SqsBridgeConfigError);
+    await expect(started).rejects.toThrow(/dedup\.windowMs: must be at least 330000 ms/);
   });
 });
 
