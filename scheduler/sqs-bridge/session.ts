@@ -142,8 +142,10 @@ export class BridgeSession {
     if (released.size > 0) out.push({ t: 'release', s: this.id, id: `compacted-release-${this.id}`, keys: [...released] });
     const results = [...this.delivered.values()].filter((r) => !this.unsent.has(r.key));
     if (results.length > 0) out.push({ t: 'result', s: this.id, m: messagesOf(results) });
-    // Last, so the submissions above are restored first (restore skips a submission whose id it has seen).
-    const seen = this.seen.ids();
+    // Last, so the submissions above are restored first (restore skips a submission whose id it has seen);
+    // only the ids no kept record carries (restoring a record remembers its own id).
+    const kept = new Set(out.flatMap((r) => ('id' in r ? [r.id] : [])));
+    const seen = this.seen.ids().filter((id) => !kept.has(id));
     if (seen.length > 0) out.push({ t: 'seen', s: this.id, rq: this.replyQueueUrl, ids: seen });
     return out;
   }

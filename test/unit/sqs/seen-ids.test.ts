@@ -133,13 +133,14 @@ describe('Class: BridgeSession (deduplication across compaction and restart)', (
     for (let i = 0; i < 100; i++) for (const r of [submit(`old${i}`, `k${i}`), release(`rel${i}`, `k${i}`)]) live.restore(r);
     live.restore(submit('keep', 'x'));
 
-    // Act: a day later one more envelope comes, then a compaction
+    // Act: a day later one more envelope comes, and one submitted and released, then a compaction
     clock.advance(24 * 60 * MIN);
     live.restore(submit('new', 'y'));
+    for (const r of [submit('recent', 'z'), release('recent-rel', 'z')]) live.restore(r);
     const snap = live.snapshot();
 
-    // Assess: only the new id is remembered; the live submission stays in the record (it is replayed, not deduplicated)
-    expect(snap.find((r) => r.t === 'seen')).toMatchObject({ ids: ['new'] });
+    // Assess: only the recent ids the kept records do not carry are written; the live submissions stay (replayed, not deduplicated)
+    expect(snap.find((r) => r.t === 'seen')).toMatchObject({ ids: ['recent', 'recent-rel'] });
     expect(snap.filter((r) => r.t === 'submit').map((r) => (r as { id: string }).id)).toEqual(['keep', 'new']);
     const again = new BridgeSession('s1', rq, ctxAt(clock));
     for (const r of snap) again.restore(r);
