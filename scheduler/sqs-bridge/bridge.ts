@@ -4,12 +4,15 @@ import {
   EnvelopeError, EnvelopeRefusal, decodeRequestBody, errorBody, isClusterReplyQueue, isRequestKind, readEnvelope,
   type Envelope, type RequestKind,
 } from '../../comm/sqs-envelope/index.ts';
+import { systemClock, type Clock } from '../../shared/core/clock.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { DEFAULT_COMPACTION, compactionDue, type CompactionPolicy } from './compaction.ts';
 import type { SqsBridgeConfig } from './config.ts';
+import { SqsBridgeConfigError } from './errors.ts';
 import { FileSubmissionStore } from './file-store.ts';
 import { ReplySender } from './replies.ts';
+import { DEFAULT_DEDUP, dedupPolicyProblems, type DedupPolicy } from './seen-ids.ts';
 import { BridgeSession } from './session.ts';
 import type { LogSize, StoreRecord, SubmissionStore } from './store.ts';
 
@@ -28,6 +31,10 @@ export interface SqsBridgeOptions {
   waitSeconds?: number;
   /** When the record is rewritten during a session. @default config.compaction, else DEFAULT_COMPACTION */
   compaction?: Partial<CompactionPolicy>;
+  /** How long recorded envelope ids are remembered (at least SQS's dedup window plus the visibility timeout). @default DEFAULT_DEDUP */
+  dedup?: Partial<DedupPolicy>;
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 /** How long a received envelope stays invisible; extended while it is being handled. */
@@ -71,6 +78,8 @@ export class SqsBridge {
   private compacting: Promise<void> | undefined;
   /** What the last compaction kept (the next is due when the record doubles from it). */
   private afterCompaction: LogSize = { records: 0, bytes: 0 };
+  private readonly dedup: DedupPolicy;
+  private readonly warnedOverCap = new Set<string>();
   /** Counters for tests and logs. */
   readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0, compactions: 0 };
 
@@ -82,6 +91,7 @@ export class SqsBridge {
     this.store = store;
     this.replies = new ReplySender(this.io, options.config.route.clusterId, options.logger);
     this.compaction = { ...DEFAULT_COMPACTION, ...options.config.compaction, ...options.compaction };
+    this.dedup = { ...DEFAULT_DEDUP, ...options.dedup };
     this.sessionStore = {
       load: () => store.load(),
       append: (records, appendOptions) => {
@@ -96,6 +106,8 @@ export class SqsBridge {
   }
 
   static async start(options: SqsBridgeOptions): Promise<SqsBridge> {
+    const problems = dedupPolicyProblems({ ...DEFAULT_DEDUP, ...options.dedup });
+    if (problems.length > 0) throw new SqsBridgeConfigError(`invalid SQS bridge options: ${problems.map((d) => `${d.path}: ${d.message}`).join('; ')}`, problems);
     const bridge = new SqsBridge(options, options.store ?? (await openStore(options.config)));
     await bridge.recover();
     bridge.run();
@@ -109,7 +121,7 @@ export class SqsBridge {
   /** Reload the record, compact it, and replay every live session to the scheduler. */
   private async recover(): Promise<void> {
     const records = await this.store.load();
-    for (const r of records) this.sessionFor(r.s, r.t === 'submit' ? r.rq : undefined)?.restore(r);
+    for (const r of records) this.sessionFor(r.s, r.t === 'submit' || r.t === 'seen' ? r.rq : undefined)?.restore(r);
     await this.store.compact(this.snapshot());
     this.afterCompaction = this.store.size();
     if (this.sessions.size === 0) return;
@@ -138,6 +150,8 @@ export class SqsBridge {
       io: this.io,
       logger: this.options.logger,
       running: () => !this.stopped,
+      clock: this.options.clock ?? systemClock,
+      dedup: this.dedup,
     });
     this.sessions.set(id, s);
     return s;
@@ -302,7 +316,9 @@ export class SqsBridge {
     return session.serial(async (): Promise<Outcome> => {
       const afterAck = env.ptr ? () => this.io.deletePayload(env.ptr as NonNullable<Envelope['ptr']>) : undefined;
       const acked = (): Outcome => (afterAck ? { ack: true, afterAck } : { ack: true });
-      if (session.processed.has(env.id)) {
+      if (session.seen.has(env.id)) {
+        // Each copy restarts the window: a message whose delete keeps failing keeps coming back.
+        session.seen.add(env.id);
         this.stats.duplicates++;
         this.options.logger.info('dropped a redelivered envelope', { event: 'sqs-bridge.duplicate', session: env.s, envelope: env.id, kind, receiveCount: m.receiveCount });
         if (kind === 'submit' || kind === 'cancel') void session.reply('accepted', { ids: [env.id] }, env.id);
@@ -392,6 +408,12 @@ export class SqsBridge {
   private progress(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
+      // Idle sessions forget expired ids too (adds prune only the session they touch).
+      s.seen.prune();
+      if (s.seen.overCap && !this.warnedOverCap.has(s.id)) {
+        this.warnedOverCap.add(s.id);
+        this.options.logger.warn('a session recorded more envelope ids within the deduplication window than the cap; keeping them all', { event: 'sqs-bridge.dedup-over-cap', session: s.id, ids: s.seen.size, maxIds: this.dedup.maxIds });
+      }
       const pending = s.pending;
       if (pending > 0 && now - s.lastSentAt >= PROGRESS_EVERY_MS) void s.reply('progress', { pending, done: s.done });
     }

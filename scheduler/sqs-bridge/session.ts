@@ -5,9 +5,11 @@ import {
   MAX_INLINE_MESSAGE_BYTES, packBody, packToFit,
   type DecodedRequestBody, type DecodedSubmit, type Envelope, type SchedulerEventMessage, type SubmitMessage,
 } from '../../comm/sqs-envelope/index.ts';
+import { systemClock, type Clock } from '../../shared/core/clock.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { CONNECT_BACKOFF, retry } from '../../shared/core/retry.ts';
 import type { ReplySender } from './replies.ts';
+import { DEFAULT_DEDUP, SeenIds, type DedupPolicy } from './seen-ids.ts';
 import type { StoreRecord, SubmissionStore } from './store.ts';
 
 /** What the session needs from the bridge around it. */
@@ -21,6 +23,10 @@ export interface SessionContext {
   logger: Logger;
   /** False once the bridge stops: no more reconnects. */
   running(): boolean;
+  /** @default systemClock */
+  clock?: Clock;
+  /** How long recorded envelope ids are remembered. @default DEFAULT_DEDUP */
+  dedup?: DedupPolicy;
 }
 
 /** One result as delivered to the client: kept until released (a resuming client gets it again). */
@@ -42,8 +48,8 @@ export class BridgeSession {
   private connecting: Promise<TcpTransport> | undefined;
   private readonly submissions: SubmitRecord[] = [];
   private readonly fns = new Map<string, FunctionDef>();
-  /** Envelope ids recorded (deduplication of redelivered envelopes). */
-  readonly processed = new Set<string>();
+  /** Envelope ids recorded, for as long as SQS may deliver a copy (deduplication of redelivered envelopes). */
+  readonly seen: SeenIds;
   private readonly cancelled = new Set<string>();
   /** Keys the client wants and has not released. */
   private readonly held = new Set<string>();
@@ -60,7 +66,9 @@ export class BridgeSession {
     readonly id: string,
     readonly replyQueueUrl: string,
     private readonly ctx: SessionContext,
-  ) {}
+  ) {
+    this.seen = new SeenIds(ctx.clock ?? systemClock, ctx.dedup ?? DEFAULT_DEDUP);
+  }
 
   /** Work wanted and not yet delivered. */
   get pending(): number {
@@ -90,15 +98,15 @@ export class BridgeSession {
     switch (record.t) {
       case 'submit':
         // A record appended while a compaction ran can be both in the compacted record and after it.
-        if (this.processed.has(record.id)) return;
+        if (this.seen.has(record.id)) return;
         this.applySubmit(record);
         return;
       case 'cancel':
-        this.processed.add(record.id);
+        this.seen.add(record.id);
         for (const k of record.keys) this.cancelled.add(k);
         return;
       case 'release':
-        this.processed.add(record.id);
+        this.seen.add(record.id);
         this.applyRelease(record.keys);
         return;
       case 'result':
@@ -106,6 +114,9 @@ export class BridgeSession {
         return;
       case 'close':
         this.closed = true;
+        return;
+      case 'seen':
+        for (const id of record.ids) this.seen.add(id);
         return;
     }
   }
@@ -131,6 +142,11 @@ export class BridgeSession {
     if (released.size > 0) out.push({ t: 'release', s: this.id, id: `compacted-release-${this.id}`, keys: [...released] });
     const results = [...this.delivered.values()].filter((r) => !this.unsent.has(r.key));
     if (results.length > 0) out.push({ t: 'result', s: this.id, m: messagesOf(results) });
+    // Last, so the submissions above are restored first (restore skips a submission whose id it has seen);
+    // only the ids no kept record carries (restoring a record remembers its own id).
+    const kept = new Set(out.flatMap((r) => ('id' in r ? [r.id] : [])));
+    const seen = this.seen.ids().filter((id) => !kept.has(id));
+    if (seen.length > 0) out.push({ t: 'seen', s: this.id, rq: this.replyQueueUrl, ids: seen });
     return out;
   }
 
@@ -157,7 +173,7 @@ export class BridgeSession {
   }
 
   private applySubmit(record: SubmitRecord, recorded = true): void {
-    if (recorded) this.processed.add(record.id);
+    if (recorded) this.seen.add(record.id);
     if (record.rel) this.applyRelease(record.rel);
     this.submissions.push(record);
     for (const [m] of record.m) {
@@ -203,7 +219,7 @@ export class BridgeSession {
       if (at >= 0) this.submissions.splice(at, 1);
       throw err;
     }
-    this.processed.add(record.id);
+    this.seen.add(record.id);
     void this.reply('accepted', { ids: [env.id] }, env.id);
     if (record.m.some(([m]) => m.op === 'register-plugin')) void this.reply('result', { reply: {} }, env.id);
   }
@@ -213,7 +229,7 @@ export class BridgeSession {
     const durable = this.ctx.store.append([{ t: 'cancel', s: this.id, id: env.id, keys: body.keys }]);
     for (const k of body.keys) this.cancelled.add(k);
     await durable;
-    this.processed.add(env.id);
+    this.seen.add(env.id);
     this.transport?.send({ op: 'cancel', keys: body.keys });
     void this.reply('accepted', { ids: [env.id] }, env.id);
   }
@@ -228,7 +244,7 @@ export class BridgeSession {
     const written = this.ctx.store.append([{ t: 'release', s: this.id, id: env.id, keys: body.keys }], { sync: false });
     this.applyRelease(body.keys);
     await written;
-    this.processed.add(env.id);
+    this.seen.add(env.id);
     this.transport?.send({ op: 'release-keys', keys: body.keys });
   }
 
@@ -236,7 +252,7 @@ export class BridgeSession {
     const durable = this.ctx.store.append([{ t: 'close', s: this.id, id: env.id }]);
     this.closed = true;
     await durable;
-    this.processed.add(env.id);
+    this.seen.add(env.id);
     await this.transport?.close().catch(() => undefined);
   }
 

@@ -14,6 +14,12 @@ export type StoreRecord =
   | { t: 'release'; s: string; id: string; keys: string[] }
   /** Results sent to the session's reply queue, kept until released. */
   | { t: 'result'; s: string; m: Array<[SchedulerEventMessage, Uint8Array[] | null]> }
+  /**
+   * Envelope ids recorded and still within the deduplication window
+   * (seen-ids.ts), written by a compaction: the records that carried them
+   * may be gone, a redelivered copy must still be dropped.
+   */
+  | { t: 'seen'; s: string; rq: string; ids: string[] }
   /** The session ended: everything of it can go. */
   | { t: 'close'; s: string; id: string };
 

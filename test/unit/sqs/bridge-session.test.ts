@@ -41,11 +41,13 @@ describe('Class: BridgeSession', () => {
       const snap = session.snapshot();
 
       // Assess
-      expect(ids(snap)).toEqual(['compacted-fns-s1', 'e1', 'e2', 'compacted-release-s1', 'result']);
+      expect(ids(snap)).toEqual(['compacted-fns-s1', 'e1', 'e2', 'compacted-release-s1', 'result', 'seen']);
+      // The ids of what was dropped are still remembered (those of kept submissions come back with them).
+      expect(snap.find((r) => r.t === 'seen')).toMatchObject({ ids: ['e3', 'e4'] });
       expect(snap.find((r) => r.t === 'release')).toMatchObject({ keys: ['a'] });
       expect(session.pending).toBe(0);
       expect(session.done).toBe(1);
-      expect([...session.processed].sort()).toEqual(['e1', 'e2', 'e3', 'e4']);
+      expect(session.seen.ids().sort()).toEqual(['e1', 'e2', 'e3', 'e4']);
     });
 
     it('rebuilds the same state from its own snapshot (compaction is stable)', () => {
@@ -104,7 +106,7 @@ describe('Class: BridgeSession', () => {
         session.restore({ t: 'release', s: 's1', id: `r${i}`, keys: [`k${i}`] });
       }
       session.restore(submit('live', [task('x')], ['x']));
-      expect(ids(session.snapshot())).toEqual(['live']);
+      expect(ids(session.snapshot())).toEqual(['live', 'seen']);
       expect((session as unknown as { submissions: unknown[] }).submissions).toHaveLength(1);
     });
 
