@@ -248,6 +248,10 @@ export class FakeKubeApiServer {
     } catch (err) {
       const e = err instanceof ApiStatusError ? err : new ApiStatusError(500, 'InternalError', String((err as Error)?.stack ?? err));
       status = e.code;
+      // A Status whose details carry retryAfterSeconds also sets Retry-After (k8s.io/apiserver
+      // pkg/endpoints/handlers/responsewriters/writers.go `ErrorNegotiated`), e.g. ServerTimeout.
+      const retryAfter = Number(e.details.retryAfterSeconds ?? 0);
+      if (retryAfter > 0 && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
       this.send(res, e.code, e.toStatus());
     } finally {
       this.requests.push({ method, path: url.pathname, status });
