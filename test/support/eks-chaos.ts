@@ -153,7 +153,7 @@ export async function startChaosWorld(seed: number, options: { speed?: number; p
   // Each seed draws its own intensity, so the 50 seeds cover calm and stormy runs.
   const profile: ChaosProfile = {
     k8sThrottle: between(0.01, 0.08),
-    k8sServerTimeout: between(0.005, 0.03),
+    k8sServerTimeout: between(0.01, 0.08),
     k8sConflict: between(0.05, 0.3),
     asgFault: between(0.02, 0.2),
     imagePull: between(0.2, 0.7),
@@ -182,7 +182,7 @@ export async function startChaosWorld(seed: number, options: { speed?: number; p
     timing: {
       podExitMs: () => between(500, 30_000),
       podStartMs: () => between(1_000, 25_000),
-      loadBalancerMs: () => between(30_000, 180_000),
+      loadBalancerMs: () => between(10_000, 240_000),
       nodeReadyMs: () => between(20_000, 90_000),
       schedulerBackoff: true,
     },
@@ -337,6 +337,10 @@ export class ChaosBackend implements ComputeBackend {
     const permanent = observation.failures.filter((f) => f.permanent);
     if (permanent.length > 0 && !this.world.mayFail.has(clusterId)) {
       this.violation(clusterId, 'false-failed', permanent.map((f) => `${f.component} ${f.reason}: ${f.message}`).join('; '));
+    }
+    // The provisioner fails a ready cluster without connection details ("connection details missing").
+    if (observation.ready && observation.schedulerAddress === undefined && !this.world.mayFail.has(clusterId)) {
+      this.violation(clusterId, 'false-failed', 'ready without a scheduler address: the provisioner fails it with "connection details missing"');
     }
     if (observation.ready && !this.records.has(clusterId) && !this.world.mayFail.has(clusterId)) this.records.set(clusterId, this.runningRecord(clusterId));
     const record = this.records.get(clusterId);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeBackendConformance } from '../../conformance/compute-backend.ts';
 import { startChaosWorld, type ChaosWorld } from '../../support/eks-chaos.ts';
 import { testDefinition, testSecrets } from '../../support/eks-stack.ts';
+import { waitFor } from '../../support/wait.ts';
 
 /**
  * The chaos run of the EKS conformance suite (issue 22): the ComputeBackend
@@ -70,6 +71,32 @@ for (const seed of seeds()) {
         pollIntervalMs: 20,
       },
     );
+
+    it('rolls a ready cluster onto a new worker image under the exact pods quota without a false failure', async () => {
+      // Prepare: the old pods keep their quota for their grace period (maxSurge 0), so new ones meet FailedCreate.
+      const backend = world.backend();
+      const def = testDefinition({ clusterId: `roll-${seed}`, workers: 2 });
+      world.injectImagePulls(def);
+      await backend.apply(def, testSecrets(def.clusterId));
+      await waitFor(async () => (await backend.observe(def.clusterId)).ready, { timeoutMs: 60_000, intervalMs: 20, what: 'cluster ready' });
+
+      // Act
+      const image = 'registry.example.org/recc:v2';
+      await backend.apply({ ...def, workers: { ...def.workers, image } }, testSecrets(def.clusterId));
+      const rolled = await waitFor(
+        async () => {
+          const o = await backend.observe(def.clusterId);
+          const workers = world.stack.fake.objects('Pod', def.namespace).filter((p) => p.metadata.labels?.['recc.io/component'] === 'worker' && !p.metadata.deletionTimestamp);
+          return o.ready && workers.length === 2 && workers.every((p) => p.spec?.containers?.[0]?.image === image) ? o : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 20, what: 'workers on the new image' },
+      );
+      await backend.teardown(def.clusterId);
+
+      // Assess
+      expect(rolled.failures.filter((f) => f.permanent)).toEqual([]);
+      expect(world.violations.filter((v) => v.clusterId === def.clusterId)).toEqual([]);
+    });
 
     it('failed no healthy cluster, reaped none, and left nothing behind', async () => {
       // Act
