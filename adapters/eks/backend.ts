@@ -452,8 +452,15 @@ export class EksComputeBackend implements ComputeBackend {
     this.logger.info('cluster torn down', { clusterId, namespace });
   }
 
+  /**
+   * Label the namespace `deleting`, so the node-group reconcile that follows no longer counts the cluster.
+   * Losing every replace to other writers is an error (the teardown is retried), never a silent return:
+   * the reconcile would keep the cluster's nodes, and once the namespace is gone nothing reconciles them
+   * (issue 22 chaos run, seed 35).
+   */
   private async markDeleting(namespace: string): Promise<void> {
     const { core } = await this.deps.kube.apis();
+    let lastConflict: unknown;
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const ns = await this.applier.read('Namespace', '', namespace);
       if (!ns || ns.metadata?.deletionTimestamp || ns.metadata?.labels?.[EKS_LABELS.state] === 'deleting') return;
@@ -464,8 +471,10 @@ export class EksComputeBackend implements ComputeBackend {
       } catch (err) {
         if (apiStatus(err) === 404) return;
         if (apiStatus(err) !== 409) throw wrapApiError(err, `mark namespace ${namespace} deleting`);
+        lastConflict = err;
       }
     }
+    throw wrapApiError(lastConflict, `mark namespace ${namespace} deleting (it kept changing)`);
   }
 
   /**

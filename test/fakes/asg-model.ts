@@ -248,6 +248,7 @@ export class AsgModel {
     return g;
   }
 
+  /** CreateAutoScalingGroup: AlreadyExistsFault, min ≤ desired ≤ max, a launch source and subnets required (AWS Auto Scaling API Reference, CreateAutoScalingGroup). */
   createGroup(input: CreateAutoScalingGroupCommandInput): Record<string, never> {
     const name = input.AutoScalingGroupName ?? '';
     if (!name) throw validation('1 validation error detected: Value null at autoScalingGroupName failed to satisfy constraint');
@@ -342,6 +343,7 @@ export class AsgModel {
     };
   }
 
+  /** SetDesiredCapacity: refused outside [min, max] with ValidationError (AWS Auto Scaling API Reference, SetDesiredCapacity). */
   setDesired(name: string | undefined, desired: number | undefined): Record<string, never> {
     const g = this.mustGroup(name);
     const d = desired ?? 0;
@@ -361,7 +363,8 @@ export class AsgModel {
     const max = input.MaxSize ?? g.max;
     let desired = input.DesiredCapacity ?? g.desired;
     if (min > max) throw validation(`Max bound, ${max}, must be greater than or equal to min bound, ${min}`);
-    // Changing only the bounds moves desired inside them, as the service does.
+    // Changing only the bounds moves desired inside them (AWS Auto Scaling API Reference, UpdateAutoScalingGroup:
+    // "If you specify a new value for MinSize without specifying a value for DesiredCapacity … sets DesiredCapacity to the new MinSize").
     if (input.DesiredCapacity === undefined) desired = Math.min(max, Math.max(min, desired));
     if (desired < min || desired > max) throw validation(`Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
     g.min = min;
@@ -374,6 +377,11 @@ export class AsgModel {
     return {};
   }
 
+  /**
+   * TerminateInstanceInAutoScalingGroup: ShouldDecrementDesiredCapacity may not take the group below its
+   * minimum, and without it the group launches a replacement (AWS Auto Scaling API Reference,
+   * TerminateInstanceInAutoScalingGroup).
+   */
   terminate(instanceId: string | undefined, decrement: boolean | undefined): { Activity: Activity } {
     const g = [...this.groups.values()].find((x) => x.instances.some((i) => i.InstanceId === instanceId));
     if (!g) throw validation(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
@@ -395,6 +403,7 @@ export class AsgModel {
     return { Activity: activity };
   }
 
+  /** CreateOrUpdateTags: a tag with an existing key is overwritten; PropagateAtLaunch applies to instances launched later only (User Guide, "Tag Auto Scaling groups and instances"). */
   putTags(tags: Tag[]): Record<string, never> {
     for (const t of tags) {
       const g = this.mustGroup(t.ResourceId);
@@ -407,12 +416,14 @@ export class AsgModel {
     return {};
   }
 
+  /** DescribeScalingActivities: newest first, at most MaxRecords (default 100) (AWS Auto Scaling API Reference, DescribeScalingActivities). */
   describeActivities(name: string | undefined, max = 100): { Activities: Activity[] } {
     if (!name) return { Activities: [] };
     const g = this.groups.get(name);
     return { Activities: g ? g.activities.slice(0, max).map((a) => ({ ...a })) : [] };
   }
 
+  /** SetInstanceProtection: only instances of the group (AWS Auto Scaling API Reference, SetInstanceProtection; User Guide, "Use instance scale-in protection"). */
   setProtection(name: string | undefined, ids: string[], protect: boolean | undefined): Record<string, never> {
     const g = this.mustGroup(name);
     for (const id of ids) {
@@ -459,7 +470,10 @@ export class AsgModel {
     return undefined;
   }
 
-  /** Out of service: listed as Terminating for `terminatingMs`, no longer counted towards capacity. */
+  /**
+   * Out of service: listed as Terminating for `terminatingMs`, then Terminated, no longer counted towards
+   * capacity (User Guide, "Amazon EC2 Auto Scaling instance lifecycle": InService → Terminating → Terminated).
+   */
   private retire(g: ModelGroup, instance: ModelInstance): void {
     if ((this.options.terminatingMs ?? 0) > 0) {
       instance.LifecycleState = 'Terminating';
@@ -470,6 +484,8 @@ export class AsgModel {
   private converge(g: ModelGroup): void {
     while (this.active(g).length < g.desired) {
       const failure = this.launchFailure(g);
+      // A failed launch is a Failed scaling activity whose StatusMessage carries EC2's error; the group retries
+      // later (User Guide, "Troubleshoot Amazon EC2 Auto Scaling: EC2 instance launch failures").
       if (failure) {
         const message = launchFailureMessage(failure, g.instanceType);
         this.activity(
@@ -497,7 +513,9 @@ export class AsgModel {
       this.options.onLaunch?.(instance, g.name);
     }
     while (this.active(g).length > g.desired) {
-      // Default termination policy, restricted to unprotected instances: the oldest goes first.
+      // Default termination policy, restricted to unprotected instances (User Guide, "Configure termination policies"
+      // and "Use instance scale-in protection": protected instances are never chosen for scale-in); with one AZ and
+      // one launch template here, the oldest goes first.
       const victim = this.active(g).filter((i) => !i.ProtectedFromScaleIn).sort((a, b) => a.launchedAt - b.launchedAt)[0];
       if (!victim) return; // protected instances stay; desired capacity is kept as set
       this.retire(g, victim);

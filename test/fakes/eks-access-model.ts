@@ -78,6 +78,7 @@ export class EksAccessModel {
     this.stub = undefined;
   }
 
+  /** Every access-entry call: ResourceNotFoundException for an unknown cluster, InvalidRequestException under CONFIG_MAP (EKS API Reference, CreateAccessEntry "Errors"; EKS User Guide, "Change authentication mode to use access entries"). */
   private checkCluster(name: string | undefined): void {
     if (name !== this.clusterName) {
       throw new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: `No cluster found for name: ${name}.` });
@@ -99,7 +100,7 @@ export class EksAccessModel {
     return e;
   }
 
-  /** Principal ARNs, paged with maxResults (1–100) and nextToken; `associatedPolicyArn` filters. */
+  /** Principal ARNs, paged with maxResults (1–100) and nextToken; `associatedPolicyArn` filters (EKS API Reference, ListAccessEntries). */
   private list(i: any): unknown {
     this.checkCluster(i.clusterName);
     const maxResults = i.maxResults ?? 100;
@@ -121,6 +122,11 @@ export class EksAccessModel {
     return { clusterName: this.clusterName, principalArn: e.principalArn, kubernetesGroups: [...e.kubernetesGroups], type: e.type, tags: { ...e.tags } };
   }
 
+  /**
+   * CreateAccessEntry (EKS API Reference): the principal must be an existing IAM principal
+   * (InvalidParameterException), kubernetesGroups may not start with `system:`, and one entry per
+   * principal (ResourceInUseException, 409).
+   */
   private create(i: any): unknown {
     this.checkCluster(i.clusterName);
     if (!/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(i.principalArn ?? '')) {
@@ -146,6 +152,7 @@ export class EksAccessModel {
     return { accessEntry: this.view(e) };
   }
 
+  /** AssociateAccessPolicy (EKS API Reference): re-associating a policy replaces its access scope; a namespace scope needs namespaces. */
   private associate(i: any): unknown {
     const e = this.must(i.clusterName, i.principalArn);
     const scope = i.accessScope ?? {};
@@ -156,6 +163,7 @@ export class EksAccessModel {
     return { clusterName: i.clusterName, principalArn: i.principalArn, associatedAccessPolicy: { policyArn: i.policyArn, accessScope: scope } };
   }
 
+  /** DeleteAccessEntry (EKS API Reference): the entry and its policy associations go; unknown → ResourceNotFoundException. */
   private remove(i: any): unknown {
     this.must(i.clusterName, i.principalArn);
     this.entries.delete(i.principalArn);

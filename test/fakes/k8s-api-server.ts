@@ -248,6 +248,10 @@ export class FakeKubeApiServer {
     } catch (err) {
       const e = err instanceof ApiStatusError ? err : new ApiStatusError(500, 'InternalError', String((err as Error)?.stack ?? err));
       status = e.code;
+      // A Status whose details carry retryAfterSeconds also sets Retry-After (k8s.io/apiserver
+      // pkg/endpoints/handlers/responsewriters/writers.go `ErrorNegotiated`), e.g. ServerTimeout.
+      const retryAfter = Number(e.details.retryAfterSeconds ?? 0);
+      if (retryAfter > 0 && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
       this.send(res, e.code, e.toStatus());
     } finally {
       this.requests.push({ method, path: url.pathname, status });
@@ -366,6 +370,7 @@ export class FakeKubeApiServer {
     return undefined;
   }
 
+  /** Lists with label and field selectors (staging/src/k8s.io/apimachinery/pkg/labels/selector.go `Parse`, staging/src/k8s.io/apimachinery/pkg/fields/selector.go). */
   private list(r: ResourceInfo, namespace: string | undefined, url: URL): unknown {
     const labelSelector = url.searchParams.get('labelSelector');
     const fieldSelector = url.searchParams.get('fieldSelector');
@@ -384,6 +389,7 @@ export class FakeKubeApiServer {
     if (!r.namespaced) return;
     const ns = this.store.get(resourceByKind('Namespace'), undefined, namespace ?? '');
     if (!ns) throw notFound(resourceByKind('Namespace'), namespace ?? '');
+    // NamespaceLifecycle admission (staging/src/k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go).
     if (ns.metadata.deletionTimestamp && action === 'create') {
       throw new ApiStatusError(
         403,
@@ -393,7 +399,7 @@ export class FakeKubeApiServer {
     }
   }
 
-  /** The API server cannot decode a body without apiVersion and kind. */
+  /** The API server cannot decode a body without apiVersion and kind (staging/src/k8s.io/apimachinery/pkg/runtime/error.go `NewMissingKindErr`). */
   private requireKind(obj: Obj): void {
     if (!obj.kind) throw new ApiStatusError(400, 'BadRequest', `Object 'Kind' is missing in '${JSON.stringify(obj)}'`);
     if (!obj.apiVersion) throw new ApiStatusError(400, 'BadRequest', `Object 'apiVersion' is missing in '${JSON.stringify(obj)}'`);
@@ -432,6 +438,8 @@ export class FakeKubeApiServer {
     this.requireKind(obj);
     if (obj.metadata.name !== name) throw new ApiStatusError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
     if (r.namespaced) obj.metadata.namespace = namespace;
+    // Optimistic concurrency: a stale resourceVersion is a 409 Conflict (staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go
+    // `Update`, the message from staging/src/k8s.io/apimachinery/pkg/api/errors/errors.go `NewConflict` + registry `OptimisticLockErrorMsg`).
     const sent = obj.metadata.resourceVersion;
     if (sent !== undefined && sent !== '' && sent !== current.metadata.resourceVersion) {
       throw new ApiStatusError(
@@ -442,6 +450,8 @@ export class FakeKubeApiServer {
       );
     }
     const problems = validateObject(r, obj);
+    // Immutable fields: pkg/apis/core/validation/validation.go `ValidateServiceUpdate` (clusterIP),
+    // pkg/apis/apps/validation/validation.go `ValidateDeploymentUpdate` (selector, apps/v1).
     if (r.kind === 'Service' && (obj.spec?.clusterIP ?? '') !== (current.spec?.clusterIP ?? '')) {
       problems.push(`spec.clusterIP: Invalid value: "${obj.spec?.clusterIP ?? ''}": field is immutable`);
     }
@@ -454,7 +464,8 @@ export class FakeKubeApiServer {
     obj.metadata.uid = current.metadata.uid;
     obj.metadata.creationTimestamp = current.metadata.creationTimestamp;
     if (current.metadata.deletionTimestamp) obj.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
-    // The main resource endpoint ignores status changes (they go through /status).
+    // The main resource endpoint ignores status changes (they go through /status): each kind's strategy
+    // `PrepareForUpdate`, e.g. pkg/registry/apps/deployment/strategy.go, which also bumps metadata.generation on a spec change.
     obj.status = current.status;
     if (r.kind === 'Namespace') obj.spec = current.spec;
     if (r.kind === 'Deployment') {
@@ -473,6 +484,8 @@ export class FakeKubeApiServer {
   private delete(r: ResourceInfo, namespace: string | undefined, name: string, propagationPolicy?: string): unknown {
     const current = this.store.mustGet(r, namespace, name);
     if (r.kind === 'Namespace') {
+      // Graceful namespace deletion: phase Terminating now, contents removed by the namespace controller
+      // (pkg/registry/core/namespace/storage/storage.go `Delete`, pkg/controller/namespace/deletion/namespaced_resources_deleter.go).
       if (!current.metadata.deletionTimestamp) {
         current.metadata.deletionTimestamp = new Date(this.now()).toISOString();
         current.status = { phase: 'Terminating' };
@@ -491,6 +504,8 @@ export class FakeKubeApiServer {
       return clone(this.store.get(r, namespace, name) ?? current);
     }
     this.store.remove(r, namespace, name);
+    // apps/v1 defaults to background propagation: the garbage collector deletes the pods (pkg/registry/apps/deployment/strategy.go
+    // `DefaultGarbageCollectionPolicy`, pkg/controller/garbagecollector/garbagecollector.go).
     if (r.kind === 'Deployment') this.kubelet.deleteDependents(current);
     if (r.kind === 'Job') {
       // batch/v1 Jobs keep the legacy REST default (pkg/registry/batch/job/strategy.go DefaultGarbageCollectionPolicy:
@@ -516,7 +531,11 @@ export class FakeKubeApiServer {
     this.kubelet.reconcile();
   }
 
-  /** The API server's service proxy, to the simulated scheduler dashboard behind the service. */
+  /**
+   * The API server's service proxy, to the simulated scheduler dashboard behind the service: it picks a
+   * ready endpoint of the Service's port (`<scheme>:<name>:<port>` addressing) and dials the pod
+   * (pkg/registry/core/service/storage/storage.go `ResourceLocation`, 503 "no endpoints available for service").
+   */
   private serviceProxy(namespace: string, target: string, path: string, req: IncomingMessage): { status: number; body: string; contentType: string } {
     const parts = target.split(':');
     const serviceName = parts.length === 3 ? parts[1] : parts[0];
@@ -578,6 +597,7 @@ export class FakeKubeApiServer {
     const key = `${namespace}/${name}`;
     const log = this.kubelet.logs.get(key);
     if (log === undefined) {
+      // pkg/kubelet/kubelet_pods.go `validateContainerLogStatus`: a container that never ran has no log (400).
       const container = pod.spec?.containers?.[0]?.name ?? 'main';
       const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? 'ContainerCreating';
       throw new ApiStatusError(400, 'BadRequest', `container "${container}" in pod "${name}" is waiting to start: ${waiting}`);

@@ -2,7 +2,7 @@ import { isTerminalPod } from './k8s-quota.ts';
 import { clone, resourceByKind, type Obj, type ObjectStore } from './k8s-store.ts';
 
 /**
- * The batch/v1 Job controller of the fake cluster (pkg/controller/job), run
+ * The batch/v1 Job controller of the fake cluster (pkg/controller/job/job_controller.go), run
  * with the other controllers after every write:
  * - one pod per Job from its template (`<job>-<suffix>`, the
  *   `batch.kubernetes.io/job-name` / `controller-uid` labels, a controller
@@ -111,6 +111,9 @@ export class JobController {
         status.conditions = [...(status.conditions ?? []), { type: 'Failed', status: 'True', reason, message, lastTransitionTime: at }];
       };
       const deadline = job.spec?.activeDeadlineSeconds;
+      // job_controller.go `syncJob`: completions 1 → Complete on the first success; failures past
+      // spec.backoffLimit (default 6, pkg/apis/batch/v1/defaults.go) → Failed/BackoffLimitExceeded;
+      // active longer than activeDeadlineSeconds → active pods deleted, Failed/DeadlineExceeded.
       if (succeeded > 0) {
         status.completionTime = at;
         status.conditions = [...(status.conditions ?? []), { type: 'Complete', status: 'True', lastTransitionTime: at }];
@@ -138,6 +141,7 @@ export class JobController {
       metadata: {
         name,
         namespace: job.metadata.namespace,
+        // Labels the Job's generated selector matches (pkg/registry/batch/job/strategy.go `generateSelector`).
         labels: {
           ...(template.metadata?.labels ?? {}),
           'batch.kubernetes.io/controller-uid': job.metadata.uid ?? '',
@@ -151,6 +155,8 @@ export class JobController {
       status: { phase: 'Pending', conditions: [] },
     };
     const denied = this.host.quotaDenial(pod);
+    // A refused create is a FailedCreate Warning event on the Job, retried on the next sync
+    // (pkg/controller/controller_utils.go `RealPodControl.createPods`, FailedCreatePodReason).
     if (denied) {
       this.recordEvent(job, 'FailedCreate', `Error creating: ${denied}`);
       return;

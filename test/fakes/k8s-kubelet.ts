@@ -73,7 +73,7 @@ export interface ControllerTiming {
   /**
    * A new node registers NotReady and turns Ready this much later, once the
    * CNI (aws-node) is up: "container runtime network not ready" until then
-   * (pkg/kubelet/kubelet_node_status.go `setNodeReadyCondition`, EKS node
+   * (pkg/kubelet/nodestatus/setters.go `ReadyCondition`, EKS node
    * join takes about a minute).
    */
   nodeReadyMs?: () => number;
@@ -151,6 +151,7 @@ export class KubeletSimulator {
 
   // ------------------------------------------------------------ nodes
 
+  /** A node registers (pkg/kubelet/kubelet_node_status.go `registerWithAPIServer`) with its Ready condition (pkg/kubelet/nodestatus/setters.go `ReadyCondition`). */
   addNode(input: NodeSpecInput): Obj {
     const node: Obj = {
       apiVersion: 'v1',
@@ -183,7 +184,10 @@ export class KubeletSimulator {
     return stored;
   }
 
-  /** The node is gone (instance terminated): its pods are deleted and their controllers recreate them elsewhere. */
+  /**
+   * The node is gone (instance terminated): its pods are deleted and their controllers recreate them
+   * elsewhere (pkg/controller/podgc/gc_controller.go `gcOrphaned`: pods bound to a node that no longer exists).
+   */
   removeNode(name: string): void {
     if (!this.store.remove(NODE, undefined, name)) return;
     this.due.delete(`ready:${name}`);
@@ -412,6 +416,7 @@ export class KubeletSimulator {
     return undefined;
   }
 
+  /** kube-scheduler's filter and score cycle (plugins and message sources in the class comment). */
   private schedule(): boolean {
     let changed = false;
     const nodes = this.store.list(NODE);
@@ -511,6 +516,11 @@ export class KubeletSimulator {
     return true;
   }
 
+  /**
+   * The kubelet's pod sync: ContainerCreating while the sandbox and image are prepared, then Running with
+   * PodScheduled/Initialized/ContainersReady/Ready (pkg/kubelet/status/generate.go, pkg/kubelet/kubelet_pods.go
+   * `generateAPIPodStatus`; waiting reason ContainerCreating from pkg/kubelet/kuberuntime/kuberuntime_container.go).
+   */
   private startPods(): boolean {
     let changed = false;
     // Bound pods whose container has not started yet (phase Pending: creating, or waiting for its image).
@@ -593,6 +603,7 @@ export class KubeletSimulator {
     }
   }
 
+  /** ClusterIP allocation on create (pkg/registry/core/service/ipallocator/bitmap.go), the load balancer status later (class comment). */
   private reconcileService(s: Obj): boolean {
     let changed = false;
     if (!s.spec?.clusterIP) {
@@ -616,6 +627,7 @@ export class KubeletSimulator {
     return changed;
   }
 
+  /** Deployment status from its pods (pkg/controller/deployment/sync.go `calculateStatus`). */
   private updateDeploymentStatus(d: Obj): boolean {
     const pods = this.podsOf(d);
     const ready = pods.filter((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')).length;

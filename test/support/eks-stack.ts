@@ -102,6 +102,8 @@ export function newAutoScalingClient(): AutoScalingClient {
 export async function startEksStack(
   options: {
     latency?: boolean;
+    /** Seed of the latency jitter (chaos runs draw one per seed). @default 42 */
+    latencySeed?: number;
     now?: () => number;
     gate?: (command: string, input: any, client: unknown) => Promise<void> | void;
     /** Controller delays of the fake API server (issue 22 strict mode). */
@@ -109,7 +111,7 @@ export async function startEksStack(
     /** Strict Auto Scaling behaviour (faults, Terminating instances, Describe lag). */
     asg?: Pick<AsgModelOptions, 'fault' | 'terminatingMs' | 'describeLagMs'>;
     /** More fake API server options (issue 22 #6: user authentication and access policies). */
-    fake?: Pick<FakeKubeApiServerOptions, 'authenticate' | 'accessPolicies' | 'controlPlaneIp' | 'tls' | 'tickMs'>;
+    fake?: Pick<FakeKubeApiServerOptions, 'authenticate' | 'accessPolicies' | 'controlPlaneIp' | 'tls' | 'tickMs' | 'namespaceFinalizeMs'>;
     /** How the backend's Kubernetes client waits before a retry (the chaos run compresses time). */
     kubeSleep?: (ms: number) => Promise<void>;
   } = {},
@@ -122,7 +124,7 @@ export async function startEksStack(
   });
   const nodeNames = new Map<string, string>();
   let nodeSeq = 0;
-  const latency = options.latency ? jitter() : undefined;
+  const latency = options.latency ? jitter(options.latencySeed) : undefined;
   const asg = new AsgModel({
     ...(options.now ? { now: options.now } : {}),
     ...(latency ? { latency } : {}),
