@@ -55,10 +55,10 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
-/** GET over HTTPS trusting only the fake's CA. */
-function getWithToken(url: string, token: string, ca: string): Promise<{ status: number; body: any }> {
+/** GET (or another method) over HTTPS trusting only the fake's CA. */
+function getWithToken(url: string, token: string, ca: string, method = 'GET'): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const req = httpsRequest(url, { ca, method, headers: { authorization: `Bearer ${token}` } }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
@@ -316,6 +316,20 @@ describe('recc cluster kubeconfig + kubectl against the fake EKS API server', ()
       expect(bobDeletes.code).not.toBe(0);
       expect(bobDeletes.stderr).toMatch(/Forbidden.*cannot delete resource "pods"/);
       expect(bobExec.stdout.trim()).toBe('no');
+      // The read-only identity's DELETE on the wire: a real Status body.
+      const bobToken = await runCli(['cluster', 'token', '--eks-cluster', TEST_CLUSTER_NAME], { env: userEnv(BOB, bobApi) });
+      const raw = await getWithToken(`${stack.fake.url}/api/v1/namespaces/${bob.namespace}/pods/${bobsPod}`, (JSON.parse(bobToken.stdout) as { status: { token: string } }).status.token, caPem, 'DELETE');
+      expect(raw.status).toBe(403);
+      expect(raw.body).toEqual({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `pods "${bobsPod}" is forbidden: User "arn:aws:sts::123456789012:assumed-role/recc-user-bob/bob" cannot delete resource "pods" in API group "" in the namespace "${bob.namespace}"`,
+        reason: 'Forbidden',
+        details: { name: bobsPod, group: '', kind: 'pods' },
+        code: 403,
+      });
 
       // Act 3: alice's first cluster is deleted.
       await backend.teardown(alice.id);
