@@ -308,6 +308,11 @@ export class ApiClient {
     return (await this.request<{ cluster: ClusterView }>('PATCH', `/clusters/${encodeURIComponent(id)}`, body)).cluster;
   }
 
+  /** kubectl `--edit` on one's own running cluster (202; the provisioner makes the grant; 403 when the stage does not allow it). */
+  async grantKubectlEdit(id: string): Promise<ClusterView> {
+    return (await this.request<{ cluster: ClusterView }>('POST', `/clusters/${encodeURIComponent(id)}/access`, { level: 'edit' })).cluster;
+  }
+
   async heartbeat(id: string): Promise<ClusterView> {
     return (await this.request<{ cluster: ClusterView }>('POST', `/clusters/${encodeURIComponent(id)}/heartbeat`)).cluster;
   }

@@ -20,7 +20,8 @@ import { QuotaPolicy } from '../shared/quota/config.ts';
 import { pageNewestFirst, type PageRequest } from '../shared/api/pagination.ts';
 import { hourlyRate, rateChangedAt } from '../shared/cost/accrual.ts';
 import { QuotaExceededError } from '../shared/quota/errors.ts';
-import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError } from './errors.ts';
+import { KubectlEditPolicy } from '../shared/access/kubectl-edit.ts';
+import { ClientTokenReuseError, ClusterBusyError, ClusterNotScalableError, ForbiddenError, KubectlAccessUnavailableError, KubectlEditForbiddenError } from './errors.ts';
 import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
 
 /**
@@ -80,6 +81,8 @@ export interface ClusterServiceDeps {
   quotas?: QuotaPolicy;
   /** EC2 prices from the Price List API cache (adapters/pricing); plans fall back to the static dated table. */
   prices?: PriceTable;
+  /** Who may have kubectl `--edit` (read once with `kubectlEditPolicyFromEnv`). @default nobody */
+  kubectlEdit?: KubectlEditPolicy;
 }
 
 export interface ScaleOptions {
@@ -146,6 +149,7 @@ export class ClusterService {
   private readonly harvest: HarvestConfig;
   private readonly quotas: QuotaPolicy;
   private readonly planOptions: PlanOptions;
+  private readonly kubectlEdit: KubectlEditPolicy;
 
   constructor(deps: ClusterServiceDeps) {
     // Priced in the cached table's region (the stage's) when it is one the catalog knows; otherwise the static us-east-1 table as before.
@@ -160,6 +164,7 @@ export class ClusterService {
     this.templatesDir = deps.templatesDir;
     this.harvest = deps.harvest ?? DEFAULT_HARVEST_CONFIG;
     this.quotas = deps.quotas ?? QuotaPolicy.defaults();
+    this.kubectlEdit = deps.kubectlEdit ?? KubectlEditPolicy.none();
   }
 
   /** The plan and $/hour for a spec; creates nothing. */
@@ -344,6 +349,37 @@ export class ClusterService {
         wanted = applied - 1;
       }
     }
+  }
+
+  /**
+   * kubectl `--edit` for the owner on one running cluster (issue 21 #3):
+   * pods/exec and deleting pods in its namespace, granted by the provisioner
+   * on the backend (202). Only the owner, acting as themself, may ask, and
+   * only when the stage's policy lists them (403 with what to do); another
+   * user's cluster is 404 as everywhere. Asking again changes nothing.
+   */
+  async grantKubectlEdit(caller: Caller, id: string): Promise<ClusterView> {
+    let changed = false;
+    const record = await this.mutate(caller, id, (current) => {
+      changed = false;
+      if (caller.cluster !== undefined) throw new KubectlEditForbiddenError("a cluster's own pods cannot ask for kubectl access; run recc cluster kubeconfig --edit as the cluster's owner");
+      if (current.owner !== caller.user) {
+        throw new KubectlEditForbiddenError(`kubectl edit is granted to a cluster's owner only (${current.owner}); admins use their own cluster access`);
+      }
+      if (!this.kubectlEdit.allows(caller.user, this.quotas)) {
+        throw new KubectlEditForbiddenError(
+          `${caller.user} may not have kubectl edit access: the stage allows it only for the users and groups in RECC_KUBECTL_EDIT (stage parameter kubectlEdit); ask the platform administrator, or use read-only access without --edit`,
+        );
+      }
+      if (current.status !== 'RUNNING') throw new KubectlAccessUnavailableError(id, current.status);
+      if (current.kubectlEditAt !== undefined) return undefined;
+      changed = true;
+      return { next: revise(current, { at: isoAt(this.clock), patch: { kubectlEditAt: isoAt(this.clock) } }) };
+    });
+    // Sent on every allowed ask, not only the first: a lost message is re-sent by asking again (the grant is idempotent).
+    await this.queue.send({ clusterId: id, cause: 'kubectl-edit' });
+    if (changed) this.logger.info('kubectl edit requested', { clusterId: id, owner: record.owner, namespace: record.namespace });
+    return viewFor(record, caller, this.harvest);
   }
 
   /** The client is alive: records a heartbeat and activity (no version bump). */

@@ -50,3 +50,23 @@ export class ClientTokenReuseError extends ConflictError {
     });
   }
 }
+
+/**
+ * kubectl `--edit` refused (issue 21 #3): the caller is not the cluster's
+ * owner acting as themself, or the stage's RECC_KUBECTL_EDIT does not list
+ * them. 403; the message says what to do.
+ */
+export class KubectlEditForbiddenError extends ForbiddenError {
+  constructor(message: string) {
+    super(message, [{ path: 'level', message }]);
+  }
+}
+
+/** kubectl access is granted on a running cluster only. 409. */
+export class KubectlAccessUnavailableError extends ConflictError {
+  constructor(id: string, status: ClusterStatus) {
+    super(`cluster ${id} is ${status}; kubectl edit access can only be granted while it is RUNNING`, {
+      details: [{ path: 'id', message: `cannot grant kubectl edit on a ${status} cluster (allowed while RUNNING)` }],
+    });
+  }
+}

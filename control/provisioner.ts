@@ -20,7 +20,8 @@ import { DEFAULT_VERSION_RETRIES, withVersionRetry } from './version-retry.ts';
  *                  permanent failure or deadline → tear down, FAILED (reason);
  *                  otherwise re-apply if the backend lost it, scale if the
  *                  desired count changed, re-queue with a delay
- *   RUNNING      → scale when desiredWorkers differs from the backend
+ *   RUNNING      → scale when desiredWorkers differs from the backend;
+ *                  grant kubectl edit when the record says the owner may
  *   DELETING     → tear down; DELETED once the backend holds nothing
  *   DELETED / FAILED → nothing
  *
@@ -320,6 +321,8 @@ export class Provisioner {
     if (!observation.exists) {
       return this.fail(record, 'the cluster\'s scheduler and workers are gone from the backend (removed outside recc); create a new cluster', true);
     }
+    // kubectl --edit the owner was allowed (issue 21 #3): level-triggered, so every look re-asserts it (idempotent, reads only once granted).
+    if (record.kubectlEditAt !== undefined) await this.deps.backend.grantEdit?.(record.id);
     // Retired workers are named on the record: the backend stops those (idempotent: gone names are ignored).
     if (observation.workersDesired !== record.desiredWorkers || (record.retireWorkers?.length ?? 0) > 0) {
       await this.deps.backend.scale(record.id, record.desiredWorkers, retireOf(record));

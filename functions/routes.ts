@@ -36,6 +36,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'PATCH', path: '/clusters/{id}', functionName: 'scaleCluster', handler: 'functions/scale-cluster.handler', load: () => import('./scale-cluster.ts') },
   // Issue 21: the cluster's logs from CloudWatch Logs, before and after deletion (the local stack serves its own files on this path).
   { method: 'GET', path: '/clusters/{id}/logs', functionName: 'clusterLogs', handler: 'functions/cluster-logs.handler', load: () => import('./cluster-logs.ts') as Promise<HandlerModule> },
+  // Issue 21: kubectl --edit on one's own running cluster (the provisioner grants it on EKS).
+  { method: 'POST', path: '/clusters/{id}/access', functionName: 'clusterAccess', handler: 'functions/cluster-access.handler', load: () => import('./cluster-access.ts') },
   { method: 'POST', path: '/clusters/{id}/heartbeat', functionName: 'heartbeat', handler: 'functions/heartbeat.handler', load: () => import('./heartbeat.ts') },
   { method: 'POST', path: '/estimates', functionName: 'estimate', handler: 'functions/estimate.handler', load: () => import('./estimate.ts') },
   { method: 'GET', path: '/templates', functionName: 'templates', handler: 'functions/templates.handler', load: () => import('./templates.ts') },

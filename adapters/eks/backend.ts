@@ -12,6 +12,7 @@ import { BackendUnavailableError, ClusterNotFoundError } from '../../shared/port
 import type { ClusterSpec, Plan } from '../../shared/spec/types.ts';
 import type { EksBackendConfig } from './config.ts';
 import { manifestOptions } from './config.ts';
+import { grantEditInNamespace } from './edit-access.ts';
 import { AccessEntries } from './identity.ts';
 import { KubeApplier, apiStatus, wrapApiError, type KubeClients } from './kube.ts';
 import { MANAGED_SELECTOR, clusterFromNamespace, listClusterNamespaces, type LiveCluster } from './live.ts';
@@ -520,6 +521,16 @@ export class EksComputeBackend implements ComputeBackend {
       changes.push({ kind: 'access-entry', subject: c.principalArn, owner: c.owner, change: c.change === 'deleted' ? 'deleted' : 'rescoped' });
     }
     return changes;
+  }
+
+  /** kubectl `--edit` for the owner in this cluster's namespace only (adapters/eks/edit-access.ts). */
+  async grantEdit(clusterId: string): Promise<void> {
+    const found = await this.findNamespace(clusterId);
+    if (!found?.cluster.live) return;
+    const { cluster } = found;
+    await grantEditInNamespace(this.deps.kube, this.applier, { clusterId, owner: cluster.owner, namespace: cluster.namespace }, this.deps.config.kubernetesGroupPrefix);
+    await this.identity.reconcile(cluster.owner);
+    this.logger.info('kubectl edit granted', { clusterId, owner: cluster.owner, namespace: cluster.namespace });
   }
 
   /** Bring every node group this backend made in line with the live namespaces (orphan clean-up). */

@@ -5,6 +5,7 @@ import {
   DescribeAccessEntryCommand,
   ListAccessEntriesCommand,
   ListAssociatedAccessPoliciesCommand,
+  UpdateAccessEntryCommand,
   type AssociatedAccessPolicy,
   type EKSClient,
 } from '@aws-sdk/client-eks';
@@ -12,7 +13,7 @@ import type { Logger } from '../../shared/core/logger.ts';
 import { EksAccessEntryRefusedError, EksAwsError } from './errors.ts';
 import type { KubeClients } from './kube.ts';
 import { KeyedMutex, listClusterNamespaces } from './live.ts';
-import { userKubernetesGroup, userRoleArn } from './manifests/naming.ts';
+import { userEditKubernetesGroup, userKubernetesGroup, userRoleArn } from './manifests/naming.ts';
 
 /**
  * Identity mapping: AD user → IAM role → Kubernetes group, with EKS access
@@ -24,6 +25,12 @@ import { userKubernetesGroup, userRoleArn } from './manifests/naming.ts';
  * namespaces. Both are recomputed from the live namespaces on every change,
  * so concurrent creates and deletes converge; the entry is deleted when the
  * user has no live cluster left.
+ *
+ * `--edit` (adapters/eks/edit-access.ts): the entry also carries the user's
+ * edit group exactly while one of their live namespaces is marked as granted
+ * edit; that namespace's RoleBinding is the only one naming the group. The
+ * group is recomputed on the same occasions as the scope, so a teardown and
+ * the harvester's sweep take it away with the last edit namespace.
  */
 export interface IdentityConfig {
   clusterName: string;
@@ -73,11 +80,13 @@ export class AccessEntries {
     return this.mutex.run(owner, async () => {
       let change: AccessChange = 'unchanged';
       for (let round = 0; round < 10; round += 1) {
-        const namespaces = [...new Set([...(await this.liveNamespaces(owner)), ...including])].sort();
-        const step = await this.apply(owner, namespaces);
+        const live = await this.liveNamespaces(owner);
+        const namespaces = [...new Set([...live.namespaces, ...including])].sort();
+        const step = await this.apply(owner, namespaces, live.edit);
         if (step !== 'unchanged') change = step;
-        const after = [...new Set([...(await this.liveNamespaces(owner)), ...including])].sort();
-        if (after.join(',') === namespaces.join(',')) return change;
+        const again = await this.liveNamespaces(owner);
+        const after = [...new Set([...again.namespaces, ...including])].sort();
+        if (after.join(',') === namespaces.join(',') && again.edit === live.edit) return change;
       }
       return change;
     });
@@ -136,15 +145,19 @@ export class AccessEntries {
     }
   }
 
-  private async liveNamespaces(owner: string): Promise<string[]> {
-    const all = await listClusterNamespaces(this.kube);
-    return all
-      .filter((c) => c.live && c.owner === owner)
-      .map((c) => c.namespace)
-      .sort();
+  /** The user's live namespaces, and whether any of them was granted edit. */
+  private async liveNamespaces(owner: string): Promise<{ namespaces: string[]; edit: boolean }> {
+    const mine = (await listClusterNamespaces(this.kube)).filter((c) => c.live && c.owner === owner);
+    return { namespaces: mine.map((c) => c.namespace).sort(), edit: mine.some((c) => c.edit === true) };
   }
 
-  private async apply(owner: string, namespaces: string[]): Promise<AccessChange> {
+  /** The Kubernetes groups the user's entry should carry. */
+  private groupsFor(owner: string, edit: boolean): string[] {
+    const prefix = this.config.kubernetesGroupPrefix;
+    return [userKubernetesGroup(owner, prefix), ...(edit ? [userEditKubernetesGroup(owner, prefix)] : [])];
+  }
+
+  private async apply(owner: string, namespaces: string[], edit = false): Promise<AccessChange> {
     const clusterName = this.config.clusterName;
     const principalArn = this.principalArn(owner);
     if (namespaces.length === 0) {
@@ -159,12 +172,14 @@ export class AccessEntries {
     }
     const policyArn = this.config.accessPolicyArn ?? DEFAULT_ACCESS_POLICY_ARN;
     const current = await this.associations(principalArn);
+    const groups = this.groupsFor(owner, edit);
+    const regrouped = current ? await this.ensureGroups(owner, principalArn, groups) : false;
     if (current) {
       const scope = current.find((p) => p.policyArn === policyArn)?.accessScope;
       const same = scope?.type === 'namespace' && [...(scope.namespaces ?? [])].sort().join(',') === namespaces.join(',');
-      if (same) return 'unchanged'; // already exactly right: no write
+      if (same) return regrouped ? 'rescoped' : 'unchanged'; // already exactly right: no write
     }
-    if (!current) await this.createEntry(owner, principalArn);
+    if (!current) await this.createEntry(owner, principalArn, groups);
     try {
       await this.eks.send(
         new AssociateAccessPolicyCommand({
@@ -197,14 +212,39 @@ export class AccessEntries {
     }
   }
 
-  private async createEntry(owner: string, principalArn: string): Promise<void> {
+  /**
+   * Make the entry's Kubernetes groups exactly `groups` (UpdateAccessEntry
+   * replaces the list). True when it wrote. A group recc does not derive
+   * for this owner (added by hand) is dropped too: the entry is recc's.
+   */
+  private async ensureGroups(owner: string, principalArn: string, groups: string[]): Promise<boolean> {
+    const clusterName = this.config.clusterName;
+    let have: string[];
+    try {
+      const out = await this.eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }));
+      have = out.accessEntry?.kubernetesGroups ?? [];
+    } catch (err) {
+      if ((err as Error).name === 'ResourceNotFoundException') return false;
+      throw new EksAwsError(`reading the access entry of ${owner} failed`, { cause: err });
+    }
+    if ([...have].sort().join('\n') === [...groups].sort().join('\n')) return false;
+    try {
+      await this.eks.send(new UpdateAccessEntryCommand({ clusterName, principalArn, kubernetesGroups: groups }));
+    } catch (err) {
+      throw new EksAwsError(`updating the Kubernetes groups of ${owner} failed`, { cause: err });
+    }
+    this.logger.info('access entry groups updated', { owner, principalArn, kubernetesGroups: groups });
+    return true;
+  }
+
+  private async createEntry(owner: string, principalArn: string, groups: string[]): Promise<void> {
     const clusterName = this.config.clusterName;
     try {
       await this.eks.send(
         new CreateAccessEntryCommand({
           clusterName,
           principalArn,
-          kubernetesGroups: [userKubernetesGroup(owner, this.config.kubernetesGroupPrefix)],
+          kubernetesGroups: groups,
           type: 'STANDARD',
           tags: { user: owner, [MANAGED_TAG]: 'recc' },
         }),

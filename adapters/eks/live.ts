@@ -18,6 +18,8 @@ export interface LiveCluster {
   appliedAt?: string;
   /** Active (counts for capacity) or on its way out. */
   live: boolean;
+  /** The owner was granted kubectl `--edit` here (adapters/eks/edit-access.ts). */
+  edit?: boolean;
 }
 
 export const MANAGED_SELECTOR = `${EKS_LABELS.managedBy}=${MANAGED_BY}`;
@@ -40,6 +42,7 @@ export function clusterFromNamespace(ns: any): LiveCluster | undefined {
     nodes: Number.isFinite(nodes) && nodes > 0 ? Math.floor(nodes) : 0,
     ...(a[EKS_ANNOTATIONS.appliedAt] ? { appliedAt: a[EKS_ANNOTATIONS.appliedAt] } : {}),
     live: !terminating && l[EKS_LABELS.state] !== 'deleting',
+    ...(a[EKS_ANNOTATIONS.kubectlAccess] === 'edit' ? { edit: true } : {}),
   };
 }
 

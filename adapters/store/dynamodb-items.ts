@@ -91,6 +91,7 @@ export const clusterRecordShape = z.object({
   schedulerUnreachableSince: str.optional(),
   quotaScopes: z.array(str).optional(),
   retireWorkers: z.array(str).optional(),
+  kubectlEditAt: str.optional(),
 });
 
 export const statusChangeShape = z.object({

@@ -12,6 +12,9 @@ import type { Command } from 'commander';
  * What the user may do is what the platform granted their IAM principal at
  * create (an EKS access entry whose access policy is scoped to their
  * namespaces, plus the namespace's `recc-user` Role): read-only by default.
+ * `--edit` first asks the API for edit (exec into and delete the cluster's
+ * pods, nothing more); the stage's RECC_KUBECTL_EDIT decides (403
+ * otherwise) and the provisioner grants it (adapters/eks/edit-access.ts).
  *
  * `recc cluster token --eks-cluster NAME [--region R]` prints the
  * ExecCredential (client.authentication.k8s.io/v1beta1, which kubectl 1.11+
@@ -134,14 +137,16 @@ interface KubeconfigFlags {
   json?: boolean;
   api?: string;
   token?: string;
+  edit?: boolean;
 }
 
 export function registerClusterKubeconfig(group: Command): void {
   group
     .command('kubeconfig <cluster>')
-    .description("write or merge a kubeconfig for the cluster's namespace (kubectl authenticates with your own AWS identity; read-only)")
+    .description("write or merge a kubeconfig for the cluster's namespace (kubectl authenticates with your own AWS identity; read-only unless --edit)")
     .option('--kubeconfig <path>', 'file to write or merge (default: first of $KUBECONFIG, else ~/.kube/config)')
     .option('--exec <plugin>', 'credential plugin: aws (aws eks get-token) or recc (recc cluster token)', 'aws')
+    .option('--edit', 'also ask for edit: exec into and delete the pods of this cluster (when the stage allows you)')
     .option('--print', 'print the kubeconfig instead of writing it')
     .option('--no-switch', 'do not make the new context current')
     .option('--api <url>', 'API URL (default: $RECC_API_URL, ~/.recc/config.json, or http://127.0.0.1:4600)')
@@ -167,10 +172,13 @@ export function registerClusterKubeconfig(group: Command): void {
       problems.push(...eks.problems);
       if (problems.length || !eks.info) throw new ValidationError('cannot write a kubeconfig', problems);
       // The API answers 404 for another user's cluster: ownership is checked before anything is revealed.
-      const cluster = await resolveCluster(new ApiClient(clientOptions(flags)), ref);
+      const api = new ApiClient(clientOptions(flags));
+      const cluster = await resolveCluster(api, ref);
       if (cluster.status === 'DELETED' || cluster.status === 'FAILED') {
         throw new ReccError(`cluster ${cluster.id} is ${cluster.status}: its namespace ${cluster.namespace} is gone; read its logs with: recc cluster logs ${cluster.id}`, { statusCode: 409 });
       }
+      // Asked before anything is written: a refusal (403, with what to do) leaves the kubeconfig as it was.
+      if (flags.edit) await api.grantKubectlEdit(cluster.id);
       const entries = kubeconfigEntries({
         eks: eks.info,
         clusterId: cluster.id,
@@ -190,11 +198,17 @@ export function registerClusterKubeconfig(group: Command): void {
         return;
       }
       writePrivate(path, text);
+      const access = flags.edit ? 'edit' : 'read-only';
       if (flags.json) {
-        printJson({ path, context: entries.context.name, namespace: cluster.namespace, exec: flags.exec });
+        printJson({ path, context: entries.context.name, namespace: cluster.namespace, exec: flags.exec, access });
         return;
       }
-      process.stdout.write(`wrote context ${entries.context.name} (namespace ${cluster.namespace}) to ${path}\ntry: kubectl --context ${entries.context.name} get pods\n`);
+      process.stdout.write(`wrote context ${entries.context.name} (namespace ${cluster.namespace}, ${access}) to ${path}\ntry: kubectl --context ${entries.context.name} get pods\n`);
+      if (flags.edit) {
+        process.stdout.write(
+          `edit access (exec into and delete this cluster's pods) is being granted; it applies within a minute: kubectl --context ${entries.context.name} auth can-i create pods --subresource=exec\n`,
+        );
+      }
     });
 
   group

@@ -7,6 +7,7 @@ import { randomIds } from '../../shared/core/ids.ts';
 import { harvestConfigFromEnv } from '../../shared/harvest/config.ts';
 import type { HarvestConfig } from '../../shared/harvest/types.ts';
 import { quotaPolicyFromEnv, type QuotaPolicy } from '../../shared/quota/config.ts';
+import { kubectlEditPolicyFromEnv, type KubectlEditPolicy } from '../../shared/access/kubectl-edit.ts';
 import { createDynamoDbClusterStore } from '../../adapters/store/dynamodb.ts';
 import { SqsWorkQueue } from '../../adapters/queue/sqs.ts';
 import { CachedPrices, DynamoDbPriceCache } from '../../adapters/pricing/price-list.ts';
@@ -21,7 +22,7 @@ import { powertoolsLogger } from './logger.ts';
  * SQS queue, the system clock, random ids and the Powertools logger. Built
  * once per cold start (see `lazyHandler`); clients connect on first use.
  */
-export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy; priceCache?: boolean } = {}): ApiDeps {
+export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: string; harvest?: HarvestConfig; quotas?: QuotaPolicy; priceCache?: boolean; kubectlEdit?: KubectlEditPolicy } = {}): ApiDeps {
   const store = createDynamoDbClusterStore({
     tableName: config.tableName,
     region: config.region,
@@ -53,6 +54,7 @@ export function apiDepsFromConfig(config: ApiConfig, options: { templatesDir?: s
     ...(options.templatesDir ? { templatesDir: options.templatesDir } : {}),
     ...(options.harvest ? { harvest: options.harvest } : {}),
     ...(options.quotas ? { quotas: options.quotas } : {}),
+    ...(options.kubectlEdit ? { kubectlEdit: options.kubectlEdit } : {}),
   };
 }
 
@@ -67,9 +69,11 @@ export function apiDepsFromEnv(env: Env = process.env): ApiDeps {
   const templatesDir = findTemplatesDir(env);
   // RECC_QUOTAS: per-user and per-group limits (shared/quota/config.ts); unset = the built-in defaults.
   const quotas = quotaPolicyFromEnv(env);
+  // RECC_KUBECTL_EDIT: who may have kubectl --edit (shared/access/kubectl-edit.ts); groups are RECC_QUOTAS's.
+  const kubectlEdit = kubectlEditPolicyFromEnv(env, quotas);
   const priceCache = getOptionalString(env, 'RECC_PRICE_CACHE') ?? 'on';
   if (priceCache !== 'on' && priceCache !== 'off') throw new ConfigError('invalid API configuration', [{ path: 'RECC_PRICE_CACHE', message: `must be "on" or "off", got "${priceCache}"` }]);
-  return apiDepsFromConfig(config, { harvest, quotas, priceCache: priceCache === 'on', ...(templatesDir ? { templatesDir } : {}) });
+  return apiDepsFromConfig(config, { harvest, quotas, kubectlEdit, priceCache: priceCache === 'on', ...(templatesDir ? { templatesDir } : {}) });
 }
 
 /**

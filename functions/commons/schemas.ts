@@ -61,6 +61,11 @@ export const scaleClusterBody = z.strictObject({
   clamp: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
+/** `POST /clusters/{id}/access`: the kubectl access to add (read-only is every owner's from the start). */
+export const clusterAccessBody = z.strictObject({
+  level: z.literal('edit', { error: 'must be "edit" (read-only access needs no request)' }),
+});
+
 /** `limit` and `nextToken` of every paged list (shared/api/pagination.ts). */
 export const pageQuery = {
   limit: z

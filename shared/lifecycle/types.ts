@@ -93,6 +93,12 @@ export interface ClusterRecord {
    * matter while such a worker still runs; the backend ignores the others.
    */
   retireWorkers?: string[];
+  /**
+   * When the owner was allowed kubectl `--edit` on this cluster (issue 21
+   * #3); the provisioner grants it on the backend while the cluster runs,
+   * and it goes with the cluster.
+   */
+  kubectlEditAt?: string;
 }
 
 /** One recorded status change (the status history). */

@@ -98,4 +98,14 @@ export interface ComputeBackend {
    * Backends that grant nothing outside a cluster's own resources omit it.
    */
   sweepGrants?(): Promise<GrantChange[]>;
+  /**
+   * Give the cluster's owner kubectl `edit` in the cluster's namespace
+   * (`recc cluster kubeconfig ID --edit`: exec into and delete its pods,
+   * nothing more), for as long as the cluster lives; teardown and
+   * `sweepGrants` take it away. The API decided the owner may have it; the
+   * provisioner calls this while the cluster is RUNNING. Idempotent; a
+   * cluster the backend does not hold is success. Backends without kubectl
+   * access (local processes) omit it.
+   */
+  grantEdit?(clusterId: string): Promise<void>;
 }

@@ -141,6 +141,11 @@ export class QuotaPolicy {
     return QuotaPolicy.from({});
   }
 
+  /** Whether `name` is a configured group (other settings that name groups check against it). */
+  hasGroup(name: string): boolean {
+    return this.groups.has(name);
+  }
+
   /** The scopes a cluster of `user` counts against: the user, then each group the user is in (sorted). */
   scopesFor(user: string): string[] {
     const groups = [...this.groups].filter(([, g]) => g.members.has(user)).map(([name]) => name).sort();

@@ -10,6 +10,7 @@ import {
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateAccessEntryCommand,
 } from '@aws-sdk/client-eks';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 
@@ -57,6 +58,7 @@ export class EksAccessModel {
     stub.on(CreateAccessEntryCommand).callsFake(serve((i) => this.create(i)));
     stub.on(AssociateAccessPolicyCommand).callsFake(serve((i) => this.associate(i)));
     stub.on(DeleteAccessEntryCommand).callsFake(serve((i) => this.remove(i)));
+    stub.on(UpdateAccessEntryCommand).callsFake(serve((i) => this.update(i)));
     stub.on(DescribeAccessEntryCommand).callsFake(serve((i) => ({ accessEntry: this.view(this.must(i.clusterName, i.principalArn)) })));
     stub.on(ListAccessEntriesCommand).callsFake(serve((i) => this.list(i)));
     stub.on(ListAssociatedAccessPoliciesCommand).callsFake(
@@ -168,5 +170,21 @@ export class EksAccessModel {
     this.must(i.clusterName, i.principalArn);
     this.entries.delete(i.principalArn);
     return {};
+  }
+
+  /**
+   * UpdateAccessEntry: `kubernetesGroups`, when given, replaces the list
+   * (the same `system:` rule as at create); tags are not changed here (EKS
+   * uses TagResource for them).
+   */
+  private update(i: any): unknown {
+    const e = this.must(i.clusterName, i.principalArn);
+    if (i.kubernetesGroups !== undefined) {
+      for (const g of i.kubernetesGroups) {
+        if (String(g).startsWith('system:')) throw new InvalidParameterException({ $metadata: { httpStatusCode: 400 }, message: 'kubernetesGroups cannot start with system:' });
+      }
+      e.kubernetesGroups = [...i.kubernetesGroups];
+    }
+    return { accessEntry: this.view(e) };
   }
 }

@@ -6,6 +6,7 @@ import { quotaDenial } from './k8s-quota.ts';
 import { proxyTrafficAllowed, targetPortOf } from './k8s-rbac-netpol.ts';
 import { RbacAuthorizer, bootstrapRbacObjects, requestAttributes, type AccessPolicyAssociation, type UserInfo } from './k8s-rbac.ts';
 import type { AuthResult } from './k8s-rbac-authn.ts';
+import { isSelfSubjectAccessReview, selfSubjectAccessReview } from './k8s-rbac-review.ts';
 import {
   ApiStatusError,
   ObjectStore,
@@ -305,6 +306,8 @@ export class FakeKubeApiServer {
     if (discovery) return { status: 200, body: discovery };
     const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
     if (proxy && method === 'GET') return this.serviceProxy(proxy[1] ?? '', decodeURIComponent(proxy[2] ?? ''), decodeURIComponent(proxy[3] ?? '/'), req);
+    // `kubectl auth can-i` (k8s-rbac-review.ts): a review of the caller's own access, never stored.
+    if (isSelfSubjectAccessReview(method, url.pathname)) return selfSubjectAccessReview(this.rbac, user, await this.readBody(req));
     const { resource: r, namespace, name, sub } = this.parsePath(url.pathname);
     if (sub !== undefined) {
       if (r.kind === 'Pod' && sub === 'log' && method === 'GET' && name) return this.podLog(namespace ?? '', name, url);

@@ -41,6 +41,8 @@ export const EKS_ANNOTATIONS = {
   appliedAt: 'recc.io/applied-at',
   /** sha256 of the desired object; an unchanged object is not replaced (idempotent apply). */
   specHash: 'recc.io/spec-hash',
+  /** `edit` once the owner was granted `recc cluster kubeconfig --edit` here (identity mapping adds the edit group). */
+  kubectlAccess: 'recc.io/kubectl-access',
 } as const;
 
 /** Object names inside a cluster namespace. */
@@ -48,6 +50,9 @@ export const OBJECT_NAMES = {
   serviceAccount: 'recc-cluster',
   role: 'recc-user',
   roleBinding: 'recc-user',
+  /** `--edit`: pods/exec and deleting pods, granted on request (adapters/eks/edit-access.ts). */
+  editRole: 'recc-user-edit',
+  editRoleBinding: 'recc-user-edit',
   denyAll: 'recc-default-deny-ingress',
   /** Egress: DNS, the namespace's own pods, HTTPS to AWS endpoints, Pod Identity, configured CIDRs; never the instance metadata service. */
   egress: 'recc-egress',
@@ -109,6 +114,17 @@ export function nodeGroupName(owner: string, instanceType: string, prefix = ''):
 /** The Kubernetes group a user's IAM role is mapped to (access entry `kubernetesGroups`). */
 export function userKubernetesGroup(owner: string, prefix = 'recc:user:'): string {
   return `${prefix}${ownerFragment(owner)}`;
+}
+
+/**
+ * The Kubernetes group that carries `--edit` (pods/exec, delete pods). It is
+ * on the user's access entry only while one of their live namespaces was
+ * granted edit, and only that namespace's RoleBinding names it. The owner
+ * fragment has no `:`, so `{prefix}edit:{owner}` never equals another
+ * owner's `{prefix}{owner}`.
+ */
+export function userEditKubernetesGroup(owner: string, prefix = 'recc:user:'): string {
+  return `${prefix}edit:${ownerFragment(owner)}`;
 }
 
 /** Resolve `{owner}` in an IAM role ARN template. */

@@ -19,6 +19,11 @@ import { eksTokenAuthenticator, type FakeAwsPrincipal } from '../../fakes/k8s-rb
 import { runCli, type CliRun } from '../../support/cli-run.ts';
 import { TEST_CLUSTER_NAME, startEksStack, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 import { waitFor } from '../../support/wait.ts';
+import { Provisioner } from '../../../control/provisioner.ts';
+import { KubectlEditPolicy } from '../../../shared/access/kubectl-edit.ts';
+import { transition } from '../../../shared/lifecycle/machine.ts';
+import { QuotaPolicy } from '../../../shared/quota/config.ts';
+import { OBJECT_NAMES, userEditKubernetesGroup } from '../../../adapters/eks/manifests/naming.ts';
 
 /**
  * Issue 21 #3 with a real kubectl (Debian's `kubernetes-client`, installed by
@@ -28,6 +33,11 @@ import { waitFor } from '../../support/wait.ts';
  * like EKS (STS signature, 15-minute expiry, access entry → groups) and
  * authorises it with RBAC and the namespace-scoped access policy the backend
  * granted at create. Own namespace: allowed. Another user's: 403.
+ * `--edit` (allowed for alice only by the stage's policy): the API records
+ * it, the provisioner grants it (a Role for pods/exec and deleting pods, a
+ * RoleBinding to alice's edit group, the group on her access entry), and
+ * kubectl then deletes a pod and `auth can-i` says yes to exec, in that
+ * namespace only; the teardown takes it away.
  */
 const KUBECTL = process.env.RECC_KUBECTL ?? 'kubectl';
 const ALICE: FakeAwsPrincipal = { accessKeyId: 'AKIAALICE0000000TEST', secretAccessKey: 'alice-secret-key-0123456789', arn: 'arn:aws:sts::123456789012:assumed-role/recc-user-alice/alice' };
@@ -45,10 +55,10 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
-/** GET over HTTPS trusting only the fake's CA. */
-function getWithToken(url: string, token: string, ca: string): Promise<{ status: number; body: any }> {
+/** GET (or another method) over HTTPS trusting only the fake's CA. */
+function getWithToken(url: string, token: string, ca: string, method = 'GET'): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const req = httpsRequest(url, { ca, method, headers: { authorization: `Bearer ${token}` } }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
@@ -67,6 +77,8 @@ describe('recc cluster kubeconfig + kubectl against the fake EKS API server', ()
   let home: string;
   let alice: ClusterRecord;
   let bob: ClusterRecord;
+  let store: InMemoryClusterStore;
+  let queue: InMemoryWorkQueue;
 
   const userEnv = (who: FakeAwsPrincipal, api: ApiServer): Record<string, string> => ({
     PATH: process.env.PATH ?? '',
@@ -118,9 +130,10 @@ describe('recc cluster kubeconfig + kubectl against the fake EKS API server', ()
       },
     });
     backend = stack.makeBackend();
-    const store = new InMemoryClusterStore();
-    const queue = new InMemoryWorkQueue();
-    const deps = { store, queue, clock: systemClock, ids: randomIds, logger: silentLogger };
+    store = new InMemoryClusterStore();
+    queue = new InMemoryWorkQueue();
+    // The stage's RECC_KUBECTL_EDIT says "alice": bob may have read-only access only.
+    const deps = { store, queue, clock: systemClock, ids: randomIds, logger: silentLogger, kubectlEdit: KubectlEditPolicy.from(['alice'], QuotaPolicy.defaults()) };
     aliceApi = await startApiServer({ port: 0, deps, identity: { user: 'alice' } });
     bobApi = await startApiServer({ port: 0, deps, identity: { user: 'bob' } });
     alice = await createCluster(aliceApi, store);
@@ -199,4 +212,134 @@ describe('recc cluster kubeconfig + kubectl against the fake EKS API server', ()
     expect(expires - Date.now()).toBeGreaterThan(13 * 60_000);
     expect(expires - Date.now()).toBeLessThanOrEqual(14 * 60_000);
   }, 60_000);
+
+  describe('kubectl --edit', () => {
+    /** What the provisioner's first steps did: the record is RUNNING (the backend already applied it above). */
+    async function markRunning(id: string): Promise<ClusterRecord> {
+      let record = (await store.get(id))!;
+      for (const to of ['PROVISIONING', 'RUNNING'] as const) {
+        if (record.status === to || record.status === 'RUNNING') continue;
+        const { next, change } = transition(record, to, { actor: 'provisioner', at: new Date().toISOString() });
+        record = await store.put(next, record.version, change);
+      }
+      return record;
+    }
+    /** The provisioner handles every queued message (what the SQS trigger does on AWS). */
+    async function provision(): Promise<string[]> {
+      const provisioner = new Provisioner({ store, queue, backend, generateSecrets: async (d) => testSecrets(d.clusterId), clock: systemClock, logger: silentLogger });
+      const causes: string[] = [];
+      for (const { message } of queue.drain()) {
+        causes.push(message.cause);
+        await provisioner.handle(message);
+      }
+      return causes;
+    }
+    const ALICE_ARN = 'arn:aws:iam::123456789012:role/recc-user-alice';
+
+    it('grants exec and pod deletion in the own namespace only, refuses a user the stage does not allow (403), and goes with the cluster', async () => {
+      // Prepare: both clusters running; a second one of alice's that never asks for edit.
+      await markRunning(alice.id);
+      await markRunning(bob.id);
+      const alice2 = await createCluster(aliceApi, store);
+      await markRunning(alice2.id);
+      await waitFor(() => stack.fake.objects('Pod', alice2.namespace).length > 0, { timeoutMs: 30_000, what: "alice's second cluster's pods" });
+      queue.drain();
+      const kubeconfig = join(home, 'config-edit');
+      const bobConfig = join(home, 'config-bob-edit');
+      const canI = (who: FakeAwsPrincipal, config: string, args: string[]) => kubectl(config, ['auth', 'can-i', ...args], who);
+
+      // Act 1: alice asks; before the provisioner acted she is still read-only.
+      const written = await runCli(['cluster', 'kubeconfig', alice.id, '--exec', 'recc', '--kubeconfig', kubeconfig, '--edit'], { env: userEnv(ALICE, aliceApi) });
+      const before = await canI(ALICE, kubeconfig, ['create', 'pods', '--subresource=exec']);
+      const refused = await runCli(['cluster', 'kubeconfig', bob.id, '--exec', 'recc', '--kubeconfig', bobConfig, '--edit'], { env: userEnv(BOB, bobApi) });
+      const causes = await provision();
+
+      // Assess 1: the request path. Bob: 403 with what to do, nothing written, nothing queued.
+      expect(written.code, written.stderr).toBe(0);
+      expect(written.stdout).toContain(`namespace ${alice.namespace}, edit`);
+      expect(before.code).toBe(1);
+      expect(before.stdout.trim()).toBe('no');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/bob may not have kubectl edit access: the stage allows it only for the users and groups in RECC_KUBECTL_EDIT/);
+      expect(() => statSync(bobConfig)).toThrow();
+      expect(causes).toEqual(['kubectl-edit']);
+      expect((await store.get(alice.id))?.kubectlEditAt).toEqual(expect.any(String));
+      expect((await store.get(bob.id))?.kubectlEditAt).toBeUndefined();
+      // The grant: the edit group on alice's entry, bound in alice's first namespace only.
+      const editGroup = userEditKubernetesGroup('alice');
+      expect(stack.eks.entries.get(ALICE_ARN)?.kubernetesGroups.sort()).toEqual(['recc:user:alice', editGroup].sort());
+      expect(stack.fake.object('RoleBinding', alice.namespace, OBJECT_NAMES.editRoleBinding)?.subjects).toEqual([{ kind: 'Group', name: editGroup, apiGroup: 'rbac.authorization.k8s.io' }]);
+      expect(stack.fake.object('RoleBinding', alice2.namespace, OBJECT_NAMES.editRoleBinding)).toBeUndefined();
+
+      // Act 2: kubectl with the edit identity, and bob's read-only one.
+      const victim = stack.fake.objects('Pod', alice.namespace)[0]!.metadata.name as string;
+      const answers = {
+        exec: await canI(ALICE, kubeconfig, ['create', 'pods', '--subresource=exec']),
+        deletePods: await canI(ALICE, kubeconfig, ['delete', 'pods']),
+        deleteDeployments: await canI(ALICE, kubeconfig, ['delete', 'deployments']),
+        secrets: await canI(ALICE, kubeconfig, ['get', 'secrets']),
+        createPods: await canI(ALICE, kubeconfig, ['create', 'pods']),
+        execInOwnSecondCluster: await canI(ALICE, kubeconfig, ['create', 'pods', '--subresource=exec', '-n', alice2.namespace]),
+        execInBobs: await canI(ALICE, kubeconfig, ['create', 'pods', '--subresource=exec', '-n', bob.namespace]),
+      };
+      const deleted = await kubectl(kubeconfig, ['delete', 'pod', victim, '--wait=false'], ALICE);
+      const bobsPod = stack.fake.objects('Pod', bob.namespace)[0]!.metadata.name as string;
+      const deleteBobs = await kubectl(kubeconfig, ['delete', 'pod', bobsPod, '-n', bob.namespace, '--wait=false'], ALICE);
+      const secondPod = stack.fake.objects('Pod', alice2.namespace)[0]!.metadata.name as string;
+      const deleteSecond = await kubectl(kubeconfig, ['delete', 'pod', secondPod, '-n', alice2.namespace, '--wait=false'], ALICE);
+      await runCli(['cluster', 'kubeconfig', bob.id, '--exec', 'recc', '--kubeconfig', bobConfig], { env: userEnv(BOB, bobApi) });
+      const bobDeletes = await kubectl(bobConfig, ['delete', 'pod', bobsPod, '--wait=false'], BOB);
+      const bobExec = await canI(BOB, bobConfig, ['create', 'pods', '--subresource=exec']);
+
+      // Assess 2: exactly exec and pod deletion, in that one namespace; real 403 Status bodies elsewhere.
+      expect(Object.fromEntries(Object.entries(answers).map(([k, r]) => [k, r.stdout.trim()]))).toEqual({
+        exec: 'yes',
+        deletePods: 'yes',
+        deleteDeployments: 'no',
+        secrets: 'no',
+        createPods: 'no',
+        execInOwnSecondCluster: 'no',
+        execInBobs: 'no',
+      });
+      // kubectl asked the server (SelfSubjectAccessReview), it did not guess.
+      expect(stack.fake.requests.filter((r) => r.method === 'POST' && r.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && r.status === 201).length).toBeGreaterThanOrEqual(9);
+      expect(answers.exec.code).toBe(0);
+      expect(answers.execInBobs.code).toBe(1);
+      expect(deleted.code, deleted.stderr).toBe(0);
+      expect(deleted.stdout).toContain(`pod "${victim}" deleted`);
+      expect(stack.fake.object('Pod', alice.namespace, victim)).toBeUndefined();
+      for (const [r, ns, pod] of [[deleteBobs, bob.namespace, bobsPod], [deleteSecond, alice2.namespace, secondPod]] as const) {
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`Error from server (Forbidden): pods "${pod}" is forbidden: User "arn:aws:sts::123456789012:assumed-role/recc-user-alice/alice" cannot delete resource "pods" in API group "" in the namespace "${ns}"`);
+        expect(stack.fake.object('Pod', ns, pod)).toBeDefined();
+      }
+      expect(bobDeletes.code).not.toBe(0);
+      expect(bobDeletes.stderr).toMatch(/Forbidden.*cannot delete resource "pods"/);
+      expect(bobExec.stdout.trim()).toBe('no');
+      // The read-only identity's DELETE on the wire: a real Status body.
+      const bobToken = await runCli(['cluster', 'token', '--eks-cluster', TEST_CLUSTER_NAME], { env: userEnv(BOB, bobApi) });
+      const raw = await getWithToken(`${stack.fake.url}/api/v1/namespaces/${bob.namespace}/pods/${bobsPod}`, (JSON.parse(bobToken.stdout) as { status: { token: string } }).status.token, caPem, 'DELETE');
+      expect(raw.status).toBe(403);
+      expect(raw.body).toEqual({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `pods "${bobsPod}" is forbidden: User "arn:aws:sts::123456789012:assumed-role/recc-user-bob/bob" cannot delete resource "pods" in API group "" in the namespace "${bob.namespace}"`,
+        reason: 'Forbidden',
+        details: { name: bobsPod, group: '', kind: 'pods' },
+        code: 403,
+      });
+
+      // Act 3: alice's first cluster is deleted.
+      await backend.teardown(alice.id);
+
+      // Assess 3: the edit group left her entry (her second cluster keeps read access), and nothing grants exec any more.
+      expect(stack.eks.entries.get(ALICE_ARN)?.kubernetesGroups).toEqual(['recc:user:alice']);
+      const after = await canI(ALICE, kubeconfig, ['create', 'pods', '--subresource=exec', '-n', alice2.namespace]);
+      const stillReads = await kubectl(kubeconfig, ['get', 'pods', '-n', alice2.namespace, '-o', 'name'], ALICE);
+      expect(after.stdout.trim()).toBe('no');
+      expect(stillReads.code, stillReads.stderr).toBe(0);
+    }, 180_000);
+  });
 });
