@@ -185,7 +185,8 @@ export class Provisioner {
         plan: record.plan,
         desiredWorkers: record.desiredWorkers,
       },
-      this.config.render,
+      // The backend's configured image (digest-pinned on EKS) unless the spec names one.
+      { ...(this.deps.backend.defaultImage !== undefined ? { defaultImage: this.deps.backend.defaultImage } : {}), ...this.config.render },
     );
   }
 
