@@ -1,3 +1,4 @@
+import { decodePageToken, encodePageToken, pageLimit, pageNewestFirst, type PageRequest } from '../shared/api/pagination.ts';
 import { isoAt, type Clock } from '../shared/core/clock.ts';
 import { ValidationError } from '../shared/core/errors.ts';
 import { silentLogger, type Logger } from '../shared/core/logger.ts';
@@ -195,9 +196,35 @@ export class JobService {
   }
 
   async runs(caller: Caller, name: string, options: { owner?: string; limit?: number } = {}): Promise<RunView[]> {
+    return (await this.runsPage(caller, name, options)).runs;
+  }
+
+  /**
+   * One page of a job's runs, newest first (issue 17 #11): `limit` (1..1000,
+   * default 50) and the `nextToken` of the previous page. The store starts
+   * after the token's run, so runs fired meanwhile never shift a page.
+   */
+  async runsPage(caller: Caller, name: string, options: { owner?: string } & PageRequest = {}): Promise<{ runs: RunView[]; nextToken: string | null }> {
+    const limit = pageLimit(options.limit ?? 50);
+    const cursor = options.nextToken === undefined ? undefined : decodePageToken(options.nextToken);
     const job = await this.visibleJob(caller, name, options.owner);
     const now = this.deps.clock.now();
-    return (await this.deps.jobs.listRuns(job.id, { limit: options.limit ?? 50 })).map((r) => runView(r, now));
+    // One more than the page: whether there is a next page, without a second read.
+    const found = await this.deps.jobs.listRuns(job.id, { limit: limit + 1, ...(cursor ? { after: { scheduledAt: cursor.createdAt, id: cursor.id } } : {}) });
+    const page = found.slice(0, limit);
+    const last = page.at(-1);
+    return { runs: page.map((r) => runView(r, now)), nextToken: found.length > limit && last ? encodePageToken({ createdAt: last.scheduledAt, id: last.id }) : null };
+  }
+
+  /** One page of `list`, newest first, exactly as `GET /clusters` (shared/api/pagination.ts). */
+  async listPage(caller: Caller, options: { all?: boolean } & PageRequest = {}): Promise<{ jobs: JobView[]; nextToken: string | null }> {
+    const { limit, nextToken, ...filter } = options;
+    const views = await this.list(caller, filter);
+    const page = pageNewestFirst(
+      views.map((view) => ({ view, createdAt: view.createdAt, id: view.id })),
+      { ...(limit === undefined ? {} : { limit }), ...(nextToken === undefined ? {} : { nextToken }) },
+    );
+    return { jobs: page.items.map((x) => x.view), nextToken: page.nextToken };
   }
 
   async getRun(caller: Caller, runId: string): Promise<RunView> {

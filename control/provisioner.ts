@@ -2,7 +2,7 @@ import type { Clock } from '../shared/core/clock.ts';
 import { ReccError } from '../shared/core/errors.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import { renderCluster, schedulerDnsNames, type RenderOptions } from '../shared/definition/render.ts';
-import type { ClusterDefinition, ClusterSecrets } from '../shared/definition/types.ts';
+import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets } from '../shared/definition/types.ts';
 import { transition } from '../shared/lifecycle/machine.ts';
 import type { ClusterRecord, ClusterStatus, StatusChange } from '../shared/lifecycle/types.ts';
 import { QUEUE_ENV, type ClusterQueueSet, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
@@ -73,9 +73,11 @@ export interface ProvisionerDeps {
   /**
    * Where an adaptive cluster's scheduler reaches the control plane's scale
    * API (RECC_API_URL, and RECC_API_TOKEN on a local stack started with one);
-   * read at each apply. Without it an adaptive scheduler only retires workers.
+   * read at each apply, for the cluster being applied (on EKS the scheduler
+   * proves that cluster with its token file: `scaleClusterEnv`). Without it
+   * an adaptive scheduler only retires workers.
    */
-  controlPlaneEnv?: () => Readonly<Record<string, string>>;
+  controlPlaneEnv?: (definition: ClusterDefinition) => Readonly<Record<string, string>>;
   /** Extra scheduler env for the SQS route, e.g. the emulator endpoints of the local stack. */
   queueEnv?: Readonly<Record<string, string>>;
   clock: Clock;
@@ -168,7 +170,7 @@ export class Provisioner {
 
   private definitionFor(record: ClusterRecord): ClusterDefinition {
     const definition = this.renderFor(record);
-    const extra = record.spec.adaptive ? Object.entries(this.deps.controlPlaneEnv?.() ?? {}).filter(([, v]) => v !== '') : [];
+    const extra = record.spec.adaptive ? Object.entries(this.deps.controlPlaneEnv?.(definition) ?? {}).filter(([, v]) => v !== '') : [];
     if (extra.length === 0) return definition;
     const names = new Set(extra.map(([n]) => n));
     const env = [...definition.scheduler.env.filter((e) => !names.has(e.name)), ...extra.map(([name, value]) => ({ name, value }))];
@@ -186,7 +188,8 @@ export class Provisioner {
         plan: record.plan,
         desiredWorkers: record.desiredWorkers,
       },
-      this.config.render,
+      // The backend's configured image (digest-pinned on EKS) unless the spec names one.
+      { ...(this.deps.backend.defaultImage !== undefined ? { defaultImage: this.deps.backend.defaultImage } : {}), ...this.config.render },
     );
   }
 
@@ -395,4 +398,21 @@ export function describeFailure(failure: ComponentFailure, logTailLines: number)
 /** The workers a scale stops first (retired by the scheduler), as the backend port takes them. */
 function retireOf(record: ClusterRecord): ScaleOptions {
   return record.retireWorkers && record.retireWorkers.length > 0 ? { retire: record.retireWorkers } : {};
+}
+
+/**
+ * The scheduler's credential for the scale API on AWS (issue 19 #3): the API
+ * is IAM-authenticated, and every cluster's pods share one role, so the
+ * scheduler signs with it (SigV4) and proves its own cluster with an HMAC
+ * under the cluster token it already mounts (`x-recc-cluster-proof`,
+ * functions/commons/cluster-caller.ts). The API then acts for the owner on
+ * that cluster only; a proof for one cluster never scales another.
+ */
+export function scaleClusterEnv(apiUrl: string, definition: Pick<ClusterDefinition, 'clusterId' | 'secretMountPath'>): Record<string, string> {
+  return {
+    RECC_API_URL: apiUrl,
+    RECC_API_SIGNING: 'sigv4',
+    RECC_API_CLUSTER: definition.clusterId,
+    RECC_API_CLUSTER_TOKEN_FILE: `${definition.secretMountPath.replace(/\/+$/, '')}/${SECRET_FILES.token}`,
+  };
 }

@@ -13,6 +13,7 @@ import { runLogStoreFromEnv } from '../adapters/jobs/run-logs-s3.ts';
 import { apiHandler, type ApiDeps, type HttpResult, type RouteContext } from './commons/api.ts';
 import { apiDepsFromEnv, findTemplatesDir } from './commons/deps.ts';
 import { readApiConfig } from './commons/config.ts';
+import { pageQuery } from './commons/schemas.ts';
 
 /**
  * Shared pieces of the job API functions (`functions/job-*.ts`): the
@@ -29,8 +30,8 @@ export const jobNameParams = z.strictObject({ name: z.string().regex(JOB_NAME, '
 export const runIdParams = z.strictObject({ id: z.string().regex(/^r-[a-z0-9-]{1,100}$/, 'is not a run id') });
 /** `?owner=` lets an admin address another user's job by name. */
 export const ownerQuery = z.strictObject({ owner: z.string().min(1).max(256).optional() });
-export const listJobsQuery = z.strictObject({ all: z.enum(['true', 'false']).optional() });
-export const runsQuery = z.strictObject({ owner: z.string().min(1).max(256).optional(), limit: z.coerce.number().int().min(1).max(500).optional() });
+export const listJobsQuery = z.strictObject({ all: z.enum(['true', 'false']).optional(), ...pageQuery });
+export const runsQuery = z.strictObject({ owner: z.string().min(1).max(256).optional(), ...pageQuery });
 
 export function jobHandler<B = undefined, Q = undefined, P = undefined>(
   deps: JobApiDeps,

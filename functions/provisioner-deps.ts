@@ -4,7 +4,8 @@ import { clusterQueuesConfigFromEnv, createSqsClusterQueues } from '../adapters/
 import { generateClusterSecrets } from '../adapters/secrets/index.ts';
 import { dynamoDbStoreConfigFromEnv } from '../adapters/store/config.ts';
 import { createDynamoDbClusterStore } from '../adapters/store/dynamodb.ts';
-import { Provisioner, secretsRequestFor } from '../control/provisioner.ts';
+import { Provisioner, scaleClusterEnv, secretsRequestFor } from '../control/provisioner.ts';
+import type { ClusterDefinition } from '../shared/definition/types.ts';
 import { systemClock } from '../shared/core/clock.ts';
 import { ConfigError } from '../shared/core/errors.ts';
 import { getNumber, getOptionalString, type Env } from '../shared/core/env.ts';
@@ -41,6 +42,8 @@ export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandl
     throw new ConfigError('the provisioner needs the provisioning queue', [{ path: 'QUEUE_URL', message: 'set QUEUE_URL or QUEUE_NAME' }]);
   }
   const eks = eksConfigFromEnv(env);
+  // The stage's API (stage parameter apiUrl); empty: adaptive schedulers only retire workers.
+  const apiUrl = getOptionalString(env, 'RECC_API_URL');
   const extraNames = eksSchedulerCertificateNames(eks.region, eks.serviceMode);
   const sqsEndpoint = getOptionalString(env, 'SQS_ENDPOINT');
   const logger = powertoolsLogger({ serviceName: 'recc-provisioner' });
@@ -56,6 +59,8 @@ export async function provisionerDepsFromEnv(env: Env): Promise<ProvisionerHandl
     // Endpoint and CA resolved now (stage parameters or eks:DescribeCluster): a bad setting fails the cold start.
     backend: await createEksBackendFromEnv(env, { clock: systemClock, logger }),
     queues,
+    // An adaptive scheduler scales its own cluster through the API: SigV4 as the cluster role + a proof of its cluster.
+    ...(apiUrl ? { controlPlaneEnv: (definition: ClusterDefinition) => scaleClusterEnv(apiUrl, definition) } : {}),
     // Schedulers keep the SQS bridge's submission record in the cluster table: a pod that restarts on another node loses nothing accepted.
     queueEnv: { RECC_SQS_STORE: 'dynamodb', RECC_SQS_STORE_TABLE: storeConfig.tableName, AWS_REGION: storeConfig.region },
     generateSecrets: (definition) => {

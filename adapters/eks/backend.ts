@@ -40,6 +40,7 @@ import { activityFailures, deploymentFailures, podFailures, podView, pullHistori
 export type EksConfigSubset = Pick<
   EksBackendConfig,
   | 'clusterName'
+  | 'image'
   | 'region'
   | 'allowedCidrs'
   | 'serviceMode'
@@ -108,6 +109,10 @@ function costTags(tags: Record<string, string>): Record<string, string> {
 
 export class EksComputeBackend implements ComputeBackend {
   readonly kind = 'eks';
+  /** RECC_EKS_IMAGE (digest-pinned): what a spec without `image` runs. */
+  get defaultImage(): string {
+    return this.deps.config.image;
+  }
   private readonly applier: KubeApplier;
   private readonly nodeGroups: NodeGroups;
   private readonly identity: AccessEntries;

@@ -1,5 +1,6 @@
 import { ConfigError, type ErrorDetail } from '../../shared/core/errors.ts';
 import { getNumber, getOptionalString, getString, type Env } from '../../shared/core/env.ts';
+import { digestPinProblem } from '../../shared/spec/image.ts';
 import type { ManifestOptions, ServiceMode } from './manifests/build.ts';
 
 /**
@@ -16,6 +17,13 @@ export interface EksBackendConfig {
    */
   endpoint: string;
   caData?: string;
+  /**
+   * The deployment's image for scheduler, workers and job drivers when a spec
+   * names none (RECC_EKS_IMAGE, stage parameter clusterImage): required and
+   * pinned by digest, `repo@sha256:<64 hex>`, so a push never changes what
+   * running or future clusters execute.
+   */
+  image: string;
   /** Desktop CIDRs allowed to reach scheduler and dashboard ports. */
   allowedCidrs: string[];
   serviceMode: ServiceMode;
@@ -74,6 +82,7 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
   const config: EksBackendConfig = {
     clusterName: attempt(() => getString(env, 'RECC_EKS_CLUSTER_NAME'), ''),
     region: attempt(() => getString(env, 'AWS_REGION', 'us-east-1'), 'us-east-1'),
+    image: getOptionalString(env, 'RECC_EKS_IMAGE') ?? '',
     endpoint: getOptionalString(env, 'RECC_EKS_ENDPOINT') ?? '',
     ...(getOptionalString(env, 'RECC_EKS_CA_DATA') ? { caData: getOptionalString(env, 'RECC_EKS_CA_DATA') } : {}),
     allowedCidrs: list(env.RECC_EKS_ALLOWED_CIDRS),
@@ -97,6 +106,12 @@ export function eksConfigFromEnv(env: Env): EksBackendConfig {
     kubernetesGroupPrefix: getOptionalString(env, 'RECC_EKS_K8S_GROUP_PREFIX') ?? 'recc:user:',
     ...(getOptionalString(env, 'RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE') ? { datastoreRoleArnTemplate: getOptionalString(env, 'RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE') } : {}),
   };
+  if (!config.image) {
+    details.push({ path: 'RECC_EKS_IMAGE', message: 'is required: the image of scheduler and workers, pinned by digest (123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:<64 hex digits>)' });
+  } else {
+    const problem = digestPinProblem(config.image);
+    if (problem) details.push({ path: 'RECC_EKS_IMAGE', message: `${problem} (got "${config.image}")` });
+  }
   if (config.allowedCidrs.length === 0) details.push({ path: 'RECC_EKS_ALLOWED_CIDRS', message: 'is required (comma-separated desktop CIDRs)' });
   if (config.subnetIds.length === 0) details.push({ path: 'RECC_EKS_SUBNET_IDS', message: 'is required (comma-separated subnet ids)' });
   if (config.serviceMode === 'clusterip-ingress' && !config.ingressDomain) {

@@ -5,7 +5,8 @@ import { namespaceFor } from '../../shared/lifecycle/machine.ts';
 import { planCluster } from '../../shared/plan/planner.ts';
 import { resolveSpec } from '../../shared/spec/resolve.ts';
 import { ConfigError } from '../../shared/core/errors.ts';
-import { eksConfigFromEnv, manifestOptions } from './config.ts';
+import { eksConfigFromEnv, manifestOptions, type EksBackendConfig } from './config.ts';
+import { LOCAL_IMAGE } from '../../shared/spec/image.ts';
 import { buildClusterManifests, type ManifestOptions } from './manifests/build.ts';
 import type { K8sObject } from './manifests/types.ts';
 import { EksManifestError } from './errors.ts';
@@ -30,6 +31,9 @@ export interface PreviewRequest {
 /** Shown when no CIDR is configured, so the output is complete and obviously a placeholder. */
 export const PREVIEW_CIDR = '10.0.0.0/8';
 
+/** The image shown when RECC_EKS_IMAGE is unset: pinned by digest like the real one, and obviously a placeholder. */
+export const PREVIEW_IMAGE = `registry.invalid/recc@sha256:${'0'.repeat(64)}`;
+
 /**
  * Placeholders for settings the backend requires but a preview can do
  * without. Those that do not shape any object (cluster name, subnets, launch
@@ -44,6 +48,8 @@ const PREVIEW_ENV: Readonly<Record<string, string>> = Object.freeze({
   RECC_EKS_ALLOWED_CIDRS: PREVIEW_CIDR,
   RECC_EKS_CONTROL_PLANE_CIDRS: PREVIEW_CIDR,
   RECC_EKS_EFS_FILE_SYSTEM_ID: 'fs-00000000000000000',
+  // Shown only when RECC_EKS_IMAGE is unset: a digest no registry serves.
+  RECC_EKS_IMAGE: PREVIEW_IMAGE,
 });
 
 /**
@@ -54,6 +60,11 @@ const PREVIEW_ENV: Readonly<Record<string, string>> = Object.freeze({
  * with the command's flags on top and placeholders only for what is unset.
  */
 export function previewManifestOptions(request: PreviewRequest, env: Env): ManifestOptions {
+  return manifestOptions(previewConfig(request, env));
+}
+
+/** The backend config of a preview (see previewManifestOptions): also the deployment's default image. */
+function previewConfig(request: PreviewRequest, env: Env): EksBackendConfig {
   const merged: Env = { ...PREVIEW_ENV };
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') merged[k] = v;
   if (request.serviceMode !== undefined) merged.RECC_EKS_SERVICE_MODE = request.serviceMode;
@@ -62,14 +73,15 @@ export function previewManifestOptions(request: PreviewRequest, env: Env): Manif
     merged.RECC_EKS_INGRESS_DOMAIN = 'recc.example.internal';
   }
   try {
-    return manifestOptions(eksConfigFromEnv(merged));
+    return eksConfigFromEnv(merged);
   } catch (err) {
     if (err instanceof ConfigError) throw new EksManifestError(err.details, { cause: err });
     throw err;
   }
 }
 
-export function previewDefinition(request: PreviewRequest): ClusterDefinition {
+/** The definition of a preview; `defaultImage` is the deployment's (RECC_EKS_IMAGE on EKS), used when the spec names none. */
+export function previewDefinition(request: PreviewRequest, defaultImage: string = LOCAL_IMAGE): ClusterDefinition {
   const spec = resolveSpec({ ...(request.template !== undefined ? { template: request.template } : {}), overrides: request.overrides });
   const plan = planCluster(spec);
   return renderCluster({
@@ -78,11 +90,12 @@ export function previewDefinition(request: PreviewRequest): ClusterDefinition {
     namespace: request.namespace ?? namespaceFor(request.owner, request.clusterId),
     spec,
     plan,
-  });
+  }, { defaultImage });
 }
 
 export function previewManifests(request: PreviewRequest, env: Env): { definition: ClusterDefinition; objects: K8sObject[] } {
-  const definition = previewDefinition(request);
-  const objects = buildClusterManifests(definition, { ...previewManifestOptions(request, env), nodes: definition.plan.instances }, { kind: 'references' });
+  const config = previewConfig(request, env);
+  const definition = previewDefinition(request, config.image);
+  const objects = buildClusterManifests(definition, { ...manifestOptions(config), nodes: definition.plan.instances }, { kind: 'references' });
   return { definition, objects };
 }

@@ -20,7 +20,6 @@ import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../../share
 import { WORKER_MALLOC_ENV } from '../../shared/engine/worker-env.ts';
 import { localProcessFor } from './rewrite.ts';
 import { branchDir, requirePublished } from '../source/store.ts';
-import { DEFAULT_IMAGE } from '../../shared/spec/defaults.ts';
 
 export * from './errors.ts';
 export * from './rewrite.ts';
@@ -230,7 +229,7 @@ export class LocalProcessBackend implements ComputeBackend {
   private async sourceNotes(definition: ClusterDefinition): Promise<string[]> {
     const notes: string[] = [];
     const image = definition.spec.image;
-    if (image && image !== DEFAULT_IMAGE) {
+    if (image) {
       notes.push(`image "${image}" is not used by the local backend: scheduler and workers run this machine's recc (${REPO_ROOT}), not a container`);
     }
     const branch = definition.spec.sourceGitBranch;

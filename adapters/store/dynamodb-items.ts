@@ -27,7 +27,7 @@ const specShape = z.object({
   schedulerCpu: num,
   schedulerMemoryGiB: num,
   resources: z.record(str, num),
-  image: str,
+  image: str.optional(),
   sourceGitBranch: str.optional(),
   env: z.record(str, str),
   idleTimeoutMinutes: num,

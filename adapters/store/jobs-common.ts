@@ -38,3 +38,8 @@ export function runsOldestUpdateFirst(a: RunRecord, b: RunRecord): number {
   if (a.updatedAt !== b.updatedAt) return a.updatedAt < b.updatedAt ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
+
+/** `run` comes strictly after `cursor` in the newest-first order of runsNewestFirst. */
+export function isOlderRun(run: Pick<RunRecord, 'scheduledAt' | 'id'>, cursor: { scheduledAt: string; id: string }): boolean {
+  return run.scheduledAt < cursor.scheduledAt || (run.scheduledAt === cursor.scheduledAt && run.id < cursor.id);
+}

@@ -3,10 +3,10 @@ import { ReccError } from '../../shared/core/errors.ts';
 import { JobExistsError, JobStoreConflictError } from '../../shared/jobs/errors.ts';
 import type { JobRecord, RunRecord, RunStatusChange } from '../../shared/jobs/types.ts';
 import { BackendUnavailableError } from '../../shared/ports/errors.ts';
-import type { JobStore } from '../../shared/ports/job-store.ts';
+import type { JobStore, RunCursor } from '../../shared/ports/job-store.ts';
 import { INDEXES, KEYS, checkTableName } from './dynamodb-table.ts';
 import { ClusterStoreError } from './errors.ts';
-import { checkJobPut, checkRunCreate, checkRunPut, isUnfinished, jobsNewestFirst, runsNewestFirst, runsOldestUpdateFirst } from './jobs-common.ts';
+import { checkJobPut, checkRunCreate, checkRunPut, isOlderRun, isUnfinished, jobsNewestFirst, runsNewestFirst, runsOldestUpdateFirst } from './jobs-common.ts';
 
 /**
  * JobStore on the cluster table (single-table design, no new table and no
@@ -128,20 +128,25 @@ export class DynamoDbJobStore implements JobStore {
     });
   }
 
-  async listRuns(jobId: string, options: { limit?: number } = {}): Promise<RunRecord[]> {
+  async listRuns(jobId: string, options: { limit?: number; after?: RunCursor } = {}): Promise<RunRecord[]> {
+    const { after } = options;
     return this.call('listRuns', async () => {
+      // The index sort key is `<scheduledAt>#<id>` (ISO times of one width), so "< cursor" is "older" in runsNewestFirst.
       const items = await this.queryAll(
         {
           TableName: this.table,
           IndexName: INDEXES.byOwner.name,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': INDEXES.byOwner.pk },
-          ExpressionAttributeValues: { ':pk': JOB_KEYS.runsByJobPk(jobId) },
+          KeyConditionExpression: after === undefined ? '#pk = :pk' : '#pk = :pk AND #sk < :after',
+          ExpressionAttributeNames: { '#pk': INDEXES.byOwner.pk, ...(after === undefined ? {} : { '#sk': INDEXES.byOwner.sk }) },
+          ExpressionAttributeValues: { ':pk': JOB_KEYS.runsByJobPk(jobId), ...(after === undefined ? {} : { ':after': `${after.scheduledAt}#${after.id}` }) },
           ScanIndexForward: false,
         },
         options.limit,
       );
-      const runs = dedupe(items.map((i) => strip<RunRecord>(i))).sort(runsNewestFirst);
+      // The cursor again in memory: the index is only eventually consistent, and this keeps memory and DynamoDB alike.
+      const runs = dedupe(items.map((i) => strip<RunRecord>(i)))
+        .filter((r) => after === undefined || isOlderRun(r, after))
+        .sort(runsNewestFirst);
       return runs.slice(0, options.limit ?? runs.length);
     });
   }

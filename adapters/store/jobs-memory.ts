@@ -1,7 +1,7 @@
 import { JobExistsError, JobStoreConflictError } from '../../shared/jobs/errors.ts';
 import type { JobRecord, RunRecord, RunStatusChange } from '../../shared/jobs/types.ts';
-import type { JobStore } from '../../shared/ports/job-store.ts';
-import { checkJobPut, checkRunCreate, checkRunPut, isUnfinished, jobsNewestFirst, runsNewestFirst, runsOldestUpdateFirst } from './jobs-common.ts';
+import type { JobStore, RunCursor } from '../../shared/ports/job-store.ts';
+import { checkJobPut, checkRunCreate, checkRunPut, isOlderRun, isUnfinished, jobsNewestFirst, runsNewestFirst, runsOldestUpdateFirst } from './jobs-common.ts';
 
 /** In-memory JobStore for tests and fakes; the same contract as DynamoDB. Records are copied in and out. */
 export class MemoryJobStore implements JobStore {
@@ -59,8 +59,9 @@ export class MemoryJobStore implements JobStore {
     return structuredClone(next);
   }
 
-  async listRuns(jobId: string, options: { limit?: number } = {}): Promise<RunRecord[]> {
-    const all = [...this.runs.values()].filter((r) => r.jobId === jobId).sort(runsNewestFirst);
+  async listRuns(jobId: string, options: { limit?: number; after?: RunCursor } = {}): Promise<RunRecord[]> {
+    const { after } = options;
+    const all = [...this.runs.values()].filter((r) => r.jobId === jobId && (after === undefined || isOlderRun(r, after))).sort(runsNewestFirst);
     return all.slice(0, options.limit ?? all.length).map((r) => structuredClone(r));
   }
 

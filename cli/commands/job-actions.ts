@@ -104,9 +104,41 @@ export async function get(name: string, flags: JobFlags): Promise<void> {
   showJob(job);
 }
 
-export async function list(flags: JobFlags & { all?: boolean }): Promise<void> {
-  const { jobs } = await client(flags).request<{ jobs: JobView[] }>('GET', `/jobs${flags.all ? '?all=true' : ''}`);
-  if (flags.json) return printJson(jobs);
+type PageFlags = { limit?: string; nextToken?: string };
+
+/**
+ * A paged list as `recc cluster list` reads it: with --limit or --next-token
+ * one page (and the token of the next on stderr), else every page followed.
+ */
+async function readPages<T>(command: string, flags: PageFlags, fetch: (query: URLSearchParams) => Promise<{ items: T[]; nextToken: string | null }>): Promise<{ items: T[]; nextToken: string | null; paged: boolean }> {
+  const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1 && limit <= 1000)) {
+    throw new ValidationError(`invalid options for recc ${command}`, [{ path: 'limit', message: `must be a whole number from 1 to 1000 (got ${JSON.stringify(flags.limit)})` }]);
+  }
+  const paged = flags.limit !== undefined || flags.nextToken !== undefined;
+  const items: T[] = [];
+  let token: string | null = flags.nextToken ?? null;
+  do {
+    const query = new URLSearchParams();
+    if (limit !== undefined) query.set('limit', String(limit));
+    if (token) query.set('nextToken', token);
+    const page = await fetch(query);
+    items.push(...page.items);
+    token = page.nextToken;
+  } while (!paged && token);
+  if (paged && token) process.stderr.write(`more: recc ${command} --next-token ${token}${flags.limit ? ` --limit ${flags.limit}` : ''}\n`);
+  return { items, nextToken: token, paged };
+}
+
+export async function list(flags: JobFlags & PageFlags & { all?: boolean }): Promise<void> {
+  const api = client(flags);
+  const { items: jobs, nextToken, paged } = await readPages<JobView>('job list', flags, async (query) => {
+    if (flags.all) query.set('all', 'true');
+    const page = await api.request<{ jobs: JobView[]; nextToken: string | null }>('GET', `/jobs${query.size ? `?${query}` : ''}`);
+    return { items: page.jobs, nextToken: page.nextToken ?? null };
+  });
+  // One page: {jobs, nextToken}; the whole list (no --limit/--next-token): the array, as before.
+  if (flags.json) return printJson(paged ? { jobs, nextToken } : jobs);
   if (jobs.length === 0) return out('no jobs; create one with `recc job create NAME --schedule ... --entry ...`');
   out(formatColumns([['NAME', 'OWNER', 'SCHEDULE', 'ZONE', 'NEXT FIRE', 'ENABLED'], ...jobs.map((j) => [j.name, j.owner, j.schedule, j.timezone, j.nextFireAt ?? '-', j.enabled ? 'yes' : 'no'])]));
 }
@@ -129,12 +161,14 @@ function duration(ms: number | null): string {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-export async function runs(name: string, flags: JobFlags & { limit?: string }): Promise<void> {
-  const qs = new URLSearchParams();
-  if (flags.owner) qs.set('owner', flags.owner);
-  if (flags.limit) qs.set('limit', flags.limit);
-  const { runs: list } = await client(flags).request<{ runs: RunView[] }>('GET', `/jobs/${encodeURIComponent(name)}/runs${qs.size ? `?${qs}` : ''}`);
-  if (flags.json) return printJson(list);
+export async function runs(name: string, flags: JobFlags & PageFlags): Promise<void> {
+  const api = client(flags);
+  const { items: list, nextToken, paged } = await readPages<RunView>(`job runs ${name}`, flags, async (query) => {
+    if (flags.owner) query.set('owner', flags.owner);
+    const page = await api.request<{ runs: RunView[]; nextToken: string | null }>('GET', `/jobs/${encodeURIComponent(name)}/runs${query.size ? `?${query}` : ''}`);
+    return { items: page.runs, nextToken: page.nextToken ?? null };
+  });
+  if (flags.json) return printJson(paged ? { runs: list, nextToken } : list);
   if (list.length === 0) return out(`no runs of ${name} yet`);
   out(
     formatColumns([

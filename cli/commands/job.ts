@@ -80,7 +80,14 @@ export function registerJob(program: Command): void {
   withApi(group.command('get <name>').description('one job: schedule, next fire, entry, policies').option('--owner <user>', "another user's job (admins)")).action(
     async (name: string, flags: JobFlags) => (await import('./job-actions.ts')).get(name, flags),
   );
-  withApi(group.command('list').description('your jobs').option('--all', "every user's jobs (admins)")).action(async (flags: JobFlags & { all?: boolean }) =>
+  withApi(
+    group
+      .command('list')
+      .description('your jobs (every page, unless --limit or --next-token)')
+      .option('--all', "every user's jobs (admins)")
+      .option('--limit <n>', 'one page of at most this many jobs (1-1000)')
+      .option('--next-token <token>', 'the page after the one that printed this token'),
+  ).action(async (flags: JobFlags & { all?: boolean; limit?: string; nextToken?: string }) =>
     (await import('./job-actions.ts')).list(flags),
   );
   withApi(group.command('delete <name>').description('delete a job and its schedule; active runs are cancelled').option('--owner <user>', "another user's job (admins)")).action(
@@ -92,10 +99,11 @@ export function registerJob(program: Command): void {
   withApi(
     group
       .command('runs <name>')
-      .description('run history: status, result, duration, cost and reason')
+      .description('run history, newest first: status, result, duration, cost and reason')
       .option('--owner <user>', "another user's job (admins)")
-      .option('--limit <n>', 'at most this many runs (default 50)'),
-  ).action(async (name: string, flags: JobFlags & { limit?: string }) => (await import('./job-actions.ts')).runs(name, flags));
+      .option('--limit <n>', 'one page of at most this many runs, newest first (1-1000; default: every page)')
+      .option('--next-token <token>', 'the page after the one that printed this token'),
+  ).action(async (name: string, flags: JobFlags & { limit?: string; nextToken?: string }) => (await import('./job-actions.ts')).runs(name, flags));
   withApi(
     group
       .command('logs <run>')

@@ -1,3 +1,4 @@
+import { LOCAL_IMAGE } from '../spec/image.ts';
 import type { ErrorDetail } from '../core/errors.ts';
 import { own } from '../core/own.ts';
 import { DATASTORES_JSON_ENV } from '../datastores/config.ts';
@@ -28,8 +29,13 @@ export interface RenderInput {
 }
 
 export interface RenderOptions {
-  /** Container image; defaults to spec.image. */
-  image?: string;
+  /**
+   * The deployment's image, used when the spec names none (the backend's
+   * `defaultImage`: RECC_EKS_IMAGE on EKS). A spec's own image wins.
+   * @default LOCAL_IMAGE, which only backends that run no container accept
+   * (the EKS manifest builder refuses it).
+   */
+  defaultImage?: string;
   /** @default 8786 */
   schedulerPort?: number;
   /** @default 8787 */
@@ -100,8 +106,8 @@ function validate(input: RenderInput, options: RenderOptions): void {
   if (options.schedulerPort !== undefined && options.schedulerPort === options.dashboardPort) {
     details.push({ path: 'options.dashboardPort', message: 'must differ from the scheduler port' });
   }
-  const image = options.image ?? input.spec.image;
-  if (!image?.trim()) details.push({ path: 'spec.image', message: 'is required' });
+  const image = input.spec.image ?? options.defaultImage ?? LOCAL_IMAGE;
+  if (!image?.trim()) details.push({ path: 'spec.image', message: 'is required (the spec names no image and the deployment configures an empty one)' });
   for (const [name, value] of Object.entries(input.spec.resources)) {
     if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) details.push({ path: `spec.resources.${name}`, message: 'name must be letters, digits, "_", "." or "-"' });
     if (!(value > 0)) details.push({ path: `spec.resources.${name}`, message: 'must be positive' });
@@ -121,7 +127,7 @@ export function renderCluster(input: RenderInput, options: RenderOptions = {}): 
   const schedulerPort = options.schedulerPort ?? DEFAULT_SCHEDULER_PORT;
   const dashboardPort = options.dashboardPort ?? DEFAULT_DASHBOARD_PORT;
   const mount = (options.secretMountPath ?? DEFAULT_SECRET_MOUNT_PATH).replace(/\/+$/, '');
-  const image = options.image ?? spec.image;
+  const image = spec.image ?? options.defaultImage ?? LOCAL_IMAGE;
   const secret = (file: string): string => `${mount}/${file}`;
 
   const labels: Record<string, string> = {};

@@ -70,6 +70,11 @@ export interface ScaleOptions {
 
 export interface ComputeBackend {
   readonly kind: string;
+  /**
+   * The image a cluster gets when its spec names none (EKS: RECC_EKS_IMAGE,
+   * pinned by digest). Backends that run no container omit it.
+   */
+  readonly defaultImage?: string;
   /** Create or update everything for the cluster. */
   apply(definition: ClusterDefinition, secrets: ClusterSecrets): Promise<void>;
   observe(clusterId: string): Promise<Observation>;

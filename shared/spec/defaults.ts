@@ -1,8 +1,5 @@
 import type { ClusterSpec } from './types.ts';
 
-/** Image for the scheduler and workers unless a spec names another. */
-export const DEFAULT_IMAGE = 'recc:latest';
-
 /**
  * The built-in default: c5.xlarge, 20 workers of 1 vCPU and 1.5 GiB.
  *
@@ -30,7 +27,6 @@ export const DEFAULT_SPEC: ClusterSpec = deepFreeze({
   schedulerCpu: 1,
   schedulerMemoryGiB: 2,
   resources: {},
-  image: DEFAULT_IMAGE,
   env: {},
   idleTimeoutMinutes: 30,
   maxLifetimeHours: 24,

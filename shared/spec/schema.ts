@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ErrorDetail } from '../core/errors.ts';
 import { isKnownInstanceType, nearestInstanceTypes } from '../catalog/instances.ts';
 import { DatastoresSpecSchema } from '../datastores/config.ts';
+import { imageReferenceProblem } from './image.ts';
 import type { ClusterSpec, ClusterSpecInput } from './types.ts';
 
 /**
@@ -96,8 +97,14 @@ export const clusterNameSchema = text(
   40,
 );
 
-/** Container image reference: no spaces, e.g. `recc:latest` or `123.dkr.ecr.us-east-1.amazonaws.com/recc:1.2`. */
-export const imageSchema = text('a container image reference without spaces, such as "recc:latest"', /^[A-Za-z0-9][^\s]*$/, 512);
+/**
+ * Container image reference pinned by a version tag or a digest, e.g.
+ * `123.dkr.ecr.us-east-1.amazonaws.com/recc:1.2` or `recc@sha256:…`; never
+ * `:latest` or untagged (`image.ts`). Absent: the deployment's image.
+ */
+export const imageSchema = z.custom<string>((v) => typeof v === 'string' && imageReferenceProblem(v) === undefined, {
+  error: (iss) => (typeof iss.input !== 'string' ? `must be a string${got(iss)}` : `${imageReferenceProblem(iss.input) ?? 'is invalid'}${got(iss)}`),
+});
 
 /** A git branch name (git check-ref-format rules, simplified). */
 export const gitBranchSchema = z.custom<string>(
@@ -317,6 +324,7 @@ export const clusterSpecInputSchema = z.strictObject({
 /** A complete, resolved spec. */
 export const clusterSpecSchema = z.strictObject({
   ...fieldSchemas,
+  image: fieldSchemas.image.optional(),
   sourceGitBranch: fieldSchemas.sourceGitBranch.optional(),
   name: fieldSchemas.name.optional(),
   job: fieldSchemas.job.optional(),

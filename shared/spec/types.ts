@@ -17,8 +17,12 @@ export interface ClusterSpec {
   schedulerMemoryGiB: number;
   /** Custom worker resources advertised to the scheduler, e.g. `{ GPU: 1 }`. */
   resources: Record<string, number>;
-  /** Container image for scheduler and workers. */
-  image: string;
+  /**
+   * Container image for scheduler and workers, pinned by a version tag or a
+   * digest (never `latest`). Absent: the deployment's image (RECC_EKS_IMAGE,
+   * digest-pinned, on EKS; this checkout's code on the local backend).
+   */
+  image?: string;
   /** Git branch of the research code, mounted into workers (EFS on EKS). */
   sourceGitBranch?: string;
   env: Record<string, string>;

@@ -89,6 +89,42 @@ export function jobStoreConformance(name: string, makeStore: () => Promise<{ sto
       }
     });
 
+    it('pages a job\'s runs newest first after a cursor: every run once over several pages, and runs fired meanwhile never shift a page', async () => {
+      const { store, cleanup } = await makeStore();
+      try {
+        // Prepare: 7 runs a minute apart, plus another job's run at the same times.
+        const job = await store.createJob(sampleJob('alice', 'paged'));
+        const other = await store.createJob(sampleJob('bob', 'paged'));
+        for (let i = 0; i < 7; i += 1) {
+          await store.createRun(sampleRun(job, T0 + i * 60_000).run, sampleRun(job, T0 + i * 60_000).change);
+          await store.createRun(sampleRun(other, T0 + i * 60_000).run, sampleRun(other, T0 + i * 60_000).change);
+        }
+        const expected = Array.from({ length: 7 }, (_, i) => iso(T0 + (6 - i) * 60_000));
+
+        // Act: pages of 3, with a newer run fired between the first and second page.
+        const seen: string[] = [];
+        let after: { scheduledAt: string; id: string } | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await store.listRuns(job.id, { limit: 3, ...(after ? { after } : {}) });
+          pages += 1;
+          seen.push(...page.map((r) => r.scheduledAt));
+          if (pages === 1) await store.createRun(sampleRun(job, T0 + 3_600_000).run, sampleRun(job, T0 + 3_600_000).change);
+          if (page.length < 3) break;
+          const last = page.at(-1)!;
+          after = { scheduledAt: last.scheduledAt, id: last.id };
+        }
+
+        // Assess
+        expect(seen).toEqual(expected);
+        expect(pages).toBe(3);
+        expect(await store.listRuns(job.id, { limit: 3, after: { scheduledAt: iso(T0), id: runIdFor(job.id, T0) } })).toEqual([]);
+        expect((await store.listRuns(job.id)).map((r) => r.scheduledAt)).toEqual([iso(T0 + 3_600_000), ...expected]);
+      } finally {
+        await cleanup?.();
+      }
+    });
+
     it('moves a run through its states with history, lists runs by job newest first and unfinished runs', async () => {
       const { store, cleanup } = await makeStore();
       try {

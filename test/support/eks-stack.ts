@@ -12,6 +12,7 @@ import type { ClusterDefinition, ClusterSecrets } from '../../shared/definition/
 import { planCluster } from '../../shared/plan/planner.ts';
 import { resolveSpec } from '../../shared/spec/resolve.ts';
 import { AsgModel, type AsgModelOptions, type ModelInstance } from '../fakes/asg-model.ts';
+import { TEST_EKS_IMAGE } from './eks-image.ts';
 import { EksAccessModel } from '../fakes/eks-access-model.ts';
 import { FakeKubeApiServer, type ControllerTiming, type FakeKubeApiServerOptions } from '../fakes/k8s-api-server.ts';
 
@@ -26,8 +27,11 @@ import { FakeKubeApiServer, type ControllerTiming, type FakeKubeApiServerOptions
 export const TEST_CLUSTER_NAME = 'recc-test';
 export const TEST_TOKEN = 'fake-eks-bearer-token';
 
+export { TEST_EKS_IMAGE };
+
 export const TEST_EKS_CONFIG: EksConfigSubset = {
   clusterName: TEST_CLUSTER_NAME,
+  image: TEST_EKS_IMAGE,
   region: 'us-east-1',
   allowedCidrs: ['10.20.0.0/16', '192.168.10.0/24'],
   // The fake API server's service proxy dials pods from 10.0.250.10 (its control-plane address).
@@ -190,7 +194,10 @@ export function testDefinition(request: TestClusterRequest): ClusterDefinition {
     },
   });
   const plan = planCluster(spec);
-  return renderCluster({ clusterId: request.clusterId, owner, namespace: `recc-${owner}-${request.clusterId}`.slice(0, 63).replace(/-+$/, ''), spec, plan });
+  return renderCluster(
+    { clusterId: request.clusterId, owner, namespace: `recc-${owner}-${request.clusterId}`.slice(0, 63).replace(/-+$/, ''), spec, plan },
+    { defaultImage: TEST_EKS_IMAGE },
+  );
 }
 
 /** Secret material with recognisable values (no crypto needed: the fake kubelet never starts TLS). */

@@ -1,5 +1,6 @@
 import { SECRET_FILES, type ClusterDefinition, type ClusterSecrets, type EnvVar, type PodTemplate } from '../../../shared/definition/types.ts';
 import { EksManifestError } from '../errors.ts';
+import { LOCAL_IMAGE, imageReferenceProblem } from '../../../shared/spec/image.ts';
 import {
   DRIVER_RESOURCES,
   EKS_ANNOTATIONS,
@@ -166,6 +167,11 @@ function assertOptions(def: ClusterDefinition, options: ManifestOptions): void {
   }
   if (branch !== undefined && !options.efsFileSystemId) {
     details.push({ path: 'efsFileSystemId', message: 'is required to mount sourceGitBranch (configure RECC_EKS_EFS_FILE_SYSTEM_ID)' });
+  }
+  // Floating images are refused at the source (spec schema, RECC_EKS_IMAGE); this is the last gate before a pod spec.
+  for (const [path, image] of [['scheduler.image', def.scheduler.image], ['workers.image', def.workers.image]] as const) {
+    const problem = image === LOCAL_IMAGE ? 'is the local placeholder: configure RECC_EKS_IMAGE (a digest-pinned reference) or name an image in the spec' : imageReferenceProblem(image);
+    if (problem) details.push({ path, message: `${problem} (got "${image}")` });
   }
   if (details.length > 0) throw new EksManifestError(details);
 }

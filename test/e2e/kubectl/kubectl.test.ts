@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { spawn } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -102,7 +103,7 @@ describe('recc cluster kubeconfig + kubectl against the fake EKS API server', ()
     const record = await store.get(cluster.id);
     if (!record) throw new Error('created cluster not stored');
     // What the provisioner does next: render and apply on EKS.
-    const definition = renderCluster({ clusterId: record.id, owner: record.owner, namespace: record.namespace, spec: record.spec, plan: record.plan });
+    const definition = renderCluster({ clusterId: record.id, owner: record.owner, namespace: record.namespace, spec: record.spec, plan: record.plan }, { defaultImage: TEST_EKS_IMAGE });
     await backend.apply(definition, testSecrets(record.id));
     return record;
   }

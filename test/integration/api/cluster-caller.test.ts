@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { scaleClusterEnv } from '../../../control/provisioner.ts';
+import { apiScalerFromEnv } from '../../../scheduler/api-scaler.ts';
 import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { ApiClient, apiClientOptionsFromEnv } from '../../../client/api-client.ts';
@@ -254,6 +256,36 @@ describe('A cluster pod acting for the owner of its own cluster', () => {
       await expect(client.listClusters()).rejects.toMatchObject({ statusCode: 403 });
       await expect(client.createCluster({ template: 'small' })).rejects.toMatchObject({ statusCode: 403 });
       expect((await store.listByOwner('alice')).length).toBe(2);
+    });
+
+    it("an adaptive scheduler on EKS scales its own cluster from the provisioner's env (scaleClusterEnv), and no other (issue 19)", async () => {
+      // Prepare: the env the provisioner gives the scheduler, with its Secret's token mounted at the definition's path.
+      const url = await gateway();
+      const mount = join(dir, 'secrets');
+      mkdirSync(mount);
+      writeFileSync(join(mount, 'token'), `${TOKENS.alice}\n`, { mode: 0o400 });
+      const env = { ...scaleClusterEnv(url, { clusterId: run, secretMountPath: `${mount}/` }), RECC_CLUSTER_ID: run, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'ASIAPODIDENTITY', AWS_SECRET_ACCESS_KEY: 'pod-secret', AWS_SESSION_TOKEN: 'pod-session' };
+      expect(env).toMatchObject({ RECC_API_URL: url, RECC_API_SIGNING: 'sigv4', RECC_API_CLUSTER: run, RECC_API_CLUSTER_TOKEN_FILE: join(mount, 'token') });
+      for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+      try {
+        const before = (await store.get(run))!.desiredWorkers;
+        // Act
+        const own = await apiScalerFromEnv(env);
+        await own!.scale(before + 1, []);
+        // A scheduler told (or tricked into) another cluster id still holds only its own token.
+        const other = await apiScalerFromEnv({ ...env, RECC_CLUSTER_ID: bobs, RECC_API_CLUSTER: bobs });
+        const otherErr = await other!.scale(9, []).catch((e: unknown) => e);
+        const crossErr = await apiScalerFromEnv({ ...env, RECC_CLUSTER_ID: aliceOther }).then((s) => s!.scale(9, []).catch((e: unknown) => e));
+
+        // Assess
+        expect((await store.get(run))?.desiredWorkers).toBe(before + 1);
+        expect(otherErr).toMatchObject({ statusCode: 403 });
+        expect(crossErr).toMatchObject({ statusCode: 403 });
+        expect((await store.get(bobs))?.desiredWorkers).not.toBe(9);
+        expect((await store.get(aliceOther))?.desiredWorkers).not.toBe(9);
+      } finally {
+        vi.unstubAllEnvs();
+      }
     });
 
     it('a pod holding another cluster\'s token gets nothing of this one', async () => {

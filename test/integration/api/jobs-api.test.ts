@@ -79,4 +79,41 @@ describe('job API', () => {
     await expect(start({ jobId: job.id })).rejects.toMatchObject({ statusCode: 400 });
     expect(await start({ jobId: 'j-0000000000000', scheduledTime: '2026-12-05T02:00:00Z' })).toEqual({ runId: null, status: 'JOB_GONE', created: false });
   });
+
+  it('pages GET /jobs and GET /jobs/{name}/runs with limit and nextToken, every item once; a foreign token is a 400 naming nextToken', async () => {
+    // Prepare: 3 jobs, and 5 runs of one fired by the job starter a minute apart.
+    const { api, jobService, deps } = await setup();
+    const alice = userArn('alice');
+    for (const name of ['a-job', 'b-job', 'c-job']) {
+      expect((await api({ method: 'POST', path: '/jobs', body: { ...def, name }, arn: alice })).statusCode).toBe(201);
+      deps.clock.advance(1000);
+    }
+    const job = (await api({ method: 'GET', path: '/jobs/a-job', arn: alice })).body.job;
+    const start = makeJobStarter({ ...deps, identity: { allowedAccounts: [] } as never, jobService });
+    for (let i = 0; i < 5; i += 1) await start({ jobId: job.id, scheduledTime: new Date(Date.UTC(2026, 11, 5, 2, i)).toISOString() });
+    const follow = async (path: string, key: 'jobs' | 'runs') => {
+      const pages: string[][] = [];
+      let token: string | null = null;
+      do {
+        const r = await api({ method: 'GET', path: `${path}${path.includes('?') ? '&' : '?'}limit=2${token ? `&nextToken=${token}` : ''}`, arn: alice });
+        expect(r.statusCode).toBe(200);
+        pages.push(r.body[key].map((x: any) => x.name ?? x.scheduledAt));
+        token = r.body.nextToken;
+      } while (token);
+      return pages;
+    };
+
+    // Act / Assess
+    expect(await follow('/jobs', 'jobs')).toEqual([['c-job', 'b-job'], ['a-job']]);
+    expect(await follow('/jobs/a-job/runs', 'runs')).toEqual([
+      ['2026-12-05T02:04:00.000Z', '2026-12-05T02:03:00.000Z'],
+      ['2026-12-05T02:02:00.000Z', '2026-12-05T02:01:00.000Z'],
+      ['2026-12-05T02:00:00.000Z'],
+    ]);
+    expect((await api({ method: 'GET', path: '/jobs', arn: alice })).body.nextToken).toBeNull();
+    const bad = await api({ method: 'GET', path: '/jobs/a-job/runs?nextToken=bm90LWEtdG9rZW4', arn: alice });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body.error.details).toEqual([{ path: 'nextToken', message: 'is not a token from a previous page of this list; start again without it' }]);
+    expect((await api({ method: 'GET', path: '/jobs?limit=0', arn: alice })).body.error.details[0].path).toBe('limit');
+  });
 });

@@ -5,7 +5,7 @@ import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
 import { InMemoryWorkQueue } from '../../../adapters/queue/memory.ts';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { ClusterService, type Caller } from '../../../control/clusters.ts';
-import { Provisioner } from '../../../control/provisioner.ts';
+import { Provisioner, scaleClusterEnv } from '../../../control/provisioner.ts';
 import { systemClock } from '../../../shared/core/clock.ts';
 import { SequentialIds } from '../../../shared/core/ids.ts';
 import { silentLogger } from '../../../shared/core/logger.ts';
@@ -46,11 +46,22 @@ describe('Feature: adaptive scaling on EKS (fake API server, ASG model)', () => 
     // Prepare: an adaptive cluster (1 to 6 workers) running on the fake
     const store = new InMemoryClusterStore();
     const service = new ClusterService({ store, queue: new InMemoryWorkQueue(), clock: systemClock, ids: new SequentialIds() });
-    const provisioner = new Provisioner({ store, queue: new InMemoryWorkQueue(), backend, generateSecrets: async (d) => testSecrets(d.clusterId), clock: systemClock, logger: silentLogger });
+    // The scheduler's identity for the scale API, as functions/provisioner-deps.ts wires it on AWS (issue 19).
+    const provisioner = new Provisioner({ store, queue: new InMemoryWorkQueue(), backend, generateSecrets: async (d) => testSecrets(d.clusterId), clock: systemClock, logger: silentLogger, controlPlaneEnv: (d) => scaleClusterEnv('https://api.recc.example', d) });
     const { cluster } = await service.create(owner, { overrides: { instanceType: 'c5.xlarge', workerCpu: 1, workerMemoryGiB: 2, adaptive: { minimum: 1, maximum: 6 } } });
     let status = (await provisioner.handle({ clusterId: cluster.id, cause: 'created' })).status;
     for (let i = 0; i < 20 && status !== 'RUNNING'; i++) status = (await provisioner.handle({ clusterId: cluster.id, cause: 'requeue' })).status;
     expect(status).toBe('RUNNING');
+    // The applied scheduler pod: API URL, SigV4, its own cluster id, and the token file of the Secret it mounts.
+    const schedulerPod = stack.fake.object('Deployment', cluster.namespace, 'recc-scheduler')!.spec.template.spec;
+    const container = schedulerPod.containers[0];
+    const envOf = (name: string) => container.env.find((e: any) => e.name === name)?.value;
+    expect([envOf('RECC_API_URL'), envOf('RECC_API_SIGNING'), envOf('RECC_API_CLUSTER'), envOf('RECC_CLUSTER_ID')]).toEqual(['https://api.recc.example', 'sigv4', cluster.id, cluster.id]);
+    const tokenFile: string = envOf('RECC_API_CLUSTER_TOKEN_FILE');
+    const secretVolume = schedulerPod.volumes.find((v: any) => v.secret)!;
+    const mount = container.volumeMounts.find((m: any) => m.name === secretVolume.name)!;
+    expect(tokenFile).toBe(`${mount.mountPath.replace(/\/+$/, '')}/token`);
+    expect(container.args[container.args.indexOf('--token-file') + 1]).toBe(tokenFile);
     const group = nodeGroupName(owner.user, 'c5.xlarge');
     const desiredAtOne = stack.asg.group(group)!.desired;
     expect(await workerPods(cluster.namespace)).toHaveLength(1);

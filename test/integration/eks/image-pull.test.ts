@@ -3,6 +3,8 @@ import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { Provisioner } from '../../../control/provisioner.ts';
+import { EksManifestError } from '../../../adapters/eks/errors.ts';
+import { SpecValidationError } from '../../../shared/spec/errors.ts';
 import { ManualClock } from '../../../shared/core/clock.ts';
 import { silentLogger } from '../../../shared/core/logger.ts';
 import { initialChange, newClusterRecord } from '../../../shared/lifecycle/machine.ts';
@@ -138,20 +140,20 @@ describe('EKS backend: image pull failures on the strict fake', () => {
     expect(observation.failures.find((f) => f.component === 'worker')?.message).toContain('429 Too Many Requests');
   });
 
-  it('reports an image reference that does not parse as a permanent InvalidImageName at once', async () => {
-    // Prepare: the spec accepts it (no spaces), Kubernetes does not (repository names are lowercase).
+  it('refuses an image reference Kubernetes would not parse before any pod exists: at the spec, and again at the backend (issue 17 #8)', async () => {
+    // Prepare: repository names are lowercase; before issue 17 #8 the spec let this through and the kubelet said InvalidImageName.
     const image = 'registry.example.org/Research/Recc:v1';
-    const def = testDefinition({ clusterId: 'pull-invalid', workers: 1, image });
+    expect(() => testDefinition({ clusterId: 'pull-invalid', workers: 1, image })).toThrow(SpecValidationError);
+    const valid = testDefinition({ clusterId: 'pull-invalid', workers: 1 });
+    const stored = { ...valid, workers: { ...valid.workers, image } };
 
     // Act
-    await backend.apply(def, testSecrets(def.clusterId));
-    const observation = await backend.observe(def.clusterId);
+    const err = await backend.apply(stored, testSecrets(stored.clusterId)).catch((e: unknown) => e);
 
-    // Assess
-    const failure = observation.failures.find((f) => f.component === 'worker');
-    expect(failure).toMatchObject({ reason: 'InvalidImageName', permanent: true });
-    expect(failure?.message).toContain('invalid reference format');
-    expect(failure?.message).toContain(image);
+    // Assess: a 400 naming the field, and nothing applied.
+    expect(err).toBeInstanceOf(EksManifestError);
+    expect((err as EksManifestError).details).toEqual([{ path: 'workers.image', message: expect.stringContaining(image) }]);
+    expect(stack.fake.object('Namespace', '', stored.namespace)).toBeUndefined();
   });
 
   describe('Class: Provisioner (with the EKS backend)', () => {

@@ -16,6 +16,7 @@ import { startEksStack, testSecrets, type EksStack } from '../../support/eks-sta
  */
 const ENV = {
   RECC_EKS_CLUSTER_NAME: 'recc-test',
+  RECC_EKS_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:' + 'ab'.repeat(32),
   RECC_EKS_ALLOWED_CIDRS: '10.20.0.0/16,192.168.10.0/24',
   RECC_EKS_CONTROL_PLANE_CIDRS: '10.0.0.0/16',
   RECC_EKS_SUBNET_IDS: 'subnet-aaa,subnet-bbb',

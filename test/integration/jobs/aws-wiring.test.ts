@@ -47,6 +47,7 @@ function lambdaEnv(tableName: string): Record<string, string> {
     QUEUE_URL: 'http://127.0.0.1:9/000000000000/recc-ci-provisioning',
     RECC_PAYLOAD_BUCKET: 'recc-ci-payloads-123456789012',
     RECC_EKS_CLUSTER_NAME: 'research',
+    RECC_EKS_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:' + 'ab'.repeat(32),
     RECC_EKS_ENDPOINT: k8s.url,
     S3_ENDPOINT: s3.endpoint,
     RECC_EKS_CA_DATA: CA,

@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,7 +86,7 @@ describe('cluster logs on the EKS fake, after the cluster is deleted', () => {
     expect(res.status).toBe(202);
     const { cluster } = (await res.json()) as { cluster: { id: string } };
     const record = (await store.get(cluster.id))!;
-    await backend.apply(renderCluster({ clusterId: record.id, owner: record.owner, namespace: record.namespace, spec: record.spec, plan: record.plan }), testSecrets(record.id));
+    await backend.apply(renderCluster({ clusterId: record.id, owner: record.owner, namespace: record.namespace, spec: record.spec, plan: record.plan }, { defaultImage: TEST_EKS_IMAGE }), testSecrets(record.id));
     const driverJobs = new EksJobDriver({ kube: stack.kube, config: { ...TEST_EKS_CONFIG, logGroup: GROUP }, logs: { put: async () => undefined, get: async () => undefined } as never });
     const runId = 'r-nightly-20261205t0300';
     await driverJobs.start({ run: { id: runId } as never, job: { name: 'nightly', entry: { kind: 'module', module: 'job.mjs', export: 'main', params: {} }, timeouts: { activeSeconds: 600 } } as never, clusterId: record.id });

@@ -182,6 +182,8 @@ describe('serverless package (offline)', () => {
       const config = eksConfigFromEnv({ ...vars, AWS_REGION: 'us-east-1', RECC_EKS_SUBNET_IDS: 'subnet-0a' });
       expect(config.efsFileSystemId, fn).toBe('fs-0123456789abcdef0');
       expect(config.efsRootPath, fn).toBe('/branches');
+      // Issue 17 #8: the stage parameter clusterImage, pinned by digest.
+      expect(config.image, fn).toMatch(/^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/recc@sha256:[0-9a-f]{64}$/);
     }
   });
 

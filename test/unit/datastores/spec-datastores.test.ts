@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { describe, expect, it } from 'vitest';
 import { loadDatastoresConfig } from '../../../adapters/datastores/load-config.ts';
 import { eksConfigFromEnv, manifestOptions } from '../../../adapters/eks/config.ts';
@@ -82,7 +83,7 @@ describe('cluster spec: datastores', () => {
 
   it('reaches the workers (not the scheduler) as RECC_DATASTORES_JSON, which the user env cannot shadow', () => {
     const spec = resolveSpec({ overrides: { datastores: DATASTORES, env: { [DATASTORES_JSON_ENV]: '{"read":["EVIL"]}', OTHER: '1' } } });
-    const def = renderCluster({ clusterId: 'c1', owner: 'alice', namespace: 'recc-alice-c1', spec, plan: planFixture() });
+    const def = renderCluster({ clusterId: 'c1', owner: 'alice', namespace: 'recc-alice-c1', spec, plan: planFixture() }, { defaultImage: TEST_EKS_IMAGE });
     const workerEnv = def.workers.env.filter((e) => e.name === DATASTORES_JSON_ENV);
     expect(workerEnv).toEqual([{ name: DATASTORES_JSON_ENV, value: JSON.stringify(spec.datastores) }]);
     expect(def.scheduler.env.find((e) => e.name === DATASTORES_JSON_ENV)?.value).toBe('{"read":["EVIL"]}');
@@ -97,7 +98,7 @@ describe('cluster spec: datastores', () => {
 
   it('renders a least-privilege S3 policy on the ServiceAccount, and the IRSA role when configured', () => {
     const spec = resolveSpec({ overrides: { datastores: DATASTORES } });
-    const def = renderCluster({ clusterId: 'c1', owner: 'alice', namespace: 'recc-alice-c1', spec, plan: planFixture() });
+    const def = renderCluster({ clusterId: 'c1', owner: 'alice', namespace: 'recc-alice-c1', spec, plan: planFixture() }, { defaultImage: TEST_EKS_IMAGE });
     const policy = datastorePolicy(spec.datastores);
     expect(policy).toEqual({
       Version: '2012-10-17',
@@ -122,6 +123,7 @@ describe('cluster spec: datastores', () => {
   it('the EKS backend takes the role template from RECC_EKS_DATASTORE_ROLE_ARN_TEMPLATE, checked', () => {
     const base = {
       RECC_EKS_CLUSTER_NAME: 'research',
+      RECC_EKS_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:' + 'ab'.repeat(32),
       RECC_EKS_ALLOWED_CIDRS: '10.0.0.0/8',
       RECC_EKS_CONTROL_PLANE_CIDRS: '10.1.0.0/16',
       RECC_EKS_SUBNET_IDS: 'subnet-1',
@@ -143,7 +145,7 @@ describe('cluster spec: datastores', () => {
   it('a cluster with no S3 store gets no policy and no role', () => {
     const spec: ClusterSpec = specFixture({ datastores: { stores: { FP: { type: 'local', root: '/mnt/x' } }, read: ['FP'] } });
     expect(datastorePolicy(spec.datastores)).toBeUndefined();
-    const def = renderCluster({ clusterId: 'c2', owner: 'bob', namespace: 'recc-bob-c2', spec, plan: planFixture() });
+    const def = renderCluster({ clusterId: 'c2', owner: 'bob', namespace: 'recc-bob-c2', spec, plan: planFixture() }, { defaultImage: TEST_EKS_IMAGE });
     const sa = buildClusterManifests(def, { allowedCidrs: ['10.0.0.0/8'], serviceMode: 'nlb', datastoreRoleArnTemplate: 'arn:aws:iam::1:role/x-{owner}' }, { kind: 'references' }).find(
       (o) => o.kind === 'ServiceAccount',
     );

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { expandArg, renderCluster, schedulerServiceHost, toLabelValue } from '../../../shared/definition/render.ts';
 import { DefinitionValidationError } from '../../../shared/definition/errors.ts';
+import { LOCAL_IMAGE } from '../../../shared/spec/image.ts';
 import { planFixture, specFixture } from '../../support/local-stack-fixtures.ts';
 
 const base = {
@@ -62,9 +63,30 @@ describe('Function: renderCluster', () => {
     expect(def.workers.env).toContainEqual({ name: 'POD_NAME', fieldRef: 'metadata.name' });
   });
 
-  it('uses the options for image, ports and mount path when given', () => {
+  it("keeps the spec's own image over the deployment's default; with neither, the local placeholder; an empty one is refused", () => {
     // Act
-    const def = renderCluster(base, { image: 'reg/recc:1', schedulerPort: 9000, dashboardPort: 9001, secretMountPath: '/s/' });
+    const def = renderCluster(base, { defaultImage: 'reg/recc@sha256:' + 'a'.repeat(64) });
+    const { image: _image, ...noImage } = base.spec;
+    const err = (() => {
+      try {
+        renderCluster({ ...base, spec: noImage }, { defaultImage: ' ' });
+      } catch (e) {
+        return e;
+      }
+    })();
+
+    // Assess
+    expect(def.scheduler.image).toBe('recc:test');
+    expect(def.workers.image).toBe('recc:test');
+    expect(err).toBeInstanceOf(DefinitionValidationError);
+    expect((err as DefinitionValidationError).details).toEqual([{ path: 'spec.image', message: 'is required (the spec names no image and the deployment configures an empty one)' }]);
+    expect(renderCluster({ ...base, spec: noImage }).workers.image).toBe(LOCAL_IMAGE);
+  });
+
+  it('uses the options for the default image, ports and mount path when given', () => {
+    // Act
+    const { image: _image, ...noImage } = base.spec;
+    const def = renderCluster({ ...base, spec: noImage }, { defaultImage: 'reg/recc:1', schedulerPort: 9000, dashboardPort: 9001, secretMountPath: '/s/' });
 
     // Assess
     expect(def.scheduler.image).toBe('reg/recc:1');

@@ -4,6 +4,7 @@ import { ConfigError } from '../../../shared/core/errors.ts';
 
 const VALID = {
   RECC_EKS_CLUSTER_NAME: 'research',
+  RECC_EKS_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:' + 'ab'.repeat(32),
   RECC_EKS_ENDPOINT: 'https://ABC.gr7.us-east-1.eks.amazonaws.com',
   RECC_EKS_ALLOWED_CIDRS: '10.20.0.0/16, 192.168.10.0/24',
   RECC_EKS_CONTROL_PLANE_CIDRS: '10.0.0.0/16',
@@ -47,6 +48,7 @@ describe('Function: eksConfigFromEnv', () => {
         'RECC_EKS_SERVICE_MODE',
         'RECC_EKS_MAX_NODES_BY_TYPE',
         'RECC_EKS_CLUSTER_NAME',
+        'RECC_EKS_IMAGE',
         // RECC_EKS_ENDPOINT is optional: left empty, it is resolved with eks:DescribeCluster (issue 17 #1, test/unit/eks/endpoint.test.ts).
         'RECC_EKS_LAUNCH_TEMPLATE',
         'RECC_EKS_ALLOWED_CIDRS',
@@ -60,5 +62,25 @@ describe('Function: eksConfigFromEnv', () => {
   it('needs an ingress domain in clusterip-ingress mode', () => {
     expect(() => eksConfigFromEnv({ ...VALID, RECC_EKS_SERVICE_MODE: 'clusterip-ingress' })).toThrow(ConfigError);
     expect(eksConfigFromEnv({ ...VALID, RECC_EKS_SERVICE_MODE: 'clusterip-ingress', RECC_EKS_INGRESS_DOMAIN: 'recc.corp' }).ingressDomain).toBe('recc.corp');
+  });
+
+  it('needs the deployment image pinned by digest, and names the variable when it floats (issue 17 #8)', () => {
+    const problem = (image: string | undefined): string[] => {
+      try {
+        eksConfigFromEnv({ ...VALID, RECC_EKS_IMAGE: image });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).details.map((d) => `${d.path}: ${d.message}`);
+      }
+    };
+    expect(eksConfigFromEnv(VALID).image).toBe(VALID.RECC_EKS_IMAGE);
+    expect(problem(undefined)).toEqual([expect.stringMatching(/^RECC_EKS_IMAGE: is required: .*pinned by digest/)]);
+    expect(problem('recc:latest')).toEqual(['RECC_EKS_IMAGE: must be pinned by digest ("recc@sha256:<64 hex digits>"), not by the tag "latest": a tag can be moved by a push (got "recc:latest")']);
+    expect(problem('123456789012.dkr.ecr.us-east-1.amazonaws.com/recc:1.4.0')).toEqual([expect.stringMatching(/^RECC_EKS_IMAGE: must be pinned by digest .*not by the tag "1\.4\.0"/)]);
+    expect(problem('recc')).toEqual([expect.stringMatching(/^RECC_EKS_IMAGE: must be pinned by digest .*not by no tag/)]);
+    expect(problem(`recc@sha256:${'a'.repeat(63)}`)).toEqual([expect.stringMatching(/^RECC_EKS_IMAGE: must be a container image reference pinned by digest/)]);
+    expect(problem(`recc@sha256:${'A'.repeat(64)}`)).toHaveLength(1);
+    // A tag beside the digest is allowed: the digest is what is pulled.
+    expect(problem(`registry.example.org:5000/lab/recc:1.4.0@sha256:${'0'.repeat(64)}`)).toEqual([]);
   });
 });

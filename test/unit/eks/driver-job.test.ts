@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { describe, expect, it } from 'vitest';
 import { buildClusterManifests, SOURCE_MOUNT_PATH, type ManifestOptions } from '../../../adapters/eks/manifests/build.ts';
 import { buildDriverJob, driverCommand, driverJobName } from '../../../adapters/eks/manifests/driver-job.ts';
@@ -10,7 +11,7 @@ const OPTIONS: ManifestOptions = { allowedCidrs: ['10.20.0.0/16'], serviceMode: 
 
 function definition(overrides: Record<string, unknown> = {}, job?: string): ClusterDefinition {
   const spec = resolveSpec({ overrides: { nWorkers: 2, ...overrides } });
-  return renderCluster({ clusterId: 'c-abc123', owner: 'arathe', namespace: 'recc-arathe-abc123', ...(job ? { job } : {}), spec, plan: planCluster(spec) });
+  return renderCluster({ clusterId: 'c-abc123', owner: 'arathe', namespace: 'recc-arathe-abc123', ...(job ? { job } : {}), spec, plan: planCluster(spec) }, { defaultImage: TEST_EKS_IMAGE });
 }
 
 const quotaOf = (def: ClusterDefinition) => (buildClusterManifests(def, OPTIONS, { kind: 'references' }).find((o) => o.kind === 'ResourceQuota') as any).spec.hard;

@@ -15,6 +15,7 @@ const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFIC
 const ENDPOINT = 'https://ABCDEF.gr7.us-east-1.eks.amazonaws.com';
 const BASE = {
   RECC_EKS_CLUSTER_NAME: 'research',
+  RECC_EKS_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:' + 'ab'.repeat(32),
   RECC_EKS_ALLOWED_CIDRS: '10.20.0.0/16',
   RECC_EKS_CONTROL_PLANE_CIDRS: '10.0.0.0/16',
   RECC_EKS_SUBNET_IDS: 'subnet-a',

@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { describe, expect, it } from 'vitest';
 import { buildClusterManifests, type ManifestOptions } from '../../../adapters/eks/manifests/build.ts';
 import { controlPlaneRbacObjects } from '../../../adapters/eks/manifests/control-plane-rbac.ts';
@@ -59,7 +60,7 @@ const INGRESS: ManifestOptions = {
 
 function definition(template: string, overrides: Record<string, unknown>, job?: string): ClusterDefinition {
   const spec = resolveSpec({ template, overrides });
-  return renderCluster({ clusterId: 'c-abc123', owner: 'a.rathe@corp', namespace: 'recc-a-rathe-abc123', ...(job ? { job } : {}), spec, plan: planCluster(spec) });
+  return renderCluster({ clusterId: 'c-abc123', owner: 'a.rathe@corp', namespace: 'recc-a-rathe-abc123', ...(job ? { job } : {}), spec, plan: planCluster(spec) }, { defaultImage: TEST_EKS_IMAGE });
 }
 
 /** Every object the EKS backend and the job driver would send for the matrix above. */

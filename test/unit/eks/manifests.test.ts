@@ -1,3 +1,5 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
+import { LOCAL_IMAGE } from '../../../shared/spec/image.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -32,7 +34,7 @@ function definition(overrides: Record<string, unknown> = {}, input: { owner?: st
     spec,
     plan,
     ...(input.workers !== undefined ? { desiredWorkers: input.workers } : {}),
-  });
+  }, { defaultImage: TEST_EKS_IMAGE });
 }
 
 function find(objects: K8sObject[], kind: string, name?: string): any {
@@ -259,6 +261,28 @@ describe('Function: buildClusterManifests', () => {
     expect(error).toBeInstanceOf(EksManifestError);
     expect((error as EksManifestError).statusCode).toBe(400);
     expect((error as EksManifestError).details.map((d) => d.path)).toEqual(['allowedCidrs[1]', 'ingressDomain', 'spec.sourceGitBranch', 'efsFileSystemId']);
+  });
+
+  it('refuses a floating image or the local placeholder before any pod spec is built, naming the field (issue 17 #8)', () => {
+    // Prepare: the spec schema and RECC_EKS_IMAGE refuse these already; the builder is the last gate.
+    const valid = definition();
+    const floating = { ...valid, scheduler: { ...valid.scheduler, image: 'recc:latest' }, workers: { ...valid.workers, image: LOCAL_IMAGE } };
+
+    // Act
+    let error: unknown;
+    try {
+      buildClusterManifests(floating, { allowedCidrs: ['10.0.0.0/8'], serviceMode: 'nlb' }, { kind: 'references' });
+    } catch (err) {
+      error = err;
+    }
+
+    // Assess
+    expect(error).toBeInstanceOf(EksManifestError);
+    expect((error as EksManifestError).details).toEqual([
+      { path: 'scheduler.image', message: expect.stringMatching(/must not use the "latest" tag.*\(got "recc:latest"\)$/) },
+      { path: 'workers.image', message: expect.stringMatching(/local placeholder: configure RECC_EKS_IMAGE.*\(got "recc:local"\)$/) },
+    ]);
+    expect(valid.workers.image).toBe(TEST_EKS_IMAGE);
   });
 
   it('rejects CIDRs with an octet above 255 or a prefix above 32, which the shape alone would let through', () => {

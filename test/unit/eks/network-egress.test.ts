@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { describe, expect, it } from 'vitest';
 import { eksConfigFromEnv, manifestOptions } from '../../../adapters/eks/config.ts';
 import { INSTANCE_METADATA_CIDR, buildClusterManifests, type ManifestOptions } from '../../../adapters/eks/manifests/build.ts';
@@ -17,6 +18,7 @@ import { resolveSpec } from '../../../shared/spec/resolve.ts';
  */
 const ENV = {
   RECC_EKS_CLUSTER_NAME: 'research',
+  RECC_EKS_IMAGE: '123456789012.dkr.ecr.us-east-1.amazonaws.com/recc@sha256:' + 'ab'.repeat(32),
   RECC_EKS_ALLOWED_CIDRS: '10.20.0.0/16',
   RECC_EKS_CONTROL_PLANE_CIDRS: '10.0.0.0/16',
   RECC_EKS_SUBNET_IDS: 'subnet-a',
@@ -26,7 +28,7 @@ const ENV = {
 
 function objects(options: ManifestOptions): K8sObject[] {
   const spec = resolveSpec({ overrides: { nWorkers: 2 } });
-  const def = renderCluster({ clusterId: 'c-net1', owner: 'arathe', namespace: 'recc-arathe-net1', spec, plan: planCluster(spec) });
+  const def = renderCluster({ clusterId: 'c-net1', owner: 'arathe', namespace: 'recc-arathe-net1', spec, plan: planCluster(spec) }, { defaultImage: TEST_EKS_IMAGE });
   return buildClusterManifests(def, { ...options, nodes: def.plan.instances }, { kind: 'references' });
 }
 const find = (list: K8sObject[], kind: string, name: string): any => list.find((o) => o.kind === kind && o.metadata.name === name);

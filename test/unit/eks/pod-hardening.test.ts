@@ -1,3 +1,4 @@
+import { TEST_EKS_IMAGE } from '../../support/eks-image.ts';
 import { describe, expect, it } from 'vitest';
 import { WORKER_READY_FILE, buildClusterManifests, type ManifestOptions } from '../../../adapters/eks/manifests/build.ts';
 import type { K8sObject } from '../../../adapters/eks/manifests/types.ts';
@@ -16,7 +17,7 @@ const OPTIONS: ManifestOptions = { allowedCidrs: ['10.20.0.0/16'], serviceMode: 
 
 function objects(overrides: Record<string, unknown> = {}): K8sObject[] {
   const spec = resolveSpec({ overrides: { nWorkers: 3, workerMemoryGiB: 4, ...overrides } });
-  const def: ClusterDefinition = renderCluster({ clusterId: 'c-pods1', owner: 'arathe', namespace: 'recc-arathe-pods1', spec, plan: planCluster(spec) });
+  const def: ClusterDefinition = renderCluster({ clusterId: 'c-pods1', owner: 'arathe', namespace: 'recc-arathe-pods1', spec, plan: planCluster(spec) }, { defaultImage: TEST_EKS_IMAGE });
   return buildClusterManifests(def, { ...OPTIONS, nodes: def.plan.instances }, { kind: 'values', secrets: testSecrets(def.clusterId) });
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allocatable } from '../../../shared/catalog/allocatable.ts';
 import { getInstanceType } from '../../../shared/catalog/instances.ts';
-import { DEFAULT_IMAGE, DEFAULT_SPEC, defaultSpec } from '../../../shared/spec/defaults.ts';
+import { DEFAULT_SPEC, defaultSpec } from '../../../shared/spec/defaults.ts';
 import { validateSpec } from '../../../shared/spec/resolve.ts';
 
 describe('Constant: DEFAULT_SPEC', () => {
@@ -13,10 +13,11 @@ describe('Constant: DEFAULT_SPEC', () => {
       workerMemoryGiB: 1.5,
       schedulerCpu: 1,
       schedulerMemoryGiB: 2,
-      image: DEFAULT_IMAGE,
       idleTimeoutMinutes: 30,
       maxLifetimeHours: 24,
     });
+    // No image: the deployment's (RECC_EKS_IMAGE, pinned by digest), never a floating default such as recc:latest.
+    expect(DEFAULT_SPEC).not.toHaveProperty('image');
     expect(validateSpec(DEFAULT_SPEC)).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../shared/core/errors.ts';
-import { DEFAULT_IMAGE, DEFAULT_SPEC } from '../../../shared/spec/defaults.ts';
+import { DEFAULT_SPEC } from '../../../shared/spec/defaults.ts';
 import { SpecValidationError } from '../../../shared/spec/errors.ts';
 import { mergeSpecInputs, resolveSpec, validateSpec, validateSpecInput } from '../../../shared/spec/resolve.ts';
 
@@ -41,7 +41,6 @@ describe('Function: resolveSpec', () => {
         schedulerCpu: 1,
         schedulerMemoryGiB: 2,
         resources: {},
-        image: DEFAULT_IMAGE,
         env: {},
         idleTimeoutMinutes: 30,
         maxLifetimeHours: 24,
@@ -159,7 +158,10 @@ describe('Function: resolveSpec', () => {
       [{ maxLifetimeHours: 0 }, 'maxLifetimeHours: must be a positive number (got 0)'],
       [{ maxLifetimeHours: 200 }, 'maxLifetimeHours: must be at most 168 (got 200)'],
       [{ instanceType: 5 }, 'instanceType: must be an instance type name such as "c5.xlarge" (got 5)'],
-      [{ image: 'my image' }, 'image: must be a container image reference without spaces, such as "recc:latest" (got "my image")'],
+      [{ image: 'my image' }, 'image: must be a container image reference such as "registry.example.org/recc:1.4.0" or "recc@sha256:<64 hex digits>" (got "my image")'],
+      [{ image: 'recc:latest' }, 'image: must not use the "latest" tag, which moves with every push: name a version tag or a digest (such as "recc@sha256:<64 hex digits>") (got "recc:latest")'],
+      [{ image: 'ghcr.io/lab/recc' }, 'image: must name a tag or a digest (such as "recc:1.4.0" or "recc@sha256:<64 hex digits>"): an untagged image means "latest", which moves with every push (got "ghcr.io/lab/recc")'],
+      [{ image: 'recc@sha256:abc' }, 'image: must be a container image reference such as "registry.example.org/recc:1.4.0" or "recc@sha256:<64 hex digits>" (got "recc@sha256:abc")'],
       [{ image: 42 }, 'image: must be a string (got 42)'],
       [{ name: 'Alice_Cluster' }, 'name: must be lowercase letters, digits and "-", starting with a letter and not ending with "-" (got "Alice_Cluster")'],
       [{ name: `a${'b'.repeat(40)}` }, 'name: must be at most 40 characters (got 41)'],

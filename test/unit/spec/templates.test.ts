@@ -74,6 +74,33 @@ describe('Module: templates', () => {
         ]);
       }
     });
+
+    it('refuses a template whose image floats (latest or no tag), naming the file and the field; ships none (issue 17 #8)', () => {
+      const problems = (file: string, image: string) => {
+        // Prepare
+        const d = mkdtempSync(join(dir, 'image-'));
+        writeFileSync(join(d, file), `spec: {image: "${image}"}\n`);
+        // Act
+        try {
+          listTemplates(d);
+        } catch (err) {
+          expect(err).toBeInstanceOf(SpecValidationError);
+          return (err as SpecValidationError).details;
+        }
+        return [];
+      };
+
+      // Assess
+      expect(problems('gpu.yaml', 'recc-gpu:latest')).toEqual([
+        { path: 'image', message: 'must not use the "latest" tag, which moves with every push: name a version tag or a digest (such as "recc@sha256:<64 hex digits>") (got "recc-gpu:latest") (in templates/gpu.yaml)' },
+      ]);
+      expect(problems('bare.yaml', 'ghcr.io/lab/recc')).toEqual([{ path: 'image', message: expect.stringMatching(/^must name a tag or a digest .*untagged.*\(in templates\/bare\.yaml\)$/) }]);
+      expect(problems('pinned.yaml', `ghcr.io/lab/recc@sha256:${'c'.repeat(64)}`)).toEqual([]);
+      for (const t of listTemplates()) {
+        if (t.spec.image !== undefined) expect(t.spec.image, t.name).toMatch(/@sha256:[0-9a-f]{64}$/);
+      }
+      expect(listTemplates().find((t) => t.name === 'gpu-p3')?.spec.image).toMatch(/recc-gpu@sha256:/);
+    });
   });
 
   describe('Function: loadTemplate', () => {
