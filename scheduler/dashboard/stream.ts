@@ -19,6 +19,14 @@ export interface Bandwidth {
   shuffle: number;
 }
 
+/** The cluster the dashboard shows; for scheduled-job clusters, the job and run it was created for. */
+export interface ClusterInfo {
+  id?: string;
+  name?: string;
+  job?: string;
+  run?: string;
+}
+
 /** What one SSE frame carries besides the view's changes. */
 export interface LiveFrame extends LiveDelta {
   events?: DashboardEvent[];
@@ -26,6 +34,8 @@ export interface LiveFrame extends LiveDelta {
   bandwidth?: Bandwidth[];
   /** The scheduler's clock at this frame (ms since the epoch): the page draws the stream against it. */
   now: number;
+  /** In the full frame only. */
+  cluster?: ClusterInfo;
 }
 
 /**
@@ -49,6 +59,7 @@ export class LiveFeed {
     private readonly recorder: DashboardRecorder,
     private readonly now: () => number = Date.now,
     private readonly tickMs = LIVE_TICK_MS,
+    private readonly cluster?: ClusterInfo,
   ) {}
 
   get viewerCount(): number {
@@ -60,7 +71,7 @@ export class LiveFeed {
     if (this.viewers.size >= MAX_VIEWERS) return false;
     if (this.viewers.size === 0) this.refresh();
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now() };
+    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now(), ...(this.cluster ? { cluster: this.cluster } : {}) };
     res.write(`event: full\ndata: ${JSON.stringify(full)}\n\n`);
     this.viewers.add(res);
     res.on('close', () => {
