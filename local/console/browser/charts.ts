@@ -59,7 +59,7 @@ function render(dim: Dimension, s: CostSeries): void {
     title: 'by ' + dim,
     series,
     scales: { x: { time: true }, y: { range: () => [0, top * 1.1] } },
-    axes: [{}, { values: (_u, ticks) => ticks.map((t) => '$' + t.toFixed(t < 10 ? 2 : 0)), size: 60 }],
+    axes: [{}, { values: (_u, ticks) => ticks.map((t) => '$' + t.toFixed(top < 0.1 ? 3 : top < 10 ? 2 : 0)), size: 60 }],
     legend: { live: false },
   };
   charts.get(dim)?.destroy();
@@ -84,5 +84,5 @@ const xs = (u: uPlot): number => (u.data[0] as ArrayLike<number>).length;
 export async function refreshCharts(): Promise<void> {
   const answers = await Promise.all(DIMENSIONS.map((g) => api<{ series: CostSeries }>('GET', '/costs/series?interval=day&groupBy=' + g)));
   DIMENSIONS.forEach((dim, i) => render(dim, (answers[i] as { series: CostSeries }).series));
-  $('cost-month').textContent = 'This month so far ' + money(answers[0]?.series.month.monthToDate) + ' $, forecast ' + money(answers[0]?.series.month.forecast) + ' $ for the month.';
+  $('cost-month').textContent = 'This month so far $' + money(answers[0]?.series.month.monthToDate) + ', forecast $' + money(answers[0]?.series.month.forecast) + ' for the month.';
 }
