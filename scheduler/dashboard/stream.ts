@@ -11,6 +11,8 @@ export const MAX_VIEWERS = 32;
 /** Span batches and bandwidth samples kept for a viewer that connects later (the page's stream shows the last minutes). */
 export const SPAN_HISTORY_MS = 120_000;
 const SPAN_HISTORY_BATCHES = 60;
+/** The view is recomputed at most once per SNAPSHOT_DUTY × its own cost (≤ 1 % of one core for the O(tasks) walk). */
+export const SNAPSHOT_DUTY = 100;
 const BANDWIDTH_HISTORY = 300;
 
 export interface Bandwidth {
@@ -53,6 +55,8 @@ export class LiveFeed {
   private readonly bandwidth: Bandwidth[] = [];
   private readonly meter = new BandwidthMeter();
   private timer: NodeJS.Timeout | null = null;
+  private lastSnapshotAt: number | null = null;
+  private lastSnapshotMs = 0;
 
   constructor(
     private readonly snapshot: () => LiveView,
@@ -92,8 +96,18 @@ export class LiveFeed {
 
   private refresh(): LiveFrame {
     const now = this.now();
-    const next = this.snapshot();
-    const frame: LiveFrame = { ...diffViews(this.last, next), now };
+    // The view walks every task (O(tasks)): on a huge graph it is taken less
+    // often, so that it costs at most 1/SNAPSHOT_DUTY of the scheduler's time.
+    // Spans, events and bandwidth still go out every tick.
+    let next = this.last;
+    const due = this.lastSnapshotAt === null || performance.now() - this.lastSnapshotAt >= Math.max(0, SNAPSHOT_DUTY * this.lastSnapshotMs - this.tickMs / 2);
+    if (due) {
+      const t0 = performance.now();
+      next = this.snapshot();
+      this.lastSnapshotAt = performance.now();
+      this.lastSnapshotMs = this.lastSnapshotAt - t0;
+    }
+    const frame: LiveFrame = { ...(due ? diffViews(this.last, next) : {}), now };
     this.last = next;
     const events = this.recorder.takeEvents();
     if (events.length > 0) {
