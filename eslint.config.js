@@ -28,7 +28,7 @@ const INFRA_IMPORTS = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.serverless/**', '.esbuild/**', '.recc/**', 'dist/**', 'coverage/**', 'bench/dask/**'] },
+  { ignores: ['node_modules/**', '.serverless/**', '.esbuild/**', '.recc/**', 'dist/**', 'coverage/**', 'bench/dask/**', '**/*.gen.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,6 +3,8 @@ import { ValidationError, type ErrorDetail } from '../shared/core/errors.ts';
 import { aggregateCosts, GROUP_BY, type CostSummary, type GroupBy } from '../shared/cost/aggregate.ts';
 import { forecastMonth, monthOf, type MonthForecast } from '../shared/cost/forecast.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
+import type { BudgetConfig } from '../shared/cost/alerts.ts';
+import { costSeries, INTERVALS, MAX_BUCKETS, type CostSeries, type Interval } from '../shared/cost/series.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 
 /**
@@ -77,4 +79,37 @@ function parseTime(value: string, path: string, details: ErrorDetail[]): number 
     return 0;
   }
   return t;
+}
+
+export interface CostSeriesQuery extends CostsQuery {
+  interval?: string;
+}
+
+/**
+ * `GET /costs/series?groupBy=&interval=hour|day&from=&to=`: the cost of each
+ * hour or day per user, namespace or job, with each group's budget and month
+ * forecast (shared/cost/series.ts). Same visibility and period rules as
+ * `queryCosts`; the period may hold at most MAX_BUCKETS buckets.
+ */
+export async function queryCostSeries(deps: CostsDeps & { budgets: BudgetConfig }, caller: CostsCaller, query: CostSeriesQuery): Promise<CostSeries & { scope: 'own' | 'all' }> {
+  const now = deps.clock.now();
+  const details: ErrorDetail[] = [];
+  const interval = (query.interval ?? 'day') as Interval;
+  if (!INTERVALS.includes(interval)) details.push({ path: 'interval', message: `must be one of ${INTERVALS.join(', ')}` });
+  let parsed: { groupBy: GroupBy; from: number; to: number } | undefined;
+  try {
+    parsed = parseCostsQuery(query, now);
+  } catch (err) {
+    if (err instanceof ValidationError) details.push(...err.details);
+    else throw err;
+  }
+  if (parsed && details.length === 0) {
+    const step = interval === 'hour' ? 3_600_000 : 86_400_000;
+    const count = Math.ceil(parsed.to / step) - Math.floor(parsed.from / step);
+    if (count > MAX_BUCKETS[interval]) details.push({ path: 'from', message: `the period holds ${count} ${interval}s; at most ${MAX_BUCKETS[interval]} per query` });
+  }
+  if (!parsed || details.length > 0) throw new ValidationError('the cost series query is invalid', details);
+  const records = caller.admin ? await deps.store.listAll() : await deps.store.listByOwner(caller.user);
+  const series = costSeries(records, { ...parsed, interval, now, budgets: deps.budgets, harvest: deps.harvest ?? DEFAULT_HARVEST_CONFIG });
+  return { ...series, scope: caller.admin ? 'all' : 'own' };
 }

@@ -43,6 +43,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/templates', functionName: 'templates', handler: 'functions/templates.handler', load: () => import('./templates.ts') },
   { method: 'GET', path: '/quota', functionName: 'quota', handler: 'functions/quota.handler', load: () => import('./quota.ts') },
   { method: 'GET', path: '/costs', functionName: 'costs', handler: 'functions/costs.handler', load: () => import('./costs.ts') as Promise<HandlerModule> },
+  // Issue 16: cost per hour or day by user, namespace or job, with budgets and forecast (the console's charts).
+  { method: 'GET', path: '/costs/series', functionName: 'costSeries', handler: 'functions/cost-series.handler', load: () => import('./cost-series.ts') as Promise<HandlerModule> },
   // Scheduled jobs (issue 13): definitions, runs, logs, cancel.
   { method: 'POST', path: '/jobs', functionName: 'createJob', handler: 'functions/job-create.handler', load: () => import('./job-create.ts') },
   { method: 'GET', path: '/jobs', functionName: 'listJobs', handler: 'functions/job-list.handler', load: () => import('./job-list.ts') },

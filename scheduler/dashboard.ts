@@ -5,7 +5,7 @@ import type { LiveView } from './dashboard/aggregate.ts';
 import { authorizeApi } from './dashboard/auth.ts';
 import { handleLiveRoute } from './dashboard/routes.ts';
 import type { DashboardRecorder } from './dashboard/recorder.ts';
-import { LiveFeed } from './dashboard/stream.ts';
+import { LiveFeed, type ClusterInfo } from './dashboard/stream.ts';
 
 export interface DashboardSource {
   status(): SchedulerStatus;
@@ -19,6 +19,8 @@ export interface DashboardSource {
   live(): LiveView;
   /** Task spans and events as they happen. */
   readonly recorder: DashboardRecorder;
+  /** The cluster, job and run the header names. */
+  readonly cluster?: ClusterInfo;
 }
 
 export interface Dashboard {
@@ -43,7 +45,7 @@ const DASHBOARD_SWEEP_MS = 1_000;
  * other method gets 405.
  */
 export function startDashboard(host: string, port: number, source: DashboardSource): Promise<Dashboard> {
-  const feed = new LiveFeed(() => source.live(), source.recorder);
+  const feed = new LiveFeed(() => source.live(), source.recorder, Date.now, undefined, source.cluster);
   const server = createServer({ headersTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, requestTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: DASHBOARD_SWEEP_MS }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET') {

@@ -1,3 +1,4 @@
+import type { ClusterInfo } from './dashboard/stream.ts';
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -97,6 +98,7 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       ...(tls ? { tls } : {}),
       admission: admissionFromEnv(process.env),
       ...(opts.dashboardPort !== undefined ? { dashboardPort: opts.dashboardPort } : {}),
+      ...(clusterInfoFromEnv(process.env) ?? {}),
       logger,
       ...(opts.heartbeatTimeoutSeconds ? { heartbeatTimeoutMs: opts.heartbeatTimeoutSeconds * 1000 } : {}),
       state: {
@@ -146,4 +148,16 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
       });
     }
   });
+}
+
+/** What the dashboard header names (rendered into the scheduler's env by shared/definition/render.ts). */
+function clusterInfoFromEnv(env: NodeJS.ProcessEnv): { clusterInfo: ClusterInfo } | undefined {
+  const info: ClusterInfo = {};
+  const id = env.RECC_CLUSTER_ID?.trim();
+  const job = env.RECC_CLUSTER_JOB?.trim();
+  const run = env.RECC_CLUSTER_RUN?.trim();
+  if (id) info.id = id;
+  if (job) info.job = job;
+  if (run) info.run = run;
+  return Object.keys(info).length > 0 ? { clusterInfo: info } : undefined;
 }

@@ -1,3 +1,4 @@
+import type { ClusterInfo } from './dashboard/stream.ts';
 import type { Comm } from '../comm/comm.ts';
 import { ProtocolError } from '../comm/errors.ts';
 import type { AdmissionLimits } from '../comm/admission.ts';
@@ -29,6 +30,8 @@ export interface SchedulerServerOptions {
   /** Bounds on not-yet-authenticated connections (defaults in comm/admission.ts). */
   admission?: Partial<AdmissionLimits>;
   dashboardPort?: number;
+  /** Shown in the dashboard header: the cluster and, for scheduled-job clusters, the job and run. */
+  clusterInfo?: ClusterInfo;
   logger: Logger;
   clock?: Clock;
   /** A worker silent this long is removed. */
@@ -132,6 +135,7 @@ export class SchedulerServer {
           address: this.address,
           token: this.options.token,
           recorder,
+          ...(this.options.clusterInfo ? { cluster: this.options.clusterInfo } : {}),
           live: () => ({ groups: groupCounts(this.state.tasks.values()), workers: Object.fromEntries(this.workerInfo().map((w) => [w.address, workerView(w)])) }),
         });
         this.dashboardUrl = this.dashboard.url;

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONSOLE_COOKIE, type TokenDirectory } from './auth.ts';
-import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './page.ts';
+import { CONSOLE_CSS_EXTRA, CONSOLE_JS } from './assets.gen.ts';
+import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML } from './page.ts';
 
 const ASSETS: Record<string, [string, string]> = {
   '/console': ['text/html; charset=utf-8', CONSOLE_HTML],
   '/console.js': ['text/javascript; charset=utf-8', CONSOLE_JS],
-  '/console.css': ['text/css; charset=utf-8', CONSOLE_CSS],
+  // uPlot's stylesheet, served by recc too (no CDN).
+  '/console.css': ['text/css; charset=utf-8', CONSOLE_CSS + CONSOLE_CSS_EXTRA],
 };
 
 const SECURITY_HEADERS = {

@@ -3,7 +3,8 @@
  * networks may block the internet). Plain DOM and canvas; data only ever goes
  * through textContent, never innerHTML, and the CSP forbids inline script.
  */
-export { PAGE_JS } from './page-script.ts';
+/** Bundled from ./browser/dashboard.ts by esbuild (web/build.ts). */
+export { DASHBOARD_JS as PAGE_JS } from './assets.gen.ts';
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -18,7 +19,7 @@ export const PAGE_HTML = `<!doctype html>
 <script src="/dashboard.js" defer></script>
 </head>
 <body>
-<header><h1>recc cluster</h1><span id="conn" role="status">connecting…</span><span id="summary" aria-live="off"></span></header>
+<header><h1>recc cluster</h1><span id="cluster-info"></span><span id="conn" role="status">connecting…</span><span id="summary" aria-live="off"></span></header>
 <main>
 <section aria-labelledby="stream-h"><h2 id="stream-h">Task stream</h2>
 <p class="controls"><label for="window">Show the last</label> <select id="window"><option value="30000">30 seconds</option><option value="120000" selected>2 minutes</option><option value="300000">5 minutes</option></select>
@@ -46,7 +47,8 @@ export const PAGE_HTML = `<!doctype html>
 
 export const PAGE_CSS = `
 body{font:14px system-ui,sans-serif;margin:1rem;color:#222}
-header{display:flex;gap:1rem;align-items:baseline}
+header{display:flex;gap:1rem;align-items:baseline;flex-wrap:wrap}
+#cluster-info{font-weight:600}
 h1{font-size:1.4rem;margin:0}
 h2{font-size:1.1rem;margin:1rem 0 .3rem}
 table{border-collapse:collapse;width:100%;margin-bottom:1rem}

@@ -1,6 +1,6 @@
 import { ConfigError, type ErrorDetail } from '../core/errors.ts';
 import { getBoolean, getNumber, getOptionalString, getString, type Env } from '../core/env.ts';
-import { ALERT_SCOPES, type AlertRules, type AlertScope, type ThresholdSpec } from './alerts.ts';
+import { ALERT_SCOPES, type AlertRules, type AlertScope, type BudgetConfig, type ThresholdSpec } from './alerts.ts';
 import { MAIL_DOMAIN } from './recipients.ts';
 
 /**
@@ -106,28 +106,7 @@ export function costConfigFromEnv(env: Env): CostConfig {
   };
   const positive = (n: number) => n > 0;
 
-  const userBudgetUsd = num('RECC_COST_USER_BUDGET_USD', 1000, positive, 'a positive number of dollars');
-  // No prototype: a user named `__proto__` or `constructor` is just a key (on `{}`, `__proto__ = 500` is silently dropped).
-  const userBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
-  for (const part of (getOptionalString(env, 'RECC_COST_USER_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [user, amount] = part.split('=').map((s) => s.trim());
-    const n = Number(amount);
-    if (!user || !Number.isFinite(n) || n <= 0) {
-      details.push({ path: 'RECC_COST_USER_BUDGETS', message: `"${part}" is not user=dollars` });
-    } else {
-      userBudgets[user] = n;
-    }
-  }
-  const namespaceBudgetUsd = num('RECC_COST_NAMESPACE_BUDGET_USD', userBudgetUsd, positive, 'a positive number of dollars');
-  const jobBudgetUsd = num('RECC_COST_JOB_BUDGET_USD', namespaceBudgetUsd, positive, 'a positive number of dollars');
-  // No prototype: a job named `__proto__` or `constructor` is just a key.
-  const jobBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
-  for (const part of (getOptionalString(env, 'RECC_COST_JOB_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [job, amount] = part.split('=').map((s) => s.trim());
-    const n = Number(amount);
-    if (!job || !Number.isFinite(n) || n <= 0) details.push({ path: 'RECC_COST_JOB_BUDGETS', message: `"${part}" is not job=dollars or owner/job=dollars` });
-    else jobBudgets[job] = n;
-  }
+  const budgetConfig = budgetsFromEnv(env, details);
   const thresholds = parseThresholds(getString(env, 'RECC_COST_ALERT_THRESHOLDS', '80%,100%'), 'RECC_COST_ALERT_THRESHOLDS', details);
   const scopes: AlertScope[] = [];
   for (const s of getString(env, 'RECC_COST_ALERT_SCOPES', 'user,namespace,job').split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -196,11 +175,60 @@ export function costConfigFromEnv(env: Env): CostConfig {
 
   if (details.length > 0) throw new ConfigError('invalid cost reporter configuration', details);
   return {
-    rules: { budgets: { userBudgetUsd, userBudgets, namespaceBudgetUsd, jobBudgetUsd, jobBudgets }, thresholds, scopes, topClusters },
+    rules: { budgets: budgetConfig, thresholds, scopes, topClusters },
     ...(slackWebhookUrl ? { slackWebhookUrl } : {}),
     ...(email ? { email } : {}),
     ...(budgets ? { budgets } : {}),
   };
+}
+
+/**
+ * The monthly budgets alone (`RECC_COST_*_BUDGET*`): the cost reporter alerts
+ * on them and the API charts them (`GET /costs/series`), so both read the
+ * same variables the same way.
+ */
+export function budgetConfigFromEnv(env: Env): BudgetConfig {
+  const details: ErrorDetail[] = [];
+  const budgets = budgetsFromEnv(env, details);
+  if (details.length > 0) throw new ConfigError('invalid budget configuration', details);
+  return budgets;
+}
+
+function budgetsFromEnv(env: Env, details: ErrorDetail[]): BudgetConfig {
+  const num = (name: string, fallback: number): number => {
+    try {
+      const n = getNumber(env, name, fallback);
+      if (!(n > 0)) details.push({ path: name, message: `must be a positive number of dollars, got ${n}` });
+      return n;
+    } catch (err) {
+      if (err instanceof ConfigError) details.push(...err.details);
+      else throw err;
+      return fallback;
+    }
+  };
+  const userBudgetUsd = num('RECC_COST_USER_BUDGET_USD', 1000);
+  // No prototype: a user named `__proto__` or `constructor` is just a key (on `{}`, `__proto__ = 500` is silently dropped).
+  const userBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const part of (getOptionalString(env, 'RECC_COST_USER_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [user, amount] = part.split('=').map((s) => s.trim());
+    const n = Number(amount);
+    if (!user || !Number.isFinite(n) || n <= 0) {
+      details.push({ path: 'RECC_COST_USER_BUDGETS', message: `"${part}" is not user=dollars` });
+    } else {
+      userBudgets[user] = n;
+    }
+  }
+  const namespaceBudgetUsd = num('RECC_COST_NAMESPACE_BUDGET_USD', userBudgetUsd);
+  const jobBudgetUsd = num('RECC_COST_JOB_BUDGET_USD', namespaceBudgetUsd);
+  // No prototype: a job named `__proto__` or `constructor` is just a key.
+  const jobBudgets: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const part of (getOptionalString(env, 'RECC_COST_JOB_BUDGETS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [job, amount] = part.split('=').map((s) => s.trim());
+    const n = Number(amount);
+    if (!job || !Number.isFinite(n) || n <= 0) details.push({ path: 'RECC_COST_JOB_BUDGETS', message: `"${part}" is not job=dollars or owner/job=dollars` });
+    else jobBudgets[job] = n;
+  }
+  return { userBudgetUsd, userBudgets, namespaceBudgetUsd, jobBudgetUsd, jobBudgets };
 }
 
 /** A log-safe summary of the configuration (no URLs or passwords). */

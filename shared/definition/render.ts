@@ -153,6 +153,10 @@ export function renderCluster(input: RenderInput, options: RenderOptions = {}): 
     if (component === 'worker' && spec.datastores) system.push({ name: DATASTORES_JSON_ENV, value: JSON.stringify(spec.datastores) });
     // An adaptive scheduler sizes the cluster itself (scheduler/state/adaptive.ts).
     if (component === 'scheduler' && spec.adaptive) system.push({ name: ADAPTIVE_JSON_ENV, value: JSON.stringify(spec.adaptive) });
+    // The dashboard header names a scheduled-job cluster's job and run (scheduler/main.ts).
+    if (component === 'scheduler' && job) system.push({ name: 'RECC_CLUSTER_JOB', value: job });
+    const run = spec.tags['recc-run'];
+    if (component === 'scheduler' && run) system.push({ name: 'RECC_CLUSTER_RUN', value: run });
     const reserved = new Set(system.map((e) => e.name));
     const user = Object.keys(spec.env)
       .sort()

@@ -4,6 +4,7 @@ import { startLocalStack } from '../../../local/stack.ts';
 import { CHROMIUM, haveChromium, launchChromium, seriousA11yViolations } from '../../support/browser.ts';
 import { tempStateDir } from '../../support/local-stack.ts';
 import { waitFor } from '../../support/wait.ts';
+import type { CostSeries } from '../../../shared/cost/series.ts';
 
 if (!haveChromium) console.warn(`skipping the console browser test: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
@@ -92,6 +93,19 @@ describe.skipIf(!haveChromium)('Control-plane console in a real browser', () => 
       // Jobs are keyed by owner and name (two users' jobs of one name are two jobs).
       await alice.locator('#cost-job tbody tr[data-key="alice/nightly-risk"]').waitFor({ timeout: 30_000 });
 
+      // Scheduled jobs: a job alice creates through the API, one run triggered, its status in the runs table.
+      const auth = { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' };
+      const job = await fetch(`${stack.url}/jobs`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'console-broken', schedule: 'rate(1 day)', cluster: { template: 'small' }, entry: { module: 'test/e2e/jobs/fixtures/failing-job.ts', params: {} } }) });
+      expect(job.status).toBe(201);
+      const started = await fetch(`${stack.url}/jobs/console-broken/runs`, { method: 'POST', headers: auth, body: '{}' });
+      expect([200, 201, 202]).toContain(started.status);
+      const jobRow = alice.locator('#jobs tbody tr[data-job="alice/console-broken"]');
+      await jobRow.waitFor({ timeout: 30_000 });
+      await jobRow.getByRole('button', { name: 'Runs of console-broken' }).click();
+      const runRow = alice.locator('#runs tbody tr').first();
+      await runRow.waitFor({ timeout: 30_000 });
+      await waitFor(async () => (/FAILED/.test((await runRow.locator('td[data-field="status"]').textContent()) ?? '') ? true : undefined), { what: 'the run to show FAILED in the console', timeoutMs: 180_000 });
+
       expect(await seriousA11yViolations(alice)).toEqual([]);
       mkdirSync('test/e2e/screenshots', { recursive: true });
       await alice.screenshot({ path: 'test/e2e/screenshots/console.png', fullPage: true });
@@ -112,6 +126,40 @@ describe.skipIf(!haveChromium)('Control-plane console in a real browser', () => 
       // Alice deletes from the page.
       await row.getByRole('button', { name: 'Delete alice-console' }).click();
       await waitFor(async () => ((await row.count()) === 0 || /^DELET/.test((await row.locator('td[data-field="status"]').textContent()) ?? '') ? true : undefined), { what: 'the cluster to be deleting', timeoutMs: 60_000 });
+
+      // Cost charts (uPlot): one per dimension, each with the series, totals and forecasts GET /costs/series answers.
+      // Once the cluster ended its cost stops moving, so page and API must agree exactly.
+      await waitFor(async () => {
+        const cluster = (await (await fetch(`${stack.url}/clusters/${id}`, { headers: auth })).json()) as { cluster: { status: string } };
+        return cluster.cluster.status === 'DELETED' ? true : undefined;
+      }, { what: 'the cluster to be DELETED', timeoutMs: 120_000 });
+      for (const dim of ['user', 'namespace', 'job'] as const) {
+        const chart = alice.locator(`#chart-${dim}`);
+        await chart.locator('canvas').waitFor({ timeout: 30_000 });
+        const key = dim === 'user' ? 'alice' : dim === 'namespace' ? ns : 'alice/nightly-risk';
+        await waitFor(async () => {
+          const api = ((await (await fetch(`${stack.url}/costs/series?interval=day&groupBy=${dim}`, { headers: auth })).json()) as { series: CostSeries }).series;
+          const page = { keys: JSON.parse((await chart.getAttribute('data-keys')) ?? '[]'), totals: JSON.parse((await chart.getAttribute('data-totals')) ?? '{}'), forecasts: JSON.parse((await chart.getAttribute('data-forecasts')) ?? '{}'), budgets: JSON.parse((await chart.getAttribute('data-budgets')) ?? '[]') };
+          const want = {
+            keys: api.series.map((l) => l.key),
+            totals: Object.fromEntries(api.series.map((l) => [l.key, l.cumulative.at(-1)])),
+            forecasts: Object.fromEntries(api.series.map((l) => [l.key, l.month.forecast])),
+            budgets: [...new Set(api.series.map((l) => l.budget))].sort((a, b) => (a ?? 0) - (b ?? 0)),
+          };
+          return want.keys.includes(key) && JSON.stringify(page) === JSON.stringify(want) ? true : undefined;
+        }, { what: `the ${dim} chart to show the API's series`, timeoutMs: 60_000 });
+        // Something was drawn: uPlot's canvas is not blank.
+        const inked = await chart.locator('canvas').evaluate((c: any) => {
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          for (let i = 3; i < d.length; i += 4) if ((d[i] as number) > 0) n++;
+          return n;
+        });
+        expect(inked).toBeGreaterThan(100);
+        expect(await alice.locator(`#cost-${dim} tbody tr[data-key="${key}"]`).count()).toBe(1);
+      }
+      expect(await seriousA11yViolations(alice)).toEqual([]);
+      await alice.screenshot({ path: 'test/e2e/screenshots/console-costs.png', fullPage: true });
       expect(problems).toEqual([]);
     } finally {
       await browser.close();

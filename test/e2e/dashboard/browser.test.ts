@@ -16,7 +16,13 @@ function countRows(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: 
 
 describe.skipIf(!haveChromium)('Cluster dashboard in a real browser', () => {
   it('shows a 2,000-task map and a shuffle in the task stream and progress bars with the scheduler counts, stays responsive, passes axe, and logs a killed worker', async () => {
-    await using cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 2, dashboard: true, restartWorkers: false });
+    // A scheduled-job cluster's scheduler learns its job and run from its environment (shared/definition/render.ts); LocalCluster passes ours on.
+    Object.assign(process.env, { RECC_CLUSTER_JOB: 'nightly-risk', RECC_CLUSTER_RUN: 'r-nightly-risk-20261206t0100z' });
+    const started = LocalCluster.start({ nWorkers: 2, threadsPerWorker: 2, dashboard: true, restartWorkers: false }).finally(() => {
+      delete process.env.RECC_CLUSTER_JOB;
+      delete process.env.RECC_CLUSTER_RUN;
+    });
+    await using cluster = await started;
     await using client = await Client.connect(cluster);
     const browser = await launchChromium();
     try {
@@ -40,6 +46,12 @@ describe.skipIf(!haveChromium)('Cluster dashboard in a real browser', () => {
       expect(opened?.headers()['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
       expect(await page.content()).not.toContain(cluster.token);
       await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 60_000 });
+      // The header names the job and run.
+      const info = page.locator('#cluster-info');
+      await page.locator('#cluster-info[data-run]').waitFor({ timeout: 30_000 });
+      expect(await info.getAttribute('data-job')).toBe('nightly-risk');
+      expect(await info.getAttribute('data-run')).toBe('r-nightly-risk-20261206t0100z');
+      expect(await info.textContent()).toContain('job nightly-risk');
       await page.locator('#workers tbody tr').nth(1).waitFor({ timeout: 60_000 });
 
       const frames = await recordFrames(page);
