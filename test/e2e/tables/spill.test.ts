@@ -3,6 +3,7 @@ import type { Table } from 'apache-arrow';
 import { tableFromArrays } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, LocalCluster } from '../../../client/index.ts';
+import { generate } from './fixtures/generate.ts';
 import { rowsOf } from './reference.ts';
 
 /**
@@ -36,37 +37,6 @@ afterAll(async () => {
   await client?.close();
   await cluster?.close();
 });
-
-/**
- * Rows of one partition: id, key (KEYS keys) and a payload string of `width` bytes (inline: no captured
- * variables). The string columns are built from their bytes (makeData): vectorFromArray would spend most of the
- * test making data.
- */
-function generate(seed: Table, ctx: { arrow: typeof import('apache-arrow') }): Table {
-  const a = ctx.arrow;
-  const s = seed.getChild('seed')?.get(0) as number;
-  const n = seed.getChild('rows')?.get(0) as number;
-  const width = seed.getChild('width')?.get(0) as number;
-  const keys = seed.getChild('keys')?.get(0) as number;
-  const ids = new Int32Array(n);
-  const keyOffsets = new Int32Array(n + 1);
-  const keyBytes = new Uint8Array(n * 8);
-  const payOffsets = new Int32Array(n + 1);
-  const payBytes = new Uint8Array(n * width).fill(120); // 'x'
-  let k = 0;
-  for (let i = 0; i < n; i++) {
-    const id = s * n + i;
-    ids[i] = id;
-    const key = `k${(id * 7919) % keys}`;
-    for (let c = 0; c < key.length; c++) keyBytes[k++] = key.charCodeAt(c);
-    keyOffsets[i + 1] = k;
-    const head = `${id}:`;
-    for (let c = 0; c < head.length; c++) payBytes[i * width + c] = head.charCodeAt(c);
-    payOffsets[i + 1] = (i + 1) * width;
-  }
-  const utf8 = (valueOffsets: Int32Array, data: Uint8Array) => a.makeVector(a.makeData({ type: new a.Utf8(), length: n, nullCount: 0, valueOffsets, data }));
-  return new a.Table({ id: a.makeVector(ids), key: utf8(keyOffsets, keyBytes.subarray(0, k)), payload: utf8(payOffsets, payBytes) });
-}
 
 function countPerKey(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
   const a = ctx.arrow;
