@@ -2,7 +2,8 @@ import type { Table } from 'apache-arrow';
 import { LocalDatastore } from '../adapters/datastores/local.ts';
 import { datastoresConfig } from '../adapters/datastores/load-config.ts';
 import { openStore } from '../adapters/datastores/open.ts';
-import { openDataset, type DatasetReadOptions, type PartitionJob, type StoreSpec } from '../adapters/datastores/dataset.ts';
+import { commitDataset, newWriteId, openDataset, type DatasetPieces, type DatasetReadOptions, type PartitionJob, type StoreSpec, type WriteDatasetOptions, type WritePartJob } from '../adapters/datastores/dataset.ts';
+import type { Manifest } from '../shared/tables/manifest.ts';
 import { storeConfig } from '../shared/datastores/config.ts';
 import type { Datastore } from '../shared/datastores/port.ts';
 import { TableOptionsError } from '../shared/tables/errors.ts';
@@ -16,6 +17,11 @@ import type { Future } from './future.ts';
  */
 interface MapCapable {
   map<T, R>(fn: (item: T) => R, items: Iterable<T>): Array<Future<Awaited<R>>>;
+}
+
+interface SubmitCapable {
+  submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: unknown[]): Future<Awaited<R>>;
+  gather<T>(futures: ReadonlyArray<Future<T>>): Promise<T[]>;
 }
 
 export type DatasetStoreRef = string | LocalDatastore | StoreSpec;
@@ -44,3 +50,32 @@ export async function readDataset(client: MapCapable, store: DatasetStoreRef, pa
   }, jobs) as Array<Future<Table>>;
 }
 
+
+/**
+ * `DistributedTable.writeDataset`: one task per partition writes that
+ * partition's files (`part-<writeId>-<i>`, the worker opening the store with
+ * its own credentials); the manifest is written here once every task
+ * succeeded, so a failure leaves no manifest (or the previous one) and readers
+ * never see partial data.
+ */
+export async function writeDatasetParts(client: SubmitCapable, store: DatasetStoreRef, path: string, partitions: ReadonlyArray<Future<unknown>>, options: WriteDatasetOptions): Promise<Manifest> {
+  const spec = storeSpecOf(store);
+  const writeId = newWriteId();
+  const tasks = partitions.map((part, index) =>
+    client.submit(
+      async function writeDatasetPart(job: WritePartJob, table: unknown) {
+        const load = (globalThis as Record<symbol, unknown>)[Symbol.for('recc.tables')] as (() => Promise<{ writeDatasetPartJob: (j: WritePartJob, t: unknown) => Promise<DatasetPieces> }>) | undefined;
+        if (!load) throw new Error('this worker has no recc table layer (worker/thread.ts); upgrade the worker image');
+        return (await load()).writeDatasetPartJob(job, table);
+      },
+      { store: spec, root: path, options, writeId, index } satisfies WritePartJob,
+      part,
+    ),
+  );
+  try {
+    const pieces = (await client.gather(tasks)) as DatasetPieces[];
+    return await commitDataset(openStore(spec.name, spec.config), path, pieces, options);
+  } finally {
+    for (const t of tasks) t.release();
+  }
+}

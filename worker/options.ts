@@ -5,6 +5,7 @@ import type { ErrorDetail } from '../shared/core/errors.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import { WorkerOptionsError } from './errors.ts';
 import { DEFAULT_THRESHOLDS, type MemoryThresholds } from './store.ts';
+import { newWorkspaceDir, scratchDirFromEnv } from './workspace.ts';
 
 /**
  * What a caller may pass to `new Worker(…)`. Everything with a default is
@@ -42,8 +43,13 @@ export interface WorkerOptions {
   memorySampleMs?: number;
   /** Results up to this size ride along with task-finished (and reach clients at once). @default DEFAULT_INLINE_RESULT_BYTES */
   inlineResultBytes?: number;
-  /** @default a fresh directory under the OS temp dir */
+  /**
+   * Where spilled results and shuffle shards go. @default the worker's own workspace under `scratchDir`
+   * (worker/workspace.ts: dead workers' workspaces are swept at start, this one is removed at exit)
+   */
   spillDir?: string;
+  /** The host's scratch directory for workspaces. @default RECC_SCRATCH_DIR, else the OS temp dir */
+  scratchDir?: string;
   /** Shared by the workers of one host. @default `<tmpdir>/recc-modules` */
   moduleCacheDir?: string;
   /** Tasks handed to the thread pool beyond nthreads (pipelines short tasks). @default DEFAULT_EXTRA_EXECUTING */
@@ -95,6 +101,9 @@ export interface CompiledWorkerOptions {
   readonly memorySampleMs: number;
   readonly inlineResultBytes: number;
   readonly spillDir: string;
+  readonly scratchDir: string;
+  /** The spill directory is this worker's own workspace (not one the caller chose): swept, removed at exit. */
+  readonly ownWorkspace: boolean;
   readonly moduleCacheDir: string;
   readonly maxExecuting: number;
   readonly honourCgroupLimit: boolean;
@@ -143,6 +152,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   const host = options.host ?? '127.0.0.1';
   const wildcard = host === '0.0.0.0' || host === '::';
   const nthreads = options.nthreads ?? 1;
+  const scratchDir = options.scratchDir ?? scratchDirFromEnv();
   return Object.freeze({
     schedulerAddress: options.schedulerAddress,
     token: options.token,
@@ -162,7 +172,9 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     memorySampleMs: options.memorySampleMs ?? DEFAULT_MEMORY_SAMPLE_MS,
     inlineResultBytes: options.inlineResultBytes ?? DEFAULT_INLINE_RESULT_BYTES,
-    spillDir: options.spillDir ?? join(tmpdir(), `recc-spill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+    spillDir: options.spillDir ?? newWorkspaceDir(scratchDir),
+    scratchDir,
+    ownWorkspace: options.spillDir === undefined,
     moduleCacheDir: options.moduleCacheDir ?? join(tmpdir(), 'recc-modules'),
     maxExecuting: nthreads + (options.extraExecuting ?? DEFAULT_EXTRA_EXECUTING),
     honourCgroupLimit: options.honourCgroupLimit ?? true,

@@ -9,6 +9,8 @@ export interface PoolTask {
   f: string;
   a: Uint8Array;
   deps: Array<[string, Uint8Array]>;
+  /** The scheduler's priority (lower runs first); tasks waiting for a thread are taken in this order. @default 0 */
+  priority?: number;
 }
 
 /** `thread`: the task thread's index, or -1 for a run on the worker's main thread (inline); the dashboard's task stream draws one row per thread. */
@@ -194,7 +196,13 @@ export class ThreadPool {
   }
 
   private toThreads(task: PoolTask): void {
-    this.queue.push({ id: this.nextId++, task });
+    // By priority, not arrival: up to maxExecuting tasks wait here, and a task that consumes a result (a shuffle
+    // transfer after the partition it splits) must not queue behind every partition started before it arrived,
+    // or all those results pile up (and spill) first. Arrivals are mostly in order: insert from the back.
+    const p = task.priority ?? 0;
+    let i = this.queue.length;
+    while (i > 0 && ((this.queue[i - 1] as { task: PoolTask }).task.priority ?? 0) > p) i--;
+    this.queue.splice(i, 0, { id: this.nextId++, task });
     this.pump();
   }
 

@@ -57,8 +57,8 @@ export class EventPump {
   /** Started tasks (from pool hand-off until finished, transfers until acknowledged) and the bytes each holds. */
   private readonly holding = new Map<string, number>();
   private heldBytes = 0;
-  /** Tasks the machine started that wait for pipelineBytes to free up, oldest first. */
-  private waiting: Array<{ key: string; bytes: number; start: () => void }> = [];
+  /** Tasks the machine started that wait for pipelineBytes to free up, by priority (lowest first). */
+  private waiting: Array<{ key: string; bytes: number; priority: number; start: () => void }> = [];
 
   constructor(private readonly deps: EventPumpDeps) {}
 
@@ -209,7 +209,7 @@ export class EventPump {
   private execute(ins: WorkerInstruction): void {
     switch (ins.type) {
       case 'execute':
-        return this.startTask(ins.key, ins.run as RunSpec, ins.deps);
+        return this.startTask(ins.key, ins.run as RunSpec, ins.deps, ins.priority);
       case 'gather-dep':
         return this.gather(ins.peer, ins.keys, ins.stimulusId);
       case 'release-data':
@@ -240,16 +240,22 @@ export class EventPump {
     }
   }
 
-  private startTask(key: string, run: RunSpec, deps: string[]): void {
+  private startTask(key: string, run: RunSpec, deps: string[], priority: number): void {
     const { store, shuffle } = this.deps;
     let bytes = shuffle.isUnpack(key) ? shuffle.pendingBytes(key) : 0;
     for (const d of deps) bytes += store.nbytes(d);
-    const start = () => this.launch(key, run, deps);
-    if (this.holding.size === 0 || this.heldBytes + bytes <= this.deps.pipelineBytes) {
+    const start = () => this.launch(key, run, deps, priority);
+    // A task does not overtake a waiting one of higher priority, however little it holds: otherwise cheap-input
+    // tasks with large outputs (partitions made on the workers) keep starting while the shuffle transfers that
+    // would consume those outputs wait here, and every partition is made (and spilled) before any is sent.
+    const head = this.waiting[0];
+    if (this.holding.size === 0 || (this.heldBytes + bytes <= this.deps.pipelineBytes && !(head && head.priority < priority))) {
       this.hold(key, bytes);
       start();
     } else {
-      this.waiting.push({ key, bytes, start });
+      let i = this.waiting.length;
+      while (i > 0 && (this.waiting[i - 1] as { priority: number }).priority > priority) i--;
+      this.waiting.splice(i, 0, { key, bytes, priority, start });
     }
   }
 
@@ -279,12 +285,12 @@ export class EventPump {
     return true;
   }
 
-  private launch(key: string, run: RunSpec, deps: string[], shards?: Buffer): void {
+  private launch(key: string, run: RunSpec, deps: string[], priority: number, shards?: Buffer): void {
     const { store, pool } = this.deps;
     if (!shards && this.deps.shuffle.isUnpack(key)) {
       // A shuffle output: its shards (this worker received them) come as one more dependency value.
       this.deps.shuffle.shardsFor(key).then(
-        (framed) => this.launch(key, run, deps, framed),
+        (framed) => this.launch(key, run, deps, priority, framed),
         (err: unknown) => this.onResult(key, { ok: false, error: toWireError(err) }),
       );
       return;
@@ -297,7 +303,7 @@ export class EventPump {
       else onDisk.push(d);
     }
     if (onDisk.length === 0) {
-      pool.run({ key, f: run.f, a: run.a, deps: inMem });
+      pool.run({ key, f: run.f, a: run.a, deps: inMem, priority });
       return;
     }
     // A dependency gone from disk fails this task instead of becoming an unhandled rejection.
@@ -309,7 +315,7 @@ export class EventPump {
         }
       })
       .then(
-        () => pool.run({ key, f: run.f, a: run.a, deps: inMem }),
+        () => pool.run({ key, f: run.f, a: run.a, deps: inMem, priority }),
         (err: Error) => this.onResult(key, { ok: false, error: { name: err.name, message: err.message } }),
       );
   }

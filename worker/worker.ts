@@ -18,6 +18,7 @@ import { ShuffleService } from './shuffle.ts';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { cgroupCpuQuota } from './cpu.ts';
+import { removeOnExit, sweepStaleWorkspaces } from './workspace.ts';
 import type { TransitionLogEntry } from '../shared/engine/transition-log.ts';
 
 export type { WorkerOptions } from './options.ts';
@@ -66,6 +67,8 @@ export class Worker {
   /** Aborts a reconnect in progress when the worker closes. */
   private reconnectAbort: AbortController | undefined;
   private startCalled = false;
+  /** Drops the exit hook that removes this worker's workspace (after close removed it). */
+  private dropExitHook: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   address = '';
   workerId = '';
@@ -78,6 +81,12 @@ export class Worker {
     const o = (this.options = compileWorkerOptions(options));
     this.machine = new WorkerState({ nthreads: o.nthreads, maxExecuting: o.maxExecuting });
     this.memoryLimitBytes = effectiveMemoryLimit(o.memoryLimitBytes, o.honourCgroupLimit ? cgroupMemoryLimit() : undefined);
+    if (o.ownWorkspace) {
+      // Workspaces of workers that died without cleaning up (kill -9, a crash) would fill the disk over time.
+      const swept = sweepStaleWorkspaces(o.scratchDir);
+      if (swept.length > 0) o.logger.info('removed workspaces of dead workers', { event: 'worker.workspaces-swept', count: swept.length, scratchDir: o.scratchDir });
+      this.dropExitHook = removeOnExit(o.spillDir);
+    }
     this.store = new DataStore(o.spillDir, this.memoryLimitBytes, { ...o.thresholds });
     // Before the threads start, so they get `gc` too (thread.ts collects after posting a large result).
     // (Always exposed: threads also collect after reading pooled receive memory, so the pool gets it back.)
@@ -238,8 +247,10 @@ export class Worker {
       await this.listener?.close();
       await this.peers.close();
       await this.pool.close();
-      this.store.close();
       this.shuffle.close();
+      // Removes the whole workspace (the shuffle's files included).
+      this.store.close();
+      this.dropExitHook?.();
       this.phase = 'closed';
       this.finish({ reason: 'closed' });
     })();

@@ -1,4 +1,4 @@
-import { Bool, DateDay, Float64, Int32, Int64, RecordBatch, Schema, Struct, Table, Type, Utf8, makeData, type DataType } from 'apache-arrow';
+import { Bool, DateDay, Float64, Int32, Int64, RecordBatch, Struct, Table, Type, Utf8, makeData, tableFromIPC, type DataType } from 'apache-arrow';
 import { randomBytes } from 'node:crypto';
 import type { ErrorDetail } from '../../shared/core/errors.ts';
 import { DatastoreNotFoundError, SchemaMismatchError } from '../../shared/datastores/errors.ts';
@@ -288,6 +288,14 @@ function partitionValueText(type: DataType, v: unknown): string | null {
   return String(v);
 }
 
+/** What one writer wrote: its files by partition, and the schema and layout they share (no manifest yet). */
+export interface DatasetPieces {
+  format: TableFormat;
+  partitionBy: Array<{ name: string; kind: PartitionKind }>;
+  schema: ColumnSchema[];
+  partitions: Manifest['partitions'];
+}
+
 /**
  * Writes a table as a partitioned dataset: one file per partition, written
  * atomically, then the manifest (last, so readers never see a manifest that
@@ -298,6 +306,19 @@ export async function writeDataset(storeRef: StoreRef, path: string, tableLike: 
   const store = resolveStore(storeRef);
   const root = normalizeRoot(path);
   const table = toArrowTable(tableLike);
+  const layout = datasetLayout(store, root, table, options);
+  // An append that cannot succeed fails before any file is written.
+  checkAppend(store, root, await previousManifest(store, root), [layout], options);
+  const pieces = await writeDatasetFiles(store, root, table, options, newWriteId(), 0);
+  return commitDataset(store, root, [pieces], options);
+}
+
+export function newWriteId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** Validate the partition columns of `table`; its layout (the files' schema, the partition kinds). */
+function datasetLayout(store: Datastore, root: string, table: Table, options: WriteDatasetOptions): Omit<DatasetPieces, 'partitions'> {
   const format = options.format ?? 'parquet';
   const partitionBy = options.partitionBy ?? [];
   checkPartitionKeys(partitionBy);
@@ -316,27 +337,51 @@ export async function writeDataset(storeRef: StoreRef, path: string, tableLike: 
   }
   if (partitionBy.length >= fields.length) problems.push({ path: 'partitionBy', message: 'expected at least one column that is not a partition column' });
   if (problems.length > 0) throw new TableOptionsError(`cannot write dataset ${store.name}:${root}: ${problems.map((p) => p.message).join('; ')}`, problems);
-
-  const manifestKey = joinKey(root, MANIFEST_FILE);
-  let previous: Manifest | undefined;
-  try {
-    previous = parseManifest(store.name, manifestKey, await store.read(manifestKey));
-  } catch (err) {
-    if (!(err instanceof DatastoreNotFoundError)) throw err;
-  }
   // Files store dictionary columns as their values (Utf8); the manifest records what readers get back.
   const schema = columnSchemaOf(table.schema).map((c) => (c.type.startsWith('Dictionary<') ? { ...c, type: 'Utf8' } : c));
-  if (options.mode === 'append' && previous) {
-    const diff = schemaDifferences(previous.schema, schema);
-    const partsDiffer = previous.partitionBy.map((c) => c.name).join(',') !== partitionBy.join(',');
-    if (diff.length > 0 || partsDiffer || previous.format !== format) {
+  return { format, partitionBy: partCols.map((c) => ({ name: c.name, kind: c.kind })), schema };
+}
+
+async function previousManifest(store: Datastore, root: string): Promise<Manifest | undefined> {
+  const manifestKey = joinKey(root, MANIFEST_FILE);
+  try {
+    return parseManifest(store.name, manifestKey, await store.read(manifestKey));
+  } catch (err) {
+    if (!(err instanceof DatastoreNotFoundError)) throw err;
+    return undefined;
+  }
+}
+
+/** Every writer's layout must agree, and with the dataset's own when appending. */
+function checkAppend(store: Datastore, root: string, previous: Manifest | undefined, layouts: ReadonlyArray<Omit<DatasetPieces, 'partitions'>>, options: WriteDatasetOptions): void {
+  const first = layouts[0];
+  if (!first) return;
+  const base = options.mode === 'append' && previous ? previous : first;
+  const what = base === first ? 'its first partition' : 'dataset';
+  for (const l of base === first ? layouts.slice(1) : layouts) {
+    const diff = schemaDifferences(base.schema, l.schema);
+    const partsDiffer = base.partitionBy.map((c) => c.name).join(',') !== l.partitionBy.map((c) => c.name).join(',');
+    if (diff.length > 0 || partsDiffer || base.format !== l.format) {
       throw new SchemaMismatchError(
-        `cannot append to dataset ${store.name}:${root}: ${[...diff.map((d) => d.message), ...(partsDiffer ? [`partitioned by ${previous.partitionBy.map((c) => c.name).join(', ')}, not ${partitionBy.join(', ')}`] : []), ...(previous.format !== format ? [`stored as ${previous.format}, not ${format}`] : [])].join('; ')} (dataset: ${describeSchema(previous.schema)})`,
+        `cannot ${base === first ? 'write' : 'append to'} dataset ${store.name}:${root}: ${[...diff.map((d) => d.message), ...(partsDiffer ? [`partitioned by ${base.partitionBy.map((c) => c.name).join(', ')}, not ${l.partitionBy.map((c) => c.name).join(', ')}`] : []), ...(base.format !== l.format ? [`stored as ${base.format}, not ${l.format}`] : [])].join('; ')} (${what}: ${describeSchema(base.schema)})`,
         diff,
       );
     }
   }
+}
 
+/**
+ * Write `table`'s files (one per partition value, named `part-<writeId>-<index>`) and return what was
+ * written; no manifest. Writers of one dataset write share a writeId and differ in index.
+ */
+export async function writeDatasetFiles(storeRef: StoreRef, path: string, tableLike: TableLike, options: WriteDatasetOptions, writeId: string, index: number): Promise<DatasetPieces> {
+  const store = resolveStore(storeRef);
+  const root = normalizeRoot(path);
+  const table = toArrowTable(tableLike);
+  const layout = datasetLayout(store, root, table, options);
+  const format = layout.format;
+  const partitionBy = options.partitionBy ?? [];
+  const fields = table.schema.fields;
   // Group rows by their partition values.
   const partIdx = partitionBy.map((n) => fields.findIndex((f) => f.name === n));
   const partValues = partIdx.map((i) => columnValues(table, i));
@@ -350,9 +395,7 @@ export async function writeDataset(storeRef: StoreRef, path: string, tableLike: 
   }
   const dataIdx = fields.map((_, i) => i).filter((i) => !partIdx.includes(i));
   const dataFields = dataIdx.map((i) => fields[i] as (typeof fields)[number]);
-  const dataSchema = new Schema(dataFields);
   const dataValues = dataIdx.map((i) => columnValues(table, i));
-  const writeId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const entries: Manifest['partitions'] = [];
   const jobs = [...groups.values()].sort((a, b) => JSON.stringify(a.values).localeCompare(JSON.stringify(b.values)));
   let next = 0;
@@ -364,43 +407,71 @@ export async function writeDataset(storeRef: StoreRef, path: string, tableLike: 
       const s = schemaOf(cols.map((c, j) => ({ name: c.name, type: c.type, nullable: (dataFields[j] as (typeof dataFields)[number]).nullable })));
       const part = new Table(s, [buildBatch(s, cols, rows.length)]);
       const dir = partitionDir(partitionBy.map((n, j) => [n, g.values[j] ?? null] as const));
-      const rel = `${dir === '' ? '' : `${dir}/`}part-${writeId}-0${extensionOf(format)}`;
+      const rel = `${dir === '' ? '' : `${dir}/`}part-${writeId}-${index}${extensionOf(format)}`;
       const bytes = await encodeTable(part, format, options.rowGroupSize ? { rowGroupSize: options.rowGroupSize } : {});
       const stat = await store.write(joinKey(root, rel), bytes);
       entries.push({ dir, values: g.values, rows: rows.length, files: [{ key: rel, rows: rows.length, bytes: stat.size }] });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 8, jobs.length)) }, writeOne));
-  void dataSchema;
+  return { ...layout, partitions: entries };
+}
 
-  let partitions = entries;
-  if (options.mode === 'append' && previous) {
-    const merged = new Map(previous.partitions.map((p) => [p.dir, { ...p, files: [...p.files] }]));
-    for (const e of entries) {
-      const old = merged.get(e.dir);
-      if (old) {
-        old.files.push(...e.files);
-        old.rows += e.rows;
-      } else merged.set(e.dir, e);
-    }
-    partitions = [...merged.values()];
-  }
+/**
+ * Publish what the writers wrote: one manifest naming every file (merged by partition directory), written
+ * only now, so a failed writer leaves no manifest and readers never see partial data. Overwrite then deletes
+ * the previous files. Throws SchemaMismatchError when writers (or an append) disagree on the schema.
+ */
+export async function commitDataset(storeRef: StoreRef, path: string, pieces: readonly DatasetPieces[], options: WriteDatasetOptions): Promise<Manifest> {
+  const store = resolveStore(storeRef);
+  const root = normalizeRoot(path);
+  const previous = await previousManifest(store, root);
+  checkAppend(store, root, previous, pieces, options);
+  const first = pieces[0];
+  if (!first) throw new TableOptionsError(`cannot write dataset ${store.name}:${root}: nothing was written`, [{ path: 'table', message: 'expected at least one partition' }]);
+  const merged = new Map<string, Manifest['partitions'][number]>();
+  const add = (e: Manifest['partitions'][number]) => {
+    const old = merged.get(e.dir);
+    if (old) {
+      old.files.push(...e.files);
+      old.rows += e.rows;
+    } else merged.set(e.dir, { ...e, files: [...e.files] });
+  };
+  if (options.mode === 'append' && previous) for (const p of previous.partitions) add(p);
+  for (const piece of pieces) for (const e of piece.partitions) add(e);
+  const partitions = [...merged.values()];
+  for (const p of partitions) p.files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   partitions.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
   const manifest: Manifest = {
     recc: 'dataset',
     version: 1,
-    format,
-    partitionBy: partCols.map((c) => ({ name: c.name, kind: c.kind })),
-    schema,
+    format: first.format,
+    partitionBy: first.partitionBy,
+    schema: first.schema,
     partitions,
     updatedAt: new Date().toISOString(),
   };
-  await store.write(manifestKey, serializeManifest(manifest));
+  await store.write(joinKey(root, MANIFEST_FILE), serializeManifest(manifest));
   if (options.mode !== 'append' && previous) {
     const keep = new Set(partitions.flatMap((p) => p.files.map((f) => f.key)));
     for (const p of previous.partitions) for (const f of p.files) if (!keep.has(f.key)) await store.delete(joinKey(root, f.key));
   }
   return manifest;
+}
+
+/** One task's work in `DistributedTable.writeDataset`: write its partition's files (no manifest). */
+export interface WritePartJob {
+  store: StoreSpec;
+  root: string;
+  options: WriteDatasetOptions;
+  writeId: string;
+  index: number;
+}
+
+/** Runs on a worker: opens the store from its spec and writes one table partition's files (the partition as a table or Arrow IPC). */
+export function writeDatasetPartJob(job: WritePartJob, table: TableLike | Uint8Array): Promise<DatasetPieces> {
+  const t = table instanceof Uint8Array ? tableFromIPC(table) : table;
+  return writeDatasetFiles(openStore(job.store.name, job.store.config), job.root, t, job.options, job.writeId, job.index);
 }
 
 /** A store a worker can open: its name and configuration (never a live client or credentials). */

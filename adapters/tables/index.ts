@@ -9,7 +9,7 @@ export { decodeIpc, encodeIpcFile, encodeIpcStream } from './ipc.ts';
 export { toArrowTable, type TableLike } from './convert.ts';
 export { resolveStore, type StoreRef } from './stores.ts';
 export {
-  openDataset, writeDataset, readPartitionJob, Dataset, type DatasetPartition, type DatasetReadOptions, type WriteDatasetOptions, type PartitionJob, type StoreSpec,
+  openDataset, writeDataset, readPartitionJob, writeDatasetPartJob, commitDataset, newWriteId, type DatasetPieces, type WritePartJob, Dataset, type DatasetPartition, type DatasetReadOptions, type WriteDatasetOptions, type PartitionJob, type StoreSpec,
 } from '../datastores/dataset.ts';
 export { CorruptDataError, SchemaMismatchError, TableOptionsError, UnsupportedColumnTypeError } from '../../shared/tables/errors.ts';
 export type { TableFormat } from '../../shared/tables/formats.ts';

@@ -259,6 +259,25 @@ export class DistributedTable {
     return this.persisted;
   }
 
+  /**
+   * Write the table as a Hive-partitioned dataset (`key=value/` directories and a `_recc_dataset.json`
+   * manifest, read back by `client.readDataset`). Each partition's task writes its own files; the manifest
+   * is written once all succeeded, so a failure leaves readers the previous dataset (or none).
+   */
+  async writeDataset(store: import('../datasets.ts').DatasetStoreRef, path: string, options: import('../../adapters/datastores/dataset.ts').WriteDatasetOptions): Promise<import('../../shared/tables/manifest.ts').Manifest> {
+    if (!options || !Array.isArray(options.partitionBy)) throw new TableArgumentError('writeDataset: invalid options', [{ path: 'options.partitionBy', message: 'expected an array of column names' }]);
+    this.requireColumns('writeDataset', options.partitionBy);
+    const parts = await this.parts();
+    const futures = await submitParts(this.client, parts);
+    const made = futures.filter((f, i) => !(parts[i] instanceof Future));
+    try {
+      const { writeDatasetParts } = await import('../datasets.ts');
+      return await writeDatasetParts(this.client, store, path, futures, options);
+    } finally {
+      for (const f of made) f.release();
+    }
+  }
+
   /** Gather to one Arrow Table here; refused (TableTooLargeError) above `maxBytes` on the workers. */
   async toTable(options: ToTableOptions = {}): Promise<Table> {
     const limit = options.maxBytes ?? maxCollectBytes();

@@ -345,7 +345,7 @@ export class WorkerState {
       t.inReady = false;
       if (t.state !== 'ready') continue;
       this.transition(t, 'executing');
-      this.emit({ type: 'execute', key: t.key, run: t.run, deps: t.deps.map((d) => d.key), stimulusId: this.stimulusId });
+      this.emit({ type: 'execute', key: t.key, run: t.run, deps: t.deps.map((d) => d.key), priority: t.priority, stimulusId: this.stimulusId });
     }
   }
 

@@ -46,7 +46,7 @@ export type SchedulerMessage =
   | { op: 'steal-response'; key: string; state: string };
 
 export type WorkerInstruction =
-  | { type: 'execute'; key: string; run: unknown; deps: string[]; stimulusId: string }
+  | { type: 'execute'; key: string; run: unknown; deps: string[]; priority: number; stimulusId: string }
   | { type: 'gather-dep'; peer: string; keys: string[]; stimulusId: string }
   | { type: 'release-data'; key: string; stimulusId: string }
   | { type: 'send'; msg: SchedulerMessage; stimulusId: string };

@@ -3,6 +3,7 @@ import type { Table } from 'apache-arrow';
 import { tableFromArrays } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, LocalCluster } from '../../../client/index.ts';
+import { generate } from './fixtures/generate.ts';
 import { rowsOf } from './reference.ts';
 
 /**
@@ -13,14 +14,15 @@ import { rowsOf } from './reference.ts';
  */
 
 const WORKERS = 2;
-const LIMIT_GIB = 0.4;
+const LIMIT_GIB = 0.3;
 const LIMIT_BYTES = LIMIT_GIB * 1024 ** 3;
 /** Peak RSS may exceed the limit by this much: the memory manager samples RSS, so a burst between samples shows. */
 const MARGIN = 0.1;
 const PARTITIONS = 240;
-const ROWS_PER_PARTITION = 16_000;
-const PAYLOAD = 680;
-const KEYS = 40;
+const ROWS_PER_PARTITION = 8_000;
+const PAYLOAD = 1_000;
+/** Many keys: each output partition (two groups) stays small next to the limit. */
+const KEYS = 480;
 
 let cluster: LocalCluster;
 let client: Client;
@@ -36,26 +38,6 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-/** Rows of one partition: id, key (KEYS keys) and a payload string (inline: no captured variables). */
-function generate(seed: Table, ctx: { arrow: typeof import('apache-arrow') }): Table {
-  const a = ctx.arrow;
-  const s = seed.getChild('seed')?.get(0) as number;
-  const n = seed.getChild('rows')?.get(0) as number;
-  const width = seed.getChild('width')?.get(0) as number;
-  const keys = seed.getChild('keys')?.get(0) as number;
-  const ids = new Int32Array(n);
-  const key: string[] = new Array(n);
-  const payload: string[] = new Array(n);
-  const filler = 'x'.repeat(width);
-  for (let i = 0; i < n; i++) {
-    const id = s * n + i;
-    ids[i] = id;
-    key[i] = `k${(id * 7919) % keys}`;
-    payload[i] = `${id}:${filler}`.slice(0, width);
-  }
-  return new a.Table({ id: a.makeVector(ids), key: a.vectorFromArray(key, new a.Utf8()), payload: a.vectorFromArray(payload, new a.Utf8()) });
-}
-
 function countPerKey(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
   const a = ctx.arrow;
   const ids = g.getChild('id');
@@ -66,7 +48,8 @@ function countPerKey(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?
 
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
-// Heavy (≈ 2.5 GiB through the shuffle): run with RECC_HEAVY_TESTS=1; on a quiet 2-core machine it needs about a minute.
+// Heavy (≈ 1.8 GiB through the shuffle): run with RECC_HEAVY_TESTS=1; about a minute on a quiet 2-core machine,
+// five or six at a load average of 20.
 describe.runIf(process.env.RECC_HEAVY_TESTS === '1')('DistributedTable: a shuffle larger than memory', () => {
   it(`hash-shuffles ≥ 3× the workers' total memory limit, spilling, with peak RSS within the limit + ${MARGIN * 100} %`, async () => {
     const pids = cluster.workerProcesses.map((w) => w.pid);
