@@ -28,9 +28,10 @@ export const CONNECT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, ma
  * A worker's first connect, while its scheduler is probably starting alongside
  * it (LocalCluster, the local backend and EKS start them together): a refused
  * connect on a closed port costs microseconds, so poll every 25 ms for
- * STARTUP_POLL_MS before CONNECT_BACKOFF. Backing off from the first refusal
- * (50-100 ms, then 100-200 ms) made every cluster start wait for a worker's
- * next attempt after the scheduler was already listening (~10 % of start).
+ * STARTUP_POLL_MS before CONNECT_BACKOFF (as before the worker split). Backing
+ * off from the first refusal (50-100 ms, then 100-200 ms) can leave a worker
+ * waiting for its next attempt after its scheduler already listens, which
+ * matters when the scheduler is the slower to start (a loaded machine).
  */
 export const STARTUP_POLL_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 25, maxMs: 25, factor: 1, jitter: 'none' });
 export const STARTUP_POLL_MS = 3_000;
