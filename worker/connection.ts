@@ -1,7 +1,7 @@
 import type { Comm } from '../comm/comm.ts';
 import { AuthenticationError } from '../comm/errors.ts';
 import { connect } from '../comm/handshake.ts';
-import { CONNECT_BACKOFF, retry, type BackoffPolicy } from '../shared/core/retry.ts';
+import { CONNECT_BACKOFF, STARTUP_POLL_BACKOFF, STARTUP_POLL_MS, retry, type BackoffPolicy } from '../shared/core/retry.ts';
 import { WorkerStartError } from './errors.ts';
 import type { CompiledWorkerOptions } from './options.ts';
 import type { WorkerState } from './state/machine.ts';
@@ -23,6 +23,8 @@ export interface ConnectAttempts {
   /** Give up after this long (ms). */
   deadlineMs: number;
   policy: BackoffPolicy;
+  /** First poll every STARTUP_POLL_BACKOFF for this long (ms), then `policy`: the scheduler is probably starting alongside. */
+  startupPollMs?: number;
   /** Aborted when the worker closes meanwhile. */
   signal?: AbortSignal;
   /** What the retry log line says (first connect or reconnect). */
@@ -30,51 +32,62 @@ export interface ConnectAttempts {
 }
 
 /**
- * Connect to the scheduler and register, retrying with backoff while it may
- * still be starting (workers start alongside it) or restarting, until the
- * deadline (by default `connectTimeoutMs` with CONNECT_BACKOFF). A rejected
- * token is permanent and not retried.
+ * Connect to the scheduler and register, retrying while it may still be
+ * starting (workers start alongside it) or restarting, until the deadline (by
+ * default `connectTimeoutMs`: a quick STARTUP_POLL_BACKOFF for the first
+ * STARTUP_POLL_MS, then CONNECT_BACKOFF). A rejected token is permanent and
+ * not retried.
  */
 export async function connectToScheduler(
   options: CompiledWorkerOptions,
   dataPort: number,
   memoryLimitBytes: number | undefined,
-  attempts: ConnectAttempts = { deadlineMs: options.connectTimeoutMs, policy: CONNECT_BACKOFF, event: 'worker.connect-retry' },
+  attempts: ConnectAttempts = { deadlineMs: options.connectTimeoutMs, policy: CONNECT_BACKOFF, startupPollMs: STARTUP_POLL_MS, event: 'worker.connect-retry' },
 ): Promise<SchedulerConnection> {
   const advertised = advertisedAddress(options, dataPort);
+  const once = async (): Promise<SchedulerConnection> => {
+    const { comm, welcome } = await connect(options.schedulerAddress, {
+      token: options.token,
+      ...(options.caPem ? { caPem: options.caPem } : {}),
+      hello: {
+        role: 'worker',
+        name: options.name,
+        nthreads: options.nthreads,
+        resources: options.resources,
+        memoryLimit: memoryLimitBytes ?? null,
+        ...(advertised ? { address: advertised } : {}),
+        dataPort,
+        tls: Boolean(options.tls),
+        pid: process.pid,
+      },
+    });
+    if (attempts.signal?.aborted) {
+      comm.destroy();
+      throw attempts.signal.reason;
+    }
+    return { comm, workerId: String(welcome.workerId ?? advertised) };
+  };
+  const phase = (policy: BackoffPolicy, deadlineMs: number): Promise<SchedulerConnection> =>
+    retry(once, {
+      ...policy,
+      deadlineMs,
+      ...(attempts.signal ? { signal: attempts.signal } : {}),
+      retryIf: (err) => !(err instanceof AuthenticationError),
+      onRetry: (err, _attempt, delayMs) =>
+        options.logger.debug('scheduler not reachable yet; retrying', { event: attempts.event, delayMs: Math.round(delayMs), error: (err as Error).message }),
+    });
+  const began = Date.now();
   try {
-    return await retry(
-      async () => {
-        const { comm, welcome } = await connect(options.schedulerAddress, {
-          token: options.token,
-          ...(options.caPem ? { caPem: options.caPem } : {}),
-          hello: {
-            role: 'worker',
-            name: options.name,
-            nthreads: options.nthreads,
-            resources: options.resources,
-            memoryLimit: memoryLimitBytes ?? null,
-            ...(advertised ? { address: advertised } : {}),
-            dataPort,
-            tls: Boolean(options.tls),
-            pid: process.pid,
-          },
-        });
-        if (attempts.signal?.aborted) {
-          comm.destroy();
-          throw attempts.signal.reason;
-        }
-        return { comm, workerId: String(welcome.workerId ?? advertised) };
-      },
-      {
-        ...attempts.policy,
-        deadlineMs: attempts.deadlineMs,
-        ...(attempts.signal ? { signal: attempts.signal } : {}),
-        retryIf: (err) => !(err instanceof AuthenticationError),
-        onRetry: (err, _attempt, delayMs) =>
-          options.logger.debug('scheduler not reachable yet; retrying', { event: attempts.event, delayMs: Math.round(delayMs), error: (err as Error).message }),
-      },
-    );
+    const pollMs = Math.min(attempts.startupPollMs ?? 0, attempts.deadlineMs);
+    if (pollMs > 0) {
+      try {
+        return await phase(STARTUP_POLL_BACKOFF, pollMs);
+      } catch (err) {
+        if (err instanceof AuthenticationError || attempts.signal?.aborted) throw err;
+        if (Date.now() - began >= attempts.deadlineMs) throw err;
+      }
+    }
+    return await phase(attempts.policy, Math.max(0, attempts.deadlineMs - (Date.now() - began)));
   } catch (err) {
     if (err instanceof AuthenticationError || attempts.signal?.aborted) throw err;
     throw new WorkerStartError(`cannot reach the scheduler at ${options.schedulerAddress}: ${(err as Error).message}`, { cause: err });

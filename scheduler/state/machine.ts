@@ -8,7 +8,7 @@ import { TaskQueue } from './queue.ts';
 import { expireUnclaimed, registerHeldData } from './reconnect.ts';
 import { ClientRecord, TaskRecord, WorkerRecord, keyPrefix } from './records.ts';
 import { retirementsOf } from './retire.ts';
-import { balance, clearSteal, stealResponse } from './stealing.ts';
+import { balance, clearSteal, reestimate, stealResponse } from './stealing.ts';
 import { BY_STATE, TRANSITIONS, shufflesOf, type Arg, type Target } from './transitions.ts';
 import { addWorker, removeWorker } from './workers.ts';
 import {
@@ -371,9 +371,14 @@ export class SchedulerState {
   /** Measured run time per task prefix (ms): a slow average that jumps up at once for longer runs. */
   readonly durations = new Map<string, number>();
 
+  /** Per prefix, the estimate its processing tasks were last given (`reestimate` in stealing.ts). */
+  readonly estimatedAs = new Map<string, number>();
+
   /** @internal */ observeDuration(prefix: string, ms: number): void {
     const avg = this.durations.get(prefix);
-    this.durations.set(prefix, avg === undefined || ms > avg ? ms : avg * 0.9 + ms * 0.1);
+    const next = avg === undefined || ms > avg ? ms : avg * 0.9 + ms * 0.1;
+    this.durations.set(prefix, next);
+    reestimate(this, prefix, next);
   }
 
   /** @internal */ estimate(t: TaskRecord): number {

@@ -36,6 +36,44 @@ export const MIN_STEAL_MS = 5;
 /** Fixed cost of a move in ms: the drop and compute messages and the dependency request. */
 export const STEAL_LATENCY_MS = 2;
 
+/** Processing tasks' estimates are redone when their prefix's estimate moved by this factor since they were set. */
+export const REESTIMATE_FACTOR = 2;
+/** ... unless both estimates are below this (ms): the jitter of no-op tasks never triggers a rescan. */
+export const REESTIMATE_FLOOR_MS = 1;
+
+/**
+ * The measured run time of `prefix` is now `next` ms: when that is far from
+ * what its processing tasks were counted at (`t.est`, set when each was
+ * placed), count them at `next` instead, in their workers' occupancy and in
+ * pending steals. Without this, tasks placed before their prefix was
+ * measured (or after a warm-up of short runs) kept a stale estimate: 1,000
+ * tasks of 1-200 ms placed at the 1 ms a warm-up measured made their worker
+ * look nearly empty, so nothing was ever stolen (2.0 x the ideal time). As in
+ * Dask, occupancy follows the current estimate; the factor-of-2 hysteresis
+ * bounds the rescans (O(processing tasks) each) to a few per prefix.
+ */
+export function reestimate(s: SchedulerState, prefix: string, next: number): void {
+  const was = s.estimatedAs.get(prefix) ?? s.options.unknownTaskMs;
+  if (Math.max(was, next) < REESTIMATE_FLOOR_MS) return;
+  if (next < was * REESTIMATE_FACTOR && next * REESTIMATE_FACTOR > was) return;
+  s.estimatedAs.set(prefix, next);
+  for (const w of s.workers.values()) {
+    let changed = false;
+    for (const t of w.processing) {
+      if (t.prefix !== prefix || t.est === next) continue;
+      const d = next - t.est;
+      t.est = next;
+      w.occupancy += d;
+      if (t.stealTo) {
+        t.stealTo.stealIn += d;
+        w.stealOut += d;
+      }
+      changed = true;
+    }
+    if (changed) s.updateIdle(w);
+  }
+}
+
 /** Expected ms to bring `t`'s inputs to `w` (zero bytes still pay the latency). */
 export function transferMs(s: SchedulerState, t: TaskRecord, w: WorkerRecord): number {
   let bytes = 0;

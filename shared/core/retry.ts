@@ -25,6 +25,17 @@ export const CONFLICT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 10, ma
 /** Reconnecting to a process that may still be starting (worker → scheduler). */
 export const CONNECT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'equal' });
 /**
+ * A worker's first connect, while its scheduler is probably starting alongside
+ * it (LocalCluster, the local backend and EKS start them together): a refused
+ * connect on a closed port costs microseconds, so poll every 25 ms for
+ * STARTUP_POLL_MS before CONNECT_BACKOFF (as before the worker split). Backing
+ * off from the first refusal (50-100 ms, then 100-200 ms) can leave a worker
+ * waiting for its next attempt after its scheduler already listens, which
+ * matters when the scheduler is the slower to start (a loaded machine).
+ */
+export const STARTUP_POLL_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 25, maxMs: 25, factor: 1, jitter: 'none' });
+export const STARTUP_POLL_MS = 3_000;
+/**
  * A worker finding its scheduler again after losing it (restart, network
  * cut): capped at 2 s, so a worker rejoins within about 2 s of the scheduler
  * being back, at one attempt per worker per 1-2 s while it is down.

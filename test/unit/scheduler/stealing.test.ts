@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchedulerState } from '../../../scheduler/state/machine.ts';
-import { MIN_STEAL_MS, planSteals } from '../../../scheduler/state/stealing.ts';
+import { MIN_STEAL_MS, REESTIMATE_FLOOR_MS, planSteals } from '../../../scheduler/state/stealing.ts';
 import type { SchedulerEvent, SchedulerInstruction, SchedulerOptions, TaskSpec } from '../../../scheduler/state/types.ts';
 import { validateSchedulerState } from '../../../scheduler/state/validate.ts';
 
@@ -168,5 +168,35 @@ describe('Function: balance (work stealing in SchedulerState.handle)', () => {
     expect(keys).toHaveLength(5);
     const moved = h.step({ type: 'steal-response', workerId: 'w1', keys, states: keys.map(() => 'released') });
     expect(computes(moved, 'w2')).toEqual(keys);
+  });
+  it('re-counts queued tasks at their prefix\'s new run time, so a backlog placed at a stale estimate is still stolen', () => {
+    /* A warm-up measured `work` at 1 ms, so 20 tasks that take 100 ms each were all placed on
+       w1 (the data holder) counted at 1 ms: w1 looked nearly empty and nothing moved (the skew
+       bench: 2.0 x ideal). The first 100 ms result re-counts w1's backlog at 100 ms each, and
+       the newest tasks are asked for at once. */
+    skewed(1000, 1);
+    const tasks = work(20);
+    const placed = h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
+    expect(computes(placed, 'w2')).toEqual([]);
+    expect(h.s.workers.get('w1')!.occupancy).toBe(20);
+    const out = h.step({ type: 'task-finished', workerId: 'w1', key: 'work-1', nbytes: 1, durationMs: 100 });
+    expect(h.s.workers.get('w1')!.occupancy).toBe(1900);
+    const keys = asked(out, 'w1');
+    expect(keys.length).toBeGreaterThanOrEqual(8);
+    expect(keys[0]).toBe('work-20');
+    const moved = h.step({ type: 'steal-response', workerId: 'w1', keys, states: keys.map(() => 'released') });
+    expect(computes(moved, 'w2')).toEqual(keys);
+    expect(h.s.workers.get('w2')!.occupancy).toBe(100 * keys.length);
+  });
+
+  it('does not rescan for the jitter of short tasks: estimates under REESTIMATE_FLOOR_MS are left as placed', () => {
+    skewed(1000, 0.02);
+    const tasks = work(10);
+    h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
+    // 0.02 ms then 0.5 ms (×25, but both under the floor): w1's tasks keep their placed estimate.
+    h.step({ type: 'task-finished', workerId: 'w1', key: 'work-1', nbytes: 1, durationMs: 0.5 });
+    const w1 = h.s.workers.get('w1')!;
+    expect([...w1.processing].map((t) => t.est)).toEqual(Array.from({ length: w1.processing.size }, () => 0.02));
+    expect(REESTIMATE_FLOOR_MS).toBeGreaterThan(0.5);
   });
 });
