@@ -129,7 +129,7 @@ describe('Resilience', () => {
     // and it held them without being ended by its memory limit
     expect(cluster.allLogs().filter((l) => l.includes('"event":"worker.memory-terminate"'))).toEqual([]);
     expect(info.workers[0]!.stored).toBe(32);
-  });
+  }, 360_000); // 1 GiB through the disk and back, twice hashed on the client: ~40 s quiet, over 120 s at load 20
 
   it('leaves no process behind when the client process is killed with SIGKILL', async () => {
     // Prepare: a separate client process that starts a LocalCluster and prints the pids
