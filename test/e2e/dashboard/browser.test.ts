@@ -79,7 +79,13 @@ describe.skipIf(!haveChromium)('Cluster dashboard in a real browser', () => {
       // Task stream: every one of the map's 2,000 runs reached the page (none sampled out at this rate), on one row per thread used.
       const legend = page.locator(`#stream-legend li[data-group="${groupName}"]`);
       await waitFor(async () => ((await legend.getAttribute('data-count')) === '2000' ? true : undefined), { what: 'the task stream to count 2000 runs of the map' });
-      expect(await page.locator('#stream-legend li').count()).toBeGreaterThanOrEqual(3); // the map, the shuffle's transfers and outputs
+      // The map, the shuffle's transfers and outputs: spans reach the page on the stream's ticks, not with the results.
+      await waitFor(async () => ((await page.locator('#stream-legend li').count()) >= 3 ? true : undefined), {
+        what: 'the task stream legend to list the map and the shuffle groups',
+        timeoutMs: 30_000,
+      }).catch(async (err: unknown) => {
+        throw new Error(`${(err as Error).message}; legend: ${JSON.stringify(await page.locator('#stream-legend li').allTextContents())}`);
+      });
       const canvas = page.locator('#stream');
       const threadRows = Number(await canvas.getAttribute('data-rows'));
       expect(threadRows).toBeGreaterThanOrEqual(2);
