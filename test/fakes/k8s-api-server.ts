@@ -265,26 +265,9 @@ export class FakeKubeApiServer {
     name?: string;
     sub?: string;
   } {
-    const parts = pathname.split('/').filter(Boolean);
-    let group: string;
-    let version: string;
-    let rest: string[];
-    if (parts[0] === 'api' && parts[1]) {
-      group = '';
-      version = parts[1];
-      rest = parts.slice(2);
-    } else if (parts[0] === 'apis' && parts[1] && parts[2]) {
-      group = parts[1];
-      version = parts[2];
-      rest = parts.slice(3);
-    } else {
-      throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
-    }
-    let namespace: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) {
-      namespace = rest[1];
-      rest = rest.slice(2);
-    }
+    const split = splitApiPath(pathname);
+    if (!split) throw new ApiStatusError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
+    const { group, version, namespace, rest } = split;
     const [plural, name, sub] = rest;
     const resource = plural ? resourceByPlural(group, version, plural) : undefined;
     if (!resource || rest.length > 3) {
@@ -623,3 +606,25 @@ export class FakeKubeApiServer {
 }
 
 export { RESOURCES };
+
+/**
+ * `/api/v1[/namespaces/N]/rest…` or `/apis/G/V[/namespaces/N]/rest…` split into its parts
+ * (the API server's request-info resolution, staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go);
+ * undefined for any other path.
+ */
+export function splitApiPath(pathname: string): { group: string; version: string; namespace?: string; rest: string[] } | undefined {
+  const parts = pathname.split('/').filter(Boolean);
+  let group = '';
+  let version: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts[1]) {
+    version = parts[1];
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts[1] && parts[2]) {
+    group = parts[1];
+    version = parts[2];
+    rest = parts.slice(3);
+  } else return undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) return { group, version, namespace: rest[1], rest: rest.slice(2) };
+  return { group, version, rest };
+}

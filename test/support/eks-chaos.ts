@@ -8,6 +8,7 @@ import type { BackendClusterRef, ComputeBackend, Observation, ScaleOptions } fro
 import type { AsgFaultName } from '../fakes/asg-model.ts';
 import type { ImagePullError } from '../fakes/k8s-image-pull.ts';
 import { ApiStatusError, resourceByPlural } from '../fakes/k8s-store.ts';
+import { splitApiPath } from '../fakes/k8s-api-server.ts';
 import { running } from './harvest-fixtures.ts';
 import { startEksStack, type EksStack } from './eks-stack.ts';
 
@@ -124,23 +125,9 @@ const PULL_ERRORS: ImagePullError[] = ['TooManyRequests', 'Timeout', 'Unauthoriz
 
 /** Path → (resource, namespace, name) for the paths the backend writes. */
 function objectOf(pathname: string): { plural: string; group: string; version: string; namespace?: string; name?: string } | undefined {
-  const parts = pathname.split('/').filter(Boolean);
-  let rest: string[];
-  let group = '';
-  let version: string;
-  if (parts[0] === 'api' && parts[1]) {
-    version = parts[1];
-    rest = parts.slice(2);
-  } else if (parts[0] === 'apis' && parts[1] && parts[2]) {
-    group = parts[1];
-    version = parts[2];
-    rest = parts.slice(3);
-  } else return undefined;
-  let namespace: string | undefined;
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
-    namespace = rest[1];
-    rest = rest.slice(2);
-  }
+  const split = splitApiPath(pathname);
+  if (!split) return undefined;
+  const { group, version, namespace, rest } = split;
   if (rest.length < 1 || rest.length > 2 || !rest[0]) return undefined;
   return { plural: rest[0], group, version, ...(namespace ? { namespace } : {}), ...(rest[1] ? { name: rest[1] } : {}) };
 }
