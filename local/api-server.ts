@@ -8,6 +8,7 @@ import type { ApiDeps, ApiEvent } from '../functions/commons/api.ts';
 import { errorResponse } from '../functions/commons/api.ts';
 import { identityConfig } from '../functions/commons/config.ts';
 import type { IdentityConfig } from '../functions/commons/identity.ts';
+import { CLUSTER_PROOF_HEADER } from '../shared/api/cluster-proof.ts';
 import { BearerTokenError, PayloadTooLargeError, RouteNotFoundError } from '../functions/commons/errors.ts';
 import { browserRequestProblem, isLoopbackHost } from './browser-guard.ts';
 import { CONSOLE_HEADER, TokenDirectory, type Caller } from './console/auth.ts';
@@ -70,6 +71,13 @@ export interface ApiServer {
 /** The role names local identities present (see LOCAL_IDENTITY). */
 export const LOCAL_ADMIN_ROLE = 'recc-local-admin';
 export const LOCAL_USER_ROLE = 'recc-local-user';
+/**
+ * The role a cluster's own process is presented as when it calls with a
+ * cluster proof and no bearer token (an adaptive scheduler asking for
+ * workers): the same mapping as a pod of the cluster role on AWS, so the API
+ * acts for the cluster's owner on that one cluster only (cluster-caller.ts).
+ */
+export const LOCAL_CLUSTER_ROLE = 'recc-local-cluster';
 const LOCAL_ACCOUNT = '000000000000';
 const localRoleArn = (role: string): string => `arn:aws:iam::${LOCAL_ACCOUNT}:role/${role}`;
 
@@ -79,7 +87,11 @@ export const LOCAL_IDENTITY: IdentityConfig = identityConfig({
   allowedRoles: [],
   adminRoleArns: [localRoleArn(LOCAL_ADMIN_ROLE)],
   sourceIdentityRoles: [localRoleArn(LOCAL_USER_ROLE), localRoleArn(LOCAL_ADMIN_ROLE)],
+  clusterRoleArns: [localRoleArn(LOCAL_CLUSTER_ROLE)],
 });
+
+/** The principal a request proving a cluster is presented as (its session name means nothing; the proof names the cluster). */
+export const LOCAL_CLUSTER_SESSION_ARN = `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${LOCAL_CLUSTER_ROLE}/cluster-process`;
 
 function withLocalIdentity(config: IdentityConfig | undefined): IdentityConfig {
   if (!config) return LOCAL_IDENTITY;
@@ -90,7 +102,7 @@ function withLocalIdentity(config: IdentityConfig | undefined): IdentityConfig {
     adminRoleArns: union(config.adminRoleArns, LOCAL_IDENTITY.adminRoleArns),
     sourceIdentityRoles: union(config.sourceIdentityRoles, LOCAL_IDENTITY.sourceIdentityRoles),
     principalUsers: config.principalUsers,
-    ...(config.clusterRoleArns ? { clusterRoleArns: config.clusterRoleArns } : {}),
+    clusterRoleArns: union(config.clusterRoleArns ?? [], LOCAL_IDENTITY.clusterRoleArns ?? []),
   };
 }
 
@@ -260,15 +272,18 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       const crossSite = browserRequestProblem(req, listensOnLoopback);
       if (crossSite) throw crossSite;
       const caller: Caller<LocalIdentity | null> | undefined = tokens.empty ? { identity: null, via: 'open' } : tokens.authenticate(req);
-      if (!caller && exchangeConsoleToken(req, res, url, tokens)) return;
-      if (!caller) {
+      // A cluster's own process (the adaptive scheduler) holds no user token: it proves its cluster instead, and the handler checks the proof.
+      const provesCluster = !caller && !req.headers.authorization && typeof req.headers[CLUSTER_PROOF_HEADER] === 'string';
+      if (!caller && !provesCluster && exchangeConsoleToken(req, res, url, tokens)) return;
+      if (!caller && !provesCluster) {
         throw new BearerTokenError([{ path: 'authorization', message: 'send "Authorization: Bearer <token>" with the token recc up was started with (the recc CLI: --token or RECC_API_TOKEN); in a browser, open the console link recc up printed' }]);
       }
       // A cookie rides along with any request the browser makes: writes must also carry a header no cross-site form can set.
-      if (caller.via === 'cookie' && method !== 'GET' && method !== 'HEAD' && req.headers[CONSOLE_HEADER] !== '1') {
+      if (caller?.via === 'cookie' && method !== 'GET' && method !== 'HEAD' && req.headers[CONSOLE_HEADER] !== '1') {
         throw new ReccError(`a console session may ${method} only with the ${CONSOLE_HEADER} header`, { statusCode: 403, details: [{ path: CONSOLE_HEADER, message: 'required on writes made with the console cookie' }] });
       }
       if (isConsolePath(url.pathname)) {
+        if (!caller) throw new BearerTokenError([{ path: 'authorization', message: 'the console needs a user token; a cluster proof reaches only its cluster\'s own routes' }]);
         serveConsole(res, url.pathname, method);
         return;
       }
@@ -286,7 +301,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       const handler = handlers.get(found.route);
       if (!handler) throw new RouteNotFoundError(method, url.pathname);
       const body = await readBody(req, maxBodyBytes);
-      const identity = caller.identity ?? (typeof options.identity === 'function' ? options.identity(req) : options.identity);
+      const userArn = caller ? localUserArn(caller.identity ?? (typeof options.identity === 'function' ? options.identity(req) : options.identity)) : LOCAL_CLUSTER_SESSION_ARN;
       const event = toApiEvent({
         method,
         url,
@@ -294,7 +309,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
         body,
         routeKey: `${found.route.method} ${found.route.path}`,
         pathParameters: found.pathParameters,
-        userArn: localUserArn(identity),
+        userArn,
         requestId,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         now: Date.now(),

@@ -22,6 +22,7 @@ import type { HarvestConfig } from '../shared/harvest/types.ts';
 import type { QuotaPolicy } from '../shared/quota/config.ts';
 import { silentLogger, type Logger } from '../shared/core/logger.ts';
 import { QUEUE_ENV, type ClusterQueues } from '../shared/ports/cluster-queues.ts';
+import { SECRET_FILES } from '../shared/definition/types.ts';
 import type { ClusterStore } from '../shared/ports/cluster-store.ts';
 import type { ComputeBackend } from '../shared/ports/compute-backend.ts';
 import type { WorkQueue } from '../shared/ports/work-queue.ts';
@@ -183,8 +184,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: logger.child({ component: 'provisioner' }),
       generateSecrets: (definition) => generateClusterSecrets(secretsRequestFor(definition)),
       queues: clusterQueues,
-      // An adaptive scheduler asks this stack's API for workers.
-      controlPlaneEnv: () => ({ RECC_API_URL: apiUrl, ...(options.token ? { RECC_API_TOKEN: options.token } : {}) }),
+      // An adaptive scheduler asks this stack's API for workers. Behind tokens it proves its
+      // cluster with the cluster token it already holds (as on AWS): no user's token goes
+      // into a cluster's environment, and the API lets it reach that one cluster only.
+      controlPlaneEnv: (definition): Record<string, string> =>
+        options.token || options.users?.length
+          ? { RECC_API_URL: apiUrl, RECC_API_SIGNING: 'none', RECC_API_CLUSTER: definition.clusterId, RECC_API_CLUSTER_TOKEN_FILE: `${definition.secretMountPath.replace(/\/+$/, '')}/${SECRET_FILES.token}` }
+          : { RECC_API_URL: apiUrl },
       // The local scheduler talks to the embedded fauxqs (its SQS and S3), with the local stack's dummy credentials.
       queueEnv: {
         [QUEUE_ENV.sqsEndpoint]: sqs.endpoint,

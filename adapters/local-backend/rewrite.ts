@@ -9,8 +9,8 @@ import type { ClusterDefinition, EnvVar, PodTemplate } from '../../shared/defini
  * - `--port 8786` / `--dashboard-port 8787` → free local ports chosen at apply;
  * - `tls://recc-scheduler.<ns>.svc:8786` (the worker's scheduler address) →
  *   `tls://127.0.0.1:<local port>` (the certificate also covers 127.0.0.1);
- * - paths under the secret mount path (`/etc/recc/secrets/…`) →
- *   `<stateDir>/clusters/<id>/secrets/…` (0600 files);
+ * - paths under the secret mount path (`/etc/recc/secrets/…`), in args and
+ *   env values → `<stateDir>/clusters/<id>/secrets/…` (0600 files);
  * - env `fieldRef`s: metadata.name → the local pod name
  *   (`<cluster>-scheduler`, `<cluster>-worker-<n>`), metadata.namespace → the
  *   namespace, status.podIP → 127.0.0.1; then `$(VAR)` in args is expanded
@@ -53,8 +53,10 @@ export function podEnv(env: EnvVar[], ctx: { podName: string; namespace: string 
 }
 
 export function localProcessFor(definition: ClusterDefinition, pod: PodTemplate, ctx: LocalPodContext): LocalProcessSpec {
-  const env = podEnv(pod.env, ctx);
   const mount = definition.secretMountPath;
+  const env = podEnv(pod.env, ctx);
+  // Env values that name a secret file (RECC_API_CLUSTER_TOKEN_FILE) move with the mount, as args do.
+  for (const [name, value] of Object.entries(env)) env[name] = rewritePath(value, mount, ctx.secretsDir);
   const port = definition.schedulerService.ports.find((p) => p.name === 'comm')?.port;
   const inCluster = new Set(
     [schedulerServiceHost(definition.namespace, definition.schedulerService.name), definition.schedulerService.name].flatMap((h) => [
