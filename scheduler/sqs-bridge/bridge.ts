@@ -1,4 +1,4 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { EnvelopeIo, type ReceivedMessage } from '../../client/sqs-transport-io.ts';
 import {
   EnvelopeError, EnvelopeRefusal, decodeRequestBody, errorBody, isClusterReplyQueue, isRequestKind, readEnvelope,
@@ -35,7 +35,22 @@ export interface SqsBridgeOptions {
   dedup?: Partial<DedupPolicy>;
   /** @default systemClock */
   clock?: Clock;
+  /** How long a silent session's reply queue must stay gone before the session is ended. @default config.sessionGraceMs, else DEFAULT_SESSION_GRACE_MS */
+  sessionGraceMs?: number;
 }
+
+/**
+ * A session's client may die without `close`. Its reply queue then goes (the
+ * client deletes it on the way out, or the harvester once the client stops
+ * touching it), but a client that restarts with the same session id gets its
+ * unreleased results again (resume), so a missing queue alone ends nothing.
+ * A session that has sent nothing and whose reply queue has stayed gone for
+ * this long is over: its record is closed and its scheduler connection
+ * dropped, which releases what it held.
+ */
+export const DEFAULT_SESSION_GRACE_MS = 60 * 60_000;
+/** Silent sessions have their reply queue checked at most this often (one GetQueueAttributes each). */
+const PROBE_EVERY_MS = 60_000;
 
 /** How long a received envelope stays invisible; extended while it is being handled. */
 const VISIBILITY_SECONDS = 30;
@@ -80,8 +95,10 @@ export class SqsBridge {
   private afterCompaction: LogSize = { records: 0, bytes: 0 };
   private readonly dedup: DedupPolicy;
   private readonly warnedOverCap = new Set<string>();
+  private readonly clock: Clock;
+  private readonly sessionGraceMs: number;
   /** Counters for tests and logs. */
-  readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0, compactions: 0 };
+  readonly stats = { received: 0, duplicates: 0, refused: 0, deadLettered: 0, submissions: 0, compactions: 0, sessionsEnded: 0 };
 
   private constructor(
     private readonly options: SqsBridgeOptions,
@@ -91,7 +108,9 @@ export class SqsBridge {
     this.store = store;
     this.replies = new ReplySender(this.io, options.config.route.clusterId, options.logger);
     this.compaction = { ...DEFAULT_COMPACTION, ...options.config.compaction, ...options.compaction };
-    this.dedup = { ...DEFAULT_DEDUP, ...options.dedup };
+    this.dedup = { ...DEFAULT_DEDUP, ...options.config.dedup, ...options.dedup };
+    this.clock = options.clock ?? systemClock;
+    this.sessionGraceMs = options.sessionGraceMs ?? options.config.sessionGraceMs ?? DEFAULT_SESSION_GRACE_MS;
     this.sessionStore = {
       load: () => store.load(),
       append: (records, appendOptions) => {
@@ -106,7 +125,7 @@ export class SqsBridge {
   }
 
   static async start(options: SqsBridgeOptions): Promise<SqsBridge> {
-    const problems = dedupPolicyProblems({ ...DEFAULT_DEDUP, ...options.dedup });
+    const problems = dedupPolicyProblems({ ...DEFAULT_DEDUP, ...options.config.dedup, ...options.dedup });
     if (problems.length > 0) throw new SqsBridgeConfigError(`invalid SQS bridge options: ${problems.map((d) => `${d.path}: ${d.message}`).join('; ')}`, problems);
     const bridge = new SqsBridge(options, options.store ?? (await openStore(options.config)));
     await bridge.recover();
@@ -313,6 +332,8 @@ export class SqsBridge {
     const session = this.sessionFor(env.s, env.rq) as BridgeSession;
     if (session.replyQueueUrl !== env.rq) return this.deadLetter(m, new EnvelopeError('foreign-session', 'rq', `session ${env.s} has another reply queue`));
     const kind = env.k;
+    session.lastHeardAt = this.clock.now();
+    session.goneSince = undefined;
     return session.serial(async (): Promise<Outcome> => {
       const afterAck = env.ptr ? () => this.io.deletePayload(env.ptr as NonNullable<Envelope['ptr']>) : undefined;
       const acked = (): Outcome => (afterAck ? { ack: true, afterAck } : { ack: true });
@@ -416,6 +437,50 @@ export class SqsBridge {
       }
       const pending = s.pending;
       if (pending > 0 && now - s.lastSentAt >= PROGRESS_EVERY_MS) void s.reply('progress', { pending, done: s.done });
+    }
+    this.checkSilentSessions();
+  }
+
+  /** Sessions silent for a while: is their client still there (abandoned sessions: DEFAULT_SESSION_GRACE_MS)? */
+  private checkSilentSessions(): void {
+    const now = this.clock.now();
+    const every = Math.min(PROBE_EVERY_MS, this.sessionGraceMs / 2);
+    for (const s of this.sessions.values()) {
+      if (s.closed || now - s.lastHeardAt < Math.min(PROBE_EVERY_MS, this.sessionGraceMs) || now - s.lastProbedAt < every) continue;
+      s.lastProbedAt = now;
+      const probe = this.replyQueueExists(s.replyQueueUrl).then(async (exists) => {
+        if (exists !== false || s.closed || this.stopped) {
+          if (exists) s.goneSince = undefined;
+          return;
+        }
+        const at = this.clock.now();
+        s.goneSince ??= at;
+        if (at - s.goneSince < this.sessionGraceMs || at - s.lastHeardAt < this.sessionGraceMs) return;
+        await s.serial(() => s.abandon());
+        if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+        this.stats.sessionsEnded++;
+        this.options.logger.info('ended a session whose client is gone (silent, reply queue deleted)', {
+          event: 'sqs-bridge.session-ended',
+          session: s.id,
+          silentMs: at - s.lastHeardAt,
+          goneMs: at - s.goneSince,
+        });
+      });
+      this.handling.add(probe);
+      void probe.finally(() => this.handling.delete(probe));
+    }
+  }
+
+  /** True or false from SQS; undefined when it could not tell (throttled, unreachable): nothing is ended on a guess. */
+  private async replyQueueExists(url: string): Promise<boolean | undefined> {
+    try {
+      await this.io.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+      return true;
+    } catch (err) {
+      const name = (err as { name?: string }).name ?? '';
+      if (name.includes('NonExistentQueue') || name === 'QueueDoesNotExist') return false;
+      this.options.logger.warn('could not check a silent session\'s reply queue', { event: 'sqs-bridge.probe-failed', replyQueueUrl: url, error: (err as Error).message });
+      return undefined;
     }
   }
 

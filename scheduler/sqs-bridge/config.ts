@@ -3,6 +3,7 @@ import { sqsRouteSchema, type SqsRoute } from '../../comm/sqs-envelope/index.ts'
 import type { Env } from '../../shared/core/env.ts';
 import { DEFAULT_QUEUE_PREFIX, QUEUE_ENV, parseQueueName, queueNameFromUrl } from '../../shared/ports/cluster-queues.ts';
 import type { CompactionPolicy } from './compaction.ts';
+import { DEFAULT_DEDUP, dedupPolicyProblems, type DedupPolicy } from './seen-ids.ts';
 import { SqsBridgeConfigError } from './errors.ts';
 
 /**
@@ -25,6 +26,9 @@ import { SqsBridgeConfigError } from './errors.ts';
  * | RECC_SQS_STORE_NAMESPACE | the cluster's namespace: the record's partition `SQSLOG#<namespace>` (default: the cluster id) |
  * | RECC_SQS_STORE_ENDPOINT | a DynamoDB emulator (local, tests) |
  * | RECC_SQS_COMPACT_RECORDS, RECC_SQS_COMPACT_BYTES | the record is rewritten during a session once it holds this many records or bytes and twice what the last compaction kept (defaults in compaction.ts) |
+ * | RECC_SQS_DEDUP_WINDOW_SECONDS | how long a recorded envelope id is remembered to drop a redelivered copy (default 900; at least 330, SQS's FIFO window plus the visibility timeout: seen-ids.ts) |
+ * | RECC_SQS_SESSION_GRACE_SECONDS | a session that sent nothing and whose reply queue has been gone this long is ended, releasing its results (default 3600; a client resuming its session within it gets them again) |
+ * | RECC_SQS_DEDUP_MAX_IDS | ids kept per session before the oldest beyond the 330 s floor are forgotten early (default 100000) |
  *
  * Credentials come from the AWS default provider chain (AWS_ACCESS_KEY_ID…
  * locally, the pod's role on EKS).
@@ -39,6 +43,10 @@ export interface SqsBridgeConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** @default DEFAULT_COMPACTION (compaction.ts) */
   compaction?: Partial<CompactionPolicy>;
+  /** @default DEFAULT_DEDUP (seen-ids.ts) */
+  dedup?: Partial<DedupPolicy>;
+  /** @default DEFAULT_SESSION_GRACE_MS (bridge.ts) */
+  sessionGraceMs?: number;
 }
 
 const count = (what: string) => z.string().regex(/^[1-9][0-9]{0,12}$/, `a whole number of ${what} (1 or more)`).optional();
@@ -60,6 +68,9 @@ const schema = z.object({
   RECC_SQS_STORE_ENDPOINT: z.url().optional(),
   RECC_SQS_COMPACT_RECORDS: count('records'),
   RECC_SQS_COMPACT_BYTES: count('bytes'),
+  RECC_SQS_DEDUP_WINDOW_SECONDS: count('seconds'),
+  RECC_SQS_DEDUP_MAX_IDS: count('ids'),
+  RECC_SQS_SESSION_GRACE_SECONDS: count('seconds'),
 });
 
 /**
@@ -67,7 +78,7 @@ const schema = z.object({
  * Fails fast with SqsBridgeConfigError naming every problem.
  */
 export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string }): SqsBridgeConfig | undefined {
-  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR', 'RECC_SQS_STORE', 'RECC_SQS_STORE_TABLE', 'RECC_SQS_STORE_NAMESPACE', 'RECC_SQS_STORE_ENDPOINT', 'RECC_SQS_COMPACT_RECORDS', 'RECC_SQS_COMPACT_BYTES']);
+  const names = new Set<string>([...Object.values(QUEUE_ENV), 'RECC_SQS_REGION', 'AWS_REGION', 'RECC_SQS_STATE_DIR', 'RECC_SQS_STORE', 'RECC_SQS_STORE_TABLE', 'RECC_SQS_STORE_NAMESPACE', 'RECC_SQS_STORE_ENDPOINT', 'RECC_SQS_COMPACT_RECORDS', 'RECC_SQS_COMPACT_BYTES', 'RECC_SQS_DEDUP_WINDOW_SECONDS', 'RECC_SQS_DEDUP_MAX_IDS', 'RECC_SQS_SESSION_GRACE_SECONDS']);
   const trimmed = Object.fromEntries([...names].map((k) => [k, env[k]?.trim() || undefined]));
   if (!trimmed[QUEUE_ENV.requestQueueUrl]) return undefined;
   const parsed = schema.safeParse(trimmed);
@@ -76,6 +87,15 @@ export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string })
   const url = trimmed[QUEUE_ENV.requestQueueUrl] as string;
   const name = parseQueueName(prefix, queueNameFromUrl(url));
   if (trimmed.RECC_SQS_STORE === 'dynamodb' && !trimmed.RECC_SQS_STORE_TABLE) details.push({ path: 'RECC_SQS_STORE_TABLE', message: 'required when RECC_SQS_STORE is dynamodb' });
+  const dedup: Partial<DedupPolicy> = {
+    ...(trimmed.RECC_SQS_DEDUP_WINDOW_SECONDS && /^\d+$/.test(trimmed.RECC_SQS_DEDUP_WINDOW_SECONDS) ? { windowMs: Number(trimmed.RECC_SQS_DEDUP_WINDOW_SECONDS) * 1000 } : {}),
+    ...(trimmed.RECC_SQS_DEDUP_MAX_IDS && /^\d+$/.test(trimmed.RECC_SQS_DEDUP_MAX_IDS) ? { maxIds: Number(trimmed.RECC_SQS_DEDUP_MAX_IDS) } : {}),
+  };
+  // The floor named by the variable a user sets (seconds), not by the policy field.
+  for (const problem of dedupPolicyProblems({ ...DEFAULT_DEDUP, ...dedup })) {
+    const variable = problem.path === 'dedup.windowMs' ? 'RECC_SQS_DEDUP_WINDOW_SECONDS' : 'RECC_SQS_DEDUP_MAX_IDS';
+    if (!details.some((d) => d.path === variable)) details.push({ path: variable, message: problem.message.replace(/^must be at least (\d+) ms/, (_, ms: string) => `must be at least ${Number(ms) / 1000} s`) });
+  }
   if (!name || name.kind !== 'request') details.push({ path: QUEUE_ENV.requestQueueUrl, message: `expected a request queue named ${prefix}<clusterId>-req.fifo, got ${queueNameFromUrl(url)}` });
   if (details.length > 0) throw new SqsBridgeConfigError(`invalid SQS bridge configuration: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
   const clusterId = (name as { clusterId: string }).clusterId;
@@ -104,7 +124,14 @@ export function sqsBridgeConfigFromEnv(env: Env, defaults: { stateDir: string })
     ...(e.RECC_SQS_COMPACT_RECORDS ? { minRecords: Number(e.RECC_SQS_COMPACT_RECORDS) } : {}),
     ...(e.RECC_SQS_COMPACT_BYTES ? { minBytes: Number(e.RECC_SQS_COMPACT_BYTES) } : {}),
   };
-  return { route, stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir, store, ...(Object.keys(compaction).length > 0 ? { compaction } : {}) };
+  return {
+    route,
+    stateDir: e.RECC_SQS_STATE_DIR ?? defaults.stateDir,
+    store,
+    ...(Object.keys(compaction).length > 0 ? { compaction } : {}),
+    ...(Object.keys(dedup).length > 0 ? { dedup } : {}),
+    ...(e.RECC_SQS_SESSION_GRACE_SECONDS ? { sessionGraceMs: Number(e.RECC_SQS_SESSION_GRACE_SECONDS) * 1000 } : {}),
+  };
 }
 
 /** The environment that configures a bridge for `route` (for launchers: tests, the bench). */
@@ -130,6 +157,9 @@ export function sqsBridgeEnv(config: SqsBridgeConfig & { queuePrefix?: string })
       : {}),
     ...(config.compaction?.minRecords ? { RECC_SQS_COMPACT_RECORDS: String(config.compaction.minRecords) } : {}),
     ...(config.compaction?.minBytes ? { RECC_SQS_COMPACT_BYTES: String(config.compaction.minBytes) } : {}),
+    ...(config.dedup?.windowMs ? { RECC_SQS_DEDUP_WINDOW_SECONDS: String(Math.ceil(config.dedup.windowMs / 1000)) } : {}),
+    ...(config.dedup?.maxIds ? { RECC_SQS_DEDUP_MAX_IDS: String(config.dedup.maxIds) } : {}),
+    ...(config.sessionGraceMs ? { RECC_SQS_SESSION_GRACE_SECONDS: String(Math.ceil(config.sessionGraceMs / 1000)) } : {}),
     ...(config.credentials ? { AWS_ACCESS_KEY_ID: config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials.secretAccessKey } : {}),
   };
 }

@@ -61,6 +61,11 @@ export class BridgeSession {
   private flushScheduled = false;
   closed = false;
   lastSentAt = Date.now();
+  /** When an envelope of this session last arrived (bridge clock). */
+  lastHeardAt: number;
+  /** When the bridge last checked that the reply queue exists, and since when it has found it gone (abandoned sessions: bridge.ts). */
+  lastProbedAt = 0;
+  goneSince: number | undefined;
 
   constructor(
     readonly id: string,
@@ -68,6 +73,7 @@ export class BridgeSession {
     private readonly ctx: SessionContext,
   ) {
     this.seen = new SeenIds(ctx.clock ?? systemClock, ctx.dedup ?? DEFAULT_DEDUP);
+    this.lastHeardAt = (ctx.clock ?? systemClock).now();
   }
 
   /** Work wanted and not yet delivered. */
@@ -99,6 +105,8 @@ export class BridgeSession {
       case 'submit':
         // A record appended while a compaction ran can be both in the compacted record and after it.
         if (this.seen.has(record.id)) return;
+        // A submission after a `close`: the session was ended as abandoned and its client came back.
+        this.closed = false;
         this.applySubmit(record);
         return;
       case 'cancel':
@@ -254,6 +262,18 @@ export class BridgeSession {
     await durable;
     this.seen.add(env.id);
     await this.transport?.close().catch(() => undefined);
+  }
+
+  /**
+   * The client is gone for good (bridge.ts decides): record the end, as a
+   * `close` would, and disconnect, so the scheduler releases what the session
+   * held. Idempotent.
+   */
+  async abandon(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ctx.store.append([{ t: 'close', s: this.id, id: `abandoned-${(this.ctx.clock ?? systemClock).now()}` }]).catch(() => undefined);
+    await this.stop();
   }
 
   /** A question answered from the scheduler's state; waits while the scheduler is (re)starting. */

@@ -11,7 +11,7 @@ import { freePorts } from '../../../../comm/free-ports.ts';
 import { processEntry } from '../../../../comm/launch.ts';
 import type { SqsRoute } from '../../../../comm/sqs-envelope/route.ts';
 import type { CompactionPolicy } from '../../../../scheduler/sqs-bridge/compaction.ts';
-import { sqsBridgeEnv, type SubmissionStoreConfig } from '../../../../scheduler/sqs-bridge/config.ts';
+import { sqsBridgeEnv, type SqsBridgeConfig, type SubmissionStoreConfig } from '../../../../scheduler/sqs-bridge/config.ts';
 import { clusterQueueTags } from '../../../../shared/ports/cluster-queues.ts';
 import { waitFor } from '../../../support/wait.ts';
 
@@ -120,6 +120,7 @@ export class BridgedCluster implements ClusterLike {
     private readonly nWorkers: number,
     private readonly store?: SubmissionStoreConfig,
     private readonly compaction?: Partial<CompactionPolicy>,
+    private readonly bridge: Pick<SqsBridgeConfig, 'sessionGraceMs' | 'dedup'> = {},
   ) {
     this.tokenFile = join(dir, 'token');
     writeFileSync(this.tokenFile, this.token, { mode: 0o600 });
@@ -128,10 +129,13 @@ export class BridgedCluster implements ClusterLike {
   }
 
   /** `store`: where the bridge keeps its submission record (default: the file in stateDir); `compaction`: when it is rewritten. */
-  static async start(world: SqsWorld, options: { nWorkers?: number; store?: SubmissionStoreConfig; compaction?: Partial<CompactionPolicy> } = {}): Promise<BridgedCluster> {
+  static async start(
+    world: SqsWorld,
+    options: { nWorkers?: number; store?: SubmissionStoreConfig; compaction?: Partial<CompactionPolicy>; bridge?: Pick<SqsBridgeConfig, 'sessionGraceMs' | 'dedup'> } = {},
+  ): Promise<BridgedCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'recc-sqs-'));
     const [port] = await freePorts(1);
-    const cluster = new BridgedCluster(world, dir, port as number, options.nWorkers ?? 2, options.store, options.compaction);
+    const cluster = new BridgedCluster(world, dir, port as number, options.nWorkers ?? 2, options.store, options.compaction, options.bridge);
     await cluster.startProcesses();
     return cluster;
   }
@@ -142,7 +146,7 @@ export class BridgedCluster implements ClusterLike {
 
   private async startProcesses(): Promise<void> {
     const { credentials, ...route } = this.world.route;
-    const env = { ...process.env, ...sqsBridgeEnv({ route, stateDir: this.stateDir, ...(credentials ? { credentials } : {}), ...(this.store ? { store: this.store } : {}), ...(this.compaction ? { compaction: this.compaction } : {}) }) };
+    const env = { ...process.env, ...sqsBridgeEnv({ route, stateDir: this.stateDir, ...(credentials ? { credentials } : {}), ...(this.store ? { store: this.store } : {}), ...(this.compaction ? { compaction: this.compaction } : {}), ...this.bridge }) };
     const scheduler = launch('scheduler', ['--port', String(this.port), '--token-file', this.tokenFile, '--heartbeat-timeout', '30'], env);
     this.scheduler = scheduler;
     const before = this.schedulerLines.length;
