@@ -193,3 +193,17 @@ export function killClusterProcesses(stateDir: string): void {
     }
   }
 }
+
+/** An embedded local stack (in this process) with one token per user, as the console's multi-user mode runs it. */
+export async function startUsersStack(label: string, tokens: Readonly<Record<string, string>>): Promise<{ stack: import('../../local/stack.ts').LocalStack; stateDir: string }> {
+  const { startLocalStack } = await import('../../local/stack.ts');
+  const stateDir = tempStateDir(label);
+  const stack = await startLocalStack({
+    port: 0,
+    stateDir,
+    users: Object.entries(tokens).map(([user, token]) => ({ token, identity: { user } })),
+    processEnv: process.env,
+    periodicJobs: [],
+  });
+  return { stack, stateDir };
+}

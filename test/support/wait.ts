@@ -27,3 +27,26 @@ export async function waitFor<T>(
 
 /** True while the process exists and has not exited (zombies count as exited): the engine's one check. */
 export { isProcessAlive as isAlive } from '../../comm/process.ts';
+
+/**
+ * Sample `read` every `intervalMs` until stopped, keeping the largest value
+ * (a cluster's worker count while a job runs). `stop()` waits for the
+ * sampling in flight and returns the peak.
+ */
+export function watchPeak(read: () => Promise<number>, intervalMs = 200): { stop(): Promise<number> } {
+  let peak = Number.NEGATIVE_INFINITY;
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      peak = Math.max(peak, await read());
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      watching = false;
+      await loop;
+      return peak;
+    },
+  };
+}

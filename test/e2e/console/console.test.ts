@@ -1,8 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { startLocalStack } from '../../../local/stack.ts';
 import { CHROMIUM, haveChromium, launchChromium, seriousA11yViolations } from '../../support/browser.ts';
-import { tempStateDir } from '../../support/local-stack.ts';
+import { startUsersStack } from '../../support/local-stack.ts';
 import { waitFor } from '../../support/wait.ts';
 import type { CostSeries } from '../../../shared/cost/series.ts';
 
@@ -16,18 +15,8 @@ if (!haveChromium) console.warn(`skipping the console browser test: ${CHROMIUM} 
  */
 describe.skipIf(!haveChromium)('Control-plane console in a real browser', () => {
   it('denies strangers, creates from the form to RUNNING, shows the API validation, cost rows per user, namespace and job, deletes, and hides alice from bob', async () => {
-    const stateDir = tempStateDir('console');
     const tokens = { alice: 'tok-alice-0123456789abcdef', bob: 'tok-bob-0123456789abcdef' };
-    const stack = await startLocalStack({
-      port: 0,
-      stateDir,
-      users: [
-        { token: tokens.alice, identity: { user: 'alice' } },
-        { token: tokens.bob, identity: { user: 'bob' } },
-      ],
-      processEnv: process.env,
-      periodicJobs: [],
-    });
+    const { stack, stateDir } = await startUsersStack('console', tokens);
     const browser = await launchChromium();
     try {
       // A stranger: 401 and nothing rendered, for the page, its script and the API.

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Client } from '../../../client/index.ts';
 import { CLUSTER_PROOF_HEADER, CLUSTER_PROOF_TTL_MS, clusterProof } from '../../../shared/api/cluster-proof.ts';
-import { startLocalStack } from '../../../local/stack.ts';
 import { repoPath } from '../../support/engine.ts';
-import { killClusterProcesses, tempStateDir } from '../../support/local-stack.ts';
-import { waitFor } from '../../support/wait.ts';
+import { killClusterProcesses, startUsersStack } from '../../support/local-stack.ts';
+import { waitFor, watchPeak } from '../../support/wait.ts';
 
 /**
  * Issue 19: an adaptive cluster on a multi-user `recc up` (one token per
@@ -17,18 +16,8 @@ import { waitFor } from '../../support/wait.ts';
  */
 describe('Feature: adaptive scaling on a multi-user local stack', () => {
   it('grows the cluster through a cluster proof, with no user token in the scheduler, and the proof reaches nothing else', async () => {
-    const stateDir = tempStateDir('adaptive-users');
     const tokens = { alice: 'tok-alice-adaptive-0123456789', bob: 'tok-bob-adaptive-0123456789' };
-    const stack = await startLocalStack({
-      port: 0,
-      stateDir,
-      users: [
-        { token: tokens.alice, identity: { user: 'alice' } },
-        { token: tokens.bob, identity: { user: 'bob' } },
-      ],
-      processEnv: process.env,
-      periodicJobs: [],
-    });
+    const { stack, stateDir } = await startUsersStack('adaptive-users', tokens);
     const call = async (who: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
       const res = await fetch(`${stack.url}${path}`, {
         method,
@@ -78,17 +67,9 @@ describe('Feature: adaptive scaling on a multi-user local stack', () => {
         const mod = await client.module(repoPath('test/e2e/local-stack/fixtures/counted.ts'));
         const n = 300;
         const futures = client.map(mod.fn('countedSleep'), Array.from({ length: n }, (_, i) => i), Array(n).fill(100), Array(n).fill(runsDir));
-        let peakDesired = 1;
-        let watching = true;
-        const watcher = (async () => {
-          while (watching) {
-            peakDesired = Math.max(peakDesired, (await call(tokens.alice, 'GET', `/clusters/${id}`)).body.cluster.desiredWorkers);
-            await new Promise((r) => setTimeout(r, 200));
-          }
-        })();
+        const desired = watchPeak(async () => (await call(tokens.alice, 'GET', `/clusters/${id}`)).body.cluster.desiredWorkers);
         const results = (await client.gather(futures)) as number[];
-        watching = false;
-        await watcher;
+        const peakDesired = await desired.stop();
 
         // Assess: correct results, and the scheduler's scale requests went through
         expect(results).toEqual(Array.from({ length: n }, (_, i) => i * 2));
