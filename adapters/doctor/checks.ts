@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeFileSystemsCommand, DescribeMountTargetsCommand, EFSClient } from '@aws-sdk/client-efs';
-import { DescribeAccessEntryCommand, DescribeClusterCommand, EKSClient, ListAssociatedAccessPoliciesCommand, type Cluster } from '@aws-sdk/client-eks';
+import { DescribeAccessEntryCommand, DescribeAddonCommand, DescribeClusterCommand, EKSClient, ListAssociatedAccessPoliciesCommand, type Cluster } from '@aws-sdk/client-eks';
 import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { CONTROL_PLANE_GROUP } from '../eks/manifests/control-plane-rbac.ts';
 import type { CheckResult, DoctorReport } from './report.ts';
@@ -29,7 +29,9 @@ export * from './report.ts';
  *   cannot reach node credentials) and exposes instance tags (the bootstrap
  *   reads the node group from them);
  * - the EFS file system of published branches is available with a mount
- *   target in every availability zone of the node subnets;
+ *   target in every availability zone of the node subnets, and the EFS CSI
+ *   driver add-on is active (a cluster's source is a static EFS CSI volume:
+ *   without the driver its pods never mount it);
  * - with budgets enabled, the cost reporter's role may view and modify the
  *   stage's budgets (IAM policy simulation).
  */
@@ -265,6 +267,29 @@ async function checkEfs(o: DoctorOptions, ctx: Context): Promise<CheckResult[]> 
   }
 }
 
+/** The EKS add-on of the Amazon EFS CSI driver (adapters/eks/manifests/build.ts `EFS_CSI_DRIVER` is its driver name). */
+export const EFS_CSI_ADDON = 'aws-efs-csi-driver';
+
+async function checkEfsCsiDriver(o: DoctorOptions, ctx: Context): Promise<CheckResult[]> {
+  const title = 'EFS CSI driver';
+  const name = ctx.config?.eksClusterName;
+  if (!ctx.config || !name) return [skip('efs-csi', title, 'needs the stack outputs')];
+  if (!ctx.config.efsFileSystemId) return [skip('efs-csi', title, 'no EFS file system configured')];
+  const install = `aws eks create-addon --cluster-name ${name} --addon-name ${EFS_CSI_ADDON}`;
+  try {
+    const addon = (await o.clients.eks.send(new DescribeAddonCommand({ clusterName: name, addonName: EFS_CSI_ADDON }))).addon;
+    if (addon?.status === 'ACTIVE') return [pass('efs-csi', title, `${EFS_CSI_ADDON} ${addon.addonVersion ?? ''} ACTIVE`.replace('  ', ' '))];
+    const issues = (addon?.health?.issues ?? []).map((i) => `${i.code ?? ''}: ${i.message ?? ''}`).join('; ');
+    return [fail('efs-csi', title, `${EFS_CSI_ADDON} is ${addon?.status ?? 'unknown'}${issues ? ` (${issues})` : ''}: source volumes of clusters with sourceGitBranch do not mount`, `aws eks describe-addon --cluster-name ${name} --addon-name ${EFS_CSI_ADDON}, then fix or re-create it`)];
+  } catch (err) {
+    // Installed with Helm instead of as an add-on is fine too, so a missing add-on is a warning, not a failure.
+    if ((err as Error)?.name === 'ResourceNotFoundException') {
+      return [warn('efs-csi', title, `${EFS_CSI_ADDON} is not an add-on of ${name}: unless the driver was installed otherwise (Helm), source volumes never mount`, install)];
+    }
+    return [fail('efs-csi', title, describeAwsError(err, 'eks:DescribeAddon'), 'see the detail')];
+  }
+}
+
 async function checkBudgets(o: DoctorOptions, ctx: Context): Promise<CheckResult[]> {
   const title = 'Budgets permissions';
   if (!ctx.config) return [skip('budgets', title, 'needs the stack outputs')];
@@ -292,6 +317,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     ['node-role', 'node role', () => checkNodeRole(o, ctx)],
     ['launch-template', 'launch template IMDS', () => checkLaunchTemplate(o, ctx)],
     ['efs', 'EFS mount targets', () => checkEfs(o, ctx)],
+    ['efs-csi', 'EFS CSI driver', () => checkEfsCsiDriver(o, ctx)],
     ['budgets', 'Budgets permissions', () => checkBudgets(o, ctx)],
   ];
   for (const [id, title, step] of steps) {

@@ -17,7 +17,7 @@ import { AccessEntries } from './identity.ts';
 import { KubeApplier, apiStatus, wrapApiError, type KubeClients } from './kube.ts';
 import { MANAGED_SELECTOR, clusterFromNamespace, listClusterNamespaces, type LiveCluster } from './live.ts';
 import { buildClusterManifests, schedulerDashboardHost } from './manifests/build.ts';
-import { EKS_LABELS, OBJECT_NAMES } from './manifests/naming.ts';
+import { EKS_LABELS, OBJECT_NAMES, sourceVolumeName } from './manifests/naming.ts';
 import type { K8sObject, ManagedKind } from './manifests/types.ts';
 import { NodeGroups } from './node-groups.ts';
 import { ClusterPodIdentity } from './pod-identity.ts';
@@ -438,18 +438,21 @@ export class EksComputeBackend implements ComputeBackend {
     const { cluster } = found;
     const namespace = cluster.namespace;
     const definition = await this.storedDefinition(namespace);
-    // Reverse apply order: ingress, deployments, service, …; the namespace goes last.
-    const objects: Array<{ kind: ManagedKind; name: string }> = definition
+    // Reverse apply order: ingress, deployments, service, source claim and volume, …; the namespace goes last.
+    // The source PersistentVolume is cluster-scoped: the namespace's deletion would not take it, so it is
+    // deleted here, before the namespace (a retried teardown without the definition still names it).
+    const objects: Array<{ kind: ManagedKind; namespace: string; name: string }> = definition
       ? this.manifests(definition, undefined, { nodes: 0, appliedAt: '' })
           .filter((o) => o.kind !== 'Namespace')
-          .map((o) => ({ kind: o.kind as ManagedKind, name: o.metadata.name }))
+          .map((o) => ({ kind: o.kind as ManagedKind, namespace: o.metadata.namespace ?? '', name: o.metadata.name }))
       : [
-          { kind: 'Service', name: 'recc-scheduler' },
-          { kind: 'Deployment', name: OBJECT_NAMES.schedulerDeployment },
-          { kind: 'Deployment', name: OBJECT_NAMES.workerDeployment },
+          { kind: 'PersistentVolume', namespace: '', name: sourceVolumeName(namespace) },
+          { kind: 'Service', namespace, name: 'recc-scheduler' },
+          { kind: 'Deployment', namespace, name: OBJECT_NAMES.schedulerDeployment },
+          { kind: 'Deployment', namespace, name: OBJECT_NAMES.workerDeployment },
         ];
     objects.reverse();
-    for (const o of objects) await this.applier.remove(o.kind, namespace, o.name);
+    for (const o of objects) await this.applier.remove(o.kind, o.namespace, o.name);
     await this.markDeleting(namespace);
     await this.nodeGroups.reconcile(cluster.owner, cluster.instanceType);
     await this.podIdentity?.remove(namespace);

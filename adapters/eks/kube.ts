@@ -269,6 +269,19 @@ const OPS: Record<ManagedKind, KindOps> = {
     replace: (a, namespace, name, body) => a.core.replaceNamespacedConfigMap({ name, namespace, body }),
     remove: (a, namespace, name) => a.core.deleteNamespacedConfigMap({ name, namespace }),
   },
+  // Cluster-scoped: the namespace argument is unused (the PV of a cluster's source, manifests/build.ts `buildSourceVolume`).
+  PersistentVolume: {
+    read: (a, _ns, name) => a.core.readPersistentVolume({ name }),
+    create: (a, _ns, body) => a.core.createPersistentVolume({ body }),
+    replace: (a, _ns, name, body) => a.core.replacePersistentVolume({ name, body }),
+    remove: (a, _ns, name) => a.core.deletePersistentVolume({ name }),
+  },
+  PersistentVolumeClaim: {
+    read: (a, namespace, name) => a.core.readNamespacedPersistentVolumeClaim({ name, namespace }),
+    create: (a, namespace, body) => a.core.createNamespacedPersistentVolumeClaim({ namespace, body }),
+    replace: (a, namespace, name, body) => a.core.replaceNamespacedPersistentVolumeClaim({ name, namespace, body }),
+    remove: (a, namespace, name) => a.core.deleteNamespacedPersistentVolumeClaim({ name, namespace }),
+  },
   Service: {
     read: (a, namespace, name) => a.core.readNamespacedService({ name, namespace }),
     create: (a, namespace, body) => a.core.createNamespacedService({ namespace, body }),

@@ -245,6 +245,20 @@ export function podFailures(pods: PodView[], options: { capacitySettled: boolean
         permanent: true,
         message: () => `the ${c} container cannot be created (${reason}): ${pod.waitingMessage ?? 'no detail'}`,
       }));
+    } else if (pod.unschedulableMessage !== undefined && !pod.nodeName && /persistentvolumeclaim/i.test(pod.unschedulableMessage)) {
+      // The volume binding filter, not capacity: the git source's claim (sourceGitBranch) is missing or unbound.
+      // Its PersistentVolume is pre-bound at apply, so this clears within seconds; still there once the nodes
+      // are all Ready, the volume is gone or taken, and no node will help.
+      const settled = options.capacitySettled;
+      add(`${c}:Unschedulable:volume`, pod, () => ({
+        component: c,
+        reason: 'Unschedulable',
+        permanent: settled,
+        message: (n) =>
+          settled
+            ? `${plural(n, c)} cannot be scheduled: ${pod.unschedulableMessage}. The git source volume of sourceGitBranch (the cluster's PersistentVolume on EFS and its claim) is missing or bound elsewhere; delete the cluster and create it again.`
+            : `${plural(n, c)} waiting for the git source volume to bind: ${pod.unschedulableMessage}`,
+      }));
     } else if (pod.unschedulableMessage !== undefined && !pod.nodeName) {
       const settled = options.capacitySettled;
       add(`${c}:Unschedulable`, pod, () => ({

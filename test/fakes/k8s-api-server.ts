@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeletSimulator, type ControllerTiming } from './k8s-kubelet.ts';
+import { podSecurityDenial } from './k8s-pod-security.ts';
 import { quotaDenial } from './k8s-quota.ts';
+import { validateVolumeObject } from './k8s-volumes.ts';
 import { proxyTrafficAllowed, targetPortOf } from './k8s-rbac-netpol.ts';
 import { RbacAuthorizer, bootstrapRbacObjects, requestAttributes, type AccessPolicyAssociation, type UserInfo } from './k8s-rbac.ts';
 import type { AuthResult } from './k8s-rbac-authn.ts';
@@ -39,6 +41,9 @@ export type { ControllerTiming, FailureRule, PodFailure, NodeSpecInput } from '.
  * - deleting a namespace marks it Terminating, then removes everything in it;
  * - label selectors (equality and set-based) and field selectors on lists;
  * - pod logs (`/pods/{name}/log`, `tailLines`, `previous`);
+ * - Pod Security Admission on pod creation (`k8s-pod-security.ts`), and
+ *   PersistentVolumes / PersistentVolumeClaims with static binding and the
+ *   scheduler's volume check (`k8s-volumes.ts`);
  * - bearer-token authentication (401 `Unauthorized`): a fixed token for the
  *   backend (an administrator, `system:masters`) and/or an authenticator such
  *   as `eksTokenAuthenticator` (15-minute EKS tokens, `k8s-rbac-authn.ts`);
@@ -403,13 +408,20 @@ export class FakeKubeApiServer {
     const obj = clone(body);
     this.requireKind(obj);
     if (r.namespaced) obj.metadata.namespace = namespace;
-    const problems = validateObject(r, obj);
+    const problems = [...validateObject(r, obj), ...validateVolumeObject(r.kind, obj)];
     if (problems.length > 0) throw this.invalid(r, obj.metadata.name, problems);
     this.requireNamespace(r, namespace, 'create', obj.metadata.name);
     // ResourceQuota admission for every kind quota counts (services.nodeports, services.loadbalancers, pods, count/*).
     const denied = quotaDenial(this.store, r, obj, this.now());
     if (denied) throw new ApiStatusError(403, 'Forbidden', denied);
+    if (r.kind === 'Pod') {
+      // Pod Security Admission runs before ResourceQuota (the last validating plugin): k8s-pod-security.ts.
+      const refused = podSecurityDenial(this.store, obj);
+      if (refused) throw new ApiStatusError(403, 'Forbidden', refused);
+    }
     if (r.kind === 'Namespace') obj.status = { phase: 'Active' };
+    // Volumes and claims start Pending (pkg/apis/core/v1/defaults.go `SetDefaults_PersistentVolume(Claim)`); the PV controller binds them.
+    else if (r.kind === 'PersistentVolume' || r.kind === 'PersistentVolumeClaim') obj.status = { phase: 'Pending' };
     else if (r.kind !== 'Pod') delete obj.status;
     if (r.kind === 'Namespace') obj.spec = { finalizers: ['kubernetes'] };
     const stored = this.store.insert(r, obj);
@@ -435,7 +447,7 @@ export class FakeKubeApiServer {
         { name, group: r.group, kind: r.plural },
       );
     }
-    const problems = validateObject(r, obj);
+    const problems = [...validateObject(r, obj), ...validateVolumeObject(r.kind, obj, current)];
     // Immutable fields: pkg/apis/core/validation/validation.go `ValidateServiceUpdate` (clusterIP),
     // pkg/apis/apps/validation/validation.go `ValidateDeploymentUpdate` (selector, apps/v1).
     if (r.kind === 'Service' && (obj.spec?.clusterIP ?? '') !== (current.spec?.clusterIP ?? '')) {

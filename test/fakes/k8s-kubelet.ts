@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { cpuMilli as cpuOf, isTerminalPod as isTerminal, memBytes as memOf, quotaDenial } from './k8s-quota.ts';
 import { ImagePuller, type ImagePullFailure } from './k8s-image-pull.ts';
 import { JobController } from './k8s-jobs.ts';
+import { podSecurityDenial } from './k8s-pod-security.ts';
+import { reconcileVolumes, unboundClaimReason } from './k8s-volumes.ts';
 import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from './k8s-store.ts';
 
 /**
@@ -28,6 +30,9 @@ import { matchesLabels, resourceByKind, clone, type Obj, type ObjectStore } from
  *   says CrashLoopBackOff (pkg/kubelet/kuberuntime/kuberuntime_manager.go
  *   `doBackOff`: "back-off 40s restarting failed container=… pod=…", last
  *   state terminated with reason Error or OOMKilled);
+ * - the PV controller's static binding and the scheduler's volume check
+ *   (`k8s-volumes.ts`), and Pod Security Admission on the pods the
+ *   controllers create (`k8s-pod-security.ts`);
  * - a service controller standing in for the AWS Load Balancer Controller:
  *   a LoadBalancer Service gets `status.loadBalancer.ingress[0].hostname`
  *   `k8s-<namespace>-<name>-<hash>.elb.<region>.amazonaws.com` once the NLB
@@ -130,7 +135,7 @@ export class KubeletSimulator {
       now,
       logs: this.logs,
       logTimes: this.logTimes,
-      quotaDenial: (pod) => this.quotaDenial(pod),
+      quotaDenial: (pod) => this.admissionDenial(pod),
       deletePod: (pod) => this.deletePod(pod),
     });
   }
@@ -215,6 +220,7 @@ export class KubeletSimulator {
       let changed = false;
       changed = this.finishTerminations() || changed;
       changed = this.readyNodes() || changed;
+      changed = reconcileVolumes(this.store) || changed;
       for (const d of this.store.list(DEPLOYMENT)) changed = this.reconcileDeployment(d) || changed;
       changed = this.schedule() || changed;
       changed = this.startPods() || changed;
@@ -288,7 +294,7 @@ export class KubeletSimulator {
     let failure: string | undefined;
     for (let i = current.length; i < want; i += 1) {
       const pod = this.newPod(d, hash);
-      const denied = this.quotaDenial(pod);
+      const denied = this.admissionDenial(pod);
       if (denied) {
         failure = denied;
         break;
@@ -332,6 +338,15 @@ export class KubeletSimulator {
   /** ResourceQuota admission of a new pod (see k8s-quota.ts). */
   quotaDenial(pod: Obj): string | undefined {
     return quotaDenial(this.store, POD, pod, this.now());
+  }
+
+  /**
+   * What a controller's pod create is refused with: Pod Security Admission
+   * (k8s-pod-security.ts), then ResourceQuota, in the API server's admission
+   * order (ResourceQuota is the last validating plugin).
+   */
+  admissionDenial(pod: Obj): string | undefined {
+    return podSecurityDenial(this.store, pod) ?? this.quotaDenial(pod);
   }
 
   /**
@@ -425,6 +440,13 @@ export class KubeletSimulator {
       const rule = this.ruleFor(pod);
       if (rule?.failure.kind === 'Unschedulable') {
         changed = this.setUnschedulable(pod, rule.failure.message) || changed;
+        continue;
+      }
+      // VolumeBinding's PreFilter (k8s-volumes.ts): UnschedulableAndUnresolvable on every node, so preemption cannot help.
+      const claimProblem = unboundClaimReason(this.store, pod);
+      if (claimProblem) {
+        const message = `0/${nodes.length} nodes are available: ${claimProblem}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
+        changed = this.setUnschedulable(pod, message) || changed;
         continue;
       }
       const req = podRequests(pod);

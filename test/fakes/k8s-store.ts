@@ -46,6 +46,8 @@ export const RESOURCES: ResourceInfo[] = [
   { group: '', version: 'v1', plural: 'resourcequotas', kind: 'ResourceQuota', namespaced: true, nameRule: 'subdomain' },
   { group: '', version: 'v1', plural: 'limitranges', kind: 'LimitRange', namespaced: true, nameRule: 'subdomain' },
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, nameRule: 'subdomain' },
+  { group: '', version: 'v1', plural: 'persistentvolumes', kind: 'PersistentVolume', namespaced: false, nameRule: 'subdomain' },
+  { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true, nameRule: 'subdomain' },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, nameRule: 'subdomain' },
   { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true, nameRule: 'label' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true, nameRule: 'subdomain' },

@@ -43,6 +43,8 @@ export const KINDS = [
   'v1/Service',
   'v1/ResourceQuota',
   'v1/LimitRange',
+  'v1/PersistentVolume',
+  'v1/PersistentVolumeClaim',
   'apps/v1/Deployment',
   'batch/v1/Job',
   'policy/v1/PodDisruptionBudget',

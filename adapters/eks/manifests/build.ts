@@ -8,6 +8,7 @@ import {
   MANAGED_BY,
   OBJECT_NAMES,
   cpuQuantity,
+  sourceVolumeName,
   memoryQuantity,
   nodeGroupName,
   userKubernetesGroup,
@@ -49,7 +50,7 @@ export interface ManifestOptions {
   egressCidrs?: string[];
   /** EFS holding git branches; `sourceGitBranch` is mounted read-only from `<efsRootPath>/<branch>`. */
   efsFileSystemId?: string;
-  /** AWS region of the EFS file system (its DNS name). @default 'us-east-1' */
+  /** The deployment's AWS region (the pods' AWS_REGION for log shipping). @default 'us-east-1' */
   efsRegion?: string;
   /** @default '/branches' */
   efsRootPath?: string;
@@ -100,17 +101,15 @@ export function appLabels(def: ClusterDefinition, component?: string): Record<st
 /**
  * Pod Security Admission on the cluster namespace (issue 17 #8). The pods are
  * `restricted`-compliant (non-root, no privilege escalation, all capabilities
- * dropped, RuntimeDefault seccomp, only secret and emptyDir volumes), so the
- * namespace enforces `restricted`. The one exception is the git source
- * volume: an `nfs` volume (EFS over NFS), which `restricted` forbids; a
- * cluster with `sourceGitBranch` enforces `baseline` and still warns and
- * audits at `restricted` (moving the source to the EFS CSI driver, a PV per
- * branch, would lift that).
+ * dropped, RuntimeDefault seccomp, and only secret, emptyDir and
+ * persistentVolumeClaim volumes), so every namespace enforces `restricted`,
+ * with or without a git source branch: the branch comes through the EFS CSI
+ * driver (a static PersistentVolume and its claim, `buildSourceVolume`),
+ * never as an `nfs` volume, which `restricted` forbids.
  */
-export function podSecurityLabels(def: ClusterDefinition): Record<string, string> {
-  const enforce = def.spec.sourceGitBranch !== undefined ? 'baseline' : 'restricted';
+export function podSecurityLabels(): Record<string, string> {
   return {
-    'pod-security.kubernetes.io/enforce': enforce,
+    'pod-security.kubernetes.io/enforce': 'restricted',
     'pod-security.kubernetes.io/enforce-version': PSA_VERSION,
     'pod-security.kubernetes.io/warn': 'restricted',
     'pod-security.kubernetes.io/warn-version': PSA_VERSION,
@@ -204,7 +203,7 @@ export function buildNamespace(def: ClusterDefinition, options: ManifestOptions)
     kind: 'Namespace',
     metadata: {
       name: def.namespace,
-      labels: { ...def.labels, ...appLabels(def), ...podSecurityLabels(def), [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.state]: 'active' },
+      labels: { ...def.labels, ...appLabels(def), ...podSecurityLabels(), [EKS_LABELS.managedBy]: MANAGED_BY, [EKS_LABELS.state]: 'active' },
       annotations,
     },
   };
@@ -446,6 +445,62 @@ export function schedulerDashboardHost(def: ClusterDefinition, options: Manifest
   return options.ingressDomain ? `${def.clusterId}.${options.ingressDomain}` : undefined;
 }
 
+/** Size the source PersistentVolume and its claim declare: EFS is elastic and the driver ignores it, but the API requires one. */
+const SOURCE_CAPACITY = '1Gi';
+/** The AWS EFS CSI driver (the `aws-efs-csi-driver` EKS add-on must be installed: README "Deploy to AWS"). */
+export const EFS_CSI_DRIVER = 'efs.csi.aws.com';
+
+/**
+ * The cluster's git source (`sourceGitBranch`) as a static EFS CSI
+ * PersistentVolume plus the PersistentVolumeClaim in the cluster namespace
+ * that scheduler and worker pods mount read-only; none without a branch.
+ *
+ * - The PV is cluster-scoped, so it is named after the cluster's namespace
+ *   (`sourceVolumeName`), and its `claimRef` pre-binds it to this cluster's
+ *   claim only: no other claim can take it, and the claim names it back
+ *   (`volumeName`), so neither waits for a provisioner (storageClassName "").
+ * - `volumeHandle` is `<file system id>:<root>/<branch>`: the EFS CSI driver
+ *   mounts that subpath of the file system (docs: static provisioning,
+ *   "volume path"), the directory `recc source publish` fills.
+ * - Reclaim policy `Retain`: deleting the claim or the PV must never delete
+ *   the branch on EFS (other clusters read it); teardown deletes the PV
+ *   object itself (adapters/eks/backend.ts).
+ */
+export function buildSourceVolume(def: ClusterDefinition, options: ManifestOptions): K8sObject[] {
+  const branch = def.spec.sourceGitBranch;
+  if (branch === undefined || !options.efsFileSystemId) return [];
+  const root = (options.efsRootPath ?? '/branches').replace(/\/+$/, '');
+  const pvName = sourceVolumeName(def.namespace);
+  const labels = { ...def.labels, ...appLabels(def, 'source'), [EKS_LABELS.managedBy]: MANAGED_BY };
+  const volume: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: pvName, labels },
+    spec: {
+      capacity: { storage: SOURCE_CAPACITY },
+      volumeMode: 'Filesystem',
+      accessModes: ['ReadOnlyMany'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: '',
+      claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: def.namespace, name: OBJECT_NAMES.sourceClaim },
+      csi: { driver: EFS_CSI_DRIVER, volumeHandle: `${options.efsFileSystemId}:${root}/${branch}`, readOnly: true },
+    },
+  };
+  const claim: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: meta(def, OBJECT_NAMES.sourceClaim, { 'app.kubernetes.io/component': 'source' }),
+    spec: {
+      accessModes: ['ReadOnlyMany'],
+      volumeMode: 'Filesystem',
+      storageClassName: '',
+      volumeName: pvName,
+      resources: { requests: { storage: SOURCE_CAPACITY } },
+    },
+  };
+  return [volume, claim];
+}
+
 export function buildSchedulerService(def: ClusterDefinition, options: ManifestOptions): K8sObject {
   const ports = def.schedulerService.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' }));
   const selector = selectorFor(def, 'scheduler');
@@ -568,15 +623,8 @@ function buildDeployment(def: ClusterDefinition, template: PodTemplate, options:
     );
   }
   if (branch !== undefined && options.efsFileSystemId) {
-    const root = (options.efsRootPath ?? '/branches').replace(/\/+$/, '');
-    volumes.push({
-      name: SOURCE_VOLUME,
-      nfs: {
-        server: `${options.efsFileSystemId}.efs.${options.efsRegion ?? 'us-east-1'}.amazonaws.com`,
-        path: `${root}/${branch}`,
-        readOnly: true,
-      },
-    });
+    // The claim bound to this cluster's own PersistentVolume (buildSourceVolume): an EFS CSI mount, allowed by PSA `restricted`.
+    volumes.push({ name: SOURCE_VOLUME, persistentVolumeClaim: { claimName: OBJECT_NAMES.sourceClaim, readOnly: true } });
     volumeMounts.push({ name: SOURCE_VOLUME, mountPath: sourceMount, readOnly: true });
     extraEnv.push({ name: 'RECC_SOURCE_DIR', value: sourceMount }, { name: 'RECC_SOURCE_BRANCH', value: branch });
   }
@@ -675,6 +723,7 @@ export function buildClusterManifests(def: ClusterDefinition, options: ManifestO
     buildLimitRange(def),
     buildSecret(def, secrets),
     buildDefinitionConfigMap(def),
+    ...buildSourceVolume(def, options),
     buildSchedulerService(def, options),
     buildSchedulerDisruptionBudget(def),
     buildSchedulerDeployment(def, options),

@@ -30,6 +30,10 @@ export const CONTROL_PLANE_RULES: ReadonlyArray<{ apiGroups: string[]; resources
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: WRITE },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: WRITE },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: WRITE },
+  // The git source of a cluster with sourceGitBranch (build.ts `buildSourceVolume`): its claim in the namespace and
+  // its PersistentVolume, which is cluster-scoped. RBAC cannot scope a create to a name prefix, so the least is the
+  // applier's own verbs: read, create, replace, delete; never list or watch (nothing here reads other clusters' volumes).
+  { apiGroups: [''], resources: ['persistentvolumeclaims', 'persistentvolumes'], verbs: ['get', 'create', 'update', 'delete'] },
   // Observe: pods and their logs (failures), events, replica sets; the scheduler's status through the service proxy.
   { apiGroups: [''], resources: ['pods', 'pods/log', 'events'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },

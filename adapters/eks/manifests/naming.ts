@@ -68,7 +68,18 @@ export const OBJECT_NAMES = {
   workerDeployment: 'recc-worker',
   schedulerDisruptionBudget: 'recc-scheduler',
   ingress: 'recc-dashboard',
+  /** The claim on the cluster's source PersistentVolume (`sourceGitBranch`, manifests/build.ts `buildSourceVolume`). */
+  sourceClaim: 'recc-source',
 } as const;
+
+/**
+ * The cluster's source PersistentVolume. PVs are cluster-scoped, so the name
+ * must be unique per cluster: the namespace is (one per cluster, a DNS label,
+ * so the name is a valid DNS subdomain).
+ */
+export function sourceVolumeName(namespace: string): string {
+  return `recc-src-${namespace}`;
+}
 
 /** A DNS-label-safe fragment: lowercase alphanumerics and `-`. */
 export function dnsFragment(value: string): string {

@@ -32,6 +32,8 @@ export const APPLY_ORDER = [
   'LimitRange',
   'Secret',
   'ConfigMap',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
   'Service',
   'PodDisruptionBudget',
   'Deployment',

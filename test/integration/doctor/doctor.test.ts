@@ -1,7 +1,7 @@
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { DescribeFileSystemsCommand, DescribeMountTargetsCommand, EFSClient, FileSystemNotFound } from '@aws-sdk/client-efs';
-import { AccessDeniedException, DescribeAccessEntryCommand, DescribeClusterCommand, EKSClient, ListAssociatedAccessPoliciesCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { AccessDeniedException, DescribeAccessEntryCommand, DescribeAddonCommand, DescribeClusterCommand, EKSClient, ListAssociatedAccessPoliciesCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, NoSuchEntityException, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -89,6 +89,7 @@ function healthy(): void {
     LaunchTemplateVersions: [{ LaunchTemplateName: 'recc-prod-workers', VersionNumber: 3, LaunchTemplateData: { MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' } } }],
   });
   mocks.ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-a', AvailabilityZone: 'eu-west-1a' }, { SubnetId: 'subnet-b', AvailabilityZone: 'eu-west-1b' }] });
+  mocks.eks.on(DescribeAddonCommand, { clusterName: 'recc-prod', addonName: 'aws-efs-csi-driver' }).resolves({ addon: { addonName: 'aws-efs-csi-driver', clusterName: 'recc-prod', status: 'ACTIVE', addonVersion: 'v2.1.0-eksbuild.1' } });
   mocks.efs.on(DescribeFileSystemsCommand, { FileSystemId: config.efsFileSystemId }).resolves({ FileSystems: [{ FileSystemId: config.efsFileSystemId, LifeCycleState: 'available' } as never] });
   mocks.efs.on(DescribeMountTargetsCommand, { FileSystemId: config.efsFileSystemId }).resolves({
     MountTargets: [
@@ -118,7 +119,7 @@ describe('Function: runDoctor', () => {
     const report = await doctor();
 
     // Assess
-    expect(statusOf(report)).toEqual({ stack: 'pass', 'eks-cluster': 'pass', 'eks-auth-mode': 'pass', 'access-entries': 'pass', 'node-role': 'pass', 'launch-template': 'pass', efs: 'pass', budgets: 'pass' });
+    expect(statusOf(report)).toEqual({ stack: 'pass', 'eks-cluster': 'pass', 'eks-auth-mode': 'pass', 'access-entries': 'pass', 'node-role': 'pass', 'launch-template': 'pass', efs: 'pass', 'efs-csi': 'pass', budgets: 'pass' });
     expect(report.ok).toBe(true);
     const sent = Object.values(mocks).flatMap((m) => m.calls().map((c) => (c.args[0] as object).constructor.name));
     for (const name of sent) expect(name).toMatch(/^(Describe|Get|List|Simulate)/);
@@ -265,6 +266,25 @@ describe('Function: runDoctor', () => {
     expect(check(missingFs, 'efs')).toMatchObject({ status: 'fail', detail: `EFS file system ${config.efsFileSystemId} does not exist` });
   });
 
+  it('checks the EFS CSI driver the source volumes need: a missing add-on warns (Helm installs are fine), a degraded one fails', async () => {
+    // Prepare
+    mocks.eks.on(DescribeAddonCommand).rejects(new ResourceNotFoundException({ message: 'No addon: aws-efs-csi-driver found in cluster: recc-prod', ...meta(404) }));
+
+    // Act
+    const missing = await doctor();
+    mocks.eks.on(DescribeAddonCommand).resolves({
+      addon: { addonName: 'aws-efs-csi-driver', status: 'DEGRADED', health: { issues: [{ code: 'InsufficientNumberOfReplicas', message: 'The add-on is unhealthy because it doesn\'t have the desired number of replicas.' }] } },
+    });
+    const degraded = await doctor();
+
+    // Assess
+    expect(check(missing, 'efs-csi')).toMatchObject({ status: 'warn', fix: 'aws eks create-addon --cluster-name recc-prod --addon-name aws-efs-csi-driver' });
+    expect(missing.ok).toBe(true);
+    expect(check(degraded, 'efs-csi').status).toBe('fail');
+    expect(check(degraded, 'efs-csi').detail).toContain('DEGRADED (InsufficientNumberOfReplicas');
+    expect(degraded.ok).toBe(false);
+  });
+
   it('warns (does not fail) when no EFS file system is configured, and skips Budgets when disabled', async () => {
     // Prepare
     mocks.cfn.on(DescribeStacksCommand).resolves({ Stacks: [stack({}, { ReccStageConfig: JSON.stringify({ ...config, efsFileSystemId: '', budgetsEnabled: 'false' }) })] });
@@ -274,6 +294,7 @@ describe('Function: runDoctor', () => {
 
     // Assess
     expect(check(report, 'efs').status).toBe('warn');
+    expect(check(report, 'efs-csi').status).toBe('skip');
     expect(check(report, 'budgets').status).toBe('skip');
     expect(report.ok).toBe(true);
     expect(mocks.efs.calls()).toHaveLength(0);

@@ -50,6 +50,8 @@ describe('Command: recc render', () => {
       'LimitRange',
       'Secret',
       'ConfigMap',
+      'PersistentVolume', // the branch on EFS through the CSI driver, this cluster's only
+      'PersistentVolumeClaim',
       'Service',
       'PodDisruptionBudget', // the scheduler's (issue 17 #8)
       'Deployment',
@@ -68,7 +70,8 @@ describe('Command: recc render', () => {
     const worker = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'recc-worker');
     expect(worker.spec.replicas).toBe(5);
     expect(worker.spec.template.spec.nodeSelector).toEqual({ 'recc.io/nodegroup': 'arathe-c5-xlarge-nodegroup' });
-    expect(worker.spec.template.spec.volumes.find((v: any) => v.name === 'recc-source').nfs.path).toBe('/branches/feature/prices');
+    expect(worker.spec.template.spec.volumes.find((v: any) => v.name === 'recc-source')).toEqual({ name: 'recc-source', persistentVolumeClaim: { claimName: 'recc-source', readOnly: true } });
+    expect(docs.find((d) => d.kind === 'PersistentVolume').spec.csi.volumeHandle).toMatch(/^fs-[0-9a-f]+:\/branches\/feature\/prices$/);
     assertNoSecretMaterial(out.stdout);
   });
 

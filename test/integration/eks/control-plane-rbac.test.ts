@@ -88,7 +88,8 @@ describe('ClusterRole: recc-control-plane', () => {
     const [role, binding] = controlPlaneRbacObjects() as [K8sObject & { rules: unknown[] }, K8sObject];
     await install(stack, [{ ...role, rules: role.rules.filter((_, i) => i !== index) }, binding]);
     const backend = backendAsControlPlane(stack);
-    const def = testDefinition({ clusterId: `rbac-r${index}`, workers: 2 });
+    // With a source branch, so the source volume and claim rules are exercised too.
+    const def = testDefinition({ clusterId: `rbac-r${index}`, workers: 2, overrides: { sourceGitBranch: 'main' } });
 
     // Act
     const run = async () => {
@@ -104,7 +105,7 @@ describe('ClusterRole: recc-control-plane', () => {
     expect(stack.fake.requests.filter((r) => r.status === 403).length).toBeGreaterThan(0);
   });
 
-  it('grants nothing cluster-wide beyond namespaces and nodes: no secrets outside what a namespaced rule names, no wildcard', () => {
+  it('grants nothing cluster-wide beyond namespaces, nodes and the source volumes: no wildcard, no escalation', () => {
     for (const rule of CONTROL_PLANE_RULES) {
       expect(rule.verbs).not.toContain('*');
       expect(rule.resources).not.toContain('*');
@@ -113,5 +114,8 @@ describe('ClusterRole: recc-control-plane', () => {
       expect(rule.verbs).not.toContain('impersonate');
     }
     expect(CONTROL_PLANE_RULES.some((r) => r.resources.includes('clusterroles') || r.resources.includes('clusterrolebindings'))).toBe(false);
+    // PersistentVolumes are cluster-scoped and RBAC cannot scope a create to a name prefix: only the applier's verbs, never list or watch.
+    const volumes = CONTROL_PLANE_RULES.filter((r) => r.resources.includes('persistentvolumes'));
+    expect(volumes.map((r) => [...r.verbs].sort())).toEqual([['create', 'delete', 'get', 'update']]);
   });
 });

@@ -67,8 +67,11 @@ describe.each([
     const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     const applied = new Map<string, Obj>();
     for (const kind of APPLY_ORDER) {
-      const found = (kind === 'Namespace' ? stack.fake.objects(kind) : stack.fake.objects(kind, definition.namespace)) as Obj[];
-      for (const o of found) if (kind !== 'Namespace' || o.metadata.name === definition.namespace) applied.set(key(o), o);
+      // Cluster-scoped kinds (the namespace, the source PersistentVolume): this cluster's by name.
+      const clusterScoped = kind === 'Namespace' || kind === 'PersistentVolume';
+      const found = (clusterScoped ? stack.fake.objects(kind) : stack.fake.objects(kind, definition.namespace)) as Obj[];
+      const ours = (o: Obj) => !clusterScoped || o.metadata.name === definition.namespace || o.metadata.name === `recc-src-${definition.namespace}`;
+      for (const o of found) if (ours(o)) applied.set(key(o), o);
     }
     // Objects Kubernetes makes by itself in every namespace are not the backend's.
     applied.delete(`ServiceAccount/${definition.namespace}/default`);

@@ -215,10 +215,8 @@ describe('Function: buildClusterManifests', () => {
     expect(c.command).toEqual(['recc']);
     expect(c.args.slice(0, 2)).toEqual(['worker', 'tls://recc-scheduler.recc-arathe-abc123.svc:8786']);
     expect(c.args.slice(-4)).toEqual(['--host', '0.0.0.0', '--contact-host', '$(POD_IP)']);
-    expect(pod.volumes.find((v: any) => v.name === 'recc-source')).toEqual({
-      name: 'recc-source',
-      nfs: { server: 'fs-0123456789abcdef0.efs.eu-west-1.amazonaws.com', path: '/branches/feature/fx-rates', readOnly: true },
-    });
+    // The source comes through the cluster's own claim on an EFS CSI volume (never an nfs volume, which PSA restricted refuses).
+    expect(pod.volumes.find((v: any) => v.name === 'recc-source')).toEqual({ name: 'recc-source', persistentVolumeClaim: { claimName: 'recc-source', readOnly: true } });
     expect(c.volumeMounts).toContainEqual({ name: 'recc-source', mountPath: SOURCE_MOUNT_PATH, readOnly: true });
     expect(c.volumeMounts).toContainEqual({ name: 'recc-secrets', mountPath: def.secretMountPath, readOnly: true });
     expect(c.env).toContainEqual({ name: 'OMP_NUM_THREADS', value: '1' });

@@ -36,6 +36,24 @@ describe('Function: podFailures', () => {
     expect(failures[0]?.message).toContain('2 worker pods');
   });
 
+  it('tells an unbound or missing source claim from missing capacity: never "ask for smaller workers"', () => {
+    // Prepare
+    const unbound = '0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.';
+    const missing = '0/2 nodes are available: persistentvolumeclaim "recc-source" not found. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.';
+    const view = (message: string) => pod({ ready: false, phase: 'Pending', unschedulableMessage: message });
+
+    // Act
+    const binding = podFailures([view(unbound), view(unbound)], { capacitySettled: false });
+    const stuck = podFailures([view(missing)], { capacitySettled: true });
+
+    // Assess
+    expect(binding).toEqual([expect.objectContaining({ reason: 'Unschedulable', permanent: false })]);
+    expect(binding[0]?.message).toBe(`2 worker pods waiting for the git source volume to bind: ${unbound}`);
+    expect(stuck).toEqual([expect.objectContaining({ reason: 'Unschedulable', permanent: true })]);
+    expect(stuck[0]?.message).toContain('git source volume of sourceGitBranch');
+    expect(stuck[0]?.message).not.toContain('smaller workers');
+  });
+
   it('calls an image missing only after three "not found" pulls with "not found" the newest error (issue 22 #4)', () => {
     // Prepare
     const notFound = 'rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/library/recc:1": failed to resolve reference "docker.io/library/recc:1": docker.io/library/recc:1: not found';

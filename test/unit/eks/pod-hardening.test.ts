@@ -43,7 +43,7 @@ describe('Pods on EKS (issue 17 #8)', () => {
     expect(find(list, 'Deployment', 'recc-scheduler').spec.template.metadata.labels['app.kubernetes.io/component']).toBe('scheduler');
   });
 
-  it('enforces Pod Security "restricted" on the namespace, "baseline" only when the nfs source volume is mounted', () => {
+  it('enforces Pod Security "restricted" on every namespace, with or without a git source branch', () => {
     const plain = find(objects(), 'Namespace').metadata.labels;
     expect(plain).toMatchObject({
       'pod-security.kubernetes.io/enforce': 'restricted',
@@ -52,15 +52,53 @@ describe('Pods on EKS (issue 17 #8)', () => {
       'pod-security.kubernetes.io/audit': 'restricted',
     });
     const withSource = objects({ sourceGitBranch: 'main' });
-    expect(find(withSource, 'Namespace').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' });
-    // What "restricted" checks, on every pod.
-    for (const name of ['recc-scheduler', 'recc-worker']) {
-      const pod = find(objects(), 'Deployment', name).spec.template.spec;
+    expect(find(withSource, 'Namespace').metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/enforce-version': 'v1.30',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
+    // What "restricted" checks, on every pod, the source volume included.
+    for (const [list, name] of [objects(), withSource].flatMap((l) => [[l, 'recc-scheduler'], [l, 'recc-worker']] as const)) {
+      const pod = find(list, 'Deployment', name).spec.template.spec;
       const c = pod.containers[0];
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
       for (const v of pod.volumes) expect(Object.keys(v).filter((k) => k !== 'name'), JSON.stringify(v)).toEqual([expect.stringMatching(/^(secret|emptyDir|configMap|projected|downwardAPI|csi|ephemeral|persistentVolumeClaim)$/)]);
     }
+  });
+
+  it('mounts the git source through a per-cluster static EFS CSI PersistentVolume, pre-bound to the cluster\'s claim, retained on delete', () => {
+    // Act
+    const list = objects({ sourceGitBranch: 'research/prices-v2' });
+    const pv = find(list, 'PersistentVolume');
+    const pvc = find(list, 'PersistentVolumeClaim');
+
+    // Assess: the PV is cluster-scoped, named after the cluster's namespace, bound to this cluster's claim only
+    expect(pv.metadata.name).toBe('recc-src-recc-arathe-pods1');
+    expect(pv.metadata.namespace).toBeUndefined();
+    expect(pv.spec).toEqual({
+      capacity: { storage: '1Gi' },
+      volumeMode: 'Filesystem',
+      accessModes: ['ReadOnlyMany'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: '',
+      claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: 'recc-arathe-pods1', name: 'recc-source' },
+      csi: { driver: 'efs.csi.aws.com', volumeHandle: 'fs-0123456789abcdef0:/branches/research/prices-v2', readOnly: true },
+    });
+    expect(pvc.metadata).toMatchObject({ name: 'recc-source', namespace: 'recc-arathe-pods1' });
+    expect(pvc.spec).toEqual({ accessModes: ['ReadOnlyMany'], volumeMode: 'Filesystem', storageClassName: '', volumeName: pv.metadata.name, resources: { requests: { storage: '1Gi' } } });
+    for (const name of ['recc-scheduler', 'recc-worker']) {
+      const pod = find(list, 'Deployment', name).spec.template.spec;
+      expect(pod.volumes).toContainEqual({ name: 'recc-source', persistentVolumeClaim: { claimName: 'recc-source', readOnly: true } });
+      expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'recc-source', mountPath: '/opt/recc/src', readOnly: true });
+    }
+    // Applied before the Deployments (teardown, in reverse, removes the pods first, then the claim, then the volume).
+    const kinds = list.map((o) => o.kind);
+    expect(kinds.indexOf('PersistentVolume')).toBeLessThan(kinds.indexOf('PersistentVolumeClaim'));
+    expect(kinds.indexOf('PersistentVolumeClaim')).toBeLessThan(kinds.indexOf('Deployment'));
+    // Without a branch: no volume, no claim.
+    expect(objects().filter((o) => o.kind === 'PersistentVolume' || o.kind === 'PersistentVolumeClaim')).toEqual([]);
   });
 
   it('keeps a healthy scheduler from voluntary eviction with a PodDisruptionBudget, applied before the Deployments (so teardown removes the pods first)', () => {
