@@ -1,5 +1,5 @@
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeFileSystemsCommand, DescribeMountTargetsCommand, EFSClient } from '@aws-sdk/client-efs';
 import { DescribeAccessEntryCommand, DescribeAddonCommand, DescribeClusterCommand, EKSClient, ListAssociatedAccessPoliciesCommand, type Cluster } from '@aws-sdk/client-eks';
 import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
@@ -216,6 +216,9 @@ async function checkNodeRole(o: DoctorOptions, ctx: Context): Promise<CheckResul
   return [pass('node-role', title, `${roleName}: trusts EC2, worker/CNI/registry policies attached, EC2_LINUX access entry`)];
 }
 
+/** The tag the stage's IAM policy requires on the workers' launch template (serverless.yml launchTemplateTagged). */
+export const LAUNCH_TEMPLATE_TAG = { key: 'recc.io/managed-by', value: 'recc' } as const;
+
 async function checkLaunchTemplate(o: DoctorOptions, ctx: Context): Promise<CheckResult[]> {
   const title = 'launch template IMDS';
   const name = ctx.config?.eksLaunchTemplate;
@@ -235,12 +238,29 @@ async function checkLaunchTemplate(o: DoctorOptions, ctx: Context): Promise<Chec
   if (m.HttpTokens !== 'required') problems.push(`HttpTokens is ${m.HttpTokens ?? 'unset (optional: IMDSv1 allowed)'}, not required`);
   if (m.HttpPutResponseHopLimit !== 1) problems.push(`HttpPutResponseHopLimit is ${m.HttpPutResponseHopLimit ?? 'unset'}, not 1 (pods could reach node credentials)`);
   if (m.InstanceMetadataTags !== 'enabled') problems.push('InstanceMetadataTags is not enabled (the bootstrap reads recc.io/nodegroup from the tags)');
+  // The Lambdas may launch only from templates tagged as recc's (serverless.yml launchTemplateTagged).
+  try {
+    const template = (await o.clients.ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] }))).LaunchTemplates?.[0];
+    const tagged = template?.Tags?.some((t) => t.Key === LAUNCH_TEMPLATE_TAG.key && t.Value === LAUNCH_TEMPLATE_TAG.value);
+    if (!tagged) {
+      return [
+        fail(
+          'launch-template',
+          'launch template tag',
+          `${name} is not tagged ${LAUNCH_TEMPLATE_TAG.key}=${LAUNCH_TEMPLATE_TAG.value}: the provisioner and harvester may not launch from it (ec2:RunInstances is scoped by that tag)`,
+          `aws ec2 create-tags --resources ${template?.LaunchTemplateId ?? '<launch template id>'} --tags Key=${LAUNCH_TEMPLATE_TAG.key},Value=${LAUNCH_TEMPLATE_TAG.value}`,
+        ),
+      ];
+    }
+  } catch (err) {
+    return [fail('launch-template', 'launch template tag', describeAwsError(err, 'ec2:DescribeLaunchTemplates'), 'see the detail')];
+  }
   if (problems.length) {
     return [
       fail('launch-template', title, `${name} ($Latest): ${problems.join('; ')}`, `aws ec2 create-launch-template-version --launch-template-name ${name} --source-version '$Latest' --launch-template-data '{"MetadataOptions":{"HttpEndpoint":"enabled","HttpTokens":"required","HttpPutResponseHopLimit":1,"InstanceMetadataTags":"enabled"}}'`),
     ];
   }
-  return [pass('launch-template', title, `${name} ($Latest): IMDSv2 required, hop limit 1, instance tags on`)];
+  return [pass('launch-template', title, `${name} ($Latest): IMDSv2 required, hop limit 1, instance tags on; tagged ${LAUNCH_TEMPLATE_TAG.key}=${LAUNCH_TEMPLATE_TAG.value}`)];
 }
 
 async function checkEfs(o: DoctorOptions, ctx: Context): Promise<CheckResult[]> {

@@ -1,5 +1,5 @@
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
+import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { DescribeFileSystemsCommand, DescribeMountTargetsCommand, EFSClient, FileSystemNotFound } from '@aws-sdk/client-efs';
 import { AccessDeniedException, DescribeAccessEntryCommand, DescribeAddonCommand, DescribeClusterCommand, EKSClient, ListAssociatedAccessPoliciesCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, NoSuchEntityException, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
@@ -87,6 +87,9 @@ function healthy(): void {
   });
   mocks.ec2.on(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateName: 'recc-prod-workers', Versions: ['$Latest'] }).resolves({
     LaunchTemplateVersions: [{ LaunchTemplateName: 'recc-prod-workers', VersionNumber: 3, LaunchTemplateData: { MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' } } }],
+  });
+  mocks.ec2.on(DescribeLaunchTemplatesCommand, { LaunchTemplateNames: ['recc-prod-workers'] }).resolves({
+    LaunchTemplates: [{ LaunchTemplateName: 'recc-prod-workers', LaunchTemplateId: 'lt-0123456789abcdef0', Tags: [{ Key: 'recc.io/managed-by', Value: 'recc' }] }],
   });
   mocks.ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-a', AvailabilityZone: 'eu-west-1a' }, { SubnetId: 'subnet-b', AvailabilityZone: 'eu-west-1b' }] });
   mocks.eks.on(DescribeAddonCommand, { clusterName: 'recc-prod', addonName: 'aws-efs-csi-driver' }).resolves({ addon: { addonName: 'aws-efs-csi-driver', clusterName: 'recc-prod', status: 'ACTIVE', addonVersion: 'v2.1.0-eksbuild.1' } });
@@ -179,6 +182,20 @@ describe('Function: runDoctor', () => {
     expect(lt.fix).toContain(`aws ec2 create-launch-template-version --launch-template-name recc-prod-workers`);
     expect(lt.fix).toContain('"HttpTokens":"required","HttpPutResponseHopLimit":1');
     expect(formatDoctorReport(report)).toMatch(/How to fix:\n1\. launch template IMDS: aws ec2/);
+  });
+
+  it('fails a launch template without the recc tag the IAM policy requires, with the command that tags it', async () => {
+    // Prepare
+    mocks.ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateName: 'recc-prod-workers', LaunchTemplateId: 'lt-0123456789abcdef0', Tags: [{ Key: 'team', Value: 'quant' }] }] });
+
+    // Act
+    const report = await doctor();
+
+    // Assess
+    const lt = check(report, 'launch-template');
+    expect(lt.status).toBe('fail');
+    expect(lt.detail).toContain('is not tagged recc.io/managed-by=recc');
+    expect(lt.fix).toBe('aws ec2 create-tags --resources lt-0123456789abcdef0 --tags Key=recc.io/managed-by,Value=recc');
   });
 
   it('fails a launch template that does not exist (EC2 error code as the error name)', async () => {

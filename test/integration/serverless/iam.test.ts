@@ -187,6 +187,26 @@ describe('IAM least privilege (issue 17 #6)', () => {
     }
   });
 
+  it("lets RunInstances use only recc's tagged launch templates and the stage's own subnets", () => {
+    for (const role of ['ProvisionerRole', 'HarvesterRole']) {
+      const statements = (resources[role].Properties.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]);
+      const run = statements.filter((x) => asList(x.Action).includes('ec2:RunInstances'));
+      expect(run.length, role).toBe(3);
+      for (const s of run) expect(asList(s.Action), role).toEqual(['ec2:RunInstances']);
+      // The launch template only with recc's tag.
+      const withTemplate = run.filter((s) => JSON.stringify(s.Resource).includes('launch-template/'));
+      expect(withTemplate, role).toHaveLength(1);
+      expect(withTemplate[0]!.Condition?.StringEquals?.['ec2:ResourceTag/recc.io/managed-by'], role).toBe('recc');
+      // Subnets: only the stage's, by the ec2:SubnetID condition key (any subnet statement without it would allow all).
+      const withSubnets = run.filter((s) => JSON.stringify(s.Resource).includes('subnet/'));
+      expect(withSubnets, role).toHaveLength(1);
+      expect(withSubnets[0]!.Condition?.StringEquals?.['ec2:SubnetID'], role).toEqual({ 'Fn::Split': [',', 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2'] });
+      // The other RunInstances statement names none of the two (a template or a subnet there would be unscoped).
+      const rest = run.filter((s) => s !== withTemplate[0] && s !== withSubnets[0]);
+      expect(JSON.stringify(rest), role).not.toMatch(/launch-template\/|subnet\//);
+    }
+  });
+
   it('lets CreateTags only tag at launch, and PassRole only to EC2 (the scheduler role only to EKS Pod Identity)', () => {
     for (const role of ['ProvisionerRole', 'HarvesterRole']) {
       const statements = (resources[role].Properties.Policies as Json[]).flatMap((p) => asList(p.PolicyDocument.Statement) as Json[]);
