@@ -1,4 +1,5 @@
 import type { ClusterDefinition, ClusterSecrets } from '../definition/types.ts';
+import type { BackendStartTimes } from '../lifecycle/types.ts';
 
 /**
  * Where clusters run. Adapters: local processes (`adapters/local-backend`)
@@ -45,6 +46,8 @@ export interface Observation {
   activity?: ClusterActivity;
   /** False when the scheduler should be up but did not answer. */
   schedulerReachable?: boolean;
+  /** Start-up milestones, when `ready` and the backend knows them (kept on the record at RUNNING). */
+  startTimes?: BackendStartTimes;
 }
 
 export interface BackendClusterRef {
