@@ -116,4 +116,12 @@ export interface ComputeBackend {
    * access (local processes) omit it.
    */
   grantEdit?(clusterId: string): Promise<void>;
+  /**
+   * Warm capacity (issue 19 #5): keep the nodes and pre-pulled images the
+   * templates ask for (`warm:`), whether or not a cluster uses them, and stop
+   * keeping what no template asks for any more. Run by the harvester;
+   * level-triggered and idempotent. Returns the warm groups. Backends with
+   * nothing to keep warm (local processes) omit it.
+   */
+  reconcileCapacity?(): Promise<string[]>;
 }
