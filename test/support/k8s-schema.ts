@@ -44,6 +44,7 @@ export const KINDS = [
   'v1/ResourceQuota',
   'v1/LimitRange',
   'apps/v1/Deployment',
+  'apps/v1/DaemonSet',
   'batch/v1/Job',
   'policy/v1/PodDisruptionBudget',
   'networking.k8s.io/v1/NetworkPolicy',
