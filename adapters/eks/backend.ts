@@ -24,7 +24,7 @@ import type { WarmTarget } from '../../shared/spec/warm.ts';
 import { NodeGroups } from './node-groups.ts';
 import { ClusterPodIdentity } from './pod-identity.ts';
 import { markRetiredPods } from './retire-pods.ts';
-import { activityFailures, deploymentFailures, podFailures, podView, pullHistories, retriesImagePulls, type PodView } from './observe-map.ts';
+import { activityFailures, deploymentFailures, podFailures, podView, pullHistories, retriesImagePulls, startTimesOf, type PodView } from './observe-map.ts';
 
 /**
  * The EKS `ComputeBackend`. Everything it knows about a cluster lives in the
@@ -347,6 +347,8 @@ export class EksComputeBackend implements ComputeBackend {
           }
         : {}),
       ...(schedulerReady ? { schedulerReachable: status !== undefined } : {}),
+      // Kept on the record at RUNNING (issue 19 #5): where the start time went, node boot and image pull included.
+      ...(ready ? { startTimes: startTimesOf(views, workersDesired) } : {}),
     };
   }
 

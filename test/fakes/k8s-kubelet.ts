@@ -615,8 +615,8 @@ export class KubeletSimulator {
         conditions: [
           { type: 'PodScheduled', status: 'True' },
           { type: 'Initialized', status: 'True' },
-          { type: 'ContainersReady', status: 'True' },
-          { type: 'Ready', status: 'True' },
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: startedAt },
+          { type: 'Ready', status: 'True', lastTransitionTime: startedAt },
         ],
         containerStatuses: [
           { name: container.name ?? 'main', image: container.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt } } },

@@ -7,6 +7,7 @@ import { silentLogger } from '../../../shared/core/logger.ts';
 import { DEFAULT_HARVEST_CONFIG } from '../../../shared/harvest/types.ts';
 import { warmTargets } from '../../../shared/spec/warm.ts';
 import { EKS_LABELS } from '../../../adapters/eks/manifests/naming.ts';
+import { waitFor } from '../../support/wait.ts';
 import { TEST_EKS_IMAGE, startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
@@ -82,6 +83,14 @@ describe('Feature: warm capacity on EKS', () => {
     const podNodes = stack.fake.objects('Pod', small.namespace).map((p) => p.spec.nodeName);
     expect(podNodes.length).toBeGreaterThan(0);
     expect(podNodes.every((n) => nodesOfGroup().includes(n))).toBe(true);
+    // Ready, it reports its start milestones from the pods (kept on the record at RUNNING).
+    const ready = await waitFor(async () => {
+      const o = await backend.observe(small.clusterId);
+      return o.ready ? o : undefined;
+    }, { what: 'small cluster ready', timeoutMs: 20_000 });
+    const t = ready.startTimes!;
+    expect(Object.keys(t).sort()).toEqual(['containersStartedAt', 'podsCreatedAt', 'schedulerReadyAt', 'workersRegisteredAt']);
+    expect(t.podsCreatedAt! <= t.containersStartedAt! && t.containersStartedAt! <= t.schedulerReadyAt!).toBe(true);
 
     // Act 2: a big one needs more than the floor.
     await backend.apply(big, testSecrets(big.clusterId));
