@@ -9,6 +9,7 @@ import type { RunLogStore } from '../../shared/ports/run-logs.ts';
 import { EksComputeBackend, type EksBackendDeps } from './backend.ts';
 import { listTemplates } from '../../shared/spec/templates.ts';
 import { warmTargets } from '../../shared/spec/warm.ts';
+import { imageReferenceProblem } from '../../shared/spec/image.ts';
 import { EksJobDriver } from './job-driver.ts';
 import { eksConfigFromEnv } from './config.ts';
 import { resolveEksEndpoint, type ResolvedEksConfig } from './endpoint.ts';
@@ -82,6 +83,8 @@ export async function createEksBackendFromEnv(env: Env, options: { clock?: Clock
   // Warm capacity from the packaged templates' `warm:` blocks (a malformed template fails the cold start, naming the field).
   const targets = warmTargets(listTemplates(), config.image);
   const pauseImage = getOptionalString(env, 'RECC_EKS_PAUSE_IMAGE');
+  const pauseProblem = pauseImage === undefined ? undefined : imageReferenceProblem(pauseImage);
+  if (pauseProblem) throw new ConfigError('invalid EKS configuration', [{ path: 'RECC_EKS_PAUSE_IMAGE', message: pauseProblem }]);
   const warm = targets.length > 0 ? { targets, ...(pauseImage ? { pauseImage } : {}) } : undefined;
   return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks, ...(schedulerRoleArn ? { schedulerRoleArn } : {}), ...(warm ? { warm } : {}) });
 }
