@@ -18,7 +18,7 @@ import { ValidationError, formatErrorForHumans } from '../shared/core/errors.ts'
 import { parseArgs, USAGE, type BenchOptions } from './lib/args.ts';
 import { readResults, runChild, tail } from './lib/child.ts';
 import { busyFraction, readCpuTotals } from './lib/proc.ts';
-import { DASK_GROUPS, MEASURES, type Group } from './lib/measures.ts';
+import { DASK_GROUPS, GROUP_BUDGET, MEASURES, type Group } from './lib/measures.ts';
 import { buildRows, emptyResults, presentRows, renderCosts, renderMarkdown, renderTable, rowToJson, summariseTargets, type Results } from './lib/report.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -92,7 +92,8 @@ async function runReccGroupOnce(group: Group, opts: BenchOptions, dir: string, r
   if (opts.quick) args.push('--quick');
   if (opts.scale !== 1) args.push('--scale', String(opts.scale));
   // The child gives up a little before it would be killed, so it can print its cluster's logs.
-  args.push('--deadline', String(Math.max(opts.timeoutS * 0.8, opts.timeoutS - 5)));
+  const timeoutS = opts.timeoutS * (GROUP_BUDGET[group] ?? 1);
+  args.push('--deadline', String(Math.max(timeoutS * 0.8, timeoutS - 5)));
   const env = { ...process.env };
   if (opts.profileDir) {
     // Every Node process of the group (client, scheduler, workers) writes <role>-<pid>.cpuprofile on exit.
@@ -102,12 +103,12 @@ async function runReccGroupOnce(group: Group, opts: BenchOptions, dir: string, r
     env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import=${join(ROOT, 'bench/lib/cpu-profile-preload.mjs')}`.trim();
   }
   const started = Date.now();
-  const run = await runChild(process.execPath, args, { timeoutS: opts.timeoutS, cwd: ROOT, env });
+  const run = await runChild(process.execPath, args, { timeoutS, cwd: ROOT, env });
   const got = readResults(out);
   for (const r of got) results.recc.set(r.name, { ...r, config: 'recc' });
   const secs = `${((Date.now() - started) / 1000).toFixed(1)} s, load ${load()}`;
   if (run.code !== 0 || got.length === 0) {
-    const why = run.timedOut ? `timed out after ${opts.timeoutS} s` : `exited with ${run.code ?? run.signal}`;
+    const why = run.timedOut ? `timed out after ${timeoutS} s` : `exited with ${run.code ?? run.signal}`;
     results.errors.set(`recc ${group}`, `${why}\n${tail(run.output)}`);
     log(`recc ${group}: FAILED (${why}, ${secs})\n${tail(run.output)}`);
     return run.timedOut ? 'timed out' : 'crashed';

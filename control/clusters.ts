@@ -15,6 +15,7 @@ import { planCluster, type PlanOptions } from '../shared/plan/planner.ts';
 import type { PriceTable } from '../shared/catalog/prices.ts';
 import { knownRegions } from '../shared/catalog/instances.ts';
 import { reapAt } from '../shared/harvest/plan.ts';
+import { startTimeline } from '../shared/lifecycle/start-timeline.ts';
 import { DEFAULT_HARVEST_CONFIG, type HarvestConfig } from '../shared/harvest/types.ts';
 import { QuotaPolicy } from '../shared/quota/config.ts';
 import { pageNewestFirst, type PageRequest } from '../shared/api/pagination.ts';
@@ -120,7 +121,8 @@ export interface CreateClusterInput {
 /** What `caller` may see of `record`: the owner sees everything, an admin sees no token. */
 export function viewFor(record: ClusterRecord, caller: Caller, harvest: HarvestConfig = DEFAULT_HARVEST_CONFIG): ClusterView {
   const forecast = reapAt(record, harvest);
-  const reap = { reapAt: forecast?.at ?? null, reapReason: forecast?.reason ?? null };
+  const timeline = startTimeline(record);
+  const reap = { reapAt: forecast?.at ?? null, reapReason: forecast?.reason ?? null, ...(timeline ? { startTimeline: timeline } : {}) };
   if (record.owner === caller.user || !record.connection) return { ...record, ...reap };
   const { token: _token, ...rest } = record.connection;
   return { ...record, connection: rest, ...reap };

@@ -97,6 +97,10 @@ export interface HarvestReport {
   grantsRemoved?: GrantChange[];
   /** Why the grant sweep failed (it is retried by the next run). */
   grantSweepError?: string;
+  /** Warm node groups kept (backends with `reconcileCapacity`); their idle nodes are not orphans. */
+  warmGroups?: string[];
+  /** Why keeping the warm capacity failed (retried by the next run). */
+  capacityError?: string;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -178,6 +182,14 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
       log.error('grant sweep failed', { error: err });
     }
   }
+  if (deps.backend.reconcileCapacity) {
+    try {
+      report.warmGroups = await deps.backend.reconcileCapacity();
+    } catch (err) {
+      report.capacityError = message(err);
+      log.error('keeping the warm capacity failed', { error: err });
+    }
+  }
   if (deps.runs) {
     try {
       report.runsFailed = await deps.runs.reconcile();
@@ -194,7 +206,8 @@ export async function runHarvester(deps: HarvesterDeps): Promise<HarvestReport> 
     orphansRemoved: report.orphansRemoved.length,
     ...(deps.queues ? { queueOrphansRemoved: report.queueOrphansRemoved?.length ?? 0, sessionsRemoved: report.sessionsRemoved?.length ?? 0 } : {}),
     ...(report.grantsRemoved ? { grantsRemoved: report.grantsRemoved.length } : {}),
-    errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.grantSweepError ? 1 : 0),
+    ...(report.warmGroups ? { warmGroups: report.warmGroups.length } : {}),
+    errors: report.actions.filter((a) => a.outcome === 'error').length + report.observeErrors.length + (report.grantSweepError ? 1 : 0) + (report.capacityError ? 1 : 0),
   });
   return report;
 }

@@ -288,6 +288,7 @@ export class Provisioner {
             ...(queues ? { requestQueueUrl: queues.requestQueueUrl } : {}),
             ...(queues?.payload ? { payloadBucket: queues.payload.bucket, payloadPrefix: queues.payload.prefix } : {}),
           },
+          ...(observation.startTimes ? { startTimes: observation.startTimes } : {}),
         },
       });
       await this.save(next, record.version, change);

@@ -19,10 +19,12 @@ import { MANAGED_SELECTOR, clusterFromNamespace, listClusterNamespaces, type Liv
 import { buildClusterManifests, schedulerDashboardHost } from './manifests/build.ts';
 import { EKS_LABELS, OBJECT_NAMES, sourceVolumeName } from './manifests/naming.ts';
 import type { K8sObject, ManagedKind } from './manifests/types.ts';
+import { PREPULL_APP, WARM_NAMESPACE, prePullDaemonSet, warmNamespace } from './manifests/prepull.ts';
+import type { WarmTarget } from '../../shared/spec/warm.ts';
 import { NodeGroups } from './node-groups.ts';
 import { ClusterPodIdentity } from './pod-identity.ts';
 import { markRetiredPods } from './retire-pods.ts';
-import { activityFailures, deploymentFailures, podFailures, podView, pullHistories, retriesImagePulls, type PodView } from './observe-map.ts';
+import { activityFailures, deploymentFailures, podFailures, podView, pullHistories, retriesImagePulls, startTimesOf, type PodView } from './observe-map.ts';
 
 /**
  * The EKS `ComputeBackend`. Everything it knows about a cluster lives in the
@@ -88,6 +90,13 @@ export interface EksBackendDeps {
    * association removed on teardown. Unset: no association.
    */
   schedulerRoleArn?: string;
+  /**
+   * Warm capacity (issue 19 #5): per (user, instance type), nodes kept up and
+   * images pulled on them ahead of time (`warmTargets` of the templates,
+   * shared/spec/warm.ts). Kept by `reconcileCapacity`, and honoured by every
+   * node-group reconcile. @default none
+   */
+  warm?: { targets: readonly WarmTarget[]; pauseImage?: string };
 }
 
 export function plannedNodes(spec: ClusterSpec, plan: Plan, nWorkers: number): number {
@@ -137,6 +146,7 @@ export class EksComputeBackend implements ComputeBackend {
         maxNodesPerGroup: deps.config.maxNodesPerGroup,
         maxNodesByInstanceType: deps.config.maxNodesByInstanceType,
         prefix: deps.config.nodeGroupPrefix,
+        warmNodes: (owner, instanceType) => deps.warm?.targets.find((t) => t.owner === owner && t.instanceType === instanceType)?.nodes ?? 0,
       },
       this.logger,
     );
@@ -337,6 +347,8 @@ export class EksComputeBackend implements ComputeBackend {
           }
         : {}),
       ...(schedulerReady ? { schedulerReachable: status !== undefined } : {}),
+      // Kept on the record at RUNNING (issue 19 #5): where the start time went, node boot and image pull included.
+      ...(ready ? { startTimes: startTimesOf(views, workersDesired) } : {}),
     };
   }
 
@@ -544,5 +556,48 @@ export class EksComputeBackend implements ComputeBackend {
   /** Bring every node group this backend made in line with the live namespaces (orphan clean-up). */
   async reconcileNodeGroups(): Promise<string[]> {
     return this.nodeGroups.reconcileAll();
+  }
+
+  /**
+   * Warm capacity (issue 19 #5), level-triggered, run by the harvester: every
+   * warm group exists with its minimum (created with no cluster in it), every
+   * other group this backend made is recomputed (its warm floor dropped when
+   * no template asks for it any more), and each warm group with images has
+   * its pre-pull DaemonSet; DaemonSets of groups no longer warm are deleted.
+   * Returns the warm groups' names.
+   */
+  async reconcileCapacity(): Promise<string[]> {
+    const targets = this.deps.warm?.targets ?? [];
+    const warmGroups: string[] = [];
+    for (const t of targets) {
+      await this.nodeGroups.reconcile(t.owner, t.instanceType);
+      warmGroups.push(this.nodeGroups.groupName(t.owner, t.instanceType));
+    }
+    await this.nodeGroups.reconcileAll();
+    const wanted = new Map<string, K8sObject>();
+    for (const t of targets) {
+      if (t.images.length === 0) continue;
+      const ds = prePullDaemonSet(this.nodeGroups.groupName(t.owner, t.instanceType), t.images, this.deps.warm?.pauseImage);
+      wanted.set(ds.metadata.name, ds);
+    }
+    if (wanted.size > 0) await this.applier.apply(warmNamespace());
+    for (const ds of wanted.values()) {
+      const outcome = await this.applier.apply(ds);
+      if (outcome !== 'unchanged') this.logger.info('pre-pull DaemonSet applied', { name: ds.metadata.name, outcome, images: ds.metadata.annotations?.['recc.io/images'] });
+    }
+    const { apps } = await this.deps.kube.apis();
+    let existing: any[] = [];
+    try {
+      existing = (await apps.listNamespacedDaemonSet({ namespace: WARM_NAMESPACE })).items ?? [];
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw wrapApiError(err, 'list pre-pull DaemonSets');
+    }
+    for (const ds of existing) {
+      const name: string = ds.metadata?.name ?? '';
+      if (!name || wanted.has(name) || ds.metadata?.labels?.['app.kubernetes.io/name'] !== PREPULL_APP) continue;
+      await this.applier.remove('DaemonSet', WARM_NAMESPACE, name);
+      this.logger.info('pre-pull DaemonSet removed (no template warms its group any more)', { name });
+    }
+    return warmGroups;
   }
 }

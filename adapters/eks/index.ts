@@ -6,7 +6,10 @@ import { getOptionalString, type Env } from '../../shared/core/env.ts';
 import { ConfigError } from '../../shared/core/errors.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import type { RunLogStore } from '../../shared/ports/run-logs.ts';
-import { EksComputeBackend } from './backend.ts';
+import { EksComputeBackend, type EksBackendDeps } from './backend.ts';
+import { listTemplates } from '../../shared/spec/templates.ts';
+import { warmTargets } from '../../shared/spec/warm.ts';
+import { imageReferenceProblem } from '../../shared/spec/image.ts';
 import { EksJobDriver } from './job-driver.ts';
 import { eksConfigFromEnv } from './config.ts';
 import { resolveEksEndpoint, type ResolvedEksConfig } from './endpoint.ts';
@@ -41,7 +44,10 @@ export function eksSchedulerCertificateNames(region: string, serviceMode: 'nlb' 
 }
 
 /** The backend for a config whose endpoint and CA are resolved (`resolveEksEndpoint`): TLS is always verified against that CA. */
-export function createEksBackend(config: ResolvedEksConfig, options: { clock?: Clock; logger?: Logger; eks?: EKSClient; schedulerRoleArn?: string } = {}): EksComputeBackend {
+export function createEksBackend(
+  config: ResolvedEksConfig,
+  options: { clock?: Clock; logger?: Logger; eks?: EKSClient; schedulerRoleArn?: string; warm?: EksBackendDeps['warm'] } = {},
+): EksComputeBackend {
   const credentials = fromNodeProviderChain();
   const kube = new KubeClients({
     server: config.endpoint,
@@ -57,6 +63,7 @@ export function createEksBackend(config: ResolvedEksConfig, options: { clock?: C
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.schedulerRoleArn ? { schedulerRoleArn: options.schedulerRoleArn } : {}),
+    ...(options.warm ? { warm: options.warm } : {}),
   });
 }
 
@@ -73,7 +80,13 @@ export async function createEksBackendFromEnv(env: Env, options: { clock?: Clock
   if (schedulerRoleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(schedulerRoleArn)) {
     throw new ConfigError('invalid EKS configuration', [{ path: 'RECC_EKS_SCHEDULER_ROLE_ARN', message: 'must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)' }]);
   }
-  return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks, ...(schedulerRoleArn ? { schedulerRoleArn } : {}) });
+  // Warm capacity from the packaged templates' `warm:` blocks (a malformed template fails the cold start, naming the field).
+  const targets = warmTargets(listTemplates(), config.image);
+  const pauseImage = getOptionalString(env, 'RECC_EKS_PAUSE_IMAGE');
+  const pauseProblem = pauseImage === undefined ? undefined : imageReferenceProblem(pauseImage);
+  if (pauseProblem) throw new ConfigError('invalid EKS configuration', [{ path: 'RECC_EKS_PAUSE_IMAGE', message: pauseProblem }]);
+  const warm = targets.length > 0 ? { targets, ...(pauseImage ? { pauseImage } : {}) } : undefined;
+  return createEksBackend(await resolveEksEndpoint(config, eks), { ...options, eks, ...(schedulerRoleArn ? { schedulerRoleArn } : {}), ...(warm ? { warm } : {}) });
 }
 
 /**

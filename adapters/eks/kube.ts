@@ -13,7 +13,7 @@ import {
 import { retry, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { KubernetesApiError, KubernetesConflictError } from './errors.ts';
 import { EKS_ANNOTATIONS } from './manifests/naming.ts';
-import type { K8sObject, ManagedKind } from './manifests/types.ts';
+import type { AppliedKind, K8sObject } from './manifests/types.ts';
 
 /**
  * The Kubernetes side of the EKS backend: a KubeConfig built in code, typed
@@ -214,7 +214,7 @@ interface KindOps {
   remove(apis: KubeApis, namespace: string, name: string): Promise<unknown>;
 }
 
-const OPS: Record<ManagedKind, KindOps> = {
+const OPS: Record<AppliedKind, KindOps> = {
   Namespace: {
     read: (a, _ns, name) => a.core.readNamespace({ name }),
     create: (a, _ns, body) => a.core.createNamespace({ body }),
@@ -293,6 +293,12 @@ const OPS: Record<ManagedKind, KindOps> = {
     create: (a, namespace, body) => a.apps.createNamespacedDeployment({ namespace, body }),
     replace: (a, namespace, name, body) => a.apps.replaceNamespacedDeployment({ name, namespace, body }),
     remove: (a, namespace, name) => a.apps.deleteNamespacedDeployment({ name, namespace }),
+  },
+  DaemonSet: {
+    read: (a, namespace, name) => a.apps.readNamespacedDaemonSet({ name, namespace }),
+    create: (a, namespace, body) => a.apps.createNamespacedDaemonSet({ namespace, body }),
+    replace: (a, namespace, name, body) => a.apps.replaceNamespacedDaemonSet({ name, namespace, body }),
+    remove: (a, namespace, name) => a.apps.deleteNamespacedDaemonSet({ name, namespace }),
   },
   PodDisruptionBudget: {
     read: (a, namespace, name) => a.policy.readNamespacedPodDisruptionBudget({ name, namespace }),
@@ -397,7 +403,7 @@ export class KubeApplier {
   }
 
   /** Delete; a missing object is success. Returns false when it was already gone. */
-  async remove(kind: ManagedKind, namespace: string, name: string): Promise<boolean> {
+  async remove(kind: AppliedKind, namespace: string, name: string): Promise<boolean> {
     const apis = await this.clients.apis();
     try {
       await opsFor(kind).remove(apis, namespace, name);
@@ -408,7 +414,7 @@ export class KubeApplier {
     }
   }
 
-  async read(kind: ManagedKind, namespace: string, name: string): Promise<AnyObj | undefined> {
+  async read(kind: AppliedKind, namespace: string, name: string): Promise<AnyObj | undefined> {
     const apis = await this.clients.apis();
     try {
       return await opsFor(kind).read(apis, namespace, name);

@@ -51,6 +51,13 @@ export interface NodeGroupConfig {
   maxNodesByInstanceType?: Record<string, number>;
   /** Prefix for group names. @default '' */
   prefix?: string;
+  /**
+   * Warm nodes per group (issue 19 #5, templates' `warm.nodes`,
+   * shared/spec/warm.ts): the group's MinSize, and the floor of its desired
+   * capacity, so those nodes stay up (and are never scaled in) when no
+   * cluster uses them. @default none
+   */
+  warmNodes?: (owner: string, instanceType: string) => number;
 }
 
 export interface GroupState {
@@ -119,6 +126,11 @@ export class NodeGroups {
 
   maxSizeFor(instanceType: string): number {
     return this.config.maxNodesByInstanceType?.[instanceType] ?? this.config.maxNodesPerGroup;
+  }
+
+  /** The group's warm nodes, never above its maximum. */
+  warmFor(owner: string, instanceType: string): number {
+    return Math.min(Math.max(0, Math.floor(this.config.warmNodes?.(owner, instanceType) ?? 0)), this.maxSizeFor(instanceType));
   }
 
   /** `asg.send` retried through transient faults and throttling (shared/core/retry.ts). */
@@ -220,7 +232,9 @@ export class NodeGroups {
     const live = all.filter((c) => c.live && c.nodeGroup === groupName);
     const needed = live.reduce((n, c) => n + c.nodes, 0);
     const maxSize = this.maxSizeFor(instanceType);
-    const target = Math.min(needed, maxSize);
+    const warm = this.warmFor(owner, instanceType);
+    // Warm nodes are a floor, not headroom: clusters use them first, and the group grows only past them.
+    const target = Math.min(Math.max(needed, warm), maxSize);
     const tags = this.tagsFor(groupName, owner, instanceType, live);
     let group = await this.describe(groupName);
     if (!group) {
@@ -229,9 +243,9 @@ export class NodeGroups {
         await this.send(
           new CreateAutoScalingGroupCommand({
             AutoScalingGroupName: groupName,
-            MinSize: 0,
+            MinSize: warm,
             MaxSize: maxSize,
-            DesiredCapacity: 0,
+            DesiredCapacity: warm,
             VPCZoneIdentifier: this.config.subnetIds.join(','),
             NewInstancesProtectedFromScaleIn: true,
             MixedInstancesPolicy: {
@@ -248,7 +262,7 @@ export class NodeGroups {
           }),
           'create',
         );
-        this.logger.info('node group created', { groupName, maxSize });
+        this.logger.info('node group created', { groupName, maxSize, warmNodes: warm });
       } catch (err) {
         if ((err as Error).name !== 'AlreadyExistsFault') throw new EksAwsError(`creating node group ${groupName} failed`, { cause: err });
       }
@@ -264,15 +278,17 @@ export class NodeGroups {
           'tag',
         );
       }
-      if (group.MaxSize !== maxSize) {
-        await this.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: maxSize, MinSize: 0 }), 'update');
+      if (group.MaxSize !== maxSize || (group.MinSize ?? 0) !== warm) {
+        // Desired capacity is set right after: with the new MinSize it is never below it.
+        await this.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MaxSize: maxSize, MinSize: warm }), 'update');
+        this.logger.info('node group size limits set', { groupName, minSize: warm, maxSize });
       }
     }
 
     // Desired capacity first: every instance is protected from scale-in, so lowering it terminates nothing by itself.
     if (group.DesiredCapacity !== target) {
       await this.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: target, HonorCooldown: false }), 'set desired');
-      this.logger.info('node group desired capacity set', { groupName, desired: target, needed, clusters: live.length });
+      this.logger.info('node group desired capacity set', { groupName, desired: target, needed, warmNodes: warm, clusters: live.length });
     }
     // Then targeted scale-in of idle nodes only, without touching desired capacity again: if concurrent
     // reconciles both remove nodes, the group launches replacements up to the desired capacity.

@@ -23,6 +23,10 @@ export interface PodView {
   memoryLimit?: string;
   /** The pod's failed image pulls, from the kubelet's events (see `pullHistories`). */
   pulls?: PullHistory;
+  /** Start milestones (issue 19 #5): creation, container running since, Ready since (ISO). */
+  createdAt?: string;
+  runningSince?: string;
+  readySince?: string;
 }
 
 function isReady(pod: any): boolean {
@@ -50,6 +54,37 @@ export function podView(pod: any): PodView | undefined {
     restartCount: cs?.restartCount ?? 0,
     ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' ? { unschedulableMessage: scheduled.message ?? '' } : {}),
     ...(container?.resources?.limits?.memory ? { memoryLimit: String(container.resources.limits.memory) } : {}),
+    ...isoField('createdAt', pod.metadata?.creationTimestamp),
+    ...isoField('runningSince', cs?.state?.running?.startedAt),
+    ...(isReady(pod) ? isoField('readySince', (pod.status?.conditions ?? []).find((c: any) => c.type === 'Ready')?.lastTransitionTime) : {}),
+  };
+}
+
+/** client-node gives Date objects, the wire gives strings: either way an ISO string, or nothing. */
+function isoField<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
+  if (value === undefined || value === null) return {};
+  const ms = new Date(value as string | Date).getTime();
+  return Number.isNaN(ms) ? {} : ({ [key]: new Date(ms).toISOString() } as Record<K, string>);
+}
+
+/**
+ * The start milestones of a ready cluster from its pods (issue 19 #5):
+ * first pod created; the scheduler's container running (after node boot and
+ * image pull); the scheduler Ready; the last of the desired workers Ready (a
+ * worker is Ready once it registered: its readiness probe is the file it
+ * writes then). Times are the API server's and kubelets' (rounded to the
+ * second by Kubernetes).
+ */
+export function startTimesOf(views: readonly PodView[], workersDesired: number): { podsCreatedAt?: string; containersStartedAt?: string; schedulerReadyAt?: string; workersRegisteredAt?: string } {
+  const min = (xs: (string | undefined)[]) => xs.filter((x): x is string => x !== undefined).sort()[0];
+  const scheduler = views.find((v) => v.component === 'scheduler' && v.ready);
+  const workersReady = views.filter((v) => v.component === 'worker' && v.readySince !== undefined).map((v) => v.readySince as string).sort();
+  const podsCreatedAt = min(views.map((v) => v.createdAt));
+  return {
+    ...(podsCreatedAt ? { podsCreatedAt } : {}),
+    ...(scheduler?.runningSince ? { containersStartedAt: scheduler.runningSince } : {}),
+    ...(scheduler?.readySince ? { schedulerReadyAt: scheduler.readySince } : {}),
+    ...(workersDesired > 0 && workersReady.length >= workersDesired ? { workersRegisteredAt: workersReady[workersDesired - 1] as string } : {}),
   };
 }
 

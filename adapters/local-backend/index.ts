@@ -9,6 +9,7 @@ import { parseSchedulerStatus, type SchedulerStatus } from '../../shared/engine/
 import { silentLogger } from '../../shared/core/logger.ts';
 import type { ClusterDefinition, ClusterSecrets, PodTemplate } from '../../shared/definition/types.ts';
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation, ScaleOptions } from '../../shared/ports/compute-backend.ts';
+import type { BackendStartTimes } from '../../shared/lifecycle/types.ts';
 import { readSecretFiles, writeSecretFiles } from '../secrets/index.ts';
 import { LocalGpuError, LocalProcessStartError, LocalStateError } from './errors.ts';
 import { ALLOW_MISSING_GPUS_ENV, checkLocalGpus, detectLocalGpus } from './gpus.ts';
@@ -361,14 +362,18 @@ export class LocalProcessBackend implements ComputeBackend {
         }
       }
       const permanent = failures.some((f) => f.permanent);
+      const ready = schedulerReady && !permanent && workersRegistered >= state.workersDesired;
+      // Read once, when ready: the provisioner keeps them on the record at RUNNING (issue 19 #5).
+      const startTimes = ready && scheduler ? await this.startTimes(state, scheduler) : undefined;
       return {
         clusterId,
         exists: true,
         schedulerReady,
         workersDesired: state.workersDesired,
         workersRegistered,
-        ready: schedulerReady && !permanent && workersRegistered >= state.workersDesired,
+        ready,
         failures,
+        ...(startTimes ? { startTimes } : {}),
         schedulerAddress: address,
         dashboardUrl,
         ...(activity ? { activity } : {}),
@@ -570,6 +575,24 @@ export class LocalProcessBackend implements ComputeBackend {
     return false;
   }
 
+  /**
+   * Start milestones from the processes themselves: spawn times, and the
+   * `time` of the scheduler's `scheduler.ready` and each worker's
+   * `worker.ready` line (in its own part of the appended log).
+   */
+  private async startTimes(state: ClusterState, scheduler: ProcessEntry): Promise<BackendStartTimes> {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const schedulerReadyAt = await loggedEventTime(scheduler, 'scheduler.ready');
+    const workers = state.processes.filter((p) => p.component === 'worker');
+    const registered = (await Promise.all(workers.map((w) => loggedEventTime(w, 'worker.ready')))).filter((t): t is string => t !== undefined);
+    const last = registered.length >= state.workersDesired && registered.length > 0 ? registered.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b)) : undefined;
+    return {
+      podsCreatedAt: iso(Math.min(...state.processes.map((p) => p.startedAt))),
+      ...(schedulerReadyAt !== undefined ? { schedulerReadyAt } : {}),
+      ...(last !== undefined ? { workersRegisteredAt: last } : {}),
+    };
+  }
+
   /** Did this worker process register with its scheduler (its own part of the appended log says so)? */
   private async workerRegistered(p: ProcessEntry): Promise<boolean> {
     const text = await readFile(p.logFile).catch(() => Buffer.alloc(0));
@@ -693,4 +716,20 @@ async function fetchStatus(dashboardUrl: string, token: string | undefined): Pro
   } catch {
     return undefined;
   }
+}
+
+/** The `time` of the first log line of `p`'s own part of its log whose `event` is `event` (logs are one JSON object per line). */
+async function loggedEventTime(p: ProcessEntry, event: string): Promise<string | undefined> {
+  const text = (await readFile(p.logFile).catch(() => Buffer.alloc(0))).subarray(p.logStart ?? 0).toString('utf8');
+  const needle = `"${event}"`;
+  for (const line of text.split('\n')) {
+    if (!line.includes(needle)) continue;
+    try {
+      const parsed = JSON.parse(line) as { event?: unknown; time?: unknown };
+      if (parsed.event === event && typeof parsed.time === 'string' && !Number.isNaN(Date.parse(parsed.time))) return parsed.time;
+    } catch {
+      // Not one of our JSON lines (e.g. a user's print): keep looking.
+    }
+  }
+  return undefined;
 }

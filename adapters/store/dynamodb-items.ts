@@ -92,6 +92,9 @@ export const clusterRecordShape = z.object({
   quotaScopes: z.array(str).optional(),
   retireWorkers: z.array(str).optional(),
   kubectlEditAt: str.optional(),
+  startTimes: z
+    .object({ podsCreatedAt: str.optional(), containersStartedAt: str.optional(), schedulerReadyAt: str.optional(), workersRegisteredAt: str.optional() })
+    .optional(),
 });
 
 export const statusChangeShape = z.object({

@@ -21,8 +21,16 @@ export const GROUPS = [
   'skew',
   'transfer_many',
   'dataframe',
+  'start_time',
 ] as const;
 export type Group = (typeof GROUPS)[number];
+
+/**
+ * Groups that need more than the per-group time limit (`--timeout`): the
+ * limit is multiplied by this. start_time starts 61 local clusters (20 creates
+ * × 3 sizes + a warm-up) and deletes each.
+ */
+export const GROUP_BUDGET: Partial<Record<Group, number>> = { start_time: 4 };
 
 /** Groups that also run on Dask (the rest are recc-only or a reference). */
 export const DASK_GROUPS: readonly Group[] = ['start', 'map_noop', 'tree_reduce', 'latency', 'transfer', 'cpu_efficiency', 'dataframe'];
@@ -210,6 +218,7 @@ export const MEASURES: readonly MeasureDef[] = [
   ...dataMeasures(),
   ...dataframeMeasures(),
   ...sqsMeasures(),
+  ...startTimeMeasures(),
   // Issue 19: work stealing on a skewed workload, and memory while fetching many results.
   {
     name: 'skew_vs_ideal',
@@ -232,6 +241,25 @@ export const MEASURES: readonly MeasureDef[] = [
     meaning: 'memory a worker needs to pull many results at once (1.0 = exactly the data)',
   },
 ];
+
+/** Issue 19 #5: create→RUNNING on the local stack (bench/recc/start-time-measures.ts). */
+function startTimeMeasures(): MeasureDef[] {
+  const out: MeasureDef[] = [];
+  for (const n of [1, 4, 16]) {
+    for (const p of [50, 95]) {
+      out.push({
+        name: `start_time_p${p}_${n}w`,
+        group: 'start_time',
+        label: `create→RUNNING p${p}, ${n} worker${n === 1 ? '' : 's'} (local stack)`,
+        unit: 's',
+        better: 'lower',
+        compared: false,
+        meaning: 'POST /clusters until the record says RUNNING, through the API, the provisioning queue, the provisioner and the local-process backend; stages in the JSON (stagesP50Ms)',
+      });
+    }
+  }
+  return out;
+}
 
 /** Issue 12: tasks over SQS (fauxqs on loopback), bench/recc/sqs-measures.ts. */
 function sqsMeasures(): MeasureDef[] {

@@ -57,6 +57,11 @@ async function run(g: Group): Promise<void> {
     else await m.measureTransferMany({ quick, scale, emit }, quick ? 256 : 1024, 1024 * 1024);
     return;
   }
+  if (g === 'start_time') {
+    const { measureStartTime } = await import('./start-time-measures.ts');
+    await measureStartTime({ quick, scale, emit }, quick ? 3 : Math.max(2, Math.round(20 * scale)));
+    return;
+  }
   if (g === 'dataframe') {
     const { runDataframe } = await import('./dataframe-measures.ts');
     await runDataframe({ quick, scale, emit });

@@ -159,6 +159,12 @@ export async function follow(client: ApiClient, first: ClusterView, targets: rea
   }
 }
 
+/** `4.1 s (queue 0.02, provision 0.31, process start 1.9, connect 0.9, observe 0.98)`: where the start went. */
+function startLine(t: NonNullable<ClusterView['startTimeline']>): string {
+  const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
+  return `${s(t.totalMs)} s (${t.stages.map((st) => `${st.stage} ${s(st.ms)}`).join(', ')})`;
+}
+
 function describe(cluster: ClusterView, forecast?: { at: string; reason: string }): string {
   const p = cluster.plan;
   const ended = cluster.status === 'DELETED' || cluster.status === 'FAILED';
@@ -180,6 +186,7 @@ function describe(cluster: ClusterView, forecast?: { at: string; reason: string 
     ['created', `${cluster.createdAt} (${age(cluster.createdAt)} ago)`],
     ['last activity', `${cluster.lastActivityAt} (${age(cluster.lastActivityAt)} ago)`],
     ...(cluster.endedAt ? [['ended', `${cluster.endedAt} (${age(cluster.endedAt)} ago)`] as [string, string]] : []),
+    ...(cluster.startTimeline ? [['start time', startLine(cluster.startTimeline)] as [string, string]] : []),
   ];
   // The addresses of an ended cluster lead nowhere.
   if (cluster.connection && !ended) {

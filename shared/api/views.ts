@@ -1,4 +1,5 @@
 import type { ReapReason } from '../harvest/types.ts';
+import type { StartTimeline } from '../lifecycle/start-timeline.ts';
 import type { ClusterConnection, ClusterRecord } from '../lifecycle/types.ts';
 import type { ClusterSpec, Plan } from '../spec/types.ts';
 
@@ -20,6 +21,8 @@ export type ClusterView = Omit<ClusterRecord, 'connection'> & {
   reapAt?: string | null;
   /** Which rule reaps it at `reapAt`; null when `reapAt` is null. */
   reapReason?: ReapReason | null;
+  /** Where the start time went, by stage (`shared/lifecycle/start-timeline.ts`), once RUNNING. */
+  startTimeline?: StartTimeline;
 };
 
 /** `POST /clusters` → 202. */

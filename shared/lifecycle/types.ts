@@ -99,6 +99,29 @@ export interface ClusterRecord {
    * and it goes with the cluster.
    */
   kubectlEditAt?: string;
+  /**
+   * When the backend saw each start-up milestone (issue 19 #5), copied from
+   * the observation that made the cluster RUNNING; `startTimeline` turns them
+   * into stage durations for `recc cluster get`.
+   */
+  startTimes?: BackendStartTimes;
+}
+
+/**
+ * Start-up milestones as the backend saw them (ISO times; each optional, a
+ * backend reports what it can). Local: process spawn, the `scheduler.ready`
+ * and `worker.ready` log lines. EKS: pod creation, container start, Ready
+ * conditions.
+ */
+export interface BackendStartTimes {
+  /** The first pod (local: process) of the cluster was created. */
+  podsCreatedAt?: string;
+  /** The scheduler's container started running (EKS: after node boot and image pull). */
+  containersStartedAt?: string;
+  /** The scheduler accepted connections. */
+  schedulerReadyAt?: string;
+  /** The last of the desired workers registered with the scheduler. */
+  workersRegisteredAt?: string;
 }
 
 /** One recorded status change (the status history). */

@@ -1,4 +1,5 @@
 import type { ClusterDefinition, ClusterSecrets } from '../definition/types.ts';
+import type { BackendStartTimes } from '../lifecycle/types.ts';
 
 /**
  * Where clusters run. Adapters: local processes (`adapters/local-backend`)
@@ -45,6 +46,8 @@ export interface Observation {
   activity?: ClusterActivity;
   /** False when the scheduler should be up but did not answer. */
   schedulerReachable?: boolean;
+  /** Start-up milestones, when `ready` and the backend knows them (kept on the record at RUNNING). */
+  startTimes?: BackendStartTimes;
 }
 
 export interface BackendClusterRef {
@@ -113,4 +116,12 @@ export interface ComputeBackend {
    * access (local processes) omit it.
    */
   grantEdit?(clusterId: string): Promise<void>;
+  /**
+   * Warm capacity (issue 19 #5): keep the nodes and pre-pulled images the
+   * templates ask for (`warm:`), whether or not a cluster uses them, and stop
+   * keeping what no template asks for any more. Run by the harvester;
+   * level-triggered and idempotent. Returns the warm groups. Backends with
+   * nothing to keep warm (local processes) omit it.
+   */
+  reconcileCapacity?(): Promise<string[]>;
 }

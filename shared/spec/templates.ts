@@ -6,6 +6,7 @@ import type { ErrorDetail } from '../core/errors.ts';
 import { SpecValidationError } from './errors.ts';
 import { SPEC_FIELDS, clusterSpecInputSchema, issuesToDetails, show } from './schema.ts';
 import type { ClusterSpecInput, TemplateInfo } from './types.ts';
+import { parseWarm, type WarmPool } from './warm.ts';
 
 /**
  * Cluster templates: YAML files in `templates/` at the repository root.
@@ -124,7 +125,7 @@ function failed(name: string, problem: ErrorDetail): TemplateReadResult {
 export function parseTemplateDocument(
   doc: unknown,
   label: string,
-): { description: string; spec: ClusterSpecInput; problems: ErrorDetail[] } {
+): { description: string; spec: ClusterSpecInput; warm?: WarmPool; problems: ErrorDetail[] } {
   const problems: ErrorDetail[] = [];
   const within = (d: ErrorDetail): ErrorDetail => ({ path: d.path, message: `${d.message} (in ${label})` });
   if (doc === null || doc === undefined) return { description: '', spec: {}, problems };
@@ -134,13 +135,19 @@ export function parseTemplateDocument(
   }
   const record = doc as Record<string, unknown>;
   let description = '';
+  let warm: WarmPool | undefined;
   let rawSpec: unknown = record;
   if ('spec' in record) {
     rawSpec = record.spec ?? {};
     for (const key of Object.keys(record)) {
-      if (key !== 'spec' && key !== 'description') {
-        problems.push(within({ path: key, message: 'unknown template key; a template has "description" and "spec"' }));
+      if (key !== 'spec' && key !== 'description' && key !== 'warm') {
+        problems.push(within({ path: key, message: 'unknown template key; a template has "description", "spec" and "warm"' }));
       }
+    }
+    if (record.warm !== undefined) {
+      const parsedWarm = parseWarm(record.warm);
+      problems.push(...parsedWarm.problems.map(within));
+      warm = parsedWarm.warm;
     }
     if (record.description !== undefined) {
       if (typeof record.description === 'string') description = record.description.trim();
@@ -148,10 +155,11 @@ export function parseTemplateDocument(
     }
   }
   const parsed = clusterSpecInputSchema.safeParse(rawSpec);
-  if (parsed.success) return { description, spec: parsed.data as ClusterSpecInput, problems };
+  const withWarm = warm ? { warm } : {};
+  if (parsed.success) return { description, spec: parsed.data as ClusterSpecInput, ...withWarm, problems };
   const specProblems = issuesToDetails(parsed.error.issues, '', rawSpec);
   problems.push(...specProblems.map(within));
-  return { description, spec: validFields(rawSpec, specProblems), problems };
+  return { description, spec: validFields(rawSpec, specProblems), ...withWarm, problems };
 }
 
 /** The fields of `input` that are spec fields and have no problem. */

@@ -125,4 +125,6 @@ export interface TemplateInfo {
   description: string;
   /** The partial spec the template sets (merged over the defaults). */
   spec: ClusterSpecInput;
+  /** Warm capacity the template keeps on EKS (`warm:`, shared/spec/warm.ts). */
+  warm?: import('./warm.ts').WarmPool;
 }

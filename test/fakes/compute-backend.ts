@@ -1,4 +1,5 @@
 import type { ClusterDefinition, ClusterSecrets } from '../../shared/definition/types.ts';
+import type { BackendStartTimes } from '../../shared/lifecycle/types.ts';
 import type { BackendClusterRef, ComponentFailure, ComputeBackend, Observation } from '../../shared/ports/compute-backend.ts';
 import { BackendUnavailableError } from '../../shared/ports/errors.ts';
 
@@ -38,6 +39,8 @@ export class FakeComputeBackend implements ComputeBackend {
   readonly calls: FakeCall[] = [];
   /** When set, every operation throws BackendUnavailableError (a transient outage). */
   unavailable = false;
+  /** Start milestones a ready observation reports (as the real backends do once ready). */
+  startTimes?: BackendStartTimes;
   /** Runs inside apply before the cluster is stored (e.g. to land a delete concurrently). */
   onApply?: (definition: ClusterDefinition) => Promise<void> | void;
   private readonly clusters = new Map<string, FakeCluster>();
@@ -104,14 +107,16 @@ export class FakeComputeBackend implements ComputeBackend {
         permanent: true,
       });
     }
+    const ready = schedulerReady && failures.length === 0 && workersRegistered >= c.workersDesired;
     return {
       clusterId,
       exists: true,
       schedulerReady,
       workersDesired: c.workersDesired,
       workersRegistered,
-      ready: schedulerReady && failures.length === 0 && workersRegistered >= c.workersDesired,
+      ready,
       failures,
+      ...(ready && this.startTimes ? { startTimes: this.startTimes } : {}),
       schedulerAddress: `tls://127.0.0.1:${c.port}`,
       dashboardUrl: `http://127.0.0.1:${c.port + 1}`,
       activity: { tasksProcessing: 0, clientsConnected: 0 },

@@ -52,6 +52,7 @@ export interface FailureRule {
 const NODE = resourceByKind('Node');
 const POD = resourceByKind('Pod');
 const DEPLOYMENT = resourceByKind('Deployment');
+const DAEMONSET = resourceByKind('DaemonSet');
 const SERVICE = resourceByKind('Service');
 const NAMESPACE = resourceByKind('Namespace');
 
@@ -222,6 +223,7 @@ export class KubeletSimulator {
       changed = this.readyNodes() || changed;
       changed = reconcileVolumes(this.store) || changed;
       for (const d of this.store.list(DEPLOYMENT)) changed = this.reconcileDeployment(d) || changed;
+      changed = this.reconcileDaemonSets() || changed;
       changed = this.schedule() || changed;
       changed = this.startPods() || changed;
       changed = this.jobs.reconcile() || changed;
@@ -333,6 +335,61 @@ export class KubeletSimulator {
       spec: template.spec ?? {},
       status: { phase: 'Pending', conditions: [] },
     };
+  }
+
+  /**
+   * The DaemonSet controller (pkg/controller/daemon/daemon_controller.go
+   * `manage`): one pod per node that the pod's nodeSelector matches and
+   * whose NoSchedule/NoExecute taints it tolerates; the controller adds the
+   * `node.kubernetes.io/unschedulable` toleration itself (util/daemonset_util.go
+   * `AddOrUpdateDaemonPodTolerations`), so a cordoned node keeps its pod. The
+   * pod is created bound to its node (the real controller pins it with node
+   * affinity and lets the scheduler bind it: the same node). Pods of a deleted
+   * DaemonSet are garbage-collected; a removed node's pods go with it (removeNode).
+   */
+  private reconcileDaemonSets(): boolean {
+    let changed = false;
+    const sets = this.store.list(DAEMONSET);
+    const owned = (p: Obj) => p.metadata.ownerReferences?.find((o: any) => o.kind === 'DaemonSet');
+    for (const pod of this.store.list(POD, undefined, (p) => owned(p) !== undefined && !p.metadata.deletionTimestamp)) {
+      const ref = owned(pod);
+      if (!sets.some((d) => d.metadata.uid === ref?.uid)) {
+        this.removePod(pod);
+        changed = true;
+      }
+    }
+    for (const ds of sets) {
+      const template = ds.spec?.template ?? {};
+      const selector: Record<string, string> = template.spec?.nodeSelector ?? {};
+      const tolerations: any[] = template.spec?.tolerations ?? [];
+      for (const node of this.store.list(NODE)) {
+        if (!Object.entries(selector).every(([k, v]) => node.metadata.labels?.[k] === v)) continue;
+        const untolerated = (node.spec?.taints ?? []).some(
+          (t: any) =>
+            (t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
+            !tolerations.some((tol) => tol.key === t.key && (tol.operator === 'Exists' || tol.value === t.value) && (!tol.effect || tol.effect === t.effect)),
+        );
+        if (untolerated) continue;
+        const has = this.store.list(POD, ds.metadata.namespace, (p) => owned(p)?.uid === ds.metadata.uid && p.spec?.nodeName === node.metadata.name && !p.metadata.deletionTimestamp);
+        if (has.length > 0) continue;
+        this.podSeq += 1;
+        const spec = clone(template.spec ?? {});
+        this.store.insert(POD, {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: `${ds.metadata.name}-${this.podSeq.toString(36).padStart(5, '0')}`,
+            namespace: ds.metadata.namespace,
+            labels: { ...(template.metadata?.labels ?? {}) },
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: ds.metadata.name, uid: ds.metadata.uid ?? '', controller: true }],
+          },
+          spec: { ...spec, nodeName: node.metadata.name, tolerations: [...(spec.tolerations ?? []), { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] },
+          status: { phase: 'Pending', conditions: [] },
+        });
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** ResourceQuota admission of a new pod (see k8s-quota.ts). */
@@ -580,8 +637,8 @@ export class KubeletSimulator {
         conditions: [
           { type: 'PodScheduled', status: 'True' },
           { type: 'Initialized', status: 'True' },
-          { type: 'ContainersReady', status: 'True' },
-          { type: 'Ready', status: 'True' },
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: startedAt },
+          { type: 'Ready', status: 'True', lastTransitionTime: startedAt },
         ],
         containerStatuses: [
           { name: container.name ?? 'main', image: container.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt } } },

@@ -49,6 +49,7 @@ export const RESOURCES: ResourceInfo[] = [
   { group: '', version: 'v1', plural: 'persistentvolumes', kind: 'PersistentVolume', namespaced: false, nameRule: 'subdomain' },
   { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true, nameRule: 'subdomain' },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, nameRule: 'subdomain' },
+  { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', namespaced: true, nameRule: 'subdomain' },
   { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true, nameRule: 'label' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true, nameRule: 'subdomain' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true, nameRule: 'subdomain' },

@@ -1,6 +1,6 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EKSClient } from '@aws-sdk/client-eks';
-import { EksComputeBackend, type EksConfigSubset } from '../../adapters/eks/backend.ts';
+import { EksComputeBackend, type EksBackendDeps, type EksConfigSubset } from '../../adapters/eks/backend.ts';
 import { KubeClients } from '../../adapters/eks/kube.ts';
 import { EKS_LABELS } from '../../adapters/eks/manifests/naming.ts';
 import { allocatable } from '../../shared/catalog/allocatable.ts';
@@ -55,7 +55,7 @@ export interface EksStack {
   asg: AsgModel;
   eks: EksAccessModel;
   kube: KubeClients;
-  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger; autoScaling?: AutoScalingClient; schedulerRoleArn?: string }): EksComputeBackend;
+  makeBackend(overrides?: Partial<EksConfigSubset>, extra?: { clock?: Clock; logger?: Logger; autoScaling?: AutoScalingClient; schedulerRoleArn?: string; warm?: EksBackendDeps['warm'] }): EksComputeBackend;
   close(): Promise<void>;
 }
 
@@ -161,6 +161,7 @@ export async function startEksStack(
         ...(extra.clock ? { clock: extra.clock } : {}),
         ...(extra.logger ? { logger: extra.logger } : {}),
         ...(extra.schedulerRoleArn ? { schedulerRoleArn: extra.schedulerRoleArn } : {}),
+        ...(extra.warm ? { warm: extra.warm } : {}),
       });
     },
     async close() {

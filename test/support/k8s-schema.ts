@@ -46,6 +46,7 @@ export const KINDS = [
   'v1/PersistentVolume',
   'v1/PersistentVolumeClaim',
   'apps/v1/Deployment',
+  'apps/v1/DaemonSet',
   'batch/v1/Job',
   'policy/v1/PodDisruptionBudget',
   'networking.k8s.io/v1/NetworkPolicy',

@@ -27,6 +27,8 @@ export const CONTROL_PLANE_RULES: ReadonlyArray<{ apiGroups: string[]; resources
   // The namespaced objects of a cluster (adapters/eks/manifests/build.ts).
   { apiGroups: [''], resources: ['configmaps', 'secrets', 'services', 'serviceaccounts', 'resourcequotas', 'limitranges'], verbs: WRITE },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: WRITE },
+  // Warm capacity: one pre-pull DaemonSet per warm node group, in the recc-warm namespace (manifests/prepull.ts).
+  { apiGroups: ['apps'], resources: ['daemonsets'], verbs: WRITE },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: WRITE },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: WRITE },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: WRITE },

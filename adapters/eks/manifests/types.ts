@@ -41,3 +41,6 @@ export const APPLY_ORDER = [
 ] as const;
 
 export type ManagedKind = (typeof APPLY_ORDER)[number];
+
+/** Kinds outside a cluster namespace: the warm capacity's pre-pull DaemonSets (manifests/prepull.ts). */
+export type AppliedKind = ManagedKind | 'DaemonSet';

@@ -132,6 +132,10 @@ describe('recc cluster (CLI)', () => {
     // --json carries the server's forecast for the activity time of its own answer.
     expect(view.reapAt).toBe(new Date(Date.parse(view.lastActivityAt) + 45 * 60_000).toISOString());
     expect(view.reapReason).toBe('idle');
+    // Where the start went (issue 19 #5): the stages bounded by the record's stamps, in --json and in one human line.
+    expect(view.startTimeline.totalMs).toBe(Date.parse(view.runningAt) - Date.parse(view.createdAt));
+    expect(view.startTimeline.stages.map((st: { stage: string }) => st.stage)).toEqual(['queue', 'observe']);
+    expect(human.stdout).toMatch(/^start time\s+\d+\.\d+ s \(queue \d+\.\d+, observe \d+\.\d+\)$/m);
   });
 
   it('exits 2 listing every problem when the input is invalid', async () => {

@@ -5,7 +5,8 @@ import { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { KubeClients } from '../../../adapters/eks/kube.ts';
 import { CONTROL_PLANE_GROUP, CONTROL_PLANE_RULES, controlPlaneRbacObjects } from '../../../adapters/eks/manifests/control-plane-rbac.ts';
 import type { K8sObject } from '../../../adapters/eks/manifests/types.ts';
-import { TEST_EKS_CONFIG, newAutoScalingClient, startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { TEST_EKS_CONFIG, TEST_EKS_IMAGE, newAutoScalingClient, startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { warmTargets } from '../../../shared/spec/warm.ts';
 import { waitFor } from '../../support/wait.ts';
 
 /**
@@ -25,8 +26,12 @@ async function install(stack: EksStack, objects: K8sObject[]): Promise<void> {
   }
 }
 
-function backendAsControlPlane(stack: EksStack): EksComputeBackend {
+// Warm capacity (issue 19 #5): one warm node with the image pre-pulled, so the pre-pull DaemonSet is applied too.
+const WARM = { targets: warmTargets([{ name: 'small', description: '', spec: { instanceType: 'c5.xlarge' }, warm: { nodes: 1, users: ['arathe'], prePull: true } }], TEST_EKS_IMAGE) };
+
+function backendAsControlPlane(stack: EksStack, options: { warm?: boolean } = {}): EksComputeBackend {
   return new EksComputeBackend({
+    ...(options.warm ? { warm: WARM } : {}),
     config: TEST_EKS_CONFIG,
     kube: new KubeClients({ server: stack.fake.url, token: CONTROL_PLANE_TOKEN, skipTLSVerify: true }),
     autoScaling: newAutoScalingClient(),
@@ -61,8 +66,10 @@ describe('ClusterRole: recc-control-plane', () => {
     await backend.scale(def.clusterId, 1);
     const listed = await backend.list();
     await backend.teardown(def.clusterId);
+    const warmGroups = await backendAsControlPlane(stack, { warm: true }).reconcileCapacity();
 
     // Assess
+    expect(warmGroups).toEqual(['arathe-c5-xlarge-nodegroup']);
     expect(listed.map((r) => r.clusterId)).toContain('rbac-1');
     await waitFor(async () => !(await backend.observe(def.clusterId)).exists, { what: 'cluster gone', timeoutMs: 20_000 });
     const denied = stack.fake.requests.filter((r) => r.status === 403);
@@ -99,7 +106,10 @@ describe('ClusterRole: recc-control-plane', () => {
       await backend.list();
       await backend.teardown(def.clusterId);
     };
+    // Then the harvester keeps a warm node with its pre-pull DaemonSet.
+    const keepWarm = async () => backendAsControlPlane(stack, { warm: true }).reconcileCapacity();
     await run().catch(() => undefined);
+    await keepWarm().catch(() => undefined);
 
     // Assess
     expect(stack.fake.requests.filter((r) => r.status === 403).length).toBeGreaterThan(0);

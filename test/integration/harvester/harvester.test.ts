@@ -257,6 +257,31 @@ describe('Function: runHarvester', () => {
     expect(report.listError).toMatch(/unavailable/);
     expect((await store.get('c-2'))?.status).toBe('RUNNING');
   });
+
+  it('keeps the warm capacity each run, and a failure there is reported and logged without stopping the run (issue 19 #5)', async () => {
+    // Prepare: a backend with warm capacity whose first reconcile fails.
+    await startCluster({ id: 'c-1', spec: { idleTimeoutMinutes: 1 } });
+    let calls = 0;
+    const warmBackend = Object.assign(backend, {
+      reconcileCapacity: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('Auto Scaling throttled');
+        return ['arathe-c5-xlarge-nodegroup'];
+      },
+    });
+    clock.set(Date.parse(t(3)));
+
+    // Act
+    const first = await runHarvester({ ...deps, backend: warmBackend });
+    const second = await runHarvester({ ...deps, backend: warmBackend });
+
+    // Assess
+    expect(first.capacityError).toMatch(/throttled/);
+    expect(first.reaped).toEqual([{ clusterId: 'c-1', reason: 'idle' }]);
+    expect(logs.some((l) => l.message === 'keeping the warm capacity failed')).toBe(true);
+    expect(second).toMatchObject({ warmGroups: ['arathe-c5-xlarge-nodegroup'] });
+    expect(second.capacityError).toBeUndefined();
+  });
 });
 
 type ClusterStore = InMemoryClusterStore;

@@ -10,6 +10,7 @@ import type { ClusterDefinition } from '../../../shared/definition/types.ts';
 import { planCluster } from '../../../shared/plan/planner.ts';
 import { resolveSpec } from '../../../shared/spec/resolve.ts';
 import { testSecrets } from '../../support/eks-stack.ts';
+import { prePullDaemonSet, warmNamespace } from '../../../adapters/eks/manifests/prepull.ts';
 import { K8sSchemaValidator, KINDS, generateBundle, vendoredBundle } from '../../support/k8s-schema.ts';
 
 /**
@@ -89,6 +90,8 @@ function renderedObjects(): K8sObject[] {
   }
   objects.push(...previewManifests({ template: 'default', overrides: { nWorkers: 3 }, owner: 'arathe', clusterId: 'c-preview1' }, {}).objects);
   objects.push(...controlPlaneRbacObjects(), ...controlPlaneRbacObjects('corp:recc:control-plane'));
+  // Warm capacity (issue 19 #5): the pre-pull namespace and DaemonSets, one and two images.
+  objects.push(warmNamespace(), prePullDaemonSet('arathe-c5-xlarge-nodegroup', [TEST_EKS_IMAGE]), prePullDaemonSet('a-rathe-r5-2xlarge-nodegroup', [TEST_EKS_IMAGE, 'ghcr.io/lab/model:1.4'], 'example.ecr/pause:3.10'));
   return objects;
 }
 

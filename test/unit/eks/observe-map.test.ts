@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activityFailures, deploymentFailures, isMissingImageError, podFailures, pullHistories, type CapacityView, type PodView } from '../../../adapters/eks/observe-map.ts';
+import { activityFailures, deploymentFailures, isMissingImageError, podFailures, pullHistories, podView, startTimesOf, type CapacityView, type PodView } from '../../../adapters/eks/observe-map.ts';
 
 const pod = (over: Partial<PodView>): PodView => ({ name: 'p', component: 'worker', phase: 'Running', ready: true, image: 'recc:1', restartCount: 0, ...over });
 const capacity = (over: Partial<CapacityView> = {}): CapacityView => ({
@@ -201,5 +201,39 @@ describe('Function: activityFailures', () => {
     expect(activityFailures([], undefined, capacity({ needed: 25, maxSize: 20 }))).toEqual([
       expect.objectContaining({ reason: 'NodeGroupQuotaExceeded', permanent: true }),
     ]);
+  });
+});
+
+describe('Function: startTimesOf (issue 19 #5)', () => {
+  const pod = (component: string, created: string, running?: string, ready?: string) =>
+    podView({
+      metadata: { name: `${component}-${created}`, creationTimestamp: new Date(created), labels: { 'recc.io/component': component } },
+      spec: { containers: [{ image: 'x' }] },
+      status: {
+        phase: running ? 'Running' : 'Pending',
+        conditions: ready ? [{ type: 'Ready', status: 'True', lastTransitionTime: new Date(ready) }] : [{ type: 'Ready', status: 'False' }],
+        containerStatuses: [running ? { state: { running: { startedAt: new Date(running) } }, restartCount: 0 } : { state: { waiting: { reason: 'ContainerCreating' } }, restartCount: 0 }],
+      },
+    })!;
+
+  it('reads pod creation, the scheduler container start and Ready, and the time the desired-th worker became Ready', () => {
+    const views = [
+      pod('scheduler', '2026-12-06T10:00:01Z', '2026-12-06T10:01:20Z', '2026-12-06T10:01:22Z'),
+      pod('worker', '2026-12-06T10:00:02Z', '2026-12-06T10:01:21Z', '2026-12-06T10:01:30Z'),
+      pod('worker', '2026-12-06T10:00:00Z', '2026-12-06T10:01:21Z', '2026-12-06T10:01:25Z'),
+    ];
+    expect(startTimesOf(views, 2)).toEqual({
+      podsCreatedAt: '2026-12-06T10:00:00.000Z',
+      containersStartedAt: '2026-12-06T10:01:20.000Z',
+      schedulerReadyAt: '2026-12-06T10:01:22.000Z',
+      workersRegisteredAt: '2026-12-06T10:01:30.000Z',
+    });
+    // One worker wanted: the first to be Ready is enough.
+    expect(startTimesOf(views, 1).workersRegisteredAt).toBe('2026-12-06T10:01:25.000Z');
+  });
+
+  it('leaves out what is not known yet: no registration time while fewer workers than desired are Ready', () => {
+    const views = [pod('scheduler', '2026-12-06T10:00:01Z', '2026-12-06T10:01:20Z', '2026-12-06T10:01:22Z'), pod('worker', '2026-12-06T10:00:02Z')];
+    expect(startTimesOf(views, 1)).toEqual({ podsCreatedAt: '2026-12-06T10:00:01.000Z', containersStartedAt: '2026-12-06T10:01:20.000Z', schedulerReadyAt: '2026-12-06T10:01:22.000Z' });
   });
 });

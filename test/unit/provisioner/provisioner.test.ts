@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { viewFor, type Caller } from '../../../control/clusters.ts';
 import { describeFailure, tailLines, type ProvisionerConfig } from '../../../control/provisioner.ts';
 import { transition, assertHistoryInvariants } from '../../../shared/lifecycle/machine.ts';
 import type { ClusterRecord } from '../../../shared/lifecycle/types.ts';
@@ -108,6 +109,25 @@ describe('Class: Provisioner', () => {
         caPem: 'CA PEM',
       });
       assertHistoryInvariants(await w.store.history('c-000001'), record);
+    });
+
+    it('keeps the backend\'s start milestones on the record at RUNNING, so the API shows where the start time went', async () => {
+      // Prepare: the backend saw the processes start between the apply and the ready observation.
+      await requested(w);
+      const createdAt = Date.parse((await w.store.get('c-000001'))!.createdAt);
+      const iso = (ms: number) => new Date(createdAt + ms).toISOString();
+      w.backend.startTimes = { podsCreatedAt: iso(100), schedulerReadyAt: iso(1_500), workersRegisteredAt: iso(2_500) };
+
+      // Act
+      await drain(w, created('c-000001'));
+
+      // Assess
+      const record = (await w.store.get('c-000001'))!;
+      expect(record.startTimes).toEqual(w.backend.startTimes);
+      const view = viewFor(record, { user: record.owner, admin: false } satisfies Caller);
+      expect(view.startTimeline?.stages.map((s) => s.stage)).toEqual(['queue', 'provision', 'process start', 'connect', 'observe']);
+      expect(view.startTimeline?.totalMs).toBe(Date.parse(record.runningAt!) - createdAt);
+      expect(view.startTimeline?.stages.reduce((n, s) => n + s.ms, 0)).toBe(view.startTimeline?.totalMs);
     });
 
     it('applies only once when the same message is delivered twice', async () => {

@@ -264,7 +264,7 @@ describe('Function: resolveSpec', () => {
       const found = problems({ template: path, overrides: { workerMemoryGiB: -1 } });
       // Assess: the template's valid field (m5.xlarge) is still merged, so nothing else is reported.
       expect(found).toEqual([
-        `notes: unknown template key; a template has "description" and "spec" (in ${path})`,
+        `notes: unknown template key; a template has "description", "spec" and "warm" (in ${path})`,
         `description: must be a string (got 5) (in ${path})`,
         `nWorkers: must be a positive whole number (got 0) (in ${path})`,
         `wrokerCpu: unknown field; did you mean "workerCpu"? (in ${path})`,
