@@ -323,7 +323,7 @@ export class ChaosBackend implements ComputeBackend {
     this.world.stats.observations += 1;
     const permanent = observation.failures.filter((f) => f.permanent);
     if (permanent.length > 0 && !this.world.mayFail.has(clusterId)) {
-      this.violation(clusterId, 'false-failed', permanent.map((f) => `${f.component} ${f.reason}: ${f.message}`).join('; '));
+      this.violation(clusterId, 'false-failed', `${permanent.map((f) => `${f.component} ${f.reason}: ${f.message}`).join('; ')} [${this.capacitySnapshot()}]`);
     }
     // The provisioner fails a ready cluster without connection details ("connection details missing").
     if (observation.ready && observation.schedulerAddress === undefined && !this.world.mayFail.has(clusterId)) {
@@ -333,6 +333,22 @@ export class ChaosBackend implements ComputeBackend {
     const record = this.records.get(clusterId);
     if (record) await this.harvest(record, observation);
     return observation;
+  }
+
+  /** The nodes and groups as the fake holds them now, for a violation's detail (a timing-dependent failure is read from it). */
+  private capacitySnapshot(): string {
+    const { stack, clock } = this.world;
+    const t0 = clock.now();
+    const nodes = stack.fake.objects('Node').map((n) => {
+      const ready = (n.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      const since = ready?.lastTransitionTime ? Math.round((t0 - Date.parse(ready.lastTransitionTime)) / 1000) : '?';
+      return `${n.metadata.name}${n.spec?.unschedulable ? ' cordoned' : ''} ready=${ready?.status ?? '?'} ${since}s`;
+    });
+    const groups = stack.asg.groupNames().map((name) => {
+      const g = stack.asg.group(name);
+      return `${name} desired=${g?.desired} ${(g?.instances ?? []).map((i) => `${i.InstanceId}:${i.LifecycleState}`).join(',')}`;
+    });
+    return `nodes: ${nodes.join('; ') || 'none'} | groups: ${groups.join('; ') || 'none'}`;
   }
 
   /** The RUNNING record the provisioner would have written now; idle and lifetime limits far away (only false reaps count). */

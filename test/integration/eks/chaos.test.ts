@@ -14,17 +14,20 @@ import { waitFor } from '../../support/wait.ts';
  * behind after the deletes.
  *
  * CI runs two seeds. `npm run chaos:eks` runs 50 (RECC_CHAOS_SEEDS=50);
- * RECC_CHAOS_SEED=<n> replays one.
+ * RECC_CHAOS_SEED=<n> replays one, RECC_CHAOS_SEED=<n>,<m>,… several.
  */
 const CRASH_IMAGE = 'registry.example.org/recc:crash-at-start';
 const CRASH_LOG = 'Traceback (most recent call last):\nModuleNotFoundError: No module named research_code\n';
 
 function seeds(): number[] {
-  const one = process.env.RECC_CHAOS_SEED;
-  if (one !== undefined && one !== '') {
-    const n = Number(one);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`RECC_CHAOS_SEED must be a non-negative integer, got ${JSON.stringify(one)}`);
-    return [n];
+  const chosen = process.env.RECC_CHAOS_SEED;
+  if (chosen !== undefined && chosen !== '') {
+    // One seed, or a comma-separated list (a timing-dependent failure may show only with its neighbours).
+    return chosen.split(',').map((one) => {
+      const n = Number(one.trim());
+      if (one.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`RECC_CHAOS_SEED must be non-negative integers separated by commas, got ${JSON.stringify(chosen)}`);
+      return n;
+    });
   }
   const raw = process.env.RECC_CHAOS_SEEDS ?? '2';
   const count = Number(raw);
