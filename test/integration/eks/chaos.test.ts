@@ -35,6 +35,15 @@ function seeds(): number[] {
   return Array.from({ length: count }, (_, i) => i + 1);
 }
 
+/** RECC_CHAOS_SPEED: simulated time per wall-clock ms (default 100); higher widens every timing window, to replay a timing-dependent failure. */
+function speed(): number | undefined {
+  const raw = process.env.RECC_CHAOS_SPEED;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 1 || n > 10_000) throw new Error(`RECC_CHAOS_SPEED must be a number from 1 to 10000, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 const verbose = process.env.RECC_CHAOS_SEEDS !== undefined || process.env.RECC_CHAOS_SEED !== undefined;
 
 for (const seed of seeds()) {
@@ -44,7 +53,7 @@ for (const seed of seeds()) {
 
     beforeAll(async () => {
       startedAt = Date.now();
-      world = await startChaosWorld(seed);
+      world = await startChaosWorld(seed, speed() === undefined ? {} : { speed: speed() });
       world.stack.fake.kubelet.addRule({
         match: { component: 'worker', image: CRASH_IMAGE },
         failure: { kind: 'CrashLoopBackOff', log: CRASH_LOG, exitCode: 1 },
