@@ -22,6 +22,7 @@ describe('EKS observe judges its pod snapshot at the time it was read', () => {
   let stack: EksStack;
   let backend: EksComputeBackend;
   let slowDescribeMs = 0;
+  let joined = 0;
 
   const advance = (ms: number) => {
     for (let left = ms; left > 0; left -= 1_000) {
@@ -34,10 +35,12 @@ describe('EKS observe judges its pod snapshot at the time it was read', () => {
   beforeEach(async () => {
     clock = new ManualClock(Date.UTC(2026, 11, 6, 3));
     slowDescribeMs = 0;
+    joined = 0;
     stack = await startEksStack({
       now: () => clock.now(),
-      // A node joins NotReady and turns Ready 60 s later (CNI start); the scheduler backs off 1 s doubling to 10 s.
-      timing: { nodeReadyMs: () => 60_000, schedulerBackoff: true },
+      // Nodes join NotReady (CNI start): the first turns Ready after 1 s, the second after 60 s; the scheduler
+      // backs off 1 s doubling to 10 s.
+      timing: { nodeReadyMs: () => (++joined === 1 ? 1_000 : 60_000), schedulerBackoff: true },
       gate: (command) => {
         if (command !== 'DescribeAutoScalingGroups' || slowDescribeMs === 0) return;
         const ms = slowDescribeMs;
@@ -53,16 +56,17 @@ describe('EKS observe judges its pod snapshot at the time it was read', () => {
   });
 
   it('does not call pods permanently Unschedulable because the node they waited for turned Ready while the node group was read', async () => {
-    // Prepare: the pods meet the new node NotReady and stay Unschedulable until it turns Ready at 60 s.
-    const def = testDefinition({ clusterId: 'c-slow-read', workers: 1 });
+    // Prepare: 4 workers need 2 nodes. The pods that do not fit the first node meet the second NotReady and stay
+    // Unschedulable ("Insufficient …" on the first, not-ready on the second) until it turns Ready at 60 s.
+    const def = testDefinition({ clusterId: 'c-slow-read', workers: 4 });
     await backend.apply(def, testSecrets(def.clusterId));
     advance(55_000);
     const waiting = await backend.observe(def.clusterId);
     expect(waiting.ready).toBe(false);
-    expect(waiting.failures.some((f) => f.reason === 'Unschedulable')).toBe(true);
+    expect(waiting.failures.find((f) => f.reason === 'Unschedulable')?.message).toMatch(/Insufficient/);
     expect(permanent(waiting)).toEqual([]);
 
-    // Act: the node group read is throttled for 40 s; the node turns Ready and the pods are bound meanwhile.
+    // Act: the node group read is throttled for 40 s; the second node turns Ready and the pods are bound meanwhile.
     slowDescribeMs = 40_000;
     const slow = await backend.observe(def.clusterId);
     const next = await backend.observe(def.clusterId);

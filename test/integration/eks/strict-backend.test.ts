@@ -143,4 +143,29 @@ describe('EKS backend on the strict fake', () => {
     expect(liveInstances()).toHaveLength(1);
     expect(stack.fake.objects('Node').map((n) => n.metadata.name)).not.toContain(victim.n.metadata.name);
   });
+  it('keeps a pod that met a cordoned node waiting after the node is uncordoned, until the scheduler retries it (chaos run)', async () => {
+    // Prepare: a ready cluster on one node, Ready for minutes; the node is cordoned (a scale-in checking it, or
+    // kubectl cordon) when a worker is evicted, so the replacement meets "0/1 nodes … were unschedulable".
+    const def = await readyCluster('c-cordon', 1);
+    advance(60_000);
+    const [only] = stack.fake.objects('Node');
+    const node = stack.fake.store.get({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, nameRule: 'subdomain' }, undefined, only!.metadata.name)!;
+    node.spec.unschedulable = true;
+    const worker = stack.fake.objects('Pod', def.namespace).find((p) => p.metadata.labels?.['recc.io/component'] === 'worker')!;
+    stack.fake.kubelet.evictPod(def.namespace, worker.metadata.name);
+    const pending = stack.fake.objects('Pod', def.namespace).find((p) => !p.spec?.nodeName);
+    expect(pending?.status?.conditions?.[0]?.message).toMatch(/^0\/1 nodes are available: 1 node\(s\) were unschedulable/);
+
+    // Act: uncordoned; the scheduler has not retried the pod yet (its backoff), so the condition still names the cordon.
+    node.spec.unschedulable = false;
+    const stale = await backend.observe('c-cordon');
+    advance(10_000);
+    const later = await backend.observe('c-cordon');
+
+    // Assess
+    expect(stale.ready).toBe(false);
+    expect(permanent(stale)).toEqual([]);
+    expect(stale.failures).toEqual([expect.objectContaining({ component: 'worker', reason: 'Unschedulable', permanent: false })]);
+    expect(later.ready).toBe(true);
+  });
 });
