@@ -139,6 +139,7 @@ export class EksComputeBackend implements ComputeBackend {
         prefix: deps.config.nodeGroupPrefix,
       },
       this.logger,
+      this.clock,
     );
     this.podIdentity = deps.schedulerRoleArn ? new ClusterPodIdentity(deps.eks, { clusterName: deps.config.clusterName, roleArn: deps.schedulerRoleArn }, this.logger) : undefined;
     this.identity = new AccessEntries(
@@ -262,6 +263,7 @@ export class EksComputeBackend implements ComputeBackend {
         group.exists &&
         group.desired >= group.needed &&
         group.readyNodes >= group.desired &&
+        group.cordonedNodes === 0 &&
         now - group.lastNodeReadyAt >= (this.deps.schedulerSettleMs ?? 30_000);
       if (retriesImagePulls(views)) await this.attachPullHistories(namespace, views);
       failures.push(...podFailures(views, { capacitySettled }));
