@@ -384,7 +384,10 @@ export class NodeGroups {
         throw wrapApiError(err, `read node ${nodeName}`);
       }
       const ours = node.metadata?.annotations?.[EKS_ANNOTATIONS.scaleInCordonedAt] !== undefined;
-      if (Boolean(node.spec?.unschedulable) === unschedulable && (unschedulable || !ours)) return false;
+      // Already cordoned: ours when it carries our mark (our own earlier write whose answer was lost, then
+      // a 409 on the retry), someone else's otherwise. Only our own cordon is ever lifted.
+      if (unschedulable && node.spec?.unschedulable) return ours;
+      if (!unschedulable && !ours) return false;
       const annotations = { ...(node.metadata?.annotations ?? {}) };
       if (unschedulable) annotations[EKS_ANNOTATIONS.scaleInCordonedAt] = new Date(this.clock.now()).toISOString();
       else delete annotations[EKS_ANNOTATIONS.scaleInCordonedAt];
