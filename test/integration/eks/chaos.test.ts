@@ -7,8 +7,10 @@ import { waitFor } from '../../support/wait.ts';
 /**
  * The chaos run of the EKS conformance suite (issue 22): the ComputeBackend
  * contract against the strict fake, with seeded controller delays,
- * reorderings, API throttling and server timeouts, write conflicts, Auto
- * Scaling faults and transient image-pull errors (test/support/eks-chaos.ts).
+ * reorderings, API throttling and server timeouts (also after a write
+ * committed), write conflicts, Auto Scaling faults, EKS access-entry
+ * throttling and server errors, and transient image-pull errors
+ * (test/support/eks-chaos.ts).
  * Per seed: every conformance test passes, no cluster is falsely FAILED, no
  * healthy cluster is reaped by the harvester's plan, and nothing is left
  * behind after the deletes.
@@ -127,7 +129,9 @@ for (const seed of seeds()) {
             k8s429: stats.k8s429,
             k8s500: stats.k8s500,
             k8sConflicts: stats.k8sConflicts,
+            k8sLostAnswers: stats.k8sLostAnswers,
             asgFaults: Object.fromEntries(world.stack.asg.faultCounts),
+            eksFaults: Object.fromEntries(world.stack.eks.faultCounts),
             imagePullRules: stats.imagePullRules,
             observations: stats.observations,
             harvestPlans: stats.harvestPlans,
