@@ -149,6 +149,7 @@ export class EksComputeBackend implements ComputeBackend {
         warmNodes: (owner, instanceType) => deps.warm?.targets.find((t) => t.owner === owner && t.instanceType === instanceType)?.nodes ?? 0,
       },
       this.logger,
+      this.clock,
     );
     this.podIdentity = deps.schedulerRoleArn ? new ClusterPodIdentity(deps.eks, { clusterName: deps.config.clusterName, roleArn: deps.schedulerRoleArn }, this.logger) : undefined;
     this.identity = new AccessEntries(
@@ -232,6 +233,10 @@ export class EksComputeBackend implements ComputeBackend {
     const { core, apps } = await this.deps.kube.apis();
     if (!cluster.live) return { ...empty, exists: true };
 
+    // The moment the pods and deployments are read: their conditions are judged against it. Reading the
+    // node group below can take many seconds (throttled Auto Scaling calls are retried), and a node that
+    // turns Ready meanwhile must not make a pod condition read before it look settled (issue 22 chaos run).
+    const readAt = this.clock.now();
     const [pods, deployments, service, definition] = await Promise.all([
       core.listNamespacedPod({ namespace }).catch((e: unknown) => {
         throw wrapApiError(e, 'list pods');
@@ -261,11 +266,14 @@ export class EksComputeBackend implements ComputeBackend {
     if (!ready) {
       const all = await listClusterNamespaces(this.deps.kube);
       const group = await this.nodeGroups.state(cluster.owner, cluster.instanceType, all);
-      const now = this.clock.now();
+      // Settled: every node the group needs was Ready (and schedulable) for the scheduler's whole retry
+      // window BEFORE the pods were read, so their Unschedulable is the scheduler's answer with all nodes.
+      const now = readAt;
       const capacitySettled =
         group.exists &&
         group.desired >= group.needed &&
         group.readyNodes >= group.desired &&
+        group.cordonedNodes === 0 &&
         now - group.lastNodeReadyAt >= (this.deps.schedulerSettleMs ?? 30_000);
       if (retriesImagePulls(views)) await this.attachPullHistories(namespace, views);
       failures.push(...podFailures(views, { capacitySettled }));

@@ -10,6 +10,7 @@ import {
   type EKSClient,
 } from '@aws-sdk/client-eks';
 import type { Logger } from '../../shared/core/logger.ts';
+import { retry, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { EksAccessEntryRefusedError, EksAwsError } from './errors.ts';
 import type { KubeClients } from './kube.ts';
 import { KeyedMutex, listClusterNamespaces } from './live.ts';
@@ -57,6 +58,21 @@ export function principalPattern(template: string): RegExp {
   return new RegExp(`^${escape(head ?? '')}${rest.map((part) => `([a-z0-9-]+)${escape(part)}`).join('')}$`);
 }
 
+/**
+ * EKS errors that clear by themselves: request throttling (EKS API
+ * Reference, "Common Errors": ThrottlingException, and the SDK's generic
+ * throttling names) and ServerException (500, listed for every access-entry
+ * action). A 500 does not say whether the call was served: every call here
+ * is safe to repeat (Associate and Update replace, Describe and List read),
+ * and a repeated Create or Delete that meets its own effect
+ * (ResourceInUseException, ResourceNotFoundException) is taken as done by
+ * the callers below.
+ */
+const EKS_RETRYABLE = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'ServerException', 'ServiceUnavailableException']);
+/** ~25 s worst case over 10 attempts, full jitter (AWS's advice for throttling); the SDK's own 3 attempts come first in production. */
+export const EKS_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5_000, factor: 2, jitter: 'full' });
+const EKS_ATTEMPTS = 10;
+
 export class AccessEntries {
   private readonly mutex = new KeyedMutex();
 
@@ -66,6 +82,23 @@ export class AccessEntries {
     private readonly config: IdentityConfig,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * `eks.send` retried through throttling and server errors. `answerLost`
+   * (when given) is set when a ServerException was retried: the call may have
+   * been served, so "already done" on the retry is this call's own effect.
+   */
+  private send<T>(command: unknown, what: string, answerLost?: { value: boolean }): Promise<T> {
+    return retry(() => this.eks.send(command as never) as Promise<T>, {
+      ...EKS_BACKOFF,
+      attempts: EKS_ATTEMPTS,
+      retryIf: (err) => EKS_RETRYABLE.has((err as Error)?.name ?? ''),
+      onRetry: (err, attempt, delayMs) => {
+        if ((err as Error)?.name === 'ServerException' && answerLost) answerLost.value = true;
+        this.logger.debug('eks call retried', { what, attempt, delayMs, error: (err as Error)?.name });
+      },
+    });
+  }
 
   principalArn(owner: string): string {
     return userRoleArn(this.config.userRoleArnTemplate, owner);
@@ -111,7 +144,7 @@ export class AccessEntries {
     do {
       let page;
       try {
-        page = await this.eks.send(new ListAccessEntriesCommand({ clusterName: this.config.clusterName, ...(nextToken ? { nextToken } : {}) }));
+        page = await this.send<{ accessEntries?: string[]; nextToken?: string }>(new ListAccessEntriesCommand({ clusterName: this.config.clusterName, ...(nextToken ? { nextToken } : {}) }), 'list access entries');
       } catch (err) {
         throw new EksAwsError('listing the access entries failed', { cause: err });
       }
@@ -136,7 +169,7 @@ export class AccessEntries {
   /** The owner recc tagged an entry with; undefined when it is not recc's (or is gone already). */
   private async managedOwner(principalArn: string): Promise<string | undefined> {
     try {
-      const out = await this.eks.send(new DescribeAccessEntryCommand({ clusterName: this.config.clusterName, principalArn }));
+      const out = await this.send<{ accessEntry?: { tags?: Record<string, string> } }>(new DescribeAccessEntryCommand({ clusterName: this.config.clusterName, principalArn }), 'describe access entry');
       const tags = out.accessEntry?.tags ?? {};
       return tags[MANAGED_TAG] === 'recc' && tags.user ? tags.user : undefined;
     } catch (err) {
@@ -161,13 +194,15 @@ export class AccessEntries {
     const clusterName = this.config.clusterName;
     const principalArn = this.principalArn(owner);
     if (namespaces.length === 0) {
+      const answerLost = { value: false };
       try {
-        await this.eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn }));
+        await this.send(new DeleteAccessEntryCommand({ clusterName, principalArn }), 'delete access entry', answerLost);
         this.logger.info('access entry deleted', { owner, principalArn });
         return 'deleted';
       } catch (err) {
         if ((err as Error).name !== 'ResourceNotFoundException') throw new EksAwsError(`deleting the access entry of ${owner} failed`, { cause: err });
-        return 'absent';
+        // Gone on a retry after a server error: our own delete was served.
+        return answerLost.value ? 'deleted' : 'absent';
       }
     }
     const policyArn = this.config.accessPolicyArn ?? DEFAULT_ACCESS_POLICY_ARN;
@@ -181,13 +216,14 @@ export class AccessEntries {
     }
     if (!current) await this.createEntry(owner, principalArn, groups);
     try {
-      await this.eks.send(
+      await this.send(
         new AssociateAccessPolicyCommand({
           clusterName,
           principalArn,
           policyArn,
           accessScope: { type: 'namespace', namespaces },
         }),
+        'associate access policy',
       );
     } catch (err) {
       throw new EksAwsError(`scoping the access of ${owner} to their namespaces failed`, { cause: err });
@@ -198,7 +234,7 @@ export class AccessEntries {
   /** The entry's policy associations, or undefined when the entry does not exist. */
   private async associations(principalArn: string): Promise<AssociatedAccessPolicy[] | undefined> {
     try {
-      const out = await this.eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName: this.config.clusterName, principalArn }));
+      const out = await this.send<{ associatedAccessPolicies?: AssociatedAccessPolicy[] }>(new ListAssociatedAccessPoliciesCommand({ clusterName: this.config.clusterName, principalArn }), 'list associated access policies');
       return out.associatedAccessPolicies ?? [];
     } catch (err) {
       if ((err as Error).name === 'ResourceNotFoundException') return undefined;
@@ -221,7 +257,7 @@ export class AccessEntries {
     const clusterName = this.config.clusterName;
     let have: string[];
     try {
-      const out = await this.eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }));
+      const out = await this.send<{ accessEntry?: { kubernetesGroups?: string[] } }>(new DescribeAccessEntryCommand({ clusterName, principalArn }), 'describe access entry');
       have = out.accessEntry?.kubernetesGroups ?? [];
     } catch (err) {
       if ((err as Error).name === 'ResourceNotFoundException') return false;
@@ -229,7 +265,7 @@ export class AccessEntries {
     }
     if ([...have].sort().join('\n') === [...groups].sort().join('\n')) return false;
     try {
-      await this.eks.send(new UpdateAccessEntryCommand({ clusterName, principalArn, kubernetesGroups: groups }));
+      await this.send(new UpdateAccessEntryCommand({ clusterName, principalArn, kubernetesGroups: groups }), 'update access entry');
     } catch (err) {
       throw new EksAwsError(`updating the Kubernetes groups of ${owner} failed`, { cause: err });
     }
@@ -240,7 +276,7 @@ export class AccessEntries {
   private async createEntry(owner: string, principalArn: string, groups: string[]): Promise<void> {
     const clusterName = this.config.clusterName;
     try {
-      await this.eks.send(
+      await this.send(
         new CreateAccessEntryCommand({
           clusterName,
           principalArn,
@@ -248,6 +284,7 @@ export class AccessEntries {
           type: 'STANDARD',
           tags: { user: owner, [MANAGED_TAG]: 'recc' },
         }),
+        'create access entry',
       );
       this.logger.info('access entry created', { owner, principalArn });
     } catch (err) {

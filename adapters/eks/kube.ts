@@ -382,6 +382,10 @@ export class KubeApplier {
           return 'created';
         } catch (err) {
           if (apiStatus(err) === 409) continue; // created concurrently: read it and compare
+          // Our own create may have committed although its answer was lost (a 500 ServerTimeout, retried by
+          // the client): the retry then meets admission first, e.g. a quota already charged for the object
+          // (403 exceeded quota) before storage's AlreadyExists. The object as we wrote it is success.
+          if (await this.holds(ops, apis, namespace, name, hash)) return 'created';
           throw wrapApiError(err, `create ${obj.kind} ${namespace}/${name}`);
         }
       }
@@ -402,7 +406,23 @@ export class KubeApplier {
     throw new KubernetesConflictError(`${obj.kind} ${namespace}/${name} kept changing while being updated`);
   }
 
-  /** Delete; a missing object is success. Returns false when it was already gone. */
+  /** Whether the object exists with exactly this spec hash (a write of ours landed). */
+  private async holds(ops: ReturnType<typeof opsFor>, apis: KubeApis, namespace: string, name: string, hash: string): Promise<boolean> {
+    try {
+      const current = await ops.read(apis, namespace, name);
+      return current?.metadata?.annotations?.[EKS_ANNOTATIONS.specHash] === hash;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Delete; a missing object is success. Returns false when it was already
+   * gone or going. A namespace already terminating answers 409 Conflict
+   * while its finalizers run (pkg/registry/core/namespace/storage/storage.go
+   * `Delete`): our earlier delete (its answer lost, or a redelivered
+   * teardown) is under way, which is success too.
+   */
   async remove(kind: AppliedKind, namespace: string, name: string): Promise<boolean> {
     const apis = await this.clients.apis();
     try {
@@ -410,6 +430,10 @@ export class KubeApplier {
       return true;
     } catch (err) {
       if (apiStatus(err) === 404) return false;
+      if (kind === 'Namespace' && apiStatus(err) === 409) {
+        const current = await this.read('Namespace', '', name);
+        if (!current || current.metadata?.deletionTimestamp) return false;
+      }
       throw wrapApiError(err, `delete ${kind} ${namespace}/${name}`);
     }
   }

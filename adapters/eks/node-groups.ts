@@ -10,12 +10,13 @@ import {
   type AutoScalingClient,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
+import { systemClock, type Clock } from '../../shared/core/clock.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { retry, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { EksAwsError } from './errors.ts';
 import { apiStatus, wrapApiError, type KubeClients } from './kube.ts';
 import { KeyedMutex, listClusterNamespaces, liveSignature, type LiveCluster } from './live.ts';
-import { EKS_LABELS, MANAGED_BY, nodeGroupName } from './manifests/naming.ts';
+import { EKS_ANNOTATIONS, EKS_LABELS, MANAGED_BY, nodeGroupName } from './manifests/naming.ts';
 
 /**
  * Node capacity: one Auto Scaling group per (user, instance type), e.g.
@@ -68,6 +69,8 @@ export interface GroupState {
   desired: number;
   maxSize: number;
   readyNodes: number;
+  /** Nodes of the group cordoned (a scale-in checking them, or an operator): capacity is in flux while any is. */
+  cordonedNodes: number;
   /** When the most recently Ready node became Ready (ms), 0 when none or unknown. */
   lastNodeReadyAt: number;
   /** Instances of the group not terminating (more than `desired` means idle nodes still to remove). */
@@ -104,6 +107,17 @@ const ASG_ATTEMPTS = 10;
 
 class NotYetVisibleError extends Error {}
 
+/**
+ * A cordon of ours older than this, on a node whose instance is still in
+ * service, was left by a scale-in that stopped half-way (an error between
+ * cordon and terminate, a process that died): the next reconcile lifts it.
+ * Younger ones may belong to a scale-in of another process still checking
+ * the node (one check takes seconds; this leaves ample margin).
+ */
+export const STALE_CORDON_MS = 120_000;
+/** Conflicts a cordon or uncordon re-reads through (other writers: the kubelet's status, the node controllers). */
+const CORDON_ATTEMPTS = 10;
+
 function instanceIdOf(providerID: string | undefined): string | undefined {
   // aws:///us-east-1a/i-0123456789abcdef0
   const id = providerID?.split('/').pop();
@@ -118,6 +132,7 @@ export class NodeGroups {
     private readonly kube: KubeClients,
     private readonly config: NodeGroupConfig,
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   groupName(owner: string, instanceType: string): string {
@@ -293,6 +308,7 @@ export class NodeGroups {
     // Then targeted scale-in of idle nodes only, without touching desired capacity again: if concurrent
     // reconciles both remove nodes, the group launches replacements up to the desired capacity.
     const instances = (group.Instances ?? []).filter((i) => !GONE.has(i.LifecycleState ?? ''));
+    await this.liftStaleCordons(groupName, new Set(instances.map((i) => i.InstanceId ?? '')));
     if (instances.length > target) {
       await this.scaleIn(groupName, instances.map((i) => i.InstanceId ?? ''), instances.length - target);
     }
@@ -319,21 +335,24 @@ export class NodeGroups {
     for (const id of candidates) {
       if (terminated.length >= count) break;
       const node = nodeByInstance.get(id);
-      if (node) {
-        await this.setCordon(node.metadata.name, true);
-        const stillIdle = !(await this.busyNodeNames()).has(node.metadata.name);
-        if (!stillIdle) {
-          await this.setCordon(node.metadata.name, false);
-          continue;
-        }
-      }
+      // Cordon (so nothing lands there while we check), check again, terminate. Whatever stops that short
+      // (the node turned busy, the check or the terminate failed) lifts our cordon in `finally`: a cordon left
+      // on a node that stays makes every pod that needs it wait forever (issue 22 chaos run). A node someone
+      // else had cordoned is left as it was.
+      const cordoned = node ? await this.setCordon(node.metadata.name, true) : false;
+      let gone = false;
       try {
-        await this.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }), 'terminate');
-        terminated.push(id);
-        this.logger.info('idle node terminated', { groupName, instanceId: id, node: node?.metadata?.name });
-      } catch (err) {
-        if (node) await this.setCordon(node.metadata.name, false);
-        this.logger.warn('terminating an idle node failed', { groupName, instanceId: id, error: err });
+        if (node && (await this.busyNodeNames()).has(node.metadata.name)) continue;
+        try {
+          await this.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }), 'terminate');
+          gone = true;
+          terminated.push(id);
+          this.logger.info('idle node terminated', { groupName, instanceId: id, node: node?.metadata?.name });
+        } catch (err) {
+          this.logger.warn('terminating an idle node failed', { groupName, instanceId: id, error: err });
+        }
+      } finally {
+        if (cordoned && !gone) await this.uncordon(node.metadata.name, groupName);
       }
     }
     return terminated;
@@ -361,25 +380,76 @@ export class NodeGroups {
     return busy;
   }
 
-  private async setCordon(nodeName: string, unschedulable: boolean): Promise<void> {
+  /**
+   * Cordon (`unschedulable: true`, marked with our annotation and the time)
+   * or lift our cordon. Returns whether this call changed the node: false
+   * when it is gone or already in that state (cordoned by someone else: then
+   * it is not ours to lift). Conflicts re-read; running out of attempts is an
+   * error, never a silent return (the caller's `finally` and the next
+   * reconcile's stale-cordon sweep rely on knowing).
+   */
+  private async setCordon(nodeName: string, unschedulable: boolean): Promise<boolean> {
     const { core } = await this.kube.apis();
-    for (let attempt = 0; attempt < 5; attempt += 1) {
+    let lastConflict: unknown;
+    for (let attempt = 0; attempt < CORDON_ATTEMPTS; attempt += 1) {
       let node;
       try {
         node = await core.readNode({ name: nodeName });
       } catch (err) {
-        if (apiStatus(err) === 404) return;
+        if (apiStatus(err) === 404) return false;
         throw wrapApiError(err, `read node ${nodeName}`);
       }
-      if (Boolean(node.spec?.unschedulable) === unschedulable) return;
+      const ours = node.metadata?.annotations?.[EKS_ANNOTATIONS.scaleInCordonedAt] !== undefined;
+      // Already cordoned: ours when it carries our mark (our own earlier write whose answer was lost, then
+      // a 409 on the retry), someone else's otherwise. Only our own cordon is ever lifted.
+      if (unschedulable && node.spec?.unschedulable) return ours;
+      if (!unschedulable && !ours) return false;
+      const annotations = { ...(node.metadata?.annotations ?? {}) };
+      if (unschedulable) annotations[EKS_ANNOTATIONS.scaleInCordonedAt] = new Date(this.clock.now()).toISOString();
+      else delete annotations[EKS_ANNOTATIONS.scaleInCordonedAt];
+      node.metadata = { ...(node.metadata ?? {}), annotations };
       node.spec = { ...(node.spec ?? {}), unschedulable };
       try {
         await core.replaceNode({ name: nodeName, body: node });
-        return;
+        return true;
       } catch (err) {
-        if (apiStatus(err) === 404) return;
-        if (apiStatus(err) !== 409) throw wrapApiError(err, `cordon node ${nodeName}`);
+        if (apiStatus(err) === 404) return false;
+        if (apiStatus(err) !== 409) throw wrapApiError(err, `${unschedulable ? 'cordon' : 'uncordon'} node ${nodeName}`);
+        lastConflict = err;
       }
+    }
+    throw wrapApiError(lastConflict, `${unschedulable ? 'cordon' : 'uncordon'} node ${nodeName} (it kept changing)`);
+  }
+
+  /** Lift our cordon; a failure is logged, and the next reconcile's sweep lifts it (`liftStaleCordons`). */
+  private async uncordon(nodeName: string, groupName: string): Promise<void> {
+    try {
+      await this.setCordon(nodeName, false);
+    } catch (err) {
+      this.logger.warn('lifting a scale-in cordon failed; the next reconcile retries', { groupName, node: nodeName, error: err });
+    }
+  }
+
+  /**
+   * Lift cordons of ours older than STALE_CORDON_MS on nodes whose instance
+   * is still in service: a scale-in stopped between cordon and terminate
+   * (the process died, or the uncordon itself failed). Without this nothing
+   * would ever lift them once the group no longer has nodes to remove.
+   */
+  private async liftStaleCordons(groupName: string, liveInstanceIds: Set<string>): Promise<void> {
+    const { core } = await this.kube.apis();
+    const nodes = (await core.listNode({ labelSelector: `${EKS_LABELS.nodeGroup}=${groupName}` }).catch((e: unknown) => {
+      throw wrapApiError(e, 'list nodes');
+    })).items ?? [];
+    const now = this.clock.now();
+    for (const n of nodes) {
+      const at = n.metadata?.annotations?.[EKS_ANNOTATIONS.scaleInCordonedAt];
+      const id = instanceIdOf(n.spec?.providerID);
+      if (!at || !n.spec?.unschedulable || !id || !liveInstanceIds.has(id) || !n.metadata?.name) continue;
+      const since = Date.parse(at);
+      if (Number.isFinite(since) && now - since < STALE_CORDON_MS) continue;
+      this.logger.info('lifting a stale scale-in cordon', { groupName, node: n.metadata.name, cordonedAt: at });
+      await this.uncordon(n.metadata.name, groupName);
     }
   }
 
@@ -389,13 +459,14 @@ export class NodeGroups {
     const needed = all.filter((c) => c.live && c.nodeGroup === groupName).reduce((n, c) => n + c.nodes, 0);
     const group = await this.describe(groupName);
     const maxSize = group?.MaxSize ?? this.maxSizeFor(instanceType);
-    if (!group) return { groupName, instanceType, owner, needed, desired: 0, maxSize, readyNodes: 0, lastNodeReadyAt: 0, liveInstances: 0, exists: false, activities: [] };
+    if (!group) return { groupName, instanceType, owner, needed, desired: 0, maxSize, readyNodes: 0, cordonedNodes: 0, lastNodeReadyAt: 0, liveInstances: 0, exists: false, activities: [] };
     const { core } = await this.kube.apis();
     const nodes = (await core.listNode({ labelSelector: `${EKS_LABELS.nodeGroup}=${groupName}` }).catch((e: unknown) => {
       throw wrapApiError(e, 'list nodes');
     })).items ?? [];
     const ready = nodes.filter((n) => !n.spec?.unschedulable && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
     const readyNodes = ready.length;
+    const cordonedNodes = nodes.filter((n) => n.spec?.unschedulable).length;
     const lastNodeReadyAt = Math.max(
       0,
       ...ready.map((n) => {
@@ -411,6 +482,6 @@ export class NodeGroups {
     } catch (err) {
       this.logger.warn('reading scaling activities failed', { groupName, error: err });
     }
-    return { groupName, instanceType, owner, needed, desired: group.DesiredCapacity ?? 0, maxSize, readyNodes, lastNodeReadyAt, liveInstances, exists: true, activities };
+    return { groupName, instanceType, owner, needed, desired: group.DesiredCapacity ?? 0, maxSize, readyNodes, cordonedNodes, lastNodeReadyAt, liveInstances, exists: true, activities };
   }
 }

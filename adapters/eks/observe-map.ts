@@ -212,6 +212,54 @@ export function retriesImagePulls(pods: PodView[]): boolean {
 }
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
+/**
+ * Taints that say a node is not usable YET or any more, never that the pod
+ * is wrong: the node lifecycle controller's condition taints
+ * (pkg/controller/nodelifecycle, k8s.io/api core/v1 well_known_taints.go), the
+ * cloud provider's uninitialized / shutdown taints, and the cluster
+ * autoscaler's scale-in mark.
+ */
+const NODE_STATE_TAINTS = new Set([
+  'node.kubernetes.io/not-ready',
+  'node.kubernetes.io/unreachable',
+  'node.kubernetes.io/unschedulable',
+  'node.kubernetes.io/network-unavailable',
+  'node.cloudprovider.kubernetes.io/uninitialized',
+  'node.cloudprovider.kubernetes.io/shutdown',
+  'ToBeDeletedByClusterAutoscaler',
+]);
+
+/**
+ * The per-node reasons of a scheduler FitError message, "0/N nodes are
+ * available: 1 node(s) were unschedulable, 2 Insufficient cpu. preemption: …"
+ * (pkg/scheduler/framework/types.go `FitError.Error`); undefined when the
+ * message is not in that form.
+ */
+export function unschedulableReasons(message: string): string[] | undefined {
+  const m = /^0\/\d+ nodes are available: ([\s\S]*?)\.(?: preemption:[\s\S]*)?$/.exec(message.trim());
+  if (!m?.[1]) return undefined;
+  const reasons = m[1].split(', ').map((r) => /^\d+ (.+)$/.exec(r.trim())?.[1]);
+  return reasons.every((r): r is string => r !== undefined) ? reasons : undefined;
+}
+
+/**
+ * Whether every node the scheduler turned the pod away from was refused for
+ * its own state: cordoned ("node(s) were unschedulable", the NodeUnschedulable
+ * plugin) or tainted not-ready, unreachable and the like (TaintToleration).
+ * Such a pod waits for nodes; nothing about the pod is wrong, and the
+ * message may describe nodes that have recovered since the scheduler's last
+ * attempt (it retries after its backoff, on the next node event).
+ */
+export function waitsOnlyForNodes(message: string): boolean {
+  const reasons = unschedulableReasons(message);
+  if (!reasons || reasons.length === 0) return false;
+  return reasons.every((r) => {
+    if (r === 'node(s) were unschedulable') return true;
+    const taint = /^node\(s\) had untolerated taint \{([^:}]+):/.exec(r)?.[1];
+    return taint !== undefined && NODE_STATE_TAINTS.has(taint);
+  });
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word} pod${n === 1 ? '' : 's'}`;
 }
@@ -295,7 +343,9 @@ export function podFailures(pods: PodView[], options: { capacitySettled: boolean
             : `${plural(n, c)} waiting for the git source volume to bind: ${pod.unschedulableMessage}`,
       }));
     } else if (pod.unschedulableMessage !== undefined && !pod.nodeName) {
-      const settled = options.capacitySettled;
+      // Permanent only when the group has all its nodes AND the scheduler found the pod too large for them:
+      // a pod turned away only by cordoned or not-ready nodes is waiting for them (issue 22 chaos run).
+      const settled = options.capacitySettled && !waitsOnlyForNodes(pod.unschedulableMessage);
       add(`${c}:Unschedulable`, pod, () => ({
         component: c,
         reason: 'Unschedulable',

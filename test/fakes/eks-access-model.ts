@@ -10,6 +10,8 @@ import {
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  ServerException,
+  ThrottlingException,
   UpdateAccessEntryCommand,
 } from '@aws-sdk/client-eks';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
@@ -33,6 +35,31 @@ export interface AccessEntryState {
   associations: Map<string, { type: string; namespaces: string[] }>;
 }
 
+/**
+ * Transient faults of the access-entry API (chaos runs):
+ * - `ThrottlingException` (HTTP 400): the request was refused by request
+ *   throttling and not served (EKS API Reference, "Common Errors");
+ * - `ServerException` (HTTP 500): "a server-side issue", listed under Errors
+ *   for every access-entry action (EKS API Reference, CreateAccessEntry,
+ *   DeleteAccessEntry, AssociateAccessPolicy, …). With `committed`, the call
+ *   was served and only its answer failed: a 500 says nothing about whether
+ *   the write happened, so a retried CreateAccessEntry then meets its own
+ *   entry (ResourceInUseException, as CreateAccessEntry documents) and a
+ *   retried DeleteAccessEntry ResourceNotFoundException.
+ */
+export type EksFaultName = 'ThrottlingException' | 'ServerException';
+export interface EksFault {
+  name: EksFaultName;
+  /** ServerException only: serve the call, then answer with the fault. */
+  committed?: boolean;
+}
+
+function eksFault(f: EksFault): Error {
+  return f.name === 'ThrottlingException'
+    ? new ThrottlingException({ $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' })
+    : new ServerException({ $metadata: { httpStatusCode: 500 }, message: 'An internal error occurred. Please try again.' });
+}
+
 export class EksAccessModel {
   readonly entries = new Map<string, AccessEntryState>();
   stub: AwsStub<any, any, any> | undefined;
@@ -42,6 +69,10 @@ export class EksAccessModel {
   pageSize = 100;
   /** Which IAM principals exist (default: every well-formed one). */
   principalExists: (arn: string) => boolean = () => true;
+  /** A fault to answer a call with (chaos runs), by command name, e.g. `CreateAccessEntry`; see `EksFault`. */
+  fault: ((command: string) => EksFault | undefined) | undefined;
+  /** Faults answered, by name (`ServerException` after a served call counts as `ServerException:committed`). */
+  readonly faultCounts = new Map<string, number>();
 
   constructor(
     readonly clusterName: string,
@@ -51,18 +82,29 @@ export class EksAccessModel {
   install(): this {
     const stub = mockClient(EKSClient);
     stub.onAnyCommand().rejects(new Error('EksAccessModel: command not modelled'));
-    const serve = (fn: (input: any) => unknown) => async (input: any) => {
+    const serve = (command: string, fn: (input: any) => unknown) => async (input: any) => {
       if (this.latency) await this.latency();
-      return fn(input);
+      const f = this.fault?.(command);
+      const count = (key: string) => this.faultCounts.set(key, (this.faultCounts.get(key) ?? 0) + 1);
+      if (f && !(f.name === 'ServerException' && f.committed)) {
+        count(f.name);
+        throw eksFault(f);
+      }
+      const out = fn(input);
+      if (f) {
+        count(`${f.name}:committed`);
+        throw eksFault(f);
+      }
+      return out;
     };
-    stub.on(CreateAccessEntryCommand).callsFake(serve((i) => this.create(i)));
-    stub.on(AssociateAccessPolicyCommand).callsFake(serve((i) => this.associate(i)));
-    stub.on(DeleteAccessEntryCommand).callsFake(serve((i) => this.remove(i)));
-    stub.on(UpdateAccessEntryCommand).callsFake(serve((i) => this.update(i)));
-    stub.on(DescribeAccessEntryCommand).callsFake(serve((i) => ({ accessEntry: this.view(this.must(i.clusterName, i.principalArn)) })));
-    stub.on(ListAccessEntriesCommand).callsFake(serve((i) => this.list(i)));
+    stub.on(CreateAccessEntryCommand).callsFake(serve('CreateAccessEntry', (i) => this.create(i)));
+    stub.on(AssociateAccessPolicyCommand).callsFake(serve('AssociateAccessPolicy', (i) => this.associate(i)));
+    stub.on(DeleteAccessEntryCommand).callsFake(serve('DeleteAccessEntry', (i) => this.remove(i)));
+    stub.on(UpdateAccessEntryCommand).callsFake(serve('UpdateAccessEntry', (i) => this.update(i)));
+    stub.on(DescribeAccessEntryCommand).callsFake(serve('DescribeAccessEntry', (i) => ({ accessEntry: this.view(this.must(i.clusterName, i.principalArn)) })));
+    stub.on(ListAccessEntriesCommand).callsFake(serve('ListAccessEntries', (i) => this.list(i)));
     stub.on(ListAssociatedAccessPoliciesCommand).callsFake(
-      serve((i) => {
+      serve('ListAssociatedAccessPolicies', (i) => {
         const e = this.must(i.clusterName, i.principalArn);
         return {
           clusterName: i.clusterName,

@@ -106,6 +106,19 @@ export class FakeKubeApiServer {
    */
   throttle: ((method: string, path: string) => boolean) | undefined;
   /**
+   * Chaos runs: a write that was served (committed to etcd) whose answer is
+   * lost and replaced by this error. etcd's "etcdserver: request timed out"
+   * does not say the proposal failed: it may still commit (go.etcd.io/etcd
+   * server/etcdserver/errors.go `ErrTimeout`, and the etcd API guarantees
+   * page), and the API server turns it into 500 ServerTimeout with
+   * Retry-After (k8s.io/apiserver pkg/storage/errors/storage.go); the
+   * request-timeout filter answers 504 while the handler may still commit
+   * (pkg/server/filters/timeout.go). A client that retries then meets its
+   * own write: 409 AlreadyExists on a create, 409 Conflict on a replace with
+   * the old resourceVersion, 404 on a delete.
+   */
+  loseAnswer: ((method: string, path: string) => ApiStatusError | undefined) | undefined;
+  /**
    * What the simulated scheduler's dashboard answers on `/api/status` through
    * the service proxy, per namespace (merged over the default: as many
    * registered workers as Ready worker pods, nothing running).
@@ -249,6 +262,8 @@ export class FakeKubeApiServer {
       }
       if (this.beforeRequest) await this.beforeRequest(method, url.pathname);
       const result = await this.route(method, url, req, user);
+      const lost = method !== 'GET' && result.status < 300 ? this.loseAnswer?.(method, url.pathname) : undefined;
+      if (lost) throw lost;
       status = result.status;
       this.send(res, result.status, result.body, result.contentType);
     } catch (err) {
@@ -493,8 +508,16 @@ export class FakeKubeApiServer {
           this.finalizeNamespace(name);
         }, this.options.namespaceFinalizeMs ?? 0);
         this.pendingFinalizers.add(timer);
+        return clone(current);
       }
-      return clone(current);
+      // Deleting a namespace already terminating: 409 Conflict while its finalizers run
+      // (pkg/registry/core/namespace/storage/storage.go `Delete`: "The system is ensuring all content is removed…").
+      throw new ApiStatusError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on namespaces "${name}": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.`,
+        { name, kind: 'namespaces' },
+      );
     }
     if (r.kind === 'Pod') {
       this.kubelet.deletePod(current);

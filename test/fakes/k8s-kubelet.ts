@@ -512,8 +512,18 @@ export class KubeletSimulator {
       let best: { node: Obj; score: number } | undefined;
       for (const node of nodes) {
         const ready = (node.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-        if (!ready || node.spec?.unschedulable) {
+        // Filters run in plugin order and a node counts under the first that rejects it: NodeUnschedulable
+        // (pkg/scheduler/framework/plugins/nodeunschedulable/node_unschedulable.go, "node(s) were unschedulable")
+        // for a cordoned node, then TaintToleration for a node not Ready yet: the node lifecycle controller
+        // taints it node.kubernetes.io/not-ready:NoSchedule (pkg/controller/nodelifecycle/node_lifecycle_controller.go,
+        // TaintNodesByCondition), which pods do not tolerate (the default tolerations are NoExecute), and the
+        // reason reads "node(s) had untolerated taint {key: value}" (tainttoleration/taint_toleration.go).
+        if (node.spec?.unschedulable) {
           bump('node(s) were unschedulable');
+          continue;
+        }
+        if (!ready) {
+          bump('node(s) had untolerated taint {node.kubernetes.io/not-ready: }');
           continue;
         }
         const selector: Record<string, string> = pod.spec?.nodeSelector ?? {};

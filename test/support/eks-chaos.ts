@@ -79,6 +79,10 @@ export interface ChaosProfile {
   asgFault: number;
   /** Probability a cluster's scheduler and/or workers meet transient image-pull errors. */
   imagePull: number;
+  /** Probability a served write's answer is lost: committed, then answered 500 ServerTimeout (`loseAnswer`). */
+  k8sLostAnswer: number;
+  /** Probability an EKS access-entry call meets ThrottlingException or ServerException (before or after being served). */
+  eksFault: number;
 }
 
 export interface ChaosStats {
@@ -88,7 +92,9 @@ export interface ChaosStats {
   k8s429: number;
   k8s500: number;
   k8sConflicts: number;
+  k8sLostAnswers: number;
   asgFaults: Record<string, number>;
+  eksFaults: Record<string, number>;
   imagePullRules: number;
   observations: number;
   harvestPlans: number;
@@ -135,6 +141,9 @@ function objectOf(pathname: string): { plural: string; group: string; version: s
 export async function startChaosWorld(seed: number, options: { speed?: number; profile?: Partial<ChaosProfile> } = {}): Promise<ChaosWorld> {
   const rnd = prng(seed);
   const between = (lo: number, hi: number) => lo + rnd() * (hi - lo);
+  // Faults added later draw from their own stream, so each seed keeps the schedule it had before them.
+  const rnd2 = prng(seed ^ 0x5bd1e995);
+  const between2 = (lo: number, hi: number) => lo + rnd2() * (hi - lo);
   const speed = options.speed ?? 100;
   const clock = new FastClock(speed);
   // Each seed draws its own intensity, so the 50 seeds cover calm and stormy runs.
@@ -144,6 +153,8 @@ export async function startChaosWorld(seed: number, options: { speed?: number; p
     k8sConflict: between(0.05, 0.3),
     asgFault: between(0.02, 0.2),
     imagePull: between(0.2, 0.7),
+    k8sLostAnswer: between2(0.01, 0.05),
+    eksFault: between2(0.02, 0.2),
     ...options.profile,
   };
   const stats: ChaosStats = {
@@ -153,7 +164,9 @@ export async function startChaosWorld(seed: number, options: { speed?: number; p
     k8s429: 0,
     k8s500: 0,
     k8sConflicts: 0,
+    k8sLostAnswers: 0,
     asgFaults: {},
+    eksFaults: {},
     imagePullRules: 0,
     observations: 0,
     harvestPlans: 0,
@@ -226,6 +239,25 @@ export async function startChaosWorld(seed: number, options: { speed?: number; p
     stats.k8sConflicts += 1;
   };
 
+  fake.loseAnswer = (method, path) => {
+    if (rnd2() >= profile.k8sLostAnswer) return undefined;
+    stats.k8sLostAnswers += 1;
+    const verb = method === 'POST' ? 'create' : method === 'PUT' ? 'update' : 'delete';
+    const o = objectOf(path);
+    // The same ServerTimeout as above, but after etcd committed the write (see FakeKubeApiServer.loseAnswer).
+    return new ApiStatusError(500, 'ServerTimeout', `The ${verb} operation against ${o?.plural ?? 'unknown'} could not be completed at this time, please try again.`, {
+      name: verb,
+      group: o?.group ?? '',
+      kind: o?.plural ?? '',
+      retryAfterSeconds: 2,
+    });
+  };
+  stack.eks.fault = () => {
+    if (rnd2() >= profile.eksFault) return undefined;
+    const r = rnd2();
+    return r < 0.5 ? { name: 'ThrottlingException' } : { name: 'ServerException', committed: r >= 0.75 };
+  };
+
   const world: ChaosWorld = {
     seed,
     stack,
@@ -267,6 +299,7 @@ export async function startChaosWorld(seed: number, options: { speed?: number; p
     async close() {
       clearInterval(ticker);
       for (const [name, n] of stack.asg.faultCounts) stats.asgFaults[name] = n;
+      for (const [name, n] of stack.eks.faultCounts) stats.eksFaults[name] = n;
       await stack.close();
     },
   };
@@ -323,7 +356,7 @@ export class ChaosBackend implements ComputeBackend {
     this.world.stats.observations += 1;
     const permanent = observation.failures.filter((f) => f.permanent);
     if (permanent.length > 0 && !this.world.mayFail.has(clusterId)) {
-      this.violation(clusterId, 'false-failed', permanent.map((f) => `${f.component} ${f.reason}: ${f.message}`).join('; '));
+      this.violation(clusterId, 'false-failed', `${permanent.map((f) => `${f.component} ${f.reason}: ${f.message}`).join('; ')} [${this.capacitySnapshot()}]`);
     }
     // The provisioner fails a ready cluster without connection details ("connection details missing").
     if (observation.ready && observation.schedulerAddress === undefined && !this.world.mayFail.has(clusterId)) {
@@ -333,6 +366,22 @@ export class ChaosBackend implements ComputeBackend {
     const record = this.records.get(clusterId);
     if (record) await this.harvest(record, observation);
     return observation;
+  }
+
+  /** The nodes and groups as the fake holds them now, for a violation's detail (a timing-dependent failure is read from it). */
+  private capacitySnapshot(): string {
+    const { stack, clock } = this.world;
+    const t0 = clock.now();
+    const nodes = stack.fake.objects('Node').map((n) => {
+      const ready = (n.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      const since = ready?.lastTransitionTime ? Math.round((t0 - Date.parse(ready.lastTransitionTime)) / 1000) : '?';
+      return `${n.metadata.name}${n.spec?.unschedulable ? ' cordoned' : ''} ready=${ready?.status ?? '?'} ${since}s`;
+    });
+    const groups = stack.asg.groupNames().map((name) => {
+      const g = stack.asg.group(name);
+      return `${name} desired=${g?.desired} ${(g?.instances ?? []).map((i) => `${i.InstanceId}:${i.LifecycleState}`).join(',')}`;
+    });
+    return `nodes: ${nodes.join('; ') || 'none'} | groups: ${groups.join('; ') || 'none'}`;
   }
 
   /** The RUNNING record the provisioner would have written now; idle and lifetime limits far away (only false reaps count). */

@@ -43,6 +43,8 @@ export const EKS_ANNOTATIONS = {
   specHash: 'recc.io/spec-hash',
   /** `edit` once the owner was granted `recc cluster kubeconfig --edit` here (identity mapping adds the edit group). */
   kubectlAccess: 'recc.io/kubectl-access',
+  /** On a Node: ISO time our scale-in cordoned it (only our own cordons are lifted; stale ones by the next reconcile). */
+  scaleInCordonedAt: 'recc.io/scale-in-cordoned-at',
 } as const;
 
 /** Object names inside a cluster namespace. */

@@ -7,29 +7,43 @@ import { waitFor } from '../../support/wait.ts';
 /**
  * The chaos run of the EKS conformance suite (issue 22): the ComputeBackend
  * contract against the strict fake, with seeded controller delays,
- * reorderings, API throttling and server timeouts, write conflicts, Auto
- * Scaling faults and transient image-pull errors (test/support/eks-chaos.ts).
+ * reorderings, API throttling and server timeouts (also after a write
+ * committed), write conflicts, Auto Scaling faults, EKS access-entry
+ * throttling and server errors, and transient image-pull errors
+ * (test/support/eks-chaos.ts).
  * Per seed: every conformance test passes, no cluster is falsely FAILED, no
  * healthy cluster is reaped by the harvester's plan, and nothing is left
  * behind after the deletes.
  *
  * CI runs two seeds. `npm run chaos:eks` runs 50 (RECC_CHAOS_SEEDS=50);
- * RECC_CHAOS_SEED=<n> replays one.
+ * RECC_CHAOS_SEED=<n> replays one, RECC_CHAOS_SEED=<n>,<m>,… several.
  */
 const CRASH_IMAGE = 'registry.example.org/recc:crash-at-start';
 const CRASH_LOG = 'Traceback (most recent call last):\nModuleNotFoundError: No module named research_code\n';
 
 function seeds(): number[] {
-  const one = process.env.RECC_CHAOS_SEED;
-  if (one !== undefined && one !== '') {
-    const n = Number(one);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`RECC_CHAOS_SEED must be a non-negative integer, got ${JSON.stringify(one)}`);
-    return [n];
+  const chosen = process.env.RECC_CHAOS_SEED;
+  if (chosen !== undefined && chosen !== '') {
+    // One seed, or a comma-separated list (a timing-dependent failure may show only with its neighbours).
+    return chosen.split(',').map((one) => {
+      const n = Number(one.trim());
+      if (one.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`RECC_CHAOS_SEED must be non-negative integers separated by commas, got ${JSON.stringify(chosen)}`);
+      return n;
+    });
   }
   const raw = process.env.RECC_CHAOS_SEEDS ?? '2';
   const count = Number(raw);
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error(`RECC_CHAOS_SEEDS must be an integer from 1 to 1000, got ${JSON.stringify(raw)}`);
   return Array.from({ length: count }, (_, i) => i + 1);
+}
+
+/** RECC_CHAOS_SPEED: simulated time per wall-clock ms (default 100); higher widens every timing window, to replay a timing-dependent failure. */
+function speed(): number | undefined {
+  const raw = process.env.RECC_CHAOS_SPEED;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 1 || n > 10_000) throw new Error(`RECC_CHAOS_SPEED must be a number from 1 to 10000, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 const verbose = process.env.RECC_CHAOS_SEEDS !== undefined || process.env.RECC_CHAOS_SEED !== undefined;
@@ -41,7 +55,7 @@ for (const seed of seeds()) {
 
     beforeAll(async () => {
       startedAt = Date.now();
-      world = await startChaosWorld(seed);
+      world = await startChaosWorld(seed, speed() === undefined ? {} : { speed: speed() });
       world.stack.fake.kubelet.addRule({
         match: { component: 'worker', image: CRASH_IMAGE },
         failure: { kind: 'CrashLoopBackOff', log: CRASH_LOG, exitCode: 1 },
@@ -115,7 +129,9 @@ for (const seed of seeds()) {
             k8s429: stats.k8s429,
             k8s500: stats.k8s500,
             k8sConflicts: stats.k8sConflicts,
+            k8sLostAnswers: stats.k8sLostAnswers,
             asgFaults: Object.fromEntries(world.stack.asg.faultCounts),
+            eksFaults: Object.fromEntries(world.stack.eks.faultCounts),
             imagePullRules: stats.imagePullRules,
             observations: stats.observations,
             harvestPlans: stats.harvestPlans,

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
+import { STALE_CORDON_MS } from '../../../adapters/eks/node-groups.ts';
 import { ManualClock } from '../../../shared/core/clock.ts';
 import type { Observation } from '../../../shared/ports/compute-backend.ts';
+import { ApiStatusError } from '../../fakes/k8s-store.ts';
 import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
@@ -142,5 +144,65 @@ describe('EKS backend on the strict fake', () => {
     // Assess
     expect(liveInstances()).toHaveLength(1);
     expect(stack.fake.objects('Node').map((n) => n.metadata.name)).not.toContain(victim.n.metadata.name);
+  });
+  it('keeps a pod that met a cordoned node waiting after the node is uncordoned, until the scheduler retries it (chaos run)', async () => {
+    // Prepare: a ready cluster on one node, Ready for minutes; the node is cordoned (a scale-in checking it, or
+    // kubectl cordon) when a worker is evicted, so the replacement meets "0/1 nodes … were unschedulable".
+    const def = await readyCluster('c-cordon', 1);
+    advance(60_000);
+    const [only] = stack.fake.objects('Node');
+    const node = stack.fake.store.get({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, nameRule: 'subdomain' }, undefined, only!.metadata.name)!;
+    node.spec.unschedulable = true;
+    const worker = stack.fake.objects('Pod', def.namespace).find((p) => p.metadata.labels?.['recc.io/component'] === 'worker')!;
+    stack.fake.kubelet.evictPod(def.namespace, worker.metadata.name);
+    const pending = stack.fake.objects('Pod', def.namespace).find((p) => !p.spec?.nodeName);
+    expect(pending?.status?.conditions?.[0]?.message).toMatch(/^0\/1 nodes are available: 1 node\(s\) were unschedulable/);
+
+    // Act: uncordoned; the scheduler has not retried the pod yet (its backoff), so the condition still names the cordon.
+    node.spec.unschedulable = false;
+    const stale = await backend.observe('c-cordon');
+    advance(10_000);
+    const later = await backend.observe('c-cordon');
+
+    // Assess
+    expect(stale.ready).toBe(false);
+    expect(permanent(stale)).toEqual([]);
+    expect(stale.failures).toEqual([expect.objectContaining({ component: 'worker', reason: 'Unschedulable', permanent: false })]);
+    expect(later.ready).toBe(true);
+  });
+  it('leaves no node cordoned when a scale-in stops between cordon and terminate, even if lifting the cordon fails too (chaos run)', async () => {
+    // Prepare: 4 workers on 2 nodes. During the scale-in, the re-check of the cordoned node fails (an etcd
+    // timeout without Retry-After, so the client does not retry it) and so does the first attempt to lift it.
+    await readyCluster('c-leak', 4);
+    const cordons: string[] = [];
+    let failing = true;
+    stack.fake.beforeRequest = (method, path) => {
+      if (!failing) return;
+      if (method === 'PUT' && path.startsWith('/api/v1/nodes/')) {
+        cordons.push(path);
+        if (cordons.length > 1) throw new ApiStatusError(500, 'InternalError', 'an error on the server ("etcdserver: request timed out") has prevented the request from succeeding (put nodes)');
+      }
+      if (method === 'GET' && path === '/api/v1/pods' && cordons.length > 0) {
+        throw new ApiStatusError(500, 'InternalError', 'an error on the server ("etcdserver: request timed out") has prevented the request from succeeding (get pods)');
+      }
+    };
+
+    // Act: no workers, the scheduler needs 1 node; the scale-in of the other stops half-way.
+    await expect(backend.scale('c-leak', 0)).rejects.toThrow(/get pods|list pods/);
+    failing = false;
+    const cordonedAfterFailure = stack.fake.objects('Node').filter((n) => n.spec?.unschedulable).length;
+    // Later a second cluster needs a node again: the group no longer has nodes to remove.
+    advance(STALE_CORDON_MS);
+    const def = testDefinition({ clusterId: 'c-leak-2', workers: 1 });
+    await backend.apply(def, testSecrets(def.clusterId));
+    let second: Observation | undefined;
+    for (let i = 0; i < 12 && !(second = await backend.observe(def.clusterId)).ready; i += 1) advance(5_000);
+
+    // Assess: the scale-in did cordon a node and could not lift it then; the next reconcile did.
+    expect(cordons.length).toBeGreaterThanOrEqual(2);
+    expect(cordonedAfterFailure).toBe(1);
+    expect(stack.fake.objects('Node').filter((n) => n.spec?.unschedulable)).toEqual([]);
+    expect(second?.ready).toBe(true);
+    expect(permanent(second!)).toEqual([]);
   });
 });

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { activityFailures, deploymentFailures, isMissingImageError, podFailures, pullHistories, podView, startTimesOf, type CapacityView, type PodView } from '../../../adapters/eks/observe-map.ts';
+import {
+  activityFailures,
+  deploymentFailures,
+  isMissingImageError,
+  podFailures,
+  pullHistories,
+  podView,
+  startTimesOf,
+  unschedulableReasons,
+  waitsOnlyForNodes,
+  type CapacityView,
+  type PodView,
+} from '../../../adapters/eks/observe-map.ts';
 
 const pod = (over: Partial<PodView>): PodView => ({ name: 'p', component: 'worker', phase: 'Running', ready: true, image: 'recc:1', restartCount: 0, ...over });
 const capacity = (over: Partial<CapacityView> = {}): CapacityView => ({
@@ -235,5 +247,36 @@ describe('Function: startTimesOf (issue 19 #5)', () => {
   it('leaves out what is not known yet: no registration time while fewer workers than desired are Ready', () => {
     const views = [pod('scheduler', '2026-12-06T10:00:01Z', '2026-12-06T10:01:20Z', '2026-12-06T10:01:22Z'), pod('worker', '2026-12-06T10:00:02Z')];
     expect(startTimesOf(views, 1)).toEqual({ podsCreatedAt: '2026-12-06T10:00:01.000Z', containersStartedAt: '2026-12-06T10:01:20.000Z', schedulerReadyAt: '2026-12-06T10:01:22.000Z' });
+  });
+});
+
+describe('Function: waitsOnlyForNodes (issue 22 chaos run)', () => {
+  it('reads the per-node reasons of a FitError message', () => {
+    expect(unschedulableReasons('0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.')).toEqual([
+      'node(s) were unschedulable',
+      'Insufficient cpu',
+    ]);
+    expect(unschedulableReasons('0/1 nodes are available: 1 Too many pods.')).toEqual(['Too many pods']);
+    expect(unschedulableReasons('no nodes available to schedule pods')).toBeUndefined();
+  });
+
+  it('is true only when every node was refused for its own state (cordoned, not ready, unreachable)', () => {
+    expect(waitsOnlyForNodes('0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.')).toBe(true);
+    expect(waitsOnlyForNodes('0/2 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 1 node(s) were unschedulable.')).toBe(true);
+    expect(waitsOnlyForNodes('0/2 nodes are available: 1 Insufficient memory, 1 node(s) were unschedulable.')).toBe(false);
+    expect(waitsOnlyForNodes('0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}.')).toBe(false);
+    expect(waitsOnlyForNodes('something else')).toBe(false);
+  });
+
+  it('keeps a pod refused only by cordoned or not-ready nodes waiting, even with the group settled', () => {
+    // Prepare: the node was uncordoned after the scheduler's last attempt, which the message still describes.
+    const stale = pod({ ready: false, phase: 'Pending', unschedulableMessage: '0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.' });
+
+    // Act
+    const failures = podFailures([stale], { capacitySettled: true });
+
+    // Assess
+    expect(failures).toEqual([expect.objectContaining({ reason: 'Unschedulable', permanent: false })]);
+    expect(failures[0]?.message).toContain('waiting for nodes');
   });
 });
