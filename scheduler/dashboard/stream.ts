@@ -64,7 +64,10 @@ export class LiveFeed {
     private readonly now: () => number = Date.now,
     private readonly tickMs = LIVE_TICK_MS,
     private readonly cluster?: ClusterInfo,
-  ) {}
+  ) {
+    // Nothing is recorded per batch until someone watches.
+    recorder.recording = false;
+  }
 
   get viewerCount(): number {
     return this.viewers.size;
@@ -73,7 +76,10 @@ export class LiveFeed {
   /** Starts a stream on `res`: the full view and recent history first, then deltas. */
   attach(res: ServerResponse): boolean {
     if (this.viewers.size >= MAX_VIEWERS) return false;
-    if (this.viewers.size === 0) this.refresh();
+    if (this.viewers.size === 0) {
+      this.recorder.recording = true;
+      this.refresh();
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now(), ...(this.cluster ? { cluster: this.cluster } : {}) };
     res.write(`event: full\ndata: ${JSON.stringify(full)}\n\n`);
@@ -129,6 +135,7 @@ export class LiveFeed {
   }
 
   private stop(): void {
+    this.recorder.recording = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
