@@ -44,6 +44,8 @@ export const SPANS_PER_BATCH = 3_000;
 /** Task groups named in the stream; beyond, spans share one colour. */
 export const MAX_STREAM_GROUPS = 64;
 const OTHER = '(other groups)';
+/** One recording call in this many is timed (recordNs). */
+const RECORD_SAMPLE = 16;
 
 export class DashboardRecorder {
   private readonly workerIds = new Map<string, number>();
@@ -72,6 +74,12 @@ export class DashboardRecorder {
    * dashboard costs the scheduler nothing per task.
    */
   recording = true;
+  /**
+   * Time spent recording batches (ns), measured on one batch in
+   * RECORD_SAMPLE and scaled: timing every call would cost more than the call.
+   */
+  recordNs = 0;
+  private calls = 0;
   private readonly lostNames = new Set<string>();
   private events: DashboardEvent[] = [];
 
@@ -108,6 +116,8 @@ export class DashboardRecorder {
    */
   finished(worker: string, keys: readonly string[], ms: readonly number[], threads: readonly number[] | undefined): void {
     if (!this.recording || keys.length === 0) return;
+    const timed = ++this.calls % RECORD_SAMPLE === 0;
+    const t0 = timed ? process.hrtime.bigint() : 0n;
     const h = this.head;
     if (this.batches === BATCH_RING) this.overwritten += (this.bkeys[h] as readonly string[]).length;
     else this.batches++;
@@ -117,6 +127,7 @@ export class DashboardRecorder {
     this.bms[h] = ms;
     this.bth[h] = threads;
     this.head = (h + 1) % BATCH_RING;
+    if (timed) this.recordNs += Number(process.hrtime.bigint() - t0) * RECORD_SAMPLE;
   }
 
   event(kind: DashboardEventKind, message: string): void {

@@ -38,6 +38,8 @@ export interface LiveFrame extends LiveDelta {
   now: number;
   /** In the full frame only. */
   cluster?: ClusterInfo;
+  /** What the dashboard has cost the scheduler so far (LiveFeed.costMs), for the bench and the curious. */
+  costMs?: number;
 }
 
 /**
@@ -57,6 +59,8 @@ export class LiveFeed {
   private timer: NodeJS.Timeout | null = null;
   private lastSnapshotAt: number | null = null;
   private lastSnapshotMs = 0;
+  /** CPU spent in ticks and stream starts (process.cpuUsage: every thread of the process, so an upper bound). */
+  private cpuUs = 0;
 
   constructor(
     private readonly snapshot: () => LiveView,
@@ -73,16 +77,32 @@ export class LiveFeed {
     return this.viewers.size;
   }
 
+  /**
+   * The scheduler CPU the dashboard has taken (ms): ticks and stream starts
+   * (view, spans, serialisation, writes) plus the sampled cost of recording
+   * finished batches. The bench compares it with the scheduler's total.
+   */
+  get costMs(): number {
+    return this.cpuUs / 1e3 + this.recorder.recordNs / 1e6;
+  }
+
+  private charge(c0: NodeJS.CpuUsage): void {
+    const c = process.cpuUsage(c0);
+    this.cpuUs += c.user + c.system;
+  }
+
   /** Starts a stream on `res`: the full view and recent history first, then deltas. */
   attach(res: ServerResponse): boolean {
     if (this.viewers.size >= MAX_VIEWERS) return false;
+    const c0 = process.cpuUsage();
     if (this.viewers.size === 0) {
       this.recorder.recording = true;
       this.refresh();
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now(), ...(this.cluster ? { cluster: this.cluster } : {}) };
+    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now(), costMs: this.costMs, ...(this.cluster ? { cluster: this.cluster } : {}) };
     res.write(`event: full\ndata: ${JSON.stringify(full)}\n\n`);
+    this.charge(c0);
     this.viewers.add(res);
     res.on('close', () => {
       this.viewers.delete(res);
@@ -95,9 +115,13 @@ export class LiveFeed {
 
   /** Recompute and send what changed. Public for tests with an injected clock. */
   tick(): void {
+    const c0 = process.cpuUsage();
     const frame = this.refresh();
+    frame.costMs = this.costMs;
+    // Serialised once for every viewer.
     const text = `event: delta\ndata: ${JSON.stringify(frame)}\n\n`;
     for (const v of this.viewers) v.write(text);
+    this.charge(c0);
   }
 
   private refresh(): LiveFrame {
