@@ -198,8 +198,9 @@ export class DashboardRecorder {
     const start: number[] = new Array(n);
     const d: number[] = new Array(n);
     const batch: SpanBatch = { t0: 0, workers: [], groups: [], w, th, g, s: start, d, dropped };
-    const localWorker = new Map<number, number>();
-    const localGroup = new Map<number, number>();
+    // Batch-local indexes of the workers and groups named so far (-1: not yet).
+    const localWorker = new Int32Array(this.workerNames.length).fill(-1);
+    const localGroup = new Int32Array(MAX_STREAM_GROUPS + 1).fill(-1);
     let t0 = Infinity;
     // Walk the batches once, picking the spans at positions ⌊j·step⌋ of their concatenation.
     let b = 0;
@@ -214,11 +215,11 @@ export class DashboardRecorder {
       }
       const i = pos - offset;
       const wi = this.bw[slot] as number;
-      let lw = localWorker.get(wi);
-      if (lw === undefined) localWorker.set(wi, (lw = batch.workers.push(this.workerNames[wi] as string) - 1));
+      let lw = localWorker[wi] as number;
+      if (lw < 0) localWorker[wi] = lw = batch.workers.push(this.workerNames[wi] as string) - 1;
       const gi = this.groupIndex(keyPrefix((this.bkeys[slot] as readonly string[])[i] as string));
-      let lg = localGroup.get(gi);
-      if (lg === undefined) localGroup.set(gi, (lg = batch.groups.push(this.groupNames[gi] as string) - 1));
+      let lg = localGroup[gi] as number;
+      if (lg < 0) localGroup[gi] = lg = batch.groups.push(this.groupNames[gi] as string) - 1;
       const ms = (this.bms[slot] as readonly number[])[i] as number;
       const dur = ms >= 0 ? ms : 0;
       const begin = (this.bat[slot] as number) - dur;

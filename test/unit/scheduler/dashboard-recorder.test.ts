@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BandwidthMeter, workerView } from '../../../scheduler/dashboard/aggregate.ts';
+import { BandwidthMeter, diffViews, emptyCounts, workerView } from '../../../scheduler/dashboard/aggregate.ts';
 import { BATCH_RING, DashboardRecorder, MAX_STREAM_GROUPS } from '../../../scheduler/dashboard/recorder.ts';
 
 describe('Class: DashboardRecorder', () => {
@@ -129,5 +129,17 @@ describe('Class: BandwidthMeter', () => {
   it('reads garbage metrics as zero', () => {
     const v = workerView({ name: 'w', address: 'a', nthreads: 1, processing: 0, stored: 0, memoryLimit: null, metrics: { cpu: -1, cpuLimit: 0, transferBytes: Number.NaN, shuffleBytes: true } });
     expect([v.cpu, v.cpuLimit, v.transferBytes, v.shuffleBytes]).toEqual([0, null, 0, 0]);
+  });
+});
+
+describe('Function: diffViews', () => {
+  it('sends only changed, new and removed groups and workers (null marks a removal)', () => {
+    const w = workerView({ name: 'w', address: 'a', nthreads: 1, processing: 0, stored: 0, memoryLimit: null, metrics: {} });
+    const prev = { groups: { a: { ...emptyCounts(), memory: 1 }, b: emptyCounts() }, workers: { a: w, gone: w } };
+    const next = { groups: { a: { ...emptyCounts(), memory: 1 }, b: { ...emptyCounts(), erred: 1 }, c: emptyCounts() }, workers: { a: { ...w } } };
+    expect(diffViews(prev, next)).toEqual({ groups: { b: next.groups.b, c: next.groups.c }, workers: { gone: null } });
+    expect(diffViews(next, next)).toEqual({});
+    // A field turning from a number to null is a change.
+    expect(diffViews({ groups: {}, workers: { a: { ...w, cpu: 1 } } }, { groups: {}, workers: { a: w } }).workers).toEqual({ a: w });
   });
 });
