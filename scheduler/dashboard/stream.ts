@@ -64,6 +64,16 @@ function cpuNs(): number {
 }
 
 /**
+ * `frame` (a JSON object's text, without `spans`) with `"spans": [...]` made
+ * of already-serialised batches: each batch is serialised once, however many
+ * frames carry it.
+ */
+function withSpans(frame: string, batches: readonly string[]): string {
+  if (batches.length === 0) return frame;
+  return `${frame.slice(0, -1)}${frame.length > 2 ? ',' : ''}"spans":[${batches.join(',')}]}`;
+}
+
+/**
  * Server-sent events for the dashboard. The view is computed only while
  * someone watches, once per tick, and each viewer gets the same frame: the
  * scheduler's cost does not grow with the number of viewers beyond the write.
@@ -74,7 +84,8 @@ export class LiveFeed {
   private readonly viewers = new Set<ServerResponse>();
   private last: LiveView = { groups: {}, workers: {} };
   private readonly events: DashboardEvent[] = [];
-  private readonly spans: SpanBatch[] = [];
+  /** Recent span batches, each with its JSON text (serialised once, in the tick that took it; a new viewer's full frame reuses the texts). */
+  private readonly spans: Array<{ batch: SpanBatch; json: string }> = [];
   private readonly bandwidth: Bandwidth[] = [];
   private readonly meter = new BandwidthMeter();
   private timer: NodeJS.Timeout | null = null;
@@ -120,8 +131,8 @@ export class LiveFeed {
       this.refresh();
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now(), costMs: this.costMs, ...(this.cluster ? { cluster: this.cluster } : {}) };
-    res.write(`event: full\ndata: ${JSON.stringify(full)}\n\n`);
+    const full: LiveFrame = { ...this.last, events: this.events, bandwidth: this.bandwidth, now: this.now(), costMs: this.costMs, ...(this.cluster ? { cluster: this.cluster } : {}) };
+    res.write(`event: full\ndata: ${withSpans(JSON.stringify(full), this.spans.map((s) => s.json))}\n\n`);
     this.charge(c0);
     this.viewers.add(res);
     res.on('close', () => {
@@ -136,15 +147,15 @@ export class LiveFeed {
   /** Recompute and send what changed. Public for tests with an injected clock. */
   tick(): void {
     const c0 = cpuNs();
-    const frame = this.refresh();
+    const { frame, spans } = this.refresh();
     frame.costMs = this.costMs;
-    // Serialised once for every viewer.
-    const text = `event: delta\ndata: ${JSON.stringify(frame)}\n\n`;
+    // Serialised once for every viewer; the span batch's text was made once in refresh().
+    const text = `event: delta\ndata: ${withSpans(JSON.stringify(frame), spans === null ? [] : [spans])}\n\n`;
     for (const v of this.viewers) v.write(text);
     this.charge(c0);
   }
 
-  private refresh(): LiveFrame {
+  private refresh(): { frame: LiveFrame; spans: string | null } {
     const now = this.now();
     // The view walks every task (O(tasks)): on a huge graph it is taken less
     // often, so that it costs at most 1/SNAPSHOT_DUTY of the scheduler's time.
@@ -165,17 +176,15 @@ export class LiveFeed {
       this.events.push(...events);
       if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY);
     }
-    const spans = this.recorder.takeSpans();
-    if (spans) {
-      frame.spans = [spans];
-      this.spans.push(spans);
-    }
-    while (this.spans.length > 0 && (this.spans.length > SPAN_HISTORY_BATCHES || (this.spans[0] as SpanBatch).t0 < now - SPAN_HISTORY_MS)) this.spans.shift();
+    const batch = this.recorder.takeSpans();
+    const spans = batch ? JSON.stringify(batch) : null;
+    if (batch && spans !== null) this.spans.push({ batch, json: spans });
+    while (this.spans.length > 0 && (this.spans.length > SPAN_HISTORY_BATCHES || (this.spans[0] as { batch: SpanBatch }).batch.t0 < now - SPAN_HISTORY_MS)) this.spans.shift();
     const bw = this.meter.sample(now, next.workers);
     frame.bandwidth = [bw];
     this.bandwidth.push(bw);
     if (this.bandwidth.length > BANDWIDTH_HISTORY) this.bandwidth.shift();
-    return frame;
+    return { frame, spans };
   }
 
   private stop(): void {

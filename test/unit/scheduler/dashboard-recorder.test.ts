@@ -143,3 +143,45 @@ describe('Function: diffViews', () => {
     expect(diffViews({ groups: {}, workers: { a: { ...w, cpu: 1 } } }, { groups: {}, workers: { a: w } }).workers).toEqual({ a: w });
   });
 });
+
+describe('Class: LiveFeed', () => {
+  /** A stand-in for the SSE response: collects the frames written to it. */
+  function viewer() {
+    const frames: Array<{ event: string; data: any }> = [];
+    const res = {
+      writeHead: () => res,
+      write: (text: string) => {
+        const [head, data] = text.split('\n');
+        frames.push({ event: head!.slice('event: '.length), data: JSON.parse(data!.slice('data: '.length)) });
+        return true;
+      },
+      on: () => res,
+      end: () => undefined,
+    };
+    return { res: res as unknown as import('node:http').ServerResponse, frames };
+  }
+
+  it('records only while watched, sends each tick one delta with the spans, and gives a later viewer the history in valid JSON', async () => {
+    const { LiveFeed } = await import('../../../scheduler/dashboard/stream.ts');
+    const r = new DashboardRecorder(() => 1_000);
+    const feed = new LiveFeed(() => ({ groups: {}, workers: {} }), r, () => 1_000, 1_000_000);
+    r.finished('w', ['a-1'], [1], undefined);
+    const first = viewer();
+    expect(feed.attach(first.res)).toBe(true);
+    r.finished('w', ['a-2', 'b-1'], [1, 2], [0, 1]);
+    feed.tick();
+    const delta = first.frames[1]!;
+    expect(delta.event).toBe('delta');
+    // The span from before anyone watched was not recorded.
+    expect(delta.data.spans).toHaveLength(1);
+    expect(delta.data.spans[0].groups).toEqual(['a', 'b']);
+    expect(typeof delta.data.costMs).toBe('number');
+    feed.tick();
+    expect(first.frames[2]!.data.spans).toBeUndefined();
+    const second = viewer();
+    feed.attach(second.res);
+    expect(second.frames[0]!.event).toBe('full');
+    expect(second.frames[0]!.data.spans).toEqual(delta.data.spans);
+    feed.close();
+  });
+});
