@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { BandwidthMeter, diffViews, type LiveDelta, type LiveView } from './aggregate.ts';
 import type { DashboardEvent, DashboardRecorder, SpanBatch } from './recorder.ts';
@@ -43,22 +42,14 @@ export interface LiveFrame extends LiveDelta {
   costMs?: number;
 }
 
-const THREAD_SCHEDSTAT = '/proc/thread-self/schedstat';
-/** Linux gives the event-loop thread's own CPU time; elsewhere the process's (every thread, GC helpers included: an upper bound). */
-const perThread = ((): boolean => {
-  try {
-    return Number.isFinite(Number(readFileSync(THREAD_SCHEDSTAT, 'latin1').split(' ')[0]));
-  } catch {
-    return false;
-  }
-})();
-
-/** CPU time used so far (ns) by this thread, else by the process. */
+/**
+ * CPU time used so far by the process (ns). Every thread counts (GC helpers
+ * too), so charging the difference around a tick is an upper bound on the
+ * tick's cost; a per-thread figure would need Node ≥ 23.9 (threadCpuUsage),
+ * and Linux's /proc/thread-self/schedstat is only updated at scheduler ticks
+ * for a running thread (too coarse for a 1 ms tick).
+ */
 function cpuNs(): number {
-  if (perThread) {
-    const t = readFileSync(THREAD_SCHEDSTAT, 'latin1');
-    return Number(t.slice(0, t.indexOf(' ')));
-  }
   const c = process.cpuUsage();
   return (c.user + c.system) * 1e3;
 }
@@ -91,7 +82,7 @@ export class LiveFeed {
   private timer: NodeJS.Timeout | null = null;
   private lastSnapshotAt: number | null = null;
   private lastSnapshotMs = 0;
-  /** CPU spent in ticks and stream starts (ns; cpuNs: the event-loop thread's own on Linux). */
+  /** CPU spent in ticks and stream starts (ns; cpuNs: an upper bound). */
   private cpuSpentNs = 0;
 
   constructor(
