@@ -41,8 +41,9 @@ interface ViewerCounts {
   /** Spans received in delta frames, and spans the scheduler said it sampled out. */
   spans: number;
   dropped: number;
-  /** The dashboard's own cost account in the last frame (ms of scheduler CPU since it started). */
+  /** The dashboard's own cost account in the last frame (ms of scheduler CPU since it started), and in the first delta frame (after this viewer's full frame was charged). */
   costMs: number;
+  costMsAtFirstDelta: number | null;
 }
 
 interface Viewer {
@@ -55,7 +56,7 @@ interface Viewer {
 /** Reads the dashboard stream as the page does (SSE frames, JSON.parse), counting what arrives. */
 async function viewer(url: string, token: string): Promise<Viewer> {
   const abort = new AbortController();
-  const c: ViewerCounts = { bytes: 0, frames: 0, spans: 0, dropped: 0, costMs: 0 };
+  const c: ViewerCounts = { bytes: 0, frames: 0, spans: 0, dropped: 0, costMs: 0, costMsAtFirstDelta: null };
   let first!: () => void;
   const started = new Promise<void>((resolve) => (first = resolve));
   let waiter: { n: number; resolve: () => void } | null = null;
@@ -84,6 +85,7 @@ async function viewer(url: string, token: string): Promise<Viewer> {
         if (typeof parsed.costMs === 'number') c.costMs = parsed.costMs;
         // The full frame's spans are history from before this viewer came: only deltas count.
         if (frame.startsWith('event: delta')) {
+          c.costMsAtFirstDelta ??= c.costMs;
           for (const b of parsed.spans ?? []) {
             c.spans += b.w.length;
             c.dropped += b.dropped;
@@ -128,6 +130,8 @@ interface Window {
   /** On windows: what the viewer got, and the dashboard's own cost account over the window. */
   viewer?: ViewerCounts;
   costMs?: number;
+  /** The same without this viewer's connect (its full frame): what watching costs once connected. */
+  costMsWatching?: number;
 }
 
 export async function measureDashboardCost(ctx: Ctx): Promise<void> {
@@ -169,8 +173,9 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
             const w: Window = { on, cpuS, seconds, cpuPerTaskUs: (cpuS / tasks) * 1e6 };
             if (watching && before) {
               const after = watching.counts();
-              w.viewer = { bytes: after.bytes - before.bytes, frames: after.frames - before.frames, spans: after.spans - before.spans, dropped: after.dropped - before.dropped, costMs: after.costMs };
+              w.viewer = { bytes: after.bytes - before.bytes, frames: after.frames - before.frames, spans: after.spans - before.spans, dropped: after.dropped - before.dropped, costMs: after.costMs, costMsAtFirstDelta: after.costMsAtFirstDelta };
               w.costMs = after.costMs - before.costMs;
+              w.costMsWatching = after.costMs - (after.costMsAtFirstDelta ?? before.costMs);
             }
             windows.push(w);
           } finally {
@@ -195,6 +200,7 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
   const offW = windows.filter((w) => !w.on);
   const shares = onW.map((on, i) => (100 * (on.cpuPerTaskUs - offW[i]!.cpuPerTaskUs)) / on.cpuPerTaskUs);
   const own = onW.map((w) => (100 * (w.costMs ?? 0)) / (1e3 * w.cpuS));
+  const ownWatching = onW.map((w) => (100 * (w.costMsWatching ?? 0)) / (1e3 * w.cpuS));
   // Unpaired: one slow window moves one median, not a whole pair.
   const ofMedians = (100 * (median(onW.map((w) => w.cpuPerTaskUs)) - median(offW.map((w) => w.cpuPerTaskUs)))) / median(onW.map((w) => w.cpuPerTaskUs));
   const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -208,6 +214,7 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
     shareOfMedians: round2(ofMedians),
     ownAccountShareMedian: round2(median(own)),
     ownAccountSharePerPair: own.map(round2),
+    ownAccountWatchingShareMedian: round2(median(ownWatching)),
     cpuPerTaskUsOn: onW.map((w) => round2(w.cpuPerTaskUs)),
     cpuPerTaskUsOff: offW.map((w) => round2(w.cpuPerTaskUs)),
     tasksPerSOn: Math.round(tasksPerS(onW)),
