@@ -14,6 +14,7 @@ import { registerData } from './commands/data.ts';
 import { registerQuota } from './commands/quota.ts';
 import { registerSource } from './commands/source.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerConsole } from './commands/console.ts';
 
 /**
  * The `recc` command. Each command lives in `cli/commands/<name>.ts` and
@@ -43,6 +44,7 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerQuota(program);
   registerSource(program);
   registerDoctor(program);
+  registerConsole(program);
   return program;
 }
 

@@ -125,9 +125,9 @@ export function regionOf(url: URL, fallback?: string): string {
   return EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? fallback ?? 'us-east-1';
 }
 
-type Signer = (req: { method: string; url: URL; headers: Record<string, string>; body: string | undefined }) => Promise<Record<string, string>>;
+export type Signer = (req: { method: string; url: URL; headers: Record<string, string>; body: string | undefined }) => Promise<Record<string, string>>;
 
-async function makeSigner(region: string, credentials: ApiClientOptions['credentials']): Promise<Signer> {
+export async function makeSigner(region: string, credentials: ApiClientOptions['credentials']): Promise<Signer> {
   const [{ SignatureV4 }, { Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-js')]);
   let provider: () => Promise<AwsCredentials>;
   if (typeof credentials === 'function') provider = credentials;

@@ -45,6 +45,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/costs', functionName: 'costs', handler: 'functions/costs.handler', load: () => import('./costs.ts') as Promise<HandlerModule> },
   // Issue 16: cost per hour or day by user, namespace or job, with budgets and forecast (the console's charts).
   { method: 'GET', path: '/costs/series', functionName: 'costSeries', handler: 'functions/cost-series.handler', load: () => import('./cost-series.ts') as Promise<HandlerModule> },
+  // Issue 16: the console's static assets behind the API's own IAM authorizer (opened through `recc console`; docs/console.md).
+  { method: 'GET', path: '/console/{asset}', functionName: 'consoleAssets', handler: 'functions/console-assets.handler', load: () => import('./console-assets.ts') as Promise<HandlerModule> },
   // Scheduled jobs (issue 13): definitions, runs, logs, cancel.
   { method: 'POST', path: '/jobs', functionName: 'createJob', handler: 'functions/job-create.handler', load: () => import('./job-create.ts') },
   { method: 'GET', path: '/jobs', functionName: 'listJobs', handler: 'functions/job-list.handler', load: () => import('./job-list.ts') },

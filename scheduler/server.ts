@@ -271,7 +271,8 @@ export class SchedulerServer {
           const duration = ms[i] as number;
           durations[i] = duration >= 0 ? duration : -1;
         }
-        this.recorder?.finished(w.name, keys, durations, msg.th, (k) => this.state.tasks.get(k)?.prefix);
+        // O(1) per batch, and nothing while no one watches (dashboard/recorder.ts).
+        this.recorder?.finished(w.name, keys, durations, msg.th);
         this.push({ type: 'tasks-finished', workerId: w.id, keys, nbytes, durationsMs: durations, stimulusId: this.sid('finished') });
         return;
       }

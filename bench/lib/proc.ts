@@ -45,6 +45,26 @@ export function readMemoryStatus(pid: number): MemoryStatus {
   return parseStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
+/**
+ * `/proc/<pid>/schedstat`: nanoseconds on a CPU, nanoseconds waiting on a
+ * run queue, timeslices. For a process it is the main thread's (the thread
+ * group leader's), which for Node is the event loop.
+ */
+export function parseSchedstat(text: string): { runNs: number; waitNs: number } {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  if (!Number.isFinite(run) || !Number.isFinite(wait)) throw new Error('malformed /proc schedstat line');
+  return { runNs: run as number, waitNs: wait as number };
+}
+
+/**
+ * CPU seconds of the process's main thread (for Node: the event loop, where
+ * the scheduler's work runs), to the nanosecond: /proc/<pid>/stat counts in
+ * 10 ms ticks, too coarse for a few-second window.
+ */
+export function readMainThreadCpuSeconds(pid: number): number {
+  return parseSchedstat(readFileSync(`/proc/${pid}/schedstat`, 'utf8')).runNs / 1e9;
+}
+
 /** CPU seconds (user + system) the process has used so far. */
 export function readCpuSeconds(pid: number): number {
   const { utime, stime } = parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));

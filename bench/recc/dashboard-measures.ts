@@ -1,13 +1,33 @@
 /**
- * Issue 16: what the live dashboard costs the scheduler. The same wide,
- * fast workload (200 fake workers, a 100,000-task no-op map: tens of
- * thousands of tasks per second) runs on a scheduler without a dashboard
- * and on one with the dashboard and one browser-like viewer reading the SSE
- * stream, alternately; the share is the extra scheduler CPU per task over
- * the with-dashboard CPU per task (medians of the runs).
+ * Issue 16: what watching the live dashboard costs the scheduler.
+ *
+ * One scheduler with the dashboard on and 200 fake workers runs the same
+ * wide, fast no-op map (50,000 tasks, tens of thousands per second) again and
+ * again. Each map is a window; a viewer reading the SSE stream as the page
+ * does is connected for every other map, in pairs whose order alternates
+ * (on-off, off-on, …), so a change in the machine's load falls on both sides.
+ * Per window: the scheduler's CPU per task, read from /proc/<pid>/schedstat
+ * (its event-loop thread, to the nanosecond; the 10 ms ticks of
+ * /proc/<pid>/stat were several % of a window). A watched window lasts until
+ * the viewer has been sent every task of its map, so the ticks that carry
+ * them are charged to the dashboard. The share of a pair is (on − off) / on;
+ * the figure is the median over pairs. Windows are whole maps because the
+ * flow is bursty (submission, completion, release): fixed-time windows
+ * caught different phases and differed by 10×.
+ *
+ * Two cross-checks come with it:
+ * - the dashboard's own account of its cost (`costMs` in every frame: its
+ *   ticks' and stream starts' CPU, process-wide so an upper bound, plus
+ *   sampled recording time) over the scheduler's CPU in the same window:
+ *   robust to load, since both come from the one process and interval;
+ * - the share of the medians (on vs off windows, unpaired);
+ * - honesty: the viewer counts the frames and spans it was sent (spans
+ *   sampled out are counted by the scheduler in each batch); a watched
+ *   window fails unless every task of its map reached the viewer.
  */
+import { readFileSync } from 'node:fs';
 import { median } from '../lib/stats.ts';
-import { readCpuSeconds } from '../lib/proc.ts';
+import { readMainThreadCpuSeconds } from '../lib/proc.ts';
 
 interface Ctx {
   quick: boolean;
@@ -15,85 +35,203 @@ interface Ctx {
   emit(name: string, value: number | null, unit: string, extra?: Record<string, unknown>): void;
 }
 
-/** Reads the dashboard stream as a browser would, counting bytes; returns the stop function. */
-async function viewer(url: string, token: string): Promise<{ bytes: () => number; stop: () => Promise<void> }> {
+interface ViewerCounts {
+  bytes: number;
+  frames: number;
+  /** Spans received in delta frames, and spans the scheduler said it sampled out. */
+  spans: number;
+  dropped: number;
+  /** The dashboard's own cost account in the last frame (ms of scheduler CPU since it started), and in the first delta frame (after this viewer's full frame was charged). */
+  costMs: number;
+  costMsAtFirstDelta: number | null;
+}
+
+interface Viewer {
+  counts(): ViewerCounts;
+  /** Resolves once spans + dropped received in deltas reach `n`; rejects after `timeoutMs`. */
+  until(n: number, timeoutMs: number): Promise<void>;
+  stop(): Promise<ViewerCounts>;
+}
+
+/** Reads the dashboard stream as the page does (SSE frames, JSON.parse), counting what arrives. */
+async function viewer(url: string, token: string): Promise<Viewer> {
   const abort = new AbortController();
-  let bytes = 0;
+  const c: ViewerCounts = { bytes: 0, frames: 0, spans: 0, dropped: 0, costMs: 0, costMsAtFirstDelta: null };
   let first!: () => void;
   const started = new Promise<void>((resolve) => (first = resolve));
+  let waiter: { n: number; resolve: () => void } | null = null;
+  const check = (): void => {
+    if (waiter && c.spans + c.dropped >= waiter.n) {
+      waiter.resolve();
+      waiter = null;
+    }
+  };
   const done = (async () => {
     const res = await fetch(`${url}/api/live`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
     if (res.status !== 200) throw new Error(`dashboard stream answered ${res.status}`);
+    const decoder = new TextDecoder();
+    let text = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      bytes += chunk.byteLength;
-      first();
+      c.bytes += chunk.byteLength;
+      text += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = text.indexOf('\n\n')) >= 0) {
+        const frame = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = frame.split('\n').find((l) => l.startsWith('data: '));
+        if (!data) continue;
+        c.frames++;
+        const parsed = JSON.parse(data.slice(6)) as { spans?: Array<{ w: number[]; dropped: number }>; costMs?: number };
+        if (typeof parsed.costMs === 'number') c.costMs = parsed.costMs;
+        // The full frame's spans are history from before this viewer came: only deltas count.
+        if (frame.startsWith('event: delta')) {
+          c.costMsAtFirstDelta ??= c.costMs;
+          for (const b of parsed.spans ?? []) {
+            c.spans += b.w.length;
+            c.dropped += b.dropped;
+          }
+        }
+        check();
+        first();
+      }
     }
   })().catch((err: unknown) => {
     if (!abort.signal.aborted) throw err;
   });
-  // Measure only once the viewer is watching (its first frame arrived).
+  // The window starts once the viewer is watching (its first frame arrived).
   await Promise.race([started, done]);
-  return { bytes: () => bytes, stop: async () => (abort.abort(), await done) };
+  return {
+    counts: () => ({ ...c }),
+    until: (n, timeoutMs) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`dashboard: the viewer was sent ${c.spans + c.dropped} of ${n} spans within ${timeoutMs} ms`)), timeoutMs);
+        waiter = {
+          n,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        check();
+      }),
+    stop: async () => {
+      abort.abort();
+      await done;
+      return { ...c };
+    },
+  };
 }
 
-async function once(workers: number, tasks: number, dashboard: boolean, base: number): Promise<{ cpuPerTaskUs: number; tasksPerS: number; streamBytes: number }> {
+interface Window {
+  on: boolean;
+  cpuS: number;
+  seconds: number;
+  cpuPerTaskUs: number;
+  /** On windows: what the viewer got, and the dashboard's own cost account over the window. */
+  viewer?: ViewerCounts;
+  costMs?: number;
+  /** The same without this viewer's connect (its full frame): what watching costs once connected. */
+  costMsWatching?: number;
+}
+
+export async function measureDashboardCost(ctx: Ctx): Promise<void> {
+  const workers = ctx.quick ? 20 : 200;
+  const pairs = ctx.quick ? 2 : 12;
+  const tasks = Math.max(2, Math.round((ctx.quick ? 10_000 : 50_000) * ctx.scale));
   const { LocalCluster, Client } = await import('../../client/index.ts');
   const { startFakeWorkers } = await import('./fake-workers.ts');
-  const cluster = await LocalCluster.start({ nWorkers: 0, threadsPerWorker: 1, dashboard });
+  const load0 = loadavg();
+  const cluster = await LocalCluster.start({ nWorkers: 0, threadsPerWorker: 1, dashboard: true });
   let fakes: Awaited<ReturnType<typeof startFakeWorkers>> | undefined;
-  let watching: Awaited<ReturnType<typeof viewer>> | undefined;
+  const windows: Window[] = [];
   try {
     fakes = await startFakeWorkers({ address: cluster.schedulerAddress, token: cluster.token, count: workers });
     const client = await Client.connect(cluster);
     try {
       const registered = (await client.schedulerInfo()).workers.length;
       if (registered !== workers) throw new Error(`dashboard: ${registered} of ${workers} fake workers registered`);
-      await client.gather(client.map((x: number) => x, Array.from({ length: 2_000 }, (_, i) => base - 10_000 + i)));
-      if (dashboard) watching = await viewer(cluster.dashboardUrl as string, cluster.token);
       const pid = cluster.pids[0] as number;
-      const items = Array.from({ length: tasks }, (_, i) => base + i);
-      const cpu0 = readCpuSeconds(pid);
-      const t0 = process.hrtime.bigint();
-      const results = await client.gather(client.map((x: number) => x, items));
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = readCpuSeconds(pid) - cpu0;
-      if (results.length !== tasks || results[tasks - 1] !== base + tasks - 1) throw new Error('dashboard: wrong results');
-      if (dashboard && (watching?.bytes() ?? 0) === 0) throw new Error('dashboard: the viewer received nothing');
-      return { cpuPerTaskUs: (cpu / tasks) * 1e6, tasksPerS: tasks / seconds, streamBytes: watching?.bytes() ?? 0 };
+      let base = 50_000_000;
+      const map = async (): Promise<void> => {
+        const b = (base += 1_000_000);
+        const results = await client.gather(client.map((x: number) => x, Array.from({ length: tasks }, (_, i) => b + i)));
+        if (results.length !== tasks || results[tasks - 1] !== b + tasks - 1) throw new Error('dashboard: wrong results');
+      };
+      await map(); // warm-up: JIT, connections
+      for (let p = 0; p < pairs; p++) {
+        for (const on of p % 2 === 0 ? [true, false] : [false, true]) {
+          const watching = on ? await viewer(cluster.dashboardUrl as string, cluster.token) : undefined;
+          try {
+            const before = watching?.counts();
+            const cpu0 = readMainThreadCpuSeconds(pid);
+            const t0 = performance.now();
+            await map();
+            const seconds = (performance.now() - t0) / 1e3;
+            // Watched: charged until the viewer has been sent every task of the map (the ticks that carry them).
+            if (watching && before) await watching.until(before.spans + before.dropped + tasks, 60_000);
+            const cpuS = readMainThreadCpuSeconds(pid) - cpu0;
+            const w: Window = { on, cpuS, seconds, cpuPerTaskUs: (cpuS / tasks) * 1e6 };
+            if (watching && before) {
+              const after = watching.counts();
+              w.viewer = { bytes: after.bytes - before.bytes, frames: after.frames - before.frames, spans: after.spans - before.spans, dropped: after.dropped - before.dropped, costMs: after.costMs, costMsAtFirstDelta: after.costMsAtFirstDelta };
+              w.costMs = after.costMs - before.costMs;
+              w.costMsWatching = after.costMs - (after.costMsAtFirstDelta ?? before.costMs);
+            }
+            windows.push(w);
+          } finally {
+            await watching?.stop();
+          }
+        }
+        const [a, b] = windows.slice(-2) as [Window, Window];
+        const [on, off] = a.on ? [a, b] : [b, a];
+        process.stderr.write(
+          `[recc] dashboard pair ${p + 1}: µs/task on ${on.cpuPerTaskUs.toFixed(2)} off ${off.cpuPerTaskUs.toFixed(2)}; tasks/s ${Math.round(tasks / on.seconds)} / ${Math.round(tasks / off.seconds)}; ` +
+            `own account ${((100 * (on.costMs ?? 0)) / (1e3 * on.cpuS)).toFixed(2)} %; viewer ${JSON.stringify(on.viewer)}; load ${loadavg()}\n`,
+        );
+      }
     } finally {
-      await watching?.stop();
       await client.close();
     }
   } finally {
     await fakes?.close();
     await cluster.close();
   }
-}
-
-export async function measureDashboardCost(ctx: Ctx): Promise<void> {
-  const workers = ctx.quick ? 20 : 200;
-  const tasks = Math.max(2, Math.round((ctx.quick ? 20_000 : 100_000) * ctx.scale));
-  const reps = ctx.quick ? 1 : 3;
-  const without: Array<{ cpuPerTaskUs: number; tasksPerS: number }> = [];
-  const withDashboard: Array<{ cpuPerTaskUs: number; tasksPerS: number; streamBytes: number }> = [];
-  for (let r = 0; r < reps; r++) {
-    // Alternate, so a change in the machine's load falls on both sides.
-    without.push(await once(workers, tasks, false, 50_000_000 + r * 1_000_000));
-    withDashboard.push(await once(workers, tasks, true, 60_000_000 + r * 1_000_000));
-    process.stderr.write(`[recc] dashboard rep ${r + 1}: µs/task without ${without[r]!.cpuPerTaskUs.toFixed(2)}, with ${withDashboard[r]!.cpuPerTaskUs.toFixed(2)}; tasks/s ${Math.round(without[r]!.tasksPerS)} / ${Math.round(withDashboard[r]!.tasksPerS)}\n`);
-  }
-  const base = median(without.map((s) => s.cpuPerTaskUs));
-  const withCost = median(withDashboard.map((s) => s.cpuPerTaskUs));
-  const share = (100 * (withCost - base)) / withCost;
-  ctx.emit('dashboard_cpu_share', share, '%', {
+  const onW = windows.filter((w) => w.on);
+  const offW = windows.filter((w) => !w.on);
+  const shares = onW.map((on, i) => (100 * (on.cpuPerTaskUs - offW[i]!.cpuPerTaskUs)) / on.cpuPerTaskUs);
+  const own = onW.map((w) => (100 * (w.costMs ?? 0)) / (1e3 * w.cpuS));
+  const ownWatching = onW.map((w) => (100 * (w.costMsWatching ?? 0)) / (1e3 * w.cpuS));
+  // Unpaired: one slow window moves one median, not a whole pair.
+  const ofMedians = (100 * (median(onW.map((w) => w.cpuPerTaskUs)) - median(offW.map((w) => w.cpuPerTaskUs)))) / median(onW.map((w) => w.cpuPerTaskUs));
+  const round2 = (x: number): number => Math.round(x * 100) / 100;
+  const tasksPerS = (ws: Window[]): number => median(ws.map((w) => tasks / w.seconds));
+  ctx.emit('dashboard_cpu_share', median(shares), '%', {
     workers,
     tasks,
-    reps,
-    cpuPerTaskUsWithout: without.map((s) => Math.round(s.cpuPerTaskUs * 100) / 100),
-    cpuPerTaskUsWith: withDashboard.map((s) => Math.round(s.cpuPerTaskUs * 100) / 100),
-    tasksPerSWith: withDashboard.map((s) => Math.round(s.tasksPerS)),
-    tasksPerSWithout: without.map((s) => Math.round(s.tasksPerS)),
-    streamBytes: withDashboard.map((s) => s.streamBytes),
+    pairs,
+    load: [load0, loadavg()],
+    sharePerPair: shares.map(round2),
+    shareOfMedians: round2(ofMedians),
+    ownAccountShareMedian: round2(median(own)),
+    ownAccountSharePerPair: own.map(round2),
+    ownAccountWatchingShareMedian: round2(median(ownWatching)),
+    cpuPerTaskUsOn: onW.map((w) => round2(w.cpuPerTaskUs)),
+    cpuPerTaskUsOff: offW.map((w) => round2(w.cpuPerTaskUs)),
+    tasksPerSOn: Math.round(tasksPerS(onW)),
+    tasksPerSOff: Math.round(tasksPerS(offW)),
+    viewerFrames: onW.map((w) => w.viewer?.frames),
+    viewerBytes: onW.map((w) => w.viewer?.bytes),
+    // Every task of each watched map reached the viewer, drawn or counted as sampled out (the run fails otherwise).
+    spansDrawn: onW.map((w) => w.viewer?.spans),
+    spansSampledOut: onW.map((w) => w.viewer?.dropped),
   });
-  ctx.emit('dashboard_tasks_per_s', median(withDashboard.map((s) => s.tasksPerS)), 'tasks/s', { workers, tasks });
+  ctx.emit('dashboard_tasks_per_s', tasksPerS(onW), 'tasks/s', { workers, tasks });
+}
+
+function loadavg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
 }

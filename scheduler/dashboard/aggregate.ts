@@ -117,12 +117,21 @@ export interface LiveDelta {
   workers?: Record<string, WorkerView | null>;
 }
 
+/** Equal flat records (the views hold numbers, strings and null only): cheaper than comparing two JSON texts per worker per tick. */
+function sameFlat<T>(a: T, b: T): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k in x) if (!Object.is(x[k], y[k])) return false;
+  for (const k in y) if (!(k in x)) return false;
+  return true;
+}
+
 function diffRecord<T>(prev: Record<string, T>, next: Record<string, T>): Record<string, T | null> | undefined {
   const out: Record<string, T | null> = {};
   let any = false;
   for (const [k, v] of Object.entries(next)) {
     const p = prev[k];
-    if (p === undefined || JSON.stringify(p) !== JSON.stringify(v)) {
+    if (p === undefined || !sameFlat(p, v)) {
       out[k] = v;
       any = true;
     }

@@ -1,8 +1,11 @@
+import { keyPrefix } from '../state/records.ts';
+
 /**
  * What the scheduler tells the dashboard as it happens: task spans for the
  * task stream and cluster events for the event log. Created only when a
- * dashboard port is asked for; the scheduler's cost per finished task is a
- * few typed-array writes into a fixed ring (no allocation per task).
+ * dashboard port is asked for; the scheduler's cost is a few writes
+ * into a fixed ring per finished batch, nothing per task, and nothing at all
+ * while nobody watches.
  */
 
 export type DashboardEventKind = 'worker-joined' | 'worker-lost' | 'worker-restarted' | 'killed-worker' | 'task-retried' | 'task-erred';
@@ -29,27 +32,54 @@ export interface SpanBatch {
   dropped: number;
 }
 
-/** Spans kept between two ticks at most; at 50,000 tasks/s a 400 ms tick has 20,000, and the page cannot show more than it has pixels. */
-export const SPAN_RING = 16_384;
+/**
+ * Finished batches kept between two ticks at most (a batch is one worker's
+ * `finished` message: tens of tasks at high rates); beyond, the oldest is
+ * overwritten and counted as dropped. At 50,000 tasks/s a 400 ms tick sees
+ * ~20,000 tasks in a few hundred batches.
+ */
+export const BATCH_RING = 4_096;
 /** Spans sent per tick at most (evenly sampled beyond): ~7,500 per second, far more than a screen's columns of rows. */
 export const SPANS_PER_BATCH = 3_000;
 /** Task groups named in the stream; beyond, spans share one colour. */
 export const MAX_STREAM_GROUPS = 64;
 const OTHER = '(other groups)';
+/** One recording call in this many is timed (recordNs). */
+const RECORD_SAMPLE = 16;
 
 export class DashboardRecorder {
   private readonly workerIds = new Map<string, number>();
   private readonly workerNames: string[] = [];
   private readonly groupIds = new Map<string, number>();
   private readonly groupNames: string[] = [];
-  private readonly wk = new Uint32Array(SPAN_RING);
-  private readonly th = new Int16Array(SPAN_RING);
-  private readonly gr = new Uint16Array(SPAN_RING);
-  private readonly end = new Float64Array(SPAN_RING);
-  private readonly dur = new Float32Array(SPAN_RING);
-  /** Spans written since the last take (may exceed the ring: the oldest were overwritten). */
-  private pending = 0;
+  /**
+   * The ring of finished batches since the last take: the worker's index,
+   * the arrival time and references to the message's own arrays (keys, run
+   * times, threads). Recording is O(1) per batch and nothing per task: the
+   * task group (the key's prefix) and the span are worked out at take time,
+   * for the sampled spans only.
+   */
+  private readonly bw = new Int32Array(BATCH_RING);
+  private readonly bat = new Float64Array(BATCH_RING);
+  private readonly bkeys: Array<readonly string[] | undefined> = new Array(BATCH_RING).fill(undefined);
+  private readonly bms: Array<readonly number[] | undefined> = new Array(BATCH_RING).fill(undefined);
+  private readonly bth: Array<readonly number[] | undefined> = new Array(BATCH_RING).fill(undefined);
+  /** Batches in the ring, the next slot, and spans overwritten since the last take. */
+  private batches = 0;
   private head = 0;
+  private overwritten = 0;
+  /**
+   * Spans are recorded only while someone watches (the feed turns this on
+   * with its first viewer and off after its last): with nobody watching the
+   * dashboard costs the scheduler nothing per task.
+   */
+  recording = true;
+  /**
+   * Time spent recording batches (ns), measured on one batch in
+   * RECORD_SAMPLE and scaled: timing every call would cost more than the call.
+   */
+  recordNs = 0;
+  private calls = 0;
   private readonly lostNames = new Set<string>();
   private events: DashboardEvent[] = [];
 
@@ -79,25 +109,25 @@ export class DashboardRecorder {
 
   /**
    * A worker's finished batch: each task ends on arrival (the worker sends
-   * at once) and started its run time before. `prefixOf` names the task's
-   * group (undefined: a task the scheduler no longer knows, skipped).
+   * at once) and started its run time before (a negative run time: unknown,
+   * drawn as zero). The arrays are kept by reference until the next take, not
+   * copied: the caller must not change them. A late report for a task the
+   * scheduler has already dropped is still drawn: the worker did run it.
    */
-  finished(worker: string, keys: readonly string[], ms: readonly number[], threads: readonly number[] | undefined, prefixOf: (key: string) => string | undefined): void {
-    const at = this.now();
-    const w = this.workerIndex(worker);
-    for (let i = 0; i < keys.length; i++) {
-      const prefix = prefixOf(keys[i] as string);
-      if (prefix === undefined) continue;
-      const d = ms[i] as number;
-      const h = this.head;
-      this.wk[h] = w;
-      this.th[h] = threads?.[i] ?? -1;
-      this.gr[h] = this.groupIndex(prefix);
-      this.end[h] = at;
-      this.dur[h] = d >= 0 ? d : 0;
-      this.head = (h + 1) % SPAN_RING;
-      this.pending++;
-    }
+  finished(worker: string, keys: readonly string[], ms: readonly number[], threads: readonly number[] | undefined): void {
+    if (!this.recording || keys.length === 0) return;
+    const timed = ++this.calls % RECORD_SAMPLE === 0;
+    const t0 = timed ? process.hrtime.bigint() : 0n;
+    const h = this.head;
+    if (this.batches === BATCH_RING) this.overwritten += (this.bkeys[h] as readonly string[]).length;
+    else this.batches++;
+    this.bw[h] = this.workerIndex(worker);
+    this.bat[h] = this.now();
+    this.bkeys[h] = keys;
+    this.bms[h] = ms;
+    this.bth[h] = threads;
+    this.head = (h + 1) % BATCH_RING;
+    if (timed) this.recordNs += Number(process.hrtime.bigint() - t0) * RECORD_SAMPLE;
   }
 
   event(kind: DashboardEventKind, message: string): void {
@@ -152,37 +182,63 @@ export class DashboardRecorder {
 
   /** Spans since the last call, evenly sampled down to `cap`; null when none finished. */
   takeSpans(cap = SPANS_PER_BATCH): SpanBatch | null {
-    if (this.pending === 0) return null;
-    const available = Math.min(this.pending, SPAN_RING);
-    const dropped = this.pending - Math.min(available, cap);
-    this.pending = 0;
+    if (this.batches === 0) {
+      this.overwritten = 0;
+      return null;
+    }
+    const first = (this.head - this.batches + BATCH_RING) % BATCH_RING;
+    let available = 0;
+    for (let b = 0; b < this.batches; b++) available += (this.bkeys[(first + b) % BATCH_RING] as readonly string[]).length;
     const n = Math.min(available, cap);
-    const first = (this.head - available + SPAN_RING) % SPAN_RING;
+    const dropped = this.overwritten + available - n;
     const step = available / n;
-    const batch: SpanBatch = { t0: 0, workers: [], groups: [], w: new Array(n), th: new Array(n), g: new Array(n), s: new Array(n), d: new Array(n), dropped };
-    const localWorker = new Map<number, number>();
-    const localGroup = new Map<number, number>();
+    const w: number[] = new Array(n);
+    const th: number[] = new Array(n);
+    const g: number[] = new Array(n);
+    const start: number[] = new Array(n);
+    const d: number[] = new Array(n);
+    const batch: SpanBatch = { t0: 0, workers: [], groups: [], w, th, g, s: start, d, dropped };
+    // Batch-local indexes of the workers and groups named so far (-1: not yet).
+    const localWorker = new Int32Array(this.workerNames.length).fill(-1);
+    const localGroup = new Int32Array(MAX_STREAM_GROUPS + 1).fill(-1);
     let t0 = Infinity;
+    // Walk the batches once, picking the spans at positions ⌊j·step⌋ of their concatenation.
+    let b = 0;
+    let offset = 0; // position of batch b's first span
     for (let j = 0; j < n; j++) {
-      const i = (first + Math.floor(j * step)) % SPAN_RING;
-      t0 = Math.min(t0, (this.end[i] as number) - (this.dur[i] as number));
+      const pos = Math.floor(j * step);
+      let slot = (first + b) % BATCH_RING;
+      while (pos - offset >= (this.bkeys[slot] as readonly string[]).length) {
+        offset += (this.bkeys[slot] as readonly string[]).length;
+        b++;
+        slot = (first + b) % BATCH_RING;
+      }
+      const i = pos - offset;
+      const wi = this.bw[slot] as number;
+      let lw = localWorker[wi] as number;
+      if (lw < 0) localWorker[wi] = lw = batch.workers.push(this.workerNames[wi] as string) - 1;
+      const gi = this.groupIndex(keyPrefix((this.bkeys[slot] as readonly string[])[i] as string));
+      let lg = localGroup[gi] as number;
+      if (lg < 0) localGroup[gi] = lg = batch.groups.push(this.groupNames[gi] as string) - 1;
+      const ms = (this.bms[slot] as readonly number[])[i] as number;
+      const dur = ms >= 0 ? ms : 0;
+      const begin = (this.bat[slot] as number) - dur;
+      if (begin < t0) t0 = begin;
+      w[j] = lw;
+      th[j] = this.bth[slot]?.[i] ?? -1;
+      g[j] = lg;
+      start[j] = begin; // made relative to t0 below
+      d[j] = Math.round(dur * 10) / 10;
     }
     batch.t0 = Math.floor(t0);
-    for (let j = 0; j < n; j++) {
-      const i = (first + Math.floor(j * step)) % SPAN_RING;
-      const wi = this.wk[i] as number;
-      let lw = localWorker.get(wi);
-      if (lw === undefined) localWorker.set(wi, (lw = batch.workers.push(this.workerNames[wi] as string) - 1));
-      const gi = this.gr[i] as number;
-      let lg = localGroup.get(gi);
-      if (lg === undefined) localGroup.set(gi, (lg = batch.groups.push(this.groupNames[gi] as string) - 1));
-      const d = this.dur[i] as number;
-      batch.w[j] = lw;
-      batch.th[j] = this.th[i] as number;
-      batch.g[j] = lg;
-      batch.s[j] = Math.round((this.end[i] as number) - d - batch.t0);
-      batch.d[j] = Math.round(d * 10) / 10;
+    for (let j = 0; j < n; j++) start[j] = Math.round((start[j] as number) - batch.t0);
+    // Let go of the messages' arrays.
+    for (let k = 0; k < this.batches; k++) {
+      const slot = (first + k) % BATCH_RING;
+      this.bkeys[slot] = this.bms[slot] = this.bth[slot] = undefined;
     }
+    this.batches = 0;
+    this.overwritten = 0;
     return batch;
   }
 }

@@ -38,6 +38,30 @@ export interface LiveFrame extends LiveDelta {
   now: number;
   /** In the full frame only. */
   cluster?: ClusterInfo;
+  /** What the dashboard has cost the scheduler so far (LiveFeed.costMs), for the bench and the curious. */
+  costMs?: number;
+}
+
+/**
+ * CPU time used so far by the process (ns). Every thread counts (GC helpers
+ * too), so charging the difference around a tick is an upper bound on the
+ * tick's cost; a per-thread figure would need Node ≥ 23.9 (threadCpuUsage),
+ * and Linux's /proc/thread-self/schedstat is only updated at scheduler ticks
+ * for a running thread (too coarse for a 1 ms tick).
+ */
+function cpuNs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) * 1e3;
+}
+
+/**
+ * `frame` (a JSON object's text, without `spans`) with `"spans": [...]` made
+ * of already-serialised batches: each batch is serialised once, however many
+ * frames carry it.
+ */
+function withSpans(frame: string, batches: readonly string[]): string {
+  if (batches.length === 0) return frame;
+  return `${frame.slice(0, -1)}${frame.length > 2 ? ',' : ''}"spans":[${batches.join(',')}]}`;
 }
 
 /**
@@ -51,12 +75,15 @@ export class LiveFeed {
   private readonly viewers = new Set<ServerResponse>();
   private last: LiveView = { groups: {}, workers: {} };
   private readonly events: DashboardEvent[] = [];
-  private readonly spans: SpanBatch[] = [];
+  /** Recent span batches, each with its JSON text (serialised once, in the tick that took it; a new viewer's full frame reuses the texts). */
+  private readonly spans: Array<{ batch: SpanBatch; json: string }> = [];
   private readonly bandwidth: Bandwidth[] = [];
   private readonly meter = new BandwidthMeter();
   private timer: NodeJS.Timeout | null = null;
   private lastSnapshotAt: number | null = null;
   private lastSnapshotMs = 0;
+  /** CPU spent in ticks and stream starts (ns; cpuNs: an upper bound). */
+  private cpuSpentNs = 0;
 
   constructor(
     private readonly snapshot: () => LiveView,
@@ -64,19 +91,40 @@ export class LiveFeed {
     private readonly now: () => number = Date.now,
     private readonly tickMs = LIVE_TICK_MS,
     private readonly cluster?: ClusterInfo,
-  ) {}
+  ) {
+    // Nothing is recorded per batch until someone watches.
+    recorder.recording = false;
+  }
 
   get viewerCount(): number {
     return this.viewers.size;
   }
 
+  /**
+   * The scheduler CPU the dashboard has taken (ms): ticks and stream starts
+   * (view, spans, serialisation, writes) plus the sampled cost of recording
+   * finished batches. The bench compares it with the scheduler's total.
+   */
+  get costMs(): number {
+    return (this.cpuSpentNs + this.recorder.recordNs) / 1e6;
+  }
+
+  private charge(c0: number): void {
+    this.cpuSpentNs += cpuNs() - c0;
+  }
+
   /** Starts a stream on `res`: the full view and recent history first, then deltas. */
   attach(res: ServerResponse): boolean {
     if (this.viewers.size >= MAX_VIEWERS) return false;
-    if (this.viewers.size === 0) this.refresh();
+    const c0 = cpuNs();
+    if (this.viewers.size === 0) {
+      this.recorder.recording = true;
+      this.refresh();
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const full: LiveFrame = { ...this.last, events: this.events, spans: this.spans, bandwidth: this.bandwidth, now: this.now(), ...(this.cluster ? { cluster: this.cluster } : {}) };
-    res.write(`event: full\ndata: ${JSON.stringify(full)}\n\n`);
+    const full: LiveFrame = { ...this.last, events: this.events, bandwidth: this.bandwidth, now: this.now(), costMs: this.costMs, ...(this.cluster ? { cluster: this.cluster } : {}) };
+    res.write(`event: full\ndata: ${withSpans(JSON.stringify(full), this.spans.map((s) => s.json))}\n\n`);
+    this.charge(c0);
     this.viewers.add(res);
     res.on('close', () => {
       this.viewers.delete(res);
@@ -89,12 +137,16 @@ export class LiveFeed {
 
   /** Recompute and send what changed. Public for tests with an injected clock. */
   tick(): void {
-    const frame = this.refresh();
-    const text = `event: delta\ndata: ${JSON.stringify(frame)}\n\n`;
+    const c0 = cpuNs();
+    const { frame, spans } = this.refresh();
+    frame.costMs = this.costMs;
+    // Serialised once for every viewer; the span batch's text was made once in refresh().
+    const text = `event: delta\ndata: ${withSpans(JSON.stringify(frame), spans === null ? [] : [spans])}\n\n`;
     for (const v of this.viewers) v.write(text);
+    this.charge(c0);
   }
 
-  private refresh(): LiveFrame {
+  private refresh(): { frame: LiveFrame; spans: string | null } {
     const now = this.now();
     // The view walks every task (O(tasks)): on a huge graph it is taken less
     // often, so that it costs at most 1/SNAPSHOT_DUTY of the scheduler's time.
@@ -115,20 +167,19 @@ export class LiveFeed {
       this.events.push(...events);
       if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY);
     }
-    const spans = this.recorder.takeSpans();
-    if (spans) {
-      frame.spans = [spans];
-      this.spans.push(spans);
-    }
-    while (this.spans.length > 0 && (this.spans.length > SPAN_HISTORY_BATCHES || (this.spans[0] as SpanBatch).t0 < now - SPAN_HISTORY_MS)) this.spans.shift();
+    const batch = this.recorder.takeSpans();
+    const spans = batch ? JSON.stringify(batch) : null;
+    if (batch && spans !== null) this.spans.push({ batch, json: spans });
+    while (this.spans.length > 0 && (this.spans.length > SPAN_HISTORY_BATCHES || (this.spans[0] as { batch: SpanBatch }).batch.t0 < now - SPAN_HISTORY_MS)) this.spans.shift();
     const bw = this.meter.sample(now, next.workers);
     frame.bandwidth = [bw];
     this.bandwidth.push(bw);
     if (this.bandwidth.length > BANDWIDTH_HISTORY) this.bandwidth.shift();
-    return frame;
+    return { frame, spans };
   }
 
   private stop(): void {
+    this.recorder.recording = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

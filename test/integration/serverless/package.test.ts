@@ -272,4 +272,14 @@ describe('serverless invoke local', () => {
       else expect(body.templates.map((t: { name: string }) => t.name)).toContain('default');
     }, 240_000);
   }
+
+  it('answers 200 for consoleAssets with events/consoleAssets.json: the page, as HTML under a strict CSP', async () => {
+    const run = await runServerless(['invoke', 'local', '-f', 'consoleAssets', '-p', 'events/consoleAssets.json', '--stage', 'ci'], { timeoutMs: 200_000 });
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const result = invokeResult(run.stdout) as { statusCode: number; body: string; headers: Record<string, string> };
+    expect(result.statusCode, result.body).toBe(200);
+    expect(result.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(result.headers['content-security-policy']).toMatch(/^default-src 'none'; script-src 'self';/);
+    expect(result.body).toMatch(/<script src="\/console\.js" defer><\/script>/);
+  }, 240_000);
 });

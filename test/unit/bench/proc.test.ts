@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busyFraction, costPerTask, parseCpuTotals, parseIo, parseStatTicks, parseStatus, readCpuSeconds, readMemoryStatus, sampleProcess } from '../../../bench/lib/proc.ts';
+import { busyFraction, costPerTask, parseCpuTotals, parseIo, parseSchedstat, parseStatTicks, parseStatus, readCpuSeconds, readMainThreadCpuSeconds, readMemoryStatus, sampleProcess } from '../../../bench/lib/proc.ts';
 
 const STATUS = `Name:\tnode
 Umask:\t0022
@@ -54,6 +54,21 @@ describe('Function: readMemoryStatus / readCpuSeconds', () => {
     expect(mem.vmRssBytes).toBeGreaterThan(1024 * 1024);
     expect(mem.vmHwmBytes).toBeGreaterThanOrEqual(mem.vmRssBytes);
     expect(cpu).toBeGreaterThan(0);
+  });
+});
+
+describe('Function: parseSchedstat / readMainThreadCpuSeconds', () => {
+  it('reads nanoseconds run and waited, and rejects a malformed line', () => {
+    expect(parseSchedstat('635238 3039569 1\n')).toEqual({ runNs: 635_238, waitNs: 3_039_569 });
+    expect(() => parseSchedstat('garbage')).toThrow(/malformed/);
+  });
+
+  it("reads this process's main thread, which grows as it spins", () => {
+    const before = readMainThreadCpuSeconds(process.pid);
+    // Spin until the counter moves (it counts nanoseconds, so a short spin is enough).
+    let after = before;
+    for (let x = 0; after === before; x++) after = readMainThreadCpuSeconds(process.pid);
+    expect(after).toBeGreaterThan(before);
   });
 });
 

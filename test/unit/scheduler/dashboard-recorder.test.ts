@@ -1,17 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { BandwidthMeter, workerView } from '../../../scheduler/dashboard/aggregate.ts';
-import { DashboardRecorder, MAX_STREAM_GROUPS, SPAN_RING } from '../../../scheduler/dashboard/recorder.ts';
-
-const prefixOf = (k: string) => k.split('-')[0];
+import { BandwidthMeter, diffViews, emptyCounts, workerView } from '../../../scheduler/dashboard/aggregate.ts';
+import { BATCH_RING, DashboardRecorder, MAX_STREAM_GROUPS } from '../../../scheduler/dashboard/recorder.ts';
 
 describe('Class: DashboardRecorder', () => {
   describe('Method: takeSpans', () => {
     it('gives each finished task a span ending on arrival, on its worker thread, with batch-local name tables', () => {
       let now = 10_000;
       const r = new DashboardRecorder(() => now);
-      r.finished('w1', ['inc-1', 'inc-2'], [5, 2.25], [0, 1], prefixOf);
+      r.finished('w1', ['inc-1', 'inc-2'], [5, 2.25], [0, 1]);
       now = 10_050;
-      r.finished('w2', ['sum-1'], [40], undefined, prefixOf);
+      r.finished('w2', ['sum-1'], [40], undefined);
       const b = r.takeSpans()!;
       expect(b.workers).toEqual(['w1', 'w2']);
       expect(b.groups).toEqual(['inc', 'sum']);
@@ -24,27 +22,53 @@ describe('Class: DashboardRecorder', () => {
       expect(r.takeSpans()).toBeNull();
     });
 
-    it('skips keys the scheduler no longer knows, and counts an unknown run time as zero', () => {
+    it('names the group by the key prefix (a key without a dash is its own group), and counts an unknown run time as zero', () => {
       const r = new DashboardRecorder(() => 1);
-      r.finished('w', ['a-1', 'gone', 'a-2'], [1, 1, -1], [0, 0, 0], (k) => (k === 'gone' ? undefined : 'a'));
+      r.finished('w', ['a-1', 'solo', 'a-2'], [1, 1, -1], [0, 0, 0]);
       const b = r.takeSpans()!;
-      expect(b.w).toHaveLength(2);
-      expect(b.d).toEqual([1, 0]);
+      expect(b.groups).toEqual(['a', 'solo']);
+      expect(b.g).toEqual([0, 1, 0]);
+      expect(b.d).toEqual([1, 1, 0]);
     });
 
-    it('samples evenly above the cap and reports what it dropped, including what the ring overwrote', () => {
+    it('samples evenly across batches above the cap and reports what it dropped', () => {
       const r = new DashboardRecorder(() => 1);
-      const n = SPAN_RING + 1_000;
-      r.finished('w', Array.from({ length: n }, (_, i) => `t-${i}`), new Array(n).fill(1), undefined, prefixOf);
+      // 10 batches of 1,000: keys name their batch and position.
+      for (let k = 0; k < 10; k++) r.finished(`w${k}`, Array.from({ length: 1_000 }, (_, i) => `b${k}-${i}`), new Array(1_000).fill(1), undefined);
       const b = r.takeSpans(100)!;
       expect(b.w).toHaveLength(100);
-      expect(b.dropped).toBe(n - 100);
+      expect(b.dropped).toBe(10_000 - 100);
+      // Every tenth span of the concatenation: ten from each batch, so every worker and group appears.
+      expect(b.workers).toEqual(Array.from({ length: 10 }, (_, k) => `w${k}`));
+      expect(b.groups).toEqual(Array.from({ length: 10 }, (_, k) => `b${k}`));
+      expect(b.w.filter((x) => x === 3)).toHaveLength(10);
+      expect(r.takeSpans()).toBeNull();
+    });
+
+    it('counts the batches the ring overwrote as dropped', () => {
+      const r = new DashboardRecorder(() => 1);
+      const n = BATCH_RING + 1_000;
+      for (let k = 0; k < n; k++) r.finished('w', [`t-${k}`, `t-${k}b`], [1, 1], undefined);
+      const b = r.takeSpans(100)!;
+      expect(b.w).toHaveLength(100);
+      expect(b.dropped).toBe(2 * n - 100);
+      expect(b.w.length + b.dropped).toBe(2 * n);
+    });
+
+    it('records nothing while not recording (nobody watches)', () => {
+      const r = new DashboardRecorder(() => 1);
+      r.recording = false;
+      r.finished('w', ['a-1'], [1], undefined);
+      expect(r.takeSpans()).toBeNull();
+      r.recording = true;
+      r.finished('w', ['a-2'], [1], undefined);
+      expect(r.takeSpans()!.w).toHaveLength(1);
     });
 
     it('gives the 65th and later groups one shared name, so unique keys cannot grow the tables', () => {
       const r = new DashboardRecorder(() => 1);
       const keys = Array.from({ length: MAX_STREAM_GROUPS + 10 }, (_, i) => `g${i}-x`);
-      r.finished('w', keys, new Array(keys.length).fill(1), undefined, prefixOf);
+      r.finished('w', keys, new Array(keys.length).fill(1), undefined);
       const b = r.takeSpans()!;
       expect(b.groups).toHaveLength(MAX_STREAM_GROUPS + 1);
       expect(b.groups).toContain('(other groups)');
@@ -52,7 +76,7 @@ describe('Class: DashboardRecorder', () => {
 
     it('keeps odd names such as __proto__ and constructor as plain strings', () => {
       const r = new DashboardRecorder(() => 1);
-      r.finished('__proto__', ['constructor-1', '__proto__-2'], [1, 1], [0, 0], prefixOf);
+      r.finished('__proto__', ['constructor-1', '__proto__-2'], [1, 1], [0, 0]);
       const b = r.takeSpans()!;
       expect(b.workers).toEqual(['__proto__']);
       expect(b.groups).toEqual(['constructor', '__proto__']);
@@ -105,5 +129,59 @@ describe('Class: BandwidthMeter', () => {
   it('reads garbage metrics as zero', () => {
     const v = workerView({ name: 'w', address: 'a', nthreads: 1, processing: 0, stored: 0, memoryLimit: null, metrics: { cpu: -1, cpuLimit: 0, transferBytes: Number.NaN, shuffleBytes: true } });
     expect([v.cpu, v.cpuLimit, v.transferBytes, v.shuffleBytes]).toEqual([0, null, 0, 0]);
+  });
+});
+
+describe('Function: diffViews', () => {
+  it('sends only changed, new and removed groups and workers (null marks a removal)', () => {
+    const w = workerView({ name: 'w', address: 'a', nthreads: 1, processing: 0, stored: 0, memoryLimit: null, metrics: {} });
+    const prev = { groups: { a: { ...emptyCounts(), memory: 1 }, b: emptyCounts() }, workers: { a: w, gone: w } };
+    const next = { groups: { a: { ...emptyCounts(), memory: 1 }, b: { ...emptyCounts(), erred: 1 }, c: emptyCounts() }, workers: { a: { ...w } } };
+    expect(diffViews(prev, next)).toEqual({ groups: { b: next.groups.b, c: next.groups.c }, workers: { gone: null } });
+    expect(diffViews(next, next)).toEqual({});
+    // A field turning from a number to null is a change.
+    expect(diffViews({ groups: {}, workers: { a: { ...w, cpu: 1 } } }, { groups: {}, workers: { a: w } }).workers).toEqual({ a: w });
+  });
+});
+
+describe('Class: LiveFeed', () => {
+  /** A stand-in for the SSE response: collects the frames written to it. */
+  function viewer() {
+    const frames: Array<{ event: string; data: any }> = [];
+    const res = {
+      writeHead: () => res,
+      write: (text: string) => {
+        const [head, data] = text.split('\n');
+        frames.push({ event: head!.slice('event: '.length), data: JSON.parse(data!.slice('data: '.length)) });
+        return true;
+      },
+      on: () => res,
+      end: () => undefined,
+    };
+    return { res: res as unknown as import('node:http').ServerResponse, frames };
+  }
+
+  it('records only while watched, sends each tick one delta with the spans, and gives a later viewer the history in valid JSON', async () => {
+    const { LiveFeed } = await import('../../../scheduler/dashboard/stream.ts');
+    const r = new DashboardRecorder(() => 1_000);
+    const feed = new LiveFeed(() => ({ groups: {}, workers: {} }), r, () => 1_000, 1_000_000);
+    r.finished('w', ['a-1'], [1], undefined);
+    const first = viewer();
+    expect(feed.attach(first.res)).toBe(true);
+    r.finished('w', ['a-2', 'b-1'], [1, 2], [0, 1]);
+    feed.tick();
+    const delta = first.frames[1]!;
+    expect(delta.event).toBe('delta');
+    // The span from before anyone watched was not recorded.
+    expect(delta.data.spans).toHaveLength(1);
+    expect(delta.data.spans[0].groups).toEqual(['a', 'b']);
+    expect(typeof delta.data.costMs).toBe('number');
+    feed.tick();
+    expect(first.frames[2]!.data.spans).toBeUndefined();
+    const second = viewer();
+    feed.attach(second.res);
+    expect(second.frames[0]!.event).toBe('full');
+    expect(second.frames[0]!.data.spans).toEqual(delta.data.spans);
+    feed.close();
   });
 });
