@@ -5,8 +5,9 @@
  * sorting. They run in task threads (bundled into the ops module) and in the
  * client (the single-process reference, meta inference).
  */
+import { headedBytes } from '../../comm/raw-result.ts';
 import {
-  Precision, RecordBatch, Struct, Table, Type, makeBuilder, makeData, tableFromIPC, tableToIPC,
+  Precision, RecordBatch, RecordBatchStreamWriter, Struct, Table, Type, makeBuilder, makeData, tableFromIPC, tableToIPC,
   type Data, type DataType, type Schema, type Vector,
 } from 'apache-arrow';
 
@@ -16,6 +17,34 @@ export function fromIPC(bytes: Uint8Array): Table {
 
 export function toIPC(t: Table): Uint8Array {
   return tableToIPC(t, 'stream');
+}
+
+/**
+ * The Arrow IPC stream of `t` as the writer's pieces (metadata and the
+ * columns' own buffers), not yet joined: a caller writes them once into the
+ * memory they travel in (`toHeadedIPC`, shard frames) instead of joining
+ * them first and copying the join again.
+ */
+export function ipcPieces(t: Table): Uint8Array[] {
+  const writer = RecordBatchStreamWriter.writeAll(t);
+  // The writer's sink holds the pieces it wrote (apache-arrow 21, pinned); another layout falls back to one joined piece.
+  const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (Array.isArray(pieces) && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
+  return [writer.toUint8Array(true)];
+}
+
+/** Arrow IPC of `t` written once into shared memory behind its bin32 header (comm/raw-result.ts): a task result sent without another copy. */
+export function toHeadedIPC(t: Table): Uint8Array {
+  const pieces = ipcPieces(t);
+  let n = 0;
+  for (const p of pieces) n += p.byteLength;
+  const out = headedBytes(n);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 const FIXED: ReadonlySet<Type> = new Set([Type.Int, Type.Float, Type.Date, Type.Timestamp, Type.Time, Type.Duration, Type.Interval, Type.Decimal, Type.FixedSizeBinary]);
