@@ -4,10 +4,13 @@
  * A producer that knows its result's size up front (the table operations'
  * Arrow IPC and shard frames) writes it into `headedBytes(n)`, whose 5 bytes
  * before the view already hold that header, so encoding it is a view, not a
- * copy of the whole result. No imports: the table task module bundles this.
+ * copy of the whole result. The view starts 8-aligned in its memory, and so do
+ * the bytes a later task decodes from it (Arrow copies IPC bodies that are not). No imports: the table task module bundles this.
  */
 
 const HEADER = 5;
+/** The bytes start 8-aligned in their memory (the header just before them), so Arrow reads IPC bodies in place, not a copy. */
+const DATA_AT = 8;
 const BIN32 = 0xc6;
 /** Memory made by headedBytes, per thread (shared by every bundle in it through the symbol registry). */
 const KEY = Symbol.for('recc.headedBytes');
@@ -19,12 +22,12 @@ function made(): WeakSet<object> {
 
 /** `n` writable bytes in a SharedArrayBuffer of their own, preceded by their bin32 header. */
 export function headedBytes(n: number): Uint8Array {
-  const buf = new SharedArrayBuffer(HEADER + n);
+  const buf = new SharedArrayBuffer(DATA_AT + n);
   const all = new Uint8Array(buf);
-  all[0] = BIN32;
-  new DataView(buf).setUint32(1, n, false);
+  all[DATA_AT - HEADER] = BIN32;
+  new DataView(buf).setUint32(DATA_AT - HEADER + 1, n, false);
   made().add(buf);
-  return all.subarray(HEADER);
+  return all.subarray(DATA_AT);
 }
 
 /**
@@ -35,7 +38,7 @@ export function headedBytes(n: number): Uint8Array {
  */
 export function headedFrame(value: Uint8Array): Uint8Array | undefined {
   const buf = value.buffer;
-  if (!(buf instanceof SharedArrayBuffer) || value.byteOffset !== HEADER || buf.byteLength !== HEADER + value.byteLength) return undefined;
+  if (!(buf instanceof SharedArrayBuffer) || value.byteOffset !== DATA_AT || buf.byteLength !== DATA_AT + value.byteLength) return undefined;
   if (!made().delete(buf)) return undefined;
-  return new Uint8Array(buf, 0, HEADER + value.byteLength);
+  return new Uint8Array(buf, DATA_AT - HEADER, HEADER + value.byteLength);
 }

@@ -27,6 +27,9 @@ describe('headed task results', () => {
     expect(Buffer.from(headed).equals(Buffer.from(plain))).toBe(true);
     const encoded = encodeValue(headed);
     expect(encoded.buffer).toBe(headed.buffer);
+    // The IPC starts 8-aligned, and so does what a task decodes from the encoded frame: Arrow reads it in place.
+    expect(headed.byteOffset % 8).toBe(0);
+    expect((decodeValue(encoded) as Uint8Array).byteOffset % 8).toBe(0);
     expect(encoded.equals(encodeValue(plain))).toBe(true);
     expect(fromIPC(decodeValue(encoded) as Uint8Array).toArray().map((r) => r.toJSON())).toEqual(t.toArray().map((r) => r.toJSON()));
   });
@@ -47,10 +50,10 @@ describe('headed task results', () => {
     // A second encode of the same bytes copies (the first result owns the memory).
     expect(headedFrame(mine)).toBeUndefined();
     // Same layout, not made here (e.g. a received frame returned as is): copied.
-    const alike = new Uint8Array(new SharedArrayBuffer(n + 5));
-    alike[0] = 0xc6;
-    new DataView(alike.buffer).setUint32(1, n, false);
-    const view = alike.subarray(5);
+    const alike = new Uint8Array(new SharedArrayBuffer(n + 8));
+    alike[3] = 0xc6;
+    new DataView(alike.buffer).setUint32(4, n, false);
+    const view = alike.subarray(8);
     expect(headedFrame(view)).toBeUndefined();
     expect(encodeValue(view).buffer).not.toBe(alike.buffer);
     // A part of headed memory is not the whole result: copied.
