@@ -2,7 +2,7 @@ import type { Table } from 'apache-arrow';
 import { LocalDatastore } from '../adapters/datastores/local.ts';
 import { datastoresConfig } from '../adapters/datastores/load-config.ts';
 import { openStore } from '../adapters/datastores/open.ts';
-import { commitDataset, newWriteId, openDataset, type DatasetPieces, type DatasetReadOptions, type PartitionJob, type StoreSpec, type WriteDatasetOptions, type WritePartJob } from '../adapters/datastores/dataset.ts';
+import { commitDataset, newWriteId, openDataset, removeUnpublishedFiles, type DatasetPieces, type DatasetReadOptions, type PartitionJob, type StoreSpec, type WriteDatasetOptions, type WritePartJob } from '../adapters/datastores/dataset.ts';
 import type { Manifest } from '../shared/tables/manifest.ts';
 import { storeConfig } from '../shared/datastores/config.ts';
 import type { Datastore } from '../shared/datastores/port.ts';
@@ -75,6 +75,17 @@ export async function writeDatasetParts(client: SubmitCapable, store: DatasetSto
   try {
     const pieces = (await client.gather(tasks)) as DatasetPieces[];
     return await commitDataset(openStore(spec.name, spec.config), path, pieces, options);
+  } catch (err) {
+    // Tasks still running could write after a sweep: wait until every one has settled, then delete the
+    // files this attempt (its unique writeId) wrote that no manifest names. The write's own error wins.
+    await Promise.allSettled(tasks.map((t) => t.wait()));
+    try {
+      await removeUnpublishedFiles(openStore(spec.name, spec.config), path, writeId);
+    } catch (cleanup) {
+      // The write's own error is the one to report; the sweep's rides along for whoever logs it.
+      if (err instanceof Error && Object.isExtensible(err)) Object.assign(err, { cleanupError: cleanup });
+    }
+    throw err;
   } finally {
     for (const t of tasks) t.release();
   }

@@ -1,4 +1,5 @@
 import { Packr, addExtension } from 'msgpackr';
+import { headedFrame } from './raw-result.ts';
 import {
   ARROW_ALIGNED_EXT, ARROW_EXT, ArrowTableClass, POLARS_EXT, PolarsDataFrameClass, dataFrameFromIpcBytes, isArrowTable, dataFrameToIpcBuffer, encodeColumnarFrame, isDataFrame, tableFromAlignedIpcBytes,
   tableFromIpcBytes, tableToIpcBuffer,
@@ -98,6 +99,9 @@ export function encodeValue(value: unknown, root: PathRoot = 'value'): Buffer {
   // A table is a few large buffers: one copy into a frame of its own, as large byte arrays below.
   if (isArrowTable(value) || isDataFrame(value)) return encodeColumnarFrame(value);
   if (value instanceof Uint8Array && value.byteLength >= RAW_BYTES_THRESHOLD && value.byteLength <= 0xffffffff) {
+    // Written by its producer after its header already (comm/raw-result.ts): the frame is the bytes themselves.
+    const headed = headedFrame(value);
+    if (headed) return Buffer.from(headed.buffer, headed.byteOffset, headed.byteLength);
     // msgpack bin32: decodes to a Buffer viewing the received bytes (no copy on the way in).
     // Shared memory, so threads and the worker pass it around without copying.
     const out = Buffer.from(new SharedArrayBuffer(5 + value.byteLength));

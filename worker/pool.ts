@@ -142,7 +142,7 @@ export class ThreadPool {
           continue;
         }
         const start = msg.spans[2 * i] as number;
-        const data = start < 0 ? Buffer.from(msg.big[-1 - start] as ArrayBuffer) : Buffer.from(msg.buf, start, (msg.spans[2 * i + 1] as number) - start);
+        const data = start < 0 ? Buffer.from(msg.big[-1 - start] as ArrayBuffer, msg.spans[2 * i + 1] as number) : Buffer.from(msg.buf, start, (msg.spans[2 * i + 1] as number) - start);
 
         this.onResult(entry.key, { ok: true, data, ms, thread: slot.index });
       }

@@ -38,7 +38,8 @@ export type ToThread = { t: 'fns'; defs: Array<[string, FunctionDef, string | un
 /**
  * Results of a batch. Small results share one transferred ArrayBuffer
  * (`spans`); a result of 64 KiB or more travels in its own buffer (`big`,
- * referenced by a negative span index -1 - i). Failed tasks have `errors[i]`.
+ * referenced by a negative span start -1 - i; the span's second number is where
+ * the result starts in that buffer, running to its end). Failed tasks have `errors[i]`.
  */
 export interface DoneBatch {
   t: 'done';
@@ -148,9 +149,11 @@ function post(id: number, ms: number, result: { data: Uint8Array } | { error: Ta
     out.errors.push(0);
     const d = result.data;
     if (d.byteLength >= 64 * 1024) {
-      const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : new Uint8Array(d);
+      // Shared memory from an offset to its end (a headed result, comm/raw-result.ts) goes as is, with that offset.
+      const asIs = d.byteOffset + d.byteLength === d.buffer.byteLength && (d.byteOffset === 0 || d.buffer instanceof SharedArrayBuffer);
+      const own = asIs ? d : new Uint8Array(d);
       out.big.push(own.buffer);
-      out.spans.push(-out.big.length, 0);
+      out.spans.push(-out.big.length, own.byteOffset);
     } else {
       if (outLen + d.byteLength > outBytes.length) {
         const bigger = Buffer.allocUnsafeSlow(Math.max(outBytes.length * 2, outLen + d.byteLength));

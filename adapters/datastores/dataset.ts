@@ -309,12 +309,41 @@ export async function writeDataset(storeRef: StoreRef, path: string, tableLike: 
   const layout = datasetLayout(store, root, table, options);
   // An append that cannot succeed fails before any file is written.
   checkAppend(store, root, await previousManifest(store, root), [layout], options);
-  const pieces = await writeDatasetFiles(store, root, table, options, newWriteId(), 0);
-  return commitDataset(store, root, [pieces], options);
+  const writeId = newWriteId();
+  try {
+    const pieces = await writeDatasetFiles(store, root, table, options, writeId, 0);
+    return await commitDataset(store, root, [pieces], options);
+  } catch (err) {
+    await removeUnpublishedFiles(store, root, writeId).catch(() => undefined);
+    throw err;
+  }
 }
 
 export function newWriteId(): string {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * After a failed write: delete the files of write `writeId` (`…/part-<writeId>-<i>.<ext>`) under `path`
+ * that the dataset's current manifest does not name. Only this write's files are touched (the id is unique
+ * per write), so the previous dataset and other writers' files are safe; a manifest that already names them
+ * (the failure came after the commit) keeps them. Returns the deleted keys.
+ */
+export async function removeUnpublishedFiles(storeRef: StoreRef, path: string, writeId: string): Promise<string[]> {
+  if (!/^[0-9a-z]+$/.test(writeId)) throw new TableOptionsError(`invalid write id "${writeId}"`, [{ path: 'writeId', message: 'expected lower-case letters and digits (newWriteId)' }]);
+  const store = resolveStore(storeRef);
+  const root = normalizeRoot(path);
+  const named = new Set<string>();
+  const manifest = await previousManifest(store, root);
+  for (const p of manifest?.partitions ?? []) for (const f of p.files) named.add(joinKey(root, f.key));
+  const mine = new RegExp(`(^|/)part-${writeId}-\\d+\\.[a-z]+$`);
+  const deleted: string[] = [];
+  for await (const o of listAll(store, root === '' ? '' : `${root}/`)) {
+    if (!mine.test(o.key) || named.has(o.key)) continue;
+    await store.delete(o.key);
+    deleted.push(o.key);
+  }
+  return deleted;
 }
 
 /** Validate the partition columns of `table`; its layout (the files' schema, the partition kinds). */

@@ -5,8 +5,9 @@
  * sorting. They run in task threads (bundled into the ops module) and in the
  * client (the single-process reference, meta inference).
  */
+import { headedBytes } from '../../comm/raw-result.ts';
 import {
-  Precision, RecordBatch, Struct, Table, Type, makeBuilder, makeData, tableFromIPC, tableToIPC,
+  Precision, RecordBatch, RecordBatchStreamWriter, Struct, Table, Type, makeBuilder, makeData, tableFromIPC, tableToIPC,
   type Data, type DataType, type Schema, type Vector,
 } from 'apache-arrow';
 
@@ -16,6 +17,34 @@ export function fromIPC(bytes: Uint8Array): Table {
 
 export function toIPC(t: Table): Uint8Array {
   return tableToIPC(t, 'stream');
+}
+
+/**
+ * The Arrow IPC stream of `t` as the writer's pieces (metadata and the
+ * columns' own buffers), not yet joined: a caller writes them once into the
+ * memory they travel in (`toHeadedIPC`, shard frames) instead of joining
+ * them first and copying the join again.
+ */
+export function ipcPieces(t: Table): Uint8Array[] {
+  const writer = RecordBatchStreamWriter.writeAll(t);
+  // The writer's sink holds the pieces it wrote (apache-arrow 21, pinned); another layout falls back to one joined piece.
+  const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (Array.isArray(pieces) && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
+  return [writer.toUint8Array(true)];
+}
+
+/** Arrow IPC of `t` written once into shared memory behind its bin32 header (comm/raw-result.ts): a task result sent without another copy. */
+export function toHeadedIPC(t: Table): Uint8Array {
+  const pieces = ipcPieces(t);
+  let n = 0;
+  for (const p of pieces) n += p.byteLength;
+  const out = headedBytes(n);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 const FIXED: ReadonlySet<Type> = new Set([Type.Int, Type.Float, Type.Date, Type.Timestamp, Type.Time, Type.Duration, Type.Interval, Type.Decimal, Type.FixedSizeBinary]);
@@ -67,59 +96,127 @@ function takeValidity(chunks: readonly Data[], at: Located, n: number): { bitmap
   return { bitmap: nullCount > 0 ? bitmap : new Uint8Array(0), nullCount };
 }
 
+type Gather = (out: Typed, values: Typed, idx: ArrayLike<number>, n: number, stride: number) => void;
+const gathers = new Map<unknown, Gather>();
+
+/**
+ * The gather loop for one typed-array class. One loop shared by every column
+ * type sees Float64Array, Int32Array, Uint8Array… and its element loads and
+ * stores go megamorphic: ~100 ns per value against ~7 ns for a loop that only
+ * ever sees one class (bench/micro-take.ts). A `new Function` body has its
+ * own type feedback, so each class gets a monomorphic loop.
+ */
+function gatherFor(ctor: unknown): Gather {
+  let g = gathers.get(ctor);
+  if (!g) {
+    // A fixed body (no input in it), compiled once per class: see above.
+    g = new Function('out', 'values', 'idx', 'n', 'stride', `
+      if (stride === 1) { for (let k = 0; k < n; k++) out[k] = values[idx[k]]; return; }
+      for (let k = 0; k < n; k++) { const i = idx[k] * stride; const o = k * stride; for (let s = 0; s < stride; s++) out[o + s] = values[i + s]; }
+    `) as Gather;
+    gathers.set(ctor, g);
+  }
+  return g;
+}
+
+/**
+ * The values of fixed-width chunks as one typed array, viewed so that a gather
+ * never makes a BigInt per value (64-bit integers move as pairs of Int32s).
+ */
+function flatValues(chunks: readonly Data[], stride: number): { values: Typed; stride: number } {
+  const d0 = chunks[0] as Data;
+  const v0 = d0.values as unknown as Typed & ArrayBufferView;
+  const wide = v0 instanceof BigInt64Array || v0 instanceof BigUint64Array;
+  const view = (v: ArrayBufferView, len: number): Typed => (wide ? (new Int32Array(v.buffer, v.byteOffset, len * 2) as unknown as Typed) : ((v as unknown as { subarray(a: number, b: number): Typed }).subarray(0, len)));
+  const s = wide ? stride * 2 : stride;
+  if (chunks.length === 1) return { values: view(v0, d0.length * stride), stride: s };
+  let total = 0;
+  for (const d of chunks) total += d.length;
+  const Ctor = (wide ? Int32Array : v0.constructor) as new (n: number) => Typed;
+  const flat = new Ctor(total * s);
+  let at = 0;
+  for (const d of chunks) {
+    flat.set(view(d.values as unknown as ArrayBufferView, d.length * stride) as unknown as ArrayLike<number>, at);
+    at += d.length * s;
+  }
+  return { values: flat, stride: s };
+}
+
+/** Offsets and bytes of string or binary chunks as one chunk's (offsets rebased to one byte buffer). */
+function flatStrings(chunks: readonly Data[]): { offsets: Int32Array; bytes: Uint8Array } {
+  if (chunks.length === 1) {
+    const d = chunks[0] as Data;
+    return { offsets: d.valueOffsets as Int32Array, bytes: d.values as Uint8Array };
+  }
+  let rows = 0;
+  let size = 0;
+  for (const d of chunks) {
+    const o = d.valueOffsets as Int32Array;
+    rows += d.length;
+    size += (o[d.length] as number) - (o[0] as number);
+  }
+  const offsets = new Int32Array(rows + 1);
+  const bytes = new Uint8Array(size);
+  let r = 0;
+  let pos = 0;
+  for (const d of chunks) {
+    const o = d.valueOffsets as Int32Array;
+    const base = o[0] as number;
+    const end = o[d.length] as number;
+    bytes.set((d.values as Uint8Array).subarray(base, end), pos);
+    for (let i = 1; i <= d.length; i++) offsets[r + i] = (o[i] as number) - base + pos;
+    r += d.length;
+    pos += end - base;
+  }
+  return { offsets, bytes };
+}
+
 /** Rows `idx` of a column, as one chunk: typed-array copies for fixed-width, string, binary and boolean columns. */
 export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
   const type = v.type as DataType;
   const n = idx.length;
   const chunks = v.data as Data[];
   if (chunks.length === 0) return buildData(type, n, (k) => v.get(idx[k] as number));
-  const at = locate(chunks, idx);
-  const cs = at.chunk;
-  const local = at.local;
   const d0 = chunks[0] as Data;
+  // Where each row lives, per chunk: needed only for nulls and booleans (values are flattened into one array first).
+  const located = (): Located => locate(chunks, idx);
+  const validity = () => (chunks.some((d) => d.nullCount > 0) ? takeValidity(chunks, located(), n) : { bitmap: new Uint8Array(0), nullCount: 0 });
   if (isFixed(type)) {
-    const stride = d0.stride;
-    const ArrayType = d0.values.constructor as new (n: number) => Typed;
-    const out = new ArrayType(n * stride);
-    if (cs === null && stride === 1) {
-      const values = d0.values as unknown as Typed;
-      for (let k = 0; k < n; k++) out[k] = values[local[k] as number] as number;
-    } else {
-      for (let k = 0; k < n; k++) {
-        const i = local[k] as number;
-        const values = (cs === null ? d0 : (chunks[cs[k] as number] as Data)).values as unknown as Typed;
-        if (stride === 1) out[k] = values[i] as number;
-        else for (let s = 0; s < stride; s++) out[k * stride + s] = values[i * stride + s] as number;
-      }
-    }
-    const { bitmap, nullCount } = takeValidity(chunks, at, n);
+    const { values, stride } = flatValues(chunks, d0.stride);
+    const ArrayType = values.constructor as new (n: number) => Typed;
+    const gathered = new ArrayType(n * stride);
+    gatherFor(ArrayType)(gathered, values, idx, n, stride);
+    const v0 = d0.values as unknown as ArrayBufferView;
+    const BigCtor = v0 instanceof BigInt64Array ? BigInt64Array : v0 instanceof BigUint64Array ? BigUint64Array : null;
+    const out = BigCtor ? new BigCtor((gathered as unknown as Int32Array).buffer as ArrayBuffer, 0, n * d0.stride) : gathered;
+    const { bitmap, nullCount } = validity();
     return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
   }
   if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
+    const { offsets: o, bytes } = flatStrings(chunks);
     const offsets = new Int32Array(n + 1);
     let total = 0;
     for (let k = 0; k < n; k++) {
-      const o = (cs === null ? d0 : (chunks[cs[k] as number] as Data)).valueOffsets as Int32Array;
-      const i = local[k] as number;
+      const i = idx[k] as number;
       total += (o[i + 1] as number) - (o[i] as number);
       offsets[k + 1] = total;
     }
     const out = new Uint8Array(total);
     for (let k = 0; k < n; k++) {
-      const d = cs === null ? d0 : (chunks[cs[k] as number] as Data);
-      const o = d.valueOffsets as Int32Array;
-      const bytes = d.values as Uint8Array;
-      const i = local[k] as number;
+      const i = idx[k] as number;
       let from = o[i] as number;
       const to = o[i + 1] as number;
       let pos = offsets[k] as number;
       if (to - from > 32) out.set(bytes.subarray(from, to), pos);
       else while (from < to) out[pos++] = bytes[from++] as number;
     }
-    const { bitmap, nullCount } = takeValidity(chunks, at, n);
+    const { bitmap, nullCount } = validity();
     return makeData({ type, length: n, nullCount, valueOffsets: offsets, data: out, nullBitmap: bitmap } as never) as Data;
   }
   if (type.typeId === Type.Bool) {
+    const at = located();
+    const cs = at.chunk;
+    const local = at.local;
     const out = new Uint8Array(((n + 63) & ~63) >> 3);
     for (let k = 0; k < n; k++) {
       const d = cs === null ? d0 : (chunks[cs[k] as number] as Data);

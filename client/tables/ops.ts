@@ -9,8 +9,9 @@ import * as arrow from 'apache-arrow';
 import { Field, Float64, Int32, Schema, Table, type Vector } from 'apache-arrow';
 import { TableAdopter, isMarkedArrowTable } from '../../comm/table-adopt.ts';
 import { compareValues, evenSample } from '../../shared/shuffle/ranges.ts';
-import { frame, unframe } from '../../shared/shuffle/frames.ts';
-import { buildData, concatTables, emptyOf, fromIPC, tableOf, take, takeVector, toIPC } from './kernels.ts';
+import { unframe, writeFrameHeader } from '../../shared/shuffle/frames.ts';
+import { headedBytes } from '../../comm/raw-result.ts';
+import { buildData, concatTables, emptyOf, fromIPC, ipcPieces, tableOf, take, takeVector, toHeadedIPC, toIPC } from './kernels.ts';
 import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
@@ -23,19 +24,20 @@ export function tableOp(op: Op, ...inputs: unknown[]): unknown {
 
 function runOp(op: Op, inputs: unknown[]): unknown {
   switch (op.k) {
+    // Partition results are written once, into the shared memory they leave the task thread in (toHeadedIPC).
     case 'chain':
-      return toIPC(runSteps(input(inputs[0]), op.steps, op.part));
+      return toHeadedIPC(runSteps(input(inputs[0]), op.steps, op.part));
     case 'concat': {
       const tables = inputs.map(input);
-      return toIPC(runSteps(concatTables(tables, (tables[0] as Table).schema), op.steps, op.part));
+      return toHeadedIPC(runSteps(concatTables(tables, (tables[0] as Table).schema), op.steps, op.part));
     }
     case 'split':
       // One framed buffer, not a list: it travels as one byte array (shared with the worker, no msgpack copy).
-      return frame(split(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m));
+      return framedShards(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m);
     case 'unpack': {
       const empty = fromIPC(op.schema);
       const shards = unframe(inputs[0] as Uint8Array).map((b) => fromIPC(b));
-      return toIPC(runSteps(concatTables(shards, empty.schema), op.steps, op.part));
+      return toHeadedIPC(runSteps(concatTables(shards, empty.schema), op.steps, op.part));
     }
     case 'sample':
       return sample(runSteps(input(inputs[0]), op.steps, op.part), op.col, op.size);
@@ -102,16 +104,45 @@ export function sample(t: Table, col: string, size: number): unknown[] {
   return evenSample(values, size);
 }
 
-/** One shard per output (IPC bytes; empty bytes for an output with no rows). */
-export function split(t: Table, by: Partitioning, m: number): Uint8Array[] {
+/** Per output, the IPC pieces of its shard (none for an output with no rows). */
+function shardPieces(t: Table, by: Partitioning, m: number): Uint8Array[][] {
   const parts = 'hash' in by ? hashParts(t, by.hash, m) : rangeParts(t, by.range, by.divisions, m);
   const { order, starts } = bucketRows(parts, m);
   return Array.from({ length: m }, (_, j) => {
     const lo = starts[j] as number;
     const hi = starts[j + 1] as number;
-    if (hi === lo) return new Uint8Array(0);
-    return toIPC(hi - lo === t.numRows ? t : take(t, order.subarray(lo, hi)));
+    if (hi === lo) return [];
+    return ipcPieces(hi - lo === t.numRows ? t : take(t, order.subarray(lo, hi)));
   });
+}
+
+/** One shard per output (IPC bytes; empty bytes for an output with no rows). */
+export function split(t: Table, by: Partitioning, m: number): Uint8Array[] {
+  return shardPieces(t, by, m).map((pieces) => {
+    const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  });
+}
+
+/** `frame(split(t, by, m))` written once, straight from the IPC writer's pieces into headed shared memory. */
+export function framedShards(t: Table, by: Partitioning, m: number): Uint8Array {
+  const shards = shardPieces(t, by, m);
+  const lengths = shards.map((pieces) => pieces.reduce((n, p) => n + p.byteLength, 0));
+  const out = headedBytes(4 + 4 * m + lengths.reduce((a, b) => a + b, 0));
+  writeFrameHeader(lengths, out);
+  let at = 4 + 4 * m;
+  for (const pieces of shards) {
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------ aggregation

@@ -3,12 +3,12 @@ import { TransitionLog, type TransitionLogEntry } from '../../shared/engine/tran
 import { InvalidTransitionError, TransitionLimitError } from '../errors.ts';
 import { adaptiveOf, workersInService } from './adaptive.ts';
 import { clientRecord, releaseWants, updateGraph } from './clients.ts';
-import { anyWorkerSatisfies, noWorkerError, pickConstrained, pickForDeps, satisfies } from './placement.ts';
+import { anyWorkerSatisfies, noWorkerError, pickConstrained, pickForDeps, satisfies, type PlacementCosts } from './placement.ts';
 import { TaskQueue } from './queue.ts';
 import { expireUnclaimed, registerHeldData } from './reconnect.ts';
 import { ClientRecord, TaskRecord, WorkerRecord, keyPrefix } from './records.ts';
 import { retirementsOf } from './retire.ts';
-import { balance, clearSteal, reestimate, stealResponse } from './stealing.ts';
+import { STEAL_LATENCY_MS, balance, clearSteal, reestimate, stealResponse } from './stealing.ts';
 import { BY_STATE, TRANSITIONS, shufflesOf, type Arg, type Target } from './transitions.ts';
 import { addWorker, removeWorker } from './workers.ts';
 import {
@@ -41,6 +41,8 @@ const PENDING: ReadonlySet<TaskStateName> = new Set(['waiting', 'queued', 'no-wo
 
 export class SchedulerState {
   readonly options: SchedulerOptions;
+  /** What placement weighs (placement.ts `pickForDeps`), fixed with the options. */
+  private readonly placementCosts: PlacementCosts;
   readonly tasks = new Map<string, TaskRecord>();
   readonly workers = new Map<string, WorkerRecord>();
   readonly clients = new Map<string, ClientRecord>();
@@ -78,6 +80,7 @@ export class SchedulerState {
 
   constructor(options: Partial<SchedulerOptions> = {}) {
     this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...options };
+    this.placementCosts = { bandwidthBytesPerMs: this.options.bandwidthBytesPerMs, fetchLatencyMs: STEAL_LATENCY_MS, tinyInputBytes: this.options.tinyInputBytes };
     this.log = new TransitionLog(this.options.transitionLogSize);
   }
 
@@ -415,7 +418,7 @@ export class SchedulerState {
 
   private schedule(): void {
     for (const t of this.readyDeps) {
-      const w = shufflesOf(this).pinned(t) ?? pickForDeps(t, this.workers.values());
+      const w = shufflesOf(this).pinned(t) ?? pickForDeps(t, this.workers.values(), this.placementCosts);
       if (!w) break;
       this.assign(t, w);
     }

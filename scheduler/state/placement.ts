@@ -28,28 +28,63 @@ export function anyWorkerSatisfies(workers: Iterable<WorkerRecord>, r: Resources
   return false;
 }
 
-/** The running worker holding most of the task's input bytes, then the least occupied. */
-export function pickForDeps(t: TaskRecord, workers: Iterable<WorkerRecord>): WorkerRecord | null {
-  let best: WorkerRecord | null = null;
-  let bestBytes = -1;
-  const better = (w: WorkerRecord, bytes: number) => bytes > bestBytes || (bytes === bestBytes && best !== null && w.occupancy < best.occupancy);
+/** What placing a dependent costs: where its inputs are, how fast they move, and when inputs count as tiny. */
+export interface PlacementCosts {
+  /** Assumed worker→worker bandwidth, bytes per ms. */
+  bandwidthBytesPerMs: number;
+  /** Fixed ms a task pays when any input must come from another worker (a round trip to a peer). */
+  fetchLatencyMs: number;
+  /** Inputs this small in all may go to any worker, not only to a holder: their transfer is negligible, load decides. */
+  tinyInputBytes: number;
+}
+
+const usable = (w: WorkerRecord) => w.status === 'running' && !w.removed && !w.retiring;
+
+/**
+ * Estimated ms until `t` could start on `w` (Dask's `worker_objective`): the
+ * work already there per thread (none while a thread is free), plus moving
+ * the inputs `w` lacks.
+ */
+export function startTimeMs(t: TaskRecord, w: WorkerRecord, costs: PlacementCosts): number {
+  let missing = 0;
+  let fetches = 0;
   for (const d of t.deps) {
-    if (!d.whoHas) continue;
-    for (const w of d.whoHas) {
-      if (w.status !== 'running' || w.removed || w.retiring) continue;
-      let bytes = 0;
-      for (const dd of t.deps) if (dd.whoHas && dd.whoHas.includes(w)) bytes += dd.nbytes;
-      if (better(w, bytes)) {
-        best = w;
-        bestBytes = bytes;
-      }
+    if (d.whoHas && d.whoHas.includes(w)) continue;
+    missing += d.nbytes;
+    fetches++;
+  }
+  // A free thread starts it at once; otherwise it waits for its share of what is there.
+  const wait = w.processing.size < w.nthreads ? 0 : w.occupancy / w.nthreads;
+  return wait + (fetches === 0 ? 0 : missing / costs.bandwidthBytesPerMs + costs.fetchLatencyMs);
+}
+
+/**
+ * Where a task with inputs runs (Dask's `decide_worker`): the candidate with
+ * the earliest estimated start (`startTimeMs`). Candidates are the running
+ * workers holding an input; when the inputs are tiny in all
+ * (`tinyInputBytes`), every running worker, so that many dependents of one
+ * small result spread by load instead of piling onto its holder. Ties keep the
+ * earlier candidate: holders first (in input order), so data stays put. No
+ * holder: any running worker.
+ */
+export function pickForDeps(t: TaskRecord, workers: Iterable<WorkerRecord>, costs: PlacementCosts): WorkerRecord | null {
+  let best: WorkerRecord | null = null;
+  let bestMs = Infinity;
+  let total = 0;
+  const consider = (w: WorkerRecord) => {
+    const ms = startTimeMs(t, w, costs);
+    if (ms < bestMs) {
+      best = w;
+      bestMs = ms;
     }
+  };
+  for (const d of t.deps) {
+    total += d.nbytes;
+    if (!d.whoHas) continue;
+    for (const w of d.whoHas) if (usable(w) && w !== best) consider(w);
   }
-  if (best) return best;
-  for (const w of workers) {
-    if (w.status !== 'running' || w.retiring) continue;
-    if (!best || w.occupancy < best.occupancy) best = w;
-  }
+  if (best && total > costs.tinyInputBytes) return best;
+  for (const w of workers) if (usable(w)) consider(w);
   return best;
 }
 

@@ -117,6 +117,12 @@ export interface SchedulerOptions {
   workStealing: boolean;
   /** Assumed worker→worker bandwidth for the transfer cost of a stolen task, bytes per ms. */
   bandwidthBytesPerMs: number;
+  /**
+   * A task whose inputs add up to at most this many bytes may run on any
+   * worker, chosen by estimated start time (load, then transfer), not only on
+   * a holder of its inputs (placement.ts `pickForDeps`).
+   */
+  tinyInputBytes: number;
   /** Size the cluster from the work (adaptive.ts); undefined: a fixed size. */
   adaptive: AdaptiveOptions | undefined;
 }
@@ -133,5 +139,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   workStealing: true,
   // 1 GB/s: what worker→worker transfer reaches on loopback (bench 'transfer').
   bandwidthBytesPerMs: 1_000_000,
+  // Under ~1 ms of transfer at that bandwidth: load decides.
+  tinyInputBytes: 1_000_000,
   adaptive: undefined,
 };

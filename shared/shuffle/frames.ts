@@ -10,6 +10,18 @@ export function framedLength(parts: readonly Uint8Array[]): number {
   return n;
 }
 
+/** Write a frame's count and lengths into `out` at `offset` (its parts follow); returns where the parts start. */
+export function writeFrameHeader(lengths: readonly number[], out: Uint8Array, offset = 0): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(offset, lengths.length, true);
+  let at = offset + 4;
+  for (const n of lengths) {
+    view.setUint32(at, n, true);
+    at += 4;
+  }
+  return at;
+}
+
 /** Write the frame of `parts` into `out` at `offset`; returns the end offset. */
 export function writeFrames(parts: readonly Uint8Array[], out: Uint8Array, offset = 0): number {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);

@@ -14,6 +14,8 @@ import { repoPath, waitForExit } from '../../support/engine.ts';
  * the holder had started stays there. Every run is recorded by process: each
  * task runs exactly once.
  */
+const INPUT_BYTES = 2 * 1024 * 1024;
+
 describe('Feature: work stealing between two workers (LocalCluster, 2 × 1 thread)', () => {
   let cluster: LocalCluster;
   let client: Client;
@@ -35,9 +37,11 @@ describe('Feature: work stealing between two workers (LocalCluster, 2 × 1 threa
   });
 
   it('moves queued tasks to the idle worker, confirmed by the holder, and runs each task once', async () => {
-    // Prepare: a 64 KiB input made on one worker; 120 long tasks (40 ms), then 120 short ones (2 ms)
+    // Prepare: a 2 MiB input made on one worker (above tinyInputBytes, so placement sends every task to its
+    // holder; a smaller one would be spread by load at placement, scheduler/state/placement.ts);
+    // 120 long tasks (40 ms), then 120 short ones (2 ms)
     const mod = await client.module(repoPath('test/e2e/engine/fixtures/counted-nap.ts'));
-    const input = client.submitWith({ pure: false }, (n: number) => new Uint8Array(n), 65_536);
+    const input = client.submitWith({ pure: false }, (n: number) => new Uint8Array(n), INPUT_BYTES);
     await input.wait();
     const n = 240;
     const ms = Array.from({ length: n }, (_, i) => (i < n / 2 ? 40 : 2));
@@ -47,7 +51,7 @@ describe('Feature: work stealing between two workers (LocalCluster, 2 × 1 threa
     const results = (await client.gather(futures)) as number[];
 
     // Assess: every result; each task ran once, and both workers ran tasks
-    expect(results).toEqual(Array.from({ length: n }, (_, i) => i + 65_536));
+    expect(results).toEqual(Array.from({ length: n }, (_, i) => i + INPUT_BYTES));
     const byProcess = readdirSync(runsDir).map((f) => readFileSync(join(runsDir, f), 'utf8').split('\n').filter(Boolean).map(Number));
     const runs = byProcess.flat();
     expect(runs).toHaveLength(n);

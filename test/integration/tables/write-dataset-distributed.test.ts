@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Table } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDatastore } from '../../../adapters/datastores/local.ts';
@@ -34,6 +34,15 @@ const key = (o: object) => {
   return `${String(r.date)}|${String(r.sid)}|${String(r.vol)}`;
 };
 const sorted = (rows: ReadonlyArray<object>) => [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+
+/** Every file under `dir` (relative, sorted); [] when it does not exist. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)))
+    .sort();
+}
 
 async function newStore(): Promise<LocalDatastore> {
   const dir = await mkdtemp(join(tmpdir(), 'recc-writeds-'));
@@ -75,6 +84,25 @@ describe('DistributedTable.writeDataset', () => {
     const back = ((await client.gather(await client.readDataset(store, 'kept'))) as Table[]).flatMap((t) => rowsOf(t));
     expect(back.length).toBe(first.partitions.reduce((n, p) => n + p.rows, 0));
     expect(readdirSync(join(store.root, 'kept')).includes('_recc_dataset.json')).toBe(true);
+  }, 120_000);
+
+  it('deletes the part files a failed write wrote, and only those', async () => {
+    const store = await newStore();
+    const rows = priceRows(2_000, 4, 3);
+    const first = await client.fromTable(priceTable(rows), { npartitions: 2 }).writeDataset(store, 'orphans', { partitionBy: ['sid'] });
+    const before = filesUnder(join(store.root, 'orphans'));
+    // Partitions 0, 1 and 3 write their files; partition 2 throws: the write fails after the others wrote.
+    const failing = client.fromTable(priceTable(rows), { npartitions: 4 }).mapPartitions((t: Table, ctx: { partition: number }) => {
+      if (ctx.partition === 2) throw new Error('partition two is broken');
+      return t;
+    });
+    await expect(failing.writeDataset(store, 'orphans', { partitionBy: ['sid'] })).rejects.toThrow(/partition two is broken/);
+    // Exactly the previous dataset's files and manifest remain: no orphan part files of the failed attempt.
+    expect(filesUnder(join(store.root, 'orphans'))).toEqual(before);
+    expect(before.filter((f) => f.includes('part-'))).toHaveLength(first.partitions.reduce((n, p) => n + p.files.length, 0));
+    // A first write that fails leaves nothing behind either.
+    await expect(failing.writeDataset(store, 'fresh', { partitionBy: ['sid'] })).rejects.toThrow(/partition two is broken/);
+    expect(filesUnder(join(store.root, 'fresh'))).toEqual([]);
   }, 120_000);
 
   it('names a missing partition column before anything runs', async () => {

@@ -84,7 +84,8 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('client' as const), client: fc.integer({ min: 0, max: 1 }), leave: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 100 }) }) },
   // A returning worker re-registers a result it holds (reconnect.ts): known, pending or unknown keys.
-  // Several new tasks on one result in memory: they all go to its holder, and idle workers steal (stealing.ts).
+  // Several new tasks on one result in memory: on a large one they all go to its holder, and idle workers steal
+  // (stealing.ts); on a tiny one they spread by load (placement.ts). `finish` makes some results large.
   { weight: 1, arbitrary: fc.record({ k: fc.constant('fan' as const), client: fc.integer({ min: 0, max: 1 }), n: fc.integer({ min: 0, max: 11 }), width: fc.integer({ min: 2, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('held' as const), w: fc.integer({ min: 0, max: 3 }), n: fc.integer({ min: 0, max: 11 }) }) },
   // A steal's victim answers (stealing.ts): gave the task up, or keeps it (also a stale answer from another worker).
@@ -110,7 +111,7 @@ function toEvent(w: Walker, o: Op): Ev | undefined {
       const workerId = o.wrongWorker && other ? other.id : t.processingOn.id;
       return o.batch
         ? { type: 'tasks-finished', workerId, keys: [t.key], nbytes: [8], durationsMs: [o.n % 2 === 0 ? 3 : -1] }
-        : { type: 'task-finished', workerId, key: t.key, nbytes: 8, durationMs: o.n % 4 === 0 ? 40 : 2 };
+        : { type: 'task-finished', workerId, key: t.key, nbytes: o.n % 3 === 0 ? 2_000_000 : 8, durationMs: o.n % 4 === 0 ? 40 : 2 };
     }
     case 'err': {
       const t = s.tasks.get(key(o.n));

@@ -166,6 +166,60 @@ describe('Class: SchedulerState', () => {
     });
   });
 
+  describe('Method: handle (placement of dependents, placement.ts pickForDeps)', () => {
+    const fanOut = (n: number) => Array.from({ length: n }, (_, i) => task(`use-${i}`, ['seed']));
+    const counts = (out: SchedulerInstruction[]) => {
+      const by: Record<string, number> = {};
+      for (const o of out) if (o.type === 'compute') by[o.workerId] = (by[o.workerId] ?? 0) + 1;
+      return by;
+    };
+
+    it('spreads dependents of a tiny input over both workers by load instead of piling them onto its holder', () => {
+      /* 60 tasks on one 64-byte result held by w1, two single-thread workers, stealing off (placement
+         alone): before, all 60 went to w1 (the 44 vs 16 of issue 15 was stealing catching up). Now each goes
+         where it would start first: w1 has the input, w2 is as empty, so they alternate. */
+      h = new Harness({ workStealing: false });
+      h.step(worker('w1'), worker('w2'), { type: 'add-client', clientId: 'c' }, { type: 'update-graph', clientId: 'c', tasks: [task('seed')], wants: ['seed'] });
+      const holder = h.s.tasks.get('seed')!.processingOn!.id;
+      h.step({ type: 'task-finished', workerId: holder, key: 'seed', nbytes: 64, durationMs: 1 });
+      const tasks = fanOut(60);
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
+      expect(counts(out)).toEqual({ w1: 30, w2: 30 });
+      // The first (and every tie) stays with the holder: its input is there.
+      expect(h.s.tasks.get('use-0')!.processingOn!.id).toBe(holder);
+      // The others learn where the input is.
+      const away = out.find((o) => o.type === 'compute' && o.workerId !== holder) as { deps: unknown };
+      expect(away.deps).toEqual([{ key: 'seed', nbytes: 64, who: [holder] }]);
+    });
+
+    it('weighs load against transfer: a busier holder loses a tiny input, a large input stays with its holder', () => {
+      h = new Harness({ workStealing: false });
+      h.step(worker('w1'), { type: 'add-client', clientId: 'c' }, { type: 'update-graph', clientId: 'c', tasks: [task('seed'), task('big')], wants: ['seed', 'big'] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'seed', nbytes: 64, durationMs: 1 });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'big', nbytes: 50_000_000, durationMs: 1 });
+      // w1 is busy with a long root task; w2 joins empty.
+      h.step({ type: 'update-graph', clientId: 'c', tasks: [task('long')], wants: ['long'] });
+      h.step(worker('w2'));
+      expect(h.s.tasks.get('long')!.processingOn!.id).toBe('w1');
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('small-dep', ['seed']), task('big-dep', ['big'])], wants: ['small-dep', 'big-dep'] });
+      // 64 B move in ~2 ms (a fetch); w1's thread is taken for ~500 ms (an unknown task): w2.
+      expect(h.s.tasks.get('small-dep')!.processingOn!.id).toBe('w2');
+      // 50 MB is above tinyInputBytes: only holders are candidates, so it queues behind `long` on w1.
+      expect(h.s.tasks.get('big-dep')!.processingOn!.id).toBe('w1');
+      expect(counts(out)).toEqual({ w1: 1, w2: 1 });
+    });
+
+    it('keeps dependents on the holder while a thread there is free (no fetch for nothing)', () => {
+      h = new Harness({ workStealing: false });
+      h.step(worker('w1', 4), worker('w2', 4), { type: 'add-client', clientId: 'c' }, { type: 'update-graph', clientId: 'c', tasks: [task('seed')], wants: ['seed'] });
+      const holder = h.s.tasks.get('seed')!.processingOn!.id;
+      h.step({ type: 'task-finished', workerId: holder, key: 'seed', nbytes: 64, durationMs: 1 });
+      const tasks = fanOut(4);
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
+      expect(counts(out)).toEqual({ [holder]: 4 });
+    });
+  });
+
   describe('Method: handle (tasks-finished batch)', () => {
     it('does exactly what one task-finished per key does, including late results and dependents', () => {
       /* Two identical schedulers: one gets a worker's results as separate task-finished
