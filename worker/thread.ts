@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { CommandFailedError } from './errors.ts';
+import { acquireGc } from './gc.ts';
 import { compileInline, reprArgs } from './task-source.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
@@ -77,7 +78,15 @@ let chain: Promise<void> = Promise.resolve();
 
 /** Results this large (in one batch) are followed by a garbage collection in the thread. */
 const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
+/**
+ * This thread's gc, taken on first need (worker/gc.ts): the worker no longer
+ * leaves --expose-gc set, which made every thread start slowly.
+ */
+let gcFn: (() => void) | null | undefined;
+function collectGarbage(): void {
+  if (gcFn === undefined) gcFn = acquireGc() ?? null;
+  gcFn?.();
+}
 
 /**
  * Pooled receive memory this thread can see. The worker reuses it only after
@@ -124,10 +133,10 @@ function flush(): void {
   port.postMessage(batch satisfies FromThread, [buf, ...transfer]);
   // A task that built a large result usually left garbage of the same size here (its own array, when the
   // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
-  // shows live memory only; the worker exposes gc when it has a limit (worker/memory.ts).
+  // shows live memory only.
   // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
   // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
-  if (collectGarbage && (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES)) {
+  if (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) {
     pooledSinceGc = 0;
     collectGarbage();
   }

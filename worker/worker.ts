@@ -88,8 +88,7 @@ export class Worker {
       this.dropExitHook = removeOnExit(o.spillDir);
     }
     this.store = new DataStore(o.spillDir, this.memoryLimitBytes, { ...o.thresholds });
-    // Before the threads start, so they get `gc` too (thread.ts collects after posting a large result).
-    // (Always exposed: threads also collect after reading pooled receive memory, so the pool gets it back.)
+    // The main thread's gc (each task thread takes its own on first need: worker/gc.ts).
     const gc = exposeGc();
     const collectGarbage = this.memoryLimitBytes !== undefined ? gc : undefined;
     // Idle receive memory is bounded, and a small share of a limit (comm/buffer-pool.ts).
