@@ -54,8 +54,17 @@ export interface DoneBatch {
 export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } } | { t: 'unpin'; ids: number[] };
 
 if (!parentPort) throw new Error('worker/thread.ts must run in a worker thread');
-// Module tasks carry inline source maps (client/client.ts bundle()): map their frames back to the user's .ts files.
-process.setSourceMapsEnabled(true);
+/**
+ * Module tasks carry inline source maps (client/client.ts bundle()): map their frames back to the user's .ts files.
+ * Switched on before the first module (task or plugin) loads, not at thread start: it loads Node's
+ * source-map support, which inline-only threads never need.
+ */
+let sourceMaps = false;
+function enableSourceMaps(): void {
+  if (sourceMaps) return;
+  sourceMaps = true;
+  process.setSourceMapsEnabled(true);
+}
 const port = parentPort;
 const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number };
 
@@ -191,6 +200,7 @@ port.on('message', (msg: ToThread) => {
   if (msg.t === 'plugin') {
     chain = chain.then(async () => {
       try {
+        enableSourceMaps();
         const mod = (await import(pathToFileURL(msg.path).href)) as { setup?: (ctx: unknown) => unknown };
         if (typeof mod.setup !== 'function') throw new TypeError(`worker plugin ${msg.name} has no exported setup() function`);
         await mod.setup({ workerName: info.workerName, threadIndex: info.threadIndex });
@@ -277,6 +287,7 @@ async function resolveFunction(id: string): Promise<(...args: unknown[]) => unkn
       break;
     case 'module': {
       if (!path) throw new Error(`module ${def.hash} is not cached on this worker`);
+      enableSourceMaps();
       const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
       const f = mod[def.exportName] ?? (def.exportName === 'default' ? undefined : (mod.default as Record<string, unknown> | undefined)?.[def.exportName]);
       if (typeof f !== 'function') throw new TypeError(`module ${def.name} has no exported function "${def.exportName}"`);
