@@ -387,7 +387,7 @@ export class SchedulerState {
 
   /** @internal */ hasRoom(w: WorkerRecord): boolean {
     const n = w.processing.size;
-    return n < Math.max(w.nthreads, Math.ceil(w.nthreads * this.options.saturation)) || (n < this.options.maxSlots && w.occupancy < this.options.pipelineMs * w.nthreads);
+    return n < w.nthreads || (n < this.options.maxSlots && w.occupancy < this.options.pipelineMs * w.nthreads);
   }
 
   /** @internal */ updateIdle(w: WorkerRecord): void {

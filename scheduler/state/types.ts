@@ -101,14 +101,6 @@ export interface SchedulerOptions {
    * bounded and a worker that joins mid-job gets work at once.
    */
   pipelineMs: number;
-  /**
-   * A worker always takes up to ceil(nthreads × saturation) tasks, whatever
-   * their run time (Dask's `worker-saturation`, 1.1 there too). Above 1 the
-   * next long task already waits on the worker when one ends, so a thread
-   * does not sit idle for the task-finished → compute round trip through the
-   * scheduler (measured ~80 ms per worker over 32 × 50 ms tasks, issue 19 #6).
-   */
-  saturation: number;
   unknownTaskMs: number;
   maxSlots: number;
   /** A task that was processing on this many workers that died errs with KilledWorkerError. */
@@ -131,7 +123,6 @@ export interface SchedulerOptions {
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   pipelineMs: 20,
-  saturation: 1.1,
   unknownTaskMs: 500,
   maxSlots: 1024,
   allowedFailures: 3,

@@ -121,8 +121,7 @@ describe('Event: worker-held-data (a worker re-registers its results)', () => {
   });
 
   it('takes a result for a task still queued on the scheduler', () => {
-    // One slot per thread (saturation 1), so b stays queued on the scheduler.
-    h = new Harness({ saturation: 1 });
+    h = new Harness();
     h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b')], wants: ['a', 'b'] });
     expect(h.state('b')).toBe('queued');
     h.step(worker('w2'), held('w2', ['b']));

@@ -48,8 +48,7 @@ describe('Class: SchedulerState', () => {
     it('queues root tasks on the scheduler and hands them out as slots free up', () => {
       /* Two single-slot workers, three root tasks: two go out at once, the third waits
          on the scheduler until a worker reports a result. */
-      // One slot per thread (saturation 1): the test follows tasks one at a time.
-      h = new Harness({ saturation: 1 });
+      h = new Harness();
       h.step(worker('w1'), worker('w2'), { type: 'add-client', clientId: 'c' });
       const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b'), task('c')], wants: ['a', 'b', 'c'] });
       expect(out).toEqual([compute('w1', 'a', 's4', [], 0), compute('w2', 'b', 's4', [], 1)]);
@@ -79,24 +78,9 @@ describe('Class: SchedulerState', () => {
       expect(slow.slice(1).map((t) => h.state(t.key))).toEqual(['queued', 'queued', 'queued', 'queued']);
     });
 
-    it('keeps ceil(nthreads × saturation) long tasks on a worker, so the next one already waits there when one ends', () => {
-      /* Dask's worker-saturation (1.1 by default): a one-thread worker holds two 100 ms tasks, one running and one
-         waiting, and gets a third only when one ends; a four-thread worker holds five. */
-      h = new Harness();
-      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('slow-0')], wants: ['slow-0'] });
-      h.step({ type: 'task-finished', workerId: 'w1', key: 'slow-0', nbytes: 1, durationMs: 100 });
-      const slow = Array.from({ length: 12 }, (_, i) => task(`slow-${i + 1}`));
-      const keys = (out: SchedulerInstruction[], w: string) => out.filter((o) => o.type === 'compute' && o.workerId === w).map((o) => (o as { key: string }).key);
-      expect(keys(h.step({ type: 'update-graph', clientId: 'c', tasks: slow, wants: slow.map((t) => t.key) }), 'w1')).toEqual(['slow-1', 'slow-2']);
-      expect(keys(h.step({ type: 'task-finished', workerId: 'w1', key: 'slow-1', nbytes: 1, durationMs: 100 }), 'w1')).toEqual(['slow-3']);
-      expect(keys(h.step(worker('w4', 4)), 'w4')).toEqual(['slow-4', 'slow-5', 'slow-6', 'slow-7', 'slow-8']);
-      expect(h.state('slow-9')).toBe('queued');
-    });
-
     it('sends a ready dependent to the worker holding its input at once, even when that worker is busy', () => {
       /* Only root tasks wait on the scheduler; a dependent goes where its data is. */
-      // One slot per thread (saturation 1): the test follows tasks one at a time.
-      h = new Harness({ saturation: 1 });
+      h = new Harness();
       h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('load'), task('other')], wants: ['load', 'other'] });
       h.step(worker('w2'));
       expect(h.s.tasks.get('other')!.processingOn!.id).toBe('w2');
@@ -111,8 +95,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('gives queued work to a worker that joins mid-job at once', () => {
-      // One slot per thread (saturation 1): the test follows tasks one at a time.
-      h = new Harness({ saturation: 1 });
+      h = new Harness();
       h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b')], wants: ['a', 'b'] });
       expect(h.state('b')).toBe('queued');
       expect(h.step(worker('w2'))).toEqual([compute('w2', 'b', 's3', [], 1)]);
@@ -168,8 +151,7 @@ describe('Class: SchedulerState', () => {
     });
 
     it('interleaves two clients fairly instead of serving the first one to the end', () => {
-      // One slot per thread (saturation 1): the test follows tasks one at a time.
-      h = new Harness({ saturation: 1 });
+      h = new Harness();
       h.step({ type: 'update-graph', clientId: 'a', tasks: [task('a1'), task('a2'), task('a3')], wants: ['a1', 'a2', 'a3'] });
       h.step({ type: 'update-graph', clientId: 'b', tasks: [task('b1'), task('b2')], wants: ['b1', 'b2'] });
       const order: string[] = [];

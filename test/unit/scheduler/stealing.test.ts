@@ -75,9 +75,8 @@ describe('Function: balance (work stealing in SchedulerState.handle)', () => {
   it('asks the victim first when the thief runs dry: a task it gave up moves, one it started stays', () => {
     /* w2 finishes its share early: w1's newest remaining tasks would finish sooner on w2.
        They were sent to w1 in an earlier step, so w1 may have started them: the scheduler
-       asks (steal-request) and moves only what w1 gave up (steal-response 'released').
-       One slot per thread (saturation 1), so the steps follow one task at a time. */
-    skewed(1000, 100, { saturation: 1 });
+       asks (steal-request) and moves only what w1 gave up (steal-response 'released'). */
+    skewed(1000, 100);
     const tasks = work(10);
     h.step({ type: 'update-graph', clientId: 'c', tasks, wants: tasks.map((t) => t.key) });
     let out: SchedulerInstruction[] = [];
