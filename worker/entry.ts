@@ -6,6 +6,11 @@ import { Command, CommanderError } from 'commander';
 import { registerWorker } from '../cli/commands/worker.ts';
 import { ValidationError, formatErrorForHumans } from '../shared/core/errors.ts';
 
+// Start loading the worker itself now, while commander parses the arguments: the command's action
+// imports it lazily (the full CLI must not load it), and in the chunked bundle that import is a
+// chain of file reads that would otherwise only begin after parsing. Errors surface at that import.
+import('./main.ts').catch(() => {});
+
 const program = new Command('recc').exitOverride();
 registerWorker(program);
 try {

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { acquireGc } from './gc.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { MemoryThresholds } from './store.ts';
 
@@ -93,14 +92,7 @@ export function cgroupMemoryLimit(read: (path: string) => string = (p) => readFi
  * 380 MiB). Undefined if the runtime refuses to expose gc.
  */
 export function exposeGc(): (() => void) | undefined {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (existing) return existing;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
+  return acquireGc();
 }
 
 /** The limit the worker enforces: the smaller of the configured one and the cgroup's. */

@@ -3,7 +3,7 @@
  * readable frame name and file (`at parseRow (recc-inline://parseRow:3:40)`),
  * and the arguments of a failed call a short, redacted repr for TaskError.
  */
-import { inspect } from 'node:util';
+import { createRequire } from 'node:module';
 
 /**
  * Compile an inline task function from its source. The function is the value
@@ -29,7 +29,8 @@ const MAX_DEPTH = 3;
 /** Stands for the items of an array left out of the repr. */
 class More {
   constructor(readonly n: number) {}
-  [inspect.custom](): string {
+  // util.inspect.custom (a registered symbol), without loading node:util here.
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `… ${this.n} more`;
   }
 }
@@ -41,6 +42,8 @@ class More {
  */
 export function reprArgs(args: readonly unknown[]): string {
   try {
+    // Required on use (a failed call), not imported: loading node:util costs every task thread's start.
+    const { inspect } = createRequire(import.meta.url)('node:util') as typeof import('node:util');
     const parts = args.map((a) => inspect(redact(a, 0), { depth: MAX_DEPTH, maxArrayLength: MAX_ITEMS, maxStringLength: 40, breakLength: Infinity, compact: true, colors: false }));
     const s = `(${parts.join(', ')})`;
     return s.length > MAX_REPR ? `${s.slice(0, MAX_REPR - 2)}…)` : s;

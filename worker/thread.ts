@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { CommandFailedError } from './errors.ts';
+import { acquireGc } from './gc.ts';
 import { compileInline, reprArgs } from './task-source.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
@@ -54,8 +55,17 @@ export interface DoneBatch {
 export type FromThread = DoneBatch | { t: 'plugin-error'; name: string; error: { name: string; message: string } } | { t: 'unpin'; ids: number[] };
 
 if (!parentPort) throw new Error('worker/thread.ts must run in a worker thread');
-// Module tasks carry inline source maps (client/client.ts bundle()): map their frames back to the user's .ts files.
-process.setSourceMapsEnabled(true);
+/**
+ * Module tasks carry inline source maps (client/client.ts bundle()): map their frames back to the user's .ts files.
+ * Switched on before the first module (task or plugin) loads, not at thread start: it loads Node's
+ * source-map support, which inline-only threads never need.
+ */
+let sourceMaps = false;
+function enableSourceMaps(): void {
+  if (sourceMaps) return;
+  sourceMaps = true;
+  process.setSourceMapsEnabled(true);
+}
 const port = parentPort;
 const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number };
 
@@ -78,7 +88,15 @@ let chain: Promise<void> = Promise.resolve();
 
 /** Results this large (in one batch) are followed by a garbage collection in the thread. */
 const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
+/**
+ * This thread's gc, taken on first need (worker/gc.ts): the worker no longer
+ * leaves --expose-gc set, which made every thread start slowly.
+ */
+let gcFn: (() => void) | null | undefined;
+function collectGarbage(): void {
+  if (gcFn === undefined) gcFn = acquireGc() ?? null;
+  gcFn?.();
+}
 
 /**
  * Pooled receive memory this thread can see. The worker reuses it only after
@@ -125,10 +143,10 @@ function flush(): void {
   port.postMessage(batch satisfies FromThread, [buf, ...transfer]);
   // A task that built a large result usually left garbage of the same size here (its own array, when the
   // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
-  // shows live memory only; the worker exposes gc when it has a limit (worker/memory.ts).
+  // shows live memory only.
   // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
   // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
-  if (collectGarbage && (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES)) {
+  if (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) {
     pooledSinceGc = 0;
     collectGarbage();
   }
@@ -185,6 +203,7 @@ port.on('message', (msg: ToThread) => {
   if (msg.t === 'plugin') {
     chain = chain.then(async () => {
       try {
+        enableSourceMaps();
         const mod = (await import(pathToFileURL(msg.path).href)) as { setup?: (ctx: unknown) => unknown };
         if (typeof mod.setup !== 'function') throw new TypeError(`worker plugin ${msg.name} has no exported setup() function`);
         await mod.setup({ workerName: info.workerName, threadIndex: info.threadIndex });
@@ -271,6 +290,7 @@ async function resolveFunction(id: string): Promise<(...args: unknown[]) => unkn
       break;
     case 'module': {
       if (!path) throw new Error(`module ${def.hash} is not cached on this worker`);
+      enableSourceMaps();
       const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
       const f = mod[def.exportName] ?? (def.exportName === 'default' ? undefined : (mod.default as Record<string, unknown> | undefined)?.[def.exportName]);
       if (typeof f !== 'function') throw new TypeError(`module ${def.name} has no exported function "${def.exportName}"`);

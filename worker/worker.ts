@@ -88,10 +88,9 @@ export class Worker {
       this.dropExitHook = removeOnExit(o.spillDir);
     }
     this.store = new DataStore(o.spillDir, this.memoryLimitBytes, { ...o.thresholds });
-    // Before the threads start, so they get `gc` too (thread.ts collects after posting a large result).
-    // (Always exposed: threads also collect after reading pooled receive memory, so the pool gets it back.)
-    const gc = exposeGc();
-    const collectGarbage = this.memoryLimitBytes !== undefined ? gc : undefined;
+    // The main thread's gc, for the memory manager only (each task thread takes its own on first need:
+    // worker/gc.ts). Not taken without a limit: it loads node:v8 and node:vm, which start does not need.
+    const collectGarbage = this.memoryLimitBytes !== undefined ? exposeGc() : undefined;
     // Idle receive memory is bounded, and a small share of a limit (comm/buffer-pool.ts).
     if (this.memoryLimitBytes !== undefined) receivePool.capBytes = Math.min(DEFAULT_POOL_CAP_BYTES, Math.floor(this.memoryLimitBytes * 0.1));
     this.peers = new DataClient(o.token, 'peer', o.caPem);
