@@ -50,6 +50,11 @@ export interface WorkerOptions {
   spillDir?: string;
   /** The host's scratch directory for workspaces. @default RECC_SCRATCH_DIR, else the OS temp dir */
   scratchDir?: string;
+  /**
+   * Shuffle shards held in memory before they spill to the workspace.
+   * @default RECC_SHUFFLE_BUFFER_BYTES, else a quarter of the memory limit (256 MiB without one)
+   */
+  shuffleBufferBytes?: number;
   /** Shared by the workers of one host. @default `<tmpdir>/recc-modules` */
   moduleCacheDir?: string;
   /** Tasks handed to the thread pool beyond nthreads (pipelines short tasks). @default DEFAULT_EXTRA_EXECUTING */
@@ -102,6 +107,8 @@ export interface CompiledWorkerOptions {
   readonly inlineResultBytes: number;
   readonly spillDir: string;
   readonly scratchDir: string;
+  /** undefined = the default share of the memory limit (worker.ts). */
+  readonly shuffleBufferBytes: number | undefined;
   /** The spill directory is this worker's own workspace (not one the caller chose): swept, removed at exit. */
   readonly ownWorkspace: boolean;
   readonly moduleCacheDir: string;
@@ -135,6 +142,10 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   positive('memorySampleMs', options.memorySampleMs);
   nonNegativeInt('inlineResultBytes', options.inlineResultBytes);
   nonNegativeInt('extraExecuting', options.extraExecuting);
+  const envBuffer = process.env.RECC_SHUFFLE_BUFFER_BYTES?.trim();
+  if (envBuffer && !/^[1-9]\d{0,15}$/.test(envBuffer)) problems.push({ path: 'RECC_SHUFFLE_BUFFER_BYTES', message: `expected a whole number of bytes (1 or more), got ${JSON.stringify(envBuffer)}` });
+  const shuffleBufferBytes = options.shuffleBufferBytes ?? (envBuffer && /^[1-9]\d{0,15}$/.test(envBuffer) ? Number(envBuffer) : undefined);
+  positiveInt('shuffleBufferBytes', options.shuffleBufferBytes);
   const thresholds: MemoryThresholds = { ...DEFAULT_THRESHOLDS };
   for (const [k, v] of Object.entries(options.thresholds ?? {})) {
     if (!(k in DEFAULT_THRESHOLDS)) {
@@ -174,6 +185,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     inlineResultBytes: options.inlineResultBytes ?? DEFAULT_INLINE_RESULT_BYTES,
     spillDir: options.spillDir ?? newWorkspaceDir(scratchDir),
     scratchDir,
+    shuffleBufferBytes,
     ownWorkspace: options.spillDir === undefined,
     moduleCacheDir: options.moduleCacheDir ?? join(tmpdir(), 'recc-modules'),
     maxExecuting: nthreads + (options.extraExecuting ?? DEFAULT_EXTRA_EXECUTING),

@@ -104,8 +104,8 @@ export class Worker {
       self: () => this.address,
       peers: this.peers,
       dir: join(o.spillDir, 'shuffle'),
-      // Shards beyond a quarter of the memory limit spill (256 MiB without a limit).
-      bufferBytes: this.memoryLimitBytes !== undefined ? Math.floor(this.memoryLimitBytes * SHUFFLE_BUFFER_FRACTION) : 256 * 1024 * 1024,
+      // Shards beyond a quarter of the memory limit spill (256 MiB without a limit), or beyond RECC_SHUFFLE_BUFFER_BYTES.
+      bufferBytes: o.shuffleBufferBytes ?? (this.memoryLimitBytes !== undefined ? Math.floor(this.memoryLimitBytes * SHUFFLE_BUFFER_FRACTION) : 256 * 1024 * 1024),
       // Past the target fraction of the limit (RSS), shards go straight to disk: the stored results use that budget too.
       underPressure: () => this.memoryLimitBytes !== undefined && process.memoryUsage.rss() > this.memoryLimitBytes * o.thresholds.target,
       logger: o.logger,

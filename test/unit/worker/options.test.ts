@@ -31,6 +31,27 @@ describe('Function: compileWorkerOptions', () => {
     expect(compileWorkerOptions({ ...base, host: '0.0.0.0', contactHost: '10.0.0.5' }).contactHost).toBe('10.0.0.5');
   });
 
+  it('takes the shuffle buffer from the option, else RECC_SHUFFLE_BUFFER_BYTES, and names a bad value', () => {
+    const saved = process.env.RECC_SHUFFLE_BUFFER_BYTES;
+    try {
+      delete process.env.RECC_SHUFFLE_BUFFER_BYTES;
+      expect(compileWorkerOptions(base).shuffleBufferBytes).toBeUndefined();
+      process.env.RECC_SHUFFLE_BUFFER_BYTES = '16777216';
+      expect(compileWorkerOptions(base).shuffleBufferBytes).toBe(16_777_216);
+      expect(compileWorkerOptions({ ...base, shuffleBufferBytes: 1024 }).shuffleBufferBytes).toBe(1024);
+      process.env.RECC_SHUFFLE_BUFFER_BYTES = '16MiB';
+      expect(() => compileWorkerOptions(base)).toThrow(WorkerOptionsError);
+      try {
+        compileWorkerOptions(base);
+      } catch (err) {
+        expect((err as WorkerOptionsError).details).toEqual([{ path: 'RECC_SHUFFLE_BUFFER_BYTES', message: 'expected a whole number of bytes (1 or more), got "16MiB"' }]);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.RECC_SHUFFLE_BUFFER_BYTES;
+      else process.env.RECC_SHUFFLE_BUFFER_BYTES = saved;
+    }
+  });
+
   it('merges partial thresholds over the defaults', () => {
     expect(compileWorkerOptions({ ...base, thresholds: { pause: 0.5 } }).thresholds).toEqual({ ...DEFAULT_THRESHOLDS, pause: 0.5 });
   });
