@@ -48,10 +48,10 @@ function countPerKey(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?
 
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
-// Heavy (≈ 1.8 GiB through the shuffle): run with RECC_HEAVY_TESTS=1; about a minute on a quiet 2-core machine,
-// where it currently FAILS (2026-12-06): workers' RSS crosses the 0.95 terminate line while partitions are made
-// (KilledWorkerError); it passed at load 19 (126 s). Open defect of issue 15, kept out of CI until fixed.
-// five or six at a load average of 20.
+// Heavy (≈ 1.8 GiB through the shuffle): run with RECC_HEAVY_TESTS=1; two to six minutes at a load average of 20.
+// On a quiet machine it currently FAILS (2026-12-06): workers' RSS crosses the 0.95 terminate line while the
+// partitions are made (KilledWorkerError); it passed at load 19 (126 s). An open defect of issue 15, kept out of
+// CI until fixed.
 describe.runIf(process.env.RECC_HEAVY_TESTS === '1')('DistributedTable: a shuffle larger than memory', () => {
   it(`hash-shuffles ≥ 3× the workers' total memory limit, spilling, with peak RSS within the limit + ${MARGIN * 100} %`, async () => {
     const pids = cluster.workerProcesses.map((w) => w.pid);
