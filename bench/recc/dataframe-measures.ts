@@ -16,8 +16,8 @@ type Sdk = typeof import('../../client/index.ts');
 
 const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
 
-/** Per group: its row count and mean price (a small per-group function, as in the Dask run). */
-function perSecurity(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
+/** Per group: its row count and mean price (a small per-group function, as in the Dask run; df-profile.ts runs it too). */
+export function perSecurity(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
   const a = ctx.arrow;
   const price = g.getChild('price');
   let sum = 0;

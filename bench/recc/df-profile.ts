@@ -7,7 +7,7 @@
  * sensitive than wall time to other load on a shared machine).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { Table } from 'apache-arrow';
+import { perSecurity } from './dataframe-measures.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -18,13 +18,6 @@ const rows = Number(flag('--rows') ?? '5000000');
 const prof = flag('--prof');
 const reps = Number(flag('--reps') ?? '1');
 
-function perSecurity(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
-  const a = ctx.arrow;
-  const price = g.getChild('price');
-  let sum = 0;
-  for (let i = 0; i < g.numRows; i++) sum += price?.get(i) as number;
-  return new a.Table({ security: a.vectorFromArray([ctx.key?.security as string], new a.Utf8()), n: a.vectorFromArray([g.numRows], new a.Int32()), mean: a.vectorFromArray([sum / g.numRows], new a.Float64()) });
-}
 
 const s = await import('../../client/index.ts');
 const { generateTrades, seeds } = await import('../../examples/dataframe.ts');
