@@ -321,7 +321,16 @@ export class ApiClient {
     return this.request('POST', '/estimates', request);
   }
 
+  /** Every template (follows `nextToken` through all pages). */
   async templates(): Promise<TemplateSummary[]> {
-    return (await this.request<{ templates: TemplateSummary[] }>('GET', '/templates')).templates;
+    const out: TemplateSummary[] = [];
+    let nextToken: string | null | undefined;
+    do {
+      const qs = new URLSearchParams({ limit: '1000', ...(nextToken ? { nextToken } : {}) }).toString();
+      const page = await this.request<{ templates: TemplateSummary[]; nextToken?: string | null }>('GET', `/templates?${qs}`);
+      out.push(...page.templates);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return out;
   }
 }

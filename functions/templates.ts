@@ -1,11 +1,16 @@
 import { apiHandler, lazyHandler, type ApiDeps } from './commons/api.ts';
 import { apiDepsFromEnv } from './commons/deps.ts';
-import { noQuery } from './commons/schemas.ts';
+import { z } from 'zod';
+import { pageByKey } from '../shared/api/pagination.ts';
+import { pageQuery } from './commons/schemas.ts';
 
-/** `GET /templates` → 200 `{templates: [{name, description, spec}]}`. */
+const templatesQuery = z.strictObject({ ...pageQuery });
+
+/** `GET /templates[?limit&nextToken]` → 200 `{templates: [{name, description, spec}], nextToken}` (by name; `nextToken` null on the last page). */
 export function makeHandler(deps: ApiDeps) {
-  return apiHandler(deps, { name: 'templates', query: noQuery }, async ({ service }) => {
-    return { statusCode: 200, body: { templates: service.templates() } };
+  return apiHandler(deps, { name: 'templates', query: templatesQuery }, async ({ service, query }) => {
+    const page = pageByKey(service.templates(), (t) => t.name, query);
+    return { statusCode: 200, body: { templates: page.items, nextToken: page.nextToken } };
   });
 }
 

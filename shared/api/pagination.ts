@@ -60,3 +60,18 @@ export function pageNewestFirst<T extends Cursor>(items: readonly T[], request: 
   const last = page.at(-1);
   return { items: [...page], nextToken: rest.length > limit && last ? encodePageToken(last) : null };
 }
+
+/**
+ * One page of `items` in ascending order of a unique `key` (small lists held
+ * in configuration, such as templates). The token is the last key returned, so
+ * the same cursor format and checks serve every list.
+ */
+export function pageByKey<T>(items: readonly T[], key: (item: T) => string, request: PageRequest): Page<T> {
+  const limit = pageLimit(request.limit);
+  const after = request.nextToken === undefined ? undefined : decodePageToken(request.nextToken).id;
+  const sorted = [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const rest = after === undefined ? sorted : sorted.filter((x) => key(x) > after);
+  const page = rest.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page, nextToken: rest.length > limit && last !== undefined ? encodePageToken({ createdAt: '', id: key(last) }) : null };
+}

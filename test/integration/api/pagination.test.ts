@@ -76,6 +76,26 @@ describe('Paged cluster lists (API and CLI)', () => {
     }
   });
 
+  it('pages the templates by name too, and refuses a bad limit or token with 400', async () => {
+    const all = await get('/templates');
+    expect(all.status).toBe(200);
+    expect(all.body.nextToken).toBeNull();
+    const names: string[] = all.body.templates.map((t: { name: string }) => t.name);
+    expect(names.length).toBeGreaterThan(2);
+    expect(names).toEqual([...names].sort());
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const page: { status: number; body: any } = await get(`/templates?limit=2${token ? `&nextToken=${token}` : ''}`);
+      expect(page.status).toBe(200);
+      expect(page.body.templates.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.templates.map((t: { name: string }) => t.name));
+      token = page.body.nextToken;
+    } while (token);
+    expect(seen).toEqual(names);
+    for (const q of ['limit=0', 'nextToken=%24%24', 'constructor=1']) expect((await get(`/templates?${q}`)).status, q).toBe(400);
+  });
+
   it('recc cluster list --limit prints one page and the token of the next; without it, the whole list', async () => {
     const env = { PATH: process.env.PATH ?? '', HOME: home, USERPROFILE: home, RECC_API_URL: server.url };
     const first = await runCli(['cluster', 'list', '--limit', '5', '--json'], { env });
