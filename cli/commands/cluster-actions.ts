@@ -311,7 +311,7 @@ async function withLocalReapForecast(cluster: ClusterView): Promise<ClusterView>
 }
 
 /** `recc cluster dashboard`: a short-lived signed link to the live dashboard (shared/engine/dashboard-link.ts); the token never appears in it. */
-export async function dashboard(ref: string, flags: ApiFlags & { ttl?: string }): Promise<void> {
+export async function dashboard(ref: string, flags: ApiFlags & { ttl?: string; open?: boolean }): Promise<void> {
   const { DASHBOARD_LINK_DEFAULT_TTL_MS, DASHBOARD_LINK_MAX_TTL_MS, signedDashboardLink } = await import('../../shared/engine/dashboard-link.ts');
   const ttlS = flags.ttl === undefined ? DASHBOARD_LINK_DEFAULT_TTL_MS / 1000 : Number(flags.ttl);
   if (!(Number.isInteger(ttlS) && ttlS >= 1 && ttlS * 1000 <= DASHBOARD_LINK_MAX_TTL_MS)) {
@@ -326,6 +326,8 @@ export async function dashboard(ref: string, flags: ApiFlags & { ttl?: string })
   const url = signedDashboardLink(base, token, expiresAt);
   if (flags.json) json({ url, expiresAt: new Date(expiresAt).toISOString() });
   else out(`${url}\n  (valid for ${ttlS} s; open it in a browser)`);
+  const { openInBrowser, shouldOpen } = await import('../open-browser.ts');
+  if (shouldOpen(flags.open, flags.json) && !(await openInBrowser(url)) && !flags.json) out('  (could not start a browser; open the link above)');
 }
 
 export async function remove(ref: string, flags: ApiFlags & { wait?: boolean }): Promise<void> {

@@ -97,10 +97,12 @@ export function registerCluster(program: Command): void {
   withApi(
     group
       .command('dashboard <cluster>')
-      .description("print a short-lived signed link to the cluster's live dashboard (the token is never in it)")
+      .description("print (and at a terminal, open) a short-lived signed link to the cluster's live dashboard (the token is never in it)")
       .option('--ttl <seconds>', 'how long the link works (at most 900)', '120')
-      .option('--json', 'print {url, expiresAt} as JSON'),
-  ).action(async (id: string, flags: ApiFlags & { ttl?: string }) => {
+      .option('--json', 'print {url, expiresAt} as JSON')
+      .option('--open', 'open the link in a browser ($BROWSER, else the system opener); the default at a terminal')
+      .option('--no-open', 'only print the link'),
+  ).action(async (id: string, flags: ApiFlags & { ttl?: string; open?: boolean }) => {
     const cli = await import('./cluster-actions.ts');
     await cli.dashboard(id, flags);
   });

@@ -4,6 +4,7 @@ interface ConsoleFlags {
   apiUrl?: string;
   port?: string;
   region?: string;
+  open?: boolean;
 }
 
 /**
@@ -15,10 +16,12 @@ interface ConsoleFlags {
 export function registerConsole(program: Command): void {
   program
     .command('console')
-    .description("open a deployed stage's web console: a local proxy signs each request with your AWS credentials; prints a one-time link")
+    .description("open a deployed stage's web console: a local proxy signs each request with your AWS credentials; prints (and at a terminal, opens) a one-time link")
     .option('--api-url <url>', "the stage's API URL (default: $RECC_API_URL)")
     .option('--port <n>', 'loopback port (default: a free one)')
     .option('--region <region>', 'signing region (default: the one in the API host name, else $AWS_REGION)')
+    .option('--open', 'open the link in a browser ($BROWSER, else the system opener); the default at a terminal')
+    .option('--no-open', 'only print the link')
     .action(async (flags: ConsoleFlags) => {
       const { ValidationError } = await import('../../shared/core/errors.ts');
       const apiUrl = flags.apiUrl ?? process.env.RECC_API_URL;
@@ -43,7 +46,10 @@ export function registerConsole(program: Command): void {
       ]);
       const sign = await makeSigner(flags.region ?? regionOf(url, process.env.AWS_REGION), undefined);
       const proxy = await startConsoleProxy({ apiUrl: url.toString(), sign, port, logger: createLogger({ level: 'warn', write: (line) => process.stderr.write(`${line}\n`) }) });
-      process.stdout.write(`recc console for ${url.origin}: open within a minute (the link works once)\n  ${proxy.link()}\nCtrl-C stops it.\n`);
+      const link = proxy.link();
+      process.stdout.write(`recc console for ${url.origin}: open within a minute (the link works once)\n  ${link}\nCtrl-C stops it.\n`);
+      const { openInBrowser, shouldOpen } = await import('../open-browser.ts');
+      if (shouldOpen(flags.open, false) && !(await openInBrowser(link))) process.stdout.write('(could not start a browser; open the link above)\n');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
