@@ -578,14 +578,22 @@ export class LocalProcessBackend implements ComputeBackend {
   /**
    * Start milestones from the processes themselves: spawn times, and the
    * `time` of the scheduler's `scheduler.ready` and each worker's
-   * `worker.ready` line (in its own part of the appended log).
+   * `worker.ready` line (in its own part of the appended log). Only called
+   * once the scheduler reports every desired worker registered.
    */
   private async startTimes(state: ClusterState, scheduler: ProcessEntry): Promise<BackendStartTimes> {
     const iso = (ms: number) => new Date(ms).toISOString();
     const schedulerReadyAt = await loggedEventTime(scheduler, 'scheduler.ready');
     const workers = state.processes.filter((p) => p.component === 'worker');
     const registered = (await Promise.all(workers.map((w) => loggedEventTime(w, 'worker.ready')))).filter((t): t is string => t !== undefined);
-    const last = registered.length >= state.workersDesired && registered.length > 0 ? registered.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b)) : undefined;
+    // Called once the scheduler counts every desired worker. A worker logs `worker.ready` only after the
+    // scheduler's answer, so a line may still be missing: then now is when registration was seen (an upper bound).
+    const last =
+      registered.length >= state.workersDesired && registered.length > 0
+        ? registered.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b))
+        : state.workersDesired > 0
+          ? iso(Date.now())
+          : undefined;
     return {
       podsCreatedAt: iso(Math.min(...state.processes.map((p) => p.startedAt))),
       ...(schedulerReadyAt !== undefined ? { schedulerReadyAt } : {}),
