@@ -245,11 +245,12 @@ export class ApiClient {
     }
     let response: Response;
     try {
-      // A GET on a kept-alive socket the server closed as the request went out (its keep-alive
+      // A GET or DELETE on a kept-alive socket the server closed as the request went out (its keep-alive
       // timer, often after a busy event loop) fails with a reset; sending it again is safe.
       response = await retry(
         () => this.fetchImpl(url, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(this.timeoutMs) }),
-        { initialMs: 50, maxMs: 200, factor: 2, jitter: 'full', attempts: method === 'GET' ? 3 : 1, retryIf: isConnectionReset },
+        // Only idempotent requests are sent again (the API's DELETE is idempotent: a second one is a no-op).
+        { initialMs: 50, maxMs: 200, factor: 2, jitter: 'full', attempts: method === 'GET' || method === 'DELETE' ? 3 : 1, retryIf: isConnectionReset },
       );
     } catch (err) {
       throw new ApiUnreachableError(this.apiUrl, err);

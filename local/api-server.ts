@@ -324,6 +324,11 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
   const server: Server = createServer((req, res) => {
     void handle(req, res);
   });
+  // Idle keep-alive sockets are closed by the client first (undici after 4 s), never by the server: a server that
+  // closes at 5 s races a request sent on the same socket under load, which then fails with ECONNRESET (seen at
+  // the end of `npm start` in CI: the cluster's DELETE). The usual rule for proxies: the server waits longer.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
