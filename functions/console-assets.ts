@@ -1,11 +1,10 @@
-import type { Context } from 'aws-lambda';
 import { CONSOLE_CSS_EXTRA, CONSOLE_JS } from '../local/console/assets.gen.ts';
 import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML } from '../local/console/page.ts';
-import { silentLogger, type Logger } from '../shared/core/logger.ts';
-import type { ApiEvent, ApiResult } from './commons/api.ts';
-import { errorResponse } from './commons/api.ts';
+import { NotFoundError } from '../shared/core/errors.ts';
+import type { Logger } from '../shared/core/logger.ts';
+import { rawHandler } from './commons/api.ts';
 import { readIdentityConfig } from './commons/config.ts';
-import { callerFromIam, type IdentityConfig } from './commons/identity.ts';
+import type { IdentityConfig } from './commons/identity.ts';
 import { lazyHandler } from './commons/lazy.ts';
 import { powertoolsLogger } from './commons/logger.ts';
 
@@ -39,34 +38,15 @@ export interface ConsoleAssetsDeps {
 }
 
 export function makeHandler(deps: ConsoleAssetsDeps) {
-  const base = (deps.logger ?? silentLogger).child({ function: 'consoleAssets' });
-  return async (event: ApiEvent, context: Context): Promise<ApiResult> => {
-    const requestId = event.requestContext?.requestId || context?.awsRequestId || 'unknown';
-    const log = base.child({ requestId });
-    const fail = (err: unknown): ApiResult => {
-      const { statusCode, body } = errorResponse(err, log, requestId);
-      log.info('request', { path: event.rawPath, statusCode });
-      return { statusCode, headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(body) };
-    };
-    try {
-      // The same mapping as every API route: 401 without a principal, 403 for one no rule maps.
-      const caller = callerFromIam(event.requestContext?.authorizer?.iam, deps.identity);
-      const name = event.pathParameters?.asset ?? '';
-      const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
-      if (!asset) {
-        log.info('request', { path: event.rawPath, statusCode: 404, user: caller.user });
-        return {
-          statusCode: 404,
-          headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'application/json', 'x-request-id': requestId },
-          body: JSON.stringify({ error: { type: 'NotFoundError', message: `no console asset ${JSON.stringify(name.slice(0, 64))}`, details: [{ path: 'asset', message: `must be one of ${Object.keys(CONSOLE_ASSETS).join(', ')}` }] } }),
-        };
-      }
-      log.info('request', { path: event.rawPath, statusCode: 200, user: caller.user });
-      return { statusCode: 200, headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': asset[0], 'x-request-id': requestId }, body: asset[1] };
-    } catch (err) {
-      return fail(err);
+  // The same identity mapping as every API route (401 without a principal, 403 for one no rule maps); log and error shape by middleware.
+  return rawHandler(deps, 'consoleAssets', async ({ event, requestId }) => {
+    const name = event.pathParameters?.asset ?? '';
+    const asset = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
+    if (!asset) {
+      throw new NotFoundError(`no console asset ${JSON.stringify(name.slice(0, 64))}`, { details: [{ path: 'asset', message: `must be one of ${Object.keys(CONSOLE_ASSETS).join(', ')}` }] });
     }
-  };
+    return { statusCode: 200, headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': asset[0], 'x-request-id': requestId }, body: asset[1] };
+  });
 }
 
 export const handler = lazyHandler(() => makeHandler({ identity: readIdentityConfig(process.env), logger: powertoolsLogger({ serviceName: 'recc-api' }) }));

@@ -257,4 +257,27 @@ export function apiHandler<B = undefined, Q = undefined, P = undefined>(
   return handler as unknown as ApiHandler;
 }
 
+/**
+ * A route that answers with its own headers and body (not JSON), behind the
+ * same request log, error shape and IAM identity mapping as every API route,
+ * but with no store and no ClusterService: the console's static assets, whose
+ * role may touch nothing but its logs. A cluster's pods get no proof mapping
+ * here (no store to check it against): their role maps to nobody, 403.
+ */
+export function rawHandler(
+  deps: { identity: IdentityConfig; logger?: Logger },
+  name: string,
+  run: (ctx: { caller: Caller; log: Logger; event: ApiEvent; requestId: string }) => Promise<ApiResult>,
+): ApiHandler {
+  const baseLogger = (deps.logger ?? silentLogger).child({ function: name });
+  const handler = middy<ApiEvent, ApiResult, Error, ApiContext>()
+    .use(requestLog(baseLogger))
+    .use(httpErrors(baseLogger))
+    .handler(async (event, context) => {
+      const caller = callerFromIam(event.requestContext?.authorizer?.iam, deps.identity);
+      return run({ caller, log: context.recc.log, event, requestId: requestIdOf(event, context) });
+    });
+  return handler as unknown as ApiHandler;
+}
+
 export { lazyHandler } from './lazy.ts';
