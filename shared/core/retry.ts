@@ -79,7 +79,12 @@ export function sleep(ms: number, opts: { signal?: AbortSignal; unref?: boolean 
 export interface RetryOptions extends BackoffPolicy {
   /** Total attempts including the first (default: unlimited). */
   readonly attempts?: number;
-  /** Give up once this much time has passed since the first attempt (ms). */
+  /**
+   * Give up once this much time has passed since the first attempt (ms). A
+   * backoff that would end past the deadline is cut short so that the last
+   * attempt is made at the deadline: giving up early (as soon as the next
+   * full delay would overrun) could stop a reconnect after half its timeout.
+   */
   readonly deadlineMs?: number;
   /** Return false to stop retrying and rethrow at once (a permanent error). */
   readonly retryIf?: (error: unknown, attempt: number) => boolean;
@@ -104,8 +109,12 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       if (opts.signal?.aborted) throw error;
       if (opts.retryIf && !opts.retryIf(error, attempt)) throw error;
       if (opts.attempts !== undefined && attempt + 1 >= opts.attempts) throw error;
-      const delay = backoffDelay(attempt, opts, opts.random);
-      if (opts.deadlineMs !== undefined && now() - started + delay > opts.deadlineMs) throw error;
+      let delay = backoffDelay(attempt, opts, opts.random);
+      if (opts.deadlineMs !== undefined) {
+        const left = opts.deadlineMs - (now() - started);
+        if (left <= 0) throw error;
+        delay = Math.min(delay, left);
+      }
       opts.onRetry?.(error, attempt, delay);
       await wait(delay, opts.signal);
     }
