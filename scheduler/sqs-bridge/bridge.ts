@@ -1,4 +1,4 @@
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { EnvelopeIo, type ReceivedMessage } from '../../client/sqs-transport-io.ts';
 import {
   EnvelopeError, EnvelopeRefusal, decodeRequestBody, errorBody, isClusterReplyQueue, isRequestKind, readEnvelope,
@@ -8,9 +8,9 @@ import { systemClock, type Clock } from '../../shared/core/clock.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
 import { DEFAULT_COMPACTION, compactionDue, type CompactionPolicy } from './compaction.ts';
-import type { SqsBridgeConfig } from './config.ts';
 import { SqsBridgeConfigError } from './errors.ts';
-import { FileSubmissionStore } from './file-store.ts';
+import type { SqsBridgeConfig } from './config.ts';
+import { openStore } from './open-store.ts';
 import { ReplySender } from './replies.ts';
 import { DEFAULT_DEDUP, dedupPolicyProblems, type DedupPolicy } from './seen-ids.ts';
 import { BridgeSession } from './session.ts';
@@ -448,7 +448,7 @@ export class SqsBridge {
     for (const s of this.sessions.values()) {
       if (s.closed || now - s.lastHeardAt < Math.min(PROBE_EVERY_MS, this.sessionGraceMs) || now - s.lastProbedAt < every) continue;
       s.lastProbedAt = now;
-      const probe = this.replyQueueExists(s.replyQueueUrl).then(async (exists) => {
+      const probe = this.replies.queueExists(s.replyQueueUrl).then(async (exists) => {
         if (exists !== false || s.closed || this.stopped) {
           if (exists) s.goneSince = undefined;
           return;
@@ -471,19 +471,6 @@ export class SqsBridge {
     }
   }
 
-  /** True or false from SQS; undefined when it could not tell (throttled, unreachable): nothing is ended on a guess. */
-  private async replyQueueExists(url: string): Promise<boolean | undefined> {
-    try {
-      await this.io.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
-      return true;
-    } catch (err) {
-      const name = (err as { name?: string }).name ?? '';
-      if (name.includes('NonExistentQueue') || name === 'QueueDoesNotExist') return false;
-      this.options.logger.warn('could not check a silent session\'s reply queue', { event: 'sqs-bridge.probe-failed', replyQueueUrl: url, error: (err as Error).message });
-      return undefined;
-    }
-  }
-
   /** SQS/S3 calls made so far (for the bench). */
   get calls(): Record<string, number> {
     return this.io.calls;
@@ -503,24 +490,4 @@ export class SqsBridge {
     await this.store.close();
     this.io.destroy();
   }
-}
-
-/** The submission record the configuration names; the DynamoDB client is loaded only when it is used. */
-async function openStore(config: SqsBridgeConfig): Promise<SubmissionStore> {
-  const store = config.store ?? { kind: 'file' as const };
-  if (store.kind === 'file') return new FileSubmissionStore(config.stateDir);
-  const [{ DynamoDBClient }, { DynamoDBDocumentClient }, { DynamoDbSubmissionStore }] = await Promise.all([
-    import('@aws-sdk/client-dynamodb'),
-    import('@aws-sdk/lib-dynamodb'),
-    import('./dynamodb-store.ts'),
-  ]);
-  const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: config.route.region,
-      ...(store.endpoint ? { endpoint: store.endpoint } : {}),
-      ...(config.credentials ? { credentials: config.credentials } : {}),
-      maxAttempts: 5,
-    }),
-  );
-  return new DynamoDbSubmissionStore({ client, tableName: store.tableName, partition: store.partition });
 }

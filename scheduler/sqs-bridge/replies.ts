@@ -1,3 +1,4 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { EnvelopeIo, OutgoingEnvelope } from '../../client/sqs-transport-io.ts';
 import { packBody, type ReplyBody, type ReplyKind } from '../../comm/sqs-envelope/index.ts';
 import type { Logger } from '../../shared/core/logger.ts';
@@ -96,8 +97,7 @@ export class ReplySender {
           await this.io.send(url, list.map((p) => p.envelope));
           break;
         } catch (err) {
-          const name = (err as { name?: string }).name ?? '';
-          if (name.includes('NonExistentQueue') || name === 'QueueDoesNotExist') {
+          if (isQueueGone(err)) {
             this.logger.warn('a reply queue is gone; its replies are dropped', { event: 'sqs-bridge.reply-queue-gone', replyQueueUrl: url, replies: list.length });
             break;
           }
@@ -111,8 +111,26 @@ export class ReplySender {
     }
   }
 
+  /** True or false from SQS; undefined when it could not tell (throttled, unreachable): nothing is ended on a guess. */
+  async queueExists(url: string): Promise<boolean | undefined> {
+    try {
+      await this.io.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+      return true;
+    } catch (err) {
+      if (isQueueGone(err)) return false;
+      this.logger.warn("could not check a silent session's reply queue", { event: 'sqs-bridge.probe-failed', replyQueueUrl: url, error: (err as Error).message });
+      return undefined;
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.lazyTimer);
   }
+}
+
+/** SQS's answer for a queue that does not exist (deleted by its client). */
+function isQueueGone(err: unknown): boolean {
+  const name = (err as { name?: string }).name ?? '';
+  return name.includes('NonExistentQueue') || name === 'QueueDoesNotExist';
 }
