@@ -1,24 +1,17 @@
-import {
-  DynamoDBClient,
-  InternalServerError,
-  ProvisionedThroughputExceededException,
-  RequestLimitExceeded,
-  ThrottlingException,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { ClusterStore, QuotaWriteOptions } from '../../shared/ports/cluster-store.ts';
-import { BackendUnavailableError, ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
+import { ClusterNotFoundError, VersionConflictError } from '../../shared/ports/errors.ts';
 import type { Usage } from '../../shared/quota/usage.ts';
 import { CLUSTER_STATUSES, type ClusterRecord, type ClusterStatus, type StatusChange } from '../../shared/lifecycle/types.ts';
-import { ReccError } from '../../shared/core/errors.ts';
 import { checkCreate, checkPut, checkTouch, isLiveStatus, leastRecentlyActiveFirst, newestFirst } from './common.ts';
 import { dedupe, fromHistoryItem, fromItem, type Item } from './dynamodb-items.ts';
 import { SequentialWriter } from './dynamodb-sequential.ts';
 import { INDEXES, KEYS, checkTableName } from './dynamodb-table.ts';
 import { TransactionalWriter } from './dynamodb-transactional.ts';
 import { readUsage, refuseImpossible, usageWrites, type UsageWrite } from './dynamodb-usage.ts';
+import { dynamoCall } from './dynamodb-errors.ts';
 import { conditionalPut, isConditionFailure, oldRecordFromConditionFailure, type ClusterWriter, type WriterContext } from './dynamodb-writer.ts';
-import { ClusterStoreError } from './errors.ts';
 
 export { createTable, deleteTable, tableDefinition, KEYS, INDEXES } from './dynamodb-table.ts';
 
@@ -76,7 +69,6 @@ export function createDynamoDbClusterStore(config: DynamoDbClusterStoreConfig): 
 }
 
 /** DynamoDB's throttling and outage exceptions: the request may succeed later (503). */
-const TRANSIENT_EXCEPTIONS = [ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded, InternalServerError] as const;
 
 
 export class DynamoDbClusterStore implements ClusterStore {
@@ -287,26 +279,9 @@ export class DynamoDbClusterStore implements ClusterStore {
     }
   }
 
-  // -------------------------------------------------------------------------
-  // errors
-
-  /** Map SDK failures: domain errors pass through, outages become 503, the rest a logged 500. */
-  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ReccError) throw err;
-      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
-      const status = e.$metadata?.httpStatusCode;
-      // Socket failures carry a Node errno code (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EAI_AGAIN, …).
-      const network = typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code);
-      const transient = TRANSIENT_EXCEPTIONS.some((type) => err instanceof type);
-      // The HTTP handler's own timeout is a plain Error named TimeoutError (no class to test for).
-      const timedOut = e.name === 'TimeoutError';
-      if (transient || timedOut || (status !== undefined && status >= 500) || network) {
-        throw new BackendUnavailableError(`cluster store unavailable during ${op}: ${e.message ?? String(err)}`, { cause: err });
-      }
-      throw new ClusterStoreError(`cluster store ${op} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, { cause: err });
-    }
+  /** Map SDK failures (dynamodb-errors.ts): domain errors pass through, outages become 503, the rest a logged 500. */
+  private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return dynamoCall('cluster store', op, fn);
   }
+
 }

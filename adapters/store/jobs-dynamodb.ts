@@ -1,10 +1,10 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { ReccError } from '../../shared/core/errors.ts';
 import { JobExistsError, JobStoreConflictError } from '../../shared/jobs/errors.ts';
 import type { JobRecord, RunRecord, RunStatusChange } from '../../shared/jobs/types.ts';
-import { BackendUnavailableError } from '../../shared/ports/errors.ts';
 import type { JobStore, RunCursor } from '../../shared/ports/job-store.ts';
+import { dynamoCall } from './dynamodb-errors.ts';
 import { INDEXES, KEYS, checkTableName } from './dynamodb-table.ts';
+import { isConditionFailure } from './dynamodb-writer.ts';
 import { ClusterStoreError } from './errors.ts';
 import { checkJobPut, checkRunCreate, checkRunPut, isOlderRun, isUnfinished, jobsNewestFirst, runsNewestFirst, runsOldestUpdateFirst } from './jobs-common.ts';
 
@@ -210,21 +210,11 @@ export class DynamoDbJobStore implements JobStore {
     return out;
   }
 
-  /** Domain errors pass through; outages become 503 (BackendUnavailableError); the rest a logged 500. */
-  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ReccError) throw err;
-      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
-      const status = e.$metadata?.httpStatusCode;
-      const network = typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code);
-      if (/Throughput|Throttl|RequestLimit|ServiceUnavailable|InternalServerError/.test(e.name ?? '') || (status !== undefined && status >= 500) || network) {
-        throw new BackendUnavailableError(`job store unavailable during ${op}: ${e.message ?? String(err)}`, { cause: err });
-      }
-      throw new ClusterStoreError(`job store ${op} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, { cause: err });
-    }
+  /** Map SDK failures (dynamodb-errors.ts): domain errors pass through, outages become 503, the rest a logged 500. */
+  private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return dynamoCall('job store', op, fn);
   }
+
 }
 
 /**
@@ -287,8 +277,4 @@ function dedupe<T extends { id: string; version: number }>(records: T[]): T[] {
     if (seen === undefined || seen.version < r.version) byId.set(r.id, r);
   }
   return [...byId.values()];
-}
-
-function isConditionFailure(err: unknown): boolean {
-  return (err as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
 }
