@@ -1,4 +1,5 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { afterEach, beforeEach } from 'vitest';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { EksComputeBackend, type EksBackendDeps, type EksConfigSubset } from '../../adapters/eks/backend.ts';
 import { KubeClients } from '../../adapters/eks/kube.ts';
@@ -170,6 +171,23 @@ export async function startEksStack(
       await fake.close();
     },
   };
+}
+
+/**
+ * A fresh stack per test, closed after it: the usual set-up of an EKS test
+ * file. `ready` runs once the stack is up (keep it in your own variables,
+ * make the backend there).
+ */
+export function useEksStack(ready: (stack: EksStack) => void | Promise<void>, options: Parameters<typeof startEksStack>[0] = {}): void {
+  let stack: EksStack | undefined;
+  beforeEach(async () => {
+    stack = await startEksStack(options);
+    await ready(stack);
+  });
+  afterEach(async () => {
+    await stack?.close();
+    stack = undefined;
+  });
 }
 
 export interface TestClusterRequest {

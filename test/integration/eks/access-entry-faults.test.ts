@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { userRoleArn } from '../../../adapters/eks/manifests/naming.ts';
 import type { EksFault } from '../../fakes/eks-access-model.ts';
-import { TEST_EKS_CONFIG, startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { TEST_EKS_CONFIG, useEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * EKS access entries under the API's transient faults (issue 22 chaos run):
@@ -15,12 +15,8 @@ describe('EKS access entries under throttling and server errors', () => {
   let stack: EksStack;
   const principal = userRoleArn(TEST_EKS_CONFIG.userRoleArnTemplate, 'arathe');
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
   });
 
   /** Each command meets `fault` on its first `times` calls. */

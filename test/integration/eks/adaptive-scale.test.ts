@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { POD_DELETION_COST, RETIRED_POD_DELETION_COST } from '../../../adapters/eks/retire-pods.ts';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
@@ -9,7 +9,7 @@ import { Provisioner, scaleClusterEnv } from '../../../control/provisioner.ts';
 import { systemClock } from '../../../shared/core/clock.ts';
 import { SequentialIds } from '../../../shared/core/ids.ts';
 import { silentLogger } from '../../../shared/core/logger.ts';
-import { startEksStack, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { useEksStack, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * Adaptive scaling on the EKS fake, through the control plane as the
@@ -24,13 +24,9 @@ describe('Feature: adaptive scaling on EKS (fake API server, ASG model)', () => 
   let backend: EksComputeBackend;
   const owner: Caller = { user: 'arathe', admin: false };
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-    backend = stack.makeBackend();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
+    backend = s.makeBackend();
   });
 
   async function workerPods(namespace: string): Promise<Array<{ name: string; created: string; cost: string | undefined }>> {

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { MANAGED_BY, nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
-import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { startEksStack, useEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * Auto Scaling as strict as the real API (issue 22 #7): Describe answers in
@@ -14,13 +14,9 @@ describe('EKS node groups on the strict Auto Scaling model', () => {
   let stack: EksStack;
   let backend: EksComputeBackend;
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-    backend = stack.makeBackend();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
+    backend = s.makeBackend();
   });
 
   it('brings every orphaned group to 0, past the first page of 50', async () => {

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { resourceByKind } from '../../fakes/k8s-store.ts';
-import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { useEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * The EKS backend against the fake API server and the AWS models, beyond the
@@ -14,13 +14,9 @@ describe('Class: EksComputeBackend', () => {
   let stack: EksStack;
   let backend: EksComputeBackend;
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-    backend = stack.makeBackend();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
+    backend = s.makeBackend();
   });
 
   const writes = (from: number) => stack.fake.requests.slice(from).filter((r) => r.method !== 'GET');

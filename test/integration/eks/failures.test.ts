@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InMemoryClusterStore } from '../../../adapters/store/memory.ts';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
@@ -9,7 +9,7 @@ import { initialChange, newClusterRecord } from '../../../shared/lifecycle/machi
 import { planCluster } from '../../../shared/plan/planner.ts';
 import type { ProvisionMessage } from '../../../shared/ports/work-queue.ts';
 import { resolveSpec } from '../../../shared/spec/resolve.ts';
-import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { startEksStack, useEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * Must show: an induced missing image and an induced
@@ -26,13 +26,9 @@ describe('Class: EksComputeBackend (failures within one observe cycle)', () => {
   let stack: EksStack;
   let backend: EksComputeBackend;
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-    backend = stack.makeBackend();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
+    backend = s.makeBackend();
   });
 
   describe('Method: observe', () => {

@@ -1,10 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EksComputeBackend } from '../../../adapters/eks/backend.ts';
 import { KubeApplier } from '../../../adapters/eks/kube.ts';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
 import type { K8sObject } from '../../../adapters/eks/manifests/types.ts';
 import { resourceByKind, type Obj } from '../../fakes/k8s-store.ts';
-import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { useEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 import { waitFor } from '../../support/wait.ts';
 
 /**
@@ -20,13 +20,9 @@ describe('EFS source volume (sourceGitBranch) on EKS', () => {
   let stack: EksStack;
   let backend: EksComputeBackend;
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-    backend = stack.makeBackend();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
+    backend = s.makeBackend();
   });
 
   const podsOf = (namespace: string) => stack.fake.objects('Pod', namespace);

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { nodeGroupName } from '../../../adapters/eks/manifests/naming.ts';
 import { resourceByKind } from '../../fakes/k8s-store.ts';
-import { startEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
+import { useEksStack, testDefinition, testSecrets, type EksStack } from '../../support/eks-stack.ts';
 
 /**
  * Found by the chaos run (issue 22, seed 35): teardown marks the namespace
@@ -15,12 +15,8 @@ import { startEksStack, testDefinition, testSecrets, type EksStack } from '../..
 describe('EKS teardown under write conflicts on the namespace', () => {
   let stack: EksStack;
 
-  beforeEach(async () => {
-    stack = await startEksStack();
-  });
-
-  afterEach(async () => {
-    await stack.close();
+  useEksStack((s) => {
+    stack = s;
   });
 
   it('never reports success while the node group still counts the cluster', async () => {
