@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { Client, LocalCluster } from '../../client/index.ts';
 import { isAlive, waitFor } from './wait.ts';
 
 /** Absolute path of a file in the repo. */
@@ -8,6 +10,28 @@ export const repoPath = (rel: string): string => fileURLToPath(new URL(`../../${
 /** Wait until every pid has exited (generous deadline). */
 export async function waitForExit(pids: readonly number[], timeoutMs = 30_000): Promise<void> {
   await waitFor(() => pids.every((p) => !isAlive(p)), { timeoutMs, what: `processes ${pids.join(', ')} to exit` });
+}
+
+/**
+ * One LocalCluster and a connected Client for the whole file; after it both
+ * are closed and every process of the cluster has exited. `ready` hands them
+ * over (keep them in your own variables).
+ */
+export function useLocalCluster(options: Parameters<typeof LocalCluster.start>[0], ready: (cluster: LocalCluster, client: Client) => void): void {
+  let cluster: LocalCluster | undefined;
+  let client: Client | undefined;
+  let pids: number[] = [];
+  beforeAll(async () => {
+    cluster = await LocalCluster.start(options);
+    pids = cluster.pids;
+    client = await Client.connect(cluster);
+    ready(cluster, client);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await cluster?.close();
+    await waitForExit(pids);
+  });
 }
 
 export interface RunResult {

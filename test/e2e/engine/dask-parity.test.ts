@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client, LocalCluster, TaskError, ValidationError, command, delayed, getClient, NoClientError, type Future } from '../../../client/index.ts';
-import { repoPath, waitForExit } from '../../support/engine.ts';
+import { repoPath, useLocalCluster } from '../../support/engine.ts';
 import { waitFor } from '../../support/wait.ts';
 
 /**
@@ -14,18 +14,9 @@ import { waitFor } from '../../support/wait.ts';
 describe('Dask parity (LocalCluster, 1 worker)', () => {
   let cluster: LocalCluster;
   let client: Client;
-  let pids: number[];
-
-  beforeAll(async () => {
-    cluster = await LocalCluster.start({ nWorkers: 1, threadsPerWorker: 2 });
-    pids = cluster.pids;
-    client = await Client.connect(cluster);
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await cluster?.close();
-    if (pids) await waitForExit(pids);
+  useLocalCluster({ nWorkers: 1, threadsPerWorker: 2 }, (c, cl) => {
+    cluster = c;
+    client = cl;
   });
 
   describe('Future is awaitable', () => {

@@ -1,12 +1,12 @@
 import { connect as netConnect } from 'node:net';
 import { pack, unpack } from 'msgpackr';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client, InlineFunctionError, LocalCluster, TaskError, asCompleted, command, delayed, progress } from '../../../client/index.ts';
 import { encodeFrame, parseBody } from '../../../comm/framing.ts';
 import { parseAddress } from '../../../comm/address.ts';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { repoPath, waitForExit } from '../../support/engine.ts';
+import { repoPath, useLocalCluster } from '../../support/engine.ts';
 import { waitFor } from '../../support/wait.ts';
 
 /**
@@ -16,18 +16,9 @@ import { waitFor } from '../../support/wait.ts';
 describe('Class: LocalCluster + Client (2 workers)', () => {
   let cluster: LocalCluster;
   let client: Client;
-  let pids: number[];
-
-  beforeAll(async () => {
-    cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, dashboard: true });
-    pids = cluster.pids;
-    client = await Client.connect(cluster);
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await cluster?.close();
-    if (pids) await waitForExit(pids);
+  useLocalCluster({ nWorkers: 2, threadsPerWorker: 1, dashboard: true }, (c, cl) => {
+    cluster = c;
+    client = cl;
   });
 
   describe('Method: map', () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, LocalCluster, type Future } from '../../../client/index.ts';
-import { waitForExit } from '../../support/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { Client, type Future } from '../../../client/index.ts';
+import { useLocalCluster } from '../../support/engine.ts';
 
 /**
  * A task freed and given back to the same worker in one scheduler step: the
@@ -10,20 +10,9 @@ import { waitForExit } from '../../support/engine.ts';
  * before the compute, or it drops the run the scheduler waits for.
  */
 describe('Class: LocalCluster (1 worker, 1 thread): a key released and resubmitted in one frame', () => {
-  let cluster: LocalCluster;
   let client: Client;
-  let pids: number[];
-
-  beforeAll(async () => {
-    cluster = await LocalCluster.start({ nWorkers: 1, threadsPerWorker: 1 });
-    pids = cluster.pids;
-    client = await Client.connect(cluster);
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await cluster?.close();
-    if (pids) await waitForExit(pids);
+  useLocalCluster({ nWorkers: 1, threadsPerWorker: 1 }, (_cluster, c) => {
+    client = c;
   });
 
   const sleepy = (ms: number, tag: string) => {

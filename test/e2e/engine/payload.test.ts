@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, LocalCluster, TaskError, delayed } from '../../../client/index.ts';
+import { describe, expect, it } from 'vitest';
+import { Client, TaskError, delayed } from '../../../client/index.ts';
 import { SerializationError } from '../../../comm/errors.ts';
-import { waitForExit } from '../../support/engine.ts';
+import { useLocalCluster } from '../../support/engine.ts';
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<TaskError> {
@@ -31,20 +31,9 @@ function thrown(fn: () => unknown): SerializationError {
  * worker, arguments on the client.
  */
 describe('Payloads that cannot be sent (real LocalCluster)', () => {
-  let cluster: LocalCluster;
   let client: Client;
-  let pids: number[];
-
-  beforeAll(async () => {
-    cluster = await LocalCluster.start({ nWorkers: 1, threadsPerWorker: 1 });
-    pids = cluster.pids;
-    client = await Client.connect(cluster);
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await cluster?.close();
-    if (pids) await waitForExit(pids);
+  useLocalCluster({ nWorkers: 1, threadsPerWorker: 1 }, (_cluster, c) => {
+    client = c;
   });
 
   describe('task results', () => {
