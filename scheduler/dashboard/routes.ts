@@ -18,6 +18,11 @@ const LIVE_PATHS = new Set(['/', '/dashboard.js', '/dashboard.css', '/api/live']
  * the cookie); a denied request gets 401 and no page.
  */
 export function handleLiveRoute(req: IncomingMessage, res: ServerResponse, path: string, token: string, feed: LiveFeed): boolean {
+  if (path === '/favicon.ico') {
+    // Browsers ask for it on every page; a 404 there is a console error on an otherwise clean page (CI saw one).
+    res.writeHead(204, SECURITY_HEADERS).end();
+    return true;
+  }
   if (!LIVE_PATHS.has(path)) return false;
   const decision = authorize(req, token);
   if (decision.kind === 'deny') {

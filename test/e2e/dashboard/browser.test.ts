@@ -29,7 +29,7 @@ describe.skipIf(!haveChromium)('Cluster dashboard in a real browser', () => {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
       page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(m.text());
+        if (m.type() === 'error') problems.push(`${m.text()} (${m.location().url})`);
       });
       page.on('pageerror', (e) => problems.push(String(e)));
 
