@@ -33,8 +33,8 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   else program.showHelpAfterError();
   registerEstimate(program);
   registerTemplates(program);
-  registerScheduler(program);
-  registerWorker(program);
+  registerScheduler(program, () => import('../scheduler/main.ts'));
+  registerWorker(program, () => import('../worker/main.ts'));
   registerCluster(program);
   registerUp(program);
   registerRender(program);

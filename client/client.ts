@@ -54,6 +54,7 @@ interface KeyState {
   refs: number;
   data: Buffer | undefined;
   error: TaskErrorInfo | undefined;
+  /** NO_WAITERS (shared, never pushed to) until something waits: most keys of a map are only gathered. */
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
   /** Operations awaiting this key (result, wait, gather, asCompleted…); the key is kept while any runs. */
   holds: number;
@@ -71,9 +72,13 @@ export interface ProgressEvent {
 }
 
 /** One operation awaiting futures: holds them, and counts once in each of their keys' `holds`. */
+const NO_WAITERS: KeyState['waiters'] = [];
+
 interface AwaitHold {
   futures: readonly Future[];
-  keys: Array<[string, KeyState]>;
+  /** The held keys and their states, as parallel lists (no pair per future: a gather holds thousands). */
+  keys: string[];
+  states: KeyState[];
 }
 
 export type { StoryEntry, WorkerInfo } from '../comm/protocol.ts';
@@ -561,7 +566,7 @@ export class Client {
   /** @internal */ _ref(f: Future): void {
     let st = this.keys.get(f.key);
     if (!st) {
-      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: [], holds: 0, nbytes: 0 };
+      st = { status: 'pending', refs: 0, data: undefined, error: undefined, waiters: NO_WAITERS, holds: 0, nbytes: 0 };
       this.keys.set(f.key, st);
     }
     st.refs++;
@@ -587,12 +592,13 @@ export class Client {
    * an explicit release can cancel what is being awaited.
    */
   /** @internal */ _hold(futures: readonly Future[]): AwaitHold {
-    const hold: AwaitHold = { futures, keys: [] };
+    const hold: AwaitHold = { futures, keys: [], states: [] };
     for (const f of futures) {
       const st = this.keys.get(f.key);
       if (!st) continue; // released already: the wait itself reports it
       st.holds++;
-      hold.keys.push([f.key, st]);
+      hold.keys.push(f.key);
+      hold.states.push(st);
     }
     this.awaited.add(hold);
     return hold;
@@ -600,9 +606,10 @@ export class Client {
 
   /** @internal */ _unhold(hold: AwaitHold): void {
     if (!this.awaited.delete(hold)) return;
-    for (const [key, st] of hold.keys) {
+    for (let i = 0; i < hold.keys.length; i++) {
+      const st = hold.states[i] as KeyState;
       st.holds--;
-      this.forgetIfUnused(key, st);
+      this.forgetIfUnused(hold.keys[i] as string, st);
     }
   }
 
@@ -638,7 +645,10 @@ export class Client {
     if (st.status === 'error') return Promise.reject(taskErrorFrom(key, st.error ?? { name: 'Error', message: 'task failed' }));
     if (st.status === 'cancelled') return Promise.reject(new CancelledError(key));
     if (this.closed) return Promise.reject(new ClientClosedError());
-    return new Promise((resolve, reject) => st.waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      if (st.waiters === NO_WAITERS) st.waiters = [];
+      st.waiters.push({ resolve, reject });
+    });
   }
 
   /** Resolves when every future finished; rejects with the first failure. One promise for all. */
@@ -658,6 +668,7 @@ export class Client {
           return;
         }
         pending++;
+        if (st.waiters === NO_WAITERS) st.waiters = [];
         st.waiters.push(waiter);
       }
       one();
@@ -696,7 +707,7 @@ export class Client {
   private settle(key: string, st: KeyState, status: FutureStatus): void {
     st.status = status;
     const waiters = st.waiters;
-    st.waiters = [];
+    st.waiters = NO_WAITERS;
     for (const w of waiters) {
       if (status === 'finished') w.resolve();
       else if (status === 'error') w.reject(taskErrorFrom(key, st.error ?? { name: 'Error', message: 'task failed' }));
@@ -754,7 +765,7 @@ export class Client {
     for (const [key, st] of this.keys) {
       if (st.status !== 'pending' && st.status !== 'lost') continue;
       const waiters = st.waiters;
-      st.waiters = [];
+      st.waiters = NO_WAITERS;
       st.status = 'lost';
       for (const w of waiters) w.reject(err instanceof ClientClosedError ? err : new ClientClosedError(`lost the scheduler while waiting for ${key}`, { cause: err }));
     }

@@ -5,14 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerScheduler } from '../cli/commands/scheduler.ts';
 import { ValidationError, formatErrorForHumans } from '../shared/core/errors.ts';
-
-// Start loading the scheduler itself now, while commander parses the arguments: the command's action
-// imports it lazily (the full CLI must not load it), and in the chunked bundle that import is a
-// chain of file reads that would otherwise only begin after parsing. Errors surface at that import.
-import('./main.ts').catch(() => {});
+// Statically: this process runs the engine, and in its bundle (comm/launch.ts) the engine then sits in
+// the entry file itself instead of in a chain of chunks read one after another at start.
+import * as main from './main.ts';
 
 const program = new Command('recc').exitOverride();
-registerScheduler(program);
+registerScheduler(program, () => Promise.resolve(main));
 try {
   await program.parseAsync(['node', 'recc', 'scheduler', ...process.argv.slice(2)]);
 } catch (err) {

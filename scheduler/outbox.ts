@@ -16,14 +16,36 @@ export interface OutboxSink<W, B> {
   sendFree(w: W, keys: string[], stimulusId: string): void;
 }
 
+/**
+ * Keys of one pending message: a list, and a set made only when a message of
+ * the other kind for the same worker has to be checked against it. A map step
+ * sends computes only and a release step frees only, so most steps never
+ * build one (a Set entry per task was a measurable share of the scheduler's
+ * cost per no-op task).
+ */
+class PendingKeys {
+  private readonly list: string[] = [];
+  private set: Set<string> | null = null;
+
+  add(key: string): void {
+    this.list.push(key);
+    this.set?.add(key);
+  }
+
+  has(key: string): boolean {
+    this.set ??= new Set(this.list);
+    return this.set.has(key);
+  }
+}
+
 interface PendingCompute<B> {
   batch: B;
-  keys: Set<string>;
+  keys: PendingKeys;
 }
 
 interface PendingFree {
   byStimulus: Map<string, string[]>;
-  keys: Set<string>;
+  keys: PendingKeys;
 }
 
 export class WorkerOutbox<W, B> {
@@ -37,7 +59,7 @@ export class WorkerOutbox<W, B> {
     const f = this.frees.get(w);
     if (f && f.keys.has(key)) this.sendFrees(w, f);
     let c = this.computes.get(w);
-    if (!c) this.computes.set(w, (c = { batch: this.sink.newBatch(), keys: new Set() }));
+    if (!c) this.computes.set(w, (c = { batch: this.sink.newBatch(), keys: new PendingKeys() }));
     c.keys.add(key);
     return c.batch;
   }
@@ -45,12 +67,16 @@ export class WorkerOutbox<W, B> {
   /** Queue freeing `keys` on `w` (a compute of one of them queued earlier goes out first). */
   free(w: W, keys: readonly string[], stimulusId: string): void {
     const c = this.computes.get(w);
-    if (c && keys.some((k) => c.keys.has(k))) {
-      this.computes.delete(w);
-      this.sink.sendCompute(w, c.batch);
+    if (c) {
+      for (const k of keys) {
+        if (!c.keys.has(k)) continue;
+        this.computes.delete(w);
+        this.sink.sendCompute(w, c.batch);
+        break;
+      }
     }
     let f = this.frees.get(w);
-    if (!f) this.frees.set(w, (f = { byStimulus: new Map(), keys: new Set() }));
+    if (!f) this.frees.set(w, (f = { byStimulus: new Map(), keys: new PendingKeys() }));
     let list = f.byStimulus.get(stimulusId);
     if (!list) f.byStimulus.set(stimulusId, (list = []));
     for (const k of keys) {

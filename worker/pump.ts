@@ -48,8 +48,10 @@ export class EventPump {
   private stim = 0;
   /** Run times of finished tasks until their task-finished goes out. */
   private readonly durations = new Map<string, number>();
-  /** The thread each finished task ran on (-1: the main thread), for the dashboard's task stream. */
+  /** The thread each finished task ran on, for the dashboard's task stream; absent: the main thread (-1) or unknown. */
   private readonly threads = new Map<string, number>();
+  /** The stimulus id of the results finished in this turn (one per turn, as the scheduler's `finished-N` per message). */
+  private execStimulus: string | undefined;
   private outFinished: { k: string[]; n: number[]; ms: number[]; th: number[]; di: number[]; bufs: Buffer[] } = { k: [], n: [], ms: [], th: [], di: [], bufs: [] };
   /** Bytes of dependencies fetched from peers so far (the dashboard's transfer bandwidth). */
   transferBytes = 0;
@@ -166,7 +168,7 @@ export class EventPump {
    * finishes (with no data of its own) once all acknowledged.
    */
   onResult(key: string, r: PoolResult): void {
-    if (!r.ok || !this.deps.shuffle.isTransfer(key)) return this.finishResult(key, r);
+    if (!r.ok || !this.deps.shuffle.active || !this.deps.shuffle.isTransfer(key)) return this.finishResult(key, r);
     // The shards stay in memory until every receiver acknowledged them.
     this.hold(key, r.data.byteLength);
     this.deps.shuffle.transfer(key, r.data).then(
@@ -177,10 +179,13 @@ export class EventPump {
 
   private finishResult(key: string, r: PoolResult): void {
     this.release(key);
-    const stimulusId = this.stimulus('exec');
+    // One id for every result of this turn (the machine runs once per turn over them): a fresh string
+    // per task, kept by the transition log, was a measurable share of a no-op task's cost.
+    const stimulusId = (this.execStimulus ??= this.stimulus('exec'));
     if (r.ok) {
       this.durations.set(key, r.ms);
-      if (r.thread !== undefined) this.threads.set(key, r.thread);
+      // Inline (main-thread) runs are the common tiny case and read back as -1 when absent.
+      if (r.thread !== undefined && r.thread >= 0) this.threads.set(key, r.thread);
       this.deps.store.put(key, r.data);
       this.push({ type: 'execute-success', key, nbytes: r.data.byteLength, stimulusId });
     } else {
@@ -192,6 +197,7 @@ export class EventPump {
 
   private process(): void {
     this.scheduled = false;
+    this.execStimulus = undefined;
     const events = this.events;
     this.events = [];
     const out = this.deps.state.handle(events);
@@ -213,10 +219,10 @@ export class EventPump {
       case 'gather-dep':
         return this.gather(ins.peer, ins.keys, ins.stimulusId);
       case 'release-data':
-        this.deps.shuffle.release(ins.key);
+        if (this.deps.shuffle.active) this.deps.shuffle.release(ins.key);
         this.deps.store.delete(ins.key);
         this.durations.delete(ins.key);
-        this.threads.delete(ins.key);
+        if (this.threads.size > 0) this.threads.delete(ins.key);
         return;
       case 'send': {
         const msg = ins.msg;
@@ -224,8 +230,11 @@ export class EventPump {
           const data = msg.nbytes <= this.deps.inlineResultBytes ? this.deps.store.getInMemory(msg.key) : undefined;
           const ms = this.durations.get(msg.key);
           this.durations.delete(msg.key);
-          const th = this.threads.get(msg.key);
-          this.threads.delete(msg.key);
+          let th: number | undefined;
+          if (this.threads.size > 0) {
+            th = this.threads.get(msg.key);
+            this.threads.delete(msg.key);
+          }
           const f = this.outFinished;
           f.k.push(msg.key);
           f.n.push(msg.nbytes);
@@ -242,20 +251,19 @@ export class EventPump {
 
   private startTask(key: string, run: RunSpec, deps: string[], priority: number): void {
     const { store, shuffle } = this.deps;
-    let bytes = shuffle.isUnpack(key) ? shuffle.pendingBytes(key) : 0;
+    let bytes = shuffle.active && shuffle.isUnpack(key) ? shuffle.pendingBytes(key) : 0;
     for (const d of deps) bytes += store.nbytes(d);
-    const start = () => this.launch(key, run, deps, priority);
     // A task does not overtake a waiting one of higher priority, however little it holds: otherwise cheap-input
     // tasks with large outputs (partitions made on the workers) keep starting while the shuffle transfers that
     // would consume those outputs wait here, and every partition is made (and spilled) before any is sent.
     const head = this.waiting[0];
     if (this.holding.size === 0 || (this.heldBytes + bytes <= this.deps.pipelineBytes && !(head && head.priority < priority))) {
       this.hold(key, bytes);
-      start();
+      this.launch(key, run, deps, priority);
     } else {
       let i = this.waiting.length;
       while (i > 0 && (this.waiting[i - 1] as { priority: number }).priority > priority) i--;
-      this.waiting.splice(i, 0, { key, bytes, priority, start });
+      this.waiting.splice(i, 0, { key, bytes, priority, start: () => this.launch(key, run, deps, priority) });
     }
   }
 
@@ -287,7 +295,7 @@ export class EventPump {
 
   private launch(key: string, run: RunSpec, deps: string[], priority: number, shards?: Buffer): void {
     const { store, pool } = this.deps;
-    if (!shards && this.deps.shuffle.isUnpack(key)) {
+    if (!shards && this.deps.shuffle.active && this.deps.shuffle.isUnpack(key)) {
       // A shuffle output: its shards (this worker received them) come as one more dependency value.
       this.deps.shuffle.shardsFor(key).then(
         (framed) => this.launch(key, run, deps, priority, framed),

@@ -62,6 +62,11 @@ export class ShuffleService {
     this.tasks.set(key, a);
   }
 
+  /** Some task of a shuffle is assigned here (the pump skips the lookups below per task otherwise). */
+  get active(): boolean {
+    return this.tasks.size > 0;
+  }
+
   isTransfer(key: string): boolean {
     return this.tasks.get(key)?.role === 'transfer';
   }

@@ -11,11 +11,16 @@ function port(value: string, path: string, problems: ErrorDetail[]): number | un
   return n;
 }
 
+/** The scheduler engine, as `load` gives it to the command. */
+export type SchedulerMain = typeof import('../../scheduler/main.ts');
+
 /**
- * `recc scheduler`: the compute engine's scheduler. The engine is imported
- * inside the action so other commands stay fast.
+ * `recc scheduler`: the compute engine's scheduler. The engine comes from
+ * `load`: the full CLI imports it inside the action so other commands stay
+ * fast; the process entry (scheduler/entry.ts) hands over its static import
+ * (see registerWorker).
  */
-export function registerScheduler(program: Command): void {
+export function registerScheduler(program: Command, load: () => Promise<SchedulerMain>): void {
   program
     .command('scheduler')
     .description('run the compute scheduler (prints one JSON line with "event":"scheduler.ready" when listening)')
@@ -46,7 +51,7 @@ export function registerScheduler(program: Command): void {
       if (problems.length > 0) throw new ValidationError('invalid scheduler options', problems);
       // Issue 21: with RECC_LOG_GROUP set, this process's lines also go to CloudWatch Logs, the token scrubbed (docs/logs.md).
       const shipping = process.env.RECC_LOG_GROUP ? (await import('../../adapters/logs/process.ts')).startLogShipping('scheduler', process.env, { secretFiles: [String(opts.tokenFile)] }) : undefined;
-      const { runSchedulerProcess } = await import('../../scheduler/main.ts');
+      const { runSchedulerProcess } = await load();
       const code = await runSchedulerProcess({
         host: String(opts.host),
         port: p as number,

@@ -5,11 +5,17 @@ import { supervisorLeaseFromEnv } from '../../comm/supervisor-lease.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** The worker engine, as `load` gives it to the command. */
+export type WorkerMain = typeof import('../../worker/main.ts');
+
 /**
- * `recc worker <scheduler-address>`: a compute worker. The engine is imported
- * inside the action so other commands stay fast.
+ * `recc worker <scheduler-address>`: a compute worker. The engine comes from
+ * `load`: the full CLI imports it inside the action so other commands stay
+ * fast; the process entry (worker/entry.ts) hands over its static import, so
+ * its bundle holds the engine in the entry file rather than in chunks
+ * (comm/launch.ts: each chunk costs a start ~1 ms).
  */
-export function registerWorker(program: Command): void {
+export function registerWorker(program: Command, load: () => Promise<WorkerMain>): void {
   program
     .command('worker')
     .description('run a compute worker connected to a scheduler (tcp://host:port or tls://host:port)')
@@ -65,7 +71,7 @@ export function registerWorker(program: Command): void {
       const shipping = process.env.RECC_LOG_GROUP
         ? (await import('../../adapters/logs/process.ts')).startLogShipping('worker', process.env, { secretFiles: opts.tokenFile ? [String(opts.tokenFile)] : [] })
         : undefined;
-      const { runWorkerProcess } = await import('../../worker/main.ts');
+      const { runWorkerProcess } = await load();
       const code = await runWorkerProcess({
         schedulerAddress: address,
         ...(opts.tokenFile ? { tokenFile: String(opts.tokenFile) } : { token: String(envToken) }),

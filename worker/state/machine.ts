@@ -18,15 +18,25 @@ import type { DepSpec, SchedulerMessage, TaskErrorInfo, WorkerEvent, WorkerInstr
  * records it with its stimulus id in the transition log.
  */
 
+/**
+ * Shared empty lists: most tasks have no dependencies and are no replicas, and
+ * two fresh arrays per task were garbage on the no-op hot path. Never mutated:
+ * `attachDeps` gives a task its own list before the first push, and `who` is
+ * only ever replaced.
+ */
+const NO_TASKS: readonly WorkerTask[] = [];
+const NO_PEERS: readonly string[] = [];
+const NO_KEYS: readonly string[] = [];
+
 export class WorkerTask {
   state: WorkerTaskStateName = 'released';
   run: unknown = undefined;
   priority = 0;
   owned = false;
-  deps: WorkerTask[] = [];
+  deps: WorkerTask[] = NO_TASKS as WorkerTask[];
   dependents: Set<WorkerTask> | null = null;
   waitingOn = 0;
-  who: string[] = [];
+  who: string[] = NO_PEERS as string[];
   nbytes = 0;
   inReady = false;
   constructor(readonly key: string) {}
@@ -228,6 +238,7 @@ export class WorkerState {
         if (d.state === 'missing') this.transition(d, 'fetch');
       }
       if (!t.deps.includes(d)) {
+        if (t.deps === NO_TASKS) t.deps = [];
         t.deps.push(d);
         (d.dependents ??= new Set()).add(t);
         if (d.state !== 'memory') t.waitingOn++;
@@ -345,7 +356,7 @@ export class WorkerState {
       t.inReady = false;
       if (t.state !== 'ready') continue;
       this.transition(t, 'executing');
-      this.emit({ type: 'execute', key: t.key, run: t.run, deps: t.deps.map((d) => d.key), priority: t.priority, stimulusId: this.stimulusId });
+      this.emit({ type: 'execute', key: t.key, run: t.run, deps: t.deps.length === 0 ? (NO_KEYS as string[]) : t.deps.map((d) => d.key), priority: t.priority, stimulusId: this.stimulusId });
     }
   }
 
@@ -418,7 +429,7 @@ const forget: Fn = (s, t) => {
   s.executing.delete(t);
   t.state = 'forgotten';
   for (const d of t.deps) s.unref(d, t);
-  t.deps = [];
+  t.deps = NO_TASKS as WorkerTask[];
 };
 
 const TABLE = new Map<string, Fn>([
@@ -451,7 +462,7 @@ const TABLE = new Map<string, Fn>([
 function dropRun(s: WorkerState, t: WorkerTask): void {
   s.executing.delete(t);
   for (const d of t.deps) s.unref(d, t);
-  t.deps = [];
+  t.deps = NO_TASKS as WorkerTask[];
   t.run = undefined;
 }
 

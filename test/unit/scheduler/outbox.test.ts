@@ -54,6 +54,27 @@ describe('Class: WorkerOutbox', () => {
     ]);
   });
 
+  it('still orders a key queued after an earlier check of the same worker’s pending keys', () => {
+    // Prepare: the free of `x` makes the outbox look at w1's pending computes; `k` joins them afterwards
+    const { sent, outbox, compute } = harness();
+
+    // Act
+    compute('w1', 'a');
+    outbox.free('w1', ['x'], 's1');
+    compute('w1', 'k');
+    outbox.free('w1', ['k'], 's2');
+    compute('w1', 'x');
+    outbox.flush();
+
+    // Assess: a+k go before k's free; x's free goes before x's compute
+    expect(sent).toEqual([
+      { w: 'w1', op: 'compute', keys: ['a', 'k'] },
+      { w: 'w1', op: 'free', keys: ['x'], s: 's1' },
+      { w: 'w1', op: 'free', keys: ['k'], s: 's2' },
+      { w: 'w1', op: 'compute', keys: ['x'] },
+    ]);
+  });
+
   it('sends the compute of a key before its free when the step assigned it, then freed it', () => {
     const { sent, outbox, compute } = harness();
     compute('w1', 'k');
