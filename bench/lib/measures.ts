@@ -30,7 +30,7 @@ export type Group = (typeof GROUPS)[number];
  * limit is multiplied by this. start_time starts 61 local clusters (20 creates
  * × 3 sizes + a warm-up) and deletes each.
  */
-export const GROUP_BUDGET: Partial<Record<Group, number>> = { start_time: 4 };
+export const GROUP_BUDGET: Partial<Record<Group, number>> = { start_time: 4, dashboard: 2 };
 
 /** Groups that also run on Dask (the rest are recc-only or a reference). */
 export const DASK_GROUPS: readonly Group[] = ['start', 'map_noop', 'tree_reduce', 'latency', 'transfer', 'cpu_efficiency', 'dataframe'];
