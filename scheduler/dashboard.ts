@@ -21,6 +21,12 @@ export interface DashboardSource {
   readonly recorder: DashboardRecorder;
   /** The cluster, job and run the header names. */
   readonly cluster?: ClusterInfo;
+  /**
+   * Bench only (RECC_BENCH_GC=1): a full garbage collection of the scheduler,
+   * served as `POST /api/bench/gc` (token required, 204 once done), so the
+   * dashboard bench can start each measured window from the same heap.
+   */
+  readonly benchGc?: () => void;
 }
 
 export interface Dashboard {
@@ -48,6 +54,14 @@ export function startDashboard(host: string, port: number, source: DashboardSour
   const feed = new LiveFeed(() => source.live(), source.recorder, Date.now, undefined, source.cluster);
   const server = createServer({ headersTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, requestTimeout: DASHBOARD_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: DASHBOARD_SWEEP_MS }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0] ?? '/';
+    if (source.benchGc && req.method === 'POST' && url === '/api/bench/gc') {
+      if (!authorizeApi(req, source.token)) res.writeHead(401, json).end(JSON.stringify({ error: { type: 'UnauthorizedError', message: 'the bench GC needs the cluster token' } }));
+      else {
+        source.benchGc();
+        res.writeHead(204).end();
+      }
+      return;
+    }
     if (req.method !== 'GET') {
       res.writeHead(405, json).end(JSON.stringify({ error: 'method not allowed' }));
       return;

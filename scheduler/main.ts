@@ -107,6 +107,8 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
         ...(adaptive ? { adaptive } : {}),
       },
       ...(scaler ? { scaler } : {}),
+      // The dashboard bench starts each window after a full GC (bench/recc/dashboard-measures.ts).
+      ...(process.env.RECC_BENCH_GC === '1' ? { benchGc: true } : {}),
     });
     await server.start();
     if (sqs) {

@@ -12,7 +12,7 @@ import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { DashboardRecorder } from './dashboard/recorder.ts';
-import { SchedulerRefusedError } from './errors.ts';
+import { SchedulerRefusedError, SchedulerStartError } from './errors.ts';
 import { CodeRegistry } from './code-registry.ts';
 import { WorkerOutbox } from './outbox.ts';
 import { ScaleRequests, type WorkerScaler } from './scaling.ts';
@@ -39,6 +39,8 @@ export interface SchedulerServerOptions {
   state?: Partial<SchedulerOptions>;
   /** Where an adaptive scheduler asks for workers (scaling.ts); without one, retired workers are closed. */
   scaler?: WorkerScaler;
+  /** Bench only: the dashboard serves a forced full GC (dashboard.ts `benchGc`). */
+  benchGc?: boolean;
 }
 
 interface WorkerConn {
@@ -136,6 +138,7 @@ export class SchedulerServer {
           token: this.options.token,
           recorder,
           ...(this.options.clusterInfo ? { cluster: this.options.clusterInfo } : {}),
+          ...(this.options.benchGc ? { benchGc: await benchGcFunction() } : {}),
           live: () => ({ groups: groupCounts(this.state.tasks.values()), workers: Object.fromEntries(this.workerInfo().map((w) => [w.address, workerView(w)])) }),
         });
         this.dashboardUrl = this.dashboard.url;
@@ -478,4 +481,11 @@ export class SchedulerServer {
     }
     if (this.state.noWorker.size > 0 || unclaimedOf(this.state).size > 0) this.push({ type: 'tick', stimulusId: this.sid('tick') });
   }
+}
+
+/** A full GC for the dashboard bench (worker/gc.ts takes it without leaving --expose-gc set); fails the start if the runtime refuses. */
+async function benchGcFunction(): Promise<() => void> {
+  const gc = (await import('../worker/gc.ts')).acquireGc();
+  if (!gc) throw new SchedulerStartError('RECC_BENCH_GC=1 but the runtime exposes no gc function');
+  return gc;
 }

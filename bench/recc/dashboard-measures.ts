@@ -3,30 +3,44 @@
  *
  * One scheduler with the dashboard on and 200 fake workers runs the same
  * wide, fast no-op map (50,000 tasks, tens of thousands per second) again and
- * again. Each map is a window; a viewer reading the SSE stream as the page
- * does is connected for every other map, in pairs whose order alternates
- * (on-off, off-on, …), so a change in the machine's load falls on both sides.
- * Per window: the scheduler's CPU per task, read from /proc/<pid>/schedstat
- * (its event-loop thread, to the nanosecond; the 10 ms ticks of
- * /proc/<pid>/stat were several % of a window). A watched window lasts until
- * the viewer has been sent every task of its map, so the ticks that carry
- * them are charged to the dashboard. The share of a pair is (on − off) / on;
- * the figure is the median over pairs. Windows are whole maps because the
- * flow is bursty (submission, completion, release): fixed-time windows
- * caught different phases and differed by 10×.
+ * again. An arm is MAPS_PER_ARM whole maps in a row; a viewer reading the SSE
+ * stream as the page does is connected for the "on" arm of every pair and not
+ * for the "off" arm. Method, and why:
+ * - ABBA: pairs alternate their order (on-off, off-on, …), so a drift in the
+ *   machine's load or the heap's growth falls on both sides equally.
+ * - GC-aware: each arm starts right after a forced full GC of the scheduler
+ *   (RECC_BENCH_GC=1 makes the dashboard serve one, bench only), so neither
+ *   arm inherits the other's garbage; every collection that happens during
+ *   an arm is counted in it: what the dashboard allocates (the recorder's
+ *   work, frames, the view) still shows as the extra GC it causes.
+ * - Short arms, many pairs: an arm is one whole map (fixed-time windows
+ *   caught different phases of the bursty flow and differed by 10×). On the
+ *   shared bench machine an arm's CPU per task is bimodal (~4 or ~12 µs,
+ *   regimes lasting seconds, in either arm); with three maps per arm 7 of 16
+ *   pairs straddled two regimes, with one map per arm about 1 in 4 do, so
+ *   the pairs are kept short and numerous and the median sees through them.
+ * - CPU per task of the scheduler's event-loop thread, from
+ *   /proc/<pid>/schedstat (to the nanosecond; the 10 ms ticks of
+ *   /proc/<pid>/stat were several % of a window). A watched arm lasts until
+ *   the viewer has been sent every task of its maps, so the ticks that carry
+ *   them, and the recording of every batch, are charged to the dashboard.
+ * - The share of a pair is (on − off) / on; the headline is the median over
+ *   pairs, reported with its interquartile range (the loaded machine gives
+ *   heavy tails: an arm whose fake workers were starved sends small batches
+ *   and costs several times more per task, in either arm).
  *
- * Two cross-checks come with it:
+ * Cross-checks:
  * - the dashboard's own account of its cost (`costMs` in every frame: its
  *   ticks' and stream starts' CPU, process-wide so an upper bound, plus
  *   sampled recording time) over the scheduler's CPU in the same window:
  *   robust to load, since both come from the one process and interval;
- * - the share of the medians (on vs off windows, unpaired);
- * - honesty: the viewer counts the frames and spans it was sent (spans
- *   sampled out are counted by the scheduler in each batch); a watched
- *   window fails unless every task of its map reached the viewer.
+ * - the share of the medians (on vs off arms, unpaired);
+ * - honesty: the viewer counts the spans it was sent (spans sampled out are
+ *   counted by the scheduler in each batch); a watched arm fails unless
+ *   every task of its maps reached the viewer.
  */
 import { readFileSync } from 'node:fs';
-import { median } from '../lib/stats.ts';
+import { median, percentile } from '../lib/stats.ts';
 import { readMainThreadCpuSeconds } from '../lib/proc.ts';
 
 interface Ctx {
@@ -134,14 +148,28 @@ interface Window {
   costMsWatching?: number;
 }
 
+/** Maps per arm (see the header: short arms pair better on a noisy machine). */
+const MAPS_PER_ARM = 1;
+
+/** A full GC of the scheduler (bench only, RECC_BENCH_GC=1), answered once done. */
+async function schedulerGc(url: string, token: string): Promise<void> {
+  const res = await fetch(`${url}/api/bench/gc`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 204) throw new Error(`dashboard: the scheduler's bench GC answered ${res.status} (is RECC_BENCH_GC=1 passed on?)`);
+}
+
 export async function measureDashboardCost(ctx: Ctx): Promise<void> {
   const workers = ctx.quick ? 20 : 200;
-  const pairs = ctx.quick ? 2 : 12;
+  const pairs = ctx.quick ? 2 : 30;
+  const maps = ctx.quick ? 1 : MAPS_PER_ARM;
   const tasks = Math.max(2, Math.round((ctx.quick ? 10_000 : 50_000) * ctx.scale));
+  const armTasks = maps * tasks;
   const { LocalCluster, Client } = await import('../../client/index.ts');
   const { startFakeWorkers } = await import('./fake-workers.ts');
   const load0 = loadavg();
+  // The scheduler inherits the environment: it serves the forced GC each arm starts after.
+  process.env.RECC_BENCH_GC = '1';
   const cluster = await LocalCluster.start({ nWorkers: 0, threadsPerWorker: 1, dashboard: true });
+  delete process.env.RECC_BENCH_GC;
   let fakes: Awaited<ReturnType<typeof startFakeWorkers>> | undefined;
   const windows: Window[] = [];
   try {
@@ -151,6 +179,7 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
       const registered = (await client.schedulerInfo()).workers.length;
       if (registered !== workers) throw new Error(`dashboard: ${registered} of ${workers} fake workers registered`);
       const pid = cluster.pids[0] as number;
+      const url = cluster.dashboardUrl as string;
       let base = 50_000_000;
       const map = async (): Promise<void> => {
         const b = (base += 1_000_000);
@@ -158,19 +187,22 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
         if (results.length !== tasks || results[tasks - 1] !== b + tasks - 1) throw new Error('dashboard: wrong results');
       };
       await map(); // warm-up: JIT, connections
+      await map();
       for (let p = 0; p < pairs; p++) {
         for (const on of p % 2 === 0 ? [true, false] : [false, true]) {
-          const watching = on ? await viewer(cluster.dashboardUrl as string, cluster.token) : undefined;
+          const watching = on ? await viewer(url, cluster.token) : undefined;
           try {
+            // After the viewer's connect (its full frame is a one-off, not watching), before the window.
+            await schedulerGc(url, cluster.token);
             const before = watching?.counts();
             const cpu0 = readMainThreadCpuSeconds(pid);
             const t0 = performance.now();
-            await map();
+            for (let m = 0; m < maps; m++) await map();
             const seconds = (performance.now() - t0) / 1e3;
-            // Watched: charged until the viewer has been sent every task of the map (the ticks that carry them).
-            if (watching && before) await watching.until(before.spans + before.dropped + tasks, 60_000);
+            // Watched: charged until the viewer has been sent every task of the arm (the ticks that carry them).
+            if (watching && before) await watching.until(before.spans + before.dropped + armTasks, 60_000);
             const cpuS = readMainThreadCpuSeconds(pid) - cpu0;
-            const w: Window = { on, cpuS, seconds, cpuPerTaskUs: (cpuS / tasks) * 1e6 };
+            const w: Window = { on, cpuS, seconds, cpuPerTaskUs: (cpuS / armTasks) * 1e6 };
             if (watching && before) {
               const after = watching.counts();
               w.viewer = { bytes: after.bytes - before.bytes, frames: after.frames - before.frames, spans: after.spans - before.spans, dropped: after.dropped - before.dropped, costMs: after.costMs, costMsAtFirstDelta: after.costMsAtFirstDelta };
@@ -185,8 +217,8 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
         const [a, b] = windows.slice(-2) as [Window, Window];
         const [on, off] = a.on ? [a, b] : [b, a];
         process.stderr.write(
-          `[recc] dashboard pair ${p + 1}: µs/task on ${on.cpuPerTaskUs.toFixed(2)} off ${off.cpuPerTaskUs.toFixed(2)}; tasks/s ${Math.round(tasks / on.seconds)} / ${Math.round(tasks / off.seconds)}; ` +
-            `own account ${((100 * (on.costMs ?? 0)) / (1e3 * on.cpuS)).toFixed(2)} %; viewer ${JSON.stringify(on.viewer)}; load ${loadavg()}\n`,
+          `[recc] dashboard pair ${p + 1} (${a.on ? 'on-off' : 'off-on'}): µs/task on ${on.cpuPerTaskUs.toFixed(2)} off ${off.cpuPerTaskUs.toFixed(2)} → ${((100 * (on.cpuPerTaskUs - off.cpuPerTaskUs)) / on.cpuPerTaskUs).toFixed(2)} %; ` +
+            `tasks/s ${Math.round(armTasks / on.seconds)} / ${Math.round(armTasks / off.seconds)}; own account ${((100 * (on.costMs ?? 0)) / (1e3 * on.cpuS)).toFixed(2)} %; viewer ${JSON.stringify(on.viewer)}; load ${loadavg()}\n`,
         );
       }
     } finally {
@@ -204,12 +236,15 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
   // Unpaired: one slow window moves one median, not a whole pair.
   const ofMedians = (100 * (median(onW.map((w) => w.cpuPerTaskUs)) - median(offW.map((w) => w.cpuPerTaskUs)))) / median(onW.map((w) => w.cpuPerTaskUs));
   const round2 = (x: number): number => Math.round(x * 100) / 100;
-  const tasksPerS = (ws: Window[]): number => median(ws.map((w) => tasks / w.seconds));
+  const tasksPerS = (ws: Window[]): number => median(ws.map((w) => armTasks / w.seconds));
   ctx.emit('dashboard_cpu_share', median(shares), '%', {
+    method: `median over ${pairs} ABBA pairs of (on − off) / on scheduler CPU per task; ${maps} maps of ${tasks} tasks per arm, each arm after a forced full GC`,
     workers,
     tasks,
+    mapsPerArm: maps,
     pairs,
     load: [load0, loadavg()],
+    shareIqr: [round2(percentile(shares, 25)), round2(percentile(shares, 75))],
     sharePerPair: shares.map(round2),
     shareOfMedians: round2(ofMedians),
     ownAccountShareMedian: round2(median(own)),
@@ -221,7 +256,7 @@ export async function measureDashboardCost(ctx: Ctx): Promise<void> {
     tasksPerSOff: Math.round(tasksPerS(offW)),
     viewerFrames: onW.map((w) => w.viewer?.frames),
     viewerBytes: onW.map((w) => w.viewer?.bytes),
-    // Every task of each watched map reached the viewer, drawn or counted as sampled out (the run fails otherwise).
+    // Every task of each watched arm reached the viewer, drawn or counted as sampled out (the run fails otherwise).
     spansDrawn: onW.map((w) => w.viewer?.spans),
     spansSampledOut: onW.map((w) => w.viewer?.dropped),
   });

@@ -48,8 +48,11 @@ export function emptyCounts(): GroupCounts {
 /** One pass over the tasks; cost O(tasks) per tick, no allocation per task. */
 export function groupCounts(tasks: Iterable<{ prefix: string; state: string }>, maxGroups = MAX_GROUPS): Record<string, GroupCounts> {
   const out = new Map<string, GroupCounts>();
+  // Neighbouring tasks mostly share their prefix (one map's keys, the same string: state/records.ts keyPrefix): skip the lookup then.
+  let lastPrefix: string | undefined;
+  let last: GroupCounts | undefined;
   for (const t of tasks) {
-    let c = out.get(t.prefix);
+    let c = t.prefix === lastPrefix ? last : out.get(t.prefix);
     if (!c) {
       const name = out.size >= maxGroups ? OTHER_GROUP : t.prefix;
       c = out.get(name);
@@ -58,6 +61,8 @@ export function groupCounts(tasks: Iterable<{ prefix: string; state: string }>, 
         out.set(name, c);
       }
     }
+    lastPrefix = t.prefix;
+    last = c;
     switch (t.state) {
       case 'released':
       case 'waiting':

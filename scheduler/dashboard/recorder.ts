@@ -3,9 +3,9 @@ import { keyPrefix } from '../state/records.ts';
 /**
  * What the scheduler tells the dashboard as it happens: task spans for the
  * task stream and cluster events for the event log. Created only when a
- * dashboard port is asked for; the scheduler's cost is a few writes
- * into a fixed ring per finished batch, nothing per task, and nothing at all
- * while nobody watches.
+ * dashboard port is asked for; the scheduler's cost is a few typed writes
+ * per recorded span into a preallocated ring (a sample of the tasks at high
+ * rates), no allocation, and nothing at all while nobody watches.
  */
 
 export type DashboardEventKind = 'worker-joined' | 'worker-lost' | 'worker-restarted' | 'killed-worker' | 'task-retried' | 'task-erred';
@@ -33,12 +33,13 @@ export interface SpanBatch {
 }
 
 /**
- * Finished batches kept between two ticks at most (a batch is one worker's
- * `finished` message: tens of tasks at high rates); beyond, the oldest is
- * overwritten and counted as dropped. At 50,000 tasks/s a 400 ms tick sees
- * ~20,000 tasks in a few hundred batches.
+ * Spans kept between two ticks at most (a power of two: the ring's index is
+ * masked); beyond, the oldest is overwritten and counted as dropped. At
+ * 50,000 tasks/s a 400 ms tick sees ~20,000 tasks, of which only every
+ * `stride`-th is recorded (see `finished`).
  */
-export const BATCH_RING = 4_096;
+export const SPAN_RING = 32_768;
+const MASK = SPAN_RING - 1;
 /** Spans sent per tick at most (evenly sampled beyond): ~7,500 per second, far more than a screen's columns of rows. */
 export const SPANS_PER_BATCH = 3_000;
 /** Task groups named in the stream; beyond, spans share one colour. */
@@ -53,21 +54,32 @@ export class DashboardRecorder {
   private readonly groupIds = new Map<string, number>();
   private readonly groupNames: string[] = [];
   /**
-   * The ring of finished batches since the last take: the worker's index,
-   * the arrival time and references to the message's own arrays (keys, run
-   * times, threads). Recording is O(1) per batch and nothing per task: the
-   * task group (the key's prefix) and the span are worked out at take time,
-   * for the sampled spans only.
+   * The ring of spans recorded since the last take, as typed columns: the
+   * worker's index, the task thread, the task group's index, the end time
+   * (the batch's arrival) and the run time. Recording copies the few numbers
+   * a span needs and keeps no reference to the message: holding its arrays
+   * (and the key strings decoded with it) until the next tick made them
+   * survive the young generation's collections, and promoting ~50,000 of
+   * them a second into the old generation cost the scheduler more major GCs
+   * than all the dashboard's own work (issue 16's bench).
    */
-  private readonly bw = new Int32Array(BATCH_RING);
-  private readonly bat = new Float64Array(BATCH_RING);
-  private readonly bkeys: Array<readonly string[] | undefined> = new Array(BATCH_RING).fill(undefined);
-  private readonly bms: Array<readonly number[] | undefined> = new Array(BATCH_RING).fill(undefined);
-  private readonly bth: Array<readonly number[] | undefined> = new Array(BATCH_RING).fill(undefined);
-  /** Batches in the ring, the next slot, and spans overwritten since the last take. */
-  private batches = 0;
+  private readonly sw = new Int32Array(SPAN_RING);
+  private readonly sth = new Int32Array(SPAN_RING);
+  private readonly sg = new Int32Array(SPAN_RING);
+  private readonly send = new Float64Array(SPAN_RING);
+  private readonly sd = new Float64Array(SPAN_RING);
+  /** Spans in the ring, the next slot, and spans finished since the last take (recorded or not). */
+  private count = 0;
   private head = 0;
-  private overwritten = 0;
+  private seen = 0;
+  /**
+   * Record every `stride`-th span of the concatenation of batches (`skip`
+   * spans of the next batch first): set at each take from the last period's
+   * count so that about twice the cap is recorded, the take then samples
+   * evenly down to the cap. Per batch the work is O(1 + recorded spans).
+   */
+  private stride = 1;
+  private skip = 0;
   /**
    * Spans are recorded only while someone watches (the feed turns this on
    * with its first viewer and off after its last): with nobody watching the
@@ -110,23 +122,35 @@ export class DashboardRecorder {
   /**
    * A worker's finished batch: each task ends on arrival (the worker sends
    * at once) and started its run time before (a negative run time: unknown,
-   * drawn as zero). The arrays are kept by reference until the next take, not
-   * copied: the caller must not change them. A late report for a task the
-   * scheduler has already dropped is still drawn: the worker did run it.
+   * drawn as zero). Every `stride`-th span is copied into the ring (the key
+   * only as its group's index); the arrays are not kept. A late report for a
+   * task the scheduler has already dropped is still drawn: the worker did
+   * run it.
    */
   finished(worker: string, keys: readonly string[], ms: readonly number[], threads: readonly number[] | undefined): void {
-    if (!this.recording || keys.length === 0) return;
+    const n = keys.length;
+    if (!this.recording || n === 0) return;
     const timed = ++this.calls % RECORD_SAMPLE === 0;
     const t0 = timed ? process.hrtime.bigint() : 0n;
-    const h = this.head;
-    if (this.batches === BATCH_RING) this.overwritten += (this.bkeys[h] as readonly string[]).length;
-    else this.batches++;
-    this.bw[h] = this.workerIndex(worker);
-    this.bat[h] = this.now();
-    this.bkeys[h] = keys;
-    this.bms[h] = ms;
-    this.bth[h] = threads;
-    this.head = (h + 1) % BATCH_RING;
+    const wi = this.workerIndex(worker);
+    const at = this.now();
+    const stride = this.stride;
+    let h = this.head;
+    let i = this.skip;
+    for (; i < n; i += stride) {
+      this.sw[h] = wi;
+      this.sth[h] = threads?.[i] ?? -1;
+      this.sg[h] = this.groupIndex(keyPrefix(keys[i] as string));
+      this.send[h] = at;
+      const d = ms[i] as number;
+      this.sd[h] = d >= 0 ? d : 0;
+      h = (h + 1) & MASK;
+      this.count++;
+    }
+    this.skip = i - n;
+    this.head = h;
+    this.seen += n;
+    if (this.count > SPAN_RING) this.count = SPAN_RING;
     if (timed) this.recordNs += Number(process.hrtime.bigint() - t0) * RECORD_SAMPLE;
   }
 
@@ -182,16 +206,18 @@ export class DashboardRecorder {
 
   /** Spans since the last call, evenly sampled down to `cap`; null when none finished. */
   takeSpans(cap = SPANS_PER_BATCH): SpanBatch | null {
-    if (this.batches === 0) {
-      this.overwritten = 0;
-      return null;
-    }
-    const first = (this.head - this.batches + BATCH_RING) % BATCH_RING;
-    let available = 0;
-    for (let b = 0; b < this.batches; b++) available += (this.bkeys[(first + b) % BATCH_RING] as readonly string[]).length;
+    const seen = this.seen;
+    // The next period records about twice the cap at this period's rate.
+    this.stride = Math.max(1, Math.floor(seen / (2 * cap)));
+    this.skip = 0;
+    this.seen = 0;
+    const available = this.count;
+    this.count = 0;
+    if (seen === 0) return null;
     const n = Math.min(available, cap);
-    const dropped = this.overwritten + available - n;
+    const dropped = seen - n;
     const step = available / n;
+    const first = (this.head - available) & MASK;
     const w: number[] = new Array(n);
     const th: number[] = new Array(n);
     const g: number[] = new Array(n);
@@ -202,43 +228,27 @@ export class DashboardRecorder {
     const localWorker = new Int32Array(this.workerNames.length).fill(-1);
     const localGroup = new Int32Array(MAX_STREAM_GROUPS + 1).fill(-1);
     let t0 = Infinity;
-    // Walk the batches once, picking the spans at positions ⌊j·step⌋ of their concatenation.
-    let b = 0;
-    let offset = 0; // position of batch b's first span
+    // The spans at positions ⌊j·step⌋ of the ring's recorded spans, oldest first.
     for (let j = 0; j < n; j++) {
-      const pos = Math.floor(j * step);
-      let slot = (first + b) % BATCH_RING;
-      while (pos - offset >= (this.bkeys[slot] as readonly string[]).length) {
-        offset += (this.bkeys[slot] as readonly string[]).length;
-        b++;
-        slot = (first + b) % BATCH_RING;
-      }
-      const i = pos - offset;
-      const wi = this.bw[slot] as number;
+      const slot = (first + Math.floor(j * step)) & MASK;
+      const wi = this.sw[slot] as number;
       let lw = localWorker[wi] as number;
       if (lw < 0) localWorker[wi] = lw = batch.workers.push(this.workerNames[wi] as string) - 1;
-      const gi = this.groupIndex(keyPrefix((this.bkeys[slot] as readonly string[])[i] as string));
+      const gi = this.sg[slot] as number;
       let lg = localGroup[gi] as number;
       if (lg < 0) localGroup[gi] = lg = batch.groups.push(this.groupNames[gi] as string) - 1;
-      const ms = (this.bms[slot] as readonly number[])[i] as number;
-      const dur = ms >= 0 ? ms : 0;
-      const begin = (this.bat[slot] as number) - dur;
+      const dur = this.sd[slot] as number;
+      const begin = (this.send[slot] as number) - dur;
       if (begin < t0) t0 = begin;
       w[j] = lw;
-      th[j] = this.bth[slot]?.[i] ?? -1;
+      th[j] = this.sth[slot] as number;
       g[j] = lg;
       start[j] = begin; // made relative to t0 below
       d[j] = Math.round(dur * 10) / 10;
     }
-    batch.t0 = Math.floor(t0);
+    // No span recorded (a few small batches, all between two strided picks): only the count goes out.
+    batch.t0 = n > 0 ? Math.floor(t0) : Math.floor(this.now());
     for (let j = 0; j < n; j++) start[j] = Math.round((start[j] as number) - batch.t0);
-    // Let go of the messages' arrays.
-    for (let k = 0; k < this.batches; k++) {
-      const slot = (first + k) % BATCH_RING;
-      this.bkeys[slot] = this.bms[slot] = this.bth[slot] = undefined;
-    }
-    this.batches = 0;
-    this.overwritten = 0;
     return batch;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BandwidthMeter, diffViews, emptyCounts, workerView } from '../../../scheduler/dashboard/aggregate.ts';
-import { BATCH_RING, DashboardRecorder, MAX_STREAM_GROUPS } from '../../../scheduler/dashboard/recorder.ts';
+import { DashboardRecorder, SPAN_RING, MAX_STREAM_GROUPS } from '../../../scheduler/dashboard/recorder.ts';
 
 describe('Class: DashboardRecorder', () => {
   describe('Method: takeSpans', () => {
@@ -45,14 +45,38 @@ describe('Class: DashboardRecorder', () => {
       expect(r.takeSpans()).toBeNull();
     });
 
-    it('counts the batches the ring overwrote as dropped', () => {
+    it('counts the spans the ring overwrote as dropped', () => {
       const r = new DashboardRecorder(() => 1);
-      const n = BATCH_RING + 1_000;
+      const n = SPAN_RING / 2 + 1_000;
       for (let k = 0; k < n; k++) r.finished('w', [`t-${k}`, `t-${k}b`], [1, 1], undefined);
       const b = r.takeSpans(100)!;
       expect(b.w).toHaveLength(100);
       expect(b.dropped).toBe(2 * n - 100);
       expect(b.w.length + b.dropped).toBe(2 * n);
+    });
+
+    it('after a busy tick records only a stride of the spans, still spread over every batch and with every finished task counted', () => {
+      const r = new DashboardRecorder(() => 1);
+      const tick = (k0: number) => {
+        // 40 batches of 250 from 40 workers and groups: 10,000 spans.
+        for (let k = k0; k < k0 + 40; k++) r.finished(`w${k}`, Array.from({ length: 250 }, (_, i) => `g${k % 40}-${i}`), new Array(250).fill(1), new Array(250).fill(0));
+        return r.takeSpans(500)!;
+      };
+      const first = tick(0);
+      expect(first.w.length + first.dropped).toBe(10_000);
+      // The next tick recorded every 10th span (twice the cap at the last rate), then sampled evenly to the cap.
+      const second = tick(40);
+      expect(second.w).toHaveLength(500);
+      expect(second.w.length + second.dropped).toBe(10_000);
+      expect(second.workers).toEqual(Array.from({ length: 40 }, (_, k) => `w${k + 40}`));
+      expect(second.groups).toEqual(Array.from({ length: 40 }, (_, k) => `g${k}`));
+      // Few spans between two picks: nothing drawn, still counted.
+      r.finished('w', ['a-1'], [1], undefined);
+      const sparse = r.takeSpans(500)!;
+      expect(sparse.w.length + sparse.dropped).toBe(1);
+      // A quiet tick sets the stride back to every span.
+      r.finished('w', ['a-2', 'a-3'], [1, 1], undefined);
+      expect(r.takeSpans(500)!.w).toHaveLength(2);
     });
 
     it('records nothing while not recording (nobody watches)', () => {
