@@ -148,8 +148,27 @@ function flush(): void {
   // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
   if (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) {
     pooledSinceGc = 0;
-    collectGarbage();
+    collectSoon();
   }
+}
+
+let gcScheduled = false;
+/**
+ * Collect on the next turn, not now: flush() usually runs inside runOne, whose
+ * frame (and the `chain` reaction that called it) still holds the task's
+ * inputs and result. Collected there, a pooled input survived until the next
+ * pooled task's collection, so the worker kept two receive bodies in rotation
+ * and could not reuse the first one for the second transfer (100 MiB of fresh
+ * memory, ~25,600 page faults; bench/FINDINGS.md §3c). Off the result's path
+ * as well: the result message is already posted.
+ */
+function collectSoon(): void {
+  if (gcScheduled) return;
+  gcScheduled = true;
+  setImmediate(() => {
+    gcScheduled = false;
+    collectGarbage();
+  });
 }
 
 /**
