@@ -146,10 +146,33 @@ function flush(): void {
   // shows live memory only.
   // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
   // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
-  if (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) {
+  // The two differ in when. Garbage from a large result is collected now, as before: deferred, freeing the
+  // task's own array (~8 ms of kernel time per 100 MiB here) would run while the result is being used, e.g.
+  // sent to another worker. Pooled views only once this task's frame is gone (collectSoon).
+  if (batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) collectGarbage();
+  if (pooledSinceGc > 0) {
     pooledSinceGc = 0;
-    collectGarbage();
+    collectSoon();
   }
+}
+
+let gcScheduled = false;
+/**
+ * Collect on the next turn, not now: flush() usually runs inside runOne, whose
+ * frame (and the `chain` reaction that called it) still holds the task's
+ * inputs and result. Collected there, a pooled input survived until the next
+ * pooled task's collection, so the worker kept two receive bodies in rotation
+ * and could not reuse the first one for the second transfer (100 MiB of fresh
+ * memory, ~25,600 page faults; bench/FINDINGS.md §3c). Off the result's path
+ * as well: the result message is already posted.
+ */
+function collectSoon(): void {
+  if (gcScheduled) return;
+  gcScheduled = true;
+  setImmediate(() => {
+    gcScheduled = false;
+    collectGarbage();
+  });
 }
 
 /**

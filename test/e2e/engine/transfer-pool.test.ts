@@ -50,4 +50,38 @@ describe('Worker→worker transfer into pooled memory', () => {
     }, { what: 'pool-b to report reused receive memory' });
     expect(reused).toBeGreaterThan(0);
   }, 120_000);
+
+  it('gives a pooled input back once its task finished and the result was released, without waiting for another task', async () => {
+    // Prepare: a producer worker and a consumer worker; one 3 MiB result moved across.
+    await using cluster = await LocalCluster.start({ nWorkers: 0 });
+    await cluster.addWorker({ name: 'back-a', resources: { A: 1 } });
+    await cluster.addWorker({ name: 'back-b', resources: { B: 1 } });
+    await using client = await Client.connect(cluster);
+    const produce = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+    const size = (b: Uint8Array): number => b.byteLength;
+    const bytes = 3 * 1024 * 1024;
+    const metrics = async () => (await client.schedulerInfo()).workers.find((w) => w.name === 'back-b')?.metrics;
+
+    // Act: one transfer, then the result is released and nothing else runs on the consumer.
+    const made = client.submitWith({ resources: { A: 1 }, pure: false }, produce, bytes, 5);
+    expect(await client.submitWith({ resources: { B: 1 }, pure: false }, size, made).result()).toBe(bytes);
+    made.release();
+
+    // Assess: the consumer's thread let go of its view by itself, so the body is idle in the pool within a
+    // heartbeat or two. It used to hold the view until its next pooled task (so a second transfer always
+    // needed fresh memory) or until V8's memory reducer collected it 8-10 s later; the deadline is below that.
+    const idle = await waitFor(async () => {
+      const m = await metrics();
+      return Number(m?.receiveIdle ?? 0) >= bytes ? Number(m?.receiveIdle) : undefined;
+    }, { what: 'back-b to report the received body idle', timeoutMs: 6_000 });
+    expect(idle).toBeGreaterThanOrEqual(bytes);
+    // ...and the next transfer of that size lands in it.
+    const again = client.submitWith({ resources: { A: 1 }, pure: false }, produce, bytes, 6);
+    expect(await client.submitWith({ resources: { B: 1 }, pure: false }, size, again).result()).toBe(bytes);
+    const reused = await waitFor(async () => {
+      const m = await metrics();
+      return Number(m?.receiveReused ?? 0) >= 1 ? Number(m?.receiveReused) : undefined;
+    }, { what: 'back-b to report reused receive memory' });
+    expect(reused).toBe(1);
+  }, 120_000);
 });
