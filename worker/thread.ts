@@ -86,7 +86,7 @@ const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();
 
-/** Results this large (in one batch) are followed by a garbage collection in the thread. */
+/** Large results and shared inputs of this many bytes since the last collection are followed by one in the thread. */
 const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
 /**
  * This thread's gc, taken on first need (worker/gc.ts): the worker no longer
@@ -116,6 +116,12 @@ const pooledViews = new FinalizationRegistry<number>((pin) => {
 });
 /** Pooled buffers received since the last collection. */
 let pooledSinceGc = 0;
+/**
+ * Bytes of large results sent and of shared inputs received since the last collection. Shared memory is counted
+ * in no isolate's external memory, so V8 never collects for it (worker/memory.ts SharedMemoryCollector): a
+ * result's or input's memory stays resident while this thread's object for it lives, whoever else let go.
+ */
+let bigSinceGc = 0;
 
 /** The batch being collected. */
 let out = newBatch();
@@ -132,6 +138,22 @@ function flush(): void {
   flushScheduled = false;
   lastFlush = performance.now();
   if (out.ids.length === 0) return;
+  bigSinceGc += postBatch();
+  // A task that built a large result usually left garbage of the same size here (its own array, when the
+  // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
+  // shows live memory only.
+  // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
+  // Results and inputs in shared memory (large byte results, e.g. Arrow IPC tables) count too: this thread's
+  // objects for them keep them alive. (After postBatch returned: the batch is no longer on this frame.)
+  if (pooledSinceGc > 0 || bigSinceGc >= GC_AFTER_RESULT_BYTES) {
+    pooledSinceGc = 0;
+    bigSinceGc = 0;
+    collectGarbage();
+  }
+}
+
+/** Post the batch collected so far; returns the bytes of its large results. */
+function postBatch(): number {
   const batch = out;
   const buf = new ArrayBuffer(outLen);
   new Uint8Array(buf).set(outBytes.subarray(0, outLen));
@@ -141,15 +163,7 @@ function flush(): void {
   // Shared buffers are shared, not transferred.
   const transfer = batch.big.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   port.postMessage(batch satisfies FromThread, [buf, ...transfer]);
-  // A task that built a large result usually left garbage of the same size here (its own array, when the
-  // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
-  // shows live memory only.
-  // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
-  // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
-  if (pooledSinceGc > 0 || batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) {
-    pooledSinceGc = 0;
-    collectGarbage();
-  }
+  return batch.big.reduce((n, b) => n + b.byteLength, 0);
 }
 
 /**
@@ -213,6 +227,7 @@ port.on('message', (msg: ToThread) => {
     });
     return;
   }
+  for (const s of msg.shared) bigSinceGc += s.byteLength;
   for (let i = 0; i < msg.pins.length; i++) {
     const pin = msg.pins[i] as number;
     if (pin === 0) continue;
