@@ -9,7 +9,8 @@
  * can read them any more.
  *
  * When a body goes back. Only a body whose results entered the worker's
- * DataStore is ever reused (others, such as a client's results or a compute
+ * DataStore, or that its owner `release`d (a shuffle push whose shards were
+ * stored), is ever reused (others, such as a client's results or a compute
  * batch, are left to the garbage collector), and only once all of:
  * - every result sliced from it has left the store (`unstore`: freed or spilled);
  * - no socket write of it is pending (`pin` on send, `unpin` when written);
@@ -60,6 +61,8 @@ export class BufferPool {
   private readonly threadPins = new Map<number, Body>();
   private nextPin = 1;
   readonly stats: BufferPoolStats = { idleBytes: 0, reused: 0, allocated: 0, recycled: 0, dropped: 0 };
+  /** Called with the size of each new body (not one reused): the worker collects garbage by it (worker/memory.ts). */
+  onAllocate: ((bytes: number) => void) | undefined;
 
   constructor(public capBytes = DEFAULT_POOL_CAP_BYTES) {}
 
@@ -82,6 +85,7 @@ export class BufferPool {
     } else {
       sab = new SharedArrayBuffer(Math.ceil(len / GRANULE) * GRANULE);
       this.stats.allocated++;
+      this.onAllocate?.(sab.byteLength);
     }
     this.bodies.set(sab, { sab, stored: 0, everStored: false, pins: 0, exposed: false });
     return Buffer.from(sab, 0, len);
@@ -109,6 +113,17 @@ export class BufferPool {
     const b = this.bodyOf(buf);
     if (!b) return;
     b.stored--;
+    this.settle(b);
+  }
+
+  /**
+   * The owner of a body that never enters the store is done with it (a shuffle push, once its shards are
+   * copied or written out): it is reused like a body whose results left the store, once nobody pins it.
+   */
+  release(buf: Uint8Array): void {
+    const b = this.bodyOf(buf);
+    if (!b) return;
+    b.everStored = true;
     this.settle(b);
   }
 

@@ -95,6 +95,62 @@ export function exposeGc(): (() => void) | undefined {
   return acquireGc();
 }
 
+/**
+ * Collects this isolate's garbage each time `thresholdBytes` of shared memory
+ * has come into it since the last collection.
+ *
+ * Why: V8 counts a SharedArrayBuffer's memory in no isolate's external memory
+ * (measured: the worker's main isolate reported 3 MiB external while its store
+ * held 85 MiB of results in shared memory), so dropping one never prompts a
+ * collection, and its memory stays resident until a collection happens for
+ * another reason: its small JavaScript heap rarely needs one. Task results,
+ * pooled receive bodies and shuffle shard frames all live in shared memory;
+ * under a memory limit the worker's RSS ran to several times its live data and
+ * crossed the terminate line (test/e2e/tables/spill.test.ts, bench/FINDINGS.md).
+ * Counting what comes in (not what is dropped) catches every way out.
+ */
+export class SharedMemoryCollector {
+  private since = 0;
+  private pending = false;
+  /** Collections run so far (observability). */
+  collections = 0;
+
+  private gc: (() => void) | null | undefined;
+
+  /** `gc` is taken on first need (default exposeGc: loading what it needs costs a worker's start). */
+  constructor(
+    readonly thresholdBytes: number,
+    private readonly takeGc: () => (() => void) | undefined = exposeGc,
+  ) {}
+
+  /** `bytes` of shared memory came into this isolate. */
+  note(bytes: number): void {
+    this.since += bytes;
+    if (this.since < this.thresholdBytes || this.pending) return;
+    this.pending = true;
+    // After this turn: the code that took the memory in may drop what it replaces in the same turn.
+    setImmediate(() => {
+      this.pending = false;
+      this.since = 0;
+      if (this.gc === undefined) this.gc = this.takeGc() ?? null;
+      if (!this.gc) return;
+      this.collections++;
+      this.gc();
+    });
+  }
+}
+
+/** The shared-memory inflow between collections: this fraction of the memory limit, within these bounds. */
+export const SHARED_GC_FRACTION = 0.05;
+export const SHARED_GC_MIN_BYTES = 8 * 1024 * 1024;
+export const SHARED_GC_MAX_BYTES = 256 * 1024 * 1024;
+
+/** The inflow threshold of a worker's SharedMemoryCollector under `limitBytes` (none: the largest). */
+export function sharedGcThreshold(limitBytes: number | undefined): number {
+  if (limitBytes === undefined) return SHARED_GC_MAX_BYTES;
+  return Math.min(SHARED_GC_MAX_BYTES, Math.max(SHARED_GC_MIN_BYTES, Math.floor(limitBytes * SHARED_GC_FRACTION)));
+}
+
 /** The limit the worker enforces: the smaller of the configured one and the cgroup's. */
 export function effectiveMemoryLimit(configuredBytes: number | undefined, cgroupBytes: number | undefined): number | undefined {
   if (configuredBytes === undefined) return cgroupBytes;

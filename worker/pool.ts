@@ -30,6 +30,10 @@ export function threadEntry(): { kind: 'file'; url: URL } | { kind: 'eval'; code
   return { kind: 'eval', code };
 }
 
+/** Tasks of a function that runs shorter than this on average are pipelined to threads … */
+const SHORT_TASK_MS = 2;
+/** … up to this many per thread. */
+const PIPELINE_DEPTH = 64;
 /** A thread with fewer tasks than this gets new ones at once. */
 const LOW_WATER = 8;
 /** Otherwise tasks are sent once this many have gathered. */
@@ -101,8 +105,15 @@ export class ThreadPool {
   private scheduled = false;
   private closing = false;
   private readonly queue: Array<{ id: number; task: PoolTask }> = [];
-  /** Moving average of task run time; short tasks are pipelined to threads, long ones handed out one at a time. */
-  private avgMs = 0;
+  /**
+   * Moving average of run time per function: a function's short tasks are pipelined to threads (up to
+   * PIPELINE_DEPTH each), others handed out one at a time. Per function, and unknown counts as long: with one
+   * average over all tasks, a worker that had run only tiny tasks (a scatter's) sent the first 64 tasks of a new
+   * function to one thread at once, where priority no longer orders them; 64 partitions made on the workers
+   * (8 MB each) then ran back to back, ahead of the shuffle transfers that would consume them, and their results
+   * piled up past the memory limit (test/e2e/tables/spill.test.ts).
+   */
+  private readonly avgMs = new Map<string, number>();
 
   constructor(
     readonly size: number,
@@ -134,7 +145,8 @@ export class ThreadPool {
         this.inflight.delete(id);
         slot.load--;
         const ms = msg.ms[i] as number;
-        this.avgMs = this.avgMs * 0.9 + ms * 0.1;
+        const avg = this.avgMs.get(entry.f);
+        this.avgMs.set(entry.f, avg === undefined ? ms : avg * 0.9 + ms * 0.1);
         const error = msg.errors[i];
         this.observe(entry.f, ms, Boolean(error));
         if (error) {
@@ -161,6 +173,8 @@ export class ThreadPool {
 
   private onThreadExit(slot: Slot, err: Error): void {
     if (this.slots[slot.index] !== slot) return;
+    for (const { task } of slot.outbox) unpinQueued(task);
+    slot.outbox = [];
     for (const [id, entry] of [...this.inflight]) {
       if (entry.slot !== slot) continue;
       this.inflight.delete(id);
@@ -184,6 +198,10 @@ export class ThreadPool {
 
   /** Queue a task; it goes to the least loaded thread. */
   run(task: PoolTask): void {
+    // Its inputs may view pooled receive memory that the store lets go of (spills or frees) while the task waits
+    // here: pinned until the task is handed to a thread (which pins what it keeps), run inline or cancelled, so
+    // that memory is not reused under it (seen: a transfer decoding another frame's bytes).
+    for (const [, b] of task.deps) receivePool.pin(b);
     if (this.fnStats.get(task.f)?.inline && this.plugins.length === 0) {
       this.inlineQueue.push(task);
       if (!this.scheduled) {
@@ -269,8 +287,10 @@ export class ThreadPool {
     }
     let result: unknown;
     let started = performance.now();
-    // User code on this thread may keep its inputs: their pooled memory is never reused (comm/buffer-pool.ts).
+    // User code on this thread may keep its inputs: their pooled memory is never reused (comm/buffer-pool.ts),
+    // so the queue pins can go (a run that falls back to the threads below is pinned again).
     for (const [, b] of task.deps) receivePool.expose(b);
+    unpinQueued(task);
     try {
       if (!st.fn) {
         st.fn = new Function(`"use strict"; return (${def.source});`)() as (...args: unknown[]) => unknown;
@@ -290,6 +310,7 @@ export class ThreadPool {
     } catch {
       // Let a thread run it again: errors (and their explanations) come from one place.
       this.ban(task.f);
+      for (const [, b] of task.deps) receivePool.pin(b);
       this.toThreads(task);
       return;
     }
@@ -344,12 +365,12 @@ export class ThreadPool {
   cancel(key: string): boolean {
     const i = this.queue.findIndex((q) => q.task.key === key);
     if (i >= 0) {
-      this.queue.splice(i, 1);
+      unpinQueued((this.queue.splice(i, 1)[0] as { task: PoolTask }).task);
       return true;
     }
     const j = this.inlineQueue.findIndex((t) => t.key === key);
     if (j < 0) return false;
-    this.inlineQueue.splice(j, 1);
+    unpinQueued(this.inlineQueue.splice(j, 1)[0] as PoolTask);
     return true;
   }
 
@@ -359,13 +380,14 @@ export class ThreadPool {
   }
 
   private pump(): void {
-    const depth = this.avgMs < 2 ? 64 : 1;
     let head = 0;
     while (head < this.queue.length) {
       let best = this.slots[0] as Slot;
       for (const s of this.slots) if (s.load < best.load) best = s;
-      if (best.load >= depth) break;
-      const { id, task } = this.queue[head++] as { id: number; task: PoolTask };
+      const next = this.queue[head] as { id: number; task: PoolTask };
+      if (best.load >= ((this.avgMs.get(next.task.f) ?? SHORT_TASK_MS) < SHORT_TASK_MS ? PIPELINE_DEPTH : 1)) break;
+      head++;
+      const { id, task } = next;
       best.load++;
       this.inflight.set(id, { key: task.key, f: task.f, slot: best });
       best.outbox.push({ id, task });
@@ -389,6 +411,8 @@ export class ThreadPool {
       const tasks = s.outbox;
       s.outbox = [];
       s.thread.postMessage(...packBatch(tasks));
+      // The thread holds its own pins now (packBatch) or a copy.
+      for (const { task } of tasks) unpinQueued(task);
     }
   }
 
@@ -396,6 +420,11 @@ export class ThreadPool {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.thread.terminate()));
   }
+}
+
+/** A task left the queue (handed over, run inline or dropped): its inputs' queue pins go (run()). */
+function unpinQueued(task: PoolTask): void {
+  for (const [, b] of task.deps) receivePool.unpin(b);
 }
 
 /**

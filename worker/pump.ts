@@ -23,6 +23,8 @@ export interface EventPumpDeps {
   shuffle: ShuffleService;
   logger: Logger;
   inlineResultBytes: number;
+  /** Shared memory came into this isolate (a task's result, an unpack task's shard frame): worker/memory.ts SharedMemoryCollector. */
+  noteShared?: (bytes: number) => void;
   /**
    * Bytes that started tasks may hold at once: their inputs (loaded from
    * disk if spilled) and, for shuffle transfers, their shards until every
@@ -168,6 +170,7 @@ export class EventPump {
    * finishes (with no data of its own) once all acknowledged.
    */
   onResult(key: string, r: PoolResult): void {
+    if (r.ok && r.data.buffer instanceof SharedArrayBuffer) this.deps.noteShared?.(r.data.buffer.byteLength);
     if (!r.ok || !this.deps.shuffle.active || !this.deps.shuffle.isTransfer(key)) return this.finishResult(key, r);
     // The shards stay in memory until every receiver acknowledged them.
     this.hold(key, r.data.byteLength);
@@ -298,7 +301,10 @@ export class EventPump {
     if (!shards && this.deps.shuffle.active && this.deps.shuffle.isUnpack(key)) {
       // A shuffle output: its shards (this worker received them) come as one more dependency value.
       this.deps.shuffle.shardsFor(key).then(
-        (framed) => this.launch(key, run, deps, priority, framed),
+        (framed) => {
+          this.deps.noteShared?.(framed.byteLength);
+          this.launch(key, run, deps, priority, framed);
+        },
         (err: unknown) => this.onResult(key, { ok: false, error: toWireError(err) }),
       );
       return;

@@ -1,4 +1,5 @@
 import type { DataClient } from '../comm/data-client.ts';
+import { receivePool } from '../comm/buffer-pool.ts';
 import { decodeValue } from '../comm/payload.ts';
 import type { WireShuffleAssignment } from '../comm/protocol.ts';
 import type { Logger } from '../shared/core/logger.ts';
@@ -140,6 +141,10 @@ export class ShuffleService {
   /** A peer's push (data port). Resolves with the refusal reason, or undefined once stored. */
   async receive(msg: { shuffle: string; run: number; input: number; parts: number[] }, bufs: Buffer[]): Promise<string | undefined> {
     const ok = await this.buffer.put(msg.shuffle, msg.run, msg.input, msg.parts, bufs);
+    // The buffer copied or wrote out what it keeps: the received frame's memory may serve the next frame (left to
+    // the garbage collector, it stayed resident until a collection, which shared memory does not prompt). Not after
+    // a failed put: a spill write may still read it.
+    for (const b of bufs) receivePool.release(b);
     return ok ? undefined : `run ${msg.run} of shuffle ${msg.shuffle} was forgotten`;
   }
 

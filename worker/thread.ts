@@ -86,7 +86,7 @@ const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();
 
-/** Results this large (in one batch) are followed by a garbage collection in the thread. */
+/** Large results and shared inputs of this many bytes since the last collection are followed by one in the thread. */
 const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
 /**
  * This thread's gc, taken on first need (worker/gc.ts): the worker no longer
@@ -116,6 +116,12 @@ const pooledViews = new FinalizationRegistry<number>((pin) => {
 });
 /** Pooled buffers received since the last collection. */
 let pooledSinceGc = 0;
+/**
+ * Bytes of large results sent and of shared inputs received since the last collection. Shared memory is counted
+ * in no isolate's external memory, so V8 never collects for it (worker/memory.ts SharedMemoryCollector): a
+ * result's or input's memory stays resident while this thread's object for it lives, whoever else let go.
+ */
+let bigSinceGc = 0;
 
 /** The batch being collected. */
 let out = newBatch();
@@ -132,25 +138,19 @@ function flush(): void {
   flushScheduled = false;
   lastFlush = performance.now();
   if (out.ids.length === 0) return;
-  const batch = out;
-  const buf = new ArrayBuffer(outLen);
-  new Uint8Array(buf).set(outBytes.subarray(0, outLen));
-  batch.buf = buf;
-  out = newBatch();
-  outLen = 0;
-  // Shared buffers are shared, not transferred.
-  const transfer = batch.big.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-  port.postMessage(batch satisfies FromThread, [buf, ...transfer]);
+  const big = postBatch();
+  bigSinceGc += big;
   // A task that built a large result usually left garbage of the same size here (its own array, when the
   // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
-  // shows live memory only.
-  // Likewise after tasks that read pooled inputs, so the worker gets that memory back soon (pooledViews).
-  // Results in shared memory (large byte results, e.g. Arrow IPC tables) count too: they are not transferred.
-  // The two differ in when. Garbage from a large result is collected now, as before: deferred, freeing the
-  // task's own array (~8 ms of kernel time per 100 MiB here) would run while the result is being used, e.g.
-  // sent to another worker. Pooled views only once this task's frame is gone (collectSoon).
-  if (batch.big.reduce((n, b) => n + b.byteLength, 0) >= GC_AFTER_RESULT_BYTES) collectGarbage();
-  if (pooledSinceGc > 0) {
+  // shows live memory only; deferred, freeing the task's own array (~8 ms of kernel time per 100 MiB here)
+  // would run while the result is being used, e.g. sent to another worker.
+  if (big >= GC_AFTER_RESULT_BYTES) {
+    bigSinceGc = 0;
+    collectGarbage();
+  }
+  // Pooled and shared inputs: this thread's objects for them keep them resident (V8 collects for no shared
+  // memory by itself, worker/memory.ts). Collected only once this task's frame is gone (collectSoon).
+  if (pooledSinceGc > 0 || bigSinceGc >= GC_AFTER_RESULT_BYTES) {
     pooledSinceGc = 0;
     collectSoon();
   }
@@ -171,8 +171,23 @@ function collectSoon(): void {
   gcScheduled = true;
   setImmediate(() => {
     gcScheduled = false;
+    bigSinceGc = 0;
     collectGarbage();
   });
+}
+
+/** Post the batch collected so far; returns the bytes of its large results. */
+function postBatch(): number {
+  const batch = out;
+  const buf = new ArrayBuffer(outLen);
+  new Uint8Array(buf).set(outBytes.subarray(0, outLen));
+  batch.buf = buf;
+  out = newBatch();
+  outLen = 0;
+  // Shared buffers are shared, not transferred.
+  const transfer = batch.big.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  port.postMessage(batch satisfies FromThread, [buf, ...transfer]);
+  return batch.big.reduce((n, b) => n + b.byteLength, 0);
 }
 
 /**
@@ -236,6 +251,7 @@ port.on('message', (msg: ToThread) => {
     });
     return;
   }
+  for (const s of msg.shared) bigSinceGc += s.byteLength;
   for (let i = 0; i < msg.pins.length; i++) {
     const pin = msg.pins[i] as number;
     if (pin === 0) continue;

@@ -7,7 +7,7 @@ import type { Comm } from '../comm/comm.ts';
 import { RECONNECT_BACKOFF } from '../shared/core/retry.ts';
 import { connectToScheduler, heldResults, unstartedTasks, type SchedulerConnection } from './connection.ts';
 import { IllegalWorkerStateError } from './errors.ts';
-import { cgroupMemoryLimit, effectiveMemoryLimit, exposeGc, MEMORY_LIMIT_EXIT_CODE, MemoryManager } from './memory.ts';
+import { cgroupMemoryLimit, effectiveMemoryLimit, exposeGc, MEMORY_LIMIT_EXIT_CODE, MemoryManager, SharedMemoryCollector, sharedGcThreshold } from './memory.ts';
 import { ModuleCache } from './module-cache.ts';
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './options.ts';
 import { ThreadPool } from './pool.ts';
@@ -56,6 +56,8 @@ export class Worker {
   private readonly pump: EventPump;
   private readonly memory: MemoryManager;
   private readonly shuffle: ShuffleService;
+  private readonly sharedGc: SharedMemoryCollector;
+  private readonly noteAllocated = (bytes: number): void => this.sharedGc.note(bytes);
   /** The enforced limit: the configured one capped by the cgroup's; undefined = none. */
   readonly memoryLimitBytes: number | undefined;
   private scheduler: Channel<SchedulerToWorker, WorkerToScheduler> | undefined;
@@ -93,6 +95,9 @@ export class Worker {
     const collectGarbage = this.memoryLimitBytes !== undefined ? exposeGc() : undefined;
     // Idle receive memory is bounded, and a small share of a limit (comm/buffer-pool.ts).
     if (this.memoryLimitBytes !== undefined) receivePool.capBytes = Math.min(DEFAULT_POOL_CAP_BYTES, Math.floor(this.memoryLimitBytes * 0.1));
+    // Shared memory prompts no collection by itself (memory.ts): collect by what comes in.
+    this.sharedGc = new SharedMemoryCollector(sharedGcThreshold(this.memoryLimitBytes), () => collectGarbage ?? exposeGc());
+    receivePool.onAllocate = this.noteAllocated;
     this.peers = new DataClient(o.token, 'peer', o.caPem);
     this.pool = new ThreadPool(
       o.nthreads,
@@ -119,6 +124,7 @@ export class Worker {
       modules: new ModuleCache(o.moduleCacheDir, o.logger),
       logger: o.logger,
       inlineResultBytes: o.inlineResultBytes,
+      noteShared: (bytes) => this.sharedGc.note(bytes),
       // Inputs and unacknowledged shards of started tasks: a tenth of the limit (1 GiB without one).
       pipelineBytes: this.memoryLimitBytes !== undefined ? Math.floor(this.memoryLimitBytes * PIPELINE_FRACTION) : 1024 ** 3,
       send: (msg, bufs, weight) => this.send(msg, bufs, weight),
@@ -246,6 +252,7 @@ export class Worker {
       await this.listener?.close();
       await this.peers.close();
       await this.pool.close();
+      if (receivePool.onAllocate === this.noteAllocated) receivePool.onAllocate = undefined;
       this.shuffle.close();
       // Removes the whole workspace (the shuffle's files included).
       this.store.close();

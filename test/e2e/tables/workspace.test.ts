@@ -27,15 +27,12 @@ const scratch = mkdtempSync(join(tmpdir(), 'recc-scratch-e2e-'));
 let cluster: LocalCluster | undefined;
 let client: Client | undefined;
 const savedEnv = process.env.RECC_SCRATCH_DIR;
-const savedBuffer = process.env.RECC_SHUFFLE_BUFFER_BYTES;
 
 afterAll(async () => {
   await client?.close();
   await cluster?.close();
   if (savedEnv === undefined) delete process.env.RECC_SCRATCH_DIR;
   else process.env.RECC_SCRATCH_DIR = savedEnv;
-  if (savedBuffer === undefined) delete process.env.RECC_SHUFFLE_BUFFER_BYTES;
-  else process.env.RECC_SHUFFLE_BUFFER_BYTES = savedBuffer;
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -71,11 +68,9 @@ describe('DistributedTable: worker workspaces', () => {
     mkdirSync(join(scratch, 'not-ours'));
 
     process.env.RECC_SCRATCH_DIR = scratch;
-    // A small shuffle buffer (16 MiB, against ~96 MiB of shards per worker) so shards spill, under a memory limit
-    // the shuffle stays well inside: a worker's peak RSS here is ~550 MiB on a quiet machine, which crossed the
-    // terminate line of the 0.25 GiB this test used to set the spilling off (workers killed, KilledWorkerError).
-    process.env.RECC_SHUFFLE_BUFFER_BYTES = String(16 * 1024 * 1024);
-    cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, memoryLimitGiB: 1, ...(process.env.RECC_TEST_WORKER_LOG ? { logStream: (await import('node:fs')).createWriteStream(process.env.RECC_TEST_WORKER_LOG, { flags: 'a' }) } : {}) });
+    // A small limit: the shuffle buffer (a quarter of it) overflows, so shards spill. (A 1 GiB limit and a 16 MiB
+    // buffer stood in while workers' RSS ran to several times their live data: worker/memory.ts SharedMemoryCollector.)
+    cluster = await LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, memoryLimitGiB: 0.25 });
     client = await Client.connect(cluster);
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(join(scratch, 'not-ours'))).toBe(true);

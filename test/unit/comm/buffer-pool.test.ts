@@ -55,6 +55,20 @@ describe('Class: BufferPool', () => {
       expect(pool.idleBytes).toBe(2 * MiB);
     });
 
+    it('reuses a body its owner released (a stored shuffle push) once nobody pins it, and reports new bodies only', () => {
+      const pool = new BufferPool(64 * MiB);
+      const allocated: number[] = [];
+      pool.onAllocate = (n) => allocated.push(n);
+      const push = pool.acquire(2 * MiB);
+      pool.pin(push);
+      pool.release(push);
+      expect(pool.idleBytes).toBe(0);
+      pool.unpin(push);
+      expect(pool.idleBytes).toBe(2 * MiB);
+      expect(pool.acquire(2 * MiB).buffer).toBe(push.buffer);
+      expect(allocated).toEqual([2 * MiB]);
+    });
+
     it('does not hand out memory more than twice the size asked for, and keeps at most capBytes idle', () => {
       const pool = new BufferPool(5 * MiB);
       const big = pool.acquire(4 * MiB);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/core/logger.ts';
-import { cgroupMemoryLimit, decideMemory, effectiveMemoryLimit, MemoryManager, type ManagedData } from '../../../worker/memory.ts';
+import { cgroupMemoryLimit, decideMemory, effectiveMemoryLimit, MemoryManager, SHARED_GC_MAX_BYTES, SHARED_GC_MIN_BYTES, SharedMemoryCollector, sharedGcThreshold, type ManagedData } from '../../../worker/memory.ts';
+import { waitFor } from '../../support/wait.ts';
 import { DEFAULT_THRESHOLDS } from '../../../worker/store.ts';
 
 const MiB = 1024 * 1024;
@@ -41,6 +42,44 @@ function harness(rssSamples: number[], managed = 0, opts: { gc?: boolean } = {})
   });
   return { manager, store, events, tick: (ms: number) => (now += ms) };
 }
+
+describe('Class: SharedMemoryCollector', () => {
+  it('collects once per threshold of shared memory taken in, after the current turn, taking gc on first need', async () => {
+    // Prepare
+    let taken = 0;
+    let collections = 0;
+    const c = new SharedMemoryCollector(10 * MiB, () => {
+      taken++;
+      return () => collections++;
+    });
+    // Act: 9 MiB does not reach the threshold; 12 more in the same turn make one collection, not two
+    c.note(9 * MiB);
+    await new Promise((r) => setImmediate(r));
+    const before = collections;
+    c.note(6 * MiB);
+    c.note(6 * MiB);
+    const sameTurn = collections;
+    await waitFor(() => collections === 1, { what: 'a collection' });
+    c.note(4 * MiB);
+    await new Promise((r) => setImmediate(r));
+    // Assess
+    expect([before, sameTurn, collections, taken, c.collections]).toEqual([0, 0, 1, 1, 1]);
+  });
+
+  it('does nothing when the runtime refuses gc', async () => {
+    const c = new SharedMemoryCollector(MiB, () => undefined);
+    c.note(2 * MiB);
+    await new Promise((r) => setImmediate(r));
+    expect(c.collections).toBe(0);
+  });
+
+  it('sets the threshold at 5 % of the limit, within its bounds', () => {
+    expect(sharedGcThreshold(1000 * MiB)).toBe(50 * MiB);
+    expect(sharedGcThreshold(100 * MiB)).toBe(SHARED_GC_MIN_BYTES);
+    expect(sharedGcThreshold(100_000 * MiB)).toBe(SHARED_GC_MAX_BYTES);
+    expect(sharedGcThreshold(undefined)).toBe(SHARED_GC_MAX_BYTES);
+  });
+});
 
 describe('Function: decideMemory', () => {
   it('spills above 70 %, pauses above 80 % (with managed data), terminates above 95 % of the limit', () => {

@@ -2,9 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../../../comm/payload.ts';
+import { receivePool } from '../../../comm/buffer-pool.ts';
+import { decodeValue, encodeValue, KeyRef } from '../../../comm/payload.ts';
 import { ThreadPool, type PoolResult } from '../../../worker/pool.ts';
 import { waitFor } from '../../support/wait.ts';
+
+const MiB = 1024 * 1024;
 
 /** A real pool (one task thread) that records every result by key. */
 class PoolHarness {
@@ -53,6 +56,50 @@ afterEach(async () => {
 });
 
 describe('Class: ThreadPool', () => {
+  describe('Method: run (hand-out to threads)', () => {
+    it('hands a function not yet measured as short to a thread one task at a time, so a later task of higher priority overtakes', async () => {
+      // Prepare: tasks of 30 ms (never pipelined); the thread's first task of the function starts at once
+      const order: string[] = [];
+      const pool = new ThreadPool(1, 'pool-test', (key) => order.push(key));
+      pool.defineFunctions([['slow', { kind: 'inline', name: 'slow', source: '(x) => { const until = Date.now() + 30; while (Date.now() < until) {} return x; }' }, undefined]]);
+      try {
+        // Act
+        for (let i = 0; i < 5; i++) pool.run({ key: `low${i}`, f: 'slow', a: encodeValue([i]), deps: [], priority: 1 });
+        pool.run({ key: 'high', f: 'slow', a: encodeValue([9]), deps: [], priority: 0 });
+        await waitFor(() => order.length === 6, { what: 'six results' });
+        // Assess: only low0 was in the thread when high arrived
+        expect(order.indexOf('high')).toBeLessThanOrEqual(1);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('keeps a queued task’s pooled input from reuse when the store lets go of it before a thread takes the task', async () => {
+      // Prepare: a busy thread, and a pooled body (as received from a peer) holding a stored result
+      h.define('busy', '(x) => { const until = Date.now() + 100; while (Date.now() < until) {} return x; }');
+      h.define('sum', '(b) => { let s = 0; for (const v of b) s += v; return s; }');
+      const body = receivePool.acquire(2 * MiB);
+      const value = encodeValue(new Uint8Array(2 * MiB - 16).fill(3));
+      body.set(value);
+      const input = body.subarray(0, value.byteLength);
+      receivePool.store(input);
+      const idleBefore = receivePool.idleBytes;
+      h.pool.run({ key: 'busy', f: 'busy', a: encodeValue([1]), deps: [] });
+      h.pool.run({ key: 'sum', f: 'sum', a: encodeValue([new KeyRef('dep')]), deps: [['dep', input]] });
+      // Act: the store spills or frees the result while the task waits for the thread
+      receivePool.unstore(input);
+      const idleWhileQueued = receivePool.idleBytes;
+      const taken = receivePool.acquire(2 * MiB);
+      taken.fill(0xff);
+      await waitFor(() => h.results.has('sum'), { what: 'the task that read the input' });
+      // Assess: the body was not handed out again, so the task read its own bytes
+      expect(idleWhileQueued).toBe(idleBefore);
+      expect(taken.buffer).not.toBe(body.buffer);
+      const r = h.results.get('sum') as PoolResult;
+      expect(r.ok && decodeValue(r.data)).toBe(3 * (2 * MiB - 16));
+    });
+  });
+
   describe('Method: run (main-thread fast path)', () => {
     it('runs a tiny inline function on the main thread once it proved tiny in the thread, with the same results', async () => {
       // Prepare
