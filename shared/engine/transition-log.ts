@@ -27,11 +27,28 @@ export function tellStory(story: readonly TransitionLogEntry[], last = 10): stri
 }
 
 export class TransitionLog {
-  private readonly keys: string[] = [];
-  private readonly froms: string[] = [];
-  private readonly tos: string[] = [];
+  /*
+   * Parallel columns, grown to `capacity` by doubling. Only the key is a
+   * reference per entry: from/to are indices into `names` (a machine has a
+   * dozen states), the time is a double, and the stimulus an index into a
+   * ring of its own that gets a string only when it differs from the last one
+   * (a step's transitions share their stimulus). Each reference stored into
+   * these long-lived arrays costs a write barrier and, for a young string, a
+   * remembered-set entry the next scavenge walks; five per transition were a
+   * measurable share of a no-op task's cost (bench/micro-scheduler.ts).
+   */
+  private keys: string[] = [];
+  private froms = new Uint16Array(0);
+  private tos = new Uint16Array(0);
+  private times = new Float64Array(0);
+  private stimIdx = new Int32Array(0);
+  /** Distinct consecutive stimulus ids, a ring of `capacity` (never fuller than the entries: see record). */
   private readonly stimuli: string[] = [];
-  private readonly times: number[] = [];
+  private stimTotal = 0;
+  private lastStim: string | undefined = undefined;
+  /** State names by index, and the reverse. */
+  private readonly names: string[] = [];
+  private readonly codes = new Map<string, number>();
   /** Entries recorded since creation (the next write goes to `total % capacity`). */
   private total = 0;
 
@@ -50,27 +67,59 @@ export class TransitionLog {
   }
 
   record(key: string, from: string, to: string, stimulusId: string, time: number): void {
-    if (this.capacity === 0) {
+    const cap = this.capacity;
+    if (cap === 0) {
       // Still counted, so `recorded` equals the machine's transition count whatever the size.
       this.total++;
       return;
     }
-    if (this.total < this.capacity) {
+    const n = this.total;
+    let i: number;
+    if (n < cap) {
+      if (n === this.times.length) this.grow(Math.min(cap, Math.max(1024, n * 2)));
       this.keys.push(key);
-      this.froms.push(from);
-      this.tos.push(to);
-      this.stimuli.push(stimulusId);
-      this.times.push(time);
-      this.total++;
-      return;
+      i = n;
+    } else {
+      i = n % cap;
+      this.keys[i] = key;
     }
-    const i = this.total % this.capacity;
-    this.keys[i] = key;
-    this.froms[i] = from;
-    this.tos[i] = to;
-    this.stimuli[i] = stimulusId;
+    this.froms[i] = this.code(from);
+    this.tos[i] = this.code(to);
     this.times[i] = time;
-    this.total++;
+    // A new stimulus takes a ring slot only together with an entry, so the ring never holds more
+    // stimuli than there are entries: the stimulus of every entry still held is still held.
+    if (stimulusId !== this.lastStim || this.stimTotal === 0) {
+      const j = this.stimTotal % cap;
+      if (j === this.stimuli.length) this.stimuli.push(stimulusId);
+      else this.stimuli[j] = stimulusId;
+      this.stimTotal++;
+      this.lastStim = stimulusId;
+    }
+    this.stimIdx[i] = (this.stimTotal - 1) % cap;
+    this.total = n + 1;
+  }
+
+  private code(name: string): number {
+    const c = this.codes.get(name);
+    if (c !== undefined) return c;
+    if (this.names.length === 0xffff) throw new RangeError('transition log: more than 65,535 distinct state names');
+    this.codes.set(name, this.names.length);
+    return this.names.push(name) - 1;
+  }
+
+  private grow(length: number): void {
+    const froms = new Uint16Array(length);
+    froms.set(this.froms);
+    this.froms = froms;
+    const tos = new Uint16Array(length);
+    tos.set(this.tos);
+    this.tos = tos;
+    const times = new Float64Array(length);
+    times.set(this.times);
+    this.times = times;
+    const stimIdx = new Int32Array(length);
+    stimIdx.set(this.stimIdx);
+    this.stimIdx = stimIdx;
   }
 
   /** The held transitions of `key`, oldest first. */
@@ -91,6 +140,12 @@ export class TransitionLog {
   }
 
   private entry(i: number): TransitionLogEntry {
-    return { key: this.keys[i] as string, from: this.froms[i] as string, to: this.tos[i] as string, stimulusId: this.stimuli[i] as string, time: this.times[i] as number };
+    return {
+      key: this.keys[i] as string,
+      from: this.names[this.froms[i] as number] as string,
+      to: this.names[this.tos[i] as number] as string,
+      stimulusId: this.stimuli[this.stimIdx[i] as number] as string,
+      time: this.times[i] as number,
+    };
   }
 }

@@ -25,6 +25,36 @@ describe('Class: TransitionLog', () => {
     expect(log.since(2).map((e) => e.stimulusId)).toEqual(['stim-4', 'stim-5', 'stim-6']);
   });
 
+  it('keeps each held entry\'s stimulus once the ring wraps, when consecutive entries share one', () => {
+    const log = new TransitionLog(3);
+    log.record('a', 'released', 'waiting', 's1', 1);
+    log.record('b', 'released', 'waiting', 's1', 1);
+    log.record('c', 'released', 'waiting', 's2', 2);
+    log.record('d', 'released', 'waiting', 's2', 2);
+    log.record('e', 'waiting', 'memory', 's3', 3);
+    expect(log.since(0)).toEqual([
+      { key: 'c', from: 'released', to: 'waiting', stimulusId: 's2', time: 2 },
+      { key: 'd', from: 'released', to: 'waiting', stimulusId: 's2', time: 2 },
+      { key: 'e', from: 'waiting', to: 'memory', stimulusId: 's3', time: 3 },
+    ]);
+    // The same stimulus again after another one is recorded again.
+    log.record('f', 'memory', 'released', 's2', 4);
+    expect(log.story('f')).toEqual([{ key: 'f', from: 'memory', to: 'released', stimulusId: 's2', time: 4 }]);
+    expect(log.since(0).map((e) => e.stimulusId)).toEqual(['s2', 's3', 's2']);
+  });
+
+  it('grows past its first columns and wraps a large capacity intact', () => {
+    const log = new TransitionLog(5000);
+    for (let i = 0; i < 12_000; i++) log.record(`k${i % 7}`, i % 2 ? 'processing' : 'queued', i % 2 ? 'memory' : 'processing', `stim-${i >> 2}`, i);
+    expect(log.size).toBe(5000);
+    const held = log.since(0);
+    expect(held).toHaveLength(5000);
+    held.forEach((e, j) => {
+      const i = 7000 + j;
+      expect(e).toEqual({ key: `k${i % 7}`, from: i % 2 ? 'processing' : 'queued', to: i % 2 ? 'memory' : 'processing', stimulusId: `stim-${i >> 2}`, time: i });
+    });
+  });
+
   it('keeps nothing with capacity 0 and refuses a negative or fractional size', () => {
     const log = new TransitionLog(0);
     log.record('k', 'a', 'b', 's', 1);
