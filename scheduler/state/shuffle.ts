@@ -67,6 +67,12 @@ export class ShuffleBook {
   readonly shuffles = new Map<string, ShuffleRecord>();
   readonly log = new TransitionLog(10_000);
   transitionCount = 0;
+  /**
+   * The last run number given to any shuffle. Runs come from this one counter, not from each record: a record
+   * goes when its barrier is forgotten, and the same graph computed again has the same shuffle id, which the
+   * workers still remember as forgotten up to its old run (worker/shuffle-buffer.ts refuses those shards).
+   */
+  private lastRun = 0;
 
   constructor(
     private readonly s: SchedulerState,
@@ -102,7 +108,7 @@ export class ShuffleBook {
     const sh = this.record(info);
     if (info.role === 'transfer') {
       if (sh.state === 'waiting' || sh.state === 'done') {
-        sh.run += 1;
+        sh.run = ++this.lastRun;
         sh.participants = [...this.s.workers.keys()].sort();
         this.transition(sh, 'transferring');
       }

@@ -55,6 +55,20 @@ describe('DistributedTable against a single-process reference', () => {
     );
   });
 
+  it('the same shuffle computed again after its results were released gives the same rows (a new run, not a refused one)', async () => {
+    /* toTable() releases what it computed, so the scheduler forgets the shuffle; the second call builds the
+       same graph (same keys, same shuffle id). Its shards must not be refused as those of the forgotten run. */
+    const rows: Row[] = Array.from({ length: 60 }, (_, i) => ({ key: `k${i % 7}`, k2: (i * 37) % 11, value: i }));
+    const t = await client.fromTable(tableOfRows(rows), { npartitions: 4 }).persist();
+    const want = [...groupsOf(rows, ['key'])].map(([, g]) => ({ key: g[0]?.key ?? null, n: g.length, total: round(g.reduce((s, r) => s + (r.value ?? 0), 0)) }));
+    for (let round_ = 0; round_ < 3; round_++) {
+      const got = rowsOf(await t.groupBy('key').apply(perGroup).toTable()).map((r) => ({ ...r, total: round(r.total as number) }));
+      expect(sortedJson(got)).toEqual(sortedJson(want));
+      const indexed = rowsOf(await t.setIndex('k2', { divisions: [0, 5, 10] }).toTable());
+      expect(sortedJson(indexed)).toEqual(sortedJson(rows as unknown as Array<Record<string, unknown>>));
+    }
+  });
+
   it('setIndex(k2) holds every row once, sorted across partitions (sample pass + range shuffle)', async () => {
     await fc.assert(
       fc.asyncProperty(cases, async ({ rows, npartitions }) => {

@@ -148,6 +148,34 @@ describe('Class: ShuffleBook (the shuffle barrier in the scheduler machine)', ()
     expect(out.some((o) => o.type === 'shuffle-forget' && o.run === 1)).toBe(true);
   });
 
+  it('gives the same shuffle computed again after it was forgotten a run the workers have not forgotten', () => {
+    /* The same graph (same keys, same shuffle id) computed, released, computed again: the second
+       computation's transfers must carry a run above the one the workers were told to forget, or
+       every receiver refuses their shards (found by bench/recc/df-profile.ts --reps 2). */
+    h = new Harness();
+    h.step(worker('w1'), worker('w2'));
+    let out = h.step({ type: 'update-graph', clientId: 'c', tasks: shuffleGraph(2, 2), wants: wants(2) });
+    const forgotten: number[] = [];
+    for (let i = 0; i < 6 && h.shuffle?.state !== 'done'; i++) {
+      out = finishAll(h, out);
+      for (const o of out) if (o.type === 'shuffle-forget') forgotten.push(o.run);
+    }
+    expect(h.shuffle?.state).toBe('done');
+    out = h.step({ type: 'client-releases', clientId: 'c', keys: wants(2) });
+    expect(shufflesOf(h.s).shuffles.size).toBe(0);
+    out = h.step({ type: 'update-graph', clientId: 'c', tasks: shuffleGraph(2, 2), wants: wants(2) });
+    const runs = new Set<number>();
+    for (let i = 0; i < 6 && !(h.state('u0') === 'memory' && h.state('u1') === 'memory'); i++) {
+      for (const c of computes(out)) if (c.shuffle?.role === 'transfer') runs.add(c.shuffle.run);
+      out = finishAll(h, out);
+    }
+    expect(forgotten.length).toBeGreaterThan(0);
+    expect([...runs]).toHaveLength(1);
+    expect([...runs][0]).toBeGreaterThan(Math.max(...forgotten));
+    expect(h.state('u0')).toBe('memory');
+    expect(h.state('u1')).toBe('memory');
+  });
+
   it('has a table with every restart edge and no edge out of failed', () => {
     h = new Harness();
     expect(SHUFFLE_TRANSITIONS).toEqual(expect.arrayContaining(['transferring>waiting', 'barrier>waiting', 'unpacking>waiting', 'done>transferring']));
