@@ -151,6 +151,17 @@ export function sharedGcThreshold(limitBytes: number | undefined): number {
   return Math.min(SHARED_GC_MAX_BYTES, Math.max(SHARED_GC_MIN_BYTES, Math.floor(limitBytes * SHARED_GC_FRACTION)));
 }
 
+/**
+ * Shared memory a task thread takes in or sends out (large results, shared inputs) between its own collections:
+ * the worker's inflow threshold split between its threads, and never below the minimum. A forced collection in a
+ * task thread costs far more than its pause: it discards the optimized code of the table kernels (V8 deoptimizes
+ * code whose embedded objects died), which then runs slowly until warm again. Collected after every 8 MiB, a
+ * groupBy().apply of 5 M rows took twice as long (bench/recc/df-profile.ts; --trace-deopt: "weak objects").
+ */
+export function threadGcThreshold(limitBytes: number | undefined, nthreads: number): number {
+  return Math.max(SHARED_GC_MIN_BYTES, Math.floor(sharedGcThreshold(limitBytes) / Math.max(1, nthreads)));
+}
+
 /** The limit the worker enforces: the smaller of the configured one and the cgroup's. */
 export function effectiveMemoryLimit(configuredBytes: number | undefined, cgroupBytes: number | undefined): number | undefined {
   if (configuredBytes === undefined) return cgroupBytes;

@@ -120,13 +120,15 @@ export class ThreadPool {
     private readonly workerName: string,
     private readonly onResult: (key: string, result: PoolResult) => void,
     private readonly onPluginError: (name: string, error: { name: string; message: string }) => void = () => {},
+    /** Large results and shared inputs a thread passes before it collects garbage (worker/memory.ts threadGcThreshold). */
+    private readonly gcAfterBytes = 8 * 1024 * 1024,
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }
 
   private spawn(index: number): Slot {
     const entry = threadEntry();
-    const workerData = { workerName: this.workerName, threadIndex: index };
+    const workerData = { workerName: this.workerName, threadIndex: index, gcAfterBytes: this.gcAfterBytes };
     const thread = entry.kind === 'file' ? new Thread(entry.url, { workerData }) : new Thread(entry.code, { eval: true, workerData });
     const slot: Slot = { thread, index, load: 0, outbox: [] };
     thread.on('message', (msg: FromThread) => {

@@ -67,7 +67,7 @@ function enableSourceMaps(): void {
   process.setSourceMapsEnabled(true);
 }
 const port = parentPort;
-const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number };
+const info = (workerData ?? {}) as { workerName?: string; threadIndex?: number; gcAfterBytes?: number };
 
 /**
  * recc's table layer for tasks (client.readDataset's partition reads):
@@ -86,8 +86,13 @@ const defs = new Map<string, [FunctionDef, string | undefined]>();
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 let chain: Promise<void> = Promise.resolve();
 
-/** Large results and shared inputs of this many bytes since the last collection are followed by one in the thread. */
-const GC_AFTER_RESULT_BYTES = 8 * 1024 * 1024;
+/**
+ * Large results and shared inputs of this many bytes since the last collection are followed by one in the thread:
+ * a share of the worker's memory limit (worker/memory.ts threadGcThreshold), 8 MiB under a small limit.
+ */
+const GC_AFTER_BYTES = info.gcAfterBytes ?? 8 * 1024 * 1024;
+/** One result this large is followed by a collection at once (see flush), whatever the limit. */
+const LARGE_RESULT_BYTES = Math.min(GC_AFTER_BYTES, 64 * 1024 * 1024);
 /**
  * This thread's gc, taken on first need (worker/gc.ts): the worker no longer
  * leaves --expose-gc set, which made every thread start slowly.
@@ -144,13 +149,13 @@ function flush(): void {
   // result was encoded from it). Collect it now, so the process RSS that the memory limit is enforced on
   // shows live memory only; deferred, freeing the task's own array (~8 ms of kernel time per 100 MiB here)
   // would run while the result is being used, e.g. sent to another worker.
-  if (big >= GC_AFTER_RESULT_BYTES) {
+  if (big >= LARGE_RESULT_BYTES) {
     bigSinceGc = 0;
     collectGarbage();
   }
   // Pooled and shared inputs: this thread's objects for them keep them resident (V8 collects for no shared
   // memory by itself, worker/memory.ts). Collected only once this task's frame is gone (collectSoon).
-  if (pooledSinceGc > 0 || bigSinceGc >= GC_AFTER_RESULT_BYTES) {
+  if (pooledSinceGc > 0 || bigSinceGc >= GC_AFTER_BYTES) {
     pooledSinceGc = 0;
     collectSoon();
   }

@@ -7,7 +7,7 @@ import type { Comm } from '../comm/comm.ts';
 import { RECONNECT_BACKOFF } from '../shared/core/retry.ts';
 import { connectToScheduler, heldResults, unstartedTasks, type SchedulerConnection } from './connection.ts';
 import { IllegalWorkerStateError } from './errors.ts';
-import { cgroupMemoryLimit, effectiveMemoryLimit, exposeGc, MEMORY_LIMIT_EXIT_CODE, MemoryManager, SharedMemoryCollector, sharedGcThreshold } from './memory.ts';
+import { cgroupMemoryLimit, effectiveMemoryLimit, exposeGc, MEMORY_LIMIT_EXIT_CODE, MemoryManager, SharedMemoryCollector, sharedGcThreshold, threadGcThreshold } from './memory.ts';
 import { ModuleCache } from './module-cache.ts';
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './options.ts';
 import { ThreadPool } from './pool.ts';
@@ -104,6 +104,7 @@ export class Worker {
       o.name,
       (key, r) => this.pump.onResult(key, r),
       (name, error) => o.logger.error('worker plugin failed', { event: 'worker.plugin-error', plugin: name, error }),
+      threadGcThreshold(this.memoryLimitBytes, o.nthreads),
     );
     this.shuffle = new ShuffleService({
       self: () => this.address,

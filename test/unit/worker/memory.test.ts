@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/core/logger.ts';
-import { cgroupMemoryLimit, decideMemory, effectiveMemoryLimit, MemoryManager, SHARED_GC_MAX_BYTES, SHARED_GC_MIN_BYTES, SharedMemoryCollector, sharedGcThreshold, type ManagedData } from '../../../worker/memory.ts';
+import { cgroupMemoryLimit, decideMemory, effectiveMemoryLimit, MemoryManager, SHARED_GC_MAX_BYTES, SHARED_GC_MIN_BYTES, SharedMemoryCollector, sharedGcThreshold, threadGcThreshold, type ManagedData } from '../../../worker/memory.ts';
 import { waitFor } from '../../support/wait.ts';
 import { DEFAULT_THRESHOLDS } from '../../../worker/store.ts';
 
@@ -78,6 +78,12 @@ describe('Class: SharedMemoryCollector', () => {
     expect(sharedGcThreshold(100 * MiB)).toBe(SHARED_GC_MIN_BYTES);
     expect(sharedGcThreshold(100_000 * MiB)).toBe(SHARED_GC_MAX_BYTES);
     expect(sharedGcThreshold(undefined)).toBe(SHARED_GC_MAX_BYTES);
+    // A task thread's share: split between the threads, never below the minimum.
+    expect(threadGcThreshold(undefined, 1)).toBe(SHARED_GC_MAX_BYTES);
+    expect(threadGcThreshold(undefined, 4)).toBe(SHARED_GC_MAX_BYTES / 4);
+    expect(threadGcThreshold(1000 * MiB, 2)).toBe(25 * MiB);
+    expect(threadGcThreshold(256 * MiB, 2)).toBe(SHARED_GC_MIN_BYTES);
+    expect(threadGcThreshold(undefined, 0)).toBe(SHARED_GC_MAX_BYTES);
   });
 });
 
