@@ -232,8 +232,14 @@ function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): vo
 
 /**
  * Codes of UTF-8 byte strings, found without making JS strings: an
- * open-addressing table of FNV-1a hashes over a byte arena holding one copy
- * of each distinct value. A value is decoded only the first time it is seen.
+ * open-addressing table over a byte arena holding one copy of each distinct
+ * value. A value is decoded only the first time it is seen.
+ *
+ * Values of up to 8 bytes (tickers, dates, short codes: most key columns) are
+ * read as two 32-bit words, hashed from them and compared by them, never byte
+ * by byte: 2× faster per row than FNV-1a and a byte compare (bench/micro-kernels.ts).
+ * Longer values take FNV-1a and the arena. An entry is hashed the way its
+ * length says, so both paths share one table.
  */
 export class ByteIndex {
   private slots = new Int32Array(1024);
@@ -243,16 +249,22 @@ export class ByteIndex {
   private lens = new Int32Array(256);
   private hashes = new Int32Array(256);
   private codes = new Int32Array(256);
+  /** Short values (up to 8 bytes): their bytes as two little-endian words, zero-padded. */
+  private w0s = new Int32Array(256);
+  private w1s = new Int32Array(256);
   private size = 0;
-  /** Hash of the bytes last passed to find (add reuses it). */
+  /** Hash (and, for short values, words) of the bytes last passed to find (add reuses them). */
   private lastHash = 0;
+  private lastW0 = 0;
+  private lastW1 = 0;
 
   find(bytes: Uint8Array, from: number, to: number): number {
+    const len = to - from;
+    if (len <= 8) return this.findShort(bytes, from, len);
     let h = 0x811c9dc5;
     for (let b = from; b < to; b++) h = Math.imul(h ^ (bytes[b] as number), 0x01000193);
     this.lastHash = h;
     const mask = this.slots.length - 1;
-    const len = to - from;
     for (let s = h & mask; ; s = (s + 1) & mask) {
       const e = (this.slots[s] as number) - 1;
       if (e < 0) return -1;
@@ -269,6 +281,37 @@ export class ByteIndex {
     }
   }
 
+  private findShort(bytes: Uint8Array, from: number, len: number): number {
+    let w0 = 0;
+    let w1 = 0;
+    if (len === 8) {
+      w0 = (bytes[from] as number) | ((bytes[from + 1] as number) << 8) | ((bytes[from + 2] as number) << 16) | ((bytes[from + 3] as number) << 24);
+      w1 = (bytes[from + 4] as number) | ((bytes[from + 5] as number) << 8) | ((bytes[from + 6] as number) << 16) | ((bytes[from + 7] as number) << 24);
+    } else {
+      for (let k = 0; k < len; k++) {
+        const x = bytes[from + k] as number;
+        if (k < 4) w0 |= x << (8 * k);
+        else w1 |= x << (8 * (k - 4));
+      }
+    }
+    // murmur3's 32-bit finalizer over the two words and the length: every input bit reaches the low bits the slots use.
+    let h = Math.imul(w0, 0xcc9e2d51) ^ Math.imul(w1 ^ (len << 24), 0x1b873593);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    this.lastHash = h;
+    this.lastW0 = w0;
+    this.lastW1 = w1;
+    const mask = this.slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = (this.slots[s] as number) - 1;
+      if (e < 0) return -1;
+      if (this.w0s[e] === w0 && this.w1s[e] === w1 && this.lens[e] === len) return this.codes[e] as number;
+    }
+  }
+
   /** Add the bytes just looked up (and not found) with code `code`. */
   add(bytes: Uint8Array, from: number, to: number, code: number): void {
     const len = to - from;
@@ -277,6 +320,8 @@ export class ByteIndex {
       this.lens = grow(this.lens);
       this.hashes = grow(this.hashes);
       this.codes = grow(this.codes);
+      this.w0s = grow(this.w0s);
+      this.w1s = grow(this.w1s);
     }
     while (this.used + len > this.arena.length) {
       const a = new Uint8Array(this.arena.length * 2);
@@ -289,6 +334,9 @@ export class ByteIndex {
     this.lens[e] = len;
     this.hashes[e] = this.lastHash;
     this.codes[e] = code;
+    // Long values keep words that no short value has (a short value's length differs), so only lengths tell them apart.
+    this.w0s[e] = len <= 8 ? this.lastW0 : 0;
+    this.w1s[e] = len <= 8 ? this.lastW1 : 0;
     this.used += len;
     if (this.size * 2 > this.slots.length) this.rehash();
     else this.place(e);

@@ -113,6 +113,42 @@ describe('Module: client/tables kernels', () => {
     }
   });
 
+  it('ByteIndex: equal bytes and only equal bytes share a code, for short (word) and long values alike', () => {
+    /* Values up to 8 bytes are compared as two zero-padded words plus the length, so "a", "a\0" and
+       "a\0\0" must still differ; longer ones go byte by byte. Offsets into a shared buffer are arbitrary. */
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 12 }), { maxLength: 300 }), fc.nat({ max: 5 }), (values, pad) => {
+        const ix = new ByteIndex();
+        const seen = new Map<string, number>();
+        for (const v of [...values, new Uint8Array([97]), new Uint8Array([97, 0]), new Uint8Array([97, 0, 0]), new Uint8Array(0), new Uint8Array(8), new Uint8Array(9)]) {
+          const buf = new Uint8Array(pad + v.length);
+          buf.set(v, pad);
+          const id = Array.from(v).join(',') + `#${v.length}`;
+          const got = ix.find(buf, pad, pad + v.length);
+          expect(got).toBe(seen.get(id) ?? -1);
+          if (got < 0) {
+            ix.add(buf, pad, pad + v.length, seen.size);
+            seen.set(id, seen.size);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // Many values equal but for trailing zero bytes, in one table (their probe chains cross): all distinct.
+    const ix = new ByteIndex();
+    let code = 0;
+    for (let k = 0; k < 4000; k++) {
+      for (const len of [2, 3, 5, 8]) {
+        const b = new Uint8Array(len);
+        b[0] = k & 0xff;
+        b[1] = k >> 8;
+        expect(ix.find(b, 0, len)).toBe(-1);
+        ix.add(b, 0, len, code++);
+      }
+    }
+    expect(code).toBe(16_000);
+  });
+
   it('groupRuns, sortIndices, hash and range partitions agree with plain JS over the values', () => {
     fc.assert(
       fc.property(cases, fc.constantFrom<string[]>(['s'], ['i'], ['f'], ['s', 'i'], ['l', 'b']), fc.integer({ min: 1, max: 5 }), ({ rows, cuts }, cols, m) => {
