@@ -5,24 +5,20 @@ import { InvalidWorkerTransitionError } from '../errors.ts';
 import type { DepSpec, SchedulerMessage, TaskErrorInfo, WorkerEvent, WorkerInstruction, WorkerStateOptions, WorkerTaskStateName } from './types.ts';
 
 /**
- * The worker's pure state machine (modelled on Dask's worker_state_machine).
- * Events in, instructions out; the shell (worker/pump.ts) runs tasks in
- * threads, talks to peers and holds the data.
+ * The worker's pure state machine (modelled on Dask's worker_state_machine). Events in, instructions out; the
+ * shell (worker/pump.ts) runs tasks in threads, talks to peers and holds the data.
  *
- * A task the scheduler asked for is `owned`; it goes waiting (dependencies
- * missing) → ready → executing → memory. Dependencies held elsewhere go
- * fetch → flight → memory as replicas, which are dropped once no local task
- * needs them. Results of owned tasks stay until the scheduler frees them.
- * A record starts `released` and leaves it in the same step. Every state
- * change goes through `transition`, which looks the pair up in TABLE and
- * records it with its stimulus id in the transition log.
+ * A task the scheduler asked for is `owned`; it goes waiting (dependencies missing) → ready → executing →
+ * memory. Dependencies held elsewhere go fetch → flight → memory as replicas, which are dropped once no local
+ * task needs them. Results of owned tasks stay until the scheduler frees them. A record starts `released` and
+ * leaves it in the same step. Every state change goes through `transition`, which looks the pair up in TABLE
+ * and records it with its stimulus id in the transition log.
  */
 
 /**
- * Shared empty lists: most tasks have no dependencies and are no replicas, and
- * two fresh arrays per task were garbage on the no-op hot path. Never mutated:
- * `attachDeps` gives a task its own list before the first push, and `who` is
- * only ever replaced.
+ * Shared empty lists: most tasks have no dependencies and are no replicas, and two fresh arrays per task were
+ * garbage on the no-op hot path. Never mutated: `attachDeps` gives a task its own list before the first push,
+ * and `who` is only ever replaced.
  */
 const NO_TASKS: readonly WorkerTask[] = [];
 const NO_PEERS: readonly string[] = [];
