@@ -7,7 +7,7 @@ export { Future, type FutureStatus } from './future.ts';
 /** Distributed tables (partitioned Arrow tables on the workers) and their errors. */
 export { DistributedTable, type Meta, type FromTableOptions, type FromPartitionsOptions, type ToTableOptions, type SetIndexOptions } from './tables/table.ts';
 export type { GroupBy, AggRequest } from './tables/group-by.ts';
-export { ColumnNotFoundError, TableArgumentError, TableTooLargeError } from './tables/errors.ts';
+export { ColumnNotFoundError, TableArgumentError, TableReleasedError, TableTooLargeError } from './tables/errors.ts';
 export type { ProgressEvent } from './client.ts';
 export { Delayed, delayed, type TaskOptions } from './delayed.ts';
 export { command, CommandFunction, ModuleFunction, ModuleHandle, type CommandOptions, type CommandResult, type TaskFunction } from './functions.ts';

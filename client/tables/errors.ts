@@ -36,6 +36,13 @@ export class TableTooLargeError extends ReccError {
   }
 }
 
+/** A table whose persisted partitions were released (or one derived from it, not yet computed) was used. */
+export class TableReleasedError extends ReccError {
+  constructor(operation: string) {
+    super(`${operation}: the table's persisted partitions were released (table.release()); persist it again from its source`, { statusCode: 400 });
+  }
+}
+
 function mib(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

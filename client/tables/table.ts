@@ -11,7 +11,7 @@ import { divisionsFromSamples, divisionsProblem } from '../../shared/shuffle/ran
 import type { Client } from '../client.ts';
 import { Future } from '../future.ts';
 import { functionRef, ModuleFunction, type AnyFunction } from '../functions.ts';
-import { ColumnNotFoundError, TableArgumentError, TableTooLargeError } from './errors.ts';
+import { ColumnNotFoundError, TableArgumentError, TableReleasedError, TableTooLargeError } from './errors.ts';
 import { GroupBy } from './group-by.ts';
 import { joinTables } from './join.ts';
 import { concatTables, emptyOf, fromIPC, toIPC } from './kernels.ts';
@@ -59,6 +59,9 @@ export interface Columns {
 
 export class DistributedTable {
   private persisted: Promise<DistributedTable> | undefined;
+  /** A persisted table's partitions, until release(). */
+  private held: Future[] | null = null;
+  private released = false;
 
   /** @internal */
   constructor(
@@ -88,7 +91,23 @@ export class DistributedTable {
 
   /** @internal The partitions (lazy nodes or futures). */
   parts(): Promise<Part[]> {
+    if (this.released) return Promise.reject(new TableReleasedError('reading the table'));
     return this.source();
+  }
+
+  /**
+   * Let the workers drop this table's persisted partitions, as `del df` does in Dask: for the table
+   * persist() returned, and for the table persist() was called on. Tables derived from it that were not
+   * computed yet can no longer run (TableReleasedError); results computed from it stay. Idempotent.
+   */
+  async release(): Promise<void> {
+    const persisted = this.persisted;
+    this.persisted = undefined;
+    if (persisted) await persisted.then((t) => t.release(), () => undefined);
+    if (!this.held) return;
+    for (const f of this.held) f.release();
+    this.held = null;
+    this.released = true;
   }
 
   private derive(source: () => Promise<Part[]>, cols: Columns = this.cols, npartitions = this.npartitions, index = this.index, divisions = this.divisions): DistributedTable {
@@ -253,7 +272,9 @@ export class DistributedTable {
       const futures = await submitParts(this.client, await this.parts());
       // Wait only: the partitions stay on the workers (fetching them here would move the whole table).
       await Promise.all(futures.map((f) => f.wait()));
-      return new DistributedTable(this.client, async () => futures, this.cols, futures.length, this.index, this.divisions);
+      const kept = new DistributedTable(this.client, async () => futures, this.cols, futures.length, this.index, this.divisions);
+      kept.held = futures;
+      return kept;
     })();
     this.persisted.catch(() => (this.persisted = undefined));
     return this.persisted;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, LocalCluster } from '../../../client/index.ts';
 import { compareValues } from '../../../shared/shuffle/ranges.ts';
 import { groupsOf, round, rowsArb, rowsOf, sortedJson, tableOfRows, type Row } from './reference.ts';
+import { waitFor } from '../../support/wait.ts';
 
 /**
  * Issue 15: distributed table operations equal the same operations in one
@@ -67,6 +68,32 @@ describe('DistributedTable against a single-process reference', () => {
       const indexed = rowsOf(await t.setIndex('k2', { divisions: [0, 5, 10] }).toTable());
       expect(sortedJson(indexed)).toEqual(sortedJson(rows as unknown as Array<Record<string, unknown>>));
     }
+  });
+
+  it('release() lets the workers drop a persisted table; reading it or an uncomputed table derived from it then fails clearly', async () => {
+    const rows: Row[] = Array.from({ length: 40 }, (_, i) => ({ key: `k${i % 5}`, k2: i, value: i }));
+    const source = client.fromTable(tableOfRows(rows), { npartitions: 3 }).select(['key', 'value']);
+    const kept = await source.persist();
+    const keys = ((await kept.parts()) as Array<{ key: string }>).map((f) => f.key);
+    const computed = rowsOf(await kept.groupBy('key').apply(perGroup).toTable());
+    expect(computed).toHaveLength(5);
+    const derived = kept.groupBy('key').apply(perGroup);
+    await source.release(); // the table persist() was called on releases what persist() kept
+    await source.release(); // idempotent
+    await expect(kept.parts()).rejects.toMatchObject({ name: 'TableReleasedError' });
+    await expect(derived.toTable()).rejects.toThrow(/persisted partitions were released/);
+    // The scheduler forgets every partition: each key's story ends in forgotten.
+    for (const key of keys) {
+      const story = await waitFor(async () => {
+        const s = await client.story(key);
+        return s.at(-1)?.to === 'forgotten' ? s : undefined;
+      }, { what: `partition ${key} to be forgotten` });
+      expect(story.at(-1)?.to).toBe('forgotten');
+    }
+    // The source is lazy again: persisting it computes the partitions anew.
+    const again = await source.persist();
+    expect(sortedJson(rowsOf(await again.toTable()))).toEqual(sortedJson(rows.map((r) => ({ key: r.key, value: r.value }))));
+    await again.release();
   });
 
   it('setIndex(k2) holds every row once, sorted across partitions (sample pass + range shuffle)', async () => {
