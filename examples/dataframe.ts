@@ -42,18 +42,29 @@ export function generateTrades(seed: arrow.Table, ctx: Ctx): arrow.Table {
     x = (x ^ (x << 5)) >>> 0;
     return x / 4294967296;
   };
-  const security: string[] = new Array(n);
+  // The security ids (SEC00042) go straight into the Utf8 column's buffers, one ASCII byte per character: an
+  // array of a JS string per row, then encoded by Arrow's builder, was most of a worker's peak memory.
+  const width = 3 + Math.max(5, String(Math.max(0, securities - 1)).length);
+  const ids = new Uint8Array(n * width);
+  const offsets = new Int32Array(n + 1);
   const date = new Int32Array(n);
   const price = new Float64Array(n);
   const qty = new Int32Array(n);
+  let at = 0;
   for (let i = 0; i < n; i++) {
     const s = Math.floor(rand() * securities);
-    security[i] = `SEC${String(s).padStart(5, '0')}`;
+    const digits = String(s).padStart(5, '0');
+    ids[at++] = 83; // S
+    ids[at++] = 69; // E
+    ids[at++] = 67; // C
+    for (let d = 0; d < digits.length; d++) ids[at++] = digits.charCodeAt(d);
+    offsets[i + 1] = at;
     date[i] = Math.floor(rand() * days);
     price[i] = Math.round((50 + (s % 97) + (date[i] as number) * 0.05 + rand() * 2) * 100) / 100;
     qty[i] = 1 + Math.floor(rand() * 500);
   }
-  return new a.Table({ security: a.vectorFromArray(security, new a.Utf8()), date: a.makeVector(date), price: a.makeVector(price), qty: a.makeVector(qty) });
+  const security = a.makeVector(a.makeData({ type: new a.Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data: ids.subarray(0, at) }));
+  return new a.Table({ security, date: a.makeVector(date), price: a.makeVector(price), qty: a.makeVector(qty) });
 }
 
 /** Per security: trades ordered by date (then price), with the mean price of the last 20 trades. */
