@@ -106,7 +106,8 @@ export class SchedulerServer {
 
   constructor(private readonly options: SchedulerServerOptions) {
     this.clock = options.clock ?? systemClock;
-    this.state = new SchedulerState(options.state ?? {});
+    // Shuffle runs numbered from the start time: above any a worker that outlived an earlier scheduler remembers.
+    this.state = new SchedulerState({ firstShuffleRun: Math.floor(Date.now()), ...(options.state ?? {}) });
     this.startedAt = this.clock.now();
     if (options.scaler) this.scaling = new ScaleRequests(options.scaler, options.logger, (names) => this.closeWorkers(names));
   }

@@ -72,12 +72,14 @@ export class ShuffleBook {
    * goes when its barrier is forgotten, and the same graph computed again has the same shuffle id, which the
    * workers still remember as forgotten up to its old run (worker/shuffle-buffer.ts refuses those shards).
    */
-  private lastRun = 0;
+  private lastRun: number;
 
   constructor(
     private readonly s: SchedulerState,
     readonly maxRestarts = DEFAULT_MAX_SHUFFLE_RESTARTS,
-  ) {}
+  ) {
+    this.lastRun = s.options.firstShuffleRun;
+  }
 
   /** The held state changes of shuffle `id`, oldest first. */
   story(id: string): TransitionLogEntry[] {

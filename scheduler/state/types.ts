@@ -125,6 +125,12 @@ export interface SchedulerOptions {
   tinyInputBytes: number;
   /** Size the cluster from the work (adaptive.ts); undefined: a fixed size. */
   adaptive: AdaptiveOptions | undefined;
+  /**
+   * Shuffle runs are numbered from above this (shuffle.ts). The shell passes its start time in ms: workers that
+   * outlive a scheduler remember the runs it told them to forget, and refuse shards of those runs, so a restarted
+   * scheduler must number above any of them.
+   */
+  firstShuffleRun: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -142,4 +148,5 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   // Under ~1 ms of transfer at that bandwidth: load decides.
   tinyInputBytes: 1_000_000,
   adaptive: undefined,
+  firstShuffleRun: 0,
 };

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tableFromArrays } from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '../../../client/index.ts';
 import { freePorts } from '../../../comm/free-ports.ts';
@@ -94,6 +95,37 @@ describe('Worker reconnect (recc worker --reconnect-timeout)', () => {
     // A graceful stop of the scheduler asks workers to close: they do, with 0.
     expect(await second.proc.exited).toBe(0);
     for (const w of workers) expect(await w.exited).toBe(0);
+  });
+
+  it('runs the same shuffle again after the scheduler restarts: workers that remember its forgotten run take the new one', async () => {
+    /* Workers keep, per shuffle id, the runs they were told to forget and refuse their shards. A restarted
+       scheduler numbers runs from its start time, so the same graph (same shuffle id) computed again after the
+       restart is not refused as the old run 1. */
+    const [port] = await freePorts(1);
+    const address = `tcp://127.0.0.1:${port}`;
+    const first = await startScheduler(port!);
+    const workers = ['sw1', 'sw2'].map((name) => start(['worker', address, '--token-file', tokenFile, '--name', name, '--reconnect-timeout', '60']));
+    await Promise.all(workers.map((w) => w.waitForEvent('worker.ready')));
+    const rows = Array.from({ length: 60 }, (_, i) => i);
+    const table = tableFromArrays({ key: rows.map((i) => `k${i % 7}`), value: Float64Array.from(rows) });
+    const perKey = (g: import('apache-arrow').Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }) => {
+      let total = 0;
+      for (let i = 0; i < g.numRows; i++) total += g.getChild('value')?.get(i) as number;
+      return new ctx.arrow.Table({ key: ctx.arrow.vectorFromArray([String(ctx.key?.key)]), total: ctx.arrow.vectorFromArray([total], new ctx.arrow.Float64()) });
+    };
+    const sums = (t: import('apache-arrow').Table) => Object.fromEntries(t.toArray().map((r) => [String(r.key), Number(r.total)]));
+    const want = Object.fromEntries(Array.from({ length: 7 }, (_, k) => [`k${k}`, rows.filter((i) => i % 7 === k).reduce((a, b) => a + b, 0)]));
+    const client1 = await Client.connect(address, { token });
+    expect(sums(await client1.fromTable(table, { npartitions: 3 }).groupBy('key').apply(perKey).toTable())).toEqual(want);
+    await client1.close();
+
+    await killHard(first.proc);
+    await Promise.all(workers.map((w) => w.waitForEvent('worker.reconnecting')));
+    await startScheduler(port!);
+    const client2 = await Client.connect(address, { token });
+    await waitFor(async () => ((await client2.schedulerInfo()).workers.length === 2 ? true : undefined), { timeoutMs: 10_000, what: 'both workers to rejoin' });
+    expect(sums(await client2.fromTable(table, { npartitions: 3 }).groupBy('key').apply(perKey).toTable())).toEqual(want);
+    await client2.close();
   });
 
   it('exits with 1 after --reconnect-timeout when the scheduler does not come back, and at once on SIGTERM while reconnecting', async () => {

@@ -176,6 +176,15 @@ describe('Class: ShuffleBook (the shuffle barrier in the scheduler machine)', ()
     expect(h.state('u1')).toBe('memory');
   });
 
+  it('numbers runs from firstShuffleRun (the shell passes its start time, above what workers of a previous scheduler remember)', () => {
+    h = new Harness();
+    const s = new SchedulerState({ workStealing: false, firstShuffleRun: 1_765_000_000_000 });
+    s.handle([{ type: 'add-worker', workerId: 'w1', name: 'w1', nthreads: 1, resources: {}, stimulusId: 'a' }], 1);
+    let out = s.handle([{ type: 'update-graph', clientId: 'c', tasks: shuffleGraph(1, 1), wants: ['u0'], stimulusId: 'b' }], 2);
+    out = s.handle(computes(out).map((c, i) => ({ type: 'task-finished' as const, workerId: c.workerId, key: c.key, nbytes: 1, stimulusId: `f${i}` })), 3);
+    expect(computes(out).find((c) => c.key === 't0')?.shuffle?.run).toBe(1_765_000_000_001);
+  });
+
   it('has a table with every restart edge and no edge out of failed', () => {
     h = new Harness();
     expect(SHUFFLE_TRANSITIONS).toEqual(expect.arrayContaining(['transferring>waiting', 'barrier>waiting', 'unpacking>waiting', 'done>transferring']));
