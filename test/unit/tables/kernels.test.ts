@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Bool, Float64, Int32, Int64, Table, Utf8, Binary, DateMillisecond, vectorFromArray, type Vector } from 'apache-arrow';
+import { Bool, Float64, Int32, Int64, Table, Utf8, Binary, DateMillisecond, makeData, makeVector, vectorFromArray, type Vector } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { compact, concatTables, take } from '../../../client/tables/kernels.ts';
 import { ByteIndex, groupRuns, hashParts, KeyDict, rangeParts, sortIndices } from '../../../client/tables/keys.ts';
@@ -72,6 +72,41 @@ describe('Module: client/tables kernels', () => {
         expect(plain(got, Array.from(idx, (_, k) => k))).toEqual(plain(t, idx));
         expect(plain(compact(t), rows.map((_, i) => i))).toEqual(plain(t, rows.map((_, i) => i)));
       }),
+    );
+  });
+
+  it('take moves strings of one width as records (aligned words or bytes) with the same values, nulls and slices as the generic path', () => {
+    /* Widths 1..12 cover word-aligned (4, 8, 12) and byte records; the pad shifts the first value's byte offset
+       so aligned widths also take the byte path; nulls of the same width keep the width uniform. */
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.option(fc.nat(9999), { freq: 6 }), { minLength: 1, maxLength: 50 }),
+        fc.nat(3),
+        fc.array(fc.nat(49), { maxLength: 80 }),
+        (w, ids, pad, picks) => {
+          const value = (k: number) => `${'x'.repeat(w)}${k}`.slice(-w);
+          const rows = ids.map((k) => (k === null ? null : value(k)));
+          // A null gets w placeholder bytes, so every value (null or not) spans w bytes.
+          const bytes = new TextEncoder().encode('#'.repeat(pad) + rows.map((r) => r ?? '?'.repeat(w)).join(''));
+          const offsets = Int32Array.from({ length: rows.length + 1 }, (_, i) => pad + i * w);
+          const valid = new Uint8Array(Math.ceil(rows.length / 8));
+          rows.forEach((r, i) => { if (r !== null) valid[i >> 3] = (valid[i >> 3] as number) | (1 << (i & 7)); });
+          const nulls = rows.filter((r) => r === null).length;
+          const data = makeData({ type: new Utf8(), length: rows.length, nullCount: nulls, valueOffsets: offsets, data: bytes, nullBitmap: nulls > 0 ? valid : undefined });
+          const t = new Table({ s: makeVector(data) });
+          const idx = Int32Array.from(picks.filter((i) => i < rows.length));
+          const got = take(t, idx);
+          expect([...(got.getChild('s') as Vector)]).toEqual(Array.from(idx, (i) => rows[i]));
+          // Sliced input: offsets not starting at the buffer's start.
+          if (rows.length > 2) {
+            const sliced = t.slice(1);
+            const idx2 = Int32Array.from(picks.filter((i) => i < rows.length - 1));
+            expect([...(take(sliced, idx2).getChild('s') as Vector)]).toEqual(Array.from(idx2, (i) => rows[i + 1]));
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
