@@ -108,11 +108,14 @@ export function sample(t: Table, col: string, size: number): unknown[] {
 function shardPieces(t: Table, by: Partitioning, m: number): Uint8Array[][] {
   const parts = 'hash' in by ? hashParts(t, by.hash, m) : rangeParts(t, by.range, by.divisions, m);
   const { order, starts } = bucketRows(parts, m);
+  // One gather of every row in output order, then a zero-copy slice per output: the input's chunks are
+  // flattened (and a string column's width checked) once, not once per output.
+  const all = take(t, order);
   return Array.from({ length: m }, (_, j) => {
     const lo = starts[j] as number;
     const hi = starts[j + 1] as number;
     if (hi === lo) return [];
-    return ipcPieces(hi - lo === t.numRows ? t : take(t, order.subarray(lo, hi)));
+    return ipcPieces(hi - lo === t.numRows ? all : all.slice(lo, hi));
   });
 }
 
