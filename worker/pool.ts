@@ -1,6 +1,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { receivePool } from '../comm/buffer-pool.ts';
+import { SHARED_GC_MIN_BYTES } from './memory.ts';
 import type { FromThread, RunBatch, ToThread } from './thread.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
@@ -121,7 +122,7 @@ export class ThreadPool {
     private readonly onResult: (key: string, result: PoolResult) => void,
     private readonly onPluginError: (name: string, error: { name: string; message: string }) => void = () => {},
     /** Large results and shared inputs a thread passes before it collects garbage (worker/memory.ts threadGcThreshold). */
-    private readonly gcAfterBytes = 8 * 1024 * 1024,
+    private readonly gcAfterBytes = SHARED_GC_MIN_BYTES,
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }
