@@ -194,10 +194,10 @@ export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
   }
   if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
     const { offsets: o, bytes } = flatStrings(chunks);
-    const width = uniformWidth(o);
+    const width = pickedWidth(o, idx, n);
     if (width > 0) {
       const { bitmap, nullCount } = validity();
-      return makeData({ type, length: n, nullCount, valueOffsets: stepOffsets(n, width), data: gatherRecords(bytes, o[0] as number, o.length - 1, width, idx, n), nullBitmap: bitmap } as never) as Data;
+      return makeData({ type, length: n, nullCount, valueOffsets: stepOffsets(n, width), data: gatherRecords(bytes, o[0] as number, width, idx, n), nullBitmap: bitmap } as never) as Data;
     }
     const offsets = new Int32Array(n + 1);
     let total = 0;
@@ -235,16 +235,22 @@ export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
 }
 
 /**
- * The width every value of string offsets `o` has, or 0 if they differ (or are empty). Identifier columns
- * (tickers, ISINs, padded codes) usually have one width; their rows then move as fixed-size records instead of
- * byte by byte with an offset lookup each (~38 → ~8 ns per 8-byte value in a shuffle; bench/micro-kernels.ts).
+ * The width the rows `idx` of string offsets `o` have, or 0 if they differ (or are empty), checking that each
+ * sits where a record of that width would (o[i] = o[0] + i·w): only the picked rows, so a small take from a
+ * large column costs no scan of the column. Identifier columns (tickers, ISINs, padded codes) usually have one
+ * width; their rows then move as fixed-size records instead of byte by byte with an offset lookup each
+ * (a take of the trades partition 32 → 20 ns per row; bench/micro-kernels.ts).
  */
-function uniformWidth(o: Int32Array): number {
-  const rows = o.length - 1;
-  if (rows < 1) return 0;
-  const w = (o[1] as number) - (o[0] as number);
+function pickedWidth(o: Int32Array, idx: ArrayLike<number>, n: number): number {
+  if (n < 1) return 0;
+  const base = o[0] as number;
+  const first = idx[0] as number;
+  const w = (o[first + 1] as number) - (o[first] as number);
   if (w <= 0) return 0;
-  for (let i = 1; i < rows; i++) if ((o[i + 1] as number) - (o[i] as number) !== w) return 0;
+  for (let k = 0; k < n; k++) {
+    const i = idx[k] as number;
+    if ((o[i] as number) - base !== i * w || (o[i + 1] as number) - (o[i] as number) !== w) return 0;
+  }
   return w;
 }
 
@@ -255,15 +261,18 @@ function stepOffsets(n: number, w: number): Int32Array {
   return out;
 }
 
-/** Rows `idx` of `rows` records of `w` bytes starting at `base` in `bytes`: as 32-bit words when aligned, else bytes. */
-function gatherRecords(bytes: Uint8Array, base: number, rows: number, w: number, idx: ArrayLike<number>, n: number): Uint8Array {
+/**
+ * Records `idx` of `w` bytes each, record i at `base + i·w` in `bytes` (pickedWidth checked every picked one):
+ * as 32-bit words when aligned, else bytes.
+ */
+function gatherRecords(bytes: Uint8Array, base: number, w: number, idx: ArrayLike<number>, n: number): Uint8Array {
   const out = new Uint8Array(n * w);
   const at = bytes.byteOffset + base;
   if (w % 4 === 0 && at % 4 === 0) {
-    const words = new Int32Array(bytes.buffer as ArrayBuffer, at, (rows * w) / 4);
+    const words = new Int32Array(bytes.buffer as ArrayBuffer, at, Math.floor((bytes.byteLength - base) / 4));
     gatherFor(Int32Array)(new Int32Array(out.buffer), words as unknown as Typed, idx, n, w / 4);
   } else {
-    gatherFor(Uint8Array)(out, bytes.subarray(base, base + rows * w) as unknown as Typed, idx, n, w);
+    gatherFor(Uint8Array)(out, bytes.subarray(base) as unknown as Typed, idx, n, w);
   }
   return out;
 }

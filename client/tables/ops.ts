@@ -109,14 +109,10 @@ function shardPieces(t: Table, by: Partitioning, m: number): Uint8Array[][] {
   const parts = 'hash' in by ? hashParts(t, by.hash, m) : rangeParts(t, by.range, by.divisions, m);
   const { order, starts } = bucketRows(parts, m);
   // One gather of every row in output order, then a zero-copy slice per output: the input's chunks are
-  // flattened (and a string column's width checked) once, not once per output.
-  const all = take(t, order);
-  return Array.from({ length: m }, (_, j) => {
-    const lo = starts[j] as number;
-    const hi = starts[j + 1] as number;
-    if (hi === lo) return [];
-    return ipcPieces(hi - lo === t.numRows ? all : all.slice(lo, hi));
-  });
+  // flattened once, not once per output. An input that goes to one output whole is sent as it is.
+  const sizes = Array.from({ length: m }, (_, j) => (starts[j + 1] as number) - (starts[j] as number));
+  const all = sizes.includes(t.numRows) ? t : take(t, order);
+  return sizes.map((size, j) => (size === 0 ? [] : ipcPieces(size === t.numRows ? t : all.slice(starts[j] as number, (starts[j] as number) + size))));
 }
 
 /** One shard per output (IPC bytes; empty bytes for an output with no rows). */
