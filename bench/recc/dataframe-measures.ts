@@ -19,8 +19,8 @@ const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 
 /**
  * Per group: its row count and mean price (a small per-group function, as in the Dask run; df-profile.ts runs it
  * too). The prices are read as the column's typed array (`toArray()`: a view, since a group is one slice of one
- * batch), as pandas' `mean()` in bench_dask.py is vectorized; `Vector.get(i)` per row costs ~100 ns and made this
- * function a third of the apply's CPU at 5M rows.
+ * batch), as pandas' `mean()` in bench_dask.py is vectorized, not by `Vector.get(i)` per row. In this group the
+ * change did not move the times measurably; the function is a few percent of the apply's CPU either way.
  */
 export function perSecurity(g: Table, ctx: { arrow: typeof import('apache-arrow'); key?: Record<string, unknown> }): Table {
   const a = ctx.arrow;
