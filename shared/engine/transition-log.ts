@@ -68,35 +68,33 @@ export class TransitionLog {
 
   record(key: string, from: string, to: string, stimulusId: string, time: number): void {
     const cap = this.capacity;
-    if (cap === 0) {
-      // Still counted, so `recorded` equals the machine's transition count whatever the size.
-      this.total++;
-      return;
-    }
     const n = this.total;
-    let i: number;
-    if (n < cap) {
-      if (n === this.times.length) this.grow(Math.min(cap, Math.max(1024, n * 2)));
-      this.keys.push(key);
-      i = n;
-    } else {
-      i = n % cap;
-      this.keys[i] = key;
-    }
+    this.total = n + 1;
+    // Still counted with no capacity, so `recorded` equals the machine's transition count whatever the size.
+    if (cap === 0) return;
+    /*
+     * One path for filling and for overwriting, on purpose: this is inlined
+     * into every transition, and a branch first taken when the ring wraps
+     * (after 100,000 transitions) has no type feedback, so taking it
+     * deoptimized `record` and every optimized caller at once (the
+     * scheduler's `transition`, `updateGraph`, the worker's `freeKey`, seen
+     * with --trace-deopt in the second repetition of the no-op map). `n % cap`
+     * runs from the first entry, and a keyed store at `length` appends.
+     */
+    const i = n % cap;
+    if (i === this.times.length) this.grow(Math.min(cap, Math.max(1024, n * 2)));
+    this.keys[i] = key;
     this.froms[i] = this.code(from);
     this.tos[i] = this.code(to);
     this.times[i] = time;
     // A new stimulus takes a ring slot only together with an entry, so the ring never holds more
     // stimuli than there are entries: the stimulus of every entry still held is still held.
     if (stimulusId !== this.lastStim || this.stimTotal === 0) {
-      const j = this.stimTotal % cap;
-      if (j === this.stimuli.length) this.stimuli.push(stimulusId);
-      else this.stimuli[j] = stimulusId;
+      this.stimuli[this.stimTotal % cap] = stimulusId;
       this.stimTotal++;
       this.lastStim = stimulusId;
     }
     this.stimIdx[i] = (this.stimTotal - 1) % cap;
-    this.total = n + 1;
   }
 
   private code(name: string): number {
