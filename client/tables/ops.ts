@@ -15,6 +15,7 @@ import { buildData, concatTables, emptyOf, fromIPC, ipcPieces, tableOf, take, ta
 import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
+import { pinLike } from './shapes.ts';
 
 export function tableOp(op: Op, ...inputs: unknown[]): unknown {
   const modules = 'steps' in op ? op.steps.flatMap((s) => ((s.k === 'map' || s.k === 'filter' || s.k === 'apply') && s.fn.module && !hasModuleFn(s.fn.module) ? [s.fn.module] : [])) : [];
@@ -26,18 +27,18 @@ function runOp(op: Op, inputs: unknown[]): unknown {
   switch (op.k) {
     // Partition results are written once, into the shared memory they leave the task thread in (toHeadedIPC).
     case 'chain':
-      return toHeadedIPC(runSteps(input(inputs[0]), op.steps, op.part));
+      return toHeadedIPC(pinned(runSteps(input(inputs[0]), op.steps, op.part)));
     case 'concat': {
       const tables = inputs.map(input);
-      return toHeadedIPC(runSteps(concatTables(tables, (tables[0] as Table).schema), op.steps, op.part));
+      return toHeadedIPC(pinned(runSteps(pinned(concatTables(tables, (tables[0] as Table).schema)), op.steps, op.part)));
     }
     case 'split':
       // One framed buffer, not a list: it travels as one byte array (shared with the worker, no msgpack copy).
-      return framedShards(runSteps(input(inputs[0]), op.steps, op.part), op.by, op.m);
+      return framedShards(pinned(runSteps(input(inputs[0]), op.steps, op.part)), op.by, op.m);
     case 'unpack': {
       const empty = fromIPC(op.schema);
-      const shards = unframe(inputs[0] as Uint8Array).map((b) => fromIPC(b));
-      return toHeadedIPC(runSteps(concatTables(shards, empty.schema), op.steps, op.part));
+      const shards = unframe(inputs[0] as Uint8Array).map((b) => pinned(fromIPC(b)));
+      return toHeadedIPC(pinned(runSteps(pinned(concatTables(shards, empty.schema)), op.steps, op.part)));
     }
     case 'sample':
       return sample(runSteps(input(inputs[0]), op.steps, op.part), op.col, op.size);
@@ -63,8 +64,14 @@ function runOp(op: Op, inputs: unknown[]): unknown {
 /** Partial aggregates with the input's schema (IPC of an empty table), when known. */
 type PartialState = [Uint8Array | null, PartialAgg];
 
+/** `t`, with its shapes pinned for later tasks (shapes.ts). */
+function pinned(t: Table): Table {
+  pinLike(t);
+  return t;
+}
+
 function input(v: unknown): Table {
-  if (v instanceof Uint8Array) return fromIPC(v);
+  if (v instanceof Uint8Array) return pinned(fromIPC(v));
   // A partition that arrived as an Arrow Table (the worker's apache-arrow decoded it, not this bundle's copy, whose
   // tableToIPC would write it empty): rebuilt with this copy's classes over the same buffers.
   if (isMarkedArrowTable(v)) return new TableAdopter(arrow).table(v);

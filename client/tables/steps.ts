@@ -8,6 +8,7 @@ import { Table, tableFromArrays, tableFromJSON, type Schema } from 'apache-arrow
 import { compileInline } from '../../worker/task-source.ts';
 import { compact, concatTables, fromIPC, take } from './kernels.ts';
 import { groupRuns, sortIndices } from './keys.ts';
+import { pinLike } from './shapes.ts';
 import type { FnSpec, MetaSpec, Step } from './spec.ts';
 
 /** What a user function gets besides the table: the Arrow module (inline functions cannot import), the partition and, in apply, the group key. */
@@ -166,6 +167,8 @@ function runStep(t: Table, step: Step, partition: number): Table {
         }
         outs.push(checkMeta(asTable(out, where), step.meta, where));
       }
+      // The group function's own objects (its builders, its tables) keep their shapes too (shapes.ts).
+      if (outs.length > 0) pinLike(outs[0] as Table, { itself: true });
       // No groups here: the output schema when the client knows it, else no columns (skipped when gathered).
       if (outs.length === 0) return step.empty ? fromIPC(step.empty) : new Table();
       return compact(concatTables(outs, (outs[0] as Table).schema));
