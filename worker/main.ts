@@ -6,6 +6,7 @@ import { watchSupervisorLease, type SupervisorLease } from '../comm/supervisor-l
 import { createLogger } from '../shared/core/logger.ts';
 import { cgroupCpuQuota, fittingThreads } from './cpu.ts';
 import { WorkerStartError } from './errors.ts';
+import { tuneWorkerV8 } from './v8-tuning.ts';
 import { Worker } from './worker.ts';
 
 export interface WorkerProcessOptions {
@@ -41,6 +42,7 @@ export interface WorkerProcessOptions {
 
 /** Run a worker until SIGTERM/SIGINT or the scheduler goes away. Resolves with the exit code. */
 export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<number> {
+  tuneWorkerV8();
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const logger = createLogger({ service: 'recc-worker' }, { worker: name });
   let worker: Worker;
