@@ -10,7 +10,7 @@
  * about 90 functions per operation (`--trace-deopt`: "reason: weak objects").
  * The next task built the same maps anew and recompiled the same functions.
  * In a 5M-row groupBy().apply that recompiling took about 0.4 s of CPU per
- * worker on V8's helper threads (bench/x-weak.ts reproduces it in one process).
+ * worker on V8's helper threads (test/fixtures/weak-deopt-probe.ts shows it in one process).
  *
  * One live object of each shape keeps its maps, and with them the optimized
  * code, alive. The pins are made from the tasks' own tables (a one-row copy,
