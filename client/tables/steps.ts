@@ -60,17 +60,21 @@ export function blamePartition(err: unknown, where: string): Error {
 }
 
 /** A function's return value as a Table: a Table, an array of row objects, or an object of column arrays. */
-export function asTable(value: unknown, where: string): Table {
+/** Where a user function ran, for error messages: a string, or a function building it (only called for an error). */
+type Where = string | (() => string);
+const said = (w: Where): string => (typeof w === 'string' ? w : w());
+
+export function asTable(value: unknown, where: Where): Table {
   // Arrow's instanceof also accepts Tables of other copies of apache-arrow, whose type objects this copy misreads.
   if (value instanceof Table && Object.getPrototypeOf(value) === Table.prototype) return value;
   if (value !== null && typeof value === 'object' && 'schema' in value && 'batches' in value) {
-    throw new TypeError(`${where} returned a Table of another copy of apache-arrow (a module function that imports its own); build the result with ctx.arrow, recc's copy`);
+    throw new TypeError(`${said(where)} returned a Table of another copy of apache-arrow (a module function that imports its own); build the result with ctx.arrow, recc's copy`);
   }
   if (Array.isArray(value)) return tableFromJSON(value as Array<Record<string, unknown>>);
   if (value !== null && typeof value === 'object' && Object.values(value).every((c) => Array.isArray(c) || ArrayBuffer.isView(c))) {
     return tableFromArrays(value as Record<string, never>);
   }
-  throw new TypeError(`${where} returned ${value === null ? 'null' : typeof value}; expected an Arrow Table, an array of row objects or an object of column arrays`);
+  throw new TypeError(`${said(where)} returned ${value === null ? 'null' : typeof value}; expected an Arrow Table, an array of row objects or an object of column arrays`);
 }
 
 /** The meta of a schema. */
@@ -103,10 +107,10 @@ export class MetaMismatchError extends Error {
   }
 }
 
-function checkMeta(t: Table, meta: MetaSpec | null, where: string): Table {
+function checkMeta(t: Table, meta: MetaSpec | null, where: Where): Table {
   if (!meta) return t;
   const problem = metaMismatch(t, meta);
-  if (problem) throw new MetaMismatchError(`${where} ${problem}`);
+  if (problem) throw new MetaMismatchError(`${said(where)} ${problem}`);
   // Same columns, declared order.
   return t.select(meta.map(([c]) => c));
 }
@@ -158,12 +162,13 @@ function runStep(t: Table, step: Step, partition: number): Table {
       for (let g = 0; g < keys.length; g++) {
         const key = keys[g] as unknown[];
         const keyObj = Object.fromEntries(step.by.map((c, i) => [c, key[i]]));
-        const where = `partition ${partition}, group ${JSON.stringify(keyObj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} of groupBy(${step.by.join(', ')}).apply(${step.fn.name})`;
+        // Built only for an error: per group it cost more than the slice the function gets.
+        const where = () => `partition ${partition}, group ${JSON.stringify(keyObj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} of groupBy(${step.by.join(', ')}).apply(${step.fn.name})`;
         let out: unknown;
         try {
           out = fn(grouped.slice(starts[g] as number, starts[g + 1] as number), { arrow, partition, key: keyObj });
         } catch (err) {
-          throw blamePartition(err, where);
+          throw blamePartition(err, where());
         }
         outs.push(checkMeta(asTable(out, where), step.meta, where));
       }
