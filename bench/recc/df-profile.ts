@@ -1,12 +1,15 @@
 /**
  * The recc half of the `dataframe` group alone, for profiling and A/B runs:
- *   node --import tsx bench/recc/df-profile.ts [--rows N] [--prof DIR] [--reps R]
- * --prof starts the workers with --cpu-prof into DIR (read with bench/profile-top.ts).
- * Prints one JSON line per repetition: wall seconds per operation and the
- * workers' CPU seconds (user + system of both processes, all threads; less
- * sensitive than wall time to other load on a shared machine).
+ *   node --import tsx bench/recc/df-profile.ts [--rows N] [--reps R] [--only setIndex|apply]
+ *        [--prof DIR] [--node-args "--flag ..."] [--threads]
+ * --prof starts the workers with --cpu-prof into DIR (read with bench/profile-top.ts; task threads get
+ * files of their own, `<pid>.1.*`). --node-args passes V8/Node flags to the workers (for trying settings).
+ * Prints one JSON line per repetition: wall seconds per operation, the workers' CPU seconds (user + system
+ * of both processes, all threads; less sensitive than wall time to other load on a shared machine), their
+ * system share, and the workers' peak RSS. --threads adds the apply's CPU per thread (main, task thread,
+ * V8's helper threads: TurboFan and GC work shows there).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { perSecurity } from './dataframe-measures.ts';
 
 const argv = process.argv.slice(2);
@@ -17,39 +20,82 @@ const flag = (name: string): string | undefined => {
 const rows = Number(flag('--rows') ?? '5000000');
 const prof = flag('--prof');
 const reps = Number(flag('--reps') ?? '1');
-
+const only = flag('--only');
+if (only !== undefined && only !== 'setIndex' && only !== 'apply') throw new Error('--only takes setIndex or apply');
+const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(flag('--node-args') ?? '').split(' ').filter(Boolean)];
+const perThread = argv.includes('--threads');
 
 const s = await import('../../client/index.ts');
 const { generateTrades, seeds } = await import('../../examples/dataframe.ts');
 if (prof) mkdirSync(prof, { recursive: true });
-const cluster = await s.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}) });
+const cluster = await s.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, ...(nodeArgs.length > 0 ? { nodeArgs } : {}) });
 const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
-const ticks = (pid: number): number => {
-  // /proc/<pid>/stat fields after the command: utime and stime are fields 14 and 15 (clock ticks, 100 per second).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** /proc/<pid>[/task/<tid>]/stat fields after the command: utime and stime are fields 14 and 15 (clock ticks, 100 per second). */
+const ticks = (statPath: string): { user: number; sys: number } => {
+  const stat = readFileSync(statPath, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+  return { user: Number(f[11]), sys: Number(f[12]) };
 };
-const workerCpu = (): number => cluster.workerProcesses.reduce((n, w) => n + ticks(w.pid as number), 0) / 100;
+const pids = (): number[] => cluster.workerProcesses.map((w) => w.pid as number);
+const workerCpu = (): { total: number; sys: number } => {
+  let total = 0;
+  let sys = 0;
+  for (const pid of pids()) {
+    const t = ticks(`/proc/${pid}/stat`);
+    total += (t.user + t.sys) / 100;
+    sys += t.sys / 100;
+  }
+  return { total, sys };
+};
+/** CPU ms per thread of every worker, keyed `pid/tid` (the first is the main thread: tid = pid). */
+const threadMs = (): Map<string, number> => {
+  const m = new Map<string, number>();
+  for (const pid of pids()) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const t = ticks(`/proc/${pid}/task/${tid}/stat`);
+        m.set(`${pid}/${tid}`, (t.user + t.sys) * 10);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return m;
+};
+const peakMiB = (): number[] => pids().map((pid) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024));
 try {
   const client = await s.Client.connect(cluster);
   try {
     const partitions = Math.max(8, Math.round(rows / 250_000));
     const trades = await client.fromTable(seeds({ rows, securities: 2_000, days: 504, partitions }), { npartitions: partitions }).mapPartitions(generateTrades).persist();
     for (let r = 0; r < reps; r++) {
-      let c0 = workerCpu();
-      let t0 = process.hrtime.bigint();
-      const indexed = await trades.setIndex('security').persist();
-      const setIndexS = secs(t0);
-      const setIndexCpuS = workerCpu() - c0;
-      for (const f of await indexed.parts()) (f as { release(): void }).release();
-      c0 = workerCpu();
-      t0 = process.hrtime.bigint();
-      const applied = await trades.groupBy('security').apply(perSecurity).persist();
-      const applyS = secs(t0);
-      const applyCpuS = workerCpu() - c0;
-      for (const f of await applied.parts()) (f as { release(): void }).release();
-      process.stdout.write(`${JSON.stringify({ rows, rep: r, setIndexS, applyS, setIndexCpuS, applyCpuS, load: readFileSync('/proc/loadavg', 'utf8').trim() })}\n`);
+      const out: Record<string, unknown> = { rows, rep: r };
+      if (only !== 'apply') {
+        const c0 = workerCpu();
+        const t0 = process.hrtime.bigint();
+        const indexed = await trades.setIndex('security').persist();
+        out.setIndexS = secs(t0);
+        out.setIndexCpuS = workerCpu().total - c0.total;
+        await indexed.release();
+      }
+      if (only !== 'setIndex') {
+        const c0 = workerCpu();
+        const th0 = perThread ? threadMs() : undefined;
+        const t0 = process.hrtime.bigint();
+        const applied = await trades.groupBy('security').apply(perSecurity).persist();
+        out.applyS = secs(t0);
+        const c1 = workerCpu();
+        out.applyCpuS = c1.total - c0.total;
+        out.applySysS = c1.sys - c0.sys;
+        if (th0) out.applyThreadMs = Object.fromEntries([...threadMs()].map(([k, v]) => [k, v - (th0.get(k) ?? 0)]).filter(([, v]) => (v as number) > 0));
+        await applied.release();
+      }
+      out.peakMiB = peakMiB();
+      out.load = readFileSync('/proc/loadavg', 'utf8').trim();
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      // A release reaches the scheduler on the client's next turn: without a pause, the next repetition's
+      // graph would find the same keys still there and reuse them instead of computing.
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   } finally {
     await client.close();
