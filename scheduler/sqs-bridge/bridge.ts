@@ -207,7 +207,8 @@ export class SqsBridge {
         .then(() => {
           this.stats.compactions++;
           this.afterCompaction = this.store.size();
-          this.options.logger.info('compacted the submission record', { event: 'sqs-bridge.compacted', before, after: this.afterCompaction, sessions: this.sessions.size, ms: Date.now() - started });
+          // `kept`: the records the compaction wrote; `after` also counts appends made while it ran (they land after it).
+          this.options.logger.info('compacted the submission record', { event: 'sqs-bridge.compacted', before, kept: kept.length, after: this.afterCompaction, sessions: this.sessions.size, ms: Date.now() - started });
         })
         .catch((err: Error) => {
           this.afterCompaction = before;

@@ -30,7 +30,7 @@ describe('SQS route: the submission record is compacted during a long session', 
     await world?.stop();
   });
 
-  const compactions = () => cluster.schedulerLines.filter((l) => l.includes('"sqs-bridge.compacted"')).map((l) => JSON.parse(l) as { before: { records: number; bytes: number }; after: { records: number; bytes: number } });
+  const compactions = () => cluster.schedulerLines.filter((l) => l.includes('"sqs-bridge.compacted"')).map((l) => JSON.parse(l) as { before: { records: number; bytes: number }; kept: number; after: { records: number; bytes: number } });
   const logFile = () => join(cluster.stateDir, 'sqs-submissions.log');
   const wantedKeys = (records: StoreRecord[]) => new Set(records.flatMap((r) => (r.t === 'submit' ? r.m.flatMap(([m]) => (m.op === 'update-graph' ? m.wants : [])) : [])));
   const resultKeys = (records: StoreRecord[]) => new Set(records.flatMap((r) => (r.t === 'result' ? r.m.flatMap(([m]) => (m.op === 'in-memory' ? m.k : [])) : [])));
@@ -57,7 +57,8 @@ describe('SQS route: the submission record is compacted during a long session', 
     // Assess: compacted again and again; the record stayed small; it keeps every held key with its result, no released one.
     await waitFor(() => compactions().length >= 3, { what: 'compactions of the submission record' });
     const done = compactions();
-    expect(done.every((c) => c.after.records < c.before.records)).toBe(true);
+    // Each compaction wrote fewer records than the record held (`after` may be larger: appends made while it ran land after it).
+    expect(done.every((c) => c.kept < c.before.records)).toBe(true);
     const reader = new FileSubmissionStore(cluster.stateDir);
     const records = await reader.load();
     await reader.close();
