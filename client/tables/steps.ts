@@ -59,11 +59,11 @@ export function blamePartition(err: unknown, where: string): Error {
   return e;
 }
 
-/** A function's return value as a Table: a Table, an array of row objects, or an object of column arrays. */
 /** Where a user function ran, for error messages: a string, or a function building it (only called for an error). */
 type Where = string | (() => string);
 const said = (w: Where): string => (typeof w === 'string' ? w : w());
 
+/** A function's return value as a Table: a Table, an array of row objects, or an object of column arrays. */
 export function asTable(value: unknown, where: Where): Table {
   // Arrow's instanceof also accepts Tables of other copies of apache-arrow, whose type objects this copy misreads.
   if (value instanceof Table && Object.getPrototypeOf(value) === Table.prototype) return value;
