@@ -95,7 +95,7 @@ export function loadPolars(): PolarsModule {
 
 /** A polars DataFrame, recognised without loading polars (a value that is one came from it). */
 export function isDataFrame(v: unknown): v is import('nodejs-polars').DataFrame {
-  return v !== null && typeof v === 'object' && typeof (v as { writeIPC?: unknown }).writeIPC === 'function' && typeof (v as { lazy?: unknown }).lazy === 'function' && typeof (v as { height?: unknown }).height === 'number';
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { writeIPC?: unknown }).writeIPC === 'function' && typeof (v as { lazy?: unknown }).lazy === 'function' && typeof (v as { height?: unknown }).height === 'number';
 }
 
 /** For msgpackr's extension lookup, which asks `value instanceof Class` (byte views at once, as above). */

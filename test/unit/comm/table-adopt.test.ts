@@ -85,6 +85,18 @@ describe('Function: isArrowTable', () => {
     expect(back).toEqual({ batches: [], numRows: 5, schema: { fields: [] } });
   });
 
+  it('never takes an array or a byte view for a table, and still knows a table of either copy', () => {
+    // An array or a byte view whose prototype chain carries the mark: still not a table (they are answered first).
+    class MarkedArray extends Array {}
+    Object.defineProperty(MarkedArray.prototype, Symbol.for('apache-arrow/Table'), { value: true });
+    const arr = Object.assign(new MarkedArray(), { batches: [], schema: { fields: [] } });
+    expect(isArrowTable(arr)).toBe(false);
+    expect(isArrowTable([1, 2])).toBe(false);
+    expect(isArrowTable(new Uint8Array(8))).toBe(false);
+    expect(isArrowTable(arrow.tableFromArrays({ a: Int32Array.of(1) }))).toBe(true);
+    expect(isArrowTable(other.tableFromArrays({ a: Int32Array.of(1) }))).toBe(true);
+  });
+
   it('refuses a forged table instance with the broken part named, instead of sending garbage', () => {
     // Prepare: a class whose prototype carries the mark, with a column type no Arrow has
     class Forged {
