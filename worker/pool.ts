@@ -204,8 +204,12 @@ export class ThreadPool {
     // Its inputs may view pooled receive memory that the store lets go of (spills or frees) while the task waits
     // here: pinned until the task is handed to a thread (which pins what it keeps), run inline or cancelled, so
     // that memory is not reused under it (seen: a transfer decoding another frame's bytes).
-    for (const [, b] of task.deps) receivePool.pin(b);
-    if (this.fnStats.get(task.f)?.inline && this.plugins.length === 0) {
+    let pooledInput = false;
+    for (const [, b] of task.deps) if (receivePool.pin(b)) pooledInput = true;
+    // A task reading pooled receive memory runs in a thread even when its function is inline: memory that
+    // main-thread user code saw is never reused (comm/buffer-pool.ts), so every later transfer would fault in
+    // fresh pages (~25,600 faults, +40 ms per 100 MiB), which costs far more than the thread hop saves.
+    if (!pooledInput && this.fnStats.get(task.f)?.inline && this.plugins.length === 0) {
       this.inlineQueue.push(task);
       if (!this.scheduled) {
         this.scheduled = true;

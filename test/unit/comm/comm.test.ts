@@ -2,7 +2,8 @@ import { connect as netConnect } from 'node:net';
 import * as arrow from 'apache-arrow';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Comm, Message } from '../../../comm/comm.ts';
+import { WRITE_SLICE, type Comm, type Message } from '../../../comm/comm.ts';
+import { receivePool } from '../../../comm/buffer-pool.ts';
 import { AuthenticationError } from '../../../comm/errors.ts';
 import { decodeValue, encodeValue } from '../../../comm/payload.ts';
 import { encodeFrame, encodePrefix } from '../../../comm/framing.ts';
@@ -77,6 +78,63 @@ describe('Class: Comm', () => {
       expect(srv.received[0]!.bufs!.map((b) => b.toString())).toEqual(['tiny']);
       expect(srv.received[1]!.bufs![0]!.equals(big)).toBe(true);
       expect(srv.received[1]!.bufs![1]!.toString()).toBe('tail');
+    });
+
+    it('hands a large frame to the socket one slice at a time, later frames behind it, and closes only once all is written', async () => {
+      // Prepare: record every write the socket is given
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      const socket = (comm as unknown as { socket: import('node:net').Socket }).socket;
+      const writes: number[] = [];
+      const write = socket.write.bind(socket) as (chunk: Buffer, cb?: () => void) => boolean;
+      (socket as unknown as { write: typeof write }).write = (chunk, cb) => {
+        writes.push(chunk.byteLength);
+        return write(chunk, cb);
+      };
+      const big = Buffer.alloc(9 * WRITE_SLICE + 12345);
+      for (let i = 0; i < big.length; i += 1021) big[i] = (i / 1021) % 251;
+
+      // Act: a large frame, then small ones sent while its slices are still going out, then close
+      comm.send({ op: 'big', i: 0 }, [big]);
+      comm.flush();
+      const bytesAfterFirstFlush = writes.reduce((a, b) => a + b, 0);
+      for (let i = 1; i <= 3; i++) comm.send({ op: 'small', i }, [Buffer.from(`s${i}`)]);
+      comm.flush();
+      await comm.close();
+
+      // Assess: no single write above a slice; the first flush handed over one slice's worth (frame head included)
+      await waitFor(() => srv.received.length === 4, { what: 'all four messages' });
+      expect(Math.max(...writes)).toBeLessThanOrEqual(WRITE_SLICE);
+      expect(bytesAfterFirstFlush).toBeLessThanOrEqual(WRITE_SLICE);
+      expect(writes.reduce((a, b) => a + b, 0)).toBeGreaterThan(big.length);
+      expect(srv.received.map((r) => r.msg.i)).toEqual([0, 1, 2, 3]);
+      expect(srv.received[0]!.bufs![0]!.equals(big)).toBe(true);
+      expect(srv.received.slice(1).map((r) => r.bufs![0]!.toString())).toEqual(['s1', 's2', 's3']);
+    });
+
+    it('releases the pooled buffers of a paced frame when the connection drops before it was written', async () => {
+      // Prepare: the peer never reads, so the slices stay queued
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      await waitFor(() => srv.accepted.length === 1);
+      (srv.accepted[0] as unknown as { socket: import('node:net').Socket }).socket.pause();
+      const body = receivePool.acquire(64 * WRITE_SLICE);
+      const idleBefore = receivePool.idleBytes;
+
+      // Act: queue it, let its owner go, then drop the connection
+      comm.send({ op: 'big' }, [body]);
+      comm.flush();
+      const queued = comm.bufferedBytes;
+      receivePool.release(body);
+      const idleWhileQueued = receivePool.idleBytes;
+      comm.destroy();
+
+      // Assess: pinned while queued (not reusable under the pending write), back in the pool once the comm is gone
+      expect(queued).toBeGreaterThan(32 * WRITE_SLICE);
+      expect(idleWhileQueued).toBe(idleBefore);
+      await waitFor(() => receivePool.idleBytes >= idleBefore + body.byteLength, { what: 'the body back in the pool' });
     });
 
     it('delivers an Arrow table value aligned, so it decodes as views of the received memory (no copy)', async () => {

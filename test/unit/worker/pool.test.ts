@@ -113,6 +113,30 @@ describe('Class: ThreadPool', () => {
       expect(h.pool.inlineRuns).toBe(before + 5);
     });
 
+    it('runs a promoted function in the thread when an input views pooled receive memory, so that memory is reused later', async () => {
+      // Prepare: a function proved tiny (on the main thread now), and a pooled body as received from a peer
+      h.define('size', '(b) => b.byteLength');
+      await h.promote('size', () => new Uint8Array(4));
+      const body = receivePool.acquire(2 * MiB);
+      const value = encodeValue(new Uint8Array(2 * MiB - 16).fill(5));
+      body.set(value);
+      const input = body.subarray(0, value.byteLength);
+      receivePool.store(input);
+      const inlineBefore = h.pool.inlineRuns;
+      const idleBefore = receivePool.idleBytes;
+      // Act
+      h.pool.run({ key: 'pooled', f: 'size', a: encodeValue([new KeyRef('dep')]), deps: [['dep', input]] });
+      await waitFor(() => h.results.has('pooled'), { what: 'the task on pooled input' });
+      receivePool.unstore(input);
+      // Assess: it ran in the thread (user code on the main thread would pin the body for good), and once the
+      // thread's view is collected the body goes back to the pool
+      const r = h.results.get('pooled') as PoolResult;
+      expect(r.ok && decodeValue(r.data)).toBe(2 * MiB - 16);
+      expect(h.pool.inlineRuns).toBe(inlineBefore);
+      await waitFor(() => receivePool.idleBytes > idleBefore, { what: 'the body back in the pool' });
+      expect(receivePool.acquire(2 * MiB).buffer).toBe(body.buffer);
+    });
+
     it('sends a function back to the thread for good when a main-thread run throws, and reports the thread error', async () => {
       // Prepare
       h.define('checked', '(x) => { if (x < 0) throw new RangeError("negative " + x); return x + 1; }');
