@@ -9,7 +9,11 @@
  * (user/kernel, ms) and minor page faults of the sending and the receiving
  * worker, from /proc.
  *
- *   npx tsx bench/micro-transfer.ts [MiB] [reps]
+ *   npx tsx bench/micro-transfer.ts [MiB] [reps] [warm]
+ *
+ * `warm` runs the consumer that many times on tiny input first, so the
+ * worker promotes it to its main thread (worker/pool.ts); a consumer of
+ * pooled receive memory must still run in a thread (bench/FINDINGS.md §3c).
  */
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -19,6 +23,7 @@ import { median } from './lib/stats.ts';
 
 const mib = Number(process.argv[2] ?? '100');
 const reps = Number(process.argv[3] ?? '8');
+const warm = Number(process.argv[4] ?? '0');
 const nbytes = mib * 1024 * 1024;
 
 /** CPU (ms, at the 10 ms tick) and minor faults of a process so far. */
@@ -82,6 +87,7 @@ async function loopbackOnce(): Promise<number> {
     return b;
   };
   const size = (b: Uint8Array): number => b.byteLength;
+  for (let i = 0; i < warm; i++) await client.submitWith({ resources: { B: 1 }, pure: false }, size, new Uint8Array(1)).result();
   const ratios: number[] = [];
   const phases: number[] = [];
   for (let rep = 0; rep <= reps; rep++) {
