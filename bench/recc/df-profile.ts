@@ -1,15 +1,16 @@
 /**
  * The recc half of the `dataframe` group alone, for profiling and A/B runs:
  *   node --import tsx bench/recc/df-profile.ts [--rows N] [--reps R] [--only setIndex|apply]
- *        [--prof DIR] [--node-args "--flag ..."] [--threads]
+ *        [--prof DIR] [--node-args "--flag ..."] [--threads] [--log FILE]
  * --prof starts the workers with --cpu-prof into DIR (read with bench/profile-top.ts; task threads get
  * files of their own, `<pid>.1.*`). --node-args passes V8/Node flags to the workers (for trying settings).
  * Prints one JSON line per repetition: wall seconds per operation, the workers' CPU seconds (user + system
  * of both processes, all threads; less sensitive than wall time to other load on a shared machine), their
  * system share, and the workers' peak RSS. --threads adds the apply's CPU per thread (main, task thread,
- * V8's helper threads: TurboFan and GC work shows there).
+ * V8's helper threads: TurboFan and GC work shows there). --log appends the workers' output (e.g. what
+ * --trace-deopt prints) to FILE.
  */
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { perSecurity } from './dataframe-measures.ts';
 
 const argv = process.argv.slice(2);
@@ -24,11 +25,13 @@ const only = flag('--only');
 if (only !== undefined && only !== 'setIndex' && only !== 'apply') throw new Error('--only takes setIndex or apply');
 const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(flag('--node-args') ?? '').split(' ').filter(Boolean)];
 const perThread = argv.includes('--threads');
+const logFile = flag('--log');
+const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
 
 const s = await import('../../client/index.ts');
 const { generateTrades, seeds } = await import('../../examples/dataframe.ts');
 if (prof) mkdirSync(prof, { recursive: true });
-const cluster = await s.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, ...(nodeArgs.length > 0 ? { nodeArgs } : {}) });
+const cluster = await s.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, ...(nodeArgs.length > 0 ? { nodeArgs } : {}), ...(log ? { logStream: log } : {}) });
 const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
 /** /proc/<pid>[/task/<tid>]/stat fields after the command: utime and stime are fields 14 and 15 (clock ticks, 100 per second). */
 const ticks = (statPath: string): { user: number; sys: number } => {
@@ -72,6 +75,7 @@ try {
       const out: Record<string, unknown> = { rows, rep: r };
       if (only !== 'apply') {
         const c0 = workerCpu();
+        log?.write(`=== setIndex ${r}\n`);
         const t0 = process.hrtime.bigint();
         const indexed = await trades.setIndex('security').persist();
         out.setIndexS = secs(t0);
@@ -81,6 +85,7 @@ try {
       if (only !== 'setIndex') {
         const c0 = workerCpu();
         const th0 = perThread ? threadMs() : undefined;
+        log?.write(`=== apply ${r}\n`);
         const t0 = process.hrtime.bigint();
         const applied = await trades.groupBy('security').apply(perSecurity).persist();
         out.applyS = secs(t0);
@@ -90,6 +95,7 @@ try {
         if (th0) out.applyThreadMs = Object.fromEntries([...threadMs()].map(([k, v]) => [k, v - (th0.get(k) ?? 0)]).filter(([, v]) => (v as number) > 0));
         await applied.release();
       }
+      log?.write(`=== end ${r}\n`);
       out.peakMiB = peakMiB();
       out.load = readFileSync('/proc/loadavg', 'utf8').trim();
       process.stdout.write(`${JSON.stringify(out)}\n`);
