@@ -11,8 +11,12 @@
  * own `startTimeline` (shared/lifecycle/start-timeline.ts), so they sum to
  * the total. Reported per size: p50 and p95 (nearest rank) of the total, the
  * p50 of each stage, and the API's response time.
+ *
+ * A cluster that does not come up fails the group with evidence: the stack's
+ * log lines about it and the tail of each of its process logs, and the state
+ * directory is kept (its path is in the error).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, percentile } from '../lib/stats.ts';
@@ -53,15 +57,20 @@ async function waitFor(base: string, id: string, done: (c: ClusterBody) => boole
   }
 }
 
-async function oneStart(base: string, nWorkers: number, name: string): Promise<Sample> {
+async function oneStart(base: string, stateDir: string, nWorkers: number, name: string): Promise<Sample> {
   const t0 = Date.now();
   const created = await call(`${base}/clusters`, 'POST', { name, nWorkers, workerCpu: 1, workerMemoryGiB: 0.5, schedulerCpu: 1, schedulerMemoryGiB: 1 });
   const apiResponseMs = Date.now() - t0;
   if (created.status !== 202) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
   const id = created.body.cluster.id as string;
   try {
-    const c = await waitFor(base, id, (x) => x.status !== 'REQUESTED' && x.status !== 'PROVISIONING', 180_000);
-    if (c.status !== 'RUNNING' || !c.runningAt || !c.startTimeline) throw new Error(`cluster ${id} ended ${c.status}: ${c.statusReason ?? ''}`);
+    let c: ClusterBody;
+    try {
+      c = await waitFor(base, id, (x) => x.status !== 'REQUESTED' && x.status !== 'PROVISIONING', 180_000);
+      if (c.status !== 'RUNNING' || !c.runningAt || !c.startTimeline) throw new Error(`cluster ${id} ended ${c.status}: ${c.statusReason ?? ''}`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${evidence(stateDir, id)}`, { cause: err });
+    }
     const stages: Record<string, number> = { api: Math.max(0, Date.parse(c.createdAt) - t0) };
     for (const s of c.startTimeline.stages) stages[s.stage] = (stages[s.stage] ?? 0) + s.ms;
     return { totalMs: Date.parse(c.runningAt) - t0, apiResponseMs, stages };
@@ -74,14 +83,17 @@ async function oneStart(base: string, nWorkers: number, name: string): Promise<S
 export async function measureStartTime(ctx: GroupContext, creates: number): Promise<void> {
   const { startLocalStack } = await import('../../local/stack.ts');
   const stateDir = mkdtempSync(join(tmpdir(), 'recc-bench-start-'));
-  const stack = await startLocalStack({ port: 0, stateDir, processEnv: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  const { createLogger } = await import('../../shared/core/logger.ts');
+  const logger = createLogger({ level: 'info', service: 'recc-up', write: (line) => appendFileSync(join(stateDir, STACK_LOG), `${line}\n`) });
+  const stack = await startLocalStack({ port: 0, stateDir, logger, processEnv: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  let failed = false;
   try {
     // One unmeasured start first: the first spawn of each kind pays for cold file caches (tsx, node_modules).
-    await oneStart(stack.url, 1, 'bench-warmup');
+    await oneStart(stack.url, stateDir, 1, 'bench-warmup');
     for (const n of START_SIZES) {
       const samples: Sample[] = [];
       const started = Date.now();
-      for (let i = 0; i < creates; i += 1) samples.push(await oneStart(stack.url, n, `bench-${n}w-${i}`));
+      for (let i = 0; i < creates; i += 1) samples.push(await oneStart(stack.url, stateDir, n, `bench-${n}w-${i}`));
       const totals = samples.map((s) => s.totalMs / 1000);
       const stageNames = [...new Set(samples.flatMap((s) => Object.keys(s.stages)))];
       const stagesP50 = Object.fromEntries(stageNames.map((st) => [st, Math.round(median(samples.map((s) => s.stages[st] ?? 0)))]));
@@ -98,8 +110,30 @@ export async function measureStartTime(ctx: GroupContext, creates: number): Prom
       ctx.emit(`start_time_p50_${n}w`, Number(percentile(totals, 50).toFixed(3)), 's', extra);
       ctx.emit(`start_time_p95_${n}w`, Number(percentile(totals, 95).toFixed(3)), 's', { workers: n, creates });
     }
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     await stack.close({ teardownClusters: true });
-    rmSync(stateDir, { recursive: true, force: true });
+    if (!failed) rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+const STACK_LOG = 'stack.log';
+
+/** What the stack and the cluster's processes logged about a cluster that did not come up. */
+function evidence(stateDir: string, id: string): string {
+  const tail = (text: string, n: number): string => text.trimEnd().split('\n').slice(-n).join('\n');
+  const parts = [`state directory kept: ${stateDir}`];
+  try {
+    const stackLines = readFileSync(join(stateDir, STACK_LOG), 'utf8').split('\n').filter((l) => l.includes(id));
+    parts.push(`stack log about ${id}:\n${tail(stackLines.join('\n'), 30)}`);
+  } catch {
+    parts.push('no stack log');
+  }
+  const logs = join(stateDir, 'clusters', id, 'logs');
+  if (existsSync(logs)) {
+    for (const f of readdirSync(logs).sort()) parts.push(`${f}:\n${tail(readFileSync(join(logs, f), 'utf8'), 15)}`);
+  } else parts.push(`no process logs under ${logs}`);
+  return parts.join('\n');
 }
