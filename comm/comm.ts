@@ -35,6 +35,8 @@ export const HIGH_WATER_MARK = 8 * 1024 * 1024;
  */
 export const PACED_WRITE_THRESHOLD = 2 * 1024 * 1024;
 export const WRITE_SLICE = 1024 * 1024;
+/** `close()` ends the connection gracefully for at most this long, then drops it. */
+export const CLOSE_GRACE_MS = 2000;
 
 interface OutPiece {
   buf: Buffer;
@@ -278,13 +280,14 @@ export class Comm {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
+    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    // Whatever a peer has not read after the grace period is dropped with the connection (the outbox included).
+    const grace = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    grace.unref();
     if (this.outboxHead < this.outbox.length) await new Promise<void>((resolve) => this.outboxEmptyWaiters.push(resolve));
-    if (this.closed) return;
-    await new Promise<void>((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.end();
-      setTimeout(() => this.socket.destroy(), 2000).unref();
-    });
+    if (!this.socket.destroyed) this.socket.end();
+    await closed;
+    clearTimeout(grace);
   }
 
   /** Drop the connection at once. */

@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net';
 import * as arrow from 'apache-arrow';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WRITE_SLICE, type Comm, type Message } from '../../../comm/comm.ts';
+import { CLOSE_GRACE_MS, WRITE_SLICE, type Comm, type Message } from '../../../comm/comm.ts';
 import { receivePool } from '../../../comm/buffer-pool.ts';
 import { AuthenticationError } from '../../../comm/errors.ts';
 import { decodeValue, encodeValue } from '../../../comm/payload.ts';
@@ -135,6 +135,26 @@ describe('Class: Comm', () => {
       expect(queued).toBeGreaterThan(32 * WRITE_SLICE);
       expect(idleWhileQueued).toBe(idleBefore);
       await waitFor(() => receivePool.idleBytes >= idleBefore + body.byteLength, { what: 'the body back in the pool' });
+    });
+
+    it('closes within the grace period when the peer stops reading in the middle of a paced frame', async () => {
+      // Prepare
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      await waitFor(() => srv.accepted.length === 1);
+      (srv.accepted[0] as unknown as { socket: import('node:net').Socket }).socket.pause();
+      comm.send({ op: 'big' }, [Buffer.alloc(64 * WRITE_SLICE)]);
+      comm.flush();
+
+      // Act
+      const t0 = performance.now();
+      await comm.close();
+
+      // Assess: dropped after the grace period, not waiting for a reader that never comes
+      expect(performance.now() - t0).toBeLessThan(CLOSE_GRACE_MS + 5000);
+      expect(comm.isClosed).toBe(true);
+      expect(comm.bufferedBytes).toBe(0);
     });
 
     it('delivers an Arrow table value aligned, so it decodes as views of the received memory (no copy)', async () => {
