@@ -44,6 +44,20 @@ interface OutPiece {
   done?: () => void;
 }
 
+/**
+ * The header of a frame received into pooled (shared) memory, copied out.
+ * msgpackr's native string extraction (msgpackr-extract) refuses a
+ * SharedArrayBuffer, and msgpackr then decodes every string of the source in
+ * JavaScript, building each from an array of char codes: unpacking a
+ * `finished` batch took 280 instead of 65 ns per task (84 with this copy,
+ * `bench/micro-unpack-shared.ts`), and the scheduler's string decoding was
+ * 38 % of everything it allocated during a no-op map (bench/FINDINGS.md §1b).
+ * The attachments stay where they are.
+ */
+function unshared(header: Buffer): Buffer {
+  return header.buffer instanceof SharedArrayBuffer ? Buffer.from(header) : header;
+}
+
 function unpinAll(bufs: readonly Buffer[]): void {
   for (const b of bufs) receivePool.unpin(b);
 }
@@ -324,7 +338,7 @@ export class Comm {
     try {
       const frame = parseBody(body);
       attachments = frame.attachments;
-      msgs = this.unpackr.unpack(frame.header);
+      msgs = this.unpackr.unpack(unshared(frame.header));
     } catch (err) {
       this.garbage(err instanceof MalformedFrameError ? err : new MalformedFrameError('undecodable frame', { cause: err }), 'the frame is not msgpack');
       return;

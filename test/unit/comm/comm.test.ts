@@ -157,6 +157,29 @@ describe('Class: Comm', () => {
       expect(comm.bufferedBytes).toBe(0);
     });
 
+    it('decodes a header received into pooled memory from a private copy, and leaves the attachments in the pool', async () => {
+      // Prepare: a frame large enough for pooled memory whose header is mostly strings (as a big update-graph is)
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      const keys = Array.from({ length: 20_000 }, (_, i) => `lambda-${i.toString(16).padStart(32, '0')}-é`);
+      const big = Buffer.alloc(2 * WRITE_SLICE, 7);
+
+      // Act
+      comm.send({ op: 'keys', k: keys, small: Buffer.from('inline bytes') });
+      comm.send({ op: 'big' }, [big]);
+      await waitFor(() => srv.received.length === 2, { what: 'both messages' });
+
+      // Assess: strings and inline bytes intact and not viewing shared memory; the attachment still a pooled view
+      const got = srv.received[0]!.msg as unknown as { k: string[]; small: Buffer };
+      expect(got.k).toEqual(keys);
+      expect(Buffer.from(got.small).toString()).toBe('inline bytes');
+      expect(got.small.buffer instanceof SharedArrayBuffer).toBe(false);
+      const att = srv.received[1]!.bufs![0]!;
+      expect(att.buffer instanceof SharedArrayBuffer).toBe(true);
+      expect(att.equals(big)).toBe(true);
+    });
+
     it('delivers an Arrow table value aligned, so it decodes as views of the received memory (no copy)', async () => {
       // Prepare: odd-sized neighbours and an odd-length header, so nothing lines up by chance
       const srv = await server();
