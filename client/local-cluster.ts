@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { freePorts } from '../comm/free-ports.ts';
+import { freePorts, preboundListener } from '../comm/free-ports.ts';
 import { backoffDelay, RESTART_BACKOFF, RestartBudget, sleep } from '../shared/core/retry.ts';
 import { WORKER_MALLOC_ENV } from '../shared/engine/worker-env.ts';
 import { join } from 'node:path';
@@ -141,11 +141,21 @@ export class LocalCluster implements ClusterLike {
     if (options.dashboard) extra.push('--dashboard-port', '0');
     if (options.resourceWaitTimeoutSeconds !== undefined) extra.push('--resource-wait-timeout', String(options.resourceWaitTimeoutSeconds));
     if (options.allowedFailures !== undefined) extra.push('--allowed-failures', String(options.allowedFailures));
-    // The port is chosen here so workers start alongside the scheduler (they retry until it listens).
+    // The port is chosen here so workers start alongside the scheduler. Where a socket can be handed
+    // over (not Windows), it is bound here and the scheduler inherits it: workers connect at once and
+    // wait in the backlog. Otherwise they retry until the scheduler listens on the port it was given.
     for (let attempt = 1; ; attempt++) {
-      const [port] = await freePorts(1);
+      const prebound = await preboundListener();
+      const port = prebound?.port ?? ((await freePorts(1))[0] as number);
       const address = `${options.tls ? 'tls' : 'tcp'}://127.0.0.1:${port}`;
-      const scheduler = launch('scheduler', 'scheduler', ['--port', String(port), '--token-file', tokenFile, '--watch-parent', '--owned-dir', dir, ...extra], options);
+      const listenArgs = prebound ? ['--port', String(port), '--listen-fd', String(INHERITED_LISTENER_FD)] : ['--port', String(port)];
+      let scheduler: Proc;
+      try {
+        scheduler = launch('scheduler', 'scheduler', [...listenArgs, '--token-file', tokenFile, '--watch-parent', '--owned-dir', dir, ...extra], options, prebound?.fd);
+      } finally {
+        // The scheduler holds its own copy now; this process must not accept on it.
+        prebound?.close();
+      }
       const cluster = new LocalCluster(dir, tokenFile, scheduler, address, token, options, tlsInfo ?? {});
       const workers = Array.from({ length: nWorkers }, () => cluster.addWorker({}, timeout));
       let ready: Record<string, unknown>;
@@ -270,7 +280,10 @@ export class LocalCluster implements ClusterLike {
   }
 }
 
-function launch(kind: 'scheduler' | 'worker', name: string, args: string[], options: LocalClusterOptions): Proc {
+/** Where a scheduler finds the listening socket it inherits: the first descriptor after stdio. */
+const INHERITED_LISTENER_FD = 3;
+
+function launch(kind: 'scheduler' | 'worker', name: string, args: string[], options: LocalClusterOptions, listenerFd?: number): Proc {
   const entry = processEntry(kind);
   // A larger young generation makes the scheduler's many short-lived message objects cheaper to collect.
   const tuning = kind === 'scheduler' ? ['--max-semi-space-size=32'] : [];
@@ -278,7 +291,8 @@ function launch(kind: 'scheduler' | 'worker', name: string, args: string[], opti
   const launcher = kind === 'worker' ? (options.workerLauncher ?? []) : [];
   const command = [...launcher, ...argv];
   const env = kind === 'worker' ? { ...process.env, ...WORKER_MALLOC_ENV } : process.env;
-  const child = spawn(command[0] as string, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env });
+  const stdio: Array<'pipe' | number> = listenerFd === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', listenerFd];
+  const child = spawn(command[0] as string, command.slice(1), { stdio, env });
   const lines: string[] = [];
   const keep = (line: string) => {
     lines.push(line);

@@ -36,6 +36,11 @@ export function tokensEqual(a: string, b: string): boolean {
 export interface ListenOptions {
   host: string;
   port: number;
+  /**
+   * Serve this inherited descriptor of a socket already bound and listening
+   * (comm/free-ports preboundListener) instead of binding `host`:`port`.
+   */
+  fd?: number;
   token: string;
   tls?: TlsFiles;
   logger: Logger;
@@ -89,10 +94,12 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (options.fd !== undefined) server.listen({ fd: options.fd }, done);
+    else server.listen(options.port, options.host, done);
   });
   server.on('error', (err) => options.logger.error('listener error', { event: 'comm.listener-error', error: err }));
   const addr = server.address();

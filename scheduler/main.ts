@@ -14,6 +14,8 @@ import { SECRET_FILES } from '../shared/definition/types.ts';
 export interface SchedulerProcessOptions {
   host: string;
   port: number;
+  /** Serve this inherited, already listening socket (a LocalCluster binds it: comm/free-ports preboundListener). */
+  listenFd?: number;
   tokenFile: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -94,6 +96,7 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
     server = new SchedulerServer({
       host: opts.host,
       port: opts.port,
+      ...(opts.listenFd !== undefined ? { listenFd: opts.listenFd } : {}),
       token,
       ...(tls ? { tls } : {}),
       admission: admissionFromEnv(process.env),
@@ -119,7 +122,12 @@ export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promis
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const message = e.code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host} is already in use` : e.message;
+    const message =
+      opts.listenFd !== undefined && e.syscall === 'listen'
+        ? `cannot serve the inherited descriptor ${opts.listenFd}: it is not an open, listening TCP socket (${e.code ?? e.message})`
+        : e.code === 'EADDRINUSE'
+          ? `port ${opts.port} on ${opts.host} is already in use`
+          : e.message;
     logger.error('scheduler failed to start', { event: 'scheduler.failed', error: message, code: e.code });
     return 1;
   }

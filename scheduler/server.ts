@@ -25,6 +25,8 @@ export type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 export interface SchedulerServerOptions {
   host: string;
   port: number;
+  /** Serve this inherited descriptor of a socket already listening on `port` (comm/free-ports preboundListener). */
+  listenFd?: number;
   token: string;
   tls?: TlsFiles;
   /** Bounds on not-yet-authenticated connections (defaults in comm/admission.ts). */
@@ -116,6 +118,7 @@ export class SchedulerServer {
     this.listener = await listen({
       host: this.options.host,
       port: this.options.port,
+      ...(this.options.listenFd !== undefined ? { fd: this.options.listenFd } : {}),
       token: this.options.token,
       ...(this.options.tls ? { tls: this.options.tls } : {}),
       ...(this.options.admission ? { admission: this.options.admission } : {}),

@@ -34,6 +34,7 @@ export function registerScheduler(program: Command, load: () => Promise<Schedule
     .option('--resource-wait-timeout <seconds>', 'fail tasks whose resources no worker offers after waiting this long')
     .option('--heartbeat-timeout <seconds>', 'remove workers silent this long', '30')
     .option('--allowed-failures <n>', 'a task running on this many workers that died errs with KilledWorkerError', '3')
+    .addOption(new Option('--listen-fd <fd>', 'serve this inherited descriptor of a bound, listening socket (--port names its port)').hideHelp())
     .addOption(new Option('--watch-parent', 'exit when the parent process goes away').hideHelp())
     .addOption(new Option('--owned-dir <dir>', 'remove this recc-local-* directory when the parent goes away').hideHelp())
     .action(async (opts: Record<string, string | boolean | undefined>) => {
@@ -47,6 +48,8 @@ export function registerScheduler(program: Command, load: () => Promise<Schedule
       if (!(hbt > 0)) problems.push({ path: 'heartbeat-timeout', message: 'expected a positive number of seconds' });
       const allowedFailures = Number(opts.allowedFailures);
       if (!Number.isInteger(allowedFailures) || allowedFailures < 1) problems.push({ path: 'allowed-failures', message: `expected a positive integer, got "${String(opts.allowedFailures)}"` });
+      const listenFd = opts.listenFd === undefined ? undefined : Number(opts.listenFd);
+      if (listenFd !== undefined && !(Number.isInteger(listenFd) && listenFd >= 3)) problems.push({ path: 'listen-fd', message: `expected an inherited descriptor number (3 or more), got "${String(opts.listenFd)}"` });
       const supervisorLease = supervisorLeaseFromEnv(process.env, problems);
       if (problems.length > 0) throw new ValidationError('invalid scheduler options', problems);
       // Issue 21: with RECC_LOG_GROUP set, this process's lines also go to CloudWatch Logs, the token scrubbed (docs/logs.md).
@@ -55,6 +58,7 @@ export function registerScheduler(program: Command, load: () => Promise<Schedule
       const code = await runSchedulerProcess({
         host: String(opts.host),
         port: p as number,
+        ...(listenFd !== undefined ? { listenFd } : {}),
         tokenFile: String(opts.tokenFile),
         ...(opts.tlsCert ? { tlsCert: String(opts.tlsCert), tlsKey: String(opts.tlsKey) } : {}),
         ...(opts.tlsCa ? { tlsCa: String(opts.tlsCa) } : {}),

@@ -115,6 +115,16 @@ describe('Command: recc scheduler / recc worker', () => {
     }
   });
 
+  it('exits non-zero with a JSON error line when the inherited listener descriptor is not a listening socket', async () => {
+    // Descriptor 9 is not open in the child (runRecc passes stdio only).
+    const res = await runRecc(['scheduler', '--port', '0', '--listen-fd', '9', '--token-file', tokenFile]);
+    expect(res.code).toBe(1);
+    expect(String(res.lines.find((l) => l.event === 'scheduler.failed')?.error)).toMatch(/^cannot serve the inherited descriptor 9: it is not an open, listening TCP socket \(E[A-Z]+\)$/);
+    const bad = await runRecc(['scheduler', '--port', '0', '--listen-fd', '1', '--token-file', tokenFile]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('listen-fd: expected an inherited descriptor number (3 or more), got "1"');
+  });
+
   it('exits non-zero with a JSON error line when the token file cannot be read', async () => {
     const res = await runRecc(['scheduler', '--port', '0', '--token-file', join(dir, 'missing')]);
     expect(res.code).toBe(1);
