@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
+import { createServer, connect as netConnect, Socket as NetSocket, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { pack, unpack } from 'msgpackr';
 import type { Logger } from '../shared/core/logger.ts';
@@ -63,10 +63,13 @@ export interface Listener {
 export async function listen(options: ListenOptions): Promise<Listener> {
   const admission = new AdmissionControl(options.admission ?? {}, options.logger);
   const sockets = new Set<Socket>();
-  const onSecureSocket = (socket: Socket) => {
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    handshakeServerSide(socket, options, admission);
+  };
+  const onSecureSocket = (socket: Socket) => {
+    track(socket);
+    handshakeServerSide(socket, options, admission, dataEvents(socket));
   };
   const server: NetServer = options.tls
     ? createTlsServer(
@@ -79,11 +82,25 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         },
         onSecureSocket,
       )
-    : createServer();
+    : // Plain TCP: accepted sockets are not read until re-wrapped with `onread` (readDirect).
+      createServer({ pauseOnConnect: true });
   // Admission runs on the raw TCP socket, first, for TLS too: a refused peer costs no decoder, timer or TLS state of ours.
   server.on('connection', (raw: Socket) => {
-    if (!admission.admit(raw)) return;
-    if (!options.tls) onSecureSocket(raw);
+    if (options.tls) {
+      admission.admit(raw);
+      return;
+    }
+    const direct = readDirect(raw, server);
+    if (!direct) {
+      // This Node does not let the handle be re-wrapped: read through the stream as TLS sockets do.
+      if (!admission.admit(raw)) return;
+      raw.resume();
+      onSecureSocket(raw);
+      return;
+    }
+    if (!admission.admit(direct.socket)) return;
+    track(direct.socket);
+    handshakeServerSide(direct.socket, options, admission, direct.reader);
   });
   if (options.tls) {
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -120,8 +137,122 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   };
 }
 
-function handshakeServerSide(socket: Socket, options: ListenOptions, admission: AdmissionControl): void {
+/**
+ * How a connection's bytes reach the handshake and then its Comm: frame
+ * bodies through `setSink` (the decoder already applied), and whether the
+ * Comm must subscribe to 'data' itself (stream sockets) or is fed by the
+ * reader (`onread` sockets).
+ */
+interface ConnectionReader {
+  readonly decoder: FrameDecoder;
+  /**
+   * Where complete frame bodies go from now on (called on every read, with
+   * no bodies while a frame is incomplete), and what to do with bytes that
+   * are not frames (by default the connection is destroyed with the error).
+   */
+  setSink(sink: (bodies: Buffer[]) => void, onMalformed?: (err: Error) => void): void;
+  /** Stop delivering (refused peer, or the Comm reads the stream itself); later bytes are dropped. */
+  stop(): void;
+  /** True when the Comm is fed through `setSink` (no 'data' listener of its own). */
+  readonly external: boolean;
+}
+
+/** A stream socket ('data' events), as TLS sockets are read. */
+function dataEvents(socket: Socket): ConnectionReader {
   const decoder = new FrameDecoder(MAX_HELLO_BYTES);
+  let sink: ((bodies: Buffer[]) => void) | undefined;
+  let onMalformed: ((err: Error) => void) | undefined;
+  const onData = (chunk: Buffer) => {
+    if (!sink) return;
+    let bodies: Buffer[];
+    try {
+      bodies = decoder.push(chunk);
+    } catch (err) {
+      sink = undefined;
+      if (onMalformed) onMalformed(err as Error);
+      else socket.destroy(err as Error);
+      return;
+    }
+    sink(bodies);
+  };
+  socket.on('data', onData);
+  return {
+    decoder,
+    external: false,
+    setSink: (s, m) => {
+      sink = s;
+      onMalformed = m;
+    },
+    stop: () => {
+      sink = undefined;
+      socket.off('data', onData);
+    },
+  };
+}
+
+/**
+ * Re-wrap an accepted (paused, unread) TCP socket's handle in a socket that
+ * reads with `onread`, as outgoing connections do (connect below): the
+ * kernel reads into the decoder's target directly (a large frame straight
+ * into its pooled body), and no bytes pass through the stream machinery
+ * (Readable.push, 'data' events, a nextTick per read). On the scheduler,
+ * which reads every message of a cluster, the stream path was a tenth of
+ * its CPU per message (bench/FINDINGS.md §2c).
+ *
+ * Node has no public way to accept with `onread`, so this moves the handle:
+ * the original wrapper gives it up, and the new one takes over the server's
+ * connection count. Undefined when the handle is not there to move (the
+ * caller then reads the stream).
+ */
+function readDirect(raw: Socket, server: NetServer): { socket: Socket; reader: ConnectionReader } | undefined {
+  const internals = raw as unknown as { _handle: unknown; _server: unknown; server: unknown };
+  const handle = internals._handle;
+  if (!handle || typeof handle !== 'object') return undefined;
+  const decoder = new FrameDecoder(MAX_HELLO_BYTES);
+  let sink: ((bodies: Buffer[]) => void) | undefined;
+  let onMalformed: ((err: Error) => void) | undefined;
+  let socket: Socket | undefined;
+  const onread = {
+    buffer: () => decoder.readTarget(),
+    callback: (n: number): boolean => {
+      if (!sink) return false;
+      let bodies: Buffer[];
+      try {
+        bodies = decoder.onRead(n);
+      } catch (err) {
+        sink = undefined;
+        if (onMalformed) onMalformed(err as Error);
+        else socket?.destroy(err as Error);
+        return false;
+      }
+      sink(bodies);
+      return true;
+    },
+  };
+  internals._handle = null;
+  internals._server = null;
+  internals.server = null;
+  socket = new NetSocket({ handle: handle as never, onread, readable: true, writable: true } as ConstructorParameters<typeof NetSocket>[0]);
+  const fresh = socket as unknown as { _server: unknown; server: unknown };
+  // The server counts its connections down when one of its sockets is destroyed (net.Socket#_destroy).
+  fresh._server = server;
+  fresh.server = server;
+  return {
+    socket,
+    reader: {
+      decoder,
+      external: true,
+      setSink: (s, m) => {
+        sink = s;
+        onMalformed = m;
+      },
+      stop: () => (sink = undefined),
+    },
+  };
+}
+
+function handshakeServerSide(socket: Socket, options: ListenOptions, admission: AdmissionControl, reader: ConnectionReader): void {
+  const decoder = reader.decoder;
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
   const { silentTimeoutMs, handshakeTimeoutMs } = admission.limits;
   let done = false;
@@ -131,7 +262,7 @@ function handshakeServerSide(socket: Socket, options: ListenOptions, admission: 
     if (done) return;
     done = true;
     clearTimeout(timer);
-    socket.removeAllListeners('data');
+    reader.stop();
     admission.count(reason, peer);
     if (reply) socket.end(encodeFrame(pack({ ok: false, error: reply })));
     else socket.destroy();
@@ -147,51 +278,53 @@ function handshakeServerSide(socket: Socket, options: ListenOptions, admission: 
     clearTimeout(timer);
     done = true;
   });
-  socket.on('data', (chunk: Buffer) => {
-    if (done) return;
-    if (!heard) {
-      heard = true;
-      admission.heard(socket);
-    }
-    let bodies: Buffer[];
-    try {
-      bodies = decoder.push(chunk);
-    } catch {
-      refuse('closedMalformed');
-      return;
-    }
-    if (bodies.length === 0) return;
-    let hello: Hello;
-    try {
-      const frame = parseBody(bodies[0] as Buffer);
-      const value = unpack(frame.header) as Partial<Hello> | null;
-      if (!value || typeof value !== 'object' || typeof value.token !== 'string' || typeof value.role !== 'string') {
-        throw new MalformedFrameError('hello lacks token or role');
+  reader.setSink(
+    (bodies) => {
+      if (done) return;
+      if (!heard) {
+        heard = true;
+        admission.heard(socket);
       }
-      hello = value as Hello;
-    } catch {
-      refuse('closedMalformed');
-      return;
-    }
-    if (!tokensEqual(hello.token, options.token)) {
-      refuse('refusedBadToken', 'authentication failed');
-      return;
-    }
-    done = true;
-    clearTimeout(timer);
-    admission.authenticated(socket);
-    socket.removeAllListeners('data');
-    const comm = new Comm(socket, decoder, bodies.slice(1));
-    let welcome: Record<string, unknown>;
-    try {
-      welcome = options.accept(comm, hello);
-    } catch (err) {
-      options.logger.warn('peer refused', { event: 'comm.refused', reason: (err as Error).message, peer });
-      socket.end(encodeFrame(pack({ ok: false, error: (err as Error).message })));
-      return;
-    }
-    socket.write(encodeFrame(pack({ ok: true, ...welcome })));
-  });
+      if (bodies.length === 0) return;
+      let hello: Hello;
+      try {
+        const frame = parseBody(bodies[0] as Buffer);
+        const value = unpack(frame.header) as Partial<Hello> | null;
+        if (!value || typeof value !== 'object' || typeof value.token !== 'string' || typeof value.role !== 'string') {
+          throw new MalformedFrameError('hello lacks token or role');
+        }
+        hello = value as Hello;
+      } catch {
+        refuse('closedMalformed');
+        return;
+      }
+      if (!tokensEqual(hello.token, options.token)) {
+        refuse('refusedBadToken', 'authentication failed');
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      admission.authenticated(socket);
+      let comm: Comm;
+      if (reader.external) {
+        comm = new Comm(socket, decoder, bodies.slice(1), true);
+        reader.setSink((b) => comm.receive(b));
+      } else {
+        reader.stop();
+        comm = new Comm(socket, decoder, bodies.slice(1));
+      }
+      let welcome: Record<string, unknown>;
+      try {
+        welcome = options.accept(comm, hello);
+      } catch (err) {
+        options.logger.warn('peer refused', { event: 'comm.refused', reason: (err as Error).message, peer });
+        socket.end(encodeFrame(pack({ ok: false, error: (err as Error).message })));
+        return;
+      }
+      socket.write(encodeFrame(pack({ ok: true, ...welcome })));
+    },
+    () => refuse('closedMalformed'),
+  );
 }
 
 export interface ConnectOptions {
