@@ -30,6 +30,8 @@ const dir = mkdtempSync(join(tmpdir(), 'recc-ab-'));
 
 interface Run {
   value: number;
+  /** Every figure the group emitted, by name (the first is `value`). */
+  values: Record<string, number>;
   cpuUs: number | null;
   roles: string;
   load: number;
@@ -40,12 +42,18 @@ function runOnce(tree: string, group: string, tag: string): Run {
   const args = ['--import', 'tsx', join(tree, 'bench/recc/measure.ts'), '--group', group, '--out', out, '--deadline', '300'];
   if (scale !== '1') args.push('--scale', scale);
   const r = spawnSync(process.execPath, args, { cwd: tree, stdio: ['ignore', 'ignore', 'pipe'], timeout: 330_000 });
-  const line = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('{'));
+  const lines = readFileSync(out, 'utf8').split('\n').filter((l) => l.startsWith('{'));
+  const line = lines[0];
   if (r.status !== 0 || !line) throw new Error(`${tag} failed (${r.status ?? r.signal}): ${r.stderr.toString().slice(-2000)}`);
   const o = JSON.parse(line) as { value: number; perTask?: Record<string, { cpuUsPerTask: number }> };
+  const values: Record<string, number> = {};
+  for (const l of lines) {
+    const e = JSON.parse(l) as { name?: string; value: number | null };
+    if (typeof e.value === 'number') values[e.name ?? `#${Object.keys(values).length}`] = e.value;
+  }
   const cpuUs = o.perTask ? Object.values(o.perTask).reduce((s, p) => s + p.cpuUsPerTask, 0) : null;
   const roles = o.perTask ? Object.entries(o.perTask).map(([k, p]) => `${k}:${p.cpuUsPerTask.toFixed(1)}`).join(' ') : '';
-  return { value: o.value, cpuUs, roles, load: loadavg()[0]! };
+  return { value: o.value, values, cpuUs, roles, load: loadavg()[0]! };
 }
 
 function quartiles(xs: number[]): [number, number, number] {
@@ -62,6 +70,8 @@ const f = (x: number): string => x.toFixed(3);
 for (const group of groups) {
   const ratios: number[] = [];
   const cpuRatios: number[] = [];
+  /** Ratios of every further figure the group emits (latency_p99 beside latency_p50, …). */
+  const more = new Map<string, number[]>();
   for (let p = 0; p < pairs; p++) {
     const order: Array<'A' | 'B'> = p % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     const got: Partial<Record<'A' | 'B', Run>> = {};
@@ -69,6 +79,10 @@ for (const group of groups) {
     const a = got.A!;
     const b = got.B!;
     ratios.push(b.value / a.value);
+    for (const [name, av] of Object.entries(a.values).slice(1)) {
+      const bv = b.values[name];
+      if (bv !== undefined && av !== 0) more.set(name, [...(more.get(name) ?? []), bv / av]);
+    }
     if (a.cpuUs !== null && b.cpuUs !== null) cpuRatios.push(b.cpuUs / a.cpuUs);
     process.stdout.write(
       `${group} pair ${p} (${order.join('')}): A=${a.value.toPrecision(4)} B=${b.value.toPrecision(4)} B/A=${f(b.value / a.value)}` +
@@ -85,5 +99,9 @@ for (const group of groups) {
     line += `; CPU/task B/A median ${f(cm)} IQR ${f(c1)}–${f(c3)}`;
   }
   process.stdout.write(`${line}\n`);
+  for (const [name, rs] of more) {
+    const [m1, mm, m3] = quartiles(rs);
+    process.stdout.write(`${group} ${name}: B/A median ${f(mm)} IQR ${f(m1)}–${f(m3)} (${rs.length} pairs)\n`);
+  }
 }
 rmSync(dir, { recursive: true, force: true });

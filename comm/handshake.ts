@@ -211,7 +211,8 @@ function readDirect(raw: Socket, server: NetServer): { socket: Socket; reader: C
   const decoder = new FrameDecoder(MAX_HELLO_BYTES);
   let sink: ((bodies: Buffer[]) => void) | undefined;
   let onMalformed: ((err: Error) => void) | undefined;
-  let socket: Socket | undefined;
+  // The socket made below, for the read callback (which V8 may run only after it exists).
+  const made: { socket?: Socket } = {};
   const onread = {
     buffer: () => decoder.readTarget(),
     callback: (n: number): boolean => {
@@ -222,7 +223,7 @@ function readDirect(raw: Socket, server: NetServer): { socket: Socket; reader: C
       } catch (err) {
         sink = undefined;
         if (onMalformed) onMalformed(err as Error);
-        else socket?.destroy(err as Error);
+        else made.socket?.destroy(err as Error);
         return false;
       }
       sink(bodies);
@@ -232,7 +233,8 @@ function readDirect(raw: Socket, server: NetServer): { socket: Socket; reader: C
   internals._handle = null;
   internals._server = null;
   internals.server = null;
-  socket = new NetSocket({ handle: handle as never, onread, readable: true, writable: true } as ConstructorParameters<typeof NetSocket>[0]);
+  const socket = new NetSocket({ handle: handle as never, onread, readable: true, writable: true } as ConstructorParameters<typeof NetSocket>[0]);
+  made.socket = socket;
   const fresh = socket as unknown as { _server: unknown; server: unknown };
   // The server counts its connections down when one of its sockets is destroyed (net.Socket#_destroy).
   fresh._server = server;

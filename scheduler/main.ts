@@ -10,6 +10,7 @@ import { adaptiveFromEnv, apiScalerFromEnv } from './api-scaler.ts';
 import { SchedulerStartError } from './errors.ts';
 import { SchedulerServer } from './server.ts';
 import { SECRET_FILES } from '../shared/definition/types.ts';
+import { tuneSchedulerV8 } from './v8-tuning.ts';
 
 export interface SchedulerProcessOptions {
   host: string;
@@ -70,6 +71,7 @@ function readOptional(path: string): string | undefined {
  * (a JSON error line says why).
  */
 export async function runSchedulerProcess(opts: SchedulerProcessOptions): Promise<number> {
+  tuneSchedulerV8();
   const logger = createLogger({ service: 'recc-scheduler' });
   let server: SchedulerServer;
   // The SQS route (clients outside the cluster network), when the environment configures one.
