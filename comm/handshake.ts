@@ -211,7 +211,7 @@ function readDirect(raw: Socket, server: NetServer): { socket: Socket; reader: C
   const decoder = new FrameDecoder(MAX_HELLO_BYTES);
   let sink: ((bodies: Buffer[]) => void) | undefined;
   let onMalformed: ((err: Error) => void) | undefined;
-  // The socket made below, for the read callback (which V8 may run only after it exists).
+  // The socket made below, for the read callback (reads start only once it exists).
   const made: { socket?: Socket } = {};
   const onread = {
     buffer: () => decoder.readTarget(),

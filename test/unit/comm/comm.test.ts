@@ -270,6 +270,25 @@ describe('Class: Comm', () => {
       expect(JSON.stringify(warnings)).not.toContain(TOKEN);
     });
 
+    it('reads accepted connections with onread (no data listener), and drops a peer whose bytes stop being frames', async () => {
+      const srv = await server();
+      const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
+      comms.push(comm);
+      comm.send({ op: 'first' });
+      await waitFor(() => srv.received.length === 1, { what: 'the first message' });
+      const accepted = srv.accepted[0]!;
+      const serverSocket = (accepted as unknown as { socket: import('node:net').Socket }).socket;
+      expect(serverSocket.listenerCount('data')).toBe(0);
+      let reason: Error | undefined;
+      accepted.onClose((err) => (reason = err));
+      // A length prefix of 3: shorter than any frame body, so the decoder refuses the stream.
+      (comm as unknown as { socket: import('node:net').Socket }).socket.write(Buffer.from([0, 0, 0, 3, 1, 2, 3]));
+      await waitFor(() => reason, { what: 'the server to drop the peer' });
+      expect(reason?.name).toBe('MalformedFrameError');
+      expect(reason?.message).toMatch(/too short/);
+      expect(srv.received.map((r) => r.msg.op)).toEqual(['first']);
+    });
+
     it('drops an authenticated peer that sends a malformed frame, reporting why', async () => {
       const srv = await server();
       const { comm } = await connect(srv.address, { token: TOKEN, hello: { role: 'client' } });
