@@ -89,6 +89,10 @@ for (const group of groups) {
         (a.cpuUs !== null && b.cpuUs !== null ? ` cpuUs/task A=${a.cpuUs.toFixed(1)} B=${b.cpuUs.toFixed(1)} B/A=${f(b.cpuUs / a.cpuUs)}` : '') +
         ` load ${a.load.toFixed(2)}/${b.load.toFixed(2)}` +
         (a.roles ? ` [A ${a.roles}] [B ${b.roles}]` : '') +
+        Object.entries(a.values)
+          .slice(1)
+          .map(([name, av]) => ` ${name} A=${av.toPrecision(4)} B=${b.values[name]?.toPrecision(4) ?? '-'}`)
+          .join('') +
         '\n',
     );
   }
