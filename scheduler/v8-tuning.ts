@@ -16,15 +16,11 @@
  * Workers keep the default: there the extra compiles competed with the tasks
  * and made round trips slower.
  */
-import { setFlagsFromString } from 'node:v8';
+import { applyV8Flags } from '../shared/engine/v8-flags.ts';
 
 export const SCHEDULER_V8_FLAGS: readonly string[] = ['--interrupt-budget=16384'];
 
-let applied = false;
-
 /** Apply SCHEDULER_V8_FLAGS (once; later calls do nothing). */
 export function tuneSchedulerV8(): void {
-  if (applied) return;
-  applied = true;
-  for (const flag of SCHEDULER_V8_FLAGS) setFlagsFromString(flag);
+  applyV8Flags(SCHEDULER_V8_FLAGS);
 }

@@ -11,15 +11,11 @@
  * instead of 1.17-1.22 s, with 1.84 instead of 2.2 s of CPU (bench/recc/df-profile.ts;
  * 150 and 500 were no better). Small functions are still inlined.
  */
-import { setFlagsFromString } from 'node:v8';
+import { applyV8Flags } from '../shared/engine/v8-flags.ts';
 
 export const WORKER_V8_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=300'];
 
-let applied = false;
-
 /** Apply WORKER_V8_FLAGS (once; later calls do nothing). */
 export function tuneWorkerV8(): void {
-  if (applied) return;
-  applied = true;
-  for (const flag of WORKER_V8_FLAGS) setFlagsFromString(flag);
+  applyV8Flags(WORKER_V8_FLAGS);
 }
