@@ -288,6 +288,9 @@ export class SchedulerServer {
         if (this.recorder) this.recorder.taskErred(msg.key, this.state.tasks.get(msg.key)?.state === 'processing' ? this.state.tasks.get(msg.key)?.retries : undefined, msg.error);
         this.push({ type: 'task-erred', workerId: w.id, key: msg.key, error: msg.error, stimulusId: this.sid('task-erred') });
         return;
+      case 'task-queue':
+        this.push({ type: 'task-queue', workerId: w.id, queued: msg.q, started: msg.st, stimulusId: this.sid('task-queue') });
+        return;
       case 'missing-data':
         this.push({ type: 'missing-data', workerId: w.id, key: msg.key, dep: msg.dep, from: msg.from, stimulusId: this.sid('missing-data') });
         return;

@@ -105,7 +105,10 @@ export class ThreadPool {
   private readonly plugins: Array<{ path: string; name: string }> = [];
   private scheduled = false;
   private closing = false;
-  private readonly queue: Array<{ id: number; task: PoolTask }> = [];
+  /** Tasks waiting for a thread, by priority; `told`: reported to `queueListener` as waiting. */
+  private readonly queue: Array<{ id: number; task: PoolTask; told?: boolean }> = [];
+  /** Told when a task has to wait for a thread (`started` false) and when such a task starts (true). */
+  private queueListener: ((key: string, started: boolean) => void) | undefined;
   /**
    * Moving average of run time per function: a function's short tasks are pipelined to threads (up to
    * PIPELINE_DEPTH each), others handed out one at a time. Per function, and unknown counts as long: with one
@@ -220,6 +223,16 @@ export class ThreadPool {
     this.toThreads(task);
   }
 
+  /**
+   * Report tasks that wait for a thread, and their start. The scheduler
+   * counts a dead worker only against the tasks that were not waiting
+   * (scheduler/state/workers.ts), so a task queued behind one that kills
+   * the worker stays innocent.
+   */
+  onQueue(listener: (key: string, started: boolean) => void): void {
+    this.queueListener = listener;
+  }
+
   private toThreads(task: PoolTask): void {
     // By priority, not arrival: up to maxExecuting tasks wait here, and a task that consumes a result (a shuffle
     // transfer after the partition it splits) must not queue behind every partition started before it arrived,
@@ -227,8 +240,13 @@ export class ThreadPool {
     const p = task.priority ?? 0;
     let i = this.queue.length;
     while (i > 0 && ((this.queue[i - 1] as { task: PoolTask }).task.priority ?? 0) > p) i--;
-    this.queue.splice(i, 0, { id: this.nextId++, task });
+    const entry: { id: number; task: PoolTask; told?: boolean } = { id: this.nextId++, task };
+    this.queue.splice(i, 0, entry);
     this.pump();
+    if (this.queueListener && this.inflight.get(entry.id) === undefined && !this.closing) {
+      entry.told = true;
+      this.queueListener(task.key, false);
+    }
   }
 
   /** Record a thread run of `f`; promote a consistently tiny inline function to the main thread. */
@@ -391,13 +409,14 @@ export class ThreadPool {
     while (head < this.queue.length) {
       let best = this.slots[0] as Slot;
       for (const s of this.slots) if (s.load < best.load) best = s;
-      const next = this.queue[head] as { id: number; task: PoolTask };
+      const next = this.queue[head] as { id: number; task: PoolTask; told?: boolean };
       if (best.load >= ((this.avgMs.get(next.task.f) ?? SHORT_TASK_MS) < SHORT_TASK_MS ? PIPELINE_DEPTH : 1)) break;
       head++;
       const { id, task } = next;
       best.load++;
       this.inflight.set(id, { key: task.key, f: task.f, slot: best });
       best.outbox.push({ id, task });
+      if (next.told) this.queueListener?.(task.key, true);
     }
     if (head > 0) this.queue.splice(0, head);
     if (head > 0 && !this.scheduled) {

@@ -64,7 +64,25 @@ export class EventPump {
   /** Tasks the machine started that wait for pipelineBytes to free up, by priority (lowest first). */
   private waiting: Array<{ key: string; bytes: number; priority: number; start: () => void }> = [];
 
-  constructor(private readonly deps: EventPumpDeps) {}
+  /** Tasks that began waiting for a thread, and such tasks that started, since the last `task-queue` report. */
+  private queueReport: { q: string[]; st: string[] } | undefined;
+
+  constructor(private readonly deps: EventPumpDeps) {
+    deps.pool.onQueue((key, started) => this.noteQueue(key, started));
+  }
+
+  /** Batched per turn: the report rides in the same frame as the turn's other messages (comm batches them). */
+  private noteQueue(key: string, started: boolean): void {
+    let r = this.queueReport;
+    if (!r) {
+      r = this.queueReport = { q: [], st: [] };
+      queueMicrotask(() => {
+        this.queueReport = undefined;
+        this.deps.send({ op: 'task-queue', q: r!.q, st: r!.st });
+      });
+    }
+    (started ? r.st : r.q).push(key);
+  }
 
   /** Bytes held by started tasks, and tasks waiting to start (observability). */
   pipeline(): { heldBytes: number; holding: number; waiting: number } {

@@ -180,6 +180,13 @@ export const workerToScheduler = {
   /** Results as parallel arrays: key, stored bytes, run time (ms, -1 unknown), task thread (-1 the main thread or unknown; absent from older workers), inline data index (-1 none). */
   finished: { k: keys, n: arrayOf(count), ms: arrayOf(num), th: optional(arrayOf(int)), di: arrayOf(int) },
   'task-erred': { key: str, error: taskError },
+  /**
+   * Tasks given to this worker that wait for a free thread (`q`), and such
+   * tasks that have now started (`st`). When the worker dies, only tasks not
+   * waiting count it against themselves (allowedFailures): one queued behind
+   * a task that kills its worker is innocent.
+   */
+  'task-queue': { q: keys, st: keys },
   'missing-data': { key: str, dep: str, from: str },
   /** The answer to `steal-request`: `released` (given up before it started) or the state the task stays in. */
   'steal-response': { key: str, state: str },

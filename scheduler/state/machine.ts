@@ -147,6 +147,20 @@ export class SchedulerState {
         this.updateIdle(w);
         return;
       }
+      case 'task-queue': {
+        const w = this.workers.get(ev.workerId);
+        if (!w) return;
+        // Only tasks still processing there: a report can cross a steal or a release on the wire.
+        for (const key of ev.queued) {
+          const t = this.tasks.get(key);
+          if (t && t.processingOn === w) t.queuedOnWorker = true;
+        }
+        for (const key of ev.started) {
+          const t = this.tasks.get(key);
+          if (t && t.processingOn === w) t.queuedOnWorker = false;
+        }
+        return;
+      }
       case 'add-client':
         clientRecord(this, ev.clientId);
         return;
@@ -362,6 +376,7 @@ export class SchedulerState {
     if (!w) return null;
     clearSteal(t);
     t.started = false;
+    t.queuedOnWorker = false;
     w.processing.delete(t);
     w.occupancy = w.processing.size === 0 ? 0 : Math.max(0, w.occupancy - t.est);
     t.est = 0;
@@ -390,7 +405,7 @@ export class SchedulerState {
 
   /** @internal */ hasRoom(w: WorkerRecord): boolean {
     const n = w.processing.size;
-    return n < w.nthreads || (n < this.options.maxSlots && w.occupancy < this.options.pipelineMs * w.nthreads);
+    return n < Math.ceil(w.nthreads * this.options.workerSaturation) || (n < this.options.maxSlots && w.occupancy < this.options.pipelineMs * w.nthreads);
   }
 
   /** @internal */ updateIdle(w: WorkerRecord): void {

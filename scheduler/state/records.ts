@@ -37,6 +37,8 @@ export class TaskRecord {
   stealTo: WorkerRecord | null = null;
   /** Its worker refused a steal: it had started it, so it is never asked again while there. */
   started = false;
+  /** Its worker reported it waiting for a thread and not yet started (`task-queue`): innocent if the worker dies. */
+  queuedOnWorker = false;
   constructor(
     readonly key: string,
     public run: unknown,

@@ -21,6 +21,7 @@ export function validateSchedulerState(s: SchedulerState): string[] {
     if (t.processingOn && !t.processingOn.processing.has(t)) bad(t, 'not in its worker processing set');
     if (t.processingOn && s.workers.get(t.processingOn.id) !== t.processingOn) bad(t, `processing on removed worker ${t.processingOn.id}`);
     if (t.stealTo && t.state !== 'processing') bad(t, `a steal to ${t.stealTo.id} pending outside processing`);
+    if (t.queuedOnWorker && t.state !== 'processing') bad(t, 'reported waiting on a worker outside processing');
     if (t.stealTo && t.stealTo === t.processingOn) bad(t, 'asked to move to the worker it is on');
     if (t.state === 'memory') {
       if (!t.whoHas || t.whoHas.length === 0) bad(t, 'in memory but nobody holds it');

@@ -28,6 +28,11 @@ export function removeWorker(s: SchedulerState, id: string): void {
   s.rr = null;
   retirementsOf(s).workerRemoved(w);
   for (const t of [...w.processing]) {
+    // Waiting for a thread when the worker died (its own report): it did not run there, so it is not a suspect.
+    if (t.queuedOnWorker) {
+      s.rec(t, 'released', { notifyWorker: false });
+      continue;
+    }
     t.suspicious += 1;
     (t.killedOn ??= []).push(w.name);
     if (t.suspicious >= s.options.allowedFailures) s.rec(t, 'erred', { error: killedWorkerError(t, w) });

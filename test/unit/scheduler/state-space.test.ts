@@ -90,6 +90,8 @@ const op = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('held' as const), w: fc.integer({ min: 0, max: 3 }), n: fc.integer({ min: 0, max: 11 }) }) },
   // A steal's victim answers (stealing.ts): gave the task up, or keeps it (also a stale answer from another worker).
   { weight: 1, arbitrary: fc.record({ k: fc.constant('steal' as const), n: fc.integer({ min: 0, max: 11 }), released: fc.boolean(), wrongWorker: fc.boolean() }) },
+  // A worker reports a task waiting for a thread, or starting (also about a task no longer there).
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('queue' as const), n: fc.integer({ min: 0, max: 11 }), started: fc.boolean(), wrongWorker: fc.boolean() }) },
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -152,6 +154,13 @@ function toEvent(w: Walker, o: Op): Ev | undefined {
       const workerId = o.wrongWorker && other ? other.id : t.processingOn.id;
       return { type: 'steal-response', workerId, keys: [t.key], states: [o.released ? 'released' : 'executing'] };
     }
+    case 'queue': {
+      const t = s.tasks.get(key(o.n));
+      if (!t?.processingOn) return undefined;
+      const other = [...s.workers.values()].find((x) => x !== t.processingOn);
+      const workerId = o.wrongWorker && other ? other.id : t.processingOn.id;
+      return { type: 'task-queue', workerId, queued: o.started ? [] : [t.key], started: o.started ? [t.key] : [] };
+    }
     case 'held':
       // Mostly a key the scheduler holds at that step (pending ones go to memory), else an unknown one.
       return { type: 'worker-held-data', workerId: `w${o.w}`, keys: [[...s.tasks.keys()][o.n] ?? key(o.n)], nbytes: [8] };
@@ -192,7 +201,7 @@ describe('Class: SchedulerState', () => {
           }
           for (const e of w.s.log.since(0)) seen.add(`${e.from}>${e.to}`);
         }),
-        { numRuns: 300, seed: 20 },
+        { numRuns: 600, seed: 20 },
       );
       // No event reaches these two today: an erred task is only forgotten (a client retry op would
       // release it), and a queued task's inputs are all in memory, which never err.

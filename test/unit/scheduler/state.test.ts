@@ -345,6 +345,54 @@ describe('Class: SchedulerState', () => {
       ]);
     });
 
+    it('with workerSaturation 1.1, gives a single-thread worker a second long task to wait behind the first', () => {
+      h = new Harness({ workerSaturation: 1.1 });
+      h.step(worker('w1'), worker('w2'), { type: 'add-client', clientId: 'c' });
+      const out = h.step({ type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b'), task('c'), task('d'), task('e')], wants: ['a', 'b', 'c', 'd', 'e'] });
+      // Unknown run times count as 500 ms: without saturation one per worker; with it, ceil(1 × 1.1) = 2 each.
+      const sent = out.filter((o) => o.type === 'compute').map((o) => (o as { workerId: string }).workerId);
+      expect(sent.sort()).toEqual(['w1', 'w1', 'w2', 'w2']);
+      expect(h.state('e')).toBe('queued');
+      // A finished task frees its slot: the next goes out at once.
+      const next = h.step({ type: 'task-finished', workerId: 'w1', key: 'a', nbytes: 8, durationMs: 50 });
+      expect(next.filter((o) => o.type === 'compute').map((o) => (o as { key: string }).key)).toEqual(['e']);
+    });
+
+    it('does not count a dead worker against a task it reported waiting for a thread, but does once that task started', () => {
+      h = new Harness({ allowedFailures: 1, workerSaturation: 2 });
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('hog'), task('innocent')], wants: ['hog', 'innocent'] });
+      expect([h.s.tasks.get('hog')!.processingOn?.id, h.s.tasks.get('innocent')!.processingOn?.id]).toEqual(['w1', 'w1']);
+      // The worker queued `innocent` behind `hog`; a report about a task it does not hold changes nothing.
+      h.step({ type: 'task-queue', workerId: 'w1', queued: ['innocent', 'not-there'], started: [] });
+      expect(h.s.tasks.get('innocent')!.queuedOnWorker).toBe(true);
+      const out = h.step({ type: 'remove-worker', workerId: 'w1', reason: 'out of memory' });
+      // allowedFailures 1: the hog errs at once; the innocent task waits on the scheduler for another worker.
+      expect(out).toContainEqual(expect.objectContaining({ type: 'report', msg: expect.objectContaining({ op: 'task-erred', key: 'hog' }) }));
+      expect(h.state('hog')).toBe('erred');
+      expect(h.state('innocent')).toBe('queued');
+      expect(h.s.tasks.get('innocent')!.suspicious).toBe(0);
+
+      // On the next worker it waits, then starts: now the worker's death counts against it.
+      h.step(worker('w2'));
+      expect(h.s.tasks.get('innocent')!.processingOn?.id).toBe('w2');
+      h.step({ type: 'task-queue', workerId: 'w2', queued: ['innocent'], started: [] });
+      h.step({ type: 'task-queue', workerId: 'w2', queued: [], started: ['innocent'] });
+      expect(h.s.tasks.get('innocent')!.queuedOnWorker).toBe(false);
+      h.step({ type: 'remove-worker', workerId: 'w2', reason: 'out of memory' });
+      expect(h.state('innocent')).toBe('erred');
+    });
+
+    it('forgets a waiting report once the task leaves its worker (stolen, released)', () => {
+      h = new Harness({ workerSaturation: 2 });
+      h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b')], wants: ['a', 'b'] });
+      h.step({ type: 'task-queue', workerId: 'w1', queued: ['b'], started: [] });
+      h.step({ type: 'task-finished', workerId: 'w1', key: 'b', nbytes: 8 });
+      expect(h.s.tasks.get('b')!.queuedOnWorker).toBe(false);
+      // A late report about a task no longer processing there is ignored.
+      h.step({ type: 'task-queue', workerId: 'w1', queued: ['b'], started: [] });
+      expect(h.s.tasks.get('b')!.queuedOnWorker).toBe(false);
+    });
+
     it('reports a task error and errs its dependents, blaming the failed task', () => {
       h = new Harness();
       h.step(worker('w1'), { type: 'update-graph', clientId: 'c', tasks: [task('a'), task('b', ['a'])], wants: ['a', 'b'] });

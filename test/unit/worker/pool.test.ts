@@ -56,6 +56,38 @@ afterEach(async () => {
 });
 
 describe('Class: ThreadPool', () => {
+  describe('Method: onQueue (which tasks wait for a thread)', () => {
+    it('reports a task that has to wait for the busy thread, then its start; a task that starts at once is not reported', async () => {
+      const events: Array<[string, boolean]> = [];
+      h.pool.onQueue((key, started) => events.push([key, started]));
+      h.define('slow', '(ms) => { const end = Date.now() + ms; while (Date.now() < end); return ms; }');
+      const done = h.run('slow', [150, 1, 1]);
+      // t1 goes to the idle thread; t2 and t3 wait behind it (a function not yet measured goes one at a time).
+      expect(events).toEqual([
+        ['t2', false],
+        ['t3', false],
+      ]);
+      expect(await done).toEqual([150, 1, 1]);
+      expect(events).toEqual([
+        ['t2', false],
+        ['t3', false],
+        ['t2', true],
+        ['t3', true],
+      ]);
+    });
+
+    it('says nothing about a waiting task taken off the queue (stolen or released)', async () => {
+      const events: Array<[string, boolean]> = [];
+      h.pool.onQueue((key, started) => events.push([key, started]));
+      h.define('slow', '(ms) => { const end = Date.now() + ms; while (Date.now() < end); return ms; }');
+      const done = h.run('slow', [100]);
+      h.pool.run({ key: 'waits', f: 'slow', a: encodeValue([1]), deps: [] });
+      expect(h.pool.cancel('waits')).toBe(true);
+      expect(await done).toEqual([100]);
+      expect(events).toEqual([['waits', false]]);
+    });
+  });
+
   describe('Method: run (hand-out to threads)', () => {
     it('hands a function not yet measured as short to a thread one task at a time, so a later task of higher priority overtakes', async () => {
       // Prepare: tasks of 30 ms (never pipelined); the thread's first task of the function starts at once
