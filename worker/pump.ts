@@ -75,10 +75,10 @@ export class EventPump {
   private noteQueue(key: string, started: boolean): void {
     let r = this.queueReport;
     if (!r) {
-      r = this.queueReport = { q: [], st: [] };
+      const report = (r = this.queueReport = { q: [], st: [] });
       queueMicrotask(() => {
         this.queueReport = undefined;
-        this.deps.send({ op: 'task-queue', q: r!.q, st: r!.st });
+        this.deps.send({ op: 'task-queue', q: report.q, st: report.st });
       });
     }
     (started ? r.st : r.q).push(key);
