@@ -97,6 +97,8 @@ export class ThreadPool {
   private readonly fnKinds = new Map<string, FunctionDef>();
   private readonly fnStats = new Map<string, FnStats>();
   private inlineQueue: PoolTask[] = [];
+  /** Keys in `inlineQueue`, for `cancel` (see queuedKeys). */
+  private readonly inlineKeys = new Set<string>();
   private sliceStart = -1;
   private inlineDeferred = false;
   /** Tasks run on the main thread so far (observability and tests). */
@@ -107,6 +109,12 @@ export class ThreadPool {
   private closing = false;
   /** Tasks waiting for a thread, by priority; `told`: reported to `queueListener` as waiting. */
   private readonly queue: Array<{ id: number; task: PoolTask; told?: boolean }> = [];
+  /**
+   * Keys in `queue`: `cancel` runs for every key the scheduler frees, almost
+   * none of them queued here, and scanning the queue for each cost a worker
+   * 7 closure calls per task in a 1 M-task graph (O(queue) per free).
+   */
+  private readonly queuedKeys = new Set<string>();
   /** Told when a task has to wait for a thread (`started` false) and when such a task starts (true). */
   private queueListener: ((key: string, started: boolean) => void) | undefined;
   /**
@@ -214,6 +222,7 @@ export class ThreadPool {
     // fresh pages (~25,600 faults, +40 ms per 100 MiB), which costs far more than the thread hop saves.
     if (!pooledInput && this.fnStats.get(task.f)?.inline && this.plugins.length === 0) {
       this.inlineQueue.push(task);
+      this.inlineKeys.add(task.key);
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => this.flush());
@@ -242,6 +251,7 @@ export class ThreadPool {
     while (i > 0 && ((this.queue[i - 1] as { task: PoolTask }).task.priority ?? 0) > p) i--;
     const entry: { id: number; task: PoolTask; told?: boolean } = { id: this.nextId++, task };
     this.queue.splice(i, 0, entry);
+    this.queuedKeys.add(task.key);
     this.pump();
     if (this.queueListener && this.inflight.get(entry.id) === undefined && !this.closing) {
       entry.told = true;
@@ -299,7 +309,9 @@ export class ThreadPool {
         this.inlineDeferred = true;
         return;
       }
-      this.runInline(tasks[i] as PoolTask);
+      const task = tasks[i] as PoolTask;
+      this.inlineKeys.delete(task.key);
+      this.runInline(task);
     }
   }
 
@@ -388,13 +400,15 @@ export class ThreadPool {
    * Returns false when it has started or is not here; then it runs to the end.
    */
   cancel(key: string): boolean {
-    const i = this.queue.findIndex((q) => q.task.key === key);
+    const i = this.queuedKeys.has(key) ? this.queue.findIndex((q) => q.task.key === key) : -1;
     if (i >= 0) {
+      this.queuedKeys.delete(key);
       unpinQueued((this.queue.splice(i, 1)[0] as { task: PoolTask }).task);
       return true;
     }
-    const j = this.inlineQueue.findIndex((t) => t.key === key);
+    const j = this.inlineKeys.has(key) ? this.inlineQueue.findIndex((t) => t.key === key) : -1;
     if (j < 0) return false;
+    this.inlineKeys.delete(key);
     unpinQueued(this.inlineQueue.splice(j, 1)[0] as PoolTask);
     return true;
   }
@@ -413,6 +427,7 @@ export class ThreadPool {
       if (best.load >= ((this.avgMs.get(next.task.f) ?? SHORT_TASK_MS) < SHORT_TASK_MS ? PIPELINE_DEPTH : 1)) break;
       head++;
       const { id, task } = next;
+      this.queuedKeys.delete(task.key);
       best.load++;
       this.inflight.set(id, { key: task.key, f: task.f, slot: best });
       best.outbox.push({ id, task });

@@ -1,5 +1,5 @@
 import { systemClock } from '../../shared/core/clock.ts';
-import { BinaryHeap } from '../../shared/core/heap.ts';
+import { InOrderQueue } from '../../shared/core/heap.ts';
 import { DEFAULT_TRANSITION_LOG_SIZE, TransitionLog, type TransitionLogEntry } from '../../shared/engine/transition-log.ts';
 import { InvalidWorkerTransitionError } from '../errors.ts';
 import type { DepSpec, SchedulerMessage, TaskErrorInfo, WorkerEvent, WorkerInstruction, WorkerStateOptions, WorkerTaskStateName } from './types.ts';
@@ -52,7 +52,7 @@ export class WorkerState {
   /** The last `options.transitionLogSize` state changes, for `story(key)`. */
   readonly log: TransitionLog;
   /** Ready tasks, lowest priority number first; entries that left `ready` are skipped when popped. */
-  readonly ready = new BinaryHeap<WorkerTask>((x, y) => x.priority < y.priority);
+  readonly ready = new InOrderQueue<WorkerTask>((x, y) => x.priority < y.priority);
   private out: WorkerInstruction[] = [];
   private stimulusId = '';
   private now = 0;
