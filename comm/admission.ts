@@ -176,6 +176,21 @@ export class AdmissionControl {
     return true;
   }
 
+  /**
+   * `raw`'s connection goes on as `socket` (its handle re-wrapped: comm/handshake.ts readDirect): its slot,
+   * eviction and close now follow the new socket.
+   */
+  replace(raw: Socket, socket: Socket): void {
+    // The new socket's key: `raw` no longer has a handle to ask (the two name the same peer).
+    const key = peerKey(socket);
+    const entry = this.pending.get(key);
+    if (!entry || entry.socket !== raw) return;
+    entry.socket = socket;
+    socket.once('close', () => {
+      if (this.pending.get(key)?.socket === socket) this.pending.delete(key);
+    });
+  }
+
   /** The peer sent bytes: it is no longer evictable as silent. */
   heard(socket: Socket): void {
     const entry = this.pending.get(peerKey(socket));

@@ -89,6 +89,11 @@ export function parseBody(body: Buffer): Frame {
   return { header, attachments };
 }
 
+/** What an `onread` socket reads into between large frames, once its peer authenticated. */
+const SCRATCH_BYTES = 256 * 1024;
+/** The same before (a hello is a few hundred bytes; a larger one arrives over several reads). */
+const HELLO_SCRATCH_BYTES = 4 * 1024;
+
 /**
  * Incremental frame decoder. `push` chunks as they arrive; complete frame
  * bodies are handed to `onFrame`. A body larger than `maxFrameBytes` is a
@@ -162,7 +167,10 @@ export class FrameDecoder {
       return this.big.body.subarray(this.big.filled);
     }
     this.lastTargetWasBody = false;
-    this.scratch ??= Buffer.allocUnsafeSlow(256 * 1024);
+    // Small while the peer may send only a hello (maxFrameBytes is raised once it authenticated): a flood of
+    // connections that never authenticate must not cost 256 KiB of read buffer each.
+    const size = this.maxFrameBytes > SCRATCH_BYTES ? SCRATCH_BYTES : HELLO_SCRATCH_BYTES;
+    if (this.scratch?.length !== size) this.scratch = Buffer.allocUnsafeSlow(size);
     return this.scratch;
   }
 

@@ -86,19 +86,15 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       createServer({ pauseOnConnect: true });
   // Admission runs on the raw TCP socket, first, for TLS too: a refused peer costs no decoder, timer or TLS state of ours.
   server.on('connection', (raw: Socket) => {
-    if (options.tls) {
-      admission.admit(raw);
-      return;
-    }
+    if (!admission.admit(raw) || options.tls) return;
     const direct = readDirect(raw, server);
     if (!direct) {
       // This Node does not let the handle be re-wrapped: read through the stream as TLS sockets do.
-      if (!admission.admit(raw)) return;
       raw.resume();
       onSecureSocket(raw);
       return;
     }
-    if (!admission.admit(direct.socket)) return;
+    admission.replace(raw, direct.socket);
     track(direct.socket);
     handshakeServerSide(direct.socket, options, admission, direct.reader);
   });

@@ -4,6 +4,24 @@ import { MalformedFrameError } from '../../../comm/errors.ts';
 import { FrameDecoder, encodeFrame, parseBody } from '../../../comm/framing.ts';
 
 describe('Class: FrameDecoder', () => {
+  it('reads into a small buffer while only a hello may come, and a 256 KiB one once the limit is raised', () => {
+    const d = new FrameDecoder(64 * 1024);
+    expect(d.readTarget().length).toBe(4 * 1024);
+    // A frame arriving over several small reads still decodes.
+    const frame = encodeFrame(Buffer.alloc(10_000, 7));
+    let bodies: Buffer[] = [];
+    for (let at = 0; at < frame.length; ) {
+      const target = d.readTarget();
+      const n = Math.min(target.length, frame.length - at);
+      frame.copy(target, 0, at, at + n);
+      at += n;
+      bodies = bodies.concat(d.onRead(n));
+    }
+    expect(bodies).toHaveLength(1);
+    d.maxFrameBytes = 0xffffffff;
+    expect(d.readTarget().length).toBe(256 * 1024);
+  });
+
   describe('Method: push', () => {
     it('reassembles frames with attachments however the bytes are chunked', () => {
       fc.assert(
