@@ -577,13 +577,14 @@ export class LocalProcessBackend implements ComputeBackend {
 
   /**
    * Start milestones from the processes themselves: spawn times, and the
-   * `time` of the scheduler's `scheduler.ready` and each worker's
+   * `time` of the scheduler's `scheduler.listening` and each worker's
    * `worker.ready` line (in its own part of the appended log). Only called
    * once the scheduler reports every desired worker registered.
    */
   private async startTimes(state: ClusterState, scheduler: ProcessEntry): Promise<BackendStartTimes> {
     const iso = (ms: number) => new Date(ms).toISOString();
-    const schedulerReadyAt = await loggedEventTime(scheduler, 'scheduler.ready');
+    // Listening, not `scheduler.ready`: workers register as soon as it listens, while the dashboard still starts.
+    const schedulerReadyAt = (await loggedEventTime(scheduler, 'scheduler.listening')) ?? (await loggedEventTime(scheduler, 'scheduler.ready'));
     const workers = state.processes.filter((p) => p.component === 'worker');
     const registered = (await Promise.all(workers.map((w) => loggedEventTime(w, 'worker.ready')))).filter((t): t is string => t !== undefined);
     // Called once the scheduler counts every desired worker. A worker logs `worker.ready` only after the
