@@ -29,6 +29,7 @@ export class CodeRegistry {
   intake(fns: ReadonlyArray<readonly [string, FunctionDef]>, raw: readonly WireTask[]): TaskSpec[] {
     for (const [id, def] of fns) if (!this.fns.has(id)) this.fns.set(id, def);
     const tasks: TaskSpec[] = new Array(raw.length);
+    compactArgs(raw);
     for (let i = 0; i < raw.length; i++) {
       const t = raw[i] as WireTask;
       if (!this.fns.has(t.fn)) throw new ProtocolError('update-graph', `tasks[${i}].fn`, `unknown function id "${t.fn}" (its definition was never sent in fns)`);
@@ -78,5 +79,28 @@ export class CodeRegistry {
     const code = this.modules.get(p.hash);
     w.channel.send({ op: 'plugin', hash: p.hash, name: p.name }, code ? [code] : undefined);
     w.knownModules.add(p.hash);
+  }
+}
+
+/**
+ * Give a graph's task arguments memory of their own. Decoded, each `args` is
+ * a view into the received frame, so one task kept alive (a result the client
+ * still wants) kept its whole frame: keys, dependency lists and every other
+ * task's arguments, about 125 bytes per task of a 1 M-task graph held until
+ * the client released the last result. The copies share one buffer per
+ * message, sized to the arguments alone.
+ */
+function compactArgs(raw: readonly WireTask[]): void {
+  let total = 0;
+  for (let i = 0; i < raw.length; i++) total += (raw[i] as WireTask).args.byteLength;
+  if (total === 0) return;
+  const arena = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const t = raw[i] as WireTask;
+    const n = t.args.byteLength;
+    arena.set(t.args, at);
+    t.args = arena.subarray(at, at + n);
+    at += n;
   }
 }
