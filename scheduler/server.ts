@@ -128,8 +128,7 @@ export class SchedulerServer {
     const port = this.listener.port;
     const contact = this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host;
     this.address = `${this.options.tls ? 'tls' : 'tcp'}://${contact.includes(':') ? `[${contact}]` : contact}:${port}`;
-    // Workers can register from here on, before the dashboard (and so `scheduler.ready`) is up: the
-    // start milestones date the scheduler's readiness from this line (adapters/local-backend).
+    // Workers register from here on, before the dashboard and `scheduler.ready`: start milestones date readiness from this.
     this.options.logger.info('scheduler listening', { event: 'scheduler.listening', address: this.address });
     if (this.options.dashboardPort !== undefined) {
       try {

@@ -2,6 +2,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import { decodeValue, encodeValueView, toWireError, type FunctionDef } from '../comm/payload.ts';
 import { receivePool } from '../comm/buffer-pool.ts';
 import { SHARED_GC_MIN_BYTES } from './memory.ts';
+import { banInline, judgeInlineRun, newInlineStats, observeThreadRun, type InlineStats } from './inline-policy.ts';
 import type { FromThread, RunBatch, ToThread } from './thread.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
 
@@ -40,43 +41,8 @@ const LOW_WATER = 8;
 /** Otherwise tasks are sent once this many have gathered. */
 const BATCH = 32;
 
-/**
- * Inline fast path. A task thread hop (postMessage both ways, a thread
- * wake-up) costs more than a no-op task. An inline-source function whose
- * last INLINE_AFTER runs in the threads (after INLINE_WARMUP) each took under
- * INLINE_MAX_MS and averaged under INLINE_AVG_MS, none failing, then runs on
- * the worker's main thread. It goes back to the threads for good if one main-thread run fails
- * or returns a promise, and back to being measured if one run took over
- * INLINE_DEMOTE_MS or a quarter of a window of runs took over INLINE_MAX_MS
- * (for good after INLINE_MAX_DEMOTIONS such returns). Never while worker
- * plugins are installed (their setup runs in the threads only).
- */
-const INLINE_AFTER = 16;
-const INLINE_WARMUP = 2;
-const INLINE_AVG_MS = 0.1;
-const INLINE_MAX_MS = 1;
-/** A main-thread run this long sends its function back to the threads to be measured again. */
-const INLINE_DEMOTE_MS = 20;
-/** After this many such returns a function stays in the threads. */
-const INLINE_MAX_DEMOTIONS = 8;
-/** Main-thread runs are judged in windows of this many. */
-const INLINE_WINDOW = 64;
 /** Main-thread runs yield to I/O after this much time in one event-loop turn. */
 const INLINE_SLICE_MS = 4;
-
-interface FnStats {
-  runs: number;
-  totalMs: number;
-  /** Runs on the main thread now. */
-  inline: boolean;
-  /** Must stay in the threads (it failed, was slow or async). */
-  banned: boolean;
-  /** Main-thread runs so far, and how many of the current window took over INLINE_MAX_MS. */
-  inlineCount: number;
-  inlineSlow: number;
-  demotions: number;
-  fn?: (...args: unknown[]) => unknown;
-}
 
 interface Slot {
   thread: Thread;
@@ -95,7 +61,7 @@ export class ThreadPool {
   private nextId = 1;
   private readonly inflight = new Map<number, { key: string; f: string; slot: Slot }>();
   private readonly fnKinds = new Map<string, FunctionDef>();
-  private readonly fnStats = new Map<string, FnStats>();
+  private readonly fnStats = new Map<string, InlineStats>();
   private inlineQueue: PoolTask[] = [];
   /** Keys in `inlineQueue`, for `cancel` (see queuedKeys). */
   private readonly inlineKeys = new Set<string>();
@@ -262,30 +228,13 @@ export class ThreadPool {
   /** Record a thread run of `f`; promote a consistently tiny inline function to the main thread. */
   private observe(f: string, ms: number, failed: boolean): void {
     let st = this.fnStats.get(f);
-    if (!st) this.fnStats.set(f, (st = { runs: 0, totalMs: 0, inline: false, banned: false, inlineCount: 0, inlineSlow: 0, demotions: 0 }));
-    if (st.banned || st.inline) return;
-    if (failed || this.fnKinds.get(f)?.kind !== 'inline') {
-      st.banned = true;
-      return;
-    }
-    st.runs++;
-    // The first runs include compiling the function: not counted.
-    if (st.runs <= INLINE_WARMUP) return;
-    if (ms > INLINE_MAX_MS) {
-      st.runs = INLINE_WARMUP;
-      st.totalMs = 0;
-      return;
-    }
-    st.totalMs += ms;
-    if (st.runs - INLINE_WARMUP >= INLINE_AFTER && st.totalMs / (st.runs - INLINE_WARMUP) < INLINE_AVG_MS) st.inline = true;
+    if (!st) this.fnStats.set(f, (st = newInlineStats()));
+    observeThreadRun(st, ms, failed || this.fnKinds.get(f)?.kind !== 'inline');
   }
 
   private ban(f: string): void {
     const st = this.fnStats.get(f);
-    if (st) {
-      st.inline = false;
-      st.banned = true;
-    }
+    if (st) banInline(st);
   }
 
   /** Run queued main-thread tasks, yielding to I/O once a slice of time is used. */
@@ -367,21 +316,7 @@ export class ThreadPool {
     // Judge the run (decode, call, encode) before its result enters the worker.
     const ms = performance.now() - started;
     if (data) this.onResult(task.key, { ok: true, data, ms, thread: -1 });
-    // The first main-thread runs include warming up the decoder and the function.
-    if (++st.inlineCount <= INLINE_WARMUP) return;
-    // Slow runs send the function back to the threads to be measured again: one
-    // very slow run, or a quarter of a window (one preempted run does not count).
-    if (ms > INLINE_MAX_MS) st.inlineSlow++;
-    if (ms > INLINE_DEMOTE_MS || (st.inlineCount % INLINE_WINDOW === 0 && st.inlineSlow > INLINE_WINDOW / 4)) {
-      st.inline = false;
-      st.runs = 0;
-      st.totalMs = 0;
-      st.inlineSlow = 0;
-      // A function that keeps coming back slow stays in the threads.
-      if (++st.demotions >= INLINE_MAX_DEMOTIONS) st.banned = true;
-      return;
-    }
-    if (st.inlineCount % INLINE_WINDOW === 0) st.inlineSlow = 0;
+    judgeInlineRun(st, ms);
   }
 
   /** The encoded result, or undefined after reporting an encoding failure. */
