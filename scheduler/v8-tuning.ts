@@ -2,23 +2,19 @@
  * V8 settings of a scheduler process, set once at its start (before any
  * message is handled).
  *
- * Earlier optimization. V8 optimizes a function once it has run about
- * 66 KB of its bytecode a few times over (`--interrupt-budget`); a function
- * the scheduler runs once per message (decoding it at the boundary, a
- * transition, the flush) needs a thousand messages or more to get there, and
- * until then runs in the baseline tier at several times the cost. A fresh
- * cluster's first round trips paid for it: after its start, 250 round trips
- * in, the p50 of the next 500 was 1.10x that of the engine before the
- * typed protocol and transition log (issue 20) added per-message code, though
- * both are at parity once warm (bench/FINDINGS.md §2c). A quarter of the
- * budget optimizes those functions four times sooner; the price is ~0.1 s of
- * compiler CPU early in the scheduler's life, on its background threads.
- * Workers keep the default: there the extra compiles competed with the tasks
- * and made round trips slower.
+ * None at present. `--interrupt-budget=16384` (optimize four times sooner)
+ * was set here from 2026-12-07 to fix a fresh cluster's first round trips,
+ * which run in V8's baseline tier (bench/FINDINGS.md §2c): p50 0.85x of the
+ * issue-20 baseline, but p99 1.30x (6 pairs; 1.36x against the same tree
+ * without it), as the earlier compiles competed with the round trips on the
+ * background threads of a 2-core machine, and CPU in that window 1.27x.
+ * Without it, once accepted connections read with `onread`: p50 1.02x,
+ * p99 1.10x, start 1.02x of that baseline (`bench/ab.ts`, 6 pairs).
+ * Workers keep V8's defaults too: there the extra compiles made round trips slower.
  */
 import { applyV8Flags } from '../shared/engine/v8-flags.ts';
 
-export const SCHEDULER_V8_FLAGS: readonly string[] = ['--interrupt-budget=16384'];
+export const SCHEDULER_V8_FLAGS: readonly string[] = [];
 
 /** Apply SCHEDULER_V8_FLAGS (once; later calls do nothing). */
 export function tuneSchedulerV8(): void {
