@@ -30,7 +30,9 @@ export function updateGraph(s: SchedulerState, clientId: string, specs: readonly
     }
     if (!c.wants.has(t)) {
       c.wants.add(t);
-      (t.wantedBy ??= []).push(c);
+      // `[c]`, not a push onto `[]`, which reserves 17 slots: almost every task is wanted by one client.
+      if (t.wantedBy) t.wantedBy.push(c);
+      else t.wantedBy = [c];
     }
     if (t.state === 'memory') s.report(c, { op: 'key-in-memory', key, nbytes: t.nbytes });
     else if (t.state === 'erred' && t.error) s.report(c, { op: 'task-erred', key, error: t.error });
