@@ -7,7 +7,7 @@ import {
 import { systemClock, type Clock } from '../../shared/core/clock.ts';
 import type { Logger } from '../../shared/core/logger.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../shared/core/retry.ts';
-import { DEFAULT_COMPACTION, compactionDue, type CompactionPolicy } from './compaction.ts';
+import { DEFAULT_COMPACTION, compactionDue, compactionShrinks, type CompactionPolicy } from './compaction.ts';
 import { SqsBridgeConfigError } from './errors.ts';
 import type { SqsBridgeConfig } from './config.ts';
 import { openStore } from './open-store.ts';
@@ -201,6 +201,10 @@ export class SqsBridge {
       if (this.compacting || this.stopped || !compactionDue(this.store.size(), this.afterCompaction, this.compaction)) return;
       const before = this.store.size();
       const kept = this.snapshot();
+      if (!compactionShrinks(before, kept.length)) {
+        this.afterCompaction = before;
+        return;
+      }
       const started = Date.now();
       const run = this.store
         .compact(kept)

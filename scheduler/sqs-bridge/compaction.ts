@@ -19,3 +19,15 @@ export const DEFAULT_COMPACTION: Readonly<CompactionPolicy> = Object.freeze({ mi
 export function compactionDue(now: LogSize, afterLast: LogSize, policy: CompactionPolicy): boolean {
   return now.records >= Math.max(policy.minRecords, 2 * afterLast.records) || now.bytes >= Math.max(policy.minBytes, 2 * afterLast.bytes);
 }
+
+/**
+ * Whether rewriting the record to `kept` records is worth it: only when it
+ * drops records. A session whose every submission is still held (each keeps
+ * a future the client holds) compacts to as many records as it has, or more
+ * (the compacted form adds a function-definition and a release record), and
+ * rewriting it would only cost the write. The bridge then waits for the
+ * record to double again, as after a compaction.
+ */
+export function compactionShrinks(before: LogSize, kept: number): boolean {
+  return kept < before.records;
+}

@@ -38,10 +38,12 @@ describe('SQS route: the submission record is compacted during a long session', 
   /** One future a round, held across the rounds (and the restart). */
   const kept: Array<Future<number>> = [];
 
-  it('keeps the record bounded over 16 rounds of map, gather and release, holding what the client still holds', async () => {
+  it('keeps the record bounded over 16 or more rounds of map, gather and release, holding what the client still holds', async () => {
     const released: string[] = [];
     let largest = 0;
-    for (let round = 0; round < 16; round++) {
+    // 16 rounds, and more while fewer than 3 compactions have run: a compaction that would drop no record is skipped
+    // (compactionShrinks), and whether the first one can drop any depends on how the results were batched.
+    for (let round = 0; round < 16 || (compactions().length < 3 && round < 48); round++) {
       const futures = client.map((x: number) => x * 2 + 1, Array.from({ length: 10 }, (_, i) => round * 100 + i));
       expect(await client.gather(futures)).toEqual(Array.from({ length: 10 }, (_, i) => (round * 100 + i) * 2 + 1));
       // One future a round stays held; the rest are released (the release rides in the next submission).
@@ -107,7 +109,8 @@ describe('SQS route: the submission record is compacted during a long session', 
     expect(recovered?.pending).toBeGreaterThan(0);
     // The held futures of the first test, computed before several compactions and lost with the killed scheduler's
     // memory, are recomputed from the compacted record when a new task needs them.
+    expect(kept.length).toBeGreaterThanOrEqual(16);
     const total = client.submit((...xs: number[]) => xs.reduce((a, b) => a + b, 0), ...kept);
-    expect(await total.result()).toBe(Array.from({ length: 16 }, (_, round) => round * 100 * 2 + 1).reduce((a, b) => a + b, 0));
+    expect(await total.result()).toBe(Array.from({ length: kept.length }, (_, round) => round * 100 * 2 + 1).reduce((a, b) => a + b, 0));
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionContext } from '../../../scheduler/sqs-bridge/session.ts';
-import { compactionDue } from '../../../scheduler/sqs-bridge/compaction.ts';
+import { compactionDue, compactionShrinks } from '../../../scheduler/sqs-bridge/compaction.ts';
 import { BridgeSession } from '../../../scheduler/sqs-bridge/session.ts';
 import type { StoreRecord } from '../../../scheduler/sqs-bridge/store.ts';
 
@@ -148,5 +148,14 @@ describe('Function: compactionDue', () => {
     expect(compactionDue({ records: 160, bytes: 10 }, { records: 80, bytes: 5 }, policy)).toBe(true);
     expect(compactionDue({ records: 1, bytes: 3_000_000 }, { records: 1, bytes: 2_000_000 }, policy)).toBe(false);
     expect(compactionDue({ records: 1, bytes: 4_000_000 }, { records: 1, bytes: 2_000_000 }, policy)).toBe(true);
+  });
+});
+
+describe('Function: compactionShrinks', () => {
+  it('rewrites the record only when the compacted form has fewer records', () => {
+    expect(compactionShrinks({ records: 8, bytes: 40_000 }, 7)).toBe(true);
+    expect(compactionShrinks({ records: 8, bytes: 40_000 }, 8)).toBe(false);
+    // Every submission still held: the compacted form adds its function-definition and release records.
+    expect(compactionShrinks({ records: 8, bytes: 40_000 }, 12)).toBe(false);
   });
 });
