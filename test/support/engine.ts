@@ -83,7 +83,8 @@ export function startRecc(args: string[], env: Record<string, string> = {}) {
     lines.push(...parseJsonLines(parts.join('\n')));
   });
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': it fires once stdout is drained too, so `lines` holds every line the process wrote.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return {
     child,
     lines,

@@ -74,7 +74,9 @@ describe('Worker reconnect (recc worker --reconnect-timeout)', () => {
     expect(rejoinMs).toBeLessThan(5_000);
     expect(rejoined.workers.map((w) => w.pid).sort()).toEqual([...pids].sort());
     expect(workers.every((w) => w.child.pid !== undefined && isAlive(w.child.pid))).toBe(true);
-    const reconnected = workers.map((w) => w.lines.find((l) => l.event === 'worker.reconnected'));
+    /* The scheduler can list a worker before the worker's own `worker.reconnected` line (logged just after its
+       registration is acknowledged) has crossed the pipe to this test, so wait for the line itself. */
+    const reconnected = await Promise.all(workers.map((w) => w.waitForEvent('worker.reconnected', 10_000)));
     expect(reconnected.every((l) => l !== undefined)).toBe(true);
     expect(reconnected.reduce((n, l) => n + Number(l!.heldResults), 0)).toBe(items.length);
 
