@@ -6,6 +6,7 @@ import { authorizeApi } from './dashboard/auth.ts';
 import { handleLiveRoute } from './dashboard/routes.ts';
 import type { DashboardRecorder } from './dashboard/recorder.ts';
 import { LiveFeed, type ClusterInfo } from './dashboard/stream.ts';
+import { SchedulerStartError } from './errors.ts';
 
 export interface DashboardSource {
   status(): SchedulerStatus;
@@ -108,4 +109,11 @@ function closeServer(server: HttpServer): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** A full GC for the dashboard bench (worker/gc.ts takes it without leaving --expose-gc set); fails the start if the runtime refuses. */
+export async function benchGcFunction(): Promise<() => void> {
+  const gc = (await import('../worker/gc.ts')).acquireGc();
+  if (!gc) throw new SchedulerStartError('RECC_BENCH_GC=1 but the runtime exposes no gc function');
+  return gc;
 }

@@ -5,20 +5,22 @@ import type { AdmissionLimits } from '../comm/admission.ts';
 import { listen, type Hello, type Listener, type TlsFiles } from '../comm/handshake.ts';
 import {
   Channel, checkHelloVersion, computeBatch, decodeClientToScheduler, decodeWorkerHello, decodeWorkerToScheduler,
-  type ClientToScheduler, type Reply, type SchedulerToClient, type SchedulerToWorker, type StoryEntry, type WireShuffleAssignment, type WireTask, type WorkerInfo, type WorkerToScheduler,
+  type ClientToScheduler, type Reply, type SchedulerToClient, type SchedulerToWorker, type StoryEntry, type WorkerInfo, type WorkerToScheduler,
 } from '../comm/protocol.ts';
 import { systemClock, type Clock } from '../shared/core/clock.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { DashboardRecorder } from './dashboard/recorder.ts';
-import { SchedulerRefusedError, SchedulerStartError } from './errors.ts';
+import { SchedulerRefusedError } from './errors.ts';
 import { CodeRegistry } from './code-registry.ts';
+import { appendCompute, newComputeBatch, type ComputeBatch } from './compute-batch.ts';
 import { WorkerOutbox } from './outbox.ts';
 import { ScaleRequests, type WorkerScaler } from './scaling.ts';
 import { SchedulerState } from './state/machine.ts';
+import { KEYS_PER_EVENT, TURN_BUDGET, runsOf, takeTurn } from './turns.ts';
 import { unclaimedOf } from './state/reconnect.ts';
-import type { DepLocation, SchedulerEvent, SchedulerInstruction, SchedulerOptions } from './state/types.ts';
+import type { SchedulerEvent, SchedulerInstruction, SchedulerOptions } from './state/types.ts';
 
 export type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 
@@ -43,6 +45,8 @@ export interface SchedulerServerOptions {
   scaler?: WorkerScaler;
   /** Bench only: the dashboard serves a forced full GC (dashboard.ts `benchGc`). */
   benchGc?: boolean;
+  /** Tasks and keys handled per event-loop turn (turns.ts TURN_BUDGET). */
+  turnBudget?: number;
 }
 
 interface WorkerConn {
@@ -64,19 +68,6 @@ interface ClientConn {
   channel: Channel<ClientToScheduler, SchedulerToClient>;
 }
 
-/** Compute instructions for one worker from one step, as parallel arrays (one message). */
-interface ComputeBatch {
-  k: string[];
-  f: string[];
-  a: Uint8Array[];
-  /** Per task 0 (no dependencies) or its dependencies as `{key, nbytes, who}` records. */
-  d: Array<DepLocation[] | 0>;
-  p: number[];
-  s: string[];
-  /** Per task 0 or its shuffle assignment (dropped from the message when all are 0). */
-  sh: Array<WireShuffleAssignment | 0>;
-}
-
 /**
  * The scheduler process shell: it accepts authenticated workers and clients,
  * turns their messages into events for the pure SchedulerState (one batch per
@@ -91,7 +82,12 @@ export class SchedulerServer {
   private readonly workers = new Map<string, WorkerConn>();
   private readonly clients = new Map<string, ClientConn>();
   private readonly code = new CodeRegistry();
-  private events: SchedulerEvent[] = [];
+  private readonly events: SchedulerEvent[] = [];
+  /** Tasks and keys per event-loop turn (turns.ts), and those handled since the last setImmediate turn. */
+  private readonly budget: number;
+  private spent = 0;
+  /** Requests that arrived behind queued events, answered once those are handled. */
+  private readonly answers: Array<() => void> = [];
   private smallData = new Map<string, Buffer>();
   private scheduled = false;
   private stim = 0;
@@ -108,6 +104,7 @@ export class SchedulerServer {
 
   constructor(private readonly options: SchedulerServerOptions) {
     this.clock = options.clock ?? systemClock;
+    this.budget = options.turnBudget ?? TURN_BUDGET;
     // Shuffle runs numbered from the start time: above any a worker that outlived an earlier scheduler remembers.
     this.state = new SchedulerState({ firstShuffleRun: Math.floor(Date.now()), ...(options.state ?? {}) });
     this.startedAt = this.clock.now();
@@ -133,7 +130,7 @@ export class SchedulerServer {
     if (this.options.dashboardPort !== undefined) {
       try {
         // Loaded only when asked for: node:http and the page cost every scheduler start ~30 ms otherwise.
-        const [{ startDashboard }, { groupCounts, workerView }, { DashboardRecorder }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts'), import('./dashboard/recorder.ts')]);
+        const [{ startDashboard, benchGcFunction }, { groupCounts, workerView }, { DashboardRecorder }] = await Promise.all([import('./dashboard.ts'), import('./dashboard/aggregate.ts'), import('./dashboard/recorder.ts')]);
         const recorder = (this.recorder = new DashboardRecorder(() => this.clock.now()));
         for (const w of this.workers.values()) recorder.workerJoined(w.name, w.nthreads);
         this.dashboard = await startDashboard(this.options.host, this.options.dashboardPort, {
@@ -180,18 +177,13 @@ export class SchedulerServer {
   }
 
   status(): SchedulerStatus {
-    let processing = 0;
-    for (const w of this.state.workers.values()) processing += w.processing.size;
-    let queued = this.state.constrained.size + this.state.readyDeps.size + this.state.noWorker.size;
-    for (const t of this.state.queue.values()) if (t.state === 'queued' && t.inHeap) queued++;
-    let inMemory = 0;
-    for (const w of this.state.workers.values()) inMemory += w.has.size;
+    const counts = this.state.taskCounts();
     return {
       workers: this.workers.size,
       workerNames: [...this.workers.values()].map((w) => w.name).sort(),
-      tasksProcessing: processing,
-      tasksQueued: queued,
-      tasksInMemory: inMemory,
+      tasksProcessing: counts.processing,
+      tasksQueued: counts.queued,
+      tasksInMemory: counts.inMemory,
       tasksTotal: this.state.tasks.size,
       clientsConnected: this.clients.size,
       lastActivityAt: this.lastActivity === null ? null : new Date(this.lastActivity).toISOString(),
@@ -257,6 +249,9 @@ export class SchedulerServer {
     c.channel.onMessage((msg, bufs) => this.onClientMessage(c, msg, bufs));
     c.channel.onClose(() => {
       this.clients.delete(c.id);
+      // Its futures are released in runs first (turns.ts): a million of them at once held the loop for seconds.
+      const wants = [...(this.state.clients.get(c.id)?.wants ?? [])].map((t) => t.key);
+      for (const keys of wants.length > KEYS_PER_EVENT ? runsOf(wants, KEYS_PER_EVENT) : []) this.push({ type: 'client-releases', clientId: c.id, keys, stimulusId: this.sid('client-releases') });
       this.push({ type: 'remove-client', clientId: c.id, stimulusId: this.sid('remove-client') });
     });
     this.push({ type: 'add-client', clientId: c.id, stimulusId: this.sid('add-client') });
@@ -338,13 +333,15 @@ export class SchedulerServer {
         return;
       }
       case 'release-keys':
-        this.push({ type: 'client-releases', clientId: c.id, keys: msg.keys, stimulusId: this.sid('client-releases') });
+      case 'cancel': {
+        const type = msg.op === 'cancel' ? 'cancel' : 'client-releases';
+        for (const keys of runsOf(msg.keys, KEYS_PER_EVENT)) this.push({ type, clientId: c.id, keys, stimulusId: this.sid(type) });
         return;
-      case 'cancel':
-        this.push({ type: 'cancel', clientId: c.id, keys: msg.keys, stimulusId: this.sid('cancel') });
-        return;
+      }
       default:
-        this.answer(c, msg);
+        // After the events before it (a backlog waits for later turns): a client reads its own writes.
+        if (this.events.length > 0) this.answers.push(() => this.answer(c, msg));
+        else this.answer(c, msg);
     }
   }
 
@@ -398,16 +395,20 @@ export class SchedulerServer {
 
   private push(ev: SchedulerEvent): void {
     this.events.push(ev);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => this.process());
-    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // At once, unless this turn's budget of work is spent (turns.ts): then after pending I/O.
+    if (this.spent < this.budget) queueMicrotask(() => this.process());
+    else setImmediate(() => this.process(true));
   }
 
-  private process(): void {
-    this.scheduled = false;
-    const events = this.events;
-    this.events = [];
+  private process(newTurn = false): void {
+    if (newTurn) this.spent = 0;
+    const turn = takeTurn(this.events, this.budget - this.spent);
+    const events = this.events.splice(0, turn.count);
+    this.spent += turn.weight;
+    this.scheduled = this.events.length > 0;
+    if (this.scheduled) setImmediate(() => this.process(true));
     let out: SchedulerInstruction[];
     try {
       out = this.state.handle(events, this.clock.now());
@@ -417,7 +418,7 @@ export class SchedulerServer {
     }
     // Per worker: one compute batch and the keys to free per stimulus, in an order the worker can follow (outbox.ts).
     const outbox = new WorkerOutbox<WorkerConn, ComputeBatch>({
-      newBatch: () => ({ k: [], f: [], a: [], d: [], p: [], s: [], sh: [] }),
+      newBatch: newComputeBatch,
       sendCompute: (w, b) => w.channel.send(computeBatch(b), undefined, b.k.length),
       sendFree: (w, keys, s) => w.channel.send({ op: 'free-keys', keys, s }),
     });
@@ -426,7 +427,7 @@ export class SchedulerServer {
     for (const ins of out) {
       if (ins.type === 'compute') {
         const w = this.workers.get(ins.workerId);
-        if (w) this.addCompute(w, outbox.compute(w, ins.key), ins);
+        if (w) appendCompute(this.code, w, outbox.compute(w, ins.key), ins);
       } else if (ins.type === 'shuffle-forget') {
         this.workers.get(ins.workerId)?.channel.send({ op: 'shuffle-forget', id: ins.shuffleId, run: ins.run });
       } else if (ins.type === 'free-keys') {
@@ -461,22 +462,7 @@ export class SchedulerServer {
     if (steals) for (const ins of steals) this.workers.get(ins.workerId)?.channel.send({ op: 'steal-request', keys: ins.keys, s: ins.stimulusId });
     for (const [c, b] of inMemory) c.channel.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
     this.smallData.clear();
-  }
-
-  private addCompute(w: WorkerConn, b: ComputeBatch, ins: Extract<SchedulerInstruction, { type: 'compute' }>): void {
-    // The run spec is the client's wire task, kept as it arrived (update-graph).
-    const task = ins.run as WireTask;
-    const f = task.fn;
-    this.code.ensureSent(w, f);
-    if (task.uses) for (const u of task.uses) this.code.ensureSent(w, u);
-    b.k.push(ins.key);
-    b.f.push(f);
-    b.a.push(task.args);
-    // The state machine's fresh DepLocation objects go out as they are (msgpack records).
-    b.d.push(ins.deps.length === 0 ? 0 : ins.deps);
-    b.p.push(ins.priority);
-    b.s.push(ins.stimulusId);
-    b.sh.push(ins.shuffle ?? 0);
+    if (!this.scheduled) for (const answer of this.answers.splice(0)) answer();
   }
 
   private tick(): void {
@@ -490,11 +476,4 @@ export class SchedulerServer {
     }
     if (this.state.noWorker.size > 0 || unclaimedOf(this.state).size > 0) this.push({ type: 'tick', stimulusId: this.sid('tick') });
   }
-}
-
-/** A full GC for the dashboard bench (worker/gc.ts takes it without leaving --expose-gc set); fails the start if the runtime refuses. */
-async function benchGcFunction(): Promise<() => void> {
-  const gc = (await import('../worker/gc.ts')).acquireGc();
-  if (!gc) throw new SchedulerStartError('RECC_BENCH_GC=1 but the runtime exposes no gc function');
-  return gc;
 }

@@ -92,6 +92,19 @@ export class SchedulerState {
     return this.log.story(key);
   }
 
+  /** Tasks on workers, waiting to be placed, and results held (replicas counted once per worker). */
+  taskCounts(): { processing: number; queued: number; inMemory: number } {
+    let processing = 0;
+    let inMemory = 0;
+    for (const w of this.workers.values()) {
+      processing += w.processing.size;
+      inMemory += w.has.size;
+    }
+    let queued = this.constrained.size + this.readyDeps.size + this.noWorker.size;
+    for (const t of this.queue.values()) if (t.state === 'queued' && t.inHeap) queued++;
+    return { processing, queued, inMemory };
+  }
+
   /** Apply events in order; returns every instruction they cause. */
   handle(events: readonly SchedulerEvent[], now: number): SchedulerInstruction[] {
     this.now = now;
