@@ -86,8 +86,10 @@ export class SchedulerServer {
   /** Tasks and keys per event-loop turn (turns.ts), and those handled since the last setImmediate turn. */
   private readonly budget: number;
   private spent = 0;
-  /** Requests that arrived behind queued events, answered once those are handled. */
-  private readonly answers: Array<() => void> = [];
+  /** Requests that arrived behind queued events, answered once those (numbered up to `after`) are handled. */
+  private readonly answers: Array<{ after: number; run: () => void }> = [];
+  private pushed = 0;
+  private handled = 0;
   private smallData = new Map<string, Buffer>();
   private scheduled = false;
   private stim = 0;
@@ -340,7 +342,7 @@ export class SchedulerServer {
       }
       default:
         // After the events before it (a backlog waits for later turns): a client reads its own writes.
-        if (this.events.length > 0) this.answers.push(() => this.answer(c, msg));
+        if (this.pushed > this.handled) this.answers.push({ after: this.pushed, run: () => this.answer(c, msg) });
         else this.answer(c, msg);
     }
   }
@@ -395,6 +397,7 @@ export class SchedulerServer {
 
   private push(ev: SchedulerEvent): void {
     this.events.push(ev);
+    this.pushed++;
     if (this.scheduled) return;
     this.scheduled = true;
     // At once, unless this turn's budget of work is spent (turns.ts): then after pending I/O.
@@ -406,6 +409,7 @@ export class SchedulerServer {
     if (newTurn) this.spent = 0;
     const turn = takeTurn(this.events, this.budget - this.spent);
     const events = this.events.splice(0, turn.count);
+    this.handled += turn.count;
     this.spent += turn.weight;
     this.scheduled = this.events.length > 0;
     if (this.scheduled) setImmediate(() => this.process(true));
@@ -461,8 +465,10 @@ export class SchedulerServer {
     outbox.flush();
     if (steals) for (const ins of steals) this.workers.get(ins.workerId)?.channel.send({ op: 'steal-request', keys: ins.keys, s: ins.stimulusId });
     for (const [c, b] of inMemory) c.channel.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
-    this.smallData.clear();
-    if (!this.scheduled) for (const answer of this.answers.splice(0)) answer();
+    // Small results of events still queued stay for their own turn.
+    if (this.events.length === 0) this.smallData.clear();
+    else for (const ev of events) if (ev.type === 'tasks-finished') for (const k of ev.keys) this.smallData.delete(k);
+    while (this.answers.length > 0 && (this.answers[0] as { after: number }).after <= this.handled) this.answers.shift()?.run();
   }
 
   private tick(): void {

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeWorkers } from '../../../bench/recc/fake-workers.ts';
+import { Client } from '../../../client/index.ts';
 import type { Comm } from '../../../comm/comm.ts';
 import { connect } from '../../../comm/handshake.ts';
 import { SchedulerServer } from '../../../scheduler/server.ts';
@@ -132,5 +134,25 @@ describe('Class: SchedulerServer, work per event-loop turn', () => {
     }
     const removeAt = events.findIndex((e) => e.type === 'remove-client');
     expect(removeAt).toBeGreaterThan(events.indexOf(releases('b-')[1]!));
+  });
+
+  it('delivers results that came inline with their worker message even when that message waits for a later turn', async () => {
+    // Prepare: a small budget, so most worker messages wait behind others; fake workers serve no data, so a
+    // result the scheduler dropped could not be fetched either
+    const { s, stop } = await recordedServer(50);
+    const workers = await startFakeWorkers({ address: s.address, token: TOKEN, count: 8, nthreads: 2 });
+    const client = await Client.connect(s.address, { token: TOKEN });
+    try {
+      // Act
+      const items = Array.from({ length: 3_000 }, (_, i) => i);
+      const results = await client.gather(client.map((x: number) => x, items));
+
+      // Assess
+      expect(results).toEqual(items);
+    } finally {
+      stop();
+      await client.close();
+      await workers.close();
+    }
   });
 });
