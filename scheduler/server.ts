@@ -82,10 +82,13 @@ export class SchedulerServer {
   private readonly workers = new Map<string, WorkerConn>();
   private readonly clients = new Map<string, ClientConn>();
   private readonly code = new CodeRegistry();
+  /** Events from workers and timers, handled as they come; clients' events, handled a budget per turn (turns.ts). */
   private readonly events: SchedulerEvent[] = [];
-  /** Tasks and keys per event-loop turn (turns.ts), and those handled since the last setImmediate turn. */
+  private readonly clientEvents: SchedulerEvent[] = [];
+  /** Client tasks and keys per event-loop turn, what is left of it, and whether the next turn is scheduled. */
   private readonly budget: number;
-  private spent = 0;
+  private left: number;
+  private turnPending = false;
   /** Requests that arrived behind queued events, answered once those (numbered up to `after`) are handled. */
   private readonly answers: Array<{ after: number; run: () => void }> = [];
   private pushed = 0;
@@ -106,7 +109,7 @@ export class SchedulerServer {
 
   constructor(private readonly options: SchedulerServerOptions) {
     this.clock = options.clock ?? systemClock;
-    this.budget = options.turnBudget ?? TURN_BUDGET;
+    this.budget = this.left = options.turnBudget ?? TURN_BUDGET;
     // Shuffle runs numbered from the start time: above any a worker that outlived an earlier scheduler remembers.
     this.state = new SchedulerState({ firstShuffleRun: Math.floor(Date.now()), ...(options.state ?? {}) });
     this.startedAt = this.clock.now();
@@ -396,23 +399,29 @@ export class SchedulerServer {
   }
 
   private push(ev: SchedulerEvent): void {
-    this.events.push(ev);
-    this.pushed++;
+    if ('clientId' in ev) {
+      this.clientEvents.push(ev);
+      this.pushed++;
+    } else this.events.push(ev);
     if (this.scheduled) return;
     this.scheduled = true;
-    // At once, unless this turn's budget of work is spent (turns.ts): then after pending I/O.
-    if (this.spent < this.budget) queueMicrotask(() => this.process());
-    else setImmediate(() => this.process(true));
+    queueMicrotask(() => this.process());
   }
 
+  /** Workers' events all at once; clients' events up to this turn's budget, the rest after pending I/O (turns.ts). */
   private process(newTurn = false): void {
-    if (newTurn) this.spent = 0;
-    const turn = takeTurn(this.events, this.budget - this.spent);
-    const events = this.events.splice(0, turn.count);
-    this.handled += turn.count;
-    this.spent += turn.weight;
-    this.scheduled = this.events.length > 0;
-    if (this.scheduled) setImmediate(() => this.process(true));
+    this.scheduled = false;
+    if (newTurn) [this.left, this.turnPending] = [this.budget, false];
+    const turn = this.left > 0 ? takeTurn(this.clientEvents, this.left) : { count: 0, weight: 0 };
+    const clients = turn.count === 0 ? [] : this.clientEvents.splice(0, turn.count);
+    const events = this.events.length === 0 ? clients : this.events.splice(0).concat(clients);
+    this.handled += clients.length;
+    this.left -= turn.weight;
+    if (this.clientEvents.length > 0 && !this.turnPending) {
+      this.turnPending = true;
+      setImmediate(() => this.process(true));
+    }
+    if (events.length === 0) return;
     let out: SchedulerInstruction[];
     try {
       out = this.state.handle(events, this.clock.now());
@@ -465,9 +474,8 @@ export class SchedulerServer {
     outbox.flush();
     if (steals) for (const ins of steals) this.workers.get(ins.workerId)?.channel.send({ op: 'steal-request', keys: ins.keys, s: ins.stimulusId });
     for (const [c, b] of inMemory) c.channel.send({ op: 'in-memory', k: b.k, n: b.n, di: b.di }, b.bufs.length > 0 ? b.bufs : undefined, b.k.length);
-    // Small results of events still queued stay for their own turn.
-    if (this.events.length === 0) this.smallData.clear();
-    else for (const ev of events) if (ev.type === 'tasks-finished') for (const k of ev.keys) this.smallData.delete(k);
+    // Every worker event was handled (only clients' events wait for a later turn).
+    this.smallData.clear();
     while (this.answers.length > 0 && (this.answers[0] as { after: number }).after <= this.handled) this.answers.shift()?.run();
   }
 

@@ -1,39 +1,38 @@
 import type { SchedulerEvent } from './state/types.ts';
 
 /**
- * How much of the event backlog the scheduler handles per event-loop turn.
+ * How much of the clients' work the scheduler does before it lets the event
+ * loop serve I/O.
  *
  * A million-task map streams in as fifty 20,000-task update-graph chunks,
  * often read from the socket back to back, and its futures are released in
- * one message. Handled in one turn each, these held the event loop for
- * 0.8-2.5 s (bench/FINDINGS.md §4b), and heartbeats, the status API, the
- * dashboard and every other client waited as long. Now the scheduler stops
- * taking events once those handled since the event loop last reached its
- * check phase carry this many tasks or keys (a socket read can deliver many
- * frames in one poll phase); the rest waits for setImmediate, after pending
- * I/O and timers. Events keep their order, so each client's messages are
- * still handled in the order it sent them.
+ * one message. Handled in one go, these held the event loop for 0.8-2.5 s
+ * (bench/FINDINGS.md §4b): heartbeats, the status API, the dashboard and
+ * every other client waited as long. Now clients' events wait in a queue of
+ * their own, and once those handled since the last setImmediate turn carry
+ * TURN_BUDGET tasks or keys, the rest waits for setImmediate, after pending
+ * I/O (a socket read can deliver many frames in one poll phase). Each
+ * client's events keep their order. Workers' and timers' events are handled
+ * as they arrive, in the batches they arrive in, and may pass a client's
+ * queued ones (events from different connections have no order to keep).
+ * Deferring them as well made 200 workers' no-op tasks cost the scheduler
+ * ~25 % more CPU (`bench/ab.ts --groups workers_200`).
  */
 export const TURN_BUDGET = 50_000;
 
 /** Keys per event when a client releases or cancels many at once (each key's release is independent). */
 export const KEYS_PER_EVENT = 20_000;
 
-/** Roughly what handling `ev` costs: the tasks or keys it carries. */
+/** Roughly what handling a client's event costs: the tasks or keys it carries. */
 export function eventWeight(ev: SchedulerEvent): number {
   switch (ev.type) {
     case 'update-graph':
       return ev.tasks.length + ev.wants.length;
     case 'client-releases':
     case 'cancel':
-    case 'tasks-finished':
-    case 'worker-held-data':
-    case 'steal-response':
       return ev.keys.length;
-    case 'task-queue':
-      return ev.queued.length + ev.started.length;
     default:
-      return 1;
+      return 0;
   }
 }
 

@@ -18,11 +18,12 @@ function graph(keys: string[], clientId = 'c'): SchedulerEvent {
 }
 
 describe('Module: scheduler/turns', () => {
-  it('weighs an event by the tasks and keys it carries', () => {
+  it("weighs a client's event by the tasks and keys it carries, and workers' events as nothing", () => {
     expect(eventWeight(graph(['a', 'b', 'c']))).toBe(6);
     expect(eventWeight({ type: 'client-releases', clientId: 'c', keys: ['a', 'b'], stimulusId: 's' })).toBe(2);
-    expect(eventWeight({ type: 'tasks-finished', workerId: 'w', keys: ['a'], nbytes: [1], durationsMs: [1], stimulusId: 's' })).toBe(1);
-    expect(eventWeight({ type: 'tick', stimulusId: 's' })).toBe(1);
+    expect(eventWeight({ type: 'cancel', clientId: 'c', keys: ['a'], stimulusId: 's' })).toBe(1);
+    expect(eventWeight({ type: 'tasks-finished', workerId: 'w', keys: ['a'], nbytes: [1], durationsMs: [1], stimulusId: 's' })).toBe(0);
+    expect(eventWeight({ type: 'tick', stimulusId: 's' })).toBe(0);
   });
 
   it('takes events up to the one that reaches the budget, and always at least one', () => {
@@ -32,6 +33,8 @@ describe('Module: scheduler/turns', () => {
     expect(takeTurn(events, 4)).toEqual({ count: 1, weight: 4 });
     expect(takeTurn(events, 0)).toEqual({ count: 1, weight: 4 });
     expect(takeTurn([], 10)).toEqual({ count: 0, weight: 0 });
+    const tick: SchedulerEvent = { type: 'tick', stimulusId: 's' };
+    expect(takeTurn([tick, tick, graph(['a']), tick], 1)).toEqual({ count: 3, weight: 2 });
   });
 
   it('cuts a list into ordered runs of at most the given size', () => {
@@ -143,9 +146,10 @@ describe('Class: SchedulerServer, work per event-loop turn', () => {
     const workers = await startFakeWorkers({ address: s.address, token: TOKEN, count: 8, nthreads: 2 });
     const client = await Client.connect(s.address, { token: TOKEN });
     try {
-      // Act
+      // Act: 100 small maps (each one update-graph over the budget), so workers' results queue behind graphs
       const items = Array.from({ length: 3_000 }, (_, i) => i);
-      const results = await client.gather(client.map((x: number) => x, items));
+      const futures = Array.from({ length: 100 }, (_, m) => client.map((x: number) => x, items.slice(m * 30, m * 30 + 30))).flat();
+      const results = await client.gather(futures);
 
       // Assess
       expect(results).toEqual(items);
