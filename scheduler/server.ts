@@ -45,7 +45,7 @@ export interface SchedulerServerOptions {
   scaler?: WorkerScaler;
   /** Bench only: the dashboard serves a forced full GC (dashboard.ts `benchGc`). */
   benchGc?: boolean;
-  /** Tasks and keys handled per event-loop turn (turns.ts TURN_BUDGET). */
+  /** Clients' tasks and keys handled per event-loop turn (turns.ts TURN_BUDGET). */
   turnBudget?: number;
 }
 
@@ -411,7 +411,10 @@ export class SchedulerServer {
   /** Workers' events all at once; clients' events up to this turn's budget, the rest after pending I/O (turns.ts). */
   private process(newTurn = false): void {
     this.scheduled = false;
-    if (newTurn) [this.left, this.turnPending] = [this.budget, false];
+    if (newTurn) {
+      this.left = this.budget;
+      this.turnPending = false;
+    }
     const turn = this.left > 0 ? takeTurn(this.clientEvents, this.left) : { count: 0, weight: 0 };
     const clients = turn.count === 0 ? [] : this.clientEvents.splice(0, turn.count);
     const events = this.events.length === 0 ? clients : this.events.splice(0).concat(clients);
