@@ -89,9 +89,9 @@ export class SchedulerServer {
   private readonly budget: number;
   private left: number;
   private turnPending = false;
-  /** Requests that arrived behind queued events, answered once those (numbered up to `after`) are handled. */
+  /** Requests that arrived behind queued client events, answered once those (numbered up to `after`) are handled. */
   private readonly answers: Array<{ after: number; run: () => void }> = [];
-  private pushed = 0;
+  /** Client events handled so far (the ones queued are numbered after them). */
   private handled = 0;
   private smallData = new Map<string, Buffer>();
   private scheduled = false;
@@ -255,8 +255,10 @@ export class SchedulerServer {
     c.channel.onClose(() => {
       this.clients.delete(c.id);
       // Its futures are released in runs first (turns.ts): a million of them at once held the loop for seconds.
-      const wants = [...(this.state.clients.get(c.id)?.wants ?? [])].map((t) => t.key);
-      for (const keys of wants.length > KEYS_PER_EVENT ? runsOf(wants, KEYS_PER_EVENT) : []) this.push({ type: 'client-releases', clientId: c.id, keys, stimulusId: this.sid('client-releases') });
+      const wants = this.state.clients.get(c.id)?.wants;
+      if (wants && wants.size > KEYS_PER_EVENT) {
+        for (const keys of runsOf([...wants].map((t) => t.key), KEYS_PER_EVENT)) this.push({ type: 'client-releases', clientId: c.id, keys, stimulusId: this.sid('client-releases') });
+      }
       this.push({ type: 'remove-client', clientId: c.id, stimulusId: this.sid('remove-client') });
     });
     this.push({ type: 'add-client', clientId: c.id, stimulusId: this.sid('add-client') });
@@ -345,7 +347,7 @@ export class SchedulerServer {
       }
       default:
         // After the events before it (a backlog waits for later turns): a client reads its own writes.
-        if (this.pushed > this.handled) this.answers.push({ after: this.pushed, run: () => this.answer(c, msg) });
+        if (this.clientEvents.length > 0) this.answers.push({ after: this.handled + this.clientEvents.length, run: () => this.answer(c, msg) });
         else this.answer(c, msg);
     }
   }
@@ -399,10 +401,7 @@ export class SchedulerServer {
   }
 
   private push(ev: SchedulerEvent): void {
-    if ('clientId' in ev) {
-      this.clientEvents.push(ev);
-      this.pushed++;
-    } else this.events.push(ev);
+    ('clientId' in ev ? this.clientEvents : this.events).push(ev);
     if (this.scheduled) return;
     this.scheduled = true;
     queueMicrotask(() => this.process());
