@@ -6,7 +6,9 @@
  * Why not zod here: the hot path is batched messages of thousands of keys;
  * these checks allocate nothing on success (an issue object is built only on
  * failure, its path filled in while unwinding), which keeps the boundary
- * check a few per cent of msgpack decoding (see test/unit/comm/protocol-cost).
+ * check a few per cent of msgpack decoding (bench/micro-protocol.ts). The
+ * decoders run a compiled form of each message's check (compile.ts) and call
+ * these closures only to name what is wrong with a message it refused.
  * zod stays out entirely: these modules are bundled into the scheduler and
  * worker processes, and zod alone would quadruple the bundle and its start time.
  */
@@ -18,13 +20,27 @@ export interface Issue {
   got: string;
 }
 
-/** A check returns undefined when the value is valid. `_type` only carries the inferred type. */
+/**
+ * A check returns undefined when the value is valid. `_type` only carries the
+ * inferred type; `node` says what the check is, for compile.ts.
+ */
 export interface Check<T> {
   (value: unknown): Issue | undefined;
   readonly expected: string;
   readonly optional?: boolean;
+  readonly node: CheckNode;
   readonly _type?: T;
 }
+
+/** The structure of a check: compile.ts turns a tree of them into one straight-line predicate per message. */
+export type CheckNode =
+  | { readonly k: 'str' | 'num' | 'int' | 'count' | 'bool' | 'bytes' }
+  | { readonly k: 'literal'; readonly values: ReadonlyArray<string | number | boolean | null> }
+  | { readonly k: 'optional' | 'nullable' | 'arrayOf' | 'mapOf'; readonly item: Check<unknown> }
+  | { readonly k: 'oneOf' | 'tuple'; readonly items: ReadonlyArray<Check<unknown>> }
+  | { readonly k: 'object'; readonly fields: ReadonlyArray<readonly [string, Check<unknown>]> }
+  /** Checked by calling the check itself (fromIssues). */
+  | { readonly k: 'opaque' };
 
 export type Infer<C> = C extends Check<infer T> ? T : never;
 export type Shape = Record<string, Check<unknown>>;
@@ -48,37 +64,37 @@ function issue(expected: string, value: unknown): Issue {
   return { path: [], expected, got: describe(value) };
 }
 
-function make<T>(expected: string, fn: (value: unknown) => Issue | undefined, optional = false): Check<T> {
-  return Object.assign(fn, { expected, ...(optional ? { optional: true } : {}) }) as Check<T>;
+function make<T>(expected: string, node: CheckNode, fn: (value: unknown) => Issue | undefined, optional = false): Check<T> {
+  return Object.assign(fn, { expected, node, ...(optional ? { optional: true } : {}) }) as Check<T>;
 }
 
-export const str: Check<string> = make('a string', (v) => (typeof v === 'string' ? undefined : issue('a string', v)));
+export const str: Check<string> = make('a string', { k: 'str' }, (v) => (typeof v === 'string' ? undefined : issue('a string', v)));
 /** A finite number. */
-export const num: Check<number> = make('a number', (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : issue('a number', v)));
-export const int: Check<number> = make('an integer', (v) => (Number.isInteger(v) ? undefined : issue('an integer', v)));
-export const count: Check<number> = make('a non-negative integer', (v) =>
+export const num: Check<number> = make('a number', { k: 'num' }, (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : issue('a number', v)));
+export const int: Check<number> = make('an integer', { k: 'int' }, (v) => (Number.isInteger(v) ? undefined : issue('an integer', v)));
+export const count: Check<number> = make('a non-negative integer', { k: 'count' }, (v) =>
   Number.isInteger(v) && (v as number) >= 0 ? undefined : issue('a non-negative integer', v),
 );
-export const bool: Check<boolean> = make('a boolean', (v) => (typeof v === 'boolean' ? undefined : issue('a boolean', v)));
-export const bytes: Check<Uint8Array> = make('bytes', (v) => (v instanceof Uint8Array ? undefined : issue('bytes', v)));
+export const bool: Check<boolean> = make('a boolean', { k: 'bool' }, (v) => (typeof v === 'boolean' ? undefined : issue('a boolean', v)));
+export const bytes: Check<Uint8Array> = make('bytes', { k: 'bytes' }, (v) => (v instanceof Uint8Array ? undefined : issue('bytes', v)));
 
 export function literal<const L extends string | number | boolean | null>(...values: L[]): Check<L> {
   const expected = values.map((v) => JSON.stringify(v)).join(' or ');
-  return make(expected, (v) => (values.includes(v as L) ? undefined : issue(expected, v)));
+  return make(expected, { k: 'literal', values }, (v) => (values.includes(v as L) ? undefined : issue(expected, v)));
 }
 
 export function optional<T>(check: Check<T>): Check<T | undefined> & { readonly optional: true } {
-  return make<T | undefined>(check.expected, (v) => (v === undefined ? undefined : check(v)), true) as Check<T | undefined> & { readonly optional: true };
+  return make<T | undefined>(check.expected, { k: 'optional', item: check as Check<unknown> }, (v) => (v === undefined ? undefined : check(v)), true) as Check<T | undefined> & { readonly optional: true };
 }
 
 export function nullable<T>(check: Check<T>): Check<T | null> {
-  return make(`${check.expected} or null`, (v) => (v === null ? undefined : check(v)));
+  return make(`${check.expected} or null`, { k: 'nullable', item: check as Check<unknown> }, (v) => (v === null ? undefined : check(v)));
 }
 
 /** The first alternative that fits; the issue of the last one otherwise (alternatives are few and distinct). */
 export function oneOf<A extends Array<Check<unknown>>>(...checks: A): Check<Infer<A[number]>> {
   const expected = checks.map((c) => c.expected).join(' or ');
-  return make(expected, (v) => {
+  return make(expected, { k: 'oneOf', items: checks }, (v) => {
     let last: Issue | undefined;
     for (const c of checks) {
       last = c(v);
@@ -92,15 +108,16 @@ export function arrayOf<T>(item: Check<T>): Check<T[]> {
   const expected = `a list of ${item.expected}`;
   // Lists of keys and numbers are the hot path (thousands per batch): their element test is inlined.
   const element = item as Check<unknown>;
+  const node: CheckNode = { k: 'arrayOf', item: element };
   if (element === str) {
-    return make(expected, (v) => {
+    return make(expected, node, (v) => {
       if (!Array.isArray(v)) return issue(expected, v);
       for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return { path: [i], expected: item.expected, got: describe(v[i]) };
       return undefined;
     });
   }
   if (element === num) {
-    return make(expected, (v) => {
+    return make(expected, node, (v) => {
       if (!Array.isArray(v)) return issue(expected, v);
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
@@ -112,7 +129,7 @@ export function arrayOf<T>(item: Check<T>): Check<T[]> {
   }
   if (element === int || element === count) {
     const min = element === count ? 0 : -Infinity;
-    return make(expected, (v) => {
+    return make(expected, node, (v) => {
       if (!Array.isArray(v)) return issue(expected, v);
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
@@ -123,7 +140,7 @@ export function arrayOf<T>(item: Check<T>): Check<T[]> {
       return undefined;
     });
   }
-  return make(expected, (v) => {
+  return make(expected, node, (v) => {
     if (!Array.isArray(v)) return issue(expected, v);
     for (let i = 0; i < v.length; i++) {
       const r = item(v[i]);
@@ -138,7 +155,7 @@ export function arrayOf<T>(item: Check<T>): Check<T[]> {
 
 export function tuple<const A extends Array<Check<unknown>>>(...items: A): Check<{ [I in keyof A]: Infer<A[I]> }> {
   const expected = `a [${items.map((c) => c.expected).join(', ')}] pair`;
-  return make(expected, (v) => {
+  return make(expected, { k: 'tuple', items }, (v) => {
     if (!Array.isArray(v) || v.length !== items.length) return issue(expected, v);
     for (let i = 0; i < items.length; i++) {
       const r = (items[i] as Check<unknown>)(v[i]);
@@ -158,7 +175,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** An object with these fields (other fields are ignored: newer peers may add some). */
 export function object<S extends Shape>(shape: S): Check<InferShape<S>> {
   const fields = Object.entries(shape);
-  return make('an object', (v) => {
+  return make('an object', { k: 'object', fields }, (v) => {
     if (!isPlainObject(v)) return issue('an object', v);
     for (let i = 0; i < fields.length; i++) {
       const [name, check] = fields[i] as [string, Check<unknown>];
@@ -175,7 +192,7 @@ export function object<S extends Shape>(shape: S): Check<InferShape<S>> {
 /** An object used as a map from names to values of one kind. */
 export function mapOf<T>(value: Check<T>): Check<Record<string, T>> {
   const expected = `an object of ${value.expected}`;
-  return make(expected, (v) => {
+  return make(expected, { k: 'mapOf', item: value as Check<unknown> }, (v) => {
     if (!isPlainObject(v)) return issue(expected, v);
     for (const k of Object.keys(v)) {
       const r = value(v[k]);
@@ -194,7 +211,7 @@ export function mapOf<T>(value: Check<T>): Check<Record<string, T>> {
  * The first problem is reported, as for every other check.
  */
 export function fromIssues<T>(expected: string, issuesOf: (value: unknown) => ReadonlyArray<{ path: string; message: string }>): Check<T> {
-  return make(expected, (v) => {
+  return make(expected, { k: 'opaque' }, (v) => {
     const first = issuesOf(v)[0];
     if (!first) return undefined;
     return { path: first.path === '' ? [] : first.path.split('.'), expected: first.message, got: describe(v) };

@@ -17,6 +17,7 @@ import {
   arrayOf, bool, bytes, count, describe, formatPath, fromIssues, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
   type Check, type Infer, type InferShape, type Issue, type Shape,
 } from './check.ts';
+import { compileCheck, type Predicate } from './compile.ts';
 
 /** Bump when a message changes incompatibly; peers of another version are refused at the handshake. */
 export const PROTOCOL_VERSION = 3; // 3: frame attachments start 8-byte aligned (comm/framing.ts)
@@ -247,16 +248,22 @@ type Refine<T extends Table> = { [Op in keyof T & string]?: (msg: Extract<Messag
  * a ProtocolError naming the op and the field path.
  */
 export function decoder<T extends Table>(direction: string, table: T, refine: Refine<T> = {}): (raw: unknown) => MessageOf<T> {
-  const checks = new Map<string, Check<unknown>>();
-  for (const [op, shape] of Object.entries(table)) checks.set(op, object(shape));
-  const known = [...checks.keys()].join(', ');
-  const extra = new Map(Object.entries(refine) as Array<[string, (m: unknown) => Issue | undefined]>);
+  // Per op: the compiled predicate (compile.ts) for the common case, the checks that name the problem otherwise.
+  const ops = new Map<string, { valid: Predicate; check: Check<unknown>; extra: ((m: unknown) => Issue | undefined) | undefined }>();
+  const extras = refine as Record<string, ((m: unknown) => Issue | undefined) | undefined>;
+  for (const [op, shape] of Object.entries(table)) {
+    const check = object(shape);
+    ops.set(op, { valid: compileCheck(check), check, extra: Object.hasOwn(extras, op) ? extras[op] : undefined });
+  }
+  const known = [...ops.keys()].join(', ');
   return (raw) => {
     const op = typeof raw === 'object' && raw !== null ? (raw as { op?: unknown }).op : undefined;
     if (typeof op !== 'string') throw new ProtocolError('?', 'op', `expected a message with a string op, got ${typeof raw === 'object' && raw !== null ? describe(op) : describe(raw)}`);
-    const check = checks.get(op);
-    if (!check) throw new ProtocolError(op, 'op', `unknown op for ${direction} messages (known: ${known})`);
-    const issue = check(raw) ?? extra.get(op)?.(raw);
+    const entry = ops.get(op);
+    if (!entry) throw new ProtocolError(op, 'op', `unknown op for ${direction} messages (known: ${known})`);
+    const { valid, check, extra } = entry;
+    if (valid(raw) && (extra === undefined || extra(raw) === undefined)) return raw as MessageOf<T>;
+    const issue = check(raw) ?? extra?.(raw);
     if (issue) throw new ProtocolError(op, formatPath(issue.path), `expected ${issue.expected}, got ${issue.got}`);
     return raw as MessageOf<T>;
   };
