@@ -272,7 +272,9 @@ export function decoder<T extends Table>(direction: string, table: T, refine: Re
 /** Parallel arrays must have the length of `k` (the first one that does not is named). */
 function sameLength(msg: Record<string, unknown>, base: string, fields: string[]): Issue | undefined {
   const n = (msg[base] as unknown[]).length;
-  for (const f of fields) {
+  // An indexed loop: for-of's iterator protocol is costly in the baseline tiers a fresh process runs in (compile.ts).
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as string;
     const v = msg[f];
     if (Array.isArray(v) && v.length !== n) return { path: [f], expected: `a list of ${n} (one per ${base})`, got: describe(v) };
   }
