@@ -42,7 +42,6 @@ export interface WorkerProcessOptions {
 
 /** Run a worker until SIGTERM/SIGINT or the scheduler goes away. Resolves with the exit code. */
 export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<number> {
-  tuneWorkerV8();
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const logger = createLogger({ service: 'recc-worker' }, { worker: name });
   let worker: Worker;
@@ -78,6 +77,8 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<numb
       connectTimeoutMs: opts.connectTimeoutSeconds * 1000,
       ...(opts.reconnectTimeoutSeconds !== undefined ? { reconnectTimeoutMs: opts.reconnectTimeoutSeconds * 1000 } : {}),
     });
+    // V8 flags once the task threads are up: set before, each thread's isolate compiled Node's built-ins from scratch (v8-tuning.ts).
+    void worker.threadsStarted().then(tuneWorkerV8);
     // Until registered there is nothing to drain: a signal (or a dead parent) just ends the process.
     let started = false;
     const early = () => {

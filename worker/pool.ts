@@ -49,6 +49,8 @@ interface Slot {
   index: number;
   load: number;
   outbox: Array<{ id: number; task: PoolTask }>;
+  /** Resolves once the thread runs JavaScript (its isolate is set up) or has ended. */
+  online: Promise<void>;
 }
 
 /**
@@ -108,7 +110,11 @@ export class ThreadPool {
     const entry = threadEntry();
     const workerData = { workerName: this.workerName, threadIndex: index, gcAfterBytes: this.gcAfterBytes };
     const thread = entry.kind === 'file' ? new Thread(entry.url, { workerData }) : new Thread(entry.code, { eval: true, workerData });
-    const slot: Slot = { thread, index, load: 0, outbox: [] };
+    const online = new Promise<void>((resolve) => {
+      thread.once('online', () => resolve());
+      thread.once('exit', () => resolve());
+    });
+    const slot: Slot = { thread, index, load: 0, outbox: [], online };
     thread.on('message', (msg: FromThread) => {
       if (msg.t === 'plugin-error') {
         this.onPluginError(msg.name, msg.error);
@@ -346,6 +352,15 @@ export class ThreadPool {
     this.inlineKeys.delete(key);
     unpinQueued(this.inlineQueue.splice(j, 1)[0] as PoolTask);
     return true;
+  }
+
+  /**
+   * Resolves once every thread started so far has set up its isolate (or
+   * ended). The worker sets its V8 flags only then (worker/v8-tuning.ts): an
+   * isolate created after a flag changed cannot use Node's built-in code cache.
+   */
+  started(): Promise<void> {
+    return Promise.all(this.slots.map((s) => s.online)).then(() => undefined);
   }
 
   /** Tasks waiting for a thread. */

@@ -10,6 +10,15 @@
  * the first groupBy().apply of 5M rows on a fresh cluster took 1.01-1.02 s
  * instead of 1.17-1.22 s, with 1.84 instead of 2.2 s of CPU (bench/recc/df-profile.ts;
  * 150 and 500 were no better). Small functions are still inlined.
+ *
+ * Set once the task threads started with the worker have set up their
+ * isolates (worker/main.ts, ThreadPool.started), not at process start: V8 and
+ * Node use their startup snapshot and built-in code cache only while the flag
+ * hash matches, so a thread started after a flag changed compiled Node's
+ * built-ins from scratch, 43-47 against 28-29 ms of CPU per thread
+ * (bench/FINDINGS.md §2h). Flags are process-wide: the running threads'
+ * later compiles see them too. A thread started later (one replacing a dead
+ * one) pays that cost.
  */
 import { applyV8Flags } from '../shared/engine/v8-flags.ts';
 

@@ -153,6 +153,11 @@ export class Worker {
     this.finished = new Promise((resolve) => (this.finish = resolve));
   }
 
+  /** Resolves once the task threads started with the worker have set up their isolates (ThreadPool.started). */
+  threadsStarted(): Promise<void> {
+    return this.pool.started();
+  }
+
   get state(): WorkerLifecycleState {
     if (this.phase === 'running' && this.machine.paused) return 'paused';
     return this.phase;

@@ -56,6 +56,25 @@ afterEach(async () => {
 });
 
 describe('Class: ThreadPool', () => {
+  describe('Method: started (the worker sets its V8 flags after it)', () => {
+    it('resolves once every thread is online, and a task runs on them afterwards', async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        h.pool.started(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the thread was not online within 30 s')), 30_000))),
+      ]);
+      clearTimeout(timer);
+      h.define('double', '(x) => x * 2');
+      expect(await h.run('double', [21])).toEqual([42]);
+    });
+
+    it('resolves after a thread ended as well (a pool being closed does not hang it)', async () => {
+      const pool = new ThreadPool(1, 'pool-closed', () => {});
+      await pool.close();
+      await expect(pool.started()).resolves.toBeUndefined();
+    });
+  });
+
   describe('Method: onQueue (which tasks wait for a thread)', () => {
     it('reports a task that has to wait for the busy thread, then its start; a task that starts at once is not reported', async () => {
       const events: Array<[string, boolean]> = [];
