@@ -20,7 +20,7 @@
  * values come from the message tables (JSON-quoted), and anything else the
  * predicate needs (Uint8Array, an opaque check) is passed in as an argument.
  */
-import type { Check, CheckNode } from './check.ts';
+import type { Check, CheckNode, Issue } from './check.ts';
 
 export type Predicate = (value: unknown) => boolean;
 
@@ -94,4 +94,10 @@ export function compileCheck(root: Check<unknown>): Predicate {
   const top = expr(root, 'value');
   const source = `"use strict";\n${helpers.join('\n')}\nreturn function compiledCheck(value) { return ${top}; };`;
   return new Function(...externs.map((_, i) => `x${i}`), source)(...externs) as Predicate;
+}
+
+/** `check` with its compiled predicate in front: the closures run only for a value the predicate refuses, to name the problem. */
+export function withCompiled(check: Check<unknown>): (value: unknown) => Issue | undefined {
+  const valid = compileCheck(check);
+  return (value) => (valid(value) ? undefined : check(value));
 }

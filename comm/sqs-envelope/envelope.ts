@@ -22,8 +22,9 @@ import {
 import { ProtocolError } from '../errors.ts';
 import {
   arrayOf, bool, bytes, count, describe, formatPath, literal, nullable, object, optional, str, tuple,
-  type Check, type Infer, type InferShape, type Shape,
+  type Check, type Infer, type InferShape, type Issue, type Shape,
 } from '../protocol/check.ts';
+import { withCompiled } from '../protocol/compile.ts';
 import { EnvelopeError } from './errors.ts';
 
 /** Bump when the envelope changes incompatibly. Version 1 carries comm/protocol version 2 messages. */
@@ -69,7 +70,7 @@ const headerShape = {
   /** …or where it is in S3. */
   ptr: optional(pointer),
 } satisfies Shape;
-const headerCheck = object(headerShape);
+const headerCheck = withCompiled(object(headerShape));
 
 export type EnvelopeHeader = Omit<InferShape<typeof headerShape>, 'k' | 'b' | 'ptr'> & { k: EnvelopeKind };
 /** An envelope as read off the queue: the header checked, the body still bytes (or a pointer to them). */
@@ -225,11 +226,11 @@ function addressOf(raw: Record<string, unknown>): Partial<ReplyAddress> {
   return out;
 }
 
-const requestChecks = new Map(Object.entries(requestBodies).map(([k, shape]) => [k, object(shape as Shape)]));
-const replyChecks = new Map(Object.entries(replyBodies).map(([k, shape]) => [k, object(shape as Shape)]));
+const requestChecks = new Map(Object.entries(requestBodies).map(([k, shape]) => [k, withCompiled(object(shape as Shape))]));
+const replyChecks = new Map(Object.entries(replyBodies).map(([k, shape]) => [k, withCompiled(object(shape as Shape))]));
 const SUBMIT_OPS = new Set(['update-graph', 'upload-module', 'register-plugin']);
 
-function checked(check: Check<unknown>, body: Record<string, unknown>): void {
+function checked(check: (value: unknown) => Issue | undefined, body: Record<string, unknown>): void {
   const issue = check(body);
   if (issue) throw new EnvelopeError('invalid-field', formatPath(['b', ...issue.path]), `expected ${issue.expected}, got ${issue.got}`);
 }
@@ -237,7 +238,7 @@ function checked(check: Check<unknown>, body: Record<string, unknown>): void {
 /** Decode and check a request body (msgpack bytes, inline or fetched from S3). Throws EnvelopeError naming the path. */
 export function decodeRequestBody<K extends RequestKind>(kind: K, data: Uint8Array): DecodedRequestBody<K> {
   const body = unpackMap(data, 'b');
-  checked(requestChecks.get(kind) as Check<unknown>, body);
+  checked(requestChecks.get(kind) as (value: unknown) => Issue | undefined, body);
   if (kind === 'submit') {
     (body.m as Array<[{ op: string }, unknown]>).forEach(([msg], i) => {
       if (!SUBMIT_OPS.has(msg.op)) throw new EnvelopeError('invalid-field', `b.m[${i}][0].op`, `expected update-graph, upload-module or register-plugin, got "${msg.op}"`);
@@ -255,7 +256,7 @@ export function decodeRequestBody<K extends RequestKind>(kind: K, data: Uint8Arr
 /** Decode and check a reply body. Throws EnvelopeError naming the path. */
 export function decodeReplyBody<K extends ReplyKind>(kind: K, data: Uint8Array): DecodedReplyBody<K> {
   const body = unpackMap(data, 'b');
-  checked(replyChecks.get(kind) as Check<unknown>, body);
+  checked(replyChecks.get(kind) as (value: unknown) => Issue | undefined, body);
   if (kind === 'result' && body.m !== undefined) {
     (body.m as Array<[{ op: string }, unknown]>).forEach(([msg], i) => {
       if (msg.op === 'reply') throw new EnvelopeError('invalid-field', `b.m[${i}][0].op`, 'replies travel in b.reply, not among the events');
