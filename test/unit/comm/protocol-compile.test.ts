@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { object, str, type Check, type Shape } from '../../../comm/protocol/check.ts';
@@ -133,6 +138,28 @@ describe('compiled boundary checks', () => {
     const p = compileCheck(c);
     for (const v of [null, undefined, [], new Uint8Array(1), { k: 1 }, {}, 'k', Object.create(null)]) expect(p(v)).toBe(c(v) === undefined);
     expect(p({ k: 'x', extra: 1 })).toBe(true);
+  });
+
+  it('falls back to the closures where code generation from strings is disallowed (a hardened host)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recc-nocodegen-'));
+    try {
+      const script = join(dir, 'decode.mts');
+      const protocol = fileURLToPath(new URL('../../../comm/protocol.ts', import.meta.url));
+      writeFileSync(
+        script,
+        `const { decodeWorkerToScheduler } = await import(${JSON.stringify(protocol)});
+const ok = decodeWorkerToScheduler({ op: 'finished', k: ['a'], n: [3], ms: [0.5], di: [-1] });
+let refused = '';
+try { decodeWorkerToScheduler({ op: 'finished', k: ['a'], n: [-1], ms: [0.5], di: [-1] }); } catch (err) { refused = err.name + ': ' + err.message; }
+console.log(JSON.stringify({ ok: ok.k, refused }));`,
+      );
+      const out = execFileSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+      const got = JSON.parse(out.trim().split('\n').pop() as string) as { ok: string[]; refused: string };
+      expect(got.ok).toEqual(['a']);
+      expect(got.refused).toMatch(/^ProtocolError: bad "finished" message: n\[0\]: expected a non-negative integer, got the number -1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('puts no field name into the source unquoted', () => {
