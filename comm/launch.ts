@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, 'node_modules', '.cache', 'recc');
-const MANIFEST = join(CACHE, 'manifest.json');
 
 export interface ProcessEntry {
   path: string;
@@ -24,19 +23,26 @@ export interface ProcessEntry {
 let bundled: boolean | undefined;
 
 export function processEntry(kind: 'scheduler' | 'worker'): ProcessEntry {
-  if (bundled === undefined) bundled = ensureBundle();
+  if (bundled === undefined) {
+    const built = ensureBundle(CACHE);
+    bundled = built.ok;
+    // Said once per process: the engine still works from source, but every process starts slower and
+    // runs each message in unbundled modules (bench/FINDINGS.md §2i).
+    if (!built.ok) process.emitWarning(`recc: could not build the engine bundle in ${CACHE} (${built.reason}); scheduler and worker processes run from source through tsx, which is slower`, { code: 'RECC_ENGINE_BUNDLE' });
+  }
   if (bundled) return { path: join(CACHE, `${kind}.mjs`), execArgv: [] };
   return { path: join(ROOT, kind, 'entry.ts'), execArgv: ['--import', import.meta.resolve('tsx/esm')] };
 }
 
-function fresh(): boolean {
-  if (!existsSync(MANIFEST)) return false;
+function fresh(dir: string): boolean {
+  const manifest = join(dir, 'manifest.json');
+  if (!existsSync(manifest)) return false;
   try {
-    const m = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { inputs: Record<string, number> };
+    const m = JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: Record<string, number> };
     for (const [file, mtime] of Object.entries(m.inputs)) {
       if (statSync(join(ROOT, file)).mtimeMs !== mtime) return false;
     }
-    return ['scheduler.mjs', 'worker.mjs', 'thread.mjs'].every((f) => existsSync(join(CACHE, f)));
+    return ['scheduler.mjs', 'worker.mjs', 'thread.mjs'].every((f) => existsSync(join(dir, f)));
   } catch {
     return false;
   }
@@ -63,6 +69,10 @@ export const ENGINE_ENTRIES = Object.keys(ENTRY_POINTS) as EngineEntry[];
 export function engineBundleOptions(outdir: string, entry: EngineEntry): import('esbuild').BuildOptions & { metafile: true } {
   return {
     entryPoints: { [entry]: join(ROOT, ENTRY_POINTS[entry]) },
+    // The metafile's input paths are relative to this, and the manifest resolves them against ROOT. Left to
+    // default (the process's working directory), a process started anywhere but the package root recorded
+    // paths it could not stat, so every build was thrown away and the engine ran from source (FINDINGS §2i).
+    absWorkingDir: ROOT,
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -80,14 +90,17 @@ export function engineBundleOptions(outdir: string, entry: EngineEntry): import(
   };
 }
 
-/** Build (if stale) synchronously, so the first LocalCluster.start pays once. */
-function ensureBundle(): boolean {
-  if (fresh()) return true;
+/**
+ * Build the bundles into `dir` if they are stale, synchronously, so the first LocalCluster.start pays once
+ * (exported for tests, which build into a directory of their own).
+ */
+export function ensureBundle(dir: string): { ok: true; built: boolean } | { ok: false; reason: string } {
+  if (fresh(dir)) return { ok: true, built: false };
+  const tmp = join(dir, `build-${process.pid}`);
   try {
     const require = createRequire(import.meta.url);
     const esbuild = require('esbuild') as typeof import('esbuild');
-    mkdirSync(CACHE, { recursive: true });
-    const tmp = join(CACHE, `build-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
     const inputs: Record<string, number> = {};
     // Chunks are content-hashed, so the three builds can share one directory: a name two builds
     // both write has the same bytes.
@@ -102,16 +115,21 @@ function ensureBundle(): boolean {
     // same bytes under the same name), then the entries that import them.
     // Another build's chunks stay for an hour: a running process may still load one lazily.
     const chunks = readdirSync(tmp).filter((f) => f.startsWith('chunk-'));
-    for (const f of chunks) renameSync(join(tmp, f), join(CACHE, f));
-    for (const f of ['scheduler.mjs', 'worker.mjs', 'thread.mjs']) renameSync(join(tmp, f), join(CACHE, f));
+    for (const f of chunks) renameSync(join(tmp, f), join(dir, f));
+    for (const f of ['scheduler.mjs', 'worker.mjs', 'thread.mjs']) renameSync(join(tmp, f), join(dir, f));
     const current = new Set(chunks);
-    for (const f of readdirSync(CACHE)) {
-      if (f.startsWith('chunk-') && !current.has(f) && Date.now() - statSync(join(CACHE, f)).mtimeMs > 3_600_000) rmSync(join(CACHE, f), { force: true });
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith('chunk-') && !current.has(f) && Date.now() - statSync(join(dir, f)).mtimeMs > 3_600_000) rmSync(join(dir, f), { force: true });
     }
-    rmSync(tmp, { recursive: true, force: true });
-    writeFileSync(MANIFEST, JSON.stringify({ inputs }));
-    return true;
-  } catch {
-    return false;
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ inputs }));
+    return { ok: true, built: true };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err) };
+  } finally {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // Nothing to remove where nothing could be made (the directory is not writable, or not a directory).
+    }
   }
 }
