@@ -1,0 +1,134 @@
+/**
+ * The latency group's protocol for two worktrees at once, interleaved within one process (issue 20: "no bench
+ * measure regresses by more than 5 %"). `bench/ab.ts` runs each arm as a separate bench process, one after the
+ * other; on this VM the speed of the machine drifts between such runs by ±20 % (the same tree's p50 ranged
+ * 0.89-1.77 ms within ten minutes), so a 5 % question needed 20 pairs and still read 0.98-1.18 as its IQR.
+ *
+ * Here both trees' clusters are up together, each with its own client module (imported from its tree), and
+ * their timed round trips are taken in alternating blocks of `--block` (10), so a drift falls on both alike.
+ * Each iteration starts two fresh clusters and times round trips 50-550 of each after the bench's warm-up
+ * (`measureLatency` in recc/engine-measures.ts): the window the `latency` group measures, where much of the
+ * engine still runs in V8's baseline tiers. Reported per iteration and as median and IQR of B/A: p50, p99, and
+ * the CPU of the cluster's processes per round trip (all threads, from /proc schedstat, in ns), split into
+ * scheduler and workers. An A/A run of the same commit in two worktrees read p50 1.000 (IQR 0.953-1.010) and
+ * CPU 0.978 (IQR 0.949-1.048) over 8 iterations.
+ *
+ *   npx tsx bench/ab-latency.ts --a /work/wt/base --b /work/wt/new [--iterations 8] [--block 10]
+ *
+ * Each tree's engine bundle must be fresh (comm/launch.ts builds it on the first LocalCluster.start): a tree
+ * whose engine runs from source through tsx costs ~8 % more CPU per round trip.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, dflt?: string): string => {
+  const i = argv.indexOf(name);
+  const v = i >= 0 ? argv[i + 1] : dflt;
+  if (v === undefined) throw new Error(`ab-latency.ts: ${name} is required`);
+  return v;
+};
+const trees = { A: resolve(flag('--a')), B: resolve(flag('--b')) };
+const iterations = Number(flag('--iterations', '8'));
+const block = Number(flag('--block', '10'));
+const WINDOW = 500;
+if (!(iterations > 0) || !(block > 0) || WINDOW % block !== 0) throw new Error(`ab-latency.ts: --iterations > 0 and --block dividing ${WINDOW} expected`);
+
+type Sdk = typeof import('../client/index.ts');
+type Arm = {
+  cluster: import('../client/index.ts').LocalCluster;
+  client: import('../client/index.ts').Client;
+  lat: number[];
+  /** CPU µs of the cluster's processes (scheduler first) within the timed blocks. */
+  cpu: number;
+  schedulerCpu: number;
+};
+
+/** CPU µs so far of every thread of these processes. */
+function cpuUs(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // A thread that ended between the listing and the read.
+      }
+    }
+  }
+  return ns / 1000;
+}
+
+async function freshArm(sdk: Sdk): Promise<Arm> {
+  const cluster = await sdk.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1 });
+  const client = await sdk.Client.connect(cluster);
+  // The latency group's warm-up (engine-measures.ts warmUp and its 50 untimed round trips).
+  await client.gather(client.map((x: number) => x, Array.from({ length: 200 }, (_, i) => -3_000_000 + i)));
+  for (let i = 0; i < 50; i++) await client.submit((x: number) => x, -4_000_000 - i).result();
+  return { cluster, client, lat: [], cpu: 0, schedulerCpu: 0 };
+}
+
+async function timedBlock(arm: Arm, from: number): Promise<void> {
+  const pids = arm.cluster.pids;
+  const c0 = cpuUs(pids);
+  const s0 = cpuUs(pids.slice(0, 1));
+  for (let i = from; i < from + block; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = await arm.client.submit((x: number) => x, i).result();
+    arm.lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (r !== i) throw new Error(`round trip ${i}: wrong result ${String(r)}`);
+  }
+  arm.cpu += cpuUs(pids) - c0;
+  arm.schedulerCpu += cpuUs(pids.slice(0, 1)) - s0;
+}
+
+const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
+const nearestRank = (xs: readonly number[], p: number): number => sorted(xs)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)]!;
+function quartiles(xs: readonly number[]): string {
+  const s = sorted(xs);
+  const q = (p: number): number => {
+    const i = (s.length - 1) * p;
+    const lo = Math.floor(i);
+    return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
+  };
+  return `${q(0.5).toFixed(3)} (IQR ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`;
+}
+
+const sdkA = (await import(`${trees.A}/client/index.ts`)) as Sdk;
+const sdkB = (await import(`${trees.B}/client/index.ts`)) as Sdk;
+const ratio = { p50: [] as number[], p99: [] as number[], cpu: [] as number[], scheduler: [] as number[], workers: [] as number[] };
+for (let it = 0; it < iterations; it++) {
+  // Which cluster starts first, and which block goes first, alternate.
+  const first = it % 2 === 0 ? 'A' : 'B';
+  const arms: Partial<Record<'A' | 'B', Arm>> = {};
+  arms[first] = await freshArm(first === 'A' ? sdkA : sdkB);
+  arms[first === 'A' ? 'B' : 'A'] = await freshArm(first === 'A' ? sdkB : sdkA);
+  const A = arms.A!;
+  const B = arms.B!;
+  try {
+    for (let b = 0; b < WINDOW / block; b++) {
+      for (const arm of b % 2 === 0 ? [A, B] : [B, A]) await timedBlock(arm, b * block);
+    }
+  } finally {
+    for (const arm of [A, B]) {
+      await arm.client.close();
+      await arm.cluster.close();
+    }
+  }
+  const [pa, pb] = [nearestRank(A.lat, 50), nearestRank(B.lat, 50)];
+  const [qa, qb] = [nearestRank(A.lat, 99), nearestRank(B.lat, 99)];
+  ratio.p50.push(pb / pa);
+  ratio.p99.push(qb / qa);
+  ratio.cpu.push(B.cpu / A.cpu);
+  ratio.scheduler.push(B.schedulerCpu / A.schedulerCpu);
+  ratio.workers.push((B.cpu - B.schedulerCpu) / (A.cpu - A.schedulerCpu));
+  const perRt = (arm: Arm): string => `${(arm.cpu / WINDOW).toFixed(0)} (scheduler ${(arm.schedulerCpu / WINDOW).toFixed(0)})`;
+  process.stdout.write(
+    `iteration ${it}: p50 A ${pa.toFixed(3)} B ${pb.toFixed(3)} ms, B/A ${(pb / pa).toFixed(3)}; p99 A ${qa.toFixed(2)} B ${qb.toFixed(2)} ms; ` +
+      `cluster CPU µs per round trip A ${perRt(A)} B ${perRt(B)}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`,
+  );
+}
+process.stdout.write(
+  `B/A over ${iterations} iterations: p50 ${quartiles(ratio.p50)}; p99 ${quartiles(ratio.p99)}; cluster CPU ${quartiles(ratio.cpu)}; ` +
+    `scheduler CPU ${quartiles(ratio.scheduler)}; workers CPU ${quartiles(ratio.workers)}\n`,
+);
