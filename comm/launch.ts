@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -118,8 +118,10 @@ export function ensureBundle(dir: string): { ok: true; built: boolean } | { ok: 
     for (const f of chunks) renameSync(join(tmp, f), join(dir, f));
     for (const f of ['scheduler.mjs', 'worker.mjs', 'thread.mjs']) renameSync(join(tmp, f), join(dir, f));
     const current = new Set(chunks);
+    // Also what a builder killed mid-build left (its build-<pid> directory), once it is as old.
     for (const f of readdirSync(dir)) {
-      if (f.startsWith('chunk-') && !current.has(f) && Date.now() - statSync(join(dir, f)).mtimeMs > 3_600_000) rmSync(join(dir, f), { force: true });
+      const stale = ((f.startsWith('chunk-') && !current.has(f)) || f.startsWith('build-')) && f !== basename(tmp);
+      if (stale && Date.now() - statSync(join(dir, f)).mtimeMs > 3_600_000) rmSync(join(dir, f), { recursive: true, force: true });
     }
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ inputs }));
     return { ok: true, built: true };

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,27 @@ describe('Function: ensureBundle', () => {
     // Assess
     expect(again).toEqual({ ok: true, built: true });
     expect((JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: Record<string, number> }).inputs['worker/entry.ts']).toBe(statSync(join(ROOT, 'worker/entry.ts')).mtimeMs);
+  });
+
+  it('removes what a builder killed mid-build left, once it is an hour old', { timeout: 240_000 }, () => {
+    // Prepare: two leftover build directories, one old and one recent (a build that may still be running)
+    const dir = join(scratch, 'leftovers');
+    const old = join(dir, 'build-999991');
+    const recent = join(dir, 'build-999992');
+    for (const d of [old, recent]) {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'worker.mjs'), '// partial');
+    }
+    const hoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(old, hoursAgo, hoursAgo);
+
+    // Act
+    const got = ensureFrom(scratch, dir);
+
+    // Assess
+    expect(got).toEqual({ ok: true, built: true });
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
   });
 
   it('reports why it could not build, and leaves no partial build behind', { timeout: 120_000 }, () => {
