@@ -209,11 +209,16 @@ function vectorOf(d: Data): Vector {
   return makeVector(d) as Vector;
 }
 
+/** Whether an Int32Array reads bytes in the order ByteIndex builds its words (little-endian, as on x86 and arm64). */
+const LITTLE_ENDIAN = new Uint8Array(Int32Array.of(1).buffer)[0] === 1;
+
 function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): void {
   const offsets = d.valueOffsets as Int32Array;
   const bytes = d.values as Uint8Array;
   const index = dict.bytes;
   const nulls = d.nullCount > 0;
+  // 8-byte values at 4-aligned positions (fixed-width identifiers such as tickers) are read as two words at once.
+  const words = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2) : null;
   for (let i = 0; i < d.length; i++) {
     if (nulls && !d.getValid(i)) {
       out[at + i] = dict.code(null);
@@ -221,7 +226,7 @@ function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): vo
     }
     const from = offsets[i] as number;
     const to = offsets[i + 1] as number;
-    let c = index.find(bytes, from, to);
+    let c = words !== null && to - from === 8 && (from & 3) === 0 ? index.findWords(words[from >> 2] as number, words[(from >> 2) + 1] as number, 8) : index.find(bytes, from, to);
     if (c < 0) {
       c = dict.codeOfString(utf8.decode(bytes.subarray(from, to)));
       index.add(bytes, from, to, c);
@@ -294,6 +299,14 @@ export class ByteIndex {
         else w1 |= x << (8 * (k - 4));
       }
     }
+    return this.findWords(w0, w1, len);
+  }
+
+  /**
+   * The code of a value of `len` ≤ 8 bytes given as two little-endian words (zero-padded), or -1. Callers that
+   * can read the words at once (stringCodes, for 8-byte values at 4-aligned positions) skip the byte loads.
+   */
+  findWords(w0: number, w1: number, len: number): number {
     // murmur3's 32-bit finalizer over the two words and the length: every input bit reaches the low bits the slots use.
     let h = Math.imul(w0, 0xcc9e2d51) ^ Math.imul(w1 ^ (len << 24), 0x1b873593);
     h ^= h >>> 16;

@@ -134,6 +134,43 @@ describe('Module: client/tables kernels', () => {
     expect(dict.keys).toEqual([['x', 1], ['y', 2]]);
   });
 
+  it('key codes of 8-byte strings are the same whether read as aligned words or byte by byte', () => {
+    /* stringCodes reads an 8-byte value at a 4-aligned position as two words (ByteIndex.findWords) and any other
+       value byte by byte. The same string must get the same code either way: chunks are placed at byte offsets
+       0-3 into their buffer, and a value of another length shifts the positions of the values after it. */
+    const str8 = fc.oneof(
+      fc.constantFrom('SEC00001', 'SEC00002', 'AAPL.OQ ', 'é-12345', '__proto_', 'construc', '\0\0\0\0\0\0\0\0', 'abcdefg\0'),
+      fc.string({ minLength: 8, maxLength: 8, unit: 'binary-ascii' }),
+    );
+    const value = fc.oneof({ weight: 5, arbitrary: str8 }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) });
+    fc.assert(
+      fc.property(fc.array(fc.array(value, { maxLength: 40 }), { minLength: 1, maxLength: 4 }), fc.array(fc.nat(3), { minLength: 4, maxLength: 4 }), (chunks, shifts) => {
+        const enc = new TextEncoder();
+        const datas = chunks.map((rows, c) => {
+          const parts = rows.map((r) => enc.encode(r));
+          const size = parts.reduce((n, p) => n + p.length, 0);
+          const shift = shifts[c] as number;
+          const bytes = new Uint8Array(new ArrayBuffer(size + shift + 4), shift, size);
+          const offsets = new Int32Array(rows.length + 1);
+          parts.forEach((p, i) => {
+            bytes.set(p, offsets[i] as number);
+            offsets[i + 1] = (offsets[i] as number) + p.length;
+          });
+          return makeData({ type: new Utf8(), length: rows.length, nullCount: 0, valueOffsets: offsets, data: bytes });
+        });
+        const t = new Table({ s: makeVector(datas) });
+        const all = chunks.flat();
+        const dict = new KeyDict(1);
+        const codes = dict.encode(t, ['s']);
+        for (let i = 0; i < all.length; i++) {
+          expect(dict.keys[codes[i] as number]).toEqual([all[i]]);
+          for (let j = 0; j < i; j++) expect(codes[i] === codes[j]).toBe(all[i] === all[j]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('ByteIndex finds byte strings by content across growth', () => {
     const ix = new ByteIndex();
     const enc = (s: string) => new TextEncoder().encode(s);
