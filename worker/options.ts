@@ -1,9 +1,8 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TlsFiles } from '../comm/handshake.ts';
 import type { ErrorDetail } from '../shared/core/errors.ts';
 import type { Logger } from '../shared/core/logger.ts';
 import { WorkerOptionsError } from './errors.ts';
+import { defaultModuleCacheDir } from './module-cache.ts';
 import { DEFAULT_THRESHOLDS, type MemoryThresholds } from './store.ts';
 import { newWorkspaceDir, scratchDirFromEnv } from './workspace.ts';
 
@@ -55,7 +54,7 @@ export interface WorkerOptions {
    * @default RECC_SHUFFLE_BUFFER_BYTES, else a quarter of the memory limit (256 MiB without one)
    */
   shuffleBufferBytes?: number;
-  /** Shared by the workers of one host. @default `<tmpdir>/recc-modules` */
+  /** Shared by one user's workers on a host (worker/module-cache.ts). @default `<tmpdir>/recc-modules-<uid>` */
   moduleCacheDir?: string;
   /** Tasks handed to the thread pool beyond nthreads (pipelines short tasks). @default DEFAULT_EXTRA_EXECUTING */
   extraExecuting?: number;
@@ -187,7 +186,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     scratchDir,
     shuffleBufferBytes,
     ownWorkspace: options.spillDir === undefined,
-    moduleCacheDir: options.moduleCacheDir ?? join(tmpdir(), 'recc-modules'),
+    moduleCacheDir: options.moduleCacheDir ?? defaultModuleCacheDir(),
     maxExecuting: nthreads + (options.extraExecuting ?? DEFAULT_EXTRA_EXECUTING),
     honourCgroupLimit: options.honourCgroupLimit ?? true,
     onMemoryLimitExceeded: options.onMemoryLimitExceeded,
