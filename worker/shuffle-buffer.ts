@@ -29,7 +29,7 @@ class SpillFile {
   constructor(readonly path: string) {}
 
   private handle(): Promise<FileHandle> {
-    this.fh ??= open(this.path, 'w+').catch((err: unknown) => {
+    this.fh ??= open(this.path, 'w+', 0o600).catch((err: unknown) => {
       throw new SpillError(`cannot create shuffle spill file ${this.path}`, { cause: err });
     });
     return this.fh;
@@ -274,7 +274,8 @@ export class ShardBuffer {
 
   private ensureDir(path: string): string {
     if (!this.dirReady) {
-      mkdirSync(this.dir, { recursive: true });
+      // Only this user may read what spills (the workspace is under a temp directory other users share).
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.dirReady = true;
     }
     return path;

@@ -116,11 +116,12 @@ export class DataStore {
     while (this.managedBytes > bytes && this.mem.size > 0) {
       const [key, data] = this.mem.entries().next().value as [string, Buffer];
       if (!this.dirReady) {
-        mkdirSync(this.dir, { recursive: true });
+        // Only this user may read what spills (the workspace is under a temp directory other users share).
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
         this.dirReady = true;
       }
       try {
-        writeFileSync(this.path(key), data);
+        writeFileSync(this.path(key), data, { mode: 0o600 });
       } catch (err) {
         throw new SpillError(`cannot spill ${key} to ${this.dir}`, { cause: err });
       }
