@@ -34,7 +34,7 @@ export interface Check<T> {
 
 /** The structure of a check: compile.ts turns a tree of them into one straight-line predicate per message. */
 export type CheckNode =
-  | { readonly k: 'str' | 'num' | 'int' | 'count' | 'bool' | 'bytes' }
+  | { readonly k: 'str' | 'num' | 'int' | 'count' | 'bool' | 'bytes' | 'hash' }
   | { readonly k: 'literal'; readonly values: ReadonlyArray<string | number | boolean | null> }
   | { readonly k: 'optional' | 'nullable' | 'arrayOf' | 'mapOf'; readonly item: Check<unknown> }
   | { readonly k: 'oneOf' | 'tuple'; readonly items: ReadonlyArray<Check<unknown>> }
@@ -69,6 +69,14 @@ function make<T>(expected: string, node: CheckNode, fn: (value: unknown) => Issu
 }
 
 export const str: Check<string> = make('a string', { k: 'str' }, (v) => (typeof v === 'string' ? undefined : issue('a string', v)));
+/**
+ * A module's content hash: the first 32 lowercase hex digits of its sha256. Workers name the module's file after
+ * it, so anything else (a path, `..`) is refused at the boundary.
+ */
+export const HASH_PATTERN = /^[0-9a-f]{32}$/;
+export const hash: Check<string> = make('a module hash (32 lowercase hex digits)', { k: 'hash' }, (v) =>
+  typeof v === 'string' && HASH_PATTERN.test(v) ? undefined : issue('a module hash (32 lowercase hex digits)', v),
+);
 /** A finite number. */
 export const num: Check<number> = make('a number', { k: 'num' }, (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : issue('a number', v)));
 export const int: Check<number> = make('an integer', { k: 'int' }, (v) => (Number.isInteger(v) ? undefined : issue('an integer', v)));

@@ -51,6 +51,8 @@ export function compileCheck(root: Check<unknown>): Predicate {
     switch (node.k) {
       case 'str':
         return `typeof ${v} === "string"`;
+      case 'hash':
+        return `(typeof ${v} === "string" && /^[0-9a-f]{32}$/.test(${v}))`;
       case 'num':
         // x - x is 0 only for finite numbers.
         return `(typeof ${v} === "number" && ${v} - ${v} === 0)`;

@@ -14,7 +14,7 @@ import type { FunctionDef } from '../payload.ts';
 import { schedulerStatusIssues, type SchedulerStatus } from '../../shared/engine/scheduler-status.ts';
 import { ProtocolError } from '../errors.ts';
 import {
-  arrayOf, bool, bytes, count, describe, formatPath, fromIssues, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
+  arrayOf, bool, bytes, count, describe, formatPath, fromIssues, hash, int, literal, mapOf, nullable, num, object, oneOf, optional, str, tuple,
   type Check, type Infer, type InferShape, type Issue, type Shape,
 } from './check.ts';
 import { compileCheck, type Predicate } from './compile.ts';
@@ -29,7 +29,7 @@ const requestId = count;
 
 export const functionDefCheck: Check<FunctionDef> = oneOf(
   object({ kind: literal('inline'), name: str, source: str }),
-  object({ kind: literal('module'), name: str, hash: str, exportName: str }),
+  object({ kind: literal('module'), name: str, hash, exportName: str }),
   object({ kind: literal('command'), name: str, argv: arrayOf(str), cwd: optional(str), env: optional(mapOf(str)), allowNonZero: optional(bool) }),
   object({ kind: literal('identity'), name: str }),
 );
@@ -113,8 +113,8 @@ const error = { error: errorNotice };
 export const clientToScheduler = {
   'update-graph': { tasks: arrayOf(wireTask), wants: keys, fns: arrayOf(tuple(str, functionDefCheck)) },
   /** The module's code travels as the message's one buffer. */
-  'upload-module': { hash: str },
-  'register-plugin': { id: requestId, hash: str, name: str },
+  'upload-module': { hash },
+  'register-plugin': { id: requestId, hash, name: str },
   'release-keys': { keys },
   cancel: { keys },
   'who-has': { id: requestId, keys },
@@ -171,8 +171,8 @@ export const schedulerToWorker = {
   'shuffle-forget': { id: str, run: count },
   fns: { defs: arrayOf(tuple(str, functionDefCheck)) },
   /** The module's code travels as the message's one buffer. */
-  module: { hash: str },
-  plugin: { hash: str, name: str },
+  module: { hash },
+  plugin: { hash, name: str },
   close: {},
   error,
 } satisfies Record<string, Shape>;

@@ -22,6 +22,8 @@ function validOf(c: Check<unknown>): fc.Arbitrary<unknown> | undefined {
   switch (n.k) {
     case 'str':
       return fc.string({ maxLength: 4 });
+    case 'hash':
+      return fc.stringMatching(/^[0-9a-f]{32}$/);
     case 'num':
       return fc.double({ noNaN: true, noDefaultInfinity: true });
     case 'int':

@@ -8,6 +8,8 @@ import {
 } from '../../../comm/protocol.ts';
 
 const args = new Uint8Array([0x91, 0x01]);
+/** A module hash as clients compute it (sha256, first 32 hex digits). */
+const H = '0123456789abcdef0123456789abcdef';
 const task = (key: string, deps: string[] = []) => ({ key, fn: 'f1', args, deps, resources: null, retries: 0 });
 
 /** One valid message per op and direction: the decoders must accept each as it is. */
@@ -15,8 +17,8 @@ const valid = {
   clientToScheduler: [
     { op: 'update-graph', tasks: [task('a'), task('b', ['a'])], wants: ['b'], fns: [['f1', { kind: 'inline', name: 'f', source: '(x) => x' }]] },
     { op: 'update-graph', tasks: [], wants: [], fns: [['c', { kind: 'command', name: 'c', argv: ['echo'], env: { A: '1' }, allowNonZero: true }]] },
-    { op: 'upload-module', hash: 'h' },
-    { op: 'register-plugin', id: 1, hash: 'h', name: 'p' },
+    { op: 'upload-module', hash: H },
+    { op: 'register-plugin', id: 1, hash: H, name: 'p' },
     { op: 'release-keys', keys: ['a'] },
     { op: 'cancel', keys: [] },
     { op: 'who-has', id: 2, keys: ['a'] },
@@ -28,9 +30,9 @@ const valid = {
     { op: 'compute-batch', k: ['a', 'b'], f: 'f1', a: [args, args], d: 0, p: [1, 2], s: 'update-graph-1' },
     { op: 'compute-batch', k: ['a', 'b'], f: ['f1', 'f2'], a: [args, args], d: [0, [{ key: 'x', nbytes: 3, who: ['tcp://127.0.0.1:1'] }]], p: [1, 2], s: ['s1', 's2'] },
     { op: 'free-keys', keys: ['a'], s: 'client-releases-3' },
-    { op: 'fns', defs: [['f1', { kind: 'module', name: 'm', hash: 'h', exportName: 'run' }]] },
-    { op: 'module', hash: 'h' },
-    { op: 'plugin', hash: 'h', name: 'p' },
+    { op: 'fns', defs: [['f1', { kind: 'module', name: 'm', hash: H, exportName: 'run' }]] },
+    { op: 'module', hash: H },
+    { op: 'plugin', hash: H, name: 'p' },
     { op: 'close' },
   ],
   workerToScheduler: [
@@ -76,6 +78,15 @@ describe('Module: comm/protocol', () => {
       const { p: _p, ...noPriorities } = valid.schedulerToWorker[0] as Record<string, unknown>;
       expect(protocolError(() => decodeSchedulerToWorker(noPriorities))).toMatchObject({ op: 'compute-batch', path: 'p', message: expect.stringContaining('got nothing') });
       expect(protocolError(() => decodeWorkerToScheduler({ op: 'task-erred', key: 'a', error: { name: 'E' } }))).toMatchObject({ path: 'error.message' });
+    });
+
+    it('refuse a module hash that is not 32 lowercase hex digits: workers name a file after it', () => {
+      for (const bad of ['../../../tmp/evil', 'h', '0123456789ABCDEF0123456789ABCDEF', `${H}.mjs`, `${H}/`, '']) {
+        expect(protocolError(() => decodeSchedulerToWorker({ op: 'module', hash: bad }))).toMatchObject({ op: 'module', path: 'hash', message: expect.stringContaining('a module hash (32 lowercase hex digits)') });
+        expect(protocolError(() => decodeSchedulerToWorker({ op: 'fns', defs: [['f1', { kind: 'module', name: 'm', hash: bad, exportName: 'run' }]] })).op).toBe('fns');
+        expect(protocolError(() => decodeClientToScheduler({ op: 'upload-module', hash: bad }))).toMatchObject({ path: 'hash' });
+        expect(protocolError(() => decodeClientToScheduler({ op: 'register-plugin', id: 1, hash: bad, name: 'p' }))).toMatchObject({ path: 'hash' });
+      }
     });
 
     it('refuse an unknown op, listing the known ones', () => {
