@@ -2,7 +2,7 @@
  * The latency group's protocol for two worktrees at once, interleaved within one process (issue 20: "no bench
  * measure regresses by more than 5 %"). `bench/ab.ts` runs each arm as a separate bench process, one after the
  * other; on this VM the speed of the machine drifts between such runs by ±20 % (the same tree's p50 ranged
- * 0.89-1.77 ms within ten minutes), so a 5 % question needed 20 pairs and still read 0.98-1.18 as its IQR.
+ * 0.94-1.77 ms within ten minutes), so a 5 % question needed 20 pairs and still read 0.98-1.18 as its IQR.
  *
  * Here both trees' clusters are up together, each with its own client module (imported from its tree), and
  * their timed round trips are taken in alternating blocks of `--block` (10), so a drift falls on both alike.
