@@ -92,6 +92,8 @@ describe('Class: LocalProcessBackend', () => {
     });
     const def = definitionFor('ports-1', 1);
     const seen: string[] = [];
+    /** Every permanent failure in full (component, message, log tail): what a failed run needs to be understood. */
+    const permanent: unknown[] = [];
 
     // Act
     try {
@@ -99,13 +101,14 @@ describe('Class: LocalProcessBackend', () => {
       const ready = await waitFor(async () => {
         const o = await b.observe('ports-1');
         seen.push(...o.failures.map((f) => `${f.reason}:${f.permanent}`));
+        permanent.push(...o.failures.filter((f) => f.permanent));
         return o.ready ? o : undefined;
       }, { what: 'cluster ready on new ports' });
 
       // Assess
       expect(ready.schedulerAddress).not.toBe(`tls://127.0.0.1:${taken}`);
       expect(seen).toContain('PortInUse:false');
-      expect(seen.filter((f) => f.endsWith(':true'))).toEqual([]);
+      expect(seen.filter((f) => f.endsWith(':true')), JSON.stringify(permanent)).toEqual([]);
       expect(calls).toBe(2);
     } finally {
       await b.teardown('ports-1');
