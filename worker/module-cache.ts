@@ -75,7 +75,7 @@ function holds(path: string, hash: string): boolean {
 }
 
 /** Why `dir` must not hold code this process runs, or undefined when only this user can change it. */
-export function unsafeDirProblem(dir: string): string | undefined {
+function unsafeDirProblem(dir: string): string | undefined {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
