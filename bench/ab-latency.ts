@@ -42,7 +42,26 @@ type Arm = {
   /** CPU µs of the cluster's processes (scheduler first) within the timed blocks. */
   cpu: number;
   schedulerCpu: number;
+  /** Read and write syscalls of the scheduler and of the workers within the timed blocks. */
+  sys: { sr: number; sw: number; wr: number; ww: number };
 };
+
+/** Read and write syscalls so far of a process (all threads), from /proc/<pid>/io. */
+function syscalls(pid: number): [number, number] {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return [Number(/syscr: (\d+)/.exec(io)![1]), Number(/syscw: (\d+)/.exec(io)![1])];
+}
+function sysAll(pids: readonly number[]): number[] {
+  const [sr, sw] = syscalls(pids[0]!);
+  let wr = 0;
+  let ww = 0;
+  for (const pid of pids.slice(1)) {
+    const [r, w] = syscalls(pid);
+    wr += r;
+    ww += w;
+  }
+  return [sr, sw, wr, ww];
+}
 
 /** CPU µs so far of every thread of these processes. */
 function cpuUs(pids: readonly number[]): number {
@@ -65,13 +84,14 @@ async function freshArm(sdk: Sdk): Promise<Arm> {
   // The latency group's warm-up (engine-measures.ts warmUp and its 50 untimed round trips).
   await client.gather(client.map((x: number) => x, Array.from({ length: 200 }, (_, i) => -3_000_000 + i)));
   for (let i = 0; i < 50; i++) await client.submit((x: number) => x, -4_000_000 - i).result();
-  return { cluster, client, lat: [], cpu: 0, schedulerCpu: 0 };
+  return { cluster, client, lat: [], cpu: 0, schedulerCpu: 0, sys: { sr: 0, sw: 0, wr: 0, ww: 0 } };
 }
 
 async function timedBlock(arm: Arm, from: number): Promise<void> {
   const pids = arm.cluster.pids;
   const c0 = cpuUs(pids);
   const s0 = cpuUs(pids.slice(0, 1));
+  const y0 = sysAll(pids);
   for (let i = from; i < from + block; i++) {
     const t0 = process.hrtime.bigint();
     const r = await arm.client.submit((x: number) => x, i).result();
@@ -80,6 +100,11 @@ async function timedBlock(arm: Arm, from: number): Promise<void> {
   }
   arm.cpu += cpuUs(pids) - c0;
   arm.schedulerCpu += cpuUs(pids.slice(0, 1)) - s0;
+  const y1 = sysAll(pids);
+  arm.sys.sr += y1[0]! - y0[0]!;
+  arm.sys.sw += y1[1]! - y0[1]!;
+  arm.sys.wr += y1[2]! - y0[2]!;
+  arm.sys.ww += y1[3]! - y0[3]!;
 }
 
 const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
@@ -122,7 +147,9 @@ for (let it = 0; it < iterations; it++) {
   ratio.cpu.push(B.cpu / A.cpu);
   ratio.scheduler.push(B.schedulerCpu / A.schedulerCpu);
   ratio.workers.push((B.cpu - B.schedulerCpu) / (A.cpu - A.schedulerCpu));
-  const perRt = (arm: Arm): string => `${(arm.cpu / WINDOW).toFixed(0)} (scheduler ${(arm.schedulerCpu / WINDOW).toFixed(0)})`;
+  const perRt = (arm: Arm): string =>
+    `${(arm.cpu / WINDOW).toFixed(0)} (scheduler ${(arm.schedulerCpu / WINDOW).toFixed(0)}; syscalls r/w scheduler ` +
+    `${(arm.sys.sr / WINDOW).toFixed(2)}/${(arm.sys.sw / WINDOW).toFixed(2)} workers ${(arm.sys.wr / WINDOW).toFixed(2)}/${(arm.sys.ww / WINDOW).toFixed(2)})`;
   process.stdout.write(
     `iteration ${it}: p50 A ${pa.toFixed(3)} B ${pb.toFixed(3)} ms, B/A ${(pb / pa).toFixed(3)}; p99 A ${qa.toFixed(2)} B ${qb.toFixed(2)} ms; ` +
       `cluster CPU µs per round trip A ${perRt(A)} B ${perRt(B)}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`,

@@ -21,6 +21,7 @@ import type { Table as ArrowTable } from 'apache-arrow';
 import type { DatasetReadOptions } from '../adapters/datastores/dataset.ts';
 import type { DatasetStoreRef } from './datasets.ts';
 import { fromArrowTable, fromPartitionFutures, type DistributedTable, type FromPartitionsOptions, type FromTableOptions } from './tables/table.ts';
+import { soon } from '../shared/core/soon.ts';
 
 export interface ConnectOptions {
   token?: string;
@@ -488,7 +489,7 @@ export class Client {
     this.outbox.push({ msg, bufs, weight });
     if (!this.pumping) {
       this.pumping = true;
-      queueMicrotask(() => void this.pump());
+      soon(() => void this.pump());
     }
   }
 

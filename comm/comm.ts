@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import { receivePool } from './buffer-pool.ts';
 import { CommClosedError, MalformedFrameError, ProtocolError } from './errors.ts';
-import { FrameDecoder, attachmentPads, encodePrefix, parseBody } from './framing.ts';
+import { FrameDecoder, PLAIN_PREFIX_BYTES, attachmentPads, encodePrefix, framePlain, parseBody } from './framing.ts';
+import { soon } from '../shared/core/soon.ts';
 
 /**
  * One message as it comes off the wire, before its direction's decoder
@@ -143,7 +144,7 @@ export class Comm {
   }
 
   onClose(handler: (err?: Error) => void): void {
-    if (this.closed) queueMicrotask(() => handler());
+    if (this.closed) soon(() => handler());
     else this.closeHandlers.push(handler);
   }
 
@@ -193,7 +194,7 @@ export class Comm {
       // Under load (the last frame carried several messages less than COALESCE_MS ago) wait a
       // little so frames carry more messages; an idle connection sends on the next turn.
       if (this.lastFlushCount >= COALESCE_MIN_MESSAGES && performance.now() - this.lastFlushAt < COALESCE_MS) setTimeout(this.flushBound, COALESCE_MS);
-      else queueMicrotask(this.flushBound);
+      else soon(this.flushBound);
     }
   }
 
@@ -212,10 +213,19 @@ export class Comm {
     this.queuedWeight = 0;
     this.queue = [];
     this.attachments = [];
-    const header = this.packr.pack(batch);
-    const prefix = encodePrefix(header.length, atts);
     this.stats.framesOut++;
     const s = this.socket;
+    if (atts.length === 0 && this.outboxHead === this.outbox.length) {
+      // The usual frame: packed after room for its prefix, and handed to the socket as one buffer
+      // (no prefix allocation, no concatenation, no cork). Inline buffers were copied into it.
+      const framed = this.packr.pack(batch, RESERVE_START_SPACE | PLAIN_PREFIX_BYTES);
+      framePlain(framed);
+      s.write(framed);
+      if (pinned.length > 0) unpinAll(pinned);
+      return;
+    }
+    const header = this.packr.pack(batch);
+    const prefix = encodePrefix(header.length, atts);
     let attBytes = 0;
     for (const a of atts) attBytes += a.byteLength;
     if (attBytes >= PACED_WRITE_THRESHOLD || this.outboxHead < this.outbox.length) {
@@ -236,22 +246,17 @@ export class Comm {
       return;
     }
     s.cork();
-    if (atts.length === 0 && header.length < 16384) {
-      s.write(Buffer.concat([prefix, header]));
-    } else {
-      s.write(prefix);
-      s.write(header);
-      // Pooled buffers are released once the socket has written the last attachment (writes complete in order).
-      const pads = attachmentPads(header.length, atts);
-      const last = atts.length - 1;
-      for (let i = 0; i <= last; i++) {
-        const pad = pads[i] as Buffer;
-        if (pad.length > 0) s.write(pad);
-        s.write(atts[i] as Buffer, i === last && pinned.length > 0 ? () => unpinAll(pinned) : undefined);
-      }
+    s.write(prefix);
+    s.write(header);
+    // Pooled buffers are released once the socket has written the last attachment (writes complete in order).
+    const pads = attachmentPads(header.length, atts);
+    const last = atts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const pad = pads[i] as Buffer;
+      if (pad.length > 0) s.write(pad);
+      s.write(atts[i] as Buffer, i === last && pinned.length > 0 ? () => unpinAll(pinned) : undefined);
     }
     s.uncork();
-    // Without attachments every buffer was copied into the header.
     if (atts.length === 0 && pinned.length > 0) unpinAll(pinned);
   }
 

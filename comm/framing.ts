@@ -26,6 +26,38 @@ export interface Frame {
   attachments: Buffer[];
 }
 
+/*
+ * The u32 fields read and written byte by byte: Buffer's readUInt32BE and
+ * writeUInt32BE validate their arguments through four to six calls into
+ * Node's internals, each interpreted on a fresh cluster, where a round trip
+ * made a dozen such calls per message (bench/FINDINGS.md §2k).
+ */
+function getU32(b: Uint8Array, at: number): number {
+  return (b[at] as number) * 0x1000000 + (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
+}
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+/** Bytes before the header of a frame without attachments: body length, header length, attachment count 0. */
+export const PLAIN_PREFIX_BYTES = 12;
+
+/**
+ * Fill in the prefix of a frame without attachments whose header was packed
+ * after PLAIN_PREFIX_BYTES reserved bytes (msgpackr's RESERVE_START_SPACE):
+ * one buffer, no copy, one write.
+ */
+export function framePlain(framed: Uint8Array): void {
+  const headerLength = framed.byteLength - PLAIN_PREFIX_BYTES;
+  if (headerLength + 8 > 0xffffffff) throw new MalformedFrameError(`frame of ${headerLength + 8} bytes exceeds the 4 GiB limit`);
+  putU32(framed, 0, headerLength + 8);
+  putU32(framed, 4, headerLength);
+  putU32(framed, 8, 0);
+}
+
 /** Attachments start at body offsets that are multiples of this. */
 export const ATTACHMENT_ALIGN = 8;
 const ZEROS = Buffer.alloc(ATTACHMENT_ALIGN);
@@ -52,10 +84,10 @@ export function encodePrefix(headerLength: number, attachments: readonly Uint8Ar
   let body = 8 + 4 * n + headerLength;
   for (const a of attachments) body += padAt(body) + a.byteLength;
   if (body > 0xffffffff) throw new MalformedFrameError(`frame of ${body} bytes exceeds the 4 GiB limit`);
-  prefix.writeUInt32BE(body, 0);
-  prefix.writeUInt32BE(headerLength, 4);
-  prefix.writeUInt32BE(n, 8);
-  for (let i = 0; i < n; i++) prefix.writeUInt32BE((attachments[i] as Uint8Array).byteLength, 12 + 4 * i);
+  putU32(prefix, 0, body);
+  putU32(prefix, 4, headerLength);
+  putU32(prefix, 8, n);
+  for (let i = 0; i < n; i++) putU32(prefix, 12 + 4 * i, (attachments[i] as Uint8Array).byteLength);
   return prefix;
 }
 
@@ -68,8 +100,8 @@ export function encodeFrame(header: Uint8Array, attachments: readonly Uint8Array
 /** Split a frame body into header and attachments (zero-copy slices). */
 export function parseBody(body: Buffer): Frame {
   if (body.length < 8) throw new MalformedFrameError('frame body shorter than its fixed fields');
-  const headerLength = body.readUInt32BE(0);
-  const n = body.readUInt32BE(4);
+  const headerLength = getU32(body, 0);
+  const n = getU32(body, 4);
   if (8 + 4 * n > body.length) throw new MalformedFrameError('frame declares more attachments than it holds');
   let offset = 8 + 4 * n;
   if (offset + headerLength > body.length) throw new MalformedFrameError('frame header overruns the frame');
@@ -77,7 +109,7 @@ export function parseBody(body: Buffer): Frame {
   offset += headerLength;
   const attachments: Buffer[] = [];
   for (let i = 0; i < n; i++) {
-    const len = body.readUInt32BE(8 + 4 * i);
+    const len = getU32(body, 8 + 4 * i);
     const pad = padAt(offset);
     for (let p = 0; p < pad; p++) if (body[offset + p] !== 0) throw new MalformedFrameError('frame padding before an attachment is not zero');
     offset += pad;
@@ -132,7 +164,7 @@ export class FrameDecoder {
       data = undefined;
       while (this.buffered >= 4) {
         const first = this.chunks[0] as Buffer;
-        const len = first.length >= 4 ? first.readUInt32BE(0) : this.peekLength();
+        const len = first.length >= 4 ? getU32(first, 0) : this.peekLength();
         if (len > this.maxFrameBytes) throw new MalformedFrameError(`frame of ${len} bytes exceeds the limit of ${this.maxFrameBytes}`);
         if (len < 8) throw new MalformedFrameError(`frame of ${len} bytes is too short`);
         if (this.buffered >= 4 + len) {
@@ -184,15 +216,25 @@ export class FrameDecoder {
       this.big = undefined;
       return [body];
     }
+    const scratch = this.scratch as Buffer;
+    if (this.buffered === 0 && n >= 4) {
+      // The common case, a lone frame that arrived whole: copy out its body, and nothing else.
+      const len = getU32(scratch, 0);
+      if (len + 4 === n && len >= 8 && len <= this.maxFrameBytes) {
+        const body = Buffer.allocUnsafe(len);
+        scratch.copy(body, 0, 4, n);
+        return [body];
+      }
+    }
     // The scratch buffer is reused: keep an owned copy of what arrived.
     const copy = Buffer.allocUnsafe(n);
-    (this.scratch as Buffer).copy(copy, 0, 0, n);
+    scratch.copy(copy, 0, 0, n);
     return this.push(copy);
   }
 
   private peekLength(): number {
     const head = Buffer.concat(this.chunks, Math.min(this.buffered, 4));
-    return head.readUInt32BE(0);
+    return getU32(head, 0);
   }
 
   /** Remove n bytes from the front; zero-copy when they lie in the first chunk. */

@@ -21,6 +21,7 @@ import { SchedulerState } from './state/machine.ts';
 import { KEYS_PER_EVENT, TURN_BUDGET, runsOf, takeTurn } from './turns.ts';
 import { unclaimedOf } from './state/reconnect.ts';
 import type { SchedulerEvent, SchedulerInstruction, SchedulerOptions } from './state/types.ts';
+import { soon } from '../shared/core/soon.ts';
 
 export type { SchedulerStatus } from '../shared/engine/scheduler-status.ts';
 
@@ -404,7 +405,7 @@ export class SchedulerServer {
     ('clientId' in ev ? this.clientEvents : this.events).push(ev);
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => this.process());
+    soon(() => this.process());
   }
 
   /** Workers' events all at once; clients' events up to this turn's budget, the rest after pending I/O (turns.ts). */

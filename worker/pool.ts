@@ -5,6 +5,7 @@ import { SHARED_GC_MIN_BYTES } from './memory.ts';
 import { banInline, judgeInlineRun, newInlineStats, observeThreadRun, type InlineStats } from './inline-policy.ts';
 import type { FromThread, RunBatch, ToThread } from './thread.ts';
 import type { TaskErrorInfo } from '../shared/engine/task-error.ts';
+import { soon } from '../shared/core/soon.ts';
 
 export interface PoolTask {
   key: string;
@@ -147,7 +148,7 @@ export class ThreadPool {
       this.pump();
       if (!this.scheduled && slot.outbox.length > 0) {
         this.scheduled = true;
-        queueMicrotask(() => this.flush());
+        soon(() => this.flush());
       }
     });
     thread.on('error', (err) => this.onThreadExit(slot, err));
@@ -197,7 +198,7 @@ export class ThreadPool {
       this.inlineKeys.add(task.key);
       if (!this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(() => this.flush());
+        soon(() => this.flush());
       }
       return;
     }
@@ -386,7 +387,7 @@ export class ThreadPool {
     if (head > 0) this.queue.splice(0, head);
     if (head > 0 && !this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(() => this.flush());
+      soon(() => this.flush());
     }
   }
 

@@ -9,6 +9,7 @@ import type { WorkerEvent, WorkerInstruction } from './state/types.ts';
 import type { DataStore } from './store.ts';
 import type { ShuffleService } from './shuffle.ts';
 import { SHARDS_KEY } from '../shared/shuffle/types.ts';
+import { soon } from '../shared/core/soon.ts';
 
 type RunSpec = { f: string; a: Uint8Array };
 const NO_DEPS: never[] = [];
@@ -76,7 +77,7 @@ export class EventPump {
     let r = this.queueReport;
     if (!r) {
       const report = (r = this.queueReport = { q: [], st: [] });
-      queueMicrotask(() => {
+      soon(() => {
         this.queueReport = undefined;
         this.deps.send({ op: 'task-queue', q: report.q, st: report.st });
       });
@@ -99,7 +100,7 @@ export class EventPump {
     this.events.push(ev);
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(() => this.process());
+      soon(() => this.process());
     }
   }
 

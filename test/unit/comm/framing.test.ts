@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MalformedFrameError } from '../../../comm/errors.ts';
-import { FrameDecoder, encodeFrame, parseBody } from '../../../comm/framing.ts';
+import { FrameDecoder, PLAIN_PREFIX_BYTES, encodeFrame, framePlain, parseBody } from '../../../comm/framing.ts';
 
 describe('Class: FrameDecoder', () => {
   it('reads into a small buffer while only a hello may come, and a 256 KiB one once the limit is raised', () => {
@@ -20,6 +20,72 @@ describe('Class: FrameDecoder', () => {
     expect(bodies).toHaveLength(1);
     d.maxFrameBytes = 0xffffffff;
     expect(d.readTarget().length).toBe(256 * 1024);
+  });
+
+  describe('Method: onRead', () => {
+    /** Deliver `wire` through readTarget/onRead in reads of the given sizes (cycled). */
+    function readAll(d: FrameDecoder, wire: Buffer, sizes: readonly number[]): Buffer[] {
+      const out: Buffer[] = [];
+      for (let at = 0, i = 0; at < wire.length; i++) {
+        const target = d.readTarget();
+        const n = Math.min(target.length, wire.length - at, sizes[i % sizes.length] as number);
+        wire.copy(target, 0, at, at + n);
+        at += n;
+        out.push(...d.onRead(n));
+      }
+      return out;
+    }
+
+    it('hands out each frame body as its own copy, whether frames arrive alone, together or split', () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 5 }),
+          fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }),
+          (headers, sizes) => {
+            const d = new FrameDecoder();
+            d.maxFrameBytes = 0xffffffff;
+            const frames = headers.map((h) => encodeFrame(h));
+            const bodies = readAll(d, Buffer.concat(frames), sizes);
+            // The scratch buffer is overwritten by the next read: a body that aliased it would now differ.
+            d.readTarget().fill(0xee);
+            expect(bodies.map((b) => [...b])).toEqual(frames.map((f) => [...f.subarray(4)]));
+          },
+        ),
+        { numRuns: 200 },
+      );
+    });
+
+    it('rejects a lone whole frame that declares more than the limit or fewer bytes than a body has', () => {
+      const d = new FrameDecoder(64);
+      const over = encodeFrame(Buffer.alloc(100));
+      over.copy(d.readTarget());
+      expect(() => d.onRead(over.length)).toThrow(/exceeds the limit/);
+
+      const e = new FrameDecoder();
+      const short = Buffer.from([0, 0, 0, 2, 1, 1]);
+      short.copy(e.readTarget());
+      expect(() => e.onRead(short.length)).toThrow(/too short/);
+    });
+
+    it('reads a length with the top bit set as the unsigned number it is', () => {
+      const d = new FrameDecoder(1024);
+      Buffer.from([0x80, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).copy(d.readTarget());
+      expect(() => d.onRead(12)).toThrow(/frame of 2147483656 bytes exceeds the limit of 1024/);
+    });
+  });
+
+  describe('Function: framePlain', () => {
+    it('frames a header packed after the reserved prefix exactly as encodeFrame does', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 70_000 }), (header) => {
+          const framed = Buffer.alloc(PLAIN_PREFIX_BYTES + header.length, 0xaa);
+          framed.set(header, PLAIN_PREFIX_BYTES);
+          framePlain(framed);
+          expect(framed.equals(encodeFrame(header))).toBe(true);
+        }),
+        { numRuns: 50 },
+      );
+    });
   });
 
   describe('Method: push', () => {
