@@ -70,4 +70,13 @@ describe('Class: TransitionLog', () => {
     expect(tellStory([])).toBe('');
     expect(tellStory(story, 2)).toBe('; story: …, s10→s11 (x-10), s11→s12 (x-11)');
   });
+  it('records state names that are also Object.prototype\'s own names', () => {
+    const log = new TransitionLog(8);
+    log.record('k', '__proto__', 'constructor', 's1', 1);
+    log.record('k', 'constructor', 'toString', 's2', 2);
+    expect(log.story('k').map((e) => [e.from, e.to])).toEqual([
+      ['__proto__', 'constructor'],
+      ['constructor', 'toString'],
+    ]);
+  });
 });
