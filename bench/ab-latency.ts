@@ -13,7 +13,7 @@
  * scheduler and workers. An A/A run of the same commit in two worktrees read p50 1.000 (IQR 0.953-1.010) and
  * CPU 0.978 (IQR 0.949-1.048) over 8 iterations.
  *
- *   npx tsx bench/ab-latency.ts --a /work/wt/base --b /work/wt/new [--iterations 8] [--block 10]
+ *   npx tsx bench/ab-latency.ts --a /work/wt/base --b /work/wt/new [--iterations 8] [--block 10] [--measure latency|map]
  *
  * Each tree's engine bundle must be fresh (comm/launch.ts builds it on the first LocalCluster.start): a tree
  * whose engine runs from source through tsx costs ~8 % more CPU per round trip.
@@ -30,6 +30,15 @@ const flag = (name: string, dflt?: string): string => {
 };
 const trees = { A: resolve(flag('--a')), B: resolve(flag('--b')) };
 const iterations = Number(flag('--iterations', '8'));
+/**
+ * `latency` (the default) as above; `map` runs the map_noop group's protocol instead: after the warm-up, three
+ * 20,000-task no-op maps on each fresh cluster, alternating between the trees, and compares the median rate and
+ * the cluster's CPU per task.
+ */
+const measure = flag('--measure', 'latency');
+if (measure !== 'latency' && measure !== 'map') throw new Error('ab-latency.ts: --measure latency|map expected');
+const MAP_TASKS = 20_000;
+const MAP_REPS = 3;
 const block = Number(flag('--block', '10'));
 const WINDOW = 500;
 if (!(iterations > 0) || !(block > 0) || WINDOW % block !== 0) throw new Error(`ab-latency.ts: --iterations > 0 and --block dividing ${WINDOW} expected`);
@@ -119,6 +128,22 @@ function quartiles(xs: readonly number[]): string {
   return `${q(0.5).toFixed(3)} (IQR ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`;
 }
 
+/** One no-op map of MAP_TASKS on an arm: its rate (tasks/s) and the cluster's CPU µs per task. */
+async function timedMap(arm: Arm, rep: number): Promise<{ rate: number; cpuPerTask: number }> {
+  const pids = arm.cluster.pids;
+  const c0 = cpuUs(pids);
+  const items = Array.from({ length: MAP_TASKS }, (_, i) => rep * MAP_TASKS + i);
+  const t0 = process.hrtime.bigint();
+  const futures = arm.client.map((x: number) => x, items);
+  const results = await arm.client.gather(futures);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (results.length !== MAP_TASKS || results[MAP_TASKS - 1] !== items[MAP_TASKS - 1]) throw new Error('map: wrong results');
+  for (const f of futures) f.release();
+  return { rate: MAP_TASKS / secs, cpuPerTask: (cpuUs(pids) - c0) / MAP_TASKS };
+}
+
+const median = (xs: readonly number[]): number => nearestRank(xs, 50);
+
 const sdkA = (await import(`${trees.A}/client/index.ts`)) as Sdk;
 const sdkB = (await import(`${trees.B}/client/index.ts`)) as Sdk;
 const ratio = { p50: [] as number[], p99: [] as number[], cpu: [] as number[], scheduler: [] as number[], workers: [] as number[] };
@@ -130,6 +155,28 @@ for (let it = 0; it < iterations; it++) {
   arms[first === 'A' ? 'B' : 'A'] = await freshArm(first === 'A' ? sdkB : sdkA);
   const A = arms.A!;
   const B = arms.B!;
+  if (measure === 'map') {
+    const runs = { A: [] as Array<{ rate: number; cpuPerTask: number }>, B: [] as Array<{ rate: number; cpuPerTask: number }> };
+    try {
+      for (let r = 0; r < MAP_REPS; r++) {
+        for (const name of (r + it) % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) runs[name].push(await timedMap(arms[name]!, r));
+      }
+    } finally {
+      for (const arm of [A, B]) {
+        await arm.client.close();
+        await arm.cluster.close();
+      }
+    }
+    const [ra, rb] = [median(runs.A.map((x) => x.rate)), median(runs.B.map((x) => x.rate))];
+    const [ca, cb] = [median(runs.A.map((x) => x.cpuPerTask)), median(runs.B.map((x) => x.cpuPerTask))];
+    ratio.p50.push(rb / ra);
+    ratio.cpu.push(cb / ca);
+    process.stdout.write(
+      `iteration ${it}: map A ${ra.toFixed(0)} B ${rb.toFixed(0)} tasks/s, B/A ${(rb / ra).toFixed(3)}; cluster CPU µs per task A ${ca.toFixed(1)} ` +
+        `B ${cb.toFixed(1)}, B/A ${(cb / ca).toFixed(3)}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`,
+    );
+    continue;
+  }
   try {
     for (let b = 0; b < WINDOW / block; b++) {
       for (const arm of b % 2 === 0 ? [A, B] : [B, A]) await timedBlock(arm, b * block);
@@ -154,6 +201,10 @@ for (let it = 0; it < iterations; it++) {
     `iteration ${it}: p50 A ${pa.toFixed(3)} B ${pb.toFixed(3)} ms, B/A ${(pb / pa).toFixed(3)}; p99 A ${qa.toFixed(2)} B ${qb.toFixed(2)} ms; ` +
       `cluster CPU µs per round trip A ${perRt(A)} B ${perRt(B)}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`,
   );
+}
+if (measure === 'map') {
+  process.stdout.write(`B/A over ${iterations} iterations: map rate ${quartiles(ratio.p50)}; cluster CPU per task ${quartiles(ratio.cpu)}\n`);
+  process.exit(0);
 }
 process.stdout.write(
   `B/A over ${iterations} iterations: p50 ${quartiles(ratio.p50)}; p99 ${quartiles(ratio.p99)}; cluster CPU ${quartiles(ratio.cpu)}; ` +
