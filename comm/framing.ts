@@ -137,9 +137,27 @@ export class FrameDecoder {
   /** A large body being assembled in place. */
   private big: { body: Buffer; filled: number } | undefined;
   maxFrameBytes: number;
+  /** Lift `maxFrameBytes` once a first frame was decoded (see the constructor). */
+  private liftAfterFirst: boolean;
 
-  constructor(maxFrameBytes = 0xffffffff) {
+  /**
+   * `liftLimitAfterFirstFrame`: the limit guards only the first frame, as on a
+   * connecting side waiting for the listener's handshake reply. The listener
+   * writes its first messages right behind the reply, and when both arrive in
+   * one read they are decoded together, before the caller could raise the
+   * limit: a worker whose registration was followed by a task module over
+   * 64 KiB dropped its own connection, and the scheduler counted each drop as
+   * a death against the tasks it had just assigned (KilledWorkerError in CI).
+   */
+  constructor(maxFrameBytes = 0xffffffff, options: { liftLimitAfterFirstFrame?: boolean } = {}) {
     this.maxFrameBytes = maxFrameBytes;
+    this.liftAfterFirst = options.liftLimitAfterFirstFrame === true;
+  }
+
+  private decodedOne(): void {
+    if (!this.liftAfterFirst) return;
+    this.liftAfterFirst = false;
+    this.maxFrameBytes = 0xffffffff;
   }
 
   /** Feed bytes; returns the complete frame bodies found (maybe none). */
@@ -169,6 +187,7 @@ export class FrameDecoder {
         if (len < 8) throw new MalformedFrameError(`frame of ${len} bytes is too short`);
         if (this.buffered >= 4 + len) {
           out.push(this.take(4 + len).subarray(4));
+          this.decodedOne();
           continue;
         }
         if (len >= POOLED_FRAME_BYTES) {
@@ -223,6 +242,7 @@ export class FrameDecoder {
       if (len + 4 === n && len >= 8 && len <= this.maxFrameBytes) {
         const body = Buffer.allocUnsafe(len);
         scratch.copy(body, 0, 4, n);
+        this.decodedOne();
         return [body];
       }
     }

@@ -335,7 +335,8 @@ export interface ConnectOptions {
 /** Connect, present the token and wait for the welcome. */
 export async function connect(address: string, options: ConnectOptions): Promise<{ comm: Comm; welcome: Record<string, unknown> }> {
   const a = parseAddress(address);
-  const decoder = new FrameDecoder(MAX_HELLO_BYTES);
+  // The reply is held to the hello limit; what the listener sends behind it is its first messages.
+  const decoder = new FrameDecoder(MAX_HELLO_BYTES, { liftLimitAfterFirstFrame: true });
   // Plain TCP reads straight into frame bodies (onread): a large result lands
   // where it will live without an extra copy. TLS sockets use 'data' events.
   let sink: (bodies: Buffer[]) => void = () => {};

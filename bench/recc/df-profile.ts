@@ -33,22 +33,24 @@ const { generateTrades, seeds } = await import('../../examples/dataframe.ts');
 if (prof) mkdirSync(prof, { recursive: true });
 const cluster = await s.LocalCluster.start({ nWorkers: 2, threadsPerWorker: 1, ...(nodeArgs.length > 0 ? { nodeArgs } : {}), ...(log ? { logStream: log } : {}) });
 const secs = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
-/** /proc/<pid>[/task/<tid>]/stat fields after the command: utime and stime are fields 14 and 15 (clock ticks, 100 per second). */
-const ticks = (statPath: string): { user: number; sys: number } => {
+/** /proc/<pid>[/task/<tid>]/stat fields after the command: minflt is field 10, utime and stime 14 and 15 (clock ticks, 100 per second). */
+const ticks = (statPath: string): { user: number; sys: number; minflt: number } => {
   const stat = readFileSync(statPath, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]), sys: Number(f[12]) };
+  return { user: Number(f[11]), sys: Number(f[12]), minflt: Number(f[7]) };
 };
 const pids = (): number[] => cluster.workerProcesses.map((w) => w.pid as number);
-const workerCpu = (): { total: number; sys: number } => {
+const workerCpu = (): { total: number; sys: number; minflt: number } => {
   let total = 0;
   let sys = 0;
+  let minflt = 0;
   for (const pid of pids()) {
     const t = ticks(`/proc/${pid}/stat`);
     total += (t.user + t.sys) / 100;
     sys += t.sys / 100;
+    minflt += t.minflt;
   }
-  return { total, sys };
+  return { total, sys, minflt };
 };
 /** CPU ms per thread of every worker, keyed `pid/tid` (the first is the main thread: tid = pid). */
 const threadMs = (): Map<string, number> => {
@@ -92,6 +94,8 @@ try {
         const c1 = workerCpu();
         out.applyCpuS = c1.total - c0.total;
         out.applySysS = c1.sys - c0.sys;
+        // Minor page faults: first touches of freshly mapped memory (large arrays are mmap'd: shared/engine/worker-env.ts).
+        out.applyMinflt = c1.minflt - c0.minflt;
         if (th0) out.applyThreadMs = Object.fromEntries([...threadMs()].map(([k, v]) => [k, v - (th0.get(k) ?? 0)]).filter(([, v]) => (v as number) > 0));
         await applied.release();
       }

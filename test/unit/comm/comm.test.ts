@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net';
 import * as arrow from 'apache-arrow';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOSE_GRACE_MS, WRITE_SLICE, type Comm, type Message } from '../../../comm/comm.ts';
+import { CLOSE_GRACE_MS, WRITE_SLICE, newPackr, type Comm, type Message } from '../../../comm/comm.ts';
 import { receivePool } from '../../../comm/buffer-pool.ts';
 import { AuthenticationError } from '../../../comm/errors.ts';
 import { decodeValue, encodeValue } from '../../../comm/payload.ts';
@@ -232,6 +232,34 @@ describe('Class: Comm', () => {
   });
 
   describe('Handshake', () => {
+    it('accepts messages over the hello limit that arrive in the same read as the handshake reply', async () => {
+      // Prepare: a listener that answers the hello with its welcome and, in the same write, a 100 KiB message
+      // packed as a Comm packs its batches (the scheduler sends a new worker the task modules it will need right
+      // behind the welcome).
+      const { createServer } = await import('node:net');
+      const raw = createServer((s) => {
+        s.once('data', () => s.write(Buffer.concat([encodeFrame(pack({ ok: true, workerId: 'w' })), encodeFrame(newPackr().pack([{ op: 'module', code: 'x'.repeat(100_000) }]))])));
+        s.on('error', () => {});
+      });
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      try {
+        // Act
+        const { comm, welcome } = await connect(`tcp://127.0.0.1:${(raw.address() as { port: number }).port}`, { token: TOKEN, hello: { role: 'worker' } });
+        comms.push(comm);
+        const got: Message[] = [];
+        comm.onMessage((m) => got.push(m));
+
+        // Assess
+        expect(welcome).toEqual({ workerId: 'w' });
+        await waitFor(() => got.length === 1, { what: 'the message behind the welcome' });
+        expect(got[0]).toEqual({ op: 'module', code: 'x'.repeat(100_000) });
+        expect(comm.isClosed).toBe(false);
+      } finally {
+        for (const c of comms.splice(0)) c.destroy();
+        await new Promise<void>((resolve) => raw.close(() => resolve()));
+      }
+    });
+
     it('rejects a wrong token with AuthenticationError and never delivers its messages', async () => {
       const srv = await server();
       await expect(connect(srv.address, { token: 'wrong', hello: { role: 'client' } })).rejects.toBeInstanceOf(AuthenticationError);

@@ -67,6 +67,22 @@ describe('Class: FrameDecoder', () => {
       expect(() => e.onRead(short.length)).toThrow(/too short/);
     });
 
+    it('holds only the first frame to the limit when asked, as a connecting side does for the handshake reply', () => {
+      const reply = encodeFrame(Buffer.alloc(20, 1));
+      const next = encodeFrame(Buffer.alloc(5_000, 2));
+      const both = Buffer.concat([reply, next]);
+      const read = (d: FrameDecoder) => {
+        both.copy(d.readTarget());
+        return d.onRead(both.length);
+      };
+      // Both in one read: the frame behind the reply is the listener's first message, not a hello.
+      expect(read(new FrameDecoder(64, { liftLimitAfterFirstFrame: true })).map((b) => b.length)).toEqual([reply.length - 4, next.length - 4]);
+      expect(() => read(new FrameDecoder(64))).toThrow(/exceeds the limit of 64/);
+      // The reply itself is still held to it.
+      const lifted = new FrameDecoder(64, { liftLimitAfterFirstFrame: true });
+      expect(() => lifted.push(next)).toThrow(/exceeds the limit of 64/);
+    });
+
     it('reads a length with the top bit set as the unsigned number it is', () => {
       const d = new FrameDecoder(1024);
       Buffer.from([0x80, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).copy(d.readTarget());
