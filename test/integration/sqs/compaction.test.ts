@@ -61,9 +61,21 @@ describe('SQS route: the submission record is compacted during a long session', 
     const done = compactions();
     // Each compaction wrote fewer records than the record held (`after` may be larger: appends made while it ran land after it).
     expect(done.every((c) => c.kept < c.before.records)).toBe(true);
-    const reader = new FileSubmissionStore(cluster.stateDir);
-    const records = await reader.load();
-    await reader.close();
+    // A result is recorded once it was sent (session.ts sendResults), and appends made while a compaction runs land
+    // after it: the record may trail the client by a write, so it is read again until it caught up. A held key whose
+    // result never lands still fails here, at the deadline.
+    let records: StoreRecord[] = [];
+    await waitFor(
+      async () => {
+        const reader = new FileSubmissionStore(cluster.stateDir);
+        records = await reader.load();
+        await reader.close();
+        const w = wantedKeys(records);
+        const r = resultKeys(records);
+        return kept.every((f) => w.has(f.key) && r.has(f.key));
+      },
+      { what: 'every held key with its submission and result in the record' },
+    );
     const wanted = wantedKeys(records);
     const results = resultKeys(records);
     for (const f of kept) {
