@@ -257,7 +257,6 @@ export class Comm {
       s.write(atts[i] as Buffer, i === last && pinned.length > 0 ? () => unpinAll(pinned) : undefined);
     }
     s.uncork();
-    if (atts.length === 0 && pinned.length > 0) unpinAll(pinned);
   }
 
   /**
