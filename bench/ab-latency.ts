@@ -20,6 +20,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { median, percentile } from './lib/stats.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, dflt?: string): string => {
@@ -117,7 +118,6 @@ async function timedBlock(arm: Arm, from: number): Promise<void> {
 }
 
 const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
-const nearestRank = (xs: readonly number[], p: number): number => sorted(xs)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)]!;
 function quartiles(xs: readonly number[]): string {
   const s = sorted(xs);
   const q = (p: number): number => {
@@ -141,8 +141,6 @@ async function timedMap(arm: Arm, rep: number): Promise<{ rate: number; cpuPerTa
   for (const f of futures) f.release();
   return { rate: MAP_TASKS / secs, cpuPerTask: (cpuUs(pids) - c0) / MAP_TASKS };
 }
-
-const median = (xs: readonly number[]): number => nearestRank(xs, 50);
 
 const sdkA = (await import(`${trees.A}/client/index.ts`)) as Sdk;
 const sdkB = (await import(`${trees.B}/client/index.ts`)) as Sdk;
@@ -187,8 +185,8 @@ for (let it = 0; it < iterations; it++) {
       await arm.cluster.close();
     }
   }
-  const [pa, pb] = [nearestRank(A.lat, 50), nearestRank(B.lat, 50)];
-  const [qa, qb] = [nearestRank(A.lat, 99), nearestRank(B.lat, 99)];
+  const [pa, pb] = [percentile(A.lat, 50), percentile(B.lat, 50)];
+  const [qa, qb] = [percentile(A.lat, 99), percentile(B.lat, 99)];
   ratio.p50.push(pb / pa);
   ratio.p99.push(qb / qa);
   ratio.cpu.push(B.cpu / A.cpu);

@@ -20,7 +20,7 @@
  * values come from the message tables (JSON-quoted), and anything else the
  * predicate needs (Uint8Array, an opaque check) is passed in as an argument.
  */
-import type { Check, CheckNode, Issue } from './check.ts';
+import { HASH_PATTERN, type Check, type CheckNode, type Issue } from './check.ts';
 
 export type Predicate = (value: unknown) => boolean;
 
@@ -34,6 +34,7 @@ export function compileCheck(root: Check<unknown>): Predicate {
     return `x${externs.length - 1}`;
   };
   const u8 = extern(Uint8Array);
+  const hashPattern = extern(HASH_PATTERN);
 
   /** A helper function for a check that needs statements (lists, objects, maps); shared checks compile once. */
   function helper(c: Check<unknown>, body: (v: string) => string): string {
@@ -52,7 +53,8 @@ export function compileCheck(root: Check<unknown>): Predicate {
       case 'str':
         return `typeof ${v} === "string"`;
       case 'hash':
-        return `(typeof ${v} === "string" && /^[0-9a-f]{32}$/.test(${v}))`;
+        // check.ts's pattern itself (one home; a literal here would also build a RegExp per call).
+        return `(typeof ${v} === "string" && ${hashPattern}.test(${v}))`;
       case 'num':
         // x - x is 0 only for finite numbers.
         return `(typeof ${v} === "number" && ${v} - ${v} === 0)`;
