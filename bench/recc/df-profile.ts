@@ -52,14 +52,17 @@ const workerCpu = (): { total: number; sys: number; minflt: number } => {
   }
   return { total, sys, minflt };
 };
-/** CPU ms per thread of every worker, keyed `pid/tid` (the first is the main thread: tid = pid). */
+/** CPU ms per thread of every worker, keyed `pid/tid name` (the first is the main thread: tid = pid), and its system share (`… sys`). */
 const threadMs = (): Map<string, number> => {
   const m = new Map<string, number>();
   for (const pid of pids()) {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         const t = ticks(`/proc/${pid}/task/${tid}/stat`);
-        m.set(`${pid}/${tid}`, (t.user + t.sys) * 10);
+        // Keyed with the thread's name (V8's helpers are "V8 DefaultWorke", libuv's "libuv-worker"); sys ms kept apart.
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        m.set(`${pid}/${tid} ${name}`, (t.user + t.sys) * 10);
+        m.set(`${pid}/${tid} ${name} sys`, t.sys * 10);
       } catch {
         // The thread ended meanwhile.
       }

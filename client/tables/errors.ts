@@ -46,3 +46,10 @@ export class TableReleasedError extends ReccError {
 function mib(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+/** A shuffle shard whose layout does not parse (a bug or corrupted bytes, never the user's input): the task fails with it. */
+export class ShardFormatError extends ReccError {
+  constructor(message: string) {
+    super(`shuffle shard: ${message}`, { statusCode: 500 });
+  }
+}

@@ -7,7 +7,7 @@
  */
 import { headedBytes } from '../../comm/raw-result.ts';
 import {
-  Precision, RecordBatch, RecordBatchStreamWriter, Struct, Table, Type, makeBuilder, makeData, tableFromIPC, tableToIPC,
+  Precision, RecordBatch, RecordBatchStreamWriter, Struct, Table, Type, makeBuilder, makeData, makeVector, tableFromIPC, tableToIPC,
   type Data, type DataType, type Schema, type Vector,
 } from 'apache-arrow';
 
@@ -232,6 +232,111 @@ export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
     return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
   }
   return buildData(type, n, (k) => v.get(idx[k] as number));
+}
+
+/**
+ * Runs of rows from several one-batch tables of one schema, as one table:
+ * run q (in `runOrder`) is rows `runStart[r]..+runLen[r]` of table
+ * `runTable[r]`. Fixed-width, string and binary columns move a run at a time
+ * (one typed-array copy of its values, and its offsets rebased), not a row at
+ * a time; other types go through takeVector.
+ */
+export function takeRuns(tables: readonly Table[], runTable: Int32Array, runStart: Int32Array, runLen: Int32Array, runOrder: Int32Array): Table {
+  const schema = (tables[0] as Table).schema;
+  let n = 0;
+  for (let q = 0; q < runOrder.length; q++) n += runLen[runOrder[q] as number] as number;
+  const cols = schema.fields.map((f, c) => {
+    const chunks = tables.map((t) => (t.getChildAt(c) as Vector).data[0] as Data);
+    return takeDataRuns(f.type, chunks, { runTable, runStart, runLen, runOrder }, n);
+  });
+  return tableOf(schema, cols, n);
+}
+
+interface Runs {
+  runTable: Int32Array;
+  runStart: Int32Array;
+  runLen: Int32Array;
+  runOrder: Int32Array;
+}
+
+function takeDataRuns(type: DataType, chunks: readonly Data[], runs: Runs, n: number): Data {
+  const { runTable, runStart, runLen, runOrder } = runs;
+  const nruns = runOrder.length;
+  if (isFixed(type)) {
+    const stride = (chunks[0] as Data).stride;
+    const Ctor = ((chunks[0] as Data).values as unknown as ArrayBufferView).constructor as new (n: number) => Typed & { subarray(a: number, b: number): Typed };
+    const out = new Ctor(n * stride);
+    let pos = 0;
+    for (let q = 0; q < nruns; q++) {
+      const r = runOrder[q] as number;
+      const from = (runStart[r] as number) * stride;
+      const len = (runLen[r] as number) * stride;
+      out.set(((chunks[runTable[r] as number] as Data).values as unknown as { subarray(a: number, b: number): Typed }).subarray(from, from + len) as unknown as ArrayLike<number>, pos);
+      pos += len;
+    }
+    const { bitmap, nullCount } = runValidity(chunks, runs, n);
+    return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
+  }
+  if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
+    let size = 0;
+    for (let q = 0; q < nruns; q++) {
+      const r = runOrder[q] as number;
+      const o = (chunks[runTable[r] as number] as Data).valueOffsets as Int32Array;
+      const from = runStart[r] as number;
+      size += (o[from + (runLen[r] as number)] as number) - (o[from] as number);
+    }
+    const offsets = new Int32Array(n + 1);
+    const bytes = new Uint8Array(size);
+    let row = 0;
+    let at = 0;
+    for (let q = 0; q < nruns; q++) {
+      const r = runOrder[q] as number;
+      const d = chunks[runTable[r] as number] as Data;
+      const o = d.valueOffsets as Int32Array;
+      const from = runStart[r] as number;
+      const len = runLen[r] as number;
+      const b0 = o[from] as number;
+      const b1 = o[from + len] as number;
+      bytes.set((d.values as Uint8Array).subarray(b0, b1), at);
+      const shift = at - b0;
+      for (let i = 1; i <= len; i++) offsets[row + i] = (o[from + i] as number) + shift;
+      row += len;
+      at += b1 - b0;
+    }
+    const { bitmap, nullCount } = runValidity(chunks, runs, n);
+    return makeData({ type, length: n, nullCount, valueOffsets: offsets, data: bytes, nullBitmap: bitmap } as never) as Data;
+  }
+  // Other types: row indices into the chunks as one vector.
+  const base = new Int32Array(chunks.length);
+  for (let t = 1; t < chunks.length; t++) base[t] = (base[t - 1] as number) + (chunks[t - 1] as Data).length;
+  const idx = new Int32Array(n);
+  let k = 0;
+  for (let q = 0; q < nruns; q++) {
+    const r = runOrder[q] as number;
+    const first = (base[runTable[r] as number] as number) + (runStart[r] as number);
+    for (let i = 0; i < (runLen[r] as number); i++) idx[k++] = first + i;
+  }
+  return takeVector(makeVector(chunks as Data[]) as Vector, idx);
+}
+
+/** The validity bitmap of the runs' rows (empty when none is null) and the null count. */
+function runValidity(chunks: readonly Data[], runs: Runs, n: number): { bitmap: Uint8Array; nullCount: number } {
+  if (!chunks.some((d) => d.nullCount > 0)) return { bitmap: new Uint8Array(0), nullCount: 0 };
+  const { runTable, runStart, runLen, runOrder } = runs;
+  const bitmap = new Uint8Array(((n + 63) & ~63) >> 3);
+  let nullCount = 0;
+  let k = 0;
+  for (let q = 0; q < runOrder.length; q++) {
+    const r = runOrder[q] as number;
+    const d = chunks[runTable[r] as number] as Data;
+    const from = runStart[r] as number;
+    const end = from + (runLen[r] as number);
+    for (let i = from; i < end; i++, k++) {
+      if (d.nullCount > 0 && !d.getValid(i)) nullCount++;
+      else bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+    }
+  }
+  return { bitmap: nullCount > 0 ? bitmap : new Uint8Array(0), nullCount };
 }
 
 /**

@@ -15,6 +15,8 @@ class ColumnDict {
   readonly values: unknown[] = [];
   /** Utf8 values by their bytes (see ByteIndex). */
   readonly bytes = new ByteIndex();
+  /** Whether two different byte strings decoded to one value (invalid UTF-8 becomes U+FFFD): then a code's rows may differ in their bytes. */
+  merged = false;
   private readonly prim = new Map<unknown, number>();
   private readonly other = new Map<string, number>();
 
@@ -79,6 +81,14 @@ export class KeyDict {
   constructor(readonly width: number) {
     this.cols = Array.from({ length: width }, () => new ColumnDict());
     this.combos = Array.from({ length: Math.max(0, width - 1) }, () => new Map());
+  }
+
+  /**
+   * Whether rows of one code hold the same stored key, byte for byte, so far: false once two different UTF-8
+   * byte strings decoded to one value. (Callers check column types too: 0 and -0 share a code.)
+   */
+  get exact(): boolean {
+    return this.cols.every((c) => !c.merged);
   }
 
   /** One code per row of `t` for the key columns `cols` (adds unseen keys). */
@@ -228,7 +238,9 @@ function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): vo
     const to = offsets[i + 1] as number;
     let c = words !== null && to - from === 8 && (from & 3) === 0 ? index.findWords(words[from >> 2] as number, words[(from >> 2) + 1] as number, 8) : index.find(bytes, from, to);
     if (c < 0) {
+      const known = dict.values.length;
       c = dict.codeOfString(utf8.decode(bytes.subarray(from, to)));
+      if (c < known) dict.merged = true;
       index.add(bytes, from, to, c);
     }
     out[at + i] = c;
@@ -436,6 +448,70 @@ export function hashParts(t: Table, cols: readonly string[], m: number): Int32Ar
   const codes = dict.encode(t, cols);
   const partOf = Int32Array.from(dict.keys, (k) => hashPartition(hashKey(k), m));
   return mapCodes(codes, partOf);
+}
+
+/**
+ * A hash split whose shards come key by key: `order` lists the rows by
+ * (output, key), keys in order of first appearance and rows in their order
+ * within a key; output j is rows `rowStarts[j]..rowStarts[j+1]` of `order`,
+ * made of runs of one key each, of lengths `runLengths[j]`. The receiver
+ * groups by run instead of hashing every row again, in the same group order
+ * and row order as grouping the concatenated shards would give (groupRuns).
+ */
+export function hashRuns(t: Table, cols: readonly string[], m: number): { order: Int32Array; rowStarts: Int32Array; runLengths: Int32Array[]; exact: boolean } {
+  const dict = new KeyDict(cols.length);
+  const codes = dict.encode(t, cols);
+  const partOf = Int32Array.from(dict.keys, (k) => hashPartition(hashKey(k), m));
+  // Keys ranked by (output, code): a counting sort of the codes by output, codes ascending within one.
+  const byOutput = bucketRows(partOf, m);
+  const rank = new Int32Array(partOf.length);
+  for (let r = 0; r < rank.length; r++) rank[byOutput.order[r] as number] = r;
+  const rows = bucketRows(mapCodes(codes, rank), rank.length);
+  const rowStarts = new Int32Array(m + 1);
+  const runLengths: Int32Array[] = [];
+  for (let j = 0; j < m; j++) {
+    const first = byOutput.starts[j] as number;
+    const end = byOutput.starts[j + 1] as number;
+    rowStarts[j + 1] = rows.starts[end] as number;
+    const lengths = new Int32Array(end - first);
+    for (let r = first; r < end; r++) lengths[r - first] = (rows.starts[r + 1] as number) - (rows.starts[r] as number);
+    runLengths.push(lengths);
+  }
+  return { order: rows.order, rowStarts, runLengths, exact: dict.exact };
+}
+
+/**
+ * Codes of key tuples given as values (a run's key, read from its first
+ * row), with KeyDict.encode's equality: the same per-column dictionaries, so
+ * a group here is a group there. Keys in order of first appearance.
+ */
+export class TupleCodes {
+  readonly keys: unknown[][] = [];
+  private readonly cols: ColumnDict[];
+  /** Multi-column keys: their per-column codes joined → tuple code. */
+  private readonly tuples = new Map<string, number>();
+
+  constructor(readonly width: number) {
+    this.cols = Array.from({ length: width }, () => new ColumnDict());
+  }
+
+  code(values: readonly unknown[]): number {
+    if (this.width === 1) {
+      const col = this.cols[0] as ColumnDict;
+      const c = col.code(values[0]);
+      if (c === this.keys.length) this.keys.push([col.values[c]]);
+      return c;
+    }
+    const per = this.cols.map((col, c) => col.code(values[c]));
+    const id = per.join(',');
+    let code = this.tuples.get(id);
+    if (code === undefined) {
+      code = this.keys.length;
+      this.tuples.set(id, code);
+      this.keys.push(per.map((x, c) => (this.cols[c] as ColumnDict).values[x]));
+    }
+    return code;
+  }
 }
 
 /** Per row, its output partition by `divisions` (shared/shuffle/ranges.ts), clamped below `m`. */

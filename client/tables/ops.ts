@@ -13,6 +13,7 @@ import { unframe, writeFrameHeader } from '../../shared/shuffle/frames.ts';
 import { headedBytes } from '../../comm/raw-result.ts';
 import { buildData, concatTables, emptyOf, fromIPC, ipcPieces, tableOf, take, takeVector, toHeadedIPC, toIPC } from './kernels.ts';
 import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
+import { runShardPieces, unpackRuns } from './runs.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
 import { pinLike } from './shapes.ts';
@@ -34,10 +35,12 @@ function runOp(op: Op, inputs: unknown[]): unknown {
     }
     case 'split':
       // One framed buffer, not a list: it travels as one byte array (shared with the worker, no msgpack copy).
-      return framedShards(pinned(runSteps(input(inputs[0]), op.steps, op.part)), op.by, op.m);
+      return framedShards(pinned(runSteps(input(inputs[0]), op.steps, op.part)), op.by, op.m, op.runs === true);
     case 'unpack': {
+      const blobs = unframe(inputs[0] as Uint8Array);
+      if (op.runs) return toHeadedIPC(pinned(unpackRuns(blobs, op.schema, op.steps, op.part)));
       const empty = fromIPC(op.schema);
-      const shards = unframe(inputs[0] as Uint8Array).map((b) => pinned(fromIPC(b)));
+      const shards = blobs.map((b) => pinned(fromIPC(b)));
       return toHeadedIPC(pinned(runSteps(pinned(concatTables(shards, empty.schema)), op.steps, op.part)));
     }
     case 'sample':
@@ -111,8 +114,9 @@ export function sample(t: Table, col: string, size: number): unknown[] {
   return evenSample(values, size);
 }
 
-/** Per output, the IPC pieces of its shard (none for an output with no rows). */
-function shardPieces(t: Table, by: Partitioning, m: number): Uint8Array[][] {
+/** Per output, the pieces of its shard (none for an output with no rows); `runs`: key by key (runs.ts). */
+function shardPieces(t: Table, by: Partitioning, m: number, runs = false): Uint8Array[][] {
+  if (runs && 'hash' in by) return runShardPieces(t, by.hash, m);
   const parts = 'hash' in by ? hashParts(t, by.hash, m) : rangeParts(t, by.range, by.divisions, m);
   const { order, starts } = bucketRows(parts, m);
   // One gather of every row in output order, then a zero-copy slice per output: the input's chunks are
@@ -123,8 +127,8 @@ function shardPieces(t: Table, by: Partitioning, m: number): Uint8Array[][] {
 }
 
 /** One shard per output (IPC bytes; empty bytes for an output with no rows). */
-export function split(t: Table, by: Partitioning, m: number): Uint8Array[] {
-  return shardPieces(t, by, m).map((pieces) => {
+export function split(t: Table, by: Partitioning, m: number, runs = false): Uint8Array[] {
+  return shardPieces(t, by, m, runs).map((pieces) => {
     const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
     let at = 0;
     for (const p of pieces) {
@@ -136,8 +140,8 @@ export function split(t: Table, by: Partitioning, m: number): Uint8Array[] {
 }
 
 /** `frame(split(t, by, m))` written once, straight from the IPC writer's pieces into headed shared memory. */
-export function framedShards(t: Table, by: Partitioning, m: number): Uint8Array {
-  const shards = shardPieces(t, by, m);
+export function framedShards(t: Table, by: Partitioning, m: number, runs = false): Uint8Array {
+  const shards = shardPieces(t, by, m, runs);
   const lengths = shards.map((pieces) => pieces.reduce((n, p) => n + p.byteLength, 0));
   const out = headedBytes(4 + 4 * m + lengths.reduce((a, b) => a + b, 0));
   writeFrameHeader(lengths, out);

@@ -69,16 +69,18 @@ export function mapParts(parts: readonly Part[], label: string, step: Step): Par
  * barrier, one unpack per output (with `steps` after the shards are
  * concatenated; `schema` is the empty input table as IPC). O(N + M) tasks.
  */
-export function shuffleParts(label: string, inputs: readonly Part[], by: Partitioning, m: number, schema: Uint8Array, steps: (j: number) => Step[]): TaskNode[] {
-  const id = `${label}-${digest(encodeValue(by), String(m), ...inputs.map(keyOf))}`;
+export function shuffleParts(label: string, inputs: readonly Part[], by: Partitioning, m: number, schema: Uint8Array, steps: (j: number) => Step[], options: { runs?: true } = {}): TaskNode[] {
+  const runs = options.runs ? { runs: true as const } : {};
+  // Split with runs or without, the transfers' bytes differ: one shuffle id each.
+  const id = `${label}-${digest(encodeValue(by), String(m), ...(options.runs ? ['runs'] : []), ...inputs.map(keyOf))}`;
   const n = inputs.length;
   const transfers: TaskNode[] = inputs.map((p, i) => {
-    const op: Op = { k: 'split', part: i, steps: [], by, m };
+    const op: Op = { k: 'split', part: i, steps: [], by, m, ...runs };
     return { key: `shuffle-transfer-${id}-${i}`, kind: 'op', op, inputs: [p], shards: false, deps: [p], shuffle: { id, role: 'transfer', i, n: m } };
   });
   const barrier: TaskNode = { key: `shuffle-barrier-${id}`, kind: 'barrier', op: null, inputs: [], shards: false, deps: transfers, shuffle: { id, role: 'barrier', i: 0, n } };
   return Array.from({ length: m }, (_, j) => {
-    const op: Op = { k: 'unpack', part: j, schema, steps: steps(j) };
+    const op: Op = { k: 'unpack', part: j, schema, steps: steps(j), ...runs };
     return { key: `${label}-${digest(encodeValue(op), id)}-${j}`, kind: 'op', op, inputs: [], shards: true, deps: [barrier], shuffle: { id, role: 'unpack', i: j, n } } satisfies TaskNode;
   });
 }

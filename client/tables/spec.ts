@@ -46,10 +46,16 @@ export type Op =
   | { k: 'chain'; part: number; steps: Step[] }
   /** Inputs concatenated in order, then the steps. */
   | { k: 'concat'; part: number; steps: Step[] }
-  /** Shuffle transfer: steps, then one shard (IPC, or empty bytes) per output. */
-  | { k: 'split'; part: number; steps: Step[]; by: Partitioning; m: number }
-  /** Shuffle output: its framed shards, concatenated (empty: `schema`), then the steps. */
-  | { k: 'unpack'; part: number; schema: Uint8Array; steps: Step[] }
+  /**
+   * Shuffle transfer: steps, then one shard (IPC, or empty bytes) per output. `runs` (hash partitioning for a
+   * groupBy().apply): each shard's rows come key by key, and the shard carries its runs' lengths (ops.ts).
+   */
+  | { k: 'split'; part: number; steps: Step[]; by: Partitioning; m: number; runs?: true }
+  /**
+   * Shuffle output: its framed shards, concatenated (empty: `schema`), then the steps. `runs`: the shards carry
+   * key runs and the first step is the apply they were split for; groups are built from the runs.
+   */
+  | { k: 'unpack'; part: number; schema: Uint8Array; steps: Step[]; runs?: true }
   /** Steps, then an evenly spaced sample of a column's sorted non-null values. */
   | { k: 'sample'; part: number; steps: Step[]; col: string; size: number }
   /** Steps, then the number of rows. */

@@ -154,29 +154,39 @@ function runStep(t: Table, step: Step, partition: number): Table {
     case 'sort':
       return take(t, sortIndices(t, step.cols));
     case 'apply': {
-      const fn = compileFn(step.fn);
-      const outs: Table[] = [];
       // One take puts each group's rows together (in their order); each group is then a zero-copy slice.
       const { keys, order, starts } = groupRuns(t, step.by);
-      const grouped = keys.length === 1 ? t : take(t, order);
-      for (let g = 0; g < keys.length; g++) {
-        const key = keys[g] as unknown[];
-        const keyObj = Object.fromEntries(step.by.map((c, i) => [c, key[i]]));
-        // Built only for an error: per group it cost more than the slice the function gets.
-        const where = () => `partition ${partition}, group ${JSON.stringify(keyObj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} of groupBy(${step.by.join(', ')}).apply(${step.fn.name})`;
-        let out: unknown;
-        try {
-          out = fn(grouped.slice(starts[g] as number, starts[g + 1] as number), { arrow, partition, key: keyObj });
-        } catch (err) {
-          throw blamePartition(err, where());
-        }
-        outs.push(checkMeta(asTable(out, where), step.meta, where));
-      }
-      // The group function's own objects (its builders, its tables) keep their shapes too (shapes.ts).
-      if (outs.length > 0) pinLike(outs[0] as Table, { itself: true });
-      // No groups here: the output schema when the client knows it, else no columns (skipped when gathered).
-      if (outs.length === 0) return step.empty ? fromIPC(step.empty) : new Table();
-      return compact(concatTables(outs, (outs[0] as Table).schema));
+      return applyGroups(keys.length === 1 ? t : take(t, order), keys, starts, step, partition);
     }
   }
+}
+
+type ApplyStep = Extract<Step, { k: 'apply' }>;
+
+/**
+ * `step.fn` per group of `grouped`, whose rows come group by group: group g
+ * is rows `starts[g]..starts[g+1]`, with key `keys[g]`. The outputs as one
+ * table.
+ */
+export function applyGroups(grouped: Table, keys: readonly unknown[][], starts: ArrayLike<number>, step: ApplyStep, partition: number): Table {
+  const fn = compileFn(step.fn);
+  const outs: Table[] = [];
+  for (let g = 0; g < keys.length; g++) {
+    const key = keys[g] as unknown[];
+    const keyObj = Object.fromEntries(step.by.map((c, i) => [c, key[i]]));
+    // Built only for an error: per group it cost more than the slice the function gets.
+    const where = () => `partition ${partition}, group ${JSON.stringify(keyObj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} of groupBy(${step.by.join(', ')}).apply(${step.fn.name})`;
+    let out: unknown;
+    try {
+      out = fn(grouped.slice(starts[g] as number, starts[g + 1] as number), { arrow, partition, key: keyObj });
+    } catch (err) {
+      throw blamePartition(err, where());
+    }
+    outs.push(checkMeta(asTable(out, where), step.meta, where));
+  }
+  // The group function's own objects (its builders, its tables) keep their shapes too (shapes.ts).
+  if (outs.length > 0) pinLike(outs[0] as Table, { itself: true });
+  // No groups here: the output schema when the client knows it, else no columns (skipped when gathered).
+  if (outs.length === 0) return step.empty ? fromIPC(step.empty) : new Table();
+  return compact(concatTables(outs, (outs[0] as Table).schema));
 }
