@@ -451,33 +451,49 @@ export function hashParts(t: Table, cols: readonly string[], m: number): Int32Ar
 }
 
 /**
- * A hash split whose shards come key by key: `order` lists the rows by
- * (output, key), keys in order of first appearance and rows in their order
- * within a key; output j is rows `rowStarts[j]..rowStarts[j+1]` of `order`,
- * made of runs of one key each, of lengths `runLengths[j]`. The receiver
- * groups by run instead of hashing every row again, in the same group order
- * and row order as grouping the concatenated shards would give (groupRuns).
+ * A hash split whose shards come key by key: row i goes to position `pos[i]`
+ * of the rows in (output, key) order, keys in order of first appearance and
+ * rows in their order within a key. Output j is positions
+ * `rowStarts[j]..rowStarts[j+1]`, made of runs of one key each, of lengths
+ * `runLengths[j]`; runs are numbered output by output, and `runFirstRow[r]`
+ * is run r's first row. The receiver groups by run instead of hashing every
+ * row again, in the same group order and row order as grouping the
+ * concatenated shards would give (groupRuns).
  */
-export function hashRuns(t: Table, cols: readonly string[], m: number): { order: Int32Array; rowStarts: Int32Array; runLengths: Int32Array[]; exact: boolean } {
+export function hashRuns(t: Table, cols: readonly string[], m: number): { pos: Int32Array; rowStarts: Int32Array; runLengths: Int32Array[]; runFirstRow: Int32Array; exact: boolean } {
   const dict = new KeyDict(cols.length);
   const codes = dict.encode(t, cols);
+  const nkeys = dict.keys.length;
   const partOf = Int32Array.from(dict.keys, (k) => hashPartition(hashKey(k), m));
-  // Keys ranked by (output, code): a counting sort of the codes by output, codes ascending within one.
+  // Keys ranked by (output, code): a counting sort of the codes by output, codes ascending within one. A key's
+  // rank is its run's number.
   const byOutput = bucketRows(partOf, m);
-  const rank = new Int32Array(partOf.length);
-  for (let r = 0; r < rank.length; r++) rank[byOutput.order[r] as number] = r;
-  const rows = bucketRows(mapCodes(codes, rank), rank.length);
+  const rank = new Int32Array(nkeys);
+  for (let r = 0; r < nkeys; r++) rank[byOutput.order[r] as number] = r;
+  // Rows counted per run, then each row's position: the counting sort of bucketRows, kept as positions.
+  const n = codes.length;
+  const starts = new Int32Array(nkeys + 1);
+  for (let i = 0; i < n; i++) (starts[(rank[codes[i] as number] as number) + 1] as number)++;
+  for (let r = 0; r < nkeys; r++) starts[r + 1] = (starts[r + 1] as number) + (starts[r] as number);
+  const fill = starts.slice(0, nkeys);
+  const pos = new Int32Array(n);
+  const runFirstRow = new Int32Array(nkeys);
+  for (let i = 0; i < n; i++) {
+    const r = rank[codes[i] as number] as number;
+    if (fill[r] === starts[r]) runFirstRow[r] = i;
+    pos[i] = (fill[r] as number)++;
+  }
   const rowStarts = new Int32Array(m + 1);
   const runLengths: Int32Array[] = [];
   for (let j = 0; j < m; j++) {
     const first = byOutput.starts[j] as number;
     const end = byOutput.starts[j + 1] as number;
-    rowStarts[j + 1] = rows.starts[end] as number;
+    rowStarts[j + 1] = starts[end] as number;
     const lengths = new Int32Array(end - first);
-    for (let r = first; r < end; r++) lengths[r - first] = (rows.starts[r + 1] as number) - (rows.starts[r] as number);
+    for (let r = first; r < end; r++) lengths[r - first] = (starts[r + 1] as number) - (starts[r] as number);
     runLengths.push(lengths);
   }
-  return { order: rows.order, rowStarts, runLengths, exact: dict.exact };
+  return { pos, rowStarts, runLengths, runFirstRow, exact: dict.exact };
 }
 
 /**

@@ -26,7 +26,7 @@
  */
 import { Schema, Type, makeVector, type Data, type Field, type Table, type Vector } from 'apache-arrow';
 import { ShardFormatError } from './errors.ts';
-import { compact, concatTables, fromIPC, ipcPieces, tableOf, take, takeRuns, takeVector } from './kernels.ts';
+import { compact, concatTables, fromIPC, ipcPieces, scatterVector, tableOf, take, takeRuns, takeVector } from './kernels.ts';
 import { bucketRows, hashRuns, keyColumns, TupleCodes } from './keys.ts';
 import { pinLike } from './shapes.ts';
 import type { Step } from './spec.ts';
@@ -39,7 +39,7 @@ function pinned(t: Table): Table {
 
 /** Per output, the pieces of its shard (none for an output without rows). */
 export function runShardPieces(t: Table, by: readonly string[], m: number): Uint8Array[][] {
-  const { order, rowStarts, runLengths, exact } = hashRuns(t, by, m);
+  const { pos, rowStarts, runLengths, runFirstRow, exact } = hashRuns(t, by, m);
   const names = t.schema.fields.map((f) => f.name);
   const unique = new Set(by).size === by.length && by.every((c) => names.indexOf(c) === names.lastIndexOf(c));
   // A run's key stands for its rows' only where equal keys are equal bits (not floats: 0 and -0 group together).
@@ -48,24 +48,18 @@ export function runShardPieces(t: Table, by: readonly string[], m: number): Uint
   const keyPositions = omitKeys ? by.map((c) => names.indexOf(c)).sort((a, b) => a - b) : [];
   const valueCols = names.map((_, c) => c).filter((c) => !keyPositions.includes(c));
   const valueSchema = new Schema(valueCols.map((c) => t.schema.fields[c] as Field), t.schema.metadata);
-  // Every value row in output order, then a zero-copy slice per output.
-  const values = tableOf(valueSchema, valueCols.map((c) => takeVector(t.getChildAt(c) as Vector, order)), order.length);
-  let keys: Table | null = null;
-  if (keyPositions.length > 0) {
-    // Each run's key, from its first row: one row per run, in output order.
-    let nruns = 0;
-    for (const l of runLengths) nruns += l.length;
-    const firsts = new Int32Array(nruns);
-    let r = 0;
-    let row = 0;
-    for (const lengths of runLengths) {
-      for (const len of lengths) {
-        firsts[r++] = order[row] as number;
-        row += len;
-      }
+  // Every value row moved to its place in output order, then a zero-copy slice per output.
+  let order: Int32Array | undefined;
+  const inverse = (): Int32Array => {
+    if (!order) {
+      order = new Int32Array(pos.length);
+      for (let i = 0; i < pos.length; i++) order[pos[i] as number] = i;
     }
-    keys = take(t.selectAt(keyPositions), firsts);
-  }
+    return order;
+  };
+  const values = tableOf(valueSchema, valueCols.map((c) => scatterVector(t.getChildAt(c) as Vector, pos, inverse)), pos.length);
+  // Each run's key, from its first row: one row per run, in output order.
+  const keys = keyPositions.length > 0 ? take(t.selectAt(keyPositions), runFirstRow) : null;
   let run = 0;
   return runLengths.map((lengths, j) => {
     const from = rowStarts[j] as number;

@@ -34,6 +34,10 @@ interface Row {
   v: number | null;
   s: string | null;
   b: boolean | null;
+  /** Strings of one width (8, 4 and 3 bytes): moved as fixed-size records (words, or bytes when unaligned). */
+  w8: string;
+  w4: string;
+  w3: string;
 }
 
 function tableOf(rows: readonly Row[]): Table {
@@ -45,6 +49,9 @@ function tableOf(rows: readonly Row[]): Table {
     v: vectorFromArray(rows.map((r) => r.v), new Float64()),
     s: vectorFromArray(rows.map((r) => r.s), new Utf8()),
     b: vectorFromArray(rows.map((r) => r.b), new Bool()),
+    w8: vectorFromArray(rows.map((r) => r.w8), new Utf8()),
+    w4: vectorFromArray(rows.map((r) => r.w4), new Utf8()),
+    w3: vectorFromArray(rows.map((r) => r.w3), new Utf8()),
   });
 }
 
@@ -58,6 +65,9 @@ const row: fc.Arbitrary<Row> = fc.record({
   v: nullable(fc.double({ noNaN: true })),
   s: nullable(fc.string({ maxLength: 12 })),
   b: nullable(fc.boolean()),
+  w8: fc.constantFrom('ABCDEFGH', '12345678', 'zzzzzzzz'),
+  w4: fc.constantFrom('ABCD', 'wxyz'),
+  w3: fc.constantFrom('abc', 'XYZ'),
 });
 
 /** The whole shuffle in one process: every input split, each output's shards framed in input order, then unpacked. */
@@ -76,7 +86,7 @@ describe('groupBy().apply shards with key runs', () => {
     fc.assert(
       fc.property(
         fc.array(fc.array(row, { maxLength: 60 }), { minLength: 1, maxLength: 4 }),
-        fc.constantFrom<string[]>(['k'], ['j'], ['big'], ['f'], ['k', 'j'], ['j', 'k', 'b']),
+        fc.constantFrom<string[]>(['k'], ['j'], ['big'], ['f'], ['k', 'j'], ['j', 'k', 'b'], ['w8'], ['w3', 'b']),
         fc.integer({ min: 1, max: 9 }),
         (parts, by, m) => {
           const inputs = parts.map(tableOf);
@@ -114,7 +124,7 @@ describe('groupBy().apply shards with key runs', () => {
   });
 
   it('a shard whose run lengths do not cover its rows fails the task with ShardFormatError', () => {
-    const t = tableOf(Array.from({ length: 10 }, (_, i) => ({ k: `k${i % 3}`, j: i, big: null, f: null, v: i, s: null, b: null })));
+    const t = tableOf(Array.from({ length: 10 }, (_, i) => ({ k: `k${i % 3}`, j: i, big: null, f: null, v: i, s: null, b: null, w8: 'ABCDEFGH', w4: 'ABCD', w3: 'abc' })));
     const fn: FnSpec = fnSpec(numbered, 'test');
     const shards = unframe(tableOp({ k: 'split', part: 0, steps: [], by: { hash: ['k'] }, m: 1, runs: true }, toIPC(t)) as Uint8Array);
     const shard = Uint8Array.from(shards[0] as Uint8Array);
