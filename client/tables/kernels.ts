@@ -393,6 +393,87 @@ function takeDataRuns(type: DataType, chunks: readonly Data[], runs: Runs, n: nu
   return takeVector(makeVector(chunks as Data[]) as Vector, idx);
 }
 
+/**
+ * A column of runs of repeated values: run q is row `rowOf[q]` of `v` (rows
+ * counted across its chunks) `len[q]` times. A run of a fixed-width value is
+ * one fill, a run of a string its bytes doubled into place; other types go
+ * through takeVector.
+ */
+export function repeatRows(v: Vector, rowOf: Int32Array, len: Int32Array): Data {
+  const type = v.type as DataType;
+  const chunks = v.data as Data[];
+  let n = 0;
+  for (let q = 0; q < len.length; q++) n += len[q] as number;
+  if (chunks.length === 0) return buildData(type, 0, () => null);
+  const validity = (): { bitmap: Uint8Array; nullCount: number } => {
+    if (!chunks.some((d) => d.nullCount > 0)) return { bitmap: new Uint8Array(0), nullCount: 0 };
+    const at = locate(chunks, rowOf);
+    const bitmap = new Uint8Array(((n + 63) & ~63) >> 3);
+    let nullCount = 0;
+    let k = 0;
+    for (let q = 0; q < rowOf.length; q++) {
+      const d = chunks[at.chunk ? (at.chunk[q] as number) : 0] as Data;
+      const l = len[q] as number;
+      if (d.nullCount > 0 && !d.getValid(at.local[q] as number)) {
+        nullCount += l;
+        k += l;
+      } else {
+        for (let i = 0; i < l; i++, k++) bitmap[k >> 3] = (bitmap[k >> 3] as number) | (1 << (k & 7));
+      }
+    }
+    return { bitmap: nullCount > 0 ? bitmap : new Uint8Array(0), nullCount };
+  };
+  if (isFixed(type)) {
+    const d0 = chunks[0] as Data;
+    const { values, stride } = flatValues(chunks, d0.stride);
+    const ArrayType = values.constructor as new (n: number) => Typed & { fill(x: number, a: number, b: number): void };
+    const out = new ArrayType(n * stride);
+    let pos = 0;
+    for (let q = 0; q < rowOf.length; q++) {
+      const l = len[q] as number;
+      const src = (rowOf[q] as number) * stride;
+      if (stride === 1) out.fill(values[src] as number, pos, pos + l);
+      else for (let i = 0; i < l; i++) for (let s = 0; s < stride; s++) out[pos + i * stride + s] = values[src + s] as number;
+      pos += l * stride;
+    }
+    const v0 = d0.values as unknown as ArrayBufferView;
+    const BigCtor = v0 instanceof BigInt64Array ? BigInt64Array : v0 instanceof BigUint64Array ? BigUint64Array : null;
+    const data = BigCtor ? new BigCtor((out as unknown as Int32Array).buffer as ArrayBuffer, 0, n * d0.stride) : out;
+    const { bitmap, nullCount } = validity();
+    return makeData({ type, length: n, nullCount, data, nullBitmap: bitmap } as never) as Data;
+  }
+  if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
+    const { offsets: o, bytes } = flatStrings(chunks);
+    let size = 0;
+    for (let q = 0; q < rowOf.length; q++) size += ((o[(rowOf[q] as number) + 1] as number) - (o[rowOf[q] as number] as number)) * (len[q] as number);
+    const offsets = new Int32Array(n + 1);
+    const out = new Uint8Array(size);
+    let row = 0;
+    let at = 0;
+    for (let q = 0; q < rowOf.length; q++) {
+      const r = rowOf[q] as number;
+      const from = o[r] as number;
+      const w = (o[r + 1] as number) - from;
+      const l = len[q] as number;
+      for (let i = 1; i <= l; i++) offsets[row + i] = at + i * w;
+      const total = w * l;
+      if (total > 0) {
+        out.set(bytes.subarray(from, from + w), at);
+        // Doubling: the run's bytes so far copied after themselves.
+        for (let done = w; done < total; done *= 2) out.copyWithin(at + done, at, at + Math.min(done, total - done));
+      }
+      row += l;
+      at += total;
+    }
+    const { bitmap, nullCount } = validity();
+    return makeData({ type, length: n, nullCount, valueOffsets: offsets, data: out, nullBitmap: bitmap } as never) as Data;
+  }
+  const idx = new Int32Array(n);
+  let k = 0;
+  for (let q = 0; q < rowOf.length; q++) idx.fill(rowOf[q] as number, k, (k += len[q] as number));
+  return takeVector(v, idx);
+}
+
 /** The validity bitmap of the runs' rows (empty when none is null) and the null count. */
 function runValidity(chunks: readonly Data[], runs: Runs, n: number): { bitmap: Uint8Array; nullCount: number } {
   if (!chunks.some((d) => d.nullCount > 0)) return { bitmap: new Uint8Array(0), nullCount: 0 };

@@ -26,7 +26,7 @@
  */
 import { Schema, Type, makeVector, type Data, type Field, type Table, type Vector } from 'apache-arrow';
 import { ShardFormatError } from './errors.ts';
-import { compact, concatTables, fromIPC, ipcPieces, scatterVector, tableOf, take, takeRuns, takeVector } from './kernels.ts';
+import { compact, concatTables, fromIPC, ipcPieces, repeatRows, scatterVector, tableOf, take, takeRuns } from './kernels.ts';
 import { bucketRows, hashRuns, keyColumns, TupleCodes } from './keys.ts';
 import { pinLike } from './shapes.ts';
 import type { Step } from './spec.ts';
@@ -150,13 +150,11 @@ function fullSchema(s: RunShard): Schema {
 /** A shard as the table it was cut from (key columns repeated down their runs): the path without runs takes these. */
 function wholeShard(s: RunShard): Table {
   if (!s.keys) return s.values;
-  const repeat = new Int32Array(s.values.numRows);
-  let row = 0;
-  s.lengths.forEach((len, r) => repeat.fill(r, row, (row += len)));
+  const runs = Int32Array.from(s.lengths, (_, r) => r);
   const schema = fullSchema(s);
   let v = 0;
   let k = 0;
-  const cols = schema.fields.map((_, c) => (s.keyPositions[k] === c ? takeVector(s.keys?.getChildAt(k++) as Vector, repeat) : ((s.values.getChildAt(v++) as Vector).data[0] as never)));
+  const cols = schema.fields.map((_, c) => (s.keyPositions[k] === c ? repeatRows(s.keys?.getChildAt(k++) as Vector, runs, s.lengths) : ((s.values.getChildAt(v++) as Vector).data[0] as Data)));
   return tableOf(schema, cols, s.values.numRows);
 }
 
@@ -215,14 +213,10 @@ export function unpackRuns(blobs: readonly Uint8Array[], schema: Uint8Array, ste
   const values = takeRuns(shards.map((s) => s.values), runTable, runStart, runLen, order);
   let grouped = values;
   if (first.keys) {
-    // Each row's run key: the key tables of all shards as one vector (a row per run, runs numbered shard by
-    // shard as here), a run's key repeated down its rows.
-    const repeat = new Int32Array(values.numRows);
-    let row = 0;
-    for (let q = 0; q < order.length; q++) {
-      const run = order[q] as number;
-      repeat.fill(run, row, (row += runLen[run] as number));
-    }
+    // Each run's key (the key tables of all shards as one vector: a row per run, runs numbered shard by shard as
+    // here), repeated down the run's rows in group order.
+    const runLenInOrder = new Int32Array(order.length);
+    for (let q = 0; q < order.length; q++) runLenInOrder[q] = runLen[order[q] as number] as number;
     const schemaOut = fullSchema(first);
     let v = 0;
     let k = 0;
@@ -230,7 +224,7 @@ export function unpackRuns(blobs: readonly Uint8Array[], schema: Uint8Array, ste
       if (first.keyPositions[k] === c) {
         const chunks = shards.map((s) => (s.keys?.getChildAt(k) as Vector).data[0]);
         k++;
-        return takeVector(makeVector(chunks as Data[]) as Vector, repeat);
+        return repeatRows(makeVector(chunks as Data[]) as Vector, order, runLenInOrder);
       }
       return (values.getChildAt(v++) as Vector).data[0];
     });
