@@ -568,6 +568,19 @@ export function take(t: Table, idx: ArrayLike<number>): Table {
   return tableOf(t.schema, cols, idx.length);
 }
 
+/** A table with its rows moved: row i to position `pos[i]` (a permutation; see scatterVector). */
+export function scatter(t: Table, pos: Int32Array): Table {
+  let order: Int32Array | undefined;
+  const inverse = (): Int32Array => {
+    if (!order) {
+      order = new Int32Array(pos.length);
+      for (let i = 0; i < pos.length; i++) order[pos[i] as number] = i;
+    }
+    return order;
+  };
+  return tableOf(t.schema, t.schema.fields.map((_, c) => scatterVector(t.getChildAt(c) as Vector, pos, inverse)), pos.length);
+}
+
 /** An empty table of this schema. */
 export function emptyOf(schema: Schema): Table {
   return tableOf(

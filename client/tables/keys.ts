@@ -442,6 +442,28 @@ export function bucketRows(codes: Int32Array, ncodes: number): { order: Int32Arr
   return { order, starts };
 }
 
+/**
+ * bucketRows kept as positions: row i's place `pos[i]` in the rows ordered
+ * by code (stable), each code's run `starts[c]..starts[c+1]`, and its first
+ * row `firsts[c]` (-1 for a code no row has). What a scatter needs
+ * (kernels.ts, scatterVector), without the order itself.
+ */
+export function bucketPositions(codes: Int32Array, ncodes: number): { pos: Int32Array; starts: Int32Array; firsts: Int32Array } {
+  const n = codes.length;
+  const starts = new Int32Array(ncodes + 1);
+  for (let i = 0; i < n; i++) (starts[(codes[i] as number) + 1] as number)++;
+  for (let c = 0; c < ncodes; c++) starts[c + 1] = (starts[c + 1] as number) + (starts[c] as number);
+  const fill = starts.slice(0, ncodes);
+  const pos = new Int32Array(n);
+  const firsts = new Int32Array(ncodes).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const c = codes[i] as number;
+    if (firsts[c] === -1) firsts[c] = i;
+    pos[i] = (fill[c] as number)++;
+  }
+  return { pos, starts, firsts };
+}
+
 /** Per row, its output partition among `m` by the hash of its key (shared/shuffle/hash.ts: the same for any form of the key). */
 export function hashParts(t: Table, cols: readonly string[], m: number): Int32Array {
   const dict = new KeyDict(cols.length);
@@ -470,19 +492,8 @@ export function hashRuns(t: Table, cols: readonly string[], m: number): { pos: I
   const byOutput = bucketRows(partOf, m);
   const rank = new Int32Array(nkeys);
   for (let r = 0; r < nkeys; r++) rank[byOutput.order[r] as number] = r;
-  // Rows counted per run, then each row's position: the counting sort of bucketRows, kept as positions.
-  const n = codes.length;
-  const starts = new Int32Array(nkeys + 1);
-  for (let i = 0; i < n; i++) (starts[(rank[codes[i] as number] as number) + 1] as number)++;
-  for (let r = 0; r < nkeys; r++) starts[r + 1] = (starts[r + 1] as number) + (starts[r] as number);
-  const fill = starts.slice(0, nkeys);
-  const pos = new Int32Array(n);
-  const runFirstRow = new Int32Array(nkeys);
-  for (let i = 0; i < n; i++) {
-    const r = rank[codes[i] as number] as number;
-    if (fill[r] === starts[r]) runFirstRow[r] = i;
-    pos[i] = (fill[r] as number)++;
-  }
+  // Each row's position among the rows ordered by run.
+  const { pos, starts, firsts: runFirstRow } = bucketPositions(mapCodes(codes, rank), nkeys);
   const rowStarts = new Int32Array(m + 1);
   const runLengths: Int32Array[] = [];
   for (let j = 0; j < m; j++) {

@@ -11,8 +11,8 @@ import { TableAdopter, isMarkedArrowTable } from '../../comm/table-adopt.ts';
 import { compareValues, evenSample } from '../../shared/shuffle/ranges.ts';
 import { unframe, writeFrameHeader } from '../../shared/shuffle/frames.ts';
 import { headedBytes } from '../../comm/raw-result.ts';
-import { buildData, concatTables, emptyOf, fromIPC, ipcPieces, tableOf, take, takeVector, toHeadedIPC, toIPC } from './kernels.ts';
-import { bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
+import { buildData, concatTables, emptyOf, fromIPC, ipcPieces, scatter, tableOf, takeVector, toHeadedIPC, toIPC } from './kernels.ts';
+import { bucketPositions, bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
 import { runShardPieces, unpackRuns } from './runs.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
@@ -118,11 +118,11 @@ export function sample(t: Table, col: string, size: number): unknown[] {
 function shardPieces(t: Table, by: Partitioning, m: number, runs = false): Uint8Array[][] {
   if (runs && 'hash' in by) return runShardPieces(t, by.hash, m);
   const parts = 'hash' in by ? hashParts(t, by.hash, m) : rangeParts(t, by.range, by.divisions, m);
-  const { order, starts } = bucketRows(parts, m);
-  // One gather of every row in output order, then a zero-copy slice per output: the input's chunks are
-  // flattened once, not once per output. An input that goes to one output whole is sent as it is.
+  const { pos, starts } = bucketPositions(parts, m);
+  // Every row moved to its place in output order (a scatter: the input read in order, written to m places),
+  // then a zero-copy slice per output. An input that goes to one output whole is sent as it is.
   const sizes = Array.from({ length: m }, (_, j) => (starts[j + 1] as number) - (starts[j] as number));
-  const all = sizes.includes(t.numRows) ? t : take(t, order);
+  const all = sizes.includes(t.numRows) ? t : scatter(t, pos);
   return sizes.map((size, j) => (size === 0 ? [] : ipcPieces(size === t.numRows ? t : all.slice(starts[j] as number, (starts[j] as number) + size))));
 }
 

@@ -26,7 +26,7 @@
  */
 import { Schema, Type, makeVector, type Data, type Field, type Table, type Vector } from 'apache-arrow';
 import { ShardFormatError } from './errors.ts';
-import { compact, concatTables, fromIPC, ipcPieces, repeatRows, scatterVector, tableOf, take, takeRuns } from './kernels.ts';
+import { compact, concatTables, fromIPC, ipcPieces, repeatRows, scatter, tableOf, take, takeRuns } from './kernels.ts';
 import { bucketRows, hashRuns, keyColumns, TupleCodes } from './keys.ts';
 import { pinLike } from './shapes.ts';
 import type { Step } from './spec.ts';
@@ -47,17 +47,8 @@ export function runShardPieces(t: Table, by: readonly string[], m: number): Uint
   // In schema order (the key table's columns too), so the receiver puts them back in one pass.
   const keyPositions = omitKeys ? by.map((c) => names.indexOf(c)).sort((a, b) => a - b) : [];
   const valueCols = names.map((_, c) => c).filter((c) => !keyPositions.includes(c));
-  const valueSchema = new Schema(valueCols.map((c) => t.schema.fields[c] as Field), t.schema.metadata);
   // Every value row moved to its place in output order, then a zero-copy slice per output.
-  let order: Int32Array | undefined;
-  const inverse = (): Int32Array => {
-    if (!order) {
-      order = new Int32Array(pos.length);
-      for (let i = 0; i < pos.length; i++) order[pos[i] as number] = i;
-    }
-    return order;
-  };
-  const values = tableOf(valueSchema, valueCols.map((c) => scatterVector(t.getChildAt(c) as Vector, pos, inverse)), pos.length);
+  const values = scatter(t.selectAt(valueCols), pos);
   // Each run's key, from its first row: one row per run, in output order.
   const keys = keyPositions.length > 0 ? take(t.selectAt(keyPositions), runFirstRow) : null;
   let run = 0;
