@@ -96,27 +96,44 @@ function takeValidity(chunks: readonly Data[], at: Located, n: number): { bitmap
   return { bitmap: nullCount > 0 ? bitmap : new Uint8Array(0), nullCount };
 }
 
-type Gather = (out: Typed, values: Typed, idx: ArrayLike<number>, n: number, stride: number) => void;
-const gathers = new Map<unknown, Gather>();
+/** A row-moving loop: `gather` reads row idx[k] into place k, `scatter` writes row i into place idx[i]. */
+type Move = (out: Typed, values: Typed, idx: ArrayLike<number>, n: number, stride: number) => void;
+type MoveKind = 'gather' | 'scatter';
+const MOVE_BODIES: Record<MoveKind, string> = {
+  gather: `
+    if (stride === 1) { for (let k = 0; k < n; k++) out[k] = values[idx[k]]; return; }
+    for (let k = 0; k < n; k++) { const i = idx[k] * stride; const o = k * stride; for (let s = 0; s < stride; s++) out[o + s] = values[i + s]; }`,
+  scatter: `
+    if (stride === 1) { for (let i = 0; i < n; i++) out[idx[i]] = values[i]; return; }
+    for (let i = 0; i < n; i++) { const o = idx[i] * stride; const v = i * stride; for (let s = 0; s < stride; s++) out[o + s] = values[v + s]; }`,
+};
+const moves: Record<MoveKind, Map<unknown, Move>> = { gather: new Map(), scatter: new Map() };
 
 /**
- * The gather loop for one typed-array class. One loop shared by every column
- * type sees Float64Array, Int32Array, Uint8Array… and its element loads and
- * stores go megamorphic: ~100 ns per value against ~7 ns for a loop that only
- * ever sees one class (bench/micro-take.ts). A `new Function` body has its
- * own type feedback, so each class gets a monomorphic loop.
+ * The gather or scatter loop for one typed-array class. One loop shared by
+ * every column type sees Float64Array, Int32Array, Uint8Array… and its
+ * element loads and stores go megamorphic: ~100 ns per value against ~7 ns
+ * for a loop that only ever sees one class (bench/micro-take.ts). A
+ * `new Function` body has its own type feedback, so each class gets a
+ * monomorphic loop.
  */
-function gatherFor(ctor: unknown): Gather {
-  let g = gathers.get(ctor);
-  if (!g) {
-    // A fixed body (no input in it), compiled once per class: see above.
-    g = new Function('out', 'values', 'idx', 'n', 'stride', `
-      if (stride === 1) { for (let k = 0; k < n; k++) out[k] = values[idx[k]]; return; }
-      for (let k = 0; k < n; k++) { const i = idx[k] * stride; const o = k * stride; for (let s = 0; s < stride; s++) out[o + s] = values[i + s]; }
-    `) as Gather;
-    gathers.set(ctor, g);
+function moveFor(kind: MoveKind, ctor: unknown): Move {
+  let f = moves[kind].get(ctor);
+  if (!f) {
+    // A fixed body (no input in it), compiled once per class and kind: see above.
+    f = new Function('out', 'values', 'idx', 'n', 'stride', MOVE_BODIES[kind]) as Move;
+    moves[kind].set(ctor, f);
   }
-  return g;
+  return f;
+}
+
+const gatherFor = (ctor: unknown): Move => moveFor('gather', ctor);
+
+/** Moved fixed-width values as the column's own array class (64-bit integers move as pairs of Int32s). */
+function asColumnValues(d0: Data, moved: Typed, n: number): unknown {
+  const v0 = d0.values as unknown as ArrayBufferView;
+  const BigCtor = v0 instanceof BigInt64Array ? BigInt64Array : v0 instanceof BigUint64Array ? BigUint64Array : null;
+  return BigCtor ? new BigCtor((moved as unknown as Int32Array).buffer as ArrayBuffer, 0, n * d0.stride) : moved;
 }
 
 /**
@@ -186,9 +203,7 @@ export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
     const ArrayType = values.constructor as new (n: number) => Typed;
     const gathered = new ArrayType(n * stride);
     gatherFor(ArrayType)(gathered, values, idx, n, stride);
-    const v0 = d0.values as unknown as ArrayBufferView;
-    const BigCtor = v0 instanceof BigInt64Array ? BigInt64Array : v0 instanceof BigUint64Array ? BigUint64Array : null;
-    const out = BigCtor ? new BigCtor((gathered as unknown as Int32Array).buffer as ArrayBuffer, 0, n * d0.stride) : gathered;
+    const out = asColumnValues(d0, gathered, n);
     const { bitmap, nullCount } = validity();
     return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
   }
@@ -234,22 +249,6 @@ export function takeVector(v: Vector, idx: ArrayLike<number>): Data {
   return buildData(type, n, (k) => v.get(idx[k] as number));
 }
 
-type Scatter = (out: Typed, values: Typed, pos: ArrayLike<number>, n: number, stride: number) => void;
-const scatters = new Map<unknown, Scatter>();
-
-/** The scatter loop for one typed-array class (monomorphic, as gatherFor). */
-function scatterFor(ctor: unknown): Scatter {
-  let f = scatters.get(ctor);
-  if (!f) {
-    f = new Function('out', 'values', 'pos', 'n', 'stride', `
-      if (stride === 1) { for (let i = 0; i < n; i++) out[pos[i]] = values[i]; return; }
-      for (let i = 0; i < n; i++) { const o = pos[i] * stride; const v = i * stride; for (let s = 0; s < stride; s++) out[o + s] = values[v + s]; }
-    `) as Scatter;
-    scatters.set(ctor, f);
-  }
-  return f;
-}
-
 /**
  * A column with its rows moved: row i to position `pos[i]` (a permutation).
  * The same result as takeVector with the inverse permutation (`order`, made
@@ -268,10 +267,8 @@ export function scatterVector(v: Vector, pos: Int32Array, order: () => Int32Arra
     const { values, stride } = flatValues(chunks, d.stride);
     const ArrayType = values.constructor as new (n: number) => Typed;
     const scattered = new ArrayType(n * stride);
-    scatterFor(ArrayType)(scattered, values, pos, n, stride);
-    const v0 = d.values as unknown as ArrayBufferView;
-    const BigCtor = v0 instanceof BigInt64Array ? BigInt64Array : v0 instanceof BigUint64Array ? BigUint64Array : null;
-    const out = BigCtor ? new BigCtor((scattered as unknown as Int32Array).buffer as ArrayBuffer, 0, n * d.stride) : scattered;
+    moveFor('scatter', ArrayType)(scattered, values, pos, n, stride);
+    const out = asColumnValues(d, scattered, n);
     const { bitmap, nullCount } = scatterValidity(d, pos);
     return makeData({ type, length: n, nullCount, data: out, nullBitmap: bitmap } as never) as Data;
   }
@@ -285,8 +282,8 @@ export function scatterVector(v: Vector, pos: Int32Array, order: () => Int32Arra
     const bytes = d.values as Uint8Array;
     const out = new Uint8Array(n * w);
     const at = bytes.byteOffset + base;
-    if (w % 4 === 0 && at % 4 === 0) scatterFor(Int32Array)(new Int32Array(out.buffer) as unknown as Typed, new Int32Array(bytes.buffer as ArrayBuffer, at, n * (w / 4)) as unknown as Typed, pos, n, w / 4);
-    else scatterFor(Uint8Array)(out as unknown as Typed, bytes.subarray(base, base + n * w) as unknown as Typed, pos, n, w);
+    if (w % 4 === 0 && at % 4 === 0) moveFor('scatter', Int32Array)(new Int32Array(out.buffer) as unknown as Typed, new Int32Array(bytes.buffer as ArrayBuffer, at, n * (w / 4)) as unknown as Typed, pos, n, w / 4);
+    else moveFor('scatter', Uint8Array)(out as unknown as Typed, bytes.subarray(base, base + n * w) as unknown as Typed, pos, n, w);
     const { bitmap, nullCount } = scatterValidity(d, pos);
     return makeData({ type, length: n, nullCount, valueOffsets: stepOffsets(n, w), data: out, nullBitmap: bitmap } as never) as Data;
   }
@@ -436,9 +433,7 @@ export function repeatRows(v: Vector, rowOf: Int32Array, len: Int32Array): Data 
       else for (let i = 0; i < l; i++) for (let s = 0; s < stride; s++) out[pos + i * stride + s] = values[src + s] as number;
       pos += l * stride;
     }
-    const v0 = d0.values as unknown as ArrayBufferView;
-    const BigCtor = v0 instanceof BigInt64Array ? BigInt64Array : v0 instanceof BigUint64Array ? BigUint64Array : null;
-    const data = BigCtor ? new BigCtor((out as unknown as Int32Array).buffer as ArrayBuffer, 0, n * d0.stride) : out;
+    const data = asColumnValues(d0, out, n);
     const { bitmap, nullCount } = validity();
     return makeData({ type, length: n, nullCount, data, nullBitmap: bitmap } as never) as Data;
   }
