@@ -42,7 +42,7 @@ export class GroupBy {
     if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new TableArgumentError('groupBy().apply: invalid npartitions', [{ path: 'npartitions', message: `expected a positive integer, got ${n}` }]);
     return t.derived(async () => {
       const parts = await t.parts();
-      // `runs`: shards arrive key by key, so outputs group by run instead of by row (ops.ts, unpackRuns).
+      // `runs`: shards arrive key by key, so outputs group by run instead of by row (runs.ts).
       return shuffleParts('group-apply', parts, { hash: by }, n ?? parts.length, input, () => [{ k: 'apply', by, fn: spec, meta, empty }], { runs: true });
     }, cols, n ?? t.npartitions);
   }

@@ -48,7 +48,7 @@ export type Op =
   | { k: 'concat'; part: number; steps: Step[] }
   /**
    * Shuffle transfer: steps, then one shard (IPC, or empty bytes) per output. `runs` (hash partitioning for a
-   * groupBy().apply): each shard's rows come key by key, and the shard carries its runs' lengths (ops.ts).
+   * groupBy().apply): each shard's rows come key by key, and the shard carries its runs' lengths (runs.ts).
    */
   | { k: 'split'; part: number; steps: Step[]; by: Partitioning; m: number; runs?: true }
   /**
