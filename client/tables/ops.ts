@@ -16,7 +16,7 @@ import { bucketPositions, bucketRows, compareTuples, groupRuns, hashParts, KeyDi
 import { runShardPieces, unpackRuns } from './runs.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
-import { pinLike } from './shapes.ts';
+import { pinned } from './shapes.ts';
 
 export function tableOp(op: Op, ...inputs: unknown[]): unknown {
   const modules = 'steps' in op ? op.steps.flatMap((s) => ((s.k === 'map' || s.k === 'filter' || s.k === 'apply') && s.fn.module && !hasModuleFn(s.fn.module) ? [s.fn.module] : [])) : [];
@@ -66,12 +66,6 @@ function runOp(op: Op, inputs: unknown[]): unknown {
 
 /** Partial aggregates with the input's schema (IPC of an empty table), when known. */
 type PartialState = [Uint8Array | null, PartialAgg];
-
-/** `t`, with its shapes pinned for later tasks (shapes.ts). */
-function pinned(t: Table): Table {
-  pinLike(t);
-  return t;
-}
 
 function input(v: unknown): Table {
   if (v instanceof Uint8Array) return pinned(fromIPC(v));

@@ -28,14 +28,9 @@ import { Schema, Type, makeVector, type Data, type Field, type Table, type Vecto
 import { ShardFormatError } from './errors.ts';
 import { compact, concatTables, fromIPC, ipcPieces, repeatRows, scatter, tableOf, take, takeRuns } from './kernels.ts';
 import { bucketRows, hashRuns, keyColumns, TupleCodes } from './keys.ts';
-import { pinLike } from './shapes.ts';
+import { pinned } from './shapes.ts';
 import type { Step } from './spec.ts';
 import { applyGroups, runSteps } from './steps.ts';
-
-function pinned(t: Table): Table {
-  pinLike(t);
-  return t;
-}
 
 /** Per output, the pieces of its shard (none for an output without rows). */
 export function runShardPieces(t: Table, by: readonly string[], m: number): Uint8Array[][] {

@@ -80,6 +80,12 @@ export function pinLike(t: Table, options: { itself?: boolean } = {}): void {
   }
 }
 
+/** `t`, with its shapes pinned for later tasks (pinLike). */
+export function pinned(t: Table): Table {
+  pinLike(t);
+  return t;
+}
+
 /**
  * A one-row copy of `t` and the objects the kernels and Arrow make around a
  * table of its schema, each through the same constructors: written to IPC
