@@ -116,12 +116,15 @@ describe('Module: client/tables kernels', () => {
         const t = chunked(rows, cuts);
         const dict = new KeyDict(cols.length);
         const codes = dict.encode(t, cols);
-        const id = (i: number) => JSON.stringify(plain(t.select(cols), [i])[0], (_k, v: unknown) => (typeof v === 'bigint' ? `n${v}` : Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? 0 : v));
+        // Non-finite numbers by name: JSON writes Infinity, -Infinity and NaN as null, another key.
+        const id = (i: number) => JSON.stringify(plain(t.select(cols), [i])[0], (_k, v: unknown) => (typeof v === 'bigint' ? `n${v}` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : Object.is(v, -0) ? 0 : v));
         for (let i = 0; i < t.numRows; i++) {
-          expect(JSON.stringify(dict.keys[codes[i] as number], (_k, v: unknown) => (typeof v === 'bigint' ? `n${v}` : Number.isNaN(v) ? 'NaN' : v instanceof Uint8Array ? [...v] : Object.is(v, -0) ? 0 : v))).toBe(id(i));
+          expect(JSON.stringify(dict.keys[codes[i] as number], (_k, v: unknown) => (typeof v === 'bigint' ? `n${v}` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v instanceof Uint8Array ? [...v] : Object.is(v, -0) ? 0 : v))).toBe(id(i));
           for (let j = 0; j < i; j++) expect(codes[i] === codes[j]).toBe(id(i) === id(j));
         }
       }),
+      // Found in CI: a null key and Infinity, which JSON alone would call equal.
+      { examples: [[{ rows: [{ s: null, i: null, f: null, b: null, l: 1n }, { s: null, i: null, f: Number.POSITIVE_INFINITY, b: null, l: 1n }], cuts: [] }, ['f', 'l']]] },
     );
   });
 
