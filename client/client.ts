@@ -22,6 +22,7 @@ import type { DatasetReadOptions } from '../adapters/datastores/dataset.ts';
 import type { DatasetStoreRef } from './datasets.ts';
 import { fromArrowTable, fromPartitionFutures, type DistributedTable, type FromPartitionsOptions, type FromTableOptions } from './tables/table.ts';
 import { soon } from '../shared/core/soon.ts';
+import { arrowPatches } from './arrow-patches.ts';
 
 export interface ConnectOptions {
   token?: string;
@@ -798,6 +799,7 @@ async function bundle(pathOrUrl: string | URL): Promise<{ hash: string; code: Bu
       sourcesContent: false,
       logLevel: 'silent',
       banner: { js: "import { createRequire as __reccCreateRequire } from 'node:module'; const require = __reccCreateRequire(import.meta.url);" },
+      plugins: [arrowPatches],
     });
     const js = res.outputFiles.find((f) => f.path === outfile);
     const map = res.outputFiles.find((f) => f.path === `${outfile}.map`);

@@ -126,3 +126,45 @@ export function callersOf(profile: CpuProfile, functionName: string, options: { 
     .sort((a, b) => b.selfMs - a.selfMs)
     .slice(0, options.limit ?? 8);
 }
+
+/**
+ * The profile's samples taken in [fromUs, toUs), in the profile's clock (V8's monotonic TimeTicks, the clock of
+ * Node's `process.hrtime`, so a window another process measured applies): one phase of a longer run.
+ */
+export function sliceProfile(profile: CpuProfile, fromUs: number, toUs: number): CpuProfile {
+  const { samples, timeDeltas } = profile;
+  if (!samples || !timeDeltas) throw new Error('a profile without samples and timeDeltas cannot be cut by time');
+  const keptSamples: number[] = [];
+  const keptDeltas: number[] = [];
+  let t = profile.startTime;
+  for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i] ?? 0;
+    if (t < fromUs || t >= toUs) continue;
+    // selfTimes reads the interval after sample i from timeDeltas[i + 1]: keep that pairing.
+    if (keptSamples.length === 0) keptDeltas.push(0);
+    keptSamples.push(samples[i] as number);
+    keptDeltas.push(timeDeltas[i + 1] ?? 0);
+  }
+  keptDeltas.pop();
+  return { ...profile, samples: keptSamples, timeDeltas: keptDeltas, startTime: fromUs, endTime: toUs };
+}
+
+/**
+ * Time per phase: each sample's time goes to its innermost caller named in `phases` (inclusive time of the
+ * phase, minus nested phases), else to `(other)`, `(idle)` or `(garbage collector)`.
+ */
+export function phaseTimes(profile: CpuProfile, phases: readonly string[]): Map<string, number> {
+  const times = selfTimes(profile);
+  const parent = new Map<number, CpuProfileNode>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  const wanted = new Set(phases);
+  const out = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const t = times.get(n.id) ?? 0;
+    if (t === 0) continue;
+    let key = n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(garbage collector)' ? n.callFrame.functionName : '(other)';
+    for (let p: CpuProfileNode | undefined = n; p && key === '(other)'; p = parent.get(p.id)) if (wanted.has(p.callFrame.functionName)) key = p.callFrame.functionName;
+    out.set(key, (out.get(key) ?? 0) + t);
+  }
+  return out;
+}

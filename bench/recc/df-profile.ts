@@ -94,6 +94,8 @@ try {
         const t0 = process.hrtime.bigint();
         const applied = await trades.groupBy('security').apply(perSecurity).persist();
         out.applyS = secs(t0);
+        // In the clock of the workers' --cpu-prof profiles (profile-top.ts --window).
+        out.applyWindowUs = `${t0 / 1000n},${process.hrtime.bigint() / 1000n}`;
         const c1 = workerCpu();
         out.applyCpuS = c1.total - c0.total;
         out.applySysS = c1.sys - c0.sys;

@@ -6,31 +6,38 @@
  * client (the single-process reference, meta inference).
  */
 import { headedBytes } from '../../comm/raw-result.ts';
+import { readStream, streamPieces } from './ipc-stream.ts';
 import {
-  Precision, RecordBatch, RecordBatchStreamWriter, Struct, Table, Type, makeBuilder, makeData, makeVector, tableFromIPC, tableToIPC,
+  Precision, RecordBatch, Struct, Table, Type, makeBuilder, makeData, makeVector,
   type Data, type DataType, type Schema, type Vector,
 } from 'apache-arrow';
 
+/** The table of Arrow IPC stream bytes (bodies are views of `bytes`): ipc-stream.ts, Arrow's reader for anything unusual. */
 export function fromIPC(bytes: Uint8Array): Table {
-  return tableFromIPC(bytes);
+  return readStream(bytes);
 }
 
 export function toIPC(t: Table): Uint8Array {
-  return tableToIPC(t, 'stream');
+  const pieces = streamPieces(t);
+  let n = 0;
+  for (const p of pieces) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /**
- * The Arrow IPC stream of `t` as the writer's pieces (metadata and the
- * columns' own buffers), not yet joined: a caller writes them once into the
- * memory they travel in (`toHeadedIPC`, shard frames) instead of joining
- * them first and copying the join again.
+ * The Arrow IPC stream of `t` as pieces (metadata and the columns' own
+ * buffers), not yet joined: a caller writes them once into the memory they
+ * travel in (`toHeadedIPC`, shard frames) instead of joining them first and
+ * copying the join again.
  */
 export function ipcPieces(t: Table): Uint8Array[] {
-  const writer = RecordBatchStreamWriter.writeAll(t);
-  // The writer's sink holds the pieces it wrote (apache-arrow 21, pinned); another layout falls back to one joined piece.
-  const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
-  if (Array.isArray(pieces) && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
-  return [writer.toUint8Array(true)];
+  return streamPieces(t);
 }
 
 /** Arrow IPC of `t` written once into shared memory behind its bin32 header (comm/raw-result.ts): a task result sent without another copy. */

@@ -24,6 +24,7 @@ import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
 import { Builder, ByteBuffer } from 'flatbuffers';
 import { fromIPC, take, toIPC } from './kernels.ts';
 import { KeyDict } from './keys.ts';
+import { streamExemplars } from './ipc-stream.ts';
 
 /** Schemas pinned so far; beyond this many, new ones are not pinned (a thread seeing endless schemas is not the common case). */
 const MAX_SCHEMAS = 64;
@@ -95,7 +96,7 @@ export function pinned(t: Table): Table {
 function exemplars(t: Table, itself: boolean): unknown[] {
   const one = take(t, [0]);
   const bytes = toIPC(one);
-  const kept: unknown[] = [one, fromIPC(bytes), RecordBatchStreamWriter.writeAll(one)];
+  const kept: unknown[] = [one, fromIPC(bytes), RecordBatchStreamWriter.writeAll(one), ...streamExemplars(one)];
   const batch = one.batches[0];
   if (batch) kept.push(VectorAssembler.assemble(batch));
   const messages = new MessageReader(bytes);
