@@ -229,6 +229,8 @@ function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): vo
   const nulls = d.nullCount > 0;
   // 8-byte values at 4-aligned positions (fixed-width identifiers such as tickers) are read as two words at once.
   const words = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2) : null;
+  let slots = index.table;
+  let mask = (slots.length >> 2) - 1;
   for (let i = 0; i < d.length; i++) {
     if (nulls && !d.getValid(i)) {
       out[at + i] = dict.code(null);
@@ -236,15 +238,40 @@ function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): vo
     }
     const from = offsets[i] as number;
     const to = offsets[i + 1] as number;
-    let c = words !== null && to - from === 8 && (from & 3) === 0 ? index.findWords(words[from >> 2] as number, words[(from >> 2) + 1] as number, 8) : index.find(bytes, from, to);
+    let c = -1;
+    if (words !== null && to - from === 8 && (from & 3) === 0) {
+      // ByteIndex.findWords, written out here: workers inline little (worker/v8-tuning.ts), and as a call per row
+      // the lookup cost 30 % more (bench/FINDINGS.md §8c).
+      const w0 = words[from >> 2] as number;
+      const w1 = words[(from >> 2) + 1] as number;
+      for (let s = shortHash(w0, w1, 8) & mask; ; s = (s + 1) & mask) {
+        const m = slots[4 * s + 2] as number;
+        if (m === 9 && slots[4 * s] === w0 && slots[4 * s + 1] === w1) {
+          c = slots[4 * s + 3] as number;
+          break;
+        }
+        if (m === 0) break;
+      }
+      if (c < 0) c = index.findWords(w0, w1, 8);
+    } else {
+      c = index.find(bytes, from, to);
+    }
     if (c < 0) {
-      const known = dict.values.length;
-      c = dict.codeOfString(utf8.decode(bytes.subarray(from, to)));
-      if (c < known) dict.merged = true;
-      index.add(bytes, from, to, c);
+      c = newStringCode(dict, bytes, from, to);
+      slots = index.table;
+      mask = (slots.length >> 2) - 1;
     }
     out[at + i] = c;
   }
+}
+
+/** A value ByteIndex has not seen (just looked up, so `add` knows its slot): decoded once and given its code. */
+function newStringCode(dict: ColumnDict, bytes: Uint8Array, from: number, to: number): number {
+  const known = dict.values.length;
+  const c = dict.codeOfString(utf8.decode(bytes.subarray(from, to)));
+  if (c < known) dict.merged = true;
+  dict.bytes.add(bytes, from, to, c);
+  return c;
 }
 
 /**
@@ -268,6 +295,12 @@ function stringCodes(d: Data, dict: ColumnDict, out: Int32Array, at: number): vo
 export class ByteIndex {
   /** Slots × [w0 | hash, w1 | arena offset, len + 1 | -len, code]. */
   private slots = new Int32Array(4 * 1024);
+
+  /** The slots, for callers that probe short values themselves (stringCodes); replaced when the table grows. */
+  get table(): Int32Array {
+    return this.slots;
+  }
+
   private mask = 1023;
   private arena = new Uint8Array(4096);
   private used = 0;
