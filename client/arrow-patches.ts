@@ -26,12 +26,30 @@ const IS_VALID_SHARED = [
   '  return shared; }',
 ].join('\n');
 
+/** The declaration of the function patched. */
+export const IS_VALID_DECLARATION = 'export function createIsValidFunction(nullValues) {';
+
+/**
+ * The exported function after the patch: `[null]` (what vectorFromArray passes, a new array each call) answered
+ * without building the source at all; any other null values by their source text.
+ */
+const IS_VALID_EXPORT = `
+/** recc (client/arrow-patches.ts): builders share their isValid. */
+let reccOnlyNull;
+export function createIsValidFunction(nullValues) {
+    if (nullValues && nullValues.length === 1 && nullValues[0] === null) return (reccOnlyNull ??= reccCompileIsValid(nullValues));
+    return reccCompileIsValid(nullValues);
+}
+`;
+
 /** valid.mjs with its compiled functions shared by source text, or undefined if its text is not the one patched. */
 export function patchIsValid(source: string): string | undefined {
   const at = source.indexOf(IS_VALID_COMPILE);
-  if (at < 0 || source.indexOf(IS_VALID_COMPILE, at + 1) >= 0) return undefined;
+  const decl = source.indexOf(IS_VALID_DECLARATION);
+  if (at < 0 || source.indexOf(IS_VALID_COMPILE, at + 1) >= 0 || decl < 0 || source.indexOf(IS_VALID_DECLARATION, decl + 1) >= 0) return undefined;
   const head = '/** recc: one isValid per null-values source (client/arrow-patches.ts). */\nconst reccIsValidBySource = new Map();\n';
-  return `${head}${source.slice(0, at)}${IS_VALID_SHARED}${source.slice(at + IS_VALID_COMPILE.length)}`;
+  const shared = `${source.slice(0, at)}${IS_VALID_SHARED}${source.slice(at + IS_VALID_COMPILE.length)}`;
+  return `${head}${shared.replace(IS_VALID_DECLARATION, 'function reccCompileIsValid(nullValues) {')}${IS_VALID_EXPORT}`;
 }
 
 export const arrowPatches: Plugin = {

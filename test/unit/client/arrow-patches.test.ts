@@ -38,11 +38,14 @@ describe('the apache-arrow patch of bundled modules (client/arrow-patches.ts)', 
     const patched = await bundled(true);
     const plain = await bundled(false);
     expect(patched.isValidOf!([null, undefined])).toBe(patched.isValidOf!([null, undefined]));
+    // [null], what vectorFromArray passes (a new array each call): one function, not rebuilt from source each time.
+    expect(patched.isValidOf!([null])).toBe(patched.isValidOf!([null]));
+    expect(patched.isValidOf!([null])).not.toBe(patched.isValidOf!([null, undefined]));
     expect(plain.isValidOf!([null, undefined])).not.toBe(plain.isValidOf!([null, undefined]));
     // Different null values: different functions, each with its own meaning.
     expect(patched.isValidOf!([null, 'n/a'])).not.toBe(patched.isValidOf!([null, undefined]));
     const values = [1.5, null, Number.NaN, -1, undefined, 0];
-    for (const nulls of [[null, undefined], [null, Number.NaN], [-1], [0, null]]) {
+    for (const nulls of [[null], [null, undefined], [null, Number.NaN], [-1], [0, null], [undefined]]) {
       expect(patched.floats!(values, nulls)).toEqual(plain.floats!(values, nulls));
     }
     // undefined is a value here (not listed as null): Float64 stores it as NaN.
