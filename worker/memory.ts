@@ -191,6 +191,13 @@ export interface MemoryManagerDeps {
   sampleRss?: () => number;
   /** Collect garbage after spilling and before terminating, so freed results leave RSS. @default none */
   collectGarbage?: () => void;
+  /**
+   * Ask every task thread to collect its garbage (they do so between tasks). Called while RSS is above the
+   * target fraction, at most once per gcIntervalMs, and before terminating: task threads let their heaps grow
+   * well past their live data (worker/v8-tuning.ts), and garbage there is neither a result to spill nor
+   * something pausing would free. @default none
+   */
+  collectThreads?: () => void;
   /** For rate-limiting garbage collection. @default Date.now */
   now?: () => number;
   /** At most one collection per this many ms. @default 1000 */
@@ -202,6 +209,7 @@ export class MemoryManager {
   private readonly sampleRss: () => number;
   private terminating = false;
   private lastGcAt = Number.NEGATIVE_INFINITY;
+  private lastThreadGcAt = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
 
   constructor(private readonly deps: MemoryManagerDeps) {
@@ -220,6 +228,7 @@ export class MemoryManager {
     const { store } = this.deps;
     let reading: MemoryReading = { rssBytes: this.sampleRss(), managedBytes: store.managedBytes };
     let decision = decideMemory(reading, limit, this.deps.thresholds);
+    if (reading.rssBytes > limit * this.deps.thresholds.target) this.collectThreads(decision.terminate);
     if (decision.terminate && this.collect(true, false)) {
       // Last resort before ending the process: drop every result to disk and free what is garbage.
       // A task that holds its memory is not helped by this, and still ends the worker below.
@@ -270,6 +279,16 @@ export class MemoryManager {
       gc();
     }
     return true;
+  }
+
+  /** Ask the task threads to collect, unless they were asked within gcIntervalMs (`force`: ask anyway). */
+  private collectThreads(force: boolean): void {
+    const ask = this.deps.collectThreads;
+    if (!ask) return;
+    const t = this.now();
+    if (!force && t - this.lastThreadGcAt < (this.deps.gcIntervalMs ?? 1000)) return;
+    this.lastThreadGcAt = t;
+    ask();
   }
 
   /** Sample every `intervalMs` until stop(). The timer does not keep the process alive. */

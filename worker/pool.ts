@@ -171,6 +171,11 @@ export class ThreadPool {
     this.slots[slot.index] = this.spawn(slot.index);
   }
 
+  /** Ask every thread to collect its garbage between tasks (worker/memory.ts collectThreads). */
+  collectGarbage(): void {
+    for (const s of this.slots) s.thread.postMessage({ t: 'gc' } satisfies ToThread);
+  }
+
   defineFunctions(defs: Array<[string, FunctionDef, string | undefined]>): void {
     if (defs.length === 0) return;
     this.defs.push(...defs);

@@ -34,7 +34,7 @@ export interface RunBatch {
   pins: number[];
 }
 
-export type ToThread = { t: 'fns'; defs: Array<[string, FunctionDef, string | undefined]> } | { t: 'plugin'; path: string; name: string } | RunBatch;
+export type ToThread = { t: 'fns'; defs: Array<[string, FunctionDef, string | undefined]> } | { t: 'plugin'; path: string; name: string } | { t: 'gc' } | RunBatch;
 
 /**
  * Results of a batch. Small results share one transferred ArrayBuffer
@@ -98,9 +98,13 @@ const LARGE_RESULT_BYTES = Math.min(GC_AFTER_BYTES, 64 * 1024 * 1024);
  * leaves --expose-gc set, which made every thread start slowly.
  */
 let gcFn: (() => void) | null | undefined;
+/** Collections this thread ran itself (the worker's tests read it through a task: globalThis[Symbol.for('recc.collections')]). */
+let collections = 0;
 function collectGarbage(): void {
   if (gcFn === undefined) gcFn = acquireGc() ?? null;
-  gcFn?.();
+  if (!gcFn) return;
+  gcFn();
+  (globalThis as Record<symbol, unknown>)[Symbol.for('recc.collections')] = ++collections;
 }
 
 /**
@@ -241,6 +245,11 @@ let queued = 0;
 port.on('message', (msg: ToThread) => {
   if (msg.t === 'fns') {
     for (const [id, def, path] of msg.defs) defs.set(id, [def, path]);
+    return;
+  }
+  if (msg.t === 'gc') {
+    // The worker's memory is under pressure (worker/memory.ts collectThreads): at the next turn, between tasks.
+    collectSoon();
     return;
   }
   if (msg.t === 'plugin') {

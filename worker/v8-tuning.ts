@@ -11,6 +11,19 @@
  * instead of 1.17-1.22 s, with 1.84 instead of 2.2 s of CPU (bench/recc/df-profile.ts;
  * 150 and 500 were no better). Small functions are still inlined.
  *
+ * Heaps that grow to 4× their live data after a full collection (V8 picks
+ * 1.1-2× while its collections look cheap to it). A table task keeps its data
+ * off the heap, so its heap holds ~10 MB live, and the Arrow objects of a
+ * shuffle's shards and groups promoted ~5 MB between full collections: about
+ * 13 mark-compacts per 5M-row groupBy().apply, each also marking on a helper
+ * thread. At 4× there were 4. Alternated with the default (df-profile.ts,
+ * 3 pairs): first apply 1.36/0.93/1.05 s against 1.44/1.16/1.23, setIndex
+ * 1.61/1.32/1.34 against 2.03/1.44/1.54, peak RSS within 20 MB. Read at each
+ * collection, so it applies to running threads. A task holding a large JS
+ * heap could leave 3× its live size as garbage: the memory manager asks every
+ * thread to collect once RSS is past the spill target (worker/memory.ts
+ * collectThreads).
+ *
  * Set once the task threads started with the worker have set up their
  * isolates (worker/main.ts, ThreadPool.started), not at process start: V8 and
  * Node use their startup snapshot and built-in code cache only while the flag
@@ -22,7 +35,7 @@
  */
 import { applyV8Flags } from '../shared/engine/v8-flags.ts';
 
-export const WORKER_V8_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=300'];
+export const WORKER_V8_FLAGS: readonly string[] = ['--max-inlined-bytecode-size-cumulative=300', '--heap-growing-percent=300'];
 
 /** Apply WORKER_V8_FLAGS (once; later calls do nothing). */
 export function tuneWorkerV8(): void {

@@ -138,6 +138,7 @@ export class Worker {
       isPaused: () => this.machine.paused,
       logger: o.logger,
       ...(collectGarbage ? { collectGarbage } : {}),
+      collectThreads: () => this.pool.collectGarbage(),
       onPauseChange: (paused) => {
         this.send({ op: 'status', status: paused ? 'paused' : 'running' });
         this.pump.push({ type: paused ? 'pause' : 'unpause', stimulusId: this.pump.stimulus('memory') });

@@ -19,7 +19,7 @@ class FakeStore implements ManagedData {
   }
 }
 
-function harness(rssSamples: number[], managed = 0, opts: { gc?: boolean } = {}) {
+function harness(rssSamples: number[], managed = 0, opts: { gc?: boolean; threads?: boolean } = {}) {
   const samples = [...rssSamples];
   let now = 0;
   let paused = false;
@@ -39,6 +39,7 @@ function harness(rssSamples: number[], managed = 0, opts: { gc?: boolean } = {})
     sampleRss: () => samples.shift() ?? (() => { throw new Error('no more RSS samples'); })(),
     now: () => now,
     ...(opts.gc ? { collectGarbage: () => events.push('gc') } : {}),
+    ...(opts.threads ? { collectThreads: () => events.push('threads-gc') } : {}),
   });
   return { manager, store, events, tick: (ms: number) => (now += ms) };
 }
@@ -135,6 +136,20 @@ describe('Class: MemoryManager', () => {
     expect(d?.terminate).toBe(false);
     expect(h.events).toEqual(['gc']);
     expect(h.store.spills).toEqual([0]);
+  });
+
+  it('asks the task threads to collect while RSS is past the target, with nothing to spill, once per second, and before terminating', () => {
+    // 500: under the 60 % target; 650, 660: past it with no results held (no spill, no pause), 1.1 s apart then 0.5 s;
+    // 980: past 95 %: asked again at once, whatever the interval, then the worker ends.
+    const h = harness([500, 650, 660, 670, 980, 980].map((x) => x * MiB), 0, { gc: true, threads: true });
+    h.manager.check();
+    h.manager.check();
+    h.tick(1100);
+    h.manager.check();
+    h.tick(500);
+    h.manager.check();
+    h.manager.check();
+    expect(h.events).toEqual(['threads-gc', 'threads-gc', 'threads-gc', 'gc', 'terminate@980']);
   });
 
   it('rate-limits collections after spills to one per second', () => {

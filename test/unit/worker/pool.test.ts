@@ -68,6 +68,13 @@ describe('Class: ThreadPool', () => {
       expect(await h.run('double', [21])).toEqual([42]);
     });
 
+    it('collectGarbage makes each thread run a full collection between tasks', async () => {
+      h.define('collections', "() => globalThis[Symbol.for('recc.collections')] ?? 0");
+      const [before] = (await h.run('collections', [0])) as [number];
+      h.pool.collectGarbage();
+      await waitFor(async () => ((await h.run('collections', [0])) as [number])[0] === before + 1, { what: 'the thread to collect once' });
+    });
+
     it('resolves after a thread ended as well (a pool being closed does not hang it)', async () => {
       const pool = new ThreadPool(1, 'pool-closed', () => {});
       await pool.close();
