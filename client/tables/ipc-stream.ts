@@ -23,6 +23,7 @@ import { Message, RecordBatch as RecordBatchMeta } from 'apache-arrow/ipc/metada
 import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
 import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
 import { DataType } from 'apache-arrow/type';
+import { _InternalEmptyPlaceholderRecordBatch as EmptyBatch } from 'apache-arrow/recordbatch';
 
 /** The stream continuation marker and the end-of-stream marker (Arrow's format since 0.15). */
 const CONTINUATION = 0xffffffff;
@@ -170,5 +171,7 @@ export function readStream(bytes: Uint8Array): Table {
     batches.push(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: header.length, children }), message.metadata));
   }
   if (schema === null) return tableFromIPC(bytes);
+  // As Arrow's reader: a stream without batches reads as one empty batch (a table of no batches cannot be sliced).
+  if (batches.length === 0) batches.push(new EmptyBatch(schema));
   return new Table(schema, batches);
 }
