@@ -8,7 +8,7 @@
  *   tsx bench/micro-ipc-stream.ts arrow|recc [rounds]
  */
 import * as a from 'apache-arrow';
-import { readStream, streamPieces } from '../client/tables/ipc-stream.ts';
+import { joinPieces, readStream, streamPieces } from '../client/tables/ipc-stream.ts';
 
 const path = process.argv[2];
 if (path !== 'arrow' && path !== 'recc') throw new Error('usage: micro-ipc-stream.ts arrow|recc [rounds]');
@@ -19,17 +19,8 @@ const keys = new a.Table({ security: a.vectorFromArray(Array.from({ length: 100 
 const arrowPieces = (t: a.Table): Uint8Array[] => [a.RecordBatchStreamWriter.writeAll(t).toUint8Array(true)];
 const write = path === 'arrow' ? arrowPieces : streamPieces;
 const read = path === 'arrow' ? (b: Uint8Array) => a.tableFromIPC(b) : readStream;
-const joined = (pieces: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(pieces.reduce((s, p) => s + p.byteLength, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-};
-const valueBytes = joined(write(values));
-const keyBytes = joined(write(keys));
+const valueBytes = joinPieces(write(values));
+const keyBytes = joinPieces(write(keys));
 let rows = 0;
 for (let r = 0; r < rounds; r++) {
   let t0 = performance.now();

@@ -6,7 +6,7 @@
  * client (the single-process reference, meta inference).
  */
 import { headedBytes } from '../../comm/raw-result.ts';
-import { readStream, streamPieces } from './ipc-stream.ts';
+import { joinPieces, piecesLength, readStream, streamPieces, writePieces } from './ipc-stream.ts';
 import {
   Precision, RecordBatch, Struct, Table, Type, makeBuilder, makeData, makeVector,
   type Data, type DataType, type Schema, type Vector,
@@ -18,16 +18,7 @@ export function fromIPC(bytes: Uint8Array): Table {
 }
 
 export function toIPC(t: Table): Uint8Array {
-  const pieces = streamPieces(t);
-  let n = 0;
-  for (const p of pieces) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return joinPieces(streamPieces(t));
 }
 
 /**
@@ -43,14 +34,8 @@ export function ipcPieces(t: Table): Uint8Array[] {
 /** Arrow IPC of `t` written once into shared memory behind its bin32 header (comm/raw-result.ts): a task result sent without another copy. */
 export function toHeadedIPC(t: Table): Uint8Array {
   const pieces = ipcPieces(t);
-  let n = 0;
-  for (const p of pieces) n += p.byteLength;
-  const out = headedBytes(n);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
+  const out = headedBytes(piecesLength(pieces));
+  writePieces(pieces, out);
   return out;
 }
 

@@ -13,6 +13,7 @@ import { unframe, writeFrameHeader } from '../../shared/shuffle/frames.ts';
 import { headedBytes } from '../../comm/raw-result.ts';
 import { buildData, concatTables, emptyOf, fromIPC, ipcPieces, scatter, tableOf, takeVector, toHeadedIPC, toIPC } from './kernels.ts';
 import { bucketPositions, bucketRows, compareTuples, groupRuns, hashParts, KeyDict, keyColumns, rangeParts } from './keys.ts';
+import { joinPieces, piecesLength, writePieces } from './ipc-stream.ts';
 import { runShardPieces, unpackRuns } from './runs.ts';
 import type { AggSpec, Op, PartialAgg, Partitioning } from './spec.ts';
 import { hasModuleFn, loadModuleFns, runSteps } from './steps.ts';
@@ -122,30 +123,16 @@ function shardPieces(t: Table, by: Partitioning, m: number, runs = false): Uint8
 
 /** One shard per output (IPC bytes; empty bytes for an output with no rows). */
 export function split(t: Table, by: Partitioning, m: number, runs = false): Uint8Array[] {
-  return shardPieces(t, by, m, runs).map((pieces) => {
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const p of pieces) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
-  });
+  return shardPieces(t, by, m, runs).map(joinPieces);
 }
 
 /** `frame(split(t, by, m))` written once, straight from the IPC writer's pieces into headed shared memory. */
 export function framedShards(t: Table, by: Partitioning, m: number, runs = false): Uint8Array {
   const shards = shardPieces(t, by, m, runs);
-  const lengths = shards.map((pieces) => pieces.reduce((n, p) => n + p.byteLength, 0));
+  const lengths = shards.map(piecesLength);
   const out = headedBytes(4 + 4 * m + lengths.reduce((a, b) => a + b, 0));
-  writeFrameHeader(lengths, out);
-  let at = 4 + 4 * m;
-  for (const pieces of shards) {
-    for (const p of pieces) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-  }
+  let at = writeFrameHeader(lengths, out);
+  for (const pieces of shards) at = writePieces(pieces, out, at);
   return out;
 }
 

@@ -26,6 +26,7 @@
  */
 import { Schema, Type, makeVector, type Data, type Field, type Table, type Vector } from 'apache-arrow';
 import { ShardFormatError } from './errors.ts';
+import { piecesLength } from './ipc-stream.ts';
 import { compact, concatTables, fromIPC, ipcPieces, repeatRows, scatter, tableOf, take, takeRuns } from './kernels.ts';
 import { bucketRows, hashRuns, keyColumns, TupleCodes } from './keys.ts';
 import { pinned } from './shapes.ts';
@@ -55,18 +56,12 @@ export function runShardPieces(t: Table, by: readonly string[], m: number): Uint
     if (from === to) return [];
     const valuePieces = ipcPieces(values.slice(from, to));
     const keyPieces = keys ? ipcPieces(keys.slice(first, run)) : [];
-    return [prefix(lengths, keyPositions, byteLength(valuePieces)), ...valuePieces, ...keyPieces];
+    return [prefix(lengths, keyPositions, piecesLength(valuePieces)), ...valuePieces, ...keyPieces];
   });
 }
 
 /** Key types whose grouping equality is equality of the stored value (Int: numbers up to 32 bits, BigInts above). */
 const REPEATABLE: ReadonlySet<Type> = new Set([Type.Utf8, Type.Int, Type.Bool]);
-
-function byteLength(pieces: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of pieces) n += p.byteLength;
-  return n;
-}
 
 const HEAD = 3;
 

@@ -20,18 +20,8 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { readStream, streamPieces } from '../../../client/tables/ipc-stream.ts';
+import { joinPieces, readStream, streamPieces } from '../../../client/tables/ipc-stream.ts';
 import { rowsOf } from './fixtures.ts';
-
-const joined = (pieces: readonly Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-};
 
 const nullable = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: arb });
 const row = fc.record({
@@ -75,7 +65,7 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
     fc.assert(
       fc.property(fc.array(row, { maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 3 }), (rows, cuts) => {
         const t = tableOf(rows, [...cuts].sort((a, b) => a - b));
-        const ours = joined(streamPieces(t));
+        const ours = joinPieces(streamPieces(t));
         expect(ours).toEqual(tableToIPC(t, 'stream'));
         const back = readStream(ours);
         const arrow = tableFromIPC(ours);
@@ -90,8 +80,8 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
 
   it('reads bodies in place, and a schema seen before is decoded once and shared', () => {
     const t = new Table({ px: vectorFromArray([1.5, 2.5, null], new Float64()), sid: vectorFromArray(['a', 'b', 'c'], new Utf8()) });
-    const a = joined(streamPieces(t));
-    const b = joined(streamPieces(t.slice(1)));
+    const a = joinPieces(streamPieces(t));
+    const b = joinPieces(streamPieces(t.slice(1)));
     const ta = readStream(a);
     const tb = readStream(b);
     expect(ta.schema).toBe(tb.schema);
@@ -104,7 +94,7 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
 
   it('copies a body that is not 8-byte aligned (64-bit columns need aligned views), as Arrow does', () => {
     const t = new Table({ big: vectorFromArray([1n, -2n, null], new Int64()), f: vectorFromArray([0.5, null, 2], new Float64()) });
-    const bytes = joined(streamPieces(t));
+    const bytes = joinPieces(streamPieces(t));
     const shifted = new Uint8Array(bytes.byteLength + 4);
     shifted.set(bytes, 4);
     const back = readStream(shifted.subarray(4));
@@ -117,7 +107,7 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
     const schema = new Schema(base.schema.fields, new Map([['origin', 'test']]));
     const batch = new RecordBatch(schema, base.batches[0]!.data, new Map([['part', '7']]));
     const t = new Table(schema, [batch]);
-    const bytes = joined(streamPieces(t));
+    const bytes = joinPieces(streamPieces(t));
     expect(bytes).toEqual(tableToIPC(t, 'stream'));
     const back = readStream(bytes);
     expect(back.schema.metadata.get('origin')).toBe('test');
@@ -127,7 +117,7 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
   it('dictionary columns and streams it does not cover go through Arrow itself', () => {
     const dict = makeData({ type: new Dictionary(new Utf8(), new Int32()), length: 3, data: Int32Array.of(0, 1, 0), dictionary: vectorFromArray(['x', 'y'], new Utf8()) });
     const t = new Table({ k: makeVector(dict), n: vectorFromArray([1, 2, 3], new Int32()) });
-    const bytes = joined(streamPieces(t));
+    const bytes = joinPieces(streamPieces(t));
     expect(bytes).toEqual(tableToIPC(t, 'stream'));
     expect(rowsOf(readStream(bytes))).toEqual([
       { k: 'x', n: 1 },
@@ -136,19 +126,19 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
     ]);
     // A stream with no end-of-stream marker, and an empty table: as Arrow reads them.
     const empty = new Table(new Schema([new Field('a', new Int32(), true), new Field('s', new Struct([new Field('q', new Utf8(), true)]), true)]));
-    const emptyBytes = joined(streamPieces(empty));
+    const emptyBytes = joinPieces(streamPieces(empty));
     expect(emptyBytes).toEqual(tableToIPC(empty, 'stream'));
     const emptyBack = readStream(emptyBytes);
     expect(emptyBack.schema.fields.map(String)).toEqual(empty.schema.fields.map(String));
     // No batches in the stream: one empty batch, as Arrow reads it, so the table slices like any other.
     expect(emptyBack.batches.length).toBe(tableFromIPC(emptyBytes).batches.length);
     expect(emptyBack.slice(0, 0).numRows).toBe(0);
-    const noEos = joined(streamPieces(new Table({ x: vectorFromArray([4, 5], new Int32()) }))).slice(0, -8);
+    const noEos = joinPieces(streamPieces(new Table({ x: vectorFromArray([4, 5], new Int32()) }))).slice(0, -8);
     expect(rowsOf(readStream(noEos))).toEqual([{ x: 4 }, { x: 5 }]);
   });
 
   it('garbage is an error from Arrow, never a wrong table', () => {
-    const good = joined(streamPieces(new Table({ x: vectorFromArray([1, 2, 3], new Int32()) })));
+    const good = joinPieces(streamPieces(new Table({ x: vectorFromArray([1, 2, 3], new Int32()) })));
     for (const bad of [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), good.slice(0, 20), Uint8Array.from(good, (b, i) => (i === 4 ? 0xff : b))]) {
       let result: Table | Error;
       try {
