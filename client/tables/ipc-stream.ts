@@ -13,9 +13,8 @@
  * object and decoded once per distinct schema bytes. Measured in
  * bench/FINDINGS.md §8c.
  *
- * Streams this path does not cover (dictionaries, compression, several
- * schemas' worth of anything unusual) go through Arrow's own reader and
- * writer, so any valid stream reads, and what is written is byte for byte
+ * Streams this path does not cover (dictionaries, compression, anything
+ * malformed) go through Arrow's own reader and writer, so any valid stream reads, and what is written is byte for byte
  * what RecordBatchStreamWriter writes (test/unit/tables/ipc-stream.test.ts).
  */
 import { MessageHeader, RecordBatch, RecordBatchStreamWriter, Schema, Struct, Table, makeData, tableFromIPC, type Data, type Field } from 'apache-arrow';
@@ -185,10 +184,10 @@ export function readStream(bytes: Uint8Array): Table {
     if (message.headerType !== MessageHeader.RecordBatch) return tableFromIPC(bytes);
     const header = message.header() as RecordBatchMeta & { variadicBufferCounts?: number[] };
     const bodyLength = Number(message.bodyLength);
-    if (header.compression != null || at + bodyLength > bytes.byteLength) return tableFromIPC(bytes);
+    if (header.compression != null || bodyLength < 0 || at + bodyLength > bytes.byteLength) return tableFromIPC(bytes);
     // As Arrow's reader: a body not at an 8-byte boundary is copied (typed arrays of 8-byte values need alignment).
-    const view8 = bytes.subarray(at, at + bodyLength);
-    const body = view8.byteOffset % 8 === 0 ? view8 : view8.slice();
+    const inPlace = bytes.subarray(at, at + bodyLength);
+    const body = inPlace.byteOffset % 8 === 0 ? inPlace : inPlace.slice();
     at += bodyLength;
     const children = new VectorLoader(body, header.nodes, header.buffers, new Map(), schema.metadataVersion, header.variadicBufferCounts).visitMany(schema.fields) as Data[];
     batches.push(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: header.length, children }), message.metadata));

@@ -296,11 +296,6 @@ export class ByteIndex {
   /** Slots × [w0 | hash, w1 | arena offset, len + 1 | -len, code]. */
   private slots = new Int32Array(4 * 1024);
 
-  /** The slots, for callers that probe short values themselves (stringCodes); replaced when the table grows. */
-  get table(): Int32Array {
-    return this.slots;
-  }
-
   private mask = 1023;
   private arena = new Uint8Array(4096);
   private used = 0;
@@ -310,6 +305,11 @@ export class ByteIndex {
   private lastHash = 0;
   private lastW0 = 0;
   private lastW1 = 0;
+
+  /** The slots, for callers that probe short values themselves (stringCodes); replaced when the table grows. */
+  get table(): Int32Array {
+    return this.slots;
+  }
 
   find(bytes: Uint8Array, from: number, to: number): number {
     const len = to - from;
