@@ -10,7 +10,7 @@
  * the schema, and its reader sets up a message reader over an iterator and
  * decodes the schema again: more than the batch itself costs for shards of
  * a few hundred kB. Here the schema message is encoded once per Schema
- * object and decoded once per distinct schema bytes. Measured in
+ * object and its fields decoded once per distinct schema bytes. Measured in
  * bench/FINDINGS.md §8c.
  *
  * Streams this path does not cover (dictionaries, compression, anything
@@ -147,8 +147,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The schema of a schema message. A table gets a Schema of its own (its metadata Map a copy) over the decoded
+ * fields: a user function that changes one table's schema metadata changes no other table's.
+ */
 function decodeSchema(fb: Uint8Array): Schema | null {
-  for (const d of decoded) if (sameBytes(d.bytes, fb)) return d.schema;
+  const known = decoded.find((d) => sameBytes(d.bytes, fb))?.schema ?? decodeNew(fb);
+  return known && new Schema(known.fields, new Map(known.metadata), known.dictionaries, known.metadataVersion);
+}
+
+function decodeNew(fb: Uint8Array): Schema | null {
   const message = Message.decode(fb);
   if (message.headerType !== MessageHeader.Schema) return null;
   const schema = message.header() as Schema;

@@ -84,7 +84,12 @@ describe('Arrow IPC streams without the stream machinery (ipc-stream.ts)', () =>
     const b = joinPieces(streamPieces(t.slice(1)));
     const ta = readStream(a);
     const tb = readStream(b);
-    expect(ta.schema).toBe(tb.schema);
+    // Decoded once (the fields are the same objects); each table has its own Schema and metadata, so changing one
+    // table's metadata leaves the other's alone.
+    expect(ta.schema.fields).toBe(tb.schema.fields);
+    ta.schema.metadata.set('mine', 'a');
+    expect(tb.schema.metadata.has('mine')).toBe(false);
+    expect(readStream(a).schema.metadata.has('mine')).toBe(false);
     expect(ta.getChild('px')?.data[0]?.values.buffer).toBe(a.buffer);
     expect(rowsOf(tb)).toEqual([
       { px: 2.5, sid: 'b' },
