@@ -21,7 +21,7 @@
  * 1.61/1.32/1.34 against 2.03/1.44/1.54, peak RSS within 20 MB. Read at each
  * collection, so it applies to running threads. A task holding a large JS
  * heap could leave 3× its live size as garbage: the memory manager asks every
- * thread to collect once RSS is past the spill target (worker/memory.ts
+ * thread to collect once RSS is past the target fraction (worker/memory.ts
  * collectThreads).
  *
  * Set once the task threads started with the worker have set up their
