@@ -8,7 +8,8 @@
  *   tsx bench/micro-ipc-stream.ts arrow|recc [rounds]
  */
 import * as a from 'apache-arrow';
-import { joinPieces, readStream, streamPieces } from '../client/tables/ipc-stream.ts';
+import { readStream, streamPieces } from '../client/tables/ipc-stream.ts';
+import { joinPieces } from '../shared/shuffle/frames.ts';
 
 const path = process.argv[2];
 if (path !== 'arrow' && path !== 'recc') throw new Error('usage: micro-ipc-stream.ts arrow|recc [rounds]');

@@ -114,29 +114,6 @@ function arrowWriterPieces(t: Table): Uint8Array[] {
   return [writer.toUint8Array(true)];
 }
 
-/** The bytes of `pieces`, in order. */
-export function piecesLength(pieces: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of pieces) n += p.byteLength;
-  return n;
-}
-
-/** `pieces` written one after another into `out` (from `at`); returns where they end. */
-export function writePieces(pieces: readonly Uint8Array[], out: Uint8Array, at = 0): number {
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return at;
-}
-
-/** `pieces` joined into new memory. */
-export function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(piecesLength(pieces));
-  writePieces(pieces, out);
-  return out;
-}
-
 /** Recently decoded schemas by their message bytes: the shards of one shuffle share one. */
 const decoded: Array<{ bytes: Uint8Array; schema: Schema }> = [];
 const DECODED_KEPT = 8;

@@ -6,7 +6,8 @@
  * client (the single-process reference, meta inference).
  */
 import { headedBytes } from '../../comm/raw-result.ts';
-import { joinPieces, piecesLength, readStream, streamPieces, writePieces } from './ipc-stream.ts';
+import { joinPieces, piecesLength, writePieces } from '../../shared/shuffle/frames.ts';
+import { readStream, streamPieces } from './ipc-stream.ts';
 import {
   Precision, RecordBatch, Struct, Table, Type, makeBuilder, makeData, makeVector,
   type Data, type DataType, type Schema, type Vector,

@@ -25,8 +25,8 @@
  * the schema repeats.
  */
 import { Schema, Type, makeVector, type Data, type Field, type Table, type Vector } from 'apache-arrow';
+import { piecesLength } from '../../shared/shuffle/frames.ts';
 import { ShardFormatError } from './errors.ts';
-import { piecesLength } from './ipc-stream.ts';
 import { compact, concatTables, fromIPC, ipcPieces, repeatRows, scatter, tableOf, take, takeRuns } from './kernels.ts';
 import { bucketRows, hashRuns, keyColumns, TupleCodes } from './keys.ts';
 import { pinned } from './shapes.ts';

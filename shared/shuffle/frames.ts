@@ -5,9 +5,7 @@
  */
 
 export function framedLength(parts: readonly Uint8Array[]): number {
-  let n = 4 + 4 * parts.length;
-  for (const p of parts) n += p.byteLength;
-  return n;
+  return 4 + 4 * parts.length + piecesLength(parts);
 }
 
 /** Write a frame's count and lengths into `out` at `offset` (its parts follow); returns where the parts start. */
@@ -22,20 +20,32 @@ export function writeFrameHeader(lengths: readonly number[], out: Uint8Array, of
   return at;
 }
 
-/** Write the frame of `parts` into `out` at `offset`; returns the end offset. */
-export function writeFrames(parts: readonly Uint8Array[], out: Uint8Array, offset = 0): number {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setUint32(offset, parts.length, true);
-  let at = offset + 4;
-  for (const p of parts) {
-    view.setUint32(at, p.byteLength, true);
-    at += 4;
-  }
-  for (const p of parts) {
+/** The bytes of `pieces`, in order. */
+export function piecesLength(pieces: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of pieces) n += p.byteLength;
+  return n;
+}
+
+/** `pieces` written one after another into `out` (from `at`); returns where they end. */
+export function writePieces(pieces: readonly Uint8Array[], out: Uint8Array, at = 0): number {
+  for (const p of pieces) {
     out.set(p, at);
     at += p.byteLength;
   }
   return at;
+}
+
+/** `pieces` joined into new memory (an IPC stream's pieces, a shard). */
+export function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(piecesLength(pieces));
+  writePieces(pieces, out);
+  return out;
+}
+
+/** Write the frame of `parts` into `out` at `offset`; returns the end offset. */
+export function writeFrames(parts: readonly Uint8Array[], out: Uint8Array, offset = 0): number {
+  return writePieces(parts, out, writeFrameHeader(parts.map((p) => p.byteLength), out, offset));
 }
 
 export function frame(parts: readonly Uint8Array[]): Uint8Array {

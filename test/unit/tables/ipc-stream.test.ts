@@ -20,7 +20,8 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { joinPieces, readStream, streamPieces } from '../../../client/tables/ipc-stream.ts';
+import { readStream, streamPieces } from '../../../client/tables/ipc-stream.ts';
+import { joinPieces } from '../../../shared/shuffle/frames.ts';
 import { rowsOf } from './fixtures.ts';
 
 const nullable = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: arb });
